@@ -1,0 +1,204 @@
+"""Finding and reading galaxy images: JPEG, PNG, TIFF and FITS.
+
+Every reader returns an RGB ``uint8`` array of shape (height, width, 3): the
+form the feature models, the thumbnails and the app all share.  Data with more
+than 8 bits (16-bit PNG/TIFF, float FITS) goes through a robust asinh stretch,
+the usual way astronomers display a galaxy whose core is thousands of times
+brighter than its outskirts.  A file that cannot be read raises
+:class:`ImageReadError` with a reason a person can act on; callers list it and
+carry on with the rest of the folder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+RASTER_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
+IMAGE_SUFFIXES = RASTER_SUFFIXES + FITS_SUFFIXES
+#: Folders never scanned: the project store and hidden folders.
+SKIP_DIRS = {".galaxy-sorter", "__pycache__"}
+
+
+class ImageReadError(Exception):
+    """An image file could not be read; ``str(error)`` says why."""
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file left out of a run, with the reason shown to the user."""
+
+    path: str
+    reason: str
+
+
+def is_image_name(name: str) -> bool:
+    """Return True when ``name`` has one of the supported image suffixes."""
+    lower = name.lower()
+    return lower.endswith(IMAGE_SUFFIXES)
+
+
+def scan_folder(folder: str | os.PathLike[str], recursive: bool = True) -> list[Path]:
+    """Return the image files under ``folder``, sorted by path.
+
+    Hidden folders and the project store (``.galaxy-sorter``) are not entered.
+    Raises ``NotADirectoryError`` when ``folder`` is not a readable folder.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root} is not a folder")
+    found: list[Path] = []
+    if recursive:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS)
+            found.extend(Path(dirpath) / f for f in filenames if is_image_name(f) and not f.startswith("."))
+    else:
+        found = [p for p in root.iterdir() if p.is_file() and is_image_name(p.name)]
+    return sorted(found)
+
+
+def image_id(path: str | os.PathLike[str]) -> str:
+    """Return the id of an image: its file name without the image suffix(es)."""
+    name = Path(path).name
+    lower = name.lower()
+    for suffix in sorted(IMAGE_SUFFIXES, key=len, reverse=True):
+        if lower.endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(name).stem
+
+
+def asinh_stretch(data: np.ndarray, softening: float = 3.0, upper_percentile: float = 99.7) -> np.ndarray:
+    """Map linear flux to 0..1 with a robust arcsinh stretch.
+
+    The sky level is the median and the noise the scaled median absolute
+    deviation, so bright cores and a few hot pixels do not set the scale.  The
+    stretch is linear within ``softening`` noise levels of the sky and
+    logarithmic above, reaching 1 at ``upper_percentile``.  Channels of an RGB
+    cube share one scale so colours survive.  NaNs (masked pixels) become sky.
+
+    Parameters
+    ----------
+    data : ndarray of shape (height, width) or (height, width, channels)
+        Linear pixel values, any dtype.
+    softening : float
+        Noise multiples over which the stretch stays linear.
+    upper_percentile : float
+        Percentile of the sky-subtracted data that maps to 1.
+
+    Returns
+    -------
+    ndarray of float32, same shape, values in [0, 1].
+    """
+    x = np.asarray(data, dtype=np.float64)
+    finite = np.isfinite(x)
+    if not finite.any():
+        raise ImageReadError("the image holds no finite pixel values")
+    values = x[finite]
+    sky = float(np.median(values))
+    noise = 1.4826 * float(np.median(np.abs(values - sky)))
+    top = float(np.percentile(values, upper_percentile)) - sky
+    if noise <= 0:
+        noise = max(top, 1e-12) / 1000.0
+    if top <= 0:
+        top = noise * 10
+    soft = softening * noise
+    y = np.where(finite, x - sky, 0.0)
+    out = np.arcsinh(np.clip(y, 0, None) / soft) / np.arcsinh(top / soft)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def _to_rgb_uint8(array: np.ndarray) -> np.ndarray:
+    """Turn a decoded raster (gray, BGR, BGRA; 8 or 16 bit) into RGB uint8."""
+    import cv2
+
+    if array.ndim == 3 and array.shape[2] == 4:
+        array = array[:, :, :3]
+    if array.ndim == 3 and array.shape[2] == 3:
+        array = array[:, :, ::-1]  # OpenCV decodes BGR
+    elif array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.dtype != np.uint8:
+        array = (asinh_stretch(array) * 255.0 + 0.5).astype(np.uint8)
+    if array.ndim == 2:
+        array = cv2.cvtColor(array, cv2.COLOR_GRAY2RGB)
+    return np.ascontiguousarray(array)
+
+
+def _read_fits(path: Path) -> np.ndarray:
+    from astropy.io import fits
+
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            data = next((h.data for h in hdul if h.data is not None and getattr(h.data, "ndim", 0) >= 2), None)
+            if data is None:
+                raise ImageReadError("the FITS file has no image data (no 2-D or 3-D HDU)")
+            data = np.asarray(data)
+    except ImageReadError:
+        raise
+    except Exception as exc:  # astropy raises many types for damaged files
+        raise ImageReadError(f"not a readable FITS file ({type(exc).__name__}: {exc})") from exc
+    data = np.squeeze(data)
+    if data.ndim == 3:
+        if data.shape[0] == 3:  # FITS cubes are (planes, y, x)
+            data = np.moveaxis(data, 0, -1)
+        elif data.shape[-1] != 3:
+            data = data[0]
+    if data.ndim not in (2, 3):
+        raise ImageReadError(f"unsupported FITS data shape {data.shape}")
+    if data.dtype.kind not in "fiu":
+        raise ImageReadError(f"unsupported FITS data type {data.dtype}")
+    stretched = asinh_stretch(data)
+    # FITS rows run bottom-up; flip so north-up images display as astronomers expect.
+    stretched = stretched[::-1]
+    rgb = (stretched * 255.0 + 0.5).astype(np.uint8)
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(rgb)
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read one image as RGB uint8 of shape (height, width, 3).
+
+    Raises :class:`ImageReadError` with a human-readable reason for missing,
+    empty, corrupt or unsupported files.
+    """
+    import cv2
+
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise ImageReadError(f"cannot open the file ({exc.strerror})") from exc
+    if size == 0:
+        raise ImageReadError("the file is empty")
+    if p.name.lower().endswith(FITS_SUFFIXES):
+        rgb = _read_fits(p)
+    else:
+        try:
+            raw = np.fromfile(p, dtype=np.uint8)
+        except OSError as exc:
+            raise ImageReadError(f"cannot read the file ({exc.strerror})") from exc
+        array = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
+        if array is None or array.size == 0:
+            raise ImageReadError("not a readable image (corrupt, truncated or not an image)")
+        rgb = _to_rgb_uint8(array)
+    if rgb.shape[0] < 8 or rgb.shape[1] < 8:
+        raise ImageReadError(f"the image is too small ({rgb.shape[1]}x{rgb.shape[0]} pixels)")
+    return rgb
+
+
+def read_many(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[np.ndarray], list[SkippedFile]]:
+    """Read several images, returning those read and the files skipped with reasons."""
+    images: list[np.ndarray] = []
+    skipped: list[SkippedFile] = []
+    for path in paths:
+        try:
+            images.append(read_image(path))
+        except ImageReadError as exc:
+            skipped.append(SkippedFile(str(path), str(exc)))
+    return images, skipped

@@ -1,0 +1,51 @@
+"""The one place that knows where models and resources live.
+
+From a source checkout they are beside ``core/``; from a frozen PyInstaller
+bundle they are under ``sys._MEIPASS``.  ``GALAXY_SORTER_MODELS`` overrides the
+model folder (tests, alternative installs).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def root() -> Path:
+    """Return the folder that holds ``models/`` and ``resources/``."""
+    frozen = getattr(sys, "_MEIPASS", None)
+    if frozen:
+        return Path(frozen)
+    return Path(__file__).resolve().parent.parent
+
+
+def models_dir() -> Path:
+    """Return the folder with the ONNX model files."""
+    override = os.environ.get("GALAXY_SORTER_MODELS")
+    return Path(override) if override else root() / "models"
+
+
+def resources_dir() -> Path:
+    """Return the folder with icons, style sheets and the sample data."""
+    return root() / "resources"
+
+
+def sample_dir() -> Path:
+    """Return the folder where the synthetic sample galaxies are generated."""
+    return resources_dir() / "sample"
+
+
+class ModelFileMissing(FileNotFoundError):
+    """A model file has not been built yet; the message says how to build it."""
+
+
+def model_file(name: str) -> Path:
+    """Return the path of ``<name>.onnx``, or raise :class:`ModelFileMissing` saying what to run."""
+    path = models_dir() / f"{name}.onnx"
+    if not path.is_file():
+        raise ModelFileMissing(
+            f"model file {path} is missing. Build the model files with "
+            f"`bash scripts/dev.sh setup` (or `python models/build_models.py`)."
+        )
+    return path
