@@ -1,0 +1,448 @@
+"""Deep Embedded Clustering (Xie, Girshick & Farhadi, ICML 2016), in torch.
+
+The method, as the paper gives it:
+
+1. A stacked denoising autoencoder ``d-500-500-2000-10`` is pretrained greedily,
+   one layer pair at a time, each reconstructing its (dropout-corrupted) input;
+   then the whole deep autoencoder is fine-tuned on reconstruction.  ReLU
+   everywhere except the embedding layer and the reconstruction of the input.
+2. The decoder is dropped; k-means in the 10-d embedding gives the initial
+   cluster centres.
+3. Soft assignments follow a Student's t kernel (alpha = 1)::
+
+       q_ij = (1 + |z_i - mu_j|^2 / alpha)^(-(alpha+1)/2) / sum_j' (...)
+
+   and the encoder and centres minimise KL(P || Q) against the sharpened target
+   ``p_ij = (q_ij^2 / f_j) / sum_j' (q_ij'^2 / f_j')`` with ``f_j = sum_i q_ij``,
+   recomputed every ``update_interval`` iterations.
+4. Training stops when fewer than ``tol`` of the points change cluster between
+   two target updates.
+
+DEC's known failure modes are checked after fitting, not shipped silently:
+clusters that empty out or collapse (the target's ``f_j`` normalisation assumes
+roughly balanced clusters, and galaxy classes are not balanced), and a result
+whose silhouette in the pre-DEC embedding is clearly worse than plain k-means
+on that same embedding.  Each finding is appended to ``warnings_``; with
+``fallback="kmeans"`` a collapsed result is replaced by the k-means
+initialisation, which is always at least as sound.
+
+The trained encoder (and the centres) are saved as ONNX (:meth:`DEC.save_onnx`),
+which is the source of truth for the weights: :meth:`DEC.load_onnx` rebuilds the
+torch modules from it for further training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ProgressFn = Callable[[float, str], None]
+StopFn = Callable[[], bool]
+
+DEFAULT_DIMS = (500, 500, 2000, 10)
+
+
+class Cancelled(Exception):
+    """Raised when ``should_stop`` asks DEC to stop."""
+
+
+def student_t(z, centers, alpha: float = 1.0):
+    """Soft assignment of each embedded point to each centre (torch or numpy).
+
+    Parameters
+    ----------
+    z : tensor or ndarray of shape (n_samples, n_dims)
+    centers : tensor or ndarray of shape (n_clusters, n_dims)
+    alpha : float
+        Degrees of freedom of the Student's t kernel (1 in the paper).
+
+    Returns
+    -------
+    q : same type, shape (n_samples, n_clusters); rows sum to 1.
+    """
+    if isinstance(z, np.ndarray):
+        d2 = ((z[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
+        q = (1.0 + d2 / alpha) ** (-(alpha + 1.0) / 2.0)
+        return q / q.sum(axis=1, keepdims=True)
+    d2 = ((z.unsqueeze(1) - centers.unsqueeze(0)) ** 2).sum(-1)
+    q = (1.0 + d2 / alpha) ** (-(alpha + 1.0) / 2.0)
+    return q / q.sum(dim=1, keepdim=True)
+
+
+def target_distribution(q):
+    """The sharpened self-training target P of DEC (eq. 3), torch or numpy."""
+    weight = q**2 / q.sum(0)
+    return weight / weight.sum(1, keepdims=True) if isinstance(q, np.ndarray) else weight / weight.sum(1, keepdim=True)
+
+
+def _mlp(sizes: Sequence[int], last_relu: bool):
+    import torch.nn as nn
+
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2 or last_relu:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+@dataclass
+class FitHistory:
+    """What happened during fitting, for diagnostics and benchmarks."""
+
+    pretrain_loss: list[float]
+    finetune_loss: list[float]
+    kl_loss: list[float]
+    changed_fraction: list[float]
+    iterations: int = 0
+    converged: bool = False
+
+
+class DEC:
+    """Deep Embedded Clustering with a stacked denoising autoencoder.
+
+    Parameters
+    ----------
+    n_clusters : int
+        Number of clusters.
+    hidden_dims : tuple of int
+        Encoder layer sizes after the input; the paper's ``(500, 500, 2000, 10)``.
+    alpha : float
+        Student's t degrees of freedom.
+    tol : float
+        Stop when fewer than this fraction of points change cluster between target updates.
+    max_iter : int
+        Most DEC iterations (mini-batches) in the clustering stage.
+    update_interval : int, optional
+        Iterations between target updates; default one pass over the data.
+    batch_size : int
+        Mini-batch size (256 in the paper).
+    pretrain_epochs, finetune_epochs : int
+        Epochs for each greedy layer and for the end-to-end autoencoder.
+    min_steps : int
+        Least number of optimiser steps for each greedy layer (twice that for the
+        end-to-end stage): small folders get more epochs, so that a 90-image
+        sample is trained as well as a 10,000-image survey (the paper counts
+        iterations, not epochs).
+    dropout : float
+        Corruption rate of the denoising autoencoders (0.2 in the paper).
+    lr : float
+        Learning rate of the clustering stage (SGD with momentum 0.9, as in the paper).
+    pretrain_lr : float
+        Adam learning rate of the autoencoder stages (Adam converges in far
+        fewer epochs than the paper's SGD, which matters on a laptop CPU).
+    n_init : int
+        k-means restarts for the initial centres.
+    fallback : {"kmeans", None}
+        When the clusters collapse, fall back to the k-means initialisation.
+    random_state : int or None
+        Seed for weights, corruption, shuffling and k-means; same seed, same clusters.
+    verbose : bool
+        Print losses.
+    """
+
+    def __init__(
+        self,
+        n_clusters: int = 2,
+        *,
+        hidden_dims: Sequence[int] = DEFAULT_DIMS,
+        alpha: float = 1.0,
+        tol: float = 0.001,
+        max_iter: int = 4000,
+        update_interval: int | None = None,
+        batch_size: int = 256,
+        pretrain_epochs: int = 20,
+        finetune_epochs: int = 40,
+        min_steps: int = 0,
+        dropout: float = 0.2,
+        lr: float = 0.01,
+        pretrain_lr: float = 1e-3,
+        n_init: int = 20,
+        fallback: str | None = "kmeans",
+        random_state: int | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.hidden_dims = tuple(hidden_dims)
+        self.alpha = alpha
+        self.tol = tol
+        self.max_iter = max_iter
+        self.update_interval = update_interval
+        self.batch_size = batch_size
+        self.pretrain_epochs = pretrain_epochs
+        self.finetune_epochs = finetune_epochs
+        self.min_steps = min_steps
+        self.dropout = dropout
+        self.lr = lr
+        self.pretrain_lr = pretrain_lr
+        self.n_init = n_init
+        self.fallback = fallback
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self,
+        X: np.ndarray,
+        y: None = None,
+        *,
+        progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+    ) -> DEC:
+        """Pretrain the autoencoder, initialise by k-means and run DEC self-training.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Features (CNN features or raw pixels).
+        y : ignored
+        progress : callable(fraction, message), optional
+        should_stop : callable() -> bool, optional
+            Polled every epoch/iteration; True raises :class:`Cancelled`.
+
+        Returns
+        -------
+        self
+        """
+        import torch
+
+        X = self._validate(X)
+        if self.n_clusters < 1 or self.n_clusters > len(X):
+            raise ValueError(f"n_clusters={self.n_clusters} must lie between 1 and n_samples={len(X)}")
+        seed = 0 if self.random_state is None else int(self.random_state)
+        self.warnings_: list[str] = []
+        self.history_ = FitHistory([], [], [], [])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.input_scale_ = float(1.0 / np.sqrt(np.mean(X.astype(np.float64) ** 2) + 1e-12))
+            Xt = torch.from_numpy(X * self.input_scale_)
+            report = _Reporter(progress, should_stop)
+            self._pretrain(Xt, seed, report)
+            self._cluster(Xt, seed, report)
+        self._check(X)
+        report(1.0, "DEC done")
+        return self
+
+    def _validate(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2 or len(X) == 0:
+            raise ValueError("X must be a non-empty 2-D array of shape (n_samples, n_features)")
+        if not np.isfinite(X).all():
+            raise ValueError("X holds NaN or infinite values")
+        return X
+
+    def _pretrain(self, Xt, seed: int, report: _Reporter) -> None:
+        import torch
+        import torch.nn as nn
+
+        dims = (Xt.shape[1], *self.hidden_dims)
+        n_layers = len(dims) - 1
+        self.encoder_ = _mlp(dims, last_relu=False)
+        self.decoder_ = _mlp(dims[::-1], last_relu=False)
+        enc = [m for m in self.encoder_ if isinstance(m, nn.Linear)]
+        dec = [m for m in self.decoder_ if isinstance(m, nn.Linear)][::-1]  # dec[i] maps dims[i+1] -> dims[i]
+        gen = torch.Generator().manual_seed(seed)
+        steps_per_epoch = int(np.ceil(len(Xt) / self.batch_size))
+        pre_epochs = max(self.pretrain_epochs, int(np.ceil(self.min_steps / steps_per_epoch)))
+        fine_epochs = max(self.finetune_epochs, int(np.ceil(2 * self.min_steps / steps_per_epoch)))
+        total_epochs = n_layers * pre_epochs + fine_epochs
+        epoch_count = 0
+        h = Xt
+        drop = nn.Dropout(self.dropout)
+        for i in range(n_layers):
+            params = list(enc[i].parameters()) + list(dec[i].parameters())
+            opt = torch.optim.Adam(params, lr=self.pretrain_lr)
+            enc_act = (lambda t: t) if i == n_layers - 1 else torch.relu  # embedding layer is linear
+            dec_act = (lambda t: t) if i == 0 else torch.relu  # reconstruction of the input is linear
+            for _ in range(pre_epochs):
+                def layer_pair(b, e=enc[i], d=dec[i], ea=enc_act, da=dec_act):
+                    return da(d(drop(ea(e(drop(b))))))
+
+                loss = self._epoch(h, gen, opt, layer_pair, lambda b: b)
+                self.history_.pretrain_loss.append(loss)
+                epoch_count += 1
+                report(0.6 * epoch_count / total_epochs, f"pretraining layer {i + 1}/{n_layers}: loss {loss:.4f}")
+            with torch.no_grad():
+                h = enc_act(enc[i](h))
+        opt = torch.optim.Adam(list(self.encoder_.parameters()) + list(self.decoder_.parameters()), lr=self.pretrain_lr)
+        for _ in range(fine_epochs):
+            loss = self._epoch(Xt, gen, opt, lambda b: self.decoder_(self.encoder_(b)), lambda b: b)
+            self.history_.finetune_loss.append(loss)
+            epoch_count += 1
+            report(0.6 * epoch_count / total_epochs, f"fine-tuning autoencoder: loss {loss:.4f}")
+
+    def _epoch(self, X, gen, opt, forward, target) -> float:
+        import torch
+
+        self.encoder_.train()
+        self.decoder_.train()
+        order = torch.randperm(len(X), generator=gen)
+        total = 0.0
+        for s in range(0, len(X), self.batch_size):
+            batch = X[order[s : s + self.batch_size]]
+            opt.zero_grad()
+            loss = torch.mean((forward(batch) - target(batch)) ** 2)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(batch)
+        self.encoder_.eval()
+        self.decoder_.eval()
+        return total / len(X)
+
+    def _cluster(self, Xt, seed: int, report: _Reporter) -> None:
+        import torch
+        from sklearn.cluster import KMeans
+
+        with torch.no_grad():
+            z0 = self.encoder_(Xt).numpy()
+        self.initial_embedding_ = z0
+        km = KMeans(self.n_clusters, n_init=self.n_init, random_state=seed).fit(z0)
+        self.kmeans_labels_ = km.labels_.astype(np.int64)
+        self.centers_ = torch.nn.Parameter(torch.from_numpy(km.cluster_centers_.astype(np.float32)))
+        opt = torch.optim.SGD(list(self.encoder_.parameters()) + [self.centers_], lr=self.lr, momentum=0.9)
+        gen = torch.Generator().manual_seed(seed + 1)
+        n = len(Xt)
+        interval = self.update_interval or max(1, int(np.ceil(n / self.batch_size)))
+        labels_prev = self.kmeans_labels_
+        order = torch.randperm(n, generator=gen)
+        cursor = 0
+        p = None
+        it = 0
+        for it in range(self.max_iter):
+            if it % interval == 0:
+                with torch.no_grad():
+                    q = student_t(self.encoder_(Xt), self.centers_, self.alpha)
+                    p = target_distribution(q)
+                labels = q.argmax(1).numpy()
+                changed = float((labels != labels_prev).mean())
+                labels_prev = labels
+                if it > 0:
+                    self.history_.changed_fraction.append(changed)
+                    report(0.6 + 0.4 * min(1.0, it / self.max_iter), f"DEC iteration {it}: {changed:.2%} changed")
+                    if changed < self.tol:
+                        self.history_.converged = True
+                        break
+            if cursor + self.batch_size > n:
+                order = torch.randperm(n, generator=gen)
+                cursor = 0
+            idx = order[cursor : cursor + self.batch_size]
+            cursor += self.batch_size
+            opt.zero_grad()
+            q_b = student_t(self.encoder_(Xt[idx]), self.centers_, self.alpha)
+            p_b = p[idx]
+            loss = torch.sum(p_b * torch.log((p_b + 1e-12) / (q_b + 1e-12))) / len(idx)
+            loss.backward()
+            opt.step()
+            self.history_.kl_loss.append(float(loss.detach()))
+        self.history_.iterations = it
+        self.n_iter_ = it
+        with torch.no_grad():
+            q = student_t(self.encoder_(Xt), self.centers_, self.alpha).numpy()
+        self.labels_ = q.argmax(1).astype(np.int64)
+        self.cluster_centers_ = self.centers_.detach().numpy().copy()
+        self.soft_assignments_ = q
+
+    def _check(self, X: np.ndarray) -> None:
+        """Catch DEC's failure modes: empty or collapsed clusters, worse than k-means."""
+        from sklearn.metrics import silhouette_score
+
+        n = len(X)
+        sizes = np.bincount(self.labels_, minlength=self.n_clusters)
+        small = [j for j in range(self.n_clusters) if sizes[j] < max(1, 0.01 * n)]
+        self.collapsed_ = bool(small)
+        if small:
+            self.warnings_.append(
+                f"DEC emptied or collapsed cluster(s) {small} (sizes {sizes.tolist()}): DEC favours "
+                "balanced clusters and the data may hold fewer groups than asked; try a smaller number "
+                "of clusters (see the silhouette suggestion) or k-means.")
+        self.silhouette_ = self.silhouette_kmeans_ = float("nan")
+        if self.n_clusters >= 2 and len(np.unique(self.labels_)) >= 2:
+            rng = np.random.default_rng(0)
+            sample = rng.choice(n, size=min(n, 3000), replace=False)
+            z0 = self.initial_embedding_[sample]
+            self.silhouette_ = float(silhouette_score(z0, self.labels_[sample]))
+            if len(np.unique(self.kmeans_labels_[sample])) >= 2:
+                self.silhouette_kmeans_ = float(silhouette_score(z0, self.kmeans_labels_[sample]))
+            if self.silhouette_ < self.silhouette_kmeans_ - 0.05:
+                self.warnings_.append(
+                    f"DEC's clusters separate worse than k-means on the same embedding (silhouette "
+                    f"{self.silhouette_:.2f} vs {self.silhouette_kmeans_:.2f}).")
+        self.fell_back_ = False
+        if self.collapsed_ and self.fallback == "kmeans":
+            self.labels_ = self.kmeans_labels_.copy()
+            km_centers = np.stack([self.initial_embedding_[self.labels_ == j].mean(0) if (self.labels_ == j).any()
+                                   else self.cluster_centers_[j] for j in range(self.n_clusters)])
+            self.soft_assignments_ = student_t(self.initial_embedding_, km_centers, self.alpha)
+            self.fell_back_ = True
+            self.warnings_.append("Kept the k-means clusters of the DEC embedding instead of the collapsed DEC result.")
+
+    # --------------------------------------------------------------- inference
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "encoder_"):
+            raise RuntimeError("this DEC instance is not fitted yet; call fit first")
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Return the embedding of ``X``, shape (n_samples, hidden_dims[-1])."""
+        import torch
+
+        self._check_fitted()
+        X = self._validate(X)
+        with torch.no_grad():
+            return self.encoder_(torch.from_numpy(X * self.input_scale_)).numpy()
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Return the soft assignments q of ``X``, shape (n_samples, n_clusters)."""
+        return student_t(self.transform(X), self.cluster_centers_.astype(np.float32), self.alpha)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Return the cluster of each row of ``X``."""
+        return self.predict_proba(X).argmax(1)
+
+    def fit_predict(self, X: np.ndarray, y: None = None, **kwargs) -> np.ndarray:
+        """Fit and return ``labels_``."""
+        return self.fit(X, **kwargs).labels_
+
+    # ------------------------------------------------------------------- ONNX
+    def save_onnx(self, path: str | Path) -> Path:
+        """Write the encoder and centres as ONNX; returns the path.
+
+        The graph takes raw features ``input`` (n, d) and returns ``embedding``
+        (n, 10) and the soft assignments ``q`` (n, k); the input scaling is the
+        graph's first node, so the file alone reproduces :meth:`transform`.
+        """
+        from core.onnx_mlp import save_encoder
+
+        self._check_fitted()
+        return save_encoder(path, self.encoder_, self.input_scale_, self.cluster_centers_, self.alpha)
+
+    @classmethod
+    def load_onnx(cls, path: str | Path, **params) -> DEC:
+        """Rebuild a fitted DEC from its ONNX file (for prediction or further training)."""
+        import torch
+
+        from core.onnx_mlp import load_encoder
+
+        encoder, scale, centers, alpha = load_encoder(path)
+        dims = [m.out_features for m in encoder if isinstance(m, torch.nn.Linear)]
+        self = cls(n_clusters=len(centers), hidden_dims=dims, alpha=alpha, **params)
+        self.encoder_ = encoder
+        self.input_scale_ = scale
+        self.cluster_centers_ = centers
+        self.centers_ = torch.nn.Parameter(torch.from_numpy(centers.copy()))
+        self.warnings_ = []
+        return self
+
+
+class _Reporter:
+    def __init__(self, progress: ProgressFn | None, should_stop: StopFn | None) -> None:
+        self.progress = progress
+        self.should_stop = should_stop
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if self.progress:
+            self.progress(fraction, message)
+        if self.should_stop and self.should_stop():
+            raise Cancelled("DEC training cancelled")
