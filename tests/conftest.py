@@ -1,0 +1,30 @@
+"""Shared fixtures: the synthetic sample folder and the real Kaggle images when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data" / "galaxy-zoo-kaggle"
+
+
+@pytest.fixture(scope="session")
+def sample_folder(tmp_path_factory) -> Path:
+    """A small synthetic labelled folder (10 per class), made once per session."""
+    from core.sample import make_sample
+
+    return make_sample(tmp_path_factory.mktemp("sample"), per_class=10, size=128, seed=1)
+
+
+@pytest.fixture(scope="session")
+def kaggle() -> Path:
+    """The real Galaxy Zoo images in ../shared; tests using it skip when it is absent."""
+    if not (SHARED / "images").is_dir() or not (SHARED / "labels.csv").is_file():
+        pytest.skip(f"real galaxy images not found at {SHARED} (../shared/data beside the checkout)")
+    return SHARED
+

@@ -1,0 +1,43 @@
+"""core/ must never import Qt, pyqtgraph or app/ (also enforced by import-linter in the test command)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+CORE = Path(__file__).resolve().parents[2] / "core"
+FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "app", "shiboken6")
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_no_forbidden_import_statement_in_core():
+    offenders = {p.name: sorted(_imports(p) & set(FORBIDDEN)) for p in CORE.glob("*.py")}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_core_imports_with_qt_blocked():
+    """Import every core module in a fresh interpreter where Qt cannot be imported at all."""
+    modules = [f"core.{p.stem}" for p in CORE.glob("*.py") if p.stem != "__init__"]
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {FORBIDDEN!r}: raise ImportError('blocked ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        f"for m in {modules!r}: __import__(m)\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=CORE.parent)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"

@@ -1,0 +1,68 @@
+"""End-to-end: the CLI on the synthetic sample and on real Galaxy Zoo images."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+
+import pytest
+
+from core.cli import main
+from core.truth import load_truth
+
+
+def _rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_cli_clusters_the_sample_with_dec(tmp_path, sample_folder, capsys):
+    folder = tmp_path / "imgs"
+    shutil.copytree(sample_folder, folder)
+    (folder / "not_an_image.jpg").write_text("hello")
+    out = tmp_path / "clusters.csv"
+    code = main(["cluster", str(folder), "--model", "efficientnet_lite0", "--clusters", "3", "--out", str(out),
+                 "--truth", str(folder / "labels.csv"), "--quiet"])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    rows = _rows(out)
+    assert len(rows) == 30
+    assert {r["label_source"] for r in rows} == {"model"}
+    assert "not_an_image.jpg" in text and "1 file(s) skipped" in text
+    ari = float(text.split("ARI ")[1].split()[0])
+    assert ari > 0.8, text
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["method"] == "dec" and len(side["model"]["sha256"]) == 64
+    assert side["skipped"][0]["path"].endswith("not_an_image.jpg")
+    # second run hits the feature cache in the project store
+    assert (folder / ".galaxy-sorter" / "project.sqlite").exists()
+
+
+def test_cli_reports_missing_folder_and_models(tmp_path, capsys, monkeypatch):
+    assert main(["cluster", str(tmp_path / "nope")]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    (tmp_path / "a.png").write_bytes(b"")
+    monkeypatch.setenv("GALAXY_SORTER_MODELS", str(tmp_path / "no-models"))
+    assert main(["cluster", str(tmp_path)]) == 2
+    assert "scripts/dev.sh setup" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_cli_on_real_galaxies_with_truth(tmp_path, kaggle, capsys):
+    truth = load_truth(kaggle / "labels.csv")
+    ell = [k for k, v in truth.items() if v == "elliptical"][:20]
+    spi = [k for k, v in truth.items() if v == "spiral"][:20]
+    folder = tmp_path / "real"
+    folder.mkdir()
+    for gid in ell + spi:
+        os.symlink(kaggle / "images" / f"{gid}.jpg", folder / f"{gid}.jpg")
+    out = tmp_path / "real.csv"
+    code = main(["cluster", str(folder), "--model", "efficientnet_lite0", "--method", "kmeans", "--clusters", "2",
+                 "--out", str(out), "--truth", str(kaggle / "labels.csv"), "--project-dir", str(tmp_path / "store"),
+                 "--quiet"])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert "against labels.csv (40 labelled images)" in text
+    assert len(_rows(out)) == 40

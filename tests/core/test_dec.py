@@ -1,0 +1,101 @@
+"""DEC on small synthetic sets where the answer is known, and its ONNX round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from core.dec import DEC, student_t, target_distribution
+from core.onnx_mlp import run_encoder
+
+FAST = {"pretrain_epochs": 20, "finetune_epochs": 40, "hidden_dims": (64, 64, 128, 10)}
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return make_blobs(400, n_features=40, centers=4, cluster_std=2.5, random_state=3)
+
+
+@pytest.fixture(scope="module")
+def fitted(blobs):
+    X, _ = blobs
+    return DEC(4, random_state=0, **FAST).fit(X)
+
+
+def test_student_t_matches_the_formula():
+    z = np.array([[0.0, 0.0], [3.0, 4.0]])
+    mu = np.array([[0.0, 0.0], [3.0, 4.0]])
+    q = student_t(z, mu, alpha=1.0)
+    # point 0: d2 = 0 and 25 -> kernels 1 and 1/26
+    np.testing.assert_allclose(q[0], [1 / (1 + 1 / 26), (1 / 26) / (1 + 1 / 26)])
+    np.testing.assert_allclose(q.sum(1), 1.0)
+
+
+def test_target_distribution_sharpens_and_normalises():
+    q = np.array([[0.6, 0.4], [0.5, 0.5], [0.9, 0.1]])
+    p = target_distribution(q)
+    np.testing.assert_allclose(p.sum(1), 1.0)
+    f = q.sum(0)
+    expected = (q**2 / f) / (q**2 / f).sum(1, keepdims=True)
+    np.testing.assert_allclose(p, expected)
+    assert p[2, 0] > q[2, 0]  # confident points become more confident
+
+
+def test_dec_recovers_well_separated_clusters(blobs, fitted):
+    X, y = blobs
+    assert adjusted_rand_score(y, fitted.labels_) > 0.95
+    assert fitted.cluster_centers_.shape == (4, 10)
+    assert fitted.soft_assignments_.shape == (400, 4)
+    np.testing.assert_array_equal(fitted.predict(X), fitted.labels_)
+    assert fitted.transform(X).shape == (400, 10)
+    assert not fitted.collapsed_
+
+
+def test_same_seed_same_clusters(blobs, fitted):
+    X, _ = blobs
+    again = DEC(4, random_state=0, **FAST).fit(X)
+    np.testing.assert_array_equal(again.labels_, fitted.labels_)
+    np.testing.assert_allclose(again.cluster_centers_, fitted.cluster_centers_)
+
+
+def test_onnx_is_the_exact_source_of_truth(tmp_path, blobs, fitted):
+    X, _ = blobs
+    path = fitted.save_onnx(tmp_path / "dec_encoder.onnx")
+    emb, q = run_encoder(path, X)
+    np.testing.assert_allclose(emb, fitted.transform(X), atol=1e-5)
+    np.testing.assert_allclose(q, fitted.predict_proba(X), atol=1e-5)
+    loaded = DEC.load_onnx(path)
+    for a, b in zip(loaded.encoder_.state_dict().values(), fitted.encoder_.state_dict().values()):
+        assert np.array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(loaded.cluster_centers_, fitted.cluster_centers_)
+    np.testing.assert_array_equal(loaded.predict(X), fitted.predict(X))
+
+
+def test_collapse_is_caught_and_falls_back_to_kmeans():
+    # one tight group of 300 and one of 2 points: asking for 3 clusters must flag a collapse
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(0, 1, (300, 20)), rng.normal(30, 0.1, (2, 20))]).astype(np.float32)
+    dec = DEC(3, random_state=0, **FAST).fit(X)
+    assert dec.collapsed_
+    assert dec.fell_back_
+    assert any("collapsed" in w for w in dec.warnings_)
+    np.testing.assert_array_equal(dec.labels_, dec.kmeans_labels_)
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError):
+        DEC(2).fit(np.array([[np.nan, 1.0], [1.0, 2.0]]))
+    with pytest.raises(ValueError):
+        DEC(5).fit(np.ones((3, 4)))
+    with pytest.raises(RuntimeError):
+        DEC(2).predict(np.ones((3, 4)))
+
+
+def test_should_stop_cancels():
+    from core.dec import Cancelled
+
+    X, _ = make_blobs(100, n_features=10, centers=2, random_state=0)
+    with pytest.raises(Cancelled):
+        DEC(2, random_state=0, **FAST).fit(X, should_stop=lambda: True)
