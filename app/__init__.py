@@ -1,0 +1,1 @@
+"""Galaxy Sorter desktop application (PySide6 + pyqtgraph); renders what core/ computes."""

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Galaxy Sorter developer entry point.
+#   bash scripts/dev.sh run    set up, then cluster the built-in synthetic sample
+#   bash scripts/dev.sh test   set up if needed, then run the test suite
+#   bash scripts/dev.sh setup  only set up (.venv, packages, model files, sample)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=.venv
+PY=$VENV/bin/python
+
+setup() {
+  if [ ! -x "$PY" ]; then
+    python3 -m venv "$VENV"
+  fi
+  if [ ! -f "$VENV/.deps-ok" ] || [ pyproject.toml -nt "$VENV/.deps-ok" ]; then
+    "$PY" -m pip install -q --upgrade pip
+    # torch first and pinned: a CPU build from local disk on our machines; the
+    # project's range then installs nothing more (see README, "Torch").
+    "$PY" -m pip install -q "torch==2.13.0"
+    "$PY" -m pip install -q -e ".[dev]"
+    touch "$VENV/.deps-ok"
+  fi
+  "$PY" models/build_models.py
+  if [ ! -f resources/sample/labels.csv ]; then
+    "$PY" -m core.cli sample
+  fi
+}
+
+case "${1:-}" in
+  setup) setup ;;
+  run)
+    setup
+    "$VENV/bin/galaxy-sorter-cli" cluster resources/sample --clusters 3 \
+      --truth resources/sample/labels.csv --out sample_clusters.csv
+    ;;
+  test)
+    setup
+    "$VENV/bin/ruff" check .
+    "$VENV/bin/lint-imports"
+    shift
+    QT_QPA_PLATFORM=offscreen "$PY" -m pytest "$@"
+    ;;
+  *) echo "usage: bash scripts/dev.sh {run|test|setup} [pytest args]" >&2; exit 2 ;;
+esac
