@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
                     notes.append(f"{subset}/{model_name}/{method}: {w}")
                 print(lines[-1], flush=True)
             if "dec" in scores and "kmeans" in scores:
-                notes.append(f"{subset}/{model_name}: DEC/k-means ratio ACC {scores['dec']['acc'] / scores['kmeans']['acc']:.2f}, "
+                ratio = scores["dec"]["acc"] / scores["kmeans"]["acc"]
+                notes.append(f"{subset}/{model_name}: DEC/k-means ACC ratio {ratio:.2f}, "
                              f"ARI {scores['dec']['ari']:.3f} vs {scores['kmeans']['ari']:.3f}")
     print()
     print("\n".join(lines))
