@@ -118,7 +118,8 @@ def cluster_features(
         dec.fit(X, progress=progress, should_stop=should_stop)
         soft = dec.soft_assignments_
         params.update({k: getattr(dec, k) for k in ("hidden_dims", "alpha", "tol", "batch_size",
-                                                     "pretrain_epochs", "finetune_epochs", "dropout", "lr")})
+                                                     "pretrain_epochs", "finetune_epochs", "dropout", "lr",
+                                                     "standardise", "reconstruction_weight")})
         params["iterations"] = int(dec.n_iter_)
         params["converged"] = bool(dec.history_.converged)
         return ClusterResult(method, dec.labels_, soft.max(1), soft, list(dec.warnings_), dec, params)

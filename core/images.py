@@ -202,3 +202,15 @@ def read_many(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[np.ndarray]
         except ImageReadError as exc:
             skipped.append(SkippedFile(str(path), str(exc)))
     return images, skipped
+
+
+def thumbnail(path: str | os.PathLike[str], size: int = 128) -> np.ndarray:
+    """Read an image and shrink it to fit ``size`` x ``size`` (RGB uint8), for grids and hover previews."""
+    import cv2
+
+    rgb = read_image(path)
+    h, w = rgb.shape[:2]
+    scale = size / max(h, w)
+    if scale < 1:
+        rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(rgb)

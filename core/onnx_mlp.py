@@ -2,7 +2,7 @@
 
 The file is the source of truth for the weights: the app runs it with
 onnxruntime, and fine-tuning rebuilds the torch encoder from its initializers.
-The graph is written directly (``Mul`` for the input scale, ``Gemm``/``Relu``
+The graph is written directly (``Sub``/``Mul`` for the input standardisation, ``Gemm``/``Relu``
 for the layers, the Student's t assignment for ``q``), so the round trip is
 exact: the same float32 numbers go in and come out.
 """
@@ -14,18 +14,29 @@ from pathlib import Path
 import numpy as np
 
 
-def save_encoder(path: str | Path, encoder, input_scale: float, centers: np.ndarray, alpha: float = 1.0) -> Path:
+def save_encoder(
+    path: str | Path,
+    encoder,
+    input_scale: float | np.ndarray,
+    centers: np.ndarray,
+    alpha: float = 1.0,
+    input_mean: float | np.ndarray = 0.0,
+) -> Path:
     """Write ``encoder`` (a torch ``Sequential`` of ``Linear``/``ReLU``) to ``path`` atomically.
 
-    Outputs: ``embedding`` (n, m) and ``q`` (n, k), the Student's t soft assignment to ``centers``.
+    The graph first computes ``(input - input_mean) * input_scale`` (scalars or
+    one value per feature), then the layers.  Outputs: ``embedding`` (n, m) and
+    ``q`` (n, k), the Student's t soft assignment to ``centers``.
     """
     import onnx
     import torch
     from onnx import TensorProto, helper, numpy_helper
 
     path = Path(path)
-    nodes = [helper.make_node("Mul", ["input", "input_scale"], ["h0"])]
-    inits = [numpy_helper.from_array(np.array(input_scale, dtype=np.float32), "input_scale")]
+    nodes = [helper.make_node("Sub", ["input", "input_mean"], ["centred"]),
+             helper.make_node("Mul", ["centred", "input_scale"], ["h0"])]
+    inits = [numpy_helper.from_array(np.asarray(input_mean, dtype=np.float32), "input_mean"),
+             numpy_helper.from_array(np.asarray(input_scale, dtype=np.float32), "input_scale")]
     cur, n_lin, d_in = "h0", 0, None
     for module in encoder:
         if isinstance(module, torch.nn.Linear):
@@ -85,7 +96,8 @@ def load_encoder(path: str | Path):
     Returns
     -------
     encoder : torch.nn.Sequential
-    input_scale : float
+    input_scale : float or ndarray of shape (n_features,)
+    input_mean : float or ndarray of shape (n_features,)
     centers : ndarray of shape (n_clusters, n_dims)
     alpha : float
     """
@@ -106,8 +118,10 @@ def load_encoder(path: str | Path):
             layers.append(lin)
         elif node.op_type == "Relu":
             layers.append(torch.nn.ReLU())
-    return (torch.nn.Sequential(*layers).eval(), float(inits["input_scale"]),
-            inits["centers"].astype(np.float32).copy(), float(inits["alpha"]))
+    scale = inits["input_scale"].astype(np.float32).copy()
+    mean = inits.get("input_mean", np.zeros((), np.float32)).astype(np.float32).copy()
+    return (torch.nn.Sequential(*layers).eval(), scale,
+            inits["centers"].astype(np.float32).copy(), float(inits["alpha"]), mean)
 
 
 def run_encoder(path: str | Path, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -80,8 +80,10 @@ def run_pipeline(
     config: PipelineConfig | None = None,
     *,
     store_dir: str | os.PathLike[str] | None = None,
+    store: ProjectStore | None = None,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
+    on_batch: Callable[[list[Path], np.ndarray], None] | None = None,
 ) -> PipelineResult:
     """Cluster the galaxies in ``folder``.
 
@@ -92,7 +94,11 @@ def run_pipeline(
     config : PipelineConfig, optional
     store_dir : path-like, optional
         Project store folder (default: :func:`core.store.default_store_dir`).
+    store : ProjectStore, optional
+        An open store to use instead (the app's project).
     progress, should_stop : callables, optional
+    on_batch : callable(paths, features), optional
+        Receives each batch of features as it is extracted (maps that fill in).
 
     Returns
     -------
@@ -111,7 +117,7 @@ def run_pipeline(
     paths = scan_folder(folder)
     if not paths:
         raise FileNotFoundError(f"no JPEG, PNG, TIFF or FITS images were found in {folder}")
-    store = ProjectStore(store_dir or default_store_dir(folder))
+    store = store or ProjectStore(store_dir or default_store_dir(folder))
     timings["scan"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -123,7 +129,7 @@ def run_pipeline(
         features = cnn.features
     else:
         res = extract_features(paths, model, cfg.prep, cache=store.features, batch_size=cfg.batch_size,
-                               progress=_stage(progress, "extract"), should_stop=should_stop)
+                               progress=_stage(progress, "extract"), should_stop=should_stop, on_batch=on_batch)
         kept, X, skipped, features = res.paths, res.features, res.skipped, res.features
     timings["extract"] = time.perf_counter() - t
     if len(kept) < 2:

@@ -24,7 +24,7 @@ import numpy as np
 
 from core.cache import FeatureCache
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STORE_DIR = ".galaxy-sorter"
 
 _SCHEMA_V1 = """
@@ -39,6 +39,12 @@ CREATE TABLE cluster_names (run_id INTEGER NOT NULL, cluster INTEGER NOT NULL, n
                             PRIMARY KEY (run_id, cluster));
 CREATE TABLE labels (image_id INTEGER PRIMARY KEY REFERENCES images(id), label TEXT NOT NULL,
                      source TEXT NOT NULL, updated REAL NOT NULL);
+"""
+
+# Version 2: the user's label classes (name, colour, order) and project settings.
+_SCHEMA_V2 = """
+CREATE TABLE classes (name TEXT PRIMARY KEY, color TEXT NOT NULL, position INTEGER NOT NULL);
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -78,6 +84,8 @@ def migrate(db: sqlite3.Connection) -> int:
     with db:
         if found < 1:
             db.executescript(_SCHEMA_V1)
+        if found < 2:
+            db.executescript(_SCHEMA_V2)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     return found
 
@@ -181,6 +189,40 @@ class ProjectStore:
             else:
                 self.db.executemany("INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?)",
                                     [(int(i), label, source, now) for i in image_ids])
+
+    def set_assignments(self, run_id: int, image_ids: Sequence[int], clusters: Sequence[int]) -> None:
+        """Change the cluster of images in a run (after merging or splitting clusters)."""
+        with self.db:
+            self.db.executemany("UPDATE assignments SET cluster=? WHERE run_id=? AND image_id=?",
+                                [(int(c), run_id, int(i)) for i, c in zip(image_ids, clusters)])
+
+    def set_coords(self, run_id: int, image_ids: Sequence[int], coords: np.ndarray) -> None:
+        """Store a new 2-D map of a run (another projection of the same clusters)."""
+        with self.db:
+            self.db.executemany("UPDATE assignments SET x=?, y=? WHERE run_id=? AND image_id=?",
+                                [(float(x), float(y), run_id, int(i)) for i, (x, y) in zip(image_ids, coords)])
+
+    # classes and settings -----------------------------------------------------
+    def set_classes(self, classes: Sequence[tuple[str, str]]) -> None:
+        """Replace the label classes with ``(name, colour)`` pairs, in order."""
+        with self.db:
+            self.db.execute("DELETE FROM classes")
+            self.db.executemany("INSERT INTO classes VALUES (?, ?, ?)",
+                                [(name, color, i) for i, (name, color) in enumerate(classes)])
+
+    def classes(self) -> list[tuple[str, str]]:
+        """Return the label classes as ``(name, colour)`` pairs, in order."""
+        return list(self.db.execute("SELECT name, color FROM classes ORDER BY position"))
+
+    def set_setting(self, key: str, value: object) -> None:
+        """Store a project setting (JSON-serialisable)."""
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, json.dumps(value)))
+
+    def setting(self, key: str, default: object = None) -> object:
+        """Return a project setting, or ``default``."""
+        row = self.db.execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
 
     def labels(self) -> dict[int, tuple[str, str]]:
         """Return image id -> (label, source)."""

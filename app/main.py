@@ -1,0 +1,44 @@
+"""Start Galaxy Sorter: ``python -m app.main [FOLDER]`` (or the ``galaxy-sorter`` command).
+
+PySide6 is imported before pyqtgraph so that pyqtgraph binds to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import PySide6  # noqa: F401  (before pyqtgraph: it picks the first Qt binding imported)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Open the window, and ``FOLDER`` when given; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="galaxy-sorter", description="Sort a folder of galaxy images.")
+    parser.add_argument("folder", nargs="?", type=Path, help="image folder to open")
+    parser.add_argument("--quit-after", type=float, default=0, metavar="SECONDS",
+                        help="close the window after this many seconds (smoke tests, timings)")
+    args = parser.parse_args(argv)
+
+    import pyqtgraph as pg
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    pg.setConfigOptions(antialias=False, useOpenGL=False)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Galaxy Sorter")
+    app.setOrganizationName("GalaxySorter")
+    from app.window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    if args.folder is not None:
+        window.open_folder(args.folder)
+    if args.quit_after > 0:
+        QTimer.singleShot(int(args.quit_after * 1000), window.close)
+    print("window shown", flush=True)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,263 @@
+"""Label classes and clusters: name, colour, counts, and the actions on them.
+
+Both panels render the :class:`core.project.Project` and call its methods;
+the project saves, records undo, and tells every view what changed.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QColorDialog,
+    QComboBox,
+    QHBoxLayout,
+    QInputDialog,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.project import EXCLUDE, PRESETS, UNSURE, Project
+
+
+def swatch(color: str, size: int = 14) -> QIcon:
+    """A square icon of ``color``."""
+    pix = QPixmap(size, size)
+    pix.fill(QColor(color))
+    return QIcon(pix)
+
+
+class QtClasses(QWidget):
+    """The label classes with their keys (1-9), colours and counts.
+
+    Signals
+    -------
+    label_requested(str)
+        Apply this label to the selected images.
+    """
+
+    label_requested = Signal(str)
+
+    def __init__(self, project: Project | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project: Project | None = None
+        self.list = QListWidget()
+        self.list.setToolTip("Number keys 1-9 label the selection; U unsure, X exclude, Enter accepts the model's "
+                             "label, Backspace clears. Double-click a class to label the selection.")
+        self.list.itemDoubleClicked.connect(lambda it: self.label_requested.emit(it.data(Qt.ItemDataRole.UserRole)))
+        self.preset = QComboBox()
+        self.preset.addItems(list(PRESETS))
+        add_preset = QPushButton("Add preset")
+        add_preset.clicked.connect(self._on_add_preset)
+        add = QPushButton("New…")
+        add.clicked.connect(self._on_add)
+        rename = QPushButton("Rename…")
+        rename.clicked.connect(self._on_rename)
+        merge = QPushButton("Merge into…")
+        merge.clicked.connect(self._on_merge)
+        recolor = QPushButton("Colour…")
+        recolor.clicked.connect(self._on_recolor)
+        row1 = QHBoxLayout()
+        for w in (self.preset, add_preset):
+            row1.addWidget(w)
+        row2 = QHBoxLayout()
+        for w in (add, rename, merge, recolor):
+            row2.addWidget(w)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.list)
+        layout.addLayout(row2)
+        layout.addLayout(row1)
+        if project is not None:
+            self.set_project(project)
+
+    def set_project(self, project: Project) -> None:
+        """Render ``project`` and follow its changes."""
+        self.project = project
+        for event in ("classes_changed", "labels_changed", "data_changed"):
+            project.subscribe(event, lambda *_: self.refresh())
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Redraw names, keys and counts."""
+        current = self.current_class()
+        self.list.clear()
+        if self.project is None:
+            return
+        counts = self.project.label_counts()
+        entries = [(c.name, c.color) for c in self.project.classes] + [(UNSURE, "#BBBBBB"), (EXCLUDE, "#444444")]
+        for i, (name, color) in enumerate(entries):
+            key = str(i + 1) if i < 9 and name not in (UNSURE, EXCLUDE) else {UNSURE: "U", EXCLUDE: "X"}.get(name, " ")
+            item = QListWidgetItem(swatch(color), f"[{key}]  {name}   ({counts.get(name, 0)} labelled)")
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            self.list.addItem(item)
+            if name == current:
+                self.list.setCurrentItem(item)
+
+    def current_class(self) -> str | None:
+        """Name of the highlighted class."""
+        item = self.list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item else None
+
+    def _ask(self, title: str, text: str, value: str = "") -> str | None:
+        name, ok = QInputDialog.getText(self, title, text, text=value)
+        return name.strip() if ok and name.strip() else None
+
+    def _guard(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        except (ValueError, RuntimeError) as exc:
+            QMessageBox.warning(self, "Galaxy Sorter", str(exc))
+
+    def _on_add(self) -> None:
+        name = self._ask("New class", "Name of the new class:")
+        if name and self.project:
+            self._guard(self.project.add_class, name)
+
+    def _on_add_preset(self) -> None:
+        if self.project:
+            self.project.apply_preset(self.preset.currentText())
+
+    def _on_rename(self) -> None:
+        old = self.current_class()
+        if not old or not self.project or old in (UNSURE, EXCLUDE):
+            return
+        new = self._ask("Rename class", f"New name for '{old}':", old)
+        if new:
+            self._guard(self.project.rename_class, old, new)
+
+    def _on_merge(self) -> None:
+        src = self.current_class()
+        if not src or not self.project or src in (UNSURE, EXCLUDE):
+            return
+        others = [n for n in self.project.class_names() if n != src]
+        if not others:
+            return
+        target, ok = QInputDialog.getItem(self, "Merge class", f"Merge '{src}' into:", others, 0, False)
+        if ok:
+            self._guard(self.project.merge_classes, [src], target)
+
+    def _on_recolor(self) -> None:
+        name = self.current_class()
+        if not name or not self.project:
+            return
+        for c in self.project.classes:
+            if c.name == name:
+                color = QColorDialog.getColor(QColor(c.color), self, f"Colour of '{name}'")
+                if color.isValid():
+                    c.color = color.name()
+                    self.project._save_classes()
+
+
+class QtClusters(QWidget):
+    """The clusters of the current run: name, size, mean confidence; name, merge, split.
+
+    Signals
+    -------
+    cluster_selected(int)
+        The user picked a cluster (show and select its images).
+    """
+
+    cluster_selected = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project: Project | None = None
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["cluster", "name", "images", "mean confidence"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.itemClicked.connect(lambda it, _c: self.cluster_selected.emit(it.data(0, Qt.ItemDataRole.UserRole)))
+        name = QPushButton("Name as class…")
+        name.setToolTip("Every image of the cluster without a label of yours takes this name as its label")
+        name.clicked.connect(self._on_name)
+        merge = QPushButton("Merge into…")
+        merge.clicked.connect(self._on_merge)
+        split = QPushButton("Split in 2")
+        split.clicked.connect(self._on_split)
+        row = QHBoxLayout()
+        for w in (name, merge, split):
+            row.addWidget(w)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.tree)
+        layout.addLayout(row)
+
+    def set_project(self, project: Project) -> None:
+        """Render ``project`` and follow its changes."""
+        self.project = project
+        for event in ("clusters_changed", "data_changed", "classes_changed"):
+            project.subscribe(event, lambda *_: self.refresh())
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Redraw the cluster list."""
+        current = self.current_cluster()
+        self.tree.clear()
+        p = self.project
+        if p is None or len(p) == 0:
+            return
+        for c in p.cluster_ids():
+            rows = p.clusters == c
+            name = p.cluster_name(c)
+            item = QTreeWidgetItem([str(c), name, str(int(rows.sum())), f"{float(p.confidence[rows].mean()):.2f}"])
+            item.setIcon(1, swatch(p.color_of(name) if c in p.cluster_names else cluster_color(c)))
+            item.setData(0, Qt.ItemDataRole.UserRole, c)
+            self.tree.addTopLevelItem(item)
+            if c == current:
+                self.tree.setCurrentItem(item)
+        for i in range(4):
+            self.tree.resizeColumnToContents(i)
+
+    def current_cluster(self) -> int | None:
+        """The highlighted cluster."""
+        item = self.tree.currentItem()
+        return item.data(0, Qt.ItemDataRole.UserRole) if item else None
+
+    def _on_name(self) -> None:
+        c = self.current_cluster()
+        if c is None or self.project is None:
+            return
+        choices = self.project.class_names()
+        name, ok = QInputDialog.getItem(self, "Name cluster", f"Name of cluster {c} (a class, or type a new one):",
+                                        choices, 0, True)
+        if ok and name.strip():
+            try:
+                self.project.name_cluster(c, name)
+            except ValueError as exc:
+                QMessageBox.warning(self, "Galaxy Sorter", str(exc))
+
+    def _on_merge(self) -> None:
+        c = self.current_cluster()
+        if c is None or self.project is None:
+            return
+        others = [str(o) for o in self.project.cluster_ids() if o != c]
+        if not others:
+            return
+        target, ok = QInputDialog.getItem(self, "Merge cluster", f"Merge cluster {c} into:", others, 0, False)
+        if ok:
+            self.project.merge_clusters([c], int(target))
+
+    def _on_split(self) -> None:
+        c = self.current_cluster()
+        if c is None or self.project is None:
+            return
+        try:
+            self.project.split_cluster(c)
+        except (ValueError, RuntimeError) as exc:
+            QMessageBox.warning(self, "Galaxy Sorter", str(exc))
+
+
+#: Cluster colours before a cluster is named (tab10-like, distinct from the class palette order).
+CLUSTER_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                  "#bcbd22", "#17becf")
+
+
+def cluster_color(cluster: int) -> str:
+    """Display colour of an unnamed cluster (noise, -1, is grey)."""
+    return "#666666" if cluster < 0 else CLUSTER_COLORS[cluster % len(CLUSTER_COLORS)]

@@ -1,0 +1,706 @@
+"""The main window: map in the middle, settings and labels on the left, preview on the right,
+thumbnails below; long work on :mod:`app.workers`, state in :class:`core.project.Project`."""
+
+from __future__ import annotations
+
+import math
+import traceback
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+)
+
+from app.widgets.qt_controls import QtRunSettings
+from app.widgets.qt_labels import QtClasses, QtClusters, cluster_color
+from app.widgets.qt_map import QtClusterMap
+from app.widgets.qt_thumbnails import QtPreview, QtThumbnailGrid, ThumbnailCache
+from app.workers import JobRunner
+from core.images import image_id
+from core.pipeline import PipelineConfig, run_pipeline
+from core.project import EXCLUDE, UNSURE, Project
+
+PRIVACY = "Offline: images and features never leave this computer"
+COLOR_MODES = ("cluster", "label", "confidence")
+MAX_RECENT = 8
+
+
+def _pipeline_job(folder: Path, config: PipelineConfig, store_dir: Path, *, progress, should_stop, partial):
+    """Run the pipeline with its own store connection, streaming a rough PCA map as features arrive."""
+    import time
+
+    from core.projection import project
+
+    seen: list[np.ndarray] = []
+    names: list[str] = []
+    last = [0.0]
+
+    def on_batch(paths, feats) -> None:
+        seen.append(feats)
+        names.extend(str(p) for p in paths)
+        now = time.perf_counter()
+        if now - last[0] > 1.5 and len(names) >= 3:
+            last[0] = now
+            partial((list(names), project(np.concatenate(seen), "pca")))
+
+    return run_pipeline(folder, config, store_dir=store_dir, progress=progress, should_stop=should_stop,
+                        on_batch=on_batch)
+
+
+def _load_features_job(project: Project, *, progress, should_stop):
+    """Features of a reopened project's images, from the cache (recomputed where missing)."""
+    from core.features import FeatureModel, extract_features
+    from core.preprocess import Preprocessing
+
+    info = project.run_info
+    prep = Preprocessing(**info.get("params", {}).get("prep", {}))
+    model = FeatureModel(str(info.get("model", "xception")))
+    from core.store import ProjectStore
+
+    store = ProjectStore(project.store.folder)
+    try:
+        res = extract_features(project.paths, model, prep, cache=store.features, progress=progress,
+                               should_stop=should_stop)
+    finally:
+        store.close()
+    return res, model.provider
+
+
+class MainWindow(QMainWindow):
+    """Galaxy Sorter's window.
+
+    Parameters
+    ----------
+    synchronous : bool
+        Run jobs on the GUI thread (tests that need no threads).
+    settings : QSettings, optional
+        Where recent folders and the layout are kept (tests pass a scratch file).
+    """
+
+    def __init__(self, synchronous: bool = False, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Galaxy Sorter")
+        self.resize(1400, 900)
+        self.setAcceptDrops(True)
+        self.settings = settings or QSettings("GalaxySorter", "GalaxySorter")
+        self.project: Project | None = None
+        self.jobs = JobRunner(self, synchronous=synchronous)
+        self.color_mode = "cluster"
+        self.hover_cache = ThumbnailCache(size=128, capacity=500)
+        self._partial_paths: list[str] = []
+
+        self.map = QtClusterMap()
+        self.setCentralWidget(self.map)
+        self.run_settings = QtRunSettings()
+        self.classes = QtClasses()
+        self.clusters = QtClusters()
+        self.grid = QtThumbnailGrid()
+        self.preview = QtPreview()
+        self.skipped = QTreeWidget()
+        self.skipped.setHeaderLabels(["file", "why it was skipped"])
+        self.skipped.setRootIsDecorated(False)
+        self.docks: dict[str, QDockWidget] = {}
+        for name, widget, area in (("Run", self.run_settings, Qt.DockWidgetArea.LeftDockWidgetArea),
+                                   ("Classes", self.classes, Qt.DockWidgetArea.LeftDockWidgetArea),
+                                   ("Clusters", self.clusters, Qt.DockWidgetArea.LeftDockWidgetArea),
+                                   ("Preview", self.preview, Qt.DockWidgetArea.RightDockWidgetArea),
+                                   ("Galaxies", self.grid, Qt.DockWidgetArea.BottomDockWidgetArea),
+                                   ("Skipped files", self.skipped, Qt.DockWidgetArea.BottomDockWidgetArea)):
+            dock = QDockWidget(name, self)
+            dock.setObjectName(f"dock_{name}")
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
+            self.docks[name] = dock
+        self.tabifyDockWidget(self.docks["Galaxies"], self.docks["Skipped files"])
+        self.docks["Galaxies"].raise_()
+        self.hover_label = QLabel(self.map)
+        self.hover_label.setStyleSheet("background:#202020;color:#eeeeee;border:1px solid #888;padding:3px")
+        self.hover_label.hide()
+
+        self._build_status_bar()
+        self._build_menus()
+        self._build_shortcuts()
+
+        self.run_settings.cluster_requested.connect(self.start_clustering)
+        self.run_settings.suggest_k_requested.connect(self.suggest_k)
+        self.run_settings.projection_changed.connect(self.reproject)
+        self.map.selection_requested.connect(self._on_map_selection)
+        self.map.hovered.connect(self._on_hover)
+        self.grid.current_changed.connect(self._on_grid_current)
+        self.grid.selection_requested.connect(lambda rows: self.project and self.project.selection.set(rows, self.grid))
+        self.clusters.cluster_selected.connect(self.show_cluster)
+        self.classes.label_requested.connect(self.label_selection)
+        self.jobs.progress.connect(self._on_progress)
+        self.jobs.partial.connect(self._on_partial)
+        self.jobs.finished.connect(self._on_job_finished)
+        self.jobs.failed.connect(self._on_job_failed)
+        self.jobs.cancelled.connect(self._on_job_cancelled)
+        self.jobs.busy_changed.connect(self._on_busy)
+        self._update_actions()
+
+    # ------------------------------------------------------------------ building
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.provider_label = QLabel("Features: not run yet")
+        self.provider_label.setToolTip("The onnxruntime execution provider the feature model really uses")
+        self.privacy_label = QLabel(PRIVACY)
+        self.privacy_label.setToolTip("Galaxy Sorter runs its models locally; it has no upload, no telemetry and "
+                                      "needs no network.")
+        self.stage_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(240)
+        self.progress.setRange(0, 1000)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the running job (Esc); work done so far is kept in the cache")
+        self.cancel_button.clicked.connect(self.jobs.cancel)
+        self.cancel_button.hide()
+        self.color_combo = QComboBox()
+        self.color_combo.addItems([f"colour by {m}" for m in COLOR_MODES])
+        self.color_combo.currentIndexChanged.connect(lambda i: self.set_color_mode(COLOR_MODES[i]))
+        bar.addWidget(self.stage_label, 1)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_button)
+        bar.addPermanentWidget(self.color_combo)
+        bar.addPermanentWidget(self.provider_label)
+        bar.addPermanentWidget(self.privacy_label)
+
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        m = self.menuBar().addMenu("&File")
+        self._action(m, "&Open folder…", self.choose_folder, QKeySequence.StandardKey.Open)
+        self.recent_menu = m.addMenu("Open &recent")
+        self._refresh_recent()
+        m.addSeparator()
+        self.export_action = self._action(m, "&Export catalogue (CSV)…", self.export_catalogue, "Ctrl+E")
+        self.export_map_action = self._action(m, "Export &map (PNG/SVG)…", self.export_map)
+        self.copy_action = self._action(m, "&Copy selected file paths", self.copy_paths, "Ctrl+Shift+C")
+        m.addSeparator()
+        self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        e = self.menuBar().addMenu("&Edit")
+        self.undo_action = self._action(e, "&Undo", self.undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action(e, "&Redo", self.redo, QKeySequence.StandardKey.Redo)
+        e.addSeparator()
+        self._action(e, "Select &all", lambda: self.project and self.project.selection.set(np.arange(len(self.project))),
+                     QKeySequence.StandardKey.SelectAll)
+        self._action(e, "Select &none", lambda: self.project and self.project.selection.clear(), "Ctrl+Shift+A")
+        r = self.menuBar().addMenu("&Run")
+        self.cluster_action = self._action(r, "&Cluster", self.start_clustering, "Ctrl+R")
+        self._action(r, "Ca&ncel", self.jobs.cancel, "Esc")
+        v = self.menuBar().addMenu("&View")
+        for dock in self.docks.values():
+            v.addAction(dock.toggleViewAction())
+        h = self.menuBar().addMenu("&Help")
+        self._action(h, "&Keyboard and privacy", self.show_help)
+
+    def _build_shortcuts(self) -> None:
+        # Number keys label the selection with the class of that position; widgets that take
+        # text (spin boxes, line edits) claim digits through ShortcutOverride, so typing still works.
+        for i in range(9):
+            QShortcut(QKeySequence(str(i + 1)), self, activated=lambda i=i: self._label_by_key(i))
+        QShortcut(QKeySequence("U"), self, activated=lambda: self.label_selection(UNSURE))
+        QShortcut(QKeySequence("X"), self, activated=lambda: self.label_selection(EXCLUDE))
+        QShortcut(QKeySequence(Qt.Key.Key_Backspace), self, activated=lambda: self.label_selection(None))
+        QShortcut(QKeySequence(Qt.Key.Key_Delete), self, activated=lambda: self.label_selection(None))
+        QShortcut(QKeySequence(Qt.Key.Key_Return), self, activated=self.accept_model_label)
+        QShortcut(QKeySequence(Qt.Key.Key_Enter), self, activated=self.accept_model_label)
+        QShortcut(QKeySequence("L"), self, activated=lambda: self.map.set_mode("lasso"))
+        QShortcut(QKeySequence("R"), self, activated=lambda: self.map.set_mode("rect"))
+        QShortcut(QKeySequence("P"), self, activated=lambda: self.map.set_mode("pan"))
+
+    # ------------------------------------------------------------------ project
+    def choose_folder(self) -> None:
+        """Ask for an image folder and open it."""
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of galaxy images")
+        if folder:
+            self.open_folder(folder)
+
+    def open_folder(self, folder: str | Path) -> bool:
+        """Open the project of ``folder``: restore its last run and labels, or get ready to cluster."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            self.show_error(f"{folder} is not a folder (or cannot be read).", "Choose a folder of JPEG, PNG, TIFF "
+                            "or FITS images.")
+            return False
+        try:
+            project = Project.open(folder)
+        except Exception as exc:  # unreadable store, newer schema: tell the user, keep the window
+            self.show_error(f"Cannot open the project of {folder}: {exc}", "", traceback.format_exc())
+            return False
+        self.jobs.cancel()
+        if self.project is not None:
+            self.project.close()
+        self.project = project
+        self._subscribe(project)
+        self.classes.set_project(project)
+        self.clusters.set_project(project)
+        self.setWindowTitle(f"Galaxy Sorter: {folder.name}")
+        self._remember(folder)
+        if project.run_id is not None:
+            info = project.run_info
+            params = info.get("params", {})
+            self.run_settings.set_config(str(info["model"]), str(info["method"]), int(info["n_clusters"]),
+                                         dict(params.get("prep", {})), project.projection(), int(params.get("seed", 0)))
+            self._render_all()
+            self.stage_label.setText(f"Reopened {folder.name}: {len(project)} images, "
+                                     f"{sum(u is not None for u in project.user_labels)} labelled by you")
+            self.jobs.start("load-features", _load_features_job, project)
+        else:
+            self._render_all()
+            self.stage_label.setText(f"Opened {folder.name}: press Cluster (Ctrl+R)")
+        self._update_actions()
+        return True
+
+    def _subscribe(self, project: Project) -> None:
+        project.subscribe("data_changed", self._render_all)
+        project.subscribe("coords_changed", self._render_map)
+        project.subscribe("labels_changed", lambda rows: self._recolor())
+        project.subscribe("classes_changed", self._recolor)
+        project.subscribe("clusters_changed", self._recolor)
+        project.subscribe("history_changed", self._update_actions)
+        project.selection.subscribe(self._on_selection_changed)
+
+    def _remember(self, folder: Path) -> None:
+        recent = [str(folder)] + [f for f in self.recent_folders() if f != str(folder)]
+        self.settings.setValue("recent", recent[:MAX_RECENT])
+        self._refresh_recent()
+
+    def recent_folders(self) -> list[str]:
+        """Recently opened folders, newest first."""
+        value = self.settings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        for f in self.recent_folders():
+            action = self.recent_menu.addAction(f)
+            action.triggered.connect(lambda _=False, f=f: self.open_folder(f))
+        self.recent_menu.setEnabled(bool(self.recent_folders()))
+
+    # ------------------------------------------------------------------ jobs
+    def start_clustering(self) -> None:
+        """Run the pipeline on the open folder with the settings shown."""
+        if self.project is None:
+            self.show_error("Open a folder of galaxy images first (File > Open folder).")
+            return
+        config = self.run_settings.config()
+        self._partial_paths = []
+        self.jobs.start("cluster", _pipeline_job, self.project.folder, config, self.project.store.folder,
+                        with_partial=True)
+
+    def suggest_k(self) -> None:
+        """Silhouette of k-means for k = 2..8 on the features (extracted first if needed)."""
+        if self.project is None or self.project.features is None:
+            self.show_error("Cluster once first: the suggestion needs the features.")
+            return
+        from core.cluster import suggest_n_clusters
+
+        self.jobs.start("suggest-k", lambda X, progress, should_stop: suggest_n_clusters(X), self.project.features)
+
+    def reproject(self, method: str) -> None:
+        """Draw the map again with another projection."""
+        p = self.project
+        if p is None or p.features is None:
+            return
+        from core.projection import project as project_fn
+
+        labels = None
+        if method == "lda":
+            labels, _ = p.final_labels()
+            labels = [lab if u is not None or c in p.cluster_names else None
+                      for lab, u, c in zip(labels, p.user_labels, p.clusters)]
+            if len({x for x in labels if x is not None}) < 2:
+                self.show_error("LDA needs at least two classes among your labels (or named clusters).")
+                return
+        self.jobs.start("project", lambda X, progress, should_stop: (method, project_fn(X, method, labels=labels)),
+                        p.features)
+
+    def _on_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.run_settings.set_busy(busy)
+        if busy:
+            self.progress.setValue(0)
+            self.stage_label.setText("Starting…")
+
+    def _on_progress(self, fraction: float, message: str, eta: float) -> None:
+        self.progress.setValue(int(1000 * fraction))
+        left = "" if math.isnan(eta) else f", about {_duration(eta)} left"
+        self.stage_label.setText(f"{message}{left}")
+
+    def _on_partial(self, value: object) -> None:
+        paths, coords = value
+        self._partial_paths = paths
+        self.map.set_points(coords, np.zeros(len(coords), np.int64), {0: "#888888"}, {0: "features so far"})
+
+    def _on_job_finished(self, name: str, result: object) -> None:
+        p = self.project
+        if p is None:
+            return
+        if name == "cluster":
+            p.apply_result(result)
+            p.store.set_setting(f"projection/{result.run_id}", self.run_settings.config().projection)
+            result.store.close()
+            self.provider_label.setText(f"Features on {'GPU (CUDA)' if 'CUDA' in result.provider else 'CPU'}")
+            self.provider_label.setToolTip(f"onnxruntime provider in use: {result.provider}")
+            t = result.timings
+            msg = (f"Clustered {len(result.paths)} images in {_duration(t['total'])} "
+                   f"(features {_duration(t['extract'])}, clustering {_duration(t['cluster'])})")
+            if result.skipped:
+                msg += f"; {len(result.skipped)} file(s) skipped, see 'Skipped files'"
+            self.stage_label.setText(msg)
+            if result.clusters.warnings:
+                QMessageBox.information(self, "About these clusters", "\n\n".join(result.clusters.warnings))
+        elif name == "load-features":
+            res, provider = result
+            if [str(x) for x in res.paths] == p.paths:
+                p.features = res.features
+            self.provider_label.setText(f"Features on {'GPU (CUDA)' if 'CUDA' in provider else 'CPU'}")
+        elif name == "suggest-k":
+            scores: dict[int, float] = result
+            best = max(scores, key=scores.get)
+            text = "\n".join(f"k = {k}: silhouette {s:.3f}{'  <- best' if k == best else ''}" for k, s in scores.items())
+            self.run_settings.n_clusters.setValue(best)
+            QMessageBox.information(self, "Suggested number of clusters",
+                                    f"{text}\n\nHigher separates better. Set to k = {best}; galaxies rarely fall into "
+                                    "neat groups, so treat this as a starting point.")
+        elif name == "project":
+            method, coords = result
+            p.set_coords(coords, method)
+            self.stage_label.setText(f"Map: {method}")
+
+    def _on_job_failed(self, name: str, message: str, tb: str) -> None:
+        hint = ""
+        if "model file" in message:
+            hint = "Build the model files, then try again."
+        elif "no JPEG" in message:
+            hint = "Choose a folder that holds galaxy images (JPEG, PNG, TIFF or FITS)."
+        self.stage_label.setText(f"{name} failed: {message}")
+        self.show_error(message, hint, tb)
+
+    def _on_job_cancelled(self, name: str) -> None:
+        self.stage_label.setText(f"{name} cancelled; features computed so far are cached")
+        if self.project is not None and name == "cluster":
+            self._render_map()
+
+    # ------------------------------------------------------------------ rendering
+    def _render_all(self) -> None:
+        self._render_map()
+        self._refresh_skipped()
+        self.grid.paths = self.project.paths if self.project else []
+        self.grid.color_of = self._row_color
+        self.grid.describe = self._describe
+        self.grid.sort_keys = self._sort_keys
+        self.grid.show_rows(np.zeros(0, np.int64), "Nothing selected")
+        self.preview.show_image(None)
+        self._update_actions()
+
+    def _render_map(self) -> None:
+        p = self.project
+        if p is None or len(p) == 0:
+            self.map.set_points(np.zeros((0, 2)), np.zeros(0), {})
+            return
+        groups, colors, names = self._groups()
+        self.map.set_points(p.coords, groups, colors, names)
+        if self.color_mode == "confidence":
+            self.map.set_continuous(p.confidence, "confidence")
+        self.map.set_selection(p.selection.indices)
+
+    def _groups(self) -> tuple[np.ndarray, dict, dict]:
+        p = self.project
+        if self.color_mode == "label":
+            labels, source = p.final_labels()
+            named = {lab for lab, s, c in zip(labels, source, p.clusters) if s == "user" or int(c) in p.cluster_names}
+            keys = np.array([lab if lab in named else "(no label)" for lab in labels], dtype=object)
+            colors = {k: (p.color_of(k) if k != "(no label)" else "#555555") for k in set(keys)}
+            return keys.astype(str), colors, {k: k for k in colors}
+        colors = {c: (p.color_of(p.cluster_names[c]) if c in p.cluster_names else cluster_color(c))
+                  for c in p.cluster_ids()}
+        return p.clusters, colors, {c: p.cluster_name(c) for c in p.cluster_ids()}
+
+    def _recolor(self) -> None:
+        p = self.project
+        if p is None or len(p) == 0:
+            return
+        if self.color_mode == "confidence":
+            self.map.set_continuous(p.confidence, "confidence")
+        else:
+            self.map.set_colors(*self._groups())
+        self.grid.refresh()
+        self._show_preview(self.grid.current_row())
+
+    def set_color_mode(self, mode: str) -> None:
+        """Colour the map by ``cluster``, ``label`` or ``confidence``."""
+        self.color_mode = mode
+        self.color_combo.setCurrentIndex(COLOR_MODES.index(mode))
+        self._recolor()
+
+    def _row_color(self, row: int) -> str:
+        p = self.project
+        u = p.user_labels[row]
+        if u is not None:
+            return p.color_of(u)
+        c = int(p.clusters[row])
+        return p.color_of(p.cluster_names[c]) if c in p.cluster_names else cluster_color(c)
+
+    def _describe(self, row: int) -> str:
+        p = self.project
+        u = p.user_labels[row]
+        label = f"{u} (yours)" if u is not None else f"{p.cluster_name(int(p.clusters[row]))} (model)"
+        return (f"<b>{image_id(p.paths[row])}</b><br>cluster {int(p.clusters[row])}: {p.cluster_name(int(p.clusters[row]))}"
+                f"<br>label: {label}<br>confidence {float(p.confidence[row]):.2f}<br><small>{p.paths[row]}</small>")
+
+    def _sort_keys(self, how: str, rows: np.ndarray) -> np.ndarray:
+        p = self.project
+        if how == "least sure first":
+            return p.confidence[rows]
+        if how == "most sure first":
+            return -p.confidence[rows]
+        if how == "name":
+            return np.array([image_id(p.paths[r]) for r in rows], dtype=object).argsort().argsort()
+        space = p.features if p.features is not None else p.coords
+        dist = np.zeros(len(rows))
+        for c in np.unique(p.clusters[rows]):
+            members = p.clusters == c
+            centre = space[members].mean(0)
+            sel = p.clusters[rows] == c
+            dist[sel] = np.linalg.norm(space[rows[sel]] - centre, axis=1)
+        return dist
+
+    def _refresh_skipped(self) -> None:
+        self.skipped.clear()
+        if self.project is None:
+            return
+        rows = self.project.store.skipped()
+        for path, reason in rows:
+            self.skipped.addTopLevelItem(QTreeWidgetItem([path, reason or ""]))
+        self.docks["Skipped files"].setWindowTitle(f"Skipped files ({len(rows)})")
+
+    # ------------------------------------------------------------------ selection
+    def _on_map_selection(self, indices: np.ndarray, additive: bool) -> None:
+        if self.project is None:
+            return
+        if additive:
+            indices = np.union1d(self.project.selection.indices, indices)
+        self.project.selection.set(indices, self.map)
+
+    def _on_selection_changed(self, indices: np.ndarray, source: object) -> None:
+        self.map.set_selection(indices)
+        if source is not self.grid:
+            self.grid.show_rows(indices, "Selection")
+            if len(indices):
+                self.grid.set_current(0)
+        self._update_actions()
+
+    def show_cluster(self, cluster: int) -> None:
+        """Select a cluster's images and show them, least sure first."""
+        p = self.project
+        if p is None:
+            return
+        rows = np.flatnonzero(p.clusters == cluster)
+        p.selection.set(rows, self.clusters)
+        self.grid.show_rows(rows, f"Cluster {cluster}: {p.cluster_name(cluster)}")
+        self.grid.set_current(0)
+
+    def _on_grid_current(self, row: int) -> None:
+        self._show_preview(row)
+
+    def _show_preview(self, row: int) -> None:
+        p = self.project
+        if p is None or row < 0 or row >= len(p):
+            self.preview.show_image(None)
+            return
+        self.preview.show_image(p.paths[row], self._describe(row))
+
+    def _on_hover(self, row: int) -> None:
+        p = self.project
+        if p is None or row < 0 or row >= len(p.paths):
+            self.hover_label.hide()
+            return
+        from PySide6.QtGui import QCursor
+
+        self.hover_label.setPixmap(self.hover_cache.get(p.paths[row]))
+        self.hover_label.setToolTip(image_id(p.paths[row]))
+        self.hover_label.adjustSize()
+        pos = self.map.mapFromGlobal(QCursor.pos())
+        x = min(pos.x() + 16, self.map.width() - self.hover_label.width() - 4)
+        y = min(pos.y() + 16, self.map.height() - self.hover_label.height() - 4)
+        self.hover_label.move(max(0, x), max(0, y))
+        self.hover_label.show()
+        self.stage_label.setText(f"{image_id(p.paths[row])}: {p.cluster_name(int(p.clusters[row]))}, "
+                                 f"confidence {float(p.confidence[row]):.2f}")
+
+    # ------------------------------------------------------------------ labelling
+    def _targets(self) -> np.ndarray:
+        p = self.project
+        if p is None:
+            return np.zeros(0, np.int64)
+        if self.grid.view.hasFocus():
+            sel = self.grid.selected_rows()
+            if len(sel):
+                return sel
+        return p.selection.indices
+
+    def _label_by_key(self, i: int) -> None:
+        if self.project is not None and i < len(self.project.classes):
+            self.label_selection(self.project.classes[i].name)
+
+    def label_selection(self, label: str | None) -> None:
+        """Label the selected images (None clears their labels); a single image advances to the next."""
+        p = self.project
+        rows = self._targets()
+        if p is None or len(rows) == 0:
+            self.stage_label.setText("Select images first (click, lasso or a cluster)")
+            return
+        p.set_labels(rows, label)
+        self._advance(rows)
+
+    def accept_model_label(self) -> None:
+        """Enter: the model's label becomes yours for the selected images."""
+        p = self.project
+        rows = self._targets()
+        if p is None or len(rows) == 0:
+            return
+        p.accept_model_labels(rows)
+        self._advance(rows)
+
+    def _advance(self, rows: np.ndarray) -> None:
+        # Keyboard-first labelling: after labelling the one current thumbnail, move to the next.
+        if len(rows) == 1 and len(self.grid.rows()) > 1:
+            pos = int(np.flatnonzero(self.grid.rows() == rows[0])[0]) if rows[0] in self.grid.rows() else -1
+            if 0 <= pos < len(self.grid.rows()) - 1:
+                self.grid.set_current(pos + 1)
+                self.project.selection.set([int(self.grid.rows()[pos + 1])], self.grid)
+
+    def undo(self) -> None:
+        """Undo the last labelling action."""
+        if self.project is not None:
+            text = self.project.undo_text()
+            self.project.undo()
+            self.stage_label.setText(f"Undone: {text}")
+
+    def redo(self) -> None:
+        """Redo the last undone action."""
+        if self.project is not None:
+            text = self.project.redo_text()
+            self.project.redo()
+            self.stage_label.setText(f"Redone: {text}")
+
+    def _update_actions(self) -> None:
+        p = self.project
+        has_run = p is not None and p.run_id is not None
+        self.undo_action.setEnabled(bool(p and p.can_undo))
+        self.undo_action.setText(f"&Undo {p.undo_text()}" if p and p.can_undo else "&Undo")
+        self.redo_action.setEnabled(bool(p and p.can_redo))
+        self.redo_action.setText(f"&Redo {p.redo_text()}" if p and p.can_redo else "&Redo")
+        self.export_action.setEnabled(has_run)
+        self.export_map_action.setEnabled(has_run)
+        self.copy_action.setEnabled(bool(p and len(p.selection.indices)))
+        self.cluster_action.setEnabled(p is not None)
+
+    # ------------------------------------------------------------------ export
+    def export_catalogue(self, path: str | None = None) -> Path | None:
+        """Write the catalogue CSV (and its sidecar JSON)."""
+        p = self.project
+        if p is None or p.run_id is None:
+            return None
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, "Export catalogue", str(p.folder / "catalogue.csv"),
+                                                  "CSV files (*.csv)")
+        if not path:
+            return None
+        try:
+            csv_path, _ = p.export_csv(path)
+        except OSError as exc:
+            self.show_error(f"Cannot write {path}: {exc.strerror or exc}", "Choose a folder you can write to.")
+            return None
+        self.stage_label.setText(f"Exported {len(p)} rows to {csv_path}")
+        return csv_path
+
+    def export_map(self, path: str | None = None) -> None:
+        """Save the map as PNG or SVG."""
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(self, "Export map", "map.png", "PNG image (*.png);;SVG image (*.svg)")
+        if path:
+            self.map.export_image(path)
+            self.stage_label.setText(f"Map saved to {path}")
+
+    def copy_paths(self) -> None:
+        """Copy the selected images' paths to the clipboard, one per line."""
+        p = self.project
+        if p is not None and len(p.selection.indices):
+            QApplication.clipboard().setText("\n".join(p.paths[i] for i in p.selection.indices))
+            self.stage_label.setText(f"Copied {len(p.selection.indices)} path(s)")
+
+    # ------------------------------------------------------------------ misc
+    def show_error(self, message: str, hint: str = "", details: str = "") -> None:
+        """A readable error with what to do; the traceback only under 'Show Details'."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Galaxy Sorter", message, parent=self)
+        if hint:
+            box.setInformativeText(hint)
+        if details:
+            box.setDetailedText(details)
+        box.setObjectName("error_box")
+        if QApplication.platformName() == "offscreen":
+            box.show()  # tests read it without blocking
+            self.last_error = message
+        else:
+            box.exec()
+
+    def show_help(self) -> None:
+        """Keys and the privacy statement."""
+        QMessageBox.information(self, "Galaxy Sorter", (
+            "Labelling keys: 1-9 label the selection with that class, U unsure, X exclude, Enter accepts the model's "
+            "label, Backspace clears; arrows move through the thumbnails. Ctrl+Z undoes, Ctrl+Shift+Z redoes.\n"
+            "Map: P pan, R rectangle, L lasso (Shift adds to the selection).\n\n"
+            f"{PRIVACY}. Labels are saved as you make them in the project folder (.galaxy-sorter)."))
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        for url in event.mimeData().urls():
+            path = Path(url.toLocalFile())
+            if path.is_dir():
+                self.open_folder(path)
+                return
+            if path.is_file():
+                self.open_folder(path.parent)
+                return
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        self.jobs.cancel()
+        self.jobs.wait(10000)
+        if self.project is not None:
+            self.project.close()
+        super().closeEvent(event)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s" if seconds >= 1 else f"{seconds:.1f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+

@@ -1,0 +1,183 @@
+"""The one module that owns threads: long core calls on a QThreadPool.
+
+A :class:`Job` runs a core function that takes ``progress`` and
+``should_stop`` keyword arguments on a pool thread and reports back through
+Qt signals, which Qt delivers on the GUI thread (queued connections), so the
+window never freezes and widgets are only touched from the GUI thread.
+Progress is throttled to ~20 updates a second.  Each job carries a generation
+number; :class:`JobRunner` drops results of jobs that a newer one replaced
+(the ndv pattern), so a cancelled-then-restarted run can never paint stale
+clusters.  ``JobRunner(synchronous=True)`` runs jobs inline for tests that
+need no thread.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from core.dec import Cancelled as DecCancelled
+from core.features import Cancelled as FeatureCancelled
+
+
+class JobSignals(QObject):
+    """Signals of one job (QRunnable cannot carry signals itself)."""
+
+    progress = Signal(int, float, str, float)  # generation, fraction, message, eta seconds (nan if unknown)
+    partial = Signal(int, object)  # generation, partial result
+    finished = Signal(int, object)  # generation, result
+    failed = Signal(int, str, str)  # generation, message, traceback
+    cancelled = Signal(int)
+
+
+class Job(QRunnable):
+    """Run ``fn(*args, progress=, should_stop=, **kwargs)`` off the GUI thread."""
+
+    def __init__(self, generation: int, fn: Callable[..., Any], *args: Any, with_partial: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__()
+        if with_partial:
+            kwargs["partial"] = self.emit_partial
+        self.setAutoDelete(False)
+        self.generation = generation
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.signals = JobSignals()
+        self._stop = False
+        self._last_emit = 0.0
+        self._t0 = 0.0
+
+    def cancel(self) -> None:
+        """Ask the job to stop at its next check (between batches or epochs)."""
+        self._stop = True
+
+    @property
+    def cancelling(self) -> bool:
+        """Whether :meth:`cancel` was called."""
+        return self._stop
+
+    def _progress(self, fraction: float, message: str) -> None:
+        now = time.perf_counter()
+        if now - self._last_emit < 0.05 and fraction < 1.0:
+            return
+        self._last_emit = now
+        elapsed = now - self._t0
+        eta = elapsed * (1 - fraction) / fraction if 0.02 < fraction < 1.0 else float("nan")
+        self.signals.progress.emit(self.generation, float(fraction), message, eta)
+
+    def emit_partial(self, value: object) -> None:
+        """Hand a partial result to the GUI thread (maps that fill in as features arrive)."""
+        self.signals.partial.emit(self.generation, value)
+
+    def run(self) -> None:  # noqa: D102 (Qt override)
+        self._t0 = time.perf_counter()
+        try:
+            result = self.fn(*self.args, progress=self._progress, should_stop=lambda: self._stop, **self.kwargs)
+        except (DecCancelled, FeatureCancelled):
+            self.signals.cancelled.emit(self.generation)
+        except Exception as exc:  # shown to the user as a message, never a silent traceback
+            self.signals.failed.emit(self.generation, _readable(exc), traceback.format_exc())
+        else:
+            if self._stop:
+                self.signals.cancelled.emit(self.generation)
+            else:
+                self.signals.finished.emit(self.generation, result)
+
+
+def _readable(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if isinstance(exc, (OSError, ValueError, RuntimeError)) else f"{type(exc).__name__}: {text}"
+
+
+class JobRunner(QObject):
+    """Start jobs, keep the current one, and drop results of superseded ones.
+
+    Signals carry only the current job's events.
+    """
+
+    progress = Signal(float, str, float)
+    partial = Signal(object)
+    finished = Signal(str, object)  # job name, result
+    failed = Signal(str, str, str)  # job name, message, traceback
+    cancelled = Signal(str)
+    busy_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None, synchronous: bool = False) -> None:
+        super().__init__(parent)
+        self.synchronous = synchronous
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self._generation = 0
+        self.current: Job | None = None
+        self.current_name = ""
+
+    @property
+    def busy(self) -> bool:
+        """Whether a job is running."""
+        return self.current is not None
+
+    def start(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job:
+        """Cancel the running job, if any, and start ``fn`` as job ``name``.
+
+        ``with_partial=True`` passes ``partial=callable`` to ``fn`` for partial results.
+        """
+        if self.current is not None:
+            self.current.cancel()
+        self._generation += 1
+        job = Job(self._generation, fn, *args, **kwargs)
+        job.signals.progress.connect(self._on_progress)
+        job.signals.partial.connect(self._on_partial)
+        job.signals.finished.connect(self._on_finished)
+        job.signals.failed.connect(self._on_failed)
+        job.signals.cancelled.connect(self._on_cancelled)
+        self.current, self.current_name = job, name
+        self.busy_changed.emit(True)
+        if self.synchronous:
+            job.run()
+        else:
+            self.pool.start(job)
+        return job
+
+    def cancel(self) -> None:
+        """Ask the running job to stop."""
+        if self.current is not None:
+            self.current.cancel()
+
+    def wait(self, msecs: int = -1) -> bool:
+        """Wait for the pool to finish (used when the window closes)."""
+        return self.pool.waitForDone(msecs)
+
+    def _is_current(self, generation: int) -> bool:
+        return self.current is not None and generation == self.current.generation
+
+    def _done(self) -> tuple[str, Job | None]:
+        name, job = self.current_name, self.current
+        self.current, self.current_name = None, ""
+        self.busy_changed.emit(False)
+        return name, job
+
+    def _on_progress(self, generation: int, fraction: float, message: str, eta: float) -> None:
+        if self._is_current(generation):
+            self.progress.emit(fraction, message, eta)
+
+    def _on_partial(self, generation: int, value: object) -> None:
+        if self._is_current(generation):
+            self.partial.emit(value)
+
+    def _on_finished(self, generation: int, result: object) -> None:
+        if self._is_current(generation):
+            name, _ = self._done()
+            self.finished.emit(name, result)
+
+    def _on_failed(self, generation: int, message: str, tb: str) -> None:
+        if self._is_current(generation):
+            name, _ = self._done()
+            self.failed.emit(name, message, tb)
+
+    def _on_cancelled(self, generation: int) -> None:
+        if self._is_current(generation):
+            name, _ = self._done()
+            self.cancelled.emit(name)

@@ -1,0 +1,481 @@
+"""The state of one open project, shared by every view, with undo.
+
+:class:`Project` holds what the app shows: the images, their features, the
+current clusters with confidences and 2-D coordinates, the label classes and
+the user's labels.  Views subscribe with :meth:`Project.subscribe` and render;
+they never keep pipeline state of their own.  Every labelling action goes
+through the store first (so it is on disk before the views hear of it) and
+onto the undo stack.  :class:`Selection` is the one selection that the map,
+the thumbnail grid and the preview share.
+
+Events (callbacks receive no argument unless noted):
+
+* ``data_changed``: a new run (clusters, confidences, map) replaced the old one;
+* ``coords_changed``: the map was projected anew (same clusters);
+* ``labels_changed`` (indices): user labels of these rows changed;
+* ``classes_changed``: the label classes were added, renamed, merged or recoloured;
+* ``clusters_changed``: clusters were renamed, merged or split;
+* ``history_changed``: the undo/redo stack moved.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.export import CatalogueRow, write_csv, write_sidecar
+from core.images import image_id
+from core.store import ProjectStore, default_store_dir
+
+#: Label presets: name -> classes.  Colours are the Okabe-Ito palette (colour-blind safe).
+PRESETS: dict[str, list[str]] = {
+    "Hubble basic": ["elliptical", "spiral", "irregular"],
+    "Galaxy Zoo question 1": ["smooth", "features or disk", "star or artefact"],
+    "GALAXY CRUISE": ["ring", "fan", "distortion", "tail"],
+}
+PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999",
+           "#8C564B", "#17BECF", "#BCBD22", "#7F7F7F")
+#: Special labels every project has: the astronomer is not sure, or wants the image out of the catalogue.
+UNSURE = "unsure"
+EXCLUDE = "exclude"
+SPECIAL = {UNSURE: "#BBBBBB", EXCLUDE: "#444444"}
+
+Listener = Callable[..., None]
+
+
+@dataclass
+class LabelClass:
+    """A named class with its display colour (``#RRGGBB``)."""
+
+    name: str
+    color: str
+
+
+@dataclass
+class _Command:
+    text: str
+    do: Callable[[], None]
+    undo: Callable[[], None]
+
+
+class Selection:
+    """Indices of the selected images, shared by every view.
+
+    ``changed`` listeners receive the new indices (sorted int64 array) and the
+    source that set them, so a view can ignore its own echo.
+    """
+
+    def __init__(self) -> None:
+        self.indices = np.zeros(0, np.int64)
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, fn: Listener) -> None:
+        """Call ``fn(indices, source)`` whenever the selection changes."""
+        self._listeners.append(fn)
+
+    def set(self, indices: Iterable[int], source: object = None) -> None:
+        """Replace the selection."""
+        new = np.unique(np.asarray(list(indices) if not isinstance(indices, np.ndarray) else indices, dtype=np.int64))
+        if np.array_equal(new, self.indices):
+            return
+        self.indices = new
+        for fn in list(self._listeners):
+            fn(new, source)
+
+    def clear(self, source: object = None) -> None:
+        """Select nothing."""
+        self.set([], source)
+
+
+@dataclass
+class Project:
+    """One image folder with its store, clusters, labels and undo history.
+
+    Create with :meth:`open`; load a pipeline result with :meth:`apply_result`.
+    Row ``i`` of every array is image ``paths[i]``.
+    """
+
+    folder: Path
+    store: ProjectStore
+    paths: list[str] = field(default_factory=list)
+    db_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    clusters: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    confidence: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    coords: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+    features: np.ndarray | None = None
+    cluster_names: dict[int, str] = field(default_factory=dict)
+    user_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+    classes: list[LabelClass] = field(default_factory=list)
+    run_id: int | None = None
+    run_info: dict[str, object] = field(default_factory=dict)
+    provider: str = ""
+
+    def __post_init__(self) -> None:
+        self.selection = Selection()
+        self._listeners: dict[str, list[Listener]] = {}
+        self._undo: list[_Command] = []
+        self._redo: list[_Command] = []
+
+    # ------------------------------------------------------------ lifecycle
+    @classmethod
+    def open(cls, folder: str | os.PathLike[str], store_dir: str | os.PathLike[str] | None = None) -> Project:
+        """Open the project of an image folder, restoring its latest run, classes and labels."""
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{folder} is not a folder")
+        store = ProjectStore(store_dir or default_store_dir(folder))
+        self = cls(folder=folder, store=store)
+        stored = store.classes()
+        if stored:
+            self.classes = [LabelClass(n, c) for n, c in stored]
+        else:
+            self.classes = [LabelClass(n, PALETTE[i]) for i, n in enumerate(PRESETS["Hubble basic"])]
+            store.set_classes([(c.name, c.color) for c in self.classes])
+        run = store.latest_run()
+        if run is not None:
+            rows = store.assignments(run.id)
+            self.run_id = run.id
+            self.run_info = {"method": run.method, "model": run.model, "n_clusters": run.n_clusters,
+                             "params": run.params, "warnings": run.warnings}
+            self.paths = [r[1] for r in rows]
+            self.db_ids = np.array([r[0] for r in rows], np.int64)
+            self.clusters = np.array([r[3] for r in rows], np.int64)
+            self.confidence = np.array([r[4] for r in rows], np.float32)
+            self.coords = np.array([[r[5], r[6]] for r in rows], np.float32).reshape(-1, 2)
+            self.cluster_names = store.cluster_names(run.id)
+            self._load_labels()
+        return self
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def _load_labels(self) -> None:
+        stored = self.store.labels()
+        self.user_labels = np.array([stored.get(int(i), (None, ""))[0] for i in self.db_ids], dtype=object)
+
+    def apply_result(self, result) -> None:
+        """Show a finished :class:`core.pipeline.PipelineResult` (already stored as a run)."""
+        ids = self.store.image_ids()
+        self.paths = [str(p) for p in result.paths]
+        self.db_ids = np.array([ids[p] for p in self.paths], np.int64)
+        self.clusters = np.asarray(result.clusters.labels, np.int64)
+        self.confidence = np.asarray(result.clusters.confidence, np.float32)
+        self.coords = np.asarray(result.coords, np.float32)
+        self.features = result.features
+        self.run_id = result.run_id
+        self.provider = result.provider
+        run = self.store.latest_run()
+        self.run_info = {"method": run.method, "model": run.model, "n_clusters": run.n_clusters,
+                         "params": run.params, "warnings": run.warnings} if run else {}
+        self.cluster_names = self.store.cluster_names(result.run_id)
+        self._load_labels()
+        self.selection.clear(self)
+        self._emit("data_changed")
+
+    def set_coords(self, coords: np.ndarray, projection: str) -> None:
+        """Replace the 2-D map with another projection of the same run (saved with the run)."""
+        self.coords = np.asarray(coords, np.float32)
+        if self.run_id is not None:
+            self.store.set_coords(self.run_id, self.db_ids, self.coords)
+            self.store.set_setting(f"projection/{self.run_id}", projection)
+        self._emit("coords_changed")
+
+    def projection(self) -> str:
+        """The projection of the map shown."""
+        default = str(self.run_info.get("params", {}).get("projection", "pca")) if self.run_info else "pca"
+        return str(self.store.setting(f"projection/{self.run_id}", default)) if self.run_id is not None else default
+
+    # ------------------------------------------------------------ events
+    def subscribe(self, event: str, fn: Listener) -> None:
+        """Call ``fn`` on ``event`` (see the module docstring for the events)."""
+        self._listeners.setdefault(event, []).append(fn)
+
+    def _emit(self, event: str, *args: object) -> None:
+        for fn in list(self._listeners.get(event, [])):
+            fn(*args)
+
+    # ------------------------------------------------------------ queries
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def names(self) -> list[str]:
+        """Image ids (file names without extension)."""
+        return [image_id(p) for p in self.paths]
+
+    def cluster_ids(self) -> list[int]:
+        """Cluster numbers present, sorted (-1 is DBSCAN's noise)."""
+        return sorted(int(c) for c in np.unique(self.clusters))
+
+    def cluster_name(self, cluster: int) -> str:
+        """The user's name for a cluster, else ``cluster N`` (``noise`` for -1)."""
+        if cluster in self.cluster_names:
+            return self.cluster_names[cluster]
+        return "noise" if cluster < 0 else f"cluster {cluster}"
+
+    def class_names(self) -> list[str]:
+        """Names of the label classes, in order."""
+        return [c.name for c in self.classes]
+
+    def color_of(self, label: str) -> str:
+        """Colour of a class or special label."""
+        for c in self.classes:
+            if c.name == label:
+                return c.color
+        return SPECIAL.get(label, "#999999")
+
+    def final_labels(self) -> tuple[np.ndarray, np.ndarray]:
+        """Label and its source for every image: the user's label, else the cluster's name."""
+        labels = np.array([u if u is not None else self.cluster_name(int(c))
+                           for u, c in zip(self.user_labels, self.clusters)], dtype=object)
+        source = np.array(["user" if u is not None else "model" for u in self.user_labels], dtype=object)
+        return labels, source
+
+    def label_counts(self) -> dict[str, int]:
+        """Images the user labelled, per label."""
+        names, counts = np.unique([u for u in self.user_labels if u is not None], return_counts=True)
+        return {str(n): int(c) for n, c in zip(names, counts)}
+
+    # ------------------------------------------------------------ undo
+    @property
+    def can_undo(self) -> bool:
+        """Whether there is an action to undo."""
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        """Whether there is an undone action to redo."""
+        return bool(self._redo)
+
+    def undo_text(self) -> str:
+        """Description of the action :meth:`undo` would revert."""
+        return self._undo[-1].text if self._undo else ""
+
+    def redo_text(self) -> str:
+        """Description of the action :meth:`redo` would repeat."""
+        return self._redo[-1].text if self._redo else ""
+
+    def _run(self, cmd: _Command) -> None:
+        cmd.do()
+        self._undo.append(cmd)
+        self._redo.clear()
+        self._emit("history_changed")
+
+    def undo(self) -> None:
+        """Revert the last labelling action (saved at once, like the action itself)."""
+        if self._undo:
+            cmd = self._undo.pop()
+            cmd.undo()
+            self._redo.append(cmd)
+            self._emit("history_changed")
+
+    def redo(self) -> None:
+        """Repeat the last undone action."""
+        if self._redo:
+            cmd = self._redo.pop()
+            cmd.do()
+            self._undo.append(cmd)
+            self._emit("history_changed")
+
+    # ------------------------------------------------------------ labelling
+    def _write_labels(self, rows: np.ndarray, values: Sequence[str | None]) -> None:
+        # Group rows by value so each distinct label is one transaction.
+        by_value: dict[str | None, list[int]] = {}
+        for r, v in zip(rows, values):
+            by_value.setdefault(v, []).append(int(r))
+        for v, rs in by_value.items():
+            self.store.set_labels(self.db_ids[rs], v, "user")
+            for r in rs:
+                self.user_labels[r] = v
+        self._emit("labels_changed", np.asarray(rows, np.int64))
+
+    def set_labels(self, rows: Iterable[int], label: str | None) -> None:
+        """Give the images at ``rows`` the user label ``label`` (None clears it); undoable.
+
+        The label is on disk when this returns.
+        """
+        rows = np.unique(np.asarray(list(rows), np.int64))
+        if len(rows) == 0:
+            return
+        if label is not None and label not in self.class_names() and label not in SPECIAL:
+            self.add_class(label)
+        before = [self.user_labels[r] for r in rows]
+        what = "clear label" if label is None else f"label {len(rows)} image(s) '{label}'"
+        self._run(_Command(what, lambda: self._write_labels(rows, [label] * len(rows)),
+                           lambda: self._write_labels(rows, before)))
+
+    def accept_model_labels(self, rows: Iterable[int]) -> None:
+        """Make the model's label (the cluster's name) the user's label for ``rows``; undoable."""
+        rows = np.unique(np.asarray(list(rows), np.int64))
+        if len(rows) == 0:
+            return
+        before = [self.user_labels[r] for r in rows]
+        after = [self.cluster_name(int(self.clusters[r])) for r in rows]
+        for name in dict.fromkeys(after):
+            if name not in self.class_names():
+                self.add_class(name)
+        self._run(_Command(f"accept model label for {len(rows)} image(s)",
+                           lambda: self._write_labels(rows, after), lambda: self._write_labels(rows, before)))
+
+    # ------------------------------------------------------------ classes
+    def _save_classes(self) -> None:
+        self.store.set_classes([(c.name, c.color) for c in self.classes])
+        self._emit("classes_changed")
+
+    def add_class(self, name: str, color: str | None = None) -> LabelClass:
+        """Add a label class (not undoable: it labels nothing by itself)."""
+        name = name.strip()
+        if not name:
+            raise ValueError("a class needs a name")
+        if name in self.class_names() or name in SPECIAL:
+            raise ValueError(f"there is already a class called {name!r}")
+        used = {c.color for c in self.classes}
+        color = color or next((c for c in PALETTE if c not in used), PALETTE[len(self.classes) % len(PALETTE)])
+        cls = LabelClass(name, color)
+        self.classes.append(cls)
+        self._save_classes()
+        return cls
+
+    def apply_preset(self, preset: str) -> None:
+        """Add the classes of a preset that are not there yet."""
+        for name in PRESETS[preset]:
+            if name not in self.class_names():
+                self.add_class(name)
+
+    def _rename_everywhere(self, old: str, new: str) -> None:
+        for c in self.classes:
+            if c.name == old:
+                c.name = new
+        rows = np.flatnonzero(self.user_labels == old)
+        if len(rows):
+            self._write_labels(rows, [new] * len(rows))
+        for k, v in list(self.cluster_names.items()):
+            if v == old:
+                self._set_cluster_name(k, new)
+        self._save_classes()
+
+    def rename_class(self, old: str, new: str) -> None:
+        """Rename a class, its labels and the clusters named after it; undoable."""
+        new = new.strip()
+        if old == new:
+            return
+        if not new or new in self.class_names() or new in SPECIAL:
+            raise ValueError(f"cannot rename {old!r} to {new!r}: empty or already used")
+        self._run(_Command(f"rename class '{old}' to '{new}'", lambda: self._rename_everywhere(old, new),
+                           lambda: self._rename_everywhere(new, old)))
+
+    def merge_classes(self, sources: Sequence[str], target: str) -> None:
+        """Relabel every image of ``sources`` as ``target`` and drop those classes; undoable."""
+        sources = [s for s in sources if s != target]
+        if not sources:
+            return
+        rows = np.flatnonzero(np.isin(self.user_labels.astype(str), sources))
+        before_labels = [self.user_labels[r] for r in rows]
+        before_classes = [LabelClass(c.name, c.color) for c in self.classes]
+        before_names = dict(self.cluster_names)
+
+        def do() -> None:
+            if len(rows):
+                self._write_labels(rows, [target] * len(rows))
+            for k, v in list(self.cluster_names.items()):
+                if v in sources:
+                    self._set_cluster_name(k, target)
+            self.classes = [c for c in self.classes if c.name not in sources]
+            self._save_classes()
+
+        def undo() -> None:
+            if len(rows):
+                self._write_labels(rows, before_labels)
+            for k in set(before_names) | set(self.cluster_names):
+                self._set_cluster_name(k, before_names.get(k))
+            self.classes = before_classes
+            self._save_classes()
+
+        self._run(_Command(f"merge {', '.join(sources)} into '{target}'", do, undo))
+
+    # ------------------------------------------------------------ clusters
+    def _set_cluster_name(self, cluster: int, name: str | None) -> None:
+        if self.run_id is None:
+            raise RuntimeError("cluster the images first")
+        if name is None:
+            self.cluster_names.pop(cluster, None)
+            with self.store.db:
+                self.store.db.execute("DELETE FROM cluster_names WHERE run_id=? AND cluster=?", (self.run_id, cluster))
+        else:
+            self.cluster_names[cluster] = name
+            self.store.name_cluster(self.run_id, cluster, name)
+        self._emit("clusters_changed")
+
+    def name_cluster(self, cluster: int, name: str) -> None:
+        """Name a cluster (every image in it without a user label takes that label); undoable."""
+        name = name.strip()
+        if not name:
+            raise ValueError("a cluster needs a name")
+        if name not in self.class_names() and name not in SPECIAL:
+            self.add_class(name)
+        before = self.cluster_names.get(cluster)
+        self._run(_Command(f"name cluster {cluster} '{name}'", lambda: self._set_cluster_name(cluster, name),
+                           lambda: self._set_cluster_name(cluster, before)))
+
+    def _reassign(self, rows: np.ndarray, clusters: np.ndarray) -> None:
+        self.clusters[rows] = clusters
+        self.store.set_assignments(self.run_id, self.db_ids[rows], clusters)
+        self._emit("clusters_changed")
+
+    def merge_clusters(self, sources: Sequence[int], target: int) -> None:
+        """Move every image of ``sources`` into cluster ``target``; undoable."""
+        rows = np.flatnonzero(np.isin(self.clusters, [s for s in sources if s != target]))
+        if len(rows) == 0:
+            return
+        before = self.clusters[rows].copy()
+        self._run(_Command(f"merge clusters {list(sources)} into {target}",
+                           lambda: self._reassign(rows, np.full(len(rows), target)),
+                           lambda: self._reassign(rows, before)))
+
+    def split_cluster(self, cluster: int, n: int = 2, random_state: int = 0) -> list[int]:
+        """Split a cluster in ``n`` by k-means on its features; return the new cluster numbers; undoable."""
+        from sklearn.cluster import KMeans
+
+        if self.features is None:
+            raise RuntimeError("the features are not loaded; cluster again to split")
+        rows = np.flatnonzero(self.clusters == cluster)
+        if len(rows) < n:
+            raise ValueError(f"cluster {cluster} has {len(rows)} image(s); cannot split it in {n}")
+        sub = KMeans(n, n_init=10, random_state=random_state).fit_predict(self.features[rows])
+        first = int(self.clusters.max()) + 1
+        new_ids = [cluster] + list(range(first, first + n - 1))
+        after = np.array([new_ids[s] for s in sub], np.int64)
+        before = self.clusters[rows].copy()
+        self._run(_Command(f"split cluster {cluster} in {n}", lambda: self._reassign(rows, after),
+                           lambda: self._reassign(rows, before)))
+        return new_ids
+
+    # ------------------------------------------------------------ export
+    def catalogue_rows(self) -> list[CatalogueRow]:
+        """One catalogue row per image (user label first, else the cluster's name)."""
+        labels, source = self.final_labels()
+        return [CatalogueRow(p, image_id(p), int(c), self.cluster_name(int(c)), str(lab), str(src), float(q),
+                             float(x), float(y))
+                for p, c, lab, src, q, (x, y) in zip(self.paths, self.clusters, labels, source, self.confidence,
+                                                     self.coords)]
+
+    def export_csv(self, csv_path: str | os.PathLike[str]) -> tuple[Path, Path]:
+        """Write the catalogue CSV and its sidecar JSON; return both paths."""
+        if self.run_id is None:
+            raise RuntimeError("nothing to export yet: cluster the images first")
+        csv_path = Path(csv_path)
+        write_csv(self.catalogue_rows(), csv_path)
+        sidecar = write_sidecar(csv_path.with_suffix(".json"), {
+            "folder": str(self.folder),
+            "run": self.run_info,
+            "classes": [{"name": c.name, "color": c.color} for c in self.classes],
+            "images": len(self.paths),
+            "user_labels": int(sum(u is not None for u in self.user_labels)),
+            "skipped": [{"path": p, "reason": r} for p, r in self.store.skipped()],
+        })
+        return csv_path, sidecar
