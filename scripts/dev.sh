@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Galaxy Sorter developer entry point.
-#   bash scripts/dev.sh run    set up, then cluster the built-in synthetic sample
+#   bash scripts/dev.sh run    set up, then open the app on the built-in synthetic sample
+#   bash scripts/dev.sh cli    set up, then cluster the sample headless (CLI, CSV out)
 #   bash scripts/dev.sh test   set up if needed, then run the test suite
 #   bash scripts/dev.sh setup  only set up (.venv, packages, model files, sample)
 set -euo pipefail
@@ -30,6 +31,11 @@ case "${1:-}" in
   setup) setup ;;
   run)
     setup
+    shift
+    "$PY" -m app.main resources/sample "$@"
+    ;;
+  cli)
+    setup
     "$VENV/bin/galaxy-sorter-cli" cluster resources/sample --clusters 3 \
       --truth resources/sample/labels.csv --out sample_clusters.csv
     ;;
@@ -40,5 +46,5 @@ case "${1:-}" in
     shift
     QT_QPA_PLATFORM=offscreen "$PY" -m pytest "$@"
     ;;
-  *) echo "usage: bash scripts/dev.sh {run|test|setup} [pytest args]" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/dev.sh {run|cli|test|setup} [args]" >&2; exit 2 ;;
 esac

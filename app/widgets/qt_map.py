@@ -114,6 +114,7 @@ class QtClusterMap(QWidget):
         self.legend.setParentItem(self.view)
         self.coords = np.zeros((0, 2), np.float32)
         self._tree = None
+        self._colors = np.zeros(0, "U9")
         self._brushes: dict[str, QBrush] = {}
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
@@ -159,26 +160,38 @@ class QtClusterMap(QWidget):
 
         self.coords = np.asarray(coords, np.float32).reshape(-1, 2)
         self._tree = cKDTree(self.coords) if len(self.coords) else None
-        brushes = self._brush_array(groups, colors)
+        brushes, self._colors = self._brush_array(groups, colors)
         self.scatter.setData(x=self.coords[:, 0], y=self.coords[:, 1], brush=brushes, data=np.arange(len(self.coords)))
         self._update_legend(groups, colors, names)
         self.hover_item.setData([], [])
         if auto_range and len(self.coords):
             self.view.autoRange(padding=0.05)
 
-    def _brush_array(self, groups: np.ndarray, colors: dict[object, str]) -> np.ndarray:
+    def _brush_array(self, groups: np.ndarray, colors: dict[object, str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-point brushes (shared objects, one per colour) and colour names."""
         groups = np.asarray(groups)
         keys, inverse = np.unique(groups, return_inverse=True)
+        names = [colors.get(k.item() if hasattr(k, "item") else k, "#999999") for k in keys]
         table = np.empty(len(keys), object)
-        for i, k in enumerate(keys):
-            table[i] = self._brush(colors.get(k.item() if hasattr(k, "item") else k, "#999999"))
-        return table[inverse.ravel()]
+        table[:] = [self._brush(c) for c in names]
+        inverse = inverse.ravel()
+        return table[inverse], np.asarray(names, dtype="U9")[inverse] if names else np.zeros(0, "U9")
 
     def set_colors(self, groups: np.ndarray, colors: dict[object, str], names: dict[object, str] | None = None) -> None:
         """Recolour the points without moving them."""
         if len(groups) != len(self.coords):
             return
-        self.scatter.setBrush(self._brush_array(groups, colors))
+        brushes, new_colors = self._brush_array(groups, colors)
+        changed = new_colors != self._colors
+        data = self.scatter.data
+        if changed.any() and len(data) == len(brushes):
+            # Only the points whose colour changed get a new symbol from the atlas
+            # (labelling one galaxy must not re-style 60,000): pyqtgraph restyles
+            # the entries whose sourceRect width is 0.
+            data["brush"][changed] = brushes[changed]
+            data["sourceRect"][changed] = 0
+            self.scatter.updateSpots()
+        self._colors = new_colors
         self._update_legend(groups, colors, names)
 
     def set_continuous(self, values: np.ndarray, title: str) -> None:

@@ -1,0 +1,117 @@
+"""Speed of the cluster map at 60,000 points (synthetic coordinates).
+
+One command::
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/map_speed.py [--points 60000]
+
+Prints the time to set the data, to redraw (render the widget), to recolour,
+to outline a selection, the hover lookup and the lasso selection latency, with
+the same data set once more with a new QBrush per point (what the cached
+brushes avoid) for the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import PySide6  # noqa: E402,F401  (before pyqtgraph)
+
+
+def _time(fn, repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=60_000)
+    parser.add_argument("--clusters", type=int, default=8)
+    args = parser.parse_args(argv)
+    from PySide6.QtGui import QBrush, QColor
+    from PySide6.QtWidgets import QApplication
+
+    from app.widgets.qt_labels import cluster_color
+    from app.widgets.qt_map import QtClusterMap
+
+    app = QApplication.instance() or QApplication([])
+    rng = np.random.default_rng(0)
+    n, k = args.points, args.clusters
+    centres = rng.normal(scale=10, size=(k, 2))
+    groups = rng.integers(0, k, n)
+    coords = (centres[groups] + rng.normal(size=(n, 2))).astype(np.float32)
+    colors = {c: cluster_color(c) for c in range(k)}
+    w = QtClusterMap()
+    w.resize(1200, 800)
+    w.show()
+    app.processEvents()
+
+    def redraw() -> None:
+        w.plot.viewport().repaint()
+
+    t_set = _time(lambda: (w.set_points(coords, groups, colors), app.processEvents()), 3)
+    t_draw = _time(redraw, 5)
+    shifted = [(groups + i) % k for i in range(1, 4)]
+    t_recolor = _time(lambda: (w.set_colors(shifted.pop(), colors), app.processEvents()), 3)
+    one = groups.copy()
+    flips = iter(range(10))
+
+    def label_one() -> None:
+        one[next(flips)] = (groups[0] + 1) % k
+        w.set_colors(one, colors)
+        app.processEvents()
+
+    t_one = _time(label_one, 5)
+    sel = rng.choice(n, 5000, replace=False)
+    t_sel = _time(lambda: (w.set_selection(sel), app.processEvents()), 3)
+    queries = coords[rng.choice(n, 2000)] + rng.normal(scale=0.05, size=(2000, 2))
+    t = time.perf_counter()
+    for x, y in queries:
+        w.nearest(float(x), float(y))
+    t_hover = (time.perf_counter() - t) / len(queries)
+    angles = np.linspace(0, 2 * np.pi, 200, endpoint=False)
+    lasso = np.column_stack([centres[0, 0] + 3 * np.cos(angles) * (1 + 0.3 * np.sin(5 * angles)),
+                             centres[0, 1] + 3 * np.sin(angles)])
+    picked = []
+    t_lasso = _time(lambda: picked.append(w.select_polygon(lasso)), 5)
+
+    # The slow way the cached brushes avoid: a new QBrush object per point.
+    def per_point() -> None:
+        brushes = [QBrush(QColor(colors[int(g)])) for g in groups]
+        w.scatter.setData(x=coords[:, 0], y=coords[:, 1], brush=brushes)
+        app.processEvents()
+
+    t_naive = _time(per_point, 1)
+    w.set_points(coords, groups, colors)
+    app.processEvents()
+    t_draw_again = _time(redraw, 5)
+    print(f"map with {n} points, {k} clusters, 1200x800 widget, offscreen (Qt {PySide6.__version__}):")
+    print(f"  set data (cached brush per cluster): {t_set * 1000:8.1f} ms")
+    print(f"  set data (new brush per point):      {t_naive * 1000:8.1f} ms  ({t_naive / t_set:.1f}x slower)")
+    print(f"  redraw:                              {min(t_draw, t_draw_again) * 1000:8.1f} ms")
+    print(f"  recolour all points:                 {t_recolor * 1000:8.1f} ms")
+    print(f"  recolour one point (a label):        {t_one * 1000:8.1f} ms")
+    print(f"  outline a 5,000-point selection:     {t_sel * 1000:8.1f} ms")
+    print(f"  hover lookup (KD-tree, per move):    {t_hover * 1e6:8.1f} us")
+    print(f"  lasso selection (200-vertex polygon, {len(picked[-1])} points): {t_lasso * 1000:.1f} ms")
+    w.close()
+    w.deleteLater()
+    app.processEvents()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,25 @@
+"""GUI tests run offscreen (set in tests/conftest.py before Qt loads) with pytest-qt."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+
+@pytest.fixture
+def folder(sample_folder, tmp_path):
+    """A private copy of the synthetic sample (each test gets its own project store)."""
+    return shutil.copytree(sample_folder, tmp_path / "galaxies")
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from app.window import MainWindow
+
+    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    return w

@@ -1,0 +1,151 @@
+"""Drive the real main window offscreen: open, cluster, select, label, undo, export, cancel, reopen."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+
+def _fast(window, k: int = 3, method: str = "kmeans") -> None:
+    s = window.run_settings
+    s.model.setCurrentIndex(s.model.findData("efficientnet_lite0"))
+    s.method.setCurrentIndex(s.method.findData(method))
+    s.n_clusters.setValue(k)
+
+
+def _cluster(qtbot, window, timeout: int = 120_000) -> None:
+    with qtbot.waitSignal(window.jobs.finished, timeout=timeout) as blocker:
+        window.start_clustering()
+    assert blocker.args[0] == "cluster"
+
+
+def test_open_cluster_lasso_label_undo_export(qtbot, window, folder, tmp_path):
+    assert window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    p = window.project
+    assert len(p) == 30 and len(p.cluster_ids()) == 3
+    assert "CPU" in window.provider_label.text() or "CUDA" in window.provider_label.text()
+    assert "never leave" in window.privacy_label.text()
+
+    # lasso around the points of cluster 0 (a polygon slightly larger than their bounding box)
+    pts = p.coords[p.clusters == 0]
+    lo, hi = pts.min(0) - 1e-3, pts.max(0) + 1e-3
+    polygon = np.array([[lo[0], lo[1]], [hi[0], lo[1]], [hi[0], hi[1]], [lo[0], hi[1]]])
+    picked = window.map.select_polygon(polygon)
+    assert set(np.flatnonzero(p.clusters == 0)) <= set(picked.tolist())
+    np.testing.assert_array_equal(p.selection.indices, np.sort(picked))
+    assert len(window.grid.rows()) == len(picked)  # the grid follows the map
+
+    # number key 2 labels the selection with the second class
+    qtbot.keyClick(window, Qt.Key.Key_2)
+    second = p.classes[1].name
+    assert all(p.user_labels[i] == second for i in picked)
+    assert p.store.labels()  # already on disk
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert all(p.user_labels[i] is None for i in picked)
+    window.redo()
+    assert all(p.user_labels[i] == second for i in picked)
+
+    out = window.export_catalogue(str(tmp_path / "catalogue.csv"))
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 30
+    user_rows = [r for r in rows if r["label_source"] == "user"]
+    assert len(user_rows) == len(picked) and {r["label"] for r in user_rows} == {second}
+    assert {r["cluster"] for r in rows} == {"0", "1", "2"}
+    window.export_map(str(tmp_path / "map.png"))
+    assert (tmp_path / "map.png").stat().st_size > 1000
+
+
+def test_keyboard_labelling_walks_through_a_cluster(qtbot, window, folder):
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    p = window.project
+    window.show_cluster(1)
+    first = int(window.grid.rows()[0])
+    window.project.selection.set([first], window.grid)
+    qtbot.keyClick(window, Qt.Key.Key_1)
+    assert p.user_labels[first] == p.classes[0].name
+    # the next thumbnail is now selected; Enter accepts the model's label for it
+    second = int(window.grid.rows()[1])
+    np.testing.assert_array_equal(p.selection.indices, [second])
+    qtbot.keyClick(window, Qt.Key.Key_Return)
+    assert p.user_labels[second] == p.cluster_name(1)
+    qtbot.keyClick(window, Qt.Key.Key_U)
+    assert p.user_labels[int(window.grid.rows()[2])] == "unsure"
+
+
+def test_cancel_a_running_job(qtbot, window, folder):
+    window.open_folder(folder)
+    s = window.run_settings
+    s.model.setCurrentIndex(s.model.findData("xception"))  # slow enough to cancel
+    with qtbot.waitSignal(window.jobs.cancelled, timeout=120_000):
+        window.start_clustering()
+        assert window.cancel_button.isVisible()
+        qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
+    assert window.project.run_id is None
+    assert "cancelled" in window.stage_label.text()
+    assert not window.cancel_button.isVisible()
+
+
+def test_reopen_finds_labels_and_clusters(qtbot, window, folder, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from app.window import MainWindow
+
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    window.project.set_labels([0, 5], "irregular")
+    clusters = window.project.clusters.copy()
+    window.close()
+
+    again = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    assert again.recent_folders()[0] == str(folder)
+    with qtbot.waitSignal(again.jobs.finished, timeout=60_000):  # features come back from the cache
+        again.open_folder(folder)
+    p = again.project
+    assert p.user_labels[0] == "irregular" and p.user_labels[5] == "irregular"
+    np.testing.assert_array_equal(p.clusters, clusters)
+    assert p.features is not None and p.features.shape == (30, 1280)
+    assert again.run_settings.model.currentData() == "efficientnet_lite0"
+
+
+def test_errors_are_messages_not_tracebacks(qtbot, window, tmp_path):
+    assert not window.open_folder(tmp_path / "missing")
+    assert "is not a folder" in window.last_error
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    window.open_folder(empty)
+    with qtbot.waitSignal(window.jobs.failed, timeout=30_000) as blocker:
+        window.start_clustering()
+    assert "no JPEG, PNG, TIFF or FITS images" in blocker.args[1]
+    assert "no JPEG" in window.last_error
+
+
+def test_bad_files_are_listed_and_skipped(qtbot, window, folder):
+    (folder / "broken.png").write_bytes(b"not an image")
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    assert len(window.project) == 30
+    assert window.skipped.topLevelItemCount() == 1
+    assert "broken.png" in window.skipped.topLevelItem(0).text(0)
+
+
+@pytest.mark.parametrize("mode", ["label", "confidence", "cluster"])
+def test_colour_modes_and_projection(qtbot, window, folder, mode):
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    window.project.set_labels([0], "spiral")
+    window.set_color_mode(mode)
+    assert window.map.legend.items  # a legend with counts
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000):
+        window.reproject("tsne")
+    assert window.project.projection() == "tsne"

@@ -1,0 +1,133 @@
+"""Project state: labels durable and undoable, classes and clusters edited, reopened intact."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from core.cluster import ClusterResult
+from core.pipeline import PipelineResult
+from core.project import EXCLUDE, Project
+from core.store import ProjectStore
+
+
+def _fake_run(project: Project, n: int = 12) -> None:
+    """Register n images and a 3-cluster run without running any model."""
+    folder = project.folder
+    paths = []
+    for i in range(n):
+        p = folder / f"g{i:02d}.png"
+        p.write_bytes(b"x")
+        paths.append(p)
+    labels = np.arange(n) % 3
+    rng = np.random.default_rng(0)
+    feats = (rng.normal(size=(n, 4)) + labels[:, None] * 5).astype(np.float32)
+    store = project.store
+    ids = store.add_images(paths)
+    soft = np.full((n, 3), 0.1)
+    soft[np.arange(n), labels] = 0.8
+    clusters = ClusterResult("kmeans", labels, soft.max(1), soft)
+    coords = feats[:, :2]
+    run_id = store.save_run("kmeans", "efficientnet_lite0", 3, {"prep": {}, "projection": "pca", "seed": 0}, [],
+                            [ids[str(p)] for p in paths], labels, soft.max(1), coords)
+    project.apply_result(PipelineResult(paths, feats, clusters, coords, [], "CPUExecutionProvider", run_id, store,
+                                        {}, ""))
+
+
+@pytest.fixture
+def project(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    p = Project.open(folder, store_dir=tmp_path / "store")
+    _fake_run(p)
+    yield p
+    p.close()
+
+
+def test_labels_are_on_disk_at_once_and_undo_redo(project, tmp_path):
+    events = []
+    project.subscribe("labels_changed", lambda rows: events.append(rows.tolist()))
+    project.set_labels([0, 3], "spiral")
+    # a second connection sees the labels at once: nothing waits for a "Save"
+    other = ProjectStore(tmp_path / "store")
+    assert sorted(lab for lab, _ in other.labels().values()) == ["spiral", "spiral"]
+    other.close()
+    project.set_labels([3], EXCLUDE)
+    assert project.user_labels[3] == EXCLUDE
+    project.undo()
+    assert project.user_labels[3] == "spiral"
+    project.undo()
+    assert project.user_labels[0] is None and project.user_labels[3] is None
+    assert project.store.labels() == {}
+    project.redo()
+    assert project.user_labels[0] == "spiral"
+    assert events[0] == [0, 3]
+    assert project.can_redo and project.redo_text().startswith("label 1 image")
+
+
+def test_reopen_restores_run_labels_classes_and_names(project, tmp_path):
+    project.set_labels([1], "elliptical")
+    project.add_class("merger")
+    project.name_cluster(2, "irregular")
+    folder = project.folder
+    project.close()
+    again = Project.open(folder, store_dir=tmp_path / "store")
+    assert len(again) == 12
+    assert again.user_labels[1] == "elliptical"
+    assert "merger" in again.class_names()
+    assert again.cluster_name(2) == "irregular"
+    np.testing.assert_array_equal(again.clusters, np.arange(12) % 3)
+    again.close()
+
+
+def test_rename_and_merge_classes_relabel_images_and_undo(project):
+    project.set_labels([0, 1], "spiral")
+    project.set_labels([2], "irregular")
+    project.name_cluster(0, "spiral")
+    project.rename_class("spiral", "late type")
+    assert project.user_labels[0] == "late type" and project.cluster_name(0) == "late type"
+    project.merge_classes(["irregular"], "late type")
+    assert project.user_labels[2] == "late type" and "irregular" not in project.class_names()
+    project.undo()
+    assert project.user_labels[2] == "irregular" and "irregular" in project.class_names()
+    project.undo()
+    assert project.user_labels[0] == "spiral" and project.cluster_name(0) == "spiral"
+    with pytest.raises(ValueError):
+        project.rename_class("spiral", "elliptical")
+
+
+def test_merge_and_split_clusters_are_stored_and_undoable(project):
+    project.merge_clusters([1], 0)
+    assert set(project.cluster_ids()) == {0, 2}
+    rows = project.store.assignments(project.run_id)
+    assert {r[3] for r in rows} == {0, 2}
+    project.undo()
+    assert set(project.cluster_ids()) == {0, 1, 2}
+    new = project.split_cluster(0, 2)
+    assert new[0] == 0 and new[1] == 3
+    assert set(project.cluster_ids()) == {0, 1, 2, 3}
+    project.undo()
+    assert set(project.cluster_ids()) == {0, 1, 2}
+
+
+def test_export_uses_user_labels_then_cluster_names(project, tmp_path):
+    project.set_labels([0], "spiral")
+    project.name_cluster(1, "elliptical")
+    csv_path, sidecar = project.export_csv(tmp_path / "out.csv")
+    rows = list(csv.DictReader(open(csv_path)))
+    assert len(rows) == 12
+    by_id = {r["id"]: r for r in rows}
+    assert (by_id["g00"]["label"], by_id["g00"]["label_source"]) == ("spiral", "user")
+    assert (by_id["g01"]["label"], by_id["g01"]["label_source"]) == ("elliptical", "model")
+    assert (by_id["g02"]["label"], by_id["g02"]["label_source"]) == ("cluster 2", "model")
+    assert sidecar.is_file()
+
+
+def test_selection_notifies_with_source(project):
+    seen = []
+    project.selection.subscribe(lambda idx, src: seen.append((idx.tolist(), src)))
+    project.selection.set([3, 1, 3], "map")
+    project.selection.set([1, 3], "grid")  # unchanged: no event
+    assert seen == [([1, 3], "map")]
