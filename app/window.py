@@ -135,6 +135,8 @@ class MainWindow(QMainWindow):
         self._build_shortcuts()
 
         self.run_settings.cluster_requested.connect(self.start_clustering)
+        self.run_settings.suggest_requested.connect(self.suggest_next)
+        self.run_settings.retrain_requested.connect(self.retrain)
         self.run_settings.suggest_k_requested.connect(self.suggest_k)
         self.run_settings.projection_changed.connect(self.reproject)
         self.map.selection_requested.connect(self._on_map_selection)
@@ -208,6 +210,12 @@ class MainWindow(QMainWindow):
         self._action(e, "Select &none", lambda: self.project and self.project.selection.clear(), "Ctrl+Shift+A")
         r = self.menuBar().addMenu("&Run")
         self.cluster_action = self._action(r, "&Cluster", self.start_clustering, "Ctrl+R")
+        self.suggest_action = self._action(r, "&Suggest galaxies to label", self.suggest_next, "Ctrl+G",
+                                           "Select the galaxies whose labels would teach the model most")
+        self.retrain_action = self._action(r, "&Retrain from my labels", self.retrain, "Ctrl+T",
+                                           "Fine-tune DEC on your labels (semi-supervised) and update the clusters")
+        self.auto_retrain_action = QAction("Retrain &automatically every 20 new labels", self, checkable=True)
+        r.addAction(self.auto_retrain_action)
         self._action(r, "Ca&ncel", self.jobs.cancel, "Esc")
         v = self.menuBar().addMenu("&View")
         for dock in self.docks.values():
@@ -280,6 +288,8 @@ class MainWindow(QMainWindow):
         project.subscribe("classes_changed", self._recolor)
         project.subscribe("clusters_changed", self._recolor)
         project.subscribe("history_changed", self._update_actions)
+        project.subscribe("labels_changed", self._count_new_labels)
+        project.subscribe("round_changed", self._on_round_changed)
         project.selection.subscribe(self._on_selection_changed)
 
     def _remember(self, folder: Path) -> None:
@@ -337,6 +347,67 @@ class MainWindow(QMainWindow):
         self.jobs.start("project", lambda X, progress, should_stop: (method, project_fn(X, method, labels=labels)),
                         p.features)
 
+    def suggest_next(self, n: int = 10) -> np.ndarray:
+        """Select the next galaxies worth labelling and show them in the grid."""
+        p = self.project
+        if p is None or p.run_id is None:
+            self.show_error("Cluster the images first.")
+            return np.zeros(0, np.int64)
+        rows = p.suggest(n)
+        p.selection.set(rows, self.grid)
+        self.grid.sort.setCurrentText("least sure first")
+        self.grid.show_rows(rows, "Suggested: label these next (number keys)")
+        self.grid.set_current(0)
+        if len(rows):
+            p.selection.set(rows[:1], self.grid)  # keyboard labelling starts at the first one
+        self.stage_label.setText(f"{len(rows)} galaxies suggested: unsure, near a boundary, spread over the map")
+        return rows
+
+    def retrain(self) -> None:
+        """Fine-tune DEC on the user's labels in the background."""
+        p = self.project
+        if p is None:
+            return
+        self._labels_since_round = 0
+        self.jobs.start("retrain", p.finetune)
+
+    def _count_new_labels(self, rows: np.ndarray) -> None:
+        self._labels_since_round = getattr(self, "_labels_since_round", 0) + len(rows)
+        if (self.auto_retrain_action.isChecked() and self._labels_since_round >= 20 and not self.jobs.busy
+                and self.project is not None and self.project.encoder_path() is not None):
+            self.retrain()
+
+    def _on_round_changed(self) -> None:
+        self._recolor()
+        self.clusters.refresh()
+        self._update_actions()
+
+    def show_round(self, result) -> None:
+        """What the round changed, with a button to review the moved galaxies."""
+        p = self.project
+        moved = np.flatnonzero(result.moved)
+        box = QMessageBox(QMessageBox.Icon.Information, "What retraining changed", result.summary(), parent=self)
+        review = box.addButton(f"Review the {len(moved)} moved", QMessageBox.ButtonRole.ActionRole)
+        box.addButton(QMessageBox.StandardButton.Close)
+        box.setObjectName("round_box")
+        self.last_round_box = box
+        if QApplication.platformName() == "offscreen":
+            box.show()
+            return
+        box.exec()
+        if box.clickedButton() is review and p is not None:
+            self.review_moved()
+
+    def review_moved(self) -> None:
+        """Select the galaxies the last round moved."""
+        p = self.project
+        result = getattr(p, "last_round", None)
+        if p is None or result is None:
+            return
+        moved = np.flatnonzero(result.moved)
+        p.selection.set(moved, self.grid)
+        self.grid.show_rows(moved, "Moved by the last retraining")
+
     def _on_busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
@@ -386,6 +457,11 @@ class MainWindow(QMainWindow):
             QMessageBox.information(self, "Suggested number of clusters",
                                     f"{text}\n\nHigher separates better. Set to k = {best}; galaxies rarely fall into "
                                     "neat groups, so treat this as a starting point.")
+        elif name == "retrain":
+            p.apply_round(result)
+            self.stage_label.setText(f"Retrained on {result.n_labelled} labels in {_duration(result.seconds)}: "
+                                     f"{int(result.moved.sum())} moved, agreement {result.agreement:.0%}")
+            self.show_round(result)
         elif name == "project":
             method, coords = result
             p.set_coords(coords, method)
@@ -619,6 +695,8 @@ class MainWindow(QMainWindow):
         self.export_map_action.setEnabled(has_run)
         self.copy_action.setEnabled(bool(p and len(p.selection.indices)))
         self.cluster_action.setEnabled(p is not None)
+        self.suggest_action.setEnabled(has_run)
+        self.retrain_action.setEnabled(bool(has_run and p.encoder_path() is not None))
 
     # ------------------------------------------------------------------ export
     def export_catalogue(self, path: str | None = None) -> Path | None:

@@ -15,7 +15,8 @@ Events (callbacks receive no argument unless noted):
 * ``labels_changed`` (indices): user labels of these rows changed;
 * ``classes_changed``: the label classes were added, renamed, merged or recoloured;
 * ``clusters_changed``: clusters were renamed, merged or split;
-* ``history_changed``: the undo/redo stack moved.
+* ``history_changed``: the undo/redo stack moved;
+* ``round_changed``: a fine-tuning round was applied or undone (clusters and confidences changed).
 """
 
 from __future__ import annotations
@@ -136,6 +137,9 @@ class Project:
             self.classes = [LabelClass(n, PALETTE[i]) for i, n in enumerate(PRESETS["Hubble basic"])]
             store.set_classes([(c.name, c.color) for c in self.classes])
         run = store.latest_run()
+        current = store.setting("current_run")
+        if run is not None and current is not None and current != run.id:
+            run = store.run(int(current)) or run
         if run is not None:
             rows = store.assignments(run.id)
             self.run_id = run.id
@@ -174,8 +178,13 @@ class Project:
                          "params": run.params, "warnings": run.warnings} if run else {}
         self.cluster_names = self.store.cluster_names(result.run_id)
         self._load_labels()
+        self.store.set_setting("current_run", result.run_id)
+        # Undo entries refer to rows of the previous run; a new run starts a new history.
+        self._undo.clear()
+        self._redo.clear()
         self.selection.clear(self)
         self._emit("data_changed")
+        self._emit("history_changed")
 
     def set_coords(self, coords: np.ndarray, projection: str) -> None:
         """Replace the 2-D map with another projection of the same run (saved with the run)."""
@@ -454,6 +463,92 @@ class Project:
         self._run(_Command(f"split cluster {cluster} in {n}", lambda: self._reassign(rows, after),
                            lambda: self._reassign(rows, before)))
         return new_ids
+
+    # ------------------------------------------------------------ learning from labels
+    def encoder_path(self) -> Path | None:
+        """The DEC encoder ONNX file of the current run, if it has one."""
+        name = self.run_info.get("params", {}).get("encoder") if self.run_info else None
+        path = self.store.folder / "models" / str(name) if name else None
+        return path if path is not None and path.is_file() else None
+
+    def model_view(self) -> tuple[np.ndarray, np.ndarray]:
+        """Soft assignments and an embedding of every image, for suggestions.
+
+        From the DEC encoder when the run has one (its q and 10-d embedding),
+        else from the stored confidences and the 2-D map.
+        """
+        enc = self.encoder_path()
+        if enc is not None and self.features is not None:
+            from core.onnx_mlp import run_encoder
+
+            emb, q = run_encoder(enc, self.features)
+            return q, emb
+        k = max(2, len(self.cluster_ids()))
+        soft = np.zeros((len(self), k))
+        conf = np.clip(self.confidence.astype(np.float64), 1.0 / k, 1.0)
+        soft[:, 0] = conf
+        soft[:, 1:] = ((1 - conf) / (k - 1))[:, None]
+        return soft, self.coords.astype(np.float64)
+
+    def suggest(self, n: int = 10, random_state: int = 0) -> np.ndarray:
+        """Rows worth labelling next (see :func:`core.active.suggest`)."""
+        from core.active import suggest
+
+        soft, emb = self.model_view()
+        labelled = np.array([u is not None for u in self.user_labels])
+        return suggest(soft, emb, labelled, n, random_state=random_state)
+
+    def finetune(self, progress=None, should_stop=None, **params):
+        """Run one semi-supervised round on the user's labels (off the GUI thread); returns a RoundResult.
+
+        The result is not applied: call :meth:`apply_round` on the GUI side.
+        """
+        from core.finetune import finetune_round
+
+        enc = self.encoder_path()
+        if enc is None:
+            raise RuntimeError("Learning from labels needs a DEC run: cluster with the DEC algorithm first.")
+        if self.features is None:
+            raise RuntimeError("The features are still loading; try again in a moment.")
+        if not any(u is not None for u in self.user_labels):
+            raise RuntimeError("Label a few galaxies first (number keys), then retrain.")
+        import time
+
+        out = self.store.folder / "models" / f"dec_encoder_round_{time.strftime('%Y%m%d-%H%M%S')}_{self.run_id}.onnx"
+        return finetune_round(
+            self.features, enc, list(self.user_labels), prev_clusters=self.clusters,
+            prev_names=[self.cluster_name(c) for c in range(int(self.clusters.max()) + 1)],
+            cluster_names=dict(self.cluster_names), class_order=self.class_names(), out_path=out,
+            progress=progress, should_stop=should_stop, **params)
+
+    def _state(self) -> tuple:
+        return (self.run_id, dict(self.run_info), self.clusters.copy(), self.confidence.copy(), dict(self.cluster_names))
+
+    def _restore(self, state: tuple) -> None:
+        self.run_id, self.run_info, self.clusters, self.confidence, self.cluster_names = \
+            state[0], dict(state[1]), state[2].copy(), state[3].copy(), dict(state[4])
+        self.store.set_setting("current_run", self.run_id)
+        self._emit("clusters_changed")
+        self._emit("round_changed")
+
+    def apply_round(self, result) -> None:
+        """Make a fine-tuning round's clusters the current run (stored; undoable, back to the previous run)."""
+        for name in result.class_names:
+            if not name.startswith("cluster ") and name not in self.class_names() and name not in SPECIAL:
+                self.add_class(name)
+        params = dict(self.run_info.get("params", {}))
+        params.update({"encoder": result.encoder_path.name if result.encoder_path else None,
+                       "parent_run": self.run_id, "user_labels": result.n_labelled})
+        names = {i: n for i, n in enumerate(result.class_names) if not n.startswith("cluster ")}
+        run_id = self.store.save_run("dec-finetuned", str(self.run_info.get("model", "")), len(result.class_names),
+                                     params, [], self.db_ids, result.labels, result.confidence, self.coords, names)
+        before = self._state()
+        run_info = {"method": "dec-finetuned", "model": self.run_info.get("model", ""),
+                    "n_clusters": len(result.class_names), "params": params, "warnings": []}
+        after = (run_id, run_info, result.labels.astype(np.int64), result.confidence.astype(np.float32), names)
+        self.last_round = result
+        self._run(_Command(f"retrain round ({result.n_labelled} labels)", lambda: self._restore(after),
+                           lambda: self._restore(before)))
 
     # ------------------------------------------------------------ export
     def catalogue_rows(self) -> list[CatalogueRow]:

@@ -164,6 +164,12 @@ class ProjectStore:
             return None
         return Run(row[0], row[1], row[2], row[3], json.loads(row[4]), json.loads(row[5]))
 
+    def run(self, run_id: int) -> Run | None:
+        """Return a run by id, or None."""
+        row = self.db.execute("SELECT id, method, model, n_clusters, params, warnings FROM runs WHERE id=?",
+                              (run_id,)).fetchone()
+        return None if row is None else Run(row[0], row[1], row[2], row[3], json.loads(row[4]), json.loads(row[5]))
+
     def assignments(self, run_id: int) -> list[tuple[int, str, str, int, float, float, float]]:
         """Rows (image id, path, name, cluster, confidence, x, y) of a run, by path."""
         return list(self.db.execute(

@@ -44,6 +44,8 @@ class QtRunSettings(QWidget):
 
     cluster_requested = Signal()
     suggest_k_requested = Signal()
+    suggest_requested = Signal()
+    retrain_requested = Signal()
     projection_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -95,9 +97,19 @@ class QtRunSettings(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.cluster_button, 2)
         buttons.addWidget(self.suggest_k_button, 1)
+        self.suggest_button = QPushButton("Suggest")
+        self.suggest_button.setToolTip("Select the 10 galaxies whose labels would teach the model most (Ctrl+G)")
+        self.suggest_button.clicked.connect(self.suggest_requested)
+        self.retrain_button = QPushButton("Retrain")
+        self.retrain_button.setToolTip("Fine-tune DEC on your labels and update the clusters (Ctrl+T); undo with Ctrl+Z")
+        self.retrain_button.clicked.connect(self.retrain_requested)
+        learn = QHBoxLayout()
+        learn.addWidget(self.suggest_button)
+        learn.addWidget(self.retrain_button)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
+        layout.addLayout(learn)
         layout.addStretch(1)
 
     def config(self) -> PipelineConfig:
@@ -124,5 +136,5 @@ class QtRunSettings(QWidget):
 
     def set_busy(self, busy: bool) -> None:
         """Disable the buttons while a job runs."""
-        self.cluster_button.setEnabled(not busy)
-        self.suggest_k_button.setEnabled(not busy)
+        for b in (self.cluster_button, self.suggest_k_button, self.suggest_button, self.retrain_button):
+            b.setEnabled(not busy)

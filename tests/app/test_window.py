@@ -149,3 +149,33 @@ def test_colour_modes_and_projection(qtbot, window, folder, mode):
     with qtbot.waitSignal(window.jobs.finished, timeout=60_000):
         window.reproject("tsne")
     assert window.project.projection() == "tsne"
+
+
+def test_suggest_retrain_review_and_undo_a_round(qtbot, window, folder):
+    window.open_folder(folder)
+    _fast(window, k=3, method="dec")
+    _cluster(qtbot, window)
+    p = window.project
+    assert p.encoder_path() is not None and window.retrain_action.isEnabled()
+    first_run = p.run_id
+    rows = window.suggest_next(6)
+    assert len(rows) == 6 and len(window.grid.rows()) == 6
+    truth = {f"{k}_{i:03d}": k for k in ("elliptical", "spiral", "edge_on") for i in range(10)}
+    for r in rows:  # answer with the true class, as an astronomer would
+        p.set_labels([r], {"edge_on": "irregular"}.get(truth[p.names[r]], truth[p.names[r]]))
+    before = p.clusters.copy()
+    with qtbot.waitSignal(window.jobs.finished, timeout=120_000) as blocker:
+        window.retrain()
+    assert blocker.args[0] == "retrain"
+    result = p.last_round
+    assert p.run_id != first_run and p.run_info["method"] == "dec-finetuned"
+    assert result.agreement == 1.0
+    # user labels survive retraining untouched, and every image has a label and a source
+    labels, source = p.final_labels()
+    assert all(labels[r] == p.user_labels[r] and source[r] == "user" for r in rows)
+    assert "changed cluster" in window.last_round_box.text()
+    window.review_moved()
+    np.testing.assert_array_equal(p.selection.indices, np.flatnonzero(result.moved))
+    window.undo()
+    assert p.run_id == first_run
+    np.testing.assert_array_equal(p.clusters, before)

@@ -1,0 +1,117 @@
+"""Semi-supervised fine-tuning and active suggestions on small synthetic data with a known answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.active import margin, suggest
+from core.dec import DEC
+from core.finetune import finetune_round
+from core.onnx_mlp import load_encoder, run_encoder
+
+SMALL = {"hidden_dims": (32, 32, 64, 4), "pretrain_epochs": 5, "finetune_epochs": 10, "min_steps": 100, "n_init": 5}
+
+
+def _grid_blobs(n_per: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Four blobs on a 2x2 grid in 16-D: grouping ``a`` shows in 8 features, ``b`` in one.
+
+    Unsupervised clustering with k=2 follows ``a`` (it dominates even after
+    standardisation); the user's classes follow ``b``, which only labels can teach.
+    """
+    rng = np.random.default_rng(seed)
+    a = np.repeat([0, 0, 1, 1], n_per)
+    b = np.repeat([0, 1, 0, 1], n_per)
+    X = rng.normal(scale=0.5, size=(4 * n_per, 16))
+    X[:, :8] += 3.0 * a[:, None]
+    X[:, 8] += 3.0 * b
+    return X.astype(np.float32), a, b
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    X, a, b = _grid_blobs()
+    dec = DEC(2, random_state=0, **SMALL).fit(X)
+    path = dec.save_onnx(tmp_path_factory.mktemp("enc") / "dec.onnx")
+    return X, a, b, dec, path
+
+
+def test_supervised_term_pulls_labelled_points_to_their_class(fitted, tmp_path):
+    X, a, b, dec, path = fitted
+    names = np.array(["round", "disk"], dtype=object)
+    labels = np.full(len(X), None, dtype=object)
+    rng = np.random.default_rng(1)
+    picked = np.concatenate([rng.choice(np.flatnonzero(b == c), 6, replace=False) for c in (0, 1)])
+    labels[picked] = names[b[picked]]
+    res = finetune_round(X, path, labels, class_order=["round", "disk"], out_path=tmp_path / "r1.onnx",
+                         random_state=0)
+    assert res.class_names == ["round", "disk"]
+    assert res.agreement == 1.0  # every labelled galaxy ends in its class's cluster
+    free = labels == None  # noqa: E711
+    acc = np.mean(res.predicted_names()[free] == names[b[free]])
+    before = max(np.mean(dec.labels_ == b), np.mean(dec.labels_ != b))
+    assert acc > 0.75 and acc > before + 0.2, (acc, before)
+    assert res.moved.sum() > 0 and sum(res.sizes.values()) == len(X)
+    assert "agreement with your 12 labels: 100.0%" in res.summary()
+
+
+def test_round_writes_a_new_onnx_and_keeps_the_old_one(fitted, tmp_path):
+    X, a, b, dec, path = fitted
+    before = path.read_bytes()
+    labels = np.full(len(X), None, dtype=object)
+    labels[:3] = "round"
+    labels[-3:] = "disk"
+    res = finetune_round(X, path, labels, out_path=tmp_path / "r.onnx", epochs=2)
+    assert path.read_bytes() == before
+    # the new file alone reproduces the round's embedding and assignments, exactly
+    emb, q = run_encoder(res.encoder_path, X)
+    np.testing.assert_allclose(emb, res.embedding, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(q, res.soft, rtol=1e-5, atol=1e-6)
+    encoder, *_ = load_encoder(res.encoder_path)
+    with pytest.raises(ValueError):
+        finetune_round(X, path, labels, out_path=path, epochs=1)
+
+
+def test_new_class_becomes_a_new_cluster_and_unsure_teaches_nothing(fitted, tmp_path):
+    X, a, b, dec, path = fitted
+    labels = np.full(len(X), None, dtype=object)
+    labels[np.flatnonzero((a == 0) & (b == 0))[:4]] = "round"
+    labels[np.flatnonzero((a == 0) & (b == 1))[:4]] = "disk"
+    labels[np.flatnonzero((a == 1) & (b == 0))[:4]] = "merger"
+    labels[np.flatnonzero((a == 1) & (b == 1))[:4]] = "unsure"
+    res = finetune_round(X, path, labels, class_order=["round", "disk", "merger"], epochs=3)
+    assert res.class_names == ["round", "disk", "merger"]
+    assert res.n_labelled == 12
+    assert res.soft.shape == (len(X), 3)
+
+
+def test_suggestions_are_unsure_diverse_and_unlabelled():
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(500, 3))
+    soft = np.column_stack([1 / (1 + np.exp(-4 * emb[:, 0])), np.zeros(500)])
+    soft[:, 1] = 1 - soft[:, 0]
+    labelled = np.zeros(500, bool)
+    labelled[np.argsort(np.abs(emb[:, 0]))[:5]] = True  # the five most unsure are already labelled
+    picks = suggest(soft, emb, labelled, 10, random_state=0)
+    assert len(picks) == 10 and len(set(picks.tolist())) == 10
+    assert not labelled[picks].any()
+    # unsure: near the boundary (x=0) compared with the whole set
+    assert np.median(margin(soft[picks])) < np.median(margin(soft)) / 3
+    # diverse: farther apart than the 10 most unsure ones
+    most_unsure = np.flatnonzero(~labelled)[np.argsort(margin(soft[~labelled]))[:10]]
+
+    def spread(rows):
+        d = np.sqrt(((emb[rows, None] - emb[None, rows]) ** 2).sum(-1))
+        return d[np.triu_indices(len(rows), 1)].min()
+
+    assert spread(picks) >= spread(most_unsure)
+    assert np.array_equal(picks, suggest(soft, emb, labelled, 10, random_state=0))  # seeded
+
+
+def test_suggestions_cover_clusters_with_no_label_yet():
+    soft = np.array([[0.9, 0.1]] * 50 + [[0.2, 0.8]] * 50)
+    soft[0] = [0.95, 0.05]
+    soft[60] = [0.05, 0.95]
+    emb = np.random.default_rng(0).normal(size=(100, 2))
+    picks = suggest(soft, emb, np.zeros(100, bool), 2)
+    assert set(picks.tolist()) == {0, 60}  # the most typical member of each cluster first
