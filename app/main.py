@@ -13,12 +13,21 @@ import PySide6  # noqa: F401  (before pyqtgraph: it picks the first Qt binding i
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Open the window, and ``FOLDER`` when given; returns the exit code."""
+    """Open the window, and ``FOLDER`` when given; returns the exit code.
+
+    ``cluster``, ``suggest-k`` and ``sample`` as first argument run the headless
+    command line instead (so the packaged app needs no second program).
+    """
+    args_in = sys.argv[1:] if argv is None else list(argv)
+    if args_in and args_in[0] in ("cluster", "suggest-k", "sample"):
+        from core.cli import main as cli_main
+
+        return cli_main(args_in)
     parser = argparse.ArgumentParser(prog="galaxy-sorter", description="Sort a folder of galaxy images.")
     parser.add_argument("folder", nargs="?", type=Path, help="image folder to open")
     parser.add_argument("--quit-after", type=float, default=0, metavar="SECONDS",
                         help="close the window after this many seconds (smoke tests, timings)")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_in)
 
     import pyqtgraph as pg
     from PySide6.QtCore import QTimer

@@ -97,6 +97,13 @@ def dec_loop(X: np.ndarray, y: np.ndarray, encoder: Path, soft0: np.ndarray, emb
     return out
 
 
+def torch_threads() -> int:
+    """Threads torch computes with here."""
+    import torch
+
+    return torch.get_num_threads()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
@@ -146,6 +153,15 @@ def main(argv: list[str] | None = None) -> int:
                 pred = logreg(X, y, rows)
                 results.setdefault("logreg+random", {}).setdefault(b, []).append(scores(y[free], pred[free]))
             print(f"seed {seed} done ({time.perf_counter() - t:.0f} s)", flush=True)
+        # One round on 10,000 images (rows resampled from these, with a little noise), 100 labels.
+        rng = np.random.default_rng(0)
+        pick = rng.integers(0, len(X), 10_000)
+        X10 = X[pick] + rng.normal(scale=0.01 * X.std(), size=(10_000, X.shape[1])).astype(np.float32)
+        lab10 = np.full(10_000, None, dtype=object)
+        lab10[:100] = y[pick[:100]]
+        t = time.perf_counter()
+        finetune_round(X10, work / "dec0.onnx", lab10, out_path=work / "r10k.onnx", **ft)
+        t_10k = time.perf_counter() - t
 
     print()
     print("| method | answers | ACC | bal. ACC | ARI |")
@@ -165,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         lr = np.mean([s[1] for s in results["logreg+random"][b]])
         print(f"- {b} answers: dec+suggest / logreg balanced-ACC ratio {a / lr:.2f}")
     print(f"- DEC fit {np.mean(times['dec fit']):.0f} s; one fine-tuning round on {len(y)} images "
-          f"{np.mean(times['round']):.1f} s (mean, incl. suggestions), CPU")
+          f"{np.mean(times['round']):.1f} s (mean, incl. suggestions); on 10,000 images {t_10k:.1f} s; CPU, "
+          f"{torch_threads()} torch threads")
     return 0
 
 

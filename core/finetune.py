@@ -133,6 +133,7 @@ def finetune_round(
     ce_weight: float = 1.0,
     pair_weight: float = 0.5,
     kl_weight: float = 1.0,
+    freeze_first_layer: bool = True,
     random_state: int = 0,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
@@ -162,6 +163,8 @@ def finetune_round(
         small folder learns as much from its labels as a large one.
     ce_weight, pair_weight, kl_weight : float
         Weights of the supervised, pairwise-constraint and self-training terms.
+    freeze_first_layer : bool
+        Keep the encoder's first layer fixed (about twice as fast).
     random_state : int
     progress, should_stop : callables, optional
 
@@ -194,11 +197,20 @@ def finetune_round(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(random_state)
         gen = torch.Generator().manual_seed(random_state)
-        encoder = dec.encoder_
-        encoder.train()
+        full = dec.encoder_
         mu = torch.nn.Parameter(torch.from_numpy(centers.copy()))
-        opt = torch.optim.Adam(list(encoder.parameters()) + [mu], lr=lr)
         Xt = torch.from_numpy(dec._scale(X))
+        if freeze_first_layer and len(full) > 2:
+            # The first layer (d -> 500) holds most of the arithmetic; keeping it fixed and
+            # feeding its output once makes a round about twice as fast, and a few
+            # hundred labels could not retrain it well anyway.
+            with torch.no_grad():
+                Xt = full[1](full[0](Xt))
+            encoder = full[2:]
+        else:
+            encoder = full
+        encoder.train()
+        opt = torch.optim.Adam(list(encoder.parameters()) + [mu], lr=lr)
         lab_rows_t = torch.from_numpy(lab_rows)
         lab_y_t = torch.from_numpy(lab_y)
         n = len(X)
@@ -244,7 +256,7 @@ def finetune_round(
             centers_new = mu.detach().numpy().copy()
     soft = student_t(z, centers_new, dec.alpha)
     new = soft.argmax(1).astype(np.int64)
-    dec.encoder_ = encoder
+    dec.encoder_ = full
     dec.cluster_centers_ = centers_new
     saved = None
     if out_path is not None:

@@ -3,6 +3,7 @@
 #   bash scripts/dev.sh run    set up, then open the app on the built-in synthetic sample
 #   bash scripts/dev.sh cli    set up, then cluster the sample headless (CLI, CSV out)
 #   bash scripts/dev.sh test   set up if needed, then run the test suite
+#   bash scripts/dev.sh build  set up, then build the standalone app into dist/galaxy-sorter/
 #   bash scripts/dev.sh setup  only set up (.venv, packages, model files, sample)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,13 @@ case "${1:-}" in
     "$VENV/bin/galaxy-sorter-cli" cluster resources/sample --clusters 3 \
       --truth resources/sample/labels.csv --out sample_clusters.csv
     ;;
+  build)
+    setup
+    "$PY" -m pip install -q "pyinstaller>=6.10,<7"
+    start=$(date +%s)
+    "$VENV/bin/pyinstaller" --noconfirm --clean --log-level WARN build.spec
+    echo "built dist/galaxy-sorter in $(( $(date +%s) - start )) s, $(du -sh dist/galaxy-sorter | cut -f1)"
+    ;;
   test)
     setup
     "$VENV/bin/ruff" check .
@@ -46,5 +54,5 @@ case "${1:-}" in
     shift
     QT_QPA_PLATFORM=offscreen "$PY" -m pytest "$@"
     ;;
-  *) echo "usage: bash scripts/dev.sh {run|cli|test|setup} [args]" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/dev.sh {run|cli|test|build|setup} [args]" >&2; exit 2 ;;
 esac

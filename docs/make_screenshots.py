@@ -1,0 +1,100 @@
+"""Screenshots of the main window at work on real galaxies (for the README).
+
+One command (offscreen; no display needed)::
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py [--limit 600]
+
+Links (never copies) the first ``--limit`` elliptical and spiral images of
+``../shared/data/galaxy-zoo-kaggle`` into a scratch folder, opens it in the
+app, clusters with the default settings (Xception, DEC, k=2), draws the t-SNE
+map, labels a few galaxies with their Galaxy Zoo class, retrains once, and
+saves ``docs/screenshot-clusters.png`` and ``docs/screenshot-labelling.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import PySide6  # noqa: E402,F401  (before pyqtgraph)
+
+DATA = ROOT.parent / "shared" / "data" / "galaxy-zoo-kaggle"
+
+
+def wait(app, window, name: str, timeout: float = 1800) -> None:
+    """Spin the event loop until job ``name`` finishes (or fail loudly)."""
+    done: list[str] = []
+    window.jobs.finished.connect(lambda n, _r: done.append(n))
+    window.jobs.failed.connect(lambda n, m, _t: done.append(f"failed: {m}"))
+    t = time.time()
+    while name not in done:
+        app.processEvents()
+        time.sleep(0.02)
+        if any(d.startswith("failed") for d in done):
+            raise RuntimeError(done)
+        if time.time() - t > timeout:
+            raise TimeoutError(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=600)
+    args = parser.parse_args(argv)
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from app.window import MainWindow
+    from core.truth import load_truth
+
+    truth = load_truth(DATA / "labels.csv")
+    paths = [p for p in sorted((DATA / "images").glob("*.jpg")) if truth.get(p.stem) in ("elliptical", "spiral")]
+    paths = paths[: args.limit]
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "galaxy-zoo-sample"
+        folder.mkdir()
+        for p in paths:
+            (folder / p.name).symlink_to(p)
+        w = MainWindow(settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat))
+        w.resize(1500, 950)
+        w.show()
+        w.open_folder(folder)
+        t = time.time()
+        w.start_clustering()
+        wait(app, w, "cluster")
+        print(f"clustered {len(w.project)} images in {time.time() - t:.0f} s")
+        w.run_settings.projection.setCurrentIndex(w.run_settings.projection.findData("tsne"))
+        w.reproject("tsne")
+        wait(app, w, "project")
+        w.show_cluster(0)
+        for _ in range(5):
+            app.processEvents()
+        w.grab().save(str(ROOT / "docs" / "screenshot-clusters.png"))
+        p = w.project
+        rows = w.suggest_next(20)
+        for r in rows:
+            p.set_labels([r], truth[p.names[r]])
+        w.retrain()
+        wait(app, w, "retrain")
+        if getattr(w, "last_round_box", None) is not None:
+            w.last_round_box.close()
+        w.set_color_mode("label")
+        w.review_moved()
+        for _ in range(5):
+            app.processEvents()
+        w.grab().save(str(ROOT / "docs" / "screenshot-labelling.png"))
+        print(p.last_round.summary())
+        w.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
