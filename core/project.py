@@ -465,9 +465,10 @@ class Project:
         return new_ids
 
     # ------------------------------------------------------------ learning from labels
-    def encoder_path(self) -> Path | None:
-        """The DEC encoder ONNX file of the current run, if it has one."""
-        name = self.run_info.get("params", {}).get("encoder") if self.run_info else None
+    def encoder_path(self, base: bool = False) -> Path | None:
+        """The DEC encoder ONNX file of the current run (``base``: of the DEC run it came from), if any."""
+        params = self.run_info.get("params", {}) if self.run_info else {}
+        name = (params.get("base_encoder") or params.get("encoder")) if base else params.get("encoder")
         path = self.store.folder / "models" / str(name) if name else None
         return path if path is not None and path.is_file() else None
 
@@ -505,7 +506,9 @@ class Project:
         """
         from core.finetune import finetune_round
 
-        enc = self.encoder_path()
+        # Every round starts from the DEC run's own encoder with all the labels so far:
+        # rounds built on rounds drift (benchmarks/label_efficiency.py), and undo stays exact.
+        enc = self.encoder_path(base=True)
         if enc is None:
             raise RuntimeError("Learning from labels needs a DEC run: cluster with the DEC algorithm first.")
         if self.features is None:
@@ -538,6 +541,7 @@ class Project:
                 self.add_class(name)
         params = dict(self.run_info.get("params", {}))
         params.update({"encoder": result.encoder_path.name if result.encoder_path else None,
+                       "base_encoder": params.get("base_encoder") or params.get("encoder"),
                        "parent_run": self.run_id, "user_labels": result.n_labelled})
         names = {i: n for i, n in enumerate(result.class_names) if not n.startswith("cluster ")}
         run_id = self.store.save_run("dec-finetuned", str(self.run_info.get("model", "")), len(result.class_names),

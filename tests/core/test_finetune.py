@@ -61,7 +61,7 @@ def test_round_writes_a_new_onnx_and_keeps_the_old_one(fitted, tmp_path):
     labels = np.full(len(X), None, dtype=object)
     labels[:3] = "round"
     labels[-3:] = "disk"
-    res = finetune_round(X, path, labels, out_path=tmp_path / "r.onnx", epochs=2)
+    res = finetune_round(X, path, labels, out_path=tmp_path / "r.onnx", steps=20)
     assert path.read_bytes() == before
     # the new file alone reproduces the round's embedding and assignments, exactly
     emb, q = run_encoder(res.encoder_path, X)
@@ -69,7 +69,7 @@ def test_round_writes_a_new_onnx_and_keeps_the_old_one(fitted, tmp_path):
     np.testing.assert_allclose(q, res.soft, rtol=1e-5, atol=1e-6)
     encoder, *_ = load_encoder(res.encoder_path)
     with pytest.raises(ValueError):
-        finetune_round(X, path, labels, out_path=path, epochs=1)
+        finetune_round(X, path, labels, out_path=path, steps=5)
 
 
 def test_new_class_becomes_a_new_cluster_and_unsure_teaches_nothing(fitted, tmp_path):
@@ -79,7 +79,7 @@ def test_new_class_becomes_a_new_cluster_and_unsure_teaches_nothing(fitted, tmp_
     labels[np.flatnonzero((a == 0) & (b == 1))[:4]] = "disk"
     labels[np.flatnonzero((a == 1) & (b == 0))[:4]] = "merger"
     labels[np.flatnonzero((a == 1) & (b == 1))[:4]] = "unsure"
-    res = finetune_round(X, path, labels, class_order=["round", "disk", "merger"], epochs=3)
+    res = finetune_round(X, path, labels, class_order=["round", "disk", "merger"], steps=20)
     assert res.class_names == ["round", "disk", "merger"]
     assert res.n_labelled == 12
     assert res.soft.shape == (len(X), 3)
