@@ -443,7 +443,7 @@ class MainWindow(QMainWindow):
                 msg += f"; {len(result.skipped)} file(s) skipped, see 'Skipped files'"
             self.stage_label.setText(msg)
             if result.clusters.warnings:
-                QMessageBox.information(self, "About these clusters", "\n\n".join(result.clusters.warnings))
+                self.notify("About these clusters", "\n\n".join(result.clusters.warnings))
         elif name == "load-features":
             res, provider = result
             if [str(x) for x in res.paths] == p.paths:
@@ -454,9 +454,9 @@ class MainWindow(QMainWindow):
             best = max(scores, key=scores.get)
             text = "\n".join(f"k = {k}: silhouette {s:.3f}{'  <- best' if k == best else ''}" for k, s in scores.items())
             self.run_settings.n_clusters.setValue(best)
-            QMessageBox.information(self, "Suggested number of clusters",
-                                    f"{text}\n\nHigher separates better. Set to k = {best}; galaxies rarely fall into "
-                                    "neat groups, so treat this as a starting point.")
+            self.notify("Suggested number of clusters",
+                        f"{text}\n\nHigher separates better. Set to k = {best}; galaxies rarely fall into "
+                        "neat groups, so treat this as a starting point.")
         elif name == "retrain":
             p.apply_round(result)
             self.stage_label.setText(f"Retrained on {result.n_labelled} labels in {_duration(result.seconds)}: "
@@ -746,6 +746,15 @@ class MainWindow(QMainWindow):
             self.last_error = message
         else:
             box.exec()
+
+    def notify(self, title: str, text: str) -> QMessageBox:
+        """A message that does not block the window (the map stays usable while it is open)."""
+        box = QMessageBox(QMessageBox.Icon.Information, title, text, parent=self)
+        box.setModal(False)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.show()
+        self.last_notice = text
+        return box
 
     def show_help(self) -> None:
         """Keys and the privacy statement."""

@@ -138,11 +138,14 @@ class DEC:
         k-means restarts for the initial centres.
     fallback : {"kmeans", None}
         When the clusters collapse, fall back to the k-means initialisation.
-    standardise : bool
+    standardise : bool or "auto"
         Centre each feature and scale it to unit variance before the autoencoder
         (the centring and scaling are the first nodes of the ONNX encoder).  CNN
         features have a few very loud channels; without this the autoencoder spends
         its capacity on them.  False scales all features by one global factor.
+        "auto" (default) standardises when there are at least as many images as
+        features: with fewer, per-feature variances are mostly noise and
+        equalising them drowns the signal (measured on the 30-image sample).
     reconstruction_weight : float
         Weight of the autoencoder's reconstruction loss kept during self-training
         (0 is the paper's DEC; a positive value is IDEC, Guo et al. 2017, which
@@ -172,7 +175,7 @@ class DEC:
         pretrain_lr: float = 1e-3,
         n_init: int = 20,
         fallback: str | None = "kmeans",
-        standardise: bool = True,
+        standardise: bool | str = "auto",
         reconstruction_weight: float = 1.0,
         random_state: int | None = None,
         verbose: bool = False,
@@ -242,7 +245,9 @@ class DEC:
 
     def _fit_input_scaling(self, X: np.ndarray) -> None:
         X64 = X.astype(np.float64)
-        if self.standardise:
+        per_feature = self.standardise is True or (self.standardise == "auto" and len(X) >= X.shape[1])
+        self.standardised_ = bool(per_feature)
+        if per_feature:
             self.input_mean_ = X64.mean(0).astype(np.float32)
             std = X64.std(0)
             # Constant features stay at zero instead of being blown up.
