@@ -81,8 +81,8 @@ def _plan_clusters(
     labels: np.ndarray,
     cluster_names: dict[int, str],
     class_order: Sequence[str],
-) -> tuple[list[str], np.ndarray, list[int | None]]:
-    """Decide the clusters of the round: their names, starting centres and the old cluster each came from."""
+) -> tuple[list[str], np.ndarray, list[set[int]]]:
+    """Decide the clusters of the round: their names, starting centres and the old clusters each continues."""
     labelled = np.array([lab is not None and lab not in NOT_A_CLASS for lab in labels])
     claimed: dict[int, str] = {}
     for j in range(len(centers)):
@@ -97,7 +97,7 @@ def _plan_clusters(
     classes += sorted((set(labels[labelled].astype(str)) | set(claimed.values())) - set(classes))
     names: list[str] = []
     starts: list[np.ndarray] = []
-    origin: list[int | None] = []
+    origin: list[set[int]] = []
     for c in classes:
         rows = labelled & (labels.astype(str) == c)
         olds = [j for j, n in claimed.items() if n == c]
@@ -106,13 +106,13 @@ def _plan_clusters(
         else:
             starts.append(centers[olds].mean(0))
         names.append(c)
-        origin.append(olds[0] if olds else None)
+        origin.append(set(olds))
     if len(classes) < len(centers):
         for j in range(len(centers)):
             if j not in claimed:
                 names.append(f"cluster {j}")
                 starts.append(centers[j])
-                origin.append(j)
+                origin.append({j})
     return names, np.stack(starts).astype(np.float32), origin
 
 
@@ -192,7 +192,7 @@ def finetune_round(
         z0 = full[split:](H).numpy()
     q0 = student_t(z0, dec.cluster_centers_, dec.alpha)
     prev = q0.argmax(1) if prev_clusters is None else np.asarray(prev_clusters, np.int64)
-    names, centers, _origin = _plan_clusters(z0, dec.cluster_centers_, prev, labels, dict(cluster_names or {}),
+    names, centers, origin = _plan_clusters(z0, dec.cluster_centers_, prev, labels, dict(cluster_names or {}),
                                              class_order)
     k = len(names)
     index = {n: i for i, n in enumerate(names)}
@@ -273,7 +273,9 @@ def finetune_round(
         saved = dec.save_onnx(out_path)
     before = [(prev_names[c] if prev_names is not None and 0 <= c < len(prev_names) else f"cluster {c}") for c in prev]
     after = [names[c] for c in new]
-    moved = np.array([a != b for a, b in zip(before, after)])
+    # A galaxy moved when its new cluster does not continue its old one (a cluster
+    # that only took a class's name is not a move).
+    moved = np.array([int(o) not in origin[int(c)] for o, c in zip(prev, new)])
     transitions: dict[tuple[str, str], int] = {}
     for a, b, m in zip(before, after, moved):
         if m:

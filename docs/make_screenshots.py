@@ -5,7 +5,8 @@ One command (offscreen; no display needed)::
     QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py [--limit 600]
 
 Links (never copies) the first ``--limit`` elliptical and spiral images of
-``../shared/data/galaxy-zoo-kaggle`` into a scratch folder, opens it in the
+``../shared/data/galaxy-zoo-kaggle`` into a scratch folder (kept in the temporary
+directory, so a second run reuses its cached features), opens it in the
 app, clusters with the default settings (Xception, DEC, k=2), draws the t-SNE
 map, labels a few galaxies with their Galaxy Zoo class, retrains once, and
 saves ``docs/screenshot-clusters.png`` and ``docs/screenshot-labelling.png``.
@@ -58,41 +59,45 @@ def main(argv: list[str] | None = None) -> int:
     paths = [p for p in sorted((DATA / "images").glob("*.jpg")) if truth.get(p.stem) in ("elliptical", "spiral")]
     paths = paths[: args.limit]
     app = QApplication.instance() or QApplication([])
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "galaxy-zoo-sample"
-        folder.mkdir()
-        for p in paths:
+    # A scratch folder kept between runs, so its project store caches the features.
+    tmp = Path(tempfile.gettempdir()) / "galaxy-sorter-screenshots"
+    folder = tmp / f"galaxy-zoo-sample-{args.limit}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in paths:
+        if not (folder / p.name).exists():
             (folder / p.name).symlink_to(p)
-        w = MainWindow(settings=QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat))
-        w.resize(1500, 950)
-        w.show()
-        w.open_folder(folder)
-        t = time.time()
-        w.start_clustering()
-        wait(app, w, "cluster")
-        print(f"clustered {len(w.project)} images in {time.time() - t:.0f} s")
-        w.run_settings.projection.setCurrentIndex(w.run_settings.projection.findData("tsne"))
-        w.reproject("tsne")
-        wait(app, w, "project")
-        w.show_cluster(0)
-        for _ in range(5):
-            app.processEvents()
-        w.grab().save(str(ROOT / "docs" / "screenshot-clusters.png"))
-        p = w.project
-        rows = w.suggest_next(20)
-        for r in rows:
-            p.set_labels([r], truth[p.names[r]])
-        w.retrain()
-        wait(app, w, "retrain")
-        if getattr(w, "last_round_box", None) is not None:
-            w.last_round_box.close()
-        w.set_color_mode("label")
-        w.review_moved()
-        for _ in range(5):
-            app.processEvents()
-        w.grab().save(str(ROOT / "docs" / "screenshot-labelling.png"))
-        print(p.last_round.summary())
-        w.close()
+    for old in (folder / ".galaxy-sorter").glob("project.sqlite*"):
+        old.unlink()  # start from no run and no labels; the feature cache stays
+    w = MainWindow(settings=QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat))
+    w.resize(1500, 950)
+    w.show()
+    w.open_folder(folder)
+    t = time.time()
+    w.start_clustering()
+    wait(app, w, "cluster")
+    print(f"clustered {len(w.project)} images in {time.time() - t:.0f} s")
+    w.run_settings.projection.setCurrentIndex(w.run_settings.projection.findData("tsne"))
+    w.reproject("tsne")
+    wait(app, w, "project")
+    w.show_cluster(0)
+    for _ in range(5):
+        app.processEvents()
+    w.grab().save(str(ROOT / "docs" / "screenshot-clusters.png"))
+    p = w.project
+    rows = w.suggest_next(20)
+    for r in rows:
+        p.set_labels([r], truth[p.names[r]])
+    w.retrain()
+    wait(app, w, "retrain")
+    if getattr(w, "last_round_box", None) is not None:
+        w.last_round_box.close()
+    w.set_color_mode("label")
+    w.review_moved()
+    for _ in range(5):
+        app.processEvents()
+    w.grab().save(str(ROOT / "docs" / "screenshot-labelling.png"))
+    print(p.last_round.summary())
+    w.close()
     return 0
 
 

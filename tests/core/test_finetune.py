@@ -41,7 +41,7 @@ def test_supervised_term_pulls_labelled_points_to_their_class(fitted, tmp_path):
     names = np.array(["round", "disk"], dtype=object)
     labels = np.full(len(X), None, dtype=object)
     rng = np.random.default_rng(1)
-    picked = np.concatenate([rng.choice(np.flatnonzero(b == c), 6, replace=False) for c in (0, 1)])
+    picked = np.concatenate([rng.choice(np.flatnonzero(b == c), 10, replace=False) for c in (0, 1)])
     labels[picked] = names[b[picked]]
     res = finetune_round(X, path, labels, class_order=["round", "disk"], out_path=tmp_path / "r1.onnx",
                          random_state=0)
@@ -52,7 +52,7 @@ def test_supervised_term_pulls_labelled_points_to_their_class(fitted, tmp_path):
     before = max(np.mean(dec.labels_ == b), np.mean(dec.labels_ != b))
     assert acc > before + 0.2, (acc, before)  # the labels teach the unlabelled galaxies too
     assert res.moved.sum() > 0 and sum(res.sizes.values()) == len(X)
-    assert "agreement with your 12 labels: 100.0%" in res.summary()
+    assert "agreement with your 20 labels: 100.0%" in res.summary()
 
 
 def test_round_writes_a_new_onnx_and_keeps_the_old_one(fitted, tmp_path):
