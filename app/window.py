@@ -347,13 +347,16 @@ class MainWindow(QMainWindow):
         self.jobs.start("project", lambda X, progress, should_stop: (method, project_fn(X, method, labels=labels)),
                         p.features)
 
-    def suggest_next(self, n: int = 10) -> np.ndarray:
-        """Select the next galaxies worth labelling and show them in the grid."""
+    def suggest_next(self, n: int = 10) -> None:
+        """Find the next galaxies worth labelling in the background (the encoder runs over every image)."""
         p = self.project
         if p is None or p.run_id is None:
             self.show_error("Cluster the images first.")
-            return np.zeros(0, np.int64)
-        rows = p.suggest(n)
+            return
+        self.jobs.start("suggest", lambda progress, should_stop: p.suggest(n))
+
+    def _show_suggestions(self, rows: np.ndarray) -> None:
+        p = self.project
         p.selection.set(rows, self.grid)
         self.grid.sort.setCurrentText("least sure first")
         self.grid.show_rows(rows, "Suggested: label these next (number keys)")
@@ -361,7 +364,6 @@ class MainWindow(QMainWindow):
         if len(rows):
             p.selection.set(rows[:1], self.grid)  # keyboard labelling starts at the first one
         self.stage_label.setText(f"{len(rows)} galaxies suggested: unsure, near a boundary, spread over the map")
-        return rows
 
     def retrain(self) -> None:
         """Fine-tune DEC on the user's labels in the background."""
@@ -457,6 +459,8 @@ class MainWindow(QMainWindow):
             self.notify("Suggested number of clusters",
                         f"{text}\n\nHigher separates better. Set to k = {best}; galaxies rarely fall into "
                         "neat groups, so treat this as a starting point.")
+        elif name == "suggest":
+            self._show_suggestions(result)
         elif name == "retrain":
             p.apply_round(result)
             self.stage_label.setText(f"Retrained on {result.n_labelled} labels in {_duration(result.seconds)}: "

@@ -155,10 +155,7 @@ def run_pipeline(
     params = {"prep": cfg.prep.as_dict(), "projection": cfg.projection, "seed": cfg.seed, **clusters.params}
     if cfg.method == "dec" and clusters.model is not None:
         # The DEC encoder is kept with the run: fine-tuning rounds start from it.
-        name = f"dec_encoder_{time.strftime('%Y%m%d-%H%M%S')}_{os.getpid()}_{int(time.time() * 1e6) % 1000000}.onnx"
-        (store.folder / "models").mkdir(exist_ok=True)
-        clusters.model.save_onnx(store.folder / "models" / name)
-        params["encoder"] = name
+        params["encoder"] = clusters.model.save_onnx(store.new_model_path()).name
     run_id = store.save_run(cfg.method, cfg.model, cfg.n_clusters, params, clusters.warnings,
                             [ids[str(p)] for p in kept], clusters.labels, clusters.confidence, coords)
     timings["save"] = time.perf_counter() - t

@@ -25,12 +25,17 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.export import CatalogueRow, write_csv, write_sidecar
 from core.images import image_id
 from core.store import ProjectStore, default_store_dir
+
+if TYPE_CHECKING:
+    from core.finetune import RoundResult
+    from core.pipeline import PipelineResult
 
 #: Label presets: name -> classes.  Colours are the Okabe-Ito palette (colour-blind safe).
 PRESETS: dict[str, list[str]] = {
@@ -162,7 +167,7 @@ class Project:
         stored = self.store.labels()
         self.user_labels = np.array([stored.get(int(i), (None, ""))[0] for i in self.db_ids], dtype=object)
 
-    def apply_result(self, result) -> None:
+    def apply_result(self, result: PipelineResult) -> None:
         """Show a finished :class:`core.pipeline.PipelineResult` (already stored as a run)."""
         ids = self.store.image_ids()
         self.paths = [str(p) for p in result.paths]
@@ -499,7 +504,12 @@ class Project:
         labelled = np.array([u is not None for u in self.user_labels])
         return suggest(soft, emb, labelled, n, random_state=random_state)
 
-    def finetune(self, progress=None, should_stop=None, **params):
+    def finetune(
+        self,
+        progress: Callable[[float, str], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        **params: object,
+    ) -> RoundResult:
         """Run one semi-supervised round on the user's labels (off the GUI thread); returns a RoundResult.
 
         The result is not applied: call :meth:`apply_round` on the GUI side.
@@ -515,9 +525,7 @@ class Project:
             raise RuntimeError("The features are still loading; try again in a moment.")
         if not any(u is not None for u in self.user_labels):
             raise RuntimeError("Label a few galaxies first (number keys), then retrain.")
-        import time
-
-        out = self.store.folder / "models" / f"dec_encoder_round_{time.strftime('%Y%m%d-%H%M%S')}_{self.run_id}.onnx"
+        out = self.store.new_model_path("dec_encoder_round")
         return finetune_round(
             self.features, enc, list(self.user_labels), prev_clusters=self.clusters,
             prev_names=[self.cluster_name(c) for c in range(int(self.clusters.max()) + 1)],
@@ -534,7 +542,7 @@ class Project:
         self._emit("clusters_changed")
         self._emit("round_changed")
 
-    def apply_round(self, result) -> None:
+    def apply_round(self, result: RoundResult) -> None:
         """Make a fine-tuning round's clusters the current run (stored; undoable, back to the previous run)."""
         for name in result.class_names:
             if not name.startswith("cluster ") and name not in self.class_names() and name not in SPECIAL:

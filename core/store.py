@@ -208,6 +208,14 @@ class ProjectStore:
             self.db.executemany("UPDATE assignments SET x=?, y=? WHERE run_id=? AND image_id=?",
                                 [(float(x), float(y), run_id, int(i)) for i, (x, y) in zip(image_ids, coords)])
 
+    def new_model_path(self, prefix: str = "dec_encoder") -> Path:
+        """A fresh file name under ``models/`` for an encoder (never an existing file: undo needs the old ones)."""
+        import uuid
+
+        folder = self.folder / "models"
+        folder.mkdir(exist_ok=True)
+        return folder / f"{prefix}_{uuid.uuid4().hex[:12]}.onnx"
+
     # classes and settings -----------------------------------------------------
     def set_classes(self, classes: Sequence[tuple[str, str]]) -> None:
         """Replace the label classes with ``(name, colour)`` pairs, in order."""

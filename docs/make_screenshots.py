@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         app.processEvents()
     w.grab().save(str(ROOT / "docs" / "screenshot-clusters.png"))
     p = w.project
-    rows = w.suggest_next(20)
+    w.suggest_next(20)
+    wait(app, w, "suggest")
+    rows = w.grid.rows()
     for r in rows:
         p.set_labels([r], truth[p.names[r]])
     w.retrain()

@@ -158,7 +158,10 @@ def test_suggest_retrain_review_and_undo_a_round(qtbot, window, folder):
     p = window.project
     assert p.encoder_path() is not None and window.retrain_action.isEnabled()
     first_run = p.run_id
-    rows = window.suggest_next(6)
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000) as blocker:
+        window.suggest_next(6)
+    assert blocker.args[0] == "suggest"
+    rows = blocker.args[1]
     assert len(rows) == 6 and len(window.grid.rows()) == 6
     truth = {f"{k}_{i:03d}": k for k in ("elliptical", "spiral", "edge_on") for i in range(10)}
     for r in rows:  # answer with the true class, as an astronomer would
