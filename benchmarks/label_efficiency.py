@@ -36,6 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.evaluate import linear_classifier  # noqa: E402
 from core.active import suggest  # noqa: E402
 from core.cache import FeatureCache  # noqa: E402
 from core.dec import DEC  # noqa: E402
@@ -61,14 +62,9 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray, matched: bool = False) -> tup
 
 def logreg(X: np.ndarray, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Logistic regression trained on ``rows``; predictions for every row."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     if len(set(y[rows])) < 2:
         return np.full(len(X), y[rows][0], dtype=object)
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1))
-    return clf.fit(X[rows], y[rows]).predict(X).astype(object)
+    return linear_classifier().fit(X[rows], y[rows]).predict(X).astype(object)
 
 
 def dec_loop(X: np.ndarray, y: np.ndarray, encoder: Path, soft0: np.ndarray, emb0: np.ndarray, seed: int,
@@ -126,12 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     y = np.array([truth[p.stem] for p in ext.paths], dtype=object)
     print(f"{len(y)} images ({', '.join(f'{c} {int((y == c).sum())}' for c in sorted(set(y)))}), "
           f"{args.model} features, {args.seeds} seeds", flush=True)
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
-    full = cross_val_predict(make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1)), X, y, cv=5)
+    full = cross_val_predict(linear_classifier(), X, y, cv=5)
     ref = scores(y, full.astype(object))
     results: dict[str, dict[int, list[tuple[float, float, float]]]] = {}
     times = {"dec fit": [], "round": []}
