@@ -60,25 +60,6 @@ def _pipeline_job(folder: Path, config: PipelineConfig, store_dir: Path, *, prog
                         on_batch=on_batch)
 
 
-def _load_features_job(project: Project, *, progress, should_stop):
-    """Features of a reopened project's images, from the cache (recomputed where missing)."""
-    from core.features import FeatureModel, extract_features
-    from core.preprocess import Preprocessing
-
-    info = project.run_info
-    prep = Preprocessing(**info.get("params", {}).get("prep", {}))
-    model = FeatureModel(str(info.get("model", "xception")))
-    from core.store import ProjectStore
-
-    store = ProjectStore(project.store.folder)
-    try:
-        res = extract_features(project.paths, model, prep, cache=store.features, progress=progress,
-                               should_stop=should_stop)
-    finally:
-        store.close()
-    return res, model.provider
-
-
 class MainWindow(QMainWindow):
     """Galaxy Sorter's window.
 
@@ -274,7 +255,7 @@ class MainWindow(QMainWindow):
             self._render_all()
             self.stage_label.setText(f"Reopened {folder.name}: {len(project)} images, "
                                      f"{sum(u is not None for u in project.user_labels)} labelled by you")
-            self.jobs.start("load-features", _load_features_job, project)
+            self.jobs.start("load-features", project.reload_features)
         else:
             self._render_all()
             self.stage_label.setText(f"Opened {folder.name}: press Cluster (Ctrl+R)")

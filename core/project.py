@@ -34,6 +34,7 @@ from core.images import image_id
 from core.store import ProjectStore, default_store_dir
 
 if TYPE_CHECKING:
+    from core.features import ExtractionResult
     from core.finetune import RoundResult
     from core.pipeline import PipelineResult
 
@@ -158,6 +159,30 @@ class Project:
             self.cluster_names = store.cluster_names(run.id)
             self._load_labels()
         return self
+
+    def reload_features(
+        self,
+        progress: Callable[[float, str], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> tuple[ExtractionResult, str]:
+        """Features of a reopened run's images, from the cache (recomputed where missing), and the provider.
+
+        Meant for a worker thread: it opens its own store connection and changes
+        nothing; the caller sets :attr:`features` from the result on its side.
+        """
+        from core.features import FeatureModel, extract_features
+        from core.preprocess import Preprocessing
+
+        params = self.run_info.get("params", {}) if self.run_info else {}
+        prep = Preprocessing(**params.get("prep", {}))
+        model = FeatureModel(str(self.run_info.get("model", "xception")))
+        store = ProjectStore(self.store.folder)
+        try:
+            res = extract_features(self.paths, model, prep, cache=store.features, progress=progress,
+                                   should_stop=should_stop)
+        finally:
+            store.close()
+        return res, model.provider
 
     def close(self) -> None:
         """Close the store."""
