@@ -337,13 +337,8 @@ class MainWindow(QMainWindow):
         self.jobs.start("suggest", lambda progress, should_stop: p.suggest(n))
 
     def _show_suggestions(self, rows: np.ndarray) -> None:
-        p = self.project
-        p.selection.set(rows, self.grid)
         self.grid.sort.setCurrentText("least sure first")
-        self.grid.show_rows(rows, "Suggested: label these next (number keys)")
-        self.grid.set_current(0)
-        if len(rows):
-            p.selection.set(rows[:1], self.grid)  # keyboard labelling starts at the first one
+        self._show_list(rows, "Suggested: label these next (number keys)")
         self.stage_label.setText(f"{len(rows)} galaxies suggested: unsure, near a boundary, spread over the map")
 
     def retrain(self) -> None:
@@ -387,9 +382,7 @@ class MainWindow(QMainWindow):
         result = getattr(p, "last_round", None)
         if p is None or result is None:
             return
-        moved = np.flatnonzero(result.moved)
-        p.selection.set(moved, self.grid)
-        self.grid.show_rows(moved, "Moved by the last retraining")
+        self._show_list(np.flatnonzero(result.moved), "Moved by the last retraining")
 
     def _on_busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)
@@ -568,22 +561,29 @@ class MainWindow(QMainWindow):
         self.project.selection.set(indices, self.map)
 
     def _on_selection_changed(self, indices: np.ndarray, source: object) -> None:
+        # One rule for the whole window: the shared selection is what the keys act on, and it is
+        # always the highlight in the strip and the outline on the map. A selection made outside the
+        # strip (map, menus) becomes the strip's list; one made in it (click, a key moving on) keeps it.
         self.map.set_selection(indices)
         if source is not self.grid:
             self.grid.show_rows(indices, "Selection")
-            if len(indices):
-                self.grid.set_current(0)
+        self.grid.mark(indices)
         self._update_actions()
 
+    def _show_list(self, rows: np.ndarray, title: str) -> None:
+        """Show ``rows`` in the strip and select the first one in display order (the one previewed)."""
+        p = self.project
+        self.grid.show_rows(rows, title)
+        shown = self.grid.rows()
+        p.selection.set(shown[:1], self.grid)
+        self.grid.mark(p.selection.indices)
+
     def show_cluster(self, cluster: int) -> None:
-        """Select a cluster's images and show them, least sure first."""
+        """Show a cluster's galaxies in the strip, in the chosen order, and select the first for labelling."""
         p = self.project
         if p is None:
             return
-        rows = np.flatnonzero(p.clusters == cluster)
-        p.selection.set(rows, self.clusters)
-        self.grid.show_rows(rows, f"Cluster {cluster}: {p.cluster_name(cluster)}")
-        self.grid.set_current(0)
+        self._show_list(np.flatnonzero(p.clusters == cluster), f"Cluster {cluster}: {p.cluster_name(cluster)}")
 
     def _on_grid_current(self, row: int) -> None:
         self._show_preview(row)
@@ -615,14 +615,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ labelling
     def _targets(self) -> np.ndarray:
+        # Always the shared selection, which the strip highlights and the map outlines.
         p = self.project
-        if p is None:
-            return np.zeros(0, np.int64)
-        if self.grid.view.hasFocus():
-            sel = self.grid.selected_rows()
-            if len(sel):
-                return sel
-        return p.selection.indices
+        return np.zeros(0, np.int64) if p is None else p.selection.indices.copy()
 
     def _label_by_key(self, i: int) -> None:
         if self.project is not None and i < len(self.project.classes):
@@ -636,7 +631,7 @@ class MainWindow(QMainWindow):
             self.stage_label.setText("Select images first (click, lasso or a cluster)")
             return
         p.set_labels(rows, label)
-        self._advance(rows)
+        self._advance(rows, "cleared" if label is None else label)
 
     def accept_model_label(self) -> None:
         """Enter: the model's label becomes yours for the selected images."""
@@ -645,15 +640,25 @@ class MainWindow(QMainWindow):
         if p is None or len(rows) == 0:
             return
         p.accept_model_labels(rows)
-        self._advance(rows)
+        self._advance(rows, "the model's label" if len(rows) > 1 else str(p.user_labels[rows[0]]))
 
-    def _advance(self, rows: np.ndarray) -> None:
-        # Keyboard-first labelling: after labelling the one current thumbnail, move to the next.
-        if len(rows) == 1 and len(self.grid.rows()) > 1:
-            pos = int(np.flatnonzero(self.grid.rows() == rows[0])[0]) if rows[0] in self.grid.rows() else -1
-            if 0 <= pos < len(self.grid.rows()) - 1:
-                self.grid.set_current(pos + 1)
-                self.project.selection.set([int(self.grid.rows()[pos + 1])], self.grid)
+    def _advance(self, rows: np.ndarray, what: str) -> None:
+        """Say what was labelled; after one galaxy, select the next in the strip (marker, preview, map move together)."""
+        p = self.project
+        if len(rows) > 1:
+            self.stage_label.setText(f"{len(rows)} galaxies -> {what} (Ctrl+Z undoes all {len(rows)})")
+            return
+        row = int(rows[0])
+        shown = self.grid.rows()
+        left = int(sum(p.user_labels[r] is None for r in shown))
+        where = f" in {self.grid.title_text.split(':')[0].lower()}" if self.grid.title_text else ""
+        text = f"{image_id(p.paths[row])} -> {what}; {left} unlabelled left{where}"
+        following = self.grid.row_after(row)
+        if following >= 0:
+            p.selection.set([following], self.grid)
+        elif row in shown:
+            text += " (end of the list)"
+        self.stage_label.setText(text)
 
     def undo(self) -> None:
         """Undo the last labelling action."""

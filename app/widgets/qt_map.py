@@ -106,6 +106,7 @@ class QtClusterMap(QWidget):
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
         self.scatter = pg.ScatterPlotItem(pxMode=True, size=6, pen=None)
+        self.selected = np.zeros(0, np.int64)  # image indices outlined on the map
         self.selected_item = pg.ScatterPlotItem(pxMode=True, size=9, pen=pg.mkPen("#ffffff", width=1.5), brush=None)
         self.hover_item = pg.ScatterPlotItem(pxMode=True, size=14, pen=pg.mkPen("#ffff00", width=2), brush=None)
         for item in (self.scatter, self.selected_item, self.hover_item):
@@ -214,6 +215,7 @@ class QtClusterMap(QWidget):
         """Outline the selected points."""
         idx = np.asarray(indices, np.int64)
         idx = idx[idx < len(self.coords)]
+        self.selected = idx
         if len(idx) == 0:
             self.selected_item.setData([], [])
         else:

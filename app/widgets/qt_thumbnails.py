@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QAbstractListModel, QItemSelectionModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QItemSelection, QItemSelectionModel, QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QListView, QVBoxLayout, QWidget
 
@@ -116,6 +116,7 @@ class QtThumbnailGrid(QWidget):
         self.view.selectionModel().currentChanged.connect(self._on_current)
         self.view.selectionModel().selectionChanged.connect(self._on_selection)
         self.title = QLabel("Select points on the map or a cluster to see its galaxies")
+        self.title_text = ""
         self.sort = QComboBox()
         self.sort.addItems(self.SORTS)
         self.sort.setToolTip("Order of the thumbnails")
@@ -129,6 +130,7 @@ class QtThumbnailGrid(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.view)
         self._unsorted = np.zeros(0, np.int64)
+        self._marked = np.zeros(0, np.int64)
         self._muted = False
 
     def decorated(self, row: int) -> QPixmap:
@@ -146,6 +148,7 @@ class QtThumbnailGrid(QWidget):
     def show_rows(self, rows: np.ndarray, title: str) -> None:
         """Show the thumbnails of ``rows`` under ``title``, in the chosen order."""
         self._unsorted = np.asarray(rows, np.int64)
+        self.title_text = title
         self.title.setText(f"{title}: {len(rows)} image(s)")
         self._resort()
 
@@ -160,6 +163,38 @@ class QtThumbnailGrid(QWidget):
         self._muted = True
         self.model.set_rows(rows)
         self._muted = False
+        # A new order must not lose what the keys act on: highlight the same galaxies again.
+        self.mark(self._marked)
+
+    def mark(self, rows: np.ndarray) -> None:
+        """Highlight exactly the thumbnails of image indices ``rows``, the galaxies the keys act on.
+
+        The current thumbnail (the one in the preview) stays where it is if it is among
+        ``rows``; otherwise it moves to the first of them in display order.  Nothing is
+        emitted back as a user selection, so the shared selection can drive this.
+        """
+        self._marked = np.asarray(rows, np.int64)
+        shown = self.model.rows
+        hit = np.flatnonzero(np.isin(shown, self._marked)) if len(shown) and len(self._marked) else np.zeros(0, np.int64)
+        model, selection_model = self.model, self.view.selectionModel()
+        selection = QItemSelection()
+        # One range per contiguous run: marking a 60,000-galaxy selection stays cheap.
+        if len(hit):
+            breaks = np.flatnonzero(np.diff(hit) != 1)
+            for start, stop in zip(np.r_[hit[0], hit[breaks + 1]], np.r_[hit[breaks], hit[-1]]):
+                selection.select(model.index(int(start)), model.index(int(stop)))
+        self._muted = True
+        try:
+            selection_model.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            current = self.view.currentIndex()
+            if not len(hit):
+                selection_model.clearCurrentIndex()
+            elif not current.isValid() or current.row() not in set(hit.tolist()):
+                selection_model.setCurrentIndex(model.index(int(hit[0])), QItemSelectionModel.SelectionFlag.NoUpdate)
+        finally:
+            self._muted = False
+        if len(hit):
+            self.view.scrollTo(self.view.currentIndex())
 
     def refresh(self) -> None:
         """Repaint the frames (labels or colours changed)."""
@@ -171,13 +206,12 @@ class QtThumbnailGrid(QWidget):
         idx = self.view.currentIndex()
         return int(self.model.rows[idx.row()]) if idx.isValid() else -1
 
-    def set_current(self, position: int) -> None:
-        """Make the thumbnail at ``position`` (in display order) current."""
-        if 0 <= position < len(self.model.rows):
-            # NoUpdate: making a thumbnail current must not shrink the shared selection to it.
-            self.view.selectionModel().setCurrentIndex(self.model.index(position),
-                                                       QItemSelectionModel.SelectionFlag.NoUpdate)
-            self.view.scrollTo(self.model.index(position))
+    def row_after(self, row: int) -> int:
+        """Image index shown after image ``row`` in display order, or -1 at the end (or if not shown)."""
+        pos = np.flatnonzero(self.model.rows == row)
+        if len(pos) == 0 or pos[0] + 1 >= len(self.model.rows):
+            return -1
+        return int(self.model.rows[pos[0] + 1])
 
     def selected_rows(self) -> np.ndarray:
         """Image indices of the thumbnails selected in the grid."""
