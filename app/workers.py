@@ -20,8 +20,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from core.dec import Cancelled as DecCancelled
-from core.features import Cancelled as FeatureCancelled
+from core.progress import Cancelled
 
 
 class JobSignals(QObject):
@@ -76,7 +75,7 @@ class Job(QRunnable):
         self._t0 = time.perf_counter()
         try:
             result = self.fn(*self.args, progress=self._progress, should_stop=lambda: self._stop, **self.kwargs)
-        except (DecCancelled, FeatureCancelled):
+        except Cancelled:
             self.signals.cancelled.emit(self.generation)
         except Exception as exc:  # shown to the user as a message, never a silent traceback
             self.signals.failed.emit(self.generation, _readable(exc), traceback.format_exc())

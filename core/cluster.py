@@ -18,17 +18,15 @@ means the same thing whatever the method.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from core.dec import DEC, student_t
+from core.progress import ProgressFn, StopFn
 
 METHODS = ("dec", "kmeans", "pca-kmeans", "agglomerative", "dbscan", "dec-raw")
 DEFAULT_METHOD = "dec"
-ProgressFn = Callable[[float, str], None]
-StopFn = Callable[[], bool]
 
 
 @dataclass

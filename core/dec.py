@@ -33,20 +33,15 @@ torch modules from it for further training.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-ProgressFn = Callable[[float, str], None]
-StopFn = Callable[[], bool]
+from core.progress import Cancelled, ProgressFn, StopFn
 
 DEFAULT_DIMS = (500, 500, 2000, 10)
-
-
-class Cancelled(Exception):
-    """Raised when ``should_stop`` asks DEC to stop."""
 
 
 def student_t(z, centers, alpha: float = 1.0):

@@ -29,9 +29,7 @@ from core.cache import FeatureCache
 from core.images import ImageReadError, SkippedFile, read_image
 from core.paths import model_file
 from core.preprocess import Preprocessing, crop_image, dihedral_variants, resize_square, to_model_input
-
-ProgressFn = Callable[[float, str], None]
-StopFn = Callable[[], bool]
+from core.progress import Cancelled, ProgressFn, StopFn
 
 #: Feature models offered to the user: name -> description.
 MODELS = {
@@ -39,10 +37,6 @@ MODELS = {
     "efficientnet_lite0": "EfficientNet-Lite0, ImageNet weights (fast): 1280 features, 224 px",
 }
 DEFAULT_MODEL = "xception"
-
-
-class Cancelled(Exception):
-    """Raised inside long work when ``should_stop`` asked it to stop."""
 
 
 def file_sha256(path: Path) -> str:

@@ -26,16 +26,14 @@ catalogue takes the user's label first, the model's only for the rest.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from core.dec import DEC, Cancelled, student_t, target_distribution
-
-ProgressFn = Callable[[float, str], None]
-StopFn = Callable[[], bool]
+from core.dec import DEC, student_t, target_distribution
+from core.progress import Cancelled, ProgressFn, StopFn
 
 #: Labels that teach nothing about the classes.
 NOT_A_CLASS = {"unsure", "exclude"}

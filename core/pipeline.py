@@ -22,11 +22,9 @@ from core.export import CatalogueRow, write_csv, write_sidecar
 from core.features import DEFAULT_MODEL, FeatureModel, extract_features, raw_pixel_features
 from core.images import SkippedFile, image_id, scan_folder
 from core.preprocess import Preprocessing
+from core.progress import ProgressFn, StopFn
 from core.projection import project
 from core.store import ProjectStore, default_store_dir
-
-ProgressFn = Callable[[float, str], None]
-StopFn = Callable[[], bool]
 
 # Share of the progress bar each stage takes (extraction dominates on a CPU).
 _STAGES = {"extract": (0.0, 0.6), "cluster": (0.6, 0.92), "project": (0.92, 0.98), "save": (0.98, 1.0)}
