@@ -22,10 +22,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.cluster import METHODS
-from core.features import MODELS
+from core.cluster import CLUSTER_METHODS
+from core.features import FEATURE_MODELS
 from core.preprocess import CROP_MODES, Preprocessing
-from core.projection import PROJECTIONS
+from core.projection import PROJECTION_METHODS
 
 
 class ProgressBar:
@@ -60,19 +60,25 @@ class ProgressBar:
 
 
 def _parser() -> argparse.ArgumentParser:
+    # The choices are read from the registries when the parser is built, so a method or model
+    # registered in core (or by a plugin before main() runs) is offered here with nothing else to edit.
+    models, methods, maps = FEATURE_MODELS, CLUSTER_METHODS, PROJECTION_METHODS
     parser = argparse.ArgumentParser(prog="galaxy-sorter-cli", description="Cluster a folder of galaxy images.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("cluster", help="extract features, cluster, export a CSV catalogue")
     c.add_argument("folder", type=Path, help="folder of JPEG/PNG/TIFF/FITS images (searched recursively)")
-    c.add_argument("--model", choices=sorted(MODELS), default="xception", help="feature model (default: xception)")
-    c.add_argument("--method", choices=METHODS, default="dec", help="clustering method (default: dec)")
+    c.add_argument("--model", choices=models.names(), default=models.default,
+                   help=f"feature model (default: {models.default})")
+    c.add_argument("--method", choices=methods.names(), default=methods.default,
+                   help=f"clustering method (default: {methods.default})")
     c.add_argument("--clusters", type=int, default=2, help="number of clusters (default: 2)")
     c.add_argument("--crop", choices=CROP_MODES, default="fixed",
                    help="centre crop: fixed fraction, fitted to the object, or none")
     c.add_argument("--crop-fraction", type=float, default=0.5, help="side of the fixed crop as a fraction (default 0.5)")
     c.add_argument("--rotations", action="store_true", help="average features over 8 rotations/flips (8x slower)")
-    c.add_argument("--projection", choices=PROJECTIONS, default="pca", help="2-D map coordinates (default: pca)")
+    c.add_argument("--projection", choices=maps.names(), default=maps.default,
+                   help=f"2-D map coordinates (default: {maps.default})")
     c.add_argument("--seed", type=int, default=0, help="random seed (same seed, same clusters)")
     c.add_argument("--out", type=Path, default=Path("clusters.csv"), help="catalogue CSV (a .json sidecar is written beside it)")
     c.add_argument("--truth", type=Path, help="CSV of known labels (id first; label second or --truth-column)")
@@ -84,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
 
     k = sub.add_parser("suggest-k", help="silhouette score per number of clusters, to help choose k")
     k.add_argument("folder", type=Path)
-    k.add_argument("--model", choices=sorted(MODELS), default="xception")
+    k.add_argument("--model", choices=models.names(), default=models.default)
     k.add_argument("--max-k", type=int, default=8)
     k.add_argument("--project-dir", type=Path)
     k.add_argument("--cpu", action="store_true")

@@ -1,4 +1,9 @@
-"""CSV export of a labelled catalogue, with a JSON sidecar for reproducibility.
+"""Export of a labelled catalogue, with a JSON sidecar for reproducibility.
+
+:func:`export_catalogue` is the one way a catalogue is written, by the app and
+the CLI alike: the rows come from the stored run and the store's labels, the
+sidecar from the stored run record, and the writer from
+:data:`EXPORT_FORMATS` (name -> writer of rows), so both sidecars are the same.
 
 One row per image: path, id, cluster id, cluster name, label and its source
 (``user`` or ``model``), confidence, and the 2-D map coordinates.  Text cells
@@ -19,6 +24,12 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.registry import Registry
+
+if TYPE_CHECKING:
+    from core.store import ProjectStore
 
 COLUMNS = ("path", "id", "cluster", "cluster_name", "label", "label_source", "confidence", "x", "y")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -88,3 +99,80 @@ def write_sidecar(path: str | os.PathLike[str], info: Mapping[str, object]) -> P
 
     payload = {"galaxy_sorter_version": __version__, **info, "libraries": library_versions()}
     return atomic_write_text(path, json.dumps(payload, indent=2, default=str) + "\n")
+
+
+#: Export formats: name -> entry whose factory is ``write(rows, path) -> Path``.
+#: Options: ``suffix`` (the file's extension) and ``filter`` (the app's file dialog filter).
+EXPORT_FORMATS = Registry("export format", default="csv")
+EXPORT_FORMATS.add("csv", write_csv, "Catalogue (CSV)", "one row per image, spreadsheet-safe",
+                   suffix=".csv", filter="CSV files (*.csv)")
+
+
+def catalogue_rows(store: ProjectStore, run_id: int) -> list[CatalogueRow]:
+    """One row per image of a stored run: the user's label where there is one, else the cluster's name.
+
+    Everything comes from the store (assignments, cluster names, labels), so the
+    app and the CLI write the same catalogue for the same run.
+    """
+    from core.images import image_id
+
+    names = store.cluster_names(run_id)
+    labels = store.labels()
+    rows = []
+    for db_id, path, _name, c, q, x, y in store.assignments(run_id):
+        cname = names.get(int(c), f"cluster {int(c)}" if c >= 0 else "noise")
+        label, source = labels.get(int(db_id), (cname, "model"))
+        rows.append(CatalogueRow(path, image_id(path), int(c), cname, label, source, float(q),
+                                 float("nan") if x is None else float(x), float("nan") if y is None else float(y)))
+    return rows
+
+
+def run_record(store: ProjectStore, run_id: int) -> dict[str, object]:
+    """The sidecar's content for a stored run: model, preprocessing, method, k asked and used, labels, timings."""
+    run = store.run(run_id)
+    if run is None:
+        raise ValueError(f"there is no run {run_id} in {store.folder}")
+    params = dict(run.params)
+    rows = store.assignments(run_id)
+    ids = {int(r[0]) for r in rows}
+    clusters = {int(r[3]) for r in rows}
+    return {
+        "folder": params.get("folder"),
+        "run": {"id": run.id, "method": run.method, "model": run.model, "n_clusters": run.n_clusters},
+        "model": {"name": run.model, "sha256": params.get("model_sha256", ""), "provider": params.get("provider", "")},
+        "preprocessing": params.get("prep", {}),
+        "method": run.method,
+        "n_clusters": run.n_clusters,
+        "k_used": len(clusters - {-1}),
+        "projection": store.setting(f"projection/{run_id}", params.get("projection", "pca")),
+        "seed": params.get("seed"),
+        "parameters": params,
+        "warnings": run.warnings,
+        "images": len(rows),
+        "user_labels": sum(1 for i in store.labels() if i in ids),
+        "classes": [{"name": n, "color": c} for n, c in store.classes()],
+        "skipped": [{"path": p, "reason": r} for p, r in store.skipped()],
+        "timings_s": store.setting(f"timings/{run_id}", params.get("timings", {})),
+    }
+
+
+def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[str],
+                     fmt: str = EXPORT_FORMATS.default) -> tuple[Path, Path]:
+    """Write a stored run's catalogue in format ``fmt`` and its sidecar ``<stem>.json``; return both paths.
+
+    Parameters
+    ----------
+    store : ProjectStore
+        The project store holding the run and the labels.
+    run_id : int
+        The run to export (its current clusters, names and map).
+    path : path-like
+        The catalogue file.
+    fmt : str
+        A name in :data:`EXPORT_FORMATS`.
+    """
+    writer = EXPORT_FORMATS.get(fmt).factory
+    path = Path(path)
+    out = writer(catalogue_rows(store, run_id), path)
+    sidecar = write_sidecar(path.with_suffix(".json"), run_record(store, run_id))
+    return Path(out), sidecar

@@ -23,7 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.colouring import cluster_color, cluster_colour_of
 from core.project import EXCLUDE, PRESETS, UNSURE, Project
+
+__all__ = ["QtClasses", "QtClusters", "cluster_color", "swatch"]
 
 
 def swatch(color: str, size: int = 14) -> QIcon:
@@ -206,7 +209,7 @@ class QtClusters(QWidget):
             rows = p.clusters == c
             name = p.cluster_name(c)
             item = QTreeWidgetItem([str(c), name, str(int(rows.sum())), f"{float(p.confidence[rows].mean()):.2f}"])
-            item.setIcon(1, swatch(p.color_of(name) if c in p.cluster_names else cluster_color(c)))
+            item.setIcon(1, swatch(cluster_colour_of(p, c)))
             item.setData(0, Qt.ItemDataRole.UserRole, c)
             self.tree.addTopLevelItem(item)
             if c == current:
@@ -251,13 +254,3 @@ class QtClusters(QWidget):
             self.project.split_cluster(c)
         except (ValueError, RuntimeError) as exc:
             QMessageBox.warning(self, "Galaxy Sorter", str(exc))
-
-
-#: Cluster colours before a cluster is named (tab10-like, distinct from the class palette order).
-CLUSTER_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                  "#bcbd22", "#17becf")
-
-
-def cluster_color(cluster: int) -> str:
-    """Display colour of an unnamed cluster (noise, -1, is grey)."""
-    return "#666666" if cluster < 0 else CLUSTER_COLORS[cluster % len(CLUSTER_COLORS)]
