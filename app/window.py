@@ -119,7 +119,9 @@ class MainWindow(QMainWindow):
         self._action(m, "&Open folder…", self.choose_folder, QKeySequence.StandardKey.Open)
         self.recent = RecentFolders(self.settings, m.addMenu("Open &recent"), self.open_folder)
         m.addSeparator()
-        self.export_action = self._action(m, "&Export catalogue (CSV)…", self.export_catalogue, "Ctrl+E")
+        self.export_actions = [self._action(m, f"&Export {e.label}…", lambda _=False, f=e.name: self.export_catalogue(fmt=f),
+                                            "Ctrl+E" if e.name == EXPORT_FORMATS.default else None)
+                               for e in EXPORT_FORMATS]
         self.export_map_action = self._action(m, "Export &map (PNG/SVG)…", self.export_map)
         self.copy_action = self._action(m, "&Copy selected file paths", self.copy_paths, "Ctrl+Shift+C")
         m.addSeparator()
@@ -378,7 +380,8 @@ class MainWindow(QMainWindow):
         self.undo_action.setText(f"&Undo {p.undo_text()}" if p and p.can_undo else "&Undo")
         self.redo_action.setEnabled(bool(p and p.can_redo))
         self.redo_action.setText(f"&Redo {p.redo_text()}" if p and p.can_redo else "&Redo")
-        self.export_action.setEnabled(has_run)
+        for action in self.export_actions:
+            action.setEnabled(has_run)
         self.export_map_action.setEnabled(has_run)
         self.copy_action.setEnabled(bool(p and len(p.selection.indices)))
         self.cluster_action.setEnabled(p is not None)

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core.cluster import CLUSTER_METHODS
+from core.export import EXPORT_FORMATS
 from core.features import FEATURE_MODELS
 from core.preprocess import CROP_MODES, Preprocessing
 from core.projection import PROJECTION_METHODS
@@ -81,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"2-D map coordinates (default: {maps.default})")
     c.add_argument("--seed", type=int, default=0, help="random seed (same seed, same clusters)")
     c.add_argument("--out", type=Path, default=Path("clusters.csv"), help="catalogue CSV (a .json sidecar is written beside it)")
+    c.add_argument("--format", choices=EXPORT_FORMATS.names(), default=EXPORT_FORMATS.default,
+                   help=f"catalogue format (default: {EXPORT_FORMATS.default})")
     c.add_argument("--truth", type=Path, help="CSV of known labels (id first; label second or --truth-column)")
     c.add_argument("--truth-column", help="name of the label column in --truth")
     c.add_argument("--project-dir", type=Path, help="project store folder (default: FOLDER/.galaxy-sorter)")
@@ -114,7 +117,7 @@ def _cluster(args: argparse.Namespace) -> int:
                             prep=Preprocessing(args.crop, args.crop_fraction, args.rotations))
     result = run_pipeline(args.folder, config, store_dir=args.project_dir,
                           progress=None if args.quiet else ProgressBar())
-    csv_path, sidecar = export_result(result, config, args.out)
+    csv_path, sidecar = export_result(result, config, args.out, args.format)
     device = "CUDA" if result.provider == "CUDAExecutionProvider" else "CPU"
     print(f"{len(result.paths)} images clustered with {args.method} on {args.model} features "
           f"(inference on {device}) in {result.timings['total']:.1f} s")

@@ -77,9 +77,13 @@ def _dec(X: np.ndarray, n_clusters: int, *, random_state: int, dec_params: dict[
     dec.fit(X, progress=progress, should_stop=should_stop)
     soft = dec.soft_assignments_
     params: dict[str, object] = {"n_clusters": n_clusters, "random_state": random_state}
-    params.update({k: getattr(dec, k) for k in ("hidden_dims", "alpha", "tol", "batch_size",
-                                                 "pretrain_epochs", "finetune_epochs", "dropout", "lr",
-                                                 "standardise", "reconstruction_weight")})
+    # The full estimator parameters are the record: get_params() once DEC is a scikit-learn
+    # estimator, the parameters listed by hand until then.
+    get_params = getattr(dec, "get_params", None)
+    params.update(get_params() if callable(get_params) else
+                  {k: getattr(dec, k) for k in ("hidden_dims", "alpha", "tol", "batch_size", "pretrain_epochs",
+                                                "finetune_epochs", "dropout", "lr", "standardise",
+                                                "reconstruction_weight")})
     params["iterations"] = int(dec.n_iter_)
     params["converged"] = bool(dec.history_.converged)
     return ClusterResult("dec", dec.labels_, soft.max(1), soft, list(dec.warnings_), dec, params)

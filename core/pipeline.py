@@ -247,10 +247,10 @@ def run_in_own_store(
         store.close()
 
 
-def export_result(result: PipelineResult, config: PipelineConfig | None, csv_path: str | os.PathLike[str]
-                  ) -> tuple[Path, Path]:
-    """Write the run's catalogue CSV and sidecar JSON (``<csv stem>.json``) with :func:`core.export.export_catalogue`.
+def export_result(result: PipelineResult, config: PipelineConfig | None, csv_path: str | os.PathLike[str],
+                  fmt: str = "csv") -> tuple[Path, Path]:
+    """Write the run's catalogue and sidecar JSON (``<stem>.json``) with :func:`core.export.export_catalogue`.
 
     ``config`` is not needed any more (the stored run records it); it stays for callers that pass it.
     """
-    return export_catalogue(result.store, result.run_id, csv_path)
+    return export_catalogue(result.store, result.run_id, csv_path, fmt)

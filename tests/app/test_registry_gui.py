@@ -66,3 +66,20 @@ def test_each_job_calls_its_own_handler_and_a_superseded_one_never(qtbot):
     assert ("second handler", 2) in seen
     assert seen.index(("second handler", 2)) < seen.index(("signal", "second", 2))  # state first, then the signal
     assert not [s for s in seen if s[0].startswith("first")]
+
+
+def test_the_file_menu_offers_every_export_format(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from app.window import MainWindow
+    from core.export import EXPORT_FORMATS, write_csv
+
+    EXPORT_FORMATS.add("csv-copy", write_csv, "Catalogue copy (CSV)", suffix=".csv")
+    try:
+        window = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+        qtbot.addWidget(window)
+        texts = [a.text() for a in window.export_actions]
+        assert texts == ["&Export Catalogue (CSV)…", "&Export Catalogue copy (CSV)…"]
+        assert not any(a.isEnabled() for a in window.export_actions)  # nothing clustered yet
+    finally:
+        EXPORT_FORMATS.remove("csv-copy")

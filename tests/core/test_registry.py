@@ -108,6 +108,9 @@ def test_a_toy_export_format_is_one_entry(tmp_path):
     store.set_labels([ids[str(tmp_path / "a.png")]], "spiral")
     EXPORT_FORMATS.add("tsv", write_tsv, "Table (TSV)", suffix=".tsv")
     try:
+        from core.cli import _parser
+
+        assert _parser().parse_args(["cluster", "x", "--format", "tsv"]).format == "tsv"
         path, sidecar = export_catalogue(store, run, tmp_path / "cat.tsv", "tsv")
     finally:
         EXPORT_FORMATS.remove("tsv")
