@@ -43,12 +43,13 @@ def test_registry_defaults_and_errors():
 
 
 def test_every_extension_point_lists_what_it_had():
-    assert CLUSTER_METHODS.names() == ("dec", "kmeans", "pca-kmeans", "agglomerative", "dbscan", "dec-raw")
+    # (at least: new entries may follow without touching this test)
+    assert CLUSTER_METHODS.names()[:6] == ("dec", "kmeans", "pca-kmeans", "agglomerative", "dbscan", "dec-raw")
     assert CLUSTER_METHODS.default == "dec"
-    assert set(FEATURE_MODELS.names()) == {"xception", "efficientnet_lite0"} and FEATURE_MODELS.default == "xception"
-    assert PROJECTION_METHODS.names() == ("pca", "tsne", "lda")
-    assert COLOURINGS.names() == ("cluster", "label", "confidence")
-    assert EXPORT_FORMATS.names() == ("csv",)
+    assert {"xception", "efficientnet_lite0"} <= set(FEATURE_MODELS.names()) and FEATURE_MODELS.default == "xception"
+    assert PROJECTION_METHODS.names()[:3] == ("pca", "tsne", "lda")
+    assert COLOURINGS.names()[:3] == ("cluster", "label", "confidence")
+    assert EXPORT_FORMATS.names()[0] == "csv"
     for entry in FEATURE_MODELS:  # what build.spec and build_models.py read
         assert entry.option("file") == f"{entry.name}.onnx" and entry.option("exporter") == f"export_{entry.name}"
 
