@@ -1,10 +1,14 @@
 """The whole headless job: folder in, clusters, map and catalogue out.
 
-``run_pipeline`` is what the CLI runs and what the app's worker calls: scan,
-extract features (cached in the project store), cluster, project to 2-D, store
-the run, and optionally export the CSV and its sidecar.  Progress arrives as
-(fraction, message) with the stage in the message; ``should_stop`` cancels
-between batches and epochs.
+``run_pipeline`` is what the CLI runs (``run_in_own_store`` what the app's
+worker runs): scan, extract features (cached in the project store), cluster,
+project to 2-D, and store the run with its record (the settings of
+:meth:`PipelineConfig.record`, the model's SHA-256 and provider, the k used,
+the soft assignments, the timings); ``export_result`` then writes the
+catalogue and its sidecar from that record.  Methods, models and projections
+are looked up in their registries and asked for their options, never compared
+by name.  Progress arrives as (fraction, message) with the stage in the
+message; ``should_stop`` cancels between batches and epochs.
 """
 
 from __future__ import annotations
@@ -65,7 +69,11 @@ class PipelineConfig:
 
 @dataclass
 class PipelineResult:
-    """What a run produced."""
+    """What a run produced.
+
+    ``store`` is the store the run was saved in; :func:`run_in_own_store` has
+    closed it by the time the result reaches the caller.
+    """
 
     paths: list[Path]
     features: np.ndarray
