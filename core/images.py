@@ -11,6 +11,7 @@ carry on with the rest of the folder.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,23 +44,88 @@ def is_image_name(name: str) -> bool:
     return lower.endswith(IMAGE_SUFFIXES)
 
 
-def scan_folder(folder: str | os.PathLike[str], recursive: bool = True) -> list[Path]:
-    """Return the image files under ``folder``, sorted by path.
+def printable_path(path: str | os.PathLike[str]) -> str:
+    """Return ``path`` as text that can always be printed and stored (undecodable bytes as ``\\xNN``)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _name_is_text(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # a byte that is not UTF-8, kept by Python as a lone surrogate
+        return False
+    return True
+
+
+def scan_images(folder: str | os.PathLike[str], recursive: bool = True) -> tuple[list[Path], list[SkippedFile]]:
+    """Return the image files under ``folder`` (sorted) and what could not be scanned, with reasons.
 
     Hidden folders and the project store (``.galaxy-sorter``) are not entered.
+    An image whose name is not valid UTF-8 (it could be neither stored nor
+    exported faithfully) and a subfolder that cannot be listed are reported as
+    skipped instead of stopping or silently shrinking the run.
     Raises ``NotADirectoryError`` when ``folder`` is not a readable folder.
     """
     root = Path(folder)
     if not root.is_dir():
         raise NotADirectoryError(f"{root} is not a folder")
     found: list[Path] = []
+    skipped: list[SkippedFile] = []
+
+    def on_error(exc: OSError) -> None:
+        where = exc.filename if exc.filename is not None else root
+        if Path(where) == root:
+            raise NotADirectoryError(f"{root} cannot be read ({exc.strerror})")
+        skipped.append(SkippedFile(printable_path(where),
+                                   f"folder cannot be read ({exc.strerror}); its images are left out"))
+
+    def keep(dirpath: str | Path, name: str) -> bool:
+        if not (is_image_name(name) and not name.startswith(".")):
+            return False
+        if not _name_is_text(name):
+            skipped.append(SkippedFile(printable_path(Path(dirpath) / name),
+                                       "the file name is not valid UTF-8; rename the file to include it"))
+            return False
+        return True
+
     if recursive:
-        for dirpath, dirnames, filenames in os.walk(root):
+        for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS)
-            found.extend(Path(dirpath) / f for f in filenames if is_image_name(f) and not f.startswith("."))
+            found.extend(Path(dirpath) / f for f in filenames if keep(dirpath, f))
     else:
-        found = [p for p in root.iterdir() if p.is_file() and is_image_name(p.name)]
-    return sorted(found)
+        try:
+            entries = list(root.iterdir())
+        except OSError as exc:
+            raise NotADirectoryError(f"{root} cannot be read ({exc.strerror})") from exc
+        found = [p for p in entries if p.is_file() and keep(root, p.name)]
+    return sorted(found), sorted(skipped, key=lambda s: s.path)
+
+
+def scan_folder(folder: str | os.PathLike[str], recursive: bool = True) -> list[Path]:
+    """Return the image files under ``folder``, sorted by path (see :func:`scan_images` for what is left out)."""
+    return scan_images(folder, recursive)[0]
+
+
+#: Bytes read from each end of a file for its fingerprint.
+FINGERPRINT_BLOCK = 64 * 1024
+
+
+def file_fingerprint(path: str | os.PathLike[str]) -> str:
+    """Return a content fingerprint of a file: its size and the SHA-1 of its first and last 64 KiB.
+
+    Cheap enough to check on every open (at most 128 KiB read per file) and,
+    unlike size and modification time, it changes when a file is replaced by
+    another of the same size with its time copied over (``touch -r``).
+    Raises ``OSError`` when the file cannot be read.
+    """
+    digest = hashlib.sha1()
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        digest.update(fh.read(FINGERPRINT_BLOCK))
+        if size > FINGERPRINT_BLOCK:
+            fh.seek(max(FINGERPRINT_BLOCK, size - FINGERPRINT_BLOCK))
+            digest.update(fh.read(FINGERPRINT_BLOCK))
+    return f"{size}:{digest.hexdigest()}"
 
 
 def image_id(path: str | os.PathLike[str]) -> str:
@@ -102,6 +168,8 @@ def asinh_stretch(data: np.ndarray, softening: float = 3.0, upper_percentile: fl
     sky = float(np.median(values))
     noise = 1.4826 * float(np.median(np.abs(values - sky)))
     top = float(np.percentile(values, upper_percentile)) - sky
+    if float(np.max(values)) == float(np.min(values)):
+        raise ImageReadError(f"every pixel has the same value ({values[0]:g}): a blank image, nothing to cluster")
     if noise <= 0:
         noise = max(top, 1e-12) / 1000.0
     if top <= 0:
@@ -183,12 +251,16 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
             raw = np.fromfile(p, dtype=np.uint8)
         except OSError as exc:
             raise ImageReadError(f"cannot read the file ({exc.strerror})") from exc
-        array = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
+        # ANYDEPTH|ANYCOLOR keeps 16 bits and grey, and (unlike IMREAD_UNCHANGED) turns the
+        # picture upright as its EXIF orientation says, as every viewer shows it.
+        array = cv2.imdecode(raw, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
         if array is None or array.size == 0:
             raise ImageReadError("not a readable image (corrupt, truncated or not an image)")
         rgb = _to_rgb_uint8(array)
     if rgb.shape[0] < 8 or rgb.shape[1] < 8:
         raise ImageReadError(f"the image is too small ({rgb.shape[1]}x{rgb.shape[0]} pixels)")
+    if int(rgb.min()) == int(rgb.max()):
+        raise ImageReadError(f"every pixel has the same value ({int(rgb.min())}): a blank image, nothing to cluster")
     return rgb
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from core.cluster import DEFAULT_METHOD, ClusterResult, cluster_features
 from core.export import CatalogueRow, write_csv, write_sidecar
 from core.features import DEFAULT_MODEL, FeatureModel, extract_features, raw_pixel_features
-from core.images import SkippedFile, image_id, scan_folder
+from core.images import SkippedFile, image_id, scan_images
 from core.preprocess import Preprocessing
 from core.progress import ProgressFn, StopFn
 from core.projection import project
@@ -64,6 +64,26 @@ class PipelineResult:
     def ids(self) -> list[str]:
         """Image ids (file names without extension), aligned with ``paths``."""
         return [image_id(p) for p in self.paths]
+
+
+def checked_n_clusters(method: str, n_clusters: int, n_images: int) -> tuple[int, list[str]]:
+    """The number of clusters a run can really use, and a warning when it differs from the one asked for.
+
+    Every method but DBSCAN (which finds its own number) needs at least one
+    image more than clusters.  Raises ``ValueError`` when fewer than 2
+    clusters are asked for, or when too few images are readable to make 2.
+    """
+    if method == "dbscan":
+        return n_clusters, []
+    if n_clusters < 2:
+        raise ValueError(f"--clusters must be at least 2 (got {n_clusters})")
+    if n_clusters < n_images:
+        return n_clusters, []
+    used = n_images - 1
+    if used < 2:
+        raise ValueError(f"{n_images} readable images cannot be split into {n_clusters} clusters; add images")
+    return used, [f"asked for {n_clusters} clusters but only {n_images} images could be read: "
+                  f"clustered into {used} instead"]
 
 
 def _stage(progress: ProgressFn | None, name: str) -> ProgressFn | None:
@@ -112,10 +132,10 @@ def run_pipeline(
     cfg = config or PipelineConfig()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    paths = scan_folder(folder)
+    paths, scan_skipped = scan_images(folder)
     if not paths:
         raise FileNotFoundError(f"no JPEG, PNG, TIFF or FITS images were found in {folder}")
-    store = store or ProjectStore(store_dir or default_store_dir(folder))
+    store = store or ProjectStore(store_dir or default_store_dir(folder), root=folder)
     timings["scan"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -130,13 +150,16 @@ def run_pipeline(
                                progress=_stage(progress, "extract"), should_stop=should_stop, on_batch=on_batch)
         kept, X, skipped, features = res.paths, res.features, res.skipped, res.features
     timings["extract"] = time.perf_counter() - t
+    skipped = scan_skipped + list(skipped)
     if len(kept) < 2:
         raise FileNotFoundError(f"fewer than two readable images in {folder} ({len(skipped)} skipped)")
+    n_clusters, k_warnings = checked_n_clusters(cfg.method, cfg.n_clusters, len(kept))
 
     t = time.perf_counter()
-    clusters = cluster_features(X, cfg.method, cfg.n_clusters, random_state=cfg.seed,
+    clusters = cluster_features(X, cfg.method, n_clusters, random_state=cfg.seed,
                                 dec_params=cfg.dec_params, progress=_stage(progress, "cluster"),
                                 should_stop=should_stop)
+    clusters.warnings[:0] = store.features.take_problems() + k_warnings
     timings["cluster"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -154,7 +177,7 @@ def run_pipeline(
     if cfg.method == "dec" and clusters.model is not None:
         # The DEC encoder is kept with the run: fine-tuning rounds start from it.
         params["encoder"] = clusters.model.save_onnx(store.new_model_path()).name
-    run_id = store.save_run(cfg.method, cfg.model, cfg.n_clusters, params, clusters.warnings,
+    run_id = store.save_run(cfg.method, cfg.model, n_clusters, params, clusters.warnings,
                             [ids[str(p)] for p in kept], clusters.labels, clusters.confidence, coords)
     timings["save"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
@@ -186,7 +209,8 @@ def export_result(result: PipelineResult, config: PipelineConfig, csv_path: str 
         "model": {"name": config.model, "sha256": result.model_sha256, "provider": result.provider},
         "preprocessing": config.prep.as_dict(),
         "method": config.method,
-        "n_clusters": config.n_clusters,
+        "n_clusters": int(result.clusters.params.get("n_clusters", config.n_clusters)),
+        "n_clusters_requested": config.n_clusters,
         "projection": config.projection,
         "seed": config.seed,
         "parameters": result.clusters.params,
