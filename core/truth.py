@@ -23,6 +23,7 @@ class TruthFileError(ValueError):
 
 def _rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Header and (line number, row) of a CSV file, refusing a quote that swallows lines."""
+    line = 1
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh, strict=True)
@@ -41,7 +42,10 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
                 rows.append((line + 1, row))
                 line = reader.line_num
     except csv.Error as exc:
-        raise TruthFileError(f"{path}, line {reader.line_num}: not a valid CSV row ({exc})") from None
+        if "end of data" in str(exc):
+            raise TruthFileError(f"{path}, line {line + 1}: a quote is not closed, so the lines after it "
+                                 f"would be lost; fix the quote") from None
+        raise TruthFileError(f"{path}, line {line + 1}: not a valid CSV row ({exc})") from None
     except UnicodeDecodeError as exc:
         raise TruthFileError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     return header, rows
