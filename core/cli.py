@@ -246,6 +246,11 @@ def error_line(exc: BaseException, args: argparse.Namespace | None = None) -> tu
                                                        if getattr(args, "folder", None) else None)
     if isinstance(exc, StoreError):
         return str(exc), 2
+    if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+        return (f"the disk is full (writing the project store {store_dir}); free some space and run again: "
+                f"what was saved so far is intact"), 2
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return f"the project store {store_dir} is busy in another program; close it and run again", 2
     if isinstance(exc, sqlite3.DatabaseError):
         return (f"the project store {store_dir} is damaged or not a Galaxy Sorter store ({exc}); "
                 f"move it aside to start afresh, or restore it from a backup"), 2
