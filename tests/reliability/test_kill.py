@@ -14,7 +14,7 @@ import csv
 
 import numpy as np
 import pytest
-from conftest import check_consistent, copy_project, kill_after, start_worker
+from relhelp import check_consistent, copy_project, kill_after, start_worker
 
 from core.sample import CLASSES
 
