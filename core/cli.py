@@ -85,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--projection", choices=PROJECTIONS, default="pca", help="2-D map coordinates (default: pca)")
     c.add_argument("--seed", type=int, default=0, help="random seed (same seed, same clusters)")
     c.add_argument("--out", type=Path, default=Path("clusters.csv"), help="catalogue CSV (a .json sidecar is written beside it)")
+    c.add_argument("--relative-paths", action="store_true",
+                   help="paths in the CSV and sidecar relative to FOLDER (for files meant to be shared)")
     c.add_argument("--truth", type=Path, help="CSV of known labels (id first; label second or --truth-column)")
     c.add_argument("--truth-column", help="name of the label column in --truth")
     c.add_argument("--project-dir", type=Path, help="project store folder (default: FOLDER/.galaxy-sorter)")
@@ -160,7 +162,7 @@ def _cluster(args: argparse.Namespace) -> int:
                             use_gpu=not args.cpu,
                             prep=Preprocessing(args.crop, args.crop_fraction, args.rotations))
     result = run_pipeline(args.folder, config, store=store, progress=None if args.quiet else ProgressBar())
-    csv_path, sidecar = export_result(result, config, args.out)
+    csv_path, sidecar = export_result(result, config, args.out, relative=args.relative_paths)
     device = "CUDA" if result.provider == "CUDAExecutionProvider" else "CPU"
     print(f"{len(result.paths)} images clustered with {args.method} on {args.model} features "
           f"(inference on {device}) in {result.timings['total']:.1f} s")

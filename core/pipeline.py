@@ -201,10 +201,19 @@ def catalogue_rows(result: PipelineResult) -> list[CatalogueRow]:
     return rows
 
 
-def export_result(result: PipelineResult, config: PipelineConfig, csv_path: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """Write the catalogue CSV and its sidecar JSON (``<csv stem>.json``); return both paths."""
+def export_result(result: PipelineResult, config: PipelineConfig, csv_path: str | os.PathLike[str],
+                  relative: bool = False) -> tuple[Path, Path]:
+    """Write the catalogue CSV and its sidecar JSON (``<csv stem>.json``); return both paths.
+
+    ``relative``: image paths relative to the image folder, for files meant to
+    be shared (absolute paths name the user's home and disks).
+    """
     csv_path = Path(csv_path)
-    write_csv(catalogue_rows(result), csv_path)
+    rows = catalogue_rows(result)
+    shown = result.store.key_of if relative else str
+    for row in rows:
+        row.path = shown(row.path)
+    write_csv(rows, csv_path)
     sidecar = write_sidecar(csv_path.with_suffix(".json"), {
         "model": {"name": config.model, "sha256": result.model_sha256, "provider": result.provider},
         "preprocessing": config.prep.as_dict(),
@@ -216,7 +225,7 @@ def export_result(result: PipelineResult, config: PipelineConfig, csv_path: str 
         "parameters": result.clusters.params,
         "warnings": result.clusters.warnings,
         "images": len(result.paths),
-        "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
+        "skipped": [{"path": shown(s.path), "reason": s.reason} for s in result.skipped],
         "timings_s": result.timings,
     })
     return csv_path, sidecar

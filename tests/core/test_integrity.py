@@ -358,3 +358,19 @@ def test_k_above_the_images_is_cut_said_and_recorded(tmp_path, capsys):
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["n_clusters"] == 2 and side["n_clusters_requested"] == 5
     assert side["parameters"]["n_clusters"] == 2
+
+
+# 10. paths in files meant to be shared ---------------------------------------------------------------
+def test_relative_paths_for_shared_catalogues(tmp_path, capsys):
+    folder = tmp_path / "imgs"
+    _galaxies(folder, 2)
+    _galaxies(folder / "sub", 1)
+    (folder / "bad.png").write_bytes(b"")
+    out = tmp_path / "c.csv"
+    assert main(["cluster", str(folder), "--model", "efficientnet_lite0", "--method", "kmeans", "--out", str(out),
+                 "--quiet", "--relative-paths"]) == 0
+    text = out.read_text()
+    assert str(tmp_path) not in text
+    assert sorted(line.split(",")[0] for line in text.splitlines()[1:]) == ["g00.png", "g01.png", "sub/g00.png"]
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["skipped"] == [{"path": "bad.png", "reason": "the file is empty"}]
