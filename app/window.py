@@ -245,7 +245,9 @@ class MainWindow(QMainWindow):
         self._subscribe(project)
         self.classes.set_project(project)
         self.clusters.set_project(project)
-        self.setWindowTitle(f"Galaxy Sorter: {folder.name}")
+        self.setWindowTitle(f"Galaxy Sorter: {folder.name}"
+                            + (" (read-only: the folder cannot be written, labels are not saved)"
+                               if project.store.read_only else ""))
         self._remember(folder)
         if project.run_id is not None:
             info = project.run_info

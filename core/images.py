@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,13 +231,71 @@ def _read_fits(path: Path) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
+#: Images with more pixels than this are decoded one at a time, whatever the number of decoding threads:
+#: a 12,000 x 12,000 RGB image takes 432 MB decoded, and four at once could exhaust a laptop's memory.
+BIG_IMAGE_PIXELS = 40_000_000
+#: Longest side such an image keeps (the models see at most 299 pixels of it; previews fit a screen).
+BIG_IMAGE_SIDE = 4096
+_BIG_DECODE = threading.Semaphore(1)
+
+
+def raster_size(raw: bytes | np.ndarray) -> tuple[int, int] | None:
+    """Width and height from a PNG or JPEG header (no decoding), or None when the header says nothing."""
+    data = bytes(raw[: 1 << 16]) if isinstance(raw, np.ndarray) else raw[: 1 << 16]
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return struct.unpack(">II", data[16:24])
+    if data[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 < len(data):
+            if data[i] != 0xFF:
+                return None
+            marker = data[i + 1]
+            length = struct.unpack(">H", data[i + 2 : i + 4])[0]
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
+                h, w = struct.unpack(">HH", data[i + 5 : i + 9])
+                return w, h
+            i += 2 + length
+    return None
+
+
+def _decode(raw: np.ndarray, reduce: int = 1) -> np.ndarray | None:
+    import cv2
+
+    if reduce > 1:  # JPEG decodes straight to 1/2, 1/4 or 1/8 size: the full image is never in memory
+        flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[reduce]
+        return cv2.imdecode(raw, flag)
+    # ANYDEPTH|ANYCOLOR keeps 16 bits and grey, and (unlike IMREAD_UNCHANGED) turns the
+    # picture upright as its EXIF orientation says, as every viewer shows it.
+    return cv2.imdecode(raw, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+
+
+def _decode_big(raw: np.ndarray, width: int, height: int) -> np.ndarray | None:
+    """Decode a huge raster, alone, and shrink it to :data:`BIG_IMAGE_SIDE` before the next one starts."""
+    import cv2
+
+    with _BIG_DECODE:
+        reduce = 1
+        if raw[:2].tobytes() == b"\xff\xd8":
+            while reduce < 8 and max(width, height) / (reduce * 2) >= BIG_IMAGE_SIDE:
+                reduce *= 2
+        array = _decode(raw, reduce)
+        if array is None or array.size == 0:
+            return None
+        rgb = _to_rgb_uint8(array)
+        del array
+        scale = BIG_IMAGE_SIDE / max(rgb.shape[:2])
+        if scale < 1:
+            rgb = cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))),
+                             interpolation=cv2.INTER_AREA)
+        return np.ascontiguousarray(rgb)
+
+
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Read one image as RGB uint8 of shape (height, width, 3).
 
     Raises :class:`ImageReadError` with a human-readable reason for missing,
     empty, corrupt or unsupported files.
     """
-    import cv2
 
     p = Path(path)
     try:
@@ -251,12 +311,14 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
             raw = np.fromfile(p, dtype=np.uint8)
         except OSError as exc:
             raise ImageReadError(f"cannot read the file ({exc.strerror})") from exc
-        # ANYDEPTH|ANYCOLOR keeps 16 bits and grey, and (unlike IMREAD_UNCHANGED) turns the
-        # picture upright as its EXIF orientation says, as every viewer shows it.
-        array = cv2.imdecode(raw, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
-        if array is None or array.size == 0:
+        size_wh = raster_size(raw)
+        if size_wh is not None and size_wh[0] * size_wh[1] > BIG_IMAGE_PIXELS:
+            rgb = _decode_big(raw, *size_wh)
+        else:
+            array = _decode(raw)
+            rgb = None if array is None or array.size == 0 else _to_rgb_uint8(array)
+        if rgb is None:
             raise ImageReadError("not a readable image (corrupt, truncated or not an image)")
-        rgb = _to_rgb_uint8(array)
     if rgb.shape[0] < 8 or rgb.shape[1] < 8:
         raise ImageReadError(f"the image is too small ({rgb.shape[1]}x{rgb.shape[0]} pixels)")
     if int(rgb.min()) == int(rgb.max()):

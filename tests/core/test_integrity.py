@@ -374,3 +374,40 @@ def test_relative_paths_for_shared_catalogues(tmp_path, capsys):
     assert sorted(line.split(",")[0] for line in text.splitlines()[1:]) == ["g00.png", "g01.png", "sub/g00.png"]
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["skipped"] == [{"path": "bad.png", "reason": "the file is empty"}]
+
+
+# Must hold: a huge image costs one decode at a time ------------------------------------------------
+def test_huge_images_are_decoded_one_at_a_time_and_shrunk(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    import core.images as images
+
+    big = np.zeros((5000, 9000, 3), np.uint8)  # 45 megapixels
+    big[1000:4000, 2000:7000] = (200, 120, 40)
+    cv2.imwrite(str(tmp_path / "big.jpg"), big)
+    assert images.raster_size(np.fromfile(tmp_path / "big.jpg", np.uint8)) == (9000, 5000)
+    out = read_image(tmp_path / "big.jpg")
+    assert max(out.shape[:2]) <= images.BIG_IMAGE_SIDE and out.shape[1] > out.shape[0]
+    for i in range(4):
+        cv2.imwrite(str(tmp_path / f"b{i}.png"), big[::50, ::50])
+    monkeypatch.setattr(images, "BIG_IMAGE_PIXELS", 100)  # every image counts as huge here
+    active, peak = [0], [0]
+    real = images._decode
+
+    def counting(raw, reduce=1):
+        active[0] += 1
+        peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)
+        try:
+            return real(raw, reduce)
+        finally:
+            active[0] -= 1
+
+    monkeypatch.setattr(images, "_decode", counting)
+    threads = [threading.Thread(target=read_image, args=(tmp_path / f"b{i}.png",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 1
