@@ -5,7 +5,8 @@ model file's content and the preprocessing; the image key is the path relative
 to the project root (so a moved or renamed project folder, or one opened once
 by a relative and once by an absolute path, keeps its cache).  A row is valid
 while the file's size, modification time and content fingerprint
-(:func:`core.images.file_fingerprint`) are unchanged.
+(:func:`core.images.file_fingerprint`) are unchanged; the fingerprint is
+recomputed only when the file's change time (which no tool sets back) moved.
 
 Each cache key has one append-only ``<key>.f32`` file of rows.  A row is
 written and fsynced *before* the index that points at it is committed, and the
@@ -58,6 +59,7 @@ class FeatureCache:
         self.root = Path(root).resolve() if root is not None else None
         self.read_only = read_only
         self._problems: list[str] = []
+        self._dirs: dict[str, str] = {}
         self._lock = threading.Lock()
         if not read_only:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -93,7 +95,7 @@ class FeatureCache:
                 self._problems.append("feature cache: rows from an older version cannot be verified; "
                                       "they are recomputed")
             db.execute("CREATE TABLE IF NOT EXISTS rows (key TEXT, path TEXT, size INTEGER, mtime_ns INTEGER,"
-                       " fingerprint TEXT, row INTEGER, crc INTEGER, PRIMARY KEY (key, path))")
+                       " ctime_ns INTEGER, fingerprint TEXT, row INTEGER, crc INTEGER, PRIMARY KEY (key, path))")
             db.execute("CREATE TABLE IF NOT EXISTS dims (key TEXT PRIMARY KEY, dim INTEGER)")
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             db.execute("COMMIT")
@@ -112,15 +114,21 @@ class FeatureCache:
         return out
 
     def image_key(self, path: str | os.PathLike[str]) -> str:
-        """The key of an image: its path relative to the root (POSIX form), else its absolute path."""
-        p = Path(path).resolve()
+        """The key of an image: its path relative to the root (POSIX form), else its absolute path.
+
+        The folder part is resolved (links, ``..``, the working directory) once
+        per folder and remembered: resolving every path took most of a lookup.
+        """
+        folder, name = os.path.split(os.fspath(path))
+        real = self._dirs.get(folder)
+        if real is None:
+            real = self._dirs[folder] = str(Path(folder or ".").resolve())
+        full = os.path.join(real, name)
         if self.root is not None:
-            try:
-                p = p.relative_to(self.root)
-                return os.fsencode(p.as_posix()).decode("utf-8", "backslashreplace")
-            except ValueError:
-                pass
-        return os.fsencode(str(p)).decode("utf-8", "backslashreplace")
+            prefix = str(self.root).rstrip(os.sep) + os.sep
+            if full.startswith(prefix):
+                full = full[len(prefix):].replace(os.sep, "/")
+        return os.fsencode(full).decode("utf-8", "backslashreplace")
 
     def _file(self, key: str) -> Path:
         return self.folder / f"{key}.f32"
@@ -145,22 +153,30 @@ class FeatureCache:
             if dim is None or not self._file(key).exists():
                 return {}
             index = {r[0]: r[1:] for r in self._db.execute(
-                "SELECT path, size, mtime_ns, fingerprint, row, crc FROM rows WHERE key=?", (key,))}
+                "SELECT path, size, mtime_ns, ctime_ns, fingerprint, row, crc FROM rows WHERE key=?", (key,))}
         nbytes = self._file(key).stat().st_size
         n_rows = nbytes // (4 * dim)
         data = np.memmap(self._file(key), dtype=np.float32, mode="r", shape=(n_rows, dim)) if n_rows else None
         out: dict[Path, np.ndarray] = {}
         damaged: list[str] = []
+        seen_again: list[tuple[int, str, str]] = []
         for p in paths:
             ikey = self.image_key(p)
             entry = index.get(ikey)
             if entry is None:
                 continue
-            size, mtime_ns, fingerprint, row, crc = entry
+            size, mtime_ns, ctime_ns, fingerprint, row, crc = entry
             try:
-                st = Path(p).stat()
-                if st.st_size != size or st.st_mtime_ns != mtime_ns or file_fingerprint(p) != fingerprint:
+                st = os.stat(p)
+                if st.st_size != size or st.st_mtime_ns != mtime_ns:
                     continue  # the file changed: recomputed, as any edit would be
+                # Nothing sets the change time back (``touch -r`` copies only the modification
+                # time), so an unchanged one spares reading the file; a new one (a copied or
+                # replaced file) means the content fingerprint decides.
+                if st.st_ctime_ns != ctime_ns:
+                    if file_fingerprint(p) != fingerprint:
+                        continue
+                    seen_again.append((st.st_ctime_ns, key, ikey))
             except OSError:
                 continue
             if data is None or row >= n_rows:
@@ -172,6 +188,9 @@ class FeatureCache:
                 continue
             out[p] = values
         del data
+        if seen_again and not self.read_only:
+            with self._lock, self._db:
+                self._db.executemany("UPDATE rows SET ctime_ns=? WHERE key=? AND path=?", seen_again)
         if damaged:
             with self._lock:
                 self._problems.append(
@@ -193,8 +212,8 @@ class FeatureCache:
             return
         stats = []
         for p in paths:
-            st = Path(p).stat()
-            stats.append((self.image_key(p), st.st_size, st.st_mtime_ns, file_fingerprint(p)))
+            st = os.stat(p)
+            stats.append((self.image_key(p), st.st_size, st.st_mtime_ns, st.st_ctime_ns, file_fingerprint(p)))
         with self._lock:
             with self._db:
                 self._db.execute("INSERT OR IGNORE INTO dims VALUES (?, ?)", (key, features.shape[1]))
@@ -231,9 +250,9 @@ class FeatureCache:
                 # Entries pointing at or past ``start`` point at rows a shortened file lost; they go.
                 self._db.execute("DELETE FROM rows WHERE key=? AND row>=?", (key, start))
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(key, k, s, m, fp, start + i, _row_crc(features[i]))
-                     for i, (k, s, m, fp) in enumerate(stats)])
+                    "INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(key, k, s, m, c, fp, start + i, _row_crc(features[i]))
+                     for i, (k, s, m, c, fp) in enumerate(stats)])
 
     def count(self, key: str) -> int:
         """Number of indexed rows for ``key``."""
