@@ -194,7 +194,9 @@ class MainWindow(QMainWindow):
             project.subscribe(event, self._update_actions)
         project.subscribe("labels_changed", self._count_new_labels)
         project.selection.subscribe(lambda *_: self._update_actions())
-        self.setWindowTitle(f"Galaxy Sorter: {folder.name}")
+        self.setWindowTitle(f"Galaxy Sorter: {folder.name}"
+                            + (" (read-only: the folder cannot be written, labels are not saved)"
+                               if project.store.read_only else ""))
         self.recent.add(folder)
         self.map_view.render()
         self._update_actions()

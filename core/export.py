@@ -61,11 +61,15 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` atomically (temp file, fsync, rename)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk or a kill leaves no half-written temp file behind
+        raise
     return path
 
 
@@ -143,6 +147,7 @@ def run_record(store: ProjectStore, run_id: int) -> dict[str, object]:
         "preprocessing": params.get("prep", {}),
         "method": run.method,
         "n_clusters": run.n_clusters,
+        "n_clusters_requested": params.get("n_clusters_requested", run.n_clusters),
         "k_used": len(clusters - {-1}),
         "projection": store.setting(f"projection/{run_id}", params.get("projection", "pca")),
         "seed": params.get("seed"),
@@ -157,7 +162,7 @@ def run_record(store: ProjectStore, run_id: int) -> dict[str, object]:
 
 
 def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[str],
-                     fmt: str = EXPORT_FORMATS.default) -> tuple[Path, Path]:
+                     fmt: str = EXPORT_FORMATS.default, relative: bool = False) -> tuple[Path, Path]:
     """Write a stored run's catalogue in format ``fmt`` and its sidecar ``<stem>.json``; return both paths.
 
     Parameters
@@ -170,9 +175,19 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
         The catalogue file.
     fmt : str
         A name in :data:`EXPORT_FORMATS`.
+    relative : bool
+        Image paths relative to the image folder, and no absolute folder in the
+        sidecar: for files meant to be shared (absolute paths name the user's home and disks).
     """
     writer = EXPORT_FORMATS.get(fmt).factory
     path = Path(path)
-    out = writer(catalogue_rows(store, run_id), path)
-    sidecar = write_sidecar(path.with_suffix(".json"), run_record(store, run_id))
+    rows = catalogue_rows(store, run_id)
+    record = run_record(store, run_id)
+    if relative:
+        for row in rows:
+            row.path = store.key_of(row.path)
+        record["skipped"] = [{"path": store.key_of(s["path"]), "reason": s["reason"]} for s in record["skipped"]]
+        record["folder"] = "."
+    out = writer(rows, path)
+    sidecar = write_sidecar(path.with_suffix(".json"), record)
     return Path(out), sidecar

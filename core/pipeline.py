@@ -24,7 +24,7 @@ import numpy as np
 from core.cluster import CLUSTER_METHODS, DEFAULT_METHOD, ClusterResult, cluster_features
 from core.export import export_catalogue
 from core.features import DEFAULT_MODEL, FEATURE_MODELS, FeatureModel, extract_features, raw_pixel_features
-from core.images import SkippedFile, scan_folder
+from core.images import SkippedFile, scan_images
 from core.preprocess import Preprocessing
 from core.progress import ProgressFn, StopFn
 from core.projection import PROJECTION_METHODS, project
@@ -87,6 +87,26 @@ class PipelineResult:
     model_sha256: str
 
 
+def checked_n_clusters(method: str, n_clusters: int, n_images: int) -> tuple[int, list[str]]:
+    """The number of clusters a run can really use, and a warning when it differs from the one asked for.
+
+    Every method but DBSCAN (which finds its own number) needs at least one
+    image more than clusters.  Raises ``ValueError`` when fewer than 2
+    clusters are asked for, or when too few images are readable to make 2.
+    """
+    if method == "dbscan":
+        return n_clusters, []
+    if n_clusters < 2:
+        raise ValueError(f"--clusters must be at least 2 (got {n_clusters})")
+    if n_clusters < n_images:
+        return n_clusters, []
+    used = n_images - 1
+    if used < 2:
+        raise ValueError(f"{n_images} readable images cannot be split into {n_clusters} clusters; add images")
+    return used, [f"asked for {n_clusters} clusters but only {n_images} images could be read: "
+                  f"clustered into {used} instead"]
+
+
 def _stage(progress: ProgressFn | None, name: str) -> ProgressFn | None:
     if progress is None:
         return None
@@ -136,10 +156,10 @@ def run_pipeline(
     projection = PROJECTION_METHODS.get(cfg.projection)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    paths = scan_folder(folder)
+    paths, scan_skipped = scan_images(folder)
     if not paths:
         raise FileNotFoundError(f"no JPEG, PNG, TIFF or FITS images were found in {folder}")
-    store = store or ProjectStore(store_dir or default_store_dir(folder))
+    store = store or ProjectStore(store_dir or default_store_dir(folder), root=folder)
     timings["scan"] = time.perf_counter() - t0
 
     t = time.perf_counter()
@@ -154,13 +174,16 @@ def run_pipeline(
                                progress=_stage(progress, "extract"), should_stop=should_stop, on_batch=on_batch)
         kept, X, skipped, features = res.paths, res.features, res.skipped, res.features
     timings["extract"] = time.perf_counter() - t
+    skipped = scan_skipped + list(skipped)
     if len(kept) < 2:
         raise FileNotFoundError(f"fewer than two readable images in {folder} ({len(skipped)} skipped)")
+    n_clusters, k_warnings = checked_n_clusters(cfg.method, cfg.n_clusters, len(kept))
 
     t = time.perf_counter()
-    clusters = cluster_features(X, cfg.method, cfg.n_clusters, random_state=cfg.seed,
+    clusters = cluster_features(X, cfg.method, n_clusters, random_state=cfg.seed,
                                 dec_params=cfg.dec_params, progress=_stage(progress, "cluster"),
                                 should_stop=should_stop)
+    clusters.warnings[:0] = store.features.take_problems() + k_warnings
     timings["cluster"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -180,7 +203,9 @@ def run_pipeline(
     if method.option("keeps_encoder", False) and clusters.model is not None:
         # The DEC encoder is kept with the run: fine-tuning rounds start from it.
         params["encoder"] = clusters.model.save_onnx(store.new_model_path()).name
-    run_id = store.save_run(cfg.method, cfg.model, cfg.n_clusters, params, clusters.warnings,
+    # The run records the k really used; the one asked for stays in the parameters.
+    params["n_clusters_requested"] = cfg.n_clusters
+    run_id = store.save_run(cfg.method, cfg.model, n_clusters, params, clusters.warnings,
                             db_ids, clusters.labels, clusters.confidence, coords)
     timings["save"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
@@ -256,9 +281,10 @@ def run_in_own_store(
 
 
 def export_result(result: PipelineResult, config: PipelineConfig | None, csv_path: str | os.PathLike[str],
-                  fmt: str = "csv") -> tuple[Path, Path]:
+                  fmt: str = "csv", relative: bool = False) -> tuple[Path, Path]:
     """Write the run's catalogue and sidecar JSON (``<stem>.json``) with :func:`core.export.export_catalogue`.
 
     ``config`` is not needed any more (the stored run records it); it stays for callers that pass it.
+    ``relative``: image paths relative to the image folder, for files meant to be shared.
     """
-    return export_catalogue(result.store, result.run_id, csv_path, fmt)
+    return export_catalogue(result.store, result.run_id, csv_path, fmt, relative=relative)

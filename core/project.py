@@ -134,14 +134,15 @@ class Project:
         folder = Path(folder)
         if not folder.is_dir():
             raise NotADirectoryError(f"{folder} is not a folder")
-        store = ProjectStore(store_dir or default_store_dir(folder))
+        store = ProjectStore(store_dir or default_store_dir(folder), root=folder)
         self = cls(folder=folder, store=store)
         stored = store.classes()
         if stored:
             self.classes = [LabelClass(n, c) for n, c in stored]
         else:
             self.classes = [LabelClass(n, PALETTE[i]) for i, n in enumerate(PRESETS["Hubble basic"])]
-            store.set_classes([(c.name, c.color) for c in self.classes])
+            if not store.read_only:
+                store.set_classes([(c.name, c.color) for c in self.classes])
         run = store.latest_run()
         current = store.setting("current_run")
         if run is not None and current is not None and current != run.id:
@@ -541,8 +542,7 @@ class Project:
         """The DEC encoder ONNX file of the current run (``base``: of the DEC run it came from), if any."""
         params = self.run_info.get("params", {}) if self.run_info else {}
         name = (params.get("base_encoder") or params.get("encoder")) if base else params.get("encoder")
-        path = self.store.folder / "models" / str(name) if name else None
-        return path if path is not None and path.is_file() else None
+        return self.store.model_path(name)
 
     def model_view(self) -> tuple[np.ndarray, np.ndarray]:
         """Soft assignments and an embedding of every image, for suggestions.
