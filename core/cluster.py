@@ -4,6 +4,8 @@
 * ``kmeans``: plain k-means on the features (seeds 002, 003);
 * ``pca-kmeans``: k-means after PCA to 50 dimensions (seed 003);
 * ``agglomerative``: Ward linkage on PCA-50 features (seed 002);
+* ``gmm``: a Gaussian mixture on a PCA view that estimates unequal cluster
+  fractions (:mod:`core.cluster_prior`; k-means splits folders near 50/50);
 * ``dbscan``: density clustering on PCA-10 features with an eps taken from the
   k-nearest-neighbour distances (seed 002); its noise points form cluster -1.
 
@@ -25,7 +27,7 @@ import numpy as np
 from core.dec import DEC, student_t
 from core.progress import ProgressFn, StopFn
 
-METHODS = ("dec", "kmeans", "pca-kmeans", "agglomerative", "dbscan", "dec-raw")
+METHODS = ("dec", "kmeans", "pca-kmeans", "gmm", "agglomerative", "dbscan", "dec-raw")
 DEFAULT_METHOD = "dec"
 
 
@@ -121,6 +123,13 @@ def cluster_features(
         params["iterations"] = int(dec.n_iter_)
         params["converged"] = bool(dec.history_.converged)
         return ClusterResult(method, dec.labels_, soft.max(1), soft, list(dec.warnings_), dec, params)
+    if method == "gmm":
+        from core.cluster_prior import prior_mixture
+
+        mix = prior_mixture(X, n_clusters, random_state=random_state)
+        params.update({"pca_components": mix.n_components, "covariance_type": mix.covariance_type,
+                       "weights": [round(float(w), 4) for w in mix.weights]})
+        return ClusterResult(method, mix.labels, mix.soft.max(1), mix.soft, warnings, None, params)
     if method == "kmeans":
         labels = KMeans(n_clusters, n_init=10, random_state=random_state).fit_predict(X)
         Z = X
