@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core.cluster import METHODS
-from core.features import MODELS
+from core.features import DEFAULT_MODEL, MODELS
 from core.preprocess import CROP_MODES, Preprocessing
 from core.projection import PROJECTIONS
 
@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("cluster", help="extract features, cluster, export a CSV catalogue")
     c.add_argument("folder", type=Path, help="folder of JPEG/PNG/TIFF/FITS images (searched recursively)")
-    c.add_argument("--model", choices=sorted(MODELS), default="xception", help="feature model (default: xception)")
+    c.add_argument("--model", choices=sorted(MODELS), default=DEFAULT_MODEL, help=f"feature model (default: {DEFAULT_MODEL})")
     c.add_argument("--method", choices=METHODS, default="dec", help="clustering method (default: dec)")
     c.add_argument("--clusters", type=int, default=2, help="number of clusters (default: 2)")
     c.add_argument("--crop", choices=CROP_MODES, default="fixed",
@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
 
     k = sub.add_parser("suggest-k", help="silhouette score per number of clusters, to help choose k")
     k.add_argument("folder", type=Path)
-    k.add_argument("--model", choices=sorted(MODELS), default="xception")
+    k.add_argument("--model", choices=sorted(MODELS), default=DEFAULT_MODEL)
     k.add_argument("--max-k", type=int, default=8)
     k.add_argument("--project-dir", type=Path)
     k.add_argument("--cpu", action="store_true")

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 import numpy as np
 
 
-
 @dataclass
 class MixtureResult:
     """Hard labels, posterior probabilities and the estimated cluster fractions."""

@@ -33,11 +33,11 @@ from core.progress import Cancelled, ProgressFn, StopFn
 
 #: Feature models offered to the user: name -> description.
 MODELS = {
-    "xception": "Xception, ImageNet weights (default, as in the seed papers): 2048 features, 299 px",
+    "xception": "Xception, ImageNet weights (as in the seed papers): 2048 features, 299 px",
     "efficientnet_lite0": "EfficientNet-Lite0, ImageNet weights (fast): 1280 features, 224 px",
-    "galaxy_cnn": "Galaxy CNN trained on Galaxy Zoo morphology labels (models/train_galaxy_net.py): 64 features, 48 px",
+    "galaxy_cnn": "Galaxy CNN trained on Galaxy Zoo morphology (default, README Benchmarks): 64 features, 48 px",
 }
-DEFAULT_MODEL = "xception"
+DEFAULT_MODEL = "galaxy_cnn"
 
 
 def file_sha256(path: Path) -> str:
