@@ -35,7 +35,7 @@ from core.progress import Cancelled, ProgressFn, StopFn
 MODELS = {
     "xception": "Xception, ImageNet weights (as in the seed papers): 2048 features, 299 px",
     "efficientnet_lite0": "EfficientNet-Lite0, ImageNet weights (fast): 1280 features, 224 px",
-    "galaxy_cnn": "Galaxy CNN trained on Galaxy Zoo morphology (default, README Benchmarks): 64 features, 48 px",
+    "galaxy_cnn": "Galaxy CNN trained on Galaxy Zoo morphology labels (default): 64 features, 48 px",
 }
 DEFAULT_MODEL = "galaxy_cnn"
 
