@@ -24,6 +24,7 @@ METHOD_NAMES = {
     "dec": "DEC (deep embedded clustering)",
     "kmeans": "k-means",
     "pca-kmeans": "PCA + k-means",
+    "gmm": "Gaussian mixture (unequal cluster sizes)",
     "agglomerative": "agglomerative (Ward)",
     "dbscan": "DBSCAN (finds its own number)",
     "dec-raw": "DEC on raw pixels (baseline)",
