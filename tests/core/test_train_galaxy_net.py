@@ -57,3 +57,15 @@ def test_training_script_runs_and_exports(tmp_path):
     res = extract_features(sorted((data / "images").glob("*.jpg"))[:3], model)
     assert res.features.shape == (3, tgn.EMBED_DIM)
     assert np.all(np.isfinite(res.features))
+
+
+def test_committed_model_is_registered_and_default():
+    from core.features import DEFAULT_MODEL, MODELS, FeatureModel
+
+    assert "galaxy_cnn" in MODELS
+    assert DEFAULT_MODEL == "galaxy_cnn"
+    model = FeatureModel("galaxy_cnn", use_gpu=False, path=ROOT / "models" / "galaxy_cnn.onnx")
+    assert (model.input_size, model.feature_dim) == (tgn.INPUT_SIZE, tgn.EMBED_DIM)
+    meta = model.session.get_modelmeta().custom_metadata_map
+    assert "train split" in meta["galaxy_sorter.source"]
+    assert (ROOT / "models" / "galaxy_cnn.onnx").stat().st_size < 20 * 2**20
