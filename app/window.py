@@ -325,8 +325,8 @@ class MainWindow(QMainWindow):
             if len({x for x in labels if x is not None}) < 2:
                 self.show_error("LDA needs at least two classes among your labels (or named clusters).")
                 return
-        self.jobs.start("project", lambda X, progress, should_stop: (method, project_fn(X, method, labels=labels)),
-                        p.features)
+        self.jobs.start("project", lambda X, progress, should_stop: (
+            method, project_fn(X, method, labels=labels, progress=progress, should_stop=should_stop)), p.features)
 
     def suggest_next(self, n: int = 10) -> None:
         """Find the next galaxies worth labelling in the background (the encoder runs over every image)."""
