@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         w.set_colors(one, colors)
 
     t_one, t_one_paint = _time_split(label_one, app, 7)
-    sel = rng.choice(n, 5000, replace=False)
+    sel = rng.choice(n, min(n, 5000), replace=False)
     t_sel = _time(lambda: (w.set_selection(sel), app.processEvents()), 3)
     queries = coords[rng.choice(n, 2000)] + rng.normal(scale=0.05, size=(2000, 2))
     t = time.perf_counter()
