@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 import tempfile
 import time
@@ -169,9 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the round's default is 1)")
     parser.add_argument("--head-threshold", type=float, default=0.0)
     parser.add_argument("--no-head", action="store_true", help="the rounds without the supervised head")
+    parser.add_argument("--self-training", type=int, default=3, help="the head's self-training rounds")
+    parser.add_argument("--train-layers", type=int, default=1, help="encoder layers each round trains")
     args = parser.parse_args(argv)
     import torch
 
+    default_threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     images, truth_csv, classes = SETS[args.set]
     images, truth_csv = args.data or images, args.truth or truth_csv
@@ -186,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ref = scores(y, cross_val_predict(linear_classifier(), X, y, cv=5))
     ft = {"steps": args.steps, "threads": args.threads, "head": not args.no_head,
-          "head_threshold": args.head_threshold}
+          "head_threshold": args.head_threshold, "self_training": args.self_training,
+          "train_layers": args.train_layers}
     results: dict[str, dict[int, list]] = {}
     extra: dict[int, list] = {b: [] for b in BUDGETS}
     with tempfile.TemporaryDirectory() as tmp:
@@ -214,6 +219,12 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         r10 = finetune_round(X10, encoder, lab10, class_order=classes, out_path=work / "r10k.onnx", **ft)
         t_10k = time.perf_counter() - t
+        # The same round with torch's default thread count (what the app's Retrain used before this round
+        # set its own): on a busy CPU every small op waits for its slowest thread.
+        t = time.perf_counter()
+        finetune_round(X10, encoder, lab10, class_order=classes, out_path=work / "r10k-b.onnx",
+                       **{**ft, "threads": default_threads})
+        t_10k_default = time.perf_counter() - t
         t = time.perf_counter()
         suggest(soft_from_confidence(r10.labels, r10.confidence), r10.embedding, lab10 != None, 10,  # noqa: E711
                 features=X10, predicted=r10.labels)
@@ -261,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"- on 10,000 images: round {t_10k:.2f} s ("
           + ", ".join(f"{k} {v:.2f}" for k, v in r10.timings.items()) + f"), suggestions {t_10k_suggest:.2f} s; "
           f"DEC fit {'cached' if np.isnan(t_fit) else f'{t_fit:.0f} s'}; CPU, {args.threads} torch thread(s)")
+    print(f"- the 10,000-image round with torch's default {default_threads} threads: {t_10k_default:.2f} s "
+          f"({t_10k_default / t_10k:.1f}x the {args.threads}-thread round; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     return 0
 
 

@@ -188,7 +188,7 @@ def plan_round(
     prev_clusters: np.ndarray | None = None,
     cluster_names: dict[int, str] | None = None,
     class_order: Sequence[str] = (),
-    train_layers: int = 2,
+    train_layers: int = 1,
 ) -> RoundPlan:
     """Load the encoder, run its fixed layers once and decide the round's clusters.
 
@@ -421,8 +421,15 @@ def _head_model(C: float):
 
 
 def fit_head(X: np.ndarray, lab_rows: np.ndarray, lab_y: np.ndarray, n_classes: int, *,
-             C: float = 0.1) -> np.ndarray | None:
+             C: float = 0.1, self_training: int = 3, pseudo_threshold: float = 0.8, pseudo_weight: float = 0.1,
+             max_pseudo: int = 1500, random_state: int = 0) -> np.ndarray | None:
     """Class probabilities of every image from a class-balanced logistic regression on the full features.
+
+    With ``self_training`` > 0 the head is refitted that many times on its
+    labels plus the unlabelled images it is confident about (top probability
+    >= ``pseudo_threshold``), each such image weighing ``pseudo_weight`` of a
+    label, classes balanced again (measured in ``benchmarks/label_efficiency.py``:
+    a few points better at 10-50 answers on GC1, and steadier across seeds).
 
     Parameters
     ----------
@@ -433,17 +440,46 @@ def fit_head(X: np.ndarray, lab_rows: np.ndarray, lab_y: np.ndarray, n_classes: 
         Columns of the result (classes without labels get probability 0).
     C : float
         Inverse regularisation (0.1, as the benchmarks' reference classifier).
+    self_training, pseudo_threshold, pseudo_weight : int, float, float
+        Self-training rounds, confidence needed and weight of a pseudo-label.
+    max_pseudo : int
+        At most this many pseudo-labelled images per refit (a random subset): keeps
+        a round in seconds on 10,000 images.
+    random_state : int
 
     Returns
     -------
     ndarray of shape (n_samples, n_classes), or None when fewer than two classes are labelled.
     """
+    from sklearn.linear_model import LogisticRegression
+
     present = np.unique(lab_y)
     if len(present) < 2:
         return None
-    model = _head_model(C).fit(np.asarray(X, np.float32)[lab_rows], lab_y)
+    X = np.asarray(X, np.float32)
+    mean, scale = X.mean(0), X.std(0) + 1e-6
+    Xs = (X - mean) / scale
+    model = LogisticRegression(max_iter=1000, C=C, class_weight="balanced").fit(Xs[lab_rows], lab_y)
     proba = np.zeros((len(X), n_classes))
-    proba[:, model.classes_] = model.predict_proba(np.asarray(X, np.float32))
+    proba[:, model.classes_] = model.predict_proba(Xs)
+    rng = np.random.default_rng(random_state)
+    free = np.ones(len(X), bool)
+    free[lab_rows] = False
+    for _ in range(self_training):
+        cand = np.flatnonzero(free & (proba.max(1) >= pseudo_threshold))
+        if len(cand) > max_pseudo:
+            cand = np.sort(rng.choice(cand, max_pseudo, replace=False))
+        pl = proba[cand].argmax(1)
+        if len(cand) == 0 or not np.isin(present, pl).all():
+            break
+        rows = np.concatenate([lab_rows, cand])
+        ys = np.concatenate([lab_y, pl])
+        w = np.concatenate([np.ones(len(lab_rows)), np.full(len(cand), pseudo_weight)])
+        per_class = np.bincount(ys, weights=w, minlength=n_classes)
+        w = w * w.sum() / (len(present) * per_class[ys])  # every class weighs the same in total
+        model = LogisticRegression(max_iter=1000, C=C).fit(Xs[rows], ys, sample_weight=w)
+        proba = np.zeros((len(X), n_classes))
+        proba[:, model.classes_] = model.predict_proba(Xs)
     return proba
 
 
@@ -520,6 +556,8 @@ def report_round(
         from_head = (dec_labels < plan.n_classes) & (top >= head_threshold)
         labels[from_head] = head_proba[from_head].argmax(1)
         confidence[from_head] = top[from_head]
+    # A labelled galaxy belongs to its class's cluster (its label stands in the catalogue anyway).
+    labels[plan.lab_rows] = plan.lab_y
     saved = None
     if out_path is not None:
         out_path = Path(out_path)
@@ -563,11 +601,12 @@ def finetune_round(
     ce_weight: float = 1.0,
     pair_weight: float = 0.5,
     kl_weight: float = 0.1,
-    train_layers: int = 2,
+    train_layers: int = 1,
     holdout: float = 0.2,
     head: bool = True,
     head_threshold: float = 0.0,
     head_C: float = 0.1,
+    self_training: int = 3,
     estimate: bool = True,
     threads: int | None = 1,
     random_state: int = 0,
@@ -588,6 +627,8 @@ def finetune_round(
         Train the supervised head on the full features (False: DEC alone).
     head_C : float
         The head's inverse regularisation.
+    self_training : int
+        The head's self-training rounds (see :func:`fit_head`).
     estimate : bool
         Cross-validate the head on the user's labels for the report.
     threads : int or None
@@ -605,13 +646,15 @@ def finetune_round(
                                update_interval=update_interval, lr=lr, batch_size=batch_size, ce_weight=ce_weight,
                                pair_weight=pair_weight, kl_weight=kl_weight, train_layers=train_layers,
                                holdout=holdout, head=head, head_threshold=head_threshold, head_C=head_C,
+                               self_training=self_training,
                                estimate=estimate, random_state=random_state, progress=progress,
                                should_stop=should_stop)
 
 
 def _finetune_round(X, encoder_path, user_labels, *, prev_clusters, prev_names, cluster_names, class_order, out_path,
                     steps, update_interval, lr, batch_size, ce_weight, pair_weight, kl_weight, train_layers, holdout,
-                    head, head_threshold, head_C, estimate, random_state, progress, should_stop) -> RoundResult:
+                    head, head_threshold, head_C, self_training, estimate, random_state, progress,
+                    should_stop) -> RoundResult:
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     plan = plan_round(X, encoder_path, user_labels, prev_clusters=prev_clusters, cluster_names=cluster_names,
@@ -623,7 +666,8 @@ def _finetune_round(X, encoder_path, user_labels, *, prev_clusters, prev_names, 
                           random_state=random_state, progress=progress, should_stop=should_stop)
     timings["train"] = time.perf_counter() - t
     t = time.perf_counter()
-    head_proba = fit_head(X, plan.lab_rows, plan.lab_y, plan.n_classes, C=head_C) if head else None
+    head_proba = (fit_head(X, plan.lab_rows, plan.lab_y, plan.n_classes, C=head_C, self_training=self_training,
+                           random_state=random_state) if head else None)
     timings["head"] = time.perf_counter() - t
     t = time.perf_counter()
     est = (estimate_accuracy(X, plan.lab_rows, plan.lab_y, C=head_C, random_state=random_state) if estimate
