@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--truth", type=Path, help="labels CSV (default: the set's labels.csv)")
     parser.add_argument("--model", default="efficientnet_lite0", help="feature model when extracting")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed+seeds-1")
     parser.add_argument("--steps", type=int, default=150, help="optimiser steps per fine-tuning round")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the round's default is 1)")
     parser.add_argument("--head-threshold", type=float, default=0.0)
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         encoder, t_fit = fitted_dec(X, work)
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             t = time.perf_counter()
             loop = run_loop(X, y, encoder, classes, seed, work, ft)
             order = np.random.default_rng(seed).permutation(len(X))
@@ -209,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
                 results.setdefault("logreg, random picks", {}).setdefault(b, []).append(
                     scores(y[free], logreg(X, y, rows)[free]))
                 extra[b].append(loop[b])
-            print(f"seed {seed} done ({time.perf_counter() - t:.0f} s)", flush=True)
+            print(f"seed {seed} done ({time.perf_counter() - t:.0f} s); bal. ACC at {BUDGETS} answers: "
+                  + "; ".join(f"{name} " + " ".join(f"{by_budget[b][-1][0]:.3f}" for b in BUDGETS)
+                              for name, by_budget in results.items()), flush=True)
         # One round on 10,000 images (rows resampled from these, with a little noise), 100 labels.
         rng = np.random.default_rng(0)
         pick = rng.integers(0, len(X), 10_000)
