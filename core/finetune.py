@@ -390,8 +390,8 @@ class torch_threads:
     A round's matrices are small (a batch of 256 by a few hundred units), so
     extra threads gain little, while on a busy CPU (the app's GUI thread
     repainting, other programs) every operation waits for the slowest thread:
-    measured 16x slower with 2 threads than with 1 on this 2-core machine
-    under load (``benchmarks/label_efficiency.py --threads``).
+    the 10,000-image round took 1.6-3.4x longer with 2 threads than with 1 on
+    this loaded 2-core machine (``benchmarks/label_efficiency.py --timing-only``).
     """
 
     def __init__(self, n: int | None) -> None:
