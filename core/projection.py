@@ -136,12 +136,14 @@ def tsne(
     return np.asarray(embedding, dtype=np.float32)
 
 
-#: The map projections: name -> entry whose factory is ``fn(Z, labels, random_state, progress=, should_stop=) -> (n, 2)`` on
-#: standardised features.  Option ``needs_labels``: the map is fitted on the user's labels (the pipeline
+#: The map projections: name -> entry whose factory is ``fn(Z, labels, random_state) -> (n, 2)`` on
+#: standardised features.  Option ``reports_progress``: the factory also takes ``progress`` and
+#: ``should_stop`` keywords (t-SNE).  Option ``needs_labels``: the map is fitted on the user's labels (the pipeline
 #: then maps with PCA, and the app asks for labels first).
 PROJECTION_METHODS = Registry("projection", default="pca")
 PROJECTION_METHODS.add("pca", _pca_map, "PCA", "first two principal components")
-PROJECTION_METHODS.add("tsne", _tsne_map, "t-SNE", "t-SNE (openTSNE) on a 50-d PCA, with progress and cancel")
+PROJECTION_METHODS.add("tsne", _tsne_map, "t-SNE", "t-SNE (openTSNE) on a 50-d PCA, with progress and cancel",
+                       reports_progress=True)
 PROJECTION_METHODS.add("lda", _lda_map, "LDA (needs labels)", "linear discriminants of the labelled classes",
                        needs_labels=True)
 
@@ -183,5 +185,7 @@ def project(
     if n < 3:
         return np.column_stack([np.arange(n, dtype=np.float32), np.zeros(n, np.float32)])
     Z = StandardScaler().fit_transform(X)
-    return np.asarray(entry.factory(Z, labels, random_state, progress=progress, should_stop=should_stop),
-                      dtype=np.float32)
+    # Only long projections take the callbacks (option ``reports_progress``); a plain entry stays a
+    # three-argument function.
+    extra = {"progress": progress, "should_stop": should_stop} if entry.option("reports_progress", False) else {}
+    return np.asarray(entry.factory(Z, labels, random_state, **extra), dtype=np.float32)
