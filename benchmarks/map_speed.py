@@ -10,7 +10,10 @@ the same data set once more with a new QBrush per point (what the cached
 brushes avoid) for the ratio.  Set data and the recolours are timed twice: the
 widget's own work (what the map code controls) and with the repaint that
 follows it (pyqtgraph drawing every visible point once, the "redraw" row).
-The budgets of issue 13 are printed beside the figures.
+The budgets of issue 13 are printed beside the figures.  ``--against REV``
+also times the map code of git revision REV (for example ``0eeefea``, before
+issue 13) and this one alternately in the same process, three rounds, and
+prints the ratios: the fair before/after on a shared CPU.
 """
 
 from __future__ import annotations
@@ -52,10 +55,56 @@ def _time_split(fn, app, repeat: int = 5) -> tuple[float, float]:
     return statistics.median(alone), statistics.median(total)
 
 
+def compare(rev: str, coords: np.ndarray, groups: np.ndarray, colors: dict, app) -> None:
+    """Time set data / recolour all / recolour one label with REV's map code and this one, alternating."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    from app.widgets import qt_map as current
+
+    root = Path(__file__).resolve().parents[1]
+    src = subprocess.run(["git", "show", f"{rev}:app/widgets/qt_map.py"], cwd=root, check=True,
+                         capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / "qt_map_before.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("qt_map_before", path)
+    before = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(before)
+    k = int(groups.max()) + 1
+    res: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for _ in range(3):
+        for name, mod in (("before", before), ("now", current)):
+            w = mod.QtClusterMap()
+            w.resize(1200, 800)
+            w.show()
+            app.processEvents()
+            one = ((groups + 1) % k).copy()
+            one[3] = (one[3] + 1) % k
+            for op, fn in (("set data", lambda w=w: w.set_points(coords, groups, colors)),
+                           ("recolour all", lambda w=w: w.set_colors((groups + 1) % k, colors)),
+                           ("recolour one label", lambda w=w, one=one: w.set_colors(one, colors))):
+                t = time.perf_counter()
+                fn()
+                t1 = time.perf_counter()
+                app.processEvents()
+                res.setdefault((name, op), []).append((t1 - t, time.perf_counter() - t))
+            w.close()
+            w.deleteLater()
+            app.processEvents()
+    print(f"  against {rev} (alternating, median of 3; widget / with repaint):")
+    for op in ("set data", "recolour all", "recolour one label"):
+        b = [statistics.median(x) for x in zip(*res[("before", op)])]
+        n = [statistics.median(x) for x in zip(*res[("now", op)])]
+        print(f"    {op:19s} before {b[0] * 1000:8.1f} / {b[1] * 1000:8.1f} ms   now {n[0] * 1000:8.1f} / "
+              f"{n[1] * 1000:8.1f} ms   ratio {b[0] / n[0]:6.1f}x / {b[1] / n[1]:4.1f}x")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=60_000)
     parser.add_argument("--clusters", type=int, default=8)
+    parser.add_argument("--against", default="", help="git revision whose map code to compare with")
     args = parser.parse_args(argv)
     from PySide6.QtGui import QBrush, QColor
     from PySide6.QtWidgets import QApplication
@@ -130,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     w.close()
     w.deleteLater()
     app.processEvents()
+    if args.against:
+        compare(args.against, coords, groups, colors, app)
     return 0
 
 

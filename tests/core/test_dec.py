@@ -119,6 +119,7 @@ def test_get_params_is_the_full_parameter_record():
 def test_input_projection_is_folded_into_the_first_layer_and_the_onnx_file_stays_exact(tmp_path, blobs):
     X, y = blobs
     dec = DEC(4, random_state=0, n_components=8, **FAST).fit(X)
+    assert dec.pretrain_ == "greedy"  # "auto" below 1,000 images
     assert dec.projection_.shape == (40, 8)
     assert dec.encoder_[0].in_features == 40  # the saved network still takes every feature
     assert adjusted_rand_score(y, dec.labels_) > 0.95
@@ -139,13 +140,15 @@ def test_clustering_stage_stops_after_max_epochs_passes():
     small = {"hidden_dims": (16, 16, 32, 3), "finetune_epochs": 2}
     dec = DEC(3, random_state=0, tol=0.0, batch_size=16, max_epochs=2.0, **small).fit(X)
     assert dec.n_iter_ == 250
+    assert dec.pretrain_ == "end-to-end"  # "auto" from 1,000 images on
     assert not dec.history_.converged
     assert len(dec.history_.changed_fraction) == 2  # the assignments were checked after each pass
 
 
 def test_pretraining_stops_on_a_loss_plateau(blobs):
     X, _ = blobs
-    dec = DEC(4, random_state=0, hidden_dims=(16, 16, 32, 4), finetune_epochs=500, plateau_tol=0.05).fit(X)
+    dec = DEC(4, random_state=0, hidden_dims=(16, 16, 32, 4), finetune_epochs=500, plateau_tol=0.05,
+              pretrain="end-to-end").fit(X)
     losses = dec.history_.finetune_loss
     assert len(losses) < 500
     assert losses[-1] > min(losses[:-2]) * 0.95 and losses[-2] > min(losses[:-2]) * 0.95
