@@ -15,7 +15,6 @@ import hashlib
 import os
 import struct
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -324,18 +323,6 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     if int(rgb.min()) == int(rgb.max()):
         raise ImageReadError(f"every pixel has the same value ({int(rgb.min())}): a blank image, nothing to cluster")
     return rgb
-
-
-def read_many(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[np.ndarray], list[SkippedFile]]:
-    """Read several images, returning those read and the files skipped with reasons."""
-    images: list[np.ndarray] = []
-    skipped: list[SkippedFile] = []
-    for path in paths:
-        try:
-            images.append(read_image(path))
-        except ImageReadError as exc:
-            skipped.append(SkippedFile(str(path), str(exc)))
-    return images, skipped
 
 
 def thumbnail(path: str | os.PathLike[str], size: int = 128) -> np.ndarray:
