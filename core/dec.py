@@ -34,7 +34,7 @@ torch modules from it for further training.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +79,94 @@ def target_distribution(q):
     """The sharpened self-training target P of DEC (eq. 3), torch or numpy."""
     weight = q**2 / q.sum(0)
     return weight / weight.sum(1, keepdims=True) if isinstance(q, np.ndarray) else weight / weight.sum(1, keepdim=True)
+
+
+def kl_self_training(
+    encoder,
+    centers,
+    Xt,
+    *,
+    steps: int,
+    interval: int,
+    batch_size: int,
+    optimizer,
+    generator,
+    alpha: float,
+    refresh: Callable,
+    embed: Callable | None = None,
+    extra_loss: Callable | None = None,
+    kl_weight: float = 1.0,
+    after_step: Callable | None = None,
+) -> int:
+    """DEC's self-training loop (Xie et al. 2016, eq. 2-3), shared by :meth:`DEC.fit` and fine-tuning rounds.
+
+    Every ``interval`` steps, and at ``steps``, the soft assignments Q of every
+    row are recomputed and ``refresh(step, Q)`` returns the sharpened target P
+    (a caller may overwrite rows of it, as a round does for the user's labels),
+    or None to stop (assignments settled, say).  In between, each step takes a
+    minibatch (a fresh permutation of the rows each pass) and minimises
+    ``kl_weight * KL(P || Q)`` plus the terms ``extra_loss(idx, z, q)`` returns
+    (DEC's reconstruction term, a round's cross-entropy and pair constraints).
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        Maps rows of ``Xt`` to the embedding.
+    centers : torch.Tensor
+        Cluster centres in the embedding (a trained parameter).
+    Xt : torch.Tensor of shape (n_samples, n_features)
+    steps, interval, batch_size : int
+        Optimiser steps, steps between target updates, rows per step.
+    optimizer : torch.optim.Optimizer
+    generator : torch.Generator
+        The minibatch order (seeded: same seed, same clusters).
+    alpha : float
+        Student-t degrees of freedom.
+    refresh : callable(step, Q) -> P or None
+    embed : callable() -> torch.Tensor, optional
+        Embedding of every row without gradients (default ``encoder(Xt)``).
+    extra_loss : callable(idx, z, q) -> sequence of torch.Tensor, optional
+        Further loss terms of the minibatch, added in order.
+    kl_weight : float
+    after_step : callable(step, loss), optional
+        Called after each optimiser step with the step's loss (history, progress, cancel).
+
+    Returns
+    -------
+    int
+        The step at which the loop stopped.
+    """
+    import torch
+
+    n = len(Xt)
+    order = torch.randperm(n, generator=generator)
+    cursor = 0
+    target = None
+    step = 0
+    for step in range(steps + 1):
+        if step % interval == 0 or step == steps:
+            with torch.no_grad():
+                z_all = embed() if embed is not None else encoder(Xt)
+                target = refresh(step, student_t(z_all, centers.detach(), alpha))
+            if target is None or step == steps:
+                break
+        if cursor + batch_size > n:
+            order = torch.randperm(n, generator=generator)
+            cursor = 0
+        idx = order[cursor : cursor + batch_size].to(Xt.device)
+        cursor += batch_size
+        z = encoder(Xt[idx])
+        q = student_t(z, centers, alpha)
+        p = target[idx]
+        loss = kl_weight * torch.sum(p * torch.log((p + 1e-12) / (q + 1e-12))) / len(idx)
+        for term in extra_loss(idx, z, q) if extra_loss is not None else ():
+            loss = loss + term  # term by term, in order: the same sums to the last bit as one expression
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if after_step is not None:
+            after_step(step, float(loss.detach()))
+    return step
 
 
 def _mlp(sizes: Sequence[int], last_relu: bool):
@@ -468,41 +556,29 @@ class DEC(ClusterMixin, BaseEstimator):
         if self.max_epochs is not None:
             # Small folders still get 100 iterations: they cost nothing, and a pass is one step.
             max_iter = min(max_iter, max(100, int(np.ceil(self.max_epochs * n / self.batch_size))))
-        labels_prev = self.kmeans_labels_
-        order = torch.randperm(n, generator=gen)
-        cursor = 0
-        p = None
-        it = 0
-        for it in range(max_iter + 1):
-            if it % interval == 0 or it == max_iter:
-                q = student_t(self._embed(Xt), self.centers_.detach(), self.alpha)
-                p = target_distribution(q)
-                labels = q.argmax(1).cpu().numpy()
-                changed = float((labels != labels_prev).mean())
-                labels_prev = labels
-                if it > 0:
-                    self.history_.changed_fraction.append(changed)
-                    report(0.6 + 0.4 * min(1.0, it / max_iter), f"DEC iteration {it}: {changed:.2%} changed")
-                    if changed < self.tol:
-                        self.history_.converged = True
-                        break
-                if it == max_iter:
-                    break
-            if cursor + self.batch_size > n:
-                order = torch.randperm(n, generator=gen)
-                cursor = 0
-            idx = order[cursor : cursor + self.batch_size].to(Xt.device)
-            cursor += self.batch_size
-            opt.zero_grad()
-            z_b = self.encoder_(Xt[idx])
-            q_b = student_t(z_b, self.centers_, self.alpha)
-            p_b = p[idx]
-            loss = torch.sum(p_b * torch.log((p_b + 1e-12) / (q_b + 1e-12))) / len(idx)
-            if self.reconstruction_weight > 0:
-                loss = loss + self.reconstruction_weight * torch.mean((self.decoder_(z_b) - Xt[idx]) ** 2)
-            loss.backward()
-            opt.step()
-            self.history_.kl_loss.append(float(loss.detach()))
+        state = {"labels": self.kmeans_labels_}
+
+        def refresh(it: int, q):
+            labels = q.argmax(1).cpu().numpy()
+            changed = float((labels != state["labels"]).mean())
+            state["labels"] = labels
+            if it > 0:
+                self.history_.changed_fraction.append(changed)
+                report(0.6 + 0.4 * min(1.0, it / max_iter), f"DEC iteration {it}: {changed:.2%} changed")
+                if changed < self.tol:
+                    self.history_.converged = True
+                    return None
+            return target_distribution(q)
+
+        def reconstruction(idx, z_b, _q_b):
+            if self.reconstruction_weight <= 0:
+                return ()
+            return (self.reconstruction_weight * torch.mean((self.decoder_(z_b) - Xt[idx]) ** 2),)
+
+        it = kl_self_training(self.encoder_, self.centers_, Xt, steps=max_iter, interval=interval,
+                              batch_size=self.batch_size, optimizer=opt, generator=gen, alpha=self.alpha,
+                              refresh=refresh, embed=lambda: self._embed(Xt), extra_loss=reconstruction,
+                              after_step=lambda _it, loss: self.history_.kl_loss.append(loss))
         self.history_.iterations = it
         self.n_iter_ = it
         self._finish_on_cpu()

@@ -51,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.dec import DEC, student_t, target_distribution
+from core.dec import DEC, kl_self_training, student_t, target_distribution
 from core.progress import Cancelled, ProgressFn, StopFn
 
 #: Labels that teach nothing about the classes.
@@ -319,57 +319,51 @@ def train_round(
         # class-balanced: each labelled class weighs the same in total
         weight = torch.from_numpy(np.where(counts > 0, counts.sum() / (np.maximum(counts, 1) * max(1, (counts > 0).sum())),
                                            0.0).astype(np.float32))
-        n = len(Xt)
         interval = max(1, min(update_interval, steps))
-        order = torch.randperm(n, generator=gen)
-        cursor, total = 0, 0.0
         best = (-1.0, 0, None)
-        for step in range(steps + 1):
-            if step % interval == 0 or step == steps:
-                with torch.no_grad():
-                    q_all = student_t(encoder(Xt), mu, dec.alpha)
-                    if len(val_rows):
-                        score = _balanced_accuracy(val_y, q_all[torch.from_numpy(val_rows)].argmax(1).numpy())
-                        if score > best[0]:
-                            best = (score, step, ([p.detach().clone() for p in encoder.parameters()],
-                                                  mu.detach().clone()))
-                    p = target_distribution(q_all)
-                    if len(lab_rows):
-                        p[lab_rows_t] = torch.nn.functional.one_hot(lab_y_t, k).float()
-            if step == steps:
-                break
-            if cursor + batch_size > n:
-                order = torch.randperm(n, generator=gen)
-                cursor = 0
-            idx = order[cursor:cursor + batch_size]
-            cursor += batch_size
-            q = student_t(encoder(Xt[idx]), mu, dec.alpha)
-            pb = p[idx]
-            loss = kl_weight * torch.sum(pb * torch.log((pb + 1e-12) / (q + 1e-12))) / len(idx)
+        total = [0.0]
+
+        def refresh(step: int, q_all):
+            nonlocal best
+            if len(val_rows):
+                score = _balanced_accuracy(val_y, q_all[torch.from_numpy(val_rows)].argmax(1).numpy())
+                if score > best[0]:
+                    best = (score, step, ([p.detach().clone() for p in encoder.parameters()], mu.detach().clone()))
+            p = target_distribution(q_all)
             if len(lab_rows):
-                sub = (torch.arange(len(lab_rows)) if len(lab_rows) <= batch_size
-                       else torch.randperm(len(lab_rows), generator=gen)[:batch_size])
-                yl = lab_y_t[sub]
-                ql = student_t(encoder(Xt[lab_rows_t[sub]]), mu, dec.alpha)
-                loss = loss + ce_weight * torch.nn.functional.nll_loss(torch.log(ql + 1e-12), yl, weight=weight)
-                if pair_weight > 0 and len(sub) > 1:
-                    # must-link (same class): q_i . q_j -> 1; cannot-link: q_i . q_j -> 0
-                    agree = (ql @ ql.T).clamp(1e-6, 1 - 1e-6)
-                    same = (yl[:, None] == yl[None, :]).float()
-                    pair = -(same * torch.log(agree) + (1 - same) * torch.log(1 - agree))
-                    off = 1 - torch.eye(len(sub))
-                    loss = loss + pair_weight * (pair * off).sum() / off.sum()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach())
+                p[lab_rows_t] = torch.nn.functional.one_hot(lab_y_t, k).float()
+            return p
+
+        def supervised(_idx, _z, _q) -> list:
+            if not len(lab_rows):
+                return []
+            sub = (torch.arange(len(lab_rows)) if len(lab_rows) <= batch_size
+                   else torch.randperm(len(lab_rows), generator=gen)[:batch_size])
+            yl = lab_y_t[sub]
+            ql = student_t(encoder(Xt[lab_rows_t[sub]]), mu, dec.alpha)
+            terms = [ce_weight * torch.nn.functional.nll_loss(torch.log(ql + 1e-12), yl, weight=weight)]
+            if pair_weight > 0 and len(sub) > 1:
+                # must-link (same class): q_i . q_j -> 1; cannot-link: q_i . q_j -> 0
+                agree = (ql @ ql.T).clamp(1e-6, 1 - 1e-6)
+                same = (yl[:, None] == yl[None, :]).float()
+                pair = -(same * torch.log(agree) + (1 - same) * torch.log(1 - agree))
+                off = 1 - torch.eye(len(sub))
+                terms.append(pair_weight * (pair * off).sum() / off.sum())
+            return terms
+
+        def after_step(step: int, loss: float) -> None:
+            total[0] += loss
             if (step + 1) % interval == 0 or step == steps - 1:
-                history.append(total / ((step % interval) + 1))
-                total = 0.0
+                history.append(total[0] / ((step % interval) + 1))
+                total[0] = 0.0
                 if progress:
                     progress((step + 1) / steps, f"fine-tuning round: step {step + 1}/{steps}, loss {history[-1]:.4f}")
                 if should_stop and should_stop():
                     raise Cancelled("fine-tuning cancelled")
+
+        kl_self_training(encoder, mu, Xt, steps=steps, interval=interval, batch_size=batch_size, optimizer=opt,
+                         generator=gen, alpha=dec.alpha, refresh=refresh, extra_loss=supervised, kl_weight=kl_weight,
+                         after_step=after_step)
         best_step = steps
         if best[2] is not None:
             best_step = best[1]

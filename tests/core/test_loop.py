@@ -131,3 +131,23 @@ def test_review_moved_lists_moved_unlabelled_least_sure_first():
     conf = np.array([0.9, 0.1, 0.6, 0.99, 0.7])
     labelled = np.array([False, False, False, True, False])
     np.testing.assert_array_equal(review_moved(moved, conf, labelled), [2, 4, 0])
+
+
+def test_dec_and_rounds_share_one_kl_loop(fitted, monkeypatch):
+    """Issue 10: DEC's self-training and a fine-tuning round run the same loop (core.dec.kl_self_training)."""
+    import core.dec
+    import core.finetune
+
+    calls: list[str] = []
+    real = core.dec.kl_self_training
+
+    def spy(*args, **kwargs):
+        calls.append("dec" if kwargs.get("embed") is not None else "round")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(core.dec, "kl_self_training", spy)
+    monkeypatch.setattr(core.finetune, "kl_self_training", spy)
+    X, a, b, path = fitted
+    DEC(2, random_state=0, **SMALL).fit(X)
+    train_round(plan_round(X, path, _labels(b, 10), class_order=["round", "disk"]), steps=20, random_state=0)
+    assert calls == ["dec", "round"]
