@@ -20,17 +20,21 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QStackedWidget,
     QTreeWidget,
     QTreeWidgetItem,
 )
 
+from app.widgets.qt_classify import QtClassify
 from app.widgets.qt_controls import QtRunSettings
 from app.widgets.qt_labels import QtClasses, QtClusters, cluster_color
 from app.widgets.qt_map import QtClusterMap
+from app.widgets.qt_tables import CatalogueTools
 from app.widgets.qt_thumbnails import QtPreview, QtThumbnailGrid, ThumbnailCache
 from app.workers import JobRunner
 from core.images import image_id
 from core.pipeline import PipelineConfig, run_pipeline
+from core.preprocess import Preprocessing
 from core.project import EXCLUDE, UNSURE, Project
 
 PRIVACY = "Offline: images and features never leave this computer"
@@ -84,12 +88,17 @@ class MainWindow(QMainWindow):
         self._partial_paths: list[str] = []
 
         self.map = QtClusterMap()
-        self.setCentralWidget(self.map)
         self.run_settings = QtRunSettings()
         self.classes = QtClasses()
         self.clusters = QtClusters()
         self.grid = QtThumbnailGrid()
         self.preview = QtPreview()
+        # Classify mode takes the map's place (View > Classify mode): one galaxy large, same selection.
+        self.classify = QtClassify(self.grid)
+        self.central = QStackedWidget()
+        self.central.addWidget(self.map)
+        self.central.addWidget(self.classify)
+        self.setCentralWidget(self.central)
         self.skipped = QTreeWidget()
         self.skipped.setHeaderLabels(["file", "why it was skipped"])
         self.skipped.setRootIsDecorated(False)
@@ -114,6 +123,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         self._build_shortcuts()
+        self.catalogue = CatalogueTools(self)
 
         self.run_settings.cluster_requested.connect(self.start_clustering)
         self.run_settings.suggest_requested.connect(self.suggest_next)
@@ -126,6 +136,10 @@ class MainWindow(QMainWindow):
         self.grid.selection_requested.connect(lambda rows: self.project and self.project.selection.set(rows, self.grid))
         self.clusters.cluster_selected.connect(self.show_cluster)
         self.classes.label_requested.connect(self.label_selection)
+        self.classify.label_requested.connect(self.label_selection)
+        self.classify.accept_requested.connect(self.accept_model_label)
+        self.preview.stretch_changed.connect(self.grid.set_stretch)
+        self.preview.stretch_changed.connect(self.classify.set_stretch)
         self.jobs.progress.connect(self._on_progress)
         self.jobs.partial.connect(self._on_partial)
         self.jobs.finished.connect(self._on_job_finished)
@@ -153,7 +167,8 @@ class MainWindow(QMainWindow):
         self.cancel_button.hide()
         self.color_combo = QComboBox()
         self.color_combo.addItems([f"colour by {m}" for m in COLOR_MODES])
-        self.color_combo.currentIndexChanged.connect(lambda i: self.set_color_mode(COLOR_MODES[i]))
+        self.color_combo.currentIndexChanged.connect(
+            lambda i: i >= 0 and self.set_color_mode(self.color_combo.itemText(i).removeprefix("colour by ")))
         bar.addWidget(self.stage_label, 1)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.cancel_button)
@@ -199,6 +214,11 @@ class MainWindow(QMainWindow):
         r.addAction(self.auto_retrain_action)
         self._action(r, "Ca&ncel", self.jobs.cancel, "Esc")
         v = self.menuBar().addMenu("&View")
+        self.classify_action = QAction("&Classify mode (one galaxy large)", self, checkable=True)
+        self.classify_action.setShortcut(QKeySequence("Ctrl+K"))
+        self.classify_action.toggled.connect(self.set_classify_mode)
+        v.addAction(self.classify_action)
+        v.addSeparator()
         for dock in self.docks.values():
             v.addAction(dock.toggleViewAction())
         h = self.menuBar().addMenu("&Help")
@@ -245,6 +265,8 @@ class MainWindow(QMainWindow):
         self._subscribe(project)
         self.classes.set_project(project)
         self.clusters.set_project(project)
+        self.classify.set_project(project)
+        self.catalogue.set_project(project)
         self.setWindowTitle(f"Galaxy Sorter: {folder.name}")
         self._remember(folder)
         if project.run_id is not None:
@@ -467,6 +489,11 @@ class MainWindow(QMainWindow):
         self.grid.color_of = self._row_color
         self.grid.describe = self._describe
         self.grid.sort_keys = self._sort_keys
+        self.grid.is_user = lambda row: self.project.user_labels[row] is not None
+        prep = Preprocessing(**self.project.run_info.get("params", {}).get("prep", {})) if (
+            self.project and self.project.run_info) else Preprocessing()
+        for view in (self.grid, self.preview, self.classify):
+            view.set_prep(prep)
         self.grid.show_rows(np.zeros(0, np.int64), "Nothing selected")
         self.preview.show_image(None)
         self._update_actions()
@@ -480,6 +507,9 @@ class MainWindow(QMainWindow):
         self.map.set_points(p.coords, groups, colors, names)
         if self.color_mode == "confidence":
             self.map.set_continuous(p.confidence, "confidence")
+        elif self.color_mode.startswith("cat_"):
+            self._recolor()
+        self.map.set_user_labelled(np.flatnonzero([u is not None for u in p.user_labels]))
         self.map.set_selection(p.selection.indices)
 
     def _groups(self) -> tuple[np.ndarray, dict, dict]:
@@ -500,16 +530,29 @@ class MainWindow(QMainWindow):
             return
         if self.color_mode == "confidence":
             self.map.set_continuous(p.confidence, "confidence")
+        elif self.color_mode.startswith("cat_"):
+            self.map.set_colors(*self.catalogue.colour_groups(self.color_mode))
         else:
             self.map.set_colors(*self._groups())
+        self.map.set_user_labelled(np.flatnonzero([u is not None for u in p.user_labels]))
         self.grid.refresh()
         self._show_preview(self.grid.current_row())
 
     def set_color_mode(self, mode: str) -> None:
         """Colour the map by ``cluster``, ``label`` or ``confidence``."""
         self.color_mode = mode
-        self.color_combo.setCurrentIndex(COLOR_MODES.index(mode))
+        self.color_combo.setCurrentText(f"colour by {mode}")
         self._recolor()
+
+    def set_classify_mode(self, on: bool) -> None:
+        """Show one galaxy large with its neighbours (True) or the map (False) in the middle."""
+        self.classify_action.setChecked(on)
+        self.central.setCurrentWidget(self.classify if on else self.map)
+        p = self.project
+        if on and p is not None and len(p.selection.indices) != 1 and len(self.grid.rows()):
+            p.selection.set(self.grid.rows()[:1], self.grid)
+        if on:
+            self.classify.setFocus()
 
     def _row_color(self, row: int) -> str:
         p = self.project

@@ -16,7 +16,7 @@ import json
 import os
 import platform
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,14 +58,21 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return path
 
 
-def write_csv(rows: Iterable[CatalogueRow], path: str | os.PathLike[str]) -> Path:
-    """Write the catalogue CSV (UTF-8, header row) atomically; returns the path."""
+def write_csv(rows: Iterable[CatalogueRow], path: str | os.PathLike[str],
+              extra: Mapping[str, Sequence[float]] | None = None) -> Path:
+    """Write the catalogue CSV (UTF-8, header row) atomically; returns the path.
+
+    ``extra`` adds numeric columns after the standard ones (row ``i`` of each
+    for row ``i``; NaN is written as an empty cell): RA/Dec, joined catalogues.
+    """
+    extra = dict(extra or {})
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(COLUMNS)
-    for r in rows:
+    writer.writerow(COLUMNS + tuple(neutralise(k) for k in extra))
+    for i, r in enumerate(rows):
         writer.writerow([neutralise(r.path), neutralise(r.id), r.cluster, neutralise(r.cluster_name),
-                         neutralise(r.label), r.label_source, f"{r.confidence:.6f}", f"{r.x:.6g}", f"{r.y:.6g}"])
+                         neutralise(r.label), r.label_source, f"{r.confidence:.6f}", f"{r.x:.6g}", f"{r.y:.6g}"]
+                        + [f"{float(v[i]):.10g}" if v[i] == v[i] else "" for v in extra.values()])
     return atomic_write_text(path, buf.getvalue())
 
 

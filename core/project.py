@@ -601,7 +601,9 @@ class Project:
         if self.run_id is None:
             raise RuntimeError("nothing to export yet: cluster the images first")
         csv_path = Path(csv_path)
-        write_csv(self.catalogue_rows(), csv_path)
+        from core.catalog import export_columns
+
+        write_csv(self.catalogue_rows(), csv_path, extra=export_columns(self.paths, getattr(self, "catalog_columns", None)))
         sidecar = write_sidecar(csv_path.with_suffix(".json"), {
             "folder": str(self.folder),
             "run": self.run_info,
