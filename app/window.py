@@ -96,6 +96,11 @@ class MainWindow(QMainWindow):
         # Classify mode takes the map's place (View > Classify mode): one galaxy large, same selection.
         self.classify = QtClassify(self.grid)
         self.central = QStackedWidget()
+        self.welcome = QLabel("<h2>Galaxy Sorter</h2><p>Open a folder of galaxy images (File &gt; Open folder, "
+                              "Ctrl+O)<br>or drop a folder here.</p><p>JPEG, PNG, TIFF and FITS; nothing leaves "
+                              "this computer.</p>")
+        self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.central.addWidget(self.welcome)
         self.central.addWidget(self.map)
         self.central.addWidget(self.classify)
         self.setCentralWidget(self.central)
@@ -262,6 +267,8 @@ class MainWindow(QMainWindow):
         if self.project is not None:
             self.project.close()
         self.project = project
+        if self.central.currentWidget() is self.welcome:
+            self.central.setCurrentWidget(self.map)
         self._subscribe(project)
         self.classes.set_project(project)
         self.clusters.set_project(project)
@@ -410,6 +417,7 @@ class MainWindow(QMainWindow):
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
         self.run_settings.set_busy(busy)
+        self._update_actions()
         if busy:
             self.progress.setValue(0)
             self.stage_label.setText("Starting…")
@@ -446,6 +454,10 @@ class MainWindow(QMainWindow):
             res, provider = result
             if [str(x) for x in res.paths] == p.paths:
                 p.features = res.features
+            n_user = sum(u is not None for u in p.user_labels)
+            self.stage_label.setText(f"Restored {p.folder.name}: {len(p)} images, {n_user} labels by you, "
+                                     f"{len(p.cluster_ids())} clusters ({p.run_info.get('method')}), "
+                                     f"{p.projection()} map; features ready")
             self.provider_label.setText(f"Features on {'GPU (CUDA)' if 'CUDA' in provider else 'CPU'}")
         elif name == "suggest-k":
             scores: dict[int, float] = result
@@ -730,6 +742,13 @@ class MainWindow(QMainWindow):
         self.cluster_action.setEnabled(p is not None)
         self.suggest_action.setEnabled(has_run)
         self.retrain_action.setEnabled(bool(has_run and p.encoder_path() is not None))
+        # The panel's buttons do what the menu items do: enabled exactly when those are (and no job runs).
+        idle = not self.jobs.busy
+        s = self.run_settings
+        for button, action in ((s.cluster_button, self.cluster_action), (s.suggest_button, self.suggest_action),
+                               (s.retrain_button, self.retrain_action)):
+            button.setEnabled(idle and action.isEnabled())
+        s.suggest_k_button.setEnabled(idle and has_run)
 
     # ------------------------------------------------------------------ export
     def export_catalogue(self, path: str | None = None) -> Path | None:

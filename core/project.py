@@ -607,6 +607,7 @@ class Project:
         sidecar = write_sidecar(csv_path.with_suffix(".json"), {
             "folder": str(self.folder),
             "run": self.run_info,
+            "projection": self.projection(),  # of the x, y columns (the run's params keep the first one)
             "classes": [{"name": c.name, "color": c.color} for c in self.classes],
             "images": len(self.paths),
             "user_labels": int(sum(u is not None for u in self.user_labels)),

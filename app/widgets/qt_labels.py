@@ -99,6 +99,9 @@ class QtClasses(QWidget):
             self.list.addItem(item)
             if name == current:
                 self.list.setCurrentItem(item)
+        # Tall enough for every class, unsure and exclude included (a short dock hid 'exclude').
+        rows = self.list.count()
+        self.list.setMinimumHeight(rows * max(self.list.sizeHintForRow(0), 16) + 2 * self.list.frameWidth() + 4)
 
     def current_class(self) -> str | None:
         """Name of the highlighted class."""
@@ -170,7 +173,8 @@ class QtClusters(QWidget):
         super().__init__(parent)
         self.project: Project | None = None
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["cluster", "name", "images", "mean confidence"])
+        self.tree.setHeaderLabels(["cluster", "name", "images", "conf."])
+        self.tree.headerItem().setToolTip(3, "mean confidence of the cluster's images")
         self.tree.setRootIsDecorated(False)
         self.tree.itemClicked.connect(lambda it, _c: self.cluster_selected.emit(it.data(0, Qt.ItemDataRole.UserRole)))
         name = QPushButton("Name as class…")

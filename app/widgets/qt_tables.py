@@ -198,6 +198,12 @@ class CatalogueTools:
         menu.addSeparator()
         menu.addAction(dock.toggleViewAction())
         menu.aboutToShow.connect(self._update)
+        window.jobs.finished.connect(self._on_finished)
+
+    def _on_finished(self, name: str, result: object) -> None:
+        if name == "montages" and result:
+            files = list(result)
+            self.window.stage_label.setText(f"{len(files)} montage(s) written to {Path(files[0]).parent}")
 
     @property
     def project(self) -> Project | None:

@@ -130,3 +130,36 @@ def test_preview_zooms_pans_and_fits(qtbot, window, folder):
     assert abs(view.zoom_level() / fitted - 1.25**3) < 1e-6
     view.fit()
     assert abs(view.zoom_level() - fitted) < 1e-6
+
+
+def test_start_screen_buttons_and_reopen_say_what_they_should(qtbot, window, folder, tmp_path):
+    """Smaller things of issue 9: a hint on the empty start screen, panel buttons enabled exactly
+    when their menu items are, the sidecar names the map's projection, reopen says what was restored."""
+    import json
+
+    from PySide6.QtCore import QSettings
+
+    from app.window import MainWindow
+
+    assert window.central.currentWidget() is window.welcome and "Open a folder" in window.welcome.text()
+    s = window.run_settings
+    assert not s.suggest_button.isEnabled() and not s.retrain_button.isEnabled() and not s.cluster_button.isEnabled()
+    window.open_folder(folder)
+    assert window.central.currentWidget() is window.map
+    assert s.cluster_button.isEnabled() and not s.suggest_button.isEnabled()  # no run yet: as the menu says
+    _fast(window)
+    _cluster(qtbot, window)
+    assert s.suggest_button.isEnabled() == window.suggest_action.isEnabled() is True
+    assert s.retrain_button.isEnabled() == window.retrain_action.isEnabled() is False  # k-means has no encoder
+    window.project.set_labels([0, 1], "spiral")
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000):
+        window.reproject("tsne")
+    out = window.export_catalogue(str(tmp_path / "c.csv"))
+    assert json.loads(out.with_suffix(".json").read_text())["projection"] == "tsne"
+    window.close()
+    again = MainWindow(settings=QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    with qtbot.waitSignal(again.jobs.finished, timeout=60_000):
+        again.open_folder(folder)
+    text = again.stage_label.text()
+    assert "2 labels by you" in text and "3 clusters" in text and "tsne map" in text
