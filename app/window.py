@@ -138,7 +138,8 @@ class MainWindow(QMainWindow):
         self.map.selection_requested.connect(self._on_map_selection)
         self.map.hovered.connect(self._on_hover)
         self.grid.current_changed.connect(self._on_grid_current)
-        self.grid.selection_requested.connect(lambda rows: self.project and self.project.selection.set(rows, self.grid))
+        self.grid.selection_requested.connect(
+            lambda rows: self.project and len(self.project) and self.project.selection.set(rows, self.grid))
         self.clusters.cluster_selected.connect(self.show_cluster)
         self.classes.label_requested.connect(self.label_selection)
         self.classify.label_requested.connect(self.label_selection)
@@ -287,9 +288,22 @@ class MainWindow(QMainWindow):
             self.jobs.start("load-features", project.reload_features)
         else:
             self._render_all()
+            self._show_unclustered(folder)
             self.stage_label.setText(f"Opened {folder.name}: press Cluster (Ctrl+R)")
         self._update_actions()
         return True
+
+    def _show_unclustered(self, folder: Path) -> None:
+        """Before the first run, the strip shows the folder's images (nothing to label yet)."""
+        from core.images import scan_folder
+
+        paths = [str(x) for x in scan_folder(folder)]
+        self.grid.paths = paths
+        self.grid.color_of = lambda row: "#777777"
+        self.grid.is_user = lambda row: False
+        self.grid.describe = lambda row: image_id(paths[row])
+        self.grid.sort_keys = None
+        self.grid.show_rows(np.arange(len(paths)), f"{folder.name}, not clustered yet (press Cluster)")
 
     def _subscribe(self, project: Project) -> None:
         project.subscribe("data_changed", self._render_all)

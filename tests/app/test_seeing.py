@@ -147,6 +147,10 @@ def test_start_screen_buttons_and_reopen_say_what_they_should(qtbot, window, fol
     window.open_folder(folder)
     assert window.central.currentWidget() is window.map
     assert s.cluster_button.isEnabled() and not s.suggest_button.isEnabled()  # no run yet: as the menu says
+    assert len(window.grid.rows()) == 30 and "not clustered yet" in window.grid.title.text()  # the images, at once
+    window.grid.view.selectAll()
+    qtbot.keyClick(window.grid.view, Qt.Key.Key_1)  # nothing to label yet: no error, no label
+    assert len(window.project.selection.indices) == 0
     _fast(window)
     _cluster(qtbot, window)
     assert s.suggest_button.isEnabled() == window.suggest_action.isEnabled() is True
