@@ -214,6 +214,7 @@ class CatalogueTools:
         """A new project: forget the last one's catalogue columns, follow this one."""
         self.catalog_columns = {}
         project.catalog_columns = self.catalog_columns
+        self._offer_colours()
         self.table.set_project(project)
 
     def _update(self) -> None:
