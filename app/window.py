@@ -578,6 +578,7 @@ class MainWindow(QMainWindow):
         if on and p is not None and len(p.selection.indices) != 1 and len(self.grid.rows()):
             p.selection.set(self.grid.rows()[:1], self.grid)
         if on:
+            self.classify.refresh()  # the strip's list may have changed while the same galaxy stayed selected
             self.classify.setFocus()
 
     def _row_color(self, row: int) -> str:

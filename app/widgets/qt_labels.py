@@ -101,7 +101,8 @@ class QtClasses(QWidget):
                 self.list.setCurrentItem(item)
         # Tall enough for every class, unsure and exclude included (a short dock hid 'exclude').
         rows = self.list.count()
-        self.list.setMinimumHeight(rows * max(self.list.sizeHintForRow(0), 16) + 2 * self.list.frameWidth() + 4)
+        row_height = max(self.list.sizeHintForRow(0), self.list.fontMetrics().height() + 4, 18)
+        self.list.setMinimumHeight(rows * row_height + 2 * self.list.frameWidth() + 6)
 
     def current_class(self) -> str | None:
         """Name of the highlighted class."""

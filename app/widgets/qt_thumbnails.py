@@ -168,6 +168,10 @@ class QtThumbnailGrid(QWidget):
         self.view.setGridSize(QSize(THUMB + 4, THUMB + 4))
         self.view.setSpacing(0)
         self.view.setMovement(QListView.Movement.Static)
+        # The galaxy the keys act on must stand out from every label frame: a thick white ring.
+        self.view.setStyleSheet("QListView { background: #161616; }"
+                                "QListView::item { border: 2px solid transparent; }"
+                                "QListView::item:selected { border: 2px solid #ffffff; background: #505050; }")
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setModel(self.model)
         self.view.selectionModel().currentChanged.connect(self._on_current)
@@ -478,7 +482,11 @@ class QtPreview(QWidget):
             self._draw(keep_view=True)
 
     def show_image(self, path: str | None, meta: str = "") -> None:
-        """Show ``path`` (None clears) and its metadata as rich text, with RA and Dec when it has a WCS."""
+        """Show ``path`` (None clears) and its metadata as rich text, with RA and Dec when it has a WCS.
+
+        The same galaxy again (its label changed) keeps the zoom and pan.
+        """
+        same = path is not None and path == self.path
         self.path = path
         self._meta = meta
         if path is None:
@@ -491,7 +499,7 @@ class QtPreview(QWidget):
         if centre is not None:
             meta += f"<br>RA {centre[0]:.5f}, Dec {centre[1]:+.5f} (image centre, deg)"
         self.meta.setText(meta)
-        self._draw(keep_view=False)
+        self._draw(keep_view=same)
 
     def _draw(self, keep_view: bool) -> None:
         try:
