@@ -461,6 +461,11 @@ class MainWindow(QMainWindow):
                    f"(features {_duration(t['extract'])}, clustering {_duration(t['cluster'])})")
             if result.skipped:
                 msg += f"; {len(result.skipped)} file(s) skipped, see 'Skipped files'"
+            asked, made = self.run_settings.n_clusters.value(), len(p.cluster_ids())
+            if self.run_settings.config().method != "dbscan" and made < asked:
+                # k is capped at the number of images: say so, and show the k that ran.
+                self.run_settings.n_clusters.setValue(made)
+                msg += f"; {asked} clusters asked, {made} made ({len(p)} images)"
             self.stage_label.setText(msg)
             if result.clusters.warnings:
                 self.notify("About these clusters", "\n\n".join(result.clusters.warnings))

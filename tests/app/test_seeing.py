@@ -167,3 +167,12 @@ def test_start_screen_buttons_and_reopen_say_what_they_should(qtbot, window, fol
         again.open_folder(folder)
     text = again.stage_label.text()
     assert "2 labels by you" in text and "3 clusters" in text and "tsne map" in text
+
+
+def test_k_larger_than_the_images_is_said_and_shown(qtbot, window, folder):
+    window.open_folder(folder)
+    _fast(window, k=40)
+    _cluster(qtbot, window)
+    assert len(window.project.cluster_ids()) == 30
+    assert window.run_settings.n_clusters.value() == 30
+    assert "40 clusters asked, 30 made (30 images)" in window.stage_label.text()
