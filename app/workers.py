@@ -7,8 +7,11 @@ window never freezes and widgets are only touched from the GUI thread.
 Progress is throttled to ~20 updates a second.  Each job carries a generation
 number; :class:`JobRunner` drops results of jobs that a newer one replaced
 (the ndv pattern), so a cancelled-then-restarted run can never paint stale
-clusters.  ``JobRunner(synchronous=True)`` runs jobs inline for tests that
-need no thread.
+clusters.  Each job carries its own result handler (``on_result``, and
+``on_cancelled`` when a cancelled job leaves something to tidy), called on the
+GUI thread before :attr:`JobRunner.finished` is emitted, so the window needs
+no switch over job names.  ``JobRunner(synchronous=True)`` runs jobs inline
+for tests that need no thread.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class Job(QRunnable):
         if with_partial:
             kwargs["partial"] = self.emit_partial
         self.setAutoDelete(False)
+        self.on_result: Callable[[Any], None] | None = None
+        self.on_cancelled: Callable[[], None] | None = None
         self.generation = generation
         self.fn, self.args, self.kwargs = fn, args, kwargs
         self.signals = JobSignals()
@@ -52,11 +57,6 @@ class Job(QRunnable):
     def cancel(self) -> None:
         """Ask the job to stop at its next check (between batches or epochs)."""
         self._stop = True
-
-    @property
-    def cancelling(self) -> bool:
-        """Whether :meth:`cancel` was called."""
-        return self._stop
 
     def _progress(self, fraction: float, message: str) -> None:
         now = time.perf_counter()
@@ -118,15 +118,19 @@ class JobRunner(QObject):
         """Whether a job is running."""
         return self.current is not None
 
-    def start(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job:
+    def start(self, name: str, fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None] | None = None,
+              on_cancelled: Callable[[], None] | None = None, **kwargs: Any) -> Job:
         """Cancel the running job, if any, and start ``fn`` as job ``name``.
 
-        ``with_partial=True`` passes ``partial=callable`` to ``fn`` for partial results.
+        ``on_result(result)`` runs on the GUI thread when this job (and no newer one) finishes;
+        ``on_cancelled()`` when it is cancelled.  ``with_partial=True`` passes ``partial=callable``
+        to ``fn`` for partial results.
         """
         if self.current is not None:
             self.current.cancel()
         self._generation += 1
         job = Job(self._generation, fn, *args, **kwargs)
+        job.on_result, job.on_cancelled = on_result, on_cancelled
         job.signals.progress.connect(self._on_progress)
         job.signals.partial.connect(self._on_partial)
         job.signals.finished.connect(self._on_finished)
@@ -168,7 +172,9 @@ class JobRunner(QObject):
 
     def _on_finished(self, generation: int, result: object) -> None:
         if self._is_current(generation):
-            name, _ = self._done()
+            name, job = self._done()
+            if job is not None and job.on_result is not None:
+                job.on_result(result)
             self.finished.emit(name, result)
 
     def _on_failed(self, generation: int, message: str, tb: str) -> None:
@@ -178,5 +184,7 @@ class JobRunner(QObject):
 
     def _on_cancelled(self, generation: int) -> None:
         if self._is_current(generation):
-            name, _ = self._done()
+            name, job = self._done()
+            if job is not None and job.on_cancelled is not None:
+                job.on_cancelled()
             self.cancelled.emit(name)

@@ -1,52 +1,134 @@
-"""A persistent feature cache: SQLite index plus memory-mapped float32 rows.
+"""A persistent feature cache: SQLite index plus memory-mapped float32 rows, every row verified.
 
-Rows are keyed by (cache key, file path) and are valid while the file's size
-and modification time are unchanged; the cache key already covers the model
-file's content and the preprocessing.  Each cache key has one append-only
-``<key>.f32`` file of rows.  A row is written and fsynced *before* the index
-that points at it is committed, so a crash at any moment leaves at worst an
-unreferenced row, never an index pointing at garbage.
+Rows are keyed by (cache key, image key).  The cache key already covers the
+model file's content and the preprocessing; the image key is the path relative
+to the project root (so a moved or renamed project folder, or one opened once
+by a relative and once by an absolute path, keeps its cache).  A row is valid
+while the file's size, modification time and content fingerprint
+(:func:`core.images.file_fingerprint`) are unchanged; the fingerprint is
+recomputed only when the file's change time (which no tool sets back) moved.
+
+Each cache key has one append-only ``<key>.f32`` file of rows.  A row is
+written and fsynced *before* the index that points at it is committed, and the
+index holds a CRC-32 of every row.  Reading checks the file's length against
+the index, each row's checksum and that every value is finite; a bad row is
+dropped from the index (so it is recomputed) and :meth:`FeatureCache.take_problems`
+says what was found.  A torn tail (a write cut short by a crash or a full disk)
+is cut off before the next append, so new rows are never misaligned.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+#: Version 2: image keys relative to the project root, content fingerprints and a checksum per row.
+SCHEMA_VERSION = 2
+
+
+def _row_crc(row: np.ndarray) -> int:
+    return zlib.crc32(np.ascontiguousarray(row, dtype=np.float32).tobytes())
 
 
 class FeatureCache:
-    """Feature rows on disk, looked up by file path, size and mtime.
+    """Feature rows on disk, looked up by image, verified on every read.
 
     Parameters
     ----------
     folder : path-like
-        Folder for ``features.sqlite`` and the ``*.f32`` row files (created).
+        Folder for ``features.sqlite`` and the ``*.f32`` row files (created unless ``read_only``).
+    root : path-like, optional
+        The project's image folder: images are keyed by their path relative to
+        it.  Without it (or for files outside it) the resolved absolute path is the key.
+    read_only : bool
+        Open an index copy (``index``) and never write: :meth:`store` does nothing.
+    index : path-like, optional
+        The SQLite index to open instead of ``folder/features.sqlite`` (a read-only copy).
     """
 
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
+    def __init__(self, folder: str | os.PathLike[str], root: str | os.PathLike[str] | None = None,
+                 read_only: bool = False, index: str | os.PathLike[str] | None = None) -> None:
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.root = Path(root).resolve() if root is not None else None
+        self.read_only = read_only
+        self._problems: list[str] = []
+        self._dirs: dict[str, str] = {}
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.folder / "features.sqlite", check_same_thread=False)
+        if not read_only:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        db_path = Path(index) if index is not None else self.folder / "features.sqlite"
+        if read_only:
+            if db_path.is_file():
+                self._db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False, timeout=30)
+            else:  # no index to read: an empty one in memory
+                self._db = sqlite3.connect(":memory:", check_same_thread=False)
+                self._migrate()
+            return
+        self._db = sqlite3.connect(db_path, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
-        with self._db:
-            self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS rows (key TEXT, path TEXT, size INTEGER, mtime_ns INTEGER,"
-                " row INTEGER, PRIMARY KEY (key, path))")
-            self._db.execute("CREATE TABLE IF NOT EXISTS dims (key TEXT PRIMARY KEY, dim INTEGER)")
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self._migrate()
+
+    def _migrate(self) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")  # one process creates or migrates; another waits (busy timeout)
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            found = int(row[0]) if row else 0
+            if found > SCHEMA_VERSION:
+                raise RuntimeError(f"the feature cache {self.folder} was written by a newer Galaxy Sorter "
+                                   f"(cache schema {found} > {SCHEMA_VERSION})")
+            if 0 < found < 2:
+                # Version 1 rows carry neither fingerprints nor checksums: they cannot be
+                # verified, so they are dropped and recomputed rather than trusted.
+                db.execute("DROP TABLE IF EXISTS rows")
+                db.execute("DROP TABLE IF EXISTS dims")
+                for f in self.folder.glob("*.f32"):
+                    f.unlink()
+                self._problems.append("feature cache: rows from an older version cannot be verified; "
+                                      "they are recomputed")
+            db.execute("CREATE TABLE IF NOT EXISTS rows (key TEXT, path TEXT, size INTEGER, mtime_ns INTEGER,"
+                       " ctime_ns INTEGER, fingerprint TEXT, row INTEGER, crc INTEGER, PRIMARY KEY (key, path))")
+            db.execute("CREATE TABLE IF NOT EXISTS dims (key TEXT PRIMARY KEY, dim INTEGER)")
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         """Close the index."""
         self._db.close()
+
+    def take_problems(self) -> list[str]:
+        """Return (and forget) what was found wrong in the cache since the last call, one line each."""
+        with self._lock:
+            out, self._problems = self._problems, []
+        return out
+
+    def image_key(self, path: str | os.PathLike[str]) -> str:
+        """The key of an image: its path relative to the root (POSIX form), else its absolute path.
+
+        The folder part is resolved (links, ``..``, the working directory) once
+        per folder and remembered: resolving every path took most of a lookup.
+        """
+        folder, name = os.path.split(os.fspath(path))
+        real = self._dirs.get(folder)
+        if real is None:
+            real = self._dirs[folder] = str(Path(folder or ".").resolve())
+        full = os.path.join(real, name)
+        if self.root is not None:
+            prefix = str(self.root).rstrip(os.sep) + os.sep
+            if full.startswith(prefix):
+                full = full[len(prefix):].replace(os.sep, "/")
+        return os.fsencode(full).decode("utf-8", "backslashreplace")
 
     def _file(self, key: str) -> Path:
         return self.folder / f"{key}.f32"
@@ -56,59 +138,121 @@ class FeatureCache:
         return None if row is None else int(row[0])
 
     def lookup(self, key: str, paths: Sequence[Path]) -> dict[Path, np.ndarray]:
-        """Return the cached rows of those ``paths`` whose size and mtime still match."""
+        """Return the verified cached rows of those ``paths`` whose file is unchanged.
+
+        A path is missing from the result when it has no row, when its file
+        changed (size, modification time or content fingerprint), or when its
+        row is damaged (beyond the end of the file, wrong checksum, values not
+        finite); damaged rows are dropped from the index and reported by
+        :meth:`take_problems`.
+        """
+        from core.images import file_fingerprint
+
         with self._lock:
             dim = self._dim(key)
             if dim is None or not self._file(key).exists():
                 return {}
             index = {r[0]: r[1:] for r in self._db.execute(
-                "SELECT path, size, mtime_ns, row FROM rows WHERE key=?", (key,))}
+                "SELECT path, size, mtime_ns, ctime_ns, fingerprint, row, crc FROM rows WHERE key=?", (key,))}
         nbytes = self._file(key).stat().st_size
         n_rows = nbytes // (4 * dim)
-        if n_rows == 0:
-            return {}
-        data = np.memmap(self._file(key), dtype=np.float32, mode="r", shape=(n_rows, dim))
+        data = np.memmap(self._file(key), dtype=np.float32, mode="r", shape=(n_rows, dim)) if n_rows else None
         out: dict[Path, np.ndarray] = {}
+        damaged: list[str] = []
+        seen_again: list[tuple[int, str, str]] = []
         for p in paths:
-            entry = index.get(str(p))
+            ikey = self.image_key(p)
+            entry = index.get(ikey)
             if entry is None:
                 continue
+            size, mtime_ns, ctime_ns, fingerprint, row, crc = entry
             try:
-                st = p.stat()
+                st = os.stat(p)
+                if st.st_size != size or st.st_mtime_ns != mtime_ns:
+                    continue  # the file changed: recomputed, as any edit would be
+                # Nothing sets the change time back (``touch -r`` copies only the modification
+                # time), so an unchanged one spares reading the file; a new one (a copied or
+                # replaced file) means the content fingerprint decides.
+                if st.st_ctime_ns != ctime_ns:
+                    if file_fingerprint(p) != fingerprint:
+                        continue
+                    seen_again.append((st.st_ctime_ns, key, ikey))
             except OSError:
                 continue
-            size, mtime_ns, row = entry
-            if st.st_size == size and st.st_mtime_ns == mtime_ns and row < n_rows:
-                out[p] = np.array(data[row])
+            if data is None or row >= n_rows:
+                damaged.append(ikey)
+                continue
+            values = np.array(data[row])
+            if _row_crc(values) != crc or not np.isfinite(values).all():
+                damaged.append(ikey)
+                continue
+            out[p] = values
+        del data
+        if seen_again and not self.read_only:
+            with self._lock, self._db:
+                self._db.executemany("UPDATE rows SET ctime_ns=? WHERE key=? AND path=?", seen_again)
+        if damaged:
+            with self._lock:
+                self._problems.append(
+                    f"feature cache {self._file(key).name}: {len(damaged)} damaged row(s) (torn or corrupted file) "
+                    f"were discarded and are recomputed")
+                if not self.read_only:
+                    with self._db:
+                        self._db.executemany("DELETE FROM rows WHERE key=? AND path=?", [(key, k) for k in damaged])
         return out
 
     def store(self, key: str, paths: Sequence[Path], features: np.ndarray) -> None:
-        """Append ``features`` (one row per path) and index them."""
+        """Append ``features`` (one row per path) and index them with their fingerprints and checksums."""
+        from core.images import file_fingerprint
+
         features = np.ascontiguousarray(features, dtype=np.float32)
         if len(paths) != len(features):
             raise ValueError("one feature row per path is needed")
+        if self.read_only:
+            return
         stats = []
         for p in paths:
-            st = p.stat()
-            stats.append((st.st_size, st.st_mtime_ns))
+            st = os.stat(p)
+            stats.append((self.image_key(p), st.st_size, st.st_mtime_ns, st.st_ctime_ns, file_fingerprint(p)))
         with self._lock:
-            dim = self._dim(key)
-            if dim is None:
-                with self._db:
-                    self._db.execute("INSERT INTO dims VALUES (?, ?)", (key, features.shape[1]))
-                dim = features.shape[1]
-            elif dim != features.shape[1]:
-                raise ValueError(f"cache {key} holds {dim}-d rows, not {features.shape[1]}-d")
-            path = self._file(key)
-            with open(path, "ab") as fh:
-                start = fh.tell() // (4 * dim)
-                fh.write(features.tobytes())
-                fh.flush()
-                os.fsync(fh.fileno())
             with self._db:
+                self._db.execute("INSERT OR IGNORE INTO dims VALUES (?, ?)", (key, features.shape[1]))
+            dim = self._dim(key)
+            if dim != features.shape[1]:
+                raise ValueError(f"cache {key} holds {dim}-d rows, not {features.shape[1]}-d")
+            row_bytes = 4 * dim
+            with open(self._file(key), "ab") as fh:
+                # An exclusive lock on the row file: two writers never interleave their appends.
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+                try:
+                    size = os.fstat(fh.fileno()).st_size
+                    if size % row_bytes:
+                        # A partial row at the end: a write cut short.  Rows indexed so far all lie
+                        # before it (a row is indexed only after it is on disk), so cut it off.
+                        os.ftruncate(fh.fileno(), size - size % row_bytes)
+                        self._problems.append(f"feature cache {self._file(key).name}: a partial row left by an "
+                                              f"interrupted write was cut off")
+                        size -= size % row_bytes
+                    start = size // row_bytes
+                    fh.write(features.tobytes())
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                except BaseException:
+                    # Leave no partial row behind (a full disk, say): cut back to where we started.
+                    try:
+                        os.ftruncate(fh.fileno(), size)
+                    except (OSError, UnboundLocalError):
+                        pass
+                    raise
+                finally:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            with self._db:
+                # Entries pointing at or past ``start`` point at rows a shortened file lost; they go.
+                self._db.execute("DELETE FROM rows WHERE key=? AND row>=?", (key, start))
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?, ?)",
-                    [(key, str(p), s, m, start + i) for i, (p, (s, m)) in enumerate(zip(paths, stats))])
+                    "INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(key, k, s, m, c, fp, start + i, _row_crc(features[i]))
+                     for i, (k, s, m, c, fp) in enumerate(stats)])
 
     def count(self, key: str) -> int:
         """Number of indexed rows for ``key``."""

@@ -201,12 +201,10 @@ def joined_columns(catalog: Catalog, index: np.ndarray, names: Sequence[str] | N
     return out
 
 
-def export_columns(paths: Sequence[str], joined: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """Extra catalogue CSV columns: ``ra``/``dec`` of the image centre when any FITS image has a WCS, then ``joined``."""
-    out: dict[str, np.ndarray] = {}
+def sky_columns(paths: Sequence[str]) -> dict[str, np.ndarray]:
+    """``ra`` and ``dec`` of every image's centre when any FITS image has a celestial WCS, else nothing."""
     if any(str(p).lower().endswith(FITS_SUFFIXES) for p in paths):
         sky = sky_positions(paths)
         if np.isfinite(sky).any():
-            out = {"ra": sky[:, 0], "dec": sky[:, 1]}
-    out.update(joined or {})
-    return out
+            return {"ra": sky[:, 0], "dec": sky[:, 1]}
+    return {}

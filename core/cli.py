@@ -17,15 +17,19 @@ Other commands: ``suggest-k`` (silhouette per number of clusters) and
 from __future__ import annotations
 
 import argparse
+import errno
+import os
+import sqlite3
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.cluster import METHODS
-from core.features import MODELS
+from core.cluster import CLUSTER_METHODS
+from core.export import EXPORT_FORMATS
+from core.features import FEATURE_MODELS
 from core.preprocess import CROP_MODES, Preprocessing
-from core.projection import PROJECTIONS
+from core.projection import PROJECTION_METHODS
 
 
 class ProgressBar:
@@ -59,22 +63,39 @@ class ProgressBar:
         self.stream.flush()
 
 
+class UsageError(ValueError):
+    """An argument that cannot work, found before any work starts."""
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="galaxy-sorter-cli", description="Cluster a folder of galaxy images.")
+    # The choices are read from the registries when the parser is built, so a method or model
+    # registered in core (or by a plugin before main() runs) is offered here with nothing else to edit.
+    models, methods, maps = FEATURE_MODELS, CLUSTER_METHODS, PROJECTION_METHODS
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    parser = argparse.ArgumentParser(prog="galaxy-sorter-cli", description="Cluster a folder of galaxy images.",
+                                     parents=[common])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    c = sub.add_parser("cluster", help="extract features, cluster, export a CSV catalogue")
+    c = sub.add_parser("cluster", help="extract features, cluster, export a CSV catalogue", parents=[common])
     c.add_argument("folder", type=Path, help="folder of JPEG/PNG/TIFF/FITS images (searched recursively)")
-    c.add_argument("--model", choices=sorted(MODELS), default="xception", help="feature model (default: xception)")
-    c.add_argument("--method", choices=METHODS, default="dec", help="clustering method (default: dec)")
+    c.add_argument("--model", choices=models.names(), default=models.default,
+                   help=f"feature model (default: {models.default})")
+    c.add_argument("--method", choices=methods.names(), default=methods.default,
+                   help=f"clustering method (default: {methods.default})")
     c.add_argument("--clusters", type=int, default=2, help="number of clusters (default: 2)")
     c.add_argument("--crop", choices=CROP_MODES, default="fixed",
                    help="centre crop: fixed fraction, fitted to the object, or none")
     c.add_argument("--crop-fraction", type=float, default=0.5, help="side of the fixed crop as a fraction (default 0.5)")
     c.add_argument("--rotations", action="store_true", help="average features over 8 rotations/flips (8x slower)")
-    c.add_argument("--projection", choices=PROJECTIONS, default="pca", help="2-D map coordinates (default: pca)")
+    c.add_argument("--projection", choices=maps.names(), default=maps.default,
+                   help=f"2-D map coordinates (default: {maps.default})")
     c.add_argument("--seed", type=int, default=0, help="random seed (same seed, same clusters)")
     c.add_argument("--out", type=Path, default=Path("clusters.csv"), help="catalogue CSV (a .json sidecar is written beside it)")
+    c.add_argument("--format", choices=EXPORT_FORMATS.names(), default=EXPORT_FORMATS.default,
+                   help=f"catalogue format (default: {EXPORT_FORMATS.default})")
+    c.add_argument("--relative-paths", action="store_true",
+                   help="paths in the CSV and sidecar relative to FOLDER (for files meant to be shared)")
     c.add_argument("--truth", type=Path, help="CSV of known labels (id first; label second or --truth-column)")
     c.add_argument("--truth-column", help="name of the label column in --truth")
     c.add_argument("--project-dir", type=Path, help="project store folder (default: FOLDER/.galaxy-sorter)")
@@ -82,37 +103,82 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--batch-size", type=int, default=16)
     c.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    k = sub.add_parser("suggest-k", help="silhouette score per number of clusters, to help choose k")
+    k = sub.add_parser("suggest-k", help="silhouette score per number of clusters, to help choose k", parents=[common])
     k.add_argument("folder", type=Path)
-    k.add_argument("--model", choices=sorted(MODELS), default="xception")
+    k.add_argument("--model", choices=models.names(), default=models.default)
     k.add_argument("--max-k", type=int, default=8)
     k.add_argument("--project-dir", type=Path)
     k.add_argument("--cpu", action="store_true")
 
-    s = sub.add_parser("sample", help="write the built-in synthetic sample folder")
+    s = sub.add_parser("sample", help="write the built-in synthetic sample folder", parents=[common])
     s.add_argument("folder", type=Path, nargs="?", help="where (default: resources/sample)")
     s.add_argument("--per-class", type=int, default=30)
     return parser
 
 
+def check_out(out: Path) -> Path:
+    """Refuse an ``--out`` that cannot be written, or whose sidecar would overwrite it, before any work.
+
+    The sidecar is ``<out without suffix>.json``: an ``--out`` ending in
+    ``.json`` would be overwritten by it.  Raises :class:`UsageError`.
+    """
+    if out.with_suffix(".json") == out:
+        raise UsageError(f"--out {out}: the sidecar {out.with_suffix('.json').name} would overwrite the catalogue; "
+                         f"name the catalogue .csv")
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; give a file name such as {out / 'clusters.csv'}")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"--out {out}: the folder {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: the folder {parent} cannot be written; choose another place")
+    for existing in (out, out.with_suffix(".json")):
+        if existing.exists() and not os.access(existing, os.W_OK):
+            raise UsageError(f"--out {out}: {existing} exists and cannot be overwritten; choose another name")
+    return out
+
+
+def _check_folder(folder: Path) -> None:
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is not a folder")
+
+
+def _open_store(args: argparse.Namespace):  # -> ProjectStore
+    """Open the project store first: a locked or read-only project is refused before any work."""
+    from core.store import ProjectStore, ReadOnlyStore, default_store_dir
+
+    store = ProjectStore(args.project_dir or default_store_dir(args.folder), root=args.folder)
+    if store.read_only:
+        store.close()
+        raise ReadOnlyStore(f"the project store {store.folder} cannot be written (its labels stay as they are); "
+                            f"pass --project-dir DIR to keep this run's store elsewhere")
+    return store
+
+
 def _cluster(args: argparse.Namespace) -> int:
     from core.images import image_id
     from core.metrics import evaluate
-    from core.pipeline import PipelineConfig, export_result, run_pipeline
+    from core.pipeline import PipelineConfig, checked_n_clusters, export_result, run_pipeline
     from core.truth import load_truth
 
+    _check_folder(args.folder)
+    check_out(args.out)
+    checked_n_clusters(args.method, args.clusters, sys.maxsize)
     truth = load_truth(args.truth, args.truth_column) if args.truth else None
+    store = _open_store(args)
     config = PipelineConfig(model=args.model, method=args.method, n_clusters=args.clusters,
                             projection=args.projection, seed=args.seed, batch_size=args.batch_size,
                             use_gpu=not args.cpu,
                             prep=Preprocessing(args.crop, args.crop_fraction, args.rotations))
-    result = run_pipeline(args.folder, config, store_dir=args.project_dir,
-                          progress=None if args.quiet else ProgressBar())
-    csv_path, sidecar = export_result(result, config, args.out)
+    result = run_pipeline(args.folder, config, store=store, progress=None if args.quiet else ProgressBar())
+    csv_path, sidecar = export_result(result, config, args.out, args.format, relative=args.relative_paths)
     device = "CUDA" if result.provider == "CUDAExecutionProvider" else "CPU"
     print(f"{len(result.paths)} images clustered with {args.method} on {args.model} features "
           f"(inference on {device}) in {result.timings['total']:.1f} s")
     print("cluster sizes: " + ", ".join(f"{c}: {n}" for c, n in result.clusters.sizes.items()))
+    used_k = result.clusters.params.get("n_clusters", args.clusters)
+    if args.method != "dbscan" and used_k != args.clusters:
+        print(f"note: {used_k} clusters used, not the {args.clusters} asked for (recorded in the sidecar)")
     for w in result.clusters.warnings:
         print(f"warning: {w}")
     if result.skipped:
@@ -137,9 +203,10 @@ def _suggest_k(args: argparse.Namespace) -> int:
     from core.cluster import suggest_n_clusters
     from core.features import FeatureModel, extract_features
     from core.images import scan_folder
-    from core.store import ProjectStore, default_store_dir
-
-    store = ProjectStore(args.project_dir or default_store_dir(args.folder))
+    _check_folder(args.folder)
+    if args.max_k < 2:
+        raise UsageError(f"--max-k must be at least 2 (got {args.max_k})")
+    store = _open_store(args)
     res = extract_features(scan_folder(args.folder), FeatureModel(args.model, use_gpu=not args.cpu),
                            cache=store.features, progress=ProgressBar())
     scores = suggest_n_clusters(res.features, range(2, args.max_k + 1))
@@ -151,7 +218,7 @@ def _suggest_k(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``galaxy-sorter-cli``; returns the exit status."""
-    from core.paths import ModelFileMissing, sample_dir
+    from core.paths import sample_dir
 
     args = _parser().parse_args(argv)
     try:
@@ -165,13 +232,51 @@ def main(argv: Sequence[str] | None = None) -> int:
             folder = make_sample(args.folder or sample_dir(), per_class=args.per_class)
             print(f"wrote the synthetic sample to {folder}")
             return 0
-    except (ModelFileMissing, FileNotFoundError, NotADirectoryError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        message, code = error_line(exc, args)
+        print(f"error: {message}", file=sys.stderr)
+        return code
     return 1
+
+
+def error_line(exc: BaseException, args: argparse.Namespace | None = None) -> tuple[str, int]:
+    """One line for the user about ``exc`` (what and where, and what to do) and the exit status.
+
+    Expected failures (bad arguments, missing or unreadable files, a full disk,
+    a damaged, newer, locked or read-only store) get status 2; anything else is
+    a bug, reported in one line with status 1 (``--debug`` shows the traceback).
+    """
+    from core.store import StoreError
+
+    store_dir = getattr(args, "project_dir", None) or (Path(args.folder) / ".galaxy-sorter"
+                                                       if getattr(args, "folder", None) else None)
+    if isinstance(exc, StoreError):
+        return str(exc), 2
+    if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+        return (f"the disk is full (writing the project store {store_dir}); free some space and run again: "
+                f"what was saved so far is intact"), 2
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+        return f"the project store {store_dir} is busy in another program; close it and run again", 2
+    if isinstance(exc, sqlite3.DatabaseError):
+        return (f"the project store {store_dir} is damaged or not a Galaxy Sorter store ({exc}); "
+                f"move it aside to start afresh, or restore it from a backup"), 2
+    if isinstance(exc, OSError) and exc.errno is not None:
+        where = exc.filename or store_dir or "?"
+        if exc.errno == errno.ENOSPC:
+            return (f"the disk is full (writing {where}); free some space and run again: "
+                    f"what was saved so far is intact"), 2
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return f"permission denied: {where} ({exc.strerror}); check the folder's permissions", 2
+        return f"{exc.strerror}: {where}", 2
+    if isinstance(exc, (OSError, ValueError)):  # our own messages (missing model files, usage, truth files)
+        return str(exc), 2
+    return (f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback, "
+            f"and please report it)"), 1
 
 
 if __name__ == "__main__":

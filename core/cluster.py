@@ -4,12 +4,16 @@
 * ``kmeans``: plain k-means on the features (seeds 002, 003);
 * ``pca-kmeans``: k-means after PCA to 50 dimensions (seed 003);
 * ``agglomerative``: Ward linkage on PCA-50 features (seed 002);
+* ``gmm``: a Gaussian mixture on a PCA view that estimates unequal cluster
+  fractions (:mod:`core.cluster_prior`; k-means splits folders near 50/50);
 * ``dbscan``: density clustering on PCA-10 features with an eps taken from the
   k-nearest-neighbour distances (seed 002); its noise points form cluster -1.
 
 Raw-pixel DEC (seed 001's "standalone DEC") is ``dec`` applied to
 :func:`core.features.raw_pixel_features`; the pipeline offers it as ``dec-raw``.
 
+Each method is one entry of :data:`CLUSTER_METHODS` (name, display name,
+function, options); the app, the CLI and the benchmarks list the methods from it.
 Every method returns a :class:`ClusterResult` with a confidence per image:
 the Student's t soft assignment to the cluster centres (DEC's own ``q`` for DEC,
 the same kernel on the cluster means for the others), so "least sure first"
@@ -24,9 +28,7 @@ import numpy as np
 
 from core.dec import DEC, student_t
 from core.progress import ProgressFn, StopFn
-
-METHODS = ("dec", "kmeans", "pca-kmeans", "agglomerative", "dbscan", "dec-raw")
-DEFAULT_METHOD = "dec"
+from core.registry import Registry
 
 
 @dataclass
@@ -71,6 +73,101 @@ def _soft_from_labels(Z: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return student_t(Z / scale * 3.0, centers / scale * 3.0)
 
 
+def _dec(X: np.ndarray, n_clusters: int, *, random_state: int, dec_params: dict[str, object] | None,
+         progress: ProgressFn | None, should_stop: StopFn | None) -> ClusterResult:
+    dec = DEC(n_clusters, random_state=random_state, **dict(dec_params or {}))
+    dec.fit(X, progress=progress, should_stop=should_stop)
+    soft = dec.soft_assignments_
+    params: dict[str, object] = {"n_clusters": n_clusters, "random_state": random_state}
+    # The full estimator parameters are the record: get_params() once DEC is a scikit-learn
+    # estimator, the parameters listed by hand until then.
+    get_params = getattr(dec, "get_params", None)
+    params.update(get_params() if callable(get_params) else
+                  {k: getattr(dec, k) for k in ("hidden_dims", "alpha", "tol", "batch_size", "pretrain_epochs",
+                                                "finetune_epochs", "dropout", "lr", "standardise",
+                                                "reconstruction_weight")})
+    params["iterations"] = int(dec.n_iter_)
+    params["converged"] = bool(dec.history_.converged)
+    return ClusterResult("dec", dec.labels_, soft.max(1), soft, list(dec.warnings_), dec, params)
+
+
+def _from_labels(method: str, Z: np.ndarray, labels: np.ndarray, params: dict[str, object],
+                 warnings: list[str] | None = None) -> ClusterResult:
+    labels = np.asarray(labels, dtype=np.int64)
+    soft = _soft_from_labels(Z, labels)
+    confidence = np.where(labels < 0, 0.0, soft.max(1))
+    return ClusterResult(method, labels, confidence, soft, list(warnings or []), None, params)
+
+
+def _kmeans(X: np.ndarray, n_clusters: int, *, random_state: int, **_: object) -> ClusterResult:
+    from sklearn.cluster import KMeans
+
+    labels = KMeans(n_clusters, n_init=10, random_state=random_state).fit_predict(X)
+    return _from_labels("kmeans", X, labels, {"n_clusters": n_clusters, "random_state": random_state})
+
+
+def _pca_kmeans(X: np.ndarray, n_clusters: int, *, random_state: int, **_: object) -> ClusterResult:
+    from sklearn.cluster import KMeans
+
+    Z = _pca(_standardise(X), 50, random_state)
+    labels = KMeans(n_clusters, n_init=10, random_state=random_state).fit_predict(Z)
+    params = {"n_clusters": n_clusters, "random_state": random_state, "pca_components": Z.shape[1]}
+    return _from_labels("pca-kmeans", Z, labels, params)
+
+
+def _gmm(X: np.ndarray, n_clusters: int, *, random_state: int, **_: object) -> ClusterResult:
+    from core.cluster_prior import prior_mixture
+
+    mix = prior_mixture(X, n_clusters, random_state=random_state)
+    params = {"n_clusters": n_clusters, "random_state": random_state, "pca_components": mix.n_components,
+              "covariance_type": mix.covariance_type, "weights": [round(float(w), 4) for w in mix.weights]}
+    return ClusterResult("gmm", mix.labels, mix.soft.max(1), mix.soft, [], None, params)
+
+
+def _agglomerative(X: np.ndarray, n_clusters: int, *, random_state: int, **_: object) -> ClusterResult:
+    from sklearn.cluster import AgglomerativeClustering
+
+    Z = _pca(_standardise(X), 50, random_state)
+    labels = AgglomerativeClustering(n_clusters, linkage="ward").fit_predict(Z)
+    params = {"n_clusters": n_clusters, "random_state": random_state, "pca_components": Z.shape[1]}
+    return _from_labels("agglomerative", Z, labels, params)
+
+
+def _dbscan(X: np.ndarray, n_clusters: int, *, random_state: int, **_: object) -> ClusterResult:
+    from sklearn.cluster import DBSCAN
+    from sklearn.neighbors import NearestNeighbors
+
+    Z = _pca(_standardise(X), 10, random_state)
+    min_samples = max(5, int(np.log(len(Z)) * 2))
+    dist = NearestNeighbors(n_neighbors=min_samples).fit(Z).kneighbors(Z)[0][:, -1]
+    eps = float(np.quantile(dist, 0.9))
+    labels = DBSCAN(eps=eps, min_samples=min_samples).fit_predict(Z)
+    params = {"n_clusters": n_clusters, "random_state": random_state, "eps": eps, "min_samples": min_samples,
+              "pca_components": Z.shape[1]}
+    found = len(set(labels) - {-1})
+    noise = float(np.mean(labels == -1))
+    warning = f"DBSCAN found {found} cluster(s) and left {noise:.0%} of the images as noise (cluster -1)."
+    return _from_labels("dbscan", Z, labels, params, [warning])
+
+
+#: The clustering methods: name -> entry whose factory is
+#: ``fn(X, n_clusters, *, random_state, dec_params, progress, should_stop) -> ClusterResult``.
+#: Options: ``uses_k`` (False: the method finds its own number), ``input`` (``"features"``, or
+#: ``"pixels"`` for raw 32x32 pixels), ``keeps_encoder`` (the run keeps a DEC encoder to fine-tune).
+CLUSTER_METHODS = Registry("clustering method", default="dec")
+CLUSTER_METHODS.add("dec", _dec, "DEC (deep embedded clustering)",
+                    "Deep Embedded Clustering on the CNN features", keeps_encoder=True)
+CLUSTER_METHODS.add("kmeans", _kmeans, "k-means", "k-means on the features")
+CLUSTER_METHODS.add("pca-kmeans", _pca_kmeans, "PCA + k-means", "k-means on a 50-d PCA of the features")
+CLUSTER_METHODS.add("agglomerative", _agglomerative, "agglomerative (Ward)", "Ward linkage on a 50-d PCA")
+CLUSTER_METHODS.add("dbscan", _dbscan, "DBSCAN (finds its own number)", "density clustering on a 10-d PCA",
+                    uses_k=False)
+CLUSTER_METHODS.add("dec-raw", _dec, "DEC on raw pixels (baseline)", "DEC on 32x32 grey pixels", input="pixels")
+CLUSTER_METHODS.add("gmm", _gmm, "Gaussian mixture (unequal cluster sizes)",
+                    "a Gaussian mixture on a PCA of the features that estimates each cluster's share")
+DEFAULT_METHOD = CLUSTER_METHODS.default
+
+
 def cluster_features(
     X: np.ndarray,
     method: str = DEFAULT_METHOD,
@@ -81,13 +178,13 @@ def cluster_features(
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
 ) -> ClusterResult:
-    """Cluster the rows of ``X``.
+    """Cluster the rows of ``X`` with a method of :data:`CLUSTER_METHODS`.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
     method : str
-        One of :data:`METHODS` (``dec-raw`` expects raw-pixel rows).
+        A name in :data:`CLUSTER_METHODS` (``dec-raw`` expects raw-pixel rows).
     n_clusters : int
         Clusters asked for (ignored by DBSCAN, which finds its own number).
     random_state : int
@@ -100,56 +197,19 @@ def cluster_features(
     Returns
     -------
     ClusterResult
+        With ``method`` the name asked for, and ``params["k_used"]`` the number of
+        clusters found (noise excluded), which can differ from the number asked for.
     """
-    from sklearn.cluster import DBSCAN, AgglomerativeClustering, KMeans
-    from sklearn.neighbors import NearestNeighbors
-
+    entry = CLUSTER_METHODS.get(method)
     X = np.asarray(X, dtype=np.float32)
     if len(X) < 2:
         raise ValueError("at least two images are needed to cluster")
     n_clusters = int(min(n_clusters, len(X)))
-    params: dict[str, object] = {"n_clusters": n_clusters, "random_state": random_state}
-    warnings: list[str] = []
-    if method in ("dec", "dec-raw"):
-        extra = dict(dec_params or {})
-        dec = DEC(n_clusters, random_state=random_state, **extra)
-        dec.fit(X, progress=progress, should_stop=should_stop)
-        soft = dec.soft_assignments_
-        params.update({k: getattr(dec, k) for k in ("hidden_dims", "alpha", "tol", "batch_size",
-                                                     "pretrain_epochs", "finetune_epochs", "dropout", "lr",
-                                                     "standardise", "reconstruction_weight")})
-        params["iterations"] = int(dec.n_iter_)
-        params["converged"] = bool(dec.history_.converged)
-        return ClusterResult(method, dec.labels_, soft.max(1), soft, list(dec.warnings_), dec, params)
-    if method == "kmeans":
-        labels = KMeans(n_clusters, n_init=10, random_state=random_state).fit_predict(X)
-        Z = X
-    elif method == "pca-kmeans":
-        Z = _pca(_standardise(X), 50, random_state)
-        labels = KMeans(n_clusters, n_init=10, random_state=random_state).fit_predict(Z)
-        params["pca_components"] = Z.shape[1]
-    elif method == "agglomerative":
-        Z = _pca(_standardise(X), 50, random_state)
-        labels = AgglomerativeClustering(n_clusters, linkage="ward").fit_predict(Z)
-        params["pca_components"] = Z.shape[1]
-    elif method == "dbscan":
-        Z = _pca(_standardise(X), 10, random_state)
-        min_samples = max(5, int(np.log(len(Z)) * 2))
-        dist = NearestNeighbors(n_neighbors=min_samples).fit(Z).kneighbors(Z)[0][:, -1]
-        eps = float(np.quantile(dist, 0.9))
-        labels = DBSCAN(eps=eps, min_samples=min_samples).fit_predict(Z)
-        params.update({"eps": eps, "min_samples": min_samples, "pca_components": Z.shape[1]})
-        found = len(set(labels) - {-1})
-        noise = float(np.mean(labels == -1))
-        warnings.append(f"DBSCAN found {found} cluster(s) and left {noise:.0%} of the images as noise (cluster -1).")
-    else:
-        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
-    labels = np.asarray(labels, dtype=np.int64)
-    soft = _soft_from_labels(Z, labels)
-    confidence = soft.max(1)
-    if method == "dbscan":
-        confidence = np.where(labels < 0, 0.0, confidence)
-    return ClusterResult(method, labels, confidence, soft, warnings, None, params)
+    result = entry.factory(X, n_clusters, random_state=random_state, dec_params=dec_params, progress=progress,
+                           should_stop=should_stop)
+    result.method = method
+    result.params["k_used"] = int(len(set(np.asarray(result.labels).tolist()) - {-1}))
+    return result
 
 
 def suggest_n_clusters(
@@ -175,3 +235,9 @@ def suggest_n_clusters(
         labels = KMeans(k, n_init=5, random_state=random_state).fit_predict(Z[idx])
         out[k] = float(silhouette_score(Z[idx], labels))
     return out
+
+
+def describe_k_scores(scores: dict[int, float]) -> str:
+    """One line per k with its silhouette, the highest marked (the app's wording)."""
+    best = max(scores, key=lambda k: scores[k])
+    return "\n".join(f"k = {k}: silhouette {s:.3f}{'  <- best' if k == best else ''}" for k, s in scores.items())

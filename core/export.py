@@ -1,4 +1,9 @@
-"""CSV export of a labelled catalogue, with a JSON sidecar for reproducibility.
+"""Export of a labelled catalogue, with a JSON sidecar for reproducibility.
+
+:func:`export_catalogue` is the one way a catalogue is written, by the app and
+the CLI alike: the rows come from the stored run and the store's labels, the
+sidecar from the stored run record, and the writer from
+:data:`EXPORT_FORMATS` (name -> writer of rows), so both sidecars are the same.
 
 One row per image: path, id, cluster id, cluster name, label and its source
 (``user`` or ``model``), confidence, and the 2-D map coordinates.  Text cells
@@ -16,9 +21,15 @@ import json
 import os
 import platform
 import sys
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.registry import Registry
+
+if TYPE_CHECKING:
+    from core.store import ProjectStore
 
 COLUMNS = ("path", "id", "cluster", "cluster_name", "label", "label_source", "confidence", "x", "y")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -44,35 +55,45 @@ class CatalogueRow:
     confidence: float
     x: float
     y: float
+    #: Numeric columns after the standard ones (RA/Dec of the image centre, joined ``cat_*`` columns);
+    #: NaN is written as an empty cell.
+    extra: dict[str, float] = field(default_factory=dict)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` atomically (temp file, fsync, rename)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk or a kill leaves no half-written temp file behind
+        raise
     return path
 
 
-def write_csv(rows: Iterable[CatalogueRow], path: str | os.PathLike[str],
-              extra: Mapping[str, Sequence[float]] | None = None) -> Path:
+def write_csv(rows: Iterable[CatalogueRow], path: str | os.PathLike[str]) -> Path:
     """Write the catalogue CSV (UTF-8, header row) atomically; returns the path.
 
-    ``extra`` adds numeric columns after the standard ones (row ``i`` of each
-    for row ``i``; NaN is written as an empty cell): RA/Dec, joined catalogues.
+    The rows' ``extra`` columns (RA/Dec, joined catalogues) follow the standard
+    ones, in the order they first appear; NaN or a missing value is an empty cell.
     """
-    extra = dict(extra or {})
+    rows = list(rows)
+    extra: dict[str, None] = {}
+    for r in rows:
+        extra.update(dict.fromkeys(r.extra))
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(COLUMNS + tuple(neutralise(k) for k in extra))
-    for i, r in enumerate(rows):
+    for r in rows:
+        values = [r.extra.get(k, float("nan")) for k in extra]
         writer.writerow([neutralise(r.path), neutralise(r.id), r.cluster, neutralise(r.cluster_name),
                          neutralise(r.label), r.label_source, f"{r.confidence:.6f}", f"{r.x:.6g}", f"{r.y:.6g}"]
-                        + [f"{float(v[i]):.10g}" if v[i] == v[i] else "" for v in extra.values()])
+                        + [f"{float(v):.10g}" if v == v else "" for v in values])
     return atomic_write_text(path, buf.getvalue())
 
 
@@ -95,3 +116,107 @@ def write_sidecar(path: str | os.PathLike[str], info: Mapping[str, object]) -> P
 
     payload = {"galaxy_sorter_version": __version__, **info, "libraries": library_versions()}
     return atomic_write_text(path, json.dumps(payload, indent=2, default=str) + "\n")
+
+
+#: Export formats: name -> entry whose factory is ``write(rows, path) -> Path``.
+#: Options: ``suffix`` (the file's extension) and ``filter`` (the app's file dialog filter).
+EXPORT_FORMATS = Registry("export format", default="csv")
+EXPORT_FORMATS.add("csv", write_csv, "Catalogue (CSV)", "one row per image, spreadsheet-safe",
+                   suffix=".csv", filter="CSV files (*.csv)")
+
+
+def catalogue_rows(store: ProjectStore, run_id: int,
+                   columns: Mapping[str, Mapping[str, float]] | None = None) -> list[CatalogueRow]:
+    """One row per image of a stored run: the user's label where there is one, else the cluster's name.
+
+    Everything comes from the store (assignments, cluster names, labels), so the
+    app and the CLI write the same catalogue for the same run.  When any FITS
+    image has a celestial WCS, ``ra`` and ``dec`` of each image's centre follow
+    (:func:`core.catalog.sky_positions`); then ``columns`` (name -> image path
+    -> value: the app's joined catalogue columns).
+    """
+    from core.catalog import sky_columns
+    from core.images import image_id
+
+    names = store.cluster_names(run_id)
+    labels = store.labels()
+    assignments = store.assignments(run_id)
+    sky = sky_columns([r[1] for r in assignments])
+    rows = []
+    for i, (db_id, path, _name, c, q, x, y) in enumerate(assignments):
+        cname = names.get(int(c), f"cluster {int(c)}" if c >= 0 else "noise")
+        label, source = labels.get(int(db_id), (cname, "model"))
+        extra = {k: float(v[i]) for k, v in sky.items()}
+        extra.update({k: float(v.get(path, float("nan"))) for k, v in (columns or {}).items()})
+        rows.append(CatalogueRow(path, image_id(path), int(c), cname, label, source, float(q),
+                                 float("nan") if x is None else float(x), float("nan") if y is None else float(y),
+                                 extra))
+    return rows
+
+
+def run_record(store: ProjectStore, run_id: int) -> dict[str, object]:
+    """The sidecar's content for a stored run: model, preprocessing, method, k asked and used, labels, timings."""
+    run = store.run(run_id)
+    if run is None:
+        raise ValueError(f"there is no run {run_id} in {store.folder}")
+    params = dict(run.params)
+    rows = store.assignments(run_id)
+    ids = {int(r[0]) for r in rows}
+    clusters = {int(r[3]) for r in rows}
+    return {
+        "folder": params.get("folder"),
+        "run": {"id": run.id, "method": run.method, "model": run.model, "n_clusters": run.n_clusters},
+        "model": {"name": run.model, "sha256": params.get("model_sha256", ""), "provider": params.get("provider", "")},
+        "preprocessing": params.get("prep", {}),
+        "method": run.method,
+        "n_clusters": run.n_clusters,
+        "n_clusters_requested": params.get("n_clusters_requested", run.n_clusters),
+        "k_used": len(clusters - {-1}),
+        "projection": store.setting(f"projection/{run_id}", params.get("projection", "pca")),
+        "seed": params.get("seed"),
+        "parameters": params,
+        "warnings": run.warnings,
+        "images": len(rows),
+        "user_labels": sum(1 for i in store.labels() if i in ids),
+        "classes": [{"name": n, "color": c} for n, c in store.classes()],
+        "skipped": [{"path": p, "reason": r} for p, r in store.skipped()],
+        "timings_s": store.setting(f"timings/{run_id}", params.get("timings", {})),
+    }
+
+
+def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[str],
+                     fmt: str = EXPORT_FORMATS.default, relative: bool = False,
+                     columns: Mapping[str, Mapping[str, float]] | None = None) -> tuple[Path, Path]:
+    """Write a stored run's catalogue in format ``fmt`` and its sidecar ``<stem>.json``; return both paths.
+
+    Parameters
+    ----------
+    store : ProjectStore
+        The project store holding the run and the labels.
+    run_id : int
+        The run to export (its current clusters, names and map).
+    path : path-like
+        The catalogue file.
+    fmt : str
+        A name in :data:`EXPORT_FORMATS`.
+    relative : bool
+        Image paths relative to the image folder, and no absolute folder in the
+        sidecar: for files meant to be shared (absolute paths name the user's home and disks).
+    columns : mapping, optional
+        Extra numeric columns, name -> image path -> value (the app's joined
+        catalogue columns, ``cat_*``); images without a value get an empty cell.
+    """
+    writer = EXPORT_FORMATS.get(fmt).factory
+    path = Path(path)
+    rows = catalogue_rows(store, run_id, columns)
+    record = run_record(store, run_id)
+    if columns:
+        record["joined_columns"] = list(columns)
+    if relative:
+        for row in rows:
+            row.path = store.key_of(row.path)
+        record["skipped"] = [{"path": store.key_of(s["path"]), "reason": s["reason"]} for s in record["skipped"]]
+        record["folder"] = "."
+    out = writer(rows, path)
+    sidecar = write_sidecar(path.with_suffix(".json"), record)
+    return Path(out), sidecar

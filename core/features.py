@@ -30,13 +30,9 @@ from core.images import ImageReadError, SkippedFile, read_image
 from core.paths import model_file
 from core.preprocess import Preprocessing, crop_image, dihedral_variants, resize_square, to_model_input
 from core.progress import Cancelled, ProgressFn, StopFn
+from core.registry import Registry
 
-#: Feature models offered to the user: name -> description.
-MODELS = {
-    "xception": "Xception, ImageNet weights (default, as in the seed papers): 2048 features, 299 px",
-    "efficientnet_lite0": "EfficientNet-Lite0, ImageNet weights (fast): 1280 features, 224 px",
-}
-DEFAULT_MODEL = "xception"
+DEFAULT_MODEL = "galaxy_cnn"
 
 
 def file_sha256(path: Path) -> str:
@@ -133,6 +129,21 @@ class FeatureModel:
         """Return the features of prepared squares, shape (len(squares), feature_dim)."""
         batch = to_model_input(squares, self.scale, self.offset)
         return self.session.run(None, {self.input_name: batch})[0]
+
+
+#: The feature models: name -> entry whose factory is ``FeatureModel`` (called with ``name, use_gpu=``).
+#: Options: ``file`` (the ONNX file under ``models/``, read by ``build.spec``) and ``exporter`` (the
+#: ``models/export_<name>.py`` module that builds it, run by ``models/build_models.py``).
+FEATURE_MODELS = Registry("feature model", default=DEFAULT_MODEL)
+FEATURE_MODELS.add("galaxy_cnn", FeatureModel, "Galaxy CNN (default)",
+                   "Galaxy CNN trained on Galaxy Zoo morphology labels (default): 64 features, 48 px",
+                   file="galaxy_cnn.onnx", exporter=None)  # committed, trained by models/train_galaxy_net.py
+FEATURE_MODELS.add("xception", FeatureModel, "Xception (ImageNet)",
+                   "Xception, ImageNet weights (as in the seed papers): 2048 features, 299 px",
+                   file="xception.onnx", exporter="export_xception")
+FEATURE_MODELS.add("efficientnet_lite0", FeatureModel, "EfficientNet-Lite0 (fast)",
+                   "EfficientNet-Lite0, ImageNet weights (fast): 1280 features, 224 px",
+                   file="efficientnet_lite0.onnx", exporter="export_efficientnet_lite0")
 
 
 def _load_and_prepare(model: FeatureModel, prep: Preprocessing, path: Path) -> list[np.ndarray] | SkippedFile:

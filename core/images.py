@@ -11,7 +11,10 @@ carry on with the rest of the folder.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import struct
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,23 +46,88 @@ def is_image_name(name: str) -> bool:
     return lower.endswith(IMAGE_SUFFIXES)
 
 
-def scan_folder(folder: str | os.PathLike[str], recursive: bool = True) -> list[Path]:
-    """Return the image files under ``folder``, sorted by path.
+def printable_path(path: str | os.PathLike[str]) -> str:
+    """Return ``path`` as text that can always be printed and stored (undecodable bytes as ``\\xNN``)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _name_is_text(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # a byte that is not UTF-8, kept by Python as a lone surrogate
+        return False
+    return True
+
+
+def scan_images(folder: str | os.PathLike[str], recursive: bool = True) -> tuple[list[Path], list[SkippedFile]]:
+    """Return the image files under ``folder`` (sorted) and what could not be scanned, with reasons.
 
     Hidden folders and the project store (``.galaxy-sorter``) are not entered.
+    An image whose name is not valid UTF-8 (it could be neither stored nor
+    exported faithfully) and a subfolder that cannot be listed are reported as
+    skipped instead of stopping or silently shrinking the run.
     Raises ``NotADirectoryError`` when ``folder`` is not a readable folder.
     """
     root = Path(folder)
     if not root.is_dir():
         raise NotADirectoryError(f"{root} is not a folder")
     found: list[Path] = []
+    skipped: list[SkippedFile] = []
+
+    def on_error(exc: OSError) -> None:
+        where = exc.filename if exc.filename is not None else root
+        if Path(where) == root:
+            raise NotADirectoryError(f"{root} cannot be read ({exc.strerror})")
+        skipped.append(SkippedFile(printable_path(where),
+                                   f"folder cannot be read ({exc.strerror}); its images are left out"))
+
+    def keep(dirpath: str | Path, name: str) -> bool:
+        if not (is_image_name(name) and not name.startswith(".")):
+            return False
+        if not _name_is_text(name):
+            skipped.append(SkippedFile(printable_path(Path(dirpath) / name),
+                                       "the file name is not valid UTF-8; rename the file to include it"))
+            return False
+        return True
+
     if recursive:
-        for dirpath, dirnames, filenames in os.walk(root):
+        for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS)
-            found.extend(Path(dirpath) / f for f in filenames if is_image_name(f) and not f.startswith("."))
+            found.extend(Path(dirpath) / f for f in filenames if keep(dirpath, f))
     else:
-        found = [p for p in root.iterdir() if p.is_file() and is_image_name(p.name)]
-    return sorted(found)
+        try:
+            entries = list(root.iterdir())
+        except OSError as exc:
+            raise NotADirectoryError(f"{root} cannot be read ({exc.strerror})") from exc
+        found = [p for p in entries if p.is_file() and keep(root, p.name)]
+    return sorted(found), sorted(skipped, key=lambda s: s.path)
+
+
+def scan_folder(folder: str | os.PathLike[str], recursive: bool = True) -> list[Path]:
+    """Return the image files under ``folder``, sorted by path (see :func:`scan_images` for what is left out)."""
+    return scan_images(folder, recursive)[0]
+
+
+#: Bytes read from each end of a file for its fingerprint.
+FINGERPRINT_BLOCK = 64 * 1024
+
+
+def file_fingerprint(path: str | os.PathLike[str]) -> str:
+    """Return a content fingerprint of a file: its size and the SHA-1 of its first and last 64 KiB.
+
+    Cheap enough to check on every open (at most 128 KiB read per file) and,
+    unlike size and modification time, it changes when a file is replaced by
+    another of the same size with its time copied over (``touch -r``).
+    Raises ``OSError`` when the file cannot be read.
+    """
+    digest = hashlib.sha1()
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        digest.update(fh.read(FINGERPRINT_BLOCK))
+        if size > FINGERPRINT_BLOCK:
+            fh.seek(max(FINGERPRINT_BLOCK, size - FINGERPRINT_BLOCK))
+            digest.update(fh.read(FINGERPRINT_BLOCK))
+    return f"{size}:{digest.hexdigest()}"
 
 
 def image_id(path: str | os.PathLike[str]) -> str:
@@ -102,6 +170,8 @@ def asinh_stretch(data: np.ndarray, softening: float = 3.0, upper_percentile: fl
     sky = float(np.median(values))
     noise = 1.4826 * float(np.median(np.abs(values - sky)))
     top = float(np.percentile(values, upper_percentile)) - sky
+    if float(np.max(values)) == float(np.min(values)):
+        raise ImageReadError(f"every pixel has the same value ({values[0]:g}): a blank image, nothing to cluster")
     if noise <= 0:
         noise = max(top, 1e-12) / 1000.0
     if top <= 0:
@@ -161,13 +231,71 @@ def _read_fits(path: Path) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
+#: Images with more pixels than this are decoded one at a time, whatever the number of decoding threads:
+#: a 12,000 x 12,000 RGB image takes 432 MB decoded, and four at once could exhaust a laptop's memory.
+BIG_IMAGE_PIXELS = 40_000_000
+#: Longest side such an image keeps (the models see at most 299 pixels of it; previews fit a screen).
+BIG_IMAGE_SIDE = 4096
+_BIG_DECODE = threading.Semaphore(1)
+
+
+def raster_size(raw: bytes | np.ndarray) -> tuple[int, int] | None:
+    """Width and height from a PNG or JPEG header (no decoding), or None when the header says nothing."""
+    data = bytes(raw[: 1 << 16]) if isinstance(raw, np.ndarray) else raw[: 1 << 16]
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return struct.unpack(">II", data[16:24])
+    if data[:2] == b"\xff\xd8":
+        i = 2
+        while i + 9 < len(data):
+            if data[i] != 0xFF:
+                return None
+            marker = data[i + 1]
+            length = struct.unpack(">H", data[i + 2 : i + 4])[0]
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
+                h, w = struct.unpack(">HH", data[i + 5 : i + 9])
+                return w, h
+            i += 2 + length
+    return None
+
+
+def _decode(raw: np.ndarray, reduce: int = 1) -> np.ndarray | None:
+    import cv2
+
+    if reduce > 1:  # JPEG decodes straight to 1/2, 1/4 or 1/8 size: the full image is never in memory
+        flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[reduce]
+        return cv2.imdecode(raw, flag)
+    # ANYDEPTH|ANYCOLOR keeps 16 bits and grey, and (unlike IMREAD_UNCHANGED) turns the
+    # picture upright as its EXIF orientation says, as every viewer shows it.
+    return cv2.imdecode(raw, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+
+
+def _decode_big(raw: np.ndarray, width: int, height: int) -> np.ndarray | None:
+    """Decode a huge raster, alone, and shrink it to :data:`BIG_IMAGE_SIDE` before the next one starts."""
+    import cv2
+
+    with _BIG_DECODE:
+        reduce = 1
+        if raw[:2].tobytes() == b"\xff\xd8":
+            while reduce < 8 and max(width, height) / (reduce * 2) >= BIG_IMAGE_SIDE:
+                reduce *= 2
+        array = _decode(raw, reduce)
+        if array is None or array.size == 0:
+            return None
+        rgb = _to_rgb_uint8(array)
+        del array
+        scale = BIG_IMAGE_SIDE / max(rgb.shape[:2])
+        if scale < 1:
+            rgb = cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))),
+                             interpolation=cv2.INTER_AREA)
+        return np.ascontiguousarray(rgb)
+
+
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Read one image as RGB uint8 of shape (height, width, 3).
 
     Raises :class:`ImageReadError` with a human-readable reason for missing,
     empty, corrupt or unsupported files.
     """
-    import cv2
 
     p = Path(path)
     try:
@@ -183,12 +311,18 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
             raw = np.fromfile(p, dtype=np.uint8)
         except OSError as exc:
             raise ImageReadError(f"cannot read the file ({exc.strerror})") from exc
-        array = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED)
-        if array is None or array.size == 0:
+        size_wh = raster_size(raw)
+        if size_wh is not None and size_wh[0] * size_wh[1] > BIG_IMAGE_PIXELS:
+            rgb = _decode_big(raw, *size_wh)
+        else:
+            array = _decode(raw)
+            rgb = None if array is None or array.size == 0 else _to_rgb_uint8(array)
+        if rgb is None:
             raise ImageReadError("not a readable image (corrupt, truncated or not an image)")
-        rgb = _to_rgb_uint8(array)
     if rgb.shape[0] < 8 or rgb.shape[1] < 8:
         raise ImageReadError(f"the image is too small ({rgb.shape[1]}x{rgb.shape[0]} pixels)")
+    if int(rgb.min()) == int(rgb.max()):
+        raise ImageReadError(f"every pixel has the same value ({int(rgb.min())}): a blank image, nothing to cluster")
     return rgb
 
 

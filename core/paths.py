@@ -42,6 +42,9 @@ class ModelFileMissing(FileNotFoundError):
 
 def model_file(name: str) -> Path:
     """Return the path of ``<name>.onnx``, or raise :class:`ModelFileMissing` saying what to run."""
+    if not name or Path(name).name != name or name.startswith("."):
+        # A model name comes from settings a shared project folder could carry: never a path.
+        raise ValueError(f"{name!r} is not a model name")
     path = models_dir() / f"{name}.onnx"
     if not path.is_file():
         raise ModelFileMissing(

@@ -1,10 +1,14 @@
 """The whole headless job: folder in, clusters, map and catalogue out.
 
-``run_pipeline`` is what the CLI runs and what the app's worker calls: scan,
-extract features (cached in the project store), cluster, project to 2-D, store
-the run, and optionally export the CSV and its sidecar.  Progress arrives as
-(fraction, message) with the stage in the message; ``should_stop`` cancels
-between batches and epochs.
+``run_pipeline`` is what the CLI runs (``run_in_own_store`` what the app's
+worker runs): scan, extract features (cached in the project store), cluster,
+project to 2-D, and store the run with its record (the settings of
+:meth:`PipelineConfig.record`, the model's SHA-256 and provider, the k used,
+the soft assignments, the timings); ``export_result`` then writes the
+catalogue and its sidecar from that record.  Methods, models and projections
+are looked up in their registries and asked for their options, never compared
+by name.  Progress arrives as (fraction, message) with the stage in the
+message; ``should_stop`` cancels between batches and epochs.
 """
 
 from __future__ import annotations
@@ -17,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from core.cluster import DEFAULT_METHOD, ClusterResult, cluster_features
-from core.export import CatalogueRow, write_csv, write_sidecar
-from core.features import DEFAULT_MODEL, FeatureModel, extract_features, raw_pixel_features
-from core.images import SkippedFile, image_id, scan_folder
+from core.cluster import CLUSTER_METHODS, DEFAULT_METHOD, ClusterResult, cluster_features
+from core.export import export_catalogue
+from core.features import DEFAULT_MODEL, FEATURE_MODELS, FeatureModel, extract_features, raw_pixel_features
+from core.images import SkippedFile, scan_images
 from core.preprocess import Preprocessing
 from core.progress import ProgressFn, StopFn
-from core.projection import project
-from core.store import ProjectStore, default_store_dir
+from core.projection import PROJECTION_METHODS, project
+from core.store import ProjectStore, Run, default_store_dir
 
 # Share of the progress bar each stage takes (extraction dominates on a CPU).
 _STAGES = {"extract": (0.0, 0.6), "cluster": (0.6, 0.92), "project": (0.92, 0.98), "save": (0.98, 1.0)}
@@ -44,10 +48,32 @@ class PipelineConfig:
     use_gpu: bool = True
     dec_params: dict[str, object] = field(default_factory=dict)
 
+    def record(self) -> dict[str, object]:
+        """What the run record keeps of the settings (the inverse of :meth:`from_run`)."""
+        return {"prep": self.prep.as_dict(), "projection": self.projection, "seed": self.seed,
+                "feature_batch_size": self.batch_size, "use_gpu": self.use_gpu, "dec_params": dict(self.dec_params)}
+
+    @classmethod
+    def from_run(cls, run: Run) -> PipelineConfig:
+        """The settings a stored run was made with (older runs: defaults where a setting was not recorded)."""
+        params = run.params or {}
+        default = cls()
+        return cls(model=run.model, method=run.method, n_clusters=int(run.n_clusters),
+                   projection=str(params.get("projection", default.projection)),
+                   prep=Preprocessing(**dict(params.get("prep", {}))),  # type: ignore[arg-type]
+                   seed=int(params.get("seed", default.seed)),  # type: ignore[call-overload]
+                   batch_size=int(params.get("feature_batch_size", default.batch_size)),  # type: ignore[call-overload]
+                   use_gpu=bool(params.get("use_gpu", default.use_gpu)),
+                   dec_params=dict(params.get("dec_params", {})))  # type: ignore[call-overload]
+
 
 @dataclass
 class PipelineResult:
-    """What a run produced."""
+    """What a run produced.
+
+    ``store`` is the store the run was saved in; :func:`run_in_own_store` has
+    closed it by the time the result reaches the caller.
+    """
 
     paths: list[Path]
     features: np.ndarray
@@ -60,10 +86,25 @@ class PipelineResult:
     timings: dict[str, float]
     model_sha256: str
 
-    @property
-    def ids(self) -> list[str]:
-        """Image ids (file names without extension), aligned with ``paths``."""
-        return [image_id(p) for p in self.paths]
+
+def checked_n_clusters(method: str, n_clusters: int, n_images: int) -> tuple[int, list[str]]:
+    """The number of clusters a run can really use, and a warning when it differs from the one asked for.
+
+    Every method but DBSCAN (which finds its own number) needs at least one
+    image more than clusters.  Raises ``ValueError`` when fewer than 2
+    clusters are asked for, or when too few images are readable to make 2.
+    """
+    if method == "dbscan":
+        return n_clusters, []
+    if n_clusters < 2:
+        raise ValueError(f"--clusters must be at least 2 (got {n_clusters})")
+    if n_clusters < n_images:
+        return n_clusters, []
+    used = n_images - 1
+    if used < 2:
+        raise ValueError(f"{n_images} readable images cannot be split into {n_clusters} clusters; add images")
+    return used, [f"asked for {n_clusters} clusters but only {n_images} images could be read: "
+                  f"clustered into {used} instead"]
 
 
 def _stage(progress: ProgressFn | None, name: str) -> ProgressFn | None:
@@ -110,17 +151,20 @@ def run_pipeline(
         The model files have not been built.
     """
     cfg = config or PipelineConfig()
+    method = CLUSTER_METHODS.get(cfg.method)
+    FEATURE_MODELS.get(cfg.model)
+    projection = PROJECTION_METHODS.get(cfg.projection)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    paths = scan_folder(folder)
+    paths, scan_skipped = scan_images(folder)
     if not paths:
         raise FileNotFoundError(f"no JPEG, PNG, TIFF or FITS images were found in {folder}")
-    store = store or ProjectStore(store_dir or default_store_dir(folder))
+    store = store or ProjectStore(store_dir or default_store_dir(folder), root=folder)
     timings["scan"] = time.perf_counter() - t0
 
     t = time.perf_counter()
     model = FeatureModel(cfg.model, use_gpu=cfg.use_gpu)
-    if cfg.method == "dec-raw":
+    if method.option("input", "features") == "pixels":
         kept, X, skipped = raw_pixel_features(paths, cfg.prep)
         cnn = extract_features(kept, model, cfg.prep, cache=store.features, batch_size=cfg.batch_size,
                                progress=_stage(progress, "extract"), should_stop=should_stop)
@@ -130,69 +174,117 @@ def run_pipeline(
                                progress=_stage(progress, "extract"), should_stop=should_stop, on_batch=on_batch)
         kept, X, skipped, features = res.paths, res.features, res.skipped, res.features
     timings["extract"] = time.perf_counter() - t
+    skipped = scan_skipped + list(skipped)
     if len(kept) < 2:
         raise FileNotFoundError(f"fewer than two readable images in {folder} ({len(skipped)} skipped)")
+    n_clusters, k_warnings = checked_n_clusters(cfg.method, cfg.n_clusters, len(kept))
 
     t = time.perf_counter()
-    clusters = cluster_features(X, cfg.method, cfg.n_clusters, random_state=cfg.seed,
+    clusters = cluster_features(X, cfg.method, n_clusters, random_state=cfg.seed,
                                 dec_params=cfg.dec_params, progress=_stage(progress, "cluster"),
                                 should_stop=should_stop)
+    clusters.warnings[:0] = store.features.take_problems() + k_warnings
     timings["cluster"] = time.perf_counter() - t
 
     t = time.perf_counter()
     if progress:
         progress(_STAGES["project"][0], f"2-D map ({cfg.projection})")
-    if cfg.projection == "lda":
-        coords = project(features, "lda", labels=clusters.labels.astype(str), random_state=cfg.seed)
+    if projection.option("needs_labels", False):
+        coords = project(features, cfg.projection, labels=clusters.labels.astype(str), random_state=cfg.seed)
     else:
         coords = project(features, cfg.projection, random_state=cfg.seed)
     timings["project"] = time.perf_counter() - t
 
     t = time.perf_counter()
     ids = store.add_images(kept, [(s.path, s.reason) for s in skipped])
-    params = {"prep": cfg.prep.as_dict(), "projection": cfg.projection, "seed": cfg.seed, **clusters.params}
-    if cfg.method == "dec" and clusters.model is not None:
+    db_ids = [ids[str(p)] for p in kept]
+    params = {**cfg.record(), **clusters.params, "folder": str(Path(folder).resolve()), "model_sha256": model.sha256,
+              "provider": model.provider, "soft": save_soft(store, db_ids, clusters.soft)}
+    if method.option("keeps_encoder", False) and clusters.model is not None:
         # The DEC encoder is kept with the run: fine-tuning rounds start from it.
         params["encoder"] = clusters.model.save_onnx(store.new_model_path()).name
-    run_id = store.save_run(cfg.method, cfg.model, cfg.n_clusters, params, clusters.warnings,
-                            [ids[str(p)] for p in kept], clusters.labels, clusters.confidence, coords)
+    # The run records the k really used; the one asked for stays in the parameters.
+    params["n_clusters_requested"] = cfg.n_clusters
+    run_id = store.save_run(cfg.method, cfg.model, n_clusters, params, clusters.warnings,
+                            db_ids, clusters.labels, clusters.confidence, coords)
     timings["save"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
+    store.set_setting(f"timings/{run_id}", timings)
     if progress:
         progress(1.0, "done")
     return PipelineResult(kept, features, clusters, coords, skipped, model.provider, run_id, store, timings,
                           model.sha256)
 
 
-def catalogue_rows(result: PipelineResult) -> list[CatalogueRow]:
-    """Rows of the catalogue: the user's label where there is one, else the cluster's name."""
-    store = result.store
-    ids = store.image_ids()
-    labels = store.labels()
-    names = store.cluster_names(result.run_id)
-    rows = []
-    for p, c, q, (x, y) in zip(result.paths, result.clusters.labels, result.clusters.confidence, result.coords):
-        cname = names.get(int(c), f"cluster {int(c)}" if c >= 0 else "noise")
-        label, source = labels.get(ids[str(p)], (cname, "model"))
-        rows.append(CatalogueRow(str(p), image_id(p), int(c), cname, label, source, float(q), float(x), float(y)))
-    return rows
+def save_soft(store: ProjectStore, db_ids: list[int] | np.ndarray, soft: np.ndarray) -> str:
+    """Keep a run's soft assignments beside the store (``runs/soft_<id>.npz``, rows keyed by image id).
+
+    Returns the file name, recorded in the run's parameters: the app's
+    suggestions read the model's own probabilities instead of rebuilding
+    them from the confidences.
+    """
+    import uuid
+
+    folder = store.folder / "runs"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"soft_{uuid.uuid4().hex[:12]}.npz"
+    np.savez(path, image_ids=np.asarray(db_ids, np.int64), soft=np.asarray(soft, np.float32))
+    return path.name
 
 
-def export_result(result: PipelineResult, config: PipelineConfig, csv_path: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """Write the catalogue CSV and its sidecar JSON (``<csv stem>.json``); return both paths."""
-    csv_path = Path(csv_path)
-    write_csv(catalogue_rows(result), csv_path)
-    sidecar = write_sidecar(csv_path.with_suffix(".json"), {
-        "model": {"name": config.model, "sha256": result.model_sha256, "provider": result.provider},
-        "preprocessing": config.prep.as_dict(),
-        "method": config.method,
-        "n_clusters": config.n_clusters,
-        "projection": config.projection,
-        "seed": config.seed,
-        "parameters": result.clusters.params,
-        "warnings": result.clusters.warnings,
-        "images": len(result.paths),
-        "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],
-        "timings_s": result.timings,
-    })
-    return csv_path, sidecar
+def load_soft(store: ProjectStore, name: str | None, db_ids: np.ndarray) -> np.ndarray | None:
+    """Soft assignments saved by :func:`save_soft`, in the order of ``db_ids`` (None when missing)."""
+    path = store.folder / "runs" / str(name) if name else None
+    if path is None or not path.is_file():
+        return None
+    with np.load(path) as data:
+        where = {int(i): r for r, i in enumerate(data["image_ids"])}
+        if not all(int(i) in where for i in db_ids):
+            return None
+        return data["soft"][[where[int(i)] for i in db_ids]]
+
+
+def run_in_own_store(
+    folder: str | os.PathLike[str],
+    config: PipelineConfig,
+    store_dir: str | os.PathLike[str],
+    *,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    partial: Callable[[tuple[list[str], np.ndarray]], None] | None = None,
+) -> PipelineResult:
+    """Run the pipeline with a store connection of its own, opened and closed on the calling thread.
+
+    This is the app's background job: the connection never crosses to the GUI
+    thread, and it is closed whether the run finishes, fails or is cancelled.
+    ``partial`` receives ``(paths so far, rough PCA map)`` at most every 1.5 s
+    while features arrive, so the map fills in.
+    """
+    seen: list[np.ndarray] = []
+    names: list[str] = []
+    last = [0.0]
+
+    def on_batch(paths: list[Path], feats: np.ndarray) -> None:
+        seen.append(feats)
+        names.extend(str(p) for p in paths)
+        now = time.perf_counter()
+        if partial is not None and now - last[0] > 1.5 and len(names) >= 3:
+            last[0] = now
+            partial((list(names), project(np.concatenate(seen), "pca")))
+
+    store = ProjectStore(store_dir)
+    try:
+        return run_pipeline(folder, config, store=store, progress=progress, should_stop=should_stop,
+                            on_batch=on_batch)
+    finally:
+        store.close()
+
+
+def export_result(result: PipelineResult, config: PipelineConfig | None, csv_path: str | os.PathLike[str],
+                  fmt: str = "csv", relative: bool = False) -> tuple[Path, Path]:
+    """Write the run's catalogue and sidecar JSON (``<stem>.json``) with :func:`core.export.export_catalogue`.
+
+    ``config`` is not needed any more (the stored run records it); it stays for callers that pass it.
+    ``relative``: image paths relative to the image folder, for files meant to be shared.
+    """
+    return export_catalogue(result.store, result.run_id, csv_path, fmt, relative=relative)

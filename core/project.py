@@ -29,14 +29,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.export import CatalogueRow, write_csv, write_sidecar
+from core.export import export_catalogue
 from core.images import image_id
-from core.store import ProjectStore, default_store_dir
+from core.store import ProjectStore, Run, default_store_dir
 
 if TYPE_CHECKING:
     from core.features import ExtractionResult
     from core.finetune import RoundResult
-    from core.pipeline import PipelineResult
+    from core.pipeline import PipelineConfig, PipelineResult
+    from core.preprocess import Preprocessing
 
 #: Label presets: name -> classes.  Colours are the Okabe-Ito palette (colour-blind safe).
 PRESETS: dict[str, list[str]] = {
@@ -120,6 +121,9 @@ class Project:
     run_id: int | None = None
     run_info: dict[str, object] = field(default_factory=dict)
     provider: str = ""
+    #: Joined catalogue columns (``cat_<name>`` -> a value per image, NaN where unmatched): they colour
+    #: the map (:func:`core.colouring.colouring`) and are exported beside the labels (:meth:`export`).
+    catalog_columns: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.selection = Selection()
@@ -134,14 +138,15 @@ class Project:
         folder = Path(folder)
         if not folder.is_dir():
             raise NotADirectoryError(f"{folder} is not a folder")
-        store = ProjectStore(store_dir or default_store_dir(folder))
+        store = ProjectStore(store_dir or default_store_dir(folder), root=folder)
         self = cls(folder=folder, store=store)
         stored = store.classes()
         if stored:
             self.classes = [LabelClass(n, c) for n, c in stored]
         else:
             self.classes = [LabelClass(n, PALETTE[i]) for i, n in enumerate(PRESETS["Hubble basic"])]
-            store.set_classes([(c.name, c.color) for c in self.classes])
+            if not store.read_only:
+                store.set_classes([(c.name, c.color) for c in self.classes])
         run = store.latest_run()
         current = store.setting("current_run")
         if run is not None and current is not None and current != run.id:
@@ -171,18 +176,27 @@ class Project:
         nothing; the caller sets :attr:`features` from the result on its side.
         """
         from core.features import FeatureModel, extract_features
-        from core.preprocess import Preprocessing
 
-        params = self.run_info.get("params", {}) if self.run_info else {}
-        prep = Preprocessing(**params.get("prep", {}))
-        model = FeatureModel(str(self.run_info.get("model", "xception")))
+        config = self.config()
+        model = FeatureModel(config.model)
         store = ProjectStore(self.store.folder)
         try:
-            res = extract_features(self.paths, model, prep, cache=store.features, progress=progress,
+            res = extract_features(self.paths, model, config.prep, cache=store.features, progress=progress,
                                    should_stop=should_stop)
         finally:
             store.close()
         return res, model.provider
+
+    def config(self) -> PipelineConfig:
+        """The settings of the current run (see :meth:`core.pipeline.PipelineConfig.from_run`), else the defaults."""
+        from core.pipeline import PipelineConfig
+
+        if not self.run_info:
+            return PipelineConfig()
+        info = self.run_info
+        run = Run(int(self.run_id or 0), str(info["method"]), str(info["model"]), int(info["n_clusters"]),  # type: ignore[call-overload]
+                  dict(info.get("params", {})), list(info.get("warnings", [])))  # type: ignore[call-overload]
+        return PipelineConfig.from_run(run)
 
     def close(self) -> None:
         """Close the store."""
@@ -203,7 +217,7 @@ class Project:
         self.features = result.features
         self.run_id = result.run_id
         self.provider = result.provider
-        run = self.store.latest_run()
+        run = self.store.run(result.run_id)
         self.run_info = {"method": run.method, "model": run.model, "n_clusters": run.n_clusters,
                          "params": run.params, "warnings": run.warnings} if run else {}
         self.cluster_names = self.store.cluster_names(result.run_id)
@@ -223,6 +237,12 @@ class Project:
             self.store.set_coords(self.run_id, self.db_ids, self.coords)
             self.store.set_setting(f"projection/{self.run_id}", projection)
         self._emit("coords_changed")
+
+    def preprocessing(self) -> Preprocessing:
+        """How the open run cropped and scaled the images (the views show that crop); the default before a run."""
+        from core.preprocess import Preprocessing as Prep
+
+        return Prep(**dict(self.run_info.get("params", {}).get("prep", {}))) if self.run_info else Prep()
 
     def projection(self) -> str:
         """The projection of the map shown."""
@@ -274,6 +294,39 @@ class Project:
                            for u, c in zip(self.user_labels, self.clusters)], dtype=object)
         source = np.array(["user" if u is not None else "model" for u in self.user_labels], dtype=object)
         return labels, source
+
+    def known_labels(self) -> list[str | None]:
+        """The label of every image the user named (its own label, or a named cluster's), None elsewhere.
+
+        What LDA maps are fitted on.
+        """
+        labels, _ = self.final_labels()
+        return [str(lab) if u is not None or int(c) in self.cluster_names else None
+                for lab, u, c in zip(labels, self.user_labels, self.clusters)]
+
+    def describe(self, row: int) -> str:
+        """A few lines of rich text about one image: name, cluster, label and whose, confidence, path."""
+        u = self.user_labels[row]
+        c = int(self.clusters[row])
+        label = f"{u} (yours)" if u is not None else f"{self.cluster_name(c)} (model)"
+        return (f"<b>{image_id(self.paths[row])}</b><br>cluster {c}: {self.cluster_name(c)}"
+                f"<br>label: {label}<br>confidence {float(self.confidence[row]):.2f}<br><small>{self.paths[row]}</small>")
+
+    def sort_keys(self, how: str, rows: np.ndarray) -> np.ndarray:
+        """Keys that order ``rows`` ``how``: least/most sure first, by name, or by distance to the cluster centre."""
+        if how == "least sure first":
+            return self.confidence[rows]
+        if how == "most sure first":
+            return -self.confidence[rows]
+        if how == "name":
+            return np.array([image_id(self.paths[r]) for r in rows], dtype=object).argsort().argsort()
+        space = self.features if self.features is not None else self.coords
+        dist = np.zeros(len(rows))
+        for c in np.unique(self.clusters[rows]):
+            centre = space[self.clusters == c].mean(0)
+            sel = self.clusters[rows] == c
+            dist[sel] = np.linalg.norm(space[rows[sel]] - centre, axis=1)
+        return dist
 
     def label_counts(self) -> dict[str, int]:
         """Images the user labelled, per label."""
@@ -499,21 +552,28 @@ class Project:
         """The DEC encoder ONNX file of the current run (``base``: of the DEC run it came from), if any."""
         params = self.run_info.get("params", {}) if self.run_info else {}
         name = (params.get("base_encoder") or params.get("encoder")) if base else params.get("encoder")
-        path = self.store.folder / "models" / str(name) if name else None
-        return path if path is not None and path.is_file() else None
+        return self.store.model_path(name)
 
     def model_view(self) -> tuple[np.ndarray, np.ndarray]:
         """Soft assignments and an embedding of every image, for suggestions.
 
         From the DEC encoder when the run has one (its q and 10-d embedding),
-        else from the stored confidences and the 2-D map.
+        else the run's stored soft assignments with the 2-D map; only runs
+        stored before soft assignments were kept fall back to an approximation
+        from the confidences.
         """
+        from core.pipeline import load_soft
+
         enc = self.encoder_path()
         if enc is not None and self.features is not None:
             from core.onnx_mlp import run_encoder
 
             emb, q = run_encoder(enc, self.features)
             return q, emb
+        params = self.run_info.get("params", {}) if self.run_info else {}
+        stored = load_soft(self.store, params.get("soft"), self.db_ids)  # type: ignore[arg-type]
+        if stored is not None:
+            return stored.astype(np.float64), self.coords.astype(np.float64)
         k = max(2, len(self.cluster_ids()))
         soft = np.zeros((len(self), k))
         conf = np.clip(self.confidence.astype(np.float64), 1.0 / k, 1.0)
@@ -573,12 +633,16 @@ class Project:
             if not name.startswith("cluster ") and name not in self.class_names() and name not in SPECIAL:
                 self.add_class(name)
         params = dict(self.run_info.get("params", {}))
+        from core.pipeline import save_soft
+
         params.update({"encoder": result.encoder_path.name if result.encoder_path else None,
                        "base_encoder": params.get("base_encoder") or params.get("encoder"),
-                       "parent_run": self.run_id, "user_labels": result.n_labelled})
+                       "parent_run": self.run_id, "user_labels": result.n_labelled,
+                       "soft": save_soft(self.store, self.db_ids, result.soft)})
         names = {i: n for i, n in enumerate(result.class_names) if not n.startswith("cluster ")}
         run_id = self.store.save_run("dec-finetuned", str(self.run_info.get("model", "")), len(result.class_names),
                                      params, [], self.db_ids, result.labels, result.confidence, self.coords, names)
+        self.store.set_setting(f"timings/{run_id}", {"retrain": float(result.seconds)})
         before = self._state()
         run_info = {"method": "dec-finetuned", "model": self.run_info.get("model", ""),
                     "n_clusters": len(result.class_names), "params": params, "warnings": []}
@@ -588,29 +652,14 @@ class Project:
                            lambda: self._restore(before)))
 
     # ------------------------------------------------------------ export
-    def catalogue_rows(self) -> list[CatalogueRow]:
-        """One catalogue row per image (user label first, else the cluster's name)."""
-        labels, source = self.final_labels()
-        return [CatalogueRow(p, image_id(p), int(c), self.cluster_name(int(c)), str(lab), str(src), float(q),
-                             float(x), float(y))
-                for p, c, lab, src, q, (x, y) in zip(self.paths, self.clusters, labels, source, self.confidence,
-                                                     self.coords)]
+    def export(self, path: str | os.PathLike[str], fmt: str = "csv") -> tuple[Path, Path]:
+        """Write the current run's catalogue and its sidecar JSON (:func:`core.export.export_catalogue`)."""
+        if self.run_id is None:
+            raise RuntimeError("nothing to export yet: cluster the images first")
+        columns = {name: dict(zip(self.paths, map(float, values))) for name, values in self.catalog_columns.items()
+                   if len(values) == len(self.paths)}
+        return export_catalogue(self.store, self.run_id, path, fmt, columns=columns)
 
     def export_csv(self, csv_path: str | os.PathLike[str]) -> tuple[Path, Path]:
         """Write the catalogue CSV and its sidecar JSON; return both paths."""
-        if self.run_id is None:
-            raise RuntimeError("nothing to export yet: cluster the images first")
-        csv_path = Path(csv_path)
-        from core.catalog import export_columns
-
-        write_csv(self.catalogue_rows(), csv_path, extra=export_columns(self.paths, getattr(self, "catalog_columns", None)))
-        sidecar = write_sidecar(csv_path.with_suffix(".json"), {
-            "folder": str(self.folder),
-            "run": self.run_info,
-            "projection": self.projection(),  # of the x, y columns (the run's params keep the first one)
-            "classes": [{"name": c.name, "color": c.color} for c in self.classes],
-            "images": len(self.paths),
-            "user_labels": int(sum(u is not None for u in self.user_labels)),
-            "skipped": [{"path": p, "reason": r} for p, r in self.store.skipped()],
-        })
-        return csv_path, sidecar
+        return self.export(csv_path, "csv")

@@ -14,7 +14,55 @@ from collections.abc import Sequence
 
 import numpy as np
 
-PROJECTIONS = ("pca", "tsne", "lda")
+from core.registry import Registry
+
+
+def _pca_map(Z: np.ndarray, labels: Sequence | None, random_state: int) -> np.ndarray:
+    from sklearn.decomposition import PCA
+
+    return PCA(2, random_state=random_state).fit_transform(Z)
+
+
+def _tsne_map(Z: np.ndarray, labels: Sequence | None, random_state: int) -> np.ndarray:
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    n = len(Z)
+    reduced = PCA(min(50, Z.shape[1], n - 1), random_state=random_state).fit_transform(Z)
+    perplexity = float(min(30.0, max(2.0, (n - 1) / 3.0)))
+    return TSNE(2, perplexity=perplexity, init="pca", random_state=random_state).fit_transform(reduced)
+
+
+def _lda_map(Z: np.ndarray, labels: Sequence | None, random_state: int) -> np.ndarray:
+    from sklearn.decomposition import PCA
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    if labels is None:
+        raise ValueError("LDA needs labels")
+    n = len(Z)
+    lab = np.array(["" if v is None else str(v) for v in labels], dtype=object)
+    known = lab != ""
+    if len(set(lab[known])) < 2:
+        raise ValueError("LDA needs at least two labelled classes")
+    reduced = PCA(min(50, Z.shape[1], n - 1), random_state=random_state).fit_transform(Z)
+    lda = LinearDiscriminantAnalysis(n_components=min(2, len(set(lab[known])) - 1))
+    lda.fit(reduced[known], lab[known])
+    axes = lda.transform(reduced)
+    if axes.shape[1] < 2:
+        direction = lda.scalings_[:, 0] / np.linalg.norm(lda.scalings_[:, 0])
+        residual = reduced - np.outer(reduced @ direction, direction)
+        axes = np.column_stack([axes[:, 0], PCA(1, random_state=random_state).fit_transform(residual)[:, 0]])
+    return axes
+
+
+#: The map projections: name -> entry whose factory is ``fn(Z, labels, random_state) -> (n, 2)`` on
+#: standardised features.  Option ``needs_labels``: the map is fitted on the user's labels (the pipeline
+#: then maps with PCA, and the app asks for labels first).
+PROJECTION_METHODS = Registry("projection", default="pca")
+PROJECTION_METHODS.add("pca", _pca_map, "PCA", "first two principal components")
+PROJECTION_METHODS.add("tsne", _tsne_map, "t-SNE", "t-SNE on a 50-d PCA")
+PROJECTION_METHODS.add("lda", _lda_map, "LDA (needs labels)", "linear discriminants of the labelled classes",
+                       needs_labels=True)
 
 
 def project(
@@ -25,7 +73,8 @@ def project(
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-    method : {"pca", "tsne", "lda"}
+    method : str
+        A name in :data:`PROJECTION_METHODS` (``"pca"``, ``"tsne"``, ``"lda"``).
     labels : sequence of length n_samples, optional
         Class of each row for LDA; ``None`` or ``""`` marks unlabelled rows,
         which are projected with the axes fitted on the labelled ones.
@@ -35,9 +84,9 @@ def project(
     -------
     ndarray of shape (n_samples, 2), float32
     """
-    from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler
 
+    entry = PROJECTION_METHODS.get(method)
     X = np.asarray(X, dtype=np.float64)
     n = len(X)
     if n == 0:
@@ -45,32 +94,4 @@ def project(
     if n < 3:
         return np.column_stack([np.arange(n, dtype=np.float32), np.zeros(n, np.float32)])
     Z = StandardScaler().fit_transform(X)
-    if method == "pca":
-        out = PCA(2, random_state=random_state).fit_transform(Z)
-    elif method == "tsne":
-        from sklearn.manifold import TSNE
-
-        reduced = PCA(min(50, Z.shape[1], n - 1), random_state=random_state).fit_transform(Z)
-        perplexity = float(min(30.0, max(2.0, (n - 1) / 3.0)))
-        out = TSNE(2, perplexity=perplexity, init="pca", random_state=random_state).fit_transform(reduced)
-    elif method == "lda":
-        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-
-        if labels is None:
-            raise ValueError("LDA needs labels")
-        lab = np.array(["" if v is None else str(v) for v in labels], dtype=object)
-        known = lab != ""
-        if len(set(lab[known])) < 2:
-            raise ValueError("LDA needs at least two labelled classes")
-        reduced = PCA(min(50, Z.shape[1], n - 1), random_state=random_state).fit_transform(Z)
-        lda = LinearDiscriminantAnalysis(n_components=min(2, len(set(lab[known])) - 1))
-        lda.fit(reduced[known], lab[known])
-        axes = lda.transform(reduced)
-        if axes.shape[1] < 2:
-            direction = lda.scalings_[:, 0] / np.linalg.norm(lda.scalings_[:, 0])
-            residual = reduced - np.outer(reduced @ direction, direction)
-            axes = np.column_stack([axes[:, 0], PCA(1, random_state=random_state).fit_transform(residual)[:, 0]])
-        out = axes
-    else:
-        raise ValueError(f"unknown projection {method!r}; choose one of {PROJECTIONS}")
-    return np.asarray(out, dtype=np.float32)
+    return np.asarray(entry.factory(Z, labels, random_state), dtype=np.float32)

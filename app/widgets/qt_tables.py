@@ -5,7 +5,8 @@ or among known classes from a truth file loaded in the app, with the scores of
 the clusters against that truth (accuracy under optimal matching, balanced
 accuracy, ARI, NMI).  :class:`CatalogueTools` adds the *Catalogue* menu to the
 main window: join a CSV catalogue by id or by sky position (its numeric columns
-then colour the map and go into the exported CSV), load a truth file, export a
+become ``Project.catalog_columns``: :mod:`core.colouring` colours the map by them and
+:func:`core.export.export_catalogue` writes them beside the labels), load a truth file, export a
 montage PNG per cluster, copy or link a cluster's files into a folder.
 """
 
@@ -179,7 +180,6 @@ class CatalogueTools:
 
     def __init__(self, window: MainWindow) -> None:
         self.window = window
-        self.catalog_columns: dict[str, np.ndarray] = {}
         self.table = QtClusterTable()
         dock = QDockWidget("Cluster x label", window)
         dock.setObjectName("dock_Cluster x label")
@@ -198,11 +198,10 @@ class CatalogueTools:
         menu.addSeparator()
         menu.addAction(dock.toggleViewAction())
         menu.aboutToShow.connect(self._update)
-        window.jobs.finished.connect(self._on_finished)
 
-    def _on_finished(self, name: str, result: object) -> None:
-        if name == "montages" and result:
-            files = list(result)
+    def _on_montages(self, result: object) -> None:
+        files = list(result or [])
+        if files:
             self.window.stage_label.setText(f"{len(files)} montage(s) written to {Path(files[0]).parent}")
 
     @property
@@ -211,9 +210,7 @@ class CatalogueTools:
         return self.window.project
 
     def set_project(self, project: Project) -> None:
-        """A new project: forget the last one's catalogue columns, follow this one."""
-        self.catalog_columns = {}
-        project.catalog_columns = self.catalog_columns
+        """A new project: offer its catalogue colourings (none of the last one's), follow it."""
         self._offer_colours()
         self.table.set_project(project)
 
@@ -268,47 +265,22 @@ class CatalogueTools:
         else:
             index = join_by_id(p.paths, cat, id_column)
         columns = joined_columns(cat, index)
-        self.catalog_columns.clear()
-        self.catalog_columns.update({f"cat_{k}": v for k, v in columns.items()})
-        p.catalog_columns = self.catalog_columns
+        p.catalog_columns = {f"cat_{k}": v for k, v in columns.items()}
         self._offer_colours()
+        self.window.map_view.recolor()
         matched = int((index >= 0).sum())
         self.window.stage_label.setText(f"Joined {Path(path).name}: {matched} of {len(p)} images matched; "
                                         f"{len(columns)} numeric column(s) can colour the map and are exported")
         return matched
 
     def _offer_colours(self) -> None:
+        """The "colour by" box lists :data:`core.colouring.COLOURINGS` and the project's joined columns."""
         combo = self.window.color_combo
         for i in reversed(range(combo.count())):
-            if combo.itemText(i).startswith("colour by cat_"):
+            if str(combo.itemData(i)).startswith("cat_"):
                 combo.removeItem(i)
-        for name in self.catalog_columns:
-            combo.addItem(f"colour by {name}")
-
-    def colour_groups(self, name: str) -> tuple[np.ndarray, dict, dict]:
-        """Groups, colours and legend names to colour the map by joined column ``name``.
-
-        Ten viridis steps between the column's 2nd and 98th percentiles; images
-        without a match (NaN) are grey, never mistaken for the lowest values.
-        """
-        import pyqtgraph as pg
-
-        values = self.catalog_columns.get(name)
-        n = len(self.project) if self.project is not None else 0
-        values = np.full(n, np.nan) if values is None else values
-        ok = np.isfinite(values)
-        groups = np.full(len(values), -1, np.int64)
-        colors: dict[object, str] = {-1: "#555555"}
-        names: dict[object, str] = {-1: f"{name}: no match"}
-        if ok.any():
-            lo, hi = np.percentile(values[ok], [2, 98])
-            scaled = (values[ok] - lo) / (hi - lo) if hi > lo else np.full(int(ok.sum()), 0.5)
-            groups[ok] = np.clip((scaled * 9.999).astype(int), 0, 9)
-            cmap = pg.colormap.get("viridis")
-            for i in range(10):
-                colors[i] = cmap.map((i + 0.5) / 10, mode="qcolor").name()
-                names[i] = f"{name} {lo + (hi - lo) * i / 10:.3g} to {lo + (hi - lo) * (i + 1) / 10:.3g}"
-        return groups, colors, names
+        for name in self.project.catalog_columns if self.project is not None else ():
+            combo.addItem(f"colour by {name}", name)
 
     def load_truth(self, path: str | None = None) -> int:
         """Load known classes (id, class CSV, or Galaxy Zoo's solutions file); returns the images with a class."""
@@ -348,7 +320,7 @@ class CatalogueTools:
         names = {c: p.cluster_name(c) for c in p.cluster_ids()}
         self.window.jobs.start("montages", cluster_montages, list(p.paths), p.clusters.copy(), p.confidence.copy(),
                                names, folder, per_cluster=per_cluster, prep=self.window.grid.cache.prep,
-                               stretch=self.window.preview.stretch)
+                               stretch=self.window.preview.stretch, on_result=self._on_montages)
 
     def copy_cluster(self, cluster: int | None = None, folder: str | None = None, link: bool | None = None) -> list:
         """Copy (or link) one cluster's files into a folder; returns the new files."""

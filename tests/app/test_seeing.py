@@ -58,6 +58,8 @@ def test_thumbnails_show_the_models_crop_at_the_slider_size(qtbot, window, folde
 
 
 def test_user_labels_have_a_solid_frame_and_model_labels_a_dashed_one(qtbot, window, folder):
+    from core.colouring import row_color
+
     window.open_folder(folder)
     _fast(window)
     _cluster(qtbot, window)
@@ -69,7 +71,7 @@ def test_user_labels_have_a_solid_frame_and_model_labels_a_dashed_one(qtbot, win
 
     def edge_hits(row: int) -> float:
         top = _array(window.grid.decorated(row))[1, 8:-8].astype(int)
-        color = np.array([int(window._row_color(row)[i : i + 2], 16) for i in (1, 3, 5)])
+        color = np.array([int(row_color(p, row)[i : i + 2], 16) for i in (1, 3, 5)])
         return float((np.abs(top - color).sum(1) < 30).mean())
 
     assert edge_hits(mine) == 1.0  # solid: the whole edge in the label's colour
@@ -173,6 +175,9 @@ def test_k_larger_than_the_images_is_said_and_shown(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window, k=40)
     _cluster(qtbot, window)
-    assert len(window.project.cluster_ids()) == 30
-    assert window.run_settings.n_clusters.value() == 30
-    assert "40 clusters asked, 30 made (30 images)" in window.stage_label.text()
+    from core.pipeline import checked_n_clusters
+
+    used, _ = checked_n_clusters("kmeans", 40, 30)  # main's rule (issue 14): at most one cluster fewer than images
+    assert used == 29 and len(window.project.cluster_ids()) == used
+    assert window.run_settings.n_clusters.value() == used
+    assert f"40 clusters asked, {used} made (30 images)" in window.stage_label.text()

@@ -58,3 +58,27 @@ def test_join_by_sky_respects_the_radius():
     assert abs(sep[0] - 0.5) < 1e-3 and abs(sep[2] - np.cos(np.radians(30.0))) < 1e-3
     wide, _ = join_by_sky(ra, dec, cat_ra, cat_dec, radius_arcsec=60.0)
     assert wide[1] == 1
+
+
+def test_the_one_catalogue_path_writes_joined_columns_by_path(tmp_path):
+    """Joined columns go through core.export.export_catalogue (the app's and the CLI's one path)."""
+    import csv
+    import json
+
+    from core.export import export_catalogue
+    from core.store import ProjectStore
+
+    store = ProjectStore(tmp_path / "store")
+    ids = store.add_images([tmp_path / "a.png", tmp_path / "b.png"])
+    run = store.save_run("kmeans", "galaxy_cnn", 2, {"seed": 0}, [], list(ids.values()), np.array([0, 1]),
+                         np.array([0.9, 0.8]), np.zeros((2, 2)))
+    try:
+        path, sidecar = export_catalogue(store, run, tmp_path / "cat.csv",
+                                         columns={"cat_z": {str(tmp_path / "b.png"): 0.25}})
+        plain, _ = export_catalogue(store, run, tmp_path / "plain.csv")
+    finally:
+        store.close()
+    rows = list(csv.DictReader(open(path)))
+    assert [r["cat_z"] for r in rows] == ["", "0.25"]  # no match: an empty cell, never 0
+    assert json.loads(sidecar.read_text())["joined_columns"] == ["cat_z"]
+    assert "cat_z" not in open(plain).readline() and "ra" not in open(plain).readline().split(",")  # no FITS

@@ -1,0 +1,64 @@
+"""The window's message boxes: errors with a hint, notices that do not block, the round report, help.
+
+Offscreen (the tests) a box that would block is shown instead of executed, so a test
+reads it without a click.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+from app.views import PRIVACY
+
+HELP = (
+    "Labelling keys: 1-9 label the selection with that class, U unsure, X exclude, Enter accepts the model's "
+    "label, Backspace clears; arrows move through the thumbnails. Ctrl+Z undoes, Ctrl+Shift+Z redoes.\n"
+    "Map: P pan, R rectangle, L lasso (Shift adds to the selection).\n\n"
+    f"{PRIVACY}. Labels are saved as you make them in the project folder (.galaxy-sorter).")
+
+
+def _offscreen() -> bool:
+    return QApplication.platformName() == "offscreen"
+
+
+def error(parent: QWidget, message: str, hint: str = "", details: str = "") -> QMessageBox:
+    """A readable error with what to do; the traceback only under 'Show Details'."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "Galaxy Sorter", message, parent=parent)
+    if hint:
+        box.setInformativeText(hint)
+    if details:
+        box.setDetailedText(details)
+    box.setObjectName("error_box")
+    if _offscreen():
+        box.show()
+    else:
+        box.exec()
+    return box
+
+
+def notice(parent: QWidget, title: str, text: str) -> QMessageBox:
+    """A message that does not block the window (the map stays usable while it is open)."""
+    box = QMessageBox(QMessageBox.Icon.Information, title, text, parent=parent)
+    box.setModal(False)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.show()
+    return box
+
+
+def round_report(parent: QWidget, summary: str, moved: int) -> tuple[QMessageBox, bool]:
+    """What a retraining round changed; returns the box and whether the user asked to review the moved."""
+    box = QMessageBox(QMessageBox.Icon.Information, "What retraining changed", summary, parent=parent)
+    review = box.addButton(f"Review the {moved} moved", QMessageBox.ButtonRole.ActionRole)
+    box.addButton(QMessageBox.StandardButton.Close)
+    box.setObjectName("round_box")
+    if _offscreen():
+        box.show()
+        return box, False
+    box.exec()
+    return box, box.clickedButton() is review
+
+
+def show_help(parent: QWidget) -> None:
+    """Keys and the privacy statement."""
+    QMessageBox.information(parent, "Galaxy Sorter", HELP)

@@ -1,0 +1,165 @@
+"""The strip of thumbnails, the preview and the labelling keys, all acting on the shared selection.
+
+One rule for the whole window (issue 9): the shared selection is what the keys
+act on, and it is always the highlight in the strip and the outline on the map.
+A selection made outside the strip (map, menus) becomes the strip's list; one
+made in it (a click, a key moving on) keeps it.  After one galaxy is labelled
+the next one in the strip is selected, so the marker, the preview and the map
+move together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from app.widgets.qt_thumbnails import QtPreview, QtThumbnailGrid
+from core.colouring import row_color
+from core.images import image_id
+from core.project import Project
+
+
+class Labelling:
+    """Keeps the strip and the preview on the shared selection and labels it.
+
+    Parameters
+    ----------
+    grid : QtThumbnailGrid
+        The strip.
+    preview : QtPreview
+        The large view of the strip's current galaxy.
+    say : callable(str)
+        Where to tell the user what happened (the status bar).
+    """
+
+    def __init__(self, grid: QtThumbnailGrid, preview: QtPreview, say: Callable[[str], None]) -> None:
+        self.grid = grid
+        self.preview = preview
+        self.say = say
+        self.project: Project | None = None
+        grid.current_changed.connect(self.show_preview)
+        # Before the first run the strip lists the folder's files, which nothing can select or label yet.
+        grid.selection_requested.connect(
+            lambda rows: self.project and len(self.project) and self.project.selection.set(rows, self.grid))
+
+    def set_project(self, project: Project) -> None:
+        """Follow ``project``: its runs reset the strip, its labels and clusters refresh it."""
+        self.project = project
+        project.subscribe("data_changed", self.reset)
+        for event in ("labels_changed", "classes_changed", "clusters_changed", "round_changed"):
+            project.subscribe(event, lambda *_: self.refresh())
+        project.selection.subscribe(self._on_selection_changed)
+        self.reset()
+
+    # ------------------------------------------------------------------ the strip
+    def reset(self) -> None:
+        """An empty strip over the project's images (a new run); before the first run, the folder's images."""
+        p = self.project
+        self.grid.paths = p.paths if p else []
+        if p is not None:
+            self.grid.color_of = lambda row: row_color(p, row)
+            self.grid.is_user = lambda row: p.user_labels[row] is not None  # solid frame, else dashed
+            self.grid.describe = p.describe
+            self.grid.sort_keys = p.sort_keys
+            for view in (self.grid, self.preview):
+                view.set_prep(p.preprocessing())  # thumbnails and preview show the run's crop
+        self.preview.show_image(None)
+        if p is not None and p.run_id is None:
+            self._show_unclustered(p)
+            return
+        self.grid.show_rows(np.zeros(0, np.int64), "Nothing selected")
+
+    def _show_unclustered(self, p: Project) -> None:
+        """Before the first run, the strip shows the folder's images (nothing to label yet)."""
+        from core.images import scan_folder
+
+        paths = [str(x) for x in scan_folder(p.folder)]
+        self.grid.paths = paths
+        self.grid.color_of = lambda row: "#777777"
+        self.grid.is_user = lambda row: False
+        self.grid.describe = lambda row: image_id(paths[row])
+        self.grid.sort_keys = None
+        self.grid.show_rows(np.arange(len(paths)), f"{p.folder.name}, not clustered yet (press Cluster)")
+
+    def refresh(self) -> None:
+        """Redraw the thumbnails' frames and the preview (labels or colours changed)."""
+        if self.project is not None and len(self.project):
+            self.grid.refresh()
+            self.show_preview(self.grid.current_row())
+
+    def _on_selection_changed(self, indices: np.ndarray, source: object) -> None:
+        if source is not self.grid:
+            self.grid.show_rows(indices, "Selection")
+        self.grid.mark(indices)
+
+    def show_list(self, rows: np.ndarray, title: str) -> None:
+        """Show ``rows`` in the strip and select the first one in display order (the one previewed)."""
+        p = self.project
+        self.grid.show_rows(rows, title)
+        shown = self.grid.rows()
+        p.selection.set(shown[:1], self.grid)
+        self.grid.mark(p.selection.indices)
+
+    def show_cluster(self, cluster: int) -> None:
+        """Show a cluster's galaxies in the strip, in the chosen order, and select the first for labelling."""
+        p = self.project
+        if p is None:
+            return
+        self.show_list(np.flatnonzero(p.clusters == cluster), f"Cluster {cluster}: {p.cluster_name(cluster)}")
+
+    def show_preview(self, row: int) -> None:
+        """Show image ``row`` large with what is known about it (nothing for -1)."""
+        p = self.project
+        if p is None or row < 0 or row >= len(p):
+            self.preview.show_image(None)
+            return
+        self.preview.show_image(p.paths[row], p.describe(row))
+
+    # ------------------------------------------------------------------ labelling
+    def targets(self) -> np.ndarray:
+        """What a key labels: always the shared selection, which the strip highlights and the map outlines."""
+        p = self.project
+        return np.zeros(0, np.int64) if p is None else p.selection.indices.copy()
+
+    def label_by_key(self, i: int) -> None:
+        """Number key ``i + 1``: the class in that position."""
+        if self.project is not None and i < len(self.project.classes):
+            self.label_selection(self.project.classes[i].name)
+
+    def label_selection(self, label: str | None) -> None:
+        """Label the selected images (None clears their labels); a single image advances to the next."""
+        p = self.project
+        rows = self.targets()
+        if p is None or len(rows) == 0:
+            self.say("Select images first (click, lasso or a cluster)")
+            return
+        p.set_labels(rows, label)
+        self._advance(rows, "cleared" if label is None else label)
+
+    def accept_model_label(self) -> None:
+        """Enter: the model's label becomes yours for the selected images."""
+        p = self.project
+        rows = self.targets()
+        if p is None or len(rows) == 0:
+            return
+        p.accept_model_labels(rows)
+        self._advance(rows, "the model's label" if len(rows) > 1 else str(p.user_labels[rows[0]]))
+
+    def _advance(self, rows: np.ndarray, what: str) -> None:
+        """Say what was labelled; after one galaxy, select the next in the strip (marker, preview, map move together)."""
+        p = self.project
+        if len(rows) > 1:
+            self.say(f"{len(rows)} galaxies -> {what} (Ctrl+Z undoes all {len(rows)})")
+            return
+        row = int(rows[0])
+        shown = self.grid.rows()
+        left = int(sum(p.user_labels[r] is None for r in shown))
+        where = f" in {self.grid.title_text.split(':')[0].lower()}" if self.grid.title_text else ""
+        text = f"{image_id(p.paths[row])} -> {what}; {left} unlabelled left{where}"
+        following = self.grid.row_after(row)
+        if following >= 0:
+            p.selection.set([following], self.grid)
+        elif row in shown:
+            text += " (end of the list)"
+        self.say(text)

@@ -1,0 +1,295 @@
+"""Views that render the open project themselves: they subscribe to its events, the window only hands them over.
+
+* :class:`MapView` draws :class:`core.project.Project` on a
+  :class:`~app.widgets.qt_map.QtClusterMap` with the colouring chosen from
+  :data:`core.colouring.COLOURINGS`, outlines the shared selection and shows
+  the hovered galaxy;
+* :class:`QtSkippedFiles` lists the files a run could not read;
+* :class:`JobStatus` shows the running job in the status bar: stage, progress,
+  time left, Cancel, and where the features run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QCursor
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QStatusBar,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QWidget,
+)
+
+from app.widgets.qt_classify import QtClassify
+from app.widgets.qt_map import QtClusterMap
+from app.widgets.qt_thumbnails import ThumbnailCache
+from app.workers import JobRunner
+from core.colouring import COLOURINGS, Colouring, colouring, is_colouring
+from core.images import image_id
+from core.project import Project
+
+
+class MapView:
+    """Keeps a :class:`QtClusterMap` showing a project.
+
+    Parameters
+    ----------
+    map : QtClusterMap
+        The plot widget.
+    status : QLabel, optional
+        Where hovering says which galaxy is under the cursor.
+    """
+
+    def __init__(self, map: QtClusterMap, status: QLabel | None = None) -> None:  # noqa: A002 (the widget's name)
+        self.map = map
+        self.status = status
+        self.project: Project | None = None
+        self.mode = COLOURINGS.default
+        self.hover_cache = ThumbnailCache(size=128, capacity=500)
+        self.hover_label = QLabel(map)
+        self.hover_label.setStyleSheet("background:#202020;color:#eeeeee;border:1px solid #888;padding:3px")
+        self.hover_label.hide()
+        map.hovered.connect(self._on_hover)
+
+    def set_project(self, project: Project) -> None:
+        """Render ``project`` and follow its changes."""
+        self.project = project
+        project.subscribe("data_changed", self.render)
+        project.subscribe("coords_changed", self.render)
+        for event in ("labels_changed", "classes_changed", "clusters_changed", "round_changed"):
+            project.subscribe(event, lambda *_: self.recolor())
+        project.selection.subscribe(lambda indices, _source: self.map.set_selection(indices))
+
+    def set_mode(self, mode: str) -> None:
+        """Colour by the entry ``mode`` of :data:`core.colouring.COLOURINGS`, or by a joined catalogue column."""
+        if not is_colouring(self.project, mode):
+            COLOURINGS.get(mode)  # raises, naming the known colourings
+        self.mode = mode
+        self.recolor()
+
+    def _colouring(self) -> Colouring:
+        p = self.project
+        if not is_colouring(p, self.mode):
+            self.mode = COLOURINGS.default  # a joined column of the last project
+        return colouring(p, self.mode)
+
+    def _mark_user_labelled(self) -> None:
+        """The galaxies the user labelled get a dark centre (rings), apart from the model's solid dots."""
+        p = self.project
+        self.map.set_user_labelled(np.flatnonzero([u is not None for u in p.user_labels]))
+
+    def render(self) -> None:
+        """Draw every point anew (a new run or a new projection)."""
+        p = self.project
+        if p is None or len(p) == 0:
+            self.map.set_points(np.zeros((0, 2)), np.zeros(0), {})
+            return
+        c = self._colouring()
+        self.map.set_points(p.coords, c.groups, c.colors, c.names)
+        if c.values is not None:
+            self.map.set_continuous(c.values, c.title)
+        self._mark_user_labelled()
+        self.map.set_selection(p.selection.indices)
+
+    def recolor(self) -> None:
+        """Recolour the points in place (labels, classes or clusters changed)."""
+        p = self.project
+        if p is None or len(p) == 0:
+            return
+        c = self._colouring()
+        if c.values is not None:
+            self.map.set_continuous(c.values, c.title)
+        else:
+            self.map.set_colors(c.groups, c.colors, c.names)
+        self._mark_user_labelled()
+
+    def show_partial(self, coords: np.ndarray) -> None:
+        """A rough map of the images whose features have arrived, in one grey."""
+        self.map.set_points(coords, np.zeros(len(coords), np.int64), {0: "#888888"}, {0: "features so far"})
+
+    def _on_hover(self, row: int) -> None:
+        p = self.project
+        if p is None or row < 0 or row >= len(p.paths):
+            self.hover_label.hide()
+            return
+        self.hover_label.setPixmap(self.hover_cache.get(p.paths[row]))
+        self.hover_label.setToolTip(image_id(p.paths[row]))
+        self.hover_label.adjustSize()
+        pos = self.map.mapFromGlobal(QCursor.pos())
+        x = min(pos.x() + 16, self.map.width() - self.hover_label.width() - 4)
+        y = min(pos.y() + 16, self.map.height() - self.hover_label.height() - 4)
+        self.hover_label.move(max(0, x), max(0, y))
+        self.hover_label.show()
+        if self.status is not None:
+            self.status.setText(f"{image_id(p.paths[row])}: {p.cluster_name(int(p.clusters[row]))}, "
+                                f"confidence {float(p.confidence[row]):.2f}")
+
+
+class CentralArea(QStackedWidget):
+    """The middle of the window: a start screen until a folder is open, then the map, or classify mode.
+
+    Classify mode (:class:`~app.widgets.qt_classify.QtClassify`) shows one galaxy
+    large on the same shared selection, walking the strip it was made with.
+    """
+
+    def __init__(self, map: QtClusterMap, classify: QtClassify) -> None:  # noqa: A002 (the widget's name)
+        super().__init__()
+        self.map, self.classify = map, classify
+        self.welcome = QLabel("<h2>Galaxy Sorter</h2><p>Open a folder of galaxy images (File &gt; Open folder, "
+                              "Ctrl+O)<br>or drop a folder here.</p><p>JPEG, PNG, TIFF and FITS; nothing leaves "
+                              "this computer.</p>")
+        self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        for widget in (self.welcome, map, classify):
+            self.addWidget(widget)
+
+    def leave_start_screen(self) -> None:
+        """A folder is open: show the map (unless classify mode is on)."""
+        if self.currentWidget() is self.welcome:
+            self.setCurrentWidget(self.map)
+
+    def show_classify(self, on: bool, project: Project | None) -> None:
+        """Classify mode (True) or the map (False); entering it selects the strip's first galaxy if not one is."""
+        self.setCurrentWidget(self.classify if on else self.map)
+        if not on:
+            return
+        grid = self.classify.grid
+        if project is not None and len(project.selection.indices) != 1 and len(grid.rows()):
+            project.selection.set(grid.rows()[:1], grid)
+        self.classify.refresh()  # the strip's list may have changed while the same galaxy stayed selected
+        self.classify.setFocus()
+
+
+class QtSkippedFiles(QTreeWidget):
+    """The files the last run could not read, with the reason.
+
+    Signals
+    -------
+    (none): it follows the project's ``data_changed`` itself.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setHeaderLabels(["file", "why it was skipped"])
+        self.setRootIsDecorated(False)
+        self.project: Project | None = None
+
+    def set_project(self, project: Project) -> None:
+        """List ``project``'s skipped files now and after every run."""
+        self.project = project
+        project.subscribe("data_changed", self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reread the skipped files from the store."""
+        self.clear()
+        if self.project is None:
+            return
+        rows = self.project.store.skipped()
+        for path, reason in rows:
+            self.addTopLevelItem(QTreeWidgetItem([path, reason or ""]))
+        dock = self.parentWidget()
+        if isinstance(dock, QDockWidget):
+            dock.setWindowTitle(f"Skipped files ({len(rows)})")
+
+
+PRIVACY = "Offline: images and features never leave this computer"
+
+
+def duration(seconds: float) -> str:
+    """``12 s``, ``0.4 s`` or ``3 min 5 s``."""
+    if seconds < 60:
+        return f"{seconds:.0f} s" if seconds >= 1 else f"{seconds:.1f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
+class JobStatus:
+    """The status bar's job feedback, following a :class:`JobRunner` by its signals.
+
+    Attributes
+    ----------
+    stage_label, progress, cancel_button, provider_label, privacy_label
+        The widgets, added to ``bar`` (``extra`` widgets go between Cancel and the provider).
+    """
+
+    def __init__(self, bar: QStatusBar, jobs: JobRunner, extra: tuple[QWidget, ...] = ()) -> None:
+        self.provider_label = QLabel("Features: not run yet")
+        self.provider_label.setToolTip("The onnxruntime execution provider the feature model really uses")
+        self.privacy_label = QLabel(PRIVACY)
+        self.privacy_label.setToolTip("Galaxy Sorter runs its models locally; it has no upload, no telemetry and "
+                                      "needs no network.")
+        self.stage_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(240)
+        self.progress.setRange(0, 1000)
+        self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the running job (Esc); work done so far is kept in the cache")
+        self.cancel_button.clicked.connect(jobs.cancel)
+        self.cancel_button.hide()
+        bar.addWidget(self.stage_label, 1)
+        for widget in (self.progress, self.cancel_button, *extra, self.provider_label, self.privacy_label):
+            bar.addPermanentWidget(widget)
+        jobs.progress.connect(self._on_progress)
+        jobs.busy_changed.connect(self._on_busy)
+        jobs.failed.connect(lambda name, message, _tb: self.stage_label.setText(f"{name} failed: {message}"))
+        jobs.cancelled.connect(
+            lambda name: self.stage_label.setText(f"{name} cancelled; features computed so far are cached"))
+
+    def say(self, text: str) -> None:
+        """Show ``text`` as the current stage."""
+        self.stage_label.setText(text)
+
+    def set_provider(self, provider: str) -> None:
+        """Say whether the features run on the GPU (CUDA) or the CPU."""
+        self.provider_label.setText(f"Features on {'GPU (CUDA)' if 'CUDA' in provider else 'CPU'}")
+        self.provider_label.setToolTip(f"onnxruntime provider in use: {provider}")
+
+    def _on_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if busy:
+            self.progress.setValue(0)
+            self.stage_label.setText("Starting…")
+
+    def _on_progress(self, fraction: float, message: str, eta: float) -> None:
+        self.progress.setValue(int(1000 * fraction))
+        left = "" if math.isnan(eta) else f", about {duration(eta)} left"
+        self.stage_label.setText(f"{message}{left}")
+
+
+class RecentFolders:
+    """The "Open recent" menu, kept in QSettings (newest first, at most ``limit``)."""
+
+    def __init__(self, settings: QSettings, menu: QMenu, open_folder: Callable[[str], object], limit: int = 8) -> None:
+        self.settings, self.menu, self.open_folder, self.limit = settings, menu, open_folder, limit
+        self.refresh()
+
+    def folders(self) -> list[str]:
+        """Recently opened folders, newest first."""
+        value = self.settings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def add(self, folder: str | Path) -> None:
+        """Put ``folder`` first."""
+        recent = [str(folder)] + [f for f in self.folders() if f != str(folder)]
+        self.settings.setValue("recent", recent[: self.limit])
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Rebuild the menu."""
+        self.menu.clear()
+        for f in self.folders():
+            action = self.menu.addAction(f)
+            action.triggered.connect(lambda _=False, f=f: self.open_folder(f))
+        self.menu.setEnabled(bool(self.folders()))

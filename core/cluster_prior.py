@@ -1,0 +1,104 @@
+"""Clusters of unequal size: a Gaussian mixture that estimates the class fractions.
+
+k-means puts the boundary half-way between centres, so with two groups it splits
+a folder near 50/50 even when the truth is 86:14 (Galaxy Zoo ellipticals vs
+spirals) or 25:75 (GALAXY CRUISE non-spirals vs spirals).  A Gaussian mixture
+estimates each component's weight together with its mean, so a small class keeps
+a small cluster; its posterior probabilities shift the boundary towards the small
+class exactly as Bayes' rule with unequal priors does (the same re-weighting
+Saerens et al. 2002 apply to a classifier's outputs by EM).
+
+Why a low-dimensional, tied-covariance mixture: a full covariance per component
+in hundreds of dimensions has more parameters than a folder has images, and
+lets one component swallow the outliers.  Standardised features are projected
+by PCA onto a few axes (``n_components``, as many as clusters by default), where the morphology split of a
+galaxy-trained embedding lives, and the mixture shares one covariance matrix
+between components (a linear boundary, like LDA with estimated priors).  It is
+started from k-means on the same projection and from several random starts;
+the solution with the highest likelihood wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class MixtureResult:
+    """Hard labels, posterior probabilities and the estimated cluster fractions."""
+
+    labels: np.ndarray
+    soft: np.ndarray
+    weights: np.ndarray
+    n_components: int
+    covariance_type: str
+    log_likelihood: float
+
+
+def prior_mixture(
+    X: np.ndarray,
+    n_clusters: int = 2,
+    *,
+    n_components: int | None = None,
+    covariance_type: str = "tied",
+    n_init: int = 5,
+    random_state: int = 0,
+) -> MixtureResult:
+    """Cluster rows of ``X`` with a Gaussian mixture whose weights are estimated.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Image features.
+    n_clusters : int
+        Mixture components (clusters).
+    n_components : int, optional
+        PCA axes of the standardised features the mixture is fitted on; by
+        default as many as clusters (on the Kaggle *train* split, galaxy CNN
+        features, k=2: balanced ACC 0.92 with 2 axes, 0.85 with 8; k=3: 0.68
+        with 3 axes, 0.49 with 8; the test split and GC1 were not looked at).
+    covariance_type : {"tied", "full", "diag", "spherical"}
+        scikit-learn's covariance structure; ``tied`` (one shared matrix) by default.
+    n_init : int
+        Random starts besides the k-means start; the best likelihood wins.
+    random_state : int
+        Seed; same seed, same clusters.
+
+    Returns
+    -------
+    MixtureResult
+        ``weights`` are the estimated cluster fractions (they sum to 1).
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+    from sklearn.mixture import GaussianMixture
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.asarray(X, dtype=np.float64)
+    n = len(X)
+    if n < 2:
+        raise ValueError("at least two images are needed to cluster")
+    k = int(min(n_clusters, n))
+    Z = StandardScaler().fit_transform(X)
+    d = max(1, min(k if n_components is None else n_components, n - 1, X.shape[1]))
+    Z = PCA(d, random_state=random_state).fit_transform(Z)
+    # Whiten the axes by their spread so no single axis's scale decides the start.
+    Z = Z / (Z.std(axis=0, keepdims=True) + 1e-12)
+    reg = 1e-4
+    km = KMeans(k, n_init=10, random_state=random_state).fit(Z)
+    candidates = [GaussianMixture(k, covariance_type=covariance_type, means_init=km.cluster_centers_,
+                                  reg_covar=reg, max_iter=500, random_state=random_state).fit(Z)]
+    if n_init > 0:
+        candidates.append(GaussianMixture(k, covariance_type=covariance_type, n_init=n_init, init_params="random_from_data",
+                                          reg_covar=reg, max_iter=500, random_state=random_state).fit(Z))
+    best = max(candidates, key=lambda g: g.score(Z))
+    soft = best.predict_proba(Z)
+    labels = soft.argmax(1).astype(np.int64)
+    # Renumber clusters by size, largest first, so the numbering is stable across seeds.
+    order = np.argsort(-np.bincount(labels, minlength=k), kind="stable")
+    remap = np.empty(k, np.int64)
+    remap[order] = np.arange(k)
+    return MixtureResult(remap[labels], soft[:, order], best.weights_[order], d, covariance_type,
+                         float(best.score(Z)))

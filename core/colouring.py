@@ -1,0 +1,157 @@
+"""Map colourings: what "colour by ..." means, without Qt.
+
+A colouring turns a :class:`core.project.Project` into a :class:`Colouring`:
+either groups (a key per image, a colour and a legend name per key) or one
+continuous value per image.  The app's "colour by" box lists
+:data:`COLOURINGS` and draws whatever the chosen entry returns, so adding a
+colouring (a morphology column, a metadata field) is one entry here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core.registry import Registry
+
+if TYPE_CHECKING:
+    from core.project import Project
+
+#: Colours of unnamed clusters, from Paul Tol's colour-blind-safe qualitative schemes (muted, light,
+#: medium contrast), chosen so that none lies within CIE76 delta E 20 of a class colour (Okabe-Ito,
+#: core.project.PALETTE, and the unsure/exclude greys) and no two lie within 28 of each other, and
+#: light enough to read on the dark map.  A cluster named as a class takes the class's colour.
+CLUSTER_COLORS = ("#117733", "#AA4499", "#EE8866", "#AAAA00", "#994455", "#EEDD88", "#FFAABB", "#997700")
+NO_LABEL = "(no label)"
+NO_MATCH = "#555555"
+#: Ten steps of viridis (at 0.05, 0.15, ..., 0.95) for a joined catalogue column.
+VIRIDIS10 = ("#481467", "#463480", "#3b528b", "#2f6c8e", "#25848e", "#1e9c89", "#2fb47c", "#5dc863", "#9ad93d",
+             "#dee318")
+
+
+def cluster_color(cluster: int) -> str:
+    """Display colour of an unnamed cluster (noise, -1, is grey)."""
+    return "#666666" if cluster < 0 else CLUSTER_COLORS[cluster % len(CLUSTER_COLORS)]
+
+
+def delta_e(a: str, b: str) -> float:
+    """CIE76 colour difference of two ``#RRGGBB`` colours (about 2.3 is just noticeable)."""
+    def lab(color: str) -> tuple[float, float, float]:
+        rgb = [int(color[i : i + 2], 16) / 255.0 for i in (1, 3, 5)]
+        lin = [((c + 0.055) / 1.055) ** 2.4 if c > 0.04045 else c / 12.92 for c in rgb]
+        x = (0.4124 * lin[0] + 0.3576 * lin[1] + 0.1805 * lin[2]) / 0.95047
+        y = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+        z = (0.0193 * lin[0] + 0.1192 * lin[1] + 0.9505 * lin[2]) / 1.08883
+
+        def f(t: float) -> float:
+            return t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116
+
+        return 116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))
+
+    return float(sum((p - q) ** 2 for p, q in zip(lab(a), lab(b))) ** 0.5)
+
+
+@dataclass
+class Colouring:
+    """How to colour the map: groups with colours and legend names, or a continuous value.
+
+    Attributes
+    ----------
+    groups : ndarray of shape (n_images,)
+        A key per image (cluster number, label); keys of ``colors`` and ``names``.
+    colors : dict
+        Key -> ``#RRGGBB``.
+    names : dict
+        Key -> legend text.
+    values : ndarray of shape (n_images,), optional
+        A continuous value per image; when set, the map shades by it (the groups stay for the legend).
+    title : str
+        What ``values`` are.
+    """
+
+    groups: np.ndarray
+    colors: dict[object, str]
+    names: dict[object, str] = field(default_factory=dict)
+    values: np.ndarray | None = None
+    title: str = ""
+
+    @property
+    def continuous(self) -> bool:
+        """Whether the map shades by ``values``."""
+        return self.values is not None
+
+
+def cluster_colour_of(project: Project, cluster: int) -> str:
+    """A cluster's colour: the colour of the class it is named after, else its own."""
+    name = project.cluster_names.get(cluster)
+    return project.color_of(name) if name is not None else cluster_color(cluster)
+
+
+def row_color(project: Project, row: int) -> str:
+    """Colour of one image in lists: the user's label's colour, else its cluster's."""
+    u = project.user_labels[row]
+    return project.color_of(u) if u is not None else cluster_colour_of(project, int(project.clusters[row]))
+
+
+def by_cluster(project: Project) -> Colouring:
+    """Each cluster its colour (a named cluster takes its class's colour)."""
+    ids = project.cluster_ids()
+    return Colouring(project.clusters, {c: cluster_colour_of(project, c) for c in ids},
+                     {c: project.cluster_name(c) for c in ids})
+
+
+def by_label(project: Project) -> Colouring:
+    """The final label's colour, for labels the user gave or a named cluster gave; the rest grey."""
+    labels, source = project.final_labels()
+    named = {lab for lab, s, c in zip(labels, source, project.clusters) if s == "user" or int(c) in project.cluster_names}
+    keys = np.array([lab if lab in named else NO_LABEL for lab in labels], dtype=object)
+    colors = {k: (project.color_of(k) if k != NO_LABEL else "#555555") for k in set(keys)}
+    return Colouring(keys.astype(str), colors, {k: k for k in colors})
+
+
+def by_column(project: Project, name: str) -> Colouring:
+    """A joined catalogue column (``project.catalog_columns[name]``) in ten viridis steps.
+
+    The steps span the column's 2nd to 98th percentiles; images without a match
+    (NaN) are grey, never mistaken for the lowest values.
+    """
+    values = np.asarray(project.catalog_columns.get(name, np.full(len(project), np.nan)), dtype=float)
+    ok = np.isfinite(values)
+    groups = np.full(len(values), -1, np.int64)
+    colors: dict[object, str] = {-1: NO_MATCH}
+    names: dict[object, str] = {-1: f"{name}: no match"}
+    if ok.any():
+        lo, hi = np.percentile(values[ok], [2, 98])
+        scaled = (values[ok] - lo) / (hi - lo) if hi > lo else np.full(int(ok.sum()), 0.5)
+        groups[ok] = np.clip((scaled * 9.999).astype(int), 0, 9)
+        for i, color in enumerate(VIRIDIS10):
+            colors[i] = color
+            names[i] = f"{name} {lo + (hi - lo) * i / 10:.3g} to {lo + (hi - lo) * (i + 1) / 10:.3g}"
+    return Colouring(groups, colors, names)
+
+
+def by_confidence(project: Project) -> Colouring:
+    """The model's confidence, shaded (the clusters stay in the legend)."""
+    groups = by_cluster(project)
+    return Colouring(groups.groups, groups.colors, groups.names, np.asarray(project.confidence), "confidence")
+
+
+#: The map colourings: name -> entry whose factory is ``fn(project) -> Colouring``.
+COLOURINGS = Registry("colouring", default="cluster")
+COLOURINGS.add("cluster", by_cluster, "colour by cluster")
+COLOURINGS.add("label", by_label, "colour by label")
+COLOURINGS.add("confidence", by_confidence, "colour by confidence")
+
+
+def colouring(project: Project, name: str) -> Colouring:
+    """The colouring ``name`` of :data:`COLOURINGS` applied to ``project``, or its joined catalogue column ``name``."""
+    if name not in COLOURINGS and name in project.catalog_columns:
+        return by_column(project, name)
+    return COLOURINGS.get(name).factory(project)
+
+
+def is_colouring(project: Project | None, name: str) -> bool:
+    """Whether ``name`` colours ``project``'s map: an entry of :data:`COLOURINGS` or a joined column."""
+    return name in COLOURINGS or (project is not None and name in project.catalog_columns)
