@@ -11,6 +11,20 @@ from pathlib import Path
 
 import PySide6  # noqa: F401  (before pyqtgraph: it picks the first Qt binding imported)
 
+#: Qt warnings that say nothing to a user (the offscreen and some X11 platform plugins print this on
+#: every window shown); every other message still reaches the console.
+_NOISE = ("This plugin does not support propagateSizeHints()",)
+
+
+def _quiet_qt_messages() -> None:
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(_mode, _context, message: str) -> None:
+        if not message.startswith(_NOISE):
+            sys.stderr.write(message + "\n")
+
+    qInstallMessageHandler(handler)
+
 
 def main(argv: list[str] | None = None) -> int:
     """Open the window, and ``FOLDER`` when given; returns the exit code.
@@ -33,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    _quiet_qt_messages()
     pg.setConfigOptions(antialias=False, useOpenGL=False)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Galaxy Sorter")

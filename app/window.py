@@ -302,8 +302,8 @@ class MainWindow(QMainWindow):
             p.set_coords(coords, method)
             self.status.say(f"Map: {method}")
 
-        self.jobs.start("project", lambda X, progress, should_stop: project(X, method, labels=labels), p.features,
-                        on_result=done)
+        self.jobs.start("project", lambda X, progress, should_stop: project(
+            X, method, labels=labels, progress=progress, should_stop=should_stop), p.features, on_result=done)
 
     def suggest_next(self, n: int = 10) -> None:
         """Find the next galaxies worth labelling in the background (the encoder runs over every image)."""

@@ -1,31 +1,36 @@
-"""How fast corrections turn clusters into a good catalogue (elliptical vs spiral).
+"""How fast corrections turn clusters into a good catalogue: the loop against a plain classifier.
 
-One command::
+One command per data set::
 
-    .venv/bin/python benchmarks/label_efficiency.py [--seeds 3] [--model xception]
+    .venv/bin/python benchmarks/label_efficiency.py --set kaggle --features /work/features/kaggle_efficientnet_lite0.npz
+    .venv/bin/python benchmarks/label_efficiency.py --set gc1-hsc --features /work/features/gc1-hsc_efficientnet_lite0.npz
 
-On the 3,194 elliptical/spiral images of ``../shared/data/galaxy-zoo-kaggle``,
-a simulated astronomer answers with the true label for the images asked
-about.  After 0, 10, 20, 50, 100 and 200 answers it prints accuracy, balanced
-accuracy and ARI of the labels of every image NOT labelled, for
+(without ``--features`` the features are extracted with ``--model``, cached).
+A simulated astronomer answers with the true label of the images asked about.
+After 10, 20, 50, 100 and 200 answers it prints, as mean and standard
+deviation over ``--seeds`` seeds, the balanced accuracy, accuracy and ARI of
+the labels of every image NOT labelled, for
 
-* ``dec+suggest``: the app's loop: DEC, then a semi-supervised fine-tuning
-  round after each batch of answers, the next batch chosen by
-  :func:`core.active.suggest`;
-* ``dec+random``: the same loop with random picks;
-* ``logreg+random``: logistic regression on the same (standardised)
-  features trained on random picks, what an astronomer would otherwise do;
+* ``loop``: the app's loop, :func:`core.active.suggest` (typical first,
+  uncertain later) and one :func:`core.finetune.finetune_round` after each
+  batch (DEC fine-tuning plus the class-balanced head; final labels combined);
+* ``loop, DEC alone``: the same rounds' DEC clusters without the head;
+* ``logreg, same picks``: the benchmarks' reference classifier
+  (:func:`benchmarks.evaluate.linear_classifier`) on the loop's answers;
+* ``logreg, random picks``: the same classifier on random answers;
 
-as mean and standard deviation over the seeds (DEC is fitted once, with seed 0,
-unless ``--refit-dec``; the seeds vary the picks and the rounds), plus the reference of a
-logistic regression trained on all labels (5-fold cross-validated).  At 0
-answers the DEC clusters are scored under the optimal cluster-to-class
-matching, since nobody has named them yet; logistic regression cannot run.
+then the ratios the goal of issue 12 asks about, the monotonicity check, the
+round's own accuracy estimate (cross-validated on the answers) against the
+truth, calibration (expected calibration error and a reliability table of
+the loop's confidences), the round time, and one round on 10,000 images.
+DEC is fitted once (seed 0) and cached; the seeds vary the picks and rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 import sys
 import tempfile
 import time
@@ -37,151 +42,249 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.evaluate import linear_classifier  # noqa: E402
-from core.active import suggest  # noqa: E402
-from core.cache import FeatureCache  # noqa: E402
+from core.active import soft_from_confidence, suggest  # noqa: E402
 from core.dec import DEC  # noqa: E402
-from core.features import FeatureModel, extract_features  # noqa: E402
 from core.finetune import finetune_round  # noqa: E402
-from core.metrics import matched_predictions  # noqa: E402
-from core.preprocess import Preprocessing  # noqa: E402
 from core.truth import load_truth  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data" / "galaxy-zoo-kaggle"
-BUDGETS = (0, 10, 20, 50, 100, 200)
+DATA = ROOT.parent / "shared" / "data"
+SETS = {
+    "kaggle": (DATA / "galaxy-zoo-kaggle" / "images", DATA / "galaxy-zoo-kaggle" / "labels.csv", ("elliptical", "spiral")),
+    "gc1-hsc": (DATA / "galaxy-cruise-gc1" / "hsc", DATA / "galaxy-cruise-gc1" / "labels.csv", ("non-spiral", "spiral")),
+    "gc1-sdss": (DATA / "galaxy-cruise-gc1" / "sdss", DATA / "galaxy-cruise-gc1" / "labels.csv", ("non-spiral", "spiral")),
+}
+BUDGETS = (10, 20, 50, 100, 200)
 
 
-def scores(y_true: np.ndarray, y_pred: np.ndarray, matched: bool = False) -> tuple[float, float, float]:
-    """(ACC, balanced ACC, ARI); ``matched`` maps cluster ids to classes by the optimal matching first."""
+def scores(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float, float]:
+    """(balanced ACC, ACC, ARI) of predicted class names."""
     from sklearn.metrics import adjusted_rand_score, balanced_accuracy_score
 
     y_true = np.asarray(y_true, dtype=object).astype(str)
-    y_pred = (matched_predictions(y_true, y_pred) if matched else np.asarray(y_pred, dtype=object)).astype(str)
-    return (float(np.mean(y_true == y_pred)), float(balanced_accuracy_score(y_true, y_pred)),
+    y_pred = np.asarray(y_pred, dtype=object).astype(str)
+    return (float(balanced_accuracy_score(y_true, y_pred)), float(np.mean(y_true == y_pred)),
             float(adjusted_rand_score(y_true, y_pred)))
 
 
+def ece(correct: np.ndarray, confidence: np.ndarray, bins: int = 10) -> tuple[float, list[tuple[float, float, int]]]:
+    """Expected calibration error and the reliability table (mean confidence, accuracy, count per bin)."""
+    edges = np.linspace(0.5 if confidence.min() >= 0.5 else 0.0, 1.0, bins + 1)
+    which = np.clip(np.searchsorted(edges, confidence, side="right") - 1, 0, bins - 1)
+    table, err = [], 0.0
+    for b in range(bins):
+        m = which == b
+        if m.any():
+            table.append((float(confidence[m].mean()), float(correct[m].mean()), int(m.sum())))
+            err += m.mean() * abs(confidence[m].mean() - correct[m].mean())
+    return float(err), table
+
+
 def logreg(X: np.ndarray, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Logistic regression trained on ``rows``; predictions for every row."""
+    """The reference classifier trained on ``rows``; predictions for every row."""
     if len(set(y[rows])) < 2:
         return np.full(len(X), y[rows][0], dtype=object)
     return linear_classifier().fit(X[rows], y[rows]).predict(X).astype(object)
 
 
-def dec_loop(X: np.ndarray, y: np.ndarray, encoder: Path, soft0: np.ndarray, emb0: np.ndarray, seed: int,
-             active: bool, workdir: Path, ft: dict) -> dict[int, tuple[float, float, float]]:
-    """Run the label/fine-tune loop; return scores on the unlabelled images at each budget."""
-    rng = np.random.default_rng(seed)
+def load_features(args: argparse.Namespace, images: Path, truth: dict[str, str], classes: tuple[str, ...]):
+    """Features and labels of the images of the two classes (from ``--features`` or extracted)."""
+    if args.features:
+        data = np.load(args.features)
+        ids, X = data["ids"].astype(str), data["features"]
+        source = f"{Path(args.features).name}"
+    else:
+        from core.cache import FeatureCache
+        from core.features import FeatureModel, extract_features
+        from core.preprocess import Preprocessing
+
+        paths = [p for p in sorted(images.glob("*.jpg")) if truth.get(p.stem) in classes]
+        ext = extract_features(paths, FeatureModel(args.model), Preprocessing(),
+                               cache=FeatureCache(ROOT / ".cache" / "benchmarks" / "features"), batch_size=16)
+        ids, X = np.array([p.stem for p in ext.paths]), ext.features
+        source = f"{args.model} features (extracted)"
+    y = np.array([truth.get(i) for i in ids], dtype=object)
+    keep = np.isin(y, classes)
+    return np.asarray(X[keep], np.float32), y[keep].astype(str).astype(object), source
+
+
+def fitted_dec(X: np.ndarray, work: Path) -> tuple[Path, float]:
+    """The DEC encoder of seed 0 (cached by a hash of the features); returns its path and the fit time."""
+    key = hashlib.sha1(np.ascontiguousarray(X).tobytes()).hexdigest()[:16]
+    cached = ROOT / ".cache" / "benchmarks" / f"dec-{key}.onnx"
+    if cached.is_file():
+        return cached, float("nan")
+    t = time.perf_counter()
+    dec = DEC(2, random_state=0).fit(X)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    dec.save_onnx(cached)
+    return cached, time.perf_counter() - t
+
+
+def run_loop(X: np.ndarray, y: np.ndarray, encoder: Path, classes: tuple[str, ...], seed: int, work: Path,
+             ft: dict) -> dict:
+    """The suggest + retrain loop for one seed; scores on the unlabelled images at each budget."""
+    from core.onnx_mlp import run_encoder
+
+    emb, soft = run_encoder(encoder, X)
     labels = np.full(len(X), None, dtype=object)
-    out = {0: scores(y, soft0.argmax(1), matched=True)}
-    soft, emb = soft0, emb0
-    prev_clusters, prev_names = soft0.argmax(1), None
-    random_order = rng.permutation(len(X))
-    for i, budget in enumerate(BUDGETS[1:], 1):
-        need = budget - BUDGETS[i - 1]
+    prev_clusters, prev_names = soft.argmax(1), None
+    predicted = soft.argmax(1)
+    out: dict = {}
+    for budget in BUDGETS:
         have = labels != None  # noqa: E711 (object array)
-        if active:
-            new = suggest(soft, emb, have, need, random_state=seed)
-        else:
-            new = np.array([r for r in random_order if not have[r]][:need])
+        t = time.perf_counter()
+        new = suggest(soft, emb, have, budget - int(have.sum()), features=X, predicted=predicted, random_state=seed)
+        t_suggest = time.perf_counter() - t
         labels[new] = y[new]
-        # Every round starts from the DEC run's encoder with all labels so far: rounds
-        # built on rounds drift (measured), and this way undoing a round is exact.
+        # Every round starts from the DEC run's encoder with all labels so far (as the app does).
         res = finetune_round(X, encoder, labels, prev_clusters=prev_clusters, prev_names=prev_names,
-                             class_order=("elliptical", "spiral"), out_path=workdir / f"round{seed}-{active}-{budget}.onnx",
-                             random_state=seed, **ft)
-        soft, emb = res.soft, res.embedding
+                             class_order=classes, out_path=work / f"round{seed}-{budget}.onnx", random_state=seed,
+                             **ft)
         prev_clusters, prev_names = res.labels, res.class_names
+        soft = soft_from_confidence(res.labels, res.confidence, len(res.class_names))
+        emb, predicted = res.embedding, res.labels
         free = labels == None  # noqa: E711
-        out[budget] = scores(y[free], res.predicted_names()[free])
+        rows = np.flatnonzero(~free)
+        names = res.predicted_names()
+        dec_names = np.asarray(res.class_names, dtype=object)[res.dec_labels]
+        out[budget] = {
+            "loop": scores(y[free], names[free]),
+            "loop, DEC alone": scores(y[free], dec_names[free]),
+            "logreg, same picks": scores(y[free], logreg(X, y, rows)[free]),
+            "correct": (names[free] == y[free]), "confidence": res.confidence[free],
+            "estimate": (res.estimated_accuracy, res.estimated_balanced_accuracy),
+            "round s": res.seconds, "suggest s": t_suggest, "timings": res.timings,
+        }
     return out
-
-
-def torch_threads() -> int:
-    """Threads torch computes with here."""
-    import torch
-
-    return torch.get_num_threads()
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--model", default="xception")
-    parser.add_argument("--refit-dec", action="store_true",
-                        help="fit DEC again for every seed (default: once, seed 0; the seeds vary the picks and rounds)")
-    parser.add_argument("--steps", type=int, default=300, help="optimiser steps per fine-tuning round")
+    parser.add_argument("--set", choices=sorted(SETS), default="kaggle")
+    parser.add_argument("--features", help="an .npz with arrays ids and features (skips extraction)")
+    parser.add_argument("--data", type=Path, help="image folder (default: the set's folder under ../shared/data)")
+    parser.add_argument("--truth", type=Path, help="labels CSV (default: the set's labels.csv)")
+    parser.add_argument("--model", default="efficientnet_lite0", help="feature model when extracting")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--timing-only", action="store_true", help="only the 10,000-image round timings")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed+seeds-1")
+    parser.add_argument("--steps", type=int, default=150, help="optimiser steps per fine-tuning round")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (the round's default is 1)")
+    parser.add_argument("--head-threshold", type=float, default=0.0)
+    parser.add_argument("--no-head", action="store_true", help="the rounds without the supervised head")
+    parser.add_argument("--self-training", type=int, default=3, help="the head's self-training rounds")
+    parser.add_argument("--train-layers", type=int, default=1, help="encoder layers each round trains")
     args = parser.parse_args(argv)
-    if not (DATA / "labels.csv").is_file():
-        print(f"data not found at {DATA}", file=sys.stderr)
+    import torch
+
+    default_threads = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    images, truth_csv, classes = SETS[args.set]
+    images, truth_csv = args.data or images, args.truth or truth_csv
+    if not truth_csv.is_file():
+        print(f"labels not found at {truth_csv}", file=sys.stderr)
         return 2
-    truth = load_truth(DATA / "labels.csv")
-    paths = [p for p in sorted((DATA / "images").glob("*.jpg")) if truth.get(p.stem) in ("elliptical", "spiral")]
-    cache = FeatureCache(ROOT / ".cache" / "benchmarks" / "features")
-    ext = extract_features(paths, FeatureModel(args.model), Preprocessing(), cache=cache, batch_size=16)
-    X = ext.features
-    y = np.array([truth[p.stem] for p in ext.paths], dtype=object)
-    print(f"{len(y)} images ({', '.join(f'{c} {int((y == c).sum())}' for c in sorted(set(y)))}), "
-          f"{args.model} features, {args.seeds} seeds", flush=True)
+    truth = load_truth(truth_csv)
+    X, y, source = load_features(args, images, truth, classes)
+    print(f"{args.set}: {len(y)} images ({', '.join(f'{c} {int((y == c).sum())}' for c in classes)}), {source}, "
+          f"{args.seeds} seeds, torch threads {args.threads}", flush=True)
     from sklearn.model_selection import cross_val_predict
 
-    full = cross_val_predict(linear_classifier(), X, y, cv=5)
-    ref = scores(y, full.astype(object))
-    results: dict[str, dict[int, list[tuple[float, float, float]]]] = {}
-    times = {"dec fit": [], "round": []}
-    ft = {"steps": args.steps}
+    ref = scores(y, cross_val_predict(linear_classifier(), X, y, cv=5))
+    ft = {"steps": args.steps, "threads": args.threads, "head": not args.no_head,
+          "head_threshold": args.head_threshold, "self_training": args.self_training,
+          "train_layers": args.train_layers}
+    results: dict[str, dict[int, list]] = {}
+    extra: dict[int, list] = {b: [] for b in BUDGETS}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        for seed in range(args.seeds):
+        encoder, t_fit = fitted_dec(X, work)
+        for seed in range(args.first_seed, args.first_seed + (0 if args.timing_only else args.seeds)):
             t = time.perf_counter()
-            if seed == 0 or args.refit_dec:
-                dec = DEC(2, random_state=seed).fit(X)
-                times["dec fit"].append(time.perf_counter() - t)
-                enc = dec.save_onnx(work / f"dec{seed}.onnx")
-                soft0, emb0 = dec.soft_assignments_, dec.transform(X)
-            for name, active in (("dec+suggest", True), ("dec+random", False)):
-                t = time.perf_counter()
-                res = dec_loop(X, y, enc, soft0, emb0, seed, active, work, ft)
-                times["round"].append((time.perf_counter() - t) / (len(BUDGETS) - 1))
-                for b, s in res.items():
-                    results.setdefault(name, {}).setdefault(b, []).append(s)
-            rng = np.random.default_rng(seed)
-            order = rng.permutation(len(X))
-            for b in BUDGETS[1:]:
+            loop = run_loop(X, y, encoder, classes, seed, work, ft)
+            order = np.random.default_rng(seed).permutation(len(X))
+            for b in BUDGETS:
+                for name in ("loop", "loop, DEC alone", "logreg, same picks"):
+                    results.setdefault(name, {}).setdefault(b, []).append(loop[b][name])
                 rows = order[:b]
                 free = np.setdiff1d(np.arange(len(X)), rows)
-                pred = logreg(X, y, rows)
-                results.setdefault("logreg+random", {}).setdefault(b, []).append(scores(y[free], pred[free]))
-            print(f"seed {seed} done ({time.perf_counter() - t:.0f} s)", flush=True)
+                results.setdefault("logreg, random picks", {}).setdefault(b, []).append(
+                    scores(y[free], logreg(X, y, rows)[free]))
+                extra[b].append(loop[b])
+            print(f"seed {seed} done ({time.perf_counter() - t:.0f} s); bal. ACC at {BUDGETS} answers: "
+                  + "; ".join(f"{name} " + " ".join(f"{by_budget[b][-1][0]:.3f}" for b in BUDGETS)
+                              for name, by_budget in results.items()), flush=True)
         # One round on 10,000 images (rows resampled from these, with a little noise), 100 labels.
         rng = np.random.default_rng(0)
         pick = rng.integers(0, len(X), 10_000)
         X10 = X[pick] + rng.normal(scale=0.01 * X.std(), size=(10_000, X.shape[1])).astype(np.float32)
         lab10 = np.full(10_000, None, dtype=object)
         lab10[:100] = y[pick[:100]]
+        t, c = time.perf_counter(), time.process_time()
+        r10 = finetune_round(X10, encoder, lab10, class_order=classes, out_path=work / "r10k.onnx", **ft)
+        t_10k, c_10k = time.perf_counter() - t, time.process_time() - c
+        # The same round with torch's default thread count (what the app's Retrain used before this round
+        # set its own): on a busy CPU every small op waits for its slowest thread.
         t = time.perf_counter()
-        finetune_round(X10, work / "dec0.onnx", lab10, out_path=work / "r10k.onnx", **ft)
-        t_10k = time.perf_counter() - t
+        finetune_round(X10, encoder, lab10, class_order=classes, out_path=work / "r10k-b.onnx",
+                       **{**ft, "threads": default_threads})
+        t_10k_default = time.perf_counter() - t
+        t = time.perf_counter()
+        suggest(soft_from_confidence(r10.labels, r10.confidence), r10.embedding, lab10 != None, 10,  # noqa: E711
+                features=X10, predicted=r10.labels)
+        t_10k_suggest = time.perf_counter() - t
 
+    if args.timing_only:
+        print(f"- one round on 10,000 images: {t_10k:.2f} s wall, {c_10k:.2f} s CPU ("
+              + ", ".join(f"{k} {v:.2f}" for k, v in r10.timings.items()) + f"); with torch's default "
+              f"{default_threads} threads {t_10k_default:.2f} s ({t_10k_default / t_10k:.1f}x); suggestions "
+              f"{t_10k_suggest:.2f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        return 0
     print()
-    print("| method | answers | ACC | bal. ACC | ARI |")
-    print("|---|---|---|---|---|")
-    for name, by_budget in results.items():
-        for b in BUDGETS:
-            if b not in by_budget:
-                print(f"| {name} | {b} | n/a | n/a | n/a |")
-                continue
-            s = np.array(by_budget[b])
-            m, sd = s.mean(0), s.std(0)
-            print(f"| {name} | {b} | {m[0]:.3f} ± {sd[0]:.3f} | {m[1]:.3f} ± {sd[1]:.3f} | {m[2]:.3f} ± {sd[2]:.3f} |")
-    print(f"| logistic regression, all labels (5-fold CV) | {len(y)} | {ref[0]:.3f} | {ref[1]:.3f} | {ref[2]:.3f} |")
+    print("| method | " + " | ".join(f"{b} answers" for b in BUDGETS) + " |")
+    print("|---|" + "---|" * len(BUDGETS))
+    for metric, i in (("bal. ACC", 0), ("ACC", 1), ("ARI", 2)):
+        for name, by_budget in results.items():
+            cells = []
+            for b in BUDGETS:
+                s = np.array(by_budget[b])[:, i]
+                cells.append(f"{s.mean():.3f} ± {s.std():.3f}")
+            print(f"| {name}: {metric} | " + " | ".join(cells) + " |")
+    print(f"| logistic regression, all {len(y)} labels (5-fold CV): bal. ACC {ref[0]:.3f}, ACC {ref[1]:.3f}, "
+          f"ARI {ref[2]:.3f} |")
     print()
-    for b in BUDGETS[1:]:
-        a = np.mean([s[1] for s in results["dec+suggest"][b]])
-        lr = np.mean([s[1] for s in results["logreg+random"][b]])
-        print(f"- {b} answers: dec+suggest / logreg balanced-ACC ratio {a / lr:.2f}")
-    print(f"- DEC fit {np.mean(times['dec fit']):.0f} s; one fine-tuning round on {len(y)} images "
-          f"{np.mean(times['round']):.1f} s (mean, incl. suggestions); on 10,000 images {t_10k:.1f} s; CPU, "
-          f"{torch_threads()} torch threads")
+    bal = {name: np.array([[s[0] for s in by_budget[b]] for b in BUDGETS]) for name, by_budget in results.items()}
+    loop = bal["loop"].mean(1)
+    for b, i in zip(BUDGETS, range(len(BUDGETS))):
+        same, rand = bal["logreg, same picks"][i].mean(), bal["logreg, random picks"][i].mean()
+        print(f"- {b} answers: loop bal. ACC {loop[i]:.3f} (std {bal['loop'][i].std():.3f}); minus logreg same picks "
+              f"{loop[i] - same:+.3f}, minus logreg random picks {loop[i] - rand:+.3f}; ratio to random "
+              f"{loop[i] / rand:.2f}")
+    drops = np.diff(loop)
+    print(f"- largest drop when answers are added: {max(0.0, -drops.min()):.3f} (goal <= 0.010)")
+    for b in BUDGETS:
+        est = np.array([e["estimate"] for e in extra[b]], float)
+        true = np.array(results["loop"][b])
+        err, _ = ece(np.concatenate([e["correct"] for e in extra[b]]).astype(float),
+                     np.concatenate([e["confidence"] for e in extra[b]]))
+        print(f"- {b} answers: estimated (CV on the answers) ACC {np.nanmean(est[:, 0]):.3f} / bal. "
+              f"{np.nanmean(est[:, 1]):.3f} vs true {true[:, 1].mean():.3f} / {true[:, 0].mean():.3f}; "
+              f"ECE of the confidences {err:.3f}")
+    err, table = ece(np.concatenate([e["correct"] for e in extra[50]]).astype(float),
+                     np.concatenate([e["confidence"] for e in extra[50]]))
+    print("- reliability at 50 answers (mean confidence -> accuracy, count): "
+          + "; ".join(f"{c:.2f} -> {a:.2f} ({n})" for c, a, n in table))
+    rounds = [e["round s"] for b in BUDGETS for e in extra[b]]
+    sugg = [e["suggest s"] for b in BUDGETS for e in extra[b]]
+    stages = {k: np.mean([e["timings"][k] for b in BUDGETS for e in extra[b]]) for k in extra[BUDGETS[0]][0]["timings"]}
+    print(f"- one round on {len(y)} images: {np.mean(rounds):.2f} s mean ("
+          + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()) + f"); suggestions {np.mean(sugg):.2f} s")
+    print(f"- on 10,000 images: round {t_10k:.2f} s ("
+          + ", ".join(f"{k} {v:.2f}" for k, v in r10.timings.items()) + f"), suggestions {t_10k_suggest:.2f} s; "
+          f"DEC fit {'cached' if np.isnan(t_fit) else f'{t_fit:.0f} s'}; CPU, {args.threads} torch thread(s)")
+    print(f"- the 10,000-image round with torch's default {default_threads} threads: {t_10k_default:.2f} s "
+          f"({t_10k_default / t_10k:.1f}x the {args.threads}-thread round; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     return 0
 
 

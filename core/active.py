@@ -1,14 +1,26 @@
 """Which galaxies to label next: the ones each answer teaches the most.
 
-:func:`suggest` ranks the unlabelled images by how unsure the model is (the
-margin between the two largest soft assignments: small near a boundary
-between clusters), takes a pool of the most unsure, and picks from that pool
-greedily the images farthest from each other and from what is already
-labelled in the embedding (k-centre), so one batch of questions does not ask
-about ten near-identical galaxies.  Until every cluster holds a labelled
-image, the first picks also include the most typical member of each
-unlabelled cluster (near its centre), because a class the model has never
-been shown cannot be learnt from boundary cases alone.
+With the image features at hand (what the app passes), :func:`suggest` asks
+for *typical and diverse* galaxies first and for *uncertain* ones later,
+because pure uncertainty sampling collapses at small budgets (a model trained
+on ten answers is unsure about the wrong things), while typical galaxies
+first gained 2-4 points (TypiClust, Hacohen et al. 2022;
+``benchmarks/label_efficiency.py``):
+
+* typical: k-means on the (standardised, PCA-reduced) features with one more
+  cluster per question than there are labels; from the largest clusters that
+  hold no label yet, the densest member (highest typicality, the inverse
+  mean distance to its nearest neighbours).  The picks take turns over the
+  classes the model predicts, so a rare class (ellipticals) is asked about as
+  often as a common one.
+* uncertain (once ``typical_until`` labels exist, for half of each batch):
+  the unlabelled images with the smallest margin between the two largest soft
+  assignments, spread out greedily (k-centre) so one batch does not ask about
+  ten near-identical galaxies.
+
+Without features it ranks by uncertainty alone (plus the most typical member
+of each cluster that holds no label yet).  :func:`review_moved` lists the
+galaxies the last round moved, least sure first.
 """
 
 from __future__ import annotations
@@ -25,12 +37,115 @@ def margin(soft: np.ndarray) -> np.ndarray:
     return part[:, -1] - part[:, -2]
 
 
+def soft_from_confidence(labels: np.ndarray, confidence: np.ndarray, n_classes: int | None = None) -> np.ndarray:
+    """Soft assignments from hard labels and their confidence (the rest shared evenly by the other classes)."""
+    labels = np.asarray(labels, np.int64)
+    k = max(2, int(labels.max()) + 1 if len(labels) else 2, n_classes or 0)
+    conf = np.clip(np.asarray(confidence, np.float64), 1.0 / k, 1.0)
+    soft = np.repeat(((1 - conf) / (k - 1))[:, None], k, axis=1)
+    soft[np.arange(len(labels)), labels] = conf
+    return soft
+
+
+def reduce_features(features: np.ndarray, n_components: int = 50, random_state: int = 0) -> np.ndarray:
+    """Standardised features reduced by PCA: the space where typicality and diversity are measured.
+
+    Distances in 1,000-2,000 raw CNN channels are dominated by a few loud ones
+    and are slow to compute; 50 principal components of the standardised
+    features keep the structure k-means and nearest neighbours need.
+    """
+    from sklearn.decomposition import PCA
+
+    X = np.asarray(features, np.float32)
+    X = (X - X.mean(0)) / (X.std(0) + 1e-6)
+    k = int(min(n_components, X.shape[0] - 1, X.shape[1]))
+    if k < 1:
+        return X
+    return PCA(k, random_state=random_state, svd_solver="randomized").fit_transform(X).astype(np.float32)
+
+
+def typicality(Z: np.ndarray, k: int = 20) -> np.ndarray:
+    """Inverse mean distance of each row to its ``k`` nearest neighbours (TypiClust's density)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    k = int(min(k, len(Z) - 1))
+    if k < 1:
+        return np.ones(len(Z))
+    dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)
+    return 1.0 / (dist[:, 1:].mean(1) + 1e-12)
+
+
+def typical_picks(
+    Z: np.ndarray,
+    labelled: np.ndarray,
+    n: int,
+    *,
+    predicted: np.ndarray | None = None,
+    typ: np.ndarray | None = None,
+    random_state: int = 0,
+) -> list[int]:
+    """``n`` typical, diverse unlabelled rows (TypiClust), taking turns over the predicted classes.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_dims)
+        Where clusters and densities are measured (see :func:`reduce_features`).
+    labelled : ndarray of bool
+    n : int
+    predicted : ndarray of int, optional
+        The model's class of each row; the picks alternate over these classes.
+    typ : ndarray, optional
+        Precomputed :func:`typicality`.
+    random_state : int
+
+    Returns
+    -------
+    list of int
+    """
+    from sklearn.cluster import KMeans
+
+    labelled = np.asarray(labelled, bool)
+    free = np.flatnonzero(~labelled)
+    n = min(n, len(free))
+    if n <= 0:
+        return []
+    typ = typicality(Z) if typ is None else typ
+    k = int(min(len(Z), labelled.sum() + n))
+    cl = KMeans(k, n_init=1, random_state=random_state).fit_predict(Z)
+    covered = set(cl[labelled].tolist())
+    sizes = np.bincount(cl, minlength=k)
+    cand = []
+    for c in np.argsort(-sizes, kind="stable"):
+        if c in covered:
+            continue
+        members = free[cl[free] == c]
+        if len(members):
+            cand.append(int(members[np.argmax(typ[members])]))
+    picks: list[int] = []
+    if predicted is not None:
+        predicted = np.asarray(predicted)
+        queues = [[i for i in cand if predicted[i] == c] for c in np.unique(predicted[cand])] if cand else []
+        while len(picks) < n and any(queues):
+            for q in queues:
+                if q and len(picks) < n:
+                    picks.append(q.pop(0))
+    else:
+        picks = cand[:n]
+    if len(picks) < n:  # every cluster covered: the densest free rows
+        taken = set(picks)
+        picks += [int(i) for i in free[np.argsort(-typ[free], kind="stable")] if int(i) not in taken][:n - len(picks)]
+    return picks
+
+
 def suggest(
     soft: np.ndarray,
     embedding: np.ndarray,
     labelled: np.ndarray,
     n: int = 10,
     *,
+    features: np.ndarray | None = None,
+    predicted: np.ndarray | None = None,
+    typical_until: int = 50,
     pool_factor: int = 5,
     random_state: int = 0,
 ) -> np.ndarray:
@@ -39,15 +154,22 @@ def suggest(
     Parameters
     ----------
     soft : ndarray of shape (n_samples, n_clusters)
-        Soft assignments (DEC's q).
+        Soft assignments (DEC's q, or the round's class probabilities).
     embedding : ndarray of shape (n_samples, n_dims)
-        Where diversity is measured (DEC's embedding, or the 2-D map).
+        Where diversity is measured without features (DEC's embedding, or the 2-D map).
     labelled : ndarray of bool, shape (n_samples,)
         Images that already have a user label.
     n : int
         How many to suggest.
+    features : ndarray of shape (n_samples, n_features), optional
+        The image features: turns on typical-first picks (see the module's doc).
+    predicted : ndarray of int, optional
+        The model's class of each image, for class-balanced picks (default: ``soft.argmax(1)``).
+    typical_until : int
+        Below this many labels every pick is typical; from it on, half of each
+        batch is uncertain.
     pool_factor : int
-        The diverse picks come from the ``pool_factor * n`` most unsure images.
+        The uncertain picks come from the ``pool_factor * n`` most unsure images.
     random_state : int
         Breaks ties (same seed, same suggestions).
 
@@ -55,6 +177,62 @@ def suggest(
     -------
     ndarray of int
     """
+    labelled = np.asarray(labelled, bool)
+    free = np.flatnonzero(~labelled)
+    if n <= 0 or len(free) == 0:
+        return np.zeros(0, np.int64)
+    n = min(n, len(free))
+    if features is None:
+        return _uncertain_diverse(soft, embedding, labelled, n, pool_factor=pool_factor,
+                                  random_state=random_state)
+    Z = reduce_features(features, random_state=random_state)
+    if predicted is None:
+        predicted = np.asarray(soft).argmax(1)
+    n_typical = n if labelled.sum() < typical_until else n - n // 2
+    picks = typical_picks(Z, labelled, n_typical, predicted=predicted, random_state=random_state)
+    if len(picks) < n:
+        taken = labelled.copy()
+        taken[picks] = True
+        more = _uncertain_diverse(soft, Z, taken, n - len(picks), pool_factor=pool_factor,
+                                  random_state=random_state, cover_clusters=False)
+        picks += more.tolist()
+    return np.asarray(picks[:n], np.int64)
+
+
+def review_moved(moved: np.ndarray, confidence: np.ndarray, labelled: np.ndarray | None = None) -> np.ndarray:
+    """The galaxies a round moved to another cluster, least sure first (for a quick check by eye).
+
+    Parameters
+    ----------
+    moved : ndarray of bool
+        :attr:`core.finetune.RoundResult.moved`.
+    confidence : ndarray of float
+        The round's confidence of each image.
+    labelled : ndarray of bool, optional
+        Images the user labelled (left out: their label stands whatever the model says).
+
+    Returns
+    -------
+    ndarray of int
+    """
+    moved = np.asarray(moved, bool).copy()
+    if labelled is not None:
+        moved &= ~np.asarray(labelled, bool)
+    rows = np.flatnonzero(moved)
+    return rows[np.argsort(np.asarray(confidence)[rows], kind="stable")].astype(np.int64)
+
+
+def _uncertain_diverse(
+    soft: np.ndarray,
+    embedding: np.ndarray,
+    labelled: np.ndarray,
+    n: int,
+    *,
+    pool_factor: int = 5,
+    random_state: int = 0,
+    cover_clusters: bool = True,
+) -> np.ndarray:
+    """Unsure and spread out: k-centre over the most unsure; first a typical member of each unlabelled cluster."""
     soft = np.asarray(soft, np.float64)
     emb = np.asarray(embedding, np.float64)
     labelled = np.asarray(labelled, bool)
@@ -68,7 +246,7 @@ def suggest(
     picks: list[int] = []
     # one typical image from each cluster that has no labelled member yet
     hard = soft.argmax(1)
-    for c in range(soft.shape[1]):
+    for c in range(soft.shape[1] if cover_clusters else 0):
         members = free[hard[free] == c]
         if len(members) and not (labelled & (hard == c)).any() and len(picks) < n:
             picks.append(int(members[np.argmax(soft[members, c])]))

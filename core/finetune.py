@@ -1,31 +1,50 @@
-"""Corrections teach the model: semi-supervised DEC fine-tuning.
+"""Corrections teach the model: semi-supervised DEC fine-tuning plus a supervised head.
 
 One *round* takes the DEC encoder from its ONNX file, the features of every
-image and the astronomer's labels, and trains the encoder and the cluster
-centres on
+image and the astronomer's labels, and runs in three steps:
 
-* DEC's self-training loss, KL(P || Q) over all images, with the target P of
-  each labelled image clamped to its class (the labelled images anchor the
-  self-training instead of being pulled away by it);
-* a cross-entropy term on the soft assignments q of the labelled images;
-* must-link / cannot-link terms on pairs of labelled images (same class: their
-  assignments should agree, q_i . q_j -> 1; different classes: q_i . q_j -> 0).
+1. :func:`plan_round` decides the clusters.  Each class the user labelled
+   gets a cluster whose centre starts at the mean embedding of its labelled
+   images (the seed paper's "manual cluster initialisation"); a cluster the
+   user named after a class is that class's cluster; a class created since the
+   last round becomes a new cluster.  Clusters nobody labelled or named stay as
+   they were until the user has labelled at least as many classes as there
+   were clusters.
+2. :func:`train_round` fine-tunes the last layers of the encoder and the
+   centres on
 
-Clusters become classes: each class the user labelled gets a cluster whose
-centre starts at the mean embedding of its labelled images (the seed paper's
-"manual cluster initialisation"); a cluster the user named after a class is
-that class's cluster; a class created since the last round becomes a new
-cluster.  Clusters nobody labelled or named stay as they were until the user
-has labelled at least as many classes as there were clusters.
+   * DEC's self-training loss, KL(P || Q) over all images, with the target P
+     of each labelled image clamped to its class;
+   * a class-balanced cross-entropy on the soft assignments q of the labelled
+     images (rare classes, such as ellipticals, weigh as much as common ones);
+   * must-link / cannot-link terms on pairs of labelled images (same class:
+     q_i . q_j -> 1; different classes: q_i . q_j -> 0);
 
-The weights go back to a new ONNX file; the previous file is kept, so a round
-can be undone by going back to it.  User labels are never changed here: the
-catalogue takes the user's label first, the model's only for the rest.
+   stopping early at the step where a held-back fifth of the user's labels is
+   best classified (when there are enough labels to hold some back).  The
+   earlier layers stay fixed and are run once, so a round takes seconds
+   whatever the folder's size.
+
+   Beside it, :func:`fit_head` trains a supervised head on the full features
+   (class-balanced logistic regression): the 10-d DEC embedding, trained to
+   reconstruct, drops much of the direction a linear classifier finds
+   (``benchmarks/label_efficiency.py``).
+3. :func:`report_round` gives each galaxy its final label, the head's class
+   where the head is confident and the image's cluster is one of the labelled
+   classes, DEC's cluster otherwise; writes the encoder to a new ONNX file (the
+   previous file is kept, so a round can be undone); and measures what the
+   user may believe: the head's accuracy cross-validated on the user's own
+   labels (the fit to the labels themselves says nothing, training forces
+   it), and how many galaxies moved and where.
+
+User labels are never changed here: the catalogue takes the user's label
+first, the model's only for the rest.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +60,14 @@ NOT_A_CLASS = {"unsure", "exclude"}
 
 @dataclass
 class RoundResult:
-    """What a fine-tuning round produced and what it changed."""
+    """What a fine-tuning round produced and what it changed.
+
+    ``labels``/``confidence`` are the final ones (head where confident, DEC
+    otherwise); ``dec_labels`` are DEC's clusters alone; ``from_head`` marks
+    the images whose label came from the head.  ``estimated_accuracy`` and
+    ``estimated_balanced_accuracy`` are the head's accuracy cross-validated on
+    the user's labels (NaN when too few labels per class).
+    """
 
     class_names: list[str]
     labels: np.ndarray
@@ -56,20 +82,60 @@ class RoundResult:
     n_labelled: int
     seconds: float
     history: list[float] = field(default_factory=list)
+    dec_labels: np.ndarray | None = None
+    from_head: np.ndarray | None = None
+    estimated_accuracy: float = float("nan")
+    estimated_balanced_accuracy: float = float("nan")
+    estimate_method: str = ""
+    best_step: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
 
     def predicted_names(self) -> np.ndarray:
         """The class name the model gives each image."""
         return np.asarray(self.class_names, dtype=object)[self.labels]
 
     def summary(self) -> str:
-        """A few lines for the user: moves, sizes and agreement."""
-        lines = [f"{int(self.moved.sum())} galaxies changed cluster"]
+        """A few lines for the user: estimated accuracy, moves and sizes."""
+        lines = []
+        if self.n_labelled:
+            if np.isfinite(self.estimated_accuracy):
+                lines.append(f"estimated accuracy on the galaxies you did not label: {self.estimated_accuracy:.0%} "
+                             f"(balanced {self.estimated_balanced_accuracy:.0%}; {self.estimate_method})")
+            else:
+                lines.append(f"estimated accuracy: not yet measurable ({self.estimate_method})")
+        lines.append(f"{int(self.moved.sum())} galaxies changed cluster")
         for (a, b), c in sorted(self.transitions.items(), key=lambda t: -t[1])[:8]:
             lines.append(f"  {c} from '{a}' to '{b}'")
         lines.append("sizes: " + ", ".join(f"{k} {v}" for k, v in self.sizes.items()))
-        if self.n_labelled:
-            lines.append(f"agreement with your {self.n_labelled} labels: {self.agreement:.1%}")
         return "\n".join(lines)
+
+
+@dataclass
+class RoundPlan:
+    """The clusters of a round and the fixed part of the encoder's work, from :func:`plan_round`."""
+
+    dec: DEC
+    H: np.ndarray
+    split: int
+    z0: np.ndarray
+    prev: np.ndarray
+    names: list[str]
+    centers: np.ndarray
+    origin: list[set[int]]
+    n_classes: int
+    lab_rows: np.ndarray
+    lab_y: np.ndarray
+
+
+@dataclass
+class TrainedRound:
+    """DEC's side of a round, from :func:`train_round`."""
+
+    embedding: np.ndarray
+    centers: np.ndarray
+    soft: np.ndarray
+    history: list[float]
+    best_step: int
 
 
 def _plan_clusters(
@@ -79,8 +145,8 @@ def _plan_clusters(
     labels: np.ndarray,
     cluster_names: dict[int, str],
     class_order: Sequence[str],
-) -> tuple[list[str], np.ndarray, list[set[int]]]:
-    """Decide the clusters of the round: their names, starting centres and the old clusters each continues."""
+) -> tuple[list[str], np.ndarray, list[set[int]], int]:
+    """Decide the clusters of the round: names, starting centres, the old clusters each continues, classes."""
     labelled = np.array([lab is not None and lab not in NOT_A_CLASS for lab in labels])
     claimed: dict[int, str] = {}
     for j in range(len(centers)):
@@ -111,32 +177,20 @@ def _plan_clusters(
                 names.append(f"cluster {j}")
                 starts.append(centers[j])
                 origin.append({j})
-    return names, np.stack(starts).astype(np.float32), origin
+    return names, np.stack(starts).astype(np.float32), origin, len(classes)
 
 
-def finetune_round(
+def plan_round(
     X: np.ndarray,
     encoder_path: str | os.PathLike[str],
     user_labels: Sequence[str | None],
     *,
     prev_clusters: np.ndarray | None = None,
-    prev_names: Sequence[str] | None = None,
     cluster_names: dict[int, str] | None = None,
     class_order: Sequence[str] = (),
-    out_path: str | os.PathLike[str] | None = None,
-    steps: int = 300,
-    update_interval: int = 50,
-    lr: float = 1e-3,
-    batch_size: int = 256,
-    ce_weight: float = 1.0,
-    pair_weight: float = 0.5,
-    kl_weight: float = 0.1,
-    freeze_first_layer: bool = True,
-    random_state: int = 0,
-    progress: ProgressFn | None = None,
-    should_stop: StopFn | None = None,
-) -> RoundResult:
-    """Fine-tune the DEC encoder and centres on the user's labels; return the new clusters.
+    train_layers: int = 1,
+) -> RoundPlan:
+    """Load the encoder, run its fixed layers once and decide the round's clusters.
 
     Parameters
     ----------
@@ -148,81 +202,142 @@ def finetune_round(
         The user's label of each image, or None.  ``unsure``/``exclude`` teach nothing.
     prev_clusters : ndarray of int, optional
         The clusters before this round (default: the encoder's own assignment).
-    prev_names : sequence of str, optional
-        Name of each previous cluster (for the "what changed" report).
     cluster_names : dict, optional
         Clusters the user named after a class.
     class_order : sequence of str
         The project's classes, in order (new clusters follow it).
-    out_path : path-like, optional
-        Where to write the new encoder (never over ``encoder_path``: the old one stays for undo).
-    steps, update_interval, lr, batch_size : training schedule (Adam)
-        Optimiser steps of the round (the same whatever the folder's size, so a
-        round takes seconds on 10,000 images), and steps between target updates.
-    ce_weight, pair_weight, kl_weight : float
-        Weights of the supervised, pairwise-constraint and self-training terms
-        (kl_weight 0.1 and 300 steps measured best in ``benchmarks/label_efficiency.py``:
-        with 1.0 the self-training held on to the unsupervised split).
-    freeze_first_layer : bool
-        Keep the encoder's first layer fixed (about twice as fast).
-    random_state : int
-    progress, should_stop : callables, optional
+    train_layers : int
+        How many of the encoder's last linear layers the round trains; the
+        ones before are fixed and computed once here (a few hundred labels
+        cannot retrain a 2048x500 layer well, and the fixed part holds most of
+        the arithmetic).
 
     Returns
     -------
-    RoundResult
+    RoundPlan
     """
-    import time
-
     import torch
 
-    t0 = time.perf_counter()
     X = np.asarray(X, dtype=np.float32)
     labels = np.asarray(list(user_labels), dtype=object)
     if len(labels) != len(X):
         raise ValueError(f"{len(labels)} labels for {len(X)} images")
     dec = DEC.load_onnx(encoder_path)
     full = dec.encoder_
-    split = 2 if freeze_first_layer and len(full) > 2 else 0
+    linear = [i for i, m in enumerate(full) if isinstance(m, torch.nn.Linear)]
+    split = linear[max(0, len(linear) - max(1, int(train_layers)))]
     with torch.no_grad():
-        # The first layer (d -> 500) holds most of the arithmetic: run it once.
-        H = full[:split](torch.from_numpy(dec._scale(X))) if split else torch.from_numpy(dec._scale(X))
-        z0 = full[split:](H).numpy()
+        H = full[:split](torch.from_numpy(dec._scale(X))).numpy()
+        z0 = full[split:](torch.from_numpy(H)).numpy()
     q0 = student_t(z0, dec.cluster_centers_, dec.alpha)
     prev = q0.argmax(1) if prev_clusters is None else np.asarray(prev_clusters, np.int64)
-    names, centers, origin = _plan_clusters(z0, dec.cluster_centers_, prev, labels, dict(cluster_names or {}),
-                                             class_order)
-    k = len(names)
-    index = {n: i for i, n in enumerate(names)}
+    names, centers, origin, n_classes = _plan_clusters(z0, dec.cluster_centers_, prev, labels,
+                                                       dict(cluster_names or {}), class_order)
+    index = {n: i for i, n in enumerate(names[:n_classes])}
     lab_rows = np.array([i for i, lab in enumerate(labels) if lab is not None and lab not in NOT_A_CLASS
                          and lab in index], np.int64)
     lab_y = np.array([index[labels[i]] for i in lab_rows], np.int64)
+    return RoundPlan(dec, H, split, z0, prev, names, centers, origin, n_classes, lab_rows, lab_y)
 
+
+def _holdout(lab_y: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """A stratified held-back part of the labels (empty when a class has fewer than 5 labels)."""
+    counts = np.bincount(lab_y)
+    if fraction <= 0 or (counts > 0).sum() < 2 or counts[counts > 0].min() < 5:
+        return np.zeros(0, np.int64)
+    out = []
+    for c in np.flatnonzero(counts):
+        rows = np.flatnonzero(lab_y == c)
+        out.extend(rng.choice(rows, max(1, int(round(fraction * len(rows)))), replace=False).tolist())
+    return np.sort(np.asarray(out, np.int64))
+
+
+def _balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.mean([np.mean(pred[y == c] == c) for c in np.unique(y)]))
+
+
+def train_round(
+    plan: RoundPlan,
+    *,
+    steps: int = 150,
+    update_interval: int = 25,
+    lr: float = 1e-3,
+    batch_size: int = 256,
+    ce_weight: float = 1.0,
+    pair_weight: float = 0.5,
+    kl_weight: float = 0.1,
+    holdout: float = 0.2,
+    random_state: int = 0,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> TrainedRound:
+    """Fine-tune the encoder's last layers and the centres (KL + balanced cross-entropy + pairs).
+
+    Parameters
+    ----------
+    plan : RoundPlan
+        From :func:`plan_round`.
+    steps, update_interval, lr, batch_size : training schedule (Adam)
+        Optimiser steps of the round (the same whatever the folder's size, so
+        a round takes seconds on 10,000 images), and steps between target
+        updates (and early-stopping checks).
+    ce_weight, pair_weight, kl_weight : float
+        Weights of the supervised, pairwise-constraint and self-training terms
+        (kl_weight 0.1 measured best in ``benchmarks/label_efficiency.py``:
+        with 1.0 the self-training held on to the unsupervised split).
+    holdout : float
+        Fraction of the labels held back to choose the step to keep (early
+        stopping); used only when every class has at least 5 labels.
+    random_state : int
+    progress, should_stop : callables, optional
+
+    Returns
+    -------
+    TrainedRound
+    """
+    import torch
+
+    dec, k = plan.dec, len(plan.names)
+    rng = np.random.default_rng(random_state)
+    held = _holdout(plan.lab_y, holdout, rng)
+    train_mask = np.ones(len(plan.lab_rows), bool)
+    train_mask[held] = False
+    lab_rows, lab_y = plan.lab_rows[train_mask], plan.lab_y[train_mask]
+    val_rows, val_y = plan.lab_rows[held], plan.lab_y[held]
     history: list[float] = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(random_state)
         gen = torch.Generator().manual_seed(random_state)
-        mu = torch.nn.Parameter(torch.from_numpy(centers.copy()))
-        # With the first layer fixed (a few hundred labels could not retrain 2048x500
-        # weights well anyway) the round trains on its output H: about twice as fast.
-        Xt = H
-        encoder = full[split:]
+        mu = torch.nn.Parameter(torch.from_numpy(plan.centers.copy()))
+        Xt = torch.from_numpy(plan.H)
+        encoder = dec.encoder_[plan.split:]
         encoder.train()
         opt = torch.optim.Adam(list(encoder.parameters()) + [mu], lr=lr)
         lab_rows_t = torch.from_numpy(lab_rows)
         lab_y_t = torch.from_numpy(lab_y)
-        n = len(X)
+        counts = np.bincount(lab_y, minlength=k).astype(np.float32)
+        # class-balanced: each labelled class weighs the same in total
+        weight = torch.from_numpy(np.where(counts > 0, counts.sum() / (np.maximum(counts, 1) * max(1, (counts > 0).sum())),
+                                           0.0).astype(np.float32))
+        n = len(Xt)
         interval = max(1, min(update_interval, steps))
         order = torch.randperm(n, generator=gen)
-        cursor = 0
-        total = 0.0
-        for step in range(steps):
-            if step % interval == 0:
-                # The sharpened target of every image, with labelled images clamped to their class.
+        cursor, total = 0, 0.0
+        best = (-1.0, 0, None)
+        for step in range(steps + 1):
+            if step % interval == 0 or step == steps:
                 with torch.no_grad():
-                    p = target_distribution(student_t(encoder(Xt), mu, dec.alpha))
+                    q_all = student_t(encoder(Xt), mu, dec.alpha)
+                    if len(val_rows):
+                        score = _balanced_accuracy(val_y, q_all[torch.from_numpy(val_rows)].argmax(1).numpy())
+                        if score > best[0]:
+                            best = (score, step, ([p.detach().clone() for p in encoder.parameters()],
+                                                  mu.detach().clone()))
+                    p = target_distribution(q_all)
                     if len(lab_rows):
                         p[lab_rows_t] = torch.nn.functional.one_hot(lab_y_t, k).float()
+            if step == steps:
+                break
             if cursor + batch_size > n:
                 order = torch.randperm(n, generator=gen)
                 cursor = 0
@@ -236,7 +351,7 @@ def finetune_round(
                        else torch.randperm(len(lab_rows), generator=gen)[:batch_size])
                 yl = lab_y_t[sub]
                 ql = student_t(encoder(Xt[lab_rows_t[sub]]), mu, dec.alpha)
-                loss = loss + ce_weight * torch.nn.functional.nll_loss(torch.log(ql + 1e-12), yl)
+                loss = loss + ce_weight * torch.nn.functional.nll_loss(torch.log(ql + 1e-12), yl, weight=weight)
                 if pair_weight > 0 and len(sub) > 1:
                     # must-link (same class): q_i . q_j -> 1; cannot-link: q_i . q_j -> 0
                     agree = (ql @ ql.T).clamp(1e-6, 1 - 1e-6)
@@ -255,30 +370,311 @@ def finetune_round(
                     progress((step + 1) / steps, f"fine-tuning round: step {step + 1}/{steps}, loss {history[-1]:.4f}")
                 if should_stop and should_stop():
                     raise Cancelled("fine-tuning cancelled")
+        best_step = steps
+        if best[2] is not None:
+            best_step = best[1]
+            with torch.no_grad():
+                for prm, saved in zip(encoder.parameters(), best[2][0]):
+                    prm.copy_(saved)
+                mu.copy_(best[2][1])
         encoder.eval()
         with torch.no_grad():
             z = encoder(Xt).numpy()
-            centers_new = mu.detach().numpy().copy()
-    soft = student_t(z, centers_new, dec.alpha)
-    new = soft.argmax(1).astype(np.int64)
-    dec.encoder_ = full
-    dec.cluster_centers_ = centers_new
+            centers = mu.detach().numpy().copy()
+    return TrainedRound(z, centers, student_t(z, centers, dec.alpha), history, best_step)
+
+
+class torch_threads:
+    """Run a block with at most ``n`` torch intra-op threads, restoring the previous number after.
+
+    A round's matrices are small (a batch of 256 by a few hundred units), so
+    extra threads gain little, while on a busy CPU (the app's GUI thread
+    repainting, other programs) every operation waits for the slowest thread:
+    the 10,000-image round took 1.6-3.4x longer with 2 threads than with 1 on
+    this loaded 2-core machine (``benchmarks/label_efficiency.py --timing-only``).
+    """
+
+    def __init__(self, n: int | None) -> None:
+        self.n = n
+        self.before = 0
+
+    def __enter__(self) -> torch_threads:
+        import torch
+
+        self.before = torch.get_num_threads()
+        if self.n:
+            torch.set_num_threads(int(self.n))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import torch
+
+        torch.set_num_threads(self.before)
+
+
+def _head_model(C: float):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, C=C, class_weight="balanced"))
+
+
+def fit_head(X: np.ndarray, lab_rows: np.ndarray, lab_y: np.ndarray, n_classes: int, *,
+             C: float = 0.1, self_training: int = 3, pseudo_threshold: float = 0.8, pseudo_weight: float = 0.1,
+             max_pseudo: int = 1500, random_state: int = 0) -> np.ndarray | None:
+    """Class probabilities of every image from a class-balanced logistic regression on the full features.
+
+    With ``self_training`` > 0 the head is refitted that many times on its
+    labels plus the unlabelled images it is confident about (top probability
+    >= ``pseudo_threshold``), each such image weighing ``pseudo_weight`` of a
+    label, classes balanced again (measured in ``benchmarks/label_efficiency.py``:
+    a few points better at 10-50 answers on GC1, and steadier across seeds).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    lab_rows, lab_y : ndarray of int
+        The labelled rows and their class indices (``0..n_classes-1``).
+    n_classes : int
+        Columns of the result (classes without labels get probability 0).
+    C : float
+        Inverse regularisation (0.1, as the benchmarks' reference classifier).
+    self_training, pseudo_threshold, pseudo_weight : int, float, float
+        Self-training rounds, confidence needed and weight of a pseudo-label.
+    max_pseudo : int
+        At most this many pseudo-labelled images per refit (a random subset): keeps
+        a round in seconds on 10,000 images.
+    random_state : int
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes), or None when fewer than two classes are labelled.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    present = np.unique(lab_y)
+    if len(present) < 2:
+        return None
+    X = np.asarray(X, np.float32)
+    mean, scale = X.mean(0), X.std(0) + 1e-6
+    Xs = (X - mean) / scale
+    model = LogisticRegression(max_iter=1000, C=C, class_weight="balanced").fit(Xs[lab_rows], lab_y)
+    proba = np.zeros((len(X), n_classes))
+    proba[:, model.classes_] = model.predict_proba(Xs)
+    rng = np.random.default_rng(random_state)
+    free = np.ones(len(X), bool)
+    free[lab_rows] = False
+    for _ in range(self_training):
+        cand = np.flatnonzero(free & (proba.max(1) >= pseudo_threshold))
+        if len(cand) > max_pseudo:
+            cand = np.sort(rng.choice(cand, max_pseudo, replace=False))
+        pl = proba[cand].argmax(1)
+        if len(cand) == 0 or not np.isin(present, pl).all():
+            break
+        rows = np.concatenate([lab_rows, cand])
+        ys = np.concatenate([lab_y, pl])
+        w = np.concatenate([np.ones(len(lab_rows)), np.full(len(cand), pseudo_weight)])
+        per_class = np.bincount(ys, weights=w, minlength=n_classes)
+        w = w * w.sum() / (len(present) * per_class[ys])  # every class weighs the same in total
+        model = LogisticRegression(max_iter=1000, C=C).fit(Xs[rows], ys, sample_weight=w)
+        proba = np.zeros((len(X), n_classes))
+        proba[:, model.classes_] = model.predict_proba(Xs)
+    return proba
+
+
+def estimate_accuracy(X: np.ndarray, lab_rows: np.ndarray, lab_y: np.ndarray, *, C: float = 0.1,
+                      folds: int = 5, random_state: int = 0) -> tuple[float, float, str]:
+    """The head's accuracy and balanced accuracy on labels it did not see (stratified k-fold).
+
+    Returns ``(accuracy, balanced accuracy, how it was measured)``; NaN when a
+    labelled class has fewer than 2 labels.  The user's picks are not a
+    random sample (suggestions favour typical galaxies first), so this
+    estimate can flatter the catalogue; it is still the honest number the
+    labels allow, unlike the fit to the labels themselves.
+    """
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    counts = np.bincount(lab_y)
+    counts = counts[counts > 0]
+    if len(counts) < 2 or counts.min() < 2:
+        return float("nan"), float("nan"), "needs 2 labels in each of 2 classes"
+    k = int(min(folds, counts.min()))
+    cv = StratifiedKFold(k, shuffle=True, random_state=random_state)
+    pred = cross_val_predict(_head_model(C), np.asarray(X, np.float32)[lab_rows], lab_y, cv=cv)
+    return (float(np.mean(pred == lab_y)), _balanced_accuracy(lab_y, pred),
+            f"{k}-fold cross-validation on your {len(lab_y)} labels")
+
+
+def report_round(
+    plan: RoundPlan,
+    trained: TrainedRound,
+    head_proba: np.ndarray | None,
+    *,
+    head_threshold: float = 0.0,
+    estimate: tuple[float, float, str] = (float("nan"), float("nan"), ""),
+    encoder_path: str | os.PathLike[str] | None = None,
+    out_path: str | os.PathLike[str] | None = None,
+    prev_names: Sequence[str] | None = None,
+    seconds: float = 0.0,
+    timings: dict[str, float] | None = None,
+) -> RoundResult:
+    """Combine DEC and the head into final labels, save the encoder and say what changed.
+
+    Parameters
+    ----------
+    plan, trained : from :func:`plan_round` and :func:`train_round`
+    head_proba : ndarray of shape (n_samples, n_classes) or None
+        From :func:`fit_head`.
+    head_threshold : float
+        The head decides an image when its top probability reaches this and
+        the image's DEC cluster is one of the labelled classes (clusters no one
+        labelled stay DEC's).  0 lets the head decide every such image.
+    estimate : tuple
+        From :func:`estimate_accuracy`.
+    encoder_path, out_path : path-like, optional
+        The round's input encoder and where to write the new one (never the same file).
+    prev_names : sequence of str, optional
+        Name of each previous cluster (for the "what changed" report).
+    seconds : float
+        Time the round took so far.
+    timings : dict, optional
+        Seconds per stage, kept in the result.
+
+    Returns
+    -------
+    RoundResult
+    """
+    t0 = time.perf_counter()
+    dec, names = plan.dec, plan.names
+    dec_labels = trained.soft.argmax(1).astype(np.int64)
+    labels = dec_labels.copy()
+    confidence = trained.soft.max(1).astype(np.float64)
+    from_head = np.zeros(len(labels), bool)
+    if head_proba is not None:
+        top = head_proba.max(1)
+        from_head = (dec_labels < plan.n_classes) & (top >= head_threshold)
+        labels[from_head] = head_proba[from_head].argmax(1)
+        confidence[from_head] = top[from_head]
+    # A labelled galaxy belongs to its class's cluster (its label stands in the catalogue anyway).
+    labels[plan.lab_rows] = plan.lab_y
     saved = None
     if out_path is not None:
         out_path = Path(out_path)
-        if out_path.resolve() == Path(encoder_path).resolve():
+        if encoder_path is not None and out_path.resolve() == Path(encoder_path).resolve():
             raise ValueError("write the new encoder to a new file; the previous one is kept for undo")
+        dec.cluster_centers_ = trained.centers
         saved = dec.save_onnx(out_path)
+    prev = plan.prev
     before = [(prev_names[c] if prev_names is not None and 0 <= c < len(prev_names) else f"cluster {c}") for c in prev]
-    after = [names[c] for c in new]
+    after = [names[c] for c in labels]
     # A galaxy moved when its new cluster does not continue its old one (a cluster
     # that only took a class's name is not a move).
-    moved = np.array([int(o) not in origin[int(c)] for o, c in zip(prev, new)])
+    moved = np.array([int(o) not in plan.origin[int(c)] for o, c in zip(prev, labels)])
     transitions: dict[tuple[str, str], int] = {}
     for a, b, m in zip(before, after, moved):
         if m:
             transitions[(a, b)] = transitions.get((a, b), 0) + 1
-    sizes = {nm: int((new == i).sum()) for i, nm in enumerate(names)}
-    agreement = float(np.mean(new[lab_rows] == lab_y)) if len(lab_rows) else float("nan")
-    return RoundResult(names, new, soft.max(1), soft, z, saved, moved, transitions, sizes, agreement,
-                       len(lab_rows), time.perf_counter() - t0, history)
+    sizes = {nm: int((labels == i).sum()) for i, nm in enumerate(names)}
+    agreement = float(np.mean(labels[plan.lab_rows] == plan.lab_y)) if len(plan.lab_rows) else float("nan")
+    timings = dict(timings or {})
+    timings["report"] = time.perf_counter() - t0
+    return RoundResult(names, labels, confidence, trained.soft, trained.embedding, saved, moved, transitions, sizes,
+                       agreement, len(plan.lab_rows), seconds + timings["report"], trained.history, dec_labels,
+                       from_head, estimate[0], estimate[1], estimate[2], trained.best_step, timings)
+
+
+def finetune_round(
+    X: np.ndarray,
+    encoder_path: str | os.PathLike[str],
+    user_labels: Sequence[str | None],
+    *,
+    prev_clusters: np.ndarray | None = None,
+    prev_names: Sequence[str] | None = None,
+    cluster_names: dict[int, str] | None = None,
+    class_order: Sequence[str] = (),
+    out_path: str | os.PathLike[str] | None = None,
+    steps: int = 150,
+    update_interval: int = 25,
+    lr: float = 1e-3,
+    batch_size: int = 256,
+    ce_weight: float = 1.0,
+    pair_weight: float = 0.5,
+    kl_weight: float = 0.1,
+    train_layers: int = 1,
+    holdout: float = 0.2,
+    head: bool = True,
+    head_threshold: float = 0.0,
+    head_C: float = 0.1,
+    self_training: int = 3,
+    estimate: bool = True,
+    threads: int | None = 1,
+    random_state: int = 0,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> RoundResult:
+    """One round: :func:`plan_round`, :func:`train_round`, :func:`fit_head`, :func:`report_round`.
+
+    Parameters
+    ----------
+    X, encoder_path, user_labels, prev_clusters, cluster_names, class_order, train_layers :
+        See :func:`plan_round`.
+    prev_names, out_path, head_threshold :
+        See :func:`report_round`.
+    steps, update_interval, lr, batch_size, ce_weight, pair_weight, kl_weight, holdout :
+        See :func:`train_round`.
+    head : bool
+        Train the supervised head on the full features (False: DEC alone).
+    head_C : float
+        The head's inverse regularisation.
+    self_training : int
+        The head's self-training rounds (see :func:`fit_head`).
+    estimate : bool
+        Cross-validate the head on the user's labels for the report.
+    threads : int or None
+        Torch threads for the round (None: leave torch's setting); see :class:`torch_threads`.
+    random_state : int
+    progress, should_stop : callables, optional
+
+    Returns
+    -------
+    RoundResult
+    """
+    with torch_threads(threads):
+        return _finetune_round(X, encoder_path, user_labels, prev_clusters=prev_clusters, prev_names=prev_names,
+                               cluster_names=cluster_names, class_order=class_order, out_path=out_path, steps=steps,
+                               update_interval=update_interval, lr=lr, batch_size=batch_size, ce_weight=ce_weight,
+                               pair_weight=pair_weight, kl_weight=kl_weight, train_layers=train_layers,
+                               holdout=holdout, head=head, head_threshold=head_threshold, head_C=head_C,
+                               self_training=self_training,
+                               estimate=estimate, random_state=random_state, progress=progress,
+                               should_stop=should_stop)
+
+
+def _finetune_round(X, encoder_path, user_labels, *, prev_clusters, prev_names, cluster_names, class_order, out_path,
+                    steps, update_interval, lr, batch_size, ce_weight, pair_weight, kl_weight, train_layers, holdout,
+                    head, head_threshold, head_C, self_training, estimate, random_state, progress,
+                    should_stop) -> RoundResult:
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    plan = plan_round(X, encoder_path, user_labels, prev_clusters=prev_clusters, cluster_names=cluster_names,
+                      class_order=class_order, train_layers=train_layers)
+    timings["plan"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    trained = train_round(plan, steps=steps, update_interval=update_interval, lr=lr, batch_size=batch_size,
+                          ce_weight=ce_weight, pair_weight=pair_weight, kl_weight=kl_weight, holdout=holdout,
+                          random_state=random_state, progress=progress, should_stop=should_stop)
+    timings["train"] = time.perf_counter() - t
+    t = time.perf_counter()
+    head_proba = (fit_head(X, plan.lab_rows, plan.lab_y, plan.n_classes, C=head_C, self_training=self_training,
+                           random_state=random_state) if head else None)
+    timings["head"] = time.perf_counter() - t
+    t = time.perf_counter()
+    est = (estimate_accuracy(X, plan.lab_rows, plan.lab_y, C=head_C, random_state=random_state) if estimate
+           else (float("nan"), float("nan"), "not measured"))
+    timings["estimate"] = time.perf_counter() - t
+    if should_stop and should_stop():
+        raise Cancelled("fine-tuning cancelled")
+    return report_round(plan, trained, head_proba, head_threshold=head_threshold, estimate=est,
+                        encoder_path=encoder_path, out_path=out_path, prev_names=prev_names,
+                        seconds=time.perf_counter() - t0, timings=timings)

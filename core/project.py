@@ -581,13 +581,27 @@ class Project:
         soft[:, 1:] = ((1 - conf) / (k - 1))[:, None]
         return soft, self.coords.astype(np.float64)
 
-    def suggest(self, n: int = 10, random_state: int = 0) -> np.ndarray:
-        """Rows worth labelling next (see :func:`core.active.suggest`)."""
-        from core.active import suggest
+    def suggest(self, n: int = 10, random_state: int = 0, mode: str = "next") -> np.ndarray:
+        """Rows worth labelling next (see :func:`core.active.suggest`), or with ``mode="moved"``
+        the galaxies the last round moved, least sure first (:func:`core.active.review_moved`).
+        """
+        from core.active import review_moved, soft_from_confidence, suggest
 
-        soft, emb = self.model_view()
-        labelled = np.array([u is not None for u in self.user_labels])
-        return suggest(soft, emb, labelled, n, random_state=random_state)
+        labelled = np.array([u is not None for u in self.user_labels], bool)
+        if mode == "moved":
+            last = getattr(self, "last_round", None)
+            if last is None:
+                return np.zeros(0, np.int64)
+            return review_moved(last.moved, last.confidence, labelled)[:n]
+        if mode != "next":
+            raise ValueError(f"unknown suggestion mode {mode!r} (next or moved)")
+        if self.run_info.get("method") == "dec-finetuned":
+            # the round's own classes and confidences (head and DEC combined)
+            soft, emb = soft_from_confidence(self.clusters, self.confidence), self.coords.astype(np.float64)
+        else:
+            soft, emb = self.model_view()
+        return suggest(soft, emb, labelled, n, features=self.features, predicted=self.clusters,
+                       random_state=random_state)
 
     def finetune(
         self,

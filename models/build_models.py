@@ -28,9 +28,15 @@ def exporters() -> list[str]:
 
 
 def main() -> int:
-    """Build the missing model files; return 0 on success."""
-    for name in exporters():
-        importlib.import_module(name).main([])
+    """Build the missing model files; return 0 on success.
+
+    Files already built are skipped without a word: the set-up command runs this
+    on every start, and a line per model there was noise.
+    """
+    for entry in FEATURE_MODELS:
+        exporter = entry.option("exporter", f"export_{entry.name}")
+        if exporter is not None and not (HERE / str(entry.option("file", f"{entry.name}.onnx"))).is_file():
+            importlib.import_module(exporter).main([])
     return 0
 
 

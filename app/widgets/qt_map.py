@@ -7,6 +7,12 @@ and rectangle selection use a KD-tree over the points instead of per-item
 hover events (pyqtgraph's built-in hover is fragile with several items and
 slow at this size).  The selected points are drawn by a second, small item
 on top, so a selection change never re-renders the whole cloud.
+
+pyqtgraph's own ``setData(brush=...)`` and ``setBrush`` still walk the points in
+Python (a ``mkBrush`` call and a symbol-atlas key per point: 0.3-0.5 s at
+60,000), so :class:`_StyledScatter` fills the item's point array with numpy:
+each point carries a small integer style, the atlas is asked for one symbol per
+style, and a recolour writes only the points whose style changed.
 """
 
 from __future__ import annotations
@@ -42,6 +48,52 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
         x0, y0 = x1, y1
     inside[cand] = hit
     return inside
+
+
+class _StyledScatter(pg.ScatterPlotItem):
+    """A ``ScatterPlotItem`` whose points are styled from a small table of brushes, vectorised.
+
+    Uses the item's documented record array (``data``: x, y, brush, sourceRect, ...)
+    and its symbol atlas, with one atlas lookup per distinct brush instead of one
+    per point; pyqtgraph's paint path is unchanged.
+    """
+
+    def _rects(self, brushes: list[QBrush]) -> np.ndarray:
+        """Atlas rectangle of each brush's symbol (the atlas renders any it lacks)."""
+        styles = [(self.opts["symbol"], self.opts["size"], self.opts["pen"], b) for b in brushes]
+        rects = np.zeros(len(brushes), dtype=self.data.dtype["sourceRect"])
+        if brushes:
+            rects[:] = self.fragmentAtlas[styles]
+        return rects
+
+    def set_styled(self, x: np.ndarray, y: np.ndarray, brushes: list[QBrush], style: np.ndarray) -> None:
+        """Replace the points: point ``i`` at ``(x[i], y[i])`` filled with ``brushes[style[i]]``."""
+        table = np.empty(len(brushes), object)
+        table[:] = brushes
+        data = np.empty(len(x), dtype=self.data.dtype)  # object fields start as None: "the default"
+        data["x"], data["y"] = x, y
+        data["size"] = -1
+        data["visible"] = True
+        data["data"] = np.arange(len(x))
+        data["brush"] = table[style] if len(brushes) else None
+        data["sourceRect"] = self._rects(brushes)[style] if len(brushes) else 0
+        self.data = data
+        # What ScatterPlotItem.addPoints does after filling its array, minus the per-point styling.
+        self.prepareGeometryChange()
+        self.informViewBoundsChanged()
+        self.bounds = [None, None]
+        self.invalidate()
+        self.sigPlotChanged.emit(self)
+
+    def restyle(self, rows: np.ndarray, brushes: list[QBrush], style: np.ndarray) -> None:
+        """Give the points ``rows`` the brushes ``brushes[style]`` (``style`` aligned with ``rows``)."""
+        if len(rows) == 0:
+            return
+        table = np.empty(len(brushes), object)
+        table[:] = brushes
+        self.data["brush"][rows] = table[style]
+        self.data["sourceRect"][rows] = self._rects(brushes)[style]
+        self.invalidate()
 
 
 class _SelectViewBox(pg.ViewBox):
@@ -105,7 +157,7 @@ class QtClusterMap(QWidget):
         self.plot.setMenuEnabled(False)
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
-        self.scatter = pg.ScatterPlotItem(pxMode=True, size=6, pen=None)
+        self.scatter = _StyledScatter(pxMode=True, size=6, pen=None)
         self.selected = np.zeros(0, np.int64)  # image indices outlined on the map
         self.selected_item = pg.ScatterPlotItem(pxMode=True, size=9, pen=pg.mkPen("#ffffff", width=1.5), brush=None)
         self.hover_item = pg.ScatterPlotItem(pxMode=True, size=14, pen=pg.mkPen("#ffff00", width=2), brush=None)
@@ -115,8 +167,10 @@ class QtClusterMap(QWidget):
         self.legend.setParentItem(self.view)
         self.coords = np.zeros((0, 2), np.float32)
         self._tree = None
-        self._colors = np.zeros(0, "U9")
+        self._style = np.zeros(0, np.int64)  # per point: index into _style_colors
+        self._style_colors: list[str] = []  # grows; one cached QBrush per entry
         self._brushes: dict[str, QBrush] = {}
+        self._legend_key: tuple = ()
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
@@ -161,39 +215,51 @@ class QtClusterMap(QWidget):
 
         self.coords = np.asarray(coords, np.float32).reshape(-1, 2)
         self._tree = cKDTree(self.coords) if len(self.coords) else None
-        brushes, self._colors = self._brush_array(groups, colors)
-        self.scatter.setData(x=self.coords[:, 0], y=self.coords[:, 1], brush=brushes, data=np.arange(len(self.coords)))
-        self._update_legend(groups, colors, names)
+        keys, inverse, counts = self._group(groups)
+        self._style = self._style_of(keys, colors)[inverse]
+        self.scatter.set_styled(self.coords[:, 0], self.coords[:, 1], self._style_brushes(), self._style)
+        self._update_legend(keys, counts, colors, names)
         self.hover_item.setData([], [])
         if auto_range and len(self.coords):
             self.view.autoRange(padding=0.05)
 
-    def _brush_array(self, groups: np.ndarray, colors: dict[object, str]) -> tuple[np.ndarray, np.ndarray]:
-        """Per-point brushes (shared objects, one per colour) and colour names."""
+    @staticmethod
+    def _group(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Distinct groups, the group of each point as an index into them, and their counts."""
         groups = np.asarray(groups)
-        keys, inverse = np.unique(groups, return_inverse=True)
-        names = [colors.get(k.item() if hasattr(k, "item") else k, "#999999") for k in keys]
-        table = np.empty(len(keys), object)
-        table[:] = [self._brush(c) for c in names]
-        inverse = inverse.ravel()
-        return table[inverse], np.asarray(names, dtype="U9")[inverse] if names else np.zeros(0, "U9")
+        if groups.dtype.kind in "iub" and len(groups) and groups.min() >= 0 and groups.max() < 4096:
+            # Small non-negative integers (cluster numbers, confidence steps): counting beats sorting.
+            counts = np.bincount(groups.astype(np.int64))
+            keys = np.flatnonzero(counts)
+            lut = np.zeros(len(counts), np.int64)
+            lut[keys] = np.arange(len(keys))
+            return keys, lut[groups], counts[keys]
+        keys, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+        return keys, inverse.ravel(), counts
+
+    def _style_of(self, keys: np.ndarray, colors: dict[object, str]) -> np.ndarray:
+        """Style index of each group key (new colours join the style table)."""
+        out = np.empty(len(keys), np.int64)
+        for i, k in enumerate(keys):
+            color = colors.get(k.item() if hasattr(k, "item") else k, "#999999")
+            if color not in self._style_colors:
+                self._style_colors.append(color)
+            out[i] = self._style_colors.index(color)
+        return out
+
+    def _style_brushes(self) -> list[QBrush]:
+        return [self._brush(c) for c in self._style_colors]
 
     def set_colors(self, groups: np.ndarray, colors: dict[object, str], names: dict[object, str] | None = None) -> None:
-        """Recolour the points without moving them."""
+        """Recolour the points without moving them; only points whose colour changed are touched."""
         if len(groups) != len(self.coords):
             return
-        brushes, new_colors = self._brush_array(groups, colors)
-        changed = new_colors != self._colors
-        data = self.scatter.data
-        if changed.any() and len(data) == len(brushes):
-            # Only the points whose colour changed get a new symbol from the atlas
-            # (labelling one galaxy must not re-style 60,000): pyqtgraph restyles
-            # the entries whose sourceRect width is 0.
-            data["brush"][changed] = brushes[changed]
-            data["sourceRect"][changed] = 0
-            self.scatter.updateSpots()
-        self._colors = new_colors
-        self._update_legend(groups, colors, names)
+        keys, inverse, counts = self._group(groups)
+        style = self._style_of(keys, colors)[inverse]
+        rows = np.flatnonzero(style != self._style)
+        self.scatter.restyle(rows, self._style_brushes(), style[rows])
+        self._style = style
+        self._update_legend(keys, counts, colors, names)
 
     def set_continuous(self, values: np.ndarray, title: str) -> None:
         """Colour by a value in [0, 1] (for example the confidence), in 10 steps (10 cached brushes)."""
@@ -203,13 +269,24 @@ class QtClusterMap(QWidget):
         names = {i: f"{title} {i / 10:.1f}-{(i + 1) / 10:.1f}" for i in range(10)}
         self.set_colors(steps, colors, names)
 
-    def _update_legend(self, groups: np.ndarray, colors: dict[object, str], names: dict[object, str] | None) -> None:
-        self.legend.clear()
-        keys, counts = np.unique(np.asarray(groups), return_counts=True)
-        for k, c in zip(keys, counts):
+    def _update_legend(self, keys: np.ndarray, counts: np.ndarray, colors: dict[object, str],
+                       names: dict[object, str] | None) -> None:
+        entries = []
+        for k in keys:
             key = k.item() if hasattr(k, "item") else k
-            sample = pg.ScatterPlotItem(pen=None, brush=self._brush(colors.get(key, "#999999")), size=10)
-            self.legend.addItem(sample, f"{(names or {}).get(key, str(key))} ({c})")
+            entries.append((colors.get(key, "#999999"), (names or {}).get(key, str(key))))
+        texts = [f"{name} ({c})" for (_, name), c in zip(entries, counts)]
+        if tuple(entries) == self._legend_key and len(self.legend.items) == len(texts):
+            # Same groups: only the counts move (labelling one galaxy must not rebuild the legend).
+            for (_, label), text in zip(self.legend.items, texts):
+                if label.text != text:
+                    label.setText(text)
+            return
+        self.legend.clear()
+        self._legend_key = tuple(entries)
+        for (color, _), text in zip(entries, texts):
+            sample = pg.ScatterPlotItem(pen=None, brush=self._brush(color), size=10)
+            self.legend.addItem(sample, text)
 
     def set_selection(self, indices: np.ndarray) -> None:
         """Outline the selected points."""

@@ -99,3 +99,75 @@ def test_should_stop_cancels():
     X, _ = make_blobs(100, n_features=10, centers=2, random_state=0)
     with pytest.raises(Cancelled):
         DEC(2, random_state=0, **FAST).fit(X, should_stop=lambda: True)
+
+
+def test_get_params_is_the_full_parameter_record():
+    import inspect
+
+    from sklearn.base import clone
+
+    dec = DEC(3, random_state=7, hidden_dims=[8, 8, 16, 2], max_epochs=2.0)
+    params = dec.get_params()
+    assert set(params) == set(inspect.signature(DEC.__init__).parameters) - {"self"}
+    assert "verbose" not in params  # it printed nothing; removed
+    assert params["n_clusters"] == 3 and params["max_epochs"] == 2.0 and params["hidden_dims"] == [8, 8, 16, 2]
+    twin = clone(dec)
+    assert twin.get_params() == params and not hasattr(twin, "labels_")
+    assert dec.set_params(tol=0.01).tol == 0.01
+
+
+def test_input_projection_is_folded_into_the_first_layer_and_the_onnx_file_stays_exact(tmp_path, blobs):
+    X, y = blobs
+    dec = DEC(4, random_state=0, n_components=8, **FAST).fit(X)
+    assert dec.pretrain_ == "greedy"  # "auto" below 1,000 images
+    assert dec.projection_.shape == (40, 8)
+    assert dec.encoder_[0].in_features == 40  # the saved network still takes every feature
+    assert adjusted_rand_score(y, dec.labels_) > 0.95
+    np.testing.assert_array_equal(dec.predict(X), dec.labels_)
+    path = dec.save_onnx(tmp_path / "dec_encoder.onnx")
+    emb, q = run_encoder(path, X)
+    np.testing.assert_allclose(emb, dec.transform(X), atol=1e-5)
+    np.testing.assert_allclose(q, dec.soft_assignments_, atol=1e-5)
+    loaded = DEC.load_onnx(path)
+    for a, b in zip(loaded.encoder_.state_dict().values(), dec.encoder_.state_dict().values()):
+        assert np.array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(loaded.predict(X), dec.labels_)
+
+
+def test_clustering_stage_stops_after_max_epochs_passes():
+    # tol=0 never counts as settled, so only the cap stops it: 2 passes of 2,000 points in batches of 16
+    X, _ = make_blobs(2000, n_features=10, centers=3, random_state=0)
+    small = {"hidden_dims": (16, 16, 32, 3), "finetune_epochs": 2}
+    dec = DEC(3, random_state=0, tol=0.0, batch_size=16, max_epochs=2.0, **small).fit(X)
+    assert dec.n_iter_ == 250
+    assert dec.pretrain_ == "end-to-end"  # "auto" from 1,000 images on
+    assert not dec.history_.converged
+    assert len(dec.history_.changed_fraction) == 2  # the assignments were checked after each pass
+
+
+def test_pretraining_stops_on_a_loss_plateau(blobs):
+    X, _ = blobs
+    dec = DEC(4, random_state=0, hidden_dims=(16, 16, 32, 4), finetune_epochs=500, plateau_tol=0.05,
+              pretrain="end-to-end").fit(X)
+    losses = dec.history_.finetune_loss
+    assert len(losses) < 500
+    assert losses[-1] > min(losses[:-2]) * 0.95 and losses[-2] > min(losses[:-2]) * 0.95
+
+
+def test_paper_schedule_still_recovers_clusters(blobs):
+    from core.dec import PAPER_SCHEDULE
+
+    X, y = blobs
+    params = {**PAPER_SCHEDULE, "pretrain_epochs": 5, "finetune_epochs": 10, "max_iter": 300,
+              "hidden_dims": (64, 64, 128, 10)}
+    dec = DEC(4, random_state=0, **params).fit(X)
+    assert len(dec.history_.pretrain_loss) == 4 * 5 and len(dec.history_.finetune_loss) == 10
+    assert adjusted_rand_score(y, dec.labels_) > 0.9
+
+
+def test_unknown_device_or_pretraining_is_refused(blobs):
+    X, _ = blobs
+    with pytest.raises(ValueError):
+        DEC(2, device="tpu").fit(X)
+    with pytest.raises(ValueError):
+        DEC(2, pretrain="layerwise").fit(X)

@@ -1,0 +1,95 @@
+"""The cluster map styles points with numpy: right colours, only changed points touched, no per-point work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pyqtgraph.graphicsItems.ScatterPlotItem import SymbolAtlas
+
+COLORS = {0: "#ff0000", 1: "#00ff00", 2: "#0000ff"}
+
+
+@pytest.fixture
+def cmap(qtbot):
+    from app.widgets.qt_map import QtClusterMap
+
+    w = QtClusterMap()
+    qtbot.addWidget(w)
+    w.resize(400, 300)
+    w.show()
+    return w
+
+
+@pytest.fixture
+def points():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(3000, 2)).astype(np.float32), rng.integers(0, 3, 3000)
+
+
+def _fill(w) -> list[str]:
+    return [b.color().name() for b in w.scatter.data["brush"]]
+
+
+@pytest.fixture
+def styles_looked_up(monkeypatch):
+    """How many (symbol, size, pen, brush) styles the symbol atlas was asked about."""
+    seen: list[int] = []
+    original = SymbolAtlas._keys
+
+    def counting(self, styles):
+        styles = list(styles)
+        seen.append(len(styles))
+        return original(self, styles)
+
+    monkeypatch.setattr(SymbolAtlas, "_keys", counting)
+    return seen
+
+
+def test_points_get_their_group_colour(cmap, points, qtbot):
+    coords, groups = points
+    cmap.set_points(coords, groups, COLORS)
+    assert _fill(cmap) == [COLORS[g] for g in groups]
+    np.testing.assert_array_equal(cmap.scatter.data["x"], coords[:, 0])
+    np.testing.assert_array_equal(cmap.scatter.data["data"], np.arange(len(coords)))
+    assert (cmap.scatter.data["sourceRect"]["w"] > 0).all()  # every point has its symbol
+    # one brush object per colour, shared by all its points (pyqtgraph caches by identity)
+    assert len({id(b) for b in cmap.scatter.data["brush"]}) == 3
+    cmap.grab()  # paints without error
+
+
+def test_setting_points_looks_up_one_symbol_per_colour_not_per_point(cmap, points, styles_looked_up):
+    coords, groups = points
+    cmap.set_points(coords, groups, COLORS)
+    cmap.set_colors((groups + 1) % 3, COLORS)
+    assert sum(styles_looked_up) <= 2 * 3, styles_looked_up  # was one per point (3,000 here, 60,000 in use)
+
+
+def test_labelling_one_point_touches_only_that_point(cmap, points):
+    coords, groups = points
+    cmap.set_points(coords, groups, COLORS)
+    before_rects = cmap.scatter.data["sourceRect"].copy()
+    before_brushes = list(cmap.scatter.data["brush"])
+    legend_samples = [sample for sample, _ in cmap.legend.items]
+    new = groups.copy()
+    new[7] = (groups[7] + 1) % 3
+    cmap.set_colors(new, COLORS)
+    assert _fill(cmap) == [COLORS[g] for g in new]
+    others = np.arange(len(groups)) != 7
+    np.testing.assert_array_equal(cmap.scatter.data["sourceRect"][others], before_rects[others])
+    assert all(a is b for a, b, keep in zip(cmap.scatter.data["brush"], before_brushes, others) if keep)
+    # the legend keeps its entries and only its counts change
+    assert [sample for sample, _ in cmap.legend.items] == legend_samples
+    counts = np.bincount(new, minlength=3)
+    assert [label.text for _, label in cmap.legend.items] == [f"{k} ({counts[k]})" for k in range(3)]
+
+
+def test_new_groups_and_strings_rebuild_the_legend(cmap, points):
+    coords, groups = points
+    cmap.set_points(coords, groups, COLORS)
+    names = np.array(["spiral", "elliptical"])[groups % 2]
+    cmap.set_colors(names, {"spiral": "#123456", "elliptical": "#654321"}, {"spiral": "Spiral"})
+    assert _fill(cmap) == ["#123456" if n == "spiral" else "#654321" for n in names]
+    assert [label.text for _, label in cmap.legend.items] == [
+        f"elliptical ({(names == 'elliptical').sum()})", f"Spiral ({(names == 'spiral').sum()})"]
+    cmap.set_points(np.zeros((0, 2)), np.zeros(0), {})
+    assert len(cmap.scatter.data) == 0 and not cmap.legend.items
