@@ -39,7 +39,9 @@ class Labelling:
         self.say = say
         self.project: Project | None = None
         grid.current_changed.connect(self.show_preview)
-        grid.selection_requested.connect(lambda rows: self.project and self.project.selection.set(rows, self.grid))
+        # Before the first run the strip lists the folder's files, which nothing can select or label yet.
+        grid.selection_requested.connect(
+            lambda rows: self.project and len(self.project) and self.project.selection.set(rows, self.grid))
 
     def set_project(self, project: Project) -> None:
         """Follow ``project``: its runs reset the strip, its labels and clusters refresh it."""
@@ -52,15 +54,33 @@ class Labelling:
 
     # ------------------------------------------------------------------ the strip
     def reset(self) -> None:
-        """An empty strip over the project's images (a new run)."""
+        """An empty strip over the project's images (a new run); before the first run, the folder's images."""
         p = self.project
         self.grid.paths = p.paths if p else []
         if p is not None:
             self.grid.color_of = lambda row: row_color(p, row)
+            self.grid.is_user = lambda row: p.user_labels[row] is not None  # solid frame, else dashed
             self.grid.describe = p.describe
             self.grid.sort_keys = p.sort_keys
-        self.grid.show_rows(np.zeros(0, np.int64), "Nothing selected")
+            for view in (self.grid, self.preview):
+                view.set_prep(p.preprocessing())  # thumbnails and preview show the run's crop
         self.preview.show_image(None)
+        if p is not None and p.run_id is None:
+            self._show_unclustered(p)
+            return
+        self.grid.show_rows(np.zeros(0, np.int64), "Nothing selected")
+
+    def _show_unclustered(self, p: Project) -> None:
+        """Before the first run, the strip shows the folder's images (nothing to label yet)."""
+        from core.images import scan_folder
+
+        paths = [str(x) for x in scan_folder(p.folder)]
+        self.grid.paths = paths
+        self.grid.color_of = lambda row: "#777777"
+        self.grid.is_user = lambda row: False
+        self.grid.describe = lambda row: image_id(paths[row])
+        self.grid.sort_keys = None
+        self.grid.show_rows(np.arange(len(paths)), f"{p.folder.name}, not clustered yet (press Cluster)")
 
     def refresh(self) -> None:
         """Redraw the thumbnails' frames and the preview (labels or colours changed)."""

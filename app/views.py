@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -24,16 +24,18 @@ from PySide6.QtWidgets import (
     QMenu,
     QProgressBar,
     QPushButton,
+    QStackedWidget,
     QStatusBar,
     QTreeWidget,
     QTreeWidgetItem,
     QWidget,
 )
 
+from app.widgets.qt_classify import QtClassify
 from app.widgets.qt_map import QtClusterMap
 from app.widgets.qt_thumbnails import ThumbnailCache
 from app.workers import JobRunner
-from core.colouring import COLOURINGS, colouring
+from core.colouring import COLOURINGS, Colouring, colouring, is_colouring
 from core.images import image_id
 from core.project import Project
 
@@ -70,10 +72,22 @@ class MapView:
         project.selection.subscribe(lambda indices, _source: self.map.set_selection(indices))
 
     def set_mode(self, mode: str) -> None:
-        """Colour by the entry ``mode`` of :data:`core.colouring.COLOURINGS`."""
-        COLOURINGS.get(mode)
+        """Colour by the entry ``mode`` of :data:`core.colouring.COLOURINGS`, or by a joined catalogue column."""
+        if not is_colouring(self.project, mode):
+            COLOURINGS.get(mode)  # raises, naming the known colourings
         self.mode = mode
         self.recolor()
+
+    def _colouring(self) -> Colouring:
+        p = self.project
+        if not is_colouring(p, self.mode):
+            self.mode = COLOURINGS.default  # a joined column of the last project
+        return colouring(p, self.mode)
+
+    def _mark_user_labelled(self) -> None:
+        """The galaxies the user labelled get a dark centre (rings), apart from the model's solid dots."""
+        p = self.project
+        self.map.set_user_labelled(np.flatnonzero([u is not None for u in p.user_labels]))
 
     def render(self) -> None:
         """Draw every point anew (a new run or a new projection)."""
@@ -81,10 +95,11 @@ class MapView:
         if p is None or len(p) == 0:
             self.map.set_points(np.zeros((0, 2)), np.zeros(0), {})
             return
-        c = colouring(p, self.mode)
+        c = self._colouring()
         self.map.set_points(p.coords, c.groups, c.colors, c.names)
         if c.values is not None:
             self.map.set_continuous(c.values, c.title)
+        self._mark_user_labelled()
         self.map.set_selection(p.selection.indices)
 
     def recolor(self) -> None:
@@ -92,11 +107,12 @@ class MapView:
         p = self.project
         if p is None or len(p) == 0:
             return
-        c = colouring(p, self.mode)
+        c = self._colouring()
         if c.values is not None:
             self.map.set_continuous(c.values, c.title)
         else:
             self.map.set_colors(c.groups, c.colors, c.names)
+        self._mark_user_labelled()
 
     def show_partial(self, coords: np.ndarray) -> None:
         """A rough map of the images whose features have arrived, in one grey."""
@@ -118,6 +134,40 @@ class MapView:
         if self.status is not None:
             self.status.setText(f"{image_id(p.paths[row])}: {p.cluster_name(int(p.clusters[row]))}, "
                                 f"confidence {float(p.confidence[row]):.2f}")
+
+
+class CentralArea(QStackedWidget):
+    """The middle of the window: a start screen until a folder is open, then the map, or classify mode.
+
+    Classify mode (:class:`~app.widgets.qt_classify.QtClassify`) shows one galaxy
+    large on the same shared selection, walking the strip it was made with.
+    """
+
+    def __init__(self, map: QtClusterMap, classify: QtClassify) -> None:  # noqa: A002 (the widget's name)
+        super().__init__()
+        self.map, self.classify = map, classify
+        self.welcome = QLabel("<h2>Galaxy Sorter</h2><p>Open a folder of galaxy images (File &gt; Open folder, "
+                              "Ctrl+O)<br>or drop a folder here.</p><p>JPEG, PNG, TIFF and FITS; nothing leaves "
+                              "this computer.</p>")
+        self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        for widget in (self.welcome, map, classify):
+            self.addWidget(widget)
+
+    def leave_start_screen(self) -> None:
+        """A folder is open: show the map (unless classify mode is on)."""
+        if self.currentWidget() is self.welcome:
+            self.setCurrentWidget(self.map)
+
+    def show_classify(self, on: bool, project: Project | None) -> None:
+        """Classify mode (True) or the map (False); entering it selects the strip's first galaxy if not one is."""
+        self.setCurrentWidget(self.classify if on else self.map)
+        if not on:
+            return
+        grid = self.classify.grid
+        if project is not None and len(project.selection.indices) != 1 and len(grid.rows()):
+            project.selection.set(grid.rows()[:1], grid)
+        self.classify.refresh()  # the strip's list may have changed while the same galaxy stayed selected
+        self.classify.setFocus()
 
 
 class QtSkippedFiles(QTreeWidget):

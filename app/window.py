@@ -15,13 +15,15 @@ from PySide6.QtWidgets import QApplication, QComboBox, QDockWidget, QFileDialog,
 
 from app import dialogs
 from app.labelling import Labelling
-from app.views import JobStatus, MapView, QtSkippedFiles, RecentFolders, duration
+from app.views import CentralArea, JobStatus, MapView, QtSkippedFiles, RecentFolders, duration
+from app.widgets.qt_classify import QtClassify
 from app.widgets.qt_controls import QtRunSettings
 from app.widgets.qt_labels import QtClasses, QtClusters
 from app.widgets.qt_map import QtClusterMap
+from app.widgets.qt_tables import CatalogueTools
 from app.widgets.qt_thumbnails import QtPreview, QtThumbnailGrid
 from app.workers import JobRunner
-from core.cluster import describe_k_scores, suggest_n_clusters
+from core.cluster import CLUSTER_METHODS, describe_k_scores, suggest_n_clusters
 from core.colouring import COLOURINGS
 from core.export import EXPORT_FORMATS
 from core.pipeline import PipelineResult, run_in_own_store
@@ -50,12 +52,15 @@ class MainWindow(QMainWindow):
         self._labels_since_round = 0
 
         self.map = QtClusterMap()
-        self.setCentralWidget(self.map)
         self.run_settings = QtRunSettings()
         self.classes = QtClasses()
         self.clusters = QtClusters()
         self.grid = QtThumbnailGrid()
         self.preview = QtPreview()
+        self.classify = QtClassify(self.grid)
+        self.central = CentralArea(self.map, self.classify)  # start screen, map or classify mode
+        self.welcome = self.central.welcome
+        self.setCentralWidget(self.central)
         self.skipped = QtSkippedFiles()
         self.docks: dict[str, QDockWidget] = {}
         for name, widget, area in (("Run", self.run_settings, Qt.DockWidgetArea.LeftDockWidgetArea),
@@ -75,7 +80,7 @@ class MainWindow(QMainWindow):
         self.color_combo = QComboBox()
         for entry in COLOURINGS:
             self.color_combo.addItem(entry.label, entry.name)
-        self.color_combo.currentIndexChanged.connect(lambda i: self.set_color_mode(self.color_combo.itemData(i)))
+        self.color_combo.currentIndexChanged.connect(lambda i: i >= 0 and self.set_color_mode(self.color_combo.itemData(i)))
         self.status = JobStatus(self.statusBar(), self.jobs, (self.color_combo,))
         self.stage_label, self.progress, self.cancel_button = (self.status.stage_label, self.status.progress,
                                                                self.status.cancel_button)
@@ -84,6 +89,7 @@ class MainWindow(QMainWindow):
         self.labelling = Labelling(self.grid, self.preview, self.status.say)
         self._build_menus()
         self._build_shortcuts()
+        self.catalogue = CatalogueTools(self)
 
         self.run_settings.cluster_requested.connect(self.start_clustering)
         self.run_settings.suggest_requested.connect(self.suggest_next)
@@ -93,9 +99,14 @@ class MainWindow(QMainWindow):
         self.map.selection_requested.connect(self._on_map_selection)
         self.clusters.cluster_selected.connect(self.show_cluster)
         self.classes.label_requested.connect(self.label_selection)
+        self.classify.label_requested.connect(self.label_selection)
+        self.classify.accept_requested.connect(self.accept_model_label)
+        self.preview.stretch_changed.connect(self.grid.set_stretch)
+        self.preview.stretch_changed.connect(self.classify.set_stretch)
         self.jobs.partial.connect(lambda value: self.map_view.show_partial(value[1]))
         self.jobs.failed.connect(self._on_job_failed)
         self.jobs.busy_changed.connect(self.run_settings.set_busy)
+        self.jobs.busy_changed.connect(lambda _busy: self._update_actions())  # the panel's buttons follow the menu
         self._update_actions()
 
     @property
@@ -143,6 +154,11 @@ class MainWindow(QMainWindow):
         r.addAction(self.auto_retrain_action)
         self._action(r, "Ca&ncel", self.jobs.cancel, "Esc")
         v = self.menuBar().addMenu("&View")
+        self.classify_action = QAction("&Classify mode (one galaxy large)", self, checkable=True)
+        self.classify_action.setShortcut(QKeySequence("Ctrl+K"))
+        self.classify_action.toggled.connect(self.set_classify_mode)
+        v.addAction(self.classify_action)
+        v.addSeparator()
         for dock in self.docks.values():
             v.addAction(dock.toggleViewAction())
         h = self.menuBar().addMenu("&Help")
@@ -188,8 +204,10 @@ class MainWindow(QMainWindow):
         self.project = project
         # The views follow the project themselves; the map first, so a selection is outlined there
         # before the strip follows it.
-        for view in (self.map_view, self.labelling, self.skipped, self.classes, self.clusters):
+        for view in (self.map_view, self.labelling, self.skipped, self.classes, self.clusters, self.classify,
+                     self.catalogue):
             view.set_project(project)
+        self.central.leave_start_screen()
         for event in ("data_changed", "history_changed", "round_changed"):
             project.subscribe(event, self._update_actions)
         project.subscribe("labels_changed", self._count_new_labels)
@@ -233,14 +251,23 @@ class MainWindow(QMainWindow):
                f"(features {duration(t['extract'])}, clustering {duration(t['cluster'])})")
         if result.skipped:
             msg += f"; {len(result.skipped)} file(s) skipped, see 'Skipped files'"
+        asked, made = self.run_settings.n_clusters.value(), len(self.project.cluster_ids())
+        if CLUSTER_METHODS.get(self.run_settings.config().method).option("uses_k", True) and made < asked:
+            # k is capped at the number of images: say so, and show the k that ran.
+            self.run_settings.n_clusters.setValue(made)
+            msg += f"; {asked} clusters asked, {made} made ({len(self.project)} images)"
         self.status.say(msg)
         if result.clusters.warnings:
             self.notify("About these clusters", "\n\n".join(result.clusters.warnings))
 
     def _on_features_loaded(self, result: tuple) -> None:
         res, provider = result
-        if self.project is not None and [str(x) for x in res.paths] == self.project.paths:
-            self.project.features = res.features
+        p = self.project
+        if p is not None and [str(x) for x in res.paths] == p.paths:
+            p.features = res.features
+            self.status.say(f"Restored {p.folder.name}: {len(p)} images, "
+                            f"{sum(u is not None for u in p.user_labels)} labels by you, {len(p.cluster_ids())} "
+                            f"clusters ({p.run_info.get('method')}), {p.projection()} map; features ready")
         self.status.set_provider(provider)
 
     def suggest_k(self) -> None:
@@ -341,6 +368,11 @@ class MainWindow(QMainWindow):
         self.color_combo.setCurrentIndex(self.color_combo.findData(mode))
         self.labelling.refresh()
 
+    def set_classify_mode(self, on: bool) -> None:
+        """Show one galaxy large with its neighbours (True) or the map (False) in the middle."""
+        self.classify_action.setChecked(on)
+        self.central.show_classify(on, self.project)
+
     # ------------------------------------------------------------------ selection
     def _on_map_selection(self, indices: np.ndarray, additive: bool) -> None:
         if self.project is None:
@@ -389,6 +421,12 @@ class MainWindow(QMainWindow):
         self.cluster_action.setEnabled(p is not None)
         self.suggest_action.setEnabled(has_run)
         self.retrain_action.setEnabled(bool(has_run and p.encoder_path() is not None))
+        # The panel's buttons do what the menu items do: enabled exactly when those are (and no job runs).
+        idle, s = not self.jobs.busy, self.run_settings
+        for button, action in ((s.cluster_button, self.cluster_action), (s.suggest_button, self.suggest_action),
+                               (s.retrain_button, self.retrain_action)):
+            button.setEnabled(idle and action.isEnabled())
+        s.suggest_k_button.setEnabled(idle and has_run)
 
     # ------------------------------------------------------------------ export
     def export_catalogue(self, path: str | None = None, fmt: str = EXPORT_FORMATS.default) -> Path | None:

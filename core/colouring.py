@@ -19,15 +19,38 @@ from core.registry import Registry
 if TYPE_CHECKING:
     from core.project import Project
 
-#: Cluster colours before a cluster is named (tab10-like, distinct from the class palette order).
-CLUSTER_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                  "#bcbd22", "#17becf")
+#: Colours of unnamed clusters, from Paul Tol's colour-blind-safe qualitative schemes (muted, light,
+#: medium contrast), chosen so that none lies within CIE76 delta E 20 of a class colour (Okabe-Ito,
+#: core.project.PALETTE, and the unsure/exclude greys) and no two lie within 28 of each other, and
+#: light enough to read on the dark map.  A cluster named as a class takes the class's colour.
+CLUSTER_COLORS = ("#117733", "#AA4499", "#EE8866", "#AAAA00", "#994455", "#EEDD88", "#FFAABB", "#997700")
 NO_LABEL = "(no label)"
+NO_MATCH = "#555555"
+#: Ten steps of viridis (at 0.05, 0.15, ..., 0.95) for a joined catalogue column.
+VIRIDIS10 = ("#481467", "#463480", "#3b528b", "#2f6c8e", "#25848e", "#1e9c89", "#2fb47c", "#5dc863", "#9ad93d",
+             "#dee318")
 
 
 def cluster_color(cluster: int) -> str:
     """Display colour of an unnamed cluster (noise, -1, is grey)."""
     return "#666666" if cluster < 0 else CLUSTER_COLORS[cluster % len(CLUSTER_COLORS)]
+
+
+def delta_e(a: str, b: str) -> float:
+    """CIE76 colour difference of two ``#RRGGBB`` colours (about 2.3 is just noticeable)."""
+    def lab(color: str) -> tuple[float, float, float]:
+        rgb = [int(color[i : i + 2], 16) / 255.0 for i in (1, 3, 5)]
+        lin = [((c + 0.055) / 1.055) ** 2.4 if c > 0.04045 else c / 12.92 for c in rgb]
+        x = (0.4124 * lin[0] + 0.3576 * lin[1] + 0.1805 * lin[2]) / 0.95047
+        y = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+        z = (0.0193 * lin[0] + 0.1192 * lin[1] + 0.9505 * lin[2]) / 1.08883
+
+        def f(t: float) -> float:
+            return t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116
+
+        return 116 * f(y) - 16, 500 * (f(x) - f(y)), 200 * (f(y) - f(z))
+
+    return float(sum((p - q) ** 2 for p, q in zip(lab(a), lab(b))) ** 0.5)
 
 
 @dataclass
@@ -88,6 +111,27 @@ def by_label(project: Project) -> Colouring:
     return Colouring(keys.astype(str), colors, {k: k for k in colors})
 
 
+def by_column(project: Project, name: str) -> Colouring:
+    """A joined catalogue column (``project.catalog_columns[name]``) in ten viridis steps.
+
+    The steps span the column's 2nd to 98th percentiles; images without a match
+    (NaN) are grey, never mistaken for the lowest values.
+    """
+    values = np.asarray(project.catalog_columns.get(name, np.full(len(project), np.nan)), dtype=float)
+    ok = np.isfinite(values)
+    groups = np.full(len(values), -1, np.int64)
+    colors: dict[object, str] = {-1: NO_MATCH}
+    names: dict[object, str] = {-1: f"{name}: no match"}
+    if ok.any():
+        lo, hi = np.percentile(values[ok], [2, 98])
+        scaled = (values[ok] - lo) / (hi - lo) if hi > lo else np.full(int(ok.sum()), 0.5)
+        groups[ok] = np.clip((scaled * 9.999).astype(int), 0, 9)
+        for i, color in enumerate(VIRIDIS10):
+            colors[i] = color
+            names[i] = f"{name} {lo + (hi - lo) * i / 10:.3g} to {lo + (hi - lo) * (i + 1) / 10:.3g}"
+    return Colouring(groups, colors, names)
+
+
 def by_confidence(project: Project) -> Colouring:
     """The model's confidence, shaded (the clusters stay in the legend)."""
     groups = by_cluster(project)
@@ -102,5 +146,12 @@ COLOURINGS.add("confidence", by_confidence, "colour by confidence")
 
 
 def colouring(project: Project, name: str) -> Colouring:
-    """The colouring ``name`` of :data:`COLOURINGS` applied to ``project``."""
+    """The colouring ``name`` of :data:`COLOURINGS` applied to ``project``, or its joined catalogue column ``name``."""
+    if name not in COLOURINGS and name in project.catalog_columns:
+        return by_column(project, name)
     return COLOURINGS.get(name).factory(project)
+
+
+def is_colouring(project: Project | None, name: str) -> bool:
+    """Whether ``name`` colours ``project``'s map: an entry of :data:`COLOURINGS` or a joined column."""
+    return name in COLOURINGS or (project is not None and name in project.catalog_columns)

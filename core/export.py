@@ -22,7 +22,7 @@ import os
 import platform
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,6 +55,9 @@ class CatalogueRow:
     confidence: float
     x: float
     y: float
+    #: Numeric columns after the standard ones (RA/Dec of the image centre, joined ``cat_*`` columns);
+    #: NaN is written as an empty cell.
+    extra: dict[str, float] = field(default_factory=dict)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -74,13 +77,23 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 
 def write_csv(rows: Iterable[CatalogueRow], path: str | os.PathLike[str]) -> Path:
-    """Write the catalogue CSV (UTF-8, header row) atomically; returns the path."""
+    """Write the catalogue CSV (UTF-8, header row) atomically; returns the path.
+
+    The rows' ``extra`` columns (RA/Dec, joined catalogues) follow the standard
+    ones, in the order they first appear; NaN or a missing value is an empty cell.
+    """
+    rows = list(rows)
+    extra: dict[str, None] = {}
+    for r in rows:
+        extra.update(dict.fromkeys(r.extra))
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(COLUMNS)
+    writer.writerow(COLUMNS + tuple(neutralise(k) for k in extra))
     for r in rows:
+        values = [r.extra.get(k, float("nan")) for k in extra]
         writer.writerow([neutralise(r.path), neutralise(r.id), r.cluster, neutralise(r.cluster_name),
-                         neutralise(r.label), r.label_source, f"{r.confidence:.6f}", f"{r.x:.6g}", f"{r.y:.6g}"])
+                         neutralise(r.label), r.label_source, f"{r.confidence:.6f}", f"{r.x:.6g}", f"{r.y:.6g}"]
+                        + [f"{float(v):.10g}" if v == v else "" for v in values])
     return atomic_write_text(path, buf.getvalue())
 
 
@@ -112,22 +125,32 @@ EXPORT_FORMATS.add("csv", write_csv, "Catalogue (CSV)", "one row per image, spre
                    suffix=".csv", filter="CSV files (*.csv)")
 
 
-def catalogue_rows(store: ProjectStore, run_id: int) -> list[CatalogueRow]:
+def catalogue_rows(store: ProjectStore, run_id: int,
+                   columns: Mapping[str, Mapping[str, float]] | None = None) -> list[CatalogueRow]:
     """One row per image of a stored run: the user's label where there is one, else the cluster's name.
 
     Everything comes from the store (assignments, cluster names, labels), so the
-    app and the CLI write the same catalogue for the same run.
+    app and the CLI write the same catalogue for the same run.  When any FITS
+    image has a celestial WCS, ``ra`` and ``dec`` of each image's centre follow
+    (:func:`core.catalog.sky_positions`); then ``columns`` (name -> image path
+    -> value: the app's joined catalogue columns).
     """
+    from core.catalog import sky_columns
     from core.images import image_id
 
     names = store.cluster_names(run_id)
     labels = store.labels()
+    assignments = store.assignments(run_id)
+    sky = sky_columns([r[1] for r in assignments])
     rows = []
-    for db_id, path, _name, c, q, x, y in store.assignments(run_id):
+    for i, (db_id, path, _name, c, q, x, y) in enumerate(assignments):
         cname = names.get(int(c), f"cluster {int(c)}" if c >= 0 else "noise")
         label, source = labels.get(int(db_id), (cname, "model"))
+        extra = {k: float(v[i]) for k, v in sky.items()}
+        extra.update({k: float(v.get(path, float("nan"))) for k, v in (columns or {}).items()})
         rows.append(CatalogueRow(path, image_id(path), int(c), cname, label, source, float(q),
-                                 float("nan") if x is None else float(x), float("nan") if y is None else float(y)))
+                                 float("nan") if x is None else float(x), float("nan") if y is None else float(y),
+                                 extra))
     return rows
 
 
@@ -162,7 +185,8 @@ def run_record(store: ProjectStore, run_id: int) -> dict[str, object]:
 
 
 def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[str],
-                     fmt: str = EXPORT_FORMATS.default, relative: bool = False) -> tuple[Path, Path]:
+                     fmt: str = EXPORT_FORMATS.default, relative: bool = False,
+                     columns: Mapping[str, Mapping[str, float]] | None = None) -> tuple[Path, Path]:
     """Write a stored run's catalogue in format ``fmt`` and its sidecar ``<stem>.json``; return both paths.
 
     Parameters
@@ -178,11 +202,16 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
     relative : bool
         Image paths relative to the image folder, and no absolute folder in the
         sidecar: for files meant to be shared (absolute paths name the user's home and disks).
+    columns : mapping, optional
+        Extra numeric columns, name -> image path -> value (the app's joined
+        catalogue columns, ``cat_*``); images without a value get an empty cell.
     """
     writer = EXPORT_FORMATS.get(fmt).factory
     path = Path(path)
-    rows = catalogue_rows(store, run_id)
+    rows = catalogue_rows(store, run_id, columns)
     record = run_record(store, run_id)
+    if columns:
+        record["joined_columns"] = list(columns)
     if relative:
         for row in rows:
             row.path = store.key_of(row.path)

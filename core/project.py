@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from core.features import ExtractionResult
     from core.finetune import RoundResult
     from core.pipeline import PipelineConfig, PipelineResult
+    from core.preprocess import Preprocessing
 
 #: Label presets: name -> classes.  Colours are the Okabe-Ito palette (colour-blind safe).
 PRESETS: dict[str, list[str]] = {
@@ -120,6 +121,9 @@ class Project:
     run_id: int | None = None
     run_info: dict[str, object] = field(default_factory=dict)
     provider: str = ""
+    #: Joined catalogue columns (``cat_<name>`` -> a value per image, NaN where unmatched): they colour
+    #: the map (:func:`core.colouring.colouring`) and are exported beside the labels (:meth:`export`).
+    catalog_columns: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.selection = Selection()
@@ -233,6 +237,12 @@ class Project:
             self.store.set_coords(self.run_id, self.db_ids, self.coords)
             self.store.set_setting(f"projection/{self.run_id}", projection)
         self._emit("coords_changed")
+
+    def preprocessing(self) -> Preprocessing:
+        """How the open run cropped and scaled the images (the views show that crop); the default before a run."""
+        from core.preprocess import Preprocessing as Prep
+
+        return Prep(**dict(self.run_info.get("params", {}).get("prep", {}))) if self.run_info else Prep()
 
     def projection(self) -> str:
         """The projection of the map shown."""
@@ -660,7 +670,9 @@ class Project:
         """Write the current run's catalogue and its sidecar JSON (:func:`core.export.export_catalogue`)."""
         if self.run_id is None:
             raise RuntimeError("nothing to export yet: cluster the images first")
-        return export_catalogue(self.store, self.run_id, path, fmt)
+        columns = {name: dict(zip(self.paths, map(float, values))) for name, values in self.catalog_columns.items()
+                   if len(values) == len(self.paths)}
+        return export_catalogue(self.store, self.run_id, path, fmt, columns=columns)
 
     def export_csv(self, csv_path: str | os.PathLike[str]) -> tuple[Path, Path]:
         """Write the catalogue CSV and its sidecar JSON; return both paths."""

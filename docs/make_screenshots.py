@@ -2,14 +2,19 @@
 
 One command (offscreen; no display needed)::
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py [--limit 600]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py [--limit 600] [--model efficientnet_lite0]
 
 Links (never copies) the first ``--limit`` elliptical and spiral images of
 ``../shared/data/galaxy-zoo-kaggle`` into a scratch folder (kept in the temporary
 directory, so a second run reuses its cached features), opens it in the
-app, clusters with the default settings (Xception, DEC, k=2), draws the t-SNE
-map, labels a few galaxies with their Galaxy Zoo class, retrains once, and
-saves ``docs/screenshot-clusters.png`` and ``docs/screenshot-labelling.png``.
+app, clusters with DEC (k=2) on the features of ``--model`` (Xception by default;
+efficientnet_lite0 is about four times faster), draws the t-SNE map, labels the
+suggested galaxies with their Galaxy Zoo class, retrains once, and saves
+``docs/screenshot-clusters.png`` and ``docs/screenshot-labelling.png``; then
+classify mode (``screenshot-classify.png``), the preview under an asinh stretch,
+zoomed (``screenshot-stretch.png``), the cluster x truth table with the labels
+file loaded in the app (``screenshot-table.png``) and a montage of the first
+cluster's most confident galaxies (``montage-cluster-0.png``).
 """
 
 from __future__ import annotations
@@ -45,9 +50,54 @@ def wait(app, window, name: str, timeout: float = 1800) -> None:
             raise TimeoutError(name)
 
 
+def settle(app, rounds: int = 10) -> None:
+    """Let Qt lay out and paint."""
+    for _ in range(rounds):
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def shoot_workflow(app, w, labels_csv: Path) -> None:
+    """Classify mode, the stretch control, the cluster x truth table and a montage (issue 9)."""
+    import shutil
+
+    docs = ROOT / "docs"
+    p = w.project
+    w.set_color_mode("cluster")
+    w.show_cluster(0)
+    w.set_classify_mode(True)
+    settle(app)
+    w.grab().save(str(docs / "screenshot-classify.png"))
+    w.set_classify_mode(False)
+    w.show_cluster(1)
+    control = w.preview.stretch_control
+    control.kind.setCurrentText("asinh")
+    control.lower.setValue(1.0)
+    control.upper.setValue(99.9)
+    w.docks["Preview"].setMinimumWidth(520)
+    settle(app)
+    w.preview.view.zoom(1.6)
+    settle(app)
+    w.docks["Preview"].grab().save(str(docs / "screenshot-stretch.png"))
+    control.kind.setCurrentText("as read")
+    w.docks["Preview"].setMinimumWidth(0)
+    w.catalogue.load_truth(str(labels_csv))
+    w.docks["Cluster x label"].setMinimumHeight(260)
+    settle(app)
+    w.docks["Cluster x label"].grab().save(str(docs / "screenshot-table.png"))
+    print(w.catalogue.table.scores.text())
+    out = Path(tempfile.mkdtemp(prefix="montages-"))
+    w.catalogue.export_montages(str(out), per_cluster=25)
+    wait(app, w, "montages")
+    first = sorted(out.glob("montage_0_*.png"))[0]
+    shutil.copyfile(first, docs / "montage-cluster-0.png")
+    print(f"{len(list(out.glob('*.png')))} montages in {out}; {len(p)} images")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=600)
+    parser.add_argument("--model", default="xception", help="feature model (efficientnet_lite0 for speed)")
     args = parser.parse_args(argv)
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
@@ -72,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     w.resize(1500, 950)
     w.show()
     w.open_folder(folder)
+    s = w.run_settings
+    s.model.setCurrentIndex(s.model.findData(args.model))
     t = time.time()
     w.start_clustering()
     wait(app, w, "cluster")
@@ -99,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         app.processEvents()
     w.grab().save(str(ROOT / "docs" / "screenshot-labelling.png"))
     print(p.last_round.summary())
+    shoot_workflow(app, w, DATA / "labels.csv")
     w.close()
     return 0
 

@@ -23,10 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.colouring import cluster_color, cluster_colour_of
+from core.colouring import CLUSTER_COLORS, cluster_color, cluster_colour_of, delta_e
 from core.project import EXCLUDE, PRESETS, UNSURE, Project
 
-__all__ = ["QtClasses", "QtClusters", "cluster_color", "swatch"]
+__all__ = ["CLUSTER_COLORS", "QtClasses", "QtClusters", "cluster_color", "delta_e", "swatch"]
 
 
 def swatch(color: str, size: int = 14) -> QIcon:
@@ -102,6 +102,10 @@ class QtClasses(QWidget):
             self.list.addItem(item)
             if name == current:
                 self.list.setCurrentItem(item)
+        # Tall enough for every class, unsure and exclude included (a short dock hid 'exclude').
+        rows = self.list.count()
+        row_height = max(self.list.sizeHintForRow(0), self.list.fontMetrics().height() + 4, 18)
+        self.list.setMinimumHeight(rows * row_height + 2 * self.list.frameWidth() + 6)
 
     def current_class(self) -> str | None:
         """Name of the highlighted class."""
@@ -173,7 +177,8 @@ class QtClusters(QWidget):
         super().__init__(parent)
         self.project: Project | None = None
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["cluster", "name", "images", "mean confidence"])
+        self.tree.setHeaderLabels(["cluster", "name", "images", "conf."])
+        self.tree.headerItem().setToolTip(3, "mean confidence of the cluster's images")
         self.tree.setRootIsDecorated(False)
         self.tree.itemClicked.connect(lambda it, _c: self.cluster_selected.emit(it.data(0, Qt.ItemDataRole.UserRole)))
         name = QPushButton("Name as class…")

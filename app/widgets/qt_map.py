@@ -299,6 +299,15 @@ class QtClusterMap(QWidget):
             self.selected_item.setData(x=self.coords[idx, 0], y=self.coords[idx, 1])
         self.info.setText(f"{len(idx)} selected" if len(idx) else "")
 
+    def set_user_labelled(self, indices: np.ndarray) -> None:
+        """Mark the points the user labelled with a dark centre (rings), apart from the model's solid dots."""
+        if getattr(self, "user_item", None) is None:
+            self.user_item = pg.ScatterPlotItem(pxMode=True, size=2.5, pen=None, brush=pg.mkBrush("#1e1e1e"))
+            self.plot.addItem(self.user_item)
+        idx = np.asarray(indices, np.int64)
+        idx = idx[idx < len(self.coords)]
+        self.user_item.setData(x=self.coords[idx, 0], y=self.coords[idx, 1])
+
     # ------------------------------------------------------------------ lookups
     def _pixel_radius(self, pixels: float) -> float:
         """Distance in data units of ``pixels`` on screen (the smaller axis scale)."""

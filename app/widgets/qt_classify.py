@@ -1,0 +1,255 @@
+"""Classify mode: one galaxy large, its nearest neighbours in feature space beside it, keys to answer.
+
+In the spirit of the Galaxy Zoo interface, the fastest way to label a few
+hundred galaxies: the galaxy fills the view (cropped as the model sees it),
+the model's guess and what its neighbours are labelled sit beside it, a
+number key answers and the next galaxy comes up.  It renders the shared
+selection of :class:`core.project.Project` and walks the thumbnail strip's
+order, so the keys, the strip's highlight, the preview and the map always
+agree on the galaxy being labelled (the window's keys act on that selection).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen, QPixmap, QShortcut
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from app.widgets.qt_thumbnails import QtImageView, QtThumbnailGrid, ThumbnailCache
+from core.colouring import cluster_colour_of
+from core.display import Stretch, render
+from core.images import ImageReadError, image_id
+from core.preprocess import Preprocessing
+from core.project import EXCLUDE, UNSURE, Project
+
+N_NEIGHBOURS = 8
+
+
+def nearest_rows(space: np.ndarray, row: int, k: int = N_NEIGHBOURS) -> np.ndarray:
+    """The ``k`` rows nearest ``row`` in ``space`` (Euclidean), nearest first, ``row`` itself left out."""
+    d = np.linalg.norm(space - space[row], axis=1)
+    d[row] = np.inf
+    k = min(k, len(space) - 1)
+    if k <= 0:
+        return np.zeros(0, np.int64)
+    part = np.argpartition(d, k - 1)[:k]
+    return part[np.argsort(d[part], kind="stable")].astype(np.int64)
+
+
+class QtClassify(QWidget):
+    """One galaxy at a time, large, with its neighbours and the model's guess.
+
+    Parameters
+    ----------
+    grid : QtThumbnailGrid
+        The strip whose order Previous/Next follow.
+
+    Signals
+    -------
+    label_requested(str)
+        The user answered with this label (the window labels the selection and moves on).
+    accept_requested()
+        The user accepted the model's guess.
+    """
+
+    label_requested = Signal(str)
+    accept_requested = Signal()
+
+    def __init__(self, grid: QtThumbnailGrid, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.grid = grid
+        self.project: Project | None = None
+        self.row = -1
+        self.prep: Preprocessing | None = Preprocessing()
+        self.stretch: Stretch | None = None
+        self.neighbours = np.zeros(0, np.int64)
+        self.cache = ThumbnailCache(size=112, capacity=400, prep=self.prep)
+
+        self.view = QtImageView()
+        self.title = QLabel("Select a cluster or a galaxy, then answer with the number keys")
+        self.title.setStyleSheet("font-size: 15pt; font-weight: bold")
+        self.guess = QLabel("")
+        self.guess.setWordWrap(True)
+        self.guess.setStyleSheet("font-size: 12pt")
+        self.answers = QHBoxLayout()
+        self.prev_button = QPushButton("< Previous")
+        self.prev_button.setToolTip("Previous galaxy in the strip (Left arrow)")
+        self.prev_button.clicked.connect(self.previous)
+        self.next_button = QPushButton("Next >")
+        self.next_button.setToolTip("Next galaxy in the strip without labelling (Right arrow)")
+        self.next_button.clicked.connect(self.next)
+        nav = QHBoxLayout()
+        nav.addWidget(self.prev_button)
+        nav.addStretch(1)
+        nav.addWidget(self.next_button)
+        self.neighbour_labels: list[QLabel] = []
+        grid_layout = QGridLayout()
+        grid_layout.setSpacing(4)
+        for i in range(N_NEIGHBOURS):
+            lab = QLabel()
+            lab.setFixedSize(self.cache.size + 8, self.cache.size + 8)
+            lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            grid_layout.addWidget(lab, i // 2, i % 2)
+            self.neighbour_labels.append(lab)
+        self.neighbour_title = QLabel("Nearest in feature space")
+        side = QVBoxLayout()
+        side.addWidget(self.neighbour_title)
+        side.addLayout(grid_layout)
+        side.addStretch(1)
+        left = QVBoxLayout()
+        left.addWidget(self.title)
+        left.addWidget(self.view, 1)
+        left.addWidget(self.guess)
+        left.addLayout(self.answers)
+        left.addLayout(nav)
+        layout = QHBoxLayout(self)
+        layout.addLayout(left, 3)
+        layout.addLayout(side, 1)
+        context = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        QShortcut(QKeySequence(Qt.Key.Key_Left), self, activated=self.previous, context=context)
+        QShortcut(QKeySequence(Qt.Key.Key_Right), self, activated=self.next, context=context)
+
+    # ------------------------------------------------------------------ project
+    def set_project(self, project: Project) -> None:
+        """Follow ``project``: its shared selection is the galaxy shown."""
+        self.project = project
+        project.selection.subscribe(lambda indices, _source: self.show_row(int(indices[0]) if len(indices) == 1 else -1))
+        project.subscribe("data_changed", lambda: self.set_prep(project.preprocessing()))
+        for event in ("labels_changed", "clusters_changed", "round_changed", "classes_changed"):
+            project.subscribe(event, lambda *_: self.refresh())
+        self._build_answers()
+        project.subscribe("classes_changed", self._build_answers)
+        self.show_row(-1)
+        self.set_prep(project.preprocessing())
+
+    def set_prep(self, prep: Preprocessing | None) -> None:
+        """Show the galaxy and its neighbours cropped as ``prep`` crops them (the run's crop)."""
+        self.prep = prep
+        self.cache.configure(prep=prep or Preprocessing("none"))
+        self.refresh()
+
+    def set_stretch(self, stretch: Stretch) -> None:
+        """Draw with the display stretch ``stretch``."""
+        self.stretch = stretch
+        self.cache.configure(stretch=stretch)
+        self.refresh()
+
+    def _build_answers(self) -> None:
+        while self.answers.count():
+            w = self.answers.takeAt(0).widget()
+            if w is not None:
+                w.deleteLater()
+        if self.project is None:
+            return
+        entries = [(str(i + 1), c.name, c.color) for i, c in enumerate(self.project.classes[:9])]
+        entries += [("U", UNSURE, "#BBBBBB"), ("X", EXCLUDE, "#444444")]
+        for key, name, color in entries:
+            b = QPushButton(f"[{key}] {name}")
+            b.setStyleSheet(f"border: 3px solid {color}; padding: 6px")
+            b.setToolTip(f"Label this galaxy '{name}' and show the next (key {key})")
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            b.clicked.connect(lambda _=False, n=name: self.label_requested.emit(n))
+            self.answers.addWidget(b)
+        accept = QPushButton("[Enter] model's guess")
+        accept.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        accept.clicked.connect(self.accept_requested.emit)
+        self.answers.addWidget(accept)
+
+    # ------------------------------------------------------------------ navigation
+    def previous(self) -> None:
+        """Show the galaxy before this one in the strip."""
+        self._go(self.grid.row_before(self.row))
+
+    def next(self) -> None:
+        """Show the galaxy after this one in the strip (without labelling it)."""
+        self._go(self.grid.row_after(self.row))
+
+    def _go(self, row: int) -> None:
+        if self.project is not None and row >= 0:
+            # The strip is the source: it keeps its list and moves its highlight.
+            self.project.selection.set([row], self.grid)
+
+    # ------------------------------------------------------------------ drawing
+    def refresh(self) -> None:
+        """Redraw the galaxy shown (labels or clusters changed)."""
+        self.show_row(self.row)
+
+    def guess_text(self, row: int) -> str:
+        """The model's guess, the user's label and the neighbours' labels, as rich text."""
+        p = self.project
+        c = int(p.clusters[row])
+        named = c in p.cluster_names
+        guess = p.cluster_name(c) + ("" if named else " (unnamed cluster: name it to make it a class)")
+        mine = p.user_labels[row]
+        parts = [f"Model's guess: <b>{guess}</b>, confidence {float(p.confidence[row]):.2f}",
+                 f"Your label: <b>{mine}</b>" if mine is not None else "Your label: <i>none yet</i>"]
+        votes: dict[str, int] = {}
+        for n in self.neighbours:
+            lab = p.user_labels[n]
+            if lab is not None:
+                votes[str(lab)] = votes.get(str(lab), 0) + 1
+        if votes:
+            parts.append("Neighbours you labelled: " + ", ".join(f"{k} {v}" for k, v in
+                                                                  sorted(votes.items(), key=lambda kv: -kv[1])))
+        return "<br>".join(parts)
+
+    def show_row(self, row: int) -> None:
+        """Show image ``row`` (or a hint when -1)."""
+        p = self.project
+        if p is None or row < 0 or row >= len(p):
+            self.row = -1
+            self.view.set_image(None, message="Select one galaxy (click a cluster or a thumbnail)")
+            self.title.setText("No galaxy selected")
+            self.guess.setText("")
+            self.neighbours = np.zeros(0, np.int64)
+            for lab in self.neighbour_labels:
+                lab.clear()
+            return
+        same = row == self.row
+        self.row = row
+        shown = self.grid.rows()
+        pos = np.flatnonzero(shown == row)
+        where = f"{pos[0] + 1} of {len(shown)} in {self.grid.title_text}" if len(pos) else ""
+        left = int(sum(p.user_labels[r] is None for r in shown)) if len(pos) else 0
+        self.title.setText(f"{image_id(p.paths[row])}   <small>{where}; {left} unlabelled</small>" if where
+                           else image_id(p.paths[row]))
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        space = p.features if p.features is not None else p.coords
+        self.neighbours = nearest_rows(np.asarray(space, np.float32), row) if len(p) > 1 else np.zeros(0, np.int64)
+        self.neighbour_title.setText("Nearest in feature space" if p.features is not None
+                                     else "Nearest on the map (features loading)")
+        try:
+            rgb = render(p.paths[row], self.stretch, self.prep)
+            self.view.set_image(rgb, keep_view=same)
+        except ImageReadError as exc:
+            self.view.set_image(None, message=f"Cannot show this image: {exc}")
+        self.guess.setText(self.guess_text(row))
+        for lab, n in zip(self.neighbour_labels, list(self.neighbours) + [-1] * N_NEIGHBOURS):
+            if n < 0:
+                lab.clear()
+                continue
+            lab.setPixmap(self._framed(int(n)))
+            mine = p.user_labels[n]
+            lab.setToolTip(f"{image_id(p.paths[n])}: " + (f"{mine} (yours)" if mine is not None
+                                                            else f"{p.cluster_name(int(p.clusters[n]))} (model)"))
+
+    def _framed(self, row: int) -> QPixmap:
+        """A neighbour's thumbnail framed in its label colour: solid for the user's label, dashed for the model's."""
+        p = self.project
+        base = self.cache.get(p.paths[row])
+        side = self.cache.size + 8
+        pix = QPixmap(side, side)
+        pix.fill(QColor("#202020"))
+        painter = QPainter(pix)
+        painter.drawPixmap((side - base.width()) // 2, (side - base.height()) // 2, base)
+        mine = p.user_labels[row]
+        if mine is not None:
+            pen = QPen(QColor(p.color_of(mine)), 4)
+        else:
+            pen = QPen(QColor(cluster_colour_of(p, int(p.clusters[row]))), 4, Qt.PenStyle.DashLine,
+                       Qt.PenCapStyle.FlatCap)
+        painter.setPen(pen)
+        painter.drawRect(2, 2, side - 4, side - 4)
+        painter.end()
+        return pix

@@ -1,0 +1,361 @@
+"""The cluster x label table (and cluster x truth), catalogue joins, montages and cluster folders.
+
+:class:`QtClusterTable` renders how the clusters split among the user's labels,
+or among known classes from a truth file loaded in the app, with the scores of
+the clusters against that truth (accuracy under optimal matching, balanced
+accuracy, ARI, NMI).  :class:`CatalogueTools` adds the *Catalogue* menu to the
+main window: join a CSV catalogue by id or by sky position (its numeric columns
+become ``Project.catalog_columns``: :mod:`core.colouring` colours the map by them and
+:func:`core.export.export_catalogue` writes them beside the labels), load a truth file, export a
+montage PNG per cluster, copy or link a cluster's files into a folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMessageBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.montage import crosstab
+from core.project import Project
+
+if TYPE_CHECKING:
+    from app.window import MainWindow
+
+
+class QtClusterTable(QWidget):
+    """Counts of each cluster (rows) against your labels or a truth file's classes (columns)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project: Project | None = None
+        self.truth: dict[str, str] | None = None
+        self.truth_name = ""
+        self.against = QComboBox()
+        self.against.addItem("your labels", "labels")
+        self.against.currentIndexChanged.connect(lambda _: self.refresh())
+        self.table = QTableWidget()
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.scores = QLabel("")
+        self.scores.setWordWrap(True)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Clusters against"))
+        top.addWidget(self.against, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.scores)
+
+    def set_project(self, project: Project) -> None:
+        """Render ``project`` and follow its changes."""
+        self.project = project
+        for event in ("labels_changed", "clusters_changed", "round_changed", "data_changed", "classes_changed"):
+            project.subscribe(event, lambda *_: self.refresh())
+        self.refresh()
+
+    def set_truth(self, truth: dict[str, str], name: str) -> None:
+        """Offer (and show) the clusters against ``truth`` (image id -> class)."""
+        self.truth, self.truth_name = truth, name
+        i = self.against.findData("truth")
+        if i < 0:
+            self.against.addItem(f"truth: {name}", "truth")
+            i = self.against.count() - 1
+        else:
+            self.against.setItemText(i, f"truth: {name}")
+        self.against.setCurrentIndex(i)
+        self.refresh()
+
+    def columns_of(self) -> list[object]:
+        """The column value of every image (None: not counted)."""
+        p = self.project
+        if self.against.currentData() == "truth" and self.truth is not None:
+            return [self.truth.get(n) for n in p.names]
+        return list(p.user_labels)
+
+    def refresh(self) -> None:
+        """Recount and redraw."""
+        p = self.project
+        self.table.clear()
+        if p is None or len(p) == 0:
+            self.table.setRowCount(0)
+            self.table.setColumnCount(0)
+            self.scores.setText("")
+            return
+        cols_of = self.columns_of()
+        rows, cols, counts = crosstab([int(c) for c in p.clusters], cols_of)
+        self.counts, self.row_values, self.col_values = counts, rows, cols
+        self.table.setRowCount(len(rows))
+        self.table.setColumnCount(len(cols) + 1)
+        self.table.setHorizontalHeaderLabels([str(c) for c in cols] + ["total"])
+        self.table.setVerticalHeaderLabels([f"{c}: {p.cluster_name(c)}" for c in rows])
+        for i, c in enumerate(rows):
+            row_total = int(counts[i].sum())
+            for j in range(len(cols)):
+                n = int(counts[i, j])
+                item = QTableWidgetItem(str(n) if n else "")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if row_total and n:
+                    # Shade by the share of the row: the dominant class of a cluster stands out.
+                    share = n / row_total
+                    item.setBackground(QColor.fromHsvF(0.58, 0.15 + 0.6 * share, 0.35 + 0.4 * share))
+                    item.setForeground(QColor("#ffffff"))
+                self.table.setItem(i, j, item)
+            size = int((p.clusters == c).sum())
+            self.table.setItem(i, len(cols), QTableWidgetItem(f"{row_total} of {size}"))
+        self.table.resizeColumnsToContents()
+        counted = [i for i, v in enumerate(cols_of) if v is not None]
+        if len(counted) >= 2 and len(cols) >= 2:
+            from core.metrics import evaluate
+
+            m = evaluate([cols_of[i] for i in counted], [int(p.clusters[i]) for i in counted])
+            what = f"truth ({self.truth_name})" if self.against.currentData() == "truth" else "your labels"
+            self.scores.setText(
+                f"Clusters vs {what} on {len(counted)} images: accuracy (optimal matching) {m['acc']:.3f}, "
+                f"balanced accuracy {m['balanced_acc']:.3f}, ARI {m['ari']:.3f}, NMI {m['nmi']:.3f}"
+                + ("<br><small>Retraining learns from your labels, so on them these scores flatter the model; "
+                   "judge it against a truth file or on galaxies labelled after the last round.</small>"
+                   if what == "your labels" else ""))
+        else:
+            self.scores.setText("Label galaxies of two classes or more (or load a truth file) to see scores.")
+
+
+class _JoinDialog(QDialog):
+    """How to join a catalogue: by id column or by sky position within a radius."""
+
+    def __init__(self, columns: list[str], has_sky: bool, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Join a catalogue")
+        self.how = QComboBox()
+        self.how.addItem("by id (file name without extension)", "id")
+        if has_sky:
+            self.how.addItem("by sky position (FITS WCS centre)", "sky")
+        self.id_column = QComboBox()
+        self.id_column.addItems(columns)
+        self.ra = QComboBox()
+        self.ra.addItems(columns)
+        self.dec = QComboBox()
+        self.dec.addItems(columns)
+        self.radius = QDoubleSpinBox(minimum=0.01, maximum=3600.0, value=2.0, suffix=" arcsec")
+        form = QFormLayout(self)
+        form.addRow("Match", self.how)
+        form.addRow("id column", self.id_column)
+        form.addRow("RA column (deg)", self.ra)
+        form.addRow("Dec column (deg)", self.dec)
+        form.addRow("radius", self.radius)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+
+class CatalogueTools:
+    """The *Catalogue* menu of the main window and the cluster x label dock.
+
+    Parameters
+    ----------
+    window : MainWindow
+        The window to add the menu and dock to; its project and jobs are used.
+    """
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+        self.table = QtClusterTable()
+        dock = QDockWidget("Cluster x label", window)
+        dock.setObjectName("dock_Cluster x label")
+        dock.setWidget(self.table)
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        window.tabifyDockWidget(window.docks["Galaxies"], dock)
+        window.docks["Cluster x label"] = dock
+        window.docks["Galaxies"].raise_()
+        menu = window.menuBar().addMenu("&Catalogue")
+        self.menu = menu
+        self.join_action = menu.addAction("&Join a catalogue (CSV)…", self.join_catalogue)
+        self.truth_action = menu.addAction("Load a &truth file (CSV)…", self.load_truth)
+        menu.addSeparator()
+        self.montage_action = menu.addAction("Export &montages per cluster (PNG)…", self.export_montages)
+        self.copy_action = menu.addAction("Copy or &link a cluster's files into a folder…", self.copy_cluster)
+        menu.addSeparator()
+        menu.addAction(dock.toggleViewAction())
+        menu.aboutToShow.connect(self._update)
+
+    def _on_montages(self, result: object) -> None:
+        files = list(result or [])
+        if files:
+            self.window.stage_label.setText(f"{len(files)} montage(s) written to {Path(files[0]).parent}")
+
+    @property
+    def project(self) -> Project | None:
+        """The window's open project."""
+        return self.window.project
+
+    def set_project(self, project: Project) -> None:
+        """A new project: offer its catalogue colourings (none of the last one's), follow it."""
+        self._offer_colours()
+        self.table.set_project(project)
+
+    def _update(self) -> None:
+        has_run = self.project is not None and self.project.run_id is not None
+        for a in (self.join_action, self.truth_action, self.montage_action, self.copy_action):
+            a.setEnabled(has_run)
+
+    # ------------------------------------------------------------------ catalogue
+    def join_catalogue(self, path: str | None = None, how: str | None = None, *, id_column: str | None = None,
+                       ra: str | None = None, dec: str | None = None, radius: float = 2.0) -> int:
+        """Join a CSV catalogue; its numeric columns colour the map and are exported. Returns the images matched.
+
+        Without ``how`` a dialog asks (tests and scripts pass everything).
+        """
+        from core.catalog import join_by_id, join_by_sky, joined_columns, load_catalog, sky_positions
+
+        p = self.project
+        if p is None or p.run_id is None:
+            return 0
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self.window, "Join a catalogue", str(p.folder), "CSV (*.csv)")
+        if not path:
+            return 0
+        try:
+            cat = load_catalog(path)
+        except (OSError, ValueError) as exc:
+            self.window.show_error(f"Cannot read {path}: {exc}", "A CSV file with a header row is needed.")
+            return 0
+        positions = sky_positions(p.paths) if how in (None, "sky") else None
+        has_sky = positions is not None and bool(np.isfinite(positions).any())
+        if how is None:
+            dialog = _JoinDialog(list(cat.columns), has_sky, self.window)
+            from core.catalog import DEC_NAMES, ID_NAMES, RA_NAMES
+
+            for combo, names in ((dialog.id_column, ID_NAMES), (dialog.ra, RA_NAMES), (dialog.dec, DEC_NAMES)):
+                found = cat.find(names)
+                if found:
+                    combo.setCurrentText(found)
+            if dialog.exec() != QDialog.DialogCode.Accepted:
+                return 0
+            how, id_column = dialog.how.currentData(), dialog.id_column.currentText()
+            ra, dec, radius = dialog.ra.currentText(), dialog.dec.currentText(), dialog.radius.value()
+        if how == "sky":
+            if not has_sky:
+                self.window.show_error("No image has sky coordinates (FITS with a WCS); join by id instead.")
+                return 0
+            from core.catalog import DEC_NAMES, RA_NAMES
+
+            ra, dec = ra or cat.find(RA_NAMES), dec or cat.find(DEC_NAMES)
+            index, _sep = join_by_sky(positions[:, 0], positions[:, 1], cat.numeric(ra), cat.numeric(dec), radius)
+        else:
+            index = join_by_id(p.paths, cat, id_column)
+        columns = joined_columns(cat, index)
+        p.catalog_columns = {f"cat_{k}": v for k, v in columns.items()}
+        self._offer_colours()
+        self.window.map_view.recolor()
+        matched = int((index >= 0).sum())
+        self.window.stage_label.setText(f"Joined {Path(path).name}: {matched} of {len(p)} images matched; "
+                                        f"{len(columns)} numeric column(s) can colour the map and are exported")
+        return matched
+
+    def _offer_colours(self) -> None:
+        """The "colour by" box lists :data:`core.colouring.COLOURINGS` and the project's joined columns."""
+        combo = self.window.color_combo
+        for i in reversed(range(combo.count())):
+            if str(combo.itemData(i)).startswith("cat_"):
+                combo.removeItem(i)
+        for name in self.project.catalog_columns if self.project is not None else ():
+            combo.addItem(f"colour by {name}", name)
+
+    def load_truth(self, path: str | None = None) -> int:
+        """Load known classes (id, class CSV, or Galaxy Zoo's solutions file); returns the images with a class."""
+        from core.truth import load_truth
+
+        p = self.project
+        if p is None:
+            return 0
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self.window, "Load a truth file", str(p.folder), "CSV (*.csv)")
+        if not path:
+            return 0
+        try:
+            truth = load_truth(path)
+        except (OSError, ValueError) as exc:
+            self.window.show_error(f"Cannot read {path}: {exc}", "A CSV of image id and class is needed.")
+            return 0
+        known = sum(n in truth for n in p.names)
+        self.table.set_truth(truth, Path(path).name)
+        self.window.docks["Cluster x label"].show()
+        self.window.docks["Cluster x label"].raise_()
+        self.window.stage_label.setText(f"Truth from {Path(path).name}: {known} of {len(p)} images have a class")
+        return known
+
+    # ------------------------------------------------------------------ exports
+    def export_montages(self, folder: str | None = None, per_cluster: int = 36) -> None:
+        """One montage PNG per cluster, its most confident galaxies cropped as the model sees them (in the background)."""
+        from core.montage import cluster_montages
+
+        p = self.project
+        if p is None or p.run_id is None:
+            return
+        if not folder:
+            folder = QFileDialog.getExistingDirectory(self.window, "Folder for the montages", str(p.folder))
+        if not folder:
+            return
+        names = {c: p.cluster_name(c) for c in p.cluster_ids()}
+        self.window.jobs.start("montages", cluster_montages, list(p.paths), p.clusters.copy(), p.confidence.copy(),
+                               names, folder, per_cluster=per_cluster, prep=self.window.grid.cache.prep,
+                               stretch=self.window.preview.stretch, on_result=self._on_montages)
+
+    def copy_cluster(self, cluster: int | None = None, folder: str | None = None, link: bool | None = None) -> list:
+        """Copy (or link) one cluster's files into a folder; returns the new files."""
+        from core.montage import copy_files
+
+        p = self.project
+        if p is None or p.run_id is None:
+            return []
+        if cluster is None:
+            items = [f"{c}: {p.cluster_name(c)}" for c in p.cluster_ids()]
+            current = self.window.clusters.current_cluster()
+            start = p.cluster_ids().index(current) if current in p.cluster_ids() else 0
+            item, ok = QInputDialog.getItem(self.window, "Cluster's files", "Cluster:", items, start, False)
+            if not ok:
+                return []
+            cluster = int(item.split(":")[0])
+        if link is None:
+            box = QMessageBox(QMessageBox.Icon.Question, "Cluster's files",
+                              "Copy the files, or make symbolic links to them (no extra space)?", parent=self.window)
+            copy_b = box.addButton("Copy", QMessageBox.ButtonRole.AcceptRole)
+            box.addButton("Link", QMessageBox.ButtonRole.AcceptRole)
+            box.addButton(QMessageBox.StandardButton.Cancel)
+            box.exec()
+            if box.clickedButton() not in box.buttons()[:2]:
+                return []
+            link = box.clickedButton() is not copy_b
+        if not folder:
+            folder = QFileDialog.getExistingDirectory(self.window, "Folder for the files", str(p.folder))
+        if not folder:
+            return []
+        try:
+            made = copy_files([p.paths[i] for i in np.flatnonzero(p.clusters == cluster)], folder, link=link)
+        except OSError as exc:
+            self.window.show_error(f"Cannot write into {folder}: {exc.strerror or exc}")
+            return []
+        self.window.stage_label.setText(f"{'Linked' if link else 'Copied'} {len(made)} file(s) of "
+                                        f"{p.cluster_name(cluster)} into {folder}")
+        return made

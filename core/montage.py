@@ -1,0 +1,170 @@
+"""Figures and folders made from a cluster: a montage PNG and a copy (or links) of its files.
+
+A montage is the figure astronomers put in papers: a grid of the cluster's
+galaxies, cropped as the model saw them, most confident first, each with its id.
+Qt-free (OpenCV draws and writes the PNG), so the CLI and scripts can make them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.display import Stretch, render
+from core.images import ImageReadError, image_id
+from core.preprocess import Preprocessing
+from core.progress import Cancelled
+
+
+def montage(paths: Sequence[str], *, tile: int = 128, columns: int | None = None, gap: int = 4,
+            prep: Preprocessing | None = None, stretch: Stretch | None = None, captions: bool = True,
+            title: str = "", progress: Callable[[float, str], None] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> np.ndarray:
+    """A grid of the images of ``paths``, as an RGB uint8 array.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        Images in the order to show (row by row).
+    tile : int
+        Side of each square tile in pixels.
+    columns : int, optional
+        Tiles per row; default the ceiling of the square root of the count.
+    gap : int
+        Pixels between tiles (white, like a printed figure).
+    prep : Preprocessing, optional
+        Crop of each image (the run's, so the montage shows what the model saw).
+    stretch : Stretch, optional
+        Display stretch (default: as read).
+    captions : bool
+        Write each image's id in its tile's lower left corner.
+    title : str
+        A line of text above the grid.
+
+    Returns
+    -------
+    ndarray of uint8, shape (height, width, 3)
+    """
+    import cv2
+
+    n = len(paths)
+    if n == 0:
+        raise ValueError("a montage needs at least one image")
+    cols = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    head = 30 if title else 0
+    out = np.full((head + rows * tile + (rows + 1) * gap, cols * tile + (cols + 1) * gap, 3), 255, np.uint8)
+    if title:
+        cv2.putText(out, title, (gap, 21), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    for i, path in enumerate(paths):
+        if should_stop is not None and should_stop():
+            raise Cancelled()
+        try:
+            img = render(path, stretch, prep)
+            img = cv2.resize(img, (tile, tile), interpolation=cv2.INTER_AREA if img.shape[0] >= tile else cv2.INTER_LINEAR)
+        except ImageReadError:
+            img = np.full((tile, tile, 3), 85, np.uint8)
+        if captions:
+            text = image_id(path)
+            scale = 0.35 if tile < 160 else 0.5
+            (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+            cv2.rectangle(img, (0, tile - th - 6), (min(tile, tw + 4), tile), (0, 0, 0), -1)
+            cv2.putText(img, text, (2, tile - 4), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+        r, c = divmod(i, cols)
+        y, x = head + gap + r * (tile + gap), gap + c * (tile + gap)
+        out[y : y + tile, x : x + tile] = img
+        if progress is not None:
+            progress((i + 1) / n, f"Montage {i + 1}/{n}")
+    return out
+
+
+def write_png(image: np.ndarray, path: str | os.PathLike[str]) -> Path:
+    """Write an RGB uint8 array as PNG (through a temporary file, so no half-written figure is left)."""
+    import cv2
+
+    path = Path(path)
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(image[:, :, ::-1]))
+    if not ok:
+        raise OSError(f"cannot encode {path.name} as PNG")
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_bytes(data.tobytes())
+    os.replace(tmp, path)
+    return path
+
+
+def cluster_montages(paths: Sequence[str], clusters: np.ndarray, confidence: np.ndarray, names: dict[int, str],
+                     folder: str | os.PathLike[str], *, per_cluster: int = 36, tile: int = 128,
+                     prep: Preprocessing | None = None, stretch: Stretch | None = None,
+                     progress: Callable[[float, str], None] | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> list[Path]:
+    """One montage PNG per cluster (``montage_<cluster>_<name>.png``): its ``per_cluster`` most confident galaxies.
+
+    Returns the files written.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    clusters = np.asarray(clusters)
+    ids = sorted(int(c) for c in np.unique(clusters))
+    written = []
+    for k, c in enumerate(ids):
+        rows = np.flatnonzero(clusters == c)
+        rows = rows[np.argsort(-np.asarray(confidence)[rows], kind="stable")][:per_cluster]
+        name = names.get(c, "noise" if c < 0 else f"cluster {c}")
+        image = montage([paths[r] for r in rows], tile=tile, prep=prep, stretch=stretch,
+                        title=f"{name}: {len(rows)} most confident of {int((clusters == c).sum())}",
+                        should_stop=should_stop)
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
+        written.append(write_png(image, folder / f"montage_{c}_{safe}.png"))
+        if progress is not None:
+            progress((k + 1) / len(ids), f"Montage of {name}")
+    return written
+
+
+def copy_files(paths: Sequence[str], folder: str | os.PathLike[str], *, link: bool = False) -> list[Path]:
+    """Copy (or symbolically link) ``paths`` into ``folder``; an existing file of the same name is kept.
+
+    Returns the new files.  Links point at the absolute original path.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    made = []
+    for p in paths:
+        src = Path(p).resolve()
+        dst = folder / src.name
+        if dst.exists() or dst.is_symlink():
+            continue
+        if link:
+            dst.symlink_to(src)
+        else:
+            shutil.copy2(src, dst)
+        made.append(dst)
+    return made
+
+
+def crosstab(rows: Sequence[object], cols: Sequence[object]) -> tuple[list[object], list[object], np.ndarray]:
+    """Counts of every (row value, column value) pair, e.g. cluster x label.
+
+    Returns the sorted row values, the sorted column values and the counts of
+    shape (n_row_values, n_column_values).  ``None`` column values (no label)
+    are left out.
+    """
+    pairs = [(r, c) for r, c in zip(rows, cols) if c is not None]
+    rv = sorted(set(rows), key=_order)
+    cv = sorted({c for _, c in pairs}, key=_order)
+    ri, ci = {v: i for i, v in enumerate(rv)}, {v: i for i, v in enumerate(cv)}
+    table = np.zeros((len(rv), len(cv)), np.int64)
+    for r, c in pairs:
+        table[ri[r], ci[c]] += 1
+    return rv, cv, table
+
+
+def _order(value: object) -> tuple[int, object]:
+    """Numbers in numeric order before text in alphabetical order."""
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return (0, float(value))
+    return (1, str(value))

@@ -1,0 +1,98 @@
+"""Catalogues and exports from the app: join by id (colours the map, exported beside the labels),
+RA/Dec of FITS images with a WCS, the cluster x label (and x truth) table, montages, cluster folders."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+
+from tests.app.test_window import _cluster, _fast
+
+
+def test_join_by_id_colours_the_map_and_is_exported(qtbot, window, folder, tmp_path):
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    p = window.project
+    names = p.names
+    cat = tmp_path / "cat.csv"
+    # every image but the first two, a numeric column and a text one
+    cat.write_text("id,mass,kind\n" + "".join(f"{n},{i * 0.5},x\n" for i, n in enumerate(names) if i >= 2))
+    matched = window.catalogue.join_catalogue(str(cat), "id")
+    assert matched == len(p) - 2
+    assert window.color_combo.findText("colour by cat_mass") >= 0
+    window.set_color_mode("cat_mass")
+    legend = [item[1].text for item in window.map.legend.items]
+    assert any("no match (2)" in t for t in legend)  # unmatched are grey, not the lowest colour
+    out = window.export_catalogue(str(tmp_path / "catalogue.csv"))
+    rows = list(csv.DictReader(open(out)))
+    assert rows[0]["cat_mass"] == "" and float(rows[5]["cat_mass"]) == 2.5 and rows[5]["id"] == names[5]
+    assert "cat_kind" not in rows[0]  # only numeric columns
+
+
+def test_cluster_table_montages_and_cluster_folder(qtbot, window, folder, tmp_path):
+    import cv2
+
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    p = window.project
+    table = window.catalogue.table
+    rows0 = np.flatnonzero(p.clusters == 0)
+    p.set_labels(rows0[:3], "spiral")
+    p.set_labels(np.flatnonzero(p.clusters == 1)[:2], "elliptical")
+    cols = table.col_values
+    assert cols == ["elliptical", "spiral"]
+    assert table.counts[table.row_values.index(0), cols.index("spiral")] == 3
+    assert table.table.item(table.row_values.index(0), 2).text() == f"3 of {len(rows0)}"
+    assert "accuracy (optimal matching)" in table.scores.text() and "flatter" in table.scores.text()
+    assert window.catalogue.load_truth(str(folder / "labels.csv")) == len(p)
+    assert sorted(table.col_values) == ["edge_on", "elliptical", "spiral"]
+    assert int(table.counts.sum()) == len(p) and "truth (labels.csv)" in table.scores.text()
+
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000) as blocker:
+        window.catalogue.export_montages(str(tmp_path / "montages"), per_cluster=4)
+    files = blocker.args[1]
+    assert len(files) == len(p.cluster_ids())
+    assert all(cv2.imread(str(f)) is not None for f in files)
+
+    made = window.catalogue.copy_cluster(0, str(tmp_path / "c0"), link=True)
+    assert sorted(m.name for m in made) == sorted(p.paths[i].split("/")[-1] for i in rows0)
+    assert all(m.is_symlink() for m in made)
+
+
+def test_fits_with_wcs_get_ra_dec_in_preview_and_catalogue(qtbot, window, tmp_path):
+    from astropy.io import fits
+
+    folder = tmp_path / "fits"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[:48, :48]
+    for i in range(8):
+        r = np.hypot(x - 24, y - 24) * (1 + i % 2)
+        hdu = fits.PrimaryHDU((1000 * np.exp(-r / 4) + rng.normal(0, 1, (48, 48))).astype(np.float32))
+        h = hdu.header
+        h["CTYPE1"], h["CTYPE2"] = "RA---TAN", "DEC--TAN"
+        h["CRPIX1"], h["CRPIX2"] = 24.5, 24.5  # the centre of a 48-pixel image
+        h["CRVAL1"], h["CRVAL2"] = 150.0 + i, -2.0
+        h["CDELT1"], h["CDELT2"] = -0.2 / 3600, 0.2 / 3600
+        hdu.writeto(folder / f"g{i}.fits")
+    window.open_folder(folder)
+    _fast(window, k=2)
+    _cluster(qtbot, window)
+    p = window.project
+    window.show_cluster(int(p.clusters[3]))
+    row = window.grid.current_row()
+    assert f"RA {150.0 + int(p.names[row][1:]):.5f}, Dec -2.00000" in window.preview.meta.text()
+    rows = list(csv.DictReader(open(window.export_catalogue(str(tmp_path / "cat.csv")))))
+    for r in rows:
+        assert abs(float(r["ra"]) - (150.0 + int(r["id"][1:]))) < 1e-6 and abs(float(r["dec"]) + 2.0) < 1e-6
+    # a catalogue of positions 0.5 arcsec off joins by sky position
+    cat = tmp_path / "sky.csv"
+    cat.write_text("ra,dec,z\n" + "".join(f"{150.0 + i + 0.5 / 3600 / np.cos(np.radians(2))},-2.0,{i / 10}\n"
+                                          for i in range(0, 8, 2)))
+    assert window.catalogue.join_catalogue(str(cat), "sky", radius=1.0) == 4
+    z = window.project.catalog_columns["cat_z"]
+    np.testing.assert_allclose([z[p.names.index(f"g{i}")] for i in range(8)],
+                               [0.0, np.nan, 0.2, np.nan, 0.4, np.nan, 0.6, np.nan])

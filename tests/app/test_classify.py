@@ -1,0 +1,68 @@
+"""Classify mode: one galaxy large, neighbours in feature space, keys answer and move on."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+
+from tests.app.test_keyboard import _expect, _on_screen
+from tests.app.test_window import _cluster, _fast
+
+
+def test_nearest_rows_are_the_nearest_in_order():
+    from app.widgets.qt_classify import nearest_rows
+
+    space = np.array([[0.0], [5.0], [1.0], [-2.0], [10.0]])
+    np.testing.assert_array_equal(nearest_rows(space, 0, 3), [2, 3, 1])
+    assert len(nearest_rows(space[:1], 0)) == 0
+
+
+def test_classify_mode_keys_label_the_galaxy_shown_and_move_on(qtbot, window, folder):
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    p = window.project
+    window.show_cluster(1)
+    strip = [int(r) for r in window.grid.rows()]
+    qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    c = window.classify
+    assert window.central.currentWidget() is c and window.classify_action.isChecked()
+    assert c.row == strip[0] == _on_screen(window)  # strip highlight, preview, map and the big view agree
+    assert image_id_in(c.title.text(), p, strip[0])
+    assert f"Model's guess: <b>{p.cluster_name(1)}" in c.guess.text()
+    # neighbours: the 8 nearest in feature space, nearest first
+    d = np.linalg.norm(p.features - p.features[strip[0]], axis=1)
+    d[strip[0]] = np.inf
+    np.testing.assert_allclose(d[c.neighbours], np.sort(d)[:8])
+    assert all(not lab.pixmap().isNull() for lab in c.neighbour_labels)
+
+    expected: dict[int, str] = {}
+    names = [k.name for k in p.classes]
+    for k, (key, name) in enumerate(((Qt.Key.Key_2, names[1]), (Qt.Key.Key_1, names[0]))):
+        assert c.row == strip[k]
+        qtbot.keyClick(c, key)
+        expected[strip[k]] = name
+        _expect(p, expected)
+    assert c.row == strip[2] == _on_screen(window)
+    qtbot.keyClick(c, Qt.Key.Key_Right)  # skip without labelling
+    assert c.row == strip[3] == _on_screen(window)
+    qtbot.keyClick(c, Qt.Key.Key_Left)
+    qtbot.keyClick(c, Qt.Key.Key_Left)
+    assert c.row == strip[1]
+    assert f"Your label: <b>{names[0]}</b>" in c.guess.text()
+    assert "Neighbours you labelled" in c.guess.text() or not set(c.neighbours) & set(expected)
+    qtbot.keyClick(c, Qt.Key.Key_3)  # relabel the galaxy shown, nothing else
+    expected[strip[1]] = names[2]
+    _expect(p, expected)
+    # an answer button does what its key does
+    buttons = [c.answers.itemAt(i).widget() for i in range(c.answers.count())]
+    assert c.row == strip[2]
+    next(b for b in buttons if b.text() == f"[1] {names[0]}").click()
+    expected[strip[2]] = names[0]
+    _expect(p, expected)
+    qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    assert window.central.currentWidget() is window.map
+
+
+def image_id_in(text: str, project, row: int) -> bool:
+    return project.names[row] in text
