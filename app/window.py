@@ -330,8 +330,7 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return
         self.project.apply_round(result)
-        self.status.say(f"Retrained on {result.n_labelled} labels in {duration(result.seconds)}: "
-                        f"{int(result.moved.sum())} moved, agreement {result.agreement:.0%}")
+        self.status.say(result.headline())
         self.show_round(result)
 
     def _count_new_labels(self, rows: np.ndarray) -> None:

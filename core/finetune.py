@@ -94,6 +94,17 @@ class RoundResult:
         """The class name the model gives each image."""
         return np.asarray(self.class_names, dtype=object)[self.labels]
 
+    def headline(self) -> str:
+        """One line for the status bar: labels used, time, moves, and the honest accuracy estimate.
+
+        Never the agreement with the user's own labels, which training forces to
+        nearly 100% and so says nothing about the rest of the catalogue.
+        """
+        text = f"Retrained on {self.n_labelled} labels in {self.seconds:.1f} s: {int(self.moved.sum())} moved"
+        if np.isfinite(self.estimated_accuracy):
+            return text + f"; estimated accuracy {self.estimated_accuracy:.0%} (cross-validated on your labels)"
+        return text + "; accuracy not yet measurable (label a few galaxies of each class)"
+
     def summary(self) -> str:
         """A few lines for the user: estimated accuracy, moves and sizes."""
         lines = []

@@ -173,6 +173,9 @@ def test_suggest_retrain_review_and_undo_a_round(qtbot, window, folder):
     result = p.last_round
     assert p.run_id != first_run and p.run_info["method"] == "dec-finetuned"
     assert result.agreement == 1.0
+    # the status bar gives the honest estimate, never the agreement that training forces (issue 9)
+    assert window.stage_label.text().startswith("Retrained on 6 labels") and "agreement" not in window.stage_label.text()
+    assert "accuracy" in window.stage_label.text()
     # user labels survive retraining untouched, and every image has a label and a source
     labels, source = p.final_labels()
     assert all(labels[r] == p.user_labels[r] and source[r] == "user" for r in rows)
