@@ -70,10 +70,45 @@ class MapView:
         project.selection.subscribe(lambda indices, _source: self.map.set_selection(indices))
 
     def set_mode(self, mode: str) -> None:
-        """Colour by the entry ``mode`` of :data:`core.colouring.COLOURINGS`."""
+        """Colour by the entry ``mode`` of :data:`core.colouring.COLOURINGS`.
+
+        An entry with nothing to show yet (a morphology parameter not computed) raises
+        ValueError: the mode stays as it was and the status line says why.
+        """
         COLOURINGS.get(mode)
+        p = self.project
+        if p is not None and len(p) and not self._colouring_ok(mode):
+            return
         self.mode = mode
         self.recolor()
+
+    def _colouring_ok(self, mode: str) -> bool:
+        try:
+            colouring(self.project, mode)  # type: ignore[arg-type]
+        except ValueError as exc:
+            self.say(str(exc))
+            return False
+        return True
+
+    def say(self, text: str) -> None:
+        """Show ``text`` on the status line (when there is one)."""
+        if self.status is not None:
+            self.status.setText(text)
+
+    def _colouring(self, p: Project):  # -> Colouring
+        """The chosen colouring, falling back to the default one when it has nothing to show."""
+        try:
+            return colouring(p, self.mode)
+        except ValueError as exc:
+            self.say(str(exc))
+            self.mode = COLOURINGS.default
+            return colouring(p, self.mode)
+
+    def morphology_done(self, summary: dict) -> None:
+        """A morphology job finished: say so and redraw (the morphology colourings can show now)."""
+        self.say(f"Morphology parameters: {summary['computed']} image(s) computed in {summary['seconds']:.1f} s, "
+                 f"{summary['total']} kept; choose them in 'colour by'")
+        self.render()
 
     def render(self) -> None:
         """Draw every point anew (a new run or a new projection)."""
@@ -81,7 +116,7 @@ class MapView:
         if p is None or len(p) == 0:
             self.map.set_points(np.zeros((0, 2)), np.zeros(0), {})
             return
-        c = colouring(p, self.mode)
+        c = self._colouring(p)
         self.map.set_points(p.coords, c.groups, c.colors, c.names)
         if c.values is not None:
             self.map.set_continuous(c.values, c.title)
@@ -92,7 +127,7 @@ class MapView:
         p = self.project
         if p is None or len(p) == 0:
             return
-        c = colouring(p, self.mode)
+        c = self._colouring(p)
         if c.values is not None:
             self.map.set_continuous(c.values, c.title)
         else:

@@ -6,7 +6,9 @@ sidecar from the stored run record, and the writer from
 :data:`EXPORT_FORMATS` (name -> writer of rows), so both sidecars are the same.
 
 One row per image: path, id, cluster id, cluster name, label and its source
-(``user`` or ``model``), confidence, and the 2-D map coordinates.  Text cells
+(``user`` or ``model``), confidence, and the 2-D map coordinates; then, when
+they were computed (:func:`core.morphology.compute_morphology`), the morphology
+parameters concentration, asymmetry, gini, m20, ellipticity and colour.  Text cells
 that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
 ``@``, tab or carriage return) are prefixed with a quote; numbers are written
 as numbers.  Both files are written atomically (temporary file in the same
@@ -55,6 +57,7 @@ class CatalogueRow:
     confidence: float
     x: float
     y: float
+    morphology: tuple[float, ...] = ()  # core.morphology.CATALOGUE_NAMES, when computed
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -75,12 +78,15 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 
 def write_csv(rows: Iterable[CatalogueRow], path: str | os.PathLike[str]) -> Path:
     """Write the catalogue CSV (UTF-8, header row) atomically; returns the path."""
+    rows = list(rows)
+    morph = _morphology_columns(rows)
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(COLUMNS)
+    writer.writerow(COLUMNS + morph)
     for r in rows:
         writer.writerow([neutralise(r.path), neutralise(r.id), r.cluster, neutralise(r.cluster_name),
-                         neutralise(r.label), r.label_source, f"{r.confidence:.6f}", f"{r.x:.6g}", f"{r.y:.6g}"])
+                         neutralise(r.label), r.label_source, f"{r.confidence:.6f}", f"{r.x:.6g}", f"{r.y:.6g}"]
+                        + _morphology_cells(r, morph))
     return atomic_write_text(path, buf.getvalue())
 
 
@@ -103,6 +109,29 @@ def write_sidecar(path: str | os.PathLike[str], info: Mapping[str, object]) -> P
 
     payload = {"galaxy_sorter_version": __version__, **info, "libraries": library_versions()}
     return atomic_write_text(path, json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def _morphology_columns(rows: list[CatalogueRow]) -> tuple[str, ...]:
+    """The morphology column names when any row has values (see :mod:`core.morphology`), else none."""
+    from core.morphology import CATALOGUE_NAMES
+
+    return CATALOGUE_NAMES if any(r.morphology for r in rows) else ()
+
+
+def _morphology_cells(row: CatalogueRow, columns: tuple[str, ...]) -> list[str]:
+    """A row's morphology cells: numbers, empty where the image has none."""
+    values = row.morphology or (float("nan"),) * len(columns)
+    return ["" if v != v else f"{v:.6g}" for v in values[:len(columns)]]
+
+
+def _attach_morphology(store: ProjectStore, db_ids: list[int], rows: list[CatalogueRow]) -> None:
+    """Give each row its stored morphology parameters, when the store has any."""
+    from core.morphology import morphology_values
+
+    values = morphology_values(store, db_ids)
+    if values is not None and (values == values).any():  # some value that is not NaN
+        for row, v in zip(rows, values):
+            row.morphology = tuple(float(x) for x in v)
 
 
 #: Export formats: name -> entry whose factory is ``write(rows, path) -> Path``.
@@ -128,6 +157,7 @@ def catalogue_rows(store: ProjectStore, run_id: int) -> list[CatalogueRow]:
         label, source = labels.get(int(db_id), (cname, "model"))
         rows.append(CatalogueRow(path, image_id(path), int(c), cname, label, source, float(q),
                                  float("nan") if x is None else float(x), float("nan") if y is None else float(y)))
+    _attach_morphology(store, [int(r[0]) for r in store.assignments(run_id)], rows)
     return rows
 
 
@@ -188,6 +218,10 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
             row.path = store.key_of(row.path)
         record["skipped"] = [{"path": store.key_of(s["path"]), "reason": s["reason"]} for s in record["skipped"]]
         record["folder"] = "."
+    from core.morphology import morphology_record
+
+    if any(r.morphology for r in rows):
+        record["morphology"] = morphology_record(store)
     out = writer(rows, path)
     sidecar = write_sidecar(path.with_suffix(".json"), record)
     return Path(out), sidecar
