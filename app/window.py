@@ -336,7 +336,7 @@ class MainWindow(QMainWindow):
         if self.project is None or not self.project.paths:
             self.show_error("Cluster the images first.")
             return
-        self.jobs.start("morphology", compute_morphology, self.project.store, list(self.project.paths),
+        self.jobs.start("morphology", compute_morphology, self.project.store.folder, list(self.project.paths),
                         on_result=self.map_view.morphology_done)
 
     def _on_job_failed(self, name: str, message: str, tb: str) -> None:

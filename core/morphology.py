@@ -308,8 +308,9 @@ def compute_morphology(
 
     Parameters
     ----------
-    store : ProjectStore
-        The project store (its image ids key the rows; the values go to ``<store folder>/morphology.npz``).
+    store : ProjectStore, Project or path-like
+        The project store (its image ids key the rows; the values go to ``<store folder>/morphology.npz``),
+        a project (its store) or a store folder (opened here and closed after: for worker threads).
     paths : sequence of path-like
         Images registered in the store; those already computed are skipped, so a second call costs nothing.
     progress, should_stop : callables, optional
@@ -326,6 +327,15 @@ def compute_morphology(
     dict
         ``computed`` (how many images were computed now), ``total`` (rows stored), ``seconds``.
     """
+    if isinstance(store, (str, os.PathLike)):  # a worker thread opens its own connection (see Project.reload_features)
+        from core.store import ProjectStore
+
+        own = ProjectStore(store)
+        try:
+            return compute_morphology(own, paths, progress, should_stop, prep, size, workers)
+        finally:
+            own.close()
+    store = getattr(store, "store", store)  # a Project: its store
     from concurrent.futures import ThreadPoolExecutor
     from dataclasses import asdict
 

@@ -41,6 +41,7 @@ def test_store_round_trip_and_only_missing_rows(folder, tmp_path):
         assert again["computed"] == 0
         more = compute_morphology(store, paths)
         assert more["computed"] == len(paths) - 10 and more["total"] == len(paths)
+        assert compute_morphology(store.folder, paths)["computed"] == 0  # a folder: its own connection
         data = load_morphology(store.folder)
         assert data["values"].shape == (len(paths), len(NAMES)) and data["size"] == 128
         assert data["prep"]["crop"] == "fixed"
