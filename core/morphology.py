@@ -284,14 +284,16 @@ def morphology_values(store: object, image_ids: Sequence[int] | np.ndarray,
     data = load_morphology(store)
     if data is None:
         return None
-    ids, values = data["ids"], data["values"]
-    row_of = {int(i): r for r, i in enumerate(ids)}  # type: ignore[union-attr]
+    ids, values = np.asarray(data["ids"]), np.asarray(data["values"])
     cols = [NAMES.index(n) for n in names]
-    out = np.full((len(image_ids), len(cols)), np.nan)
-    for k, i in enumerate(image_ids):
-        r = row_of.get(int(i))
-        if r is not None:
-            out[k] = values[r, cols]  # type: ignore[index]
+    want = np.asarray(image_ids, np.int64).reshape(-1)
+    out = np.full((len(want), len(cols)), np.nan)
+    if len(ids) == 0 or len(want) == 0:
+        return out
+    order = np.argsort(ids, kind="stable")
+    pos = np.clip(np.searchsorted(ids[order], want), 0, len(ids) - 1)
+    hit = ids[order][pos] == want
+    out[hit] = values[order[pos[hit]]][:, cols]
     return out
 
 
