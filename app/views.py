@@ -72,22 +72,55 @@ class MapView:
         project.selection.subscribe(lambda indices, _source: self.map.set_selection(indices))
 
     def set_mode(self, mode: str) -> None:
-        """Colour by the entry ``mode`` of :data:`core.colouring.COLOURINGS`, or by a joined catalogue column."""
+        """Colour by the entry ``mode`` of :data:`core.colouring.COLOURINGS`, or by a joined catalogue column.
+
+        An entry with nothing to show yet (a morphology parameter not computed) raises
+        ValueError: the mode stays as it was and the status line says why.
+        """
         if not is_colouring(self.project, mode):
             COLOURINGS.get(mode)  # raises, naming the known colourings
+        p = self.project
+        if p is not None and len(p) and not self._colouring_ok(mode):
+            return
         self.mode = mode
         self.recolor()
 
+    def _colouring_ok(self, mode: str) -> bool:
+        try:
+            colouring(self.project, mode)  # type: ignore[arg-type]
+        except ValueError as exc:
+            self.say(str(exc))
+            return False
+        return True
+
+    def say(self, text: str) -> None:
+        """Show ``text`` on the status line (when there is one)."""
+        if self.status is not None:
+            self.status.setText(text)
+
     def _colouring(self) -> Colouring:
+        """The chosen colouring; the default one when it has nothing to show (a morphology parameter not
+        computed yet) or names a joined column of the last project."""
         p = self.project
         if not is_colouring(p, self.mode):
-            self.mode = COLOURINGS.default  # a joined column of the last project
-        return colouring(p, self.mode)
+            self.mode = COLOURINGS.default
+        try:
+            return colouring(p, self.mode)
+        except ValueError as exc:
+            self.say(str(exc))
+            self.mode = COLOURINGS.default
+            return colouring(p, self.mode)
 
     def _mark_user_labelled(self) -> None:
         """The galaxies the user labelled get a dark centre (rings), apart from the model's solid dots."""
         p = self.project
         self.map.set_user_labelled(np.flatnonzero([u is not None for u in p.user_labels]))
+
+    def morphology_done(self, summary: dict) -> None:
+        """A morphology job finished: say so and redraw (the morphology colourings can show now)."""
+        self.say(f"Morphology parameters: {summary['computed']} image(s) computed in {summary['seconds']:.1f} s, "
+                 f"{summary['total']} kept; choose them in 'colour by'")
+        self.render()
 
     def render(self) -> None:
         """Draw every point anew (a new run or a new projection)."""

@@ -152,6 +152,8 @@ class MainWindow(QMainWindow):
                                            "Fine-tune DEC on your labels (semi-supervised) and update the clusters")
         self.auto_retrain_action = QAction("Retrain &automatically every 20 new labels", self, checkable=True)
         r.addAction(self.auto_retrain_action)
+        self.morphology_action = self._action(r, "Compute &morphology parameters", self.compute_morphology, tip=(
+            "Concentration, asymmetry, Gini, M20, ellipticity and colour per galaxy: catalogue columns and map colourings"))
         self._action(r, "Ca&ncel", self.jobs.cancel, "Esc")
         v = self.menuBar().addMenu("&View")
         self.classify_action = QAction("&Classify mode (one galaxy large)", self, checkable=True)
@@ -353,6 +355,16 @@ class MainWindow(QMainWindow):
             return
         self.labelling.show_list(np.flatnonzero(result.moved), "Moved by the last retraining")
 
+    def compute_morphology(self) -> None:
+        """Compute the morphology parameters of the images not done yet, in the background (core/morphology.py)."""
+        from core.morphology import compute_morphology
+
+        if self.project is None or not self.project.paths:
+            self.show_error("Cluster the images first.")
+            return
+        self.jobs.start("morphology", compute_morphology, self.project.store.folder, list(self.project.paths),
+                        on_result=self.map_view.morphology_done)
+
     def _on_job_failed(self, name: str, message: str, tb: str) -> None:
         hint = ""
         if "model file" in message:
@@ -364,7 +376,7 @@ class MainWindow(QMainWindow):
     def set_color_mode(self, mode: str) -> None:
         """Colour the map by an entry of :data:`core.colouring.COLOURINGS` (``cluster``, ``label``, ``confidence``)."""
         self.map_view.set_mode(mode)
-        self.color_combo.setCurrentIndex(self.color_combo.findData(mode))
+        self.color_combo.setCurrentIndex(self.color_combo.findData(self.map_view.mode))
         self.labelling.refresh()
 
     def set_classify_mode(self, on: bool) -> None:

@@ -102,6 +102,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--cpu", action="store_true", help="do not try the CUDA execution provider")
     c.add_argument("--batch-size", type=int, default=16)
     c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.add_argument("--morphology", action="store_true",
+                   help="also compute concentration, asymmetry, gini, m20, ellipticity and colour per image "
+                        "(kept in the project store) and add them as catalogue columns")
 
     k = sub.add_parser("suggest-k", help="silhouette score per number of clusters, to help choose k", parents=[common])
     k.add_argument("folder", type=Path)
@@ -171,6 +174,10 @@ def _cluster(args: argparse.Namespace) -> int:
                             use_gpu=not args.cpu,
                             prep=Preprocessing(args.crop, args.crop_fraction, args.rotations))
     result = run_pipeline(args.folder, config, store=store, progress=None if args.quiet else ProgressBar())
+    if args.morphology:
+        from core.morphology import compute_morphology
+
+        compute_morphology(store, result.paths, progress=None if args.quiet else ProgressBar())
     csv_path, sidecar = export_result(result, config, args.out, args.format, relative=args.relative_paths)
     device = "CUDA" if result.provider == "CUDAExecutionProvider" else "CPU"
     print(f"{len(result.paths)} images clustered with {args.method} on {args.model} features "

@@ -145,6 +145,34 @@ COLOURINGS.add("label", by_label, "colour by label")
 COLOURINGS.add("confidence", by_confidence, "colour by confidence")
 
 
+def by_morphology(name: str):  # noqa: ANN201 (a colouring factory)
+    """The colouring "colour by ``name``" of a :data:`core.morphology.CATALOGUE_NAMES` parameter.
+
+    Shades from the 2nd to the 98th percentile of the values (images without one take the
+    lowest shade); raises ValueError when the project has no values yet.
+    """
+
+    def fn(project: Project) -> Colouring:
+        from core.morphology import morphology_values
+
+        values = morphology_values(project.store, project.db_ids, (name,))
+        if values is None or not np.isfinite(values).any():
+            raise ValueError(f"no {name} values yet: compute them first (Run > Compute morphology parameters)")
+        v = values[:, 0]
+        lo, hi = np.nanpercentile(v, [2, 98])
+        scaled = np.nan_to_num(np.clip((v - lo) / (hi - lo if hi > lo else 1.0), 0, 1), nan=0.0)
+        groups = by_cluster(project)
+        return Colouring(groups.groups, groups.colors, groups.names, scaled, f"{name} {lo:.3g} to {hi:.3g},")
+
+    fn.__doc__ = f"Shade by the morphology parameter {name} (see core/morphology.py)."
+    return fn
+
+
+for _name in ("concentration", "asymmetry", "gini", "m20", "ellipticity", "colour"):  # core.morphology.CATALOGUE_NAMES
+    COLOURINGS.add(_name, by_morphology(_name), f"colour by {_name}",
+                   "a morphology parameter; needs Run > Compute morphology parameters")
+
+
 def colouring(project: Project, name: str) -> Colouring:
     """The colouring ``name`` of :data:`COLOURINGS` applied to ``project``, or its joined catalogue column ``name``."""
     if name not in COLOURINGS and name in project.catalog_columns:

@@ -6,7 +6,9 @@ sidecar from the stored run record, and the writer from
 :data:`EXPORT_FORMATS` (name -> writer of rows), so both sidecars are the same.
 
 One row per image: path, id, cluster id, cluster name, label and its source
-(``user`` or ``model``), confidence, and the 2-D map coordinates.  Text cells
+(``user`` or ``model``), confidence, and the 2-D map coordinates; then, when
+they were computed (:func:`core.morphology.compute_morphology`), the morphology
+parameters concentration, asymmetry, gini, m20, ellipticity and colour.  Text cells
 that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
 ``@``, tab or carriage return) are prefixed with a quote; numbers are written
 as numbers.  Both files are written atomically (temporary file in the same
@@ -58,6 +60,7 @@ class CatalogueRow:
     #: Numeric columns after the standard ones (RA/Dec of the image centre, joined ``cat_*`` columns);
     #: NaN is written as an empty cell.
     extra: dict[str, float] = field(default_factory=dict)
+    morphology: tuple[float, ...] = ()  # core.morphology.CATALOGUE_NAMES, when computed
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -80,20 +83,23 @@ def write_csv(rows: Iterable[CatalogueRow], path: str | os.PathLike[str]) -> Pat
     """Write the catalogue CSV (UTF-8, header row) atomically; returns the path.
 
     The rows' ``extra`` columns (RA/Dec, joined catalogues) follow the standard
-    ones, in the order they first appear; NaN or a missing value is an empty cell.
+    ones, in the order they first appear, then the morphology parameters when
+    computed; NaN or a missing value is an empty cell.
     """
     rows = list(rows)
     extra: dict[str, None] = {}
     for r in rows:
         extra.update(dict.fromkeys(r.extra))
+    morph = _morphology_columns(rows)
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(COLUMNS + tuple(neutralise(k) for k in extra))
+    writer.writerow(COLUMNS + tuple(neutralise(k) for k in extra) + morph)
     for r in rows:
         values = [r.extra.get(k, float("nan")) for k in extra]
         writer.writerow([neutralise(r.path), neutralise(r.id), r.cluster, neutralise(r.cluster_name),
                          neutralise(r.label), r.label_source, f"{r.confidence:.6f}", f"{r.x:.6g}", f"{r.y:.6g}"]
-                        + [f"{float(v):.10g}" if v == v else "" for v in values])
+                        + [f"{float(v):.10g}" if v == v else "" for v in values]
+                        + _morphology_cells(r, morph))
     return atomic_write_text(path, buf.getvalue())
 
 
@@ -116,6 +122,29 @@ def write_sidecar(path: str | os.PathLike[str], info: Mapping[str, object]) -> P
 
     payload = {"galaxy_sorter_version": __version__, **info, "libraries": library_versions()}
     return atomic_write_text(path, json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def _morphology_columns(rows: list[CatalogueRow]) -> tuple[str, ...]:
+    """The morphology column names when any row has values (see :mod:`core.morphology`), else none."""
+    from core.morphology import CATALOGUE_NAMES
+
+    return CATALOGUE_NAMES if any(r.morphology for r in rows) else ()
+
+
+def _morphology_cells(row: CatalogueRow, columns: tuple[str, ...]) -> list[str]:
+    """A row's morphology cells: numbers, empty where the image has none."""
+    values = row.morphology or (float("nan"),) * len(columns)
+    return ["" if v != v else f"{v:.6g}" for v in values[:len(columns)]]
+
+
+def _attach_morphology(store: ProjectStore, db_ids: list[int], rows: list[CatalogueRow]) -> None:
+    """Give each row its stored morphology parameters, when the store has any."""
+    from core.morphology import morphology_values
+
+    values = morphology_values(store, db_ids)
+    if values is not None and (values == values).any():  # some value that is not NaN
+        for row, v in zip(rows, values):
+            row.morphology = tuple(float(x) for x in v)
 
 
 #: Export formats: name -> entry whose factory is ``write(rows, path) -> Path``.
@@ -151,6 +180,7 @@ def catalogue_rows(store: ProjectStore, run_id: int,
         rows.append(CatalogueRow(path, image_id(path), int(c), cname, label, source, float(q),
                                  float("nan") if x is None else float(x), float("nan") if y is None else float(y),
                                  extra))
+    _attach_morphology(store, [int(r[0]) for r in assignments], rows)
     return rows
 
 
@@ -217,6 +247,10 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
             row.path = store.key_of(row.path)
         record["skipped"] = [{"path": store.key_of(s["path"]), "reason": s["reason"]} for s in record["skipped"]]
         record["folder"] = "."
+    from core.morphology import morphology_record
+
+    if any(r.morphology for r in rows):
+        record["morphology"] = morphology_record(store)
     out = writer(rows, path)
     sidecar = write_sidecar(path.with_suffix(".json"), record)
     return Path(out), sidecar

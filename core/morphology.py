@@ -220,3 +220,182 @@ def morphology_table(
                 raise Cancelled("morphology cancelled")
     values = np.stack(rows) if rows else np.zeros((0, len(NAMES)))
     return MorphologyResult(kept, values, skipped, time.perf_counter() - start)
+
+
+# ----------------------------------------------------------------- kept in the project store
+#: The parameters the catalogue and the map offer (``colour_gradient`` and ``r50`` stay in the table only).
+CATALOGUE_NAMES = NAMES[:6]
+#: The file in the project store folder holding one row of :data:`NAMES` per image id.
+STORE_FILE = "morphology.npz"
+_CACHE: dict[str, tuple[tuple[int, int], dict[str, object]]] = {}
+
+
+def _store_file(store: object) -> Path:
+    return Path(getattr(store, "folder", store)) / STORE_FILE  # type: ignore[arg-type]
+
+
+def load_morphology(store: object) -> dict[str, object] | None:
+    """The stored values of a project store (or its folder), or None when there are none.
+
+    Returns a dict with ``ids`` (image ids), ``values`` (one row of :data:`NAMES` per id,
+    NaN where undefined or unreadable), ``prep`` (the crop, as a dict) and ``size``.
+    Cached on the file's modification time, so map recolourings do not read the file again.
+    """
+    path = _store_file(store)
+    try:
+        st = path.stat()
+        mtime = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        return None
+    cached = _CACHE.get(str(path))
+    if cached is not None and cached[0] == mtime:
+        return cached[1]
+    import json
+
+    with np.load(path, allow_pickle=False) as data:
+        names = tuple(str(n) for n in data["names"])
+        values = np.full((len(data["ids"]), len(NAMES)), np.nan)
+        for j, name in enumerate(NAMES):
+            if name in names:
+                values[:, j] = data["values"][:, names.index(name)]
+        out: dict[str, object] = {"ids": data["ids"].astype(np.int64), "values": values,
+                                  "prep": json.loads(str(data["prep"])), "size": int(data["size"])}
+    _CACHE[str(path)] = (mtime, out)
+    return out
+
+
+def _save_morphology(store: object, ids: np.ndarray, values: np.ndarray, prep: Preprocessing, size: int) -> None:
+    import json
+    from dataclasses import asdict
+
+    path = _store_file(store)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
+    try:
+        np.savez(tmp, ids=ids.astype(np.int64), values=values.astype(np.float64), names=np.array(NAMES),
+                 prep=np.array(json.dumps(asdict(prep))), size=np.array(size))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def morphology_values(store: object, image_ids: Sequence[int] | np.ndarray,
+                      names: Sequence[str] = CATALOGUE_NAMES) -> np.ndarray | None:
+    """Stored ``names`` columns for ``image_ids`` (NaN rows where an image has none), or None when nothing is stored."""
+    data = load_morphology(store)
+    if data is None:
+        return None
+    ids, values = np.asarray(data["ids"]), np.asarray(data["values"])
+    cols = [NAMES.index(n) for n in names]
+    want = np.asarray(image_ids, np.int64).reshape(-1)
+    out = np.full((len(want), len(cols)), np.nan)
+    if len(ids) == 0 or len(want) == 0:
+        return out
+    order = np.argsort(ids, kind="stable")
+    pos = np.clip(np.searchsorted(ids[order], want), 0, len(ids) - 1)
+    hit = ids[order][pos] == want
+    out[hit] = values[order[pos[hit]]][:, cols]
+    return out
+
+
+def compute_morphology(
+    store: object,
+    paths: Sequence[str | os.PathLike[str]],
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    prep: Preprocessing | None = None,
+    size: int = 128,
+    workers: int | None = None,
+) -> dict[str, object]:
+    """Compute :data:`NAMES` for the images of ``paths`` that the store has no values for, and keep them.
+
+    Parameters
+    ----------
+    store : ProjectStore, Project or path-like
+        The project store (its image ids key the rows; the values go to ``<store folder>/morphology.npz``),
+        a project (its store) or a store folder (opened here and closed after: for worker threads).
+    paths : sequence of path-like
+        Images registered in the store; those already computed are skipped, so a second call costs nothing.
+    progress, should_stop : callables, optional
+        See :mod:`core.progress`.  On cancel the rows computed so far are kept, then
+        :class:`~core.progress.Cancelled` is raised.
+    prep, size : optional
+        Crop and binned side (see :func:`morphology_of_image`); default: the fixed 0.5 crop, 128 px.
+        Stored values computed with another crop or size are recomputed.
+    workers : int, optional
+        Threads (decoding and OpenCV release the GIL); default ``min(8, cpu count)``.
+
+    Returns
+    -------
+    dict
+        ``computed`` (how many images were computed now), ``total`` (rows stored), ``seconds``.
+    """
+    if isinstance(store, (str, os.PathLike)):  # a worker thread opens its own connection (see Project.reload_features)
+        from core.store import ProjectStore
+
+        own = ProjectStore(store)
+        try:
+            return compute_morphology(own, paths, progress, should_stop, prep, size, workers)
+        finally:
+            own.close()
+    store = getattr(store, "store", store)  # a Project: its store
+    from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import asdict
+
+    if getattr(store, "read_only", False):
+        from core.store import ReadOnlyStore
+
+        raise ReadOnlyStore(f"the project store {getattr(store, 'folder', store)} is read-only: "
+                            f"morphology parameters cannot be kept")
+    start = time.perf_counter()
+    prep = prep or Preprocessing()
+    known = store.image_ids()  # type: ignore[attr-defined]
+    old = load_morphology(store)
+    if old is not None and (old["size"] != size or old["prep"] != asdict(prep)):
+        old = None  # computed another way: start afresh
+    done_ids = list(old["ids"]) if old is not None else []  # type: ignore[call-overload]
+    done_rows = list(old["values"]) if old is not None else []  # type: ignore[call-overload]
+    have = {int(i) for i in done_ids}
+    todo = []
+    for p in paths:
+        i = known.get(str(p))
+        if i is not None and int(i) not in have:
+            have.add(int(i))
+            todo.append((int(i), p))
+
+    def one(item: tuple[int, str | os.PathLike[str]]) -> np.ndarray:
+        try:
+            return morphology_of_image(read_image(item[1]), prep, size)
+        except ImageReadError:
+            return np.full(len(NAMES), np.nan)  # kept as done: an unreadable file is not retried every time
+
+    def save() -> None:
+        if done_ids:
+            _save_morphology(store, np.array(done_ids), np.stack(done_rows), prep, size)
+
+    n_new = len(todo)
+    chunk = 64
+    with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 1)) as pool:
+        try:
+            for k in range(0, n_new, chunk):
+                part = todo[k:k + chunk]
+                done_rows.extend(pool.map(one, part))
+                done_ids.extend(i for i, _ in part)
+                if progress:
+                    progress(min(k + chunk, n_new) / n_new, f"morphology {min(k + chunk, n_new)}/{n_new}")
+                if should_stop and should_stop():
+                    raise Cancelled("morphology cancelled")
+        finally:
+            if n_new:
+                save()
+    return {"computed": n_new, "total": len(done_ids), "seconds": time.perf_counter() - start}
+
+
+def morphology_record(store: object) -> dict[str, object] | None:
+    """How the stored values were computed (for the catalogue's sidecar), or None when there are none."""
+    data = load_morphology(store)
+    if data is None:
+        return None
+    return {"columns": list(CATALOGUE_NAMES), "crop": data["prep"], "size": data["size"],
+            "images": len(data["ids"]),  # type: ignore[arg-type]
+            "definitions": "core/morphology.py (docstring); README 'Morphology parameters'",
+            "note": "from the colour JPEG, for sorting and colouring, not calibrated photometry"}

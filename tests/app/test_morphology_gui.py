@@ -1,0 +1,33 @@
+"""Run > Compute morphology parameters: a background job, then the map colours by a parameter."""
+
+from __future__ import annotations
+
+import csv
+
+from tests.app.test_window import _cluster, _fast
+
+
+def test_morphology_action_colours_the_map_and_the_catalogue(qtbot, window, folder, tmp_path):
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    # not computed yet: choosing the colouring says why and keeps the current one
+    window.set_color_mode("concentration")
+    assert window.color_mode == "cluster"
+    assert window.color_combo.currentData() == "cluster"
+    assert "Compute morphology" in window.stage_label.text()
+    assert window.morphology_action.text().replace("&", "") == "Compute morphology parameters"
+    with qtbot.waitSignal(window.jobs.finished, timeout=120_000) as blocker:
+        window.morphology_action.trigger()
+    assert blocker.args[0] == "morphology"
+    assert "Morphology parameters" in window.stage_label.text()
+    window.set_color_mode("concentration")
+    assert window.color_mode == "concentration"
+    assert window.color_combo.currentData() == "concentration"
+    assert any("concentration" in label.text for _, label in window.map.legend.items)
+    window.project.set_labels([0], "spiral")  # recolouring keeps the shading
+    assert window.color_mode == "concentration"
+    out = window.export_catalogue(str(tmp_path / "cat.csv"))
+    with open(out, newline="") as fh:
+        header = next(csv.reader(fh))
+    assert header[-6:] == ["concentration", "asymmetry", "gini", "m20", "ellipticity", "colour"]
