@@ -6,6 +6,8 @@ reads it without a click.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
@@ -62,3 +64,33 @@ def round_report(parent: QWidget, summary: str, moved: int) -> tuple[QMessageBox
 def show_help(parent: QWidget) -> None:
     """Keys and the privacy statement."""
     QMessageBox.information(parent, "Galaxy Sorter", HELP)
+
+
+def dropped_folder(mime) -> Path | None:
+    """The folder a drag and drop names: a dropped folder, or the folder of a dropped file."""
+    for url in mime.urls():
+        path = Path(url.toLocalFile())
+        if path.is_dir():
+            return path
+        if path.is_file():
+            return path.parent
+    return None
+
+
+def copy_paths(project) -> bool:
+    """Put the selected images' paths on the clipboard, one per line; False when nothing is selected."""
+    from PySide6.QtWidgets import QApplication
+
+    rows = project.selection.indices
+    if not len(rows):
+        return False
+    QApplication.clipboard().setText("\n".join(project.paths[i] for i in rows))
+    return True
+
+
+def save_path(parent: QWidget, title: str, default: str | Path, filters: str) -> str:
+    """Ask where to save a file; the empty string when the user cancels."""
+    from PySide6.QtWidgets import QFileDialog
+
+    path, _ = QFileDialog.getSaveFileName(parent, title, str(default), filters)
+    return path

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import QApplication, QComboBox, QDockWidget, QFileDialog, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QComboBox, QDockWidget, QFileDialog, QMainWindow, QMessageBox
 
 from app import dialogs
 from app.labelling import Labelling
@@ -406,17 +406,17 @@ class MainWindow(QMainWindow):
 
     def undo(self) -> None:
         """Undo the last labelling action."""
-        if self.project is not None:
-            text = self.project.undo_text()
-            self.project.undo()
-            self.status.say(f"Undone: {text}")
+        self._step_history("undo", "Undone")
 
     def redo(self) -> None:
         """Redo the last undone action."""
+        self._step_history("redo", "Redone")
+
+    def _step_history(self, which: str, verb: str) -> None:
         if self.project is not None:
-            text = self.project.redo_text()
-            self.project.redo()
-            self.status.say(f"Redone: {text}")
+            text = getattr(self.project, f"{which}_text")()
+            getattr(self.project, which)()
+            self.status.say(f"{verb}: {text}")
 
     def _update_actions(self) -> None:
         p = self.project
@@ -446,10 +446,8 @@ class MainWindow(QMainWindow):
         if p is None or p.run_id is None:
             return None
         entry = EXPORT_FORMATS.get(fmt)
-        if not path:
-            path, _ = QFileDialog.getSaveFileName(self, "Export catalogue",
-                                                  str(p.folder / f"catalogue{entry.option('suffix', '')}"),
-                                                  str(entry.option("filter", "")))
+        path = path or dialogs.save_path(self, "Export catalogue", p.folder / f"catalogue{entry.option('suffix', '')}",
+                                         str(entry.option("filter", "")))
         if not path:
             return None
         try:
@@ -462,18 +460,15 @@ class MainWindow(QMainWindow):
 
     def export_map(self, path: str | None = None) -> None:
         """Save the map as PNG or SVG."""
-        if not path:
-            path, _ = QFileDialog.getSaveFileName(self, "Export map", "map.png", "PNG image (*.png);;SVG image (*.svg)")
+        path = path or dialogs.save_path(self, "Export map", "map.png", "PNG image (*.png);;SVG image (*.svg)")
         if path:
             self.map.export_image(path)
             self.status.say(f"Map saved to {path}")
 
     def copy_paths(self) -> None:
         """Copy the selected images' paths to the clipboard, one per line."""
-        p = self.project
-        if p is not None and len(p.selection.indices):
-            QApplication.clipboard().setText("\n".join(p.paths[i] for i in p.selection.indices))
-            self.status.say(f"Copied {len(p.selection.indices)} path(s)")
+        if self.project is not None and dialogs.copy_paths(self.project):
+            self.status.say(f"Copied {len(self.project.selection.indices)} path(s)")
 
     # ------------------------------------------------------------------ misc
     def show_error(self, message: str, hint: str = "", details: str = "") -> None:
@@ -491,14 +486,9 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        for url in event.mimeData().urls():
-            path = Path(url.toLocalFile())
-            if path.is_dir():
-                self.open_folder(path)
-                return
-            if path.is_file():
-                self.open_folder(path.parent)
-                return
+        folder = dialogs.dropped_folder(event.mimeData())
+        if folder is not None:
+            self.open_folder(folder)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         self.jobs.cancel()
