@@ -207,6 +207,21 @@ _LOCKS: dict[Path, tuple[int, int]] = {}
 _LOCKS_GUARD = threading.Lock()
 
 
+def _lock_holder(fd: int, wait: float = 1.0) -> str:
+    """Who holds the lock, as it wrote it ("pid N on HOST").
+
+    The holder writes this just after taking the lock, so a second process that
+    arrives at the same moment can find the file still empty: it reads again for
+    up to ``wait`` seconds before saying only "another process".
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+        if text or time.monotonic() >= deadline:
+            return text or "another process"
+        time.sleep(0.02)
+
+
 def _acquire_lock(folder: Path) -> None:
     key = folder.resolve()
     with _LOCKS_GUARD:
@@ -218,7 +233,7 @@ def _acquire_lock(folder: Path) -> None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            holder = _lock_holder(fd)
             os.close(fd)
             raise ProjectLocked(f"the project {key.parent} is open in another Galaxy Sorter ({holder}); "
                                 f"close it there first (one writer per project keeps labels from being "

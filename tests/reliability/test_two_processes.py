@@ -76,3 +76,35 @@ def test_two_cli_runs_at_once(template, tmp_path):
         else:
             assert "18 images clustered" in out
     assert codes == [0, 2], "the two runs did not overlap; the lock was not exercised"
+
+
+SLOW_HOLDER = textwrap.dedent("""
+    import fcntl, os, sys, time
+    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    print("locked", flush=True)
+    time.sleep(0.3)  # the moment between taking the lock and writing who holds it
+    os.pwrite(fd, f"pid {os.getpid()} on here".encode(), 0)
+    sys.stdin.readline()
+    """)
+
+
+def test_the_second_process_names_the_holder_even_in_the_instant_before_it_writes_its_pid(tmp_path):
+    """The CI failure of an earlier version: the lock file was still empty, and the message said 'another process'."""
+    from core.store import ProjectLocked, ProjectStore
+
+    store_dir = tmp_path / ".galaxy-sorter"
+    store_dir.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", SLOW_HOLDER, str(store_dir / "lock")], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        try:
+            ProjectStore(store_dir, root=tmp_path)
+        except ProjectLocked as exc:
+            message = str(exc)
+        else:
+            raise AssertionError("a second writer was let in")
+        assert f"pid {holder.pid} on here" in message
+    finally:
+        holder.communicate("\n", timeout=30)
