@@ -94,3 +94,17 @@ def save_path(parent: QWidget, title: str, default: str | Path, filters: str) ->
 
     path, _ = QFileDialog.getSaveFileName(parent, title, str(default), filters)
     return path
+
+
+def action(parent: QWidget, menu, text: str, slot, shortcut=None, tip: str = ""):  # -> QAction
+    """A menu item: ``text`` calling ``slot``, with an optional shortcut and status-bar tip."""
+    from PySide6.QtGui import QAction, QKeySequence
+
+    item = QAction(text, parent)
+    if shortcut is not None:
+        item.setShortcut(QKeySequence(shortcut))
+    if tip:
+        item.setStatusTip(tip)
+    item.triggered.connect(slot)
+    menu.addAction(item)
+    return item

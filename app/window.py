@@ -115,46 +115,37 @@ class MainWindow(QMainWindow):
         return self.map_view.mode
 
     # ------------------------------------------------------------------ building
-    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        menu.addAction(action)
-        return action
-
     def _build_menus(self) -> None:
         m = self.menuBar().addMenu("&File")
-        self._action(m, "&Open folder…", self.choose_folder, QKeySequence.StandardKey.Open)
+        dialogs.action(self, m, "&Open folder…", self.choose_folder, QKeySequence.StandardKey.Open)
         self.recent = RecentFolders(self.settings, m.addMenu("Open &recent"), self.open_folder)
         m.addSeparator()
-        self.export_actions = [self._action(m, f"&Export {e.label}…", lambda _=False, f=e.name: self.export_catalogue(fmt=f),
-                                            "Ctrl+E" if e.name == EXPORT_FORMATS.default else None)
+        self.export_actions = [dialogs.action(self, m, f"&Export {e.label}…",
+                                              lambda _=False, f=e.name: self.export_catalogue(fmt=f),
+                                              "Ctrl+E" if e.name == EXPORT_FORMATS.default else None)
                                for e in EXPORT_FORMATS]
-        self.export_map_action = self._action(m, "Export &map (PNG/SVG)…", self.export_map)
-        self.copy_action = self._action(m, "&Copy selected file paths", self.copy_paths, "Ctrl+Shift+C")
+        self.export_map_action = dialogs.action(self, m, "Export &map (PNG/SVG)…", self.export_map)
+        self.copy_action = dialogs.action(self, m, "&Copy selected file paths", self.copy_paths, "Ctrl+Shift+C")
         m.addSeparator()
-        self._action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        dialogs.action(self, m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         e = self.menuBar().addMenu("&Edit")
-        self.undo_action = self._action(e, "&Undo", self.undo, QKeySequence.StandardKey.Undo)
-        self.redo_action = self._action(e, "&Redo", self.redo, QKeySequence.StandardKey.Redo)
+        self.undo_action = dialogs.action(self, e, "&Undo", self.undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = dialogs.action(self, e, "&Redo", self.redo, QKeySequence.StandardKey.Redo)
         e.addSeparator()
-        self._action(e, "Select &all", lambda: self.project and self.project.selection.set(np.arange(len(self.project))),
+        dialogs.action(self, e, "Select &all", lambda: self.project and self.project.selection.set(np.arange(len(self.project))),
                      QKeySequence.StandardKey.SelectAll)
-        self._action(e, "Select &none", lambda: self.project and self.project.selection.clear(), "Ctrl+Shift+A")
+        dialogs.action(self, e, "Select &none", lambda: self.project and self.project.selection.clear(), "Ctrl+Shift+A")
         r = self.menuBar().addMenu("&Run")
-        self.cluster_action = self._action(r, "&Cluster", self.start_clustering, "Ctrl+R")
-        self.suggest_action = self._action(r, "&Suggest galaxies to label", self.suggest_next, "Ctrl+G",
+        self.cluster_action = dialogs.action(self, r, "&Cluster", self.start_clustering, "Ctrl+R")
+        self.suggest_action = dialogs.action(self, r, "&Suggest galaxies to label", self.suggest_next, "Ctrl+G",
                                            "Select the galaxies whose labels would teach the model most")
-        self.retrain_action = self._action(r, "&Retrain from my labels", self.retrain, "Ctrl+T",
+        self.retrain_action = dialogs.action(self, r, "&Retrain from my labels", self.retrain, "Ctrl+T",
                                            "Fine-tune DEC on your labels (semi-supervised) and update the clusters")
         self.auto_retrain_action = QAction("Retrain &automatically every 20 new labels", self, checkable=True)
         r.addAction(self.auto_retrain_action)
-        self.morphology_action = self._action(r, "Compute &morphology parameters", self.compute_morphology, tip=(
+        self.morphology_action = dialogs.action(self, r, "Compute &morphology parameters", self.compute_morphology, tip=(
             "Concentration, asymmetry, Gini, M20, ellipticity and colour per galaxy: catalogue columns and map colourings"))
-        self._action(r, "Ca&ncel", self.jobs.cancel, "Esc")
+        dialogs.action(self, r, "Ca&ncel", self.jobs.cancel, "Esc")
         v = self.menuBar().addMenu("&View")
         self.classify_action = QAction("&Classify mode (one galaxy large)", self, checkable=True)
         self.classify_action.setShortcut(QKeySequence("Ctrl+K"))
@@ -164,7 +155,7 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             v.addAction(dock.toggleViewAction())
         h = self.menuBar().addMenu("&Help")
-        self._action(h, "&Keyboard and privacy", lambda: dialogs.show_help(self))
+        dialogs.action(self, h, "&Keyboard and privacy", lambda: dialogs.show_help(self))
 
     def _build_shortcuts(self) -> None:
         # Number keys label the selection with the class of that position; widgets that take
