@@ -8,19 +8,9 @@ import pytest
 from core.active import review_moved, soft_from_confidence, suggest, typical_picks, typicality
 from core.dec import DEC
 from core.finetune import estimate_accuracy, finetune_round, fit_head, plan_round, report_round, train_round
+from tests.core.test_finetune import _grid_blobs as _blobs  # the same four blobs
 
 SMALL = {"hidden_dims": (32, 32, 64, 4), "pretrain_epochs": 5, "finetune_epochs": 10, "min_steps": 100, "n_init": 5}
-
-
-def _blobs(n_per: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Four blobs in 16-D; unsupervised k=2 follows ``a`` (8 features), the classes follow ``b`` (one)."""
-    rng = np.random.default_rng(seed)
-    a = np.repeat([0, 0, 1, 1], n_per)
-    b = np.repeat([0, 1, 0, 1], n_per)
-    X = rng.normal(scale=0.5, size=(4 * n_per, 16))
-    X[:, :8] += 3.0 * a[:, None]
-    X[:, 8] += 3.0 * b
-    return X.astype(np.float32), a, b
 
 
 @pytest.fixture(scope="module")
