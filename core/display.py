@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.images import FITS_SUFFIXES, ImageReadError, read_image
+from core.images import FITS_SUFFIXES, ImageReadError, read_fits_data, read_image
 from core.preprocess import Preprocessing, crop_image
 
 STRETCHES = ("as read", "linear", "sqrt", "log", "asinh")
@@ -82,19 +82,7 @@ def read_raw(path: str | os.PathLike[str]) -> np.ndarray:
     """
     p = Path(path)
     if is_fits(p):
-        from astropy.io import fits
-
-        try:
-            with fits.open(p, memmap=False) as hdul:
-                data = next((h.data for h in hdul if h.data is not None and getattr(h.data, "ndim", 0) >= 2), None)
-                if data is None:
-                    raise ImageReadError("the FITS file has no image data (no 2-D or 3-D HDU)")
-                data = np.asarray(data, np.float32)
-        except ImageReadError:
-            raise
-        except Exception as exc:  # astropy raises many types for damaged files
-            raise ImageReadError(f"not a readable FITS file ({type(exc).__name__}: {exc})") from exc
-        data = np.squeeze(data)
+        data = read_fits_data(p, np.float32)
         if data.ndim == 2:
             data = data[:, :, None]
         elif data.ndim == 3:

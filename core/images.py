@@ -198,7 +198,12 @@ def _to_rgb_uint8(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
-def _read_fits(path: Path) -> np.ndarray:
+def read_fits_data(path: str | os.PathLike[str], dtype: np.dtype | type | None = None) -> np.ndarray:
+    """The pixel array of a FITS file's first HDU with image data (2-D or more), squeezed, as stored.
+
+    The one FITS reader of the features (:func:`read_image`) and of the display
+    (:func:`core.display.read_raw`); damaged files raise :class:`ImageReadError`.
+    """
     from astropy.io import fits
 
     try:
@@ -206,12 +211,16 @@ def _read_fits(path: Path) -> np.ndarray:
             data = next((h.data for h in hdul if h.data is not None and getattr(h.data, "ndim", 0) >= 2), None)
             if data is None:
                 raise ImageReadError("the FITS file has no image data (no 2-D or 3-D HDU)")
-            data = np.asarray(data)
+            data = np.asarray(data, dtype)
     except ImageReadError:
         raise
     except Exception as exc:  # astropy raises many types for damaged files
         raise ImageReadError(f"not a readable FITS file ({type(exc).__name__}: {exc})") from exc
-    data = np.squeeze(data)
+    return np.squeeze(data)
+
+
+def _read_fits(path: Path) -> np.ndarray:
+    data = read_fits_data(path)
     if data.ndim == 3:
         if data.shape[0] == 3:  # FITS cubes are (planes, y, x)
             data = np.moveaxis(data, 0, -1)
