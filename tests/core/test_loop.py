@@ -141,3 +141,19 @@ def test_dec_and_rounds_share_one_kl_loop(fitted, monkeypatch):
     DEC(2, random_state=0, **SMALL).fit(X)
     train_round(plan_round(X, path, _labels(b, 10), class_order=["round", "disk"]), steps=20, random_state=0)
     assert calls == ["dec", "round"]
+
+
+def test_the_estimate_comes_with_an_interval_that_narrows_with_labels():
+    """Ten labels measure an accuracy to about +-20 points; the report says so (issue 12's honest report)."""
+    from core.finetune import RoundResult, wilson_interval
+
+    lo10, hi10 = wilson_interval(0.9, 10)
+    lo200, hi200 = wilson_interval(0.9, 200)
+    assert 0.55 < lo10 < 0.6 and 0.98 < hi10 <= 1.0  # Wilson, z=1.96: 0.596 .. 0.982
+    assert lo10 < lo200 < 0.9 < hi200 < hi10 and hi200 - lo200 < 0.1
+    assert wilson_interval(1.0, 10)[1] == 1.0 and wilson_interval(0.0, 10)[0] == 0.0
+    assert np.isnan(wilson_interval(float("nan"), 10)[0]) and np.isnan(wilson_interval(0.5, 0)[1])
+    res = RoundResult(["a", "b"], np.zeros(3, int), np.ones(3), np.ones((3, 2)) / 2, np.zeros((3, 2)), None,
+                      np.zeros(3, bool), {}, {"a": 3, "b": 0}, 1.0, 10, 0.1, estimated_accuracy=0.9,
+                      estimated_balanced_accuracy=0.85, estimate_method="5-fold cross-validation on your 10 labels")
+    assert "90% (95% interval 60%-98%)" in res.headline() and "90% (95% interval 60%-98%)" in res.summary()
