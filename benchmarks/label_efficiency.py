@@ -4,6 +4,7 @@ One command per data set::
 
     .venv/bin/python benchmarks/label_efficiency.py --set kaggle --features /work/features/kaggle_efficientnet_lite0.npz
     .venv/bin/python benchmarks/label_efficiency.py --set gc1-hsc --features /work/features/gc1-hsc_efficientnet_lite0.npz
+    .venv/bin/python benchmarks/label_efficiency.py --set kaggle --heldout --model galaxy_cnn
 
 (without ``--features`` the features are extracted with ``--model``, cached).
 A simulated astronomer answers with the true label of the images asked about.
@@ -98,12 +99,24 @@ def load_features(args: argparse.Namespace, images: Path, truth: dict[str, str],
         from core.preprocess import Preprocessing
 
         paths = [p for p in sorted(images.glob("*.jpg")) if truth.get(p.stem) in classes]
+        if args.heldout:
+            from models.train_galaxy_net import split_of
+
+            paths = [p for p in paths if split_of(p.stem) == "test"]
         ext = extract_features(paths, FeatureModel(args.model), Preprocessing(),
                                cache=FeatureCache(ROOT / ".cache" / "benchmarks" / "features"), batch_size=16)
         ids, X = np.array([p.stem for p in ext.paths]), ext.features
         source = f"{args.model} features (extracted)"
     y = np.array([truth.get(i) for i in ids], dtype=object)
     keep = np.isin(y, classes)
+    if args.heldout:
+        from models.train_galaxy_net import split_of
+
+        keep &= np.array([split_of(i) == "test" for i in ids])
+        source += ", galaxy_cnn's held-out split only"
+    elif args.set == "kaggle" and "galaxy_cnn" in source:
+        print("warning: galaxy_cnn was trained on most of the Kaggle images; pass --heldout to score only the "
+              "images it never saw", file=sys.stderr)
     return np.asarray(X[keep], np.float32), y[keep].astype(str).astype(object), source
 
 
@@ -165,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="image folder (default: the set's folder under ../shared/data)")
     parser.add_argument("--truth", type=Path, help="labels CSV (default: the set's labels.csv)")
     parser.add_argument("--model", default="efficientnet_lite0", help="feature model when extracting")
+    parser.add_argument("--heldout", action="store_true",
+                        help="only the images of galaxy_cnn's held-out split (sha1(GalaxyID) %% 100 >= 80, never "
+                             "trained on; see models/train_galaxy_net.py): the Kaggle set with galaxy_cnn features")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--timing-only", action="store_true", help="only the 10,000-image round timings")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed+seeds-1")
