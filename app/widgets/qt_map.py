@@ -12,18 +12,22 @@ pyqtgraph's own ``setData(brush=...)`` and ``setBrush`` still walk the points in
 Python (a ``mkBrush`` call and a symbol-atlas key per point: 0.3-0.5 s at
 60,000), so :class:`_StyledScatter` fills the item's point array with numpy:
 each point carries a small integer style, the atlas is asked for one symbol per
-style, and a recolour writes only the points whose style changed.
+style, and a recolour writes only the points whose style changed.  A user's
+label is a style too (a ring of the colour), so labelling a galaxy restyles
+one point and repaints only its few pixels (see :class:`_StyledScatter`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPainterPath
 from PySide6.QtWidgets import QButtonGroup, QGraphicsPathItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 MODES = ("pan", "rect", "lasso")
+MAP_BACKGROUND = "#1e1e1e"
+LEGEND_DELAY_MS = 40  # the legend's counts follow a label this much later, in a repaint of their own
 
 
 def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
@@ -51,32 +55,74 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
 
 
 class _StyledScatter(pg.ScatterPlotItem):
-    """A ``ScatterPlotItem`` whose points are styled from a small table of brushes, vectorised.
+    """A ``ScatterPlotItem`` whose points are styled from a small table of styles, vectorised.
 
-    Uses the item's documented record array (``data``: x, y, brush, sourceRect, ...)
-    and its symbol atlas, with one atlas lookup per distinct brush instead of one
-    per point; pyqtgraph's paint path is unchanged.
+    Uses the item's documented record array (``data``: x, y, pen, brush,
+    sourceRect, ...) and its symbol atlas, with one atlas lookup per distinct
+    style instead of one per point.
+
+    A restyle of a few points repaints only the region around them: the item
+    asks the scene to update that rectangle, and while painting it draws only
+    the points that overlap the exposed rectangle (``viewRect`` is narrowed to
+    it, which pyqtgraph's paint uses to cull).  Labelling one galaxy of 60,000
+    so repaints a few dozen pixels, not the whole cloud.
     """
 
-    def _rects(self, brushes: list[QBrush]) -> np.ndarray:
-        """Atlas rectangle of each brush's symbol (the atlas renders any it lacks)."""
-        styles = [(self.opts["symbol"], self.opts["size"], self.opts["pen"], b) for b in brushes]
-        rects = np.zeros(len(brushes), dtype=self.data.dtype["sourceRect"])
-        if brushes:
-            rects[:] = self.fragmentAtlas[styles]
-        return rects
+    #: Above this many changed points a restyle repaints the whole item.
+    PARTIAL_LIMIT = 256
 
-    def set_styled(self, x: np.ndarray, y: np.ndarray, brushes: list[QBrush], style: np.ndarray) -> None:
-        """Replace the points: point ``i`` at ``(x[i], y[i])`` filled with ``brushes[style[i]]``."""
-        table = np.empty(len(brushes), object)
-        table[:] = brushes
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # exposedRect is only the dirty part when this flag is set (else the whole bounding rect)
+        self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption)
+        self._exposed = None
+
+    def viewRect(self):  # noqa: N802 (pyqtgraph API)
+        """The visible bounds, narrowed to the exposed rectangle while painting (pyqtgraph culls to it)."""
+        rect = super().viewRect()
+        if self._exposed is not None and rect is not None:
+            return rect.intersected(self._exposed)
+        return rect
+
+    def paint(self, p, option, widget) -> None:  # noqa: D102 (Qt override)
+        self._exposed = option.exposedRect if self._exportOpts is False else None
+        try:
+            super().paint(p, option, widget)
+        finally:
+            self._exposed = None
+
+    def _rects(self, styles: list[tuple[object, QBrush]], style: np.ndarray) -> np.ndarray:
+        """Atlas rectangle of the symbol of each point's (pen, brush) style ``styles[style[i]]``.
+
+        Only the styles in use are looked up (the atlas renders any it lacks).
+        """
+        used, inverse = np.unique(style, return_inverse=True)
+        keys = [(self.opts["symbol"], self.opts["size"], self.opts["pen"] if styles[u][0] is None else styles[u][0],
+                 styles[u][1]) for u in used]
+        rects = np.zeros(len(used), dtype=self.data.dtype["sourceRect"])
+        if keys:
+            rects[:] = self.fragmentAtlas[keys]
+        return rects[inverse.ravel()]
+
+    @staticmethod
+    def _tables(styles: list[tuple[object, QBrush]]) -> tuple[np.ndarray, np.ndarray]:
+        pens, brushes = np.empty(len(styles), object), np.empty(len(styles), object)
+        pens[:] = [pen for pen, _ in styles]
+        brushes[:] = [brush for _, brush in styles]
+        return pens, brushes
+
+    def set_styled(self, x: np.ndarray, y: np.ndarray, styles: list[tuple[object, QBrush]],
+                   style: np.ndarray) -> None:
+        """Replace the points: point ``i`` at ``(x[i], y[i])`` drawn with ``styles[style[i]]`` (pen, brush)."""
+        pens, brushes = self._tables(styles)
         data = np.empty(len(x), dtype=self.data.dtype)  # object fields start as None: "the default"
         data["x"], data["y"] = x, y
         data["size"] = -1
         data["visible"] = True
         data["data"] = np.arange(len(x))
-        data["brush"] = table[style] if len(brushes) else None
-        data["sourceRect"] = self._rects(brushes)[style] if len(brushes) else 0
+        data["pen"] = pens[style] if len(styles) else None
+        data["brush"] = brushes[style] if len(styles) else None
+        data["sourceRect"] = self._rects(styles, style) if len(styles) else 0
         self.data = data
         # What ScatterPlotItem.addPoints does after filling its array, minus the per-point styling.
         self.prepareGeometryChange()
@@ -85,15 +131,33 @@ class _StyledScatter(pg.ScatterPlotItem):
         self.invalidate()
         self.sigPlotChanged.emit(self)
 
-    def restyle(self, rows: np.ndarray, brushes: list[QBrush], style: np.ndarray) -> None:
-        """Give the points ``rows`` the brushes ``brushes[style]`` (``style`` aligned with ``rows``)."""
+    def restyle(self, rows: np.ndarray, styles: list[tuple[object, QBrush]], style: np.ndarray) -> None:
+        """Give the points ``rows`` the styles ``styles[style]`` (``style`` aligned with ``rows``)."""
         if len(rows) == 0:
             return
-        table = np.empty(len(brushes), object)
-        table[:] = brushes
-        self.data["brush"][rows] = table[style]
-        self.data["sourceRect"][rows] = self._rects(brushes)[style]
-        self.invalidate()
+        pens, brushes = self._tables(styles)
+        self.data["pen"][rows] = pens[style]
+        self.data["brush"][rows] = brushes[style]
+        self.data["sourceRect"][rows] = self._rects(styles, style)
+        if len(rows) > self.PARTIAL_LIMIT or self._region(rows[:1]) is None:
+            self.invalidate()
+            return
+        # a few scattered points: a small rectangle each; more: the box around them
+        for part in ([rows[i : i + 1] for i in range(len(rows))] if len(rows) <= 16 else [rows]):
+            self.update(self._region(part))
+
+    def _region(self, rows: np.ndarray):
+        """The item-coordinate rectangle covering the symbols of ``rows`` (None: not shown yet)."""
+        from PySide6.QtCore import QRectF
+
+        px, py = self.pixelVectors()
+        if px is None or py is None:
+            return None
+        half = float(self.data["sourceRect"]["w"][rows].max()) / 2 + 2  # pixels, with a margin for antialiasing
+        dx, dy = abs(px.x()) * half + abs(py.x()) * half, abs(px.y()) * half + abs(py.y()) * half
+        x, y = self.data["x"][rows], self.data["y"][rows]
+        return QRectF(float(x.min()) - dx, float(y.min()) - dy, float(x.max() - x.min()) + 2 * dx,
+                      float(y.max() - y.min()) + 2 * dy)
 
 
 class _SelectViewBox(pg.ViewBox):
@@ -153,7 +217,7 @@ class QtClusterMap(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.view = _SelectViewBox(self)
-        self.plot = pg.PlotWidget(viewBox=self.view, background="#1e1e1e")
+        self.plot = pg.PlotWidget(viewBox=self.view, background=MAP_BACKGROUND)
         self.plot.setMenuEnabled(False)
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
@@ -167,10 +231,15 @@ class QtClusterMap(QWidget):
         self.legend.setParentItem(self.view)
         self.coords = np.zeros((0, 2), np.float32)
         self._tree = None
-        self._style = np.zeros(0, np.int64)  # per point: index into _style_colors
-        self._style_colors: list[str] = []  # grows; one cached QBrush per entry
+        self._style = np.zeros(0, np.int64)  # per point: 2 * (index into _style_colors) + ringed
+        self._style_colors: list[str] = []  # grows; one cached QBrush (and ring pen) per entry
+        self._ringed = np.zeros(0, bool)  # per point: the user labelled it (drawn as a ring)
+        self._pens: dict[str, object] = {}
         self._brushes: dict[str, QBrush] = {}
         self._legend_key: tuple = ()
+        self._legend_texts: list[str] | None = None  # counts waiting for their own repaint
+        self._legend_timer = QTimer(self, singleShot=True, interval=LEGEND_DELAY_MS)
+        self._legend_timer.timeout.connect(self._apply_legend_counts)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
@@ -216,8 +285,10 @@ class QtClusterMap(QWidget):
         self.coords = np.asarray(coords, np.float32).reshape(-1, 2)
         self._tree = cKDTree(self.coords) if len(self.coords) else None
         keys, inverse, counts = self._group(groups)
-        self._style = self._style_of(keys, colors)[inverse]
-        self.scatter.set_styled(self.coords[:, 0], self.coords[:, 1], self._style_brushes(), self._style)
+        if len(self._ringed) != len(self.coords):
+            self._ringed = np.zeros(len(self.coords), bool)
+        self._style = 2 * self._style_of(keys, colors)[inverse] + self._ringed
+        self.scatter.set_styled(self.coords[:, 0], self.coords[:, 1], self._styles(), self._style)
         self._update_legend(keys, counts, colors, names)
         self.hover_item.setData([], [])
         if auto_range and len(self.coords):
@@ -247,18 +318,26 @@ class QtClusterMap(QWidget):
             out[i] = self._style_colors.index(color)
         return out
 
-    def _style_brushes(self) -> list[QBrush]:
-        return [self._brush(c) for c in self._style_colors]
+    def _ring_pen(self, color: str):
+        pen = self._pens.get(color)
+        if pen is None:
+            pen = self._pens[color] = pg.mkPen(color, width=2)
+        return pen
+
+    def _styles(self) -> list[tuple[object, QBrush]]:
+        """(pen, brush) of every style: per colour a solid dot, then a ring of that colour (a user's label)."""
+        out: list[tuple[object, QBrush]] = []
+        for c in self._style_colors:
+            out += [(None, self._brush(c)), (self._ring_pen(c), self._brush(MAP_BACKGROUND))]
+        return out
 
     def set_colors(self, groups: np.ndarray, colors: dict[object, str], names: dict[object, str] | None = None) -> None:
         """Recolour the points without moving them; only points whose colour changed are touched."""
         if len(groups) != len(self.coords):
             return
         keys, inverse, counts = self._group(groups)
-        style = self._style_of(keys, colors)[inverse]
-        rows = np.flatnonzero(style != self._style)
-        self.scatter.restyle(rows, self._style_brushes(), style[rows])
-        self._style = style
+        style = 2 * self._style_of(keys, colors)[inverse] + self._ringed
+        self._restyle(style)
         self._update_legend(keys, counts, colors, names)
 
     def set_continuous(self, values: np.ndarray, title: str) -> None:
@@ -277,16 +356,27 @@ class QtClusterMap(QWidget):
             entries.append((colors.get(key, "#999999"), (names or {}).get(key, str(key))))
         texts = [f"{name} ({c})" for (_, name), c in zip(entries, counts)]
         if tuple(entries) == self._legend_key and len(self.legend.items) == len(texts):
-            # Same groups: only the counts move (labelling one galaxy must not rebuild the legend).
-            for (_, label), text in zip(self.legend.items, texts):
-                if label.text != text:
-                    label.setText(text)
+            # Same groups: only the counts move (labelling one galaxy must not rebuild the legend).  They
+            # follow a moment later in a repaint of their own: repainted together with the changed point,
+            # the legend's corner and the point would make one rectangle spanning much of the cloud.
+            self._legend_texts = texts
+            self._legend_timer.start()
             return
+        self._legend_timer.stop()
+        self._legend_texts = None
         self.legend.clear()
         self._legend_key = tuple(entries)
         for (color, _), text in zip(entries, texts):
             sample = pg.ScatterPlotItem(pen=None, brush=self._brush(color), size=10)
             self.legend.addItem(sample, text)
+
+    def _apply_legend_counts(self) -> None:
+        texts, self._legend_texts = self._legend_texts, None
+        if texts is None or len(texts) != len(self.legend.items):
+            return
+        for (_, label), text in zip(self.legend.items, texts):
+            if label.text != text:
+                label.setText(text)
 
     def set_selection(self, indices: np.ndarray) -> None:
         """Outline the selected points."""
@@ -299,14 +389,30 @@ class QtClusterMap(QWidget):
             self.selected_item.setData(x=self.coords[idx, 0], y=self.coords[idx, 1])
         self.info.setText(f"{len(idx)} selected" if len(idx) else "")
 
+    def _restyle(self, style: np.ndarray) -> None:
+        """Apply a new style per point, touching only the points whose style changed."""
+        rows = np.flatnonzero(style != self._style)
+        self.scatter.restyle(rows, self._styles(), style[rows])
+        self._style = style
+
     def set_user_labelled(self, indices: np.ndarray) -> None:
-        """Mark the points the user labelled with a dark centre (rings), apart from the model's solid dots."""
-        if getattr(self, "user_item", None) is None:
-            self.user_item = pg.ScatterPlotItem(pxMode=True, size=2.5, pen=None, brush=pg.mkBrush("#1e1e1e"))
-            self.plot.addItem(self.user_item)
+        """Draw the points the user labelled as rings of their colour, apart from the model's solid dots.
+
+        A style of the one scatter item, not a second item on top: labelling a
+        galaxy then restyles one point, and only its few pixels are repainted.
+        """
         idx = np.asarray(indices, np.int64)
-        idx = idx[idx < len(self.coords)]
-        self.user_item.setData(x=self.coords[idx, 0], y=self.coords[idx, 1])
+        idx = idx[(idx >= 0) & (idx < len(self.coords))]
+        ringed = np.zeros(len(self.coords), bool)
+        ringed[idx] = True
+        self._ringed = ringed
+        if len(self._style) == len(ringed):
+            self._restyle(self._style - self._style % 2 + ringed)
+
+    @property
+    def user_labelled(self) -> np.ndarray:
+        """Indices of the points drawn as the user's labels (rings)."""
+        return np.flatnonzero(self._ringed)
 
     # ------------------------------------------------------------------ lookups
     def _pixel_radius(self, pixels: float) -> float:

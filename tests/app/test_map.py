@@ -64,7 +64,7 @@ def test_setting_points_looks_up_one_symbol_per_colour_not_per_point(cmap, point
     assert sum(styles_looked_up) <= 2 * 3, styles_looked_up  # was one per point (3,000 here, 60,000 in use)
 
 
-def test_labelling_one_point_touches_only_that_point(cmap, points):
+def test_labelling_one_point_touches_only_that_point(cmap, points, qtbot):
     coords, groups = points
     cmap.set_points(coords, groups, COLORS)
     before_rects = cmap.scatter.data["sourceRect"].copy()
@@ -80,7 +80,9 @@ def test_labelling_one_point_touches_only_that_point(cmap, points):
     # the legend keeps its entries and only its counts change
     assert [sample for sample, _ in cmap.legend.items] == legend_samples
     counts = np.bincount(new, minlength=3)
-    assert [label.text for _, label in cmap.legend.items] == [f"{k} ({counts[k]})" for k in range(3)]
+    # the counts follow a moment later, in a repaint of their own
+    qtbot.waitUntil(lambda: [label.text for _, label in cmap.legend.items] == [f"{k} ({counts[k]})" for k in range(3)],
+                    timeout=2000)
 
 
 def test_new_groups_and_strings_rebuild_the_legend(cmap, points):
@@ -93,3 +95,42 @@ def test_new_groups_and_strings_rebuild_the_legend(cmap, points):
         f"elliptical ({(names == 'elliptical').sum()})", f"Spiral ({(names == 'spiral').sum()})"]
     cmap.set_points(np.zeros((0, 2)), np.zeros(0), {})
     assert len(cmap.scatter.data) == 0 and not cmap.legend.items
+
+
+def test_labelling_one_point_repaints_only_its_pixels(cmap, points, qtbot):
+    """Issue 13: one label at 60,000 points must fit a frame; the repaint draws the changed point's
+    neighbourhood, not the cloud, and what it draws is the new style (a ring for a user's label)."""
+    from PySide6.QtWidgets import QApplication
+
+    coords, groups = points
+    drawn: list[int] = []
+    original = cmap.scatter._maskAt
+
+    def counting(rect):
+        mask = original(rect)
+        drawn.append(int(mask.sum()))
+        return mask
+
+    cmap.scatter._maskAt = counting
+    cmap.set_points(coords, groups, COLORS)
+    qtbot.waitUntil(lambda: len(drawn) > 0)
+    assert max(drawn) > 0.9 * len(coords)  # a new cloud is painted whole
+    QApplication.processEvents()
+    row = int(np.argmin(np.abs(coords).sum(1)))  # a point in the middle of the cloud
+    drawn.clear()
+    cmap.set_user_labelled(np.array([row]))
+    qtbot.waitUntil(lambda: len(drawn) > 0)
+    assert max(drawn) < 0.05 * len(coords), drawn  # its neighbourhood only
+    assert cmap.user_labelled.tolist() == [row]
+    assert cmap.scatter.data["pen"][row] is not None and cmap.scatter.data["brush"][row].color().name() == "#1e1e1e"
+    drawn.clear()
+    new = groups.copy()
+    new[row] = (new[row] + 1) % 3
+    cmap.set_colors(new, COLORS)
+    qtbot.waitUntil(lambda: len(drawn) > 0)
+    assert max(drawn) < 0.05 * len(coords), drawn
+    assert cmap.scatter.data["pen"][row].color().name() == COLORS[int(new[row])]  # still a ring, new colour
+    drawn.clear()
+    cmap.set_colors((groups + 1) % 3, COLORS)  # every point changes: one whole repaint
+    qtbot.waitUntil(lambda: len(drawn) > 0)
+    assert max(drawn) > 0.9 * len(coords)
