@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     one = shifted[-1].copy() if shifted else groups.copy()
     w.set_colors(one, colors)
     app.processEvents()
-    flips = iter(range(10))
+    flips = iter(range(20))
 
     def label_one() -> None:
         i = next(flips)
@@ -142,6 +142,20 @@ def main(argv: list[str] | None = None) -> int:
         w.set_colors(one, colors)
 
     t_one, t_one_paint = _time_split(label_one, app, 7)
+
+    def legend_counts() -> None:  # what the legend's timer does 40 ms after a label, in its own repaint
+        label_one()
+        w._legend_timer.stop()
+        app.processEvents()
+        t = time.perf_counter()
+        w._apply_legend_counts()
+        app.processEvents()
+        legend_times.append(time.perf_counter() - t)
+
+    legend_times: list[float] = []
+    for _ in range(5):
+        legend_counts()
+    t_legend = statistics.median(legend_times)
     sel = rng.choice(n, min(n, 5000), replace=False)
     t_sel = _time(lambda: (w.set_selection(sel), app.processEvents()), 3)
     queries = coords[rng.choice(n, 2000)] + rng.normal(scale=0.05, size=(2000, 2))
@@ -170,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  set data (cached brush per cluster): {t_set * 1000:11.1f}  {t_set_paint * 1000:17.1f}  150")
     print(f"  recolour all points:                 {t_recolor * 1000:11.1f}  {t_recolor_paint * 1000:17.1f}  100")
     print(f"  recolour one point (a label):        {t_one * 1000:11.1f}  {t_one_paint * 1000:17.1f}  16")
+    print(f"  then the legend's counts, own repaint: {'':9s}  {t_legend * 1000:17.1f}  16")
     print(f"  set data (new brush per point):      {t_naive * 1000:8.1f} ms with repaint "
           f"({t_naive / t_set_paint:.1f}x slower)")
     print(f"  redraw:                              {min(t_draw, t_draw_again) * 1000:8.1f} ms")
