@@ -68,8 +68,6 @@ def _lda_map(Z: np.ndarray, labels: Sequence | None, random_state: int, **_: obj
     return axes
 
 
-
-
 def tsne(
     X: np.ndarray,
     *,
@@ -78,13 +76,16 @@ def tsne(
     should_stop: StopFn | None = None,
     n_jobs: int | None = None,
     early_exaggeration_iter: int = 250,
-    n_iter: int = 500,
+    n_iter: int = 250,
 ) -> np.ndarray:
     """2-D t-SNE of ``X`` with openTSNE, reporting progress and cancellable.
 
-    The schedule is openTSNE's standard one: PCA initialisation,
+    The schedule is openTSNE's, shortened: PCA initialisation,
     ``early_exaggeration_iter`` iterations with exaggeration 12, then ``n_iter``
-    at exaggeration 1; perplexity 30 (less for tiny sets).
+    at exaggeration 1 (openTSNE's default is 500; on the 6,507 Kaggle images'
+    Lite0 features 250 kept the same share of 10-nearest neighbours, 0.329,
+    and the same 10-NN morphology accuracy in 2-D, 0.670 against 0.669, in
+    70% of the time); perplexity 30 (less for tiny sets).
 
     Parameters
     ----------
