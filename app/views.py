@@ -35,7 +35,7 @@ from app.widgets.qt_classify import QtClassify
 from app.widgets.qt_map import QtClusterMap
 from app.widgets.qt_thumbnails import ThumbnailCache
 from app.workers import JobRunner
-from core.colouring import COLOURINGS, Colouring, colouring, is_colouring
+from core.colouring import COLOURINGS, Colouring, cluster_color, colouring, is_colouring
 from core.images import image_id
 from core.project import Project
 
@@ -147,9 +147,15 @@ class MapView:
             self.map.set_colors(c.groups, c.colors, c.names)
         self._mark_user_labelled()
 
-    def show_partial(self, coords: np.ndarray) -> None:
-        """A rough map of the images whose features have arrived, in one grey."""
-        self.map.set_points(coords, np.zeros(len(coords), np.int64), {0: "#888888"}, {0: "features so far"})
+    def show_partial(self, coords: np.ndarray, clusters: np.ndarray | None = None) -> None:
+        """A rough map while a run works: the images whose features have arrived, in one grey; or,
+        with ``clusters``, every image on a PCA map in its cluster's colour while t-SNE runs."""
+        if clusters is None:
+            self.map.set_points(coords, np.zeros(len(coords), np.int64), {0: "#888888"}, {0: "features so far"})
+            return
+        keys = [int(c) for c in np.unique(clusters)]
+        self.map.set_points(coords, clusters, {c: cluster_color(c) for c in keys},
+                            {c: f"cluster {c} (PCA map while t-SNE runs)" for c in keys})
 
     def _on_hover(self, row: int) -> None:
         p = self.project

@@ -123,6 +123,7 @@ def run_pipeline(
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
     on_batch: Callable[[list[Path], np.ndarray], None] | None = None,
+    on_preview: Callable[[np.ndarray, np.ndarray], None] | None = None,
 ) -> PipelineResult:
     """Cluster the galaxies in ``folder``.
 
@@ -138,6 +139,10 @@ def run_pipeline(
     progress, should_stop : callables, optional
     on_batch : callable(paths, features), optional
         Receives each batch of features as it is extracted (maps that fill in).
+    on_preview : callable(coords, clusters), optional
+        Before a projection that takes a while (one that reports progress:
+        t-SNE), receives a PCA map of every image and its cluster, so the map
+        shows the clusters while the projection runs.
 
     Returns
     -------
@@ -192,7 +197,10 @@ def run_pipeline(
     if projection.option("needs_labels", False):
         coords = project(features, cfg.projection, labels=clusters.labels.astype(str), random_state=cfg.seed)
     else:
-        coords = project(features, cfg.projection, random_state=cfg.seed)
+        if on_preview is not None and projection.option("reports_progress", False):
+            on_preview(project(features, "pca", random_state=cfg.seed), clusters.labels)
+        coords = project(features, cfg.projection, random_state=cfg.seed, progress=_stage(progress, "project"),
+                         should_stop=should_stop)
     timings["project"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -258,7 +266,8 @@ def run_in_own_store(
     This is the app's background job: the connection never crosses to the GUI
     thread, and it is closed whether the run finishes, fails or is cancelled.
     ``partial`` receives ``(paths so far, rough PCA map)`` at most every 1.5 s
-    while features arrive, so the map fills in.
+    while features arrive, so the map fills in, and ``(None, PCA map of every
+    image, clusters)`` before t-SNE starts, so the clusters show while it runs.
     """
     seen: list[np.ndarray] = []
     names: list[str] = []
@@ -275,7 +284,8 @@ def run_in_own_store(
     store = ProjectStore(store_dir)
     try:
         return run_pipeline(folder, config, store=store, progress=progress, should_stop=should_stop,
-                            on_batch=on_batch)
+                            on_batch=on_batch,
+                            on_preview=None if partial is None else lambda xy, c: partial((None, xy, c)))
     finally:
         store.close()
 

@@ -91,3 +91,29 @@ def test_the_job_closes_its_store_on_its_own_thread_when_the_run_fails(tmp_path,
     worker.join()
     assert errors and "fewer than two readable images" in str(errors[0])
     assert opened == closed == [worker.ident]
+
+
+def test_a_tsne_run_shows_the_clusters_on_a_pca_map_first_and_reports_and_cancels(tmp_path, sample_folder):
+    """Issue 13: t-SNE with progress and cancel, and a PCA map of the clusters while it runs."""
+    from core.progress import Cancelled
+
+    folder = shutil.copytree(sample_folder, tmp_path / "imgs")
+    config = PipelineConfig(model="efficientnet_lite0", method="kmeans", n_clusters=3, seed=1, projection="tsne",
+                            batch_size=8, use_gpu=False)
+    partials: list[tuple] = []
+    messages: list[str] = []
+    result = run_in_own_store(folder, config, tmp_path / "store", partial=partials.append,
+                              progress=lambda f, m: messages.append(m))
+    previews = [p for p in partials if len(p) == 3]
+    assert len(previews) == 1
+    _, coords, clusters = previews[0]
+    assert coords.shape == (len(result.paths), 2) and np.isfinite(coords).all()
+    np.testing.assert_array_equal(clusters, result.clusters.labels)
+    assert not np.allclose(coords, result.coords)  # the preview is PCA, the result t-SNE
+    assert any("t-SNE iteration" in m for m in messages)
+
+    seen: list[str] = []
+    with pytest.raises(Cancelled):
+        run_in_own_store(folder, config, tmp_path / "store2", progress=lambda f, m: seen.append(m),
+                         should_stop=lambda: any("t-SNE iteration" in m for m in seen))
+    assert sum("t-SNE iteration" in m for m in seen) < 5  # stopped within a few progress reports
