@@ -99,9 +99,10 @@ class FeatureModel:
     path : Path, optional
         Explicit model file instead of the models folder.
     fp16 : bool
-        Run a half-precision copy of the model (converted when loaded): for GPUs,
-        where it halves memory traffic; features then differ from float32 ones by
-        a cosine distance below 1e-4, and the cache keeps them apart.
+        Run a half-precision copy of the model (converted when loaded): meant for
+        GPUs, where it halves memory traffic.  Features then differ from float32
+        ones by a cosine distance of about 1e-5 (the tests allow 1e-4), and the
+        cache keeps them apart.
     io_binding : bool, optional
         Feed the session through onnxruntime's I/O binding (the input copied to
         the device once, the output bound there); default: exactly when the
