@@ -176,12 +176,13 @@ class FeatureModel:
             return self.session.run(None, {self.input_name: batch})[0]
         import onnxruntime as ort
 
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
         binding = self.session.io_binding()
         if self.device == "CUDA":
             binding.bind_ortvalue_input(self.input_name, ort.OrtValue.ortvalue_from_numpy(batch, "cuda", 0))
             binding.bind_output(self.output_name, "cuda", 0)
         else:
-            binding.bind_cpu_input(self.input_name, np.ascontiguousarray(batch, dtype=np.float32))
+            binding.bind_cpu_input(self.input_name, batch)
             binding.bind_output(self.output_name, "cpu")
         self.session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0]
