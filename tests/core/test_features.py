@@ -149,6 +149,21 @@ def test_cancel_stops_the_decoding_threads(sample_folder, fast_model):
     assert not [t for t in threading.enumerate() if t.name.startswith("features")]
 
 
+def test_an_error_in_on_batch_propagates_and_stops_the_decoding_threads(tmp_path, sample_folder, fast_model):
+    import threading
+
+    paths = sorted(sample_folder.glob("*.png"))
+    cache = FeatureCache(tmp_path / "cache")
+
+    def fail(batch_paths, feats):
+        raise RuntimeError("the map went away")
+
+    with pytest.raises(RuntimeError, match="the map went away"):
+        extract_features(paths, fast_model, cache=cache, batch_size=2, prefetch=3, on_batch=fail)
+    assert not [t for t in threading.enumerate() if t.name.startswith("features")]
+    assert cache.count(fast_model.cache_key(Preprocessing())) == 2  # stored before on_batch was called
+
+
 def test_decoding_threads_run_at_a_lower_priority_on_linux(sample_folder, fast_model):
     import os
     import sys
