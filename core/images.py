@@ -185,6 +185,9 @@ def _to_rgb_uint8(array: np.ndarray) -> np.ndarray:
     """Turn a decoded raster (gray, BGR, BGRA; 8 or 16 bit) into RGB uint8."""
     import cv2
 
+    if array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] in (3, 4):
+        # One OpenCV pass: copying numpy's channel-reversed view costs more than decoding the JPEG.
+        return cv2.cvtColor(array, cv2.COLOR_BGR2RGB if array.shape[2] == 3 else cv2.COLOR_BGRA2RGB)
     if array.ndim == 3 and array.shape[2] == 4:
         array = array[:, :, :3]
     if array.ndim == 3 and array.shape[2] == 3:

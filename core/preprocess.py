@@ -137,9 +137,32 @@ def dihedral_variants(image: np.ndarray) -> list[np.ndarray]:
     return [np.ascontiguousarray(v) for v in out]
 
 
-def to_model_input(images: list[np.ndarray], scale: float, offset: float) -> np.ndarray:
-    """Stack RGB uint8 squares into an NCHW float32 batch normalised as ``x*scale+offset``."""
-    batch = np.stack(images).astype(np.float32)
-    batch *= scale
-    batch += offset
-    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+def to_model_input(images: list[np.ndarray], scale: float, offset: float, out: np.ndarray | None = None) -> np.ndarray:
+    """Stack RGB uint8 squares into an NCHW float32 batch normalised as ``x*scale+offset``.
+
+    Parameters
+    ----------
+    images : list of ndarray
+        RGB uint8 squares of one size, each of shape (size, size, 3).
+    scale, offset : float
+        The model's normalisation.
+    out : ndarray of shape (len(images), 3, size, size), float32, optional
+        Where to write the batch: a slice of a preallocated batch lets worker
+        threads prepare each image in place, so the thread running the model
+        never stacks, converts or transposes (that copy cost a tenth of the
+        inference time of EfficientNet-Lite0 when it ran between model calls).
+
+    Returns
+    -------
+    ndarray of shape (len(images), 3, size, size), float32
+        ``out`` when given.  The values are bit-identical either way: each is
+        ``float32(x) * float32(scale) + float32(offset)`` rounded in float32.
+    """
+    if out is None:
+        size = images[0].shape[0] if images else 0
+        out = np.empty((len(images), 3, size, size), np.float32)
+    s32, o32 = np.float32(scale), np.float32(offset)
+    for row, image in zip(out, images):
+        np.multiply(image.transpose(2, 0, 1), s32, out=row)
+        row += o32
+    return out
