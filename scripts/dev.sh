@@ -57,8 +57,9 @@ case "${1:-}" in
     out="dist/galaxy-sorter-$version-$(uname -s | tr '[:upper:]' '[:lower:]')-$(uname -m).tar.xz"
     echo "packaging the build of $(date -r dist/galaxy-sorter/galaxy-sorter '+%Y-%m-%d %H:%M') into $out"
     start=$(date +%s)
-    # xz -6 (the default level) on two threads: -9 saves about 1% more and takes far longer
-    # (README, Packaging); sorted names and neutral owners make the archive reproducible.
+    # xz's default level (-6) on two threads: its time on this 2-core machine is in the README
+    # (Packaging); higher levels are slower still. Sorted names and neutral owners: the same
+    # build gives the same archive.
     tar -C dist --sort=name --owner=0 --group=0 --numeric-owner -cf - galaxy-sorter \
       | xz -T2 -6 > "$out.part"
     mv "$out.part" "$out"
