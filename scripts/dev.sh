@@ -4,6 +4,8 @@
 #   bash scripts/dev.sh cli    set up, then cluster the sample headless (CLI, CSV out)
 #   bash scripts/dev.sh test   set up if needed, then run the test suite
 #   bash scripts/dev.sh build  set up, then build the standalone app into dist/galaxy-sorter/
+#   bash scripts/dev.sh package  compress dist/galaxy-sorter/ (built first if absent) into
+#                              dist/galaxy-sorter-VERSION-OS-ARCH.tar.xz, the download
 #   bash scripts/dev.sh setup  only set up (.venv, packages, model files, sample)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +49,23 @@ case "${1:-}" in
     "$VENV/bin/pyinstaller" --noconfirm --clean --log-level WARN build.spec
     echo "built dist/galaxy-sorter in $(( $(date +%s) - start )) s, $(du -sh dist/galaxy-sorter | cut -f1)"
     ;;
+  package)
+    if [ ! -x dist/galaxy-sorter/galaxy-sorter ]; then
+      bash "$0" build
+    fi
+    version=$("$PY" -c "import tomllib; print(tomllib.load(open('pyproject.toml', 'rb'))['project']['version'])")
+    out="dist/galaxy-sorter-$version-$(uname -s | tr '[:upper:]' '[:lower:]')-$(uname -m).tar.xz"
+    echo "packaging the build of $(date -r dist/galaxy-sorter/galaxy-sorter '+%Y-%m-%d %H:%M') into $out"
+    start=$(date +%s)
+    # xz's default level (-6) on two threads: its time on this 2-core machine is in the README
+    # (Packaging); higher levels are slower still. Sorted names and neutral owners: the same
+    # build gives the same archive.
+    tar -C dist --sort=name --owner=0 --group=0 --numeric-owner -cf - galaxy-sorter \
+      | xz -T2 -6 > "$out.part"
+    mv "$out.part" "$out"
+    echo "wrote $out in $(( $(date +%s) - start )) s: $(du -h "$out" | cut -f1) ($(stat -c %s "$out") bytes;" \
+      "unpacked $(du -sh dist/galaxy-sorter | cut -f1))"
+    ;;
   test)
     setup
     "$VENV/bin/ruff" check .
@@ -54,5 +73,5 @@ case "${1:-}" in
     shift
     QT_QPA_PLATFORM=offscreen "$PY" -m pytest "$@"
     ;;
-  *) echo "usage: bash scripts/dev.sh {run|cli|test|build|setup} [args]" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/dev.sh {run|cli|test|build|package|setup} [args]" >&2; exit 2 ;;
 esac

@@ -3,6 +3,12 @@
 The contrib hook imports astropy.visualization.wcsaxes, which needs matplotlib
 (not shipped) and stops the build. Galaxy Sorter reads FITS files only, so the
 submodules are collected without visualization and the test suites.
+
+astropy's unit and angle parsers (PLY) look for their generated tables
+(``*_lextab.py``, ``*_parsetab.py``) as files beside the parser and, when they
+are missing, try to write them there: inside the frozen app that failed, and with
+it every FITS header with a unit (``BUNIT``, ``CUNIT``), so no FITS file could be
+read. The tables are therefore also collected as files.
 """
 
 from PyInstaller.utils.hooks import collect_data_files, collect_submodules
@@ -14,3 +20,4 @@ hiddenimports = collect_submodules(
     on_error="ignore",
 )
 datas = collect_data_files("astropy", excludes=["**/tests/**", "**/visualization/**"])
+datas += collect_data_files("astropy", include_py_files=True, includes=["**/*_lextab.py", "**/*_parsetab.py"])
