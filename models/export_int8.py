@@ -43,7 +43,7 @@ MODELS = ("xception", "efficientnet_lite0")
 SOURCES = ("sample", "kaggle")
 METHODS = ("minmax", "entropy", "percentile")
 KAGGLE = HERE.parent.parent / "shared" / "data" / "galaxy-zoo-kaggle"
-BATCH = 8
+BATCH = 10  # divides the sample's 90: the histogram calibrators (entropy, percentile) need equal batches
 # The sample's default size (30 per class, 90 images); the Kaggle default matches it
 # so the two calibrations compare like with like.
 SAMPLE_PER_CLASS = 30
@@ -64,7 +64,7 @@ def calibration_paths(source: str, folder: Path, n_images: int, seed: int = 0) -
     folder : Path
         Scratch folder for the sample.
     n_images : int
-        Kaggle images to draw (the sample is always its 90 images).
+        Kaggle images to draw, rounded down to a whole number of batches (the sample is always its 90).
     seed : int
         Seed of the Kaggle draw.
     """
@@ -81,7 +81,8 @@ def calibration_paths(source: str, folder: Path, n_images: int, seed: int = 0) -
         if not labels_csv.is_file():
             raise FileNotFoundError(f"{labels_csv} is missing; calibrate on the sample instead")
         ids = sorted(i for i in load_labels(labels_csv) if split_of(i) == "train")
-        chosen = np.random.default_rng(seed).choice(len(ids), size=min(n_images, len(ids)), replace=False)
+        n = min(n_images, len(ids)) // BATCH * BATCH
+        chosen = np.random.default_rng(seed).choice(len(ids), size=n, replace=False)
         return [KAGGLE / "images" / f"{ids[j]}.jpg" for j in sorted(chosen)]
     raise ValueError(f"calibration source must be one of {SOURCES}, not {source!r}")
 
@@ -180,14 +181,27 @@ def _ort_version() -> str:
 
 
 def quantised_ops(path: Path) -> dict[str, int]:
-    """Op type -> count of the ops that consume a DequantizeLinear output (run in int8 by onnxruntime)."""
+    """Op type -> count of the ops onnxruntime runs in int8.
+
+    In a QDQ graph that is a node whose inputs all come from DequantizeLinear
+    (a convolution's bias excepted) and whose outputs all go to QuantizeLinear.
+    """
     import onnx
 
     graph = onnx.load(str(path)).graph
     dq_out = {o for n in graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    q_in = {i for n in graph.node if n.op_type == "QuantizeLinear" for i in n.input[:1]}
+    consumers: dict[str, list[str]] = {}
+    for node in graph.node:
+        for i in node.input:
+            consumers.setdefault(i, []).append(node.op_type)
     counts: dict[str, int] = {}
     for node in graph.node:
-        if node.op_type not in ("QuantizeLinear", "DequantizeLinear") and any(i in dq_out for i in node.input):
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear"):
+            continue
+        inputs = [i for k, i in enumerate(node.input) if i and not (node.op_type == "Conv" and k == 2)]
+        outputs_q = all(o in q_in and set(consumers.get(o, [])) == {"QuantizeLinear"} for o in node.output)
+        if inputs and all(i in dq_out for i in inputs) and outputs_q:
             counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return dict(sorted(counts.items()))
 
