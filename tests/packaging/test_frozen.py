@@ -5,10 +5,11 @@ frozen app, checks that every module core/ and app/ import (lazily too: the fine
 round's torch and scikit-learn parts, which no headless command reaches) and every compiled
 part of openTSNE are in the bundle, and that what build.spec drops stays out.
 
-It runs when ``dist/galaxy-sorter/`` exists (built by ``bash scripts/dev.sh build``),
-or builds it first when ``GALAXY_SORTER_BUILD=1``; otherwise it skips, saying so.
-CI does not build (the build takes longer than the rest of the suite): see the
-README, "Packaging".
+It builds the app first when ``GALAXY_SORTER_BUILD=1`` (``.ci/run`` sets it, so every
+CI run tests a fresh build); otherwise it runs on ``dist/galaxy-sorter/`` (built by
+``bash scripts/dev.sh build``) when that build is newer than the code it packages, and
+skips, saying why, when there is no build or when it is older (a build from before a
+pull would fail here on what the new code fixed); see the README, "Packaging".
 """
 
 from __future__ import annotations
@@ -38,7 +39,19 @@ def frozen() -> Path:
     if not EXE.is_file():
         pytest.skip(f"no packaged app at {DIST}; build it with `bash scripts/dev.sh build` "
                     "or set GALAXY_SORTER_BUILD=1")
+    # the executable PyInstaller writes (the console launcher is a copy that keeps its source's time)
+    newer = _newer_sources((DIST / ("galaxy-sorter.exe" if sys.platform == "win32" else "galaxy-sorter")).stat().st_mtime)
+    if newer:
+        pytest.skip(f"the packaged app at {DIST} is older than {newer[0]} (and {len(newer) - 1} more): rebuild "
+                    "it with `bash scripts/dev.sh build` or set GALAXY_SORTER_BUILD=1")
     return EXE
+
+
+def _newer_sources(built: float) -> list[str]:
+    """What the bundle is made from (build.spec, packaging/, core/, app/) changed since ``built``."""
+    sources = [ROOT / "build.spec", *(ROOT / "packaging").rglob("*"), *(ROOT / "core").rglob("*.py"),
+               *(ROOT / "app").rglob("*.py")]
+    return sorted(str(p.relative_to(ROOT)) for p in sources if p.is_file() and p.stat().st_mtime > built)
 
 
 def _env() -> dict[str, str]:
