@@ -97,7 +97,12 @@ def save_path(parent: QWidget, title: str, default: str | Path, filters: str) ->
 
 
 def action(parent: QWidget, menu, text: str, slot, shortcut=None, tip: str = ""):  # -> QAction
-    """A menu item: ``text`` calling ``slot``, with an optional shortcut and status-bar tip."""
+    """A menu item: ``text`` calling ``slot()``, with an optional shortcut and status-bar tip.
+
+    ``slot`` is called with no argument: ``QAction.triggered`` passes its ``checked``
+    flag (False), which a slot with a default argument, such as ``suggest_next(n=10)``,
+    would otherwise take as its first parameter (Ctrl+G once suggested 0 galaxies).
+    """
     from PySide6.QtGui import QAction, QKeySequence
 
     item = QAction(text, parent)
@@ -105,6 +110,6 @@ def action(parent: QWidget, menu, text: str, slot, shortcut=None, tip: str = "")
         item.setShortcut(QKeySequence(shortcut))
     if tip:
         item.setStatusTip(tip)
-    item.triggered.connect(slot)
+    item.triggered.connect(lambda _checked=False: slot())
     menu.addAction(item)
     return item

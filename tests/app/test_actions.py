@@ -1,0 +1,48 @@
+"""Menu actions and their shortcuts, driven the way the user drives them (issue 18).
+
+Tests used to call ``window.suggest_next(6)`` directly and missed that the menu
+entry and Ctrl+G passed ``QAction.triggered``'s ``checked=False`` as ``n``, so
+the shortcut suggested 0 galaxies while the button suggested 10.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from tests.app.test_window import _cluster, _fast
+
+
+def test_ctrl_g_suggests_ten_galaxies(qtbot, window, folder):
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000) as blocker:
+        qtbot.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    assert blocker.args[0] == "suggest"
+    assert len(list(window.grid.rows())) == 10  # the strip shows the ten, the first one marked
+    assert window.stage_label.text().startswith("10 galaxies suggested")
+
+
+def test_run_menu_suggest_entry_suggests_ten_galaxies(qtbot, window, folder):
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    run_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Run")
+    entry = next(a for a in run_menu.actions() if a.text() == "&Suggest galaxies to label")
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000):
+        entry.trigger()
+    assert len(list(window.grid.rows())) == 10
+
+
+def test_suggest_button_and_shortcut_agree(qtbot, window, folder):
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000):
+        qtbot.mouseClick(window.run_settings.suggest_button, Qt.MouseButton.LeftButton)
+    by_button = sorted(int(i) for i in window.grid.rows())
+    assert len(by_button) == 10
+    window.project.selection.clear()
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000):
+        qtbot.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    assert sorted(int(i) for i in window.grid.rows()) == by_button
