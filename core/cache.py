@@ -221,7 +221,10 @@ class FeatureCache:
             if dim != features.shape[1]:
                 raise ValueError(f"cache {key} holds {dim}-d rows, not {features.shape[1]}-d")
             row_bytes = 4 * dim
-            with open(self._file(key), "ab") as fh:
+            # Never through a link or into a hard-linked file (a planted <key>.f32, issue 19).
+            from core.store import open_in_store
+
+            with os.fdopen(open_in_store(self._file(key), os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as fh:
                 # An exclusive lock on the row file: two writers never interleave their appends.
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
                 try:
