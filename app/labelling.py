@@ -16,7 +16,7 @@ import numpy as np
 
 from app.widgets.qt_thumbnails import QtPreview, QtThumbnailGrid
 from core.colouring import row_color
-from core.images import image_id
+from core.images.io import image_id
 from core.project import Project
 
 
@@ -72,7 +72,7 @@ class Labelling:
 
     def _show_unclustered(self, p: Project) -> None:
         """Before the first run, the strip shows the folder's images (nothing to label yet)."""
-        from core.images import scan_folder
+        from core.images.io import scan_folder
 
         paths = [str(x) for x in scan_folder(p.folder)]
         self.grid.paths = paths

@@ -36,7 +36,7 @@ from app.widgets.qt_map import QtClusterMap
 from app.widgets.qt_thumbnails import ThumbnailCache
 from app.workers import JobRunner
 from core.colouring import COLOURINGS, Colouring, cluster_color, colouring, is_colouring
-from core.images import image_id
+from core.images.io import image_id
 from core.project import Project
 
 

@@ -23,11 +23,12 @@ from app.widgets.qt_map import QtClusterMap
 from app.widgets.qt_tables import CatalogueTools
 from app.widgets.qt_thumbnails import QtPreview, QtThumbnailGrid
 from app.workers import JobRunner
-from core.cluster import CLUSTER_METHODS, describe_k_scores, suggest_n_clusters
+from core.catalog.export import EXPORT_FORMATS
+from core.clustering.methods import CLUSTER_METHODS, describe_k_scores, suggest_n_clusters
 from core.colouring import COLOURINGS
-from core.export import EXPORT_FORMATS
 from core.pipeline import PipelineResult, run_in_own_store
-from core.project import EXCLUDE, UNSURE, Project
+from core.project import Project
+from core.vocabulary import EXCLUDE, UNSURE
 
 
 class MainWindow(QMainWindow):
@@ -279,7 +280,7 @@ class MainWindow(QMainWindow):
 
     def reproject(self, method: str) -> None:
         """Draw the map again with another projection."""
-        from core.projection import PROJECTION_METHODS, project
+        from core.clustering.projection import PROJECTION_METHODS, project
 
         p = self.project
         if p is None or p.features is None:
@@ -347,8 +348,8 @@ class MainWindow(QMainWindow):
         self.labelling.show_list(np.flatnonzero(result.moved), "Moved by the last retraining")
 
     def compute_morphology(self) -> None:
-        """Compute the morphology parameters of the images not done yet, in the background (core/morphology.py)."""
-        from core.morphology import compute_morphology
+        """Compute the morphology parameters of the images not done yet, in the background (core/features/morphology.py)."""
+        from core.features.morphology import compute_morphology
 
         if self.project is None or not self.project.paths:
             self.show_error("Cluster the images first.")

@@ -4,7 +4,7 @@ One command::
 
     .venv/bin/python benchmarks/big_folder.py [--n 60000] [--method kmeans] [--folder DIR]
 
-Writes N synthetic galaxies (``core.sample``, 64 px PNG, three classes) into
+Writes N synthetic galaxies (``core.images.sample``, 64 px PNG, three classes) into
 ``--folder`` once (default ``.cache/benchmarks/big-<N>``; reused on later runs),
 then runs what an astronomer does: cluster the folder with the default feature
 model, reopen the project (clusters, labels and the cached features), label 200
@@ -25,9 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from core.images.sample import make_sample  # noqa: E402
 from core.pipeline import PipelineConfig, run_pipeline  # noqa: E402
 from core.project import Project  # noqa: E402
-from core.sample import make_sample  # noqa: E402
 
 
 def _memory_mb() -> tuple[float, float]:

@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.cache import FeatureCache  # noqa: E402
+from core.store.cache import FeatureCache  # noqa: E402
 
 KAGGLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "galaxy-zoo-kaggle" / "images"
 

@@ -25,9 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.dec import DEC, PAPER_SCHEDULE  # noqa: E402
-from core.metrics import evaluate  # noqa: E402
-from core.truth import load_truth  # noqa: E402
+from core.catalog.truth import load_truth  # noqa: E402
+from core.clustering.dec import DEC, PAPER_SCHEDULE  # noqa: E402
+from core.clustering.metrics import evaluate  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "galaxy-zoo-kaggle"
 FEATURES = Path("/work/features/kaggle_efficientnet_lite0.npz")

@@ -6,7 +6,7 @@ One command::
 
 On the first ``--images`` Galaxy Zoo JPEGs of ``../shared/data/galaxy-zoo-kaggle``
 (424x424) and on a synthetic 512x512x3 float32 FITS cube, prints the median
-milliseconds per image of: the old whole-frame thumbnail (``core.images.thumbnail``),
+milliseconds per image of: the old whole-frame thumbnail (``core.images.io.thumbnail``),
 the cropped thumbnail as read, and each stretch (linear, sqrt, log, asinh;
 per band) for a 96 px thumbnail and the full-size preview, with ratios to the
 old thumbnail from the same run.  All of it runs on the GUI thread when a
@@ -46,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from astropy.io import fits
 
-    from core.display import Stretch, render
-    from core.images import thumbnail
-    from core.preprocess import Preprocessing
+    from core.images.display import Stretch, render
+    from core.images.io import thumbnail
+    from core.images.preprocess import Preprocessing
 
     jpegs = sorted(str(p) for p in DATA.glob("*.jpg"))[: args.images]
     if not jpegs:

@@ -37,12 +37,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.cache import FeatureCache  # noqa: E402
-from core.cluster import cluster_features  # noqa: E402
-from core.features import FeatureModel, extract_features, raw_pixel_features  # noqa: E402
-from core.metrics import evaluate  # noqa: E402
-from core.preprocess import Preprocessing  # noqa: E402
-from core.truth import load_truth  # noqa: E402
+from core.catalog.truth import load_truth  # noqa: E402
+from core.clustering.methods import cluster_features  # noqa: E402
+from core.clustering.metrics import evaluate  # noqa: E402
+from core.features.extract import FeatureModel, extract_features, raw_pixel_features  # noqa: E402
+from core.images.preprocess import Preprocessing  # noqa: E402
+from core.store.cache import FeatureCache  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "galaxy-zoo-kaggle"
 METHODS = ("kmeans", "pca-kmeans", "gmm", "agglomerative", "dbscan", "dec", "dec-paper", "dec-raw")

@@ -11,9 +11,9 @@ in the order a, c, b, d, c, a (a load that drifts steadily weighs on (a) and
 (c) alike):
 
 (a) inference only: the model on batches prepared beforehand (no file touched);
-(b) decode and prepare only: :func:`core.features.prepared_batches` (the
+(b) decode and prepare only: :func:`core.features.extract.prepared_batches` (the
     worker threads that read, crop, resize and normalise) with no model;
-(c) end to end: :func:`core.features.extract_features` without a cache;
+(c) end to end: :func:`core.features.extract.extract_features` without a cache;
 (d) the scheme before issue 13 (decoding one batch ahead, the batch stacked
     on the model's thread), with today's decoder and session settings;
 
@@ -41,8 +41,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.features import FeatureModel, _load_and_prepare, extract_features, prepared_batches  # noqa: E402
-from core.preprocess import Preprocessing  # noqa: E402
+from core.features.extract import FeatureModel, _load_and_prepare, extract_features, prepared_batches  # noqa: E402
+from core.images.preprocess import Preprocessing  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "galaxy-zoo-kaggle" / "images"
 DEFAULT_IMAGES = {"galaxy_cnn": 2048, "efficientnet_lite0": 384, "xception": 64}
@@ -50,14 +50,14 @@ DEFAULT_IMAGES = {"galaxy_cnn": 2048, "efficientnet_lite0": 384, "xception": 64}
 
 def _images(n: int, folder: Path | None) -> tuple[list[Path], str]:
     if folder is not None:
-        from core.images import scan_folder
+        from core.images.io import scan_folder
 
         paths = scan_folder(folder)[:n]
         return paths, f"{len(paths)} images from {folder}"
     if DATA.is_dir():
         paths = sorted(DATA.glob("*.jpg"))[:n]
         return paths, f"{len(paths)} Galaxy Zoo images (424x424 JPEG) from {DATA}"
-    from core.sample import make_sample
+    from core.images.sample import make_sample
 
     folder = make_sample(Path(tempfile.mkdtemp(prefix="extraction-bench-")), per_class=max(1, -(-n // 3)), size=424)
     paths = sorted(folder.glob("*.png"))[:n]

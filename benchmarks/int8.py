@@ -13,13 +13,13 @@ calibration never saw:
 * **images/s, inference only**: ``session.run`` on batches prepared beforehand;
   the variants take turns batch by batch, so load from other jobs on the CPU
   hits them alike.
-* **images/s, end to end**: :func:`core.features.extract_features` (decode,
+* **images/s, end to end**: :func:`core.features.extract.extract_features` (decode,
   crop, inference; no cache) on the first ``--e2e`` images of the first set.
 * **linear probe**: logistic regression on standardised features
   (``benchmarks/evaluate.py``'s reference), 5-fold stratified cross-validated
   predictions with a fixed seed: ACC and balanced ACC.
-* **k-means** (``core.cluster``; k=3 on Kaggle, k=2 on GALAXY CRUISE): ACC under
-  optimal matching, balanced ACC, ARI, NMI (``core.metrics``).
+* **k-means** (``core.clustering.methods``; k=3 on Kaggle, k=2 on GALAXY CRUISE): ACC under
+  optimal matching, balanced ACC, ARI, NMI (``core.clustering.metrics``).
 * the mean cosine similarity of each image's int8 and fp32 features.
 
 Sets (``--images`` each, the same number per class where the data allow, seeded):
@@ -49,12 +49,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.evaluate import kaggle_split, supervised_probe  # noqa: E402
-from core.cluster import cluster_features  # noqa: E402
-from core.features import FeatureModel, extract_features  # noqa: E402
-from core.images import read_image  # noqa: E402
-from core.metrics import evaluate  # noqa: E402
+from core.clustering.methods import cluster_features  # noqa: E402
+from core.clustering.metrics import evaluate  # noqa: E402
+from core.features.extract import FeatureModel, extract_features  # noqa: E402
+from core.images.io import read_image  # noqa: E402
+from core.images.preprocess import Preprocessing  # noqa: E402
 from core.paths import models_dir  # noqa: E402
-from core.preprocess import Preprocessing  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 KAGGLE = SHARED / "galaxy-zoo-kaggle"
@@ -123,7 +123,7 @@ def load_sets(names: list[str], n: int, seed: int = 0) -> list[EvalSet]:
 
 def prepared_batches(model: FeatureModel, paths: list[Path], batch: int = BATCH) -> list[np.ndarray]:
     """NCHW float32 batches of ``paths``, prepared as the app prepares them."""
-    from core.preprocess import to_model_input
+    from core.images.preprocess import to_model_input
 
     prep = Preprocessing()
     squares = [model.prepare(read_image(p), prep)[0] for p in paths]

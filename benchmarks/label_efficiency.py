@@ -12,8 +12,8 @@ After 10, 20, 50, 100 and 200 answers it prints, as mean and standard
 deviation over ``--seeds`` seeds, the balanced accuracy, accuracy and ARI of
 the labels of every image NOT labelled, for
 
-* ``loop``: the app's loop, :func:`core.active.suggest` (typical first,
-  uncertain later) and one :func:`core.finetune.finetune_round` after each
+* ``loop``: the app's loop, :func:`core.learning.active.suggest` (typical first,
+  uncertain later) and one :func:`core.learning.finetune.finetune_round` after each
   batch (DEC fine-tuning plus the class-balanced head; final labels combined);
 * ``loop, DEC alone``: the same rounds' DEC clusters without the head;
 * ``logreg, same picks``: the benchmarks' reference classifier
@@ -43,10 +43,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.evaluate import linear_classifier  # noqa: E402
-from core.active import soft_from_confidence, suggest  # noqa: E402
-from core.dec import DEC  # noqa: E402
-from core.finetune import finetune_round  # noqa: E402
-from core.truth import load_truth  # noqa: E402
+from core.catalog.truth import load_truth  # noqa: E402
+from core.clustering.dec import DEC  # noqa: E402
+from core.learning.active import soft_from_confidence, suggest  # noqa: E402
+from core.learning.finetune import finetune_round  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 SETS = {
@@ -94,9 +94,9 @@ def load_features(args: argparse.Namespace, images: Path, truth: dict[str, str],
         ids, X = data["ids"].astype(str), data["features"]
         source = f"{Path(args.features).name}"
     else:
-        from core.cache import FeatureCache
-        from core.features import FeatureModel, extract_features
-        from core.preprocess import Preprocessing
+        from core.features.extract import FeatureModel, extract_features
+        from core.images.preprocess import Preprocessing
+        from core.store.cache import FeatureCache
 
         paths = [p for p in sorted(images.glob("*.jpg")) if truth.get(p.stem) in classes]
         if args.heldout:
@@ -136,7 +136,7 @@ def fitted_dec(X: np.ndarray, work: Path) -> tuple[Path, float]:
 def run_loop(X: np.ndarray, y: np.ndarray, encoder: Path, classes: tuple[str, ...], seed: int, work: Path,
              ft: dict) -> dict:
     """The suggest + retrain loop for one seed; scores on the unlabelled images at each budget."""
-    from core.onnx_mlp import run_encoder
+    from core.clustering.onnx_mlp import run_encoder
 
     emb, soft = run_encoder(encoder, X)
     labels = np.full(len(X), None, dtype=object)

@@ -1,4 +1,4 @@
-"""Throughput of the morphology parameters (core/morphology.py) on real images.
+"""Throughput of the morphology parameters (core/features/morphology.py) on real images.
 
 One command::
 
@@ -6,7 +6,7 @@ One command::
 
 Prints images/second for decoding alone, for decoding plus the parameters
 (fixed 0.5 crop binned to ``--size`` px) and for the parameters alone (the
-difference), from the same run; then :func:`core.morphology.compute_morphology`
+difference), from the same run; then :func:`core.features.morphology.compute_morphology`
 (threads, stored in a temporary project store), as the app and the CLI run it.
 """
 
@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.evaluate import DATA, find_images  # noqa: E402
-from core.images import read_image  # noqa: E402
-from core.morphology import morphology_table  # noqa: E402
+from core.features.morphology import morphology_table  # noqa: E402
+from core.images.io import read_image  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,8 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"morphology alone:       {len(res.paths) / alone:.1f} img/s (the difference of the two)")
     import tempfile
 
-    from core.morphology import compute_morphology
-    from core.store import ProjectStore
+    from core.features.morphology import compute_morphology
+    from core.store.database import ProjectStore
 
     with tempfile.TemporaryDirectory() as tmp:
         store = ProjectStore(Path(tmp) / "store", root=args.data)

@@ -4,7 +4,7 @@ One command::
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/retrain_cost.py [--n 10000] [--labels 100]
 
-Writes N synthetic galaxies (``core.sample``, 64 px PNG, three classes) into
+Writes N synthetic galaxies (``core.images.sample``, 64 px PNG, three classes) into
 ``.cache/benchmarks/retrain-<N>`` once, clusters them with DEC and the default
 feature model, answers ``--labels`` galaxies with their true class, then times
 one fine-tuning round three ways on the same project:
@@ -35,11 +35,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.finetune import finetune_round  # noqa: E402
+from core.catalog.truth import load_truth  # noqa: E402
+from core.images.sample import make_sample  # noqa: E402
+from core.learning.finetune import finetune_round  # noqa: E402
 from core.pipeline import PipelineConfig, run_pipeline  # noqa: E402
 from core.project import Project  # noqa: E402
-from core.sample import make_sample  # noqa: E402
-from core.truth import load_truth  # noqa: E402
 
 
 def _label(project: Project, truth: dict[str, str], n: int, seed: int = 0) -> None:

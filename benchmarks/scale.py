@@ -8,8 +8,8 @@ One command::
 Builds seeded synthetic feature sets shaped like CNN features (n x 2,048,
 three Gaussian groups on a non-negative background) and times, for each size:
 DEC fit (the product's default schedule, or the paper's with
-``--dec-schedule paper``), k-means (as ``core.cluster`` runs it), t-SNE
-(``core.projection``, PCA to 50-d then openTSNE) and the map (set data,
+``--dec-schedule paper``), k-means (as ``core.clustering.methods`` runs it), t-SNE
+(``core.clustering.projection``, PCA to 50-d then openTSNE) and the map (set data,
 recolour all, recolour after one label: the widget's work and, in brackets,
 with the repaint).  Prints one Markdown table with the peak resident memory of
 the process after each size (sizes run smallest first, so it is that size's
@@ -105,9 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from sklearn.metrics import adjusted_rand_score
 
-    from core.cluster import cluster_features
-    from core.dec import PAPER_SCHEDULE
-    from core.projection import project
+    from core.clustering.dec import PAPER_SCHEDULE
+    from core.clustering.methods import cluster_features
+    from core.clustering.projection import project
 
     sizes = [int(s) for s in args.sizes.split(",")]
     steps = args.steps.split(",")

@@ -13,7 +13,7 @@ prints the time and two quality figures of the 2-D map: the share of each
 galaxy's 10 nearest neighbours in the 50-d space that stay among its 10
 nearest on the map (2,000 seeded galaxies), and the 5-fold accuracy of a
 10-nearest-neighbour classifier of the morphology on the map (the labels are
-used only to score).  The app's schedule is 250 + 250 (``core.projection.tsne``).
+used only to score).  The app's schedule is 250 + 250 (``core.clustering.projection.tsne``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.truth import load_truth  # noqa: E402
+from core.catalog.truth import load_truth  # noqa: E402
 
 LABELS = ROOT.parent / "shared" / "data" / "galaxy-zoo-kaggle" / "labels.csv"
 SCHEDULES = ((250, 500), (250, 250), (125, 250))

@@ -25,11 +25,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.cluster import CLUSTER_METHODS
-from core.export import EXPORT_FORMATS
-from core.features import FEATURE_MODELS
-from core.preprocess import CROP_MODES, Preprocessing
-from core.projection import PROJECTION_METHODS
+from core.catalog.export import EXPORT_FORMATS
+from core.clustering.methods import CLUSTER_METHODS
+from core.clustering.projection import PROJECTION_METHODS
+from core.features.extract import FEATURE_MODELS
+from core.images.preprocess import CROP_MODES, Preprocessing
 
 
 class ProgressBar:
@@ -148,7 +148,8 @@ def _check_folder(folder: Path) -> None:
 
 def _open_store(args: argparse.Namespace):  # -> ProjectStore
     """Open the project store first: a locked or read-only project is refused before any work."""
-    from core.store import ProjectStore, ReadOnlyStore, default_store_dir
+    from core.store.database import ProjectStore
+    from core.store.layout import ReadOnlyStore, default_store_dir
 
     store = ProjectStore(args.project_dir or default_store_dir(args.folder), root=args.folder)
     if store.read_only:
@@ -159,10 +160,10 @@ def _open_store(args: argparse.Namespace):  # -> ProjectStore
 
 
 def _cluster(args: argparse.Namespace) -> int:
-    from core.images import image_id
-    from core.metrics import evaluate
+    from core.catalog.truth import load_truth
+    from core.clustering.metrics import evaluate
+    from core.images.io import image_id
     from core.pipeline import PipelineConfig, checked_n_clusters, export_result, run_pipeline
-    from core.truth import load_truth
 
     _check_folder(args.folder)
     check_out(args.out)
@@ -175,7 +176,7 @@ def _cluster(args: argparse.Namespace) -> int:
                             prep=Preprocessing(args.crop, args.crop_fraction, args.rotations))
     result = run_pipeline(args.folder, config, store=store, progress=None if args.quiet else ProgressBar())
     if args.morphology:
-        from core.morphology import compute_morphology
+        from core.features.morphology import compute_morphology
 
         compute_morphology(store, result.paths, progress=None if args.quiet else ProgressBar())
     csv_path, sidecar = export_result(result, config, args.out, args.format, relative=args.relative_paths)
@@ -207,9 +208,9 @@ def _cluster(args: argparse.Namespace) -> int:
 
 
 def _suggest_k(args: argparse.Namespace) -> int:
-    from core.cluster import suggest_n_clusters
-    from core.features import FeatureModel, extract_features
-    from core.images import scan_folder
+    from core.clustering.methods import suggest_n_clusters
+    from core.features.extract import FeatureModel, extract_features
+    from core.images.io import scan_folder
     _check_folder(args.folder)
     if args.max_k < 2:
         raise UsageError(f"--max-k must be at least 2 (got {args.max_k})")
@@ -234,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "suggest-k":
             return _suggest_k(args)
         if args.command == "sample":
-            from core.sample import make_sample
+            from core.images.sample import make_sample
 
             folder = make_sample(args.folder or sample_dir(), per_class=args.per_class)
             print(f"wrote the synthetic sample to {folder}")
@@ -258,7 +259,7 @@ def error_line(exc: BaseException, args: argparse.Namespace | None = None) -> tu
     a damaged, newer, locked or read-only store) get status 2; anything else is
     a bug, reported in one line with status 1 (``--debug`` shows the traceback).
     """
-    from core.store import StoreError
+    from core.store.layout import StoreError
 
     store_dir = getattr(args, "project_dir", None) or (Path(args.folder) / ".galaxy-sorter"
                                                        if getattr(args, "folder", None) else None)

@@ -146,14 +146,14 @@ COLOURINGS.add("confidence", by_confidence, "colour by confidence")
 
 
 def by_morphology(name: str):  # noqa: ANN201 (a colouring factory)
-    """The colouring "colour by ``name``" of a :data:`core.morphology.CATALOGUE_NAMES` parameter.
+    """The colouring "colour by ``name``" of a :data:`core.features.morphology.CATALOGUE_NAMES` parameter.
 
     Shades from the 2nd to the 98th percentile of the values (images without one take the
     lowest shade); raises ValueError when the project has no values yet.
     """
 
     def fn(project: Project) -> Colouring:
-        from core.morphology import morphology_values
+        from core.features.morphology import morphology_values
 
         values = morphology_values(project.store, project.db_ids, (name,))
         if values is None or not np.isfinite(values).any():
@@ -164,11 +164,11 @@ def by_morphology(name: str):  # noqa: ANN201 (a colouring factory)
         groups = by_cluster(project)
         return Colouring(groups.groups, groups.colors, groups.names, scaled, f"{name} {lo:.3g} to {hi:.3g},")
 
-    fn.__doc__ = f"Shade by the morphology parameter {name} (see core/morphology.py)."
+    fn.__doc__ = f"Shade by the morphology parameter {name} (see core/features/morphology.py)."
     return fn
 
 
-for _name in ("concentration", "asymmetry", "gini", "m20", "ellipticity", "colour"):  # core.morphology.CATALOGUE_NAMES
+for _name in ("concentration", "asymmetry", "gini", "m20", "ellipticity", "colour"):  # core.features.morphology.CATALOGUE_NAMES
     COLOURINGS.add(_name, by_morphology(_name), f"colour by {_name}",
                    "a morphology parameter; needs Run > Compute morphology parameters")
 

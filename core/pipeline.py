@@ -21,14 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from core.cluster import CLUSTER_METHODS, DEFAULT_METHOD, ClusterResult, cluster_features
-from core.export import export_catalogue
-from core.features import DEFAULT_MODEL, FEATURE_MODELS, FeatureModel, extract_features, raw_pixel_features
-from core.images import SkippedFile, scan_images
-from core.preprocess import Preprocessing
+from core.catalog.export import export_catalogue
+from core.clustering.methods import CLUSTER_METHODS, DEFAULT_METHOD, ClusterResult, cluster_features
+from core.clustering.projection import PROJECTION_METHODS, project
+from core.features.extract import DEFAULT_MODEL, FEATURE_MODELS, FeatureModel, extract_features, raw_pixel_features
+from core.images.io import SkippedFile, scan_images
+from core.images.preprocess import Preprocessing
 from core.progress import ProgressFn, StopFn
-from core.projection import PROJECTION_METHODS, project
-from core.store import ProjectStore, Run, default_store_dir
+from core.store.database import ProjectStore, Run
+from core.store.layout import default_store_dir
 
 # Share of the progress bar each stage takes (extraction dominates on a CPU).
 _STAGES = {"extract": (0.0, 0.6), "cluster": (0.6, 0.92), "project": (0.92, 0.98), "save": (0.98, 1.0)}
@@ -133,7 +134,7 @@ def run_pipeline(
         Image folder, scanned recursively.
     config : PipelineConfig, optional
     store_dir : path-like, optional
-        Project store folder (default: :func:`core.store.default_store_dir`).
+        Project store folder (default: :func:`core.store.database.default_store_dir`).
     store : ProjectStore, optional
         An open store to use instead (the app's project).
     progress, should_stop : callables, optional
@@ -292,7 +293,7 @@ def run_in_own_store(
 
 def export_result(result: PipelineResult, config: PipelineConfig | None, csv_path: str | os.PathLike[str],
                   fmt: str = "csv", relative: bool = False) -> tuple[Path, Path]:
-    """Write the run's catalogue and sidecar JSON (``<stem>.json``) with :func:`core.export.export_catalogue`.
+    """Write the run's catalogue and sidecar JSON (``<stem>.json``) with :func:`core.catalog.export.export_catalogue`.
 
     ``config`` is not needed any more (the stored run records it); it stays for callers that pass it.
     ``relative``: image paths relative to the image folder, for files meant to be shared.

@@ -29,78 +29,23 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.export import export_catalogue
-from core.images import image_id
-from core.store import ProjectStore, Run, default_store_dir
+from core.catalog.export import export_catalogue
+from core.images.io import image_id
+from core.project_edits import ClassAndClusterEdits
+from core.project_learning import LearningFromLabels
+from core.selection import Listener, Selection
+from core.store.database import ProjectStore, Run
+from core.store.layout import default_store_dir
+from core.undo import Command as _Command
+from core.vocabulary import PALETTE, PRESETS, SPECIAL, LabelClass
 
 if TYPE_CHECKING:
-    from core.features import ExtractionResult
-    from core.finetune import RoundResult
+    from core.features.extract import ExtractionResult
+    from core.images.preprocess import Preprocessing
     from core.pipeline import PipelineConfig, PipelineResult
-    from core.preprocess import Preprocessing
-
-#: Label presets: name -> classes.  Colours are the Okabe-Ito palette (colour-blind safe).
-PRESETS: dict[str, list[str]] = {
-    "Hubble basic": ["elliptical", "spiral", "irregular"],
-    "Galaxy Zoo question 1": ["smooth", "features or disk", "star or artefact"],
-    "GALAXY CRUISE": ["ring", "fan", "distortion", "tail"],
-}
-PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999",
-           "#8C564B", "#17BECF", "#BCBD22", "#7F7F7F")
-#: Special labels every project has: the astronomer is not sure, or wants the image out of the catalogue.
-UNSURE = "unsure"
-EXCLUDE = "exclude"
-SPECIAL = {UNSURE: "#BBBBBB", EXCLUDE: "#444444"}
-
-Listener = Callable[..., None]
-
 
 @dataclass
-class LabelClass:
-    """A named class with its display colour (``#RRGGBB``)."""
-
-    name: str
-    color: str
-
-
-@dataclass
-class _Command:
-    text: str
-    do: Callable[[], None]
-    undo: Callable[[], None]
-
-
-class Selection:
-    """Indices of the selected images, shared by every view.
-
-    ``changed`` listeners receive the new indices (sorted int64 array) and the
-    source that set them, so a view can ignore its own echo.
-    """
-
-    def __init__(self) -> None:
-        self.indices = np.zeros(0, np.int64)
-        self._listeners: list[Listener] = []
-
-    def subscribe(self, fn: Listener) -> None:
-        """Call ``fn(indices, source)`` whenever the selection changes."""
-        self._listeners.append(fn)
-
-    def set(self, indices: Iterable[int], source: object = None) -> None:
-        """Replace the selection."""
-        new = np.unique(np.asarray(list(indices) if not isinstance(indices, np.ndarray) else indices, dtype=np.int64))
-        if np.array_equal(new, self.indices):
-            return
-        self.indices = new
-        for fn in list(self._listeners):
-            fn(new, source)
-
-    def clear(self, source: object = None) -> None:
-        """Select nothing."""
-        self.set([], source)
-
-
-@dataclass
-class Project:
+class Project(ClassAndClusterEdits, LearningFromLabels):
     """One image folder with its store, clusters, labels and undo history.
 
     Create with :meth:`open`; load a pipeline result with :meth:`apply_result`.
@@ -175,7 +120,7 @@ class Project:
         Meant for a worker thread: it opens its own store connection and changes
         nothing; the caller sets :attr:`features` from the result on its side.
         """
-        from core.features import FeatureModel, extract_features
+        from core.features.extract import FeatureModel, extract_features
 
         config = self.config()
         model = FeatureModel(config.model)
@@ -240,7 +185,7 @@ class Project:
 
     def preprocessing(self) -> Preprocessing:
         """How the open run cropped and scaled the images (the views show that crop); the default before a run."""
-        from core.preprocess import Preprocessing as Prep
+        from core.images.preprocess import Preprocessing as Prep
 
         return Prep(**dict(self.run_info.get("params", {}).get("prep", {}))) if self.run_info else Prep()
 
@@ -414,260 +359,9 @@ class Project:
         self._run(_Command(f"accept model label for {len(rows)} image(s)",
                            lambda: self._write_labels(rows, after), lambda: self._write_labels(rows, before)))
 
-    # ------------------------------------------------------------ classes
-    def _save_classes(self) -> None:
-        self.store.set_classes([(c.name, c.color) for c in self.classes])
-        self._emit("classes_changed")
-
-    def add_class(self, name: str, color: str | None = None) -> LabelClass:
-        """Add a label class (not undoable: it labels nothing by itself)."""
-        name = name.strip()
-        if not name:
-            raise ValueError("a class needs a name")
-        if name in self.class_names() or name in SPECIAL:
-            raise ValueError(f"there is already a class called {name!r}")
-        used = {c.color for c in self.classes}
-        color = color or next((c for c in PALETTE if c not in used), PALETTE[len(self.classes) % len(PALETTE)])
-        cls = LabelClass(name, color)
-        self.classes.append(cls)
-        self._save_classes()
-        return cls
-
-    def apply_preset(self, preset: str) -> None:
-        """Add the classes of a preset that are not there yet."""
-        for name in PRESETS[preset]:
-            if name not in self.class_names():
-                self.add_class(name)
-
-    def _rename_everywhere(self, old: str, new: str) -> None:
-        for c in self.classes:
-            if c.name == old:
-                c.name = new
-        rows = np.flatnonzero(self.user_labels == old)
-        if len(rows):
-            self._write_labels(rows, [new] * len(rows))
-        for k, v in list(self.cluster_names.items()):
-            if v == old:
-                self._set_cluster_name(k, new)
-        self._save_classes()
-
-    def rename_class(self, old: str, new: str) -> None:
-        """Rename a class, its labels and the clusters named after it; undoable."""
-        new = new.strip()
-        if old == new:
-            return
-        if not new or new in self.class_names() or new in SPECIAL:
-            raise ValueError(f"cannot rename {old!r} to {new!r}: empty or already used")
-        self._run(_Command(f"rename class '{old}' to '{new}'", lambda: self._rename_everywhere(old, new),
-                           lambda: self._rename_everywhere(new, old)))
-
-    def merge_classes(self, sources: Sequence[str], target: str) -> None:
-        """Relabel every image of ``sources`` as ``target`` and drop those classes; undoable."""
-        sources = [s for s in sources if s != target]
-        if not sources:
-            return
-        rows = np.flatnonzero(np.isin(self.user_labels.astype(str), sources))
-        before_labels = [self.user_labels[r] for r in rows]
-        before_classes = [LabelClass(c.name, c.color) for c in self.classes]
-        before_names = dict(self.cluster_names)
-
-        def do() -> None:
-            if len(rows):
-                self._write_labels(rows, [target] * len(rows))
-            for k, v in list(self.cluster_names.items()):
-                if v in sources:
-                    self._set_cluster_name(k, target)
-            self.classes = [c for c in self.classes if c.name not in sources]
-            self._save_classes()
-
-        def undo() -> None:
-            if len(rows):
-                self._write_labels(rows, before_labels)
-            for k in set(before_names) | set(self.cluster_names):
-                self._set_cluster_name(k, before_names.get(k))
-            self.classes = before_classes
-            self._save_classes()
-
-        self._run(_Command(f"merge {', '.join(sources)} into '{target}'", do, undo))
-
-    # ------------------------------------------------------------ clusters
-    def _set_cluster_name(self, cluster: int, name: str | None) -> None:
-        if self.run_id is None:
-            raise RuntimeError("cluster the images first")
-        if name is None:
-            self.cluster_names.pop(cluster, None)
-            with self.store.db:
-                self.store.db.execute("DELETE FROM cluster_names WHERE run_id=? AND cluster=?", (self.run_id, cluster))
-        else:
-            self.cluster_names[cluster] = name
-            self.store.name_cluster(self.run_id, cluster, name)
-        self._emit("clusters_changed")
-
-    def name_cluster(self, cluster: int, name: str) -> None:
-        """Name a cluster (every image in it without a user label takes that label); undoable."""
-        name = name.strip()
-        if not name:
-            raise ValueError("a cluster needs a name")
-        if name not in self.class_names() and name not in SPECIAL:
-            self.add_class(name)
-        before = self.cluster_names.get(cluster)
-        self._run(_Command(f"name cluster {cluster} '{name}'", lambda: self._set_cluster_name(cluster, name),
-                           lambda: self._set_cluster_name(cluster, before)))
-
-    def _reassign(self, rows: np.ndarray, clusters: np.ndarray) -> None:
-        self.clusters[rows] = clusters
-        self.store.set_assignments(self.run_id, self.db_ids[rows], clusters)
-        self._emit("clusters_changed")
-
-    def merge_clusters(self, sources: Sequence[int], target: int) -> None:
-        """Move every image of ``sources`` into cluster ``target``; undoable."""
-        rows = np.flatnonzero(np.isin(self.clusters, [s for s in sources if s != target]))
-        if len(rows) == 0:
-            return
-        before = self.clusters[rows].copy()
-        self._run(_Command(f"merge clusters {list(sources)} into {target}",
-                           lambda: self._reassign(rows, np.full(len(rows), target)),
-                           lambda: self._reassign(rows, before)))
-
-    def split_cluster(self, cluster: int, n: int = 2, random_state: int = 0) -> list[int]:
-        """Split a cluster in ``n`` by k-means on its features; return the new cluster numbers; undoable."""
-        from sklearn.cluster import KMeans
-
-        if self.features is None:
-            raise RuntimeError("the features are not loaded; cluster again to split")
-        rows = np.flatnonzero(self.clusters == cluster)
-        if len(rows) < n:
-            raise ValueError(f"cluster {cluster} has {len(rows)} image(s); cannot split it in {n}")
-        sub = KMeans(n, n_init=10, random_state=random_state).fit_predict(self.features[rows])
-        first = int(self.clusters.max()) + 1
-        new_ids = [cluster] + list(range(first, first + n - 1))
-        after = np.array([new_ids[s] for s in sub], np.int64)
-        before = self.clusters[rows].copy()
-        self._run(_Command(f"split cluster {cluster} in {n}", lambda: self._reassign(rows, after),
-                           lambda: self._reassign(rows, before)))
-        return new_ids
-
-    # ------------------------------------------------------------ learning from labels
-    def encoder_path(self, base: bool = False) -> Path | None:
-        """The DEC encoder ONNX file of the current run (``base``: of the DEC run it came from), if any."""
-        params = self.run_info.get("params", {}) if self.run_info else {}
-        name = (params.get("base_encoder") or params.get("encoder")) if base else params.get("encoder")
-        return self.store.model_path(name)
-
-    def model_view(self) -> tuple[np.ndarray, np.ndarray]:
-        """Soft assignments and an embedding of every image, for suggestions.
-
-        From the DEC encoder when the run has one (its q and 10-d embedding),
-        else the run's stored soft assignments with the 2-D map; only runs
-        stored before soft assignments were kept fall back to an approximation
-        from the confidences.
-        """
-        from core.pipeline import load_soft
-
-        enc = self.encoder_path()
-        if enc is not None and self.features is not None:
-            from core.onnx_mlp import run_encoder
-
-            emb, q = run_encoder(enc, self.features)
-            return q, emb
-        params = self.run_info.get("params", {}) if self.run_info else {}
-        stored = load_soft(self.store, params.get("soft"), self.db_ids)  # type: ignore[arg-type]
-        if stored is not None:
-            return stored.astype(np.float64), self.coords.astype(np.float64)
-        k = max(2, len(self.cluster_ids()))
-        soft = np.zeros((len(self), k))
-        conf = np.clip(self.confidence.astype(np.float64), 1.0 / k, 1.0)
-        soft[:, 0] = conf
-        soft[:, 1:] = ((1 - conf) / (k - 1))[:, None]
-        return soft, self.coords.astype(np.float64)
-
-    def suggest(self, n: int = 10, random_state: int = 0, mode: str = "next") -> np.ndarray:
-        """Rows worth labelling next (see :func:`core.active.suggest`), or with ``mode="moved"``
-        the galaxies the last round moved, least sure first (:func:`core.active.review_moved`).
-        """
-        from core.active import review_moved, soft_from_confidence, suggest
-
-        labelled = np.array([u is not None for u in self.user_labels], bool)
-        if mode == "moved":
-            last = getattr(self, "last_round", None)
-            if last is None:
-                return np.zeros(0, np.int64)
-            return review_moved(last.moved, last.confidence, labelled)[:n]
-        if mode != "next":
-            raise ValueError(f"unknown suggestion mode {mode!r} (next or moved)")
-        if self.run_info.get("method") == "dec-finetuned":
-            # the round's own classes and confidences (head and DEC combined)
-            soft, emb = soft_from_confidence(self.clusters, self.confidence), self.coords.astype(np.float64)
-        else:
-            soft, emb = self.model_view()
-        return suggest(soft, emb, labelled, n, features=self.features, predicted=self.clusters,
-                       random_state=random_state)
-
-    def finetune(
-        self,
-        progress: Callable[[float, str], None] | None = None,
-        should_stop: Callable[[], bool] | None = None,
-        **params: object,
-    ) -> RoundResult:
-        """Run one semi-supervised round on the user's labels (off the GUI thread); returns a RoundResult.
-
-        The result is not applied: call :meth:`apply_round` on the GUI side.
-        """
-        from core.finetune import finetune_round
-
-        # Every round starts from the DEC run's own encoder with all the labels so far:
-        # rounds built on rounds drift (benchmarks/label_efficiency.py), and undo stays exact.
-        enc = self.encoder_path(base=True)
-        if enc is None:
-            raise RuntimeError("Learning from labels needs a DEC run: cluster with the DEC algorithm first.")
-        if self.features is None:
-            raise RuntimeError("The features are still loading; try again in a moment.")
-        if not any(u is not None for u in self.user_labels):
-            raise RuntimeError("Label a few galaxies first (number keys), then retrain.")
-        out = self.store.new_model_path("dec_encoder_round")
-        return finetune_round(
-            self.features, enc, list(self.user_labels), prev_clusters=self.clusters,
-            prev_names=[self.cluster_name(c) for c in range(int(self.clusters.max()) + 1)],
-            cluster_names=dict(self.cluster_names), class_order=self.class_names(), out_path=out,
-            progress=progress, should_stop=should_stop, **params)
-
-    def _state(self) -> tuple:
-        return (self.run_id, dict(self.run_info), self.clusters.copy(), self.confidence.copy(), dict(self.cluster_names))
-
-    def _restore(self, state: tuple) -> None:
-        self.run_id, self.run_info, self.clusters, self.confidence, self.cluster_names = \
-            state[0], dict(state[1]), state[2].copy(), state[3].copy(), dict(state[4])
-        self.store.set_setting("current_run", self.run_id)
-        self._emit("clusters_changed")
-        self._emit("round_changed")
-
-    def apply_round(self, result: RoundResult) -> None:
-        """Make a fine-tuning round's clusters the current run (stored; undoable, back to the previous run)."""
-        for name in result.class_names:
-            if not name.startswith("cluster ") and name not in self.class_names() and name not in SPECIAL:
-                self.add_class(name)
-        params = dict(self.run_info.get("params", {}))
-        from core.pipeline import save_soft
-
-        params.update({"encoder": result.encoder_path.name if result.encoder_path else None,
-                       "base_encoder": params.get("base_encoder") or params.get("encoder"),
-                       "parent_run": self.run_id, "user_labels": result.n_labelled,
-                       "soft": save_soft(self.store, self.db_ids, result.soft)})
-        names = {i: n for i, n in enumerate(result.class_names) if not n.startswith("cluster ")}
-        run_id = self.store.save_run("dec-finetuned", str(self.run_info.get("model", "")), len(result.class_names),
-                                     params, [], self.db_ids, result.labels, result.confidence, self.coords, names)
-        self.store.set_setting(f"timings/{run_id}", {"retrain": float(result.seconds)})
-        before = self._state()
-        run_info = {"method": "dec-finetuned", "model": self.run_info.get("model", ""),
-                    "n_clusters": len(result.class_names), "params": params, "warnings": []}
-        after = (run_id, run_info, result.labels.astype(np.int64), result.confidence.astype(np.float32), names)
-        self.last_round = result
-        self._run(_Command(f"retrain round ({result.n_labelled} labels)", lambda: self._restore(after),
-                           lambda: self._restore(before)))
-
     # ------------------------------------------------------------ export
     def export(self, path: str | os.PathLike[str], fmt: str = "csv") -> tuple[Path, Path]:
-        """Write the current run's catalogue and its sidecar JSON (:func:`core.export.export_catalogue`)."""
+        """Write the current run's catalogue and its sidecar JSON (:func:`core.catalog.export.export_catalogue`)."""
         if self.run_id is None:
             raise RuntimeError("nothing to export yet: cluster the images first")
         columns = {name: dict(zip(self.paths, map(float, values))) for name, values in self.catalog_columns.items()

@@ -1,10 +1,10 @@
 """One registry per extension point: what exists, under which name, shown how.
 
-Feature models (:data:`core.features.FEATURE_MODELS`), clustering methods
-(:data:`core.cluster.CLUSTER_METHODS`), map projections
-(:data:`core.projection.PROJECTION_METHODS`), map colourings
+Feature models (:data:`core.features.extract.FEATURE_MODELS`), clustering methods
+(:data:`core.clustering.methods.CLUSTER_METHODS`), map projections
+(:data:`core.clustering.projection.PROJECTION_METHODS`), map colourings
 (:data:`core.colouring.COLOURINGS`) and export formats
-(:data:`core.export.EXPORT_FORMATS`) are each a :class:`Registry` of
+(:data:`core.catalog.export.EXPORT_FORMATS`) are each a :class:`Registry` of
 :class:`Entry`.  Every list of choices reads them: the app's combo boxes, the
 CLI's argparse ``choices``, ``models/build_models.py`` and ``build.spec``.
 Adding a method or a model is therefore one :meth:`Registry.add` call (plus the

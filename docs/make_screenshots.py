@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.window import MainWindow
-    from core.truth import load_truth
+    from core.catalog.truth import load_truth
 
     truth = load_truth(DATA / "labels.csv")
     paths = [p for p in sorted((DATA / "images").glob("*.jpg")) if truth.get(p.stem) in ("elliptical", "spiral")]

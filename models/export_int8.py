@@ -3,13 +3,13 @@
 onnxruntime static quantisation of ``xception.onnx`` and
 ``efficientnet_lite0.onnx`` (the fp32 files the other exporters write): QDQ
 format, int8 weights per output channel, activations scaled from a calibration
-pass over galaxy images prepared exactly as :meth:`core.features.FeatureModel.prepare`
+pass over galaxy images prepared exactly as :meth:`core.features.extract.FeatureModel.prepare`
 prepares them (default crop, no rotations).  On a CPU with AVX512-VNNI the int8
 convolutions run several times faster than fp32; ``benchmarks/int8.py`` measures
 the speed and what the features lose.
 
 Calibration images
-    ``sample`` (default): the built-in synthetic sample of :mod:`core.sample`,
+    ``sample`` (default): the built-in synthetic sample of :mod:`core.images.sample`,
     rendered into a temporary folder with its fixed seed, so the set-up command
     builds the same file on any machine, CI included, without ``../shared``.
     ``kaggle``: ``--images`` Galaxy Zoo images of the train split of
@@ -69,7 +69,7 @@ def calibration_paths(source: str, folder: Path, n_images: int, seed: int = 0) -
         Seed of the Kaggle draw.
     """
     if source == "sample":
-        from core.sample import make_sample
+        from core.images.sample import make_sample
 
         make_sample(folder, per_class=SAMPLE_PER_CLASS)
         return sorted(folder.glob("*.png"))
@@ -89,9 +89,9 @@ def calibration_paths(source: str, folder: Path, n_images: int, seed: int = 0) -
 
 def calibration_batches(fp32: Path, paths: list[Path], batch: int = BATCH) -> Iterator[np.ndarray]:
     """Model-ready NCHW float32 batches of ``paths``, prepared as the app prepares them."""
-    from core.features import FeatureModel
-    from core.images import read_image
-    from core.preprocess import Preprocessing, to_model_input
+    from core.features.extract import FeatureModel
+    from core.images.io import read_image
+    from core.images.preprocess import Preprocessing, to_model_input
 
     model = FeatureModel(path=fp32, use_gpu=False)
     prep = Preprocessing()

@@ -16,7 +16,7 @@ SHARED = ROOT.parent / "shared" / "data" / "galaxy-zoo-kaggle"
 @pytest.fixture(scope="session")
 def sample_folder(tmp_path_factory) -> Path:
     """A small synthetic labelled folder (10 per class), made once per session."""
-    from core.sample import make_sample
+    from core.images.sample import make_sample
 
     return make_sample(tmp_path_factory.mktemp("sample"), per_class=10, size=128, seed=1)
 

@@ -18,10 +18,11 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVB
 
 from app.widgets.qt_thumbnails import QtImageView, QtThumbnailGrid, ThumbnailCache
 from core.colouring import cluster_colour_of
-from core.display import Stretch, render
-from core.images import ImageReadError, image_id
-from core.preprocess import Preprocessing
-from core.project import EXCLUDE, UNSURE, Project
+from core.images.display import Stretch, render
+from core.images.io import ImageReadError, image_id
+from core.images.preprocess import Preprocessing
+from core.project import Project
+from core.vocabulary import EXCLUDE, UNSURE
 
 N_NEIGHBOURS = 8
 

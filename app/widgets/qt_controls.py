@@ -1,7 +1,7 @@
 """The run settings: feature model, crop, clusters, algorithm and map; one click on Cluster.
 
-The choices are read from the core registries (:data:`core.features.FEATURE_MODELS`,
-:data:`core.cluster.CLUSTER_METHODS`, :data:`core.projection.PROJECTION_METHODS`) when
+The choices are read from the core registries (:data:`core.features.extract.FEATURE_MODELS`,
+:data:`core.clustering.methods.CLUSTER_METHODS`, :data:`core.clustering.projection.PROJECTION_METHODS`) when
 the panel is built: a method or model registered there shows here with nothing else to edit.
 """
 
@@ -20,11 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.cluster import CLUSTER_METHODS
-from core.features import FEATURE_MODELS
+from core.clustering.methods import CLUSTER_METHODS
+from core.clustering.projection import PROJECTION_METHODS
+from core.features.extract import FEATURE_MODELS
+from core.images.preprocess import Preprocessing
 from core.pipeline import PipelineConfig
-from core.preprocess import Preprocessing
-from core.projection import PROJECTION_METHODS
 from core.registry import Registry
 
 

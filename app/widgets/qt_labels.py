@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.colouring import CLUSTER_COLORS, cluster_color, cluster_colour_of, delta_e
-from core.project import EXCLUDE, PRESETS, UNSURE, Project
+from core.project import Project
+from core.vocabulary import EXCLUDE, PRESETS, UNSURE
 
 __all__ = ["CLUSTER_COLORS", "QtClasses", "QtClusters", "cluster_color", "delta_e", "swatch"]
 

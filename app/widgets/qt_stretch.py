@@ -1,7 +1,7 @@
 """The display stretch control: curve, percentile limits, per-band limits and band choice.
 
 It only changes what is shown (the grid, the preview, the classify view); the
-features keep reading the images as they are (see :mod:`core.display`).
+features keep reading the images as they are (see :mod:`core.images.display`).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSpinBox, QWidget
 
-from core.display import STRETCHES, Stretch
+from core.images.display import STRETCHES, Stretch
 
 
 class QtStretch(QWidget):
@@ -18,7 +18,7 @@ class QtStretch(QWidget):
     Signals
     -------
     changed(Stretch)
-        The user changed a setting; carries the new :class:`core.display.Stretch`.
+        The user changed a setting; carries the new :class:`core.images.display.Stretch`.
     """
 
     changed = Signal(object)

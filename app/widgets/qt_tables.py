@@ -6,7 +6,7 @@ the clusters against that truth (accuracy under optimal matching, balanced
 accuracy, ARI, NMI).  :class:`CatalogueTools` adds the *Catalogue* menu to the
 main window: join a CSV catalogue by id or by sky position (its numeric columns
 become ``Project.catalog_columns``: :mod:`core.colouring` colours the map by them and
-:func:`core.export.export_catalogue` writes them beside the labels), load a truth file, export a
+:func:`core.catalog.export.export_catalogue` writes them beside the labels), load a truth file, export a
 montage PNG per cluster, copy or link a cluster's files into a folder.
 """
 
@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.montage import crosstab
+from core.catalog.montage import crosstab
 from core.project import Project
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class QtClusterTable(QWidget):
         self.table.resizeColumnsToContents()
         counted = [i for i, v in enumerate(cols_of) if v is not None]
         if len(counted) >= 2 and len(cols) >= 2:
-            from core.metrics import evaluate
+            from core.clustering.metrics import evaluate
 
             m = evaluate([cols_of[i] for i in counted], [int(p.clusters[i]) for i in counted])
             what = f"truth ({self.truth_name})" if self.against.currentData() == "truth" else "your labels"
@@ -226,7 +226,7 @@ class CatalogueTools:
 
         Without ``how`` a dialog asks (tests and scripts pass everything).
         """
-        from core.catalog import join_by_id, join_by_sky, joined_columns, load_catalog, sky_positions
+        from core.catalog.join import join_by_id, join_by_sky, joined_columns, load_catalog, sky_positions
 
         p = self.project
         if p is None or p.run_id is None:
@@ -244,7 +244,7 @@ class CatalogueTools:
         has_sky = positions is not None and bool(np.isfinite(positions).any())
         if how is None:
             dialog = _JoinDialog(list(cat.columns), has_sky, self.window)
-            from core.catalog import DEC_NAMES, ID_NAMES, RA_NAMES
+            from core.catalog.join import DEC_NAMES, ID_NAMES, RA_NAMES
 
             for combo, names in ((dialog.id_column, ID_NAMES), (dialog.ra, RA_NAMES), (dialog.dec, DEC_NAMES)):
                 found = cat.find(names)
@@ -258,7 +258,7 @@ class CatalogueTools:
             if not has_sky:
                 self.window.show_error("No image has sky coordinates (FITS with a WCS); join by id instead.")
                 return 0
-            from core.catalog import DEC_NAMES, RA_NAMES
+            from core.catalog.join import DEC_NAMES, RA_NAMES
 
             ra, dec = ra or cat.find(RA_NAMES), dec or cat.find(DEC_NAMES)
             index, _sep = join_by_sky(positions[:, 0], positions[:, 1], cat.numeric(ra), cat.numeric(dec), radius)
@@ -284,7 +284,7 @@ class CatalogueTools:
 
     def load_truth(self, path: str | None = None) -> int:
         """Load known classes (id, class CSV, or Galaxy Zoo's solutions file); returns the images with a class."""
-        from core.truth import load_truth
+        from core.catalog.truth import load_truth
 
         p = self.project
         if p is None:
@@ -308,7 +308,7 @@ class CatalogueTools:
     # ------------------------------------------------------------------ exports
     def export_montages(self, folder: str | None = None, per_cluster: int = 36) -> None:
         """One montage PNG per cluster, its most confident galaxies cropped as the model sees them (in the background)."""
-        from core.montage import cluster_montages
+        from core.catalog.montage import cluster_montages
 
         p = self.project
         if p is None or p.run_id is None:
@@ -324,7 +324,7 @@ class CatalogueTools:
 
     def copy_cluster(self, cluster: int | None = None, folder: str | None = None, link: bool | None = None) -> list:
         """Copy (or link) one cluster's files into a folder; returns the new files."""
-        from core.montage import copy_files
+        from core.catalog.montage import copy_files
 
         p = self.project
         if p is None or p.run_id is None:

@@ -4,7 +4,7 @@ The grid is a ``QListView`` in icon mode over a small model that holds only
 row indices; thumbnails are decoded on demand for the items Qt actually
 paints (a few dozen on screen) and kept in an LRU cache, so a 10,000-image
 cluster opens at once.  Thumbnails show the crop the model sees (the run's
-:class:`core.preprocess.Preprocessing`), under the display stretch the user
+:class:`core.images.preprocess.Preprocessing`), under the display stretch the user
 picked, at a size from a slider (64-256 px).  The frame of each thumbnail shows
 its label colour: solid for a label of the user's, dashed for the model's.
 
@@ -47,9 +47,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.qt_stretch import QtStretch
-from core.display import Stretch, render
-from core.images import ImageReadError
-from core.preprocess import Preprocessing
+from core.images.display import Stretch, render
+from core.images.io import ImageReadError
+from core.images.preprocess import Preprocessing
 
 THUMB = 96
 THUMB_RANGE = (64, 256)
@@ -493,7 +493,7 @@ class QtPreview(QWidget):
             self.view.set_image(None)
             self.meta.setText("")
             return
-        from core.catalog import wcs_centre
+        from core.catalog.join import wcs_centre
 
         centre = wcs_centre(path)
         if centre is not None:

@@ -20,7 +20,7 @@ def test_window_start_has_no_qt_noise():
 
 
 def test_model_set_up_is_silent_when_the_files_are_built():
-    from core.features import FEATURE_MODELS
+    from core.features.extract import FEATURE_MODELS
 
     if not all((ROOT / "models" / str(e.option("file"))).is_file() for e in FEATURE_MODELS):
         import pytest

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from core.cluster import CLUSTER_METHODS
+from core.clustering.methods import CLUSTER_METHODS
 from core.colouring import COLOURINGS
 from tests.core.test_registry import _halves
 
@@ -72,7 +72,7 @@ def test_the_file_menu_offers_every_export_format(qtbot, tmp_path):
     from PySide6.QtCore import QSettings
 
     from app.window import MainWindow
-    from core.export import EXPORT_FORMATS, write_csv
+    from core.catalog.export import EXPORT_FORMATS, write_csv
 
     EXPORT_FORMATS.add("csv-copy", write_csv, "Catalogue copy (CSV)", suffix=".csv")
     try:

@@ -21,8 +21,8 @@ def _array(pix) -> np.ndarray:
 def test_thumbnails_show_the_models_crop_at_the_slider_size(qtbot, window, folder):
     import cv2
 
-    from core.display import render
-    from core.preprocess import Preprocessing
+    from core.images.display import render
+    from core.images.preprocess import Preprocessing
 
     window.open_folder(folder)
     _fast(window)
@@ -81,7 +81,7 @@ def test_user_labels_have_a_solid_frame_and_model_labels_a_dashed_one(qtbot, win
 
 def test_cluster_colours_never_near_a_class_colour():
     from app.widgets.qt_labels import CLUSTER_COLORS, delta_e
-    from core.project import PALETTE, SPECIAL
+    from core.vocabulary import PALETTE, SPECIAL
 
     classes = list(PALETTE[:7]) + list(SPECIAL.values())  # Okabe-Ito and the unsure/exclude greys
     assert min(delta_e(c, k) for c in CLUSTER_COLORS for k in classes) >= 20

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from core.cache import FeatureCache
+from core.store.cache import FeatureCache
 
 
 def _files(tmp_path, n):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.catalog import join_by_id, join_by_sky, joined_columns, load_catalog, sky_positions, wcs_centre
+from core.catalog.join import join_by_id, join_by_sky, joined_columns, load_catalog, sky_positions, wcs_centre
 
 
 def _fits_with_wcs(path, ra: float, dec: float, n: int = 41):
@@ -61,12 +61,12 @@ def test_join_by_sky_respects_the_radius():
 
 
 def test_the_one_catalogue_path_writes_joined_columns_by_path(tmp_path):
-    """Joined columns go through core.export.export_catalogue (the app's and the CLI's one path)."""
+    """Joined columns go through core.catalog.export.export_catalogue (the app's and the CLI's one path)."""
     import csv
     import json
 
-    from core.export import export_catalogue
-    from core.store import ProjectStore
+    from core.catalog.export import export_catalogue
+    from core.store.database import ProjectStore
 
     store = ProjectStore(tmp_path / "store")
     ids = store.add_images([tmp_path / "a.png", tmp_path / "b.png"])

@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
+from core.catalog.truth import load_truth
 from core.cli import main
-from core.truth import load_truth
 
 
 def _rows(path):

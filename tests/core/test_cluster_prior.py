@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.cluster import CLUSTER_METHODS, cluster_features
-from core.cluster_prior import prior_mixture
-from core.metrics import balanced_accuracy
+from core.clustering.methods import CLUSTER_METHODS, cluster_features
+from core.clustering.metrics import balanced_accuracy
+from core.clustering.prior import prior_mixture
 
 
 def _unequal_blobs(n_big: int = 850, n_small: int = 150, dim: int = 30, seed: int = 0):

@@ -7,8 +7,9 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from core.dec import DEC, student_t, target_distribution
-from core.onnx_mlp import run_encoder
+from core.clustering.dec import DEC
+from core.clustering.dec_objective import student_t, target_distribution
+from core.clustering.onnx_mlp import run_encoder
 
 FAST = {"pretrain_epochs": 20, "finetune_epochs": 40, "hidden_dims": (64, 64, 128, 10)}
 
@@ -94,7 +95,7 @@ def test_bad_input_is_refused():
 
 
 def test_should_stop_cancels():
-    from core.dec import Cancelled
+    from core.progress import Cancelled
 
     X, _ = make_blobs(100, n_features=10, centers=2, random_state=0)
     with pytest.raises(Cancelled):
@@ -155,7 +156,7 @@ def test_pretraining_stops_on_a_loss_plateau(blobs):
 
 
 def test_paper_schedule_still_recovers_clusters(blobs):
-    from core.dec import PAPER_SCHEDULE
+    from core.clustering.dec import PAPER_SCHEDULE
 
     X, y = blobs
     params = {**PAPER_SCHEDULE, "pretrain_epochs": 5, "finetune_epochs": 10, "max_iter": 300,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.display import Stretch, apply_stretch, read_raw, render
-from core.images import read_image
-from core.preprocess import Preprocessing
+from core.images.display import Stretch, apply_stretch, read_raw, render
+from core.images.io import read_image
+from core.images.preprocess import Preprocessing
 
 
 def _fits_galaxy(path, shape=(64, 64), peak=1e5, bands=None):

@@ -11,8 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import extraction as bench  # noqa: E402
-from core.features import FeatureModel, extract_features  # noqa: E402
-from core.preprocess import Preprocessing  # noqa: E402
+from core.features.extract import FeatureModel, extract_features  # noqa: E402
+from core.images.preprocess import Preprocessing  # noqa: E402
 
 
 def test_old_scheme_gives_the_same_features(sample_folder):

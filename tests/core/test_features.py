@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from core.cache import FeatureCache
-from core.features import Cancelled, FeatureModel, extract_features
-from core.preprocess import Preprocessing
+from core.features.extract import Cancelled, FeatureModel, extract_features
+from core.images.preprocess import Preprocessing
+from core.store.cache import FeatureCache
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def test_bad_files_are_listed_and_skipped(tmp_path, sample_folder, fast_model):
 def test_rotation_averaging_is_orientation_invariant(sample_folder, fast_model):
     import cv2
 
-    from core.images import read_image
+    from core.images.io import read_image
 
     path = sorted(sample_folder.glob("spiral_*.png"))[0]
     rotated = path.with_name("rotated_copy.png")
@@ -95,7 +95,7 @@ def test_cancel_keeps_what_was_computed(tmp_path, sample_folder, fast_model):
 
 def _old_stacked_input(model, prep, paths):
     """The model input as extract_features built it before the pipeline: stack, convert, transpose."""
-    from core.images import read_image
+    from core.images.io import read_image
 
     squares = [sq for p in paths for sq in model.prepare(read_image(p), prep)]
     batch = np.stack(squares).astype(np.float32)
@@ -106,7 +106,7 @@ def _old_stacked_input(model, prep, paths):
 
 @pytest.mark.parametrize("rotations", [False, True])
 def test_prepared_batches_are_bit_identical_to_the_stacked_input(tmp_path, sample_folder, fast_model, rotations):
-    from core.features import prepared_batches
+    from core.features.extract import prepared_batches
 
     good = sorted(sample_folder.glob("*.png"))[:5]
     bad = tmp_path / "broken.jpg"
@@ -123,7 +123,7 @@ def test_prepared_batches_are_bit_identical_to_the_stacked_input(tmp_path, sampl
 
 
 def test_features_do_not_depend_on_batching_prefetch_or_workers(sample_folder, fast_model):
-    from core.images import read_image
+    from core.images.io import read_image
 
     paths = sorted(sample_folder.glob("*.png"))[:11]
     seen: list = []
@@ -169,8 +169,7 @@ def test_decoding_threads_run_at_a_lower_priority_on_linux(sample_folder, fast_m
     import sys
     import threading
 
-    from core import features
-
+    from core.features import extract as features
     if not sys.platform.startswith("linux"):
         pytest.skip("thread priorities are set on Linux only")
     nice: list[int] = []
@@ -191,7 +190,7 @@ def test_decoding_threads_run_at_a_lower_priority_on_linux(sample_folder, fast_m
 
 
 def test_io_binding_path_runs_on_the_cpu_with_the_same_features(sample_folder):
-    from core.images import read_image
+    from core.images.io import read_image
 
     plain = FeatureModel("efficientnet_lite0", use_gpu=False)
     bound = FeatureModel("efficientnet_lite0", use_gpu=False, io_binding=True)
@@ -223,7 +222,7 @@ def test_fp16_model_stays_within_tolerance_and_keeps_its_own_cache(sample_folder
 def test_bgra_images_lose_alpha_and_come_out_rgb(tmp_path):
     import cv2
 
-    from core.images import read_image
+    from core.images.io import read_image
 
     rgba = np.random.default_rng(3).integers(0, 256, (20, 30, 4), dtype=np.uint8)
     cv2.imwrite(str(tmp_path / "a.png"), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.active import margin, suggest
-from core.dec import DEC
-from core.finetune import finetune_round
-from core.onnx_mlp import load_encoder, run_encoder
+from core.clustering.dec import DEC
+from core.clustering.onnx_mlp import load_encoder, run_encoder
+from core.learning.active import margin, suggest
+from core.learning.finetune import finetune_round
 
 SMALL = {"hidden_dims": (32, 32, 64, 4), "pretrain_epochs": 5, "finetune_epochs": 10, "min_steps": 100, "n_init": 5}
 

@@ -6,12 +6,12 @@ import cv2
 import numpy as np
 import pytest
 
-from core.images import ImageReadError, asinh_stretch, image_id, read_image, scan_folder
+from core.images.io import ImageReadError, asinh_stretch, image_id, read_image, scan_folder
 
 
 @pytest.fixture()
 def galaxy():
-    from core.sample import render_galaxy
+    from core.images.sample import render_galaxy
 
     return render_galaxy("spiral", 64, np.random.default_rng(0))
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.features import FEATURE_MODELS, FeatureModel
-from core.images import read_image
-from core.preprocess import Preprocessing
+from core.features.extract import FEATURE_MODELS, FeatureModel
+from core.images.io import read_image
+from core.images.preprocess import Preprocessing
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 sys.path.insert(0, str(MODELS))

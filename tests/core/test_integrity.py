@@ -20,18 +20,19 @@ import cv2
 import numpy as np
 import pytest
 
-from core.cache import FeatureCache
+from core.catalog.truth import load_truth
 from core.cli import main
-from core.images import ImageReadError, read_image, scan_images
+from core.images.io import ImageReadError, read_image, scan_images
 from core.paths import model_file
-from core.store import STORE_DIR, ProjectLocked, ProjectStore, ReadOnlyStore, default_store_dir
-from core.truth import load_truth
+from core.store.cache import FeatureCache
+from core.store.database import ProjectStore
+from core.store.layout import STORE_DIR, ProjectLocked, ReadOnlyStore, default_store_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _galaxies(folder: Path, n: int, size: int = 64, seed: int = 0) -> list[Path]:
-    from core.sample import CLASSES, render_galaxy
+    from core.images.sample import CLASSES, render_galaxy
 
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -129,7 +130,7 @@ def test_same_size_same_mtime_replacement_is_recomputed(tmp_path):
 
 
 def test_older_store_with_two_spellings_is_migrated_and_merged(tmp_path):
-    from core.store import _SCHEMA_V1, _SCHEMA_V2
+    from core.store.schema import _SCHEMA_V1, _SCHEMA_V2
 
     folder = tmp_path / "imgs"
     paths = _galaxies(folder, 2)
@@ -257,8 +258,8 @@ def test_truth_file_with_an_unclosed_quote_names_the_line(tmp_path):
 
 # 5. a folder that became read-only -------------------------------------------------------------
 def test_read_only_folder_opens_its_store_read_only(tmp_path, monkeypatch):
-    from core import store as store_module
     from core.project import Project
+    from core.store import database as store_module
 
     folder = tmp_path / "imgs"
     paths = _galaxies(folder, 2)
@@ -285,7 +286,7 @@ def test_a_second_process_is_told_the_project_is_open(tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, time
-            from core.store import ProjectStore
+            from core.store.database import ProjectStore
             s = ProjectStore({str(folder / STORE_DIR)!r}, root={str(folder)!r})
             print("open", flush=True)
             sys.stdin.readline()
@@ -381,7 +382,7 @@ def test_huge_images_are_decoded_one_at_a_time_and_shrunk(tmp_path, monkeypatch)
     import threading
     import time
 
-    import core.images as images
+    import core.images.io as images
 
     big = np.zeros((5000, 9000, 3), np.uint8)  # 45 megapixels
     big[1000:4000, 2000:7000] = (200, 120, 40)

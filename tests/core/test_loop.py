@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.active import review_moved, soft_from_confidence, suggest, typical_picks, typicality
-from core.dec import DEC
-from core.finetune import estimate_accuracy, finetune_round, fit_head, plan_round, report_round, train_round
+from core.clustering.dec import DEC
+from core.learning.active import review_moved, soft_from_confidence, suggest, typical_picks, typicality
+from core.learning.finetune import estimate_accuracy, finetune_round, fit_head, plan_round, report_round, train_round
 from tests.core.test_finetune import _grid_blobs as _blobs  # the same four blobs
 
 SMALL = {"hidden_dims": (32, 32, 64, 4), "pretrain_epochs": 5, "finetune_epochs": 10, "min_steps": 100, "n_init": 5}
@@ -124,19 +124,19 @@ def test_review_moved_lists_moved_unlabelled_least_sure_first():
 
 
 def test_dec_and_rounds_share_one_kl_loop(fitted, monkeypatch):
-    """Issue 10: DEC's self-training and a fine-tuning round run the same loop (core.dec.kl_self_training)."""
-    import core.dec
-    import core.finetune
+    """Issue 10: DEC's self-training and a fine-tuning round run the same loop (core.clustering.dec.kl_self_training)."""
+    import core.clustering.dec
+    import core.learning.finetune
 
     calls: list[str] = []
-    real = core.dec.kl_self_training
+    real = core.clustering.dec.kl_self_training
 
     def spy(*args, **kwargs):
         calls.append("dec" if kwargs.get("embed") is not None else "round")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(core.dec, "kl_self_training", spy)
-    monkeypatch.setattr(core.finetune, "kl_self_training", spy)
+    monkeypatch.setattr(core.clustering.dec, "kl_self_training", spy)
+    monkeypatch.setattr(core.learning.finetune, "kl_self_training", spy)
     X, a, b, path = fitted
     DEC(2, random_state=0, **SMALL).fit(X)
     train_round(plan_round(X, path, _labels(b, 10), class_order=["round", "disk"]), steps=20, random_state=0)
@@ -145,7 +145,7 @@ def test_dec_and_rounds_share_one_kl_loop(fitted, monkeypatch):
 
 def test_the_estimate_comes_with_an_interval_that_narrows_with_labels():
     """Ten labels measure an accuracy to about +-20 points; the report says so (issue 12's honest report)."""
-    from core.finetune import RoundResult, wilson_interval
+    from core.learning.rounds import RoundResult, wilson_interval
 
     lo10, hi10 = wilson_interval(0.9, 10)
     lo200, hi200 = wilson_interval(0.9, 200)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.metrics import agreement_matrix, balanced_accuracy, best_matching, cluster_accuracy, evaluate, purity
+from core.clustering.metrics import agreement_matrix, balanced_accuracy, best_matching, cluster_accuracy, evaluate, purity
 
 
 def test_accuracy_uses_the_optimal_one_to_one_matching():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.montage import cluster_montages, copy_files, crosstab, montage
-from core.preprocess import Preprocessing
+from core.catalog.montage import cluster_montages, copy_files, crosstab, montage
+from core.images.preprocess import Preprocessing
 
 
 def _paths(sample_folder):

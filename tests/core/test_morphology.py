@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from core.morphology import NAMES, morphology_of_image, morphology_table
-from core.preprocess import Preprocessing
+from core.features.morphology import NAMES, morphology_of_image, morphology_table
+from core.images.preprocess import Preprocessing
 
 NONE = Preprocessing(crop="none")
 

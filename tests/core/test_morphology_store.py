@@ -11,11 +11,11 @@ import pytest
 
 from core.cli import main
 from core.colouring import COLOURINGS, colouring
-from core.images import scan_folder
-from core.morphology import CATALOGUE_NAMES, NAMES, STORE_FILE, compute_morphology, load_morphology, morphology_values
+from core.features.morphology import CATALOGUE_NAMES, NAMES, STORE_FILE, compute_morphology, load_morphology, morphology_values
+from core.images.io import scan_folder
 from core.progress import Cancelled
 from core.project import Project
-from core.store import ProjectStore
+from core.store.database import ProjectStore
 
 
 def _rows(path):

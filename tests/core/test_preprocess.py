@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.preprocess import (
+from core.images.preprocess import (
     Preprocessing,
     central_object_fraction,
     centre_crop,

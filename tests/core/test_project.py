@@ -7,10 +7,11 @@ import csv
 import numpy as np
 import pytest
 
-from core.cluster import ClusterResult
+from core.clustering.methods import ClusterResult
 from core.pipeline import PipelineResult
-from core.project import EXCLUDE, Project
-from core.store import ProjectStore
+from core.project import Project
+from core.store.database import ProjectStore
+from core.vocabulary import EXCLUDE
 
 
 def _fake_run(project: Project, n: int = 12) -> None:

@@ -8,8 +8,8 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
+from core.clustering.projection import project, tsne
 from core.progress import Cancelled
-from core.projection import project, tsne
 
 SHORT = {"early_exaggeration_iter": 50, "n_iter": 100, "n_jobs": 1}
 

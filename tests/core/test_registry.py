@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.cluster import CLUSTER_METHODS, ClusterResult, cluster_features
+from core.catalog.export import EXPORT_FORMATS, atomic_write_text
+from core.clustering.methods import CLUSTER_METHODS, ClusterResult, cluster_features
+from core.clustering.projection import PROJECTION_METHODS, project
 from core.colouring import COLOURINGS, Colouring, colouring
-from core.export import EXPORT_FORMATS, atomic_write_text
-from core.features import FEATURE_MODELS
-from core.projection import PROJECTION_METHODS, project
+from core.features.extract import FEATURE_MODELS
 from core.registry import Registry
 
 
@@ -101,8 +101,8 @@ def test_projection_registry_drives_project():
 
 
 def test_a_toy_export_format_is_one_entry(tmp_path):
-    from core.export import export_catalogue
-    from core.store import ProjectStore
+    from core.catalog.export import export_catalogue
+    from core.store.database import ProjectStore
 
     def write_tsv(rows, path):
         return atomic_write_text(path, "".join(f"{r.id}\t{r.label}\n" for r in rows))

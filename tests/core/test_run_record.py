@@ -10,10 +10,10 @@ import threading
 import numpy as np
 import pytest
 
+from core.images.preprocess import Preprocessing
 from core.pipeline import PipelineConfig, export_result, run_in_own_store, run_pipeline
-from core.preprocess import Preprocessing
 from core.project import Project
-from core.store import ProjectStore
+from core.store.database import ProjectStore
 
 
 @pytest.fixture

@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.export import CatalogueRow, neutralise, write_csv, write_sidecar
-from core.store import SCHEMA_VERSION, ProjectStore, default_store_dir
+from core.catalog.export import CatalogueRow, neutralise, write_csv, write_sidecar
+from core.store.database import ProjectStore
+from core.store.layout import default_store_dir
+from core.store.schema import SCHEMA_VERSION
 
 
 def test_labels_persist_across_reopen(tmp_path):

@@ -38,7 +38,7 @@ def test_training_script_runs_and_exports(tmp_path):
     import cv2
 
     pytest.importorskip("onnx")
-    from core.features import FeatureModel, extract_features
+    from core.features.extract import FeatureModel, extract_features
 
     data = tmp_path / "kaggle"
     (data / "images").mkdir(parents=True)
@@ -60,7 +60,7 @@ def test_training_script_runs_and_exports(tmp_path):
 
 
 def test_committed_model_is_registered_and_default():
-    from core.features import DEFAULT_MODEL, FEATURE_MODELS, FeatureModel
+    from core.features.extract import DEFAULT_MODEL, FEATURE_MODELS, FeatureModel
 
     assert "galaxy_cnn" in FEATURE_MODELS.names()
     assert DEFAULT_MODEL == "galaxy_cnn"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.truth import load_truth
+from core.catalog.truth import load_truth
 
 
 def test_plain_csv_second_column_or_named(tmp_path):

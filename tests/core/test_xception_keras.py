@@ -47,9 +47,9 @@ def _images(kaggle_or_sample: Path, n: int = 6) -> list[Path]:
 
 
 def test_onnx_features_equal_keras(keras_reference, kaggle):
-    from core.features import FeatureModel
-    from core.images import read_image
-    from core.preprocess import Preprocessing
+    from core.features.extract import FeatureModel
+    from core.images.io import read_image
+    from core.images.preprocess import Preprocessing
 
     keras, ref = keras_reference
     model = FeatureModel("xception", use_gpu=False)

@@ -12,8 +12,9 @@ from relhelp import _key, start_worker
 @pytest.fixture(scope="session")
 def template(tmp_path_factory) -> tuple[Path, dict[str, np.ndarray]]:
     """A folder of 18 synthetic galaxies with a finished DEC run, and its reference features by file name."""
-    from core.sample import make_sample
-    from core.store import ProjectStore, default_store_dir
+    from core.images.sample import make_sample
+    from core.store.database import ProjectStore
+    from core.store.layout import default_store_dir
 
     folder = make_sample(tmp_path_factory.mktemp("rel") / "imgs", per_class=6, size=64, seed=3)
     proc = start_worker("dec", folder)

@@ -53,8 +53,8 @@ def kill_after(proc: subprocess.Popen[str], marker: str, count: int, delay: floa
 
 
 def _key() -> str:
-    from core.features import FeatureModel
-    from core.preprocess import Preprocessing
+    from core.features.extract import FeatureModel
+    from core.images.preprocess import Preprocessing
 
     return FeatureModel("efficientnet_lite0", use_gpu=False).cache_key(Preprocessing())
 
@@ -70,7 +70,8 @@ def check_consistent(folder: Path, reference: dict[str, np.ndarray]) -> dict[int
     """Store and cache after a crash: SQLite intact, lock free, every cached row the right one; returns the labels."""
     import sqlite3
 
-    from core.store import ProjectStore, default_store_dir
+    from core.store.database import ProjectStore
+    from core.store.layout import default_store_dir
 
     store_dir = folder / ".galaxy-sorter"
     for db_path in (store_dir / "project.sqlite", store_dir / "features" / "features.sqlite"):

@@ -15,11 +15,11 @@ import sqlite3
 import numpy as np
 import pytest
 
-import core.cache
-import core.export
-from core.cache import FeatureCache
+import core.catalog.export
+import core.store.cache
+from core.catalog.export import atomic_write_text
 from core.cli import main
-from core.export import atomic_write_text
+from core.store.cache import FeatureCache
 
 
 def _enospc(*args, **kwargs):
@@ -64,9 +64,9 @@ def test_cache_write_on_a_full_disk_leaves_no_partial_row(tmp_path, monkeypatch,
     cache.store("m", paths[:2], rows[:2])
     size = (tmp_path / "cache" / "m.f32").stat().st_size
     if fault == "fsync":
-        monkeypatch.setattr(core.cache.os, "fsync", _enospc)
+        monkeypatch.setattr(core.store.cache.os, "fsync", _enospc)
     else:
-        monkeypatch.setattr(core.cache, "open", lambda *a, **k: _TornFile(builtins.open(*a, **k)), raising=False)
+        monkeypatch.setattr(core.store.cache, "open", lambda *a, **k: _TornFile(builtins.open(*a, **k)), raising=False)
     with pytest.raises(OSError) as info:
         cache.store("m", paths[2:], rows[2:])
     assert info.value.errno == errno.ENOSPC
@@ -103,7 +103,7 @@ def test_sqlite_full_keeps_every_earlier_label(tmp_path):
 def test_export_on_a_full_disk_keeps_the_previous_catalogue(tmp_path, monkeypatch):
     out = tmp_path / "c.csv"
     atomic_write_text(out, "old,complete\n")
-    monkeypatch.setattr(core.export.os, "fsync", _enospc)
+    monkeypatch.setattr(core.catalog.export.os, "fsync", _enospc)
     with pytest.raises(OSError):
         atomic_write_text(out, "new\n" * 1000)
     assert out.read_text() == "old,complete\n"
@@ -111,14 +111,14 @@ def test_export_on_a_full_disk_keeps_the_previous_catalogue(tmp_path, monkeypatc
 
 
 def test_cli_with_a_full_disk_says_so_in_one_line_and_recovers(tmp_path, monkeypatch, capsys):
-    from core.sample import make_sample
+    from core.images.sample import make_sample
 
     folder = make_sample(tmp_path / "imgs", per_class=3, size=64, seed=5)
     out = tmp_path / "c.csv"
     args = ["cluster", str(folder), "--model", "efficientnet_lite0", "--method", "kmeans", "--clusters", "3",
             "--out", str(out), "--quiet", "--cpu", "--batch-size", "4"]
     calls = {"n": 0}
-    real_fsync = core.cache.os.fsync
+    real_fsync = core.store.cache.os.fsync
 
     def fsync_then_full(fd):  # the first batch is stored, then the disk fills up
         calls["n"] += 1
@@ -126,7 +126,7 @@ def test_cli_with_a_full_disk_says_so_in_one_line_and_recovers(tmp_path, monkeyp
             _enospc()
         real_fsync(fd)
 
-    monkeypatch.setattr(core.cache.os, "fsync", fsync_then_full)
+    monkeypatch.setattr(core.store.cache.os, "fsync", fsync_then_full)
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "the disk is full" in err and len(err.strip().splitlines()) == 1

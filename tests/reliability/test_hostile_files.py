@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from core.cli import main
-from core.sample import render_galaxy
+from core.images.sample import render_galaxy
 
 
 def _png_header_only(width: int, height: int) -> bytes:

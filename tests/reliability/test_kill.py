@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from relhelp import check_consistent, copy_project, kill_after, start_worker
 
-from core.sample import CLASSES
+from core.images.sample import CLASSES
 
 SEEDS = [0, 1, 2]
 
@@ -28,8 +28,9 @@ def _point(seed: int, most: int) -> tuple[int, float]:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_kill_during_extraction_then_resume(template, tmp_path, seed):
-    from core.features import FeatureModel, extract_features
-    from core.store import ProjectStore, default_store_dir
+    from core.features.extract import FeatureModel, extract_features
+    from core.store.database import ProjectStore
+    from core.store.layout import default_store_dir
 
     folder = copy_project(template[0], tmp_path / "imgs", with_store=False)
     count, delay = _point(seed, 4)

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.store import STORE_DIR, ProjectStore, UnsafeStore, check_store_tree, default_store_dir
+from core.store.database import ProjectStore
+from core.store.layout import STORE_DIR, UnsafeStore, check_store_tree, default_store_dir
 
 VICTIM_TEXT = b"the user's own file\n"
 
@@ -62,8 +63,8 @@ def test_a_planted_symlink_is_refused_and_the_target_untouched(images, victim, c
 
 
 def test_a_planted_feature_file_link_is_refused(images, victim, capsys):
-    from core.features import FeatureModel
-    from core.preprocess import Preprocessing
+    from core.features.extract import FeatureModel
+    from core.images.preprocess import Preprocessing
 
     key = FeatureModel("galaxy_cnn", use_gpu=False).cache_key(Preprocessing())
     features = images / STORE_DIR / "features"

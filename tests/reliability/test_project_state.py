@@ -18,10 +18,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from core.cluster import ClusterResult
-from core.finetune import RoundResult
+from core.clustering.methods import ClusterResult
+from core.learning.rounds import RoundResult
 from core.pipeline import PipelineResult
-from core.project import EXCLUDE, SPECIAL, UNSURE, Project
+from core.project import Project
+from core.vocabulary import EXCLUDE, SPECIAL, UNSURE
 
 N = 8
 NAMES = ["spiral", "elliptical", "irregular", "ring", UNSURE, EXCLUDE]

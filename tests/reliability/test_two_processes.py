@@ -1,8 +1,8 @@
 """Two real processes on one project: one writer, and a clear message to the other.
 
-The concurrency model (see core/store.py): a writable project store holds an
+The concurrency model (see core/store/database.py): a writable project store holds an
 exclusive ``flock`` on ``.galaxy-sorter/lock`` while it is open; a second
-process gets :class:`core.store.ProjectLocked` naming the other's pid, before
+process gets :class:`core.store.database.ProjectLocked` naming the other's pid, before
 it has touched anything.  SQLite's ``BEGIN IMMEDIATE`` and a busy timeout
 cover the connections inside one process.
 """
@@ -19,7 +19,8 @@ from relhelp import ROOT, copy_project
 
 OPENER = textwrap.dedent("""
     import os, sys, time
-    from core.store import ProjectLocked, ProjectStore
+    from core.store.layout import ProjectLocked
+    from core.store.database import ProjectStore
     folder, go = sys.argv[1], sys.argv[2]
     while not os.path.exists(go):
         time.sleep(0.001)
@@ -91,7 +92,8 @@ SLOW_HOLDER = textwrap.dedent("""
 
 def test_the_second_process_names_the_holder_even_in_the_instant_before_it_writes_its_pid(tmp_path):
     """The CI failure of an earlier version: the lock file was still empty, and the message said 'another process'."""
-    from core.store import ProjectLocked, ProjectStore
+    from core.store.database import ProjectStore
+    from core.store.layout import ProjectLocked
 
     store_dir = tmp_path / ".galaxy-sorter"
     store_dir.mkdir()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.sample import CLASSES
+from core.images.sample import CLASSES
 
 FAST_DEC = {"pretrain_epochs": 3, "finetune_epochs": 3, "hidden_dims": (64, 64, 128, 10)}
 
@@ -36,9 +36,10 @@ def config():  # -> PipelineConfig
 def main(argv: list[str]) -> int:
     scenario, folder = argv[0], Path(argv[1])
     if scenario == "extract":
-        from core.features import FeatureModel, extract_features
-        from core.images import scan_folder
-        from core.store import ProjectStore, default_store_dir
+        from core.features.extract import FeatureModel, extract_features
+        from core.images.io import scan_folder
+        from core.store.database import ProjectStore
+        from core.store.layout import default_store_dir
 
         store = ProjectStore(default_store_dir(folder), root=folder)
         extract_features(scan_folder(folder), FeatureModel("efficientnet_lite0", use_gpu=False), cache=store.features,

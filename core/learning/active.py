@@ -205,7 +205,7 @@ def review_moved(moved: np.ndarray, confidence: np.ndarray, labelled: np.ndarray
     Parameters
     ----------
     moved : ndarray of bool
-        :attr:`core.finetune.RoundResult.moved`.
+        :attr:`core.learning.finetune.RoundResult.moved`.
     confidence : ndarray of float
         The round's confidence of each image.
     labelled : ndarray of bool, optional

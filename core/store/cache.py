@@ -5,7 +5,7 @@ model file's content and the preprocessing; the image key is the path relative
 to the project root (so a moved or renamed project folder, or one opened once
 by a relative and once by an absolute path, keeps its cache).  A row is valid
 while the file's size, modification time and content fingerprint
-(:func:`core.images.file_fingerprint`) are unchanged; the fingerprint is
+(:func:`core.images.io.file_fingerprint`) are unchanged; the fingerprint is
 recomputed only when the file's change time (which no tool sets back) moved.
 
 Each cache key has one append-only ``<key>.f32`` file of rows.  A row is
@@ -146,7 +146,7 @@ class FeatureCache:
         finite); damaged rows are dropped from the index and reported by
         :meth:`take_problems`.
         """
-        from core.images import file_fingerprint
+        from core.images.io import file_fingerprint
 
         with self._lock:
             dim = self._dim(key)
@@ -203,7 +203,7 @@ class FeatureCache:
 
     def store(self, key: str, paths: Sequence[Path], features: np.ndarray) -> None:
         """Append ``features`` (one row per path) and index them with their fingerprints and checksums."""
-        from core.images import file_fingerprint
+        from core.images.io import file_fingerprint
 
         features = np.ascontiguousarray(features, dtype=np.float32)
         if len(paths) != len(features):
@@ -222,9 +222,9 @@ class FeatureCache:
                 raise ValueError(f"cache {key} holds {dim}-d rows, not {features.shape[1]}-d")
             row_bytes = 4 * dim
             # Never through a link or into a hard-linked file (a planted <key>.f32, issue 19).
-            from core.store import open_in_store
+            from core.store.layout import open_in_store
 
-            with os.fdopen(open_in_store(self._file(key), os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as fh:
+            with open(open_in_store(self._file(key), os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as fh:
                 # An exclusive lock on the row file: two writers never interleave their appends.
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
                 try:

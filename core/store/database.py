@@ -25,16 +25,11 @@ other process's id, instead of two writers undoing each other's work.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import os
 import shutil
-import socket
 import sqlite3
-import stat as _stat
 import tempfile
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -42,140 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.cache import FeatureCache
-
-SCHEMA_VERSION = 3
-STORE_DIR = ".galaxy-sorter"
-
-
-class StoreError(RuntimeError):
-    """A project store cannot be used as asked; ``str(error)`` says why and what to do."""
-
-
-class ProjectLocked(StoreError):
-    """Another process has the project open for writing."""
-
-
-class ReadOnlyStore(StoreError):
-    """The store is open read-only (its folder cannot be written); nothing can be saved."""
-
-
-class UnsafeStore(StoreError):
-    """The store folder holds a link, a hard-linked file or a special file: it could make us write elsewhere."""
-
-
-#: Opening a file of the store never follows a link at its last component.
-O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-
-
-def check_store_tree(folder: str | os.PathLike[str], max_entries: int = 1_000_000) -> None:
-    """Refuse a store folder that could make a write land outside it (issue 19).
-
-    A ``.galaxy-sorter/`` can arrive with a folder (an archive, a shared drive, a
-    git repository).  Whoever made it could plant ``lock``, ``project.sqlite``,
-    ``features/<key>.f32`` or ``.write-test`` as a symbolic link or a hard link to
-    any file the user can write, and our next write would land there.  So nothing
-    inside the store may be a link, a file with more than one name, or anything but
-    a plain file or folder; the store folder itself may not be a link either.
-    A missing folder passes (it is created by us).
-
-    Raises
-    ------
-    UnsafeStore
-        Naming the first offending entry, in one line, with what to do.
-    """
-    root = Path(folder)
-    try:
-        st = os.lstat(root)
-    except FileNotFoundError:
-        return
-    def refuse(path: Path, what: str) -> UnsafeStore:
-        return UnsafeStore(f"refusing the project store {root}: {path} is {what}, which could make Galaxy Sorter "
-                           f"write outside the store; a store that arrives with a folder is not trusted with links. "
-                           f"Delete {root} (the images are untouched) or remove that entry, then open again")
-
-    if _stat.S_ISLNK(st.st_mode):
-        raise refuse(root, f"a link to {os.readlink(root)}")
-    if not _stat.S_ISDIR(st.st_mode):
-        raise refuse(root, "not a folder")
-    seen = 0
-    stack = [root]
-    while stack:
-        current = stack.pop()
-        with os.scandir(current) as entries:
-            for entry in entries:
-                seen += 1
-                if seen > max_entries:
-                    raise UnsafeStore(f"refusing the project store {root}: more than {max_entries:,} entries")
-                path = Path(entry.path)
-                est = entry.stat(follow_symlinks=False)
-                if _stat.S_ISLNK(est.st_mode):
-                    raise refuse(path, f"a link to {os.readlink(path)}")
-                if _stat.S_ISDIR(est.st_mode):
-                    stack.append(path)
-                elif not _stat.S_ISREG(est.st_mode):
-                    raise refuse(path, "not a plain file (a pipe, socket or device)")
-                elif est.st_nlink > 1:
-                    raise refuse(path, f"a file with {est.st_nlink} names (a hard link)")
-
-
-def open_in_store(path: str | os.PathLike[str], flags: int, mode: int = 0o644) -> int:
-    """``os.open`` for a file inside the store: never through a link (``O_NOFOLLOW``), never a hard-linked file."""
-    fd = os.open(path, flags | O_NOFOLLOW, mode)
-    try:
-        st = os.fstat(fd)
-        if not _stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
-            raise UnsafeStore(f"refusing {path}: not a plain file of the project store (a hard link or a special "
-                              f"file); delete it and open again")
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-_SCHEMA_V1 = """
-CREATE TABLE images (id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, name TEXT NOT NULL,
-                     status TEXT NOT NULL DEFAULT 'ok', error TEXT);
-CREATE TABLE runs (id INTEGER PRIMARY KEY, created REAL NOT NULL, method TEXT NOT NULL, model TEXT NOT NULL,
-                   n_clusters INTEGER NOT NULL, params TEXT NOT NULL, warnings TEXT NOT NULL);
-CREATE TABLE assignments (run_id INTEGER NOT NULL REFERENCES runs(id), image_id INTEGER NOT NULL REFERENCES images(id),
-                          cluster INTEGER NOT NULL, confidence REAL NOT NULL, x REAL, y REAL,
-                          PRIMARY KEY (run_id, image_id));
-CREATE TABLE cluster_names (run_id INTEGER NOT NULL, cluster INTEGER NOT NULL, name TEXT NOT NULL,
-                            PRIMARY KEY (run_id, cluster));
-CREATE TABLE labels (image_id INTEGER PRIMARY KEY REFERENCES images(id), label TEXT NOT NULL,
-                     source TEXT NOT NULL, updated REAL NOT NULL);
-"""
-
-# Version 2: the user's label classes (name, colour, order) and project settings.
-_SCHEMA_V2 = """
-CREATE TABLE classes (name TEXT PRIMARY KEY, color TEXT NOT NULL, position INTEGER NOT NULL);
-CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-
-
-def default_store_dir(image_folder: str | os.PathLike[str]) -> Path:
-    """Return ``<folder>/.galaxy-sorter`` if it holds a store or is writable, else a folder in the user's data folder.
-
-    An existing store is always returned, even when it cannot be written now:
-    :class:`ProjectStore` then opens it read-only rather than starting an empty
-    project that hides the user's labels.
-    """
-    folder = Path(image_folder).resolve()
-    candidate = folder / STORE_DIR
-    check_store_tree(candidate)  # a planted link is refused before anything is read or written
-    if (candidate / "project.sqlite").is_file():
-        return candidate
-    try:
-        candidate.mkdir(exist_ok=True)
-        # A fresh, exclusive probe name: a planted file or link of that name is never opened.
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=candidate)
-        os.close(fd)
-        os.unlink(probe)
-        return candidate
-    except OSError:
-        base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "galaxy-sorter" / "projects"
-        digest = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
-        return base / f"{folder.name}-{digest}"
+from core.store.cache import FeatureCache
+from core.store.layout import STORE_DIR, ReadOnlyStore, StoreError, check_store_tree
+from core.store.lock import _acquire_lock, _release_lock
+from core.store.schema import SCHEMA_VERSION, _migrate_v3, migrate
 
 
 @dataclass
@@ -188,152 +53,6 @@ class Run:
     n_clusters: int
     params: dict
     warnings: list[str]
-
-
-def _relative_key(stored: str, root: Path) -> str | None:
-    """The key under ``root`` of a path stored by an older version, or None when no file there matches.
-
-    Absolute paths under ``root`` become relative; otherwise the longest tail of
-    the stored path that names an existing file under ``root`` is taken, which
-    finds the images of a folder that was moved or opened by a relative path.
-    """
-    p = Path(stored)
-    if p.is_absolute():
-        try:
-            return p.resolve().relative_to(root).as_posix()
-        except ValueError:
-            pass
-    parts = p.parts[1:] if p.is_absolute() else p.parts
-    for i in range(len(parts)):
-        tail = Path(*parts[i:])
-        if (root / tail).is_file():
-            return tail.as_posix()
-    return None
-
-
-def _migrate_v3(db: sqlite3.Connection, root: Path | None) -> None:
-    """Version 3: image paths relative to the project root; duplicate spellings of one image merged."""
-    if root is None:
-        return
-    rows = list(db.execute("SELECT id, path FROM images ORDER BY id"))
-    # Relative paths that already name a file under the root are keys as they stand.
-    current = {p for _, p in rows if not Path(p).is_absolute() and (root / p).exists()}
-    keep: dict[str, int] = {}
-    for image_id_, path in rows:
-        key = path if path in current else _relative_key(path, root)
-        if key is None:
-            continue
-        if key not in keep:
-            keep[key] = image_id_
-            continue
-        # The same image registered twice (opened once by a relative, once by an absolute path):
-        # keep the first id, moving the newer label and the run assignments over to it.
-        first = keep[key]
-        db.execute("INSERT INTO labels SELECT ?, label, source, updated FROM labels WHERE image_id=? "
-                   "ON CONFLICT(image_id) DO UPDATE SET label=excluded.label, source=excluded.source, "
-                   "updated=excluded.updated WHERE excluded.updated > labels.updated", (first, image_id_))
-        db.execute("DELETE FROM labels WHERE image_id=?", (image_id_,))
-        db.execute("UPDATE OR IGNORE assignments SET image_id=? WHERE image_id=?", (first, image_id_))
-        db.execute("DELETE FROM assignments WHERE image_id=?", (image_id_,))
-        db.execute("DELETE FROM images WHERE id=?", (image_id_,))
-    for key, image_id_ in keep.items():
-        db.execute("UPDATE images SET path=? WHERE id=? AND path<>?", (key, image_id_, key))
-
-
-def migrate(db: sqlite3.Connection, root: str | os.PathLike[str] | None = None) -> int:
-    """Bring the database schema to :data:`SCHEMA_VERSION`; return the version found.
-
-    ``root`` is the project's image folder, needed to turn the paths older
-    versions stored into paths relative to it.  Raises :class:`StoreError`
-    for a store written by a newer version.
-    """
-    found = db.execute("PRAGMA user_version").fetchone()[0]
-    if found > SCHEMA_VERSION:
-        raise StoreError(f"this project was written by a newer Galaxy Sorter (schema {found} > {SCHEMA_VERSION}); "
-                         f"open it with that version")
-    if found == SCHEMA_VERSION:
-        return found
-    # BEGIN IMMEDIATE: two processes creating one project at once take turns instead of
-    # both running CREATE TABLE ("table images already exists").
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        found = db.execute("PRAGMA user_version").fetchone()[0]
-        if found < 1:
-            for stmt in _SCHEMA_V1.split(";"):
-                if stmt.strip():
-                    db.execute(stmt)
-        if found < 2:
-            for stmt in _SCHEMA_V2.split(";"):
-                if stmt.strip():
-                    db.execute(stmt)
-        if 0 < found < 3:
-            # Paths become relative to the root here when it is known, else at the first open that knows it.
-            _migrate_v3(db, Path(root).resolve() if root is not None else None)
-        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    return found
-
-
-# One exclusive lock per store folder and process, shared by every ProjectStore of the process
-# (the app opens a second connection for its worker threads): folder -> (file descriptor, users).
-_LOCKS: dict[Path, tuple[int, int]] = {}
-_LOCKS_GUARD = threading.Lock()
-
-
-def _lock_holder(fd: int, wait: float = 1.0) -> str:
-    """Who holds the lock, as it wrote it ("pid N on HOST").
-
-    The holder writes this just after taking the lock, so a second process that
-    arrives at the same moment can find the file still empty: it reads again for
-    up to ``wait`` seconds before saying only "another process".
-    """
-    deadline = time.monotonic() + wait
-    while True:
-        text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-        if text or time.monotonic() >= deadline:
-            return text or "another process"
-        time.sleep(0.02)
-
-
-def _acquire_lock(folder: Path) -> None:
-    key = folder.resolve()
-    with _LOCKS_GUARD:
-        if key in _LOCKS:
-            fd, users = _LOCKS[key]
-            _LOCKS[key] = (fd, users + 1)
-            return
-        fd = open_in_store(key / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _lock_holder(fd)
-            os.close(fd)
-            raise ProjectLocked(f"the project {key.parent} is open in another Galaxy Sorter ({holder}); "
-                                f"close it there first (one writer per project keeps labels from being "
-                                f"overwritten)") from None
-        except OSError:
-            os.close(fd)
-            raise
-        info = f"pid {os.getpid()} on {socket.gethostname()}".encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, info, 0)
-        _LOCKS[key] = (fd, 1)
-
-
-def _release_lock(folder: Path) -> None:
-    key = folder.resolve()
-    with _LOCKS_GUARD:
-        if key not in _LOCKS:
-            return
-        fd, users = _LOCKS[key]
-        if users > 1:
-            _LOCKS[key] = (fd, users - 1)
-            return
-        del _LOCKS[key]
-        os.close(fd)  # closing the last descriptor releases the flock
 
 
 def _writable(folder: Path) -> bool:
@@ -458,7 +177,7 @@ class ProjectStore:
 
     def add_images(self, paths: Iterable[Path], skipped: Iterable[tuple[str, str]] = ()) -> dict[str, int]:
         """Register images (and files that could not be read); return path -> image id (see :meth:`image_ids`)."""
-        from core.images import image_id
+        from core.images.io import image_id
 
         self._writing()
         with self.db:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.display import Stretch, render
-from core.images import ImageReadError, image_id
-from core.preprocess import Preprocessing
+from core.images.display import Stretch, render
+from core.images.io import ImageReadError, image_id
+from core.images.preprocess import Preprocessing
 from core.progress import Cancelled
 
 

@@ -1,7 +1,7 @@
 """What the user sees of an image: the model's crop and a display stretch.
 
 Display only: nothing here feeds the feature models, which keep reading images
-through :func:`core.images.read_image` and :mod:`core.preprocess`.  An
+through :func:`core.images.io.read_image` and :mod:`core.images.preprocess`.  An
 astronomer judges morphology on a stretch of their choosing (faint arms under
 ``asinh`` or ``log``, a saturated core under ``linear`` with a high upper
 limit), so the stretch is a parameter of the view, never of the catalogue.
@@ -16,7 +16,7 @@ between two percentile limits, then
 * ``asinh``: ``asinh(t / b) / asinh(1 / b)`` with ``b = 0.1``
 
 ``as read`` is the image as the feature models receive it (8-bit files
-untouched, FITS and 16-bit through the robust asinh of :mod:`core.images`).
+untouched, FITS and 16-bit through the robust asinh of :mod:`core.images.io`).
 FITS cubes are shown as RGB when they have three planes, else one plane at a
 time; with ``per_band`` every band gets its own limits (colours then show the
 shape in each band rather than the ratio between them).
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.images import FITS_SUFFIXES, ImageReadError, read_fits_data, read_image
-from core.preprocess import Preprocessing, crop_image
+from core.images.io import FITS_SUFFIXES, ImageReadError, read_fits_data, read_image
+from core.images.preprocess import Preprocessing, crop_image
 
 STRETCHES = ("as read", "linear", "sqrt", "log", "asinh")
 LOG_A = 1000.0
@@ -77,7 +77,7 @@ def read_raw(path: str | os.PathLike[str]) -> np.ndarray:
     """Read the pixel values before any display stretch, as float32 (height, width, bands).
 
     FITS: the first HDU with image data, rows flipped so north is up (as
-    :func:`core.images.read_image` does), planes moved last, NaNs kept.  Other
+    :func:`core.images.io.read_image` does), planes moved last, NaNs kept.  Other
     formats: the decoded RGB values (0-255, or 0-65535 for 16-bit files).
     """
     p = Path(path)

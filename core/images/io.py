@@ -205,7 +205,7 @@ def read_fits_data(path: str | os.PathLike[str], dtype: np.dtype | type | None =
     """The pixel array of a FITS file's first HDU with image data (2-D or more), squeezed, as stored.
 
     The one FITS reader of the features (:func:`read_image`) and of the display
-    (:func:`core.display.read_raw`); damaged files raise :class:`ImageReadError`.
+    (:func:`core.images.display.read_raw`); damaged files raise :class:`ImageReadError`.
     """
     from astropy.io import fits
 

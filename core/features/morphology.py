@@ -3,7 +3,7 @@
 The vocabulary astronomers already use to describe a galaxy's light, computed from
 the colour JPEG (not calibrated photometry: the values are for sorting and
 colouring, not for comparison with published catalogues).  Each image is
-cropped like the feature models' input (:class:`~core.preprocess.Preprocessing`)
+cropped like the feature models' input (:class:`~core.images.preprocess.Preprocessing`)
 and area-binned to at most ``size`` pixels (128 by default), which makes a
 galaxy take about a millisecond instead of statmorph's seconds.
 
@@ -50,8 +50,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.images import ImageReadError, SkippedFile, read_image
-from core.preprocess import Preprocessing, crop_image, resize_square
+from core.images.io import ImageReadError, SkippedFile, read_image
+from core.images.preprocess import Preprocessing, crop_image, resize_square
 from core.progress import Cancelled, ProgressFn, StopFn
 
 #: Column names, in the order of :func:`morphology_table`'s array.
@@ -330,7 +330,7 @@ def compute_morphology(
         ``computed`` (how many images were computed now), ``total`` (rows stored), ``seconds``.
     """
     if isinstance(store, (str, os.PathLike)):  # a worker thread opens its own connection (see Project.reload_features)
-        from core.store import ProjectStore
+        from core.store.database import ProjectStore
 
         own = ProjectStore(store)
         try:
@@ -342,7 +342,7 @@ def compute_morphology(
     from dataclasses import asdict
 
     if getattr(store, "read_only", False):
-        from core.store import ReadOnlyStore
+        from core.store.layout import ReadOnlyStore
 
         raise ReadOnlyStore(f"the project store {getattr(store, 'folder', store)} is read-only: "
                             f"morphology parameters cannot be kept")
@@ -397,5 +397,5 @@ def morphology_record(store: object) -> dict[str, object] | None:
         return None
     return {"columns": list(CATALOGUE_NAMES), "crop": data["prep"], "size": data["size"],
             "images": len(data["ids"]),  # type: ignore[arg-type]
-            "definitions": "core/morphology.py (docstring); README 'Morphology parameters'",
+            "definitions": "core/features/morphology.py (docstring); README 'Morphology parameters'",
             "note": "from the colour JPEG, for sorting and colouring, not calibrated photometry"}

@@ -7,7 +7,7 @@ sidecar from the stored run record, and the writer from
 
 One row per image: path, id, cluster id, cluster name, label and its source
 (``user`` or ``model``), confidence, and the 2-D map coordinates; then, when
-they were computed (:func:`core.morphology.compute_morphology`), the morphology
+they were computed (:func:`core.features.morphology.compute_morphology`), the morphology
 parameters concentration, asymmetry, gini, m20, ellipticity and colour.  Text cells
 that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
 ``@``, tab or carriage return) are prefixed with a quote; numbers are written
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from core.registry import Registry
 
 if TYPE_CHECKING:
-    from core.store import ProjectStore
+    from core.store.database import ProjectStore
 
 COLUMNS = ("path", "id", "cluster", "cluster_name", "label", "label_source", "confidence", "x", "y")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -60,7 +60,7 @@ class CatalogueRow:
     #: Numeric columns after the standard ones (RA/Dec of the image centre, joined ``cat_*`` columns);
     #: NaN is written as an empty cell.
     extra: dict[str, float] = field(default_factory=dict)
-    morphology: tuple[float, ...] = ()  # core.morphology.CATALOGUE_NAMES, when computed
+    morphology: tuple[float, ...] = ()  # core.features.morphology.CATALOGUE_NAMES, when computed
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -125,8 +125,8 @@ def write_sidecar(path: str | os.PathLike[str], info: Mapping[str, object]) -> P
 
 
 def _morphology_columns(rows: list[CatalogueRow]) -> tuple[str, ...]:
-    """The morphology column names when any row has values (see :mod:`core.morphology`), else none."""
-    from core.morphology import CATALOGUE_NAMES
+    """The morphology column names when any row has values (see :mod:`core.features.morphology`), else none."""
+    from core.features.morphology import CATALOGUE_NAMES
 
     return CATALOGUE_NAMES if any(r.morphology for r in rows) else ()
 
@@ -139,7 +139,7 @@ def _morphology_cells(row: CatalogueRow, columns: tuple[str, ...]) -> list[str]:
 
 def _attach_morphology(store: ProjectStore, db_ids: list[int], rows: list[CatalogueRow]) -> None:
     """Give each row its stored morphology parameters, when the store has any."""
-    from core.morphology import morphology_values
+    from core.features.morphology import morphology_values
 
     values = morphology_values(store, db_ids)
     if values is not None and (values == values).any():  # some value that is not NaN
@@ -161,11 +161,11 @@ def catalogue_rows(store: ProjectStore, run_id: int,
     Everything comes from the store (assignments, cluster names, labels), so the
     app and the CLI write the same catalogue for the same run.  When any FITS
     image has a celestial WCS, ``ra`` and ``dec`` of each image's centre follow
-    (:func:`core.catalog.sky_positions`); then ``columns`` (name -> image path
+    (:func:`core.catalog.join.sky_positions`); then ``columns`` (name -> image path
     -> value: the app's joined catalogue columns).
     """
-    from core.catalog import sky_columns
-    from core.images import image_id
+    from core.catalog.join import sky_columns
+    from core.images.io import image_id
 
     names = store.cluster_names(run_id)
     labels = store.labels()
@@ -247,7 +247,7 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
             row.path = store.key_of(row.path)
         record["skipped"] = [{"path": store.key_of(s["path"]), "reason": s["reason"]} for s in record["skipped"]]
         record["folder"] = "."
-    from core.morphology import morphology_record
+    from core.features.morphology import morphology_record
 
     if any(r.morphology for r in rows):
         record["morphology"] = morphology_record(store)

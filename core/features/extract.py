@@ -10,7 +10,7 @@ the provider reported is the one the created session actually uses
 straight into preallocated batch arrays, up to ``prefetch`` batches ahead of
 the model (OpenCV and onnxruntime both release the GIL), so the thread that
 runs the model only runs it; and it keeps every computed row in a
-:class:`~core.cache.FeatureCache`, so reopening a folder recomputes only new or
+:class:`~core.store.cache.FeatureCache`, so reopening a folder recomputes only new or
 changed images.  ``benchmarks/extraction.py`` measures how close the end-to-end
 rate comes to the model's own.
 
@@ -32,12 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from core.cache import FeatureCache
-from core.images import ImageReadError, SkippedFile, read_image
+from core.images.io import ImageReadError, SkippedFile, read_image
+from core.images.preprocess import Preprocessing, crop_image, dihedral_variants, resize_square, to_model_input
 from core.paths import model_file
-from core.preprocess import Preprocessing, crop_image, dihedral_variants, resize_square, to_model_input
 from core.progress import Cancelled, ProgressFn, StopFn
 from core.registry import Registry
+from core.store.cache import FeatureCache
 
 DEFAULT_MODEL = "galaxy_cnn"
 

@@ -5,12 +5,12 @@
 * ``pca-kmeans``: k-means after PCA to 50 dimensions (seed 003);
 * ``agglomerative``: Ward linkage on PCA-50 features (seed 002);
 * ``gmm``: a Gaussian mixture on a PCA view that estimates unequal cluster
-  fractions (:mod:`core.cluster_prior`; k-means splits folders near 50/50);
+  fractions (:mod:`core.clustering.prior`; k-means splits folders near 50/50);
 * ``dbscan``: density clustering on PCA-10 features with an eps taken from the
   k-nearest-neighbour distances (seed 002); its noise points form cluster -1.
 
 Raw-pixel DEC (seed 001's "standalone DEC") is ``dec`` applied to
-:func:`core.features.raw_pixel_features`; the pipeline offers it as ``dec-raw``.
+:func:`core.features.extract.raw_pixel_features`; the pipeline offers it as ``dec-raw``.
 
 Each method is one entry of :data:`CLUSTER_METHODS` (name, display name,
 function, options); the app, the CLI and the benchmarks list the methods from it.
@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.dec import DEC, student_t
+from core.clustering.dec import DEC
+from core.clustering.dec_objective import student_t
 from core.progress import ProgressFn, StopFn
 from core.registry import Registry
 
@@ -116,7 +117,7 @@ def _pca_kmeans(X: np.ndarray, n_clusters: int, *, random_state: int, **_: objec
 
 
 def _gmm(X: np.ndarray, n_clusters: int, *, random_state: int, **_: object) -> ClusterResult:
-    from core.cluster_prior import prior_mixture
+    from core.clustering.prior import prior_mixture
 
     mix = prior_mixture(X, n_clusters, random_state=random_state)
     params = {"n_clusters": n_clusters, "random_state": random_state, "pca_components": mix.n_components,
@@ -190,7 +191,7 @@ def cluster_features(
     random_state : int
         Seed; same seed, same clusters.
     dec_params : dict, optional
-        Extra parameters for :class:`~core.dec.DEC`.
+        Extra parameters for :class:`~core.clustering.dec.DEC`.
     progress, should_stop : callables, optional
         Progress report and cancellation (DEC only; the others take seconds).
 

@@ -106,7 +106,7 @@ def make_sample(folder: str | os.PathLike[str], per_class: int = 30, size: int =
         writer.writerow(["id", "morphology"])
         writer.writerows(rows)
     (folder / "README.txt").write_text(
-        "Synthetic galaxies rendered by core/sample.py (not observations): Sersic ellipticals,\n"
+        "Synthetic galaxies rendered by core/images/sample.py (not observations): Sersic ellipticals,\n"
         "spirals with logarithmic arms and edge-on disks, with PSF blur and noise.\n"
         "labels.csv gives the class each was rendered as.\n")
     return folder

@@ -46,107 +46,20 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from core.dec import DEC, kl_self_training, student_t, target_distribution
+from core.clustering.dec import DEC
+from core.clustering.dec_objective import kl_self_training, student_t, target_distribution
+from core.learning.head import _balanced_accuracy, estimate_accuracy, fit_head
+from core.learning.rounds import RoundResult
+from core.learning.threads import torch_threads
 from core.progress import Cancelled, ProgressFn, StopFn
 
 #: Labels that teach nothing about the classes.
 NOT_A_CLASS = {"unsure", "exclude"}
-
-
-def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``p`` measured on ``n`` trials (NaNs when undefined).
-
-    Used for the round's accuracy estimate: it stays inside [0, 1] and is
-    honest at small ``n`` and at proportions near 1, where the normal
-    approximation is not.
-    """
-    if not np.isfinite(p) or n <= 0:
-        return float("nan"), float("nan")
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
-
-
-@dataclass
-class RoundResult:
-    """What a fine-tuning round produced and what it changed.
-
-    ``labels``/``confidence`` are the final ones (head where confident, DEC
-    otherwise); ``dec_labels`` are DEC's clusters alone; ``from_head`` marks
-    the images whose label came from the head.  ``estimated_accuracy`` and
-    ``estimated_balanced_accuracy`` are the head's accuracy cross-validated on
-    the user's labels (NaN when too few labels per class).
-    """
-
-    class_names: list[str]
-    labels: np.ndarray
-    confidence: np.ndarray
-    soft: np.ndarray
-    embedding: np.ndarray
-    encoder_path: Path | None
-    moved: np.ndarray
-    transitions: dict[tuple[str, str], int]
-    sizes: dict[str, int]
-    agreement: float
-    n_labelled: int
-    seconds: float
-    history: list[float] = field(default_factory=list)
-    dec_labels: np.ndarray | None = None
-    from_head: np.ndarray | None = None
-    estimated_accuracy: float = float("nan")
-    estimated_balanced_accuracy: float = float("nan")
-    estimate_method: str = ""
-    best_step: int = 0
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def predicted_names(self) -> np.ndarray:
-        """The class name the model gives each image."""
-        return np.asarray(self.class_names, dtype=object)[self.labels]
-
-    def estimate_interval(self) -> tuple[float, float]:
-        """The 95% Wilson interval of the estimated accuracy, given how many labels measured it.
-
-        Ten labels measure an accuracy to within about +-20 points; the user
-        should see that, not just the point estimate (on the Kaggle held-out
-        set, 10 answers estimated 0.99 where the truth was 0.92).
-        """
-        return wilson_interval(self.estimated_accuracy, self.n_labelled)
-
-    def _estimate_text(self) -> str:
-        lo, hi = self.estimate_interval()
-        return f"{self.estimated_accuracy:.0%} (95% interval {lo:.0%}-{hi:.0%})"
-
-    def headline(self) -> str:
-        """One line for the status bar: labels used, time, moves, and the honest accuracy estimate.
-
-        Never the agreement with the user's own labels, which training forces to
-        nearly 100% and so says nothing about the rest of the catalogue.
-        """
-        text = f"Retrained on {self.n_labelled} labels in {self.seconds:.1f} s: {int(self.moved.sum())} moved"
-        if np.isfinite(self.estimated_accuracy):
-            return text + f"; estimated accuracy {self._estimate_text()}, cross-validated on your labels"
-        return text + "; accuracy not yet measurable (label a few galaxies of each class)"
-
-    def summary(self) -> str:
-        """A few lines for the user: estimated accuracy, moves and sizes."""
-        lines = []
-        if self.n_labelled:
-            if np.isfinite(self.estimated_accuracy):
-                lines.append(f"estimated accuracy on the galaxies you did not label: {self._estimate_text()}; "
-                             f"balanced {self.estimated_balanced_accuracy:.0%}; {self.estimate_method}")
-            else:
-                lines.append(f"estimated accuracy: not yet measurable ({self.estimate_method})")
-        lines.append(f"{int(self.moved.sum())} galaxies changed cluster")
-        for (a, b), c in sorted(self.transitions.items(), key=lambda t: -t[1])[:8]:
-            lines.append(f"  {c} from '{a}' to '{b}'")
-        lines.append("sizes: " + ", ".join(f"{k} {v}" for k, v in self.sizes.items()))
-        return "\n".join(lines)
 
 
 @dataclass
@@ -236,7 +149,7 @@ def plan_round(
     X : ndarray of shape (n_samples, n_features)
         Features of every image (the encoder's input).
     encoder_path : path-like
-        The DEC encoder ONNX file (written by :meth:`core.dec.DEC.save_onnx`).
+        The DEC encoder ONNX file (written by :meth:`core.clustering.dec.DEC.save_onnx`).
     user_labels : sequence of str or None, length n_samples
         The user's label of each image, or None.  ``unsure``/``exclude`` teach nothing.
     prev_clusters : ndarray of int, optional
@@ -289,10 +202,6 @@ def _holdout(lab_y: np.ndarray, fraction: float, rng: np.random.Generator) -> np
         rows = np.flatnonzero(lab_y == c)
         out.extend(rng.choice(rows, max(1, int(round(fraction * len(rows)))), replace=False).tolist())
     return np.sort(np.asarray(out, np.int64))
-
-
-def _balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
-    return float(np.mean([np.mean(pred[y == c] == c) for c in np.unique(y)]))
 
 
 def train_round(
@@ -415,128 +324,6 @@ def train_round(
             z = encoder(Xt).numpy()
             centers = mu.detach().numpy().copy()
     return TrainedRound(z, centers, student_t(z, centers, dec.alpha), history, best_step)
-
-
-class torch_threads:
-    """Run a block with at most ``n`` torch intra-op threads, restoring the previous number after.
-
-    A round's matrices are small (a batch of 256 by a few hundred units), so
-    extra threads gain little, while on a busy CPU (the app's GUI thread
-    repainting, other programs) every operation waits for the slowest thread:
-    the 10,000-image round took 1.6-3.4x longer with 2 threads than with 1 on
-    this loaded 2-core machine (``benchmarks/label_efficiency.py --timing-only``).
-    """
-
-    def __init__(self, n: int | None) -> None:
-        self.n = n
-        self.before = 0
-
-    def __enter__(self) -> torch_threads:
-        import torch
-
-        self.before = torch.get_num_threads()
-        if self.n:
-            torch.set_num_threads(int(self.n))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        import torch
-
-        torch.set_num_threads(self.before)
-
-
-def _head_model(C: float):
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, C=C, class_weight="balanced"))
-
-
-def fit_head(X: np.ndarray, lab_rows: np.ndarray, lab_y: np.ndarray, n_classes: int, *,
-             C: float = 0.1, self_training: int = 3, pseudo_threshold: float = 0.8, pseudo_weight: float = 0.1,
-             max_pseudo: int = 1500, random_state: int = 0) -> np.ndarray | None:
-    """Class probabilities of every image from a class-balanced logistic regression on the full features.
-
-    With ``self_training`` > 0 the head is refitted that many times on its
-    labels plus the unlabelled images it is confident about (top probability
-    >= ``pseudo_threshold``), each such image weighing ``pseudo_weight`` of a
-    label, classes balanced again (measured in ``benchmarks/label_efficiency.py``:
-    a few points better at 10-50 answers on GC1, and steadier across seeds).
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-    lab_rows, lab_y : ndarray of int
-        The labelled rows and their class indices (``0..n_classes-1``).
-    n_classes : int
-        Columns of the result (classes without labels get probability 0).
-    C : float
-        Inverse regularisation (0.1, as the benchmarks' reference classifier).
-    self_training, pseudo_threshold, pseudo_weight : int, float, float
-        Self-training rounds, confidence needed and weight of a pseudo-label.
-    max_pseudo : int
-        At most this many pseudo-labelled images per refit (a random subset): keeps
-        a round in seconds on 10,000 images.
-    random_state : int
-
-    Returns
-    -------
-    ndarray of shape (n_samples, n_classes), or None when fewer than two classes are labelled.
-    """
-    from sklearn.linear_model import LogisticRegression
-
-    present = np.unique(lab_y)
-    if len(present) < 2:
-        return None
-    X = np.asarray(X, np.float32)
-    mean, scale = X.mean(0), X.std(0) + 1e-6
-    Xs = (X - mean) / scale
-    model = LogisticRegression(max_iter=1000, C=C, class_weight="balanced").fit(Xs[lab_rows], lab_y)
-    proba = np.zeros((len(X), n_classes))
-    proba[:, model.classes_] = model.predict_proba(Xs)
-    rng = np.random.default_rng(random_state)
-    free = np.ones(len(X), bool)
-    free[lab_rows] = False
-    for _ in range(self_training):
-        cand = np.flatnonzero(free & (proba.max(1) >= pseudo_threshold))
-        if len(cand) > max_pseudo:
-            cand = np.sort(rng.choice(cand, max_pseudo, replace=False))
-        pl = proba[cand].argmax(1)
-        if len(cand) == 0 or not np.isin(present, pl).all():
-            break
-        rows = np.concatenate([lab_rows, cand])
-        ys = np.concatenate([lab_y, pl])
-        w = np.concatenate([np.ones(len(lab_rows)), np.full(len(cand), pseudo_weight)])
-        per_class = np.bincount(ys, weights=w, minlength=n_classes)
-        w = w * w.sum() / (len(present) * per_class[ys])  # every class weighs the same in total
-        model = LogisticRegression(max_iter=1000, C=C).fit(Xs[rows], ys, sample_weight=w)
-        proba = np.zeros((len(X), n_classes))
-        proba[:, model.classes_] = model.predict_proba(Xs)
-    return proba
-
-
-def estimate_accuracy(X: np.ndarray, lab_rows: np.ndarray, lab_y: np.ndarray, *, C: float = 0.1,
-                      folds: int = 5, random_state: int = 0) -> tuple[float, float, str]:
-    """The head's accuracy and balanced accuracy on labels it did not see (stratified k-fold).
-
-    Returns ``(accuracy, balanced accuracy, how it was measured)``; NaN when a
-    labelled class has fewer than 2 labels.  The user's picks are not a
-    random sample (suggestions favour typical galaxies first), so this
-    estimate can flatter the catalogue; it is still the honest number the
-    labels allow, unlike the fit to the labels themselves.
-    """
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
-    counts = np.bincount(lab_y)
-    counts = counts[counts > 0]
-    if len(counts) < 2 or counts.min() < 2:
-        return float("nan"), float("nan"), "needs 2 labels in each of 2 classes"
-    k = int(min(folds, counts.min()))
-    cv = StratifiedKFold(k, shuffle=True, random_state=random_state)
-    pred = cross_val_predict(_head_model(C), np.asarray(X, np.float32)[lab_rows], lab_y, cv=cv)
-    return (float(np.mean(pred == lab_y)), _balanced_accuracy(lab_y, pred),
-            f"{k}-fold cross-validation on your {len(lab_y)} labels")
 
 
 def report_round(

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.images import FITS_SUFFIXES, image_id
+from core.images.io import FITS_SUFFIXES, image_id
 
 RA_NAMES = ("ra", "ra_deg", "raj2000", "ra_j2000", "alpha")
 DEC_NAMES = ("dec", "dec_deg", "dej2000", "decj2000", "dec_j2000", "delta")

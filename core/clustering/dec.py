@@ -34,14 +34,16 @@ torch modules from it for further training.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
-from core.progress import Cancelled, ProgressFn, StopFn
+from core.clustering.dec_objective import kl_self_training, student_t, target_distribution
+from core.clustering.sdae import Reporter, pick_device, pretrain
+from core.progress import ProgressFn, StopFn
 
 DEFAULT_DIMS = (500, 500, 2000, 10)
 
@@ -50,134 +52,6 @@ PAPER_SCHEDULE: dict[str, object] = {
     "max_pretrain_samples": None, "n_components": None, "batch_size": 256, "max_iter": 4000, "max_epochs": None,
 }
 """The schedule of Xie et al. (and of this class before issue 13): ``DEC(**PAPER_SCHEDULE)``."""
-
-
-def student_t(z, centers, alpha: float = 1.0):
-    """Soft assignment of each embedded point to each centre (torch or numpy).
-
-    Parameters
-    ----------
-    z : tensor or ndarray of shape (n_samples, n_dims)
-    centers : tensor or ndarray of shape (n_clusters, n_dims)
-    alpha : float
-        Degrees of freedom of the Student's t kernel (1 in the paper).
-
-    Returns
-    -------
-    q : same type, shape (n_samples, n_clusters); rows sum to 1.
-    """
-    if isinstance(z, np.ndarray):
-        d2 = ((z[:, None, :] - centers[None, :, :]) ** 2).sum(-1)
-        q = (1.0 + d2 / alpha) ** (-(alpha + 1.0) / 2.0)
-        return q / q.sum(axis=1, keepdims=True)
-    d2 = ((z.unsqueeze(1) - centers.unsqueeze(0)) ** 2).sum(-1)
-    q = (1.0 + d2 / alpha) ** (-(alpha + 1.0) / 2.0)
-    return q / q.sum(dim=1, keepdim=True)
-
-
-def target_distribution(q):
-    """The sharpened self-training target P of DEC (eq. 3), torch or numpy."""
-    weight = q**2 / q.sum(0)
-    return weight / weight.sum(1, keepdims=True) if isinstance(q, np.ndarray) else weight / weight.sum(1, keepdim=True)
-
-
-def kl_self_training(
-    encoder,
-    centers,
-    Xt,
-    *,
-    steps: int,
-    interval: int,
-    batch_size: int,
-    optimizer,
-    generator,
-    alpha: float,
-    refresh: Callable,
-    embed: Callable | None = None,
-    extra_loss: Callable | None = None,
-    kl_weight: float = 1.0,
-    after_step: Callable | None = None,
-) -> int:
-    """DEC's self-training loop (Xie et al. 2016, eq. 2-3), shared by :meth:`DEC.fit` and fine-tuning rounds.
-
-    Every ``interval`` steps, and at ``steps``, the soft assignments Q of every
-    row are recomputed and ``refresh(step, Q)`` returns the sharpened target P
-    (a caller may overwrite rows of it, as a round does for the user's labels),
-    or None to stop (assignments settled, say).  In between, each step takes a
-    minibatch (a fresh permutation of the rows each pass) and minimises
-    ``kl_weight * KL(P || Q)`` plus the terms ``extra_loss(idx, z, q)`` returns
-    (DEC's reconstruction term, a round's cross-entropy and pair constraints).
-
-    Parameters
-    ----------
-    encoder : torch.nn.Module
-        Maps rows of ``Xt`` to the embedding.
-    centers : torch.Tensor
-        Cluster centres in the embedding (a trained parameter).
-    Xt : torch.Tensor of shape (n_samples, n_features)
-    steps, interval, batch_size : int
-        Optimiser steps, steps between target updates, rows per step.
-    optimizer : torch.optim.Optimizer
-    generator : torch.Generator
-        The minibatch order (seeded: same seed, same clusters).
-    alpha : float
-        Student-t degrees of freedom.
-    refresh : callable(step, Q) -> P or None
-    embed : callable() -> torch.Tensor, optional
-        Embedding of every row without gradients (default ``encoder(Xt)``).
-    extra_loss : callable(idx, z, q) -> sequence of torch.Tensor, optional
-        Further loss terms of the minibatch, added in order.
-    kl_weight : float
-    after_step : callable(step, loss), optional
-        Called after each optimiser step with the step's loss (history, progress, cancel).
-
-    Returns
-    -------
-    int
-        The step at which the loop stopped.
-    """
-    import torch
-
-    n = len(Xt)
-    order = torch.randperm(n, generator=generator)
-    cursor = 0
-    target = None
-    step = 0
-    for step in range(steps + 1):
-        if step % interval == 0 or step == steps:
-            with torch.no_grad():
-                z_all = embed() if embed is not None else encoder(Xt)
-                target = refresh(step, student_t(z_all, centers.detach(), alpha))
-            if target is None or step == steps:
-                break
-        if cursor + batch_size > n:
-            order = torch.randperm(n, generator=generator)
-            cursor = 0
-        idx = order[cursor : cursor + batch_size].to(Xt.device)
-        cursor += batch_size
-        z = encoder(Xt[idx])
-        q = student_t(z, centers, alpha)
-        p = target[idx]
-        loss = kl_weight * torch.sum(p * torch.log((p + 1e-12) / (q + 1e-12))) / len(idx)
-        for term in extra_loss(idx, z, q) if extra_loss is not None else ():
-            loss = loss + term  # term by term, in order: the same sums to the last bit as one expression
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if after_step is not None:
-            after_step(step, float(loss.detach()))
-    return step
-
-
-def _mlp(sizes: Sequence[int], last_relu: bool):
-    import torch.nn as nn
-
-    layers: list[nn.Module] = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2 or last_relu:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
 
 
 @dataclass
@@ -372,7 +246,7 @@ class DEC(ClusterMixin, BaseEstimator):
         seed = 0 if self.random_state is None else int(self.random_state)
         self.warnings_: list[str] = []
         self.history_ = FitHistory([], [], [], [])
-        self.device_ = _pick_device(self.device)
+        self.device_ = pick_device(self.device)
         self.timings_: dict[str, float] = {}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -385,7 +259,7 @@ class DEC(ClusterMixin, BaseEstimator):
             Xt = torch.from_numpy(np.ascontiguousarray(scaled, dtype=np.float32)).to(self.device_)
             del scaled
             self.timings_["input"] = time.perf_counter() - t
-            report = _Reporter(progress, should_stop)
+            report = Reporter(progress, should_stop)
             t = time.perf_counter()
             self._pretrain(Xt, seed, report)
             self.timings_["pretrain"] = time.perf_counter() - t
@@ -449,85 +323,9 @@ class DEC(ClusterMixin, BaseEstimator):
             raise ValueError("X holds NaN or infinite values")
         return X
 
-    def _pretrain(self, Xt, seed: int, report: _Reporter) -> None:
-        import torch
+    def _pretrain(self, Xt, seed: int, report: Reporter) -> None:
+        pretrain(self, Xt, seed, report)
 
-        dims = (Xt.shape[1], *tuple(self.hidden_dims))
-        self.encoder_ = _mlp(dims, last_relu=False).to(self.device_)
-        self.decoder_ = _mlp(dims[::-1], last_relu=False).to(self.device_)
-        gen = torch.Generator().manual_seed(seed)
-        n_epoch = len(Xt) if not self.max_pretrain_samples else min(len(Xt), int(self.max_pretrain_samples))
-        steps_per_epoch = int(np.ceil(n_epoch / self.batch_size))
-        fine_epochs = max(self.finetune_epochs, int(np.ceil(2 * self.min_steps / steps_per_epoch)))
-        if self.pretrain_ == "greedy":
-            offset = self._pretrain_greedy(Xt, gen, n_epoch, fine_epochs, report)
-        else:
-            offset = 0.0
-        total = offset + fine_epochs
-        opt = torch.optim.Adam(list(self.encoder_.parameters()) + list(self.decoder_.parameters()), lr=self.pretrain_lr)
-        # End to end, the input is corrupted (denoising); the greedy schedule's
-        # final stage is the paper's plain fine-tuning.
-        drop = torch.nn.Dropout(self.dropout if self.pretrain_ == "end-to-end" else 0.0)
-        best = np.inf
-        flat = 0
-        for epoch in range(fine_epochs):
-            loss = self._epoch(Xt, gen, opt, lambda b: self.decoder_(self.encoder_(drop(b))), n_epoch)
-            self.history_.finetune_loss.append(loss)
-            report(0.6 * (offset + epoch + 1) / total, f"training autoencoder: loss {loss:.4f}")
-            if self.plateau_tol > 0 and self.pretrain_ == "end-to-end":
-                flat = flat + 1 if loss > best * (1.0 - self.plateau_tol) else 0
-                best = min(best, loss)
-                if flat >= 2 and (epoch + 1) * steps_per_epoch >= 2 * self.min_steps:
-                    break
-
-    def _pretrain_greedy(self, Xt, gen, n_epoch: int, fine_epochs: int, report: _Reporter) -> float:
-        """The paper's layer-wise pretraining; returns the epochs it counts for progress."""
-        import torch
-        import torch.nn as nn
-
-        enc = [m for m in self.encoder_ if isinstance(m, nn.Linear)]
-        dec = [m for m in self.decoder_ if isinstance(m, nn.Linear)][::-1]  # dec[i] maps dims[i+1] -> dims[i]
-        n_layers = len(enc)
-        steps_per_epoch = int(np.ceil(n_epoch / self.batch_size))
-        pre_epochs = max(self.pretrain_epochs, int(np.ceil(self.min_steps / steps_per_epoch)))
-        total = n_layers * pre_epochs + fine_epochs
-        count = 0
-        h = Xt
-        drop = nn.Dropout(self.dropout)
-        for i in range(n_layers):
-            opt = torch.optim.Adam(list(enc[i].parameters()) + list(dec[i].parameters()), lr=self.pretrain_lr)
-            enc_act = (lambda t: t) if i == n_layers - 1 else torch.relu  # embedding layer is linear
-            dec_act = (lambda t: t) if i == 0 else torch.relu  # reconstruction of the input is linear
-            for _ in range(pre_epochs):
-                def layer_pair(b, e=enc[i], d=dec[i], ea=enc_act, da=dec_act):
-                    return da(d(drop(ea(e(drop(b))))))
-
-                loss = self._epoch(h, gen, opt, layer_pair, n_epoch)
-                self.history_.pretrain_loss.append(loss)
-                count += 1
-                report(0.6 * count / total, f"pretraining layer {i + 1}/{n_layers}: loss {loss:.4f}")
-            with torch.no_grad():
-                h = enc_act(enc[i](h))
-        return float(count)
-
-    def _epoch(self, X, gen, opt, forward, n_epoch: int) -> float:
-        """One pass over ``n_epoch`` rows of ``X`` (all of them, or a fresh random subset)."""
-        import torch
-
-        self.encoder_.train()
-        self.decoder_.train()
-        order = torch.randperm(len(X), generator=gen)[:n_epoch].to(X.device)
-        total = 0.0
-        for s in range(0, n_epoch, self.batch_size):
-            batch = X[order[s : s + self.batch_size]]
-            opt.zero_grad()
-            loss = torch.mean((forward(batch) - batch) ** 2)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(batch)
-        self.encoder_.eval()
-        self.decoder_.eval()
-        return total / n_epoch
 
     def _embed(self, Xt):
         """Encoder output for every row, in chunks (a 60,000 x 2,000 activation is 480 MB at once)."""
@@ -536,7 +334,7 @@ class DEC(ClusterMixin, BaseEstimator):
         with torch.no_grad():
             return torch.cat([self.encoder_(Xt[s : s + 8192]) for s in range(0, len(Xt), 8192)])
 
-    def _cluster(self, Xt, seed: int, report: _Reporter) -> None:
+    def _cluster(self, Xt, seed: int, report: Reporter) -> None:
         import torch
         from sklearn.cluster import KMeans
 
@@ -674,7 +472,7 @@ class DEC(ClusterMixin, BaseEstimator):
         (n, 10) and the soft assignments ``q`` (n, k); the input scaling is the
         graph's first node, so the file alone reproduces :meth:`transform`.
         """
-        from core.onnx_mlp import save_encoder
+        from core.clustering.onnx_mlp import save_encoder
 
         self._check_fitted()
         return save_encoder(path, self.encoder_, self.input_scale_, self.cluster_centers_, self.alpha, self.input_mean_)
@@ -684,7 +482,7 @@ class DEC(ClusterMixin, BaseEstimator):
         """Rebuild a fitted DEC from its ONNX file (for prediction or further training)."""
         import torch
 
-        from core.onnx_mlp import load_encoder
+        from core.clustering.onnx_mlp import load_encoder
 
         encoder, scale, centers, alpha, mean = load_encoder(path)
         dims = [m.out_features for m in encoder if isinstance(m, torch.nn.Linear)]
@@ -698,26 +496,3 @@ class DEC(ClusterMixin, BaseEstimator):
         self.centers_ = torch.nn.Parameter(torch.from_numpy(centers.copy()))
         self.warnings_ = []
         return self
-
-
-def _pick_device(device: str) -> str:
-    """The torch device to train on: "auto" is the GPU when torch sees one."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device={device!r} must be 'auto', 'cpu' or 'cuda'")
-    return device
-
-
-class _Reporter:
-    def __init__(self, progress: ProgressFn | None, should_stop: StopFn | None) -> None:
-        self.progress = progress
-        self.should_stop = should_stop
-
-    def __call__(self, fraction: float, message: str) -> None:
-        if self.progress:
-            self.progress(fraction, message)
-        if self.should_stop and self.should_stop():
-            raise Cancelled("DEC training cancelled")

@@ -1,0 +1,134 @@
+"""DEC's autoencoder and how it is pretrained: the paper's greedy layer pairs, or end to end.
+
+Functions of a :class:`core.clustering.dec.DEC` being fitted (they read its
+parameters and set its ``encoder_``/``decoder_``); kept apart from the estimator
+so that each module stays readable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from core.progress import Cancelled, ProgressFn, StopFn
+
+
+def mlp(sizes: Sequence[int], last_relu: bool):
+    import torch.nn as nn
+
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2 or last_relu:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def pretrain(dec, Xt, seed: int, report: Reporter) -> None:
+    """Train the autoencoder of ``dec`` (greedy layer pairs then end to end, or end to end alone)."""
+    import torch
+
+    dims = (Xt.shape[1], *tuple(dec.hidden_dims))
+    dec.encoder_ = mlp(dims, last_relu=False).to(dec.device_)
+    dec.decoder_ = mlp(dims[::-1], last_relu=False).to(dec.device_)
+    gen = torch.Generator().manual_seed(seed)
+    n_epoch = len(Xt) if not dec.max_pretrain_samples else min(len(Xt), int(dec.max_pretrain_samples))
+    steps_per_epoch = int(np.ceil(n_epoch / dec.batch_size))
+    fine_epochs = max(dec.finetune_epochs, int(np.ceil(2 * dec.min_steps / steps_per_epoch)))
+    if dec.pretrain_ == "greedy":
+        offset = pretrain_greedy(dec, Xt, gen, n_epoch, fine_epochs, report)
+    else:
+        offset = 0.0
+    total = offset + fine_epochs
+    opt = torch.optim.Adam(list(dec.encoder_.parameters()) + list(dec.decoder_.parameters()), lr=dec.pretrain_lr)
+    # End to end, the input is corrupted (denoising); the greedy schedule's
+    # final stage is the paper's plain fine-tuning.
+    drop = torch.nn.Dropout(dec.dropout if dec.pretrain_ == "end-to-end" else 0.0)
+    best = np.inf
+    flat = 0
+    for epoch in range(fine_epochs):
+        loss = train_epoch(dec, Xt, gen, opt, lambda b: dec.decoder_(dec.encoder_(drop(b))), n_epoch)
+        dec.history_.finetune_loss.append(loss)
+        report(0.6 * (offset + epoch + 1) / total, f"training autoencoder: loss {loss:.4f}")
+        if dec.plateau_tol > 0 and dec.pretrain_ == "end-to-end":
+            flat = flat + 1 if loss > best * (1.0 - dec.plateau_tol) else 0
+            best = min(best, loss)
+            if flat >= 2 and (epoch + 1) * steps_per_epoch >= 2 * dec.min_steps:
+                break
+
+
+def pretrain_greedy(dec, Xt, gen, n_epoch: int, fine_epochs: int, report: Reporter) -> float:
+    """The paper's layer-wise pretraining; returns the epochs it counts for progress."""
+    import torch
+    import torch.nn as nn
+
+    enc = [m for m in dec.encoder_ if isinstance(m, nn.Linear)]
+    dec_layers = [m for m in dec.decoder_ if isinstance(m, nn.Linear)][::-1]  # maps dims[i+1] -> dims[i]
+    n_layers = len(enc)
+    steps_per_epoch = int(np.ceil(n_epoch / dec.batch_size))
+    pre_epochs = max(dec.pretrain_epochs, int(np.ceil(dec.min_steps / steps_per_epoch)))
+    total = n_layers * pre_epochs + fine_epochs
+    count = 0
+    h = Xt
+    drop = nn.Dropout(dec.dropout)
+    for i in range(n_layers):
+        opt = torch.optim.Adam(list(enc[i].parameters()) + list(dec_layers[i].parameters()), lr=dec.pretrain_lr)
+        enc_act = (lambda t: t) if i == n_layers - 1 else torch.relu  # embedding layer is linear
+        dec_act = (lambda t: t) if i == 0 else torch.relu  # reconstruction of the input is linear
+        for _ in range(pre_epochs):
+            def layer_pair(b, e=enc[i], d=dec_layers[i], ea=enc_act, da=dec_act):
+                return da(d(drop(ea(e(drop(b))))))
+
+            loss = train_epoch(dec, h, gen, opt, layer_pair, n_epoch)
+            dec.history_.pretrain_loss.append(loss)
+            count += 1
+            report(0.6 * count / total, f"pretraining layer {i + 1}/{n_layers}: loss {loss:.4f}")
+        with torch.no_grad():
+            h = enc_act(enc[i](h))
+    return float(count)
+
+
+def train_epoch(dec, X, gen, opt, forward, n_epoch: int) -> float:
+    """One pass over ``n_epoch`` rows of ``X`` (all of them, or a fresh random subset)."""
+    import torch
+
+    dec.encoder_.train()
+    dec.decoder_.train()
+    order = torch.randperm(len(X), generator=gen)[:n_epoch].to(X.device)
+    total = 0.0
+    for s in range(0, n_epoch, dec.batch_size):
+        batch = X[order[s : s + dec.batch_size]]
+        opt.zero_grad()
+        loss = torch.mean((forward(batch) - batch) ** 2)
+        loss.backward()
+        opt.step()
+        total += float(loss.detach()) * len(batch)
+    dec.encoder_.eval()
+    dec.decoder_.eval()
+    return total / n_epoch
+
+
+def pick_device(device: str) -> str:
+    """The torch device to train on: "auto" is the GPU when torch sees one."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device={device!r} must be 'auto', 'cpu' or 'cuda'")
+    return device
+
+
+class Reporter:
+    """Progress and cancellation of one fit, polled between epochs and iterations."""
+
+    def __init__(self, progress: ProgressFn | None, should_stop: StopFn | None) -> None:
+        self.progress = progress
+        self.should_stop = should_stop
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if self.progress:
+            self.progress(fraction, message)
+        if self.should_stop and self.should_stop():
+            raise Cancelled("DEC training cancelled")

@@ -1,0 +1,151 @@
+"""Editing a project's classes and clusters, each edit undoable: part of :class:`core.project.Project`.
+
+:class:`ClassAndClusterEdits` is a mixin of ``Project``: its methods use the
+project's store, labels, undo stack and events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from core.undo import Command as _Command
+from core.vocabulary import PALETTE, PRESETS, SPECIAL, LabelClass
+
+
+class ClassAndClusterEdits:
+    """Add, rename, merge and recolour classes; name, merge and split clusters (mixed into ``Project``)."""
+
+    # ------------------------------------------------------------ classes
+    def _save_classes(self) -> None:
+        self.store.set_classes([(c.name, c.color) for c in self.classes])
+        self._emit("classes_changed")
+
+    def add_class(self, name: str, color: str | None = None) -> LabelClass:
+        """Add a label class (not undoable: it labels nothing by itself)."""
+        name = name.strip()
+        if not name:
+            raise ValueError("a class needs a name")
+        if name in self.class_names() or name in SPECIAL:
+            raise ValueError(f"there is already a class called {name!r}")
+        used = {c.color for c in self.classes}
+        color = color or next((c for c in PALETTE if c not in used), PALETTE[len(self.classes) % len(PALETTE)])
+        cls = LabelClass(name, color)
+        self.classes.append(cls)
+        self._save_classes()
+        return cls
+
+    def apply_preset(self, preset: str) -> None:
+        """Add the classes of a preset that are not there yet."""
+        for name in PRESETS[preset]:
+            if name not in self.class_names():
+                self.add_class(name)
+
+    def _rename_everywhere(self, old: str, new: str) -> None:
+        for c in self.classes:
+            if c.name == old:
+                c.name = new
+        rows = np.flatnonzero(self.user_labels == old)
+        if len(rows):
+            self._write_labels(rows, [new] * len(rows))
+        for k, v in list(self.cluster_names.items()):
+            if v == old:
+                self._set_cluster_name(k, new)
+        self._save_classes()
+
+    def rename_class(self, old: str, new: str) -> None:
+        """Rename a class, its labels and the clusters named after it; undoable."""
+        new = new.strip()
+        if old == new:
+            return
+        if not new or new in self.class_names() or new in SPECIAL:
+            raise ValueError(f"cannot rename {old!r} to {new!r}: empty or already used")
+        self._run(_Command(f"rename class '{old}' to '{new}'", lambda: self._rename_everywhere(old, new),
+                           lambda: self._rename_everywhere(new, old)))
+
+    def merge_classes(self, sources: Sequence[str], target: str) -> None:
+        """Relabel every image of ``sources`` as ``target`` and drop those classes; undoable."""
+        sources = [s for s in sources if s != target]
+        if not sources:
+            return
+        rows = np.flatnonzero(np.isin(self.user_labels.astype(str), sources))
+        before_labels = [self.user_labels[r] for r in rows]
+        before_classes = [LabelClass(c.name, c.color) for c in self.classes]
+        before_names = dict(self.cluster_names)
+
+        def do() -> None:
+            if len(rows):
+                self._write_labels(rows, [target] * len(rows))
+            for k, v in list(self.cluster_names.items()):
+                if v in sources:
+                    self._set_cluster_name(k, target)
+            self.classes = [c for c in self.classes if c.name not in sources]
+            self._save_classes()
+
+        def undo() -> None:
+            if len(rows):
+                self._write_labels(rows, before_labels)
+            for k in set(before_names) | set(self.cluster_names):
+                self._set_cluster_name(k, before_names.get(k))
+            self.classes = before_classes
+            self._save_classes()
+
+        self._run(_Command(f"merge {', '.join(sources)} into '{target}'", do, undo))
+
+    # ------------------------------------------------------------ clusters
+    def _set_cluster_name(self, cluster: int, name: str | None) -> None:
+        if self.run_id is None:
+            raise RuntimeError("cluster the images first")
+        if name is None:
+            self.cluster_names.pop(cluster, None)
+            with self.store.db:
+                self.store.db.execute("DELETE FROM cluster_names WHERE run_id=? AND cluster=?", (self.run_id, cluster))
+        else:
+            self.cluster_names[cluster] = name
+            self.store.name_cluster(self.run_id, cluster, name)
+        self._emit("clusters_changed")
+
+    def name_cluster(self, cluster: int, name: str) -> None:
+        """Name a cluster (every image in it without a user label takes that label); undoable."""
+        name = name.strip()
+        if not name:
+            raise ValueError("a cluster needs a name")
+        if name not in self.class_names() and name not in SPECIAL:
+            self.add_class(name)
+        before = self.cluster_names.get(cluster)
+        self._run(_Command(f"name cluster {cluster} '{name}'", lambda: self._set_cluster_name(cluster, name),
+                           lambda: self._set_cluster_name(cluster, before)))
+
+    def _reassign(self, rows: np.ndarray, clusters: np.ndarray) -> None:
+        self.clusters[rows] = clusters
+        self.store.set_assignments(self.run_id, self.db_ids[rows], clusters)
+        self._emit("clusters_changed")
+
+    def merge_clusters(self, sources: Sequence[int], target: int) -> None:
+        """Move every image of ``sources`` into cluster ``target``; undoable."""
+        rows = np.flatnonzero(np.isin(self.clusters, [s for s in sources if s != target]))
+        if len(rows) == 0:
+            return
+        before = self.clusters[rows].copy()
+        self._run(_Command(f"merge clusters {list(sources)} into {target}",
+                           lambda: self._reassign(rows, np.full(len(rows), target)),
+                           lambda: self._reassign(rows, before)))
+
+    def split_cluster(self, cluster: int, n: int = 2, random_state: int = 0) -> list[int]:
+        """Split a cluster in ``n`` by k-means on its features; return the new cluster numbers; undoable."""
+        from sklearn.cluster import KMeans
+
+        if self.features is None:
+            raise RuntimeError("the features are not loaded; cluster again to split")
+        rows = np.flatnonzero(self.clusters == cluster)
+        if len(rows) < n:
+            raise ValueError(f"cluster {cluster} has {len(rows)} image(s); cannot split it in {n}")
+        sub = KMeans(n, n_init=10, random_state=random_state).fit_predict(self.features[rows])
+        first = int(self.clusters.max()) + 1
+        new_ids = [cluster] + list(range(first, first + n - 1))
+        after = np.array([new_ids[s] for s in sub], np.int64)
+        before = self.clusters[rows].copy()
+        self._run(_Command(f"split cluster {cluster} in {n}", lambda: self._reassign(rows, after),
+                           lambda: self._reassign(rows, before)))
+        return new_ids

@@ -1,0 +1,141 @@
+"""Learning from the user's labels: suggestions, fine-tuning rounds and their undo; part of :class:`core.project.Project`.
+
+:class:`LearningFromLabels` is a mixin of ``Project``: its methods use the
+project's features, clusters, labels, undo stack and events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core.undo import Command as _Command
+from core.vocabulary import SPECIAL
+
+if TYPE_CHECKING:
+    from core.learning.rounds import RoundResult
+
+
+class LearningFromLabels:
+    """The model's view of the project, Suggest, Retrain and a round's undo (mixed into ``Project``)."""
+
+    # ------------------------------------------------------------ learning from labels
+    def encoder_path(self, base: bool = False) -> Path | None:
+        """The DEC encoder ONNX file of the current run (``base``: of the DEC run it came from), if any."""
+        params = self.run_info.get("params", {}) if self.run_info else {}
+        name = (params.get("base_encoder") or params.get("encoder")) if base else params.get("encoder")
+        return self.store.model_path(name)
+
+    def model_view(self) -> tuple[np.ndarray, np.ndarray]:
+        """Soft assignments and an embedding of every image, for suggestions.
+
+        From the DEC encoder when the run has one (its q and 10-d embedding),
+        else the run's stored soft assignments with the 2-D map; only runs
+        stored before soft assignments were kept fall back to an approximation
+        from the confidences.
+        """
+        from core.pipeline import load_soft
+
+        enc = self.encoder_path()
+        if enc is not None and self.features is not None:
+            from core.clustering.onnx_mlp import run_encoder
+
+            emb, q = run_encoder(enc, self.features)
+            return q, emb
+        params = self.run_info.get("params", {}) if self.run_info else {}
+        stored = load_soft(self.store, params.get("soft"), self.db_ids)  # type: ignore[arg-type]
+        if stored is not None:
+            return stored.astype(np.float64), self.coords.astype(np.float64)
+        k = max(2, len(self.cluster_ids()))
+        soft = np.zeros((len(self), k))
+        conf = np.clip(self.confidence.astype(np.float64), 1.0 / k, 1.0)
+        soft[:, 0] = conf
+        soft[:, 1:] = ((1 - conf) / (k - 1))[:, None]
+        return soft, self.coords.astype(np.float64)
+
+    def suggest(self, n: int = 10, random_state: int = 0, mode: str = "next") -> np.ndarray:
+        """Rows worth labelling next (see :func:`core.learning.active.suggest`), or with ``mode="moved"``
+        the galaxies the last round moved, least sure first (:func:`core.learning.active.review_moved`).
+        """
+        from core.learning.active import review_moved, soft_from_confidence, suggest
+
+        labelled = np.array([u is not None for u in self.user_labels], bool)
+        if mode == "moved":
+            last = getattr(self, "last_round", None)
+            if last is None:
+                return np.zeros(0, np.int64)
+            return review_moved(last.moved, last.confidence, labelled)[:n]
+        if mode != "next":
+            raise ValueError(f"unknown suggestion mode {mode!r} (next or moved)")
+        if self.run_info.get("method") == "dec-finetuned":
+            # the round's own classes and confidences (head and DEC combined)
+            soft, emb = soft_from_confidence(self.clusters, self.confidence), self.coords.astype(np.float64)
+        else:
+            soft, emb = self.model_view()
+        return suggest(soft, emb, labelled, n, features=self.features, predicted=self.clusters,
+                       random_state=random_state)
+
+    def finetune(
+        self,
+        progress: Callable[[float, str], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        **params: object,
+    ) -> RoundResult:
+        """Run one semi-supervised round on the user's labels (off the GUI thread); returns a RoundResult.
+
+        The result is not applied: call :meth:`apply_round` on the GUI side.
+        """
+        from core.learning.finetune import finetune_round
+
+        # Every round starts from the DEC run's own encoder with all the labels so far:
+        # rounds built on rounds drift (benchmarks/label_efficiency.py), and undo stays exact.
+        enc = self.encoder_path(base=True)
+        if enc is None:
+            raise RuntimeError("Learning from labels needs a DEC run: cluster with the DEC algorithm first.")
+        if self.features is None:
+            raise RuntimeError("The features are still loading; try again in a moment.")
+        if not any(u is not None for u in self.user_labels):
+            raise RuntimeError("Label a few galaxies first (number keys), then retrain.")
+        out = self.store.new_model_path("dec_encoder_round")
+        return finetune_round(
+            self.features, enc, list(self.user_labels), prev_clusters=self.clusters,
+            prev_names=[self.cluster_name(c) for c in range(int(self.clusters.max()) + 1)],
+            cluster_names=dict(self.cluster_names), class_order=self.class_names(), out_path=out,
+            progress=progress, should_stop=should_stop, **params)
+
+    def _state(self) -> tuple:
+        return (self.run_id, dict(self.run_info), self.clusters.copy(), self.confidence.copy(), dict(self.cluster_names))
+
+    def _restore(self, state: tuple) -> None:
+        self.run_id, self.run_info, self.clusters, self.confidence, self.cluster_names = \
+            state[0], dict(state[1]), state[2].copy(), state[3].copy(), dict(state[4])
+        self.store.set_setting("current_run", self.run_id)
+        self._emit("clusters_changed")
+        self._emit("round_changed")
+
+    def apply_round(self, result: RoundResult) -> None:
+        """Make a fine-tuning round's clusters the current run (stored; undoable, back to the previous run)."""
+        for name in result.class_names:
+            if not name.startswith("cluster ") and name not in self.class_names() and name not in SPECIAL:
+                self.add_class(name)
+        params = dict(self.run_info.get("params", {}))
+        from core.pipeline import save_soft
+
+        params.update({"encoder": result.encoder_path.name if result.encoder_path else None,
+                       "base_encoder": params.get("base_encoder") or params.get("encoder"),
+                       "parent_run": self.run_id, "user_labels": result.n_labelled,
+                       "soft": save_soft(self.store, self.db_ids, result.soft)})
+        names = {i: n for i, n in enumerate(result.class_names) if not n.startswith("cluster ")}
+        run_id = self.store.save_run("dec-finetuned", str(self.run_info.get("model", "")), len(result.class_names),
+                                     params, [], self.db_ids, result.labels, result.confidence, self.coords, names)
+        self.store.set_setting(f"timings/{run_id}", {"retrain": float(result.seconds)})
+        before = self._state()
+        run_info = {"method": "dec-finetuned", "model": self.run_info.get("model", ""),
+                    "n_clusters": len(result.class_names), "params": params, "warnings": []}
+        after = (run_id, run_info, result.labels.astype(np.int64), result.confidence.astype(np.float32), names)
+        self.last_round = result
+        self._run(_Command(f"retrain round ({result.n_labelled} labels)", lambda: self._restore(after),
+                           lambda: self._restore(before)))

@@ -1,0 +1,38 @@
+"""The one selection the map, the thumbnail strip and the preview share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+Listener = Callable[..., None]
+
+
+class Selection:
+    """Indices of the selected images, shared by every view.
+
+    ``changed`` listeners receive the new indices (sorted int64 array) and the
+    source that set them, so a view can ignore its own echo.
+    """
+
+    def __init__(self) -> None:
+        self.indices = np.zeros(0, np.int64)
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, fn: Listener) -> None:
+        """Call ``fn(indices, source)`` whenever the selection changes."""
+        self._listeners.append(fn)
+
+    def set(self, indices: Iterable[int], source: object = None) -> None:
+        """Replace the selection."""
+        new = np.unique(np.asarray(list(indices) if not isinstance(indices, np.ndarray) else indices, dtype=np.int64))
+        if np.array_equal(new, self.indices):
+            return
+        self.indices = new
+        for fn in list(self._listeners):
+            fn(new, source)
+
+    def clear(self, source: object = None) -> None:
+        """Select nothing."""
+        self.set([], source)

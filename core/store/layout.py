@@ -1,0 +1,128 @@
+"""The layout of ``.galaxy-sorter/`` and the guard every file in it passes.
+
+One module knows the store folder's name, where a store goes when the image
+folder cannot be written, and what a store may contain: plain files and folders
+only.  A store that arrives with a folder (an archive, a shared drive, a git
+repository) is checked by :func:`check_store_tree` before anything in it is read
+or written, and files are opened through :func:`open_in_store`, never through a
+link.  The errors a store raises are defined here too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat as _stat
+import tempfile
+from pathlib import Path
+
+STORE_DIR = ".galaxy-sorter"
+
+
+class StoreError(RuntimeError):
+    """A project store cannot be used as asked; ``str(error)`` says why and what to do."""
+
+
+class ProjectLocked(StoreError):
+    """Another process has the project open for writing."""
+
+
+class ReadOnlyStore(StoreError):
+    """The store is open read-only (its folder cannot be written); nothing can be saved."""
+
+
+class UnsafeStore(StoreError):
+    """The store folder holds a link, a hard-linked file or a special file: it could make us write elsewhere."""
+
+
+#: Opening a file of the store never follows a link at its last component.
+O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def check_store_tree(folder: str | os.PathLike[str], max_entries: int = 1_000_000) -> None:
+    """Refuse a store folder that could make a write land outside it (issue 19).
+
+    A ``.galaxy-sorter/`` can arrive with a folder (an archive, a shared drive, a
+    git repository).  Whoever made it could plant ``lock``, ``project.sqlite``,
+    ``features/<key>.f32`` or ``.write-test`` as a symbolic link or a hard link to
+    any file the user can write, and our next write would land there.  So nothing
+    inside the store may be a link, a file with more than one name, or anything but
+    a plain file or folder; the store folder itself may not be a link either.
+    A missing folder passes (it is created by us).
+
+    Raises
+    ------
+    UnsafeStore
+        Naming the first offending entry, in one line, with what to do.
+    """
+    root = Path(folder)
+    try:
+        st = os.lstat(root)
+    except FileNotFoundError:
+        return
+    def refuse(path: Path, what: str) -> UnsafeStore:
+        return UnsafeStore(f"refusing the project store {root}: {path} is {what}, which could make Galaxy Sorter "
+                           f"write outside the store; a store that arrives with a folder is not trusted with links. "
+                           f"Delete {root} (the images are untouched) or remove that entry, then open again")
+
+    if _stat.S_ISLNK(st.st_mode):
+        raise refuse(root, f"a link to {os.readlink(root)}")
+    if not _stat.S_ISDIR(st.st_mode):
+        raise refuse(root, "not a folder")
+    seen = 0
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        with os.scandir(current) as entries:
+            for entry in entries:
+                seen += 1
+                if seen > max_entries:
+                    raise UnsafeStore(f"refusing the project store {root}: more than {max_entries:,} entries")
+                path = Path(entry.path)
+                est = entry.stat(follow_symlinks=False)
+                if _stat.S_ISLNK(est.st_mode):
+                    raise refuse(path, f"a link to {os.readlink(path)}")
+                if _stat.S_ISDIR(est.st_mode):
+                    stack.append(path)
+                elif not _stat.S_ISREG(est.st_mode):
+                    raise refuse(path, "not a plain file (a pipe, socket or device)")
+                elif est.st_nlink > 1:
+                    raise refuse(path, f"a file with {est.st_nlink} names (a hard link)")
+
+
+def open_in_store(path: str | os.PathLike[str], flags: int, mode: int = 0o644) -> int:
+    """``os.open`` for a file inside the store: never through a link (``O_NOFOLLOW``), never a hard-linked file."""
+    fd = os.open(path, flags | O_NOFOLLOW, mode)
+    try:
+        st = os.fstat(fd)
+        if not _stat.S_ISREG(st.st_mode) or st.st_nlink > 1:
+            raise UnsafeStore(f"refusing {path}: not a plain file of the project store (a hard link or a special "
+                              f"file); delete it and open again")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+def default_store_dir(image_folder: str | os.PathLike[str]) -> Path:
+    """Return ``<folder>/.galaxy-sorter`` if it holds a store or is writable, else a folder in the user's data folder.
+
+    An existing store is always returned, even when it cannot be written now:
+    :class:`ProjectStore` then opens it read-only rather than starting an empty
+    project that hides the user's labels.
+    """
+    folder = Path(image_folder).resolve()
+    candidate = folder / STORE_DIR
+    check_store_tree(candidate)  # a planted link is refused before anything is read or written
+    if (candidate / "project.sqlite").is_file():
+        return candidate
+    try:
+        candidate.mkdir(exist_ok=True)
+        # A fresh, exclusive probe name: a planted file or link of that name is never opened.
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=candidate)
+        os.close(fd)
+        os.unlink(probe)
+        return candidate
+    except OSError:
+        base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "galaxy-sorter" / "projects"
+        digest = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+        return base / f"{folder.name}-{digest}"
