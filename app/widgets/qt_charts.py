@@ -23,7 +23,7 @@ class _Axes:
 
     def __init__(self, painter: QPainter, w: int, h: int, x: tuple[float, float], y: tuple[float, float]) -> None:
         self.p, self.x, self.y = painter, x, y
-        self.rect = QRectF(52, 28, w - 64, h - 72)
+        self.rect = QRectF(64, 28, w - 76, h - 72)
 
     def at(self, x: float, y: float) -> QPointF:
         r = self.rect
@@ -45,7 +45,7 @@ class _Axes:
         p.drawText(QRectF(r.left(), r.bottom() + 22, r.width(), 18), Qt.AlignmentFlag.AlignCenter, xlabel)
         p.drawText(QRectF(0, 4, r.right(), 20), Qt.AlignmentFlag.AlignCenter, title)
         p.save()
-        p.translate(12, r.center().y())
+        p.translate(10, r.center().y())
         p.rotate(-90)
         p.drawText(QRectF(-r.height() / 2, -8, r.height(), 16), Qt.AlignmentFlag.AlignCenter, ylabel)
         p.restore()
@@ -117,8 +117,9 @@ def curve_image(series: Mapping[str, Sequence[tuple[float, float, float, float]]
             x = math.log10(max(1.0, n))
             p.drawLine(ax.at(x, lo), ax.at(x, hi))
             p.drawEllipse(ax.at(x, v), 3, 3)
-        p.drawText(QRectF(ax.rect.left() + 8, ax.rect.top() + 4 + 16 * i, ax.rect.width() - 16, 16),
-                   Qt.AlignmentFlag.AlignLeft, name)
+        legend_top = ax.rect.bottom() - 6 - 16 * len(series)  # lower right: the curves run high
+        p.drawText(QRectF(ax.rect.left() + 8, legend_top + 16 * i, ax.rect.width() - 16, 16),
+                   Qt.AlignmentFlag.AlignRight, name)
     xt = sorted({round(pt[0]) for pt in pts})
     p.setPen(QPen(QColor("black"), 1))
     step = (y1 - y0) / 4
