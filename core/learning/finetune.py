@@ -57,7 +57,7 @@ import numpy as np
 
 from core.clustering.dec import DEC
 from core.clustering.dec_objective import kl_self_training, student_t, target_distribution
-from core.learning.head import _balanced_accuracy, calibrated_head, fit_head
+from core.learning.head import _balanced_accuracy, calibrated_head, estimate_accuracy, fit_head  # noqa: F401
 from core.learning.rounds import RoundResult, report_round  # noqa: F401 (report_round: part of this API)
 from core.learning.threads import torch_threads
 from core.progress import Cancelled, ProgressFn, StopFn

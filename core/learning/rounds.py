@@ -23,12 +23,9 @@ def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
     honest at small ``n`` and at proportions near 1, where the normal
     approximation is not.
     """
-    if not np.isfinite(p) or n <= 0:
-        return float("nan"), float("nan")
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    from core.learning.calibration import wilson
+
+    return wilson(p, n, z)
 
 
 @dataclass
