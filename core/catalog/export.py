@@ -244,7 +244,8 @@ def run_record(store: ProjectStore, run_id: int) -> dict[str, object]:
 
 def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[str],
                      fmt: str = EXPORT_FORMATS.default, relative: bool = False,
-                     columns: Mapping[str, Mapping[str, float | str]] | None = None) -> tuple[Path, Path]:
+                     columns: Mapping[str, Mapping[str, float | str]] | None = None,
+                     join: Mapping[str, object] | None = None) -> tuple[Path, Path]:
     """Write a stored run's catalogue in format ``fmt`` and its sidecar ``<stem>.json``; return both paths.
 
     Parameters
@@ -266,6 +267,10 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
         Extra columns, name -> image path -> value (the project's joined
         catalogue columns, ``cat_*``): numbers, or text for identifiers; images
         without a value get an empty cell.
+    join : mapping, optional
+        How they were joined (:meth:`core.catalog.join.Join.record`: catalogue
+        file, SHA-256, key or radius, columns taken), kept in the sidecar as
+        ``join`` so the catalogue can be rebuilt from it.
     """
     from core.catalog.tables import refuse_inside_image_folder
 
@@ -276,6 +281,8 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
     record = run_record(store, run_id)
     if columns:
         record["joined_columns"] = list(columns)
+    if join is not None:
+        record["join"] = dict(join)
     if relative:
         for row in rows:
             row.path = store.key_of(row.path)
