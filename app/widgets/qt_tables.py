@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets.qt_samp import SampTools
 from core.catalog.montage import crosstab
 from core.project import Project
 
@@ -218,6 +219,7 @@ class CatalogueTools:
         menu.addSeparator()
         self.montage_action = menu.addAction("Export &montages per cluster (PNG)…", self.export_montages)
         self.copy_action = menu.addAction("Copy or &link a cluster's files into a folder…", self.copy_cluster)
+        self.samp = SampTools(window, menu)
         menu.addSeparator()
         menu.addAction(dock.toggleViewAction())
         menu.aboutToShow.connect(self._update)
@@ -236,11 +238,13 @@ class CatalogueTools:
         """A new project: offer its catalogue colourings (none of the last one's), follow it."""
         self._offer_colours()
         self.table.set_project(project)
+        self.samp.set_project(project)
 
     def _update(self) -> None:
         has_run = self.project is not None and self.project.run_id is not None
         for a in (self.join_action, self.truth_action, self.montage_action, self.copy_action):
             a.setEnabled(has_run)
+        self.samp.update(has_run)
 
     # ------------------------------------------------------------------ catalogue
     def join_catalogue(self, path: str | None = None, how: str | None = None, *, id_column: str | None = None,
