@@ -91,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--projection", choices=maps.names(), default=maps.default,
                    help=f"2-D map coordinates (default: {maps.default})")
     c.add_argument("--seed", type=int, default=0, help="random seed (same seed, same clusters)")
-    c.add_argument("--out", type=Path, default=Path("clusters.csv"), help="catalogue CSV (a .json sidecar is written beside it)")
+    c.add_argument("--out", type=Path, help="catalogue file (default: clusters.csv, or clusters.fits etc. with "
+                                            "--format; a .json sidecar is written beside it)")
     c.add_argument("--format", choices=EXPORT_FORMATS.names(), default=EXPORT_FORMATS.default,
                    help=f"catalogue format (default: {EXPORT_FORMATS.default})")
     c.add_argument("--relative-paths", action="store_true",
@@ -218,6 +219,8 @@ def _cluster(args: argparse.Namespace) -> int:
     from core.pipeline import PipelineConfig, checked_n_clusters, export_result, run_pipeline
 
     _check_folder(args.folder)
+    if args.out is None:
+        args.out = Path("clusters" + str(EXPORT_FORMATS.get(args.format).option("suffix", ".csv")))
     check_out(args.out)
     checked_n_clusters(args.method, args.clusters, sys.maxsize)
     truth = load_truth(args.truth, args.truth_column) if args.truth else None

@@ -53,3 +53,39 @@ def test_samp_sends_the_table_and_selections_both_ways_and_survives_the_hub(qtbo
     finally:
         topcat.close()
         samp.close()
+
+
+def test_the_hovered_galaxy_points_sky_viewers_at_it(qtbot, window, tmp_path, hub):  # noqa: F811
+    from astropy.io import fits
+
+    folder = tmp_path / "fits"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[:48, :48]
+    for i in range(6):
+        hdu = fits.PrimaryHDU((1000 * np.exp(-np.hypot(x - 24, y - 24) * (1 + i % 2) / 4)
+                               + rng.normal(0, 1, (48, 48))).astype(np.float32))
+        h = hdu.header
+        h["CTYPE1"], h["CTYPE2"] = "RA---TAN", "DEC--TAN"
+        h["CRPIX1"], h["CRPIX2"] = 24.5, 24.5
+        h["CRVAL1"], h["CRVAL2"] = 150.0 + i, -2.0
+        h["CDELT1"], h["CDELT2"] = -0.2 / 3600, 0.2 / 3600
+        hdu.writeto(folder / f"g{i}.fits")
+    window.open_folder(folder)
+    _fast(window, k=2)
+    _cluster(qtbot, window)
+    p = window.project
+    samp = window.catalogue.samp
+    samp.hub_params = hub.params
+    topcat = Topcat(hub)
+    try:
+        samp.send_action.trigger()
+        qtbot.waitUntil(lambda: "sent 6 rows" in window.stage_label.text(), timeout=10_000)
+        row = p.names.index("g4")
+        window.map.hovered.emit(row)  # what the map emits when the cursor is over a galaxy
+        qtbot.waitUntil(lambda: topcat.last("coord.pointAt.sky") is not None, timeout=10_000)
+        where = topcat.last("coord.pointAt.sky")
+        assert abs(float(where["ra"]) - 154.0) < 1e-6 and abs(float(where["dec"]) + 2.0) < 1e-6
+    finally:
+        topcat.close()
+        samp.close()
