@@ -20,11 +20,20 @@ the labels of every image NOT labelled, for
   (:func:`benchmarks.evaluate.linear_classifier`) on the loop's answers;
 * ``logreg, random picks``: the same classifier on random answers;
 
+* ``loop, other rule``: the same rounds' labels under the other decision rule
+  (``--decision``: the calibrated class-balanced rule, the default, or the
+  folder's EM-estimated class fractions; :mod:`core.learning.calibration`);
+
 then the ratios the goal of issue 12 asks about, the monotonicity check, the
-round's own accuracy estimate (cross-validated on the answers) against the
-truth, calibration (expected calibration error and a reliability table of
-the loop's confidences), the round time, and one round on 10,000 images.
-DEC is fitted once (seed 0) and cached; the seeds vary the picks and rounds.
+round's own accuracy estimate (expected accuracy under the calibrated
+probabilities) against the truth with the coverage of its 95% interval over
+(seed, budget) pairs, calibration (expected calibration error per budget and
+a reliability table of the loop's confidences), the round time, and one round
+on 10,000 images.  ``--plots DIR`` writes the reliability diagrams and the
+learning curve as PNG (drawn by :mod:`app.widgets.qt_charts`, as the round
+report draws them); ``--tune N`` keeps N images of Kaggle's training split,
+the part settings are chosen on.  DEC is fitted once (seed 0) and cached; the
+seeds vary the picks and rounds.
 """
 
 from __future__ import annotations
