@@ -80,11 +80,13 @@ class GridIndex:
 
     def __init__(self, coords: np.ndarray) -> None:
         self.coords = coords
-        self.lo = coords.min(0).astype(np.float64)
-        self.step = np.maximum((coords.max(0) - self.lo) / GRID, 1e-12)
-        ix, iy = self._cell(coords[:, 0], coords[:, 1])
-        cell = iy * GRID + ix
-        self.order = np.argsort(cell, kind="stable")
+        x, y = np.ascontiguousarray(coords[:, 0]), np.ascontiguousarray(coords[:, 1])  # reductions over a
+        self.lo = np.array([x.min(), y.min()], np.float64)  # contiguous column are several times faster
+        self.hi = np.array([x.max(), y.max()], np.float64)
+        self.step = np.maximum((self.hi - self.lo) / GRID, 1e-12)
+        ix, iy = self._cell(x, y)
+        cell = (iy * GRID + ix).astype(np.int32)
+        self.order = np.argsort(cell)  # the order within a cell does not matter (selections are sorted)
         self.start = np.zeros(GRID * GRID + 1, np.int64)
         np.cumsum(np.bincount(cell, minlength=GRID * GRID), out=self.start[1:])
 
@@ -185,8 +187,8 @@ class BigMap:
             return False
         self.grid = GridIndex(coords)
         if auto_range:
-            lo, hi = coords.min(0), coords.max(0)
-            self.owner.view.setRange(xRange=(float(lo[0]), float(hi[0])), yRange=(float(lo[1]), float(hi[1])), padding=0.05)
+            lo, hi = self.grid.lo, self.grid.hi
+            self.owner.view.setRange(xRange=(lo[0], hi[0]), yRange=(lo[1], hi[1]), padding=0.05)
         self.refresh()
         return True
 
@@ -224,14 +226,24 @@ class BigMap:
         return np.array([QColor(c).getRgb()[:3] for c in self.owner._style_colors], np.uint8).reshape(-1, 3)
 
     def _density(self, visible: np.ndarray, x0: float, x1: float, y0: float, y1: float, nx: int, ny: int) -> None:
-        c = self.owner.coords[visible]
-        bx = np.minimum(((c[:, 0] - x0) * (nx / max(x1 - x0, 1e-12))).astype(np.int64), nx - 1)
-        by = np.minimum(((c[:, 1] - y0) * (ny / max(y1 - y0, 1e-12))).astype(np.int64), ny - 1)
+        coords, style = self.owner.coords, self.owner._style
+        full = len(visible) == len(coords)  # zoomed out on everything: no gathers
+        x, y = (coords[:, 0], coords[:, 1]) if full else (coords[visible, 0], coords[visible, 1])
+        bx = ((x - np.float32(x0)) * np.float32(nx / max(x1 - x0, 1e-12))).astype(np.int32)
+        by = ((y - np.float32(y0)) * np.float32(ny / max(y1 - y0, 1e-12))).astype(np.int32)
+        np.minimum(bx, nx - 1, out=bx)
+        np.minimum(by, ny - 1, out=by)
+        by *= nx
+        by += bx  # the bin of each visible point
+        if full:
+            self._bin = by
+        else:
+            self._bin = np.full(len(coords), -1, np.int32)
+            self._bin[visible] = by
         ncol = max(1, len(self.owner._style_colors))
-        self._bin = np.full(len(self.owner.coords), -1, np.int64)
-        self._bin[visible] = by * nx + bx
-        colour = self.owner._style[visible] // 2
-        self._counts = np.bincount(self._bin[visible] * ncol + colour, minlength=nx * ny * ncol).reshape(nx * ny, ncol)
+        key = (style if full else style[visible]).astype(np.int32) // 2
+        key += by * np.int32(ncol)
+        self._counts = np.bincount(key, minlength=nx * ny * ncol).reshape(nx * ny, ncol)
         total = self._counts.sum(1)
         self._norm = float(np.log1p(total.max())) or 1.0
         self._rgba = np.zeros((ny * nx, 4), np.uint8)
