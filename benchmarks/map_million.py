@@ -7,7 +7,8 @@ One command::
 Above ``BIG_POINTS`` the map draws a density image when zoomed out and the
 visible points when zoomed in (``app/widgets/qt_bigmap.py``).  Prints, beside
 issue 22's budgets: set data, recolour every point, one label, the hover
-lookup (per mouse move, through the scene's mouse-move handler), the lasso
+lookup (per mouse move, through the scene's mouse-move handler, checked against a scan
+of every point), the lasso
 (a 200-vertex polygon around one cluster, ~1/8 of the points) against the plain
 scan of every point (the ratio, same run), and the debounced redraw after a pan
 (density) and after a zoom onto few enough points to draw them.  Times are
@@ -118,21 +119,41 @@ def main(argv: list[str] | None = None) -> int:
 
     t_zoom, t_zoom_paint = _split(zoom_in, app, 3)
     drawn = len(w.big.shown)
-    print(f"map with {n:,} points, {k} clusters, 1200x800 widget, offscreen (Qt {PySide6.__version__}):")
+    from scipy.spatial import cKDTree
+
+    from app.widgets.qt_bigmap import GridIndex
+
+    t_tree = statistics.median(_timed(lambda: cKDTree(coords, balanced_tree=False, compact_nodes=False), 3))
+    radius = w._pixel_radius(6.0)
+    hover_ok = sum(w.big.grid.nearest(float(x), float(y), radius) == _brute_nearest(coords, x, y, radius)
+                   for x, y in queries[:50])
+    t_grid = statistics.median(_timed(lambda: GridIndex(coords), 3))
+    t_density = statistics.median(_timed(lambda: w.big.refresh(force=True), 3))
+    print(f"map with {n:,} points, {k} clusters, 1200x800 widget, offscreen (Qt {PySide6.__version__}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):")
     print("  operation                                widget (ms)  with repaint (ms)  budget (ms)")
     print(f"  set data (density image: {density}):       {t_set * 1000:11.1f}  {t_set_paint * 1000:17.1f}  1000")
     print(f"  recolour every point:                    {t_all * 1000:11.1f}  {t_all_paint * 1000:17.1f}  200")
     print(f"  recolour one point (a label):            {t_one * 1000:11.1f}  {t_one_paint * 1000:17.1f}  16")
-    print(f"  hover (mouse-move handler, per move):    {t_hover * 1000:11.3f}  {'':17s}  5")
+    print(f"  hover (mouse-move handler, per move):    {t_hover * 1000:11.3f}  {'':17s}  5"
+          f"   (grid answer = scan of every point: {hover_ok}/50)")
     print(f"  lasso, 200 vertices, {len(picked[-1]):,} points: {t_lasso * 1000:11.1f}  {'':17s}  100")
     print(f"    the plain scan of every point:         {t_scan * 1000:11.1f}  ({t_scan / t_lasso:.1f}x slower; "
           f"same points: {same})")
     print(f"  pan 10% (density recomputed):            {t_pan * 1000:11.1f}  {t_pan_paint * 1000:17.1f}")
     print(f"  zoom onto {drawn:,} points (drawn as points): {t_zoom * 1000:8.1f}  {t_zoom_paint * 1000:17.1f}")
+    print(f"  set data's parts: grid index (hover, click, lasso) {t_grid * 1000:.1f} ms, the view's points or "
+          f"density image {t_density * 1000:.1f} ms; a KD-tree instead of the grid would take {t_tree * 1000:.1f} ms "
+          f"({t_tree / t_grid:.1f}x)")
     w.close()
     w.deleteLater()
     app.processEvents()
     return 0
+
+
+def _brute_nearest(coords: np.ndarray, x: float, y: float, radius: float) -> int:
+    d = (coords[:, 0] - np.float32(x)) ** 2 + (coords[:, 1] - np.float32(y)) ** 2
+    return int(np.argmin(d)) if d.min() <= radius * radius else -1
 
 
 def _timed(fn, repeat: int) -> list[float]:

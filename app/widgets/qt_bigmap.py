@@ -13,9 +13,10 @@ view, either
   growing with the log of its count.
 
 Both are recomputed in numpy when the view range changes, debounced
-(:data:`REFRESH_DELAY_MS`).  Hover and click use the map's KD-tree over all the
-points, so they work in both; the lasso uses :class:`GridIndex`, built once per
-data set, to test only the points of the cells its outline crosses.  A
+(:data:`REFRESH_DELAY_MS`).  Hover, click and the lasso use :class:`GridIndex`
+over all the points, built once per data set (an ``argsort``, several times
+faster to build than a KD-tree): a hover tests the points of the few cells
+under the cursor, a lasso only those of the cells its outline crosses.  A
 one-label recolour moves one point between two colour counts of its bin and
 repaints the image (no recount of the cloud).
 """
@@ -103,6 +104,22 @@ class GridIndex:
             return np.zeros(0, np.int64)
         offsets = np.repeat(s - np.cumsum(n) + n, n) + np.arange(total)
         return self.order[offsets]
+
+    def nearest(self, x: float, y: float, radius: float) -> int:
+        """Index of the point nearest ``(x, y)`` within ``radius``, else -1 (the points of the cells around it).
+
+        Stands in for a KD-tree above :data:`BIG_POINTS` (whose build is most of setting a million points):
+        a hover tests the few cells under the cursor.
+        """
+        (i0, j0), (i1, j1) = ((int(i), int(j)) for i, j in (self._cell(x - radius, y - radius),
+                                                             self._cell(x + radius, y + radius)))
+        ii, jj = np.meshgrid(np.arange(i0, i1 + 1), np.arange(j0, j1 + 1))
+        rows = self.rows_of((jj * GRID + ii).ravel())
+        if len(rows) == 0:
+            return -1
+        d = (self.coords[rows, 0] - np.float32(x)) ** 2 + (self.coords[rows, 1] - np.float32(y)) ** 2
+        best = int(np.argmin(d))
+        return int(rows[best]) if d[best] <= radius * radius else -1
 
     def select_polygon(self, polygon: np.ndarray) -> np.ndarray:
         """Sorted indices of the points inside ``polygon`` (m, 2), the same set as :func:`points_in_polygon`."""

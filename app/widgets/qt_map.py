@@ -18,7 +18,7 @@ one point and repaints only its few pixels (see :class:`_StyledScatter`).
 
 Above ``BIG_POINTS`` (200,000) points, :class:`~app.widgets.qt_bigmap.BigMap`
 draws a density image when zoomed out and only the visible points when zoomed
-in; hover and click keep the KD-tree, the lasso a grid index (issue 22).
+in; hover, click and the lasso use its grid index (issue 22).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPainterPath
 from PySide6.QtWidgets import QButtonGroup, QGraphicsPathItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from app.widgets.qt_bigmap import BigMap, points_in_polygon
+from app.widgets.qt_bigmap import BIG_POINTS, BigMap, points_in_polygon
 
 MODES = ("pan", "rect", "lasso")
 MAP_BACKGROUND = "#1e1e1e"
@@ -266,11 +266,12 @@ class QtClusterMap(QWidget):
         from scipy.spatial import cKDTree
 
         self.coords = np.asarray(coords, np.float32).reshape(-1, 2)
-        self._tree = cKDTree(self.coords, balanced_tree=False, compact_nodes=False) if len(self.coords) else None
+        big = len(self.coords) > BIG_POINTS  # BigMap's grid index answers hovers instead of a KD-tree
+        self._tree = cKDTree(self.coords, balanced_tree=False, compact_nodes=False) if len(self.coords) and not big else None
         keys, inverse, counts = self._group(groups)
         if len(self._ringed) != len(self.coords):
             self._ringed = np.zeros(len(self.coords), bool)
-        self._style = 2 * self._style_of(keys, colors)[inverse] + self._ringed
+        self._style = (2 * self._style_of(keys, colors)).astype(np.int32)[inverse] + self._ringed.astype(np.int32)
         self._update_legend(keys, counts, colors, names)
         self.hover_item.setData([], [])
         if self.big.set_points(auto_range):
@@ -287,7 +288,7 @@ class QtClusterMap(QWidget):
             # Small non-negative integers (cluster numbers, confidence steps): counting beats sorting.
             counts = np.bincount(groups.astype(np.intp, copy=False))
             keys = np.flatnonzero(counts)
-            lut = np.zeros(len(counts), np.int64)
+            lut = np.zeros(len(counts), np.int32)  # int32 indices: half the memory traffic at 10^6 points
             lut[keys] = np.arange(len(keys))
             return keys, lut[groups], counts[keys]
         keys, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
@@ -321,7 +322,7 @@ class QtClusterMap(QWidget):
         if len(groups) != len(self.coords):
             return
         keys, inverse, counts = self._group(groups)
-        style = (2 * self._style_of(keys, colors))[inverse]
+        style = (2 * self._style_of(keys, colors)).astype(np.int32)[inverse]
         style += self._ringed  # in place: one pass less at a million points
         self._restyle(style)
         self._update_legend(keys, counts, colors, names)
@@ -412,6 +413,8 @@ class QtClusterMap(QWidget):
 
     def nearest(self, x: float, y: float, pixels: float = 6.0) -> int:
         """Index of the point nearest ``(x, y)`` within ``pixels`` on screen, else -1."""
+        if self.big.active:
+            return self.big.grid.nearest(x, y, self._pixel_radius(pixels))
         if self._tree is None:
             return -1
         dist, idx = self._tree.query([x, y], k=1, distance_upper_bound=self._pixel_radius(pixels))

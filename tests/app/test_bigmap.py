@@ -135,8 +135,9 @@ def test_lasso_selects_the_points_inside_and_a_label_recolours_one(big, qtbot, m
         new[w.map.big._bin >= 0] == 2).sum()
 
 
-def test_grid_lasso_matches_the_scan_of_every_point():
-    """The grid index takes whole cells without a test: the same points as testing each one, any polygon."""
+def test_grid_lasso_and_hover_match_the_scan_of_every_point():
+    """The grid index takes whole cells without a test: the same points as testing each one, any polygon;
+    and the same nearest point as a scan."""
     from app.widgets.qt_bigmap import GridIndex
 
     rng = np.random.default_rng(1)
@@ -152,3 +153,8 @@ def test_grid_lasso_matches_the_scan_of_every_point():
         np.testing.assert_array_equal(grid.select_polygon(polygon), np.flatnonzero(points_in_polygon(coords, polygon)))
     far = np.array([[50.0, 50.0], [51.0, 50.0], [51.0, 51.0]])  # outside the points' extent
     assert len(grid.select_polygon(far)) == 0
+    # hover: the nearest point within the radius, as a scan of every point finds it, or -1
+    for x, y, radius in np.column_stack([rng.normal(scale=2, size=(200, 2)), rng.uniform(0.001, 0.5, 200)]):
+        d = ((coords.astype(np.float64) - (x, y)) ** 2).sum(1)
+        want = int(np.argmin(d)) if d.min() <= radius**2 else -1
+        assert grid.nearest(x, y, radius) == want
