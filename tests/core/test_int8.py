@@ -70,6 +70,36 @@ def test_the_convolutions_run_in_int8(name):
     assert convs > 0 and export_int8.quantised_ops(path).get("Conv", 0) == convs
 
 
+@pytest.mark.parametrize("name", export_int8.MODELS)
+def test_no_kernel_path_can_saturate(name):
+    """Every int8 weight lies in [-64, 64]: the AVX2 path's int16 pair sums cannot saturate (issue 19).
+
+    On a CPU without VNNI, onnxruntime's u8 x s8 kernels add two products into a
+    saturating int16 (``vpmaddubsw``); with full 8-bit weights 2 x 255 x 127 overflows
+    and the features differ from a VNNI CPU's.  With 7-bit weights 2 x 255 x 64 =
+    32,640 fits, so AVX2, AVX512 and VNNI compute the same exact sums.  This machine
+    may have only one of those paths; the bound proves the others cannot differ.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    _pair(name)
+    graph = onnx.load(str(export_int8.out_path(name))).graph
+    inits = {t.name: t for t in graph.initializer}
+    # The weights of every convolution: the int8 initialisers DequantizeLinear feeds into a Conv's input 1.
+    weight_of = {n.output[0]: n.input[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    # Group-1 convolutions run as u8 x s8 matrix products (the saturating kernels on AVX2);
+    # depthwise ones run in a kernel that widens to int16 first, exact on every path.
+    weights = [numpy_helper.to_array(inits[weight_of[n.input[1]]]) for n in graph.node
+               if n.op_type == "Conv" and n.input[1] in weight_of
+               and next((a.i for a in n.attribute if a.name == "group"), 1) == 1]
+    assert weights and all(w.dtype == np.int8 for w in weights)
+    worst = max(int(np.abs(w.astype(np.int32)).max()) for w in weights)
+    assert worst <= 64, f"int8 weights up to {worst}: rebuild with reduce_range (python models/build_models.py)"
+    assert 2 * 255 * worst <= 32767
+    assert export_int8.is_current(export_int8.out_path(name))
+
+
 def test_registered_int8_entries_name_their_file_and_exporter():
     int8 = [e for e in FEATURE_MODELS if e.name.endswith("_int8")]
     assert int8, "no int8 feature model is registered"
