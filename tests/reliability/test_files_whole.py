@@ -212,7 +212,7 @@ def test_the_sidecar_lists_this_runs_skipped_files_and_a_relative_folder(folder,
     assert str(folder.resolve()) not in text
 
 
-# --- item 12: spreadsheet-safe cells (terminal-safe names: test_cli_errors.py) -----------------------------------------------------
+# --- item 12: spreadsheet-safe cells (terminal-safe names: test_cli_errors.py) ------------------------------------
 
 
 def _formula(piece: str) -> bool:
