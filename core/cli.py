@@ -224,14 +224,25 @@ def _check_folder(folder: Path) -> None:
 
 
 def _check_count(args: argparse.Namespace) -> None:
-    """Refuse, before any image is read, a folder with too few images for the method and k asked."""
+    """Refuse, before any image is read, a folder with too few images for the method and k asked.
+
+    A missing model file is said first (it is the thing to fix whatever the folder
+    holds); the count is of image files found, so only a folder that could never
+    be enough is refused here (DBSCAN's five, k+1); the pipeline checks the
+    readable ones again.
+    """
     from core.images.io import scan_images
+    from core.paths import model_file
     from core.pipeline import checked_n_clusters
 
+    model_file(args.model)
     found = len(scan_images(args.folder)[0])
     if found == 0:
         raise UsageError(f"no JPEG, PNG, TIFF or FITS images were found in {args.folder}")
-    checked_n_clusters(args.method, args.clusters, found)
+    try:
+        checked_n_clusters(args.method, args.clusters, found)
+    except ValueError as exc:
+        raise UsageError(str(exc).replace("readable images", "image files")) from None
 
 
 def _open_store(args: argparse.Namespace):  # -> ProjectStore

@@ -314,6 +314,6 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
         record["morphology"] = morphology_record(store)
 
     def sidecar(sha256: str) -> str:
-        return sidecar_text({**record, "catalogue": {"file": path.name, "format": fmt, "sha256": sha256}})
+        return sidecar_text({**record, "catalogue": {"format": fmt, "sha256": sha256}})
 
     return write_pair(path, lambda tmp: writer(rows, tmp), sidecar)

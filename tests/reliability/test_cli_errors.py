@@ -61,7 +61,8 @@ def test_dbscan_on_three_images_says_why_before_any_work(folder, tmp_path, capsy
     code = main(["cluster", str(folder), "--out", str(tmp_path / "c.csv"), "--model", "efficientnet_lite0",
                  "--method", "dbscan", "--quiet", "--cpu"])
     assert code == 2
-    assert "DBSCAN needs at least 5 readable images (found 3)" in _one_line(capsys.readouterr().err)
+    err = _one_line(capsys.readouterr().err)
+    assert "DBSCAN needs at least 5 image files (found 3)" in err and "kmeans" in err
     assert not (folder / ".galaxy-sorter").exists()
 
 
