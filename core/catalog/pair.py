@@ -37,7 +37,8 @@ def _journal(path: Path) -> Path:
 
 
 def _temp(path: Path) -> Path:
-    return path.with_name(f".{path.name}.export-{os.getpid()}-{secrets.token_hex(4)}")
+    # The target's suffix last, for writers that go by it.
+    return path.with_name(f".{path.name}.export-{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
 
 
 def _fsync_file(path: Path) -> None:
