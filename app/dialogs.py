@@ -113,3 +113,23 @@ def action(parent: QWidget, menu, text: str, slot, shortcut=None, tip: str = "")
     item.triggered.connect(lambda _checked=False: slot())
     menu.addAction(item)
     return item
+
+
+def back_up_project(window) -> Path | None:  # window: app.window.MainWindow
+    """File > Back up project…: ask where, write a one-file copy of ``project.sqlite`` (core's backup API)."""
+    from datetime import datetime
+
+    project = window.project
+    if project is None:
+        return None
+    default = project.folder.parent / f"{project.folder.name}-project-{datetime.now():%Y%m%d-%H%M}.sqlite"
+    path = save_path(window, "Back up project", default, "Galaxy Sorter project (*.sqlite)")
+    if not path:
+        return None
+    try:
+        out = project.store.backup(path)
+    except (OSError, RuntimeError) as exc:
+        window.show_error(f"Cannot back up the project to {path}: {exc}", "Choose a folder you can write to.")
+        return None
+    window.status.say(f"Backed up the project (labels, runs, classes) to {out}")
+    return out

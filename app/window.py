@@ -127,6 +127,7 @@ class MainWindow(QMainWindow):
                                for e in EXPORT_FORMATS]
         self.export_map_action = dialogs.action(self, m, "Export &map (PNG/SVG)…", self.export_map)
         self.copy_action = dialogs.action(self, m, "&Copy selected file paths", self.copy_paths, "Ctrl+Shift+C")
+        self.backup_action = dialogs.action(self, m, "&Back up project…", lambda: dialogs.back_up_project(self))
         m.addSeparator()
         dialogs.action(self, m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         e = self.menuBar().addMenu("&Edit")
@@ -421,6 +422,7 @@ class MainWindow(QMainWindow):
             action.setEnabled(has_run)
         self.export_map_action.setEnabled(has_run)
         self.copy_action.setEnabled(bool(p and len(p.selection.indices)))
+        self.backup_action.setEnabled(p is not None)
         self.cluster_action.setEnabled(p is not None)
         self.suggest_action.setEnabled(has_run)
         self.retrain_action.setEnabled(bool(has_run and p.encoder_path() is not None))

@@ -255,7 +255,12 @@ class ProjectStore:
 
     # labels -----------------------------------------------------------------
     def set_labels(self, image_ids: Sequence[int], label: str | None, source: str = "user") -> None:
-        """Set (or with ``label=None`` clear) the label of images, durably, in one transaction."""
+        """Set (or with ``label=None`` clear) the label of images, durably, in one transaction.
+
+        The write is then checkpointed (:meth:`checkpoint`), so ``project.sqlite``
+        alone (without its ``-wal``) holds the label when this returns: a copy of
+        that one file, taken while the app is open, keeps every acknowledged label.
+        """
         now = time.time()
         self._writing()
         with self.db:
@@ -264,6 +269,49 @@ class ProjectStore:
             else:
                 self.db.executemany("INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?)",
                                     [(int(i), label, source, now) for i in image_ids])
+        self.checkpoint()
+
+    def checkpoint(self) -> bool:
+        """Copy committed pages from the WAL into ``project.sqlite`` (``PRAGMA wal_checkpoint(PASSIVE)``).
+
+        Passive: it never waits for, nor blocks, a reader (the app's worker
+        connection).  Returns True when every committed page reached the main
+        file, False when a reader still held some back (the next call copies them).
+        """
+        if self.read_only:
+            return True
+        busy, log, done = self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return not busy and done == log
+
+    def backup(self, dest: str | os.PathLike[str]) -> Path:
+        """Write a consistent copy of the project database to ``dest`` (SQLite's online backup API).
+
+        The copy holds every committed label, run and setting in one file that
+        needs no ``-wal`` beside it; it is written under a temporary name and
+        renamed, so ``dest`` is either the old file or the whole new copy.  It is
+        a ``project.sqlite``: put it in a folder's ``.galaxy-sorter/`` to open it.
+        Works on a read-only store too (from its copy).
+        """
+        dest = Path(dest)
+        if dest.resolve() == (self.folder / "project.sqlite").resolve():
+            raise StoreError(f"{dest} is the project's own database; choose another file for the backup")
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        os.close(fd)
+        try:
+            target = sqlite3.connect(tmp)
+            try:
+                self.db.backup(target)
+                target.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                target.close()
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, dest)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return dest
 
     def set_assignments(self, run_id: int, image_ids: Sequence[int], clusters: Sequence[int]) -> None:
         """Change the cluster of images in a run (after merging or splitting clusters)."""
