@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from core.store.cache import FeatureCache
+from core.store.identity import reattach_labels, record_content
 from core.store.layout import STORE_DIR, ReadOnlyStore, StoreError, check_store_tree
 from core.store.lock import _acquire_lock, _release_lock
 from core.store.schema import SCHEMA_VERSION, _migrate_v3, migrate
@@ -87,6 +88,8 @@ class ProjectStore:
         check_store_tree(self.folder)
         self.read_only = not _writable(self.folder) and (self.folder / "project.sqlite").is_file()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        #: (old key, new key) of the labels the last :meth:`add_images` moved to a renamed or moved file.
+        self.followed: list[tuple[str, str]] = []
         self._locked = False
         if self.read_only:
             self._tmp = tempfile.TemporaryDirectory(prefix="galaxy-sorter-ro-")
@@ -180,14 +183,19 @@ class ProjectStore:
         from core.images.io import image_id
 
         self._writing()
+        present: set[str] = set()
         with self.db:
             for p in paths:
+                present.add(self.key_of(p))
                 self.db.execute("INSERT INTO images (path, name) VALUES (?, ?) ON CONFLICT(path) DO UPDATE "
                                 "SET status='ok', error=NULL", (self.key_of(p), image_id(p)))
             for path, reason in skipped:
+                present.add(self.key_of(path))
                 self.db.execute("INSERT INTO images (path, name, status, error) VALUES (?, ?, 'skipped', ?) "
                                 "ON CONFLICT(path) DO UPDATE SET status='skipped', error=excluded.error",
                                 (self.key_of(path), image_id(path), reason))
+            # A labelled file renamed or moved since: its label follows its content (issue 19).
+            self.followed = reattach_labels(self.db, self.path_of, present)
         return self.image_ids()
 
     def image_ids(self) -> dict[str, int]:
@@ -269,6 +277,8 @@ class ProjectStore:
             else:
                 self.db.executemany("INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?)",
                                     [(int(i), label, source, now) for i in image_ids])
+                # The label's image is known by its content too, so it follows a rename or a move.
+                record_content(self.db, self.path_of, image_ids)
         self.checkpoint()
 
     def checkpoint(self) -> bool:

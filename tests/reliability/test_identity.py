@@ -87,3 +87,87 @@ def test_a_cache_signed_by_another_installation_is_recomputed(tmp_path, monkeypa
     key_file = installation_key_path()
     assert key_file.is_file() and (key_file.stat().st_mode & 0o777) == 0o600
     assert tmp_path / "victim-config" in key_file.parents and tmp_path / "imgs" not in key_file.parents
+
+
+def _cli_cluster(folder: Path, out: Path) -> list[dict[str, str]]:
+    import csv
+
+    from core.cli import main
+
+    code = main(["cluster", str(folder), "--clusters", "2", "--method", "kmeans", "--model", "galaxy_cnn",
+                 "--out", str(out)])
+    assert code == 0
+    with open(out, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_a_renamed_or_moved_labelled_file_keeps_its_label(template, tmp_path, capsys):
+    """Item 4: rename one labelled file, move another into a subfolder, recluster: both keep their labels."""
+    from relhelp import copy_project
+
+    from core.project import Project
+
+    folder = copy_project(template[0], tmp_path / "imgs")
+    names = sorted(p.name for p in folder.glob("*.png"))
+    project = Project.open(folder)
+    rows = {Path(p).name: i for i, p in enumerate(project.paths)}
+    project.set_labels([rows[names[0]]], "merger")
+    project.set_labels([rows[names[1]]], "lens")
+    project.close()
+    (folder / names[0]).rename(folder / "renamed.png")
+    (folder / "sub").mkdir()
+    (folder / names[1]).rename(folder / "sub" / names[1])
+    table = _cli_cluster(folder, tmp_path / "out.csv")
+    by_name = {Path(r["path"]).as_posix().split("imgs/")[-1]: r for r in table}
+    assert by_name["renamed.png"]["label"] == "merger" and by_name["renamed.png"]["label_source"] == "user"
+    assert by_name[f"sub/{names[1]}"]["label"] == "lens" and by_name[f"sub/{names[1]}"]["label_source"] == "user"
+    assert "2 label(s) followed their image" in capsys.readouterr().out
+    # Reopened, the project shows them under the new names.
+    again = Project.open(folder)
+    try:
+        mine = {Path(p).name: u for p, u in zip(again.paths, again.user_labels) if u is not None}
+        assert mine == {"renamed.png": "merger", names[1]: "lens"}
+    finally:
+        again.close()
+
+
+def test_a_store_written_before_schema_4_gets_content_for_its_labels(tmp_path):
+    """Item 4's migration: a version-3 store's labelled images get their fingerprint, so a later rename is followed."""
+    import sqlite3
+
+    from core.images.io import file_fingerprint
+    from core.store.database import ProjectStore
+    from core.store.schema import SCHEMA_VERSION
+
+    paths = _files(tmp_path / "imgs", 3)
+    store_dir = tmp_path / "imgs" / ".galaxy-sorter"
+    store_dir.mkdir()
+    db = sqlite3.connect(store_dir / "project.sqlite")
+    # The version-3 schema, as the previous release wrote it.
+    db.executescript("""
+        CREATE TABLE images (id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, name TEXT NOT NULL,
+                             status TEXT NOT NULL DEFAULT 'ok', error TEXT);
+        CREATE TABLE runs (id INTEGER PRIMARY KEY, created REAL NOT NULL, method TEXT NOT NULL, model TEXT NOT NULL,
+                           n_clusters INTEGER NOT NULL, params TEXT NOT NULL, warnings TEXT NOT NULL);
+        CREATE TABLE assignments (run_id INTEGER NOT NULL, image_id INTEGER NOT NULL, cluster INTEGER NOT NULL,
+                                  confidence REAL NOT NULL, x REAL, y REAL, PRIMARY KEY (run_id, image_id));
+        CREATE TABLE cluster_names (run_id INTEGER NOT NULL, cluster INTEGER NOT NULL, name TEXT NOT NULL,
+                                    PRIMARY KEY (run_id, cluster));
+        CREATE TABLE labels (image_id INTEGER PRIMARY KEY, label TEXT NOT NULL, source TEXT NOT NULL,
+                             updated REAL NOT NULL);
+        CREATE TABLE classes (name TEXT PRIMARY KEY, color TEXT NOT NULL, position INTEGER NOT NULL);
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO images (id, path, name) VALUES (1, 'g0.png', 'g0'), (2, 'g1.png', 'g1'), (3, 'g2.png', 'g2');
+        INSERT INTO labels VALUES (2, 'spiral', 'user', 1.0);
+        PRAGMA user_version=3;
+    """)
+    db.close()
+    store = ProjectStore(store_dir, root=tmp_path / "imgs")
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert store.db.execute("SELECT content FROM images WHERE id=2").fetchone()[0] == file_fingerprint(paths[1])
+    store.close()
+    paths[1].rename(tmp_path / "imgs" / "moved.png")
+    store = ProjectStore(store_dir, root=tmp_path / "imgs")
+    ids = store.add_images([paths[0], paths[2], tmp_path / "imgs" / "moved.png"])
+    assert store.labels() == {ids[tmp_path / "imgs" / "moved.png"]: ("spiral", "user")}
+    store.close()
