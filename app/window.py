@@ -262,7 +262,9 @@ class MainWindow(QMainWindow):
             p.features = res.features
             self.status.say(f"Restored {p.folder.name}: {len(p)} images, "
                             f"{sum(u is not None for u in p.user_labels)} labels by you, {len(p.cluster_ids())} "
-                            f"clusters ({p.run_info.get('method')}), {p.projection()} map; features ready")
+                            f"clusters ({p.run_info.get('method')}), {p.projection()} map; features ready"
+                            + (f" ({len(res.skipped)} image(s) gone or unreadable: their clustered features kept)"
+                               if res.skipped else ""))
         self.status.set_provider(provider)
 
     def suggest_k(self) -> None:

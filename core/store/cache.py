@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.store.identity import encode_key
+
 #: Version 2: image keys relative to the project root, content fingerprints and a checksum per row.
 #: Version 3: an HMAC per row with this installation's key (rows of version 2 are unsigned: recomputed).
 SCHEMA_VERSION = 3
@@ -170,7 +172,7 @@ class FeatureCache:
             prefix = str(self.root).rstrip(os.sep) + os.sep
             if full.startswith(prefix):
                 full = full[len(prefix):].replace(os.sep, "/")
-        return os.fsencode(full).decode("utf-8", "backslashreplace")
+        return encode_key(full)  # lossless for a name that is not UTF-8 (issue 19)
 
     def _file(self, key: str) -> Path:
         return self.folder / f"{key}.f32"
@@ -255,6 +257,39 @@ class FeatureCache:
                 if not self.read_only:
                     with self._db:
                         self._db.executemany("DELETE FROM rows WHERE key=? AND path=?", [(key, k) for k in damaged])
+        return out
+
+    def vanished_rows(self, key: str, paths: Sequence[Path]) -> dict[Path, np.ndarray]:
+        """The rows of files that no longer exist, as computed while they did (issue 19, item 8).
+
+        A reopened run keeps the images it clustered, even one deleted since: its
+        features are the ones it was clustered with.  Only files that are gone are
+        answered (an existing file goes through :meth:`lookup`), and only rows
+        that pass every check but the file's: checksum, finite values and this
+        installation's signature.
+        """
+        with self._lock:
+            dim = self._dim(key)
+            if dim is None or not self._file(key).exists():
+                return {}
+            index = {r[0]: r[1:] for r in self._db.execute(
+                "SELECT path, fingerprint, row, crc, mac FROM rows WHERE key=?", (key,))}
+        n_rows = self._file(key).stat().st_size // (4 * dim)
+        if not n_rows:
+            return {}
+        data = np.memmap(self._file(key), dtype=np.float32, mode="r", shape=(n_rows, dim))
+        out: dict[Path, np.ndarray] = {}
+        for p in paths:
+            ikey = self.image_key(p)
+            entry = index.get(ikey)
+            if entry is None or os.path.lexists(p) or entry[1] >= n_rows:
+                continue
+            fingerprint, row, crc, mac = entry
+            values = np.array(data[row])
+            if (_row_crc(values) == crc and np.isfinite(values).all() and isinstance(mac, str)
+                    and hmac.compare_digest(mac, _row_mac(self._secret, key, ikey, str(fingerprint), values))):
+                out[Path(p)] = values
+        del data
         return out
 
     def store(self, key: str, paths: Sequence[Path], features: np.ndarray) -> None:

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from core.store.cache import FeatureCache
-from core.store.identity import reattach_labels, record_content
+from core.store.identity import decode_key, encode_key, reattach_labels, record_content
 from core.store.layout import STORE_DIR, ReadOnlyStore, StoreError, check_store_tree
 from core.store.lock import _acquire_lock, _release_lock
 from core.store.schema import SCHEMA_VERSION, _migrate_v3, migrate
@@ -173,10 +173,14 @@ class ProjectStore:
         return self.features.image_key(path)
 
     def path_of(self, key: str) -> str:
-        """The path of an image on disk from its stored key."""
-        if self.root is not None and not Path(key).is_absolute():
-            return str(self.root / key)
-        return key
+        """The path of an image on disk from its stored key (a name that is not UTF-8 decoded back to its bytes)."""
+        path = str(self.root / key) if self.root is not None and not Path(key).is_absolute() else key
+        if "\\" in key and not os.path.lexists(path):
+            decoded = decode_key(key)
+            decoded = str(self.root / decoded) if self.root is not None and not Path(decoded).is_absolute() else decoded
+            if os.path.lexists(decoded):
+                return decoded
+        return path
 
     def add_images(self, paths: Iterable[Path], skipped: Iterable[tuple[str, str]] = ()) -> dict[str, int]:
         """Register images (and files that could not be read); return path -> image id (see :meth:`image_ids`)."""
@@ -188,12 +192,12 @@ class ProjectStore:
             for p in paths:
                 present.add(self.key_of(p))
                 self.db.execute("INSERT INTO images (path, name) VALUES (?, ?) ON CONFLICT(path) DO UPDATE "
-                                "SET status='ok', error=NULL", (self.key_of(p), image_id(p)))
+                                "SET status='ok', error=NULL", (self.key_of(p), encode_key(image_id(p))))
             for path, reason in skipped:
                 present.add(self.key_of(path))
                 self.db.execute("INSERT INTO images (path, name, status, error) VALUES (?, ?, 'skipped', ?) "
                                 "ON CONFLICT(path) DO UPDATE SET status='skipped', error=excluded.error",
-                                (self.key_of(path), image_id(path), reason))
+                                (self.key_of(path), encode_key(image_id(path)), encode_key(reason)))
             # A labelled file renamed or moved since: its label follows its content (issue 19).
             self.followed = reattach_labels(self.db, self.path_of, present)
         return self.image_ids()

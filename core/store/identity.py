@@ -83,3 +83,46 @@ def reattach_labels(db: sqlite3.Connection, path_of: Callable[[str], str], prese
         db.execute("UPDATE labels SET image_id=? WHERE image_id=?", (new_id, old_id))
         moved.append((old_key, new_key))
     return moved
+
+
+def encode_key(path: str) -> str:
+    """An image key SQLite can store, losslessly, for any file name (issue 19, item 8).
+
+    A name that is valid UTF-8 is kept as it is.  A name with bytes that are not
+    (an old Latin-1 folder, say: Python holds them as surrogates, which SQLite
+    cannot store) is written with each such byte as ``\\xNN`` and each backslash
+    doubled, so :func:`decode_key` gives back the very bytes.  Keys of
+    earlier versions (``\\xNN`` without doubled backslashes) decode the same way
+    when their name holds no backslash.
+    """
+    raw = os.fsencode(path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "surrogateescape").replace("\\", "\\\\").encode(
+            "utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def decode_key(key: str) -> str:
+    """The path a key from :func:`encode_key` names (``\\xNN`` back to the byte; ``\\\\`` to one backslash)."""
+    if "\\" not in key:
+        return key
+    out = bytearray()
+    i = 0
+    while i < len(key):
+        ch = key[i]
+        if ch == "\\" and key[i + 1:i + 2] == "\\":
+            out += b"\\"
+            i += 2
+        elif ch == "\\" and key[i + 1:i + 2] == "x" and len(key) >= i + 4:
+            try:
+                out.append(int(key[i + 2:i + 4], 16))
+                i += 4
+                continue
+            except ValueError:
+                out += b"\\"
+                i += 1
+        else:
+            out += ch.encode("utf-8")
+            i += 1
+    return os.fsdecode(bytes(out))
