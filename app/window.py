@@ -28,6 +28,7 @@ from core.clustering.methods import CLUSTER_METHODS, describe_k_scores, suggest_
 from core.colouring import COLOURINGS
 from core.pipeline import PipelineResult, run_in_own_store
 from core.project import Project
+from core.store.recovery import DamagedStore
 from core.vocabulary import EXCLUDE, UNSURE
 
 
@@ -190,6 +191,8 @@ class MainWindow(QMainWindow):
             return False
         try:
             project = Project.open(folder)
+        except DamagedStore as exc:  # a damaged database: offer the recovery that keeps every readable label
+            return dialogs.offer_recovery(self, folder, exc) and self.open_folder(folder)
         except Exception as exc:  # unreadable store, newer schema: tell the user, keep the window
             self.show_error(f"Cannot open the project of {folder}: {exc}", "", traceback.format_exc())
             return False

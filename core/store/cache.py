@@ -73,6 +73,18 @@ def _secret() -> tuple[bytes, str | None]:
                                 f"computed now are not reused by the next session")
 
 
+def _readable_index(db_path: Path) -> bool:
+    """Whether a cache index opens and passes ``quick_check`` (a read-only store cannot rebuild it)."""
+    try:
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            return db.execute("PRAGMA quick_check(1)").fetchone()[0] == "ok"
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return False
+
+
 class FeatureCache:
     """Feature rows on disk, looked up by image, verified on every read.
 
@@ -104,12 +116,34 @@ class FeatureCache:
             self.folder.mkdir(parents=True, exist_ok=True)
         db_path = Path(index) if index is not None else self.folder / "features.sqlite"
         if read_only:
-            if db_path.is_file():
+            if db_path.is_file() and _readable_index(db_path):
                 self._db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False, timeout=30)
-            else:  # no index to read: an empty one in memory
+            else:  # no index to read (or a damaged one): an empty one in memory
                 self._db = sqlite3.connect(":memory:", check_same_thread=False)
                 self._migrate()
             return
+        self._db = sqlite3.connect(db_path, check_same_thread=False, timeout=30)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            if self._db.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("quick_check failed")
+            self._migrate()
+        except sqlite3.OperationalError:
+            raise  # busy or full: not damage
+        except sqlite3.DatabaseError as exc:
+            self._rebuild(db_path, exc)
+
+    def _rebuild(self, db_path: Path, exc: Exception) -> None:
+        """Start an empty cache when its index is damaged (it is only a cache: the rows are recomputed).
+
+        The row files go too: without their index nothing says which image a row belongs to.
+        """
+        self._db.close()
+        for path in [db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm"), *self.folder.glob("*.f32")]:
+            if path.exists():
+                path.unlink()
+        self._problems.append(f"feature cache: its index {db_path.name} was damaged ({exc}); it was rebuilt "
+                              f"empty and the features are recomputed (labels are not in the cache and are untouched)")
         self._db = sqlite3.connect(db_path, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._migrate()

@@ -25,13 +25,14 @@ other process's id, instead of two writers undoing each other's work.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from core.store.cache import FeatureCache
 from core.store.identity import decode_key, encode_key, reattach_labels, record_content
 from core.store.layout import STORE_DIR, ReadOnlyStore, StoreError, check_store_tree
 from core.store.lock import _acquire_lock, _release_lock
+from core.store.recovery import DamagedStore
 from core.store.schema import SCHEMA_VERSION, _migrate_v3, migrate
 
 
@@ -74,6 +76,27 @@ def _read_only_copy(folder: Path, tmp: Path) -> Path:
     return tmp
 
 
+@contextlib.contextmanager
+def _damage_named(folder: Path) -> Iterator[None]:
+    """Turn SQLite's "not a database" / "malformed" into :class:`DamagedStore`, which offers recovery.
+
+    A busy, locked or full database (``OperationalError``) is not damage and passes unchanged.
+    """
+    try:
+        yield
+    except sqlite3.OperationalError:
+        raise
+    except sqlite3.DatabaseError as exc:
+        raise DamagedStore(folder, str(exc)) from exc
+
+
+def _check_intact(db: sqlite3.Connection, folder: Path) -> None:
+    """``PRAGMA quick_check`` at open: a damaged page is found now, with the recovery offered, not mid-session."""
+    problems = [r[0] for r in db.execute("PRAGMA quick_check(3)")]
+    if problems != ["ok"]:
+        raise DamagedStore(folder, "; ".join(problems))
+
+
 class ProjectStore:
     """Images, runs, assignments and labels of one image folder.
 
@@ -95,7 +118,9 @@ class ProjectStore:
             self._tmp = tempfile.TemporaryDirectory(prefix="galaxy-sorter-ro-")
             copy = _read_only_copy(self.folder, Path(self._tmp.name))
             self.db = sqlite3.connect(f"file:{copy / 'project.sqlite'}?mode=ro", uri=True, check_same_thread=False)
-            self._check_version()
+            with _damage_named(self.folder):
+                _check_intact(self.db, self.folder)
+                self._check_version()
             self.root = self._root(root)
             index = copy / "features" / "features.sqlite"
             self.features = FeatureCache(self.folder / "features", root=self.root, read_only=True,
@@ -106,12 +131,14 @@ class ProjectStore:
         self._locked = True
         try:
             self.db = sqlite3.connect(self.folder / "project.sqlite", check_same_thread=False, timeout=30)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.isolation_level = None  # migrate() opens its own BEGIN IMMEDIATE
-            migrate(self.db, self._root(root, stored=False))
-            self.db.isolation_level = ""
+            with _damage_named(self.folder):
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=FULL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                _check_intact(self.db, self.folder)
+                self.db.isolation_level = None  # migrate() opens its own BEGIN IMMEDIATE
+                migrate(self.db, self._root(root, stored=False))
+                self.db.isolation_level = ""
             self.root = self._root(root)
             if self.root is not None:
                 if root is not None:
