@@ -14,6 +14,8 @@ if "GALAXY_SORTER_TEST_CONFIG" not in os.environ:
     import tempfile
 
     os.environ["GALAXY_SORTER_TEST_CONFIG"] = os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="gs-config-")
+    # Stores of read-only folders go under the data folder: the tests' own, never the user's.
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="gs-data-")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "galaxy-zoo-kaggle"
