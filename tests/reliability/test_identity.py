@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.cli import main  # imported before any capture: its progress bar keeps the stderr of import time
 from core.store.cache import FeatureCache
 
 
@@ -92,8 +93,6 @@ def test_a_cache_signed_by_another_installation_is_recomputed(tmp_path, monkeypa
 def _cli_cluster(folder: Path, out: Path) -> list[dict[str, str]]:
     import csv
 
-    from core.cli import main
-
     code = main(["cluster", str(folder), "--clusters", "2", "--method", "kmeans", "--model", "galaxy_cnn",
                  "--out", str(out)])
     assert code == 0
@@ -171,3 +170,46 @@ def test_a_store_written_before_schema_4_gets_content_for_its_labels(tmp_path):
     ids = store.add_images([paths[0], paths[2], tmp_path / "imgs" / "moved.png"])
     assert store.labels() == {ids[tmp_path / "imgs" / "moved.png"]: ("spiral", "user")}
     store.close()
+
+
+FIXTURE = Path(__file__).with_name("fixtures") / "store_v3"
+#: SHA-256 of the nine images ``make_sample(per_class=3, size=64, seed=7)`` wrote when the fixture was made.
+FIXTURE_IMAGES = "0c1d30e403a6694b9c2c3cda5ed9f1dbefac837588b9c9e22e175af8c735dcf0"
+
+
+def test_a_store_written_by_the_previous_release_is_migrated_and_its_labels_follow(tmp_path):
+    """The migration fixture: ``fixtures/store_v3`` is a real store written by the release before issue 19.
+
+    (``galaxy-sorter-cli cluster`` with galaxy_cnn and k-means on the seed-7 sample, then two labels, on
+    ``main`` at 8ebc0cc: schema 3, feature cache 2, a folder then at /tmp/fx/imgs.)
+    """
+    import hashlib
+    import shutil
+
+    from core.images.sample import make_sample
+    from core.project import Project
+    from core.store.schema import SCHEMA_VERSION
+
+    folder = make_sample(tmp_path / "imgs", per_class=3, size=64, seed=7)
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(folder.glob("*.png")))).hexdigest()
+    assert digest == FIXTURE_IMAGES, "make_sample no longer writes the images the fixture store was made on"
+    shutil.copytree(FIXTURE, folder / ".galaxy-sorter")
+    p = Project.open(folder)  # another path than the one it was written at: keys are relative
+    try:
+        assert p.store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        mine = {Path(x).name: u for x, u in zip(p.paths, p.user_labels) if u is not None}
+        assert mine == {"spiral_000.png": "spiral", "elliptical_001.png": "elliptical"}
+        assert p.store.db.execute("SELECT COUNT(*) FROM images WHERE content LIKE 'c2:%'").fetchone()[0] == 2
+        # The old cache's rows (unsigned, head-and-tail fingerprints) are not served: recomputed.
+        from core.features.extract import FeatureModel
+        from core.images.preprocess import Preprocessing
+
+        key = FeatureModel("galaxy_cnn", use_gpu=False).cache_key(Preprocessing())
+        assert p.store.features.count(key) == 9 and p.store.features.lookup(key, sorted(folder.glob("*.png"))) == {}
+    finally:
+        p.close()
+    (folder / "moved").mkdir()
+    (folder / "spiral_000.png").rename(folder / "moved" / "renamed.png")
+    table = _cli_cluster(folder, tmp_path / "out.csv")
+    labels = {Path(r["path"]).name: r["label"] for r in table if r["label_source"] == "user"}
+    assert labels == {"renamed.png": "spiral", "elliptical_001.png": "elliptical"}
