@@ -99,7 +99,11 @@ def adopt_fallback(folder: Path, candidate: Path) -> list[Path]:
                 _merge_labels(fb, candidate, folder)
         finally:
             _release_lock(fb)
-        done = fb.with_name(f"{fb.name}.adopted-{time.strftime('%Y%m%d-%H%M%S')}")
+        stamp, n = time.strftime("%Y%m%d-%H%M%S"), 0
+        done = fb.with_name(f"{fb.name}.adopted-{stamp}")
+        while done.exists():  # two adoptions in one second: never over an older kept store
+            n += 1
+            done = fb.with_name(f"{fb.name}.adopted-{stamp}-{n}")
         os.replace(fb, done)
         adopted.append(done)
     return adopted

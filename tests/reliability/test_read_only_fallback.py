@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,17 +13,18 @@ from core.cli import main
 from core.project import Project
 from core.store import layout
 
+_REAL_MKSTEMP = tempfile.mkstemp
+
 
 @pytest.fixture
-def read_only(monkeypatch):
+def read_only(monkeypatch, tmp_path):
     """The image folders cannot be written: the store's write probe fails as on a read-only mount.
 
     (The tests may run as root, whom permissions do not stop, so the probe itself is made to fail.)
     """
     import errno
-    import tempfile
 
-    real = tempfile.mkstemp
+    real = _REAL_MKSTEMP
 
     def mkstemp(*args, **kwargs):
         if str(kwargs.get("prefix", "")).startswith(".write-test"):
@@ -30,6 +32,7 @@ def read_only(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # this test's own fallback stores
     return monkeypatch
 
 
@@ -73,7 +76,7 @@ def test_labels_made_read_only_are_kept_when_the_folder_becomes_writable(templat
     folder = copy_project(template[0], tmp_path / "survey", with_store=False)
     _cluster(folder, tmp_path)
     made = _label(folder, {1: "lens", 2: "spiral"})
-    read_only.undo()  # the folder can be written now
+    read_only.setattr(tempfile, "mkstemp", _REAL_MKSTEMP)  # the folder can be written now
     assert _labels(folder) == made
     assert (folder / ".galaxy-sorter" / "project.sqlite").is_file()  # the store moved into the folder
     _cluster(folder, tmp_path)  # and it works there
@@ -86,7 +89,7 @@ def test_labels_made_read_only_are_merged_into_a_store_already_in_the_folder(tem
     _cluster(folder, tmp_path)
     made = _label(folder, {4: "irregular"})
     # Meanwhile a store appeared in the folder (copied in with the images), with a label of its own.
-    read_only.undo()
+    read_only.setattr(tempfile, "mkstemp", _REAL_MKSTEMP)
     shutil.copytree(template[0] / ".galaxy-sorter", folder / ".galaxy-sorter", dirs_exist_ok=True)
     from core.store import fallback
 
