@@ -263,11 +263,12 @@ class QtClusterMap(QWidget):
 
         ``names`` labels the legend entries (with their counts).
         """
-        from scipy.spatial import cKDTree
-
         self.coords = np.asarray(coords, np.float32).reshape(-1, 2)
-        big = len(self.coords) > BIG_POINTS  # BigMap's grid index answers hovers instead of a KD-tree
-        self._tree = cKDTree(self.coords, balanced_tree=False, compact_nodes=False) if len(self.coords) and not big else None
+        self._tree = None
+        if 0 < len(self.coords) <= BIG_POINTS:  # above, BigMap's grid index answers hovers (and scipy's
+            from scipy.spatial import cKDTree  # first import, over a second, is not paid)
+
+            self._tree = cKDTree(self.coords, balanced_tree=False, compact_nodes=False)
         keys, inverse, counts = self._group(groups)
         if len(self._ringed) != len(self.coords):
             self._ringed = np.zeros(len(self.coords), bool)
