@@ -451,11 +451,17 @@ class MainWindow(QMainWindow):
         return out
 
     def export_map(self, path: str | None = None) -> None:
-        """Save the map as PNG or SVG."""
+        """Save the map as PNG or SVG; the status line names the file written (or says why none was)."""
         path = path or dialogs.save_path(self, "Export map", "map.png", "PNG image (*.png);;SVG image (*.svg)")
-        if path:
-            self.map.export_image(path)
-            self.status.say(f"Map saved to {path}")
+        if not path:
+            return
+        try:
+            how = self.map.export_image(path)
+        except (OSError, ValueError) as exc:
+            self.status.say(f"Map not saved: {exc}")
+            self.show_error(f"Cannot save the map to {path}: {exc}", "Choose a folder you can write to, or PNG.")
+            return
+        self.status.say(f"Map saved to {path} as {how}")
 
     def copy_paths(self) -> None:
         """Copy the selected images' paths to the clipboard, one per line."""
