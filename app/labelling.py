@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from app.widgets.qt_thumbnails import QtPreview, QtThumbnailGrid
+from app.widgets.qt_preview import QtPreview
+from app.widgets.qt_thumbnails import QtThumbnailGrid
 from core.colouring import row_color
 from core.images.io import image_id
 from core.project import Project

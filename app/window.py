@@ -20,8 +20,9 @@ from app.widgets.qt_classify import QtClassify
 from app.widgets.qt_controls import QtRunSettings
 from app.widgets.qt_labels import QtClasses, QtClusters
 from app.widgets.qt_map import QtClusterMap
+from app.widgets.qt_preview import QtPreview
 from app.widgets.qt_tables import CatalogueTools
-from app.widgets.qt_thumbnails import QtPreview, QtThumbnailGrid
+from app.widgets.qt_thumbnails import QtThumbnailGrid
 from app.workers import JobRunner
 from core.catalog.export import EXPORT_FORMATS
 from core.clustering.methods import CLUSTER_METHODS, describe_k_scores, suggest_n_clusters

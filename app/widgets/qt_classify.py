@@ -16,7 +16,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from app.widgets.qt_thumbnails import QtImageView, QtThumbnailGrid, ThumbnailCache
+from app.widgets.qt_preview import QtImageView
+from app.widgets.qt_thumbnails import QtThumbnailGrid, ThumbnailCache
 from core.colouring import cluster_colour_of
 from core.images.display import Stretch, render
 from core.images.io import ImageReadError, image_id
@@ -66,6 +67,7 @@ class QtClassify(QWidget):
         self.stretch: Stretch | None = None
         self.neighbours = np.zeros(0, np.int64)
         self.cache = ThumbnailCache(size=112, capacity=400, prep=self.prep)
+        self._drawn: tuple = (None, None, None)  # (path, stretch, rgb) drawn on the render pool
 
         self.view = QtImageView()
         self.title = QLabel("Select a cluster or a galaxy, then answer with the number keys")
@@ -131,10 +133,35 @@ class QtClassify(QWidget):
         self.refresh()
 
     def set_stretch(self, stretch: Stretch) -> None:
-        """Draw with the display stretch ``stretch``."""
+        """Draw with the display stretch ``stretch``: on the render pool, the view follows when it is drawn.
+
+        Hidden (the map is shown), it only remembers the stretch; showing it draws the galaxy.
+        """
+        from app.widgets.qt_thumbnails import render_qimage
+        from app.workers import render_pool
+
         self.stretch = stretch
         self.cache.configure(stretch=stretch)
-        self.refresh()
+        p, row = self.project, self.row
+        if p is None or row < 0 or not self.isVisible():
+            return
+        paths, prep, size = [p.paths[int(n)] for n in self.neighbours], self.prep, self.cache.size
+
+        def draw() -> tuple[np.ndarray, list]:
+            return render(p.paths[row], stretch, prep), [(q, render_qimage(q, stretch, prep, size)) for q in paths]
+
+        def drawn(result: tuple[np.ndarray, list]) -> None:
+            if self.stretch is stretch and self.row == row:
+                self._drawn = (p.paths[row], stretch, result[0])
+                for q, image in result[1]:
+                    self.cache.put(q, image)
+                self.refresh()
+
+        render_pool().submit(draw, on_result=drawn, stale=lambda: self.stretch is not stretch or self.row != row)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        self.refresh()  # a stretch chosen while hidden
 
     def _build_answers(self) -> None:
         while self.answers.count():
@@ -221,7 +248,8 @@ class QtClassify(QWidget):
         self.neighbour_title.setText("Nearest in feature space" if p.features is not None
                                      else "Nearest on the map (features loading)")
         try:
-            rgb = render(p.paths[row], self.stretch, self.prep)
+            drawn = self._drawn
+            rgb = drawn[2] if drawn[:2] == (p.paths[row], self.stretch) else render(p.paths[row], self.stretch, self.prep)
             self.view.set_image(rgb, keep_view=same)
         except ImageReadError as exc:
             self.view.set_image(None, message=f"Cannot show this image: {exc}")

@@ -19,8 +19,6 @@ one point and repaints only its few pixels (see :class:`_StyledScatter`).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
@@ -458,57 +456,10 @@ class QtClusterMap(QWidget):
     def export_image(self, path: str) -> str:
         """Save the map as PNG or SVG (by the file's extension); returns how it was written.
 
-        pyqtgraph 0.14's SVG exporter cannot parse the path data Qt 6.7+ writes (ValueError in
-        ``correctCoordinates``); the map then goes through Qt's own ``QSvgGenerator``, which draws
-        the same scene (points as embedded bitmaps, text and legend as vectors).  A file that
-        could not be written raises OSError, so nothing claims a file that is not there.
+        See :func:`app.widgets.qt_map_export.export_plot`; raises OSError when no file was written.
         """
-        from pyqtgraph.exporters import ImageExporter, SVGExporter
+        from app.widgets.qt_map_export import export_plot
 
-        target = Path(path)
-        target.unlink(missing_ok=True)  # never leave (or report) an older file under the new name
-        how = "PNG"
-        if target.suffix.lower() == ".svg":
-            try:
-                SVGExporter(self.plot.plotItem).export(str(target))
-                how = "SVG"
-            except ValueError:
-                self._render_svg(target)
-                how = "SVG (drawn by Qt: pyqtgraph's SVG exporter failed on this Qt version)"
-        else:
-            exporter = ImageExporter(self.plot.plotItem)
-            exporter.parameters()["width"] = max(1200, int(self.plot.width()))
-            exporter.export(str(target))
-        if not target.is_file() or target.stat().st_size == 0:
-            raise OSError(f"nothing was written to {target}")
-        return how
-
-    def _render_svg(self, target: Path) -> None:
-        """Draw the plot into an SVG file with Qt's own generator, every point a vector symbol.
-
-        pyqtgraph's export mode makes the scatter draw each point as a path (not a bitmap from its
-        symbol atlas); the map's dark background is painted first, as on screen.
-        """
-        from pyqtgraph.exporters import SVGExporter
-        from PySide6.QtCore import QRectF, QSize
-        from PySide6.QtGui import QColor, QPainter
-        from PySide6.QtSvg import QSvgGenerator
-
-        rect = self.plot.plotItem.sceneBoundingRect()
-        out = QRectF(0, 0, rect.width(), rect.height())
-        generator = QSvgGenerator()
-        generator.setFileName(str(target))
-        generator.setSize(QSize(int(rect.width()), int(rect.height())))
-        generator.setViewBox(out)
-        generator.setTitle("Galaxy Sorter map")
-        modes = SVGExporter(self.plot.plotItem)
-        modes.setExportMode(True, {"antialias": True, "background": QColor(MAP_BACKGROUND), "painter": None})
-        painter = QPainter(generator)
-        try:
-            painter.fillRect(out, QColor(MAP_BACKGROUND))
-            self.plot.scene().render(painter, out, rect)
-        finally:
-            painter.end()
-            modes.setExportMode(False)
+        return export_plot(self.plot, path, MAP_BACKGROUND)
 
 __all__ = ["QtClusterMap", "points_in_polygon"]

@@ -1,0 +1,91 @@
+"""Issue 18 items 4 and 6: stretch, limit and size changes never hold the GUI thread over 100 ms,
+and the window fits a 1366 x 768 laptop screen."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QTimer
+
+from tests.app.test_display import clustered  # noqa: F401 (fixture)
+
+STALL_LIMIT_S = 0.100
+
+
+class Heartbeat:
+    """A 5 ms timer on the GUI thread; the longest gap between its ticks is the longest stall."""
+
+    def __init__(self) -> None:
+        self.timer = QTimer(interval=5)
+        self.timer.timeout.connect(self._tick)
+        self.last = time.perf_counter()
+        self.gaps: list[float] = []
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append(now - self.last)
+        self.last = now
+
+    def __enter__(self) -> Heartbeat:
+        self.last = time.perf_counter()
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.timer.stop()
+
+    @property
+    def worst(self) -> float:
+        return max(self.gaps, default=0.0)
+
+
+def _settled(window) -> bool:
+    from app.workers import render_pool
+
+    timers = (window.preview._stretch_timer, window.grid._size_timer, window.grid._drawn_timer)
+    return render_pool().pending() == 0 and not any(t.isActive() for t in timers)
+
+
+def _drive(qtbot, window) -> Heartbeat:
+    """Stretch curves, a dragged limit and a dragged size slider, as the user makes them, each drawn to the end."""
+    control, slider = window.preview.stretch_control, window.grid.size_slider
+    with Heartbeat() as beat:
+        for kind in ("asinh", "log", "linear", "sqrt"):
+            control.kind.setCurrentText(kind)
+            qtbot.waitUntil(lambda: _settled(window), timeout=20_000)
+        for value in np.linspace(99.5, 97.0, 12):  # a limit dragged by its arrows
+            control.upper.setValue(float(value))
+            qtbot.wait(10)
+        qtbot.waitUntil(lambda: _settled(window), timeout=20_000)
+        control.per_band.setChecked(True)
+        qtbot.waitUntil(lambda: _settled(window), timeout=20_000)
+        for size in range(64, 257, 16):  # a size drag
+            slider.setValue(size)
+            qtbot.wait(10)
+        qtbot.waitUntil(lambda: _settled(window), timeout=20_000)
+        qtbot.wait(50)
+    return beat
+
+
+@pytest.mark.parametrize("classify", [False, True], ids=["map", "classify mode"])
+def test_stretch_limit_and_size_changes_never_stall_the_window(qtbot, clustered, classify):  # noqa: F811
+    w = clustered
+    w.show_cluster(0)
+    if classify:
+        w.classify_action.trigger()
+    qtbot.waitUntil(lambda: _settled(w) and w.preview.drawn is not None, timeout=20_000)
+    row = w.grid.current_row()
+    beat = _drive(qtbot, w)
+    stretch = w.preview.stretch
+    assert stretch.kind == "sqrt" and stretch.per_band and abs(stretch.upper - 97.0) < 1e-6
+    # everything follows the last setting once it rests
+    assert w.preview.drawn == (w.project.paths[row], stretch)
+    assert w.grid.cache.stretch == stretch and w.classify.stretch == stretch and w.grid.cache.size == 256
+    assert w.grid.view.iconSize().width() == 256
+    if classify:
+        assert w.classify._drawn[:2] == (w.project.paths[row], stretch)
+    print(f"worst GUI-thread gap {1000 * beat.worst:.1f} ms over {len(beat.gaps)} beats")
+    assert len(beat.gaps) > 50
+    assert beat.worst < STALL_LIMIT_S, f"the GUI thread stalled {1000 * beat.worst:.0f} ms"
