@@ -132,17 +132,19 @@ def _groups(x: np.ndarray, stretch: Stretch) -> list[list[int]]:
 def stretch_limits(data: np.ndarray, stretch: Stretch) -> list[tuple[float, float] | None]:
     """The values shown black and white, one pair per band group (None for a group with no finite value).
 
-    Limits from at most ~65,000 evenly strided values: a sorted 424x424x3 frame costs ~20 ms per
-    thumbnail, and the strided estimate moves a limit by well under a grey level.
+    Limits from the pixels of a strided grid of at most ~65,000 positions: a sorted 424x424x3 frame
+    costs ~20 ms per thumbnail, and the strided estimate moves a limit by well under a grey level.
     """
     x = _bands(data, stretch)
     found = False
     limits: list[tuple[float, float] | None] = []
+    h, w = x.shape[:2]
     for group in _groups(x, stretch):
-        part = x[:, :, group].ravel()
-        sample = part[:: max(1, part.size // 65536)]
+        step = max(1, int(np.ceil(np.sqrt(h * w * len(group) / 65536))))  # a strided grid, read in place
+        sample = x[::step, ::step, group].ravel()
         sample = sample[np.isfinite(sample)]
-        if sample.size == 0 and np.isfinite(part).any():
+        if sample.size == 0 and np.isfinite(x[:, :, group]).any():
+            part = x[:, :, group]
             sample = part[np.isfinite(part)]
         if sample.size == 0:
             limits.append(None)
@@ -201,8 +203,17 @@ def band_count(path: str | os.PathLike[str]) -> int:
     return int(read_raw(path).shape[2])
 
 
-#: Smallest crop fraction assumed for the automatic crop when shrinking before the stretch.
-AUTO_CROP_FLOOR = 0.25
+def model_crop(path: str | os.PathLike[str], prep: Preprocessing) -> Preprocessing:
+    """The automatic crop of ``prep`` as the fixed crop the model gets for ``path``.
+
+    The automatic crop is found on the image as the model reads it; found on a
+    stretched image instead, it would move with the stretch (a log stretch lifts the
+    sky's noise above the object's threshold).
+    """
+    from core.images.preprocess import central_object_fraction
+
+    fraction = central_object_fraction(read_image(path))
+    return Preprocessing("fixed", prep.crop_fraction if fraction is None else float(fraction))
 
 
 def _shrink(raw: np.ndarray, longest: int) -> np.ndarray:
@@ -253,9 +264,10 @@ def render(path: str | os.PathLike[str], stretch: Stretch | None = None, prep: P
     else:
         raw = read_raw(path)
         limits = None
+        if prep is not None and prep.crop == "auto":  # the crop the model sees, found on the image it reads
+            prep = model_crop(path, prep)
         if size is not None:
-            fraction = 1.0 if prep is None or prep.crop == "none" else (
-                prep.crop_fraction if prep.crop == "fixed" else min(prep.crop_fraction, AUTO_CROP_FLOOR))
+            fraction = 1.0 if prep is None or prep.crop == "none" else prep.crop_fraction
             limits = stretch_limits(raw, stretch)  # of the full frame: averaging would darken the sky
             raw = _shrink(_bands(raw, stretch), max(int(np.ceil(size / fraction)), 128))
         rgb = apply_stretch(raw, Stretch(stretch.kind, stretch.lower, stretch.upper, stretch.per_band)

@@ -89,3 +89,21 @@ def test_stretch_limit_and_size_changes_never_stall_the_window(qtbot, clustered,
     print(f"worst GUI-thread gap {1000 * beat.worst:.1f} ms over {len(beat.gaps)} beats")
     assert len(beat.gaps) > 50
     assert beat.worst < STALL_LIMIT_S, f"the GUI thread stalled {1000 * beat.worst:.0f} ms"
+
+
+def test_a_redraw_never_cancels_the_users_job(qtbot, window, folder):
+    """Stretch and size changes while clustering runs: the clustering finishes, nothing is cancelled."""
+    from tests.app.test_display import _fast
+
+    assert window.open_folder(folder)
+    _fast(window)
+    cancelled = []
+    window.jobs.cancelled.connect(cancelled.append)
+    with qtbot.waitSignal(window.jobs.finished, timeout=120_000) as blocker:
+        window.cluster_action.trigger()
+        assert window.jobs.busy
+        window.preview.stretch_control.kind.setCurrentText("asinh")
+        window.grid.size_slider.setValue(160)
+        qtbot.waitUntil(lambda: _settled(window), timeout=20_000)
+    assert blocker.args[0] == "cluster" and not cancelled
+    assert window.project.run_id is not None and window.grid.cache.stretch.kind == "asinh"

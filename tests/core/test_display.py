@@ -113,11 +113,18 @@ def test_display_sized_render_matches_the_full_resolution_one(tmp_path, kind, cr
     fits.PrimaryHDU(data).writeto(path)
     stretch, prep = Stretch(kind, 0.5, 99.5), Preprocessing(crop)
     fast = render(path, stretch, prep, 96)
+    if crop == "auto":  # found on the image the model reads, whatever the stretch
+        from core.images.io import read_image
+        from core.images.preprocess import central_object_fraction
+
+        prep = Preprocessing("fixed", central_object_fraction(read_image(path)))
     full = crop_image(apply_stretch(read_raw(path), stretch), prep)
     slow = cv2.resize(full, fast.shape[1::-1], interpolation=cv2.INTER_AREA)
     assert fast.shape == slow.shape and max(fast.shape[:2]) == 96
-    # log (a = 1000) lifts the sky's noise most: averaging before the curve shows a smoother sky,
-    # about 10 grey levels off in noise-only pixels; linear and asinh stay within a few levels.
-    assert np.abs(fast.astype(int) - slow.astype(int)).mean() < (12 if kind == "log" else 6)
-    # (and under log the automatic crop, found on the stretched image, can differ by a few per cent)
-    assert np.corrcoef(fast.mean(2).ravel(), slow.mean(2).ravel())[0, 1] > (0.9 if kind == "log" else 0.97)
+    # Compared at 24 px: resampling in another order draws the sky's noise differently pixel by pixel
+    # (asinh and log lift it), which no one sees; the galaxy and the sky level must agree.
+    a, b = (cv2.resize(x, (24, 24), interpolation=cv2.INTER_AREA).astype(int) for x in (fast, slow))
+    # log (a = 1000) lifts the sky's noise most: the curve of averaged pixels is below the average of
+    # the curve (concave), so the sky shows ~10 grey levels darker; linear and asinh within a few.
+    assert np.abs(a - b).mean() < (12 if kind == "log" else 6)  # grey levels of 255
+    assert np.corrcoef(a.mean(2).ravel(), b.mean(2).ravel())[0, 1] > 0.97
