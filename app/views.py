@@ -20,6 +20,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import (
     QDockWidget,
+    QFrame,
     QLabel,
     QMenu,
     QProgressBar,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QStatusBar,
     QTreeWidget,
     QTreeWidgetItem,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -36,7 +38,9 @@ from app.widgets.qt_map import QtClusterMap
 from app.widgets.qt_thumbnails import ThumbnailCache
 from app.workers import JobRunner
 from core.colouring import COLOURINGS, Colouring, cluster_color, colouring, is_colouring
+from core.images.display import Stretch
 from core.images.io import image_id
+from core.images.preprocess import Preprocessing
 from core.project import Project
 
 
@@ -56,20 +60,41 @@ class MapView:
         self.status = status
         self.project: Project | None = None
         self.mode = COLOURINGS.default
-        self.hover_cache = ThumbnailCache(size=128, capacity=500)
-        self.hover_label = QLabel(map)
-        self.hover_label.setStyleSheet("background:#202020;color:#eeeeee;border:1px solid #888;padding:3px")
+        # The hovered galaxy as the strip shows it: the run's crop, the display stretch, its id below.
+        self.hover_cache = ThumbnailCache(size=128, capacity=500, prep=Preprocessing())
+        self.hover_label = QFrame(map)
+        self.hover_label.setObjectName("hover")
+        self.hover_label.setStyleSheet("#hover {background:#202020;border:1px solid #888} QLabel {color:#eeeeee}")
+        self.hover_image, self.hover_caption = QLabel(), QLabel()
+        box = QVBoxLayout(self.hover_label)
+        box.setContentsMargins(3, 3, 3, 3)
+        box.setSpacing(2)
+        for label in (self.hover_image, self.hover_caption):
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            box.addWidget(label)
+        self.hover_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.hover_label.hide()
+        self.hover_row = -1
         map.hovered.connect(self._on_hover)
 
     def set_project(self, project: Project) -> None:
         """Render ``project`` and follow its changes."""
         self.project = project
+        self._follow_crop()
+        project.subscribe("data_changed", self._follow_crop)
         project.subscribe("data_changed", self.render)
         project.subscribe("coords_changed", self.render)
         for event in ("labels_changed", "classes_changed", "clusters_changed", "round_changed"):
             project.subscribe(event, lambda *_: self.recolor())
         project.selection.subscribe(lambda indices, _source: self.map.set_selection(indices))
+
+    def _follow_crop(self) -> None:
+        p = self.project
+        self.hover_cache.configure(prep=p.preprocessing() if p is not None else None)
+
+    def set_stretch(self, stretch: Stretch) -> None:
+        """Show the hovered galaxy under the display stretch ``stretch`` (the preview's)."""
+        self.hover_cache.configure(stretch=stretch)
 
     def set_mode(self, mode: str) -> None:
         """Colour by the entry ``mode`` of :data:`core.colouring.COLOURINGS`, or by a joined catalogue column.
@@ -160,10 +185,12 @@ class MapView:
     def _on_hover(self, row: int) -> None:
         p = self.project
         if p is None or row < 0 or row >= len(p.paths):
+            self.hover_row = -1
             self.hover_label.hide()
             return
-        self.hover_label.setPixmap(self.hover_cache.get(p.paths[row]))
-        self.hover_label.setToolTip(image_id(p.paths[row]))
+        self.hover_row = row
+        self.hover_image.setPixmap(self.hover_cache.get(p.paths[row]))
+        self.hover_caption.setText(image_id(p.paths[row]))
         self.hover_label.adjustSize()
         pos = self.map.mapFromGlobal(QCursor.pos())
         x = min(pos.x() + 16, self.map.width() - self.hover_label.width() - 4)

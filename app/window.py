@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         self.classify.accept_requested.connect(self.accept_model_label)
         self.preview.stretch_changed.connect(self.grid.set_stretch)
         self.preview.stretch_changed.connect(self.classify.set_stretch)
+        self.preview.stretch_changed.connect(self.map_view.set_stretch)
         self.jobs.partial.connect(lambda value: self.map_view.show_partial(*value[1:]))
         self.jobs.failed.connect(self._on_job_failed)
         self.jobs.busy_changed.connect(self.run_settings.set_busy)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPainterPath
 from PySide6.QtWidgets import QButtonGroup, QGraphicsPathItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
@@ -241,6 +241,8 @@ class QtClusterMap(QWidget):
         self._legend_timer = QTimer(self, singleShot=True, interval=LEGEND_DELAY_MS)
         self._legend_timer.timeout.connect(self._apply_legend_counts)
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self._hovering = -1
+        self.plot.viewport().installEventFilter(self)
         self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
         bar = QHBoxLayout()
@@ -435,14 +437,26 @@ class QtClusterMap(QWidget):
 
     def _on_mouse_moved(self, scene_pos) -> None:
         if not self.view.sceneBoundingRect().contains(scene_pos):
+            self._hover(-1)
             return
         p = self.view.mapSceneToView(scene_pos)
-        i = self.nearest(p.x(), p.y())
+        self._hover(self.nearest(p.x(), p.y()))
+
+    def _hover(self, i: int) -> None:
+        if i < 0 and self._hovering < 0:
+            return
+        self._hovering = i
         if i >= 0:
             self.hover_item.setData(x=[self.coords[i, 0]], y=[self.coords[i, 1]])
         else:
             self.hover_item.setData([], [])
         self.hovered.emit(i)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
+        """The cursor left the plot (to the mode buttons, another dock): nothing is hovered any more."""
+        if watched is self.plot.viewport() and event.type() == QEvent.Type.Leave:
+            self._hover(-1)
+        return False
 
     def _on_mouse_clicked(self, ev) -> None:
         if ev.button() != Qt.MouseButton.LeftButton or ev.double():

@@ -266,6 +266,7 @@ class QtThumbnailGrid(QWidget):
         self._unsorted = np.zeros(0, np.int64)
         self._marked = np.zeros(0, np.int64)
         self._muted = False
+        self._emitted = -1  # the image index last sent as current_changed
 
     def decorated(self, row: int) -> QPixmap:
         """Thumbnail with a frame in the image's label or cluster colour: solid for the user's label, dashed for the model's."""
@@ -380,6 +381,7 @@ class QtThumbnailGrid(QWidget):
             self._muted = False
         if len(hit):
             self.view.scrollTo(self.view.currentIndex())
+        self._sync_current()  # an empty selection empties the preview too
 
     def refresh(self) -> None:
         """Repaint the frames (labels or colours changed)."""
@@ -411,7 +413,15 @@ class QtThumbnailGrid(QWidget):
                         np.int64)
 
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        self.current_changed.emit(int(self.model.rows[current.row()]) if current.isValid() else -1)
+        self._emitted = int(self.model.rows[current.row()]) if current.isValid() else -1
+        self.current_changed.emit(self._emitted)
+
+    def _sync_current(self) -> None:
+        """Say the current galaxy if it changed without a signal (a model reset drops it silently)."""
+        row = self.current_row()
+        if row != self._emitted:
+            self._emitted = row
+            self.current_changed.emit(row)
 
     def _on_selection(self, *_args) -> None:
         if not self._muted:

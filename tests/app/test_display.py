@@ -3,7 +3,9 @@ the state kept per project (the window-size and responsiveness checks live in te
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QFileDialog
 
 
@@ -52,3 +54,48 @@ def test_export_map_to_a_folder_that_cannot_be_written_says_so(qtbot, clustered,
     w.export_map_action.trigger()
     assert errors and "map.svg" in errors[0]
     assert w.stage_label.text().startswith("Map not saved")
+
+
+def _point_on_screen(w, row: int):
+    """Viewport position of galaxy ``row`` on the map."""
+    scene = w.map.view.mapViewToScene(QPointF(*map(float, w.project.coords[row])))
+    return w.map.plot.mapFromScene(scene)
+
+
+def test_hover_shows_the_crop_with_its_id_and_goes_away_off_the_plot(qtbot, clustered):
+    import cv2
+
+    from core.images.display import render
+    from core.images.io import image_id
+    from tests.app.test_seeing import _array
+
+    w = clustered
+    p = w.project
+    row = 7
+    qtbot.mouseMove(w.map.plot.viewport(), _point_on_screen(w, row))
+    qtbot.waitUntil(lambda: w.map_view.hover_label.isVisible())
+    assert w.map_view.hover_row == row
+    assert w.map_view.hover_caption.text() == image_id(p.paths[row])
+    tile = _array(w.map_view.hover_image.pixmap()).astype(int)
+    crop = cv2.resize(render(p.paths[row], None, p.preprocessing()), tile.shape[1::-1]).astype(int)
+    whole = cv2.resize(render(p.paths[row]), tile.shape[1::-1], interpolation=cv2.INTER_AREA).astype(int)
+    assert np.abs(tile - crop).mean() < 3 < np.abs(tile - whole).mean()  # the model's crop, as in the strip
+    assert w.map_view.hover_cache.prep == p.preprocessing()
+    # over the Pan / Rect / Lasso buttons the hover thumbnail goes away
+    button = w.map.mode_group.button(1)
+    qtbot.mouseMove(button, button.rect().center())
+    qtbot.waitUntil(lambda: not w.map_view.hover_label.isVisible())
+    assert len(w.map.hover_item.data) == 0  # and the yellow hover ring with it
+
+
+def test_preview_empties_when_the_selection_does(qtbot, clustered):
+    w = clustered
+    w.show_cluster(0)
+    qtbot.waitUntil(lambda: w.preview.drawn is not None)
+    assert w.preview.path is not None
+    qtbot.keyClick(w, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert len(w.project.selection.indices) == 0
+    assert w.preview.path is None and w.preview.view.item.pixmap().isNull()
+    assert w.preview.meta.text() == ""
+    qtbot.wait(200)  # a draw still on its way must not bring the last galaxy back
+    assert w.preview.view.item.pixmap().isNull()
