@@ -16,15 +16,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import (
+    QComboBox,
     QDockWidget,
     QFrame,
     QLabel,
+    QMainWindow,
     QMenu,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QStackedWidget,
     QStatusBar,
     QTreeWidget,
@@ -35,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from app.widgets.qt_classify import QtClassify
 from app.widgets.qt_map import QtClusterMap
+from app.widgets.qt_text import ElidedLabel
 from app.widgets.qt_thumbnails import ThumbnailCache
 from app.workers import JobRunner
 from core.colouring import COLOURINGS, Colouring, cluster_color, colouring, is_colouring
@@ -218,6 +223,16 @@ class CentralArea(QStackedWidget):
         self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
         for widget in (self.welcome, map, classify):
             self.addWidget(widget)
+        self.currentChanged.connect(lambda _i: self.updateGeometry())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        """The page shown sets the minimum (a stack takes its largest page's: classify mode's in map mode)."""
+        page = self.currentWidget()
+        return page.minimumSizeHint() if page is not None else super().minimumSizeHint()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        page = self.currentWidget()
+        return page.sizeHint() if page is not None else super().sizeHint()
 
     def leave_start_screen(self) -> None:
         """A folder is open: show the map (unless classify mode is on)."""
@@ -279,6 +294,27 @@ def duration(seconds: float) -> str:
     return f"{int(seconds // 60)} min {int(seconds % 60)} s"
 
 
+def fit_small_screens(window: QMainWindow) -> None:
+    """Make ``window`` usable on a 1366 x 768 laptop screen (issue 18).
+
+    The side docks take the bottom corners (the strip lies under the map only, so the
+    left column and the strip need not stack), the run settings scroll, and every combo box is as wide as ten
+    characters at least rather than its longest entry (the list shows all of it).
+    """
+    run = window.docks["Run"]  # the tallest panel scrolls rather than set the window's height
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(run.widget())
+    run.setWidget(area)
+    window.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+    window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+    for combo in window.findChildren(QComboBox):
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(10)
+        combo.setMinimumWidth(min(combo.minimumSizeHint().width(), 110))  # the hint ignores the policy above
+
+
 class JobStatus:
     """The status bar's job feedback, following a :class:`JobRunner` by its signals.
 
@@ -291,10 +327,11 @@ class JobStatus:
     def __init__(self, bar: QStatusBar, jobs: JobRunner, extra: tuple[QWidget, ...] = ()) -> None:
         self.provider_label = QLabel("Features: not run yet")
         self.provider_label.setToolTip("The onnxruntime execution provider the feature model really uses")
-        self.privacy_label = QLabel(PRIVACY)
+        self.privacy_label = ElidedLabel(PRIVACY, minimum=60)
+        self.privacy_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.privacy_label.setToolTip("Galaxy Sorter runs its models locally; it has no upload, no telemetry and "
                                       "needs no network.")
-        self.stage_label = QLabel("")
+        self.stage_label = ElidedLabel("")
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(240)
         self.progress.setRange(0, 1000)

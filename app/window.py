@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QComboBox, QDockWidget, QFileDialog, QMainWindow, 
 
 from app import dialogs
 from app.labelling import Labelling
-from app.views import CentralArea, JobStatus, MapView, QtSkippedFiles, RecentFolders, duration
+from app.views import CentralArea, JobStatus, MapView, QtSkippedFiles, RecentFolders, duration, fit_small_screens
 from app.widgets.qt_classify import QtClassify
 from app.widgets.qt_controls import QtRunSettings
 from app.widgets.qt_labels import QtClasses, QtClusters
@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_shortcuts()
         self.catalogue = CatalogueTools(self)
+        fit_small_screens(self)
 
         self.run_settings.cluster_requested.connect(self.start_clustering)
         self.run_settings.suggest_requested.connect(self.suggest_next)

@@ -26,6 +26,9 @@ from core.project import Project
 from core.vocabulary import EXCLUDE, UNSURE
 
 N_NEIGHBOURS = 8
+NEIGHBOUR_SIDE = 88  # px: three rows of three fit beside the galaxy on a 768 px high screen
+NEIGHBOUR_COLUMNS = 3
+ANSWER_COLUMNS = 3
 
 
 def nearest_rows(space: np.ndarray, row: int, k: int = N_NEIGHBOURS) -> np.ndarray:
@@ -66,16 +69,17 @@ class QtClassify(QWidget):
         self.prep: Preprocessing | None = Preprocessing()
         self.stretch: Stretch | None = None
         self.neighbours = np.zeros(0, np.int64)
-        self.cache = ThumbnailCache(size=112, capacity=400, prep=self.prep)
+        self.cache = ThumbnailCache(size=NEIGHBOUR_SIDE, capacity=400, prep=self.prep)
         self._drawn: tuple = (None, None, None)  # (path, stretch, rgb) drawn on the render pool
 
         self.view = QtImageView()
         self.title = QLabel("Select a cluster or a galaxy, then answer with the number keys")
         self.title.setStyleSheet("font-size: 15pt; font-weight: bold")
+        self.title.setWordWrap(True)  # a long id or strip name must not widen the window (1366 px screens)
         self.guess = QLabel("")
         self.guess.setWordWrap(True)
         self.guess.setStyleSheet("font-size: 12pt")
-        self.answers = QHBoxLayout()
+        self.answers = QGridLayout()  # ANSWER_COLUMNS a row: nine classes still fit a laptop screen
         self.prev_button = QPushButton("< Previous")
         self.prev_button.setToolTip("Previous galaxy in the strip (Left arrow)")
         self.prev_button.clicked.connect(self.previous)
@@ -93,7 +97,7 @@ class QtClassify(QWidget):
             lab = QLabel()
             lab.setFixedSize(self.cache.size + 8, self.cache.size + 8)
             lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            grid_layout.addWidget(lab, i // 2, i % 2)
+            grid_layout.addWidget(lab, i // NEIGHBOUR_COLUMNS, i % NEIGHBOUR_COLUMNS)
             self.neighbour_labels.append(lab)
         self.neighbour_title = QLabel("Nearest in feature space")
         side = QVBoxLayout()
@@ -172,17 +176,17 @@ class QtClassify(QWidget):
             return
         entries = [(str(i + 1), c.name, c.color) for i, c in enumerate(self.project.classes[:9])]
         entries += [("U", UNSURE, "#BBBBBB"), ("X", EXCLUDE, "#444444")]
-        for key, name, color in entries:
+        for i, (key, name, color) in enumerate(entries):
             b = QPushButton(f"[{key}] {name}")
             b.setStyleSheet(f"border: 3px solid {color}; padding: 6px")
             b.setToolTip(f"Label this galaxy '{name}' and show the next (key {key})")
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             b.clicked.connect(lambda _=False, n=name: self.label_requested.emit(n))
-            self.answers.addWidget(b)
+            self.answers.addWidget(b, i // ANSWER_COLUMNS, i % ANSWER_COLUMNS)
         accept = QPushButton("[Enter] model's guess")
         accept.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         accept.clicked.connect(self.accept_requested.emit)
-        self.answers.addWidget(accept)
+        self.answers.addWidget(accept, len(entries) // ANSWER_COLUMNS, len(entries) % ANSWER_COLUMNS)
 
     # ------------------------------------------------------------------ navigation
     def previous(self) -> None:

@@ -10,6 +10,8 @@ for the next one, so dragging a limit never holds the window.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
@@ -50,7 +52,7 @@ class QtImageView(QGraphicsView):
             policy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        self.setMinimumSize(240, 240)
+        self.setMinimumSize(160, 160)  # classify mode and the preview both fit a 768 px high screen
         self.item = QGraphicsPixmapItem()
         self.item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
         self.scene().addItem(self.item)
@@ -205,7 +207,8 @@ class QtPreview(QWidget):
         centre = wcs_centre(path)
         if centre is not None:
             meta += f"<br>RA {centre[0]:.5f}, Dec {centre[1]:+.5f} (image centre, deg)"
-        self.meta.setText(meta)
+        # A path wraps after each "/" (outside tags): a long one must not set the dock's width.
+        self.meta.setText(re.sub(r"/(?![^<]*>)", "/\u200b", meta))
         self._draw(keep_view=same)
 
     def _draw(self, keep_view: bool) -> None:

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets.qt_text import ElidedLabel
 from core.images.display import Stretch, render
 from core.images.io import ImageReadError
 from core.images.preprocess import Preprocessing
@@ -223,6 +224,7 @@ class QtThumbnailGrid(QWidget):
         self.thumb = THUMB
         self.view.setIconSize(QSize(THUMB, THUMB))
         self.view.setGridSize(QSize(THUMB + 4, THUMB + 4))
+        self._fit_one_row()
         self.view.setSpacing(0)
         self.view.setMovement(QListView.Movement.Static)
         # The galaxy the keys act on must stand out from every label frame: a thick white ring.
@@ -233,7 +235,7 @@ class QtThumbnailGrid(QWidget):
         self.view.setModel(self.model)
         self.view.selectionModel().currentChanged.connect(self._on_current)
         self.view.selectionModel().selectionChanged.connect(self._on_selection)
-        self.title = QLabel("Select points on the map or a cluster to see its galaxies")
+        self.title = ElidedLabel("Select points on the map or a cluster to see its galaxies")
         self.title_text = ""
         self.sort = QComboBox()
         self.sort.addItems(self.SORTS)
@@ -309,8 +311,14 @@ class QtThumbnailGrid(QWidget):
         self.size_value.setText(f"{size} px")
         self.view.setIconSize(QSize(size, size))
         self.view.setGridSize(QSize(size + 4, size + 4))
+        self._fit_one_row()
         self._size_timer.start()
         self.refresh()
+
+    def _fit_one_row(self) -> None:
+        """At least one whole row of thumbnails: the dock holding the strip grows rather than cut them."""
+        scroll = self.view.style().pixelMetric(self.view.style().PixelMetric.PM_ScrollBarExtent)
+        self.view.setMinimumHeight(self.thumb + 4 + 2 * self.view.frameWidth() + scroll + 4)
 
     def _redraw_at_size(self) -> None:
         if self.cache.configure(size=self.thumb):

@@ -107,3 +107,44 @@ def test_a_redraw_never_cancels_the_users_job(qtbot, window, folder):
         qtbot.waitUntil(lambda: _settled(window), timeout=20_000)
     assert blocker.args[0] == "cluster" and not cancelled
     assert window.project.run_id is not None and window.grid.cache.stretch.kind == "asinh"
+
+
+def _visible_rects(w):
+    """Window-relative rectangles of the central area and every dock shown (a tab behind another is not)."""
+    rects = {"central": w.centralWidget().geometry()}
+    for name, dock in w.docks.items():
+        if dock.isVisible() and not dock.visibleRegion().isEmpty():
+            rects[name] = dock.geometry()
+    return rects
+
+
+@pytest.mark.parametrize("classify", [False, True], ids=["map", "classify mode"])
+def test_the_window_fits_a_1366_by_768_screen(qtbot, clustered, classify):  # noqa: F811
+    w = clustered
+    w.show_cluster(0)
+    w.status.say("Clustered 6,507 images in 3 min 12 s (features 2 min 40 s, clustering 31 s); 4 file(s) skipped, "
+                 "see 'Skipped files'")  # a long status line must not widen the window
+    if classify:
+        w.classify_action.trigger()
+    w.grid.size_slider.setValue(160)
+    qtbot.waitUntil(lambda: _settled(w), timeout=20_000)
+    hint = w.minimumSizeHint()
+    # 768 less a task bar: the window's own minimum (without its title bar) must leave room for one
+    assert hint.width() <= 1366 and hint.height() <= 728, hint
+    assert w.statusBar().minimumSizeHint().width() <= 500
+    assert w.classify.minimumSizeHint().width() <= 700 and w.docks["Preview"].minimumSizeHint().width() <= 360
+    w.resize(1366, 768)
+    qtbot.waitUntil(lambda: w.size().width() == 1366 and w.size().height() == 768)
+    qtbot.wait(50)
+    rects = _visible_rects(w)
+    assert {"central", "Run", "Classes", "Clusters", "Preview", "Galaxies"} <= set(rects)
+    inside = w.rect()
+    for name, rect in rects.items():
+        assert inside.contains(rect), f"{name} {rect} overflows the window {inside}"
+    names = sorted(rects)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not rects[a].intersects(rects[b]), f"{a} {rects[a]} overlaps {b} {rects[b]}"
+    # thumbnails of 160 px are whole in the strip: the Galaxies dock grew to a full row
+    assert w.grid.view.viewport().height() >= 160 + 4
+    assert "3 min 12 s" in w.stage_label.toolTip()  # cut short on screen, whole in its tooltip
