@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QComboBox, QDockWidget, QFileDialog, QMainWindow, 
 
 from app import dialogs
 from app.labelling import Labelling
+from app.view_state import ViewState
 from app.views import CentralArea, JobStatus, MapView, QtSkippedFiles, RecentFolders, duration, fit_small_screens
 from app.widgets.qt_classify import QtClassify
 from app.widgets.qt_controls import QtRunSettings
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self._build_shortcuts()
         self.catalogue = CatalogueTools(self)
         fit_small_screens(self)
+        self.view_state = ViewState(self.grid, self.preview, self.catalogue.table, self.status.say)
 
         self.run_settings.cluster_requested.connect(self.start_clustering)
         self.run_settings.suggest_requested.connect(self.suggest_next)
@@ -104,9 +106,8 @@ class MainWindow(QMainWindow):
         self.classes.label_requested.connect(self.label_selection)
         self.classify.label_requested.connect(self.label_selection)
         self.classify.accept_requested.connect(self.accept_model_label)
-        self.preview.stretch_changed.connect(self.grid.set_stretch)
-        self.preview.stretch_changed.connect(self.classify.set_stretch)
-        self.preview.stretch_changed.connect(self.map_view.set_stretch)
+        for follower in (self.grid, self.classify, self.map_view):  # the strip, classify mode, the hover
+            self.preview.stretch_changed.connect(follower.set_stretch)
         self.jobs.partial.connect(lambda value: self.map_view.show_partial(*value[1:]))
         self.jobs.failed.connect(self._on_job_failed)
         self.jobs.busy_changed.connect(self.run_settings.set_busy)
@@ -202,7 +203,7 @@ class MainWindow(QMainWindow):
         # The views follow the project themselves; the map first, so a selection is outlined there
         # before the strip follows it.
         for view in (self.map_view, self.labelling, self.skipped, self.classes, self.clusters, self.classify,
-                     self.catalogue):
+                     self.catalogue, self.view_state):
             view.set_project(project)
         self.central.leave_start_screen()
         for event in ("data_changed", "history_changed", "round_changed"):

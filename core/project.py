@@ -194,6 +194,18 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         default = str(self.run_info.get("params", {}).get("projection", "pca")) if self.run_info else "pca"
         return str(self.store.setting(f"projection/{self.run_id}", default)) if self.run_id is not None else default
 
+    def view_setting(self, key: str, default: object = None) -> object:
+        """A view setting kept with the project (the display stretch, the thumbnail size, the truth file)."""
+        return self.store.setting(f"view/{key}", default)
+
+    def set_view_setting(self, key: str, value: object) -> None:
+        """Keep a JSON-serialisable view setting with the project, so reopening it shows the same view.
+
+        A read-only store keeps nothing (its labels cannot be saved either; the window's title says so).
+        """
+        if not self.store.read_only:
+            self.store.set_setting(f"view/{key}", value)
+
     # ------------------------------------------------------------ events
     def subscribe(self, event: str, fn: Listener) -> None:
         """Call ``fn`` on ``event`` (see the module docstring for the events)."""

@@ -99,3 +99,48 @@ def test_preview_empties_when_the_selection_does(qtbot, clustered):
     assert w.preview.meta.text() == ""
     qtbot.wait(200)  # a draw still on its way must not bring the last galaxy back
     assert w.preview.view.item.pixmap().isNull()
+
+
+def test_stretch_size_and_truth_file_come_back_with_the_project(qtbot, clustered, folder, tmp_path, monkeypatch):
+    from PySide6.QtCore import QSettings
+
+    from app.window import MainWindow
+    from core.images.display import Stretch
+
+    w = clustered
+    p = w.project
+    truth = tmp_path / "truth.csv"
+    truth.write_text("id,class\n" + "".join(f"{n},{n.split('_')[0]}\n" for n in p.names))
+    control = w.preview.stretch_control
+    control.kind.setCurrentText("asinh")
+    control.lower.setValue(1.0)
+    control.upper.setValue(99.8)
+    control.per_band.setChecked(True)
+    w.grid.size_slider.setValue(160)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(truth), ""))
+    w.catalogue.truth_action.trigger()
+    assert w.catalogue.table.truth_name == "truth.csv"
+    kept = Stretch("asinh", 1.0, 99.8, per_band=True)
+    qtbot.waitUntil(lambda: w.grid.cache.stretch == kept)
+    w.close()
+
+    again = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    again.show()
+    with qtbot.waitSignal(again.jobs.finished, timeout=60_000):
+        again.recent.menu.actions()[0].trigger()  # File > Open recent > the folder
+    assert again.preview.stretch == kept
+    qtbot.waitUntil(lambda: again.grid.cache.stretch == kept and again.classify.stretch == kept)
+    assert again.grid.size_slider.value() == 160 and again.grid.thumb == 160
+    table = again.catalogue.table
+    assert table.truth_name == "truth.csv" and table.against.currentData() == "truth"
+    assert table.truth[p.names[0]] == p.names[0].split("_")[0]
+
+    # another folder, never set up: the defaults, and no truth from the last one
+    other = tmp_path / "other"
+    other.mkdir()
+    for f in list(folder.glob("*.png"))[:6]:
+        (other / f.name).write_bytes(f.read_bytes())
+    assert again.open_folder(other)
+    assert again.preview.stretch == Stretch() and again.grid.thumb == 96
+    assert table.truth is None and table.against.findData("truth") < 0
