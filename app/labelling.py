@@ -107,7 +107,8 @@ class Labelling:
         p = self.project
         if p is None:
             return
-        self.show_list(np.flatnonzero(p.clusters == cluster), f"Cluster {cluster}: {p.cluster_name(cluster)}")
+        named = f": {p.cluster_name(cluster)}" if cluster in p.cluster_names else ""  # not "Cluster 0: cluster 0"
+        self.show_list(np.flatnonzero(p.clusters == cluster), f"Cluster {cluster}{named}")
 
     def show_preview(self, row: int) -> None:
         """Show image ``row`` large with what is known about it (nothing for -1)."""

@@ -1,4 +1,5 @@
-"""What the user set up to look at, kept per project: the display stretch, the thumbnail size, the truth file.
+"""What the user set up to look at, kept per project: the display stretch, the thumbnail size, the truth file;
+and a reopened project shows its first cluster rather than empty docks.
 
 A session's view is part of the work (issue 18): an astronomer who labels under
 ``asinh 1-99.8`` at 160 px against a truth file should find the same view when
@@ -13,6 +14,7 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
+from app.labelling import Labelling
 from app.widgets.qt_preview import QtPreview
 from app.widgets.qt_tables import QtClusterTable
 from app.widgets.qt_thumbnails import THUMB, QtThumbnailGrid
@@ -29,11 +31,13 @@ class ViewState:
         The strip (its size slider), the preview (its stretch control) and the cluster x label table.
     say : callable(str)
         Where to say that a kept truth file is gone.
+    labelling : Labelling
+        Shows the first cluster in the strip and the preview when a clustered project reopens.
     """
 
     def __init__(self, grid: QtThumbnailGrid, preview: QtPreview, table: QtClusterTable,
-                 say: Callable[[str], None]) -> None:
-        self.grid, self.preview, self.table, self.say = grid, preview, table, say
+                 say: Callable[[str], None], labelling: Labelling) -> None:
+        self.grid, self.preview, self.table, self.say, self.labelling = grid, preview, table, say, labelling
         self.project: Project | None = None
         preview.stretch_changed.connect(self._keep_stretch)
         grid.size_slider.valueChanged.connect(self._keep_size)
@@ -51,6 +55,8 @@ class ViewState:
         self.grid.set_thumb_size(int(size) if isinstance(size, (int, float)) else THUMB)
         self.project = project
         self._restore_truth(project)
+        if project.run_id is not None and len(project) and not len(project.selection.indices):
+            self.labelling.show_cluster(project.cluster_ids()[0])  # a reopened project shows a cluster, not empty docks
 
     def _restore_truth(self, project: Project) -> None:
         from core.catalog.truth import load_truth

@@ -94,7 +94,7 @@ class MainWindow(QMainWindow):
         self._build_shortcuts()
         self.catalogue = CatalogueTools(self)
         fit_small_screens(self)
-        self.view_state = ViewState(self.grid, self.preview, self.catalogue.table, self.status.say)
+        self.view_state = ViewState(self.grid, self.preview, self.catalogue.table, self.status.say, self.labelling)
 
         self.run_settings.cluster_requested.connect(self.start_clustering)
         self.run_settings.suggest_requested.connect(self.suggest_next)
@@ -265,7 +265,8 @@ class MainWindow(QMainWindow):
             p.features = res.features
             self.status.say(f"Restored {p.folder.name}: {len(p)} images, "
                             f"{sum(u is not None for u in p.user_labels)} labels by you, {len(p.cluster_ids())} "
-                            f"clusters ({p.run_info.get('method')}), {p.projection()} map; features ready")
+                            f"clusters ({self.run_settings.shown_name('method', p.run_info.get('method'))}), "
+                            f"{self.run_settings.shown_name('projection', p.projection())} map; features ready")
         self.status.set_provider(provider)
 
     def suggest_k(self) -> None:
@@ -298,7 +299,7 @@ class MainWindow(QMainWindow):
 
         def done(coords: np.ndarray) -> None:
             p.set_coords(coords, method)
-            self.status.say(f"Map: {method}")
+            self.status.say(f"Map: {self.run_settings.shown_name('projection', method)}")
 
         self.jobs.start("project", lambda X, progress, should_stop: project(
             X, method, labels=labels, progress=progress, should_stop=should_stop), p.features, on_result=done)
@@ -460,12 +461,10 @@ class MainWindow(QMainWindow):
         if not path:
             return
         try:
-            how = self.map.export_image(path)
+            self.status.say(f"Map saved to {path} as {self.map.export_image(path)}")
         except (OSError, ValueError) as exc:
             self.status.say(f"Map not saved: {exc}")
             self.show_error(f"Cannot save the map to {path}: {exc}", "Choose a folder you can write to, or PNG.")
-            return
-        self.status.say(f"Map saved to {path} as {how}")
 
     def copy_paths(self) -> None:
         """Copy the selected images' paths to the clipboard, one per line."""

@@ -222,7 +222,7 @@ class QtClassify(QWidget):
             if lab is not None:
                 votes[str(lab)] = votes.get(str(lab), 0) + 1
         if votes:
-            parts.append("Neighbours you labelled: " + ", ".join(f"{k} {v}" for k, v in
+            parts.append("Neighbours you labelled: " + ", ".join(f"{k}: {v}" for k, v in
                                                                   sorted(votes.items(), key=lambda kv: -kv[1])))
         return "<br>".join(parts)
 

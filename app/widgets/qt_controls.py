@@ -114,6 +114,12 @@ class QtRunSettings(QWidget):
         layout.addLayout(learn)
         layout.addStretch(1)
 
+    def shown_name(self, box: str, name: object) -> str:
+        """How the ``box`` ("model", "method", "projection") lists entry ``name``: ``t-SNE`` for ``tsne``."""
+        combo = getattr(self, box)
+        i = combo.findData(name)
+        return combo.itemText(i).split(" (")[0] if i >= 0 else str(name)
+
     def config(self) -> PipelineConfig:
         """The pipeline settings shown."""
         prep = Preprocessing(crop=self.crop.currentData(), crop_fraction=float(self.crop_fraction.value()),

@@ -219,6 +219,7 @@ class QtClusterMap(QWidget):
         self.view = _SelectViewBox(self)
         self.plot = pg.PlotWidget(viewBox=self.view, background=MAP_BACKGROUND)
         self.plot.setMenuEnabled(False)
+        self.plot.plotItem.hideButtons()  # pyqtgraph's auto-range "A" in the corner: a stray button to the user
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
         self.scatter = _StyledScatter(pxMode=True, size=6, pen=None)

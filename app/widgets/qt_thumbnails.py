@@ -48,6 +48,7 @@ from core.images.preprocess import Preprocessing
 
 THUMB = 96
 THUMB_RANGE = (64, 256)
+DARK_FRAME = 0.35  # lightness below which a frame would vanish on the strip's #161616
 REDRAW_DELAY_MS = 120  # a stretch or size change waits this long for the next one before drawing
 
 
@@ -287,13 +288,18 @@ class QtThumbnailGrid(QWidget):
                                    Qt.TransformationMode.FastTransformation)
             p.drawPixmap((side - base.width()) // 2, (side - base.height()) // 2, base)
         width = max(3, side // 32)
-        pen = QPen(QColor(self.color_of(row)), width)
+        colour = QColor(self.color_of(row))
+        pen = QPen(colour, width)
         if not self.is_user(row):
             pen.setStyle(Qt.PenStyle.CustomDashLine)
             pen.setDashPattern([2.0, 2.0])  # in pen widths: dashes and gaps both visible at 64 px
             pen.setCapStyle(Qt.PenCapStyle.FlatCap)  # square caps would close the gaps
         p.setPen(pen)
         p.drawRect(QRectF(width / 2, width / 2, side - width, side - width))
+        if colour.lightnessF() < DARK_FRAME:  # exclude's dark grey on the dark strip: edge its frame in light grey
+            p.setPen(QPen(QColor("#a0a0a0"), 1))
+            for inset in (0.5, width - 0.5):
+                p.drawRect(QRectF(inset, inset, side - 2 * inset, side - 2 * inset))
         p.end()
         return pix
 

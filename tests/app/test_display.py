@@ -144,3 +144,81 @@ def test_stretch_size_and_truth_file_come_back_with_the_project(qtbot, clustered
     assert again.open_folder(other)
     assert again.preview.stretch == Stretch() and again.grid.thumb == 96
     assert table.truth is None and table.against.findData("truth") < 0
+
+
+def _click_cluster(qtbot, w, cluster: int) -> None:
+    tree = w.clusters.tree
+    item = next(tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+                if tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == cluster)
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=tree.visualItemRect(item).center())
+
+
+def test_polish_the_words_the_user_reads(qtbot, clustered):
+    """'Cluster 0: cluster 0', 'Map: pca', 'Neighbours you labelled: cluster 1 1', a Size slider without its value."""
+    w = clustered
+    p = w.project
+    _click_cluster(qtbot, w, 0)
+    assert w.grid.title.text() == f"Cluster 0: {int((p.clusters == 0).sum())} image(s)"
+    p.name_cluster(1, "spiral")
+    _click_cluster(qtbot, w, 1)
+    assert w.grid.title.text().startswith("Cluster 1: spiral: ")
+
+    s = w.run_settings
+    i = s.projection.findData("pca")
+    s.projection.setCurrentIndex(i)
+    with qtbot.waitSignal(w.jobs.finished, timeout=60_000):
+        s.projection.activated.emit(i)  # the user picks "PCA" in the Map box
+    assert w.stage_label.text() == "Map: PCA"
+
+    w.grid.size_slider.setValue(160)
+    assert w.grid.size_value.text() == "160 px"
+
+    row = int(w.grid.rows()[0])
+    w.classify_action.trigger()
+    neighbours = w.classify.neighbours[:3]
+    p.set_labels(neighbours[:2], p.classes[0].name)
+    p.set_labels(neighbours[2:3], p.classes[1].name)
+    w.classify.show_row(row)
+    text = w.classify.guess.text()
+    assert f"Neighbours you labelled: {p.classes[0].name}: 2, {p.classes[1].name}: 1" in text
+
+
+def test_no_stray_auto_range_button_on_the_map(qtbot, clustered):
+    w = clustered
+    plot = w.map.plot.plotItem
+    qtbot.mouseMove(w.map.plot.viewport(), w.map.plot.viewport().rect().center())
+    qtbot.wait(50)
+    assert plot.buttonsHidden and not plot.autoBtn.isVisible()
+
+
+def test_an_excluded_galaxy_keeps_a_visible_frame_on_the_dark_strip(qtbot, clustered):
+    from tests.app.test_seeing import _array
+
+    w = clustered
+    w.show_cluster(0)
+    row = int(w.grid.rows()[0])
+    qtbot.keyClick(w, Qt.Key.Key_X)  # exclude
+    assert w.project.user_labels[row] == "exclude"
+    tile = _array(w.grid.decorated(row)).astype(int)
+    background = np.array([0x16, 0x16, 0x16])
+    edge = tile[0, 8:-8]  # the outermost line of the frame
+    assert (np.abs(edge - background).sum(1) > 150).mean() > 0.9  # light against the strip, all along
+
+
+def test_a_reopened_project_shows_its_first_cluster(qtbot, clustered, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from app.window import MainWindow
+
+    w = clustered
+    first = np.flatnonzero(w.project.clusters == w.project.cluster_ids()[0])
+    w.close()
+    again = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    again.show()
+    with qtbot.waitSignal(again.jobs.finished, timeout=60_000):
+        again.recent.menu.actions()[0].trigger()
+    assert sorted(again.grid.rows().tolist()) == sorted(first.tolist())
+    assert again.grid.title.text().startswith("Cluster 0")
+    assert again.preview.path == again.project.paths[int(again.grid.rows()[0])]
+    assert len(again.project.selection.indices) == 1  # the keys act on it at once
