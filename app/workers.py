@@ -252,10 +252,14 @@ class RenderPool(QObject):
 
     def _on_done(self, task: int, value: object, ok: bool) -> None:
         on_result, on_error = self._handlers.pop(task, (None, None))
-        if ok and on_result is not None:
-            on_result(value)
-        elif isinstance(value, BaseException) and on_error is not None:
-            on_error(value)
+        try:
+            if ok and on_result is not None:
+                on_result(value)
+            elif isinstance(value, BaseException) and on_error is not None:
+                on_error(value)
+        except RuntimeError as exc:  # the widget that asked was closed while its image was drawn
+            if "already deleted" not in str(exc):
+                raise
 
 
 _RENDER_POOL: RenderPool | None = None
