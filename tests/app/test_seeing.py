@@ -175,7 +175,7 @@ def test_start_screen_buttons_and_reopen_say_what_they_should(qtbot, window, fol
     with qtbot.waitSignal(again.jobs.finished, timeout=60_000):
         again.open_folder(folder)
     text = again.stage_label.text()
-    assert "2 labels by you" in text and "3 clusters" in text and "tsne map" in text
+    assert "2 labels by you" in text and "3 clusters" in text and "t-SNE map" in text  # as the Map box names it
 
 
 def test_k_larger_than_the_images_is_said_and_shown(qtbot, window, folder):
