@@ -6,11 +6,16 @@
   the hovered galaxy;
 * :class:`QtSkippedFiles` lists the files a run could not read;
 * :class:`JobStatus` shows the running job in the status bar: stage, progress,
-  time left, Cancel, and where the features run.
+  time left, Cancel, and where the features run;
+* :class:`ViewState` keeps what the user set up to look at per project (the
+  display stretch, the thumbnail size, the truth file; issue 18) in the
+  project's store, so a reopened folder shows the same view, and shows a
+  reopened project's first cluster rather than empty docks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -37,10 +42,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.labelling import Labelling
 from app.widgets.qt_classify import QtClassify
 from app.widgets.qt_map import QtClusterMap
+from app.widgets.qt_preview import QtPreview
+from app.widgets.qt_tables import QtClusterTable
 from app.widgets.qt_text import ElidedLabel
-from app.widgets.qt_thumbnails import ThumbnailCache
+from app.widgets.qt_thumbnails import THUMB, QtThumbnailGrid, ThumbnailCache
 from app.workers import JobRunner
 from core.colouring import COLOURINGS, Colouring, cluster_color, colouring, is_colouring
 from core.images.display import Stretch
@@ -114,6 +122,14 @@ class MapView:
             return
         self.mode = mode
         self.recolor()
+
+    def export(self, path: str, show_error: Callable[..., None]) -> None:
+        """Save the map to ``path`` (PNG or SVG by its extension); the status line names the file, or says why none was."""
+        try:
+            self.say(f"Map saved to {path} as {self.map.export_image(path)}")
+        except (OSError, ValueError) as exc:
+            self.say(f"Map not saved: {exc}")
+            show_error(f"Cannot save the map to {path}: {exc}", "Choose a folder you can write to, or PNG.")
 
     def _colouring_ok(self, mode: str) -> bool:
         try:
@@ -396,3 +412,63 @@ class RecentFolders:
             action = self.menu.addAction(f)
             action.triggered.connect(lambda _=False, f=f: self.open_folder(f))
         self.menu.setEnabled(bool(self.folders()))
+
+
+class ViewState:
+    """Restore a project's stretch, thumbnail size and truth file when it opens, and keep them as they change.
+
+    Parameters
+    ----------
+    grid, preview, table
+        The strip (its size slider), the preview (its stretch control) and the cluster x label table.
+    say : callable(str)
+        Where to say that a kept truth file is gone.
+    labelling : Labelling
+        Shows the first cluster in the strip and the preview when a clustered project reopens.
+    """
+
+    def __init__(self, grid: QtThumbnailGrid, preview: QtPreview, table: QtClusterTable,
+                 say: Callable[[str], None], labelling: Labelling) -> None:
+        self.grid, self.preview, self.table, self.say, self.labelling = grid, preview, table, say, labelling
+        self.project: Project | None = None
+        preview.stretch_changed.connect(self._keep_stretch)
+        grid.size_slider.valueChanged.connect(self._keep_size)
+
+    def set_project(self, project: Project) -> None:
+        """Show ``project`` as it was last seen (defaults for what it never kept)."""
+        self.project = None  # restoring is not a change to keep
+        stretch = project.view_setting("stretch")
+        try:
+            shown = Stretch(**stretch) if isinstance(stretch, dict) else Stretch()
+        except (TypeError, ValueError):  # kept by another version: the default
+            shown = Stretch()
+        self.preview.stretch_control.set_stretch(shown)
+        size = project.view_setting("thumb_size")
+        self.grid.set_thumb_size(int(size) if isinstance(size, (int, float)) else THUMB)
+        self.project = project
+        self._restore_truth(project)
+        if project.run_id is not None and len(project) and not len(project.selection.indices):
+            self.labelling.show_cluster(project.cluster_ids()[0])  # a reopened project shows a cluster, not empty docks
+
+    def _restore_truth(self, project: Project) -> None:
+        from core.catalog.truth import load_truth
+
+        path = project.view_setting("truth_file")
+        self.table.clear_truth()  # the last project's truth is not this one's
+        if not isinstance(path, str):
+            return
+        try:
+            truth = load_truth(path)
+        except (OSError, ValueError) as exc:
+            self.say(f"The truth file {Path(path).name} could not be read again ({exc}); load it again from "
+                     "Catalogue > Load a truth file")
+            return
+        self.table.set_truth(truth, Path(path).name)
+
+    def _keep_stretch(self, stretch: Stretch) -> None:
+        if self.project is not None:
+            self.project.set_view_setting("stretch", dataclasses.asdict(stretch))
+
+    def _keep_size(self, size: int) -> None:
+        if self.project is not None:
+            self.project.set_view_setting("thumb_size", int(size))

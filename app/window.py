@@ -15,8 +15,7 @@ from PySide6.QtWidgets import QComboBox, QDockWidget, QFileDialog, QMainWindow, 
 
 from app import dialogs
 from app.labelling import Labelling
-from app.view_state import ViewState
-from app.views import CentralArea, JobStatus, MapView, QtSkippedFiles, RecentFolders, duration, fit_small_screens
+from app.views import CentralArea, JobStatus, MapView, QtSkippedFiles, RecentFolders, ViewState, duration, fit_small_screens
 from app.widgets.qt_classify import QtClassify
 from app.widgets.qt_controls import QtRunSettings
 from app.widgets.qt_labels import QtClasses, QtClusters
@@ -461,13 +460,8 @@ class MainWindow(QMainWindow):
     def export_map(self, path: str | None = None) -> None:
         """Save the map as PNG or SVG; the status line names the file written (or says why none was)."""
         path = path or dialogs.save_path(self, "Export map", "map.png", "PNG image (*.png);;SVG image (*.svg)")
-        if not path:
-            return
-        try:
-            self.status.say(f"Map saved to {path} as {self.map.export_image(path)}")
-        except (OSError, ValueError) as exc:
-            self.status.say(f"Map not saved: {exc}")
-            self.show_error(f"Cannot save the map to {path}: {exc}", "Choose a folder you can write to, or PNG.")
+        if path:
+            self.map_view.export(path, self.show_error)
 
     def copy_paths(self) -> None:
         """Copy the selected images' paths to the clipboard, one per line."""
