@@ -1,5 +1,5 @@
 """Issue 18 part B through what the user touches: the map export, the stale views, the polish,
-the state kept per project (the window-size and responsiveness checks live in test_fit_and_stall.py)."""
+the state kept per project (the window size and the GUI stalls: test_fit_and_stall.py)."""
 
 from __future__ import annotations
 
