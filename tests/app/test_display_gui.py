@@ -222,3 +222,12 @@ def test_a_reopened_project_shows_its_first_cluster(qtbot, clustered, tmp_path):
     assert again.grid.title.text().startswith("Cluster 0")
     assert again.preview.path == again.project.paths[int(again.grid.rows()[0])]
     assert len(again.project.selection.indices) == 1  # the keys act on it at once
+
+
+def test_a_stretch_change_then_closing_at_once_is_no_error(qtbot, clustered):
+    """The stretch is kept 120 ms after the last change: closing the window before then loses nothing else."""
+    w = clustered
+    w.preview.stretch_control.kind.setCurrentText("asinh")
+    w.close()  # the project's store closes before the stretch is sent on
+    qtbot.wait(300)  # pytest-qt fails the test on any exception raised in the event loop meanwhile
+    assert w.project.closed

@@ -141,6 +141,7 @@ def test_view_settings_are_kept_per_project(project, tmp_path):
     project.set_view_setting("thumb_size", 160)
     folder = project.folder
     project.close()
+    project.set_view_setting("thumb_size", 200)  # arrives after the close: dropped, not an error
     again = Project.open(folder, store_dir=tmp_path / "store")
     assert again.view_setting("stretch") == {"kind": "asinh", "lower": 1.0}
     assert again.view_setting("thumb_size") == 160
