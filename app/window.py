@@ -261,7 +261,7 @@ class MainWindow(QMainWindow):
     def _on_features_loaded(self, result: tuple) -> None:
         res, provider = result
         p = self.project
-        if p is not None and [str(x) for x in res.paths] == p.paths:
+        if p is not None and not p.closed and [str(x) for x in res.paths] == p.paths:  # closed: the window went
             p.features = res.features
             self.status.say(f"Restored {p.folder.name}: {len(p)} images, "
                             f"{sum(u is not None for u in p.user_labels)} labels by you, {len(p.cluster_ids())} "
