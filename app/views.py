@@ -124,7 +124,12 @@ class MapView:
         self.recolor()
 
     def export(self, path: str, show_error: Callable[..., None]) -> None:
-        """Save the map to ``path`` (PNG or SVG by its extension); the status line names the file, or says why none was."""
+        """Save the map to ``path`` (PNG or SVG by its extension); the status line names the file, or says why none was.
+
+        An empty ``path`` (the user cancelled the save dialog) does nothing.
+        """
+        if not path:
+            return
         try:
             self.say(f"Map saved to {path} as {self.map.export_image(path)}")
         except (OSError, ValueError) as exc:

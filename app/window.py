@@ -30,6 +30,7 @@ from core.colouring import COLOURINGS
 from core.images.io import is_image_name
 from core.pipeline import PipelineResult, run_in_own_store
 from core.project import Project
+from core.store.recovery import DamagedStore
 from core.vocabulary import EXCLUDE, UNSURE
 
 
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
                                for e in EXPORT_FORMATS]
         self.export_map_action = dialogs.action(self, m, "Export &map (PNG/SVG)…", self.export_map)
         self.copy_action = dialogs.action(self, m, "&Copy selected file paths", self.copy_paths, "Ctrl+Shift+C")
+        self.backup_action = dialogs.action(self, m, "&Back up project…", lambda: dialogs.back_up_project(self))
         m.addSeparator()
         dialogs.action(self, m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         e = self.menuBar().addMenu("&Edit")
@@ -193,6 +195,8 @@ class MainWindow(QMainWindow):
             return False
         try:
             project = Project.open(folder)
+        except DamagedStore as exc:  # a damaged database: offer the recovery that keeps every readable label
+            return dialogs.offer_recovery(self, folder, exc) and self.open_folder(folder)
         except Exception as exc:  # unreadable store, newer schema: tell the user, keep the window
             self.show_error(f"Cannot open the project of {folder}: {exc}", "", traceback.format_exc())
             return False
@@ -266,7 +270,9 @@ class MainWindow(QMainWindow):
             self.status.say(f"Restored {p.folder.name}: {len(p)} images, "
                             f"{sum(u is not None for u in p.user_labels)} labels by you, {len(p.cluster_ids())} "
                             f"clusters ({self.run_settings.shown_name('method', p.run_info.get('method'))}), "
-                            f"{self.run_settings.shown_name('projection', p.projection())} map; features ready")
+                            f"{self.run_settings.shown_name('projection', p.projection())} map; features ready"
+                            + (f" ({len(res.skipped)} image(s) gone or unreadable: their clustered features kept)"
+                               if res.skipped else ""))
         self.status.set_provider(provider)
 
     def suggest_k(self) -> None:
@@ -424,6 +430,7 @@ class MainWindow(QMainWindow):
             action.setEnabled(has_run)
         self.export_map_action.setEnabled(has_run)
         self.copy_action.setEnabled(bool(p and len(p.selection.indices)))
+        self.backup_action.setEnabled(p is not None)
         self.cluster_action.setEnabled(p is not None)
         self.suggest_action.setEnabled(has_run)
         self.retrain_action.setEnabled(bool(has_run and p.encoder_path() is not None))
@@ -457,9 +464,8 @@ class MainWindow(QMainWindow):
 
     def export_map(self, path: str | None = None) -> None:
         """Save the map as PNG or SVG; the status line names the file written (or says why none was)."""
-        path = path or dialogs.save_path(self, "Export map", "map.png", "PNG image (*.png);;SVG image (*.svg)")
-        if path:
-            self.map_view.export(path, self.show_error)
+        self.map_view.export(path or dialogs.save_path(self, "Export map", "map.png", "PNG image (*.png);;SVG image (*.svg)"),
+                             self.show_error)
 
     def copy_paths(self) -> None:
         """Copy the selected images' paths to the clipboard, one per line."""
