@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPainterPath
 from PySide6.QtWidgets import QButtonGroup, QGraphicsPathItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
@@ -201,6 +201,7 @@ class QtClusterMap(QWidget):
         self.view = _SelectViewBox(self)
         self.plot = pg.PlotWidget(viewBox=self.view, background=MAP_BACKGROUND)
         self.plot.setMenuEnabled(False)
+        self.plot.plotItem.hideButtons()  # pyqtgraph's auto-range "A" in the corner: a stray button to the user
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
         self.scatter = _StyledScatter(pxMode=True, size=6, pen=None)
@@ -224,6 +225,8 @@ class QtClusterMap(QWidget):
         self._legend_timer.timeout.connect(self._apply_legend_counts)
         self.big = BigMap(self)  # above BIG_POINTS points: a density image or the visible points only
         self.plot.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self._hovering = -1
+        self.plot.viewport().installEventFilter(self)
         self.plot.scene().sigMouseClicked.connect(self._on_mouse_clicked)
 
         bar = QHBoxLayout()
@@ -432,14 +435,26 @@ class QtClusterMap(QWidget):
 
     def _on_mouse_moved(self, scene_pos) -> None:
         if not self.view.sceneBoundingRect().contains(scene_pos):
+            self._hover(-1)
             return
         p = self.view.mapSceneToView(scene_pos)
-        i = self.nearest(p.x(), p.y())
+        self._hover(self.nearest(p.x(), p.y()))
+
+    def _hover(self, i: int) -> None:
+        if i < 0 and self._hovering < 0:
+            return
+        self._hovering = i
         if i >= 0:
             self.hover_item.setData(x=[self.coords[i, 0]], y=[self.coords[i, 1]])
         else:
             self.hover_item.setData([], [])
         self.hovered.emit(i)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt override)
+        """The cursor left the plot (to the mode buttons, another dock): nothing is hovered any more."""
+        if watched is self.plot.viewport() and event.type() == QEvent.Type.Leave:
+            self._hover(-1)
+        return False
 
     def _on_mouse_clicked(self, ev) -> None:
         if ev.button() != Qt.MouseButton.LeftButton or ev.double():
@@ -450,14 +465,13 @@ class QtClusterMap(QWidget):
         self.selection_requested.emit(np.array([i] if i >= 0 else [], np.int64), additive)
 
     # ------------------------------------------------------------------ export
-    def export_image(self, path: str) -> None:
-        """Save the map as PNG or SVG (by the file's extension)."""
-        from pyqtgraph.exporters import ImageExporter, SVGExporter
+    def export_image(self, path: str) -> str:
+        """Save the map as PNG or SVG (by the file's extension); returns how it was written.
 
-        exporter = SVGExporter(self.plot.plotItem) if path.lower().endswith(".svg") else ImageExporter(self.plot.plotItem)
-        if isinstance(exporter, ImageExporter):
-            exporter.parameters()["width"] = max(1200, int(self.plot.width()))
-        exporter.export(path)
+        See :func:`app.widgets.qt_map_export.export_plot`; raises OSError when no file was written.
+        """
+        from app.widgets.qt_map_export import export_plot
 
+        return export_plot(self.plot, path, MAP_BACKGROUND)
 
 __all__ = ["QtClusterMap", "points_in_polygon"]
