@@ -7,7 +7,12 @@ window never freezes and widgets are only touched from the GUI thread.
 Progress is throttled to ~20 updates a second.  Each job carries a generation
 number; :class:`JobRunner` drops results of jobs that a newer one replaced
 (the ndv pattern), so a cancelled-then-restarted run can never paint stale
-clusters.  Each job carries its own result handler (``on_result``, and
+clusters.  No job cancels another unasked: :meth:`JobRunner.start` refuses a
+second job while one runs (:attr:`JobRunner.refused` says which, for the
+window to tell the user) unless the caller passes ``replace=True`` because the
+user asked for it; :meth:`JobRunner.abandon` cancels and forgets the running
+job when its results no longer apply (another folder opened).  Each job
+carries its own result handler (``on_result``, and
 ``on_cancelled`` when a cancelled job leaves something to tidy), called on the
 GUI thread before :attr:`JobRunner.finished` is emitted, so the window needs
 no switch over job names.  ``JobRunner(synchronous=True)`` runs jobs inline
@@ -103,6 +108,7 @@ class JobRunner(QObject):
     failed = Signal(str, str, str)  # job name, message, traceback
     cancelled = Signal(str)
     busy_changed = Signal(bool)
+    refused = Signal(str, str)  # job asked for, job running
 
     def __init__(self, parent: QObject | None = None, synchronous: bool = False) -> None:
         super().__init__(parent)
@@ -119,14 +125,20 @@ class JobRunner(QObject):
         return self.current is not None
 
     def start(self, name: str, fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None] | None = None,
-              on_cancelled: Callable[[], None] | None = None, **kwargs: Any) -> Job:
-        """Cancel the running job, if any, and start ``fn`` as job ``name``.
+              on_cancelled: Callable[[], None] | None = None, replace: bool = False, **kwargs: Any) -> Job | None:
+        """Start ``fn`` as job ``name``; while another job runs, refuse (None) unless ``replace``.
 
-        ``on_result(result)`` runs on the GUI thread when this job (and no newer one) finishes;
-        ``on_cancelled()`` when it is cancelled.  ``with_partial=True`` passes ``partial=callable``
-        to ``fn`` for partial results.
+        A refusal emits :attr:`refused` (name asked, name running) and changes nothing: a
+        shortcut pressed during a run must never cancel the run silently (issue 18).
+        ``replace=True`` cancels the running job first, for a start the user asked to
+        replace it with.  ``on_result(result)`` runs on the GUI thread when this job (and no
+        newer one) finishes; ``on_cancelled()`` when it is cancelled.  ``with_partial=True``
+        passes ``partial=callable`` to ``fn`` for partial results.
         """
         if self.current is not None:
+            if not replace:
+                self.refused.emit(name, self.current_name)
+                return None
             self.current.cancel()
         self._generation += 1
         job = Job(self._generation, fn, *args, **kwargs)
@@ -148,6 +160,12 @@ class JobRunner(QObject):
         """Ask the running job to stop."""
         if self.current is not None:
             self.current.cancel()
+
+    def abandon(self) -> None:
+        """Cancel the running job and drop whatever it still reports (its project was closed)."""
+        if self.current is not None:
+            self.current.cancel()
+            self._done()
 
     def wait(self, msecs: int = -1) -> bool:
         """Wait for the pool to finish (used when the window closes)."""
