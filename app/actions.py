@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import QAbstractSpinBox, QFormLayout, QWidget
 
 if TYPE_CHECKING:
     from app.window import MainWindow
@@ -46,6 +47,9 @@ class ActionStates(QObject):
         self.why: dict[QAction, str] = {}
         window.installEventFilter(self)
         window.jobs.refused.connect(self.say_refused)
+        # A digit typed into a focused number box edits it (k, the seed) instead of labelling: say so.
+        for box in window.findChildren(QAbstractSpinBox):
+            box.installEventFilter(self)
 
     def say(self, text: str) -> None:
         """A message in the status bar for a few seconds (it covers the job's progress text, which
@@ -100,11 +104,29 @@ class ActionStates(QObject):
         s.projection.setEnabled(not busy)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
-        """A key press that reached the window unhandled: if it is a disabled action's shortcut, say why."""
-        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent) and not event.isAutoRepeat():
+        """A key press that reached the window unhandled: if it is a disabled action's shortcut, say why.
+        A digit typed into a number box: say it edited the box and labelled nothing."""
+        if event.type() != QEvent.Type.KeyPress or not isinstance(event, QKeyEvent) or event.isAutoRepeat():
+            return False
+        if isinstance(watched, QAbstractSpinBox):
+            p = self.window.project
+            if event.text() in tuple("123456789") and p is not None and p.run_id is not None:
+                self.say(f"The key {event.text()} went to the '{field_name(watched)}' box, which has the keyboard "
+                         "focus: it did not label. Click a thumbnail or the map to label with the keys.")
+        else:
             pressed = QKeySequence(event.keyCombination())
             for action, why in self.why.items():
                 if any(pressed.matches(s) == QKeySequence.SequenceMatch.ExactMatch for s in action.shortcuts()):
                     self.say(f"{action.text().replace('&', '').rstrip('…')} ({pressed.toString()}): {why}")
                     break
         return False
+
+
+def field_name(widget: QWidget) -> str:
+    """The label a form shows beside ``widget`` ("Clusters"), else its tooltip or class name."""
+    parent = widget.parentWidget()
+    for form in parent.findChildren(QFormLayout) if parent is not None else ():
+        label = form.labelForField(widget)
+        if label is not None and hasattr(label, "text") and label.text():
+            return str(label.text())
+    return widget.accessibleName() or widget.toolTip() or type(widget).__name__

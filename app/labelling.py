@@ -138,13 +138,29 @@ class Labelling:
         self._advance(rows, "cleared" if label is None else label)
 
     def accept_model_label(self) -> None:
-        """Enter: the model's label becomes yours for the selected images."""
+        """Enter: the model's label becomes yours for the selected images of named clusters.
+
+        An unnamed cluster's "cluster 0" is not a label: accepting it once made classes
+        "cluster 0", "cluster 1" that could not be deleted (issue 18), so those images are
+        left alone and the status line says to name the cluster first.
+        """
         p = self.project
         rows = self.targets()
         if p is None or len(rows) == 0:
+            self.say("Select images first (click, lasso or a cluster)")
             return
+        named = np.array([int(p.clusters[r]) in p.cluster_names for r in rows], bool)
+        unnamed = sorted({int(p.clusters[r]) for r in rows[~named]})
+        why = (f"cluster {', '.join(map(str, unnamed))} {'has' if len(unnamed) == 1 else 'have'} no name: name it "
+               "(Clusters dock, 'Name as class…') to accept it with Enter, or answer with a number key")
+        if not named.any():
+            self.say(f"Enter did not label: {why}")
+            return
+        rows = rows[named]
         p.accept_model_labels(rows)
         self._advance(rows, "the model's label" if len(rows) > 1 else str(p.user_labels[rows[0]]))
+        if unnamed:
+            self.say(f"{len(rows)} galaxies -> the model's label; {int((~named).sum())} left alone: {why}")
 
     def _advance(self, rows: np.ndarray, what: str) -> None:
         """Say what was labelled; after one galaxy, select the next in the strip (marker, preview, map move together)."""
@@ -161,5 +177,7 @@ class Labelling:
         if following >= 0:
             p.selection.set([following], self.grid)
         elif row in shown:
-            text += " (end of the list)"
+            # Stop at the end: a marker left on the last galaxy let the next key overwrite its answer.
+            p.selection.set([], self.grid)
+            text += ". End of the list: nothing selected now; choose a cluster, a thumbnail or Suggest (Ctrl+G)"
         self.say(text)

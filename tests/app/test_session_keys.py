@@ -1,0 +1,62 @@
+"""Labelling keys at the edges of a session (issue 18, items 7, 13 and 14), pressed as the user presses them."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+
+from tests.app.test_window import _cluster, _fast
+
+
+def _clustered(qtbot, window, folder):
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    return window.project
+
+
+def test_enter_on_an_unnamed_cluster_makes_no_class(qtbot, window, folder):
+    p = _clustered(qtbot, window, folder)
+    assert 0 not in p.cluster_names
+    classes_before = p.class_names()
+    window.show_cluster(0)
+    first = int(p.selection.indices[0])
+    qtbot.keyClick(window, Qt.Key.Key_Return)
+    assert p.user_labels[first] is None
+    assert p.class_names() == classes_before and "cluster 0" not in p.class_names()
+    assert "Enter did not label: cluster 0 has no name" in window.stage_label.text()
+    np.testing.assert_array_equal(p.selection.indices, [first])  # still on it, to answer with a number key
+    p.name_cluster(0, p.classes[0].name)  # named: Enter takes the name and moves on
+    qtbot.keyClick(window, Qt.Key.Key_Return)
+    assert p.user_labels[first] == p.classes[0].name
+    assert p.class_names() == classes_before
+
+
+def test_the_end_of_the_list_stops_the_keys(qtbot, window, folder):
+    p = _clustered(qtbot, window, folder)
+    window.set_classify_mode(True)
+    window.show_cluster(1)
+    rows = [int(r) for r in window.grid.rows()]
+    for _ in rows:
+        qtbot.keyClick(window, Qt.Key.Key_1)
+    first_class = p.classes[0].name
+    assert [p.user_labels[r] for r in rows] == [first_class] * len(rows)
+    assert "End of the list" in window.stage_label.text()
+    assert len(p.selection.indices) == 0  # the marker left the last galaxy
+    qtbot.keyClick(window, Qt.Key.Key_2)  # one key too many: nothing is overwritten, and it says why
+    assert p.user_labels[rows[-1]] == first_class
+    assert window.stage_label.text().startswith("Select images first")
+
+
+def test_a_digit_typed_into_a_spin_box_says_it_did_not_label(qtbot, window, folder):
+    p = _clustered(qtbot, window, folder)
+    window.show_cluster(0)
+    row = int(p.selection.indices[0])
+    box = window.run_settings.n_clusters
+    box.setFocus()
+    box.selectAll()
+    qtbot.keyClick(box, Qt.Key.Key_4)
+    assert box.value() == 4  # the box took the key, as a number box should
+    assert p.user_labels[row] is None
+    message = window.statusBar().currentMessage()
+    assert "The key 4 went to the 'Clusters' box" in message and "did not label" in message
