@@ -127,7 +127,10 @@ class LearningFromLabels:
         params.update({"encoder": result.encoder_path.name if result.encoder_path else None,
                        "base_encoder": params.get("base_encoder") or params.get("encoder"),
                        "parent_run": self.run_id, "user_labels": result.n_labelled,
-                       "soft": save_soft(self.store, self.db_ids, result.soft)})
+                       "soft": save_soft(self.store, self.db_ids, result.soft),
+                       # The round keeps the map shown, which may not be the parent's run projection
+                       # (reprojected since): recorded as it is, or a reopen names PCA over t-SNE points.
+                       "projection": self.projection()})
         names = {i: n for i, n in enumerate(result.class_names) if not n.startswith("cluster ")}
         run_id = self.store.save_run("dec-finetuned", str(self.run_info.get("model", "")), len(result.class_names),
                                      params, [], self.db_ids, result.labels, result.confidence, self.coords, names)

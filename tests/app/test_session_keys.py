@@ -60,3 +60,31 @@ def test_a_digit_typed_into_a_spin_box_says_it_did_not_label(qtbot, window, fold
     assert p.user_labels[row] is None
     message = window.statusBar().currentMessage()
     assert "The key 4 went to the 'Clusters' box" in message and "did not label" in message
+
+
+def test_retrain_after_reprojecting_keeps_the_projection_it_draws(qtbot, window, folder, tmp_path):
+    import json
+
+    window.open_folder(folder)
+    _fast(window, k=3, method="dec")
+    _cluster(qtbot, window)
+    p = window.project
+    assert p.projection() == "pca"
+    combo = window.run_settings.projection
+    with qtbot.waitSignal(window.jobs.finished, timeout=120_000):  # the user picks t-SNE in the Map box
+        combo.setCurrentIndex(combo.findData("tsne"))
+        combo.activated.emit(combo.currentIndex())
+    tsne = p.coords.copy()
+    window.show_cluster(0)
+    for key in (Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_1, Qt.Key.Key_2):
+        qtbot.keyClick(window, key)
+    with qtbot.waitSignal(window.jobs.finished, timeout=180_000) as blocker:
+        qtbot.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    assert blocker.args[0] == "retrain" and p.run_info["method"] == "dec-finetuned"
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000):
+        window.open_folder(folder)  # reopen
+    q = window.project
+    np.testing.assert_allclose(q.coords, tsne)
+    assert q.projection() == "tsne" and window.run_settings.projection.currentData() == "tsne"
+    _, sidecar = q.export(tmp_path / "cat.csv")
+    assert json.loads(sidecar.read_text())["projection"] == "tsne"
