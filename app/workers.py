@@ -21,8 +21,10 @@ for tests that need no thread.
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +41,37 @@ class JobSignals(QObject):
     finished = Signal(int, object)  # generation, result
     failed = Signal(int, str, str)  # generation, message, traceback
     cancelled = Signal(int)
+
+
+class TimeLeft:
+    """Seconds left at the recent pace of a job, not at its pace since the start.
+
+    A job's stages run at different paces (cached features arrive in a second, then DEC
+    trains for a minute), so ``elapsed * (1 - f) / f`` grew during DEC training (11 s ->
+    17 s left over 32 s, issue 18).  The pace here is measured over the last ``window``
+    seconds, so within a stage the estimate falls as time passes.
+
+    Parameters
+    ----------
+    window : float
+        Seconds of progress the pace is measured over.
+    min_span : float
+        No estimate (nan) until progress spans this many seconds.
+    """
+
+    def __init__(self, window: float = 8.0, min_span: float = 1.0) -> None:
+        self.window, self.min_span = window, min_span
+        self.samples: deque[tuple[float, float]] = deque()
+
+    def update(self, t: float, fraction: float) -> float:
+        """Record ``fraction`` done at time ``t`` (seconds); return the seconds left, or nan."""
+        self.samples.append((t, fraction))
+        while len(self.samples) > 2 and t - self.samples[1][0] >= self.window:
+            self.samples.popleft()
+        t0, f0 = self.samples[0]
+        if t - t0 < self.min_span or fraction <= f0 or not 0.0 < fraction < 1.0:
+            return math.nan
+        return (1.0 - fraction) * (t - t0) / (fraction - f0)
 
 
 class Job(QRunnable):
@@ -58,6 +91,7 @@ class Job(QRunnable):
         self._stop = False
         self._last_emit = 0.0
         self._t0 = 0.0
+        self._time_left = TimeLeft()
 
     def cancel(self) -> None:
         """Ask the job to stop at its next check (between batches or epochs)."""
@@ -69,7 +103,7 @@ class Job(QRunnable):
             return
         self._last_emit = now
         elapsed = now - self._t0
-        eta = elapsed * (1 - fraction) / fraction if 0.02 < fraction < 1.0 else float("nan")
+        eta = self._time_left.update(elapsed, fraction)
         self.signals.progress.emit(self.generation, float(fraction), message, eta)
 
     def emit_partial(self, value: object) -> None:
