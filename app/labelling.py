@@ -47,7 +47,8 @@ class Labelling:
         """Follow ``project``: its runs reset the strip, its labels and clusters refresh it."""
         self.project = project
         project.subscribe("data_changed", self.reset)
-        for event in ("labels_changed", "classes_changed", "clusters_changed", "round_changed"):
+        project.subscribe("labels_changed", self._on_labels_changed)
+        for event in ("classes_changed", "clusters_changed", "round_changed"):
             project.subscribe(event, lambda *_: self.refresh())
         project.selection.subscribe(self._on_selection_changed)
         self.reset()
@@ -57,6 +58,7 @@ class Labelling:
         """An empty strip over the project's images (a new run); before the first run, the folder's images."""
         p = self.project
         self.grid.paths = p.paths if p else []
+        self.grid.refresh()  # rows now name other images: forget the framed thumbnails
         if p is not None:
             self.grid.color_of = lambda row: row_color(p, row)
             self.grid.is_user = lambda row: p.user_labels[row] is not None  # solid frame, else dashed
@@ -76,6 +78,7 @@ class Labelling:
 
         paths = [str(x) for x in scan_folder(p.folder)]
         self.grid.paths = paths
+        self.grid.refresh()
         self.grid.color_of = lambda row: "#777777"
         self.grid.is_user = lambda row: False
         self.grid.describe = lambda row: image_id(paths[row])
@@ -87,6 +90,20 @@ class Labelling:
         if self.project is not None and len(self.project):
             self.grid.refresh()
             self.show_preview(self.grid.current_row())
+
+    def _on_labels_changed(self, rows: np.ndarray) -> None:
+        """Labels changed: reframe those thumbnails only; the preview's text, if it shows one of them.
+
+        The preview's image stays: a label changes its words, not its pixels (decoding it
+        again cost a few milliseconds of every key).
+        """
+        p = self.project
+        if p is None or not len(p):
+            return
+        self.grid.refresh_rows(rows)
+        row = self.grid.current_row()
+        if 0 <= row < len(p) and row in set(np.asarray(rows).tolist()) and self.preview.path == p.paths[row]:
+            self.preview.set_meta(p.describe(row))
 
     def _on_selection_changed(self, indices: np.ndarray, source: object) -> None:
         if source is not self.grid:

@@ -88,3 +88,27 @@ def test_retrain_after_reprojecting_keeps_the_projection_it_draws(qtbot, window,
     assert q.projection() == "tsne" and window.run_settings.projection.currentData() == "tsne"
     _, sidecar = q.export(tmp_path / "cat.csv")
     assert json.loads(sidecar.read_text())["projection"] == "tsne"
+
+
+def test_the_hidden_cluster_table_does_not_recount_on_every_key(qtbot, window, folder, monkeypatch):
+    import core.clustering.metrics as metrics
+
+    p = _clustered(qtbot, window, folder)
+    calls = []
+    real = metrics.evaluate
+    monkeypatch.setattr(metrics, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    table = window.catalogue.table
+    window.show_cluster(0)
+    for key in (Qt.Key.Key_1, Qt.Key.Key_2) * 3:  # the table's dock is behind the Galaxies tab
+        qtbot.keyClick(window, key)
+    qtbot.wait(2 * table.DEBOUNCE_MS)
+    assert calls == [] and table.stale
+    window.docks["Cluster x label"].raise_()  # the user looks at it: it counts what was labelled
+    qtbot.waitUntil(lambda: not table.stale, timeout=5_000)
+    assert len(calls) == 1 and int(table.counts.sum()) == 6
+    assert "accuracy (optimal matching)" in table.scores.text()
+    for key in (Qt.Key.Key_1, Qt.Key.Key_2) * 3:  # shown: at most one recount per pause in labelling
+        qtbot.keyClick(window, key)
+    qtbot.waitUntil(lambda: not table.stale, timeout=5_000)
+    labelled = sum(u is not None for u in p.user_labels)
+    assert labelled > 6 and len(calls) <= 3 and int(table.counts.sum()) == labelled
