@@ -141,8 +141,13 @@ class Labelling:
 
     def label_by_key(self, i: int) -> None:
         """Number key ``i + 1``: the class in that position."""
-        if self.project is not None and i < len(self.project.classes):
-            self.label_selection(self.project.classes[i].name)
+        p = self.project
+        if p is None:
+            return
+        if i < len(p.classes):
+            self.label_selection(p.classes[i].name)
+        else:  # a key with no class behind it says so rather than doing nothing
+            self.say(f"Key {i + 1} labels nothing: there are {len(p.classes)} classes (add one in the Classes dock)")
 
     def label_selection(self, label: str | None) -> None:
         """Label the selected images (None clears their labels); a single image advances to the next."""
