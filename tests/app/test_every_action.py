@@ -9,6 +9,8 @@ shortcut without an entry here fails the coverage check at the end.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from PySide6.QtGui import QAction, QShortcut
 from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMessageBox
@@ -41,7 +43,8 @@ def _menu_actions(window) -> list[tuple[str, QAction]]:
             if a.menu() is not None:
                 walk(a.menu(), f"{path}/{a.text()}")
             else:
-                found.append((f"{path}/{a.text()}".replace("&", ""), a))
+                text = re.sub(r"^(&Undo|&Redo) .*", r"\1", a.text())  # "Undo label 3 image(s)": the same action
+                found.append((f"{path}/{text}".replace("&", ""), a))
 
     for top in window.menuBar().actions():
         walk(top.menu(), top.text())
@@ -65,7 +68,7 @@ def test_every_action_and_shortcut_does_its_job_or_says_why(qtbot, window, folde
     done: set[str] = set()
 
     def act(name: str, job: str | None = None, timeout: int = 120_000) -> None:
-        action = actions[name]
+        action = dict(_menu_actions(window))[name]  # the recent menu is rebuilt on each open
         done.add(name)
         if job is None:
             _press(qtbot, window, action)
@@ -77,9 +80,8 @@ def test_every_action_and_shortcut_does_its_job_or_says_why(qtbot, window, folde
     # ---- File
     act("File/Open folder…", job="load-features")
     assert window.project.features is not None
-    recent = actions["File/Open recent/" + str(folder)]
     act("File/Open recent/" + str(folder), job="load-features")
-    assert recent.text() == str(folder) and window.project.features is not None
+    assert window.recent_folders() == [str(folder)] and window.project.features is not None
     p = window.project
     for name in [n for n in actions if n.startswith("File/Export ") and "map" not in n]:
         answers["save"] = str(tmp_path / f"cat_{len(done)}")
