@@ -195,6 +195,9 @@ def test_every_action_and_shortcut_does_its_job_or_says_why(qtbot, window, folde
     answers["dir"] = str(tmp_path / "linked")
     act("Catalogue/Copy or link a cluster's files into a folder…")
     assert np.sum(p.clusters == p.cluster_ids()[0]) == len(list((tmp_path / "linked").iterdir()))
+    act("Catalogue/Send to TOPCAT/Aladin (SAMP)")  # sent to a running hub, or says why not (no hub here)
+    qtbot.waitUntil(lambda: window.stage_label.text().startswith("SAMP: ")
+                    and "sending" not in window.stage_label.text(), timeout=30_000)
     dock_toggle = next(n for n in actions if n.startswith("Catalogue/Cluster x label"))
     dock = window.docks["Cluster x label"]
     before = dock.isVisible()
