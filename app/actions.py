@@ -81,6 +81,7 @@ class ActionStates(QObject):
         rules += [
             (w.export_map_action, "" if has_run else no_run),
             (w.copy_action, "" if p and len(p.selection.indices) else "Select galaxies first"),
+            (w.backup_action, "Open a folder first (Ctrl+O)" if p is None else ""),
             (w.cluster_action, "Open a folder first (Ctrl+O)" if p is None else self.busy_text() if busy else ""),
             (w.suggest_action, no_run if not has_run else self.busy_text() if busy else ""),
             (w.retrain_action, no_run if not has_run else

@@ -89,6 +89,10 @@ class PipelineResult:
     model_sha256: str
 
 
+#: Fewest images DBSCAN can work on (its smallest neighbourhood, ``core.clustering.methods._dbscan``).
+DBSCAN_MIN_IMAGES = 5
+
+
 def checked_n_clusters(method: str, n_clusters: int, n_images: int) -> tuple[int, list[str]]:
     """The number of clusters a run can really use, and a warning when it differs from the one asked for.
 
@@ -97,6 +101,10 @@ def checked_n_clusters(method: str, n_clusters: int, n_images: int) -> tuple[int
     clusters are asked for, or when too few images are readable to make 2.
     """
     if method == "dbscan":
+        if n_images < DBSCAN_MIN_IMAGES:
+            raise ValueError(f"DBSCAN needs at least {DBSCAN_MIN_IMAGES} readable images (found {n_images}): "
+                             f"it calls a group dense only when {DBSCAN_MIN_IMAGES} images lie close together; "
+                             f"use --method kmeans for so few")
         return n_clusters, []
     if n_clusters < 2:
         raise ValueError(f"--clusters must be at least 2 (got {n_clusters})")
@@ -215,6 +223,10 @@ def run_pipeline(
 
     t = time.perf_counter()
     ids = store.add_images(kept, [(s.path, s.reason) for s in skipped])
+    if store.followed:
+        shown = ", ".join(f"{old} -> {new}" for old, new in store.followed[:3])
+        clusters.warnings.append(f"{len(store.followed)} label(s) followed their image to a new name or folder "
+                                 f"(same content): {shown}{', ...' if len(store.followed) > 3 else ''}")
     db_ids = [ids[str(p)] for p in kept]
     params = {**cfg.record(), **clusters.params, "folder": str(Path(folder).resolve()), "model_sha256": model.sha256,
               "provider": model.provider, "soft": save_soft(store, db_ids, clusters.soft)}
@@ -228,6 +240,8 @@ def run_pipeline(
     timings["save"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     store.set_setting(f"timings/{run_id}", timings)
+    # This run's skipped files (the store's list covers every run): the sidecar lists these.
+    store.set_setting(f"skipped/{run_id}", [[store.key_of(s.path), s.reason] for s in skipped])
     if progress:
         progress(1.0, "done")
     return PipelineResult(kept, features, clusters, coords, skipped, model.provider, run_id, store, timings,
