@@ -90,6 +90,9 @@ def test_every_action_and_shortcut_does_its_job_or_says_why(qtbot, window, folde
     answers["save"] = str(tmp_path / "map.png")
     act("File/Export map (PNG/SVG)…")
     assert (tmp_path / "map.png").stat().st_size > 1000
+    answers["save"] = str(tmp_path / "backup.sqlite")
+    act("File/Back up project…")
+    assert (tmp_path / "backup.sqlite").stat().st_size > 0 and "Backed up the project" in _said(window)
     # ---- Edit: select all, copy, select none, copy refused with a reason
     act("Edit/Select all")
     assert len(p.selection.indices) == len(p)
