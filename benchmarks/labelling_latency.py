@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -163,7 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Key to next galaxy painted, classify mode, on {what}; load average {os.getloadavg()[0]:.1f}")
     before = None
     if args.compare:
-        before = run_on(checkout(args.compare), folder, args.keys)
+        code = checkout(args.compare)
+        try:
+            before = run_on(code, folder, args.keys)
+        finally:
+            shutil.rmtree(code.parent, ignore_errors=True)
     after = run_on(ROOT, folder, args.keys)
     if before is not None:
         show(f"before ({args.compare})", before)
