@@ -48,7 +48,8 @@ class Labelling:
         """Follow ``project``: its runs reset the strip, its labels and clusters refresh it."""
         self.project = project
         project.subscribe("data_changed", self.reset)
-        for event in ("labels_changed", "classes_changed", "clusters_changed", "round_changed"):
+        project.subscribe("labels_changed", self._on_labels_changed)
+        for event in ("classes_changed", "clusters_changed", "round_changed"):
             project.subscribe(event, lambda *_: self.refresh())
         project.selection.subscribe(self._on_selection_changed)
         self.reset()
@@ -58,6 +59,7 @@ class Labelling:
         """An empty strip over the project's images (a new run); before the first run, the folder's images."""
         p = self.project
         self.grid.paths = p.paths if p else []
+        self.grid.refresh()  # rows now name other images: forget the framed thumbnails
         if p is not None:
             self.grid.color_of = lambda row: row_color(p, row)
             self.grid.is_user = lambda row: p.user_labels[row] is not None  # solid frame, else dashed
@@ -77,6 +79,7 @@ class Labelling:
 
         paths = [str(x) for x in scan_folder(p.folder)]
         self.grid.paths = paths
+        self.grid.refresh()
         self.grid.color_of = lambda row: "#777777"
         self.grid.is_user = lambda row: False
         self.grid.describe = lambda row: image_id(paths[row])
@@ -88,6 +91,20 @@ class Labelling:
         if self.project is not None and len(self.project):
             self.grid.refresh()
             self.show_preview(self.grid.current_row())
+
+    def _on_labels_changed(self, rows: np.ndarray) -> None:
+        """Labels changed: reframe those thumbnails only; the preview's text, if it shows one of them.
+
+        The preview's image stays: a label changes its words, not its pixels (decoding it
+        again cost a few milliseconds of every key).
+        """
+        p = self.project
+        if p is None or not len(p):
+            return
+        self.grid.refresh_rows(rows)
+        row = self.grid.current_row()
+        if 0 <= row < len(p) and row in set(np.asarray(rows).tolist()) and self.preview.path == p.paths[row]:
+            self.preview.set_meta(p.describe(row))
 
     def _on_selection_changed(self, indices: np.ndarray, source: object) -> None:
         if source is not self.grid:
@@ -126,8 +143,13 @@ class Labelling:
 
     def label_by_key(self, i: int) -> None:
         """Number key ``i + 1``: the class in that position."""
-        if self.project is not None and i < len(self.project.classes):
-            self.label_selection(self.project.classes[i].name)
+        p = self.project
+        if p is None:
+            return
+        if i < len(p.classes):
+            self.label_selection(p.classes[i].name)
+        else:  # a key with no class behind it says so rather than doing nothing
+            self.say(f"Key {i + 1} labels nothing: there are {len(p.classes)} classes (add one in the Classes dock)")
 
     def label_selection(self, label: str | None) -> None:
         """Label the selected images (None clears their labels); a single image advances to the next."""
@@ -140,13 +162,29 @@ class Labelling:
         self._advance(rows, "cleared" if label is None else label)
 
     def accept_model_label(self) -> None:
-        """Enter: the model's label becomes yours for the selected images."""
+        """Enter: the model's label becomes yours for the selected images of named clusters.
+
+        An unnamed cluster's "cluster 0" is not a label: accepting it once made classes
+        "cluster 0", "cluster 1" that could not be deleted (issue 18), so those images are
+        left alone and the status line says to name the cluster first.
+        """
         p = self.project
         rows = self.targets()
         if p is None or len(rows) == 0:
+            self.say("Select images first (click, lasso or a cluster)")
             return
+        named = np.array([int(p.clusters[r]) in p.cluster_names for r in rows], bool)
+        unnamed = sorted({int(p.clusters[r]) for r in rows[~named]})
+        why = (f"cluster {', '.join(map(str, unnamed))} {'has' if len(unnamed) == 1 else 'have'} no name: name it "
+               "(Clusters dock, 'Name as class…') to accept it with Enter, or answer with a number key")
+        if not named.any():
+            self.say(f"Enter did not label: {why}")
+            return
+        rows = rows[named]
         p.accept_model_labels(rows)
         self._advance(rows, "the model's label" if len(rows) > 1 else str(p.user_labels[rows[0]]))
+        if unnamed:
+            self.say(f"{len(rows)} galaxies -> the model's label; {int((~named).sum())} left alone: {why}")
 
     def _advance(self, rows: np.ndarray, what: str) -> None:
         """Say what was labelled; after one galaxy, select the next in the strip (marker, preview, map move together)."""
@@ -163,5 +201,7 @@ class Labelling:
         if following >= 0:
             p.selection.set([following], self.grid)
         elif row in shown:
-            text += " (end of the list)"
+            # Stop at the end: a marker left on the last galaxy let the next key overwrite its answer.
+            p.selection.set([], self.grid)
+            text += ". End of the list: nothing selected now; choose a cluster, a thumbnail or Suggest (Ctrl+G)"
         self.say(text)

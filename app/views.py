@@ -352,6 +352,7 @@ class JobStatus:
         self.privacy_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.privacy_label.setToolTip("Galaxy Sorter runs its models locally; it has no upload, no telemetry and "
                                       "needs no network.")
+        self.bar = bar
         self.stage_label = ElidedLabel("")
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(240)
@@ -371,7 +372,8 @@ class JobStatus:
             lambda name: self.stage_label.setText(f"{name} cancelled; features computed so far are cached"))
 
     def say(self, text: str) -> None:
-        """Show ``text`` as the current stage."""
+        """Show ``text`` as the current stage (over any passing message: the newest words show)."""
+        self.bar.clearMessage()
         self.stage_label.setText(text)
 
     def set_provider(self, provider: str) -> None:

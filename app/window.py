@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QComboBox, QDockWidget, QFileDialog, QMainWindow, QMessageBox
 
 from app import dialogs
+from app.actions import ActionStates
 from app.labelling import Labelling
 from app.views import CentralArea, JobStatus, MapView, QtSkippedFiles, RecentFolders, ViewState, duration, fit_small_screens
 from app.widgets.qt_classify import QtClassify
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self.labelling = Labelling(self.grid, self.preview, self.status.say)
         self._build_menus()
         self._build_shortcuts()
+        self.action_states = ActionStates(self)
         self.catalogue = CatalogueTools(self)
         fit_small_screens(self)
         self.view_state = ViewState(self.grid, self.preview, self.catalogue.table, self.status.say, self.labelling)
@@ -152,7 +154,7 @@ class MainWindow(QMainWindow):
         r.addAction(self.auto_retrain_action)
         self.morphology_action = dialogs.action(self, r, "Compute &morphology parameters", self.compute_morphology, tip=(
             "Concentration, asymmetry, Gini, M20, ellipticity and colour per galaxy: catalogue columns and map colourings"))
-        dialogs.action(self, r, "Ca&ncel", self.jobs.cancel, "Esc")
+        self.cancel_action = dialogs.action(self, r, "Ca&ncel", self.jobs.cancel, "Esc")
         v = self.menuBar().addMenu("&View")
         self.classify_action = QAction("&Classify mode (one galaxy large)", self, checkable=True)
         self.classify_action.setShortcut(QKeySequence("Ctrl+K"))
@@ -200,7 +202,7 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # unreadable store, newer schema: tell the user, keep the window
             self.show_error(f"Cannot open the project of {folder}: {exc}", "", traceback.format_exc())
             return False
-        self.jobs.cancel()
+        self.jobs.abandon()  # the user opened another folder: what the old project's job returns no longer applies
         if self.project is not None:
             self.project.close()
         self.project = project
@@ -307,8 +309,11 @@ class MainWindow(QMainWindow):
             p.set_coords(coords, method)
             self.status.say(f"Map: {self.run_settings.shown_name('projection', method)}")
 
-        self.jobs.start("project", lambda X, progress, should_stop: project(
-            X, method, labels=labels, progress=progress, should_stop=should_stop), p.features, on_result=done)
+        if self.jobs.start("project", lambda X, progress, should_stop: project(
+                X, method, labels=labels, progress=progress, should_stop=should_stop), p.features,
+                on_result=done) is None:  # refused while another job runs: show the map that is drawn
+            combo = self.run_settings.projection
+            combo.setCurrentIndex(combo.findData(p.projection()))
 
     def suggest_next(self, n: int = 10) -> None:
         """Find the next galaxies worth labelling in the background (the encoder runs over every image)."""
@@ -328,8 +333,8 @@ class MainWindow(QMainWindow):
         p = self.project
         if p is None:
             return
-        self._labels_since_round = 0
-        self.jobs.start("retrain", p.finetune, on_result=self._on_round)
+        if self.jobs.start("retrain", p.finetune, on_result=self._on_round) is not None:
+            self._labels_since_round = 0
 
     def _on_round(self, result) -> None:
         if self.project is None:
@@ -420,26 +425,7 @@ class MainWindow(QMainWindow):
             self.status.say(f"{verb}: {text}")
 
     def _update_actions(self) -> None:
-        p = self.project
-        has_run = p is not None and p.run_id is not None
-        self.undo_action.setEnabled(bool(p and p.can_undo))
-        self.undo_action.setText(f"&Undo {p.undo_text()}" if p and p.can_undo else "&Undo")
-        self.redo_action.setEnabled(bool(p and p.can_redo))
-        self.redo_action.setText(f"&Redo {p.redo_text()}" if p and p.can_redo else "&Redo")
-        for action in self.export_actions:
-            action.setEnabled(has_run)
-        self.export_map_action.setEnabled(has_run)
-        self.copy_action.setEnabled(bool(p and len(p.selection.indices)))
-        self.backup_action.setEnabled(p is not None)
-        self.cluster_action.setEnabled(p is not None)
-        self.suggest_action.setEnabled(has_run)
-        self.retrain_action.setEnabled(bool(has_run and p.encoder_path() is not None))
-        # The panel's buttons do what the menu items do: enabled exactly when those are (and no job runs).
-        idle, s = not self.jobs.busy, self.run_settings
-        for button, action in ((s.cluster_button, self.cluster_action), (s.suggest_button, self.suggest_action),
-                               (s.retrain_button, self.retrain_action)):
-            button.setEnabled(idle and action.isEnabled())
-        s.suggest_k_button.setEnabled(idle and has_run)
+        self.action_states.update()
 
     # ------------------------------------------------------------------ export
     def export_catalogue(self, path: str | None = None, fmt: str = EXPORT_FORMATS.default) -> Path | None:

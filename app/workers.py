@@ -7,7 +7,12 @@ window never freezes and widgets are only touched from the GUI thread.
 Progress is throttled to ~20 updates a second.  Each job carries a generation
 number; :class:`JobRunner` drops results of jobs that a newer one replaced
 (the ndv pattern), so a cancelled-then-restarted run can never paint stale
-clusters.  Each job carries its own result handler (``on_result``, and
+clusters.  No job cancels another unasked: :meth:`JobRunner.start` refuses a
+second job while one runs (:attr:`JobRunner.refused` says which, for the
+window to tell the user) unless the caller passes ``replace=True`` because the
+user asked for it; :meth:`JobRunner.abandon` cancels and forgets the running
+job when its results no longer apply (another folder opened).  Each job
+carries its own result handler (``on_result``, and
 ``on_cancelled`` when a cancelled job leaves something to tidy), called on the
 GUI thread before :attr:`JobRunner.finished` is emitted, so the window needs
 no switch over job names.  ``JobRunner(synchronous=True)`` runs jobs inline
@@ -21,8 +26,10 @@ stretch change can never cancel a clustering or a retraining.
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +46,37 @@ class JobSignals(QObject):
     finished = Signal(int, object)  # generation, result
     failed = Signal(int, str, str)  # generation, message, traceback
     cancelled = Signal(int)
+
+
+class TimeLeft:
+    """Seconds left at the recent pace of a job, not at its pace since the start.
+
+    A job's stages run at different paces (cached features arrive in a second, then DEC
+    trains for a minute), so ``elapsed * (1 - f) / f`` grew during DEC training (11 s ->
+    17 s left over 32 s, issue 18).  The pace here is measured over the last ``window``
+    seconds, so within a stage the estimate falls as time passes.
+
+    Parameters
+    ----------
+    window : float
+        Seconds of progress the pace is measured over.
+    min_span : float
+        No estimate (nan) until progress spans this many seconds.
+    """
+
+    def __init__(self, window: float = 8.0, min_span: float = 1.0) -> None:
+        self.window, self.min_span = window, min_span
+        self.samples: deque[tuple[float, float]] = deque()
+
+    def update(self, t: float, fraction: float) -> float:
+        """Record ``fraction`` done at time ``t`` (seconds); return the seconds left, or nan."""
+        self.samples.append((t, fraction))
+        while len(self.samples) > 2 and t - self.samples[1][0] >= self.window:
+            self.samples.popleft()
+        t0, f0 = self.samples[0]
+        if t - t0 < self.min_span or fraction <= f0 or not 0.0 < fraction < 1.0:
+            return math.nan
+        return (1.0 - fraction) * (t - t0) / (fraction - f0)
 
 
 class Job(QRunnable):
@@ -58,6 +96,7 @@ class Job(QRunnable):
         self._stop = False
         self._last_emit = 0.0
         self._t0 = 0.0
+        self._time_left = TimeLeft()
 
     def cancel(self) -> None:
         """Ask the job to stop at its next check (between batches or epochs)."""
@@ -69,7 +108,7 @@ class Job(QRunnable):
             return
         self._last_emit = now
         elapsed = now - self._t0
-        eta = elapsed * (1 - fraction) / fraction if 0.02 < fraction < 1.0 else float("nan")
+        eta = self._time_left.update(elapsed, fraction)
         self.signals.progress.emit(self.generation, float(fraction), message, eta)
 
     def emit_partial(self, value: object) -> None:
@@ -108,6 +147,7 @@ class JobRunner(QObject):
     failed = Signal(str, str, str)  # job name, message, traceback
     cancelled = Signal(str)
     busy_changed = Signal(bool)
+    refused = Signal(str, str)  # job asked for, job running
 
     def __init__(self, parent: QObject | None = None, synchronous: bool = False) -> None:
         super().__init__(parent)
@@ -124,14 +164,20 @@ class JobRunner(QObject):
         return self.current is not None
 
     def start(self, name: str, fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None] | None = None,
-              on_cancelled: Callable[[], None] | None = None, **kwargs: Any) -> Job:
-        """Cancel the running job, if any, and start ``fn`` as job ``name``.
+              on_cancelled: Callable[[], None] | None = None, replace: bool = False, **kwargs: Any) -> Job | None:
+        """Start ``fn`` as job ``name``; while another job runs, refuse (None) unless ``replace``.
 
-        ``on_result(result)`` runs on the GUI thread when this job (and no newer one) finishes;
-        ``on_cancelled()`` when it is cancelled.  ``with_partial=True`` passes ``partial=callable``
-        to ``fn`` for partial results.
+        A refusal emits :attr:`refused` (name asked, name running) and changes nothing: a
+        shortcut pressed during a run must never cancel the run silently (issue 18).
+        ``replace=True`` cancels the running job first, for a start the user asked to
+        replace it with.  ``on_result(result)`` runs on the GUI thread when this job (and no
+        newer one) finishes; ``on_cancelled()`` when it is cancelled.  ``with_partial=True``
+        passes ``partial=callable`` to ``fn`` for partial results.
         """
         if self.current is not None:
+            if not replace:
+                self.refused.emit(name, self.current_name)
+                return None
             self.current.cancel()
         self._generation += 1
         job = Job(self._generation, fn, *args, **kwargs)
@@ -153,6 +199,12 @@ class JobRunner(QObject):
         """Ask the running job to stop."""
         if self.current is not None:
             self.current.cancel()
+
+    def abandon(self) -> None:
+        """Cancel the running job and drop whatever it still reports (its project was closed)."""
+        if self.current is not None:
+            self.current.cancel()
+            self._done()
 
     def wait(self, msecs: int = -1) -> bool:
         """Wait for the pool to finish (used when the window closes)."""

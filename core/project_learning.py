@@ -144,7 +144,10 @@ class LearningFromLabels:
         params.update({"encoder": result.encoder_path.name if result.encoder_path else None,
                        "base_encoder": params.get("base_encoder") or params.get("encoder"),
                        "parent_run": self.run_id, "user_labels": result.n_labelled,
-                       "soft": save_soft(self.store, self.db_ids, result.soft)})
+                       "soft": save_soft(self.store, self.db_ids, result.soft),
+                       # The round keeps the map shown, which may not be the parent's run projection
+                       # (reprojected since): recorded as it is, or a reopen names PCA over t-SNE points.
+                       "projection": self.projection()})
         lo, hi = result.estimate_interval()
         params.pop("estimate", None)
         if np.isfinite([result.estimated_accuracy, lo, hi]).all():  # the learning curve's point of this round

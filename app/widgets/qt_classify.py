@@ -11,8 +11,10 @@ agree on the galaxy being labelled (the window's keys act on that selection).
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -71,6 +73,13 @@ class QtClassify(QWidget):
         self.neighbours = np.zeros(0, np.int64)
         self.cache = ThumbnailCache(size=NEIGHBOUR_SIDE, capacity=400, prep=self.prep)
         self._drawn: tuple = (None, None, None)  # (path, stretch, rgb) drawn on the render pool
+        # What a key costs (issue 18): the galaxy's crop is decoded once, and the next one in
+        # the strip is decoded while the user looks at this one; neighbours and framed
+        # thumbnails are kept, so a label that changes nothing else redraws nothing.
+        self._renders: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._shown_key: tuple | None = None
+        self._neighbour_cache: dict[tuple[int, int], np.ndarray] = {}
+        self._framed_cache: dict[tuple, QPixmap] = {}
 
         self.view = QtImageView()
         self.title = QLabel("Select a cluster or a galaxy, then answer with the number keys")
@@ -133,7 +142,9 @@ class QtClassify(QWidget):
     def set_prep(self, prep: Preprocessing | None) -> None:
         """Show the galaxy and its neighbours cropped as ``prep`` crops them (the run's crop)."""
         self.prep = prep
-        self.cache.configure(prep=prep or Preprocessing("none"))
+        self._neighbour_cache.clear()  # a new run (data_changed comes here) has new features
+        if self.cache.configure(prep=prep or Preprocessing("none")):
+            self._framed_cache.clear()
         self.refresh()
 
     def set_stretch(self, stretch: Stretch) -> None:
@@ -145,7 +156,8 @@ class QtClassify(QWidget):
         from app.workers import render_pool
 
         self.stretch = stretch
-        self.cache.configure(stretch=stretch)
+        if self.cache.configure(stretch=stretch):
+            self._framed_cache.clear()
         p, row = self.project, self.row
         if p is None or row < 0 or not self.isVisible():
             return
@@ -231,6 +243,7 @@ class QtClassify(QWidget):
         p = self.project
         if p is None or row < 0 or row >= len(p):
             self.row = -1
+            self._shown_key = None
             self.view.set_image(None, message="Select one galaxy (click a cluster or a thumbnail)")
             self.title.setText("No galaxy selected")
             self.guess.setText("")
@@ -247,16 +260,20 @@ class QtClassify(QWidget):
         self.title.setText(f"{image_id(p.paths[row])}   <small>{where}; {left} unlabelled</small>" if where
                            else image_id(p.paths[row]))
         self.title.setTextFormat(Qt.TextFormat.RichText)
-        space = p.features if p.features is not None else p.coords
-        self.neighbours = nearest_rows(np.asarray(space, np.float32), row) if len(p) > 1 else np.zeros(0, np.int64)
+        self.neighbours = self._nearest(row)
         self.neighbour_title.setText("Nearest in feature space" if p.features is not None
                                      else "Nearest on the map (features loading)")
-        try:
-            drawn = self._drawn
-            rgb = drawn[2] if drawn[:2] == (p.paths[row], self.stretch) else render(p.paths[row], self.stretch, self.prep)
-            self.view.set_image(rgb, keep_view=same)
-        except ImageReadError as exc:
-            self.view.set_image(None, message=f"Cannot show this image: {exc}")
+        key = (p.paths[row], self.stretch, self.prep)
+        if key != self._shown_key:  # a label changed, not the galaxy: its image stays as drawn
+            try:
+                drawn = self._drawn
+                rgb = drawn[2] if drawn[:2] == (p.paths[row], self.stretch) else self._render(key)
+                self.view.set_image(rgb, keep_view=same)
+                self._shown_key = key
+            except ImageReadError as exc:
+                self.view.set_image(None, message=f"Cannot show this image: {exc}")
+                self._shown_key = None
+            QTimer.singleShot(0, self._prefetch)
         self.guess.setText(self.guess_text(row))
         for lab, n in zip(self.neighbour_labels, list(self.neighbours) + [-1] * N_NEIGHBOURS):
             if n < 0:
@@ -267,8 +284,58 @@ class QtClassify(QWidget):
             lab.setToolTip(f"{image_id(p.paths[n])}: " + (f"{mine} (yours)" if mine is not None
                                                             else f"{p.cluster_name(int(p.clusters[n]))} (model)"))
 
+    def _render(self, key: tuple) -> np.ndarray:
+        """The galaxy ``key`` = (path, stretch, crop) as drawn, decoded once and kept for a few galaxies."""
+        rgb = self._renders.get(key)
+        if rgb is None:
+            rgb = render(*key)
+            self._renders[key] = rgb
+            while len(self._renders) > 4:
+                self._renders.popitem(last=False)
+        self._renders.move_to_end(key)
+        return rgb
+
+    def _prefetch(self) -> None:
+        """Decode the next galaxy in the strip and find its neighbours while the user looks at this one."""
+        p = self.project
+        following = self.grid.row_after(self.row) if p is not None and self.row >= 0 else -1
+        if following < 0 or not self.isVisible():
+            return
+        try:
+            self._render((p.paths[following], self.stretch, self.prep))
+        except ImageReadError:
+            pass
+        for n in self._nearest(following):
+            self.cache.get(p.paths[int(n)])
+
+    def _nearest(self, row: int) -> np.ndarray:
+        """The neighbours of ``row`` in feature space (on the map while the features load), kept per row."""
+        p = self.project
+        if len(p) < 2:
+            return np.zeros(0, np.int64)
+        space = p.features if p.features is not None else p.coords
+        key = (row, id(space))
+        found = self._neighbour_cache.get(key)
+        if found is None:
+            if len(self._neighbour_cache) > 2000:
+                self._neighbour_cache.clear()
+            found = self._neighbour_cache[key] = nearest_rows(np.asarray(space, np.float32), row)
+        return found
+
     def _framed(self, row: int) -> QPixmap:
         """A neighbour's thumbnail framed in its label colour: solid for the user's label, dashed for the model's."""
+        p = self.project
+        mine = p.user_labels[row]
+        colour = p.color_of(mine) if mine is not None else cluster_colour_of(p, int(p.clusters[row]))
+        key = (p.paths[row], colour, mine is not None)
+        pix = self._framed_cache.get(key)
+        if pix is None:
+            if len(self._framed_cache) > 2000:
+                self._framed_cache.clear()
+            pix = self._framed_cache[key] = self._frame(row, colour, mine is not None)
+        return pix
+
+    def _frame(self, row: int, colour: str, solid: bool) -> QPixmap:
         p = self.project
         base = self.cache.get(p.paths[row])
         side = self.cache.size + 8
@@ -276,12 +343,10 @@ class QtClassify(QWidget):
         pix.fill(QColor("#202020"))
         painter = QPainter(pix)
         painter.drawPixmap((side - base.width()) // 2, (side - base.height()) // 2, base)
-        mine = p.user_labels[row]
-        if mine is not None:
-            pen = QPen(QColor(p.color_of(mine)), 4)
+        if solid:
+            pen = QPen(QColor(colour), 4)
         else:
-            pen = QPen(QColor(cluster_colour_of(p, int(p.clusters[row]))), 4, Qt.PenStyle.DashLine,
-                       Qt.PenCapStyle.FlatCap)
+            pen = QPen(QColor(colour), 4, Qt.PenStyle.DashLine, Qt.PenCapStyle.FlatCap)
         painter.setPen(pen)
         painter.drawRect(2, 2, side - 4, side - 4)
         painter.end()

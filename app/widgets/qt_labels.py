@@ -91,16 +91,31 @@ class QtClasses(QWidget):
 
     def refresh(self) -> None:
         """Redraw names, keys and counts."""
-        current = self.current_class()
-        self.list.clear()
         if self.project is None:
+            self.list.clear()
             return
         counts = self.project.label_counts()
         entries = [(c.name, c.color) for c in self.project.classes] + [(UNSURE, "#BBBBBB"), (EXCLUDE, "#444444")]
-        for i, (name, color) in enumerate(entries):
+        texts = []
+        for i, (name, _color) in enumerate(entries):
             key = str(i + 1) if i < 9 and name not in (UNSURE, EXCLUDE) else {UNSURE: "U", EXCLUDE: "X"}.get(name, " ")
-            item = QListWidgetItem(swatch(color), f"[{key}]  {name}   ({counts.get(name, 0)} labelled)")
+            texts.append(f"[{key}]  {name}   ({counts.get(name, 0)} labelled)")
+        shown = [(self.list.item(i).data(Qt.ItemDataRole.UserRole), self.list.item(i).data(Qt.ItemDataRole.UserRole + 1))
+                 for i in range(self.list.count())]
+        if shown == entries:
+            # A label changed only the counts: new words in place.  Rebuilding the list on every
+            # key cost time and, with PySide6 6.11, kept a reference to None per rebuild
+            # (the current item of a cleared list), ~1 per labelled galaxy.
+            for i, text in enumerate(texts):
+                if self.list.item(i).text() != text:
+                    self.list.item(i).setText(text)
+            return
+        current = self.current_class()
+        self.list.clear()
+        for (name, color), text in zip(entries, texts):
+            item = QListWidgetItem(swatch(color), text)
             item.setData(Qt.ItemDataRole.UserRole, name)
+            item.setData(Qt.ItemDataRole.UserRole + 1, color)
             self.list.addItem(item)
             if name == current:
                 self.list.setCurrentItem(item)

@@ -174,6 +174,7 @@ class QtPreview(QWidget):
         self.path: str | None = None
         self.prep: Preprocessing | None = Preprocessing()
         self._meta = ""
+        self._sky = ""
         self._drawing = 0  # the latest draw asked for; an older one that comes back is dropped
         self.drawn: tuple[str, Stretch] | None = None  # what the view shows now
 
@@ -205,11 +206,19 @@ class QtPreview(QWidget):
         from core.catalog.join import wcs_centre
 
         centre = wcs_centre(path)
-        if centre is not None:
-            meta += f"<br>RA {centre[0]:.5f}, Dec {centre[1]:+.5f} (image centre, deg)"
-        # A path wraps after each "/" (outside tags): a long one must not set the dock's width.
-        self.meta.setText(re.sub(r"/(?![^<]*>)", "/\u200b", meta))
+        self._sky = "" if centre is None else f"<br>RA {centre[0]:.5f}, Dec {centre[1]:+.5f} (image centre, deg)"
+        self._set_meta_text(meta)
         self._draw(keep_view=same)
+
+    def _set_meta_text(self, meta: str) -> None:
+        # A path wraps after each "/" (outside tags): a long one must not set the dock's width.
+        self.meta.setText(re.sub(r"/(?![^<]*>)", "/\u200b", meta + self._sky))
+
+    def set_meta(self, meta: str) -> None:
+        """New words for the image shown (its label changed), without drawing it again."""
+        self._meta = meta
+        if self.path is not None:
+            self._set_meta_text(meta)
 
     def _draw(self, keep_view: bool) -> None:
         """Draw the image on the render pool; the view follows when it comes back (if still wanted)."""

@@ -51,7 +51,7 @@ def test_each_job_calls_its_own_handler_and_a_superseded_one_never(qtbot):
     seen = []
     runner.finished.connect(lambda name, result: seen.append(("signal", name, result)))
 
-    def slow(progress, should_stop):  # on the pool thread: sleeps until the second start cancels it
+    def slow(progress, should_stop):  # on the pool thread: sleeps until the second start replaces it
         while not should_stop():
             time.sleep(0.005)
         return "old"
@@ -59,8 +59,10 @@ def test_each_job_calls_its_own_handler_and_a_superseded_one_never(qtbot):
     runner.start("first", slow, on_result=lambda r: seen.append(("first handler", r)),
                  on_cancelled=lambda: seen.append(("first cancelled",)))
     with qtbot.waitSignal(runner.finished, timeout=10_000):
+        # replace=True: a start the user asked to replace the running job with (another folder
+        # opened); without it the second start is refused (tests/app/test_job_guard.py)
         runner.start("second", lambda progress, should_stop: np.int64(2),
-                     on_result=lambda r: seen.append(("second handler", int(r))))
+                     on_result=lambda r: seen.append(("second handler", int(r))), replace=True)
     runner.wait(10_000)
     qtbot.wait(50)
     assert ("second handler", 2) in seen

@@ -70,11 +70,13 @@ def test_keyboard_labelling_walks_through_a_cluster(qtbot, window, folder):
     window.project.selection.set([first], window.grid)
     qtbot.keyClick(window, Qt.Key.Key_1)
     assert p.user_labels[first] == p.classes[0].name
-    # the next thumbnail is now selected; Enter accepts the model's label for it
+    # the next thumbnail is now selected; Enter accepts the model's label for it once the
+    # cluster is named (an unnamed one's "cluster 1" is no class: tests/app/test_session_keys.py)
     second = int(window.grid.rows()[1])
     np.testing.assert_array_equal(p.selection.indices, [second])
+    p.name_cluster(1, p.classes[1].name)
     qtbot.keyClick(window, Qt.Key.Key_Return)
-    assert p.user_labels[second] == p.cluster_name(1)
+    assert p.user_labels[second] == p.cluster_name(1) == p.classes[1].name
     qtbot.keyClick(window, Qt.Key.Key_U)
     assert p.user_labels[int(window.grid.rows()[2])] == "unsure"
 
