@@ -246,7 +246,7 @@ class MainWindow(QMainWindow):
         if result.skipped:
             msg += f"; {len(result.skipped)} file(s) skipped, see 'Skipped files'"
         asked, made = self.run_settings.n_clusters.value(), len(self.project.cluster_ids())
-        if CLUSTER_METHODS.get(self.run_settings.config().method).option("uses_k", True) and made < asked:
+        if CLUSTER_METHODS.get(self.run_settings.config().method).options.uses_k and made < asked:
             # k is capped at the number of images: say so, and show the k that ran.
             self.run_settings.n_clusters.setValue(made)
             msg += f"; {asked} clusters asked, {made} made ({len(self.project)} images)"
@@ -286,7 +286,7 @@ class MainWindow(QMainWindow):
         if p is None or p.features is None:
             return
         labels = None
-        if PROJECTION_METHODS.get(method).option("needs_labels", False):
+        if PROJECTION_METHODS.get(method).options.needs_labels:
             labels = p.known_labels()
             if len({x for x in labels if x is not None}) < 2:
                 self.show_error("LDA needs at least two classes among your labels (or named clusters).")
@@ -438,8 +438,8 @@ class MainWindow(QMainWindow):
         if p is None or p.run_id is None:
             return None
         entry = EXPORT_FORMATS.get(fmt)
-        path = path or dialogs.save_path(self, "Export catalogue", p.folder / f"catalogue{entry.option('suffix', '')}",
-                                         str(entry.option("filter", "")))
+        path = path or dialogs.save_path(self, "Export catalogue", p.folder / f"catalogue{entry.options.suffix}",
+                                         entry.options.filter)
         if not path:
             return None
         try:

@@ -161,9 +161,10 @@ def _open_store(args: argparse.Namespace):  # -> ProjectStore
 
 def _cluster(args: argparse.Namespace) -> int:
     from core.catalog.truth import load_truth
+    from core.clustering.methods import checked_n_clusters
     from core.clustering.metrics import evaluate
     from core.images.io import image_id
-    from core.pipeline import PipelineConfig, checked_n_clusters, export_result, run_pipeline
+    from core.pipeline import PipelineConfig, export_result, run_pipeline
 
     _check_folder(args.folder)
     check_out(args.out)
@@ -185,7 +186,7 @@ def _cluster(args: argparse.Namespace) -> int:
           f"(inference on {device}) in {result.timings['total']:.1f} s")
     print("cluster sizes: " + ", ".join(f"{c}: {n}" for c, n in result.clusters.sizes.items()))
     used_k = result.clusters.params.get("n_clusters", args.clusters)
-    if args.method != "dbscan" and used_k != args.clusters:
+    if CLUSTER_METHODS.get(args.method).options.uses_k and used_k != args.clusters:
         print(f"note: {used_k} clusters used, not the {args.clusters} asked for (recorded in the sidecar)")
     for w in result.clusters.warnings:
         print(f"warning: {w}")
@@ -209,13 +210,13 @@ def _cluster(args: argparse.Namespace) -> int:
 
 def _suggest_k(args: argparse.Namespace) -> int:
     from core.clustering.methods import suggest_n_clusters
-    from core.features.extract import FeatureModel, extract_features
+    from core.features.extract import extract_features, load_model
     from core.images.io import scan_folder
     _check_folder(args.folder)
     if args.max_k < 2:
         raise UsageError(f"--max-k must be at least 2 (got {args.max_k})")
     store = _open_store(args)
-    res = extract_features(scan_folder(args.folder), FeatureModel(args.model, use_gpu=not args.cpu),
+    res = extract_features(scan_folder(args.folder), load_model(args.model, use_gpu=not args.cpu),
                            cache=store.features, progress=ProgressBar())
     scores = suggest_n_clusters(res.features, range(2, args.max_k + 1))
     best = max(scores, key=scores.get)

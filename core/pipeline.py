@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from core.catalog.export import export_catalogue
-from core.clustering.methods import CLUSTER_METHODS, DEFAULT_METHOD, ClusterResult, cluster_features
+from core.clustering.methods import CLUSTER_METHODS, DEFAULT_METHOD, ClusterResult, checked_n_clusters, cluster_features
 from core.clustering.projection import PROJECTION_METHODS, project
-from core.features.extract import DEFAULT_MODEL, FEATURE_MODELS, FeatureModel, extract_features, raw_pixel_features
+from core.features.extract import DEFAULT_MODEL, extract_features, load_model, raw_pixel_features
 from core.images.io import SkippedFile, scan_images
 from core.images.preprocess import Preprocessing
 from core.progress import ProgressFn, StopFn
@@ -88,26 +88,6 @@ class PipelineResult:
     model_sha256: str
 
 
-def checked_n_clusters(method: str, n_clusters: int, n_images: int) -> tuple[int, list[str]]:
-    """The number of clusters a run can really use, and a warning when it differs from the one asked for.
-
-    Every method but DBSCAN (which finds its own number) needs at least one
-    image more than clusters.  Raises ``ValueError`` when fewer than 2
-    clusters are asked for, or when too few images are readable to make 2.
-    """
-    if method == "dbscan":
-        return n_clusters, []
-    if n_clusters < 2:
-        raise ValueError(f"--clusters must be at least 2 (got {n_clusters})")
-    if n_clusters < n_images:
-        return n_clusters, []
-    used = n_images - 1
-    if used < 2:
-        raise ValueError(f"{n_images} readable images cannot be split into {n_clusters} clusters; add images")
-    return used, [f"asked for {n_clusters} clusters but only {n_images} images could be read: "
-                  f"clustered into {used} instead"]
-
-
 def _stage(progress: ProgressFn | None, name: str) -> ProgressFn | None:
     if progress is None:
         return None
@@ -158,7 +138,6 @@ def run_pipeline(
     """
     cfg = config or PipelineConfig()
     method = CLUSTER_METHODS.get(cfg.method)
-    FEATURE_MODELS.get(cfg.model)
     projection = PROJECTION_METHODS.get(cfg.projection)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -169,8 +148,8 @@ def run_pipeline(
     timings["scan"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    model = FeatureModel(cfg.model, use_gpu=cfg.use_gpu)
-    if method.option("input", "features") == "pixels":
+    model = load_model(cfg.model, use_gpu=cfg.use_gpu)
+    if method.options.input == "pixels":
         kept, X, skipped = raw_pixel_features(paths, cfg.prep)
         cnn = extract_features(kept, model, cfg.prep, cache=store.features, batch_size=cfg.batch_size,
                                progress=_stage(progress, "extract"), should_stop=should_stop)
@@ -195,10 +174,10 @@ def run_pipeline(
     t = time.perf_counter()
     if progress:
         progress(_STAGES["project"][0], f"2-D map ({cfg.projection})")
-    if projection.option("needs_labels", False):
+    if projection.options.needs_labels:
         coords = project(features, cfg.projection, labels=clusters.labels.astype(str), random_state=cfg.seed)
     else:
-        if on_preview is not None and projection.option("reports_progress", False):
+        if on_preview is not None and projection.options.reports_progress:
             on_preview(project(features, "pca", random_state=cfg.seed), clusters.labels)
         coords = project(features, cfg.projection, random_state=cfg.seed, progress=_stage(progress, "project"),
                          should_stop=should_stop)
@@ -209,7 +188,7 @@ def run_pipeline(
     db_ids = [ids[str(p)] for p in kept]
     params = {**cfg.record(), **clusters.params, "folder": str(Path(folder).resolve()), "model_sha256": model.sha256,
               "provider": model.provider, "soft": save_soft(store, db_ids, clusters.soft)}
-    if method.option("keeps_encoder", False) and clusters.model is not None:
+    if method.options.keeps_encoder and clusters.model is not None:
         # The DEC encoder is kept with the run: fine-tuning rounds start from it.
         params["encoder"] = clusters.model.save_onnx(store.new_model_path()).name
     # The run records the k really used; the one asked for stays in the parameters.

@@ -120,10 +120,10 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         Meant for a worker thread: it opens its own store connection and changes
         nothing; the caller sets :attr:`features` from the result on its side.
         """
-        from core.features.extract import FeatureModel, extract_features
+        from core.features.extract import extract_features, load_model
 
         config = self.config()
-        model = FeatureModel(config.model)
+        model = load_model(config.model)
         store = ProjectStore(self.store.folder)
         try:
             res = extract_features(self.paths, model, config.prep, cache=store.features, progress=progress,

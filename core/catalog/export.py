@@ -147,9 +147,24 @@ def _attach_morphology(store: ProjectStore, db_ids: list[int], rows: list[Catalo
             row.morphology = tuple(float(x) for x in v)
 
 
-#: Export formats: name -> entry whose factory is ``write(rows, path) -> Path``.
-#: Options: ``suffix`` (the file's extension) and ``filter`` (the app's file dialog filter).
-EXPORT_FORMATS = Registry("export format", default="csv")
+@dataclass(frozen=True)
+class ExportOptions:
+    """What callers need to know about an export format.
+
+    Attributes
+    ----------
+    suffix : str
+        The file's extension (``.csv``): the save dialog's proposed name.
+    filter : str
+        The app's file dialog filter (``CSV files (*.csv)``); empty: all files.
+    """
+
+    suffix: str = ""
+    filter: str = ""
+
+
+#: Export formats: name -> entry whose factory is ``write(rows, path) -> Path``, with :class:`ExportOptions`.
+EXPORT_FORMATS: Registry[ExportOptions] = Registry("export format", default="csv", options_type=ExportOptions)
 EXPORT_FORMATS.add("csv", write_csv, "Catalogue (CSV)", "one row per image, spreadsheet-safe",
                    suffix=".csv", filter="CSV files (*.csv)")
 

@@ -188,10 +188,27 @@ class FeatureModel:
         return binding.copy_outputs_to_cpu()[0]
 
 
-#: The feature models: name -> entry whose factory is ``FeatureModel`` (called with ``name, use_gpu=``).
-#: Options: ``file`` (the ONNX file under ``models/``, read by ``build.spec``) and ``exporter`` (the
-#: ``models/export_<name>.py`` module that builds it, run by ``models/build_models.py``).
-FEATURE_MODELS = Registry("feature model", default=DEFAULT_MODEL)
+@dataclass(frozen=True)
+class ModelOptions:
+    """What callers need to know about a feature model.
+
+    Attributes
+    ----------
+    file : str
+        The ONNX file under ``models/`` (read by :func:`load_model` and bundled by ``build.spec``).
+    exporter : str or None
+        The ``models/export_<name>.py`` module that builds the file (run by
+        ``models/build_models.py``); None for a file trained here and committed.
+    """
+
+    file: str
+    exporter: str | None = None
+
+
+#: The feature models: name -> entry whose factory makes the model
+#: (``factory(name, path=, use_gpu=) -> FeatureModel``), with :class:`ModelOptions`.
+#: Callers make a model with :func:`load_model`, never ``FeatureModel(name)``.
+FEATURE_MODELS: Registry[ModelOptions] = Registry("feature model", default=DEFAULT_MODEL, options_type=ModelOptions)
 FEATURE_MODELS.add("galaxy_cnn", FeatureModel, "Galaxy CNN (default)",
                    "Galaxy CNN trained on Galaxy Zoo morphology labels (default): 64 features, 48 px",
                    file="galaxy_cnn.onnx", exporter=None)  # committed, trained by models/train_galaxy_net.py
@@ -211,6 +228,20 @@ FEATURE_MODELS.add("efficientnet_lite0_int8", FeatureModel, "EfficientNet-Lite0 
                    "EfficientNet-Lite0 quantised to int8 (onnxruntime QDQ, per-channel weights): 1280 features, "
                    "224 px, about 1.8x faster on CPUs with VNNI",
                    file="efficientnet_lite0_int8.onnx", exporter="export_efficientnet_lite0_int8")
+
+
+def load_model(name: str = DEFAULT_MODEL, *, use_gpu: bool = True, **kwargs: object) -> FeatureModel:
+    """Make the feature model ``name`` of :data:`FEATURE_MODELS` from its registered file.
+
+    The one way the pipeline, the project and the CLI get a model: the entry's
+    factory is called with the entry's file (``models/<file>``), so a model
+    registered with another file name or another class needs no other edit.
+    ``kwargs`` go to the factory (``fp16``, ``io_binding``).  Raises
+    ``ValueError`` for an unknown name and :class:`core.paths.ModelFileMissing`
+    when the file has not been built.
+    """
+    entry = FEATURE_MODELS.get(name)
+    return entry.factory(name, path=model_file(Path(entry.options.file).stem), use_gpu=use_gpu, **kwargs)
 
 
 def _load_and_prepare(model: FeatureModel, prep: Preprocessing, path: Path,
