@@ -38,6 +38,7 @@ from app.workers import JobRunner
 from core.colouring import COLOURINGS, Colouring, cluster_color, colouring, is_colouring
 from core.images.io import image_id
 from core.project import Project
+from core.vocabulary import cluster_name
 
 
 class MapView:
@@ -155,7 +156,7 @@ class MapView:
             return
         keys = [int(c) for c in np.unique(clusters)]
         self.map.set_points(coords, clusters, {c: cluster_color(c) for c in keys},
-                            {c: f"cluster {c} (PCA map while t-SNE runs)" for c in keys})
+                            {c: f"{cluster_name(c)} (PCA map while t-SNE runs)" for c in keys})
 
     def _on_hover(self, row: int) -> None:
         p = self.project

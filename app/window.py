@@ -261,7 +261,7 @@ class MainWindow(QMainWindow):
             p.features = res.features
             self.status.say(f"Restored {p.folder.name}: {len(p)} images, "
                             f"{sum(u is not None for u in p.user_labels)} labels by you, {len(p.cluster_ids())} "
-                            f"clusters ({p.run_info.get('method')}), {p.projection()} map; features ready")
+                            f"clusters ({p.run.method if p.run else ''}), {p.projection()} map; features ready")
         self.status.set_provider(provider)
 
     def suggest_k(self) -> None:
@@ -342,7 +342,7 @@ class MainWindow(QMainWindow):
     def review_moved(self) -> None:
         """Select the galaxies the last round moved."""
         p = self.project
-        result = getattr(p, "last_round", None)
+        result = p.last_round
         if p is None or result is None:
             return
         self.labelling.show_list(np.flatnonzero(result.moved), "Moved by the last retraining")

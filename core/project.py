@@ -37,11 +37,12 @@ from core.selection import Listener, Selection
 from core.store.database import ProjectStore, Run
 from core.store.layout import default_store_dir
 from core.undo import Command as _Command
-from core.vocabulary import PALETTE, PRESETS, SPECIAL, LabelClass
+from core.vocabulary import PALETTE, PRESETS, SPECIAL, LabelClass, cluster_name
 
 if TYPE_CHECKING:
     from core.features.extract import ExtractionResult
     from core.images.preprocess import Preprocessing
+    from core.learning.rounds import RoundResult
     from core.pipeline import PipelineConfig, PipelineResult
 
 @dataclass
@@ -64,7 +65,10 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
     user_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
     classes: list[LabelClass] = field(default_factory=list)
     run_id: int | None = None
-    run_info: dict[str, object] = field(default_factory=dict)
+    #: The current run's stored record (None before the first run).
+    run: Run | None = None
+    #: The last fine-tuning round applied in this session (what "review moved" suggests from).
+    last_round: RoundResult | None = None
     provider: str = ""
     #: Joined catalogue columns (``cat_<name>`` -> a value per image, NaN where unmatched): they colour
     #: the map (:func:`core.colouring.colouring`) and are exported beside the labels (:meth:`export`).
@@ -99,8 +103,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         if run is not None:
             rows = store.assignments(run.id)
             self.run_id = run.id
-            self.run_info = {"method": run.method, "model": run.model, "n_clusters": run.n_clusters,
-                             "params": run.params, "warnings": run.warnings}
+            self.run = run
             self.paths = [r[1] for r in rows]
             self.db_ids = np.array([r[0] for r in rows], np.int64)
             self.clusters = np.array([r[3] for r in rows], np.int64)
@@ -136,12 +139,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         """The settings of the current run (see :meth:`core.pipeline.PipelineConfig.from_run`), else the defaults."""
         from core.pipeline import PipelineConfig
 
-        if not self.run_info:
-            return PipelineConfig()
-        info = self.run_info
-        run = Run(int(self.run_id or 0), str(info["method"]), str(info["model"]), int(info["n_clusters"]),  # type: ignore[call-overload]
-                  dict(info.get("params", {})), list(info.get("warnings", [])))  # type: ignore[call-overload]
-        return PipelineConfig.from_run(run)
+        return PipelineConfig() if self.run is None else PipelineConfig.from_run(self.run)
 
     def close(self) -> None:
         """Close the store."""
@@ -162,9 +160,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         self.features = result.features
         self.run_id = result.run_id
         self.provider = result.provider
-        run = self.store.run(result.run_id)
-        self.run_info = {"method": run.method, "model": run.model, "n_clusters": run.n_clusters,
-                         "params": run.params, "warnings": run.warnings} if run else {}
+        self.run = self.store.run(result.run_id)
         self.cluster_names = self.store.cluster_names(result.run_id)
         self._load_labels()
         self.store.set_setting("current_run", result.run_id)
@@ -185,13 +181,11 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
 
     def preprocessing(self) -> Preprocessing:
         """How the open run cropped and scaled the images (the views show that crop); the default before a run."""
-        from core.images.preprocess import Preprocessing as Prep
-
-        return Prep(**dict(self.run_info.get("params", {}).get("prep", {}))) if self.run_info else Prep()
+        return self.config().prep
 
     def projection(self) -> str:
         """The projection of the map shown."""
-        default = str(self.run_info.get("params", {}).get("projection", "pca")) if self.run_info else "pca"
+        default = self.config().projection
         return str(self.store.setting(f"projection/{self.run_id}", default)) if self.run_id is not None else default
 
     # ------------------------------------------------------------ events
@@ -218,9 +212,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
 
     def cluster_name(self, cluster: int) -> str:
         """The user's name for a cluster, else ``cluster N`` (``noise`` for -1)."""
-        if cluster in self.cluster_names:
-            return self.cluster_names[cluster]
-        return "noise" if cluster < 0 else f"cluster {cluster}"
+        return cluster_name(cluster, self.cluster_names)
 
     def class_names(self) -> list[str]:
         """Names of the label classes, in order."""

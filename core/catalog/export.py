@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.registry import Registry
+from core.vocabulary import cluster_name
 
 if TYPE_CHECKING:
     from core.store.database import ProjectStore
@@ -188,7 +189,7 @@ def catalogue_rows(store: ProjectStore, run_id: int,
     sky = sky_columns([r[1] for r in assignments])
     rows = []
     for i, (db_id, path, _name, c, q, x, y) in enumerate(assignments):
-        cname = names.get(int(c), f"cluster {int(c)}" if c >= 0 else "noise")
+        cname = cluster_name(int(c), names)
         label, source = labels.get(int(db_id), (cname, "model"))
         extra = {k: float(v[i]) for k, v in sky.items()}
         extra.update({k: float(v.get(path, float("nan"))) for k, v in (columns or {}).items()})

@@ -37,8 +37,7 @@ image and the astronomer's labels, and runs in three steps:
    labels (the fit to the labels themselves says nothing, training forces
    it), and how many galaxies moved and where.
 
-User labels are never changed here: the catalogue takes the user's label
-first, the model's only for the rest.
+User labels are never changed here: the catalogue takes the user's label first, the model's only for the rest.
 """
 
 from __future__ import annotations
@@ -57,6 +56,7 @@ from core.learning.head import _balanced_accuracy, estimate_accuracy, fit_head
 from core.learning.rounds import RoundResult
 from core.learning.threads import torch_threads
 from core.progress import Cancelled, ProgressFn, StopFn
+from core.vocabulary import cluster_name
 
 #: Labels that teach nothing about the classes.
 NOT_A_CLASS = {"unsure", "exclude"}
@@ -126,7 +126,7 @@ def _plan_clusters(
     if len(classes) < len(centers):
         for j in range(len(centers)):
             if j not in claimed:
-                names.append(f"cluster {j}")
+                names.append(cluster_name(j))
                 starts.append(centers[j])
                 origin.append({j})
     return names, np.stack(starts).astype(np.float32), origin, len(classes)
@@ -386,7 +386,7 @@ def report_round(
         dec.cluster_centers_ = trained.centers
         saved = dec.save_onnx(out_path)
     prev = plan.prev
-    before = [(prev_names[c] if prev_names is not None and 0 <= c < len(prev_names) else f"cluster {c}") for c in prev]
+    before = [(prev_names[c] if prev_names is not None and 0 <= c < len(prev_names) else cluster_name(c)) for c in prev]
     after = [names[c] for c in labels]
     # A galaxy moved when its new cluster does not continue its old one (a cluster
     # that only took a class's name is not a move).

@@ -41,11 +41,18 @@ from core.store.cache import FeatureCache
 from core.store.layout import STORE_DIR, ReadOnlyStore, StoreError, check_store_tree
 from core.store.lock import _acquire_lock, _release_lock
 from core.store.schema import SCHEMA_VERSION, _migrate_v3, migrate
+from core.vocabulary import ROUND_METHOD
 
 
 @dataclass
 class Run:
-    """One clustering run as stored."""
+    """One clustering run as stored: the record the pipeline saves, the project shows and the sidecar writes.
+
+    ``params`` holds the settings (:meth:`core.pipeline.PipelineConfig.record`),
+    the method's parameters and what the run keeps beside the store (``soft``,
+    ``encoder``; a round's run also ``base_encoder``, ``parent_run``,
+    ``user_labels``).  The properties below are the one place that reads them.
+    """
 
     id: int
     method: str
@@ -53,6 +60,26 @@ class Run:
     n_clusters: int
     params: dict
     warnings: list[str]
+
+    @property
+    def is_round(self) -> bool:
+        """Whether a fine-tuning round made this run (its clusters are the round's classes)."""
+        return self.method == ROUND_METHOD
+
+    @property
+    def encoder(self) -> str | None:
+        """The file name (under the store's models) of the run's DEC encoder, if it kept one."""
+        return self.params.get("encoder")
+
+    @property
+    def base_encoder(self) -> str | None:
+        """The encoder of the DEC run this run came from (every round starts from it), else :attr:`encoder`."""
+        return self.params.get("base_encoder") or self.encoder
+
+    @property
+    def soft(self) -> str | None:
+        """The file name (under the store's runs) of the run's soft assignments, if it kept them."""
+        return self.params.get("soft")
 
 
 def _writable(folder: Path) -> bool:

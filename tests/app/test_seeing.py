@@ -29,7 +29,7 @@ def test_thumbnails_show_the_models_crop_at_the_slider_size(qtbot, window, folde
     window.run_settings.crop.setCurrentIndex(window.run_settings.crop.findData("fixed"))
     _cluster(qtbot, window)
     p = window.project
-    assert window.grid.cache.prep == Preprocessing(**p.run_info["params"]["prep"])
+    assert window.grid.cache.prep == Preprocessing(**p.run.params["prep"])
     window.show_cluster(0)
     row = int(window.grid.rows()[0])
     for size in (64, 200):

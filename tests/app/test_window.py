@@ -171,7 +171,7 @@ def test_suggest_retrain_review_and_undo_a_round(qtbot, window, folder):
         window.retrain()
     assert blocker.args[0] == "retrain"
     result = p.last_round
-    assert p.run_id != first_run and p.run_info["method"] == "dec-finetuned"
+    assert p.run_id != first_run and p.run.method == "dec-finetuned" and p.run.is_round
     assert result.agreement == 1.0
     # the status bar gives the honest estimate, never the agreement that training forces (issue 9)
     assert window.stage_label.text().startswith("Retrained on 6 labels") and "agreement" not in window.stage_label.text()
