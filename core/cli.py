@@ -102,6 +102,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--cpu", action="store_true", help="do not try the CUDA execution provider")
     c.add_argument("--batch-size", type=int, default=16)
     c.add_argument("--quiet", action="store_true", help="no progress bar")
+    d = c.add_argument_group("survey scale (Dask; see docs/survey.md)")
+    d.add_argument("--workers", type=int, help="extract features on a local Dask cluster of N worker processes")
+    d.add_argument("--scheduler", help="extract features on the Dask scheduler at ADDRESS (e.g. tcp://host:8786)")
+    d.add_argument("--threads-per-worker", type=int, default=1, help="model threads per Dask worker (default 1)")
+    d.add_argument("--partition-size", type=int, default=512, help="images per Dask task (default 512)")
     c.add_argument("--morphology", action="store_true",
                    help="also compute concentration, asymmetry, gini, m20, ellipticity and colour per image "
                         "(kept in the project store) and add them as catalogue columns")
@@ -159,6 +164,24 @@ def _open_store(args: argparse.Namespace):  # -> ProjectStore
     return store
 
 
+def _dask_spec(args: argparse.Namespace):  # -> DaskSpec | None
+    """The Dask run asked for by ``--workers``/``--scheduler``, checked before any work; None without them."""
+    if args.workers is None and args.scheduler is None:
+        return None
+    from core.features.distributed_spec import DaskSpec
+
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise UsageError("--workers/--scheduler need Dask: pip install 'galaxy-sorter[survey]' "
+                         "(dask[distributed])") from None
+    try:
+        return DaskSpec(workers=args.workers, scheduler=args.scheduler,
+                        threads_per_worker=args.threads_per_worker, partition_size=args.partition_size)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _cluster(args: argparse.Namespace) -> int:
     from core.catalog.truth import load_truth
     from core.clustering.methods import checked_n_clusters
@@ -170,12 +193,15 @@ def _cluster(args: argparse.Namespace) -> int:
     check_out(args.out)
     checked_n_clusters(args.method, args.clusters, sys.maxsize)
     truth = load_truth(args.truth, args.truth_column) if args.truth else None
+    dask = _dask_spec(args)
     store = _open_store(args)
     config = PipelineConfig(model=args.model, method=args.method, n_clusters=args.clusters,
                             projection=args.projection, seed=args.seed, batch_size=args.batch_size,
                             use_gpu=not args.cpu,
                             prep=Preprocessing(args.crop, args.crop_fraction, args.rotations))
-    result = run_pipeline(args.folder, config, store=store, progress=None if args.quiet else ProgressBar())
+    result = run_pipeline(args.folder, config, store=store, progress=None if args.quiet else ProgressBar(), dask=dask)
+    if dask is not None:
+        print(f"features computed on a {dask.describe()}")
     if args.morphology:
         from core.features.morphology import compute_morphology
 

@@ -24,6 +24,7 @@ import numpy as np
 from core.catalog.export import export_catalogue
 from core.clustering.methods import CLUSTER_METHODS, DEFAULT_METHOD, ClusterResult, checked_n_clusters, cluster_features
 from core.clustering.projection import PROJECTION_METHODS, project
+from core.features.distributed_spec import DaskSpec
 from core.features.extract import DEFAULT_MODEL, extract_features, load_model, raw_pixel_features
 from core.images.io import SkippedFile, scan_images
 from core.images.preprocess import Preprocessing
@@ -105,6 +106,7 @@ def run_pipeline(
     should_stop: StopFn | None = None,
     on_batch: Callable[[list[Path], np.ndarray], None] | None = None,
     on_preview: Callable[[np.ndarray, np.ndarray], None] | None = None,
+    dask: DaskSpec | None = None,
 ) -> PipelineResult:
     """Cluster the galaxies in ``folder``.
 
@@ -120,6 +122,10 @@ def run_pipeline(
     progress, should_stop : callables, optional
     on_batch : callable(paths, features), optional
         Receives each batch of features as it is extracted (maps that fill in).
+    dask : DaskSpec, optional
+        Extract the features on a Dask cluster (:mod:`core.features.distributed`):
+        the same rows, computed by worker processes or machines.  Dask is
+        imported only then.
     on_preview : callable(coords, clusters), optional
         Before a projection that takes a while (one that reports progress:
         t-SNE), receives a PCA map of every image and its cluster, so the map
@@ -155,8 +161,11 @@ def run_pipeline(
                                progress=_stage(progress, "extract"), should_stop=should_stop)
         features = cnn.features
     else:
-        res = extract_features(paths, model, cfg.prep, cache=store.features, batch_size=cfg.batch_size,
-                               progress=_stage(progress, "extract"), should_stop=should_stop, on_batch=on_batch)
+        if dask is not None:
+            res = _extract_on_dask(paths, model, cfg, store, dask, progress, should_stop, on_batch)
+        else:
+            res = extract_features(paths, model, cfg.prep, cache=store.features, batch_size=cfg.batch_size,
+                                   progress=_stage(progress, "extract"), should_stop=should_stop, on_batch=on_batch)
         kept, X, skipped, features = res.paths, res.features, res.skipped, res.features
     timings["extract"] = time.perf_counter() - t
     skipped = scan_skipped + list(skipped)
@@ -230,6 +239,19 @@ def load_soft(store: ProjectStore, name: str | None, db_ids: np.ndarray) -> np.n
         if not all(int(i) in where for i in db_ids):
             return None
         return data["soft"][[where[int(i)] for i in db_ids]]
+
+
+def _extract_on_dask(paths, model, cfg, store, dask, progress, should_stop, on_batch):  # -> ExtractionResult
+    from core.features.distributed import connect, extract_distributed
+
+    client, close = connect(dask)
+    try:
+        return extract_distributed(paths, model, cfg.prep, store.features, client=client,
+                                   partition_size=dask.partition_size, batch_size=cfg.batch_size,
+                                   threads_per_worker=dask.threads_per_worker, progress=_stage(progress, "extract"),
+                                   should_stop=should_stop, on_batch=on_batch)
+    finally:
+        close()
 
 
 def run_in_own_store(

@@ -51,10 +51,13 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _session(path: Path, use_gpu: bool, fp16: bool = False):
+def _session(path: Path, use_gpu: bool, fp16: bool = False, threads: int | None = None):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    if threads:
+        # A Dask worker owns one core: the model's threads stay within it (default: every core).
+        options.intra_op_num_threads = int(threads)
     # onnxruntime's intra-op threads spin for a while after each operator by default; on a
     # CPU shared with the decoding threads (and with other programs) that spinning takes
     # the cores the decoders need, for no gain once the model is busy for tens of ms per batch.
@@ -107,6 +110,9 @@ class FeatureModel:
         Feed the session through onnxruntime's I/O binding (the input copied to
         the device once, the output bound there); default: exactly when the
         session runs on CUDA.
+    threads : int, optional
+        onnxruntime's intra-op threads (default: its own choice, every core); a
+        Dask worker process sets its share (:mod:`core.features.distributed`).
     """
 
     name: str = DEFAULT_MODEL
@@ -114,11 +120,12 @@ class FeatureModel:
     path: Path | None = None
     fp16: bool = False
     io_binding: bool | None = None
+    threads: int | None = None
     session: object = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path) if self.path is not None else model_file(self.name)
-        self.session = _session(self.path, self.use_gpu, self.fp16)
+        self.session = _session(self.path, self.use_gpu, self.fp16, self.threads)
         meta = self.session.get_modelmeta().custom_metadata_map
         self.input_size = int(meta["galaxy_sorter.input_size"])
         self.scale = float(meta["galaxy_sorter.scale"])
