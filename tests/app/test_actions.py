@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from tests.app.test_window import _cluster, _fast
+from tests.helpers import cluster as _cluster
+from tests.helpers import fast as _fast
 
 
 def test_ctrl_g_suggests_ten_galaxies(qtbot, window, folder):

@@ -7,7 +7,8 @@ import csv
 
 import numpy as np
 
-from tests.app.test_window import _cluster, _fast
+from tests.helpers import cluster as _cluster
+from tests.helpers import fast as _fast
 
 
 def test_join_by_id_colours_the_map_and_is_exported(qtbot, window, folder, tmp_path):

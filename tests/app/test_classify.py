@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import Qt
 
-from tests.app.test_keyboard import _expect, _on_screen
-from tests.app.test_window import _cluster, _fast
+from tests.helpers import cluster as _cluster
+from tests.helpers import expect_labels as _expect
+from tests.helpers import fast as _fast
+from tests.helpers import on_screen as _on_screen
 
 
 def test_nearest_rows_are_the_nearest_in_order():

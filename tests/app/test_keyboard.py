@@ -10,7 +10,10 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from tests.app.test_window import _cluster, _fast
+from tests.helpers import cluster as _cluster
+from tests.helpers import expect_labels as _expect
+from tests.helpers import fast as _fast
+from tests.helpers import on_screen as _on_screen
 
 
 def _click_thumbnail(qtbot, window, position: int) -> int:
@@ -27,21 +30,8 @@ def _press(qtbot, window, key) -> None:
     qtbot.keyClick(QApplication.focusWidget() or window, key)
 
 
-def _on_screen(window) -> int:
-    """The galaxy the user sees: the strip's one highlighted thumbnail, which the preview shows."""
-    marked = window.grid.selected_rows()
-    assert len(marked) == 1, f"one highlighted galaxy expected, got {marked}"
-    row = int(marked[0])
-    assert window.grid.current_row() == row  # the preview shows the current thumbnail
-    assert window.project.paths[row].split("/")[-1].split(".")[0] in window.preview.meta.text()
-    np.testing.assert_array_equal(window.project.selection.indices, [row])  # the map outlines it
-    np.testing.assert_array_equal(window.map.selected, [row])
-    return row
 
 
-def _expect(project, expected: dict[int, str]) -> None:
-    got = {i: project.user_labels[i] for i in range(len(project)) if project.user_labels[i] is not None}
-    assert got == expected
 
 
 def test_click_then_keys_label_the_galaxy_on_screen(qtbot, window, folder):

@@ -8,7 +8,8 @@ import numpy as np
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QImage
 
-from tests.app.test_window import _cluster, _fast
+from tests.helpers import cluster as _cluster
+from tests.helpers import fast as _fast
 
 
 def _array(pix) -> np.ndarray:

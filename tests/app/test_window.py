@@ -8,18 +8,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-
-def _fast(window, k: int = 3, method: str = "kmeans") -> None:
-    s = window.run_settings
-    s.model.setCurrentIndex(s.model.findData("efficientnet_lite0"))
-    s.method.setCurrentIndex(s.method.findData(method))
-    s.n_clusters.setValue(k)
-
-
-def _cluster(qtbot, window, timeout: int = 120_000) -> None:
-    with qtbot.waitSignal(window.jobs.finished, timeout=timeout) as blocker:
-        window.start_clustering()
-    assert blocker.args[0] == "cluster"
+from tests.helpers import cluster as _cluster
+from tests.helpers import fast as _fast
 
 
 def test_open_cluster_lasso_label_undo_export(qtbot, window, folder, tmp_path):

@@ -57,3 +57,26 @@ def test_core_imports_with_qt_blocked():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=CORE.parent)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_test_modules_import_helpers_from_tests_helpers_never_from_each_other():
+    tests = CORE.parent / "tests"
+    offenders = {}
+    for path in sorted(tests.rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and ".test_" in f".{node.module}":
+                offenders.setdefault(str(path.relative_to(tests)), []).append(node.module)
+    assert offenders == {}
+
+
+def test_no_name_of_a_registry_entry_is_compared_outside_its_registry():
+    """Callers ask an entry for its options; `== "dbscan"` or `FeatureModel(name)` built by hand are gone."""
+    import re
+
+    pattern = re.compile(r"""(==|!=)\s*["'](dbscan|dec|dec-raw|kmeans|gmm|pca|tsne|lda|csv|dec-finetuned)["']"""
+                         r"""|FeatureModel\(""")
+    allowed = {"features/extract.py"}  # the class itself and the registry's factory
+    hits = [f"{p.relative_to(CORE)}:{n}" for p in _core_files() if str(p.relative_to(CORE)) not in allowed
+            for n, line in enumerate(p.read_text().splitlines(), 1)
+            if pattern.search(line) and "fallback ==" not in line]  # DEC's own fallback parameter, not a registry
+    assert hits == []

@@ -9,23 +9,11 @@ from core.clustering.dec import DEC
 from core.clustering.onnx_mlp import load_encoder, run_encoder
 from core.learning.active import margin, suggest
 from core.learning.finetune import finetune_round
+from tests.helpers import grid_blobs as _grid_blobs
 
 SMALL = {"hidden_dims": (32, 32, 64, 4), "pretrain_epochs": 5, "finetune_epochs": 10, "min_steps": 100, "n_init": 5}
 
 
-def _grid_blobs(n_per: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Four blobs on a 2x2 grid in 16-D: grouping ``a`` shows in 8 features, ``b`` in one.
-
-    Unsupervised clustering with k=2 follows ``a`` (it dominates even after
-    standardisation); the user's classes follow ``b``, which only labels can teach.
-    """
-    rng = np.random.default_rng(seed)
-    a = np.repeat([0, 0, 1, 1], n_per)
-    b = np.repeat([0, 1, 0, 1], n_per)
-    X = rng.normal(scale=0.5, size=(4 * n_per, 16))
-    X[:, :8] += 3.0 * a[:, None]
-    X[:, 8] += 3.0 * b
-    return X.astype(np.float32), a, b
 
 
 @pytest.fixture(scope="module")

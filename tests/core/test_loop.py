@@ -8,7 +8,7 @@ import pytest
 from core.clustering.dec import DEC
 from core.learning.active import review_moved, soft_from_confidence, suggest, typical_picks, typicality
 from core.learning.finetune import estimate_accuracy, finetune_round, fit_head, plan_round, report_round, train_round
-from tests.core.test_finetune import _grid_blobs as _blobs  # the same four blobs
+from tests.helpers import grid_blobs as _blobs  # the same four blobs as test_finetune
 
 SMALL = {"hidden_dims": (32, 32, 64, 4), "pretrain_epochs": 5, "finetune_epochs": 10, "min_steps": 100, "n_init": 5}
 

@@ -7,34 +7,10 @@ import csv
 import numpy as np
 import pytest
 
-from core.clustering.methods import ClusterResult
-from core.pipeline import PipelineResult
 from core.project import Project
 from core.store.database import ProjectStore
 from core.vocabulary import EXCLUDE
-
-
-def _fake_run(project: Project, n: int = 12) -> None:
-    """Register n images and a 3-cluster run without running any model."""
-    folder = project.folder
-    paths = []
-    for i in range(n):
-        p = folder / f"g{i:02d}.png"
-        p.write_bytes(b"x")
-        paths.append(p)
-    labels = np.arange(n) % 3
-    rng = np.random.default_rng(0)
-    feats = (rng.normal(size=(n, 4)) + labels[:, None] * 5).astype(np.float32)
-    store = project.store
-    ids = store.add_images(paths)
-    soft = np.full((n, 3), 0.1)
-    soft[np.arange(n), labels] = 0.8
-    clusters = ClusterResult("kmeans", labels, soft.max(1), soft)
-    coords = feats[:, :2]
-    run_id = store.save_run("kmeans", "efficientnet_lite0", 3, {"prep": {}, "projection": "pca", "seed": 0}, [],
-                            [ids[str(p)] for p in paths], labels, soft.max(1), coords)
-    project.apply_result(PipelineResult(paths, feats, clusters, coords, [], "CPUExecutionProvider", run_id, store,
-                                        {}, ""))
+from tests.helpers import fake_run as _fake_run
 
 
 @pytest.fixture

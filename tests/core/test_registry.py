@@ -13,18 +13,12 @@ import numpy as np
 import pytest
 
 from core.catalog.export import EXPORT_FORMATS, atomic_write_text
-from core.clustering.methods import CLUSTER_METHODS, ClusterResult, cluster_features
+from core.clustering.methods import CLUSTER_METHODS, cluster_features
 from core.clustering.projection import PROJECTION_METHODS, project
 from core.colouring import COLOURINGS, Colouring, colouring
 from core.features.extract import FEATURE_MODELS
 from core.registry import Registry
-
-
-def _halves(X, n_clusters, *, random_state, **_):
-    """A toy method: split on the first feature's median (no display name, no options)."""
-    labels = (X[:, 0] > np.median(X[:, 0])).astype(np.int64)
-    soft = np.eye(2)[labels]
-    return ClusterResult("halves", labels, soft.max(1), soft, params={"n_clusters": n_clusters})
+from tests.helpers import halves as _halves
 
 
 @pytest.fixture
@@ -157,7 +151,7 @@ def test_a_toy_export_format_is_one_entry(tmp_path):
 
 def test_colourings_are_qt_free_and_one_entry_adds_one(tmp_path):
     from core.project import Project
-    from tests.core.test_project import _fake_run
+    from tests.helpers import fake_run as _fake_run
 
     folder = tmp_path / "images"
     folder.mkdir()
