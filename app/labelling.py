@@ -46,10 +46,11 @@ class Labelling:
     def set_project(self, project: Project) -> None:
         """Follow ``project``: its runs reset the strip, its labels and clusters refresh it."""
         self.project = project
-        project.subscribe("data_changed", self.reset)
-        for event in ("labels_changed", "classes_changed", "clusters_changed", "round_changed"):
-            project.subscribe(event, lambda *_: self.refresh())
-        project.selection.subscribe(self._on_selection_changed)
+        project.events.data_changed.connect(self.reset)
+        events = project.events
+        for signal in (events.labels_changed, events.classes_changed, events.clusters_changed, events.round_changed):
+            signal.connect(lambda *_: self.refresh())
+        project.selection.changed.connect(self._on_selection_changed)
         self.reset()
 
     # ------------------------------------------------------------------ the strip

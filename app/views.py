@@ -1,4 +1,4 @@
-"""Views that render the open project themselves: they subscribe to its events, the window only hands them over.
+"""Views that render the open project themselves: they connect to its events, the window only hands them over.
 
 * :class:`MapView` draws :class:`core.project.Project` on a
   :class:`~app.widgets.qt_map.QtClusterMap` with the colouring chosen from
@@ -66,11 +66,12 @@ class MapView:
     def set_project(self, project: Project) -> None:
         """Render ``project`` and follow its changes."""
         self.project = project
-        project.subscribe("data_changed", self.render)
-        project.subscribe("coords_changed", self.render)
-        for event in ("labels_changed", "classes_changed", "clusters_changed", "round_changed"):
-            project.subscribe(event, lambda *_: self.recolor())
-        project.selection.subscribe(lambda indices, _source: self.map.set_selection(indices))
+        project.events.data_changed.connect(self.render)
+        project.events.coords_changed.connect(self.render)
+        events = project.events
+        for signal in (events.labels_changed, events.classes_changed, events.clusters_changed, events.round_changed):
+            signal.connect(lambda *_: self.recolor())
+        project.selection.changed.connect(lambda indices, _source: self.map.set_selection(indices))
 
     def set_mode(self, mode: str) -> None:
         """Colour by the entry ``mode`` of :data:`core.colouring.COLOURINGS`, or by a joined catalogue column.
@@ -227,7 +228,7 @@ class QtSkippedFiles(QTreeWidget):
     def set_project(self, project: Project) -> None:
         """List ``project``'s skipped files now and after every run."""
         self.project = project
-        project.subscribe("data_changed", self.refresh)
+        project.events.data_changed.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:

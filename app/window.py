@@ -202,10 +202,11 @@ class MainWindow(QMainWindow):
                      self.catalogue):
             view.set_project(project)
         self.central.leave_start_screen()
-        for event in ("data_changed", "history_changed", "round_changed"):
-            project.subscribe(event, self._update_actions)
-        project.subscribe("labels_changed", self._count_new_labels)
-        project.selection.subscribe(lambda *_: self._update_actions())
+        events = project.events
+        for signal in (events.data_changed, events.history_changed, events.round_changed):
+            signal.connect(self._update_actions)
+        project.events.labels_changed.connect(self._count_new_labels)
+        project.selection.changed.connect(lambda *_: self._update_actions())
         self.setWindowTitle(f"Galaxy Sorter: {folder.name}"
                             + (" (read-only: the folder cannot be written, labels are not saved)"
                                if project.store.read_only else ""))
@@ -413,14 +414,14 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         p = self.project
         has_run = p is not None and p.run_id is not None
-        self.undo_action.setEnabled(bool(p and p.can_undo))
-        self.undo_action.setText(f"&Undo {p.undo_text()}" if p and p.can_undo else "&Undo")
-        self.redo_action.setEnabled(bool(p and p.can_redo))
-        self.redo_action.setText(f"&Redo {p.redo_text()}" if p and p.can_redo else "&Redo")
+        self.undo_action.setEnabled(bool(p is not None and p.can_undo))
+        self.undo_action.setText(f"&Undo {p.undo_text()}" if p is not None and p.can_undo else "&Undo")
+        self.redo_action.setEnabled(bool(p is not None and p.can_redo))
+        self.redo_action.setText(f"&Redo {p.redo_text()}" if p is not None and p.can_redo else "&Redo")
         for action in self.export_actions:
             action.setEnabled(has_run)
         self.export_map_action.setEnabled(has_run)
-        self.copy_action.setEnabled(bool(p and len(p.selection.indices)))
+        self.copy_action.setEnabled(bool(p is not None and len(p.selection.indices)))
         self.cluster_action.setEnabled(p is not None)
         self.suggest_action.setEnabled(has_run)
         self.retrain_action.setEnabled(bool(has_run and p.encoder_path() is not None))

@@ -2,21 +2,13 @@
 
 :class:`Project` holds what the app shows: the images, their features, the
 current clusters with confidences and 2-D coordinates, the label classes and
-the user's labels.  Views subscribe with :meth:`Project.subscribe` and render;
-they never keep pipeline state of their own.  Every labelling action goes
-through the store first (so it is on disk before the views hear of it) and
-onto the undo stack.  :class:`Selection` is the one selection that the map,
-the thumbnail grid and the preview share.
-
-Events (callbacks receive no argument unless noted):
-
-* ``data_changed``: a new run (clusters, confidences, map) replaced the old one;
-* ``coords_changed``: the map was projected anew (same clusters);
-* ``labels_changed`` (indices): user labels of these rows changed;
-* ``classes_changed``: the label classes were added, renamed, merged or recoloured;
-* ``clusters_changed``: clusters were renamed, merged or split;
-* ``history_changed``: the undo/redo stack moved;
-* ``round_changed``: a fine-tuning round was applied or undone (clusters and confidences changed).
+the user's labels.  Views connect to its declared events (``project.events``,
+:class:`core.events.ProjectEvents`: typed psygnal signals with disconnect) and
+render; they never keep pipeline state of their own and change the project only
+through its public, undoable methods.  Every labelling action goes through the
+store first (so it is on disk before the views hear of it) and onto the undo
+stack.  :class:`Selection` is the one selection that the map, the thumbnail
+grid and the preview share (``selection.changed``).
 """
 
 from __future__ import annotations
@@ -30,10 +22,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.catalog.export import export_catalogue
+from core.events import ProjectEvents
 from core.images.io import image_id
 from core.project_edits import ClassAndClusterEdits
 from core.project_learning import LearningFromLabels
-from core.selection import Listener, Selection
+from core.selection import Selection
 from core.store.database import ProjectStore, Run
 from core.store.layout import default_store_dir
 from core.undo import Command as _Command
@@ -76,7 +69,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
 
     def __post_init__(self) -> None:
         self.selection = Selection()
-        self._listeners: dict[str, list[Listener]] = {}
+        self.events = ProjectEvents()
         self._undo: list[_Command] = []
         self._redo: list[_Command] = []
 
@@ -168,8 +161,8 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         self._undo.clear()
         self._redo.clear()
         self.selection.clear(self)
-        self._emit("data_changed")
-        self._emit("history_changed")
+        self.events.data_changed.emit()
+        self.events.history_changed.emit()
 
     def set_coords(self, coords: np.ndarray, projection: str) -> None:
         """Replace the 2-D map with another projection of the same run (saved with the run)."""
@@ -177,7 +170,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         if self.run_id is not None:
             self.store.set_coords(self.run_id, self.db_ids, self.coords)
             self.store.set_setting(f"projection/{self.run_id}", projection)
-        self._emit("coords_changed")
+        self.events.coords_changed.emit()
 
     def preprocessing(self) -> Preprocessing:
         """How the open run cropped and scaled the images (the views show that crop); the default before a run."""
@@ -187,15 +180,6 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         """The projection of the map shown."""
         default = self.config().projection
         return str(self.store.setting(f"projection/{self.run_id}", default)) if self.run_id is not None else default
-
-    # ------------------------------------------------------------ events
-    def subscribe(self, event: str, fn: Listener) -> None:
-        """Call ``fn`` on ``event`` (see the module docstring for the events)."""
-        self._listeners.setdefault(event, []).append(fn)
-
-    def _emit(self, event: str, *args: object) -> None:
-        for fn in list(self._listeners.get(event, [])):
-            fn(*args)
 
     # ------------------------------------------------------------ queries
     def __len__(self) -> int:
@@ -293,7 +277,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         cmd.do()
         self._undo.append(cmd)
         self._redo.clear()
-        self._emit("history_changed")
+        self.events.history_changed.emit()
 
     def undo(self) -> None:
         """Revert the last labelling action (saved at once, like the action itself)."""
@@ -301,7 +285,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
             cmd = self._undo.pop()
             cmd.undo()
             self._redo.append(cmd)
-            self._emit("history_changed")
+            self.events.history_changed.emit()
 
     def redo(self) -> None:
         """Repeat the last undone action."""
@@ -309,7 +293,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
             cmd = self._redo.pop()
             cmd.do()
             self._undo.append(cmd)
-            self._emit("history_changed")
+            self.events.history_changed.emit()
 
     # ------------------------------------------------------------ labelling
     def _write_labels(self, rows: np.ndarray, values: Sequence[str | None]) -> None:
@@ -321,7 +305,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
             self.store.set_labels(self.db_ids[rs], v, "user")
             for r in rs:
                 self.user_labels[r] = v
-        self._emit("labels_changed", np.asarray(rows, np.int64))
+        self.events.labels_changed.emit(np.asarray(rows, np.int64))
 
     def set_labels(self, rows: Iterable[int], label: str | None) -> None:
         """Give the images at ``rows`` the user label ``label`` (None clears it); undoable.

@@ -112,8 +112,8 @@ class LearningFromLabels:
         self.run_id, self.run, self.clusters, self.confidence, self.cluster_names = \
             state[0], state[1], state[2].copy(), state[3].copy(), dict(state[4])
         self.store.set_setting("current_run", self.run_id)
-        self._emit("clusters_changed")
-        self._emit("round_changed")
+        self.events.clusters_changed.emit()
+        self.events.round_changed.emit()
 
     def apply_round(self, result: RoundResult) -> None:
         """Make a fine-tuning round's clusters the current run (stored; undoable, back to the previous run)."""

@@ -70,8 +70,10 @@ class QtClusterTable(QWidget):
     def set_project(self, project: Project) -> None:
         """Render ``project`` and follow its changes."""
         self.project = project
-        for event in ("labels_changed", "clusters_changed", "round_changed", "data_changed", "classes_changed"):
-            project.subscribe(event, lambda *_: self.refresh())
+        events = project.events
+        for signal in (events.labels_changed, events.clusters_changed, events.round_changed, events.data_changed,
+                       events.classes_changed):
+            signal.connect(lambda *_: self.refresh())
         self.refresh()
 
     def set_truth(self, truth: dict[str, str], name: str) -> None:

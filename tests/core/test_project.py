@@ -25,7 +25,7 @@ def project(tmp_path):
 
 def test_labels_are_on_disk_at_once_and_undo_redo(project, tmp_path):
     events = []
-    project.subscribe("labels_changed", lambda rows: events.append(rows.tolist()))
+    project.events.labels_changed.connect(lambda rows: events.append(rows.tolist()))
     project.set_labels([0, 3], "spiral")
     # a second connection sees the labels at once: nothing waits for a "Save"
     other = ProjectStore(tmp_path / "store")
@@ -104,7 +104,40 @@ def test_export_uses_user_labels_then_cluster_names(project, tmp_path):
 
 def test_selection_notifies_with_source(project):
     seen = []
-    project.selection.subscribe(lambda idx, src: seen.append((idx.tolist(), src)))
+    project.selection.changed.connect(lambda idx, src: seen.append((idx.tolist(), src)))
     project.selection.set([3, 1, 3], "map")
     project.selection.set([1, 3], "grid")  # unchanged: no event
     assert seen == [([1, 3], "map")]
+
+
+def test_events_are_declared_typed_and_can_be_disconnected(project):
+    from core.events import EVENT_NAMES
+
+    assert all(hasattr(project.events, name) for name in EVENT_NAMES)
+    with pytest.raises(AttributeError):
+        project.events.label_changed  # noqa: B018  (a misspelt event is an error, not a silent no-op)
+    rows_seen, history = [], []
+    project.events.labels_changed.connect(lambda rows: rows_seen.append(rows.tolist()))
+
+    def on_history() -> None:
+        history.append(project.undo_text())
+
+    project.events.history_changed.connect(on_history)
+    project.set_labels([1, 2], "spiral")
+    project.events.history_changed.disconnect(on_history)
+    project.undo()
+    assert rows_seen == [[1, 2], [1, 2]] and history == ["label 2 image(s) 'spiral'"]
+
+
+def test_recolour_class_is_undoable_and_checked(project):
+    name, before = project.classes[0].name, project.classes[0].color
+    project.recolour_class(name, "#00ff00")
+    assert project.color_of(name) == "#00ff00" and project.undo_text() == f"colour class '{name}'"
+    project.undo()
+    assert project.color_of(name) == before and dict(project.store.classes())[name] == before
+    project.redo()
+    assert project.color_of(name) == "#00ff00"
+    with pytest.raises(ValueError, match="#RRGGBB"):
+        project.recolour_class(name, "green")
+    with pytest.raises(ValueError, match="no class"):
+        project.recolour_class("nope", "#000000")
