@@ -196,7 +196,7 @@ def run_pipeline(
     ids = store.add_images(kept, [(s.path, s.reason) for s in skipped])
     db_ids = [ids[str(p)] for p in kept]
     params = {**cfg.record(), **clusters.params, "folder": str(Path(folder).resolve()), "model_sha256": model.sha256,
-              "provider": model.provider, "soft": save_soft(store, db_ids, clusters.soft)}
+              "provider": model.provider, "soft": store.save_soft(db_ids, clusters.soft)}
     if method.options.keeps_encoder and clusters.model is not None:
         # The DEC encoder is kept with the run: fine-tuning rounds start from it.
         params["encoder"] = clusters.model.save_onnx(store.new_model_path()).name
@@ -211,34 +211,6 @@ def run_pipeline(
         progress(1.0, "done")
     return PipelineResult(kept, features, clusters, coords, skipped, model.provider, run_id, store, timings,
                           model.sha256)
-
-
-def save_soft(store: ProjectStore, db_ids: list[int] | np.ndarray, soft: np.ndarray) -> str:
-    """Keep a run's soft assignments beside the store (``runs/soft_<id>.npz``, rows keyed by image id).
-
-    Returns the file name, recorded in the run's parameters: the app's
-    suggestions read the model's own probabilities instead of rebuilding
-    them from the confidences.
-    """
-    import uuid
-
-    folder = store.folder / "runs"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"soft_{uuid.uuid4().hex[:12]}.npz"
-    np.savez(path, image_ids=np.asarray(db_ids, np.int64), soft=np.asarray(soft, np.float32))
-    return path.name
-
-
-def load_soft(store: ProjectStore, name: str | None, db_ids: np.ndarray) -> np.ndarray | None:
-    """Soft assignments saved by :func:`save_soft`, in the order of ``db_ids`` (None when missing)."""
-    path = store.folder / "runs" / str(name) if name else None
-    if path is None or not path.is_file():
-        return None
-    with np.load(path) as data:
-        where = {int(i): r for r, i in enumerate(data["image_ids"])}
-        if not all(int(i) in where for i in db_ids):
-            return None
-        return data["soft"][[where[int(i)] for i in db_ids]]
 
 
 def _extract_on_dask(paths, model, cfg, store, dask, progress, should_stop, on_batch):  # -> ExtractionResult

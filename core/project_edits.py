@@ -118,11 +118,9 @@ class ClassAndClusterEdits:
             raise RuntimeError("cluster the images first")
         if name is None:
             self.cluster_names.pop(cluster, None)
-            with self.store.db:
-                self.store.db.execute("DELETE FROM cluster_names WHERE run_id=? AND cluster=?", (self.run_id, cluster))
         else:
             self.cluster_names[cluster] = name
-            self.store.name_cluster(self.run_id, cluster, name)
+        self.store.name_cluster(self.run_id, cluster, name)
         self.events.clusters_changed.emit()
 
     def name_cluster(self, cluster: int, name: str) -> None:

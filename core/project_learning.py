@@ -37,15 +37,13 @@ class LearningFromLabels:
         stored before soft assignments were kept fall back to an approximation
         from the confidences.
         """
-        from core.pipeline import load_soft
-
         enc = self.encoder_path()
         if enc is not None and self.features is not None:
             from core.clustering.onnx_mlp import run_encoder
 
             emb, q = run_encoder(enc, self.features)
             return q, emb
-        stored = load_soft(self.store, self.run.soft if self.run else None, self.db_ids)
+        stored = self.store.load_soft(self.run.soft if self.run else None, self.db_ids)
         if stored is not None:
             return stored.astype(np.float64), self.coords.astype(np.float64)
         k = max(2, len(self.cluster_ids()))
@@ -120,14 +118,12 @@ class LearningFromLabels:
         for name in result.class_names:
             if not is_default_cluster_name(name) and name not in self.class_names() and name not in SPECIAL:
                 self.add_class(name)
-        from core.pipeline import save_soft
-
         current = self.run
         params = dict(current.params) if current is not None else {}
         params.update({"encoder": result.encoder_path.name if result.encoder_path else None,
                        "base_encoder": current.base_encoder if current is not None else None,
                        "parent_run": self.run_id, "user_labels": result.n_labelled,
-                       "soft": save_soft(self.store, self.db_ids, result.soft)})
+                       "soft": self.store.save_soft(self.db_ids, result.soft)})
         names = {i: n for i, n in enumerate(result.class_names) if not is_default_cluster_name(n)}
         model = current.model if current is not None else ""
         run_id = self.store.save_run(ROUND_METHOD, model, len(result.class_names),
