@@ -68,6 +68,7 @@ class MapView:
         self.project = project
         project.events.data_changed.connect(self.render)
         project.events.coords_changed.connect(self.render)
+        project.events.columns_changed.connect(self.recolor)
         events = project.events
         for signal in (events.labels_changed, events.classes_changed, events.clusters_changed, events.round_changed):
             signal.connect(lambda *_: self.recolor())

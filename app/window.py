@@ -90,7 +90,9 @@ class MainWindow(QMainWindow):
         self.labelling = Labelling(self.grid, self.preview, self.status.say)
         self._build_menus()
         self._build_shortcuts()
-        self.catalogue = CatalogueTools(self)
+        self.catalogue = CatalogueTools(self, self.docks, self.jobs, self.color_combo, say=self.status.say,
+                                        show_error=self.show_error, current_cluster=self.clusters.current_cluster,
+                                        view=lambda: (self.grid.cache.prep, self.preview.stretch))
 
         self.run_settings.cluster_requested.connect(self.start_clustering)
         self.run_settings.suggest_requested.connect(self.suggest_next)

@@ -181,6 +181,18 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         default = self.config().projection
         return str(self.store.setting(f"projection/{self.run_id}", default)) if self.run_id is not None else default
 
+    def set_catalog_columns(self, columns: dict[str, np.ndarray]) -> None:
+        """Replace the joined catalogue columns (``cat_<name>`` -> a value per image, NaN where unmatched).
+
+        Not undoable (it labels nothing; joining again replaces them); the map
+        and the "colour by" box follow ``columns_changed``.
+        """
+        bad = [name for name, values in columns.items() if len(values) != len(self.paths)]
+        if bad:
+            raise ValueError(f"joined column(s) {bad} do not have one value per image ({len(self.paths)})")
+        self.catalog_columns = {name: np.asarray(values, np.float64) for name, values in columns.items()}
+        self.events.columns_changed.emit()
+
     # ------------------------------------------------------------ queries
     def __len__(self) -> int:
         return len(self.paths)

@@ -12,8 +12,8 @@ montage PNG per cluster, copy or link a cluster's files into a folder.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QMainWindow,
     QMessageBox,
     QTableWidget,
     QTableWidgetItem,
@@ -36,11 +37,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.workers import JobRunner
 from core.catalog.montage import crosstab
+from core.images.display import Stretch
+from core.images.preprocess import Preprocessing
 from core.project import Project
-
-if TYPE_CHECKING:
-    from app.window import MainWindow
 
 
 class QtClusterTable(QWidget):
@@ -174,22 +175,46 @@ class _JoinDialog(QDialog):
 class CatalogueTools:
     """The *Catalogue* menu of the main window and the cluster x label dock.
 
+    It knows the window only as a ``QMainWindow`` to put its menu and dock in,
+    and is handed what it uses (no import of the window, no reach into it):
+    the project comes with :meth:`set_project`, joined columns go into the
+    project (:meth:`Project.set_catalog_columns`, whose ``columns_changed``
+    event the map and this menu follow).
+
     Parameters
     ----------
-    window : MainWindow
-        The window to add the menu and dock to; its project and jobs are used.
+    window : QMainWindow
+        Where the *Catalogue* menu and the cluster x label dock go (tabbed with ``docks["Galaxies"]``).
+    docks : dict
+        The window's docks by title; the cluster x label dock is added to it.
+    jobs : JobRunner
+        Runs the montage job.
+    colour_box : QComboBox
+        The "colour by" box, which lists the joined columns.
+    say, show_error : callables
+        The status line and the error box.
+    view : callable
+        The crop and display stretch the montages use (what the strip shows).
+    current_cluster : callable
+        The cluster highlighted in the Clusters list (the copy dialog's first choice).
     """
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: QMainWindow, docks: dict[str, QDockWidget], jobs: JobRunner, colour_box: QComboBox, *,
+                 say: Callable[[str], None], show_error: Callable[..., None],
+                 view: Callable[[], tuple[Preprocessing | None, Stretch]],
+                 current_cluster: Callable[[], int | None]) -> None:
         self.window = window
+        self.docks, self.jobs, self.colour_box = docks, jobs, colour_box
+        self.say, self.show_error, self.view, self.current_cluster = say, show_error, view, current_cluster
+        self.project: Project | None = None
         self.table = QtClusterTable()
         dock = QDockWidget("Cluster x label", window)
         dock.setObjectName("dock_Cluster x label")
         dock.setWidget(self.table)
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-        window.tabifyDockWidget(window.docks["Galaxies"], dock)
-        window.docks["Cluster x label"] = dock
-        window.docks["Galaxies"].raise_()
+        window.tabifyDockWidget(docks["Galaxies"], dock)
+        docks["Cluster x label"] = dock
+        docks["Galaxies"].raise_()
         menu = window.menuBar().addMenu("&Catalogue")
         self.menu = menu
         self.join_action = menu.addAction("&Join a catalogue (CSV)…", self.join_catalogue)
@@ -204,15 +229,12 @@ class CatalogueTools:
     def _on_montages(self, result: object) -> None:
         files = list(result or [])
         if files:
-            self.window.stage_label.setText(f"{len(files)} montage(s) written to {Path(files[0]).parent}")
-
-    @property
-    def project(self) -> Project | None:
-        """The window's open project."""
-        return self.window.project
+            self.say(f"{len(files)} montage(s) written to {Path(files[0]).parent}")
 
     def set_project(self, project: Project) -> None:
         """A new project: offer its catalogue colourings (none of the last one's), follow it."""
+        self.project = project
+        project.events.columns_changed.connect(self._offer_colours)
         self._offer_colours()
         self.table.set_project(project)
 
@@ -240,7 +262,7 @@ class CatalogueTools:
         try:
             cat = load_catalog(path)
         except (OSError, ValueError) as exc:
-            self.window.show_error(f"Cannot read {path}: {exc}", "A CSV file with a header row is needed.")
+            self.show_error(f"Cannot read {path}: {exc}", "A CSV file with a header row is needed.")
             return 0
         positions = sky_positions(p.paths) if how in (None, "sky") else None
         has_sky = positions is not None and bool(np.isfinite(positions).any())
@@ -258,7 +280,7 @@ class CatalogueTools:
             ra, dec, radius = dialog.ra.currentText(), dialog.dec.currentText(), dialog.radius.value()
         if how == "sky":
             if not has_sky:
-                self.window.show_error("No image has sky coordinates (FITS with a WCS); join by id instead.")
+                self.show_error("No image has sky coordinates (FITS with a WCS); join by id instead.")
                 return 0
             from core.catalog.join import DEC_NAMES, RA_NAMES
 
@@ -267,17 +289,15 @@ class CatalogueTools:
         else:
             index = join_by_id(p.paths, cat, id_column)
         columns = joined_columns(cat, index)
-        p.catalog_columns = {f"cat_{k}": v for k, v in columns.items()}
-        self._offer_colours()
-        self.window.map_view.recolor()
+        p.set_catalog_columns({f"cat_{k}": v for k, v in columns.items()})  # the map and the box follow its event
         matched = int((index >= 0).sum())
-        self.window.stage_label.setText(f"Joined {Path(path).name}: {matched} of {len(p)} images matched; "
-                                        f"{len(columns)} numeric column(s) can colour the map and are exported")
+        self.say(f"Joined {Path(path).name}: {matched} of {len(p)} images matched; "
+                 f"{len(columns)} numeric column(s) can colour the map and are exported")
         return matched
 
     def _offer_colours(self) -> None:
         """The "colour by" box lists :data:`core.colouring.COLOURINGS` and the project's joined columns."""
-        combo = self.window.color_combo
+        combo = self.colour_box
         for i in reversed(range(combo.count())):
             if str(combo.itemData(i)).startswith("cat_"):
                 combo.removeItem(i)
@@ -298,13 +318,13 @@ class CatalogueTools:
         try:
             truth = load_truth(path)
         except (OSError, ValueError) as exc:
-            self.window.show_error(f"Cannot read {path}: {exc}", "A CSV of image id and class is needed.")
+            self.show_error(f"Cannot read {path}: {exc}", "A CSV of image id and class is needed.")
             return 0
         known = sum(n in truth for n in p.names)
         self.table.set_truth(truth, Path(path).name)
-        self.window.docks["Cluster x label"].show()
-        self.window.docks["Cluster x label"].raise_()
-        self.window.stage_label.setText(f"Truth from {Path(path).name}: {known} of {len(p)} images have a class")
+        self.docks["Cluster x label"].show()
+        self.docks["Cluster x label"].raise_()
+        self.say(f"Truth from {Path(path).name}: {known} of {len(p)} images have a class")
         return known
 
     # ------------------------------------------------------------------ exports
@@ -320,9 +340,9 @@ class CatalogueTools:
         if not folder:
             return
         names = {c: p.cluster_name(c) for c in p.cluster_ids()}
-        self.window.jobs.start("montages", cluster_montages, list(p.paths), p.clusters.copy(), p.confidence.copy(),
-                               names, folder, per_cluster=per_cluster, prep=self.window.grid.cache.prep,
-                               stretch=self.window.preview.stretch, on_result=self._on_montages)
+        prep, stretch = self.view()
+        self.jobs.start("montages", cluster_montages, list(p.paths), p.clusters.copy(), p.confidence.copy(),
+                        names, folder, per_cluster=per_cluster, prep=prep, stretch=stretch, on_result=self._on_montages)
 
     def copy_cluster(self, cluster: int | None = None, folder: str | None = None, link: bool | None = None) -> list:
         """Copy (or link) one cluster's files into a folder; returns the new files."""
@@ -333,7 +353,7 @@ class CatalogueTools:
             return []
         if cluster is None:
             items = [f"{c}: {p.cluster_name(c)}" for c in p.cluster_ids()]
-            current = self.window.clusters.current_cluster()
+            current = self.current_cluster()
             start = p.cluster_ids().index(current) if current in p.cluster_ids() else 0
             item, ok = QInputDialog.getItem(self.window, "Cluster's files", "Cluster:", items, start, False)
             if not ok:
@@ -356,8 +376,7 @@ class CatalogueTools:
         try:
             made = copy_files([p.paths[i] for i in np.flatnonzero(p.clusters == cluster)], folder, link=link)
         except OSError as exc:
-            self.window.show_error(f"Cannot write into {folder}: {exc.strerror or exc}")
+            self.show_error(f"Cannot write into {folder}: {exc.strerror or exc}")
             return []
-        self.window.stage_label.setText(f"{'Linked' if link else 'Copied'} {len(made)} file(s) of "
-                                        f"{p.cluster_name(cluster)} into {folder}")
+        self.say(f"{'Linked' if link else 'Copied'} {len(made)} file(s) of {p.cluster_name(cluster)} into {folder}")
         return made

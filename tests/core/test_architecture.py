@@ -80,3 +80,27 @@ def test_no_name_of_a_registry_entry_is_compared_outside_its_registry():
             for n, line in enumerate(p.read_text().splitlines(), 1)
             if pattern.search(line) and "fallback ==" not in line]  # DEC's own fallback parameter, not a registry
     assert hits == []
+
+
+def test_app_has_no_import_circle():
+    """No app module imports one that imports it back, not even for type checking (the window <-> qt_tables circle)."""
+    app = CORE.parent / "app"
+    graph: dict[str, set[str]] = {}
+    for path in app.rglob("*.py"):
+        name = ".".join(path.relative_to(CORE.parent).with_suffix("").parts)
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("app."):
+                deps.add(node.module)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names if a.name.startswith("app."))
+        graph[name] = deps
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for dep in graph.get(start, ()):
+            if dep == goal or (dep not in seen and (seen.add(dep) or reaches(dep, goal, seen))):
+                return True
+        return False
+
+    circles = sorted(m for m in graph if reaches(m, m, set()))
+    assert circles == []
