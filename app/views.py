@@ -284,7 +284,7 @@ class JobStatus:
             bar.addPermanentWidget(widget)
         jobs.progress.connect(self._on_progress)
         jobs.busy_changed.connect(self._on_busy)
-        jobs.failed.connect(lambda name, message, _tb: self.stage_label.setText(f"{name} failed: {message}"))
+        jobs.failed.connect(lambda name, message, _hint, _tb: self.stage_label.setText(f"{name} failed: {message}"))
         jobs.cancelled.connect(
             lambda name: self.stage_label.setText(f"{name} cancelled; features computed so far are cached"))
 

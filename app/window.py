@@ -360,13 +360,8 @@ class MainWindow(QMainWindow):
         self.jobs.start("morphology", compute_morphology, self.project.store.folder, list(self.project.paths),
                         on_result=self.map_view.morphology_done)
 
-    def _on_job_failed(self, name: str, message: str, tb: str) -> None:
-        hint = ""
-        if "model file" in message:
-            hint = "Build the model files, then try again."
-        elif "no JPEG" in message:
-            hint = "Choose a folder that holds galaxy images (JPEG, PNG, TIFF or FITS)."
-        self.show_error(message, hint, tb)
+    def _on_job_failed(self, name: str, message: str, hint: str, tb: str) -> None:
+        self.show_error(message, hint, tb)  # the hint came with the error's type (app/workers.py)
 
     def set_color_mode(self, mode: str) -> None:
         """Colour the map by an entry of :data:`core.colouring.COLOURINGS` (``cluster``, ``label``, ``confidence``)."""

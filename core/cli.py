@@ -292,10 +292,15 @@ def error_line(exc: BaseException, args: argparse.Namespace | None = None) -> tu
                                                        if getattr(args, "folder", None) else None)
     if isinstance(exc, StoreError):
         return str(exc), 2
-    if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+    # By SQLite's result code (Python 3.11+), not by the message's words; 3.10 has only the words.
+    code = getattr(exc, "sqlite_errorcode", None)
+    code = None if code is None else code & 0xFF  # the extended code's primary part (SQLITE_BUSY_SNAPSHOT -> BUSY)
+    full = code == sqlite3.SQLITE_FULL if code is not None else "full" in str(exc)
+    busy = code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) if code is not None else "locked" in str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and full:
         return (f"the disk is full (writing the project store {store_dir}); free some space and run again: "
                 f"what was saved so far is intact"), 2
-    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+    if isinstance(exc, sqlite3.OperationalError) and busy:
         return f"the project store {store_dir} is busy in another program; close it and run again", 2
     if isinstance(exc, sqlite3.DatabaseError):
         return (f"the project store {store_dir} is damaged or not a Galaxy Sorter store ({exc}); "

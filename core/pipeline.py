@@ -26,7 +26,7 @@ from core.clustering.methods import CLUSTER_METHODS, DEFAULT_METHOD, ClusterResu
 from core.clustering.projection import PROJECTION_METHODS, project
 from core.features.distributed_spec import DaskSpec
 from core.features.extract import DEFAULT_MODEL, extract_features, load_model, raw_pixel_features
-from core.images.io import SkippedFile, scan_images
+from core.images.io import NoImagesFound, SkippedFile, scan_images
 from core.images.preprocess import Preprocessing
 from core.progress import ProgressFn, StopFn
 from core.store.database import ProjectStore, Run
@@ -149,7 +149,7 @@ def run_pipeline(
     t0 = time.perf_counter()
     paths, scan_skipped = scan_images(folder)
     if not paths:
-        raise FileNotFoundError(f"no JPEG, PNG, TIFF or FITS images were found in {folder}")
+        raise NoImagesFound(f"no JPEG, PNG, TIFF or FITS images were found in {folder}")
     store = store or ProjectStore(store_dir or default_store_dir(folder), root=folder)
     timings["scan"] = time.perf_counter() - t0
 

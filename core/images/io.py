@@ -41,6 +41,12 @@ class ImageReadError(Exception):
     """An image file could not be read; ``str(error)`` says why."""
 
 
+class NoImagesFound(FileNotFoundError):
+    """A folder holds no image any reader of :data:`IMAGE_READERS` claims; ``hint`` says what to do."""
+
+    hint = "Choose a folder that holds galaxy images (JPEG, PNG, TIFF or FITS)."
+
+
 @dataclass(frozen=True)
 class SkippedFile:
     """A file left out of a run, with the reason shown to the user."""

@@ -116,6 +116,13 @@ def test_errors_are_messages_not_tracebacks(qtbot, window, tmp_path):
         window.start_clustering()
     assert "no JPEG, PNG, TIFF or FITS images" in blocker.args[1]
     assert "no JPEG" in window.last_error
+    from PySide6.QtWidgets import QMessageBox
+
+    from core.images.io import NoImagesFound
+
+    # the hint is chosen by the error's type (NoImagesFound.hint), not by the message's words
+    assert blocker.args[2] == NoImagesFound.hint
+    assert window.findChildren(QMessageBox, "error_box")[-1].informativeText() == NoImagesFound.hint
 
 
 def test_bad_files_are_listed_and_skipped(qtbot, window, folder):
