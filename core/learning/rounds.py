@@ -1,4 +1,4 @@
-"""What a fine-tuning round reports: its result record and the honest interval of its accuracy estimate."""
+"""A fine-tuning round's options, what it reports (its result record) and the honest interval of its accuracy estimate."""
 
 from __future__ import annotations
 
@@ -6,6 +6,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class RoundOptions:
+    """Every tunable of a fine-tuning round, written once (``finetune_round(..., options=)`` or keywords).
+
+    Attributes
+    ----------
+    steps, update_interval, lr, batch_size : the training schedule (Adam; targets refreshed every ``update_interval``)
+    ce_weight, pair_weight, kl_weight : the class-balanced cross-entropy, the must/cannot-link pairs, DEC's KL term
+    train_layers : how many of the encoder's last linear layers the round trains (the rest are fixed)
+    holdout : the share of the user's labels held back to choose the stopping step
+    head : train the supervised head on the full features (False: DEC alone)
+    head_threshold : the head's confidence above which its class replaces DEC's cluster
+    head_C : the head's inverse regularisation
+    self_training : the head's self-training rounds
+    estimate : cross-validate the head on the user's labels for the report
+    threads : torch threads for the round (None: leave torch's setting)
+    random_state : the seed; same seed, same round
+    """
+
+    steps: int = 150
+    update_interval: int = 25
+    lr: float = 1e-3
+    batch_size: int = 256
+    ce_weight: float = 1.0
+    pair_weight: float = 0.5
+    kl_weight: float = 0.1
+    train_layers: int = 1
+    holdout: float = 0.2
+    head: bool = True
+    head_threshold: float = 0.0
+    head_C: float = 0.1
+    self_training: int = 3
+    estimate: bool = True
+    threads: int | None = 1
+    random_state: int = 0
 
 
 def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -14,8 +14,6 @@ from tests.helpers import grid_blobs as _grid_blobs
 SMALL = {"hidden_dims": (32, 32, 64, 4), "pretrain_epochs": 5, "finetune_epochs": 10, "min_steps": 100, "n_init": 5}
 
 
-
-
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     X, a, b = _grid_blobs()
@@ -106,3 +104,32 @@ def test_suggestions_cover_clusters_with_no_label_yet():
     emb = np.random.default_rng(0).normal(size=(100, 2))
     picks = suggest(soft, emb, np.zeros(100, bool), 2)
     assert set(picks.tolist()) == {0, 60}  # the most typical member of each cluster first
+
+
+def test_the_estimator_takes_minus_one_for_unlabelled_and_matches_a_round(fitted, tmp_path):
+    from sklearn.base import clone
+
+    from core.learning.estimator import SemiSupervisedDEC
+    from core.learning.rounds import RoundOptions
+
+    X, a, b, dec, path = fitted
+    y = np.full(len(X), -1)
+    rng = np.random.default_rng(1)
+    picked = np.concatenate([rng.choice(np.flatnonzero(b == c), 10, replace=False) for c in (0, 1)])
+    y[picked] = b[picked]
+    opts = RoundOptions(steps=40, random_state=0)
+    est = SemiSupervisedDEC(path, out_path=tmp_path / "e.onnx", options=opts)
+    assert clone(est).get_params() == {"encoder_path": path, "out_path": tmp_path / "e.onnx", "options": opts}
+    assert est.fit(X, y) is est
+    assert list(est.classes_) == [0, 1] and est.transduction_.dtype == np.int64
+    # the same round through the function, with the labels as text and None for unlabelled
+    labels = np.array([str(v) if v >= 0 else None for v in y], dtype=object)
+    res = finetune_round(X, path, labels, class_order=["0", "1"], out_path=tmp_path / "f.onnx", options=opts)
+    np.testing.assert_array_equal(est.transduction_.astype(str), res.predicted_names())
+    np.testing.assert_array_equal(est.predict(X), est.transduction_)
+    assert est.score(X, b) > max(np.mean(dec.labels_ == b), np.mean(dec.labels_ != b))  # labels taught the rest
+    assert est.label_distributions_.shape == (len(X), len(est.result_.class_names))
+    with pytest.raises(ValueError, match="no labelled row"):
+        SemiSupervisedDEC(path).fit(X, np.full(len(X), -1))
+    with pytest.raises(TypeError):  # a misspelt option is refused, not ignored
+        finetune_round(X, path, labels, out_path=tmp_path / "g.onnx", stepz=5)
