@@ -6,11 +6,13 @@ from __future__ import annotations
 import csv
 
 import numpy as np
+import pytest
 
 from tests.helpers import cluster as _cluster
 from tests.helpers import fast as _fast
 
 
+@pytest.mark.slow
 def test_join_by_id_colours_the_map_and_is_exported(qtbot, window, folder, tmp_path):
     window.open_folder(folder)
     _fast(window)
@@ -32,6 +34,7 @@ def test_join_by_id_colours_the_map_and_is_exported(qtbot, window, folder, tmp_p
     assert "cat_kind" not in rows[0]  # only numeric columns
 
 
+@pytest.mark.slow
 def test_cluster_table_montages_and_cluster_folder(qtbot, window, folder, tmp_path):
     import cv2
 
@@ -63,6 +66,7 @@ def test_cluster_table_montages_and_cluster_folder(qtbot, window, folder, tmp_pa
     assert all(m.is_symlink() for m in made)
 
 
+@pytest.mark.slow
 def test_fits_with_wcs_get_ra_dec_in_preview_and_catalogue(qtbot, window, tmp_path):
     from astropy.io import fits
 

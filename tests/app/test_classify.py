@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
 from tests.helpers import cluster as _cluster
@@ -19,6 +20,7 @@ def test_nearest_rows_are_the_nearest_in_order():
     assert len(nearest_rows(space[:1], 0)) == 0
 
 
+@pytest.mark.slow
 def test_classify_mode_keys_label_the_galaxy_shown_and_move_on(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)

@@ -7,6 +7,7 @@ clicks, and checks the label of *every* galaxy afterwards, not only the one mean
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
@@ -34,6 +35,7 @@ def _press(qtbot, window, key) -> None:
 
 
 
+@pytest.mark.slow
 def test_click_then_keys_label_the_galaxy_on_screen(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)
@@ -56,6 +58,7 @@ def test_click_then_keys_label_the_galaxy_on_screen(qtbot, window, folder):
     assert "unlabelled left" in window.stage_label.text()
 
 
+@pytest.mark.slow
 def test_keys_after_suggest_label_the_first_shown(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)
@@ -74,6 +77,7 @@ def test_keys_after_suggest_label_the_first_shown(qtbot, window, folder):
         _expect(p, expected)
 
 
+@pytest.mark.slow
 def test_sorting_and_cluster_changes_keep_marker_and_target_together(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)
@@ -99,6 +103,7 @@ def test_sorting_and_cluster_changes_keep_marker_and_target_together(qtbot, wind
     _expect(p, expected)
 
 
+@pytest.mark.slow
 def test_a_multi_galaxy_selection_says_how_many_changed(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)
@@ -113,6 +118,7 @@ def test_a_multi_galaxy_selection_says_how_many_changed(qtbot, window, folder):
     assert f"{len(rows)} image(s)" in window.undo_action.text()
 
 
+@pytest.mark.slow
 def test_two_keys_after_a_click_label_two_galaxies(qtbot, window, folder):
     """The defect as reported: click a cluster, click A, press 1 then 3; A must stay class 1, B become 3."""
     window.open_folder(folder)

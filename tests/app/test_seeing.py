@@ -5,6 +5,7 @@ and colours that never mistake a cluster for a class."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QImage
 
@@ -19,6 +20,7 @@ def _array(pix) -> np.ndarray:
     return raw[:, : 3 * w].reshape(h, w, 3).copy()  # copied while the QImage that owns the bytes lives
 
 
+@pytest.mark.slow
 def test_thumbnails_show_the_models_crop_at_the_slider_size(qtbot, window, folder):
     import cv2
 
@@ -58,6 +60,7 @@ def test_thumbnails_show_the_models_crop_at_the_slider_size(qtbot, window, folde
     assert window.grid.thumb == 256
 
 
+@pytest.mark.slow
 def test_user_labels_have_a_solid_frame_and_model_labels_a_dashed_one(qtbot, window, folder):
     from core.colouring import row_color
 
@@ -92,6 +95,7 @@ def test_cluster_colours_never_near_a_class_colour():
     assert min(delta_e(c, k) for c in old for k in classes) < 5
 
 
+@pytest.mark.slow
 def test_stretch_changes_the_view_never_the_features(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)
@@ -114,6 +118,7 @@ def test_stretch_changes_the_view_never_the_features(qtbot, window, folder):
     np.testing.assert_allclose(window.project.features, features, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_preview_zooms_pans_and_fits(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)
@@ -135,6 +140,7 @@ def test_preview_zooms_pans_and_fits(qtbot, window, folder):
     assert abs(view.zoom_level() - fitted) < 1e-6
 
 
+@pytest.mark.slow
 def test_start_screen_buttons_and_reopen_say_what_they_should(qtbot, window, folder, tmp_path):
     """Smaller things of issue 9: a hint on the empty start screen, panel buttons enabled exactly
     when their menu items are, the sidecar names the map's projection, reopen says what was restored."""
@@ -172,6 +178,7 @@ def test_start_screen_buttons_and_reopen_say_what_they_should(qtbot, window, fol
     assert "2 labels by you" in text and "3 clusters" in text and "tsne map" in text
 
 
+@pytest.mark.slow
 def test_k_larger_than_the_images_is_said_and_shown(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window, k=40)

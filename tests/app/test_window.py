@@ -12,6 +12,7 @@ from tests.helpers import cluster as _cluster
 from tests.helpers import fast as _fast
 
 
+@pytest.mark.slow
 def test_open_cluster_lasso_label_undo_export(qtbot, window, folder, tmp_path):
     assert window.open_folder(folder)
     _fast(window)
@@ -50,6 +51,7 @@ def test_open_cluster_lasso_label_undo_export(qtbot, window, folder, tmp_path):
     assert (tmp_path / "map.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_keyboard_labelling_walks_through_a_cluster(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)
@@ -69,6 +71,7 @@ def test_keyboard_labelling_walks_through_a_cluster(qtbot, window, folder):
     assert p.user_labels[int(window.grid.rows()[2])] == "unsure"
 
 
+@pytest.mark.slow
 def test_cancel_a_running_job(qtbot, window, folder):
     window.open_folder(folder)
     s = window.run_settings
@@ -82,6 +85,7 @@ def test_cancel_a_running_job(qtbot, window, folder):
     assert not window.cancel_button.isVisible()
 
 
+@pytest.mark.slow
 def test_reopen_finds_labels_and_clusters(qtbot, window, folder, tmp_path):
     from PySide6.QtCore import QSettings
 
@@ -125,6 +129,7 @@ def test_errors_are_messages_not_tracebacks(qtbot, window, tmp_path):
     assert window.findChildren(QMessageBox, "error_box")[-1].informativeText() == NoImagesFound.hint
 
 
+@pytest.mark.slow
 def test_bad_files_are_listed_and_skipped(qtbot, window, folder):
     (folder / "broken.png").write_bytes(b"not an image")
     window.open_folder(folder)
@@ -135,6 +140,7 @@ def test_bad_files_are_listed_and_skipped(qtbot, window, folder):
     assert "broken.png" in window.skipped.topLevelItem(0).text(0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["label", "confidence", "cluster"])
 def test_colour_modes_and_projection(qtbot, window, folder, mode):
     window.open_folder(folder)
@@ -148,6 +154,7 @@ def test_colour_modes_and_projection(qtbot, window, folder, mode):
     assert window.project.projection() == "tsne"
 
 
+@pytest.mark.slow
 def test_suggest_retrain_review_and_undo_a_round(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window, k=3, method="dec")

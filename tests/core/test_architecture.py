@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 CORE = Path(__file__).resolve().parents[2] / "core"
 FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "app", "shiboken6")
 
@@ -42,6 +44,7 @@ def test_the_check_sees_the_sub_packages():
         assert f"core.{room}" in modules and any(m.startswith(f"core.{room}.") for m in modules)
 
 
+@pytest.mark.slow
 def test_core_imports_with_qt_blocked():
     """Import every core module in a fresh interpreter where Qt cannot be imported at all."""
     modules = [_module(p) for p in _core_files()]

@@ -18,6 +18,7 @@ def _rows(path):
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.slow
 def test_cli_clusters_the_sample_with_dec(tmp_path, sample_folder, capsys):
     folder = tmp_path / "imgs"
     shutil.copytree(sample_folder, folder)

@@ -22,6 +22,7 @@ def fitted(tmp_path_factory):
     return X, a, b, dec, path
 
 
+@pytest.mark.slow
 def test_supervised_term_pulls_labelled_points_to_their_class(fitted, tmp_path):
     X, a, b, dec, path = fitted
     names = np.array(["round", "disk"], dtype=object)
@@ -44,6 +45,7 @@ def test_supervised_term_pulls_labelled_points_to_their_class(fitted, tmp_path):
     assert 0.5 < res.estimated_accuracy <= 1.0 and res.from_head is not None
 
 
+@pytest.mark.slow
 def test_round_writes_a_new_onnx_and_keeps_the_old_one(fitted, tmp_path):
     X, a, b, dec, path = fitted
     before = path.read_bytes()
@@ -61,6 +63,7 @@ def test_round_writes_a_new_onnx_and_keeps_the_old_one(fitted, tmp_path):
         finetune_round(X, path, labels, out_path=path, steps=5)
 
 
+@pytest.mark.slow
 def test_new_class_becomes_a_new_cluster_and_unsure_teaches_nothing(fitted, tmp_path):
     X, a, b, dec, path = fitted
     labels = np.full(len(X), None, dtype=object)
@@ -106,6 +109,7 @@ def test_suggestions_cover_clusters_with_no_label_yet():
     assert set(picks.tolist()) == {0, 60}  # the most typical member of each cluster first
 
 
+@pytest.mark.slow
 def test_the_estimator_takes_minus_one_for_unlabelled_and_matches_a_round(fitted, tmp_path):
     from sklearn.base import clone
 
