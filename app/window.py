@@ -20,12 +20,14 @@ from app.widgets.qt_classify import QtClassify
 from app.widgets.qt_controls import QtRunSettings
 from app.widgets.qt_labels import QtClasses, QtClusters
 from app.widgets.qt_map import QtClusterMap
+from app.widgets.qt_samp import SampTools
 from app.widgets.qt_tables import CatalogueTools
 from app.widgets.qt_thumbnails import QtPreview, QtThumbnailGrid
 from app.workers import JobRunner
 from core.catalog.export import EXPORT_FORMATS
 from core.clustering.methods import CLUSTER_METHODS, describe_k_scores, suggest_n_clusters
 from core.colouring import COLOURINGS
+from core.images.io import is_image_name
 from core.pipeline import PipelineResult, run_in_own_store
 from core.project import Project
 from core.vocabulary import EXCLUDE, UNSURE
@@ -92,7 +94,8 @@ class MainWindow(QMainWindow):
         self._build_shortcuts()
         self.catalogue = CatalogueTools(self, self.docks, self.jobs, self.color_combo, say=self.status.say,
                                         show_error=self.show_error, current_cluster=self.clusters.current_cluster,
-                                        view=lambda: (self.grid.cache.prep, self.preview.stretch))
+                                        view=lambda: (self.grid.cache.prep, self.preview.stretch),
+                                        samp=lambda menu: SampTools(self, menu))
 
         self.run_settings.cluster_requested.connect(self.start_clustering)
         self.run_settings.suggest_requested.connect(self.suggest_next)
@@ -436,14 +439,16 @@ class MainWindow(QMainWindow):
         if p is None or p.run_id is None:
             return None
         entry = EXPORT_FORMATS.get(fmt)
-        path = path or dialogs.save_path(self, "Export catalogue", p.folder / f"catalogue{entry.options.suffix}",
-                                         entry.options.filter)
+        name = f"catalogue{entry.options.suffix}"  # a FITS table in the image folder would be scanned: beside it
+        path = path or dialogs.save_path(self, "Export catalogue", (p.folder.parent if is_image_name(name) else p.folder)
+                                         / name, entry.options.filter)
         if not path:
             return None
         try:
             out, _ = p.export(path, fmt)
-        except OSError as exc:
-            self.show_error(f"Cannot write {path}: {exc.strerror or exc}", "Choose a folder you can write to.")
+        except (OSError, ValueError) as exc:  # ValueError: a FITS table refused inside the image folder
+            self.show_error(f"Cannot write {path}: {getattr(exc, 'strerror', None) or exc}",
+                            "Choose a folder you can write to, outside the image folder for FITS.")
             return None
         self.status.say(f"Exported {len(p)} rows to {out}")
         return out

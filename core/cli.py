@@ -91,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--projection", choices=maps.names(), default=maps.default,
                    help=f"2-D map coordinates (default: {maps.default})")
     c.add_argument("--seed", type=int, default=0, help="random seed (same seed, same clusters)")
-    c.add_argument("--out", type=Path, default=Path("clusters.csv"), help="catalogue CSV (a .json sidecar is written beside it)")
+    c.add_argument("--out", type=Path, help="catalogue file (default: clusters.csv, or clusters.fits etc. with "
+                                            "--format; a .json sidecar is written beside it)")
     c.add_argument("--format", choices=EXPORT_FORMATS.names(), default=EXPORT_FORMATS.default,
                    help=f"catalogue format (default: {EXPORT_FORMATS.default})")
     c.add_argument("--relative-paths", action="store_true",
@@ -102,6 +103,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--cpu", action="store_true", help="do not try the CUDA execution provider")
     c.add_argument("--batch-size", type=int, default=16)
     c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.add_argument("--join", type=Path, metavar="CATALOGUE",
+                   help="CSV catalogue to join; its columns are exported as cat_<name> and kept in the project")
+    c.add_argument("--by", choices=("id", "sky"), default="id",
+                   help="join key: image id (file name) against the catalogue's id column, or sky position "
+                        "(FITS WCS centre) against its RA/Dec (default: id)")
+    c.add_argument("--join-column", help="the catalogue's id column for --by id (default: found by name)")
+    c.add_argument("--radius", default="2arcsec", help="largest separation for --by sky (default: 2arcsec)")
     d = c.add_argument_group("survey scale (Dask; see docs/survey.md)")
     d.add_argument("--workers", type=int, help="extract features on a local Dask cluster of N worker processes")
     d.add_argument("--scheduler", help="extract features on the Dask scheduler at ADDRESS (e.g. tcp://host:8786)")
@@ -144,6 +152,28 @@ def check_out(out: Path) -> Path:
         if existing.exists() and not os.access(existing, os.W_OK):
             raise UsageError(f"--out {out}: {existing} exists and cannot be overwritten; choose another name")
     return out
+
+
+def _check_join(args: argparse.Namespace) -> float:
+    """Refuse a ``--join`` that cannot work before any image is read; return the radius in arcsec.
+
+    Also refuses ``--out`` inside FOLDER for a format the scanner reads as an
+    image (a FITS table there would be clustered by the next run).
+    """
+    from core.catalog.join import parse_radius
+    from core.catalog.tables import refuse_inside_image_folder
+
+    try:
+        refuse_inside_image_folder(args.out, args.folder)
+    except ValueError as exc:
+        raise UsageError(f"--out {args.out}: {exc}") from None
+    try:
+        radius = parse_radius(args.radius)
+    except ValueError as exc:
+        raise UsageError(f"--radius: {exc}") from None
+    if args.join is not None and not args.join.is_file():
+        raise UsageError(f"--join {args.join}: no such file")
+    return radius
 
 
 def _check_folder(folder: Path) -> None:
@@ -190,9 +220,12 @@ def _cluster(args: argparse.Namespace) -> int:
     from core.pipeline import PipelineConfig, export_result, run_pipeline
 
     _check_folder(args.folder)
+    if args.out is None:
+        args.out = Path("clusters" + (EXPORT_FORMATS.get(args.format).options.suffix or ".csv"))
     check_out(args.out)
     checked_n_clusters(args.method, args.clusters, sys.maxsize)
     truth = load_truth(args.truth, args.truth_column) if args.truth else None
+    radius = _check_join(args)
     dask = _dask_spec(args)
     store = _open_store(args)
     config = PipelineConfig(model=args.model, method=args.method, n_clusters=args.clusters,
@@ -206,7 +239,19 @@ def _cluster(args: argparse.Namespace) -> int:
         from core.features.morphology import compute_morphology
 
         compute_morphology(store, result.paths, progress=None if args.quiet else ProgressBar())
-    csv_path, sidecar = export_result(result, config, args.out, args.format, relative=args.relative_paths)
+    columns, join = None, None
+    if args.join:
+        from core.catalog.join import JOIN_SETTING, join_catalogue, join_to_setting
+
+        paths = [str(p) for p in result.paths]
+        joined, cols = join_catalogue(paths, args.join, args.by, id_column=args.join_column, radius_arcsec=radius)
+        store.set_setting(JOIN_SETTING, join_to_setting(joined, [store.key_of(p) for p in paths], cols))
+        columns = {name: dict(zip(paths, values)) for name, values in cols.items()}
+        join = joined.record()
+        print(f"joined {args.join.name} by {args.by}: {joined.matched} of {len(paths)} images matched, "
+              f"{len(cols)} column(s) as cat_*")
+    csv_path, sidecar = export_result(result, config, args.out, args.format, relative=args.relative_paths,
+                                      columns=columns, join=join)
     device = "CUDA" if result.provider == "CUDAExecutionProvider" else "CPU"
     print(f"{len(result.paths)} images clustered with {args.method} on {args.model} features "
           f"(inference on {device}) in {result.timings['total']:.1f} s")

@@ -4,9 +4,10 @@
 or among known classes from a truth file loaded in the app, with the scores of
 the clusters against that truth (accuracy under optimal matching, balanced
 accuracy, ARI, NMI).  :class:`CatalogueTools` adds the *Catalogue* menu to the
-main window: join a CSV catalogue by id or by sky position (its numeric columns
-become ``Project.catalog_columns``: :mod:`core.colouring` colours the map by them and
-:func:`core.catalog.export.export_catalogue` writes them beside the labels), load a truth file, export a
+main window: join a CSV catalogue by id or by sky position (its columns become
+``Project.catalog_columns``, kept in the project: :mod:`core.colouring` colours the map
+by the numeric ones, :func:`core.catalog.export.export_catalogue` writes them all beside
+the labels, the cluster table counts the clusters against any), load a truth file, export a
 montage PNG per cluster, copy or link a cluster's files into a folder.
 """
 
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QTableWidget,
     QTableWidgetItem,
@@ -37,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets.qt_samp import SampTools
 from app.workers import JobRunner
 from core.catalog.montage import crosstab
 from core.images.display import Stretch
@@ -89,11 +92,22 @@ class QtClusterTable(QWidget):
         self.against.setCurrentIndex(i)
         self.refresh()
 
+    def offer_columns(self, names: list[str]) -> None:
+        """Offer the joined catalogue columns (``cat_*``) as what the clusters are counted against."""
+        for i in reversed(range(self.against.count())):
+            if str(self.against.itemData(i)).startswith("cat_"):
+                self.against.removeItem(i)
+        for name in names:
+            self.against.addItem(f"joined: {name}", name)
+
     def columns_of(self) -> list[object]:
         """The column value of every image (None: not counted)."""
         p = self.project
-        if self.against.currentData() == "truth" and self.truth is not None:
+        what = str(self.against.currentData())
+        if what == "truth" and self.truth is not None:
             return [self.truth.get(n) for n in p.names]
+        if what.startswith("cat_") and what in p.catalog_columns:
+            return [_class_of(v) for v in p.catalog_columns[what]]
         return list(p.user_labels)
 
     def refresh(self) -> None:
@@ -132,7 +146,8 @@ class QtClusterTable(QWidget):
             from core.clustering.metrics import evaluate
 
             m = evaluate([cols_of[i] for i in counted], [int(p.clusters[i]) for i in counted])
-            what = f"truth ({self.truth_name})" if self.against.currentData() == "truth" else "your labels"
+            data = str(self.against.currentData())
+            what = f"truth ({self.truth_name})" if data == "truth" else data if data.startswith("cat_") else "your labels"
             self.scores.setText(
                 f"Clusters vs {what} on {len(counted)} images: accuracy (optimal matching) {m['acc']:.3f}, "
                 f"balanced accuracy {m['balanced_acc']:.3f}, ARI {m['ari']:.3f}, NMI {m['nmi']:.3f}"
@@ -141,6 +156,16 @@ class QtClusterTable(QWidget):
                    if what == "your labels" else ""))
         else:
             self.scores.setText("Label galaxies of two classes or more (or load a truth file) to see scores.")
+
+
+def _class_of(value: object) -> str | None:
+    """A joined cell as a class: text as is, a whole number without ``.0``; empty or NaN is no class."""
+    if isinstance(value, str):
+        return value or None
+    v = float(value)  # type: ignore[arg-type]
+    if v != v:
+        return None
+    return str(int(v)) if v.is_integer() else f"{v:g}"
 
 
 class _JoinDialog(QDialog):
@@ -177,9 +202,9 @@ class CatalogueTools:
 
     It knows the window only as a ``QMainWindow`` to put its menu and dock in,
     and is handed what it uses (no import of the window, no reach into it):
-    the project comes with :meth:`set_project`, joined columns go into the
-    project (:meth:`Project.set_catalog_columns`, whose ``columns_changed``
-    event the map and this menu follow).
+    the project comes with :meth:`set_project`, a join goes into the project
+    (:meth:`Project.set_join`, whose ``columns_changed`` event the map and this
+    menu follow).
 
     Parameters
     ----------
@@ -197,12 +222,15 @@ class CatalogueTools:
         The crop and display stretch the montages use (what the strip shows).
     current_cluster : callable
         The cluster highlighted in the Clusters list (the copy dialog's first choice).
+    samp : callable, optional
+        Makes the SAMP tools given this menu (:class:`app.widgets.qt_samp.SampTools`).
     """
 
     def __init__(self, window: QMainWindow, docks: dict[str, QDockWidget], jobs: JobRunner, colour_box: QComboBox, *,
                  say: Callable[[str], None], show_error: Callable[..., None],
                  view: Callable[[], tuple[Preprocessing | None, Stretch]],
-                 current_cluster: Callable[[], int | None]) -> None:
+                 current_cluster: Callable[[], int | None],
+                 samp: Callable[[QMenu], SampTools] | None = None) -> None:
         self.window = window
         self.docks, self.jobs, self.colour_box = docks, jobs, colour_box
         self.say, self.show_error, self.view, self.current_cluster = say, show_error, view, current_cluster
@@ -222,6 +250,7 @@ class CatalogueTools:
         menu.addSeparator()
         self.montage_action = menu.addAction("Export &montages per cluster (PNG)…", self.export_montages)
         self.copy_action = menu.addAction("Copy or &link a cluster's files into a folder…", self.copy_cluster)
+        self.samp = samp(menu) if samp is not None else None
         menu.addSeparator()
         menu.addAction(dock.toggleViewAction())
         menu.aboutToShow.connect(self._update)
@@ -237,11 +266,15 @@ class CatalogueTools:
         project.events.columns_changed.connect(self._offer_colours)
         self._offer_colours()
         self.table.set_project(project)
+        if self.samp is not None:
+            self.samp.set_project(project)
 
     def _update(self) -> None:
         has_run = self.project is not None and self.project.run_id is not None
         for a in (self.join_action, self.truth_action, self.montage_action, self.copy_action):
             a.setEnabled(has_run)
+        if self.samp is not None:
+            self.samp.update(has_run)
 
     # ------------------------------------------------------------------ catalogue
     def join_catalogue(self, path: str | None = None, how: str | None = None, *, id_column: str | None = None,
@@ -250,7 +283,7 @@ class CatalogueTools:
 
         Without ``how`` a dialog asks (tests and scripts pass everything).
         """
-        from core.catalog.join import join_by_id, join_by_sky, joined_columns, load_catalog, sky_positions
+        from core.catalog.join import join_catalogue, load_catalog, sky_positions
 
         p = self.project
         if p is None or p.run_id is None:
@@ -278,22 +311,21 @@ class CatalogueTools:
                 return 0
             how, id_column = dialog.how.currentData(), dialog.id_column.currentText()
             ra, dec, radius = dialog.ra.currentText(), dialog.dec.currentText(), dialog.radius.value()
-        if how == "sky":
-            if not has_sky:
-                self.show_error("No image has sky coordinates (FITS with a WCS); join by id instead.")
-                return 0
-            from core.catalog.join import DEC_NAMES, RA_NAMES
-
-            ra, dec = ra or cat.find(RA_NAMES), dec or cat.find(DEC_NAMES)
-            index, _sep = join_by_sky(positions[:, 0], positions[:, 1], cat.numeric(ra), cat.numeric(dec), radius)
-        else:
-            index = join_by_id(p.paths, cat, id_column)
-        columns = joined_columns(cat, index)
-        p.set_catalog_columns({f"cat_{k}": v for k, v in columns.items()})  # the map and the box follow its event
-        matched = int((index >= 0).sum())
-        self.say(f"Joined {Path(path).name}: {matched} of {len(p)} images matched; "
-                 f"{len(columns)} numeric column(s) can colour the map and are exported")
-        return matched
+        if how == "sky" and not has_sky:
+            self.show_error("No image has sky coordinates (FITS with a WCS); join by id instead.")
+            return 0
+        try:
+            join, columns = join_catalogue(p.paths, path, how, id_column=id_column, ra_column=ra, dec_column=dec,
+                                           radius_arcsec=radius, positions=positions)
+        except (OSError, ValueError) as exc:
+            self.show_error(f"Cannot join {path}: {exc}")
+            return 0
+        p.set_join(join, columns)  # the map and the colour box follow its columns_changed event
+        numeric = sum(np.asarray(v).dtype.kind == "f" for v in columns.values())
+        self.say(f"Joined {Path(path).name}: {join.matched} of {len(p)} images matched; "
+                 f"{numeric} numeric column(s) can colour the map; all {len(columns)} are "
+                 f"exported and can be compared with the clusters")
+        return join.matched
 
     def _offer_colours(self) -> None:
         """The "colour by" box lists :data:`core.colouring.COLOURINGS` and the project's joined columns."""
@@ -301,8 +333,11 @@ class CatalogueTools:
         for i in reversed(range(combo.count())):
             if str(combo.itemData(i)).startswith("cat_"):
                 combo.removeItem(i)
-        for name in self.project.catalog_columns if self.project is not None else ():
-            combo.addItem(f"colour by {name}", name)
+        columns = self.project.catalog_columns if self.project is not None else {}
+        for name, values in columns.items():
+            if np.asarray(values).dtype.kind == "f":  # text columns (ids, classes) do not make a colour scale
+                combo.addItem(f"colour by {name}", name)
+        self.table.offer_columns(list(columns))
 
     def load_truth(self, path: str | None = None) -> int:
         """Load known classes (id, class CSV, or Galaxy Zoo's solutions file); returns the images with a class."""

@@ -58,10 +58,17 @@ class CatalogueRow:
     confidence: float
     x: float
     y: float
-    #: Numeric columns after the standard ones (RA/Dec of the image centre, joined ``cat_*`` columns);
-    #: NaN is written as an empty cell.
-    extra: dict[str, float] = field(default_factory=dict)
+    #: Columns after the standard ones (RA/Dec of the image centre, joined ``cat_*`` columns): numbers,
+    #: or text for identifiers (an 18-digit SDSS objid is not a float); NaN is written as an empty cell.
+    extra: dict[str, float | str] = field(default_factory=dict)
     morphology: tuple[float, ...] = ()  # core.features.morphology.CATALOGUE_NAMES, when computed
+
+
+def _cell(value: object) -> float | str:
+    """A joined value for a row: text stays text (ids), anything else a float, None NaN."""
+    if isinstance(value, str):
+        return value
+    return float("nan") if value is None else float(value)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -99,7 +106,8 @@ def write_csv(rows: Iterable[CatalogueRow], path: str | os.PathLike[str]) -> Pat
         values = [r.extra.get(k, float("nan")) for k in extra]
         writer.writerow([neutralise(r.path), neutralise(r.id), r.cluster, neutralise(r.cluster_name),
                          neutralise(r.label), r.label_source, f"{r.confidence:.6f}", f"{r.x:.6g}", f"{r.y:.6g}"]
-                        + [f"{float(v):.10g}" if v == v else "" for v in values]
+                        + [neutralise(v) if isinstance(v, str) else f"{float(v):.10g}" if v == v else ""
+                           for v in values]
                         + _morphology_cells(r, morph))
     return atomic_write_text(path, buf.getvalue())
 
@@ -158,20 +166,44 @@ class ExportOptions:
         The file's extension (``.csv``): the save dialog's proposed name.
     filter : str
         The app's file dialog filter (``CSV files (*.csv)``); empty: all files.
+    record : bool
+        The writer takes ``record=`` (the run record) and keeps it in the file's metadata
+        (the ``astropy.table`` formats of :mod:`core.catalog.tables`).
     """
 
     suffix: str = ""
     filter: str = ""
+    record: bool = False
 
 
-#: Export formats: name -> entry whose factory is ``write(rows, path) -> Path``, with :class:`ExportOptions`.
+def _table_writer(fmt: str):  # -> Callable[[rows, path, record], Path]
+    """A writer of :mod:`core.catalog.tables` (astropy ``Table``: units, UCDs, the run record in its metadata)."""
+    def write(rows: Iterable[CatalogueRow], path: str | os.PathLike[str],
+              record: Mapping[str, object] | None = None) -> Path:
+        from core.catalog.tables import write_table
+
+        return write_table(list(rows), path, fmt, record)
+    write.__doc__ = f"Write the catalogue as {fmt} through astropy.table.Table; returns the path."
+    return write
+
+
+#: Export formats: name -> entry whose factory is ``write(rows, path) -> Path`` (``write(rows, path, record=)``
+#: with ``record=True``), with :class:`ExportOptions`.
 EXPORT_FORMATS: Registry[ExportOptions] = Registry("export format", default="csv", options_type=ExportOptions)
 EXPORT_FORMATS.add("csv", write_csv, "Catalogue (CSV)", "one row per image, spreadsheet-safe",
                    suffix=".csv", filter="CSV files (*.csv)")
+EXPORT_FORMATS.add("fits", _table_writer("fits"), "Catalogue (FITS table)", "FITS binary table for TOPCAT, ds9, astropy",
+                   suffix=".fits", filter="FITS tables (*.fits)", record=True)
+EXPORT_FORMATS.add("votable", _table_writer("votable"), "Catalogue (VOTable)", "VOTable for TOPCAT, Aladin, SAMP",
+                   suffix=".vot", filter="VOTable (*.vot *.xml)", record=True)
+EXPORT_FORMATS.add("ecsv", _table_writer("ascii.ecsv"), "Catalogue (ECSV)", "text with units and metadata (astropy)",
+                   suffix=".ecsv", filter="ECSV (*.ecsv)", record=True)
+EXPORT_FORMATS.add("parquet", _table_writer("parquet"), "Catalogue (Parquet)", "columnar, for pandas and big tables",
+                   suffix=".parquet", filter="Parquet (*.parquet)", record=True)
 
 
 def catalogue_rows(store: ProjectStore, run_id: int,
-                   columns: Mapping[str, Mapping[str, float]] | None = None) -> list[CatalogueRow]:
+                   columns: Mapping[str, Mapping[str, float | str]] | None = None) -> list[CatalogueRow]:
     """One row per image of a stored run: the user's label where there is one, else the cluster's name.
 
     Everything comes from the store (assignments, cluster names, labels), so the
@@ -192,7 +224,7 @@ def catalogue_rows(store: ProjectStore, run_id: int,
         cname = cluster_name(int(c), names)
         label, source = labels.get(int(db_id), (cname, "model"))
         extra = {k: float(v[i]) for k, v in sky.items()}
-        extra.update({k: float(v.get(path, float("nan"))) for k, v in (columns or {}).items()})
+        extra.update({k: _cell(v.get(path)) for k, v in (columns or {}).items()})
         rows.append(CatalogueRow(path, image_id(path), int(c), cname, label, source, float(q),
                                  float("nan") if x is None else float(x), float("nan") if y is None else float(y),
                                  extra))
@@ -232,7 +264,8 @@ def run_record(store: ProjectStore, run_id: int) -> dict[str, object]:
 
 def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[str],
                      fmt: str = EXPORT_FORMATS.default, relative: bool = False,
-                     columns: Mapping[str, Mapping[str, float]] | None = None) -> tuple[Path, Path]:
+                     columns: Mapping[str, Mapping[str, float | str]] | None = None,
+                     join: Mapping[str, object] | None = None) -> tuple[Path, Path]:
     """Write a stored run's catalogue in format ``fmt`` and its sidecar ``<stem>.json``; return both paths.
 
     Parameters
@@ -244,20 +277,32 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
     path : path-like
         The catalogue file.
     fmt : str
-        A name in :data:`EXPORT_FORMATS`.
+        A name in :data:`EXPORT_FORMATS`.  A format whose files the scanner reads
+        as images (FITS) is refused inside the image folder
+        (:class:`core.catalog.tables.CatalogueInImageFolder`, a ``ValueError``).
     relative : bool
         Image paths relative to the image folder, and no absolute folder in the
         sidecar: for files meant to be shared (absolute paths name the user's home and disks).
     columns : mapping, optional
-        Extra numeric columns, name -> image path -> value (the app's joined
-        catalogue columns, ``cat_*``); images without a value get an empty cell.
+        Extra columns, name -> image path -> value (the project's joined
+        catalogue columns, ``cat_*``): numbers, or text for identifiers; images
+        without a value get an empty cell.
+    join : mapping, optional
+        How they were joined (:meth:`core.catalog.join.Join.record`: catalogue
+        file, SHA-256, key or radius, columns taken), kept in the sidecar as
+        ``join`` so the catalogue can be rebuilt from it.
     """
-    writer = EXPORT_FORMATS.get(fmt).factory
+    from core.catalog.tables import refuse_inside_image_folder
+
+    entry = EXPORT_FORMATS.get(fmt)
     path = Path(path)
+    refuse_inside_image_folder(path, store.root)
     rows = catalogue_rows(store, run_id, columns)
     record = run_record(store, run_id)
     if columns:
         record["joined_columns"] = list(columns)
+    if join is not None:
+        record["join"] = dict(join)
     if relative:
         for row in rows:
             row.path = store.key_of(row.path)
@@ -267,6 +312,6 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
 
     if any(r.morphology for r in rows):
         record["morphology"] = morphology_record(store)
-    out = writer(rows, path)
+    out = entry.factory(rows, path, record=record) if entry.options.record else entry.factory(rows, path)
     sidecar = write_sidecar(path.with_suffix(".json"), record)
     return Path(out), sidecar

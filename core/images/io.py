@@ -113,10 +113,32 @@ def _name_is_text(name: str) -> bool:
     return True
 
 
+#: The ORIGIN card of a catalogue written by :mod:`core.catalog.tables` (FITS binary table, no pixels).
+CATALOGUE_ORIGIN = b"ORIGIN  = 'Galaxy Sorter'"
+
+
+def is_catalogue_fits(path: str | os.PathLike[str]) -> bool:
+    """Whether a ``.fits`` file is a catalogue this program wrote (an empty primary HDU and ``ORIGIN = 'Galaxy Sorter'``).
+
+    Reads at most the first 64 KiB; the scanner asks only for FITS files that
+    have a ``<stem>.json`` sidecar beside them, as every catalogue does.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(FINGERPRINT_BLOCK)
+    except OSError:
+        return False
+    primary = [head[i:i + 80] for i in range(0, min(len(head), 2880), 80)]
+    no_pixels = any(c.startswith(b"NAXIS   =") and c[10:30].strip() == b"0" for c in primary)
+    return no_pixels and CATALOGUE_ORIGIN in head
+
+
 def scan_images(folder: str | os.PathLike[str], recursive: bool = True) -> tuple[list[Path], list[SkippedFile]]:
     """Return the image files under ``folder`` (sorted) and what could not be scanned, with reasons.
 
-    Hidden folders and the project store (``.galaxy-sorter``) are not entered.
+    Hidden folders and the project store (``.galaxy-sorter``) are not entered,
+    and a FITS catalogue this program wrote (:func:`is_catalogue_fits`, checked
+    only for a FITS file with a ``.json`` sidecar beside it) is not an image.
     An image whose name is not valid UTF-8 (it could be neither stored nor
     exported faithfully) and a subfolder that cannot be listed are reported as
     skipped instead of stopping or silently shrinking the run.
@@ -135,8 +157,11 @@ def scan_images(folder: str | os.PathLike[str], recursive: bool = True) -> tuple
         skipped.append(SkippedFile(printable_path(where),
                                    f"folder cannot be read ({exc.strerror}); its images are left out"))
 
-    def keep(dirpath: str | Path, name: str) -> bool:
+    def keep(dirpath: str | Path, name: str, names: set[str]) -> bool:
         if not (is_image_name(name) and not name.startswith(".")):
+            return False
+        if name.lower().endswith(FITS_SUFFIXES) and f"{image_id(name)}.json" in names \
+                and is_catalogue_fits(Path(dirpath) / name):
             return False
         if not _name_is_text(name):
             skipped.append(SkippedFile(printable_path(Path(dirpath) / name),
@@ -147,13 +172,15 @@ def scan_images(folder: str | os.PathLike[str], recursive: bool = True) -> tuple
     if recursive:
         for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS)
-            found.extend(Path(dirpath) / f for f in filenames if keep(dirpath, f))
+            names = set(filenames)
+            found.extend(Path(dirpath) / f for f in filenames if keep(dirpath, f, names))
     else:
         try:
             entries = list(root.iterdir())
         except OSError as exc:
             raise NotADirectoryError(f"{root} cannot be read ({exc.strerror})") from exc
-        found = [p for p in entries if p.is_file() and keep(root, p.name)]
+        names = {p.name for p in entries}
+        found = [p for p in entries if p.is_file() and keep(root, p.name, names)]
     return sorted(found), sorted(skipped, key=lambda s: s.path)
 
 
