@@ -8,6 +8,8 @@ the toy clustering method the registry tests add.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from core.clustering.methods import ClusterResult
@@ -91,3 +93,49 @@ def halves(X, n_clusters, *, random_state, **_):
     labels = (X[:, 0] > np.median(X[:, 0])).astype(np.int64)
     soft = np.eye(2)[labels]
     return ClusterResult("halves", labels, soft.max(1), soft, params={"n_clusters": n_clusters})
+
+
+def pixmap_array(pix) -> np.ndarray:
+    """The RGB pixels of a QPixmap as an array (what the user sees in a thumbnail or the preview)."""
+    from PySide6.QtGui import QImage
+
+    img = pix.toImage().convertToFormat(QImage.Format.Format_RGB888)
+    w, h = img.width(), img.height()
+    raw = np.frombuffer(img.constBits(), np.uint8, img.bytesPerLine() * h).reshape(h, -1)
+    return raw[:, : 3 * w].reshape(h, w, 3).copy()  # copied while the QImage that owns the bytes lives
+
+
+def wait_for(condition, timeout: float = 10.0) -> None:
+    """Poll until ``condition()`` (SAMP delivers on the hub's and the clients' own threads)."""
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise TimeoutError("no SAMP message arrived")
+        time.sleep(0.02)
+
+
+class Topcat:
+    """A second SAMP client that receives what TOPCAT would and can select rows."""
+
+    def __init__(self, hub) -> None:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # astropy 8 deprecates astropy.samp in favour of pyvo.samp (same code)
+            from astropy.samp import SAMPIntegratedClient
+        self.client = SAMPIntegratedClient(name="fake TOPCAT", addr="127.0.0.1")
+        self.client.connect(hub_params=hub.params)
+        self.received: list[tuple[str, dict]] = []
+        for mtype in ("table.load.votable", "table.select.rowList", "coord.pointAt.sky"):
+            self.client.bind_receive_notification(mtype, self._on)
+
+    def _on(self, private_key, sender_id, mtype, params, extra) -> None:
+        self.received.append((mtype, params))
+
+    def last(self, mtype: str) -> dict | None:
+        found = [p for m, p in self.received if m == mtype]
+        return found[-1] if found else None
+
+    def close(self) -> None:
+        if self.client.is_connected:
+            self.client.disconnect()

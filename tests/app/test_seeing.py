@@ -7,17 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QImage
 
 from tests.helpers import cluster as _cluster
 from tests.helpers import fast as _fast
-
-
-def _array(pix) -> np.ndarray:
-    img = pix.toImage().convertToFormat(QImage.Format.Format_RGB888)
-    w, h = img.width(), img.height()
-    raw = np.frombuffer(img.constBits(), np.uint8, img.bytesPerLine() * h).reshape(h, -1)
-    return raw[:, : 3 * w].reshape(h, w, 3).copy()  # copied while the QImage that owns the bytes lives
+from tests.helpers import pixmap_array as _array
 
 
 @pytest.mark.slow
