@@ -341,9 +341,7 @@ class MainWindow(QMainWindow):
 
     def show_round(self, result) -> None:
         """What the round changed, with a button to review the moved galaxies."""
-        self.last_round_box, review = dialogs.round_report(self, result.summary(), int(result.moved.sum()))
-        if review:
-            self.review_moved()
+        self.last_round_box = dialogs.round_report(self, result, self.project.learning_curve(), self.review_moved)
 
     def review_moved(self) -> None:
         """Select the galaxies the last round moved."""

@@ -209,8 +209,10 @@ def catalogue_rows(store: ProjectStore, run_id: int,
     Everything comes from the store (assignments, cluster names, labels), so the
     app and the CLI write the same catalogue for the same run.  When any FITS
     image has a celestial WCS, ``ra`` and ``dec`` of each image's centre follow
-    (:func:`core.catalog.join.sky_positions`); then ``columns`` (name -> image path
-    -> value: the app's joined catalogue columns).
+    (:func:`core.catalog.join.sky_positions`); then, after a fine-tuning round,
+    ``p_<class>``: the calibrated probability of each class
+    (:func:`class_probabilities`); then ``columns`` (name -> image path -> value:
+    the app's joined catalogue columns).
     """
     from core.catalog.join import sky_columns
     from core.images.io import image_id
@@ -219,6 +221,7 @@ def catalogue_rows(store: ProjectStore, run_id: int,
     labels = store.labels()
     assignments = store.assignments(run_id)
     sky = sky_columns([r[1] for r in assignments])
+    sky.update(class_probabilities(store, run_id, [int(r[0]) for r in assignments], labels))
     rows = []
     for i, (db_id, path, _name, c, q, x, y) in enumerate(assignments):
         cname = cluster_name(int(c), names)
@@ -230,6 +233,40 @@ def catalogue_rows(store: ProjectStore, run_id: int,
                                  extra))
     _attach_morphology(store, [int(r[0]) for r in assignments], rows)
     return rows
+
+
+def class_probabilities(store: ProjectStore, run_id: int, db_ids: list[int],
+                        labels: Mapping[int, tuple[str, str]]) -> dict[str, list[float]]:
+    """``p_<class>`` columns of a fine-tuned run: each class's calibrated probability, per image.
+
+    The round keeps them in ``runs/<file>.npz`` (``params["proba"]``, classes in
+    ``params["proba_classes"]``; see :mod:`core.learning.calibration`): under the
+    folder's estimated class fractions, so a cut such as ``p_spiral > 0.9``
+    keeps galaxies nine in ten of which are spirals.  An image the user
+    labelled with one of these classes gets 1 for it and 0 for the others (its
+    label is the catalogue's).  Empty for runs without them.
+    """
+    import numpy as np
+
+    run = store.run(run_id)
+    params = dict(run.params) if run is not None else {}
+    name, classes = params.get("proba"), list(params.get("proba_classes") or [])
+    from core.store.layout import RUNS_DIR, member_path
+
+    path = member_path(store.folder, RUNS_DIR, name, ".npz")  # a plain name of a file inside runs/, else nothing
+    if path is None or not classes:
+        return {}
+    with np.load(path, allow_pickle=False) as data:
+        where = {int(i): r for r, i in enumerate(data["image_ids"])}
+        proba = np.asarray(data["soft"], np.float64)
+    out = np.full((len(db_ids), len(classes)), np.nan)
+    for r, db_id in enumerate(db_ids):
+        if db_id in where:
+            out[r] = proba[where[db_id], :len(classes)]
+        user = labels.get(db_id)
+        if user is not None and user[1] == "user" and user[0] in classes:
+            out[r] = np.eye(len(classes))[classes.index(user[0])]
+    return {f"p_{c}": out[:, j].tolist() for j, c in enumerate(classes)}
 
 
 def run_record(store: ProjectStore, run_id: int) -> dict[str, object]:

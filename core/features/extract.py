@@ -1,21 +1,18 @@
 """Deep features from ONNX models, on the GPU when one really works.
 
-``FeatureModel`` wraps an onnxruntime session.  onnxruntime-gpu lists the CUDA
-provider as *available* even on machines where its libraries cannot load, and
-then prints a screen of errors; so the session is created with CUDA first and
-the provider reported is the one the created session actually uses
-(``session.get_providers()[0]``), with onnxruntime's log quietened meanwhile.
+``FeatureModel`` wraps an onnxruntime session.  onnxruntime-gpu lists the CUDA provider as *available*
+even on machines where its libraries cannot load, and then prints a screen of errors; so the session is
+created with CUDA first and the provider reported is the one the created session actually uses
+(``session.get_providers()[0]``), with onnxruntime's log quietened meanwhile.  The models are the
+entries of :data:`FEATURE_MODELS`, made with :func:`load_model`.
 
-``extract_features`` decodes, crops and normalises images on worker threads,
-straight into preallocated batch arrays, up to ``prefetch`` batches ahead of
-the model (OpenCV and onnxruntime both release the GIL), so the thread that
-runs the model only runs it; and it keeps every computed row in a
-:class:`~core.store.cache.FeatureCache`, so reopening a folder recomputes only new or
-changed images.  ``benchmarks/extraction.py`` measures how close the end-to-end
-rate comes to the model's own.
-
-On CUDA the session is fed through I/O binding, and ``fp16=True`` converts the
-model to half precision (inputs and outputs stay float32) when it is loaded.
+``extract_features`` decodes, crops and normalises images on worker threads, straight into preallocated
+batch arrays, up to ``prefetch`` batches ahead of the model (OpenCV and onnxruntime both release the GIL),
+so the thread that runs the model only runs it; and it keeps every computed row in a
+:class:`~core.store.cache.FeatureCache`, so reopening a folder recomputes only new or changed images.
+``benchmarks/extraction.py`` measures how close the end-to-end rate comes to the model's own.  On CUDA
+the session is fed through I/O binding, and ``fp16=True`` converts the model to half precision (inputs
+and outputs stay float32) when it is loaded.
 """
 
 from __future__ import annotations
@@ -197,56 +194,34 @@ class FeatureModel:
 
 @dataclass(frozen=True)
 class ModelOptions:
-    """What callers need to know about a feature model.
-
-    Attributes
-    ----------
-    file : str
-        The ONNX file under ``models/`` (read by :func:`load_model` and bundled by ``build.spec``).
-    exporter : str or None
-        The ``models/export_<name>.py`` module that builds the file (run by
-        ``models/build_models.py``); None for a file trained here and committed.
-    """
+    """A feature model's facts: ``file``, its ONNX file under ``models/`` (:func:`load_model`, ``build.spec``);
+    ``exporter``, the ``models/export_<name>.py`` that builds it (``models/build_models.py``), None if committed."""
 
     file: str
     exporter: str | None = None
 
 
-#: The feature models: name -> entry whose factory makes the model
-#: (``factory(name, path=, use_gpu=) -> FeatureModel``), with :class:`ModelOptions`.
-#: Callers make a model with :func:`load_model`, never ``FeatureModel(name)``.
+#: The feature models: name -> entry whose factory makes the model (``factory(name, path=, use_gpu=) ->
+#: FeatureModel``), with :class:`ModelOptions`.  Callers use :func:`load_model`, never ``FeatureModel(name)``.
 FEATURE_MODELS: Registry[ModelOptions] = Registry("feature model", default=DEFAULT_MODEL, options_type=ModelOptions)
-FEATURE_MODELS.add("galaxy_cnn", FeatureModel, "Galaxy CNN (default)",
-                   "Galaxy CNN trained on Galaxy Zoo morphology labels (default): 64 features, 48 px",
-                   file="galaxy_cnn.onnx", exporter=None)  # committed, trained by models/train_galaxy_net.py
-FEATURE_MODELS.add("xception", FeatureModel, "Xception (ImageNet)",
-                   "Xception, ImageNet weights (as in the seed papers): 2048 features, 299 px",
-                   file="xception.onnx", exporter="export_xception")
-FEATURE_MODELS.add("efficientnet_lite0", FeatureModel, "EfficientNet-Lite0 (fast)",
-                   "EfficientNet-Lite0, ImageNet weights (fast): 1280 features, 224 px",
-                   file="efficientnet_lite0.onnx", exporter="export_efficientnet_lite0")
-# int8 copies (models/export_<name>.py -> export_int8.py, calibrated on the built-in sample; built after their fp32 files,
-# which come first here).  benchmarks/int8.py measures speed and scores against fp32.
-FEATURE_MODELS.add("xception_int8", FeatureModel, "Xception int8 (fast CPU)",
-                   "Xception quantised to int8 (onnxruntime QDQ, per-channel weights): 2048 features, 299 px, "
-                   "several times faster on CPUs with VNNI",
+FEATURE_MODELS.add("galaxy_cnn", FeatureModel, "Galaxy CNN (default)", "Galaxy CNN trained on Galaxy Zoo morphology labels "
+                   "(default): 64 features, 48 px", file="galaxy_cnn.onnx")  # committed: models/train_galaxy_net.py
+FEATURE_MODELS.add("xception", FeatureModel, "Xception (ImageNet)", "Xception, ImageNet weights (as in the seed papers): "
+                   "2048 features, 299 px", file="xception.onnx", exporter="export_xception")
+FEATURE_MODELS.add("efficientnet_lite0", FeatureModel, "EfficientNet-Lite0 (fast)", "EfficientNet-Lite0, ImageNet weights "
+                   "(fast): 1280 features, 224 px", file="efficientnet_lite0.onnx", exporter="export_efficientnet_lite0")
+# int8 copies (export_int8.py, calibrated on the sample; built after their fp32 files, first here; benchmarks/int8.py).
+FEATURE_MODELS.add("xception_int8", FeatureModel, "Xception int8 (fast CPU)", "Xception quantised to int8 (onnxruntime "
+                   "QDQ, per-channel weights): 2048 features, 299 px, several times faster on CPUs with VNNI",
                    file="xception_int8.onnx", exporter="export_xception_int8")
-FEATURE_MODELS.add("efficientnet_lite0_int8", FeatureModel, "EfficientNet-Lite0 int8 (fastest CPU)",
-                   "EfficientNet-Lite0 quantised to int8 (onnxruntime QDQ, per-channel weights): 1280 features, "
-                   "224 px, about 1.8x faster on CPUs with VNNI",
+FEATURE_MODELS.add("efficientnet_lite0_int8", FeatureModel, "EfficientNet-Lite0 int8 (fastest CPU)", "EfficientNet-"
+                   "Lite0 quantised to int8 (onnxruntime QDQ, per-channel weights): 1280 features, 224 px, ~1.8x faster",
                    file="efficientnet_lite0_int8.onnx", exporter="export_efficientnet_lite0_int8")
 
 
 def load_model(name: str = DEFAULT_MODEL, *, use_gpu: bool = True, **kwargs: object) -> FeatureModel:
-    """Make the feature model ``name`` of :data:`FEATURE_MODELS` from its registered file.
-
-    The one way the pipeline, the project and the CLI get a model: the entry's
-    factory is called with the entry's file (``models/<file>``), so a model
-    registered with another file name or another class needs no other edit.
-    ``kwargs`` go to the factory (``fp16``, ``io_binding``).  Raises
-    ``ValueError`` for an unknown name and :class:`core.paths.ModelFileMissing`
-    when the file has not been built.
-    """
+    """Make the model ``name`` of :data:`FEATURE_MODELS`, its factory with its file (``kwargs``: ``fp16``, ...): the
+    one way core gets a model.  Raises ``ValueError`` (unknown name) or :class:`core.paths.ModelFileMissing` (not built)."""
     entry = FEATURE_MODELS.get(name)
     return entry.factory(name, path=model_file(Path(entry.options.file).stem), use_gpu=use_gpu, **kwargs)
 
