@@ -30,6 +30,7 @@ from core.colouring import COLOURINGS
 from core.images.io import is_image_name
 from core.pipeline import PipelineResult, run_in_own_store
 from core.project import Project
+from core.store.recovery import DamagedStore
 from core.vocabulary import EXCLUDE, UNSURE
 
 
@@ -132,6 +133,7 @@ class MainWindow(QMainWindow):
                                for e in EXPORT_FORMATS]
         self.export_map_action = dialogs.action(self, m, "Export &map (PNG/SVG)…", self.export_map)
         self.copy_action = dialogs.action(self, m, "&Copy selected file paths", self.copy_paths, "Ctrl+Shift+C")
+        self.backup_action = dialogs.action(self, m, "&Back up project…", lambda: dialogs.back_up_project(self))
         m.addSeparator()
         dialogs.action(self, m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         e = self.menuBar().addMenu("&Edit")
@@ -194,6 +196,8 @@ class MainWindow(QMainWindow):
             return False
         try:
             project = Project.open(folder)
+        except DamagedStore as exc:  # a damaged database: offer the recovery that keeps every readable label
+            return dialogs.offer_recovery(self, folder, exc) and self.open_folder(folder)
         except Exception as exc:  # unreadable store, newer schema: tell the user, keep the window
             self.show_error(f"Cannot open the project of {folder}: {exc}", "", traceback.format_exc())
             return False
@@ -267,7 +271,9 @@ class MainWindow(QMainWindow):
             p.features = res.features
             self.status.say(f"Restored {p.folder.name}: {len(p)} images, "
                             f"{sum(u is not None for u in p.user_labels)} labels by you, {len(p.cluster_ids())} "
-                            f"clusters ({p.run.method if p.run else ''}), {p.projection()} map; features ready")
+                            f"clusters ({p.run.method if p.run else ''}), {p.projection()} map; features ready"
+                            + (f" ({len(res.skipped)} image(s) gone or unreadable: their clustered features kept)"
+                               if res.skipped else ""))
         self.status.set_provider(provider)
 
     def suggest_k(self) -> None:
@@ -420,6 +426,7 @@ class MainWindow(QMainWindow):
             action.setEnabled(has_run)
         self.export_map_action.setEnabled(has_run)
         self.copy_action.setEnabled(bool(p is not None and len(p.selection.indices)))
+        self.backup_action.setEnabled(p is not None)
         self.cluster_action.setEnabled(p is not None)
         self.suggest_action.setEnabled(has_run)
         self.retrain_action.setEnabled(bool(has_run and p.encoder_path() is not None))

@@ -104,10 +104,15 @@ def load_features(args: argparse.Namespace, images: Path, truth: dict[str, str],
         source = f"{Path(args.features).name}"
     else:
         from core.features.extract import FeatureModel, extract_features
+        from core.images.io import image_id, is_image_name
         from core.images.preprocess import Preprocessing
         from core.store.cache import FeatureCache
 
-        paths = [p for p in sorted(images.glob("*.jpg")) if truth.get(p.stem) in classes]
+        # Every format the app reads (JPEG, PNG, TIFF, FITS), not only the Kaggle set's JPEGs.
+        paths = [p for p in sorted(images.iterdir()) if is_image_name(p.name) and truth.get(image_id(p)) in classes]
+        if not paths:
+            raise SystemExit(f"no image of {images} has a label of {', '.join(classes)} in the truth file "
+                             f"(an id is the file name without its extension)")
         if args.heldout or args.tune:
             from models.train_galaxy_net import split_of
 
@@ -116,7 +121,7 @@ def load_features(args: argparse.Namespace, images: Path, truth: dict[str, str],
                 paths = paths[:args.tune]
         ext = extract_features(paths, FeatureModel(args.model), Preprocessing(),
                                cache=FeatureCache(ROOT / ".cache" / "benchmarks" / "features"), batch_size=16)
-        ids, X = np.array([p.stem for p in ext.paths]), ext.features
+        ids, X = np.array([image_id(p) for p in ext.paths]), ext.features
         source = f"{args.model} features (extracted)"
     if args.save_features and not args.features:
         np.savez(args.save_features, ids=ids, features=X)

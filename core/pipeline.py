@@ -194,6 +194,10 @@ def run_pipeline(
 
     t = time.perf_counter()
     ids = store.add_images(kept, [(s.path, s.reason) for s in skipped])
+    if store.followed:
+        shown = ", ".join(f"{old} -> {new}" for old, new in store.followed[:3])
+        clusters.warnings.append(f"{len(store.followed)} label(s) followed their image to a new name or folder "
+                                 f"(same content): {shown}{', ...' if len(store.followed) > 3 else ''}")
     db_ids = [ids[str(p)] for p in kept]
     params = {**cfg.record(), **clusters.params, "folder": str(Path(folder).resolve()), "model_sha256": model.sha256,
               "provider": model.provider, "soft": store.save_soft(db_ids, clusters.soft)}
@@ -207,6 +211,8 @@ def run_pipeline(
     timings["save"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     store.set_setting(f"timings/{run_id}", timings)
+    # This run's skipped files (the store's list covers every run): the sidecar lists these.
+    store.set_setting(f"skipped/{run_id}", [[store.key_of(s.path), s.reason] for s in skipped])
     if progress:
         progress(1.0, "done")
     return PipelineResult(kept, features, clusters, coords, skipped, model.provider, run_id, store, timings,

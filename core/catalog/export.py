@@ -10,24 +10,35 @@ One row per image: path, id, cluster id, cluster name, label and its source
 they were computed (:func:`core.features.morphology.compute_morphology`), the morphology
 parameters concentration, asymmetry, gini, m20, ellipticity and colour.  Text cells
 that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
-``@``, tab or carriage return) are prefixed with a quote; numbers are written
-as numbers.  Both files are written atomically (temporary file in the same
-folder, fsync, rename), so an interrupted export never leaves half a file.
+``@``, tab or carriage return) are prefixed with a quote, and so is every such
+piece after a ``;`` or a tab inside a cell (``a;=1+1;.jpg`` is written
+``"a;'=1+1;.jpg"``: a spreadsheet in a locale whose separator is ``;`` splits
+the line there); a cell holding ``;`` or a tab is also written in double
+quotes (:func:`neutralise`, :func:`csv_line`); numbers are written as numbers.
+
+The two files change together (:func:`write_pair`): both are written to
+temporary names and fsynced, a journal naming them is fsynced, then the sidecar
+and the CSV are renamed into place and the journal removed.  A kill between
+the two renames leaves the journal, and the next export (or
+:func:`recover_export`) finishes the renames first, so the pair on disk is
+always one export's; the sidecar's ``catalogue.sha256`` names the CSV it
+describes (:func:`sidecar_matches`).  Temporary files of a killed export are
+removed by the next one.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import platform
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.catalog.pair import write_pair
 from core.registry import Registry
 from core.vocabulary import cluster_name
 
@@ -38,11 +49,45 @@ COLUMNS = ("path", "id", "cluster", "cluster_name", "label", "label_source", "co
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+#: Characters that put a cell in double quotes: the CSV's own (comma, quote, line breaks) and the
+#: separators a spreadsheet may split on instead (``;`` in many locales, tab).
+_QUOTE_IF = frozenset(',"\r\n;\t')
+
+
+#: Where a spreadsheet may start a cell inside a text: its start, or just after a ``;`` or a tab (the
+#: separators of other locales and of pasted text), when a formula character follows (after any quotes).
+_FORMULA_AT = re.compile(r'(?:^|(?<=[;\t]))(?="*[=+\-@\t\r])')
+
+
 def neutralise(value: object) -> object:
-    """Return ``value`` safe for spreadsheets: text starting like a formula gets a leading quote."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    """Return ``value`` safe for spreadsheets: a ``'`` before every place a formula could start.
+
+    That is the text's start, and each start of a piece after a ``;`` or a tab:
+    a spreadsheet that splits the line on ``;`` (many locales do) would
+    otherwise run ``=1+1`` of the name ``a;=1+1;.jpg`` as a formula.  To get the
+    original text back, remove a ``'`` that starts the cell or follows a ``;``
+    or a tab and comes before ``=``, ``+``, ``-``, ``@``, a tab or a quote.
+    """
+    if isinstance(value, str):
+        return _FORMULA_AT.sub("'", value)
     return value
+
+
+def csv_line(cells: Iterable[object]) -> str:
+    """One CSV record (comma-separated, CRLF as :mod:`csv` writes it) with every risky cell quoted.
+
+    Python's :mod:`csv` quotes a cell only for a comma, a quote or a line break;
+    a ``;`` or a tab must be quoted too, or a spreadsheet that splits on it
+    runs the piece after it (``=1+1``) as a formula.  A quote inside a quoted
+    cell is doubled, as RFC 4180 says, so any CSV reader gets the cell back.
+    """
+    out = []
+    for cell in cells:
+        text = "" if cell is None else str(cell)
+        if _QUOTE_IF.intersection(text):
+            text = '"' + text.replace('"', '""') + '"'
+        out.append(text)
+    return ",".join(out) + "\r\n"
 
 
 @dataclass
@@ -99,17 +144,15 @@ def write_csv(rows: Iterable[CatalogueRow], path: str | os.PathLike[str]) -> Pat
     for r in rows:
         extra.update(dict.fromkeys(r.extra))
     morph = _morphology_columns(rows)
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(COLUMNS + tuple(neutralise(k) for k in extra) + morph)
+    lines = [csv_line(COLUMNS + tuple(neutralise(k) for k in extra) + morph)]
     for r in rows:
         values = [r.extra.get(k, float("nan")) for k in extra]
-        writer.writerow([neutralise(r.path), neutralise(r.id), r.cluster, neutralise(r.cluster_name),
-                         neutralise(r.label), r.label_source, f"{r.confidence:.6f}", f"{r.x:.6g}", f"{r.y:.6g}"]
-                        + [neutralise(v) if isinstance(v, str) else f"{float(v):.10g}" if v == v else ""
-                           for v in values]
-                        + _morphology_cells(r, morph))
-    return atomic_write_text(path, buf.getvalue())
+        lines.append(csv_line([neutralise(r.path), neutralise(r.id), r.cluster, neutralise(r.cluster_name),
+                               neutralise(r.label), r.label_source, f"{r.confidence:.6f}", f"{r.x:.6g}", f"{r.y:.6g}"]
+                              + [neutralise(v) if isinstance(v, str) else f"{float(v):.10g}" if v == v else ""
+                                 for v in values]
+                              + _morphology_cells(r, morph)))
+    return atomic_write_text(path, "".join(lines))
 
 
 def library_versions() -> dict[str, str]:
@@ -125,12 +168,17 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def write_sidecar(path: str | os.PathLike[str], info: Mapping[str, object]) -> Path:
-    """Write the reproducibility sidecar JSON (``info`` plus library versions) atomically."""
+def sidecar_text(info: Mapping[str, object]) -> str:
+    """The reproducibility sidecar JSON: ``info`` plus the version and library versions."""
     from core import __version__
 
     payload = {"galaxy_sorter_version": __version__, **info, "libraries": library_versions()}
-    return atomic_write_text(path, json.dumps(payload, indent=2, default=str) + "\n")
+    return json.dumps(payload, indent=2, default=str) + "\n"
+
+
+def write_sidecar(path: str | os.PathLike[str], info: Mapping[str, object]) -> Path:
+    """Write the reproducibility sidecar JSON (``info`` plus library versions) atomically."""
+    return atomic_write_text(path, sidecar_text(info))
 
 
 def _morphology_columns(rows: list[CatalogueRow]) -> tuple[str, ...]:
@@ -294,9 +342,21 @@ def run_record(store: ProjectStore, run_id: int) -> dict[str, object]:
         "images": len(rows),
         "user_labels": sum(1 for i in store.labels() if i in ids),
         "classes": [{"name": n, "color": c} for n, c in store.classes()],
-        "skipped": [{"path": p, "reason": r} for p, r in store.skipped()],
+        "skipped": run_skipped(store, run_id),
         "timings_s": store.setting(f"timings/{run_id}", params.get("timings", {})),
     }
+
+
+def run_skipped(store: ProjectStore, run_id: int) -> list[dict[str, str]]:
+    """The files this run left out, with reasons (``skipped/<run>``, saved by the pipeline).
+
+    A run stored before that setting existed falls back to every file the store
+    marks skipped (what the sidecar listed then).
+    """
+    saved = store.setting(f"skipped/{run_id}", None)
+    if saved is None:
+        return [{"path": p, "reason": r} for p, r in store.skipped()]
+    return [{"path": store.path_of(key), "reason": reason} for key, reason in saved]
 
 
 def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[str],
@@ -345,10 +405,16 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
             row.path = store.key_of(row.path)
         record["skipped"] = [{"path": store.key_of(s["path"]), "reason": s["reason"]} for s in record["skipped"]]
         record["folder"] = "."
+        record["parameters"] = {**record["parameters"], "folder": "."}
     from core.features.morphology import morphology_record
 
     if any(r.morphology for r in rows):
         record["morphology"] = morphology_record(store)
-    out = entry.factory(rows, path, record=record) if entry.options.record else entry.factory(rows, path)
-    sidecar = write_sidecar(path.with_suffix(".json"), record)
-    return Path(out), sidecar
+
+    def sidecar(sha256: str) -> str:
+        return sidecar_text({**record, "catalogue": {"format": fmt, "sha256": sha256}})
+
+    def write(tmp: Path) -> object:
+        return entry.factory(rows, tmp, record=record) if entry.options.record else entry.factory(rows, tmp)
+
+    return write_pair(path, write, sidecar)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.catalog.bounded import bounded_lines
 from core.images.io import FITS_SUFFIXES, image_id
 
 RA_NAMES = ("ra", "ra_deg", "raj2000", "ra_j2000", "alpha")
@@ -139,9 +140,13 @@ class Catalog:
 
 
 def load_catalog(path: str | os.PathLike[str]) -> Catalog:
-    """Read a CSV catalogue with a header row; raises ``ValueError`` when it has no rows."""
+    """Read a CSV catalogue with a header row; raises ``ValueError`` when it has no rows.
+
+    The reading is bounded (:func:`core.catalog.bounded.bounded_lines`): a device,
+    a pipe or a huge file is refused with a ``ValueError`` that says so.
+    """
     with open(Path(path), newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
+        reader = csv.reader(bounded_lines(fh, path))
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:

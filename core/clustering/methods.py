@@ -165,11 +165,14 @@ class MethodOptions:
         What the pipeline feeds it: the model's features, or raw 32x32 grey pixels.
     keeps_encoder : bool
         The run keeps the method's DEC encoder (ONNX), which fine-tuning rounds start from.
+    min_images : int
+        The fewest images it can work on (DBSCAN: its smallest dense neighbourhood); refused before any work.
     """
 
     uses_k: bool = True
     input: Literal["features", "pixels"] = "features"
     keeps_encoder: bool = False
+    min_images: int = 2
 
 
 #: The clustering methods: name -> entry whose factory is
@@ -182,7 +185,7 @@ CLUSTER_METHODS.add("kmeans", _kmeans, "k-means", "k-means on the features")
 CLUSTER_METHODS.add("pca-kmeans", _pca_kmeans, "PCA + k-means", "k-means on a 50-d PCA of the features")
 CLUSTER_METHODS.add("agglomerative", _agglomerative, "agglomerative (Ward)", "Ward linkage on a 50-d PCA")
 CLUSTER_METHODS.add("dbscan", _dbscan, "DBSCAN (finds its own number)", "density clustering on a 10-d PCA",
-                    uses_k=False)
+                    uses_k=False, min_images=5)
 CLUSTER_METHODS.add("dec-raw", _dec, "DEC on raw pixels (baseline)", "DEC on 32x32 grey pixels", input="pixels")
 CLUSTER_METHODS.add("gmm", _gmm, "Gaussian mixture (unequal cluster sizes)",
                     "a Gaussian mixture on a PCA of the features that estimates each cluster's share")
@@ -197,7 +200,12 @@ def checked_n_clusters(method: str, n_clusters: int, n_images: int) -> tuple[int
     Raises ``ValueError`` when fewer than 2 clusters are asked for, or when
     too few images are readable to make 2.
     """
-    if not CLUSTER_METHODS.get(method).options.uses_k:
+    entry = CLUSTER_METHODS.get(method)
+    if not entry.options.uses_k:
+        if n_images < entry.options.min_images:
+            raise ValueError(f"{entry.name.upper()} needs at least {entry.options.min_images} readable images (found "
+                             f"{n_images}): it calls a group dense only when {entry.options.min_images} images lie "
+                             f"close together; use --method kmeans for so few")
         return n_clusters, []
     if n_clusters < 2:
         raise ValueError(f"--clusters must be at least 2 (got {n_clusters})")

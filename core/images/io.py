@@ -189,26 +189,34 @@ def scan_folder(folder: str | os.PathLike[str], recursive: bool = True) -> list[
     return scan_images(folder, recursive)[0]
 
 
-#: Bytes read from each end of a file for its fingerprint.
+#: Bytes read from the head of a file to recognise one of our FITS catalogues (the fingerprint
+#: itself hashes the whole file since issue 19).
 FINGERPRINT_BLOCK = 64 * 1024
+
+#: Bytes read per call while hashing a file for its fingerprint.
+FINGERPRINT_CHUNK = 1024 * 1024
 
 
 def file_fingerprint(path: str | os.PathLike[str]) -> str:
-    """Return a content fingerprint of a file: its size and the SHA-1 of its first and last 64 KiB.
+    """Return a content fingerprint of a file: ``"c2:<size>:<SHA-1 of every byte>"``.
 
-    Cheap enough to check on every open (at most 128 KiB read per file) and,
-    unlike size and modification time, it changes when a file is replaced by
-    another of the same size with its time copied over (``touch -r``).
+    The whole file is hashed (issue 19): reading only its first and last 64 KiB
+    missed a same-size edit in the middle of a large file whose modification
+    time was set back, and the cache then served the old features.  The cost is
+    paid only when a file's change time moved (a copied folder, an edited file;
+    see :class:`core.store.cache.FeatureCache`), and ``benchmarks/cache_verify.py``
+    measures it.  The same fingerprint is an image's content identity in the
+    project store (a renamed or moved file keeps its label).  The ``c2:`` prefix
+    marks the whole-file form: a fingerprint of the older head-and-tail form
+    never equals it, so such a cached row is recomputed rather than trusted.
     Raises ``OSError`` when the file cannot be read.
     """
     digest = hashlib.sha1()
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
-        digest.update(fh.read(FINGERPRINT_BLOCK))
-        if size > FINGERPRINT_BLOCK:
-            fh.seek(max(FINGERPRINT_BLOCK, size - FINGERPRINT_BLOCK))
-            digest.update(fh.read(FINGERPRINT_BLOCK))
-    return f"{size}:{digest.hexdigest()}"
+        while chunk := fh.read(FINGERPRINT_CHUNK):
+            digest.update(chunk)
+    return f"c2:{size}:{digest.hexdigest()}"
 
 
 def image_id(path: str | os.PathLike[str]) -> str:
@@ -283,6 +291,23 @@ def _to_rgb_uint8(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
+#: Most pixels a FITS image may have (a 7,000 x 7,000 plane; 400 MB as float64).  Rasters have
+#: OpenCV's own cap; without this one a 1 MB ``.fits.gz`` of zeros could ask for gigabytes.
+FITS_MAX_PIXELS = 50_000_000
+
+
+def _fits_shape(header) -> tuple[int, ...]:
+    """The data axes a FITS header declares (``ZNAXISn`` for a tile-compressed image), size-1 axes dropped."""
+    prefix = "ZNAXIS" if "ZNAXIS" in header else "NAXIS"
+    try:
+        axes = tuple(int(header.get(f"{prefix}{i}", 0)) for i in range(1, int(header.get(prefix, 0)) + 1))
+    except (TypeError, ValueError):
+        raise ImageReadError("the FITS header's axis sizes are not whole numbers") from None
+    if any(n < 0 for n in axes):
+        raise ImageReadError("the FITS header declares a negative axis size")
+    return tuple(n for n in axes if n != 1)
+
+
 def read_fits_data(path: str | os.PathLike[str], dtype: np.dtype | type | None = None) -> np.ndarray:
     """The pixel array of a FITS file's first HDU with image data (2-D or more), squeezed, as stored.
 
@@ -293,10 +318,16 @@ def read_fits_data(path: str | os.PathLike[str], dtype: np.dtype | type | None =
 
     try:
         with fits.open(path, memmap=False) as hdul:
-            data = next((h.data for h in hdul if h.data is not None and getattr(h.data, "ndim", 0) >= 2), None)
-            if data is None:
+            hdu = next((h for h in hdul if getattr(h, "is_image", False) and len(_fits_shape(h.header)) >= 2), None)
+            if hdu is None:
                 raise ImageReadError("the FITS file has no image data (no 2-D or 3-D HDU)")
-            data = np.asarray(data, dtype)
+            # The header says how big the data is before any of it is read: a small
+            # .fits.gz (zeros compress 1000:1) can declare gigabytes of pixels.
+            pixels = int(np.prod(_fits_shape(hdu.header), dtype=np.int64))
+            if pixels > FITS_MAX_PIXELS:
+                raise ImageReadError(f"the FITS image is too large ({pixels:,} pixels; at most "
+                                     f"{FITS_MAX_PIXELS:,} are read): cut it out smaller")
+            data = np.asarray(hdu.data, dtype)
     except ImageReadError:
         raise
     except Exception as exc:  # astropy raises many types for damaged files
