@@ -72,6 +72,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
     join: Join | None = None
 
     def __post_init__(self) -> None:
+        self.closed = False
         self.selection = Selection()
         self.events = ProjectEvents()
         self._undo: list[_Command] = []
@@ -163,6 +164,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
 
     def close(self) -> None:
         """Close the store."""
+        self.closed = True
         self.store.close()
 
     def set_join(self, join: Join, columns: dict[str, np.ndarray]) -> None:
@@ -231,6 +233,19 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         """The projection of the map shown."""
         default = self.config().projection
         return str(self.store.setting(f"projection/{self.run_id}", default)) if self.run_id is not None else default
+
+    def view_setting(self, key: str, default: object = None) -> object:
+        """A view setting kept with the project (the display stretch, the thumbnail size, the truth file)."""
+        return self.store.setting(f"view/{key}", default)
+
+    def set_view_setting(self, key: str, value: object) -> None:
+        """Keep a JSON-serialisable view setting with the project, so reopening it shows the same view.
+
+        A read-only store keeps nothing (its labels cannot be saved either; the window's title says so),
+        nor a closed project (a change the view sends on after the window closed or another folder opened).
+        """
+        if not self.store.read_only and not self.closed:
+            self.store.set_setting(f"view/{key}", value)
 
     # ------------------------------------------------------------ queries
     def __len__(self) -> int:

@@ -141,3 +141,18 @@ def test_recolour_class_is_undoable_and_checked(project):
         project.recolour_class(name, "green")
     with pytest.raises(ValueError, match="no class"):
         project.recolour_class("nope", "#000000")
+
+
+def test_view_settings_are_kept_per_project(project, tmp_path):
+    from core.project import Project
+
+    project.set_view_setting("stretch", {"kind": "asinh", "lower": 1.0})
+    project.set_view_setting("thumb_size", 160)
+    folder = project.folder
+    project.close()
+    project.set_view_setting("thumb_size", 200)  # arrives after the close: dropped, not an error
+    again = Project.open(folder, store_dir=tmp_path / "store")
+    assert again.view_setting("stretch") == {"kind": "asinh", "lower": 1.0}
+    assert again.view_setting("thumb_size") == 160
+    assert again.view_setting("truth_file", "none kept") == "none kept"
+    again.close()
