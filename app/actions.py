@@ -72,15 +72,15 @@ class ActionStates(QObject):
         p = w.project
         has_run = p is not None and p.run_id is not None
         busy = w.jobs.busy
-        w.undo_action.setEnabled(bool(p and p.can_undo))
-        w.undo_action.setText(f"&Undo {p.undo_text()}" if p and p.can_undo else "&Undo")
-        w.redo_action.setEnabled(bool(p and p.can_redo))
-        w.redo_action.setText(f"&Redo {p.redo_text()}" if p and p.can_redo else "&Redo")
+        w.undo_action.setEnabled(bool(p is not None and p.can_undo))
+        w.undo_action.setText(f"&Undo {p.undo_text()}" if p is not None and p.can_undo else "&Undo")
+        w.redo_action.setEnabled(bool(p is not None and p.can_redo))
+        w.redo_action.setText(f"&Redo {p.redo_text()}" if p is not None and p.can_redo else "&Redo")
         no_run = "Open a folder and cluster it first (File > Open folder, then Ctrl+R)"
         rules: list[tuple[QAction, str]] = [(a, "" if has_run else no_run) for a in w.export_actions]
         rules += [
             (w.export_map_action, "" if has_run else no_run),
-            (w.copy_action, "" if p and len(p.selection.indices) else "Select galaxies first"),
+            (w.copy_action, "" if p is not None and len(p.selection.indices) else "Select galaxies first"),
             (w.backup_action, "Open a folder first (Ctrl+O)" if p is None else ""),
             (w.cluster_action, "Open a folder first (Ctrl+O)" if p is None else self.busy_text() if busy else ""),
             (w.suggest_action, no_run if not has_run else self.busy_text() if busy else ""),

@@ -47,11 +47,12 @@ class Labelling:
     def set_project(self, project: Project) -> None:
         """Follow ``project``: its runs reset the strip, its labels and clusters refresh it."""
         self.project = project
-        project.subscribe("data_changed", self.reset)
-        project.subscribe("labels_changed", self._on_labels_changed)
-        for event in ("classes_changed", "clusters_changed", "round_changed"):
-            project.subscribe(event, lambda *_: self.refresh())
-        project.selection.subscribe(self._on_selection_changed)
+        events = project.events
+        events.data_changed.connect(self.reset)
+        events.labels_changed.connect(self._on_labels_changed)
+        for signal in (events.classes_changed, events.clusters_changed, events.round_changed):
+            signal.connect(lambda *_: self.refresh())
+        project.selection.changed.connect(self._on_selection_changed)
         self.reset()
 
     # ------------------------------------------------------------------ the strip

@@ -1,4 +1,4 @@
-"""Views that render the open project themselves: they subscribe to its events, the window only hands them over.
+"""Views that render the open project themselves: they connect to its events, the window only hands them over.
 
 * :class:`MapView` draws :class:`core.project.Project` on a
   :class:`~app.widgets.qt_map.QtClusterMap` with the colouring chosen from
@@ -55,6 +55,7 @@ from core.images.display import Stretch
 from core.images.io import image_id
 from core.images.preprocess import Preprocessing
 from core.project import Project
+from core.vocabulary import cluster_name
 
 
 class MapView:
@@ -94,12 +95,14 @@ class MapView:
         """Render ``project`` and follow its changes."""
         self.project = project
         self._follow_crop()
-        project.subscribe("data_changed", self._follow_crop)
-        project.subscribe("data_changed", self.render)
-        project.subscribe("coords_changed", self.render)
-        for event in ("labels_changed", "classes_changed", "clusters_changed", "round_changed"):
-            project.subscribe(event, lambda *_: self.recolor())
-        project.selection.subscribe(lambda indices, _source: self.map.set_selection(indices))
+        project.events.data_changed.connect(self._follow_crop)
+        project.events.data_changed.connect(self.render)
+        project.events.coords_changed.connect(self.render)
+        project.events.columns_changed.connect(self.recolor)
+        events = project.events
+        for signal in (events.labels_changed, events.classes_changed, events.clusters_changed, events.round_changed):
+            signal.connect(lambda *_: self.recolor())
+        project.selection.changed.connect(lambda indices, _source: self.map.set_selection(indices))
 
     def _follow_crop(self) -> None:
         p = self.project
@@ -206,7 +209,7 @@ class MapView:
             return
         keys = [int(c) for c in np.unique(clusters)]
         self.map.set_points(coords, clusters, {c: cluster_color(c) for c in keys},
-                            {c: f"cluster {c} (PCA map while t-SNE runs)" for c in keys})
+                            {c: f"{cluster_name(c)} (PCA map while t-SNE runs)" for c in keys})
 
     def _on_hover(self, row: int) -> None:
         p = self.project
@@ -289,7 +292,7 @@ class QtSkippedFiles(QTreeWidget):
     def set_project(self, project: Project) -> None:
         """List ``project``'s skipped files now and after every run."""
         self.project = project
-        project.subscribe("data_changed", self.refresh)
+        project.events.data_changed.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:
@@ -367,7 +370,7 @@ class JobStatus:
             bar.addPermanentWidget(widget)
         jobs.progress.connect(self._on_progress)
         jobs.busy_changed.connect(self._on_busy)
-        jobs.failed.connect(lambda name, message, _tb: self.stage_label.setText(f"{name} failed: {message}"))
+        jobs.failed.connect(lambda name, message, _hint, _tb: self.stage_label.setText(f"{name} failed: {message}"))
         jobs.cancelled.connect(
             lambda name: self.stage_label.setText(f"{name} cancelled; features computed so far are cached"))
 

@@ -22,6 +22,7 @@ from app.widgets.qt_controls import QtRunSettings
 from app.widgets.qt_labels import QtClasses, QtClusters
 from app.widgets.qt_map import QtClusterMap
 from app.widgets.qt_preview import QtPreview
+from app.widgets.qt_samp import SampTools
 from app.widgets.qt_tables import CatalogueTools
 from app.widgets.qt_thumbnails import QtThumbnailGrid
 from app.workers import JobRunner
@@ -95,7 +96,10 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_shortcuts()
         self.action_states = ActionStates(self)
-        self.catalogue = CatalogueTools(self)
+        self.catalogue = CatalogueTools(self, self.docks, self.jobs, self.color_combo, say=self.status.say,
+                                        show_error=self.show_error, current_cluster=self.clusters.current_cluster,
+                                        view=lambda: (self.grid.cache.prep, self.preview.stretch),
+                                        samp=lambda menu: SampTools(self, menu))
         fit_small_screens(self)
         self.view_state = ViewState(self.grid, self.preview, self.catalogue.table, self.status.say, self.labelling)
 
@@ -212,10 +216,11 @@ class MainWindow(QMainWindow):
                      self.catalogue, self.view_state):
             view.set_project(project)
         self.central.leave_start_screen()
-        for event in ("data_changed", "history_changed", "round_changed"):
-            project.subscribe(event, self._update_actions)
-        project.subscribe("labels_changed", self._count_new_labels)
-        project.selection.subscribe(lambda *_: self._update_actions())
+        events = project.events
+        for signal in (events.data_changed, events.history_changed, events.round_changed):
+            signal.connect(self._update_actions)
+        project.events.labels_changed.connect(self._count_new_labels)
+        project.selection.changed.connect(lambda *_: self._update_actions())
         self.setWindowTitle(f"Galaxy Sorter: {folder.name}"
                             + (" (read-only: the folder cannot be written, labels are not saved)"
                                if project.store.read_only else ""))
@@ -256,7 +261,7 @@ class MainWindow(QMainWindow):
         if result.skipped:
             msg += f"; {len(result.skipped)} file(s) skipped, see 'Skipped files'"
         asked, made = self.run_settings.n_clusters.value(), len(self.project.cluster_ids())
-        if CLUSTER_METHODS.get(self.run_settings.config().method).option("uses_k", True) and made < asked:
+        if CLUSTER_METHODS.get(self.run_settings.config().method).options.uses_k and made < asked:
             # k is capped at the number of images: say so, and show the k that ran.
             self.run_settings.n_clusters.setValue(made)
             msg += f"; {asked} clusters asked, {made} made ({len(self.project)} images)"
@@ -271,7 +276,7 @@ class MainWindow(QMainWindow):
             p.features = res.features
             self.status.say(f"Restored {p.folder.name}: {len(p)} images, "
                             f"{sum(u is not None for u in p.user_labels)} labels by you, {len(p.cluster_ids())} "
-                            f"clusters ({self.run_settings.shown_name('method', p.run_info.get('method'))}), "
+                            f"clusters ({self.run_settings.shown_name('method', p.run.method if p.run else '')}), "
                             f"{self.run_settings.shown_name('projection', p.projection())} map; features ready"
                             + (f" ({len(res.skipped)} image(s) gone or unreadable: their clustered features kept)"
                                if res.skipped else ""))
@@ -299,7 +304,7 @@ class MainWindow(QMainWindow):
         if p is None or p.features is None:
             return
         labels = None
-        if PROJECTION_METHODS.get(method).option("needs_labels", False):
+        if PROJECTION_METHODS.get(method).options.needs_labels:
             labels = p.known_labels()
             if len({x for x in labels if x is not None}) < 2:
                 self.show_error("LDA needs at least two classes among your labels (or named clusters).")
@@ -356,7 +361,7 @@ class MainWindow(QMainWindow):
     def review_moved(self) -> None:
         """Select the galaxies the last round moved."""
         p = self.project
-        result = getattr(p, "last_round", None)
+        result = p.last_round
         if p is None or result is None:
             return
         self.labelling.show_list(np.flatnonzero(result.moved), "Moved by the last retraining")
@@ -371,13 +376,8 @@ class MainWindow(QMainWindow):
         self.jobs.start("morphology", compute_morphology, self.project.store.folder, list(self.project.paths),
                         on_result=self.map_view.morphology_done)
 
-    def _on_job_failed(self, name: str, message: str, tb: str) -> None:
-        hint = ""
-        if "model file" in message:
-            hint = "Build the model files, then try again."
-        elif "no JPEG" in message:
-            hint = "Choose a folder that holds galaxy images (JPEG, PNG, TIFF or FITS)."
-        self.show_error(message, hint, tb)
+    def _on_job_failed(self, name: str, message: str, hint: str, tb: str) -> None:
+        self.show_error(message, hint, tb)  # the hint came with the error's type (app/workers.py)
 
     def set_color_mode(self, mode: str) -> None:
         """Colour the map by an entry of :data:`core.colouring.COLOURINGS` (``cluster``, ``label``, ``confidence``)."""
@@ -434,9 +434,9 @@ class MainWindow(QMainWindow):
         if p is None or p.run_id is None:
             return None
         entry = EXPORT_FORMATS.get(fmt)
-        name = f"catalogue{entry.option('suffix', '')}"  # a FITS table in the image folder would be scanned: beside it
+        name = f"catalogue{entry.options.suffix}"  # a FITS table in the image folder would be scanned: beside it
         path = path or dialogs.save_path(self, "Export catalogue", (p.folder.parent if is_image_name(name) else p.folder)
-                                         / name, str(entry.option("filter", "")))
+                                         / name, entry.options.filter)
         if not path:
             return None
         try:

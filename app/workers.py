@@ -44,7 +44,7 @@ class JobSignals(QObject):
     progress = Signal(int, float, str, float)  # generation, fraction, message, eta seconds (nan if unknown)
     partial = Signal(int, object)  # generation, partial result
     finished = Signal(int, object)  # generation, result
-    failed = Signal(int, str, str)  # generation, message, traceback
+    failed = Signal(int, str, str, str)  # generation, message, hint, traceback
     cancelled = Signal(int)
 
 
@@ -122,7 +122,9 @@ class Job(QRunnable):
         except Cancelled:
             self.signals.cancelled.emit(self.generation)
         except Exception as exc:  # shown to the user as a message, never a silent traceback
-            self.signals.failed.emit(self.generation, _readable(exc), traceback.format_exc())
+            # The hint comes with the exception's type (core errors carry ``hint``), never from its wording.
+            self.signals.failed.emit(self.generation, _readable(exc), str(getattr(exc, "hint", "") or ""),
+                                     traceback.format_exc())
         else:
             if self._stop:
                 self.signals.cancelled.emit(self.generation)
@@ -144,7 +146,7 @@ class JobRunner(QObject):
     progress = Signal(float, str, float)
     partial = Signal(object)
     finished = Signal(str, object)  # job name, result
-    failed = Signal(str, str, str)  # job name, message, traceback
+    failed = Signal(str, str, str, str)  # job name, message, hint, traceback
     cancelled = Signal(str)
     busy_changed = Signal(bool)
     refused = Signal(str, str)  # job asked for, job running
@@ -234,10 +236,10 @@ class JobRunner(QObject):
                 job.on_result(result)
             self.finished.emit(name, result)
 
-    def _on_failed(self, generation: int, message: str, tb: str) -> None:
+    def _on_failed(self, generation: int, message: str, hint: str, tb: str) -> None:
         if self._is_current(generation):
             name, _ = self._done()
-            self.failed.emit(name, message, tb)
+            self.failed.emit(name, message, hint, tb)
 
     def _on_cancelled(self, generation: int) -> None:
         if self._is_current(generation):

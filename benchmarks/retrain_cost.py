@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                 QTimer.singleShot(0, loop.quit)
 
         window.jobs.finished.connect(finished)
-        window.jobs.failed.connect(lambda name, message, _tb: (print(f"{name} failed: {message}"), loop.quit()))
+        window.jobs.failed.connect(lambda name, message, _hint, _tb: (print(f"{name} failed: {message}"), loop.quit()))
         QTimer.singleShot(int(timeout_s * 1000), loop.quit)
         loop.exec()
         window.jobs.finished.disconnect(finished)

@@ -313,13 +313,14 @@ def _dask_spec(args: argparse.Namespace):  # -> DaskSpec | None
 
 def _cluster(args: argparse.Namespace) -> int:
     from core.catalog.truth import load_truth
+    from core.clustering.methods import checked_n_clusters
     from core.clustering.metrics import evaluate
     from core.images.io import image_id
-    from core.pipeline import PipelineConfig, checked_n_clusters, export_result, run_pipeline
+    from core.pipeline import PipelineConfig, export_result, run_pipeline
 
     _check_folder(args.folder)
     if args.out is None:
-        args.out = Path("clusters" + str(EXPORT_FORMATS.get(args.format).option("suffix", ".csv")))
+        args.out = Path("clusters" + (EXPORT_FORMATS.get(args.format).options.suffix or ".csv"))
     check_out(args.out)
     checked_n_clusters(args.method, args.clusters, sys.maxsize)
     truth = load_truth(args.truth, args.truth_column) if args.truth else None
@@ -356,7 +357,7 @@ def _cluster(args: argparse.Namespace) -> int:
           f"(inference on {device}) in {result.timings['total']:.1f} s")
     _say("cluster sizes: " + ", ".join(f"{c}: {n}" for c, n in result.clusters.sizes.items()))
     used_k = result.clusters.params.get("n_clusters", args.clusters)
-    if args.method != "dbscan" and used_k != args.clusters:
+    if CLUSTER_METHODS.get(args.method).options.uses_k and used_k != args.clusters:
         _say(f"note: {used_k} clusters used, not the {args.clusters} asked for (recorded in the sidecar)")
     for w in result.clusters.warnings:
         _say(f"warning: {w}")
@@ -380,7 +381,7 @@ def _cluster(args: argparse.Namespace) -> int:
 
 def _suggest_k(args: argparse.Namespace) -> int:
     from core.clustering.methods import suggest_n_clusters
-    from core.features.extract import FeatureModel, extract_features
+    from core.features.extract import extract_features, load_model
     from core.images.io import scan_folder
     _check_folder(args.folder)
     if args.max_k < 2:
@@ -389,7 +390,7 @@ def _suggest_k(args: argparse.Namespace) -> int:
     if len(paths) < 3:  # a silhouette needs two clusters and more images than clusters
         raise UsageError(f"suggest-k needs at least 3 images and {args.folder} has {len(paths)}")
     store = _open_store(args)
-    res = extract_features(paths, FeatureModel(args.model, use_gpu=not args.cpu),
+    res = extract_features(paths, load_model(args.model, use_gpu=not args.cpu),
                            cache=store.features, progress=ProgressBar())
     if len(res.features) < 3:
         raise UsageError(f"suggest-k needs at least 3 readable images; {len(res.features)} of {len(paths)} "
@@ -463,10 +464,15 @@ def error_line(exc: BaseException, args: argparse.Namespace | None = None) -> tu
         return f"{exc}; or pass --wait [SECONDS] to wait for it", 2
     if isinstance(exc, StoreError):
         return str(exc), 2
-    if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+    # By SQLite's result code (Python 3.11+), not by the message's words; 3.10 has only the words.
+    code = getattr(exc, "sqlite_errorcode", None)
+    code = None if code is None else code & 0xFF  # the extended code's primary part (SQLITE_BUSY_SNAPSHOT -> BUSY)
+    full = code == sqlite3.SQLITE_FULL if code is not None else "full" in str(exc)
+    busy = code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) if code is not None else "locked" in str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and full:
         return (f"the disk is full (writing the project store {store_dir}); free some space and run again: "
                 f"what was saved so far is intact"), 2
-    if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+    if isinstance(exc, sqlite3.OperationalError) and busy:
         return f"the project store {store_dir} is busy in another program; close it and run again", 2
     if isinstance(exc, sqlite3.DatabaseError):
         return (f"the project store {store_dir} is damaged or not a Galaxy Sorter store ({exc}); "

@@ -37,7 +37,12 @@ def sample_dir() -> Path:
 
 
 class ModelFileMissing(FileNotFoundError):
-    """A model file has not been built yet; the message says how to build it."""
+    """A model file has not been built yet; the message says how to build it.
+
+    ``hint`` is what the app's error box suggests (chosen by this type, never by the message's words).
+    """
+
+    hint = "Build the model files (bash scripts/dev.sh setup), then try again."
 
 
 def model_file(name: str) -> Path:

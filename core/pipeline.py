@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from core.catalog.export import export_catalogue
-from core.clustering.methods import CLUSTER_METHODS, DEFAULT_METHOD, ClusterResult, cluster_features
+from core.clustering.methods import CLUSTER_METHODS, DEFAULT_METHOD, ClusterResult, checked_n_clusters, cluster_features
 from core.clustering.projection import PROJECTION_METHODS, project
 from core.features.distributed_spec import DaskSpec
-from core.features.extract import DEFAULT_MODEL, FEATURE_MODELS, FeatureModel, extract_features, raw_pixel_features
-from core.images.io import SkippedFile, scan_images
+from core.features.extract import DEFAULT_MODEL, extract_features, load_model, raw_pixel_features
+from core.images.io import NoImagesFound, SkippedFile, scan_images
 from core.images.preprocess import Preprocessing
 from core.progress import ProgressFn, StopFn
 from core.store.database import ProjectStore, Run
@@ -89,34 +89,6 @@ class PipelineResult:
     model_sha256: str
 
 
-#: Fewest images DBSCAN can work on (its smallest neighbourhood, ``core.clustering.methods._dbscan``).
-DBSCAN_MIN_IMAGES = 5
-
-
-def checked_n_clusters(method: str, n_clusters: int, n_images: int) -> tuple[int, list[str]]:
-    """The number of clusters a run can really use, and a warning when it differs from the one asked for.
-
-    Every method but DBSCAN (which finds its own number) needs at least one
-    image more than clusters.  Raises ``ValueError`` when fewer than 2
-    clusters are asked for, or when too few images are readable to make 2.
-    """
-    if method == "dbscan":
-        if n_images < DBSCAN_MIN_IMAGES:
-            raise ValueError(f"DBSCAN needs at least {DBSCAN_MIN_IMAGES} readable images (found {n_images}): "
-                             f"it calls a group dense only when {DBSCAN_MIN_IMAGES} images lie close together; "
-                             f"use --method kmeans for so few")
-        return n_clusters, []
-    if n_clusters < 2:
-        raise ValueError(f"--clusters must be at least 2 (got {n_clusters})")
-    if n_clusters < n_images:
-        return n_clusters, []
-    used = n_images - 1
-    if used < 2:
-        raise ValueError(f"{n_images} readable images cannot be split into {n_clusters} clusters; add images")
-    return used, [f"asked for {n_clusters} clusters but only {n_images} images could be read: "
-                  f"clustered into {used} instead"]
-
-
 def _stage(progress: ProgressFn | None, name: str) -> ProgressFn | None:
     if progress is None:
         return None
@@ -172,19 +144,18 @@ def run_pipeline(
     """
     cfg = config or PipelineConfig()
     method = CLUSTER_METHODS.get(cfg.method)
-    FEATURE_MODELS.get(cfg.model)
     projection = PROJECTION_METHODS.get(cfg.projection)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     paths, scan_skipped = scan_images(folder)
     if not paths:
-        raise FileNotFoundError(f"no JPEG, PNG, TIFF or FITS images were found in {folder}")
+        raise NoImagesFound(f"no JPEG, PNG, TIFF or FITS images were found in {folder}")
     store = store or ProjectStore(store_dir or default_store_dir(folder), root=folder)
     timings["scan"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    model = FeatureModel(cfg.model, use_gpu=cfg.use_gpu)
-    if method.option("input", "features") == "pixels":
+    model = load_model(cfg.model, use_gpu=cfg.use_gpu)
+    if method.options.input == "pixels":
         kept, X, skipped = raw_pixel_features(paths, cfg.prep)
         cnn = extract_features(kept, model, cfg.prep, cache=store.features, batch_size=cfg.batch_size,
                                progress=_stage(progress, "extract"), should_stop=should_stop)
@@ -212,10 +183,10 @@ def run_pipeline(
     t = time.perf_counter()
     if progress:
         progress(_STAGES["project"][0], f"2-D map ({cfg.projection})")
-    if projection.option("needs_labels", False):
+    if projection.options.needs_labels:
         coords = project(features, cfg.projection, labels=clusters.labels.astype(str), random_state=cfg.seed)
     else:
-        if on_preview is not None and projection.option("reports_progress", False):
+        if on_preview is not None and projection.options.reports_progress:
             on_preview(project(features, "pca", random_state=cfg.seed), clusters.labels)
         coords = project(features, cfg.projection, random_state=cfg.seed, progress=_stage(progress, "project"),
                          should_stop=should_stop)
@@ -229,8 +200,8 @@ def run_pipeline(
                                  f"(same content): {shown}{', ...' if len(store.followed) > 3 else ''}")
     db_ids = [ids[str(p)] for p in kept]
     params = {**cfg.record(), **clusters.params, "folder": str(Path(folder).resolve()), "model_sha256": model.sha256,
-              "provider": model.provider, "soft": save_soft(store, db_ids, clusters.soft)}
-    if method.option("keeps_encoder", False) and clusters.model is not None:
+              "provider": model.provider, "soft": store.save_soft(db_ids, clusters.soft)}
+    if method.options.keeps_encoder and clusters.model is not None:
         # The DEC encoder is kept with the run: fine-tuning rounds start from it.
         params["encoder"] = clusters.model.save_onnx(store.new_model_path()).name
     # The run records the k really used; the one asked for stays in the parameters.
@@ -246,34 +217,6 @@ def run_pipeline(
         progress(1.0, "done")
     return PipelineResult(kept, features, clusters, coords, skipped, model.provider, run_id, store, timings,
                           model.sha256)
-
-
-def save_soft(store: ProjectStore, db_ids: list[int] | np.ndarray, soft: np.ndarray) -> str:
-    """Keep a run's soft assignments beside the store (``runs/soft_<id>.npz``, rows keyed by image id).
-
-    Returns the file name, recorded in the run's parameters: the app's
-    suggestions read the model's own probabilities instead of rebuilding
-    them from the confidences.
-    """
-    import uuid
-
-    folder = store.folder / "runs"
-    folder.mkdir(exist_ok=True)
-    path = folder / f"soft_{uuid.uuid4().hex[:12]}.npz"
-    np.savez(path, image_ids=np.asarray(db_ids, np.int64), soft=np.asarray(soft, np.float32))
-    return path.name
-
-
-def load_soft(store: ProjectStore, name: str | None, db_ids: np.ndarray) -> np.ndarray | None:
-    """Soft assignments saved by :func:`save_soft`, in the order of ``db_ids`` (None when missing)."""
-    path = store.folder / "runs" / str(name) if name else None
-    if path is None or not path.is_file():
-        return None
-    with np.load(path) as data:
-        where = {int(i): r for r, i in enumerate(data["image_ids"])}
-        if not all(int(i) in where for i in db_ids):
-            return None
-        return data["soft"][[where[int(i)] for i in db_ids]]
 
 
 def _extract_on_dask(paths, model, cfg, store, dask, progress, should_stop, on_batch):  # -> ExtractionResult

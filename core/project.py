@@ -2,21 +2,13 @@
 
 :class:`Project` holds what the app shows: the images, their features, the
 current clusters with confidences and 2-D coordinates, the label classes and
-the user's labels.  Views subscribe with :meth:`Project.subscribe` and render;
-they never keep pipeline state of their own.  Every labelling action goes
-through the store first (so it is on disk before the views hear of it) and
-onto the undo stack.  :class:`Selection` is the one selection that the map,
-the thumbnail grid and the preview share.
-
-Events (callbacks receive no argument unless noted):
-
-* ``data_changed``: a new run (clusters, confidences, map) replaced the old one;
-* ``coords_changed``: the map was projected anew (same clusters);
-* ``labels_changed`` (indices): user labels of these rows changed;
-* ``classes_changed``: the label classes were added, renamed, merged or recoloured;
-* ``clusters_changed``: clusters were renamed, merged or split;
-* ``history_changed``: the undo/redo stack moved;
-* ``round_changed``: a fine-tuning round was applied or undone (clusters and confidences changed).
+the user's labels.  Views connect to its declared events (``project.events``,
+:class:`core.events.ProjectEvents`: typed psygnal signals with disconnect) and
+render; they never keep pipeline state of their own and change the project only
+through its public, undoable methods.  Every labelling action goes through the
+store first (so it is on disk before the views hear of it) and onto the undo
+stack.  :class:`Selection` is the one selection that the map, the thumbnail
+grid and the preview share (``selection.changed``).
 """
 
 from __future__ import annotations
@@ -31,19 +23,21 @@ import numpy as np
 
 from core.catalog.export import export_catalogue
 from core.catalog.join import JOIN_SETTING
+from core.events import ProjectEvents
 from core.images.io import image_id
 from core.project_edits import ClassAndClusterEdits
 from core.project_learning import LearningFromLabels
-from core.selection import Listener, Selection
+from core.selection import Selection
 from core.store.database import ProjectStore, Run
 from core.store.layout import default_store_dir
 from core.undo import Command as _Command
-from core.vocabulary import PALETTE, PRESETS, SPECIAL, LabelClass
+from core.vocabulary import PALETTE, PRESETS, SPECIAL, LabelClass, cluster_name
 
 if TYPE_CHECKING:
     from core.catalog.join import Join
     from core.features.extract import ExtractionResult
     from core.images.preprocess import Preprocessing
+    from core.learning.rounds import RoundResult
     from core.pipeline import PipelineConfig, PipelineResult
 
 @dataclass
@@ -66,7 +60,10 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
     user_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
     classes: list[LabelClass] = field(default_factory=list)
     run_id: int | None = None
-    run_info: dict[str, object] = field(default_factory=dict)
+    #: The current run's stored record (None before the first run).
+    run: Run | None = None
+    #: The last fine-tuning round applied in this session (what "review moved" suggests from).
+    last_round: RoundResult | None = None
     provider: str = ""
     #: Joined catalogue columns (``cat_<name>`` -> a value per image, NaN where unmatched): they colour
     #: the map (:func:`core.colouring.colouring`) and are exported beside the labels (:meth:`export`).
@@ -77,7 +74,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
     def __post_init__(self) -> None:
         self.closed = False
         self.selection = Selection()
-        self._listeners: dict[str, list[Listener]] = {}
+        self.events = ProjectEvents()
         self._undo: list[_Command] = []
         self._redo: list[_Command] = []
 
@@ -104,8 +101,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         if run is not None:
             rows = store.assignments(run.id)
             self.run_id = run.id
-            self.run_info = {"method": run.method, "model": run.model, "n_clusters": run.n_clusters,
-                             "params": run.params, "warnings": run.warnings}
+            self.run = run
             self.paths = [r[1] for r in rows]
             self.db_ids = np.array([r[0] for r in rows], np.int64)
             self.clusters = np.array([r[3] for r in rows], np.int64)
@@ -126,10 +122,10 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         Meant for a worker thread: it opens its own store connection and changes
         nothing; the caller sets :attr:`features` from the result on its side.
         """
-        from core.features.extract import FeatureModel, extract_features
+        from core.features.extract import extract_features, load_model
 
         config = self.config()
-        model = FeatureModel(config.model)
+        model = load_model(config.model)
         store = ProjectStore(self.store.folder)
         try:
             res = extract_features(self.paths, model, config.prep, cache=store.features, progress=progress,
@@ -164,12 +160,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         """The settings of the current run (see :meth:`core.pipeline.PipelineConfig.from_run`), else the defaults."""
         from core.pipeline import PipelineConfig
 
-        if not self.run_info:
-            return PipelineConfig()
-        info = self.run_info
-        run = Run(int(self.run_id or 0), str(info["method"]), str(info["model"]), int(info["n_clusters"]),  # type: ignore[call-overload]
-                  dict(info.get("params", {})), list(info.get("warnings", [])))  # type: ignore[call-overload]
-        return PipelineConfig.from_run(run)
+        return PipelineConfig() if self.run is None else PipelineConfig.from_run(self.run)
 
     def close(self) -> None:
         """Close the store."""
@@ -181,7 +172,8 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
 
         The store keeps the join and the matched values, so the project reopens
         with them; the sidecar of every export names the catalogue, its checksum,
-        the key or radius and the columns taken.
+        the key or radius and the columns taken.  Not undoable (it labels nothing;
+        joining again replaces it); views follow ``columns_changed``.
         """
         from core.catalog.join import join_to_setting
 
@@ -189,6 +181,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         if not self.store.read_only:
             self.store.set_setting(JOIN_SETTING, join_to_setting(join, [self.store.key_of(p) for p in self.paths],
                                                                  self.catalog_columns))
+        self.events.columns_changed.emit()  # the map and the "colour by" box follow
 
     def _restore_join(self) -> None:
         from core.catalog.join import join_from_setting
@@ -212,9 +205,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         self.features = result.features
         self.run_id = result.run_id
         self.provider = result.provider
-        run = self.store.run(result.run_id)
-        self.run_info = {"method": run.method, "model": run.model, "n_clusters": run.n_clusters,
-                         "params": run.params, "warnings": run.warnings} if run else {}
+        self.run = self.store.run(result.run_id)
         self.cluster_names = self.store.cluster_names(result.run_id)
         self._load_labels()
         self._restore_join()  # the joined values follow the images of the new run
@@ -223,8 +214,8 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         self._undo.clear()
         self._redo.clear()
         self.selection.clear(self)
-        self._emit("data_changed")
-        self._emit("history_changed")
+        self.events.data_changed.emit()
+        self.events.history_changed.emit()
 
     def set_coords(self, coords: np.ndarray, projection: str) -> None:
         """Replace the 2-D map with another projection of the same run (saved with the run)."""
@@ -232,17 +223,15 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         if self.run_id is not None:
             self.store.set_coords(self.run_id, self.db_ids, self.coords)
             self.store.set_setting(f"projection/{self.run_id}", projection)
-        self._emit("coords_changed")
+        self.events.coords_changed.emit()
 
     def preprocessing(self) -> Preprocessing:
         """How the open run cropped and scaled the images (the views show that crop); the default before a run."""
-        from core.images.preprocess import Preprocessing as Prep
-
-        return Prep(**dict(self.run_info.get("params", {}).get("prep", {}))) if self.run_info else Prep()
+        return self.config().prep
 
     def projection(self) -> str:
         """The projection of the map shown."""
-        default = str(self.run_info.get("params", {}).get("projection", "pca")) if self.run_info else "pca"
+        default = self.config().projection
         return str(self.store.setting(f"projection/{self.run_id}", default)) if self.run_id is not None else default
 
     def view_setting(self, key: str, default: object = None) -> object:
@@ -257,15 +246,6 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         """
         if not self.store.read_only and not self.closed:
             self.store.set_setting(f"view/{key}", value)
-
-    # ------------------------------------------------------------ events
-    def subscribe(self, event: str, fn: Listener) -> None:
-        """Call ``fn`` on ``event`` (see the module docstring for the events)."""
-        self._listeners.setdefault(event, []).append(fn)
-
-    def _emit(self, event: str, *args: object) -> None:
-        for fn in list(self._listeners.get(event, [])):
-            fn(*args)
 
     # ------------------------------------------------------------ queries
     def __len__(self) -> int:
@@ -282,9 +262,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
 
     def cluster_name(self, cluster: int) -> str:
         """The user's name for a cluster, else ``cluster N`` (``noise`` for -1)."""
-        if cluster in self.cluster_names:
-            return self.cluster_names[cluster]
-        return "noise" if cluster < 0 else f"cluster {cluster}"
+        return cluster_name(cluster, self.cluster_names)
 
     def class_names(self) -> list[str]:
         """Names of the label classes, in order."""
@@ -365,7 +343,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         cmd.do()
         self._undo.append(cmd)
         self._redo.clear()
-        self._emit("history_changed")
+        self.events.history_changed.emit()
 
     def undo(self) -> None:
         """Revert the last labelling action (saved at once, like the action itself)."""
@@ -373,7 +351,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
             cmd = self._undo.pop()
             cmd.undo()
             self._redo.append(cmd)
-            self._emit("history_changed")
+            self.events.history_changed.emit()
 
     def redo(self) -> None:
         """Repeat the last undone action."""
@@ -381,7 +359,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
             cmd = self._redo.pop()
             cmd.do()
             self._undo.append(cmd)
-            self._emit("history_changed")
+            self.events.history_changed.emit()
 
     # ------------------------------------------------------------ labelling
     def _write_labels(self, rows: np.ndarray, values: Sequence[str | None]) -> None:
@@ -393,7 +371,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
             self.store.set_labels(self.db_ids[rs], v, "user")
             for r in rs:
                 self.user_labels[r] = v
-        self._emit("labels_changed", np.asarray(rows, np.int64))
+        self.events.labels_changed.emit(np.asarray(rows, np.int64))
 
     def set_labels(self, rows: Iterable[int], label: str | None) -> None:
         """Give the images at ``rows`` the user label ``label`` (None clears it); undoable.

@@ -6,6 +6,7 @@ project's store, labels, undo stack and events.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,7 +21,7 @@ class ClassAndClusterEdits:
     # ------------------------------------------------------------ classes
     def _save_classes(self) -> None:
         self.store.set_classes([(c.name, c.color) for c in self.classes])
-        self._emit("classes_changed")
+        self.events.classes_changed.emit()
 
     def add_class(self, name: str, color: str | None = None) -> LabelClass:
         """Add a label class (not undoable: it labels nothing by itself)."""
@@ -41,6 +42,24 @@ class ClassAndClusterEdits:
         for name in PRESETS[preset]:
             if name not in self.class_names():
                 self.add_class(name)
+
+    def _set_class_colour(self, name: str, color: str) -> None:
+        for c in self.classes:
+            if c.name == name:
+                c.color = color
+        self._save_classes()
+
+    def recolour_class(self, name: str, color: str) -> None:
+        """Give the class ``name`` the colour ``color`` (``#RRGGBB``); undoable, saved at once."""
+        if not re.fullmatch(r"#[0-9A-Fa-f]{6}", color):
+            raise ValueError(f"{color!r} is not a colour of the form #RRGGBB")
+        before = next((c.color for c in self.classes if c.name == name), None)
+        if before is None:
+            raise ValueError(f"there is no class called {name!r}")
+        if before.lower() == color.lower():
+            return
+        self._run(_Command(f"colour class '{name}'", lambda: self._set_class_colour(name, color),
+                           lambda: self._set_class_colour(name, before)))
 
     def _rename_everywhere(self, old: str, new: str) -> None:
         for c in self.classes:
@@ -99,12 +118,10 @@ class ClassAndClusterEdits:
             raise RuntimeError("cluster the images first")
         if name is None:
             self.cluster_names.pop(cluster, None)
-            with self.store.db:
-                self.store.db.execute("DELETE FROM cluster_names WHERE run_id=? AND cluster=?", (self.run_id, cluster))
         else:
             self.cluster_names[cluster] = name
-            self.store.name_cluster(self.run_id, cluster, name)
-        self._emit("clusters_changed")
+        self.store.name_cluster(self.run_id, cluster, name)
+        self.events.clusters_changed.emit()
 
     def name_cluster(self, cluster: int, name: str) -> None:
         """Name a cluster (every image in it without a user label takes that label); undoable."""
@@ -120,7 +137,7 @@ class ClassAndClusterEdits:
     def _reassign(self, rows: np.ndarray, clusters: np.ndarray) -> None:
         self.clusters[rows] = clusters
         self.store.set_assignments(self.run_id, self.db_ids[rows], clusters)
-        self._emit("clusters_changed")
+        self.events.clusters_changed.emit()
 
     def merge_clusters(self, sources: Sequence[int], target: int) -> None:
         """Move every image of ``sources`` into cluster ``target``; undoable."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.undo import Command as _Command
-from core.vocabulary import SPECIAL
+from core.vocabulary import ROUND_METHOD, SPECIAL, is_default_cluster_name
 
 if TYPE_CHECKING:
     from core.learning.rounds import RoundResult
@@ -25,9 +25,9 @@ class LearningFromLabels:
     # ------------------------------------------------------------ learning from labels
     def encoder_path(self, base: bool = False) -> Path | None:
         """The DEC encoder ONNX file of the current run (``base``: of the DEC run it came from), if any."""
-        params = self.run_info.get("params", {}) if self.run_info else {}
-        name = (params.get("base_encoder") or params.get("encoder")) if base else params.get("encoder")
-        return self.store.model_path(name)
+        if self.run is None:
+            return None
+        return self.store.model_path(self.run.base_encoder if base else self.run.encoder)
 
     def model_view(self) -> tuple[np.ndarray, np.ndarray]:
         """Soft assignments and an embedding of every image, for suggestions.
@@ -37,16 +37,13 @@ class LearningFromLabels:
         stored before soft assignments were kept fall back to an approximation
         from the confidences.
         """
-        from core.pipeline import load_soft
-
         enc = self.encoder_path()
         if enc is not None and self.features is not None:
             from core.clustering.onnx_mlp import run_encoder
 
             emb, q = run_encoder(enc, self.features)
             return q, emb
-        params = self.run_info.get("params", {}) if self.run_info else {}
-        stored = load_soft(self.store, params.get("soft"), self.db_ids)  # type: ignore[arg-type]
+        stored = self.store.load_soft(self.run.soft if self.run else None, self.db_ids)
         if stored is not None:
             return stored.astype(np.float64), self.coords.astype(np.float64)
         k = max(2, len(self.cluster_ids()))
@@ -64,13 +61,13 @@ class LearningFromLabels:
 
         labelled = np.array([u is not None for u in self.user_labels], bool)
         if mode == "moved":
-            last = getattr(self, "last_round", None)
+            last = self.last_round
             if last is None:
                 return np.zeros(0, np.int64)
             return review_moved(last.moved, last.confidence, labelled)[:n]
         if mode != "next":
             raise ValueError(f"unknown suggestion mode {mode!r} (next or moved)")
-        if self.run_info.get("method") == "dec-finetuned":
+        if self.run is not None and self.run.is_round:
             # the round's own classes and confidences (head and DEC combined)
             soft, emb = soft_from_confidence(self.clusters, self.confidence), self.coords.astype(np.float64)
         else:
@@ -124,27 +121,26 @@ class LearningFromLabels:
         return points[::-1]
 
     def _state(self) -> tuple:
-        return (self.run_id, dict(self.run_info), self.clusters.copy(), self.confidence.copy(), dict(self.cluster_names))
+        return (self.run_id, self.run, self.clusters.copy(), self.confidence.copy(), dict(self.cluster_names))
 
     def _restore(self, state: tuple) -> None:
-        self.run_id, self.run_info, self.clusters, self.confidence, self.cluster_names = \
-            state[0], dict(state[1]), state[2].copy(), state[3].copy(), dict(state[4])
+        self.run_id, self.run, self.clusters, self.confidence, self.cluster_names = \
+            state[0], state[1], state[2].copy(), state[3].copy(), dict(state[4])
         self.store.set_setting("current_run", self.run_id)
-        self._emit("clusters_changed")
-        self._emit("round_changed")
+        self.events.clusters_changed.emit()
+        self.events.round_changed.emit()
 
     def apply_round(self, result: RoundResult) -> None:
         """Make a fine-tuning round's clusters the current run (stored; undoable, back to the previous run)."""
         for name in result.class_names:
-            if not name.startswith("cluster ") and name not in self.class_names() and name not in SPECIAL:
+            if not is_default_cluster_name(name) and name not in self.class_names() and name not in SPECIAL:
                 self.add_class(name)
-        params = dict(self.run_info.get("params", {}))
-        from core.pipeline import save_soft
-
+        current = self.run
+        params = dict(current.params) if current is not None else {}
         params.update({"encoder": result.encoder_path.name if result.encoder_path else None,
-                       "base_encoder": params.get("base_encoder") or params.get("encoder"),
+                       "base_encoder": current.base_encoder if current is not None else None,
                        "parent_run": self.run_id, "user_labels": result.n_labelled,
-                       "soft": save_soft(self.store, self.db_ids, result.soft),
+                       "soft": self.store.save_soft(self.db_ids, result.soft),
                        # The round keeps the map shown, which may not be the parent's run projection
                        # (reprojected since): recorded as it is, or a reopen names PCA over t-SNE points.
                        "projection": self.projection()})
@@ -154,19 +150,18 @@ class LearningFromLabels:
             params["estimate"] = [result.n_labelled, float(result.estimated_accuracy), float(lo), float(hi)]
         proba = result.class_probabilities()
         if proba is not None:  # the catalogue's p_<class> columns (core/catalog/export.py)
-            params.update({"proba": save_soft(self.store, self.db_ids, proba),
+            params.update({"proba": self.store.save_soft(self.db_ids, proba),
                            "proba_classes": list(result.class_names[:proba.shape[1]])})
         else:
             params.pop("proba", None)
             params.pop("proba_classes", None)
-        names = {i: n for i, n in enumerate(result.class_names) if not n.startswith("cluster ")}
-        run_id = self.store.save_run("dec-finetuned", str(self.run_info.get("model", "")), len(result.class_names),
+        names = {i: n for i, n in enumerate(result.class_names) if not is_default_cluster_name(n)}
+        model = current.model if current is not None else ""
+        run_id = self.store.save_run(ROUND_METHOD, model, len(result.class_names),
                                      params, [], self.db_ids, result.labels, result.confidence, self.coords, names)
         self.store.set_setting(f"timings/{run_id}", {"retrain": float(result.seconds)})
         before = self._state()
-        run_info = {"method": "dec-finetuned", "model": self.run_info.get("model", ""),
-                    "n_clusters": len(result.class_names), "params": params, "warnings": []}
-        after = (run_id, run_info, result.labels.astype(np.int64), result.confidence.astype(np.float32), names)
+        after = (run_id, self.store.run(run_id), result.labels.astype(np.int64), result.confidence.astype(np.float32), names)
         self.last_round = result
         self._run(_Command(f"retrain round ({result.n_labelled} labels)", lambda: self._restore(after),
                            lambda: self._restore(before)))

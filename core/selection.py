@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
-
-Listener = Callable[..., None]
+from psygnal import Signal
 
 
 class Selection:
     """Indices of the selected images, shared by every view.
 
-    ``changed`` listeners receive the new indices (sorted int64 array) and the
-    source that set them, so a view can ignore its own echo.
+    The ``changed`` signal (psygnal: ``connect``/``disconnect``) sends the new
+    indices (sorted int64 array) and the source that set them, so a view can
+    ignore its own echo.
     """
+
+    changed = Signal(np.ndarray, object)
 
     def __init__(self) -> None:
         self.indices = np.zeros(0, np.int64)
-        self._listeners: list[Listener] = []
-
-    def subscribe(self, fn: Listener) -> None:
-        """Call ``fn(indices, source)`` whenever the selection changes."""
-        self._listeners.append(fn)
 
     def set(self, indices: Iterable[int], source: object = None) -> None:
         """Replace the selection."""
@@ -30,8 +27,7 @@ class Selection:
         if np.array_equal(new, self.indices):
             return
         self.indices = new
-        for fn in list(self._listeners):
-            fn(new, source)
+        self.changed.emit(new, source)
 
     def clear(self, source: object = None) -> None:
         """Select nothing."""

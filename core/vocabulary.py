@@ -1,12 +1,16 @@
-"""The names every project shares: label presets, class colours and the special labels.
+"""The names every project shares: label presets, class colours, the special labels, cluster names.
 
 One place for the words that carry meaning across the code (the app, the
-catalogue, the loop): a module that needs "unsure" or "exclude" imports them
-from here instead of spelling them again.
+catalogue, the loop): a module that needs "unsure" or "exclude", the name of an
+unnamed cluster ("cluster 3", "noise") or the method of a fine-tuning round's
+run imports them from here instead of spelling them again, and nothing outside
+this module parses a name back (:func:`is_default_cluster_name`).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 #: Label presets: name -> classes.  Colours are the Okabe-Ito palette (colour-blind safe).
@@ -28,3 +32,22 @@ class LabelClass:
 
     name: str
     color: str
+
+
+#: The name of the points a density method (DBSCAN) leaves out of every cluster: cluster -1.
+NOISE = "noise"
+#: The method recorded for the run a fine-tuning round makes (not a clustering method the user chooses).
+ROUND_METHOD = "dec-finetuned"
+_DEFAULT_CLUSTER_NAME = re.compile(r"cluster -?\d+")
+
+
+def cluster_name(cluster: int, names: Mapping[int, str] | None = None) -> str:
+    """The name of ``cluster``: the user's (``names``), else ``cluster N`` (:data:`NOISE` for -1)."""
+    if names is not None and cluster in names:
+        return names[cluster]
+    return NOISE if cluster < 0 else f"cluster {cluster}"
+
+
+def is_default_cluster_name(name: str) -> bool:
+    """Whether ``name`` is what :func:`cluster_name` calls an unnamed cluster (not a class the user chose)."""
+    return name == NOISE or _DEFAULT_CLUSTER_NAME.fullmatch(name) is not None

@@ -25,8 +25,7 @@ from core.features.extract import FEATURE_MODELS  # noqa: E402
 
 def exporters() -> list[str]:
     """The exporter module of every registered feature model, in registry order."""
-    return [str(e.option("exporter", f"export_{e.name}")) for e in FEATURE_MODELS
-            if e.option("exporter", f"export_{e.name}") is not None]
+    return [e.options.exporter for e in FEATURE_MODELS if e.options.exporter is not None]
 
 
 def main() -> int:
@@ -36,10 +35,10 @@ def main() -> int:
     on every start, and a line per model there was noise.
     """
     for entry in FEATURE_MODELS:
-        exporter = entry.option("exporter", f"export_{entry.name}")
+        exporter = entry.options.exporter
         if exporter is None:
             continue
-        path = HERE / str(entry.option("file", f"{entry.name}.onnx"))
+        path = HERE / entry.options.file
         if not path.is_file():
             importlib.import_module(exporter).main([])
             continue

@@ -36,3 +36,17 @@ def kaggle() -> Path:
         pytest.skip(f"real galaxy images not found at {SHARED} (../shared/data beside the checkout)")
     return SHARED
 
+
+@pytest.fixture
+def hub(tmp_path):
+    """A SAMP hub on the loopback interface only, its lockfile in the test's folder."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # astropy 8 deprecates astropy.samp in favour of pyvo.samp (same code)
+        from astropy.samp import SAMPHubServer
+    server = SAMPHubServer(web_profile=False, addr="127.0.0.1", lockfile=str(tmp_path / "samp.lock"))
+    server.start()
+    yield server
+    if server.is_running:
+        server.stop()

@@ -23,15 +23,11 @@ repaints the image (no recount of the cloud).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QTimer
 from PySide6.QtGui import QColor
-
-if TYPE_CHECKING:
-    from app.widgets.qt_map import QtClusterMap
+from PySide6.QtWidgets import QWidget
 
 BIG_POINTS = 200_000  # above this many points the map switches to density/visible-points drawing
 POINTS_IN_VIEW = 40_000  # at most this many visible points are drawn as points
@@ -168,7 +164,7 @@ class BigMap:
         the visible points when few enough are visible.
     """
 
-    def __init__(self, owner: QtClusterMap) -> None:
+    def __init__(self, owner: QWidget) -> None:  # the QtClusterMap (not imported: it imports this module)
         self.owner = owner
         self.active = False
         self.grid: GridIndex | None = None

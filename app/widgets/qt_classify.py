@@ -130,12 +130,13 @@ class QtClassify(QWidget):
     def set_project(self, project: Project) -> None:
         """Follow ``project``: its shared selection is the galaxy shown."""
         self.project = project
-        project.selection.subscribe(lambda indices, _source: self.show_row(int(indices[0]) if len(indices) == 1 else -1))
-        project.subscribe("data_changed", lambda: self.set_prep(project.preprocessing()))
-        for event in ("labels_changed", "clusters_changed", "round_changed", "classes_changed"):
-            project.subscribe(event, lambda *_: self.refresh())
+        project.selection.changed.connect(lambda indices, _source: self.show_row(int(indices[0]) if len(indices) == 1 else -1))
+        project.events.data_changed.connect(lambda: self.set_prep(project.preprocessing()))
+        events = project.events
+        for signal in (events.labels_changed, events.clusters_changed, events.round_changed, events.classes_changed):
+            signal.connect(lambda *_: self.refresh())
         self._build_answers()
-        project.subscribe("classes_changed", self._build_answers)
+        project.events.classes_changed.connect(self._build_answers)
         self.show_row(-1)
         self.set_prep(project.preprocessing())
 

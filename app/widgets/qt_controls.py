@@ -71,7 +71,7 @@ class QtRunSettings(QWidget):
         self.method = QComboBox()
         _fill(self.method, CLUSTER_METHODS)
         self.method.currentIndexChanged.connect(lambda _: self.n_clusters.setEnabled(
-            bool(CLUSTER_METHODS.get(self.method.currentData()).option("uses_k", True))))
+            CLUSTER_METHODS.get(self.method.currentData()).options.uses_k))
         self.projection = QComboBox()
         _fill(self.projection, PROJECTION_METHODS)
         self.projection.activated.connect(lambda _: self.projection_changed.emit(self.projection.currentData()))
@@ -126,7 +126,7 @@ class QtRunSettings(QWidget):
                              rotations=self.rotations.isChecked())
         projection = self.projection.currentData()
         # A map fitted on labels is drawn after the run; the run itself maps with PCA.
-        if PROJECTION_METHODS.get(projection).option("needs_labels", False):
+        if PROJECTION_METHODS.get(projection).options.needs_labels:
             projection = "pca"
         return PipelineConfig(model=self.model.currentData(), method=self.method.currentData(),
                               n_clusters=int(self.n_clusters.value()), projection=projection,

@@ -85,8 +85,9 @@ class QtClasses(QWidget):
     def set_project(self, project: Project) -> None:
         """Render ``project`` and follow its changes."""
         self.project = project
-        for event in ("classes_changed", "labels_changed", "data_changed"):
-            project.subscribe(event, lambda *_: self.refresh())
+        events = project.events
+        for signal in (events.classes_changed, events.labels_changed, events.data_changed):
+            signal.connect(lambda *_: self.refresh())
         self.refresh()
 
     def refresh(self) -> None:
@@ -141,16 +142,16 @@ class QtClasses(QWidget):
 
     def _on_add(self) -> None:
         name = self._ask("New class", "Name of the new class:")
-        if name and self.project:
+        if name and self.project is not None:
             self._guard(self.project.add_class, name)
 
     def _on_add_preset(self) -> None:
-        if self.project:
+        if self.project is not None:
             self.project.apply_preset(self.preset.currentText())
 
     def _on_rename(self) -> None:
         old = self.current_class()
-        if not old or not self.project or old in (UNSURE, EXCLUDE):
+        if not old or self.project is None or old in (UNSURE, EXCLUDE):
             return
         new = self._ask("Rename class", f"New name for '{old}':", old)
         if new:
@@ -158,7 +159,7 @@ class QtClasses(QWidget):
 
     def _on_merge(self) -> None:
         src = self.current_class()
-        if not src or not self.project or src in (UNSURE, EXCLUDE):
+        if not src or self.project is None or src in (UNSURE, EXCLUDE):
             return
         others = [n for n in self.project.class_names() if n != src]
         if not others:
@@ -169,14 +170,13 @@ class QtClasses(QWidget):
 
     def _on_recolor(self) -> None:
         name = self.current_class()
-        if not name or not self.project:
+        if not name or self.project is None:  # (an empty project is falsy: len 0)
             return
-        for c in self.project.classes:
-            if c.name == name:
-                color = QColorDialog.getColor(QColor(c.color), self, f"Colour of '{name}'")
-                if color.isValid():
-                    c.color = color.name()
-                    self.project._save_classes()
+        if name not in self.project.class_names():  # unsure and exclude keep their colours
+            return
+        color = QColorDialog.getColor(QColor(self.project.color_of(name)), self, f"Colour of '{name}'")
+        if color.isValid():  # through the project's undoable method: Ctrl+Z gives the old colour back
+            self._guard(self.project.recolour_class, name, color.name())
 
 
 class QtClusters(QWidget):
@@ -216,8 +216,9 @@ class QtClusters(QWidget):
     def set_project(self, project: Project) -> None:
         """Render ``project`` and follow its changes."""
         self.project = project
-        for event in ("clusters_changed", "data_changed", "classes_changed"):
-            project.subscribe(event, lambda *_: self.refresh())
+        events = project.events
+        for signal in (events.clusters_changed, events.data_changed, events.classes_changed):
+            signal.connect(lambda *_: self.refresh())
         self.refresh()
 
     def refresh(self) -> None:

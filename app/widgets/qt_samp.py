@@ -25,9 +25,7 @@ from core.catalog.samp import SampLink
 from core.project import Project
 
 if TYPE_CHECKING:
-    from PySide6.QtWidgets import QMenu
-
-    from app.window import MainWindow
+    from PySide6.QtWidgets import QMainWindow, QMenu
 
 
 class _Relay(QObject):
@@ -41,15 +39,17 @@ class SampTools:
 
     Parameters
     ----------
-    window : MainWindow
-        Its project, map and status line are used.
+    window : QMainWindow
+        The main window: its ``project``, ``map`` (hover), ``stage_label`` and
+        ``show_error`` are used (typed as a QMainWindow so this module never
+        imports the window, which imports it).
     menu : QMenu
         Where the *Send to TOPCAT/Aladin (SAMP)* action goes.
     hub_params : dict, optional
         A hub's lockfile parameters (tests); by default the standard local hub.
     """
 
-    def __init__(self, window: MainWindow, menu: QMenu, hub_params: dict | None = None) -> None:
+    def __init__(self, window: QMainWindow, menu: QMenu, hub_params: dict | None = None) -> None:
         self.window = window
         self.hub_params = hub_params
         self.link: SampLink | None = None
@@ -73,7 +73,7 @@ class SampTools:
         """A new project: its table is not sent yet; follow its selection."""
         self._sent = False
         self._project = project
-        project.selection.subscribe(lambda indices, source, p=project: self._on_selection(p, indices, source))
+        project.selection.changed.connect(lambda indices, source, p=project: self._on_selection(p, indices, source))
 
     def update(self, has_run: bool) -> None:
         """Enabled when there is a run to send."""

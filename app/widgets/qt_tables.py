@@ -13,8 +13,8 @@ montage PNG per cluster, copy or link a cluster's files into a folder.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -30,6 +30,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QMainWindow,
+    QMenu,
     QMessageBox,
     QTableWidget,
     QTableWidgetItem,
@@ -38,11 +40,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.qt_samp import SampTools
+from app.workers import JobRunner
 from core.catalog.montage import crosstab
+from core.images.display import Stretch
+from core.images.preprocess import Preprocessing
 from core.project import Project
-
-if TYPE_CHECKING:
-    from app.window import MainWindow
 
 
 class QtClusterTable(QWidget):
@@ -84,8 +86,10 @@ class QtClusterTable(QWidget):
     def set_project(self, project: Project) -> None:
         """Render ``project`` and follow its changes."""
         self.project = project
-        for event in ("labels_changed", "clusters_changed", "round_changed", "data_changed", "classes_changed"):
-            project.subscribe(event, lambda *_: self.schedule())
+        events = project.events
+        for signal in (events.labels_changed, events.clusters_changed, events.round_changed, events.data_changed,
+                       events.classes_changed):
+            signal.connect(lambda *_: self.schedule())
         self.refresh()
 
     def schedule(self) -> None:
@@ -238,23 +242,50 @@ class _JoinDialog(QDialog):
 class CatalogueTools:
     """The *Catalogue* menu of the main window and the cluster x label dock.
 
+    It knows the window only as a ``QMainWindow`` to put its menu and dock in,
+    and is handed what it uses (no import of the window, no reach into it):
+    the project comes with :meth:`set_project`, a join goes into the project
+    (:meth:`Project.set_join`, whose ``columns_changed`` event the map and this
+    menu follow).
+
     Parameters
     ----------
-    window : MainWindow
-        The window to add the menu and dock to; its project and jobs are used.
+    window : QMainWindow
+        Where the *Catalogue* menu and the cluster x label dock go (tabbed with ``docks["Galaxies"]``).
+    docks : dict
+        The window's docks by title; the cluster x label dock is added to it.
+    jobs : JobRunner
+        Runs the montage job.
+    colour_box : QComboBox
+        The "colour by" box, which lists the joined columns.
+    say, show_error : callables
+        The status line and the error box.
+    view : callable
+        The crop and display stretch the montages use (what the strip shows).
+    current_cluster : callable
+        The cluster highlighted in the Clusters list (the copy dialog's first choice).
+    samp : callable, optional
+        Makes the SAMP tools given this menu (:class:`app.widgets.qt_samp.SampTools`).
     """
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: QMainWindow, docks: dict[str, QDockWidget], jobs: JobRunner, colour_box: QComboBox, *,
+                 say: Callable[[str], None], show_error: Callable[..., None],
+                 view: Callable[[], tuple[Preprocessing | None, Stretch]],
+                 current_cluster: Callable[[], int | None],
+                 samp: Callable[[QMenu], SampTools] | None = None) -> None:
         self.window = window
+        self.docks, self.jobs, self.colour_box = docks, jobs, colour_box
+        self.say, self.show_error, self.view, self.current_cluster = say, show_error, view, current_cluster
+        self.project: Project | None = None
         self.table = QtClusterTable()
         dock = QDockWidget("Cluster x label", window)
         dock.setObjectName("dock_Cluster x label")
         dock.setWidget(self.table)
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-        window.tabifyDockWidget(window.docks["Galaxies"], dock)
-        window.docks["Cluster x label"] = dock
+        window.tabifyDockWidget(docks["Galaxies"], dock)
+        docks["Cluster x label"] = dock
         dock.visibilityChanged.connect(self.table.on_dock_visibility)
-        window.docks["Galaxies"].raise_()
+        docks["Galaxies"].raise_()
         menu = window.menuBar().addMenu("&Catalogue")
         self.menu = menu
         self.join_action = menu.addAction("&Join a catalogue (CSV)…", self.join_catalogue)
@@ -262,7 +293,7 @@ class CatalogueTools:
         menu.addSeparator()
         self.montage_action = menu.addAction("Export &montages per cluster (PNG)…", self.export_montages)
         self.copy_action = menu.addAction("Copy or &link a cluster's files into a folder…", self.copy_cluster)
-        self.samp = SampTools(window, menu)
+        self.samp = samp(menu) if samp is not None else None
         menu.addSeparator()
         menu.addAction(dock.toggleViewAction())
         menu.aboutToShow.connect(self._update)
@@ -270,24 +301,23 @@ class CatalogueTools:
     def _on_montages(self, result: object) -> None:
         files = list(result or [])
         if files:
-            self.window.stage_label.setText(f"{len(files)} montage(s) written to {Path(files[0]).parent}")
-
-    @property
-    def project(self) -> Project | None:
-        """The window's open project."""
-        return self.window.project
+            self.say(f"{len(files)} montage(s) written to {Path(files[0]).parent}")
 
     def set_project(self, project: Project) -> None:
         """A new project: offer its catalogue colourings (none of the last one's), follow it."""
+        self.project = project
+        project.events.columns_changed.connect(self._offer_colours)
         self._offer_colours()
         self.table.set_project(project)
-        self.samp.set_project(project)
+        if self.samp is not None:
+            self.samp.set_project(project)
 
     def _update(self) -> None:
         has_run = self.project is not None and self.project.run_id is not None
         for a in (self.join_action, self.truth_action, self.montage_action, self.copy_action):
             a.setEnabled(has_run)
-        self.samp.update(has_run)
+        if self.samp is not None:
+            self.samp.update(has_run)
 
     # ------------------------------------------------------------------ catalogue
     def join_catalogue(self, path: str | None = None, how: str | None = None, *, id_column: str | None = None,
@@ -308,7 +338,7 @@ class CatalogueTools:
         try:
             cat = load_catalog(path)
         except (OSError, ValueError) as exc:
-            self.window.show_error(f"Cannot read {path}: {exc}", "A CSV file with a header row is needed.")
+            self.show_error(f"Cannot read {path}: {exc}", "A CSV file with a header row is needed.")
             return 0
         positions = sky_positions(p.paths) if how in (None, "sky") else None
         has_sky = positions is not None and bool(np.isfinite(positions).any())
@@ -325,26 +355,24 @@ class CatalogueTools:
             how, id_column = dialog.how.currentData(), dialog.id_column.currentText()
             ra, dec, radius = dialog.ra.currentText(), dialog.dec.currentText(), dialog.radius.value()
         if how == "sky" and not has_sky:
-            self.window.show_error("No image has sky coordinates (FITS with a WCS); join by id instead.")
+            self.show_error("No image has sky coordinates (FITS with a WCS); join by id instead.")
             return 0
         try:
             join, columns = join_catalogue(p.paths, path, how, id_column=id_column, ra_column=ra, dec_column=dec,
                                            radius_arcsec=radius, positions=positions)
         except (OSError, ValueError) as exc:
-            self.window.show_error(f"Cannot join {path}: {exc}")
+            self.show_error(f"Cannot join {path}: {exc}")
             return 0
-        p.set_join(join, columns)
-        self._offer_colours()
-        self.window.map_view.recolor()
+        p.set_join(join, columns)  # the map and the colour box follow its columns_changed event
         numeric = sum(np.asarray(v).dtype.kind == "f" for v in columns.values())
-        self.window.stage_label.setText(f"Joined {Path(path).name}: {join.matched} of {len(p)} images matched; "
-                                        f"{numeric} numeric column(s) can colour the map; all {len(columns)} are "
-                                        f"exported and can be compared with the clusters")
+        self.say(f"Joined {Path(path).name}: {join.matched} of {len(p)} images matched; "
+                 f"{numeric} numeric column(s) can colour the map; all {len(columns)} are "
+                 f"exported and can be compared with the clusters")
         return join.matched
 
     def _offer_colours(self) -> None:
         """The "colour by" box lists :data:`core.colouring.COLOURINGS` and the project's joined columns."""
-        combo = self.window.color_combo
+        combo = self.colour_box
         for i in reversed(range(combo.count())):
             if str(combo.itemData(i)).startswith("cat_"):
                 combo.removeItem(i)
@@ -368,14 +396,14 @@ class CatalogueTools:
         try:
             truth = load_truth(path)
         except (OSError, ValueError) as exc:
-            self.window.show_error(f"Cannot read {path}: {exc}", "A CSV of image id and class is needed.")
+            self.show_error(f"Cannot read {path}: {exc}", "A CSV of image id and class is needed.")
             return 0
         known = sum(n in truth for n in p.names)
         self.table.set_truth(truth, Path(path).name)
         p.set_view_setting("truth_file", str(Path(path).resolve()))  # shown again when the folder reopens
-        self.window.docks["Cluster x label"].show()
-        self.window.docks["Cluster x label"].raise_()
-        self.window.stage_label.setText(f"Truth from {Path(path).name}: {known} of {len(p)} images have a class")
+        self.docks["Cluster x label"].show()
+        self.docks["Cluster x label"].raise_()
+        self.say(f"Truth from {Path(path).name}: {known} of {len(p)} images have a class")
         return known
 
     # ------------------------------------------------------------------ exports
@@ -391,9 +419,9 @@ class CatalogueTools:
         if not folder:
             return
         names = {c: p.cluster_name(c) for c in p.cluster_ids()}
-        self.window.jobs.start("montages", cluster_montages, list(p.paths), p.clusters.copy(), p.confidence.copy(),
-                               names, folder, per_cluster=per_cluster, prep=self.window.grid.cache.prep,
-                               stretch=self.window.preview.stretch, on_result=self._on_montages)
+        prep, stretch = self.view()
+        self.jobs.start("montages", cluster_montages, list(p.paths), p.clusters.copy(), p.confidence.copy(),
+                        names, folder, per_cluster=per_cluster, prep=prep, stretch=stretch, on_result=self._on_montages)
 
     def copy_cluster(self, cluster: int | None = None, folder: str | None = None, link: bool | None = None) -> list:
         """Copy (or link) one cluster's files into a folder; returns the new files."""
@@ -404,7 +432,7 @@ class CatalogueTools:
             return []
         if cluster is None:
             items = [f"{c}: {p.cluster_name(c)}" for c in p.cluster_ids()]
-            current = self.window.clusters.current_cluster()
+            current = self.current_cluster()
             start = p.cluster_ids().index(current) if current in p.cluster_ids() else 0
             item, ok = QInputDialog.getItem(self.window, "Cluster's files", "Cluster:", items, start, False)
             if not ok:
@@ -427,8 +455,7 @@ class CatalogueTools:
         try:
             made = copy_files([p.paths[i] for i in np.flatnonzero(p.clusters == cluster)], folder, link=link)
         except OSError as exc:
-            self.window.show_error(f"Cannot write into {folder}: {exc.strerror or exc}")
+            self.show_error(f"Cannot write into {folder}: {exc.strerror or exc}")
             return []
-        self.window.stage_label.setText(f"{'Linked' if link else 'Copied'} {len(made)} file(s) of "
-                                        f"{p.cluster_name(cluster)} into {folder}")
+        self.say(f"{'Linked' if link else 'Copied'} {len(made)} file(s) of {p.cluster_name(cluster)} into {folder}")
         return made

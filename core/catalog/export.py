@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 from core.catalog.pair import write_pair
 from core.registry import Registry
+from core.vocabulary import cluster_name
 
 if TYPE_CHECKING:
     from core.store.database import ProjectStore
@@ -203,6 +204,26 @@ def _attach_morphology(store: ProjectStore, db_ids: list[int], rows: list[Catalo
             row.morphology = tuple(float(x) for x in v)
 
 
+@dataclass(frozen=True)
+class ExportOptions:
+    """What callers need to know about an export format.
+
+    Attributes
+    ----------
+    suffix : str
+        The file's extension (``.csv``): the save dialog's proposed name.
+    filter : str
+        The app's file dialog filter (``CSV files (*.csv)``); empty: all files.
+    record : bool
+        The writer takes ``record=`` (the run record) and keeps it in the file's metadata
+        (the ``astropy.table`` formats of :mod:`core.catalog.tables`).
+    """
+
+    suffix: str = ""
+    filter: str = ""
+    record: bool = False
+
+
 def _table_writer(fmt: str):  # -> Callable[[rows, path, record], Path]
     """A writer of :mod:`core.catalog.tables` (astropy ``Table``: units, UCDs, the run record in its metadata)."""
     def write(rows: Iterable[CatalogueRow], path: str | os.PathLike[str],
@@ -214,10 +235,9 @@ def _table_writer(fmt: str):  # -> Callable[[rows, path, record], Path]
     return write
 
 
-#: Export formats: name -> entry whose factory is ``write(rows, path) -> Path``.
-#: Options: ``suffix`` (the file's extension), ``filter`` (the app's file dialog filter) and
-#: ``record`` (the writer takes ``record=``, the run record, and keeps it in the file's metadata).
-EXPORT_FORMATS = Registry("export format", default="csv")
+#: Export formats: name -> entry whose factory is ``write(rows, path) -> Path`` (``write(rows, path, record=)``
+#: with ``record=True``), with :class:`ExportOptions`.
+EXPORT_FORMATS: Registry[ExportOptions] = Registry("export format", default="csv", options_type=ExportOptions)
 EXPORT_FORMATS.add("csv", write_csv, "Catalogue (CSV)", "one row per image, spreadsheet-safe",
                    suffix=".csv", filter="CSV files (*.csv)")
 EXPORT_FORMATS.add("fits", _table_writer("fits"), "Catalogue (FITS table)", "FITS binary table for TOPCAT, ds9, astropy",
@@ -252,7 +272,7 @@ def catalogue_rows(store: ProjectStore, run_id: int,
     sky.update(class_probabilities(store, run_id, [int(r[0]) for r in assignments], labels))
     rows = []
     for i, (db_id, path, _name, c, q, x, y) in enumerate(assignments):
-        cname = names.get(int(c), f"cluster {int(c)}" if c >= 0 else "noise")
+        cname = cluster_name(int(c), names)
         label, source = labels.get(int(db_id), (cname, "model"))
         extra = {k: float(v[i]) for k, v in sky.items()}
         extra.update({k: _cell(v.get(path)) for k, v in (columns or {}).items()})
@@ -279,10 +299,12 @@ def class_probabilities(store: ProjectStore, run_id: int, db_ids: list[int],
     run = store.run(run_id)
     params = dict(run.params) if run is not None else {}
     name, classes = params.get("proba"), list(params.get("proba_classes") or [])
-    path = store.folder / "runs" / str(name) if name else None
-    if path is None or not path.is_file() or not classes:
+    from core.store.layout import RUNS_DIR, member_path
+
+    path = member_path(store.folder, RUNS_DIR, name, ".npz")  # a plain name of a file inside runs/, else nothing
+    if path is None or not classes:
         return {}
-    with np.load(path) as data:
+    with np.load(path, allow_pickle=False) as data:
         where = {int(i): r for r, i in enumerate(data["image_ids"])}
         proba = np.asarray(data["soft"], np.float64)
     out = np.full((len(db_ids), len(classes)), np.nan)
@@ -393,6 +415,6 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
         return sidecar_text({**record, "catalogue": {"format": fmt, "sha256": sha256}})
 
     def write(tmp: Path) -> object:
-        return entry.factory(rows, tmp, record=record) if entry.option("record", False) else entry.factory(rows, tmp)
+        return entry.factory(rows, tmp, record=record) if entry.options.record else entry.factory(rows, tmp)
 
     return write_pair(path, write, sidecar)

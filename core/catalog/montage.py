@@ -19,6 +19,7 @@ from core.images.display import Stretch, render
 from core.images.io import ImageReadError, image_id
 from core.images.preprocess import Preprocessing
 from core.progress import Cancelled
+from core.vocabulary import cluster_name
 
 
 def montage(paths: Sequence[str], *, tile: int = 128, columns: int | None = None, gap: int = 4,
@@ -114,7 +115,7 @@ def cluster_montages(paths: Sequence[str], clusters: np.ndarray, confidence: np.
     for k, c in enumerate(ids):
         rows = np.flatnonzero(clusters == c)
         rows = rows[np.argsort(-np.asarray(confidence)[rows], kind="stable")][:per_cluster]
-        name = names.get(c, "noise" if c < 0 else f"cluster {c}")
+        name = cluster_name(c, names)
         image = montage([paths[r] for r in rows], tile=tile, prep=prep, stretch=stretch,
                         title=f"{name}: {len(rows)} most confident of {int((clusters == c).sum())}",
                         should_stop=should_stop)

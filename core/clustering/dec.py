@@ -252,7 +252,7 @@ class DEC(ClusterMixin, BaseEstimator):
             torch.manual_seed(seed)
             t = time.perf_counter()
             self._fit_input_scaling(X)
-            scaled = self._scale(X)
+            scaled = self.scale_input(X)
             self._fit_projection(scaled, seed)
             if self.projection_ is not None:
                 scaled = scaled @ self.projection_
@@ -312,7 +312,8 @@ class DEC(ClusterMixin, BaseEstimator):
         _, _, vt = randomized_svd(scaled[rows], int(m), n_iter=4, random_state=seed)
         self.projection_ = np.ascontiguousarray(vt.T, dtype=np.float32)  # (d, m), orthonormal columns
 
-    def _scale(self, X: np.ndarray) -> np.ndarray:
+    def scale_input(self, X: np.ndarray) -> np.ndarray:
+        """``X`` standardised as the encoder expects it (the fitted mean and scale), float32."""
         return ((X - self.input_mean_) * self.input_scale_).astype(np.float32)
 
     def _check_input(self, X: np.ndarray) -> np.ndarray:
@@ -449,7 +450,7 @@ class DEC(ClusterMixin, BaseEstimator):
         X = self._check_input(X)
         with torch.no_grad():
             # In chunks: the 2,000-wide layer of 60,000 rows would be 480 MB at once.
-            return np.concatenate([self.encoder_(torch.from_numpy(self._scale(X[s : s + 8192]))).numpy()
+            return np.concatenate([self.encoder_(torch.from_numpy(self.scale_input(X[s : s + 8192]))).numpy()
                                    for s in range(0, len(X), 8192)])
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:

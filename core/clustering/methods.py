@@ -23,6 +23,7 @@ means the same thing whatever the method.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -151,22 +152,70 @@ def _dbscan(X: np.ndarray, n_clusters: int, *, random_state: int, **_: object) -
     return _from_labels("dbscan", Z, labels, params, [warning])
 
 
+@dataclass(frozen=True)
+class MethodOptions:
+    """What callers need to know about a clustering method.
+
+    Attributes
+    ----------
+    uses_k : bool
+        The method clusters into the k asked for; False: it finds its own number
+        (the app greys out k, the pipeline does not cap or check it).
+    input : {"features", "pixels"}
+        What the pipeline feeds it: the model's features, or raw 32x32 grey pixels.
+    keeps_encoder : bool
+        The run keeps the method's DEC encoder (ONNX), which fine-tuning rounds start from.
+    min_images : int
+        The fewest images it can work on (DBSCAN: its smallest dense neighbourhood); refused before any work.
+    """
+
+    uses_k: bool = True
+    input: Literal["features", "pixels"] = "features"
+    keeps_encoder: bool = False
+    min_images: int = 2
+
+
 #: The clustering methods: name -> entry whose factory is
-#: ``fn(X, n_clusters, *, random_state, dec_params, progress, should_stop) -> ClusterResult``.
-#: Options: ``uses_k`` (False: the method finds its own number), ``input`` (``"features"``, or
-#: ``"pixels"`` for raw 32x32 pixels), ``keeps_encoder`` (the run keeps a DEC encoder to fine-tune).
-CLUSTER_METHODS = Registry("clustering method", default="dec")
+#: ``fn(X, n_clusters, *, random_state, dec_params, progress, should_stop) -> ClusterResult``
+#: and whose options are a :class:`MethodOptions`.
+CLUSTER_METHODS: Registry[MethodOptions] = Registry("clustering method", default="dec", options_type=MethodOptions)
 CLUSTER_METHODS.add("dec", _dec, "DEC (deep embedded clustering)",
                     "Deep Embedded Clustering on the CNN features", keeps_encoder=True)
 CLUSTER_METHODS.add("kmeans", _kmeans, "k-means", "k-means on the features")
 CLUSTER_METHODS.add("pca-kmeans", _pca_kmeans, "PCA + k-means", "k-means on a 50-d PCA of the features")
 CLUSTER_METHODS.add("agglomerative", _agglomerative, "agglomerative (Ward)", "Ward linkage on a 50-d PCA")
 CLUSTER_METHODS.add("dbscan", _dbscan, "DBSCAN (finds its own number)", "density clustering on a 10-d PCA",
-                    uses_k=False)
+                    uses_k=False, min_images=5)
 CLUSTER_METHODS.add("dec-raw", _dec, "DEC on raw pixels (baseline)", "DEC on 32x32 grey pixels", input="pixels")
 CLUSTER_METHODS.add("gmm", _gmm, "Gaussian mixture (unequal cluster sizes)",
                     "a Gaussian mixture on a PCA of the features that estimates each cluster's share")
 DEFAULT_METHOD = CLUSTER_METHODS.default
+
+
+def checked_n_clusters(method: str, n_clusters: int, n_images: int) -> tuple[int, list[str]]:
+    """The number of clusters a run can really use, and a warning when it differs from the one asked for.
+
+    A method that finds its own number (``uses_k=False``, e.g. DBSCAN) takes
+    k as given; every other needs at least one image more than clusters.
+    Raises ``ValueError`` when fewer than 2 clusters are asked for, or when
+    too few images are readable to make 2.
+    """
+    entry = CLUSTER_METHODS.get(method)
+    if not entry.options.uses_k:
+        if n_images < entry.options.min_images:
+            raise ValueError(f"{entry.name.upper()} needs at least {entry.options.min_images} readable images (found "
+                             f"{n_images}): it calls a group dense only when {entry.options.min_images} images lie "
+                             f"close together; use --method kmeans for so few")
+        return n_clusters, []
+    if n_clusters < 2:
+        raise ValueError(f"--clusters must be at least 2 (got {n_clusters})")
+    if n_clusters < n_images:
+        return n_clusters, []
+    used = n_images - 1
+    if used < 2:
+        raise ValueError(f"{n_images} readable images cannot be split into {n_clusters} clusters; add images")
+    return used, [f"asked for {n_clusters} clusters but only {n_images} images could be read: "
+                  f"clustered into {used} instead"]
 
 
 def cluster_features(

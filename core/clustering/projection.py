@@ -15,6 +15,7 @@ component of what LDA leaves.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -218,11 +219,28 @@ def _place(embedding, X: np.ndarray, n_iter: int, should_stop: StopFn | None,
     return np.asarray(partial, dtype=np.float32)
 
 
+@dataclass(frozen=True)
+class ProjectionOptions:
+    """What callers need to know about a map projection.
+
+    Attributes
+    ----------
+    needs_labels : bool
+        The map is fitted on the user's labels (the pipeline then maps with PCA, and the app asks
+        for labels first).
+    reports_progress : bool
+        The factory also takes ``progress`` and ``should_stop`` keywords (t-SNE); the pipeline shows
+        a PCA preview meanwhile.
+    """
+
+    needs_labels: bool = False
+    reports_progress: bool = False
+
+
 #: The map projections: name -> entry whose factory is ``fn(Z, labels, random_state) -> (n, 2)`` on
-#: standardised features.  Option ``reports_progress``: the factory also takes ``progress`` and
-#: ``should_stop`` keywords (t-SNE).  Option ``needs_labels``: the map is fitted on the user's labels (the pipeline
-#: then maps with PCA, and the app asks for labels first).
-PROJECTION_METHODS = Registry("projection", default="pca")
+#: standardised features, with :class:`ProjectionOptions`.
+PROJECTION_METHODS: Registry[ProjectionOptions] = Registry("projection", default="pca",
+                                                         options_type=ProjectionOptions)
 PROJECTION_METHODS.add("pca", _pca_map, "PCA", "first two principal components")
 PROJECTION_METHODS.add("tsne", _tsne_map, "t-SNE", "t-SNE (openTSNE) on a 50-d PCA, with progress and cancel",
                        reports_progress=True)
@@ -270,5 +288,5 @@ def project(
     Z = StandardScaler().fit_transform(X)
     # Only long projections take the callbacks (option ``reports_progress``); a plain entry stays a
     # three-argument function.
-    extra = {"progress": progress, "should_stop": should_stop} if entry.option("reports_progress", False) else {}
+    extra = {"progress": progress, "should_stop": should_stop} if entry.options.reports_progress else {}
     return np.asarray(entry.factory(Z, labels, random_state, **extra), dtype=np.float32)

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from core.features.distributed_spec import DEFAULT_PARTITION, DaskSpec
-from core.features.extract import ExtractionResult, FeatureModel, extract_features
+from core.features.extract import FEATURE_MODELS, ExtractionResult, FeatureModel, extract_features
 from core.images.io import SkippedFile
 from core.images.preprocess import Preprocessing
 from core.progress import Cancelled, ProgressFn, StopFn
@@ -80,7 +80,8 @@ def _worker_model(name: str, path: str, sha256: str, use_gpu: bool, threads: int
     key = (path, sha256, use_gpu, threads)
     model = _WORKER_MODELS.get(key)
     if model is None:
-        model = FeatureModel(name, use_gpu=use_gpu, path=Path(path), threads=threads)
+        # The entry's factory with the client's file (checked below), as load_model makes it on the client.
+        model = FEATURE_MODELS.get(name).factory(name, use_gpu=use_gpu, path=Path(path), threads=threads)
         if model.sha256 != sha256:
             raise RuntimeError(f"the model file {path} on worker {os.uname().nodename} is not the client's "
                                f"(SHA-256 {model.sha256[:12]} != {sha256[:12]}): rebuild or copy it")

@@ -1,21 +1,18 @@
 """Deep features from ONNX models, on the GPU when one really works.
 
-``FeatureModel`` wraps an onnxruntime session.  onnxruntime-gpu lists the CUDA
-provider as *available* even on machines where its libraries cannot load, and
-then prints a screen of errors; so the session is created with CUDA first and
-the provider reported is the one the created session actually uses
-(``session.get_providers()[0]``), with onnxruntime's log quietened meanwhile.
+``FeatureModel`` wraps an onnxruntime session.  onnxruntime-gpu lists the CUDA provider as *available*
+even on machines where its libraries cannot load, and then prints a screen of errors; so the session is
+created with CUDA first and the provider reported is the one the created session actually uses
+(``session.get_providers()[0]``), with onnxruntime's log quietened meanwhile.  The models are the
+entries of :data:`FEATURE_MODELS`, made with :func:`load_model`.
 
-``extract_features`` decodes, crops and normalises images on worker threads,
-straight into preallocated batch arrays, up to ``prefetch`` batches ahead of
-the model (OpenCV and onnxruntime both release the GIL), so the thread that
-runs the model only runs it; and it keeps every computed row in a
-:class:`~core.store.cache.FeatureCache`, so reopening a folder recomputes only new or
-changed images.  ``benchmarks/extraction.py`` measures how close the end-to-end
-rate comes to the model's own.
-
-On CUDA the session is fed through I/O binding, and ``fp16=True`` converts the
-model to half precision (inputs and outputs stay float32) when it is loaded.
+``extract_features`` decodes, crops and normalises images on worker threads, straight into preallocated
+batch arrays, up to ``prefetch`` batches ahead of the model (OpenCV and onnxruntime both release the GIL),
+so the thread that runs the model only runs it; and it keeps every computed row in a
+:class:`~core.store.cache.FeatureCache`, so reopening a folder recomputes only new or changed images.
+``benchmarks/extraction.py`` measures how close the end-to-end rate comes to the model's own.  On CUDA
+the session is fed through I/O binding, and ``fp16=True`` converts the model to half precision (inputs
+and outputs stay float32) when it is loaded.
 """
 
 from __future__ import annotations
@@ -195,30 +192,37 @@ class FeatureModel:
         return binding.copy_outputs_to_cpu()[0]
 
 
-#: The feature models: name -> entry whose factory is ``FeatureModel`` (called with ``name, use_gpu=``).
-#: Options: ``file`` (the ONNX file under ``models/``, read by ``build.spec``) and ``exporter`` (the
-#: ``models/export_<name>.py`` module that builds it, run by ``models/build_models.py``).
-FEATURE_MODELS = Registry("feature model", default=DEFAULT_MODEL)
-FEATURE_MODELS.add("galaxy_cnn", FeatureModel, "Galaxy CNN (default)",
-                   "Galaxy CNN trained on Galaxy Zoo morphology labels (default): 64 features, 48 px",
-                   file="galaxy_cnn.onnx", exporter=None)  # committed, trained by models/train_galaxy_net.py
-FEATURE_MODELS.add("xception", FeatureModel, "Xception (ImageNet)",
-                   "Xception, ImageNet weights (as in the seed papers): 2048 features, 299 px",
-                   file="xception.onnx", exporter="export_xception")
-FEATURE_MODELS.add("efficientnet_lite0", FeatureModel, "EfficientNet-Lite0 (fast)",
-                   "EfficientNet-Lite0, ImageNet weights (fast): 1280 features, 224 px",
-                   file="efficientnet_lite0.onnx", exporter="export_efficientnet_lite0")
-# int8 copy (models/export_<name>.py -> export_int8.py, calibrated on the built-in sample; built after its fp32 file,
-# which comes first here).  benchmarks/int8.py measures speed and scores against fp32.
-FEATURE_MODELS.add("xception_int8", FeatureModel, "Xception int8 (fast CPU)",
-                   "Xception quantised to int8 (onnxruntime QDQ, per-channel weights): 2048 features, 299 px, "
-                   "several times faster on CPUs with VNNI",
+@dataclass(frozen=True)
+class ModelOptions:
+    """A feature model's facts: ``file``, its ONNX file under ``models/`` (:func:`load_model`, ``build.spec``);
+    ``exporter``, the ``models/export_<name>.py`` that builds it (``models/build_models.py``), None if committed."""
+
+    file: str
+    exporter: str | None = None
+
+
+#: The feature models: name -> entry whose factory makes the model (``factory(name, path=, use_gpu=) ->
+#: FeatureModel``), with :class:`ModelOptions`.  Callers use :func:`load_model`, never ``FeatureModel(name)``.
+FEATURE_MODELS: Registry[ModelOptions] = Registry("feature model", default=DEFAULT_MODEL, options_type=ModelOptions)
+FEATURE_MODELS.add("galaxy_cnn", FeatureModel, "Galaxy CNN (default)", "Galaxy CNN trained on Galaxy Zoo morphology labels "
+                   "(default): 64 features, 48 px", file="galaxy_cnn.onnx")  # committed: models/train_galaxy_net.py
+FEATURE_MODELS.add("xception", FeatureModel, "Xception (ImageNet)", "Xception, ImageNet weights (as in the seed papers): "
+                   "2048 features, 299 px", file="xception.onnx", exporter="export_xception")
+FEATURE_MODELS.add("efficientnet_lite0", FeatureModel, "EfficientNet-Lite0 (fast)", "EfficientNet-Lite0, ImageNet weights "
+                   "(fast): 1280 features, 224 px", file="efficientnet_lite0.onnx", exporter="export_efficientnet_lite0")
+# int8 copies (export_int8.py, calibrated on the sample; built after their fp32 files, first here; benchmarks/int8.py).
+FEATURE_MODELS.add("xception_int8", FeatureModel, "Xception int8 (fast CPU)", "Xception quantised to int8 (onnxruntime "
+                   "QDQ, per-channel weights): 2048 features, 299 px, several times faster on CPUs with VNNI",
                    file="xception_int8.onnx", exporter="export_xception_int8")
-# No EfficientNet-Lite0 int8 entry (issue 19): quantised so that its features cannot depend on the
-# CPU's instruction set (7-bit weights in the group-1 convolutions), Lite0 loses too much (mean cosine
-# to fp32 0.87 on the test sample; 0.975 with five convolutions kept in fp32, still not telling apart
-# the sample's near-identical ellipticals), and the 8-bit file it replaced gave other features on
-# CPUs without VNNI.  models/export_int8.py --model efficientnet_lite0 still builds it for experiments.
+# No EfficientNet-Lite0 int8 entry (issue 19): quantised CPU-independently it loses too much (mean cosine to fp32
+# 0.87 on the test sample); models/export_int8.py --model efficientnet_lite0 still builds it for experiments.
+
+
+def load_model(name: str = DEFAULT_MODEL, *, use_gpu: bool = True, **kwargs: object) -> FeatureModel:
+    """Make the model ``name`` of :data:`FEATURE_MODELS`, its factory with its file (``kwargs``: ``fp16``, ...): the
+    one way core gets a model.  Raises ``ValueError`` (unknown name) or :class:`core.paths.ModelFileMissing` (not built)."""
+    entry = FEATURE_MODELS.get(name)
+    return entry.factory(name, path=model_file(Path(entry.options.file).stem), use_gpu=use_gpu, **kwargs)
 
 
 def _load_and_prepare(model: FeatureModel, prep: Preprocessing, path: Path,

@@ -53,6 +53,7 @@ import numpy as np
 from core.images.io import ImageReadError, SkippedFile, read_image
 from core.images.preprocess import Preprocessing, crop_image, resize_square
 from core.progress import Cancelled, ProgressFn, StopFn
+from core.store.layout import MORPHOLOGY_FILE, open_in_store
 
 #: Column names, in the order of :func:`morphology_table`'s array.
 NAMES = ("concentration", "asymmetry", "gini", "m20", "ellipticity", "colour", "colour_gradient", "r50")
@@ -225,13 +226,15 @@ def morphology_table(
 # ----------------------------------------------------------------- kept in the project store
 #: The parameters the catalogue and the map offer (``colour_gradient`` and ``r50`` stay in the table only).
 CATALOGUE_NAMES = NAMES[:6]
-#: The file in the project store folder holding one row of :data:`NAMES` per image id.
-STORE_FILE = "morphology.npz"
+#: The file in the project store folder holding one row of :data:`NAMES` per image id (named by the store's layout).
+STORE_FILE = MORPHOLOGY_FILE
 _CACHE: dict[str, tuple[tuple[int, int], dict[str, object]]] = {}
 
 
 def _store_file(store: object) -> Path:
-    return Path(getattr(store, "folder", store)) / STORE_FILE  # type: ignore[arg-type]
+    """The store's morphology file (:attr:`ProjectStore.morphology_file`); a bare folder for worker threads."""
+    named = getattr(store, "morphology_file", None)
+    return named if isinstance(named, Path) else Path(getattr(store, "folder", store)) / MORPHOLOGY_FILE  # type: ignore[arg-type]
 
 
 def load_morphology(store: object) -> dict[str, object] | None:
@@ -270,9 +273,12 @@ def _save_morphology(store: object, ids: np.ndarray, values: np.ndarray, prep: P
 
     path = _store_file(store)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npz")
+    tmp.unlink(missing_ok=True)  # a stale one of a killed process (never followed: unlink removes a link itself)
     try:
-        np.savez(tmp, ids=ids.astype(np.int64), values=values.astype(np.float64), names=np.array(NAMES),
-                 prep=np.array(json.dumps(asdict(prep))), size=np.array(size))
+        # Through the store's guard: a fresh file, never through a link planted at that name.
+        with os.fdopen(open_in_store(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb") as fh:
+            np.savez(fh, ids=ids.astype(np.int64), values=values.astype(np.float64), names=np.array(NAMES),
+                     prep=np.array(json.dumps(asdict(prep))), size=np.array(size))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.images.io import FITS_SUFFIXES, ImageReadError, read_fits_data, read_image
+from core.images.io import FITS_SUFFIXES, IMAGE_READERS, ImageReadError, read_fits_data, read_image, reader_for
 from core.images.preprocess import Preprocessing, crop_image
 
 STRETCHES = ("as read", "linear", "sqrt", "log", "asinh", "lupton")
@@ -124,9 +124,13 @@ def band_files(path: str | os.PathLike[str]) -> list[Path] | None:
 def read_raw(path: str | os.PathLike[str]) -> np.ndarray:
     """Read the pixel values before any display stretch, as float32 (height, width, bands).
 
-    FITS: the first HDU with image data, rows flipped so north is up (as
-    :func:`core.images.io.read_image` does), planes moved last, NaNs kept.  Other
-    formats: the decoded RGB values (0-255, or 0-65535 for 16-bit files).
+    Three FITS files of one galaxy named by band (:func:`band_files`) are
+    stacked, reddest first.  Otherwise the file's reader in
+    :data:`core.images.io.IMAGE_READERS` (the registry the feature models read
+    through) gives them: FITS the first HDU with image data, rows flipped so
+    north is up, planes moved last, NaNs kept; rasters the decoded RGB values
+    (0-255, or 0-65535 for 16-bit files).  A reader without ``read_raw`` gives
+    its RGB output.
     """
     p = Path(path)
     bands = band_files(p)
@@ -134,25 +138,10 @@ def read_raw(path: str | os.PathLike[str]) -> np.ndarray:
         planes = [read_fits_data(b, np.float32) for b in bands]
         if all(q.ndim == 2 and q.shape == planes[0].shape for q in planes):
             return np.ascontiguousarray(np.stack(planes, axis=-1)[::-1])  # reddest band first: red
-    if is_fits(p):
-        data = read_fits_data(p, np.float32)
-        if data.ndim == 2:
-            data = data[:, :, None]
-        elif data.ndim == 3:
-            data = np.moveaxis(data, 0, -1)  # FITS cubes are (planes, y, x)
-        else:
-            raise ImageReadError(f"unsupported FITS data shape {data.shape}")
-        return np.ascontiguousarray(data[::-1])
-    import cv2
-
-    raw = cv2.imdecode(np.fromfile(p, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    if raw is None or raw.size == 0:
-        raise ImageReadError("not a readable image (corrupt, truncated or not an image)")
-    if raw.ndim == 2:
-        raw = raw[:, :, None]
-    elif raw.shape[2] >= 3:
-        raw = raw[:, :, 2::-1]  # OpenCV decodes BGR(A)
-    return np.ascontiguousarray(raw, dtype=np.float32)
+    reader = reader_for(p) or IMAGE_READERS.get(IMAGE_READERS.default)
+    if reader.options.read_raw is None:
+        return np.ascontiguousarray(read_image(p), dtype=np.float32)
+    return reader.options.read_raw(p)
 
 
 def _curve(t: np.ndarray, kind: str) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Finding and reading galaxy images: JPEG, PNG, TIFF and FITS.
+"""Finding and reading galaxy images: JPEG, PNG, TIFF and FITS, one reader per format.
 
 Every reader returns an RGB ``uint8`` array of shape (height, width, 3): the
 form the feature models, the thumbnails and the app all share.  Data with more
@@ -7,6 +7,14 @@ the usual way astronomers display a galaxy whose core is thousands of times
 brighter than its outskirts.  A file that cannot be read raises
 :class:`ImageReadError` with a reason a person can act on; callers list it and
 carry on with the rest of the folder.
+
+The formats are the entries of :data:`IMAGE_READERS` (by file suffix): each
+entry's factory decodes a file to RGB ``uint8`` for the feature models and the
+thumbnails, and its :class:`ReaderOptions` give its suffixes and, for the
+display stretches, the pixel values before any stretch.  Scanning, image ids,
+feature extraction (:func:`read_image`) and display
+(:func:`core.images.display.read_raw`) all ask the registry, so a new format
+is one reader function and one :meth:`~core.registry.Registry.add` call.
 """
 
 from __future__ import annotations
@@ -15,20 +23,28 @@ import hashlib
 import os
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from core.registry import Registry
+
 RASTER_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
-IMAGE_SUFFIXES = RASTER_SUFFIXES + FITS_SUFFIXES
 #: Folders never scanned: the project store and hidden folders.
 SKIP_DIRS = {".galaxy-sorter", "__pycache__"}
 
 
 class ImageReadError(Exception):
     """An image file could not be read; ``str(error)`` says why."""
+
+
+class NoImagesFound(FileNotFoundError):
+    """A folder holds no image any reader of :data:`IMAGE_READERS` claims; ``hint`` says what to do."""
+
+    hint = "Choose a folder that holds galaxy images (JPEG, PNG, TIFF or FITS)."
 
 
 @dataclass(frozen=True)
@@ -39,10 +55,49 @@ class SkippedFile:
     reason: str
 
 
+@dataclass(frozen=True)
+class ReaderOptions:
+    """What callers need to know about an image reader.
+
+    Attributes
+    ----------
+    suffixes : tuple of str
+        Lower-case file suffixes the reader claims (``.fits.gz`` counts as one suffix).
+    read_raw : callable(Path) -> ndarray, optional
+        The pixel values before any display stretch, float32 of shape (height,
+        width, bands) (:func:`core.images.display.read_raw`); None: the display
+        stretches the reader's RGB output.
+    """
+
+    suffixes: tuple[str, ...]
+    read_raw: Callable[[Path], np.ndarray] | None = None
+
+
+#: The image readers: name -> entry whose factory is ``read(path) -> RGB uint8 (height, width, 3)``
+#: (raising :class:`ImageReadError` with a reason), with :class:`ReaderOptions`.  A file goes to the
+#: reader with the longest matching suffix (:func:`reader_for`).
+IMAGE_READERS: Registry[ReaderOptions] = Registry("image reader", default="raster", options_type=ReaderOptions)
+
+
+def image_suffixes() -> tuple[str, ...]:
+    """Every suffix some reader of :data:`IMAGE_READERS` claims, longest first."""
+    return tuple(sorted({s for e in IMAGE_READERS for s in e.options.suffixes}, key=len, reverse=True))
+
+
+def reader_for(path: str | os.PathLike[str]):  # -> Entry[ReaderOptions] | None
+    """The entry of :data:`IMAGE_READERS` that reads ``path`` (by suffix, the longest match), or None."""
+    lower = Path(path).name.lower()
+    best, best_len = None, 0
+    for entry in IMAGE_READERS:
+        for suffix in entry.options.suffixes:
+            if lower.endswith(suffix) and len(suffix) > best_len:
+                best, best_len = entry, len(suffix)
+    return best
+
+
 def is_image_name(name: str) -> bool:
-    """Return True when ``name`` has one of the supported image suffixes."""
-    lower = name.lower()
-    return lower.endswith(IMAGE_SUFFIXES)
+    """Return True when some reader of :data:`IMAGE_READERS` claims ``name``'s suffix."""
+    return reader_for(name) is not None
 
 
 def printable_path(path: str | os.PathLike[str]) -> str:
@@ -168,7 +223,7 @@ def image_id(path: str | os.PathLike[str]) -> str:
     """Return the id of an image: its file name without the image suffix(es)."""
     name = Path(path).name
     lower = name.lower()
-    for suffix in sorted(IMAGE_SUFFIXES, key=len, reverse=True):
+    for suffix in image_suffixes():
         if lower.endswith(suffix):
             return name[: -len(suffix)]
     return Path(name).stem
@@ -359,6 +414,55 @@ def _decode_big(raw: np.ndarray, width: int, height: int) -> np.ndarray | None:
         return np.ascontiguousarray(rgb)
 
 
+def _read_raster(p: Path) -> np.ndarray:
+    """JPEG, PNG or TIFF to RGB uint8 (huge ones decoded alone and shrunk)."""
+    try:
+        raw = np.fromfile(p, dtype=np.uint8)
+    except OSError as exc:
+        raise ImageReadError(f"cannot read the file ({exc.strerror})") from exc
+    size_wh = raster_size(raw)
+    if size_wh is not None and size_wh[0] * size_wh[1] > BIG_IMAGE_PIXELS:
+        rgb = _decode_big(raw, *size_wh)
+    else:
+        array = _decode(raw)
+        rgb = None if array is None or array.size == 0 else _to_rgb_uint8(array)
+    if rgb is None:
+        raise ImageReadError("not a readable image (corrupt, truncated or not an image)")
+    return rgb
+
+
+def _raster_raw(p: Path) -> np.ndarray:
+    """A raster's decoded values (0-255, or 0-65535 for 16-bit files), RGB, as float32 (h, w, bands)."""
+    import cv2
+
+    raw = cv2.imdecode(np.fromfile(p, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if raw is None or raw.size == 0:
+        raise ImageReadError("not a readable image (corrupt, truncated or not an image)")
+    if raw.ndim == 2:
+        raw = raw[:, :, None]
+    elif raw.shape[2] >= 3:
+        raw = raw[:, :, 2::-1]  # OpenCV decodes BGR(A)
+    return np.ascontiguousarray(raw, dtype=np.float32)
+
+
+def _fits_raw(p: Path) -> np.ndarray:
+    """A FITS image's values as stored, float32 (h, w, planes), rows flipped so north is up, NaNs kept."""
+    data = read_fits_data(p, np.float32)
+    if data.ndim == 2:
+        data = data[:, :, None]
+    elif data.ndim == 3:
+        data = np.moveaxis(data, 0, -1)  # FITS cubes are (planes, y, x)
+    else:
+        raise ImageReadError(f"unsupported FITS data shape {data.shape}")
+    return np.ascontiguousarray(data[::-1])
+
+
+IMAGE_READERS.add("raster", _read_raster, "JPEG, PNG, TIFF", "8- and 16-bit rasters through OpenCV",
+                  suffixes=RASTER_SUFFIXES, read_raw=_raster_raw)
+IMAGE_READERS.add("fits", _read_fits, "FITS", "the first image HDU, asinh-stretched, north up",
+                  suffixes=FITS_SUFFIXES, read_raw=_fits_raw)
+
+
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Read one image as RGB uint8 of shape (height, width, 3).
 
@@ -373,21 +477,9 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise ImageReadError(f"cannot open the file ({exc.strerror})") from exc
     if size == 0:
         raise ImageReadError("the file is empty")
-    if p.name.lower().endswith(FITS_SUFFIXES):
-        rgb = _read_fits(p)
-    else:
-        try:
-            raw = np.fromfile(p, dtype=np.uint8)
-        except OSError as exc:
-            raise ImageReadError(f"cannot read the file ({exc.strerror})") from exc
-        size_wh = raster_size(raw)
-        if size_wh is not None and size_wh[0] * size_wh[1] > BIG_IMAGE_PIXELS:
-            rgb = _decode_big(raw, *size_wh)
-        else:
-            array = _decode(raw)
-            rgb = None if array is None or array.size == 0 else _to_rgb_uint8(array)
-        if rgb is None:
-            raise ImageReadError("not a readable image (corrupt, truncated or not an image)")
+    # A name no reader claims (a file given by hand) is tried with the default reader, as before readers.
+    reader = reader_for(p) or IMAGE_READERS.get(IMAGE_READERS.default)
+    rgb = reader.factory(p)
     if rgb.shape[0] < 8 or rgb.shape[1] < 8:
         raise ImageReadError(f"the image is too small ({rgb.shape[1]}x{rgb.shape[0]} pixels)")
     if int(rgb.min()) == int(rgb.max()):

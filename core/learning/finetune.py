@@ -51,16 +51,17 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from core.clustering.dec import DEC
 from core.clustering.dec_objective import kl_self_training, student_t, target_distribution
 from core.learning.head import _balanced_accuracy, calibrated_head, estimate_accuracy, fit_head  # noqa: F401
-from core.learning.rounds import RoundResult, report_round  # noqa: F401 (report_round: part of this API)
+from core.learning.rounds import RoundOptions, RoundResult, report_round  # noqa: F401 (report_round: part of this API)
 from core.learning.threads import torch_threads
 from core.progress import Cancelled, ProgressFn, StopFn
+from core.vocabulary import cluster_name
 
 #: Labels that teach nothing about the classes.
 NOT_A_CLASS = {"unsure", "exclude"}
@@ -130,7 +131,7 @@ def _plan_clusters(
     if len(classes) < len(centers):
         for j in range(len(centers)):
             if j not in claimed:
-                names.append(f"cluster {j}")
+                names.append(cluster_name(j))
                 starts.append(centers[j])
                 origin.append({j})
     return names, np.stack(starts).astype(np.float32), origin, len(classes)
@@ -183,7 +184,7 @@ def plan_round(
     linear = [i for i, m in enumerate(full) if isinstance(m, torch.nn.Linear)]
     split = linear[max(0, len(linear) - max(1, int(train_layers)))]
     with torch.no_grad():
-        H = full[:split](torch.from_numpy(dec._scale(X))).numpy()
+        H = full[:split](torch.from_numpy(dec.scale_input(X))).numpy()
         z0 = full[split:](torch.from_numpy(H)).numpy()
     q0 = student_t(z0, dec.cluster_centers_, dec.alpha)
     prev = q0.argmax(1) if prev_clusters is None else np.asarray(prev_clusters, np.int64)
@@ -340,98 +341,61 @@ def finetune_round(
     cluster_names: dict[int, str] | None = None,
     class_order: Sequence[str] = (),
     out_path: str | os.PathLike[str] | None = None,
-    steps: int = 150,
-    update_interval: int = 25,
-    lr: float = 1e-3,
-    batch_size: int = 256,
-    ce_weight: float = 1.0,
-    pair_weight: float = 0.5,
-    kl_weight: float = 0.1,
-    train_layers: int = 1,
-    holdout: float = 0.2,
-    head: bool = True,
-    head_threshold: float = 0.0,
-    head_C: float = 0.1,
-    self_training: int = 3,
-    estimate: bool = True,
-    decision: str = "balanced",
-    threads: int | None = 1,
-    random_state: int = 0,
+    options: RoundOptions | None = None,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
+    **overrides: object,
 ) -> RoundResult:
-    """One round: :func:`plan_round`, :func:`train_round`, :func:`fit_head`, :func:`report_round`.
+    """One round: :func:`plan_round`, :func:`train_round`, the (calibrated) head, :func:`report_round`.
 
     Parameters
     ----------
-    X, encoder_path, user_labels, prev_clusters, cluster_names, class_order, train_layers :
+    X, encoder_path, user_labels, prev_clusters, cluster_names, class_order :
         See :func:`plan_round`.
-    prev_names, out_path, head_threshold :
+    prev_names, out_path :
         See :func:`report_round`.
-    steps, update_interval, lr, batch_size, ce_weight, pair_weight, kl_weight, holdout :
-        See :func:`train_round`.
-    head : bool
-        Train the supervised head on the full features (False: DEC alone).
-    head_C : float
-        The head's inverse regularisation.
-    self_training : int
-        The head's self-training rounds (see :func:`fit_head`).
-    estimate : bool
-        Calibrate the head on its cross-fitted probabilities and estimate the
-        catalogue's accuracy (False: the raw class-balanced head, no estimate).
-    decision : {"balanced", "accuracy"}
-        The calibrated class-balanced probabilities and their most probable
-        class (chosen on part of Kaggle's training split: ahead of the other
-        rule on accuracy and balanced accuracy once the user's picks have
-        thinned a rare class), or probabilities moved to the folder's
-        EM-estimated class fractions (highest expected accuracy when the
-        fractions are right).  Both are in the result (``RoundResult.labels_under``).
-    threads : int or None
-        Torch threads for the round (None: leave torch's setting); see :class:`torch_threads`.
-    random_state : int
+    options : RoundOptions, optional
+        The round's tunables (default: :class:`RoundOptions`'s defaults).
     progress, should_stop : callables, optional
+    **overrides
+        Fields of :class:`RoundOptions` replacing those of ``options`` (``steps=60``);
+        an unknown name raises ``TypeError``.
 
     Returns
     -------
     RoundResult
     """
-    with torch_threads(threads):
-        return _finetune_round(X, encoder_path, user_labels, prev_clusters=prev_clusters, prev_names=prev_names,
-                               cluster_names=cluster_names, class_order=class_order, out_path=out_path, steps=steps,
-                               update_interval=update_interval, lr=lr, batch_size=batch_size, ce_weight=ce_weight,
-                               pair_weight=pair_weight, kl_weight=kl_weight, train_layers=train_layers,
-                               holdout=holdout, head=head, head_threshold=head_threshold, head_C=head_C,
-                               self_training=self_training, estimate=estimate, decision=decision,
-                               random_state=random_state, progress=progress, should_stop=should_stop)
+    opts = replace(options or RoundOptions(), **overrides)  # type: ignore[arg-type]
+    with torch_threads(opts.threads):
+        return _finetune_round(X, encoder_path, user_labels, prev_clusters, prev_names, cluster_names, class_order,
+                               out_path, opts, progress, should_stop)
 
 
-def _finetune_round(X, encoder_path, user_labels, *, prev_clusters, prev_names, cluster_names, class_order, out_path,
-                    steps, update_interval, lr, batch_size, ce_weight, pair_weight, kl_weight, train_layers, holdout,
-                    head, head_threshold, head_C, self_training, estimate, decision, random_state, progress,
-                    should_stop) -> RoundResult:
-    if decision not in ("accuracy", "balanced"):
-        raise ValueError(f"unknown decision rule {decision!r} (accuracy or balanced)")
+def _finetune_round(X, encoder_path, user_labels, prev_clusters, prev_names, cluster_names, class_order, out_path,
+                    o: RoundOptions, progress, should_stop) -> RoundResult:
+    if o.decision not in ("accuracy", "balanced"):
+        raise ValueError(f"unknown decision rule {o.decision!r} (accuracy or balanced)")
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     plan = plan_round(X, encoder_path, user_labels, prev_clusters=prev_clusters, cluster_names=cluster_names,
-                      class_order=class_order, train_layers=train_layers)
+                      class_order=class_order, train_layers=o.train_layers)
     timings["plan"] = time.perf_counter() - t0
     t = time.perf_counter()
-    trained = train_round(plan, steps=steps, update_interval=update_interval, lr=lr, batch_size=batch_size,
-                          ce_weight=ce_weight, pair_weight=pair_weight, kl_weight=kl_weight, holdout=holdout,
-                          random_state=random_state, progress=progress, should_stop=should_stop)
+    trained = train_round(plan, steps=o.steps, update_interval=o.update_interval, lr=o.lr, batch_size=o.batch_size,
+                          ce_weight=o.ce_weight, pair_weight=o.pair_weight, kl_weight=o.kl_weight, holdout=o.holdout,
+                          random_state=o.random_state, progress=progress, should_stop=should_stop)
     timings["train"] = time.perf_counter() - t
     t = time.perf_counter()
     head_proba, cal = None, None
-    if head and estimate:
-        head_proba, cal = calibrated_head(X, plan.lab_rows, plan.lab_y, plan.n_classes, C=head_C,
-                                          self_training=self_training, decision=decision,
-                                          random_state=random_state)
-    elif head:
-        head_proba = fit_head(X, plan.lab_rows, plan.lab_y, plan.n_classes, C=head_C, self_training=self_training,
-                              random_state=random_state)
+    if o.head and o.estimate:
+        head_proba, cal = calibrated_head(X, plan.lab_rows, plan.lab_y, plan.n_classes, C=o.head_C,
+                                          self_training=o.self_training, decision=o.decision,
+                                          random_state=o.random_state)
+    elif o.head:
+        head_proba = fit_head(X, plan.lab_rows, plan.lab_y, plan.n_classes, C=o.head_C, self_training=o.self_training,
+                              random_state=o.random_state)
     timings["head"] = time.perf_counter() - t
-    est = (float("nan"), float("nan"), "not measured" if not estimate else "needs 2 labels in each of 2 classes")
+    est = (float("nan"), float("nan"), "not measured" if not o.estimate else "needs 2 labels in each of 2 classes")
     if cal is not None:
         head_proba = cal.proba
         est = (cal.accuracy, cal.balanced_accuracy,
@@ -439,6 +403,6 @@ def _finetune_round(X, encoder_path, user_labels, *, prev_clusters, prev_names, 
                f"{len(plan.lab_y)} labels (cross-fitted); interval: bootstrap over your labels")
     if should_stop and should_stop():
         raise Cancelled("fine-tuning cancelled")
-    return report_round(plan, trained, head_proba, head_threshold=head_threshold, estimate=est,
+    return report_round(plan, trained, head_proba, head_threshold=o.head_threshold, estimate=est,
                         encoder_path=encoder_path, out_path=out_path, prev_names=prev_names,
                         seconds=time.perf_counter() - t0, timings=timings, calibration=cal)

@@ -1,4 +1,4 @@
-"""What a fine-tuning round reports: its result record and the honest interval of its accuracy estimate."""
+"""A fine-tuning round's options, what it reports (its result record) and the honest interval of its accuracy estimate."""
 
 from __future__ import annotations
 
@@ -11,9 +11,53 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.vocabulary import cluster_name
+
 if TYPE_CHECKING:
     from core.learning.calibration import Calibrated
     from core.learning.finetune import RoundPlan, TrainedRound
+
+
+@dataclass(frozen=True)
+class RoundOptions:
+    """Every tunable of a fine-tuning round, written once (``finetune_round(..., options=)`` or keywords).
+
+    Attributes
+    ----------
+    steps, update_interval, lr, batch_size : the training schedule (Adam; targets refreshed every ``update_interval``)
+    ce_weight, pair_weight, kl_weight : the class-balanced cross-entropy, the must/cannot-link pairs, DEC's KL term
+    train_layers : how many of the encoder's last linear layers the round trains (the rest are fixed)
+    holdout : the share of the user's labels held back to choose the stopping step
+    head : train the supervised head on the full features (False: DEC alone)
+    head_threshold : the head's confidence above which its class replaces DEC's cluster
+    head_C : the head's inverse regularisation
+    self_training : the head's self-training rounds
+    estimate : calibrate the head on its cross-fitted probabilities and estimate the catalogue's accuracy
+        (False: the raw class-balanced head, no estimate)
+    decision : ``"balanced"`` (the calibrated class-balanced probabilities' most probable class) or
+        ``"accuracy"`` (probabilities moved to the folder's EM-estimated class fractions); both are in
+        ``RoundResult.labels_under``
+    threads : torch threads for the round (None: leave torch's setting)
+    random_state : the seed; same seed, same round
+    """
+
+    steps: int = 150
+    update_interval: int = 25
+    lr: float = 1e-3
+    batch_size: int = 256
+    ce_weight: float = 1.0
+    pair_weight: float = 0.5
+    kl_weight: float = 0.1
+    train_layers: int = 1
+    holdout: float = 0.2
+    head: bool = True
+    head_threshold: float = 0.0
+    head_C: float = 0.1
+    self_training: int = 3
+    estimate: bool = True
+    decision: str = "balanced"
+    threads: int | None = 1
+    random_state: int = 0
 
 
 def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -190,7 +234,7 @@ def report_round(
         dec.cluster_centers_ = trained.centers
         saved = dec.save_onnx(out_path)
     prev = plan.prev
-    before = [(prev_names[c] if prev_names is not None and 0 <= c < len(prev_names) else f"cluster {c}") for c in prev]
+    before = [(prev_names[c] if prev_names is not None and 0 <= c < len(prev_names) else cluster_name(c)) for c in prev]
     after = [names[c] for c in labels]
     # A galaxy moved when its new cluster does not continue its old one (a cluster
     # that only took a class's name is not a move).

@@ -40,15 +40,33 @@ import numpy as np
 
 from core.store.cache import FeatureCache
 from core.store.identity import decode_key, encode_key, reattach_labels, record_content
-from core.store.layout import STORE_DIR, ReadOnlyStore, StoreError, check_store_tree
+from core.store.layout import (
+    MODELS_DIR,
+    MORPHOLOGY_FILE,
+    RUNS_DIR,
+    STORE_DIR,
+    ReadOnlyStore,
+    StoreError,
+    check_store_tree,
+    fresh_member,
+    member_path,
+    open_in_store,
+)
 from core.store.lock import _acquire_lock, _release_lock
 from core.store.recovery import DamagedStore
 from core.store.schema import SCHEMA_VERSION, _migrate_v3, migrate
+from core.vocabulary import ROUND_METHOD
 
 
 @dataclass
 class Run:
-    """One clustering run as stored."""
+    """One clustering run as stored: the record the pipeline saves, the project shows and the sidecar writes.
+
+    ``params`` holds the settings (:meth:`core.pipeline.PipelineConfig.record`),
+    the method's parameters and what the run keeps beside the store (``soft``,
+    ``encoder``; a round's run also ``base_encoder``, ``parent_run``,
+    ``user_labels``).  The properties below are the one place that reads them.
+    """
 
     id: int
     method: str
@@ -56,6 +74,26 @@ class Run:
     n_clusters: int
     params: dict
     warnings: list[str]
+
+    @property
+    def is_round(self) -> bool:
+        """Whether a fine-tuning round made this run (its clusters are the round's classes)."""
+        return self.method == ROUND_METHOD
+
+    @property
+    def encoder(self) -> str | None:
+        """The file name (under the store's models) of the run's DEC encoder, if it kept one."""
+        return self.params.get("encoder")
+
+    @property
+    def base_encoder(self) -> str | None:
+        """The encoder of the DEC run this run came from (every round starts from it), else :attr:`encoder`."""
+        return self.params.get("base_encoder") or self.encoder
+
+    @property
+    def soft(self) -> str | None:
+        """The file name (under the store's runs) of the run's soft assignments, if it kept them."""
+        return self.params.get("soft")
 
 
 def _writable(folder: Path) -> bool:
@@ -286,11 +324,14 @@ class ProjectStore:
         """Names given to the clusters of a run."""
         return {c: n for c, n in self.db.execute("SELECT cluster, name FROM cluster_names WHERE run_id=?", (run_id,))}
 
-    def name_cluster(self, run_id: int, cluster: int, name: str) -> None:
-        """Name (or rename) a cluster of a run."""
+    def name_cluster(self, run_id: int, cluster: int, name: str | None) -> None:
+        """Name (or rename) a cluster of a run; ``name=None`` forgets its name."""
         self._writing()
         with self.db:
-            self.db.execute("INSERT OR REPLACE INTO cluster_names VALUES (?, ?, ?)", (run_id, int(cluster), name))
+            if name is None:
+                self.db.execute("DELETE FROM cluster_names WHERE run_id=? AND cluster=?", (run_id, int(cluster)))
+            else:
+                self.db.execute("INSERT OR REPLACE INTO cluster_names VALUES (?, ?, ?)", (run_id, int(cluster), name))
 
     # labels -----------------------------------------------------------------
     def set_labels(self, image_ids: Sequence[int], label: str | None, source: str = "user") -> None:
@@ -370,31 +411,43 @@ class ProjectStore:
 
     def new_model_path(self, prefix: str = "dec_encoder") -> Path:
         """A fresh file name under ``models/`` for an encoder (never an existing file: undo needs the old ones)."""
-        import uuid
-
         self._writing()
-        folder = self.folder / "models"
-        folder.mkdir(exist_ok=True)
-        return folder / f"{prefix}_{uuid.uuid4().hex[:12]}.onnx"
+        return fresh_member(self.folder, MODELS_DIR, prefix, ".onnx")
 
     def model_path(self, name: object) -> Path | None:
-        """The encoder file ``name`` in this store's ``models/`` folder, or None.
+        """The encoder file ``name`` in this store's ``models/`` folder, or None (see :func:`member_path`)."""
+        return member_path(self.folder, MODELS_DIR, name, ".onnx")
 
-        ``name`` comes from a run's stored parameters, which a store received
-        from someone else could set to any path: only a plain file name of an
-        existing ``.onnx`` file that really lies in ``models/`` (no ``..``, no
-        absolute path, no link out of it) is accepted.
+    def save_soft(self, image_ids: Sequence[int] | np.ndarray, soft: np.ndarray) -> str:
+        """Keep a run's soft assignments in ``runs/soft_<hex>.npz`` (rows keyed by image id); returns the file name.
+
+        The name goes into the run's parameters (:attr:`Run.soft`): the app's
+        suggestions read the model's own probabilities instead of rebuilding
+        them from the confidences.  Written through :func:`open_in_store` to a
+        fresh name, never through a planted link.
         """
-        if not isinstance(name, str) or not name or Path(name).name != name or not name.endswith(".onnx"):
+        self._writing()
+        path = fresh_member(self.folder, RUNS_DIR, "soft", ".npz")
+        fd = open_in_store(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, image_ids=np.asarray(image_ids, np.int64), soft=np.asarray(soft, np.float32))
+        return path.name
+
+    def load_soft(self, name: object, image_ids: Sequence[int] | np.ndarray) -> np.ndarray | None:
+        """Soft assignments saved by :meth:`save_soft`, in the order of ``image_ids`` (None when missing or partial)."""
+        path = member_path(self.folder, RUNS_DIR, name, ".npz")
+        if path is None:
             return None
-        folder = (self.folder / "models").resolve()
-        path = folder / name
-        try:
-            if path.resolve().parent != folder or not path.is_file():
+        with np.load(path, allow_pickle=False) as data:
+            where = {int(i): r for r, i in enumerate(data["image_ids"])}
+            if not all(int(i) in where for i in image_ids):
                 return None
-        except OSError:
-            return None
-        return path
+            return data["soft"][[where[int(i)] for i in image_ids]]
+
+    @property
+    def morphology_file(self) -> Path:
+        """Where the morphology parameters live (:mod:`core.features.morphology` reads and replaces it)."""
+        return self.folder / MORPHOLOGY_FILE
 
     # classes and settings -----------------------------------------------------
     def set_classes(self, classes: Sequence[tuple[str, str]]) -> None:

@@ -16,6 +16,11 @@ import tempfile
 from pathlib import Path
 
 STORE_DIR = ".galaxy-sorter"
+#: What the store folder holds besides its databases, each created, named and checked by the store
+#: (:class:`core.store.database.ProjectStore`), never by the code that uses it.
+RUNS_DIR = "runs"  # soft_<hex>.npz: a run's soft assignments, rows keyed by image id
+MODELS_DIR = "models"  # <prefix>_<hex>.onnx: DEC encoders, one per run and round (undo needs the old ones)
+MORPHOLOGY_FILE = "morphology.npz"  # the morphology parameters, one row per image id
 
 
 class StoreError(RuntimeError):
@@ -101,6 +106,35 @@ def open_in_store(path: str | os.PathLike[str], flags: int, mode: int = 0o644) -
         os.close(fd)
         raise
     return fd
+
+def member_path(folder: str | os.PathLike[str], subdir: str, name: object, suffix: str) -> Path | None:
+    """The file ``name`` in the store's ``subdir``, or None when ``name`` is not a plain name of an existing file there.
+
+    ``name`` comes from a run's stored parameters, which a store received from
+    someone else could set to any path: only a plain file name ending in
+    ``suffix`` of an existing file that really lies in ``subdir`` (no ``..``, no
+    absolute path, no link out of it) is accepted.
+    """
+    if not isinstance(name, str) or not name or Path(name).name != name or not name.endswith(suffix):
+        return None
+    where = (Path(folder) / subdir).resolve()
+    path = where / name
+    try:
+        if path.resolve().parent != where or not path.is_file():
+            return None
+    except OSError:
+        return None
+    return path
+
+
+def fresh_member(folder: str | os.PathLike[str], subdir: str, prefix: str, suffix: str) -> Path:
+    """A new, unused file name ``<prefix>_<12 hex><suffix>`` in the store's ``subdir`` (created if missing)."""
+    import uuid
+
+    where = Path(folder) / subdir
+    where.mkdir(exist_ok=True)
+    return where / f"{prefix}_{uuid.uuid4().hex[:12]}{suffix}"
+
 
 def default_store_dir(image_folder: str | os.PathLike[str]) -> Path:
     """Return ``<folder>/.galaxy-sorter`` if it holds a store or is writable, else a folder in the user's data folder.

@@ -23,3 +23,15 @@ def window(qtbot, tmp_path):
     qtbot.addWidget(w)
     w.show()
     return w
+
+
+@pytest.fixture
+def clustered(qtbot, window, folder):
+    """The window on the synthetic sample, clustered into 3 with k-means."""
+    from tests.helpers import fast
+
+    assert window.open_folder(folder)
+    fast(window)
+    with qtbot.waitSignal(window.jobs.finished, timeout=120_000):
+        window.cluster_action.trigger()
+    return window

@@ -7,11 +7,14 @@ the shortcut suggested 0 galaxies while the button suggested 10.
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 
-from tests.app.test_window import _cluster, _fast
+from tests.helpers import cluster as _cluster
+from tests.helpers import fast as _fast
 
 
+@pytest.mark.slow
 def test_ctrl_g_suggests_ten_galaxies(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)
@@ -23,6 +26,7 @@ def test_ctrl_g_suggests_ten_galaxies(qtbot, window, folder):
     assert window.stage_label.text().startswith("10 galaxies suggested")
 
 
+@pytest.mark.slow
 def test_run_menu_suggest_entry_suggests_ten_galaxies(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)
@@ -34,6 +38,7 @@ def test_run_menu_suggest_entry_suggests_ten_galaxies(qtbot, window, folder):
     assert len(list(window.grid.rows())) == 10
 
 
+@pytest.mark.slow
 def test_suggest_button_and_shortcut_agree(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)

@@ -6,10 +6,13 @@ from __future__ import annotations
 import csv
 
 import numpy as np
+import pytest
 
-from tests.app.test_window import _cluster, _fast
+from tests.helpers import cluster as _cluster
+from tests.helpers import fast as _fast
 
 
+@pytest.mark.slow
 def test_join_by_id_colours_the_map_and_is_exported(qtbot, window, folder, tmp_path):
     window.open_folder(folder)
     _fast(window)
@@ -62,6 +65,7 @@ def test_a_join_lasts_reopens_and_counts_in_the_cluster_x_truth_table(qtbot, win
     assert [r["cat_objid"] for r in first] == [r["cat_objid"] for r in second] == [r["id"] for r in first]
 
 
+@pytest.mark.slow
 def test_cluster_table_montages_and_cluster_folder(qtbot, window, folder, tmp_path):
     import cv2
 
@@ -95,6 +99,7 @@ def test_cluster_table_montages_and_cluster_folder(qtbot, window, folder, tmp_pa
     assert all(m.is_symlink() for m in made)
 
 
+@pytest.mark.slow
 def test_fits_with_wcs_get_ra_dec_in_preview_and_catalogue(qtbot, window, tmp_path):
     from astropy.io import fits
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
-from tests.app.test_keyboard import _expect, _on_screen
-from tests.app.test_window import _cluster, _fast
+from tests.helpers import cluster as _cluster
+from tests.helpers import expect_labels as _expect
+from tests.helpers import fast as _fast
+from tests.helpers import on_screen as _on_screen
 
 
 def test_nearest_rows_are_the_nearest_in_order():
@@ -17,6 +20,7 @@ def test_nearest_rows_are_the_nearest_in_order():
     assert len(nearest_rows(space[:1], 0)) == 0
 
 
+@pytest.mark.slow
 def test_classify_mode_keys_label_the_galaxy_shown_and_move_on(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from core.images.sample import make_band_sample
-from tests.app.test_seeing import _array
-from tests.app.test_window import _cluster, _fast
+from tests.helpers import cluster as _cluster
+from tests.helpers import fast as _fast
+from tests.helpers import pixmap_array as _array
 
 
 def test_three_band_fits_are_shown_in_colour_by_the_stretch_control(qtbot, window, tmp_path):

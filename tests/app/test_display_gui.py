@@ -4,26 +4,8 @@ the state kept per project (the window size and the GUI stalls: test_fit_and_sta
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QFileDialog
-
-
-def _fast(window, k: int = 3) -> None:
-    s = window.run_settings
-    s.model.setCurrentIndex(s.model.findData("efficientnet_lite0"))
-    s.method.setCurrentIndex(s.method.findData("kmeans"))
-    s.n_clusters.setValue(k)
-
-
-@pytest.fixture
-def clustered(qtbot, window, folder):
-    """The window on the synthetic sample, clustered into 3 with k-means."""
-    assert window.open_folder(folder)
-    _fast(window)
-    with qtbot.waitSignal(window.jobs.finished, timeout=120_000):
-        window.cluster_action.trigger()
-    return window
 
 
 def _save_as(monkeypatch, path) -> None:
@@ -67,7 +49,7 @@ def test_hover_shows_the_crop_with_its_id_and_goes_away_off_the_plot(qtbot, clus
 
     from core.images.display import render
     from core.images.io import image_id
-    from tests.app.test_seeing import _array
+    from tests.helpers import pixmap_array as _array
 
     w = clustered
     p = w.project
@@ -192,7 +174,7 @@ def test_no_stray_auto_range_button_on_the_map(qtbot, clustered):
 
 
 def test_an_excluded_galaxy_keeps_a_visible_frame_on_the_dark_strip(qtbot, clustered):
-    from tests.app.test_seeing import _array
+    from tests.helpers import pixmap_array as _array
 
     w = clustered
     w.show_cluster(0)

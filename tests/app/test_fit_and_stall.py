@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
 
-from tests.app.test_display_gui import clustered  # noqa: F401 (fixture)
-
 STALL_LIMIT_S = 0.100  # the issue's goal, in wall time
 # The GUI thread's own work between two beats: half the goal, the rest for waiting on a shared machine.
 # Drawing the strip's 10 thumbnails on the GUI thread, as before issue 18, took 91 ms of it here.
@@ -108,7 +106,7 @@ def big_sample(tmp_path_factory):
 def clustered_big(qtbot, window, big_sample, tmp_path):
     import shutil
 
-    from tests.app.test_display_gui import _fast
+    from tests.helpers import fast as _fast
 
     assert window.open_folder(shutil.copytree(big_sample, tmp_path / "big"))
     _fast(window)
@@ -145,7 +143,7 @@ def test_stretch_limit_and_size_changes_never_stall_the_window(qtbot, clustered_
 
 def test_a_redraw_never_cancels_the_users_job(qtbot, window, folder):
     """Stretch and size changes while clustering runs: the clustering finishes, nothing is cancelled."""
-    from tests.app.test_display_gui import _fast
+    from tests.helpers import fast as _fast
 
     assert window.open_folder(folder)
     _fast(window)

@@ -7,10 +7,14 @@ clicks, and checks the label of *every* galaxy afterwards, not only the one mean
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
-from tests.app.test_window import _cluster, _fast
+from tests.helpers import cluster as _cluster
+from tests.helpers import expect_labels as _expect
+from tests.helpers import fast as _fast
+from tests.helpers import on_screen as _on_screen
 
 
 def _click_thumbnail(qtbot, window, position: int) -> int:
@@ -27,23 +31,11 @@ def _press(qtbot, window, key) -> None:
     qtbot.keyClick(QApplication.focusWidget() or window, key)
 
 
-def _on_screen(window) -> int:
-    """The galaxy the user sees: the strip's one highlighted thumbnail, which the preview shows."""
-    marked = window.grid.selected_rows()
-    assert len(marked) == 1, f"one highlighted galaxy expected, got {marked}"
-    row = int(marked[0])
-    assert window.grid.current_row() == row  # the preview shows the current thumbnail
-    assert window.project.paths[row].split("/")[-1].split(".")[0] in window.preview.meta.text()
-    np.testing.assert_array_equal(window.project.selection.indices, [row])  # the map outlines it
-    np.testing.assert_array_equal(window.map.selected, [row])
-    return row
 
 
-def _expect(project, expected: dict[int, str]) -> None:
-    got = {i: project.user_labels[i] for i in range(len(project)) if project.user_labels[i] is not None}
-    assert got == expected
 
 
+@pytest.mark.slow
 def test_click_then_keys_label_the_galaxy_on_screen(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)
@@ -66,6 +58,7 @@ def test_click_then_keys_label_the_galaxy_on_screen(qtbot, window, folder):
     assert "unlabelled left" in window.stage_label.text()
 
 
+@pytest.mark.slow
 def test_keys_after_suggest_label_the_first_shown(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)
@@ -84,6 +77,7 @@ def test_keys_after_suggest_label_the_first_shown(qtbot, window, folder):
         _expect(p, expected)
 
 
+@pytest.mark.slow
 def test_sorting_and_cluster_changes_keep_marker_and_target_together(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)
@@ -109,6 +103,7 @@ def test_sorting_and_cluster_changes_keep_marker_and_target_together(qtbot, wind
     _expect(p, expected)
 
 
+@pytest.mark.slow
 def test_a_multi_galaxy_selection_says_how_many_changed(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)
@@ -123,6 +118,7 @@ def test_a_multi_galaxy_selection_says_how_many_changed(qtbot, window, folder):
     assert f"{len(rows)} image(s)" in window.undo_action.text()
 
 
+@pytest.mark.slow
 def test_two_keys_after_a_click_label_two_galaxies(qtbot, window, folder):
     """The defect as reported: click a cluster, click A, press 1 then 3; A must stay class 1, B become 3."""
     window.open_folder(folder)

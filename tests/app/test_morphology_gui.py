@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import csv
 
-from tests.app.test_window import _cluster, _fast
+import pytest
+
+from tests.helpers import cluster as _cluster
+from tests.helpers import fast as _fast
 
 
+@pytest.mark.slow
 def test_morphology_action_colours_the_map_and_the_catalogue(qtbot, window, folder, tmp_path):
     window.open_folder(folder)
     _fast(window)

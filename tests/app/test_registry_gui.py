@@ -8,7 +8,7 @@ import numpy as np
 
 from core.clustering.methods import CLUSTER_METHODS
 from core.colouring import COLOURINGS
-from tests.core.test_registry import _halves
+from tests.helpers import halves as _halves
 
 
 def test_a_toy_method_added_to_the_registry_alone_shows_in_the_cli_and_the_window(qtbot, tmp_path):
@@ -16,9 +16,11 @@ def test_a_toy_method_added_to_the_registry_alone_shows_in_the_cli_and_the_windo
 
     from app.window import MainWindow
     from core.cli import _parser
+    from core.features.extract import FEATURE_MODELS, FeatureModel
 
     CLUSTER_METHODS.add("halves", _halves)  # no display name, no options: must not crash anything
     CLUSTER_METHODS.add("halves-named", _halves, "Halves (toy)", "split on the first feature", uses_k=False)
+    FEATURE_MODELS.add("toy_net", FeatureModel, "Toy net", file="galaxy_cnn.onnx")  # a model is one entry too
     try:
         window = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
         qtbot.addWidget(window)
@@ -29,12 +31,17 @@ def test_a_toy_method_added_to_the_registry_alone_shows_in_the_cli_and_the_windo
         combo.setCurrentIndex(combo.findData("halves-named"))
         assert not window.run_settings.n_clusters.isEnabled()  # uses_k=False, read from the entry
         assert window.run_settings.config().method == "halves-named"
+        models = window.run_settings.model
+        assert models.itemText(models.findData("toy_net")) == "Toy net"
+        models.setCurrentIndex(models.findData("toy_net"))
+        assert window.run_settings.config().model == "toy_net"
         parser = _parser()
         assert parser.parse_args(["cluster", "x", "--method", "halves"]).method == "halves"
         assert parser.parse_args(["cluster", "x", "--method", "halves-named"]).method == "halves-named"
     finally:
         CLUSTER_METHODS.remove("halves")
         CLUSTER_METHODS.remove("halves-named")
+        FEATURE_MODELS.remove("toy_net")
 
 
 def test_the_colour_box_lists_the_colourings(window):

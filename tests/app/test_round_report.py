@@ -6,9 +6,11 @@ from __future__ import annotations
 import csv
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
-from tests.app.test_window import _cluster, _fast
+from tests.helpers import cluster as _cluster
+from tests.helpers import fast as _fast
 
 TRUTH = {"elliptical": "elliptical", "spiral": "spiral", "edge_on": "irregular"}
 
@@ -23,6 +25,7 @@ def _label(p, per_class: int, skip: int = 0) -> list[int]:
     return rows
 
 
+@pytest.mark.slow
 def test_retrain_shows_reliability_and_learning_curve_and_exports_probabilities(qtbot, window, folder, tmp_path):
     window.open_folder(folder)
     _fast(window, k=3, method="dec")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table
 
-from tests.app.test_window import _cluster, _fast
-from tests.core.test_samp import Topcat, hub  # noqa: F401  (the hub fixture)
+from tests.helpers import Topcat
+from tests.helpers import cluster as _cluster
+from tests.helpers import fast as _fast
 
 
-def test_samp_sends_the_table_and_selections_both_ways_and_survives_the_hub(qtbot, window, folder, hub):  # noqa: F811
+def test_samp_sends_the_table_and_selections_both_ways_and_survives_the_hub(qtbot, window, folder, hub):
     window.open_folder(folder)
     _fast(window)
     _cluster(qtbot, window)
@@ -55,7 +56,7 @@ def test_samp_sends_the_table_and_selections_both_ways_and_survives_the_hub(qtbo
         samp.close()
 
 
-def test_the_hovered_galaxy_points_sky_viewers_at_it(qtbot, window, tmp_path, hub):  # noqa: F811
+def test_the_hovered_galaxy_points_sky_viewers_at_it(qtbot, window, tmp_path, hub):
     from astropy.io import fits
 
     folder = tmp_path / "fits"

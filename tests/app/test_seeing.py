@@ -5,19 +5,15 @@ and colours that never mistake a cluster for a class."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QImage
 
-from tests.app.test_window import _cluster, _fast
-
-
-def _array(pix) -> np.ndarray:
-    img = pix.toImage().convertToFormat(QImage.Format.Format_RGB888)
-    w, h = img.width(), img.height()
-    raw = np.frombuffer(img.constBits(), np.uint8, img.bytesPerLine() * h).reshape(h, -1)
-    return raw[:, : 3 * w].reshape(h, w, 3).copy()  # copied while the QImage that owns the bytes lives
+from tests.helpers import cluster as _cluster
+from tests.helpers import fast as _fast
+from tests.helpers import pixmap_array as _array
 
 
+@pytest.mark.slow
 def test_thumbnails_show_the_models_crop_at_the_slider_size(qtbot, window, folder):
     import cv2
 
@@ -29,7 +25,7 @@ def test_thumbnails_show_the_models_crop_at_the_slider_size(qtbot, window, folde
     window.run_settings.crop.setCurrentIndex(window.run_settings.crop.findData("fixed"))
     _cluster(qtbot, window)
     p = window.project
-    assert window.grid.cache.prep == Preprocessing(**p.run_info["params"]["prep"])
+    assert window.grid.cache.prep == Preprocessing(**p.run.params["prep"])
     window.show_cluster(0)
     row = int(window.grid.rows()[0])
     for size in (64, 200):
@@ -58,6 +54,7 @@ def test_thumbnails_show_the_models_crop_at_the_slider_size(qtbot, window, folde
     assert window.grid.thumb == 256
 
 
+@pytest.mark.slow
 def test_user_labels_have_a_solid_frame_and_model_labels_a_dashed_one(qtbot, window, folder):
     from core.colouring import row_color
 
@@ -92,6 +89,7 @@ def test_cluster_colours_never_near_a_class_colour():
     assert min(delta_e(c, k) for c in old for k in classes) < 5
 
 
+@pytest.mark.slow
 def test_stretch_changes_the_view_never_the_features(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)
@@ -118,6 +116,7 @@ def test_stretch_changes_the_view_never_the_features(qtbot, window, folder):
     np.testing.assert_allclose(window.project.features, features, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_preview_zooms_pans_and_fits(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)
@@ -141,6 +140,7 @@ def test_preview_zooms_pans_and_fits(qtbot, window, folder):
     assert abs(view.zoom_level() - fitted) < 1e-6
 
 
+@pytest.mark.slow
 def test_start_screen_buttons_and_reopen_say_what_they_should(qtbot, window, folder, tmp_path):
     """Smaller things of issue 9: a hint on the empty start screen, panel buttons enabled exactly
     when their menu items are, the sidecar names the map's projection, reopen says what was restored."""
@@ -178,6 +178,7 @@ def test_start_screen_buttons_and_reopen_say_what_they_should(qtbot, window, fol
     assert "2 labels by you" in text and "3 clusters" in text and "t-SNE map" in text  # as the Map box names it
 
 
+@pytest.mark.slow
 def test_k_larger_than_the_images_is_said_and_shown(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window, k=40)

@@ -8,20 +8,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-
-def _fast(window, k: int = 3, method: str = "kmeans") -> None:
-    s = window.run_settings
-    s.model.setCurrentIndex(s.model.findData("efficientnet_lite0"))
-    s.method.setCurrentIndex(s.method.findData(method))
-    s.n_clusters.setValue(k)
+from tests.helpers import cluster as _cluster
+from tests.helpers import fast as _fast
 
 
-def _cluster(qtbot, window, timeout: int = 120_000) -> None:
-    with qtbot.waitSignal(window.jobs.finished, timeout=timeout) as blocker:
-        window.start_clustering()
-    assert blocker.args[0] == "cluster"
-
-
+@pytest.mark.slow
 def test_open_cluster_lasso_label_undo_export(qtbot, window, folder, tmp_path):
     assert window.open_folder(folder)
     _fast(window)
@@ -60,6 +51,7 @@ def test_open_cluster_lasso_label_undo_export(qtbot, window, folder, tmp_path):
     assert (tmp_path / "map.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_keyboard_labelling_walks_through_a_cluster(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window)
@@ -81,6 +73,7 @@ def test_keyboard_labelling_walks_through_a_cluster(qtbot, window, folder):
     assert p.user_labels[int(window.grid.rows()[2])] == "unsure"
 
 
+@pytest.mark.slow
 def test_cancel_a_running_job(qtbot, window, folder):
     window.open_folder(folder)
     s = window.run_settings
@@ -94,6 +87,7 @@ def test_cancel_a_running_job(qtbot, window, folder):
     assert not window.cancel_button.isVisible()
 
 
+@pytest.mark.slow
 def test_reopen_finds_labels_and_clusters(qtbot, window, folder, tmp_path):
     from PySide6.QtCore import QSettings
 
@@ -128,8 +122,16 @@ def test_errors_are_messages_not_tracebacks(qtbot, window, tmp_path):
         window.start_clustering()
     assert "no JPEG, PNG, TIFF or FITS images" in blocker.args[1]
     assert "no JPEG" in window.last_error
+    from PySide6.QtWidgets import QMessageBox
+
+    from core.images.io import NoImagesFound
+
+    # the hint is chosen by the error's type (NoImagesFound.hint), not by the message's words
+    assert blocker.args[2] == NoImagesFound.hint
+    assert window.findChildren(QMessageBox, "error_box")[-1].informativeText() == NoImagesFound.hint
 
 
+@pytest.mark.slow
 def test_bad_files_are_listed_and_skipped(qtbot, window, folder):
     (folder / "broken.png").write_bytes(b"not an image")
     window.open_folder(folder)
@@ -140,6 +142,7 @@ def test_bad_files_are_listed_and_skipped(qtbot, window, folder):
     assert "broken.png" in window.skipped.topLevelItem(0).text(0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["label", "confidence", "cluster"])
 def test_colour_modes_and_projection(qtbot, window, folder, mode):
     window.open_folder(folder)
@@ -153,6 +156,7 @@ def test_colour_modes_and_projection(qtbot, window, folder, mode):
     assert window.project.projection() == "tsne"
 
 
+@pytest.mark.slow
 def test_suggest_retrain_review_and_undo_a_round(qtbot, window, folder):
     window.open_folder(folder)
     _fast(window, k=3, method="dec")
@@ -173,7 +177,7 @@ def test_suggest_retrain_review_and_undo_a_round(qtbot, window, folder):
         window.retrain()
     assert blocker.args[0] == "retrain"
     result = p.last_round
-    assert p.run_id != first_run and p.run_info["method"] == "dec-finetuned"
+    assert p.run_id != first_run and p.run.method == "dec-finetuned" and p.run.is_round
     assert result.agreement == 1.0
     # the status bar gives the honest estimate, never the agreement that training forces (issue 9)
     assert window.stage_label.text().startswith("Retrained on 6 labels") and "agreement" not in window.stage_label.text()

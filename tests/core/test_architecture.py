@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 CORE = Path(__file__).resolve().parents[2] / "core"
 FORBIDDEN = ("PySide6", "PyQt5", "PyQt6", "pyqtgraph", "app", "shiboken6")
 
@@ -42,6 +44,7 @@ def test_the_check_sees_the_sub_packages():
         assert f"core.{room}" in modules and any(m.startswith(f"core.{room}.") for m in modules)
 
 
+@pytest.mark.slow
 def test_core_imports_with_qt_blocked():
     """Import every core module in a fresh interpreter where Qt cannot be imported at all."""
     modules = [_module(p) for p in _core_files()]
@@ -57,3 +60,50 @@ def test_core_imports_with_qt_blocked():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=CORE.parent)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_test_modules_import_helpers_from_tests_helpers_never_from_each_other():
+    tests = CORE.parent / "tests"
+    offenders = {}
+    for path in sorted(tests.rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and ".test_" in f".{node.module}":
+                offenders.setdefault(str(path.relative_to(tests)), []).append(node.module)
+    assert offenders == {}
+
+
+def test_no_name_of_a_registry_entry_is_compared_outside_its_registry():
+    """Callers ask an entry for its options; `== "dbscan"` or `FeatureModel(name)` built by hand are gone."""
+    import re
+
+    pattern = re.compile(r"""(==|!=)\s*["'](dbscan|dec|dec-raw|kmeans|gmm|pca|tsne|lda|csv|dec-finetuned)["']"""
+                         r"""|FeatureModel\(""")
+    allowed = {"features/extract.py"}  # the class itself and the registry's factory
+    hits = [f"{p.relative_to(CORE)}:{n}" for p in _core_files() if str(p.relative_to(CORE)) not in allowed
+            for n, line in enumerate(p.read_text().splitlines(), 1)
+            if pattern.search(line) and "fallback ==" not in line]  # DEC's own fallback parameter, not a registry
+    assert hits == []
+
+
+def test_app_has_no_import_circle():
+    """No app module imports one that imports it back, not even for type checking (the window <-> qt_tables circle)."""
+    app = CORE.parent / "app"
+    graph: dict[str, set[str]] = {}
+    for path in app.rglob("*.py"):
+        name = ".".join(path.relative_to(CORE.parent).with_suffix("").parts)
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("app."):
+                deps.add(node.module)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names if a.name.startswith("app."))
+        graph[name] = deps
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for dep in graph.get(start, ()):
+            if dep == goal or (dep not in seen and (seen.add(dep) or reaches(dep, goal, seen))):
+                return True
+        return False
+
+    circles = sorted(m for m in graph if reaches(m, m, set()))
+    assert circles == []

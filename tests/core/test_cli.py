@@ -18,6 +18,7 @@ def _rows(path):
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.slow
 def test_cli_clusters_the_sample_with_dec(tmp_path, sample_folder, capsys):
     folder = tmp_path / "imgs"
     shutil.copytree(sample_folder, folder)
@@ -66,6 +67,22 @@ def test_cli_on_real_galaxies_with_truth(tmp_path, kaggle, capsys):
     assert code == 0, text
     assert "against labels.csv (40 labelled images)" in text
     assert len(_rows(out)) == 40
+
+
+def test_store_errors_are_told_apart_by_sqlite_code_not_by_words(tmp_path):
+    import sqlite3
+
+    from core.cli import error_line
+
+    def operational(text: str, code: int) -> sqlite3.OperationalError:
+        exc = sqlite3.OperationalError(text)
+        exc.sqlite_errorcode = code  # as sqlite3 sets it (Python 3.11+)
+        return exc
+
+    assert "disk is full" in error_line(operational("anything", sqlite3.SQLITE_FULL))[0]
+    assert "busy in another program" in error_line(operational("anything", sqlite3.SQLITE_BUSY | (2 << 8)))[0]
+    # a message that merely contains the word is not taken for a full disk
+    assert "disk is full" not in error_line(operational("no such table: full", sqlite3.SQLITE_ERROR))[0]
 
 
 def test_cli_joins_a_catalogue_keeps_it_in_the_project_and_records_it(tmp_path, sample_folder, capsys):

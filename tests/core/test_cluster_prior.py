@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from core.clustering.methods import CLUSTER_METHODS, cluster_features
 from core.clustering.metrics import balanced_accuracy
@@ -20,6 +21,7 @@ def _unequal_blobs(n_big: int = 850, n_small: int = 150, dim: int = 30, seed: in
     return X, y
 
 
+@pytest.mark.slow
 def test_mixture_estimates_unequal_fractions():
     X, y = _unequal_blobs()
     mix = prior_mixture(X, 2, random_state=0)
@@ -31,6 +33,7 @@ def test_mixture_estimates_unequal_fractions():
     assert np.sum(mix.labels == 0) > np.sum(mix.labels == 1)
 
 
+@pytest.mark.slow
 def test_mixture_beats_kmeans_on_unequal_groups():
     # A broad majority and a compact minority (spirals and ellipticals): k-means
     # puts its boundary half-way between the means and cuts into the broad group.

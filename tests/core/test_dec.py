@@ -44,6 +44,7 @@ def test_target_distribution_sharpens_and_normalises():
     assert p[2, 0] > q[2, 0]  # confident points become more confident
 
 
+@pytest.mark.slow
 def test_dec_recovers_well_separated_clusters(blobs, fitted):
     X, y = blobs
     assert adjusted_rand_score(y, fitted.labels_) > 0.95
@@ -54,6 +55,7 @@ def test_dec_recovers_well_separated_clusters(blobs, fitted):
     assert not fitted.collapsed_
 
 
+@pytest.mark.slow
 def test_same_seed_same_clusters(blobs, fitted):
     X, _ = blobs
     again = DEC(4, random_state=0, **FAST).fit(X)
@@ -61,6 +63,7 @@ def test_same_seed_same_clusters(blobs, fitted):
     np.testing.assert_allclose(again.cluster_centers_, fitted.cluster_centers_)
 
 
+@pytest.mark.slow
 def test_onnx_is_the_exact_source_of_truth(tmp_path, blobs, fitted):
     X, _ = blobs
     path = fitted.save_onnx(tmp_path / "dec_encoder.onnx")
@@ -74,6 +77,7 @@ def test_onnx_is_the_exact_source_of_truth(tmp_path, blobs, fitted):
     np.testing.assert_array_equal(loaded.predict(X), fitted.predict(X))
 
 
+@pytest.mark.slow
 def test_collapse_is_caught_and_falls_back_to_kmeans():
     # one tight group of 300 and one of 2 points: asking for 3 clusters must flag a collapse
     rng = np.random.default_rng(0)
@@ -117,6 +121,7 @@ def test_get_params_is_the_full_parameter_record():
     assert dec.set_params(tol=0.01).tol == 0.01
 
 
+@pytest.mark.slow
 def test_input_projection_is_folded_into_the_first_layer_and_the_onnx_file_stays_exact(tmp_path, blobs):
     X, y = blobs
     dec = DEC(4, random_state=0, n_components=8, **FAST).fit(X)
@@ -135,6 +140,7 @@ def test_input_projection_is_folded_into_the_first_layer_and_the_onnx_file_stays
     np.testing.assert_array_equal(loaded.predict(X), dec.labels_)
 
 
+@pytest.mark.slow
 def test_clustering_stage_stops_after_max_epochs_passes():
     # tol=0 never counts as settled, so only the cap stops it: 2 passes of 2,000 points in batches of 16
     X, _ = make_blobs(2000, n_features=10, centers=3, random_state=0)
@@ -146,6 +152,7 @@ def test_clustering_stage_stops_after_max_epochs_passes():
     assert len(dec.history_.changed_fraction) == 2  # the assignments were checked after each pass
 
 
+@pytest.mark.slow
 def test_pretraining_stops_on_a_loss_plateau(blobs):
     X, _ = blobs
     dec = DEC(4, random_state=0, hidden_dims=(16, 16, 32, 4), finetune_epochs=500, plateau_tol=0.05,
@@ -155,6 +162,7 @@ def test_pretraining_stops_on_a_loss_plateau(blobs):
     assert losses[-1] > min(losses[:-2]) * 0.95 and losses[-2] > min(losses[:-2]) * 0.95
 
 
+@pytest.mark.slow
 def test_paper_schedule_still_recovers_clusters(blobs):
     from core.clustering.dec import PAPER_SCHEDULE
 

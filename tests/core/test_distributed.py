@@ -45,6 +45,7 @@ def _paths(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.png"))
 
 
+@pytest.mark.slow
 def test_two_workers_give_the_single_process_rows_and_store_each_once(survey, client, tmp_path):
     paths = _paths(survey)
     assert len(paths) >= 200
@@ -70,6 +71,7 @@ def test_two_workers_give_the_single_process_rows_and_store_each_once(survey, cl
         store.close()
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_run_has_its_partition_redone_not_duplicated(survey, tmp_path):
     paths = _paths(survey)
     model = FeatureModel("galaxy_cnn", use_gpu=False)
@@ -102,6 +104,7 @@ def test_a_worker_killed_mid_run_has_its_partition_redone_not_duplicated(survey,
         close()
 
 
+@pytest.mark.slow
 def test_cli_workers_flag_clusters_like_the_plain_run(survey, tmp_path, capsys):
     plain = tmp_path / "plain.csv"
     assert main(["cluster", str(survey), "--clusters", "3", "--method", "kmeans", "--quiet",
@@ -119,12 +122,14 @@ def test_cli_workers_flag_clusters_like_the_plain_run(survey, tmp_path, capsys):
         store.close()
 
 
+@pytest.mark.slow
 def test_bad_dask_arguments_are_refused_before_any_work(survey, tmp_path, capsys):
     assert main(["cluster", str(survey), "--workers", "0", "--out", str(tmp_path / "x.csv")]) == 2
     assert "--workers N (N >= 1)" in capsys.readouterr().err
     assert not (survey / ".galaxy-sorter").exists()  # refused before the store was opened
 
 
+@pytest.mark.slow
 def test_the_plain_cli_never_imports_dask(survey, tmp_path):
     code = ("import sys\n"
             "from core.cli import main\n"

@@ -9,23 +9,9 @@ from core.clustering.dec import DEC
 from core.clustering.onnx_mlp import load_encoder, run_encoder
 from core.learning.active import margin, suggest
 from core.learning.finetune import finetune_round
+from tests.helpers import grid_blobs as _grid_blobs
 
 SMALL = {"hidden_dims": (32, 32, 64, 4), "pretrain_epochs": 5, "finetune_epochs": 10, "min_steps": 100, "n_init": 5}
-
-
-def _grid_blobs(n_per: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Four blobs on a 2x2 grid in 16-D: grouping ``a`` shows in 8 features, ``b`` in one.
-
-    Unsupervised clustering with k=2 follows ``a`` (it dominates even after
-    standardisation); the user's classes follow ``b``, which only labels can teach.
-    """
-    rng = np.random.default_rng(seed)
-    a = np.repeat([0, 0, 1, 1], n_per)
-    b = np.repeat([0, 1, 0, 1], n_per)
-    X = rng.normal(scale=0.5, size=(4 * n_per, 16))
-    X[:, :8] += 3.0 * a[:, None]
-    X[:, 8] += 3.0 * b
-    return X.astype(np.float32), a, b
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +22,7 @@ def fitted(tmp_path_factory):
     return X, a, b, dec, path
 
 
+@pytest.mark.slow
 def test_supervised_term_pulls_labelled_points_to_their_class(fitted, tmp_path):
     X, a, b, dec, path = fitted
     names = np.array(["round", "disk"], dtype=object)
@@ -58,6 +45,7 @@ def test_supervised_term_pulls_labelled_points_to_their_class(fitted, tmp_path):
     assert 0.5 < res.estimated_accuracy <= 1.0 and res.from_head is not None
 
 
+@pytest.mark.slow
 def test_round_writes_a_new_onnx_and_keeps_the_old_one(fitted, tmp_path):
     X, a, b, dec, path = fitted
     before = path.read_bytes()
@@ -75,6 +63,7 @@ def test_round_writes_a_new_onnx_and_keeps_the_old_one(fitted, tmp_path):
         finetune_round(X, path, labels, out_path=path, steps=5)
 
 
+@pytest.mark.slow
 def test_new_class_becomes_a_new_cluster_and_unsure_teaches_nothing(fitted, tmp_path):
     X, a, b, dec, path = fitted
     labels = np.full(len(X), None, dtype=object)
@@ -118,3 +107,33 @@ def test_suggestions_cover_clusters_with_no_label_yet():
     emb = np.random.default_rng(0).normal(size=(100, 2))
     picks = suggest(soft, emb, np.zeros(100, bool), 2)
     assert set(picks.tolist()) == {0, 60}  # the most typical member of each cluster first
+
+
+@pytest.mark.slow
+def test_the_estimator_takes_minus_one_for_unlabelled_and_matches_a_round(fitted, tmp_path):
+    from sklearn.base import clone
+
+    from core.learning.estimator import SemiSupervisedDEC
+    from core.learning.rounds import RoundOptions
+
+    X, a, b, dec, path = fitted
+    y = np.full(len(X), -1)
+    rng = np.random.default_rng(1)
+    picked = np.concatenate([rng.choice(np.flatnonzero(b == c), 10, replace=False) for c in (0, 1)])
+    y[picked] = b[picked]
+    opts = RoundOptions(steps=40, random_state=0)
+    est = SemiSupervisedDEC(path, out_path=tmp_path / "e.onnx", options=opts)
+    assert clone(est).get_params() == {"encoder_path": path, "out_path": tmp_path / "e.onnx", "options": opts}
+    assert est.fit(X, y) is est
+    assert list(est.classes_) == [0, 1] and est.transduction_.dtype == np.int64
+    # the same round through the function, with the labels as text and None for unlabelled
+    labels = np.array([str(v) if v >= 0 else None for v in y], dtype=object)
+    res = finetune_round(X, path, labels, class_order=["0", "1"], out_path=tmp_path / "f.onnx", options=opts)
+    np.testing.assert_array_equal(est.transduction_.astype(str), res.predicted_names())
+    np.testing.assert_array_equal(est.predict(X), est.transduction_)
+    assert est.score(X, b) > max(np.mean(dec.labels_ == b), np.mean(dec.labels_ != b))  # labels taught the rest
+    assert est.label_distributions_.shape == (len(X), len(est.result_.class_names))
+    with pytest.raises(ValueError, match="no labelled row"):
+        SemiSupervisedDEC(path).fit(X, np.full(len(X), -1))
+    with pytest.raises(TypeError):  # a misspelt option is refused, not ignored
+        finetune_round(X, path, labels, out_path=tmp_path / "g.onnx", stepz=5)

@@ -36,6 +36,7 @@ def _pair(name: str) -> tuple[FeatureModel, FeatureModel]:
     return FeatureModel(name, use_gpu=False, path=fp32), FeatureModel(f"{name}_int8", use_gpu=False, path=int8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", export_int8.MODELS)
 def test_int8_features_have_the_fp32_shape_and_direction(name, sample_folder):
     fp32, int8 = _pair(name)
@@ -109,6 +110,7 @@ def test_registered_int8_entries_name_their_file_and_exporter():
         assert (MODELS / f"{entry.option('exporter')}.py").is_file()
 
 
+@pytest.mark.slow
 def test_export_is_deterministic(tmp_path):
     """Same fp32 file, same options: the same bytes twice (Lite0, the smallest model the exporter builds)."""
     if not (MODELS / "efficientnet_lite0.onnx").is_file():

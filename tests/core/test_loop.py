@@ -8,7 +8,7 @@ import pytest
 from core.clustering.dec import DEC
 from core.learning.active import review_moved, soft_from_confidence, suggest, typical_picks, typicality
 from core.learning.finetune import estimate_accuracy, finetune_round, fit_head, plan_round, report_round, train_round
-from tests.core.test_finetune import _grid_blobs as _blobs  # the same four blobs
+from tests.helpers import grid_blobs as _blobs  # the same four blobs as test_finetune
 
 SMALL = {"hidden_dims": (32, 32, 64, 4), "pretrain_epochs": 5, "finetune_epochs": 10, "min_steps": 100, "n_init": 5}
 
@@ -29,6 +29,7 @@ def _labels(b: np.ndarray, per_class: int, seed: int = 1) -> np.ndarray:
     return labels
 
 
+@pytest.mark.slow
 def test_stages_compose_into_the_round(fitted, tmp_path):
     X, a, b, path = fitted
     labels = _labels(b, 10)
@@ -48,6 +49,7 @@ def test_stages_compose_into_the_round(fitted, tmp_path):
         report_round(plan, trained, head, encoder_path=path, out_path=path)
 
 
+@pytest.mark.slow
 def test_early_stopping_keeps_the_step_best_on_held_back_labels(fitted):
     X, a, b, path = fitted
     plan = plan_round(X, path, _labels(b, 10), class_order=["round", "disk"])
@@ -57,6 +59,7 @@ def test_early_stopping_keeps_the_step_best_on_held_back_labels(fitted):
     assert train_round(few, steps=30, update_interval=10).best_step == 30  # too few labels to hold any back
 
 
+@pytest.mark.slow
 def test_estimated_accuracy_is_not_the_forced_fit(fitted):
     """Labels with no relation to the images: the old report said 100% agreement; the estimate says chance."""
     X, a, b, path = fitted
@@ -71,6 +74,7 @@ def test_estimated_accuracy_is_not_the_forced_fit(fitted):
     assert np.isnan(acc) and "needs" in how
 
 
+@pytest.mark.slow
 def test_round_trains_with_one_torch_thread_and_restores_the_setting(fitted):
     """On a busy CPU every torch op waits for its slowest thread: the round uses one (issue 12's slow Retrain)."""
     import torch
@@ -123,6 +127,7 @@ def test_review_moved_lists_moved_unlabelled_least_sure_first():
     np.testing.assert_array_equal(review_moved(moved, conf, labelled), [2, 4, 0])
 
 
+@pytest.mark.slow
 def test_dec_and_rounds_share_one_kl_loop(fitted, monkeypatch):
     """Issue 10: DEC's self-training and a fine-tuning round run the same loop (core.clustering.dec.kl_self_training)."""
     import core.clustering.dec

@@ -7,34 +7,10 @@ import csv
 import numpy as np
 import pytest
 
-from core.clustering.methods import ClusterResult
-from core.pipeline import PipelineResult
 from core.project import Project
 from core.store.database import ProjectStore
 from core.vocabulary import EXCLUDE
-
-
-def _fake_run(project: Project, n: int = 12) -> None:
-    """Register n images and a 3-cluster run without running any model."""
-    folder = project.folder
-    paths = []
-    for i in range(n):
-        p = folder / f"g{i:02d}.png"
-        p.write_bytes(b"x")
-        paths.append(p)
-    labels = np.arange(n) % 3
-    rng = np.random.default_rng(0)
-    feats = (rng.normal(size=(n, 4)) + labels[:, None] * 5).astype(np.float32)
-    store = project.store
-    ids = store.add_images(paths)
-    soft = np.full((n, 3), 0.1)
-    soft[np.arange(n), labels] = 0.8
-    clusters = ClusterResult("kmeans", labels, soft.max(1), soft)
-    coords = feats[:, :2]
-    run_id = store.save_run("kmeans", "efficientnet_lite0", 3, {"prep": {}, "projection": "pca", "seed": 0}, [],
-                            [ids[str(p)] for p in paths], labels, soft.max(1), coords)
-    project.apply_result(PipelineResult(paths, feats, clusters, coords, [], "CPUExecutionProvider", run_id, store,
-                                        {}, ""))
+from tests.helpers import fake_run as _fake_run
 
 
 @pytest.fixture
@@ -49,7 +25,7 @@ def project(tmp_path):
 
 def test_labels_are_on_disk_at_once_and_undo_redo(project, tmp_path):
     events = []
-    project.subscribe("labels_changed", lambda rows: events.append(rows.tolist()))
+    project.events.labels_changed.connect(lambda rows: events.append(rows.tolist()))
     project.set_labels([0, 3], "spiral")
     # a second connection sees the labels at once: nothing waits for a "Save"
     other = ProjectStore(tmp_path / "store")
@@ -128,10 +104,43 @@ def test_export_uses_user_labels_then_cluster_names(project, tmp_path):
 
 def test_selection_notifies_with_source(project):
     seen = []
-    project.selection.subscribe(lambda idx, src: seen.append((idx.tolist(), src)))
+    project.selection.changed.connect(lambda idx, src: seen.append((idx.tolist(), src)))
     project.selection.set([3, 1, 3], "map")
     project.selection.set([1, 3], "grid")  # unchanged: no event
     assert seen == [([1, 3], "map")]
+
+
+def test_events_are_declared_typed_and_can_be_disconnected(project):
+    from core.events import EVENT_NAMES
+
+    assert all(hasattr(project.events, name) for name in EVENT_NAMES)
+    with pytest.raises(AttributeError):
+        project.events.label_changed  # noqa: B018  (a misspelt event is an error, not a silent no-op)
+    rows_seen, history = [], []
+    project.events.labels_changed.connect(lambda rows: rows_seen.append(rows.tolist()))
+
+    def on_history() -> None:
+        history.append(project.undo_text())
+
+    project.events.history_changed.connect(on_history)
+    project.set_labels([1, 2], "spiral")
+    project.events.history_changed.disconnect(on_history)
+    project.undo()
+    assert rows_seen == [[1, 2], [1, 2]] and history == ["label 2 image(s) 'spiral'"]
+
+
+def test_recolour_class_is_undoable_and_checked(project):
+    name, before = project.classes[0].name, project.classes[0].color
+    project.recolour_class(name, "#00ff00")
+    assert project.color_of(name) == "#00ff00" and project.undo_text() == f"colour class '{name}'"
+    project.undo()
+    assert project.color_of(name) == before and dict(project.store.classes())[name] == before
+    project.redo()
+    assert project.color_of(name) == "#00ff00"
+    with pytest.raises(ValueError, match="#RRGGBB"):
+        project.recolour_class(name, "green")
+    with pytest.raises(ValueError, match="no class"):
+        project.recolour_class("nope", "#000000")
 
 
 def test_view_settings_are_kept_per_project(project, tmp_path):

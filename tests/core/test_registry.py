@@ -5,24 +5,20 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core.catalog.export import EXPORT_FORMATS, atomic_write_text
-from core.clustering.methods import CLUSTER_METHODS, ClusterResult, cluster_features
+from core.clustering.methods import CLUSTER_METHODS, cluster_features
 from core.clustering.projection import PROJECTION_METHODS, project
 from core.colouring import COLOURINGS, Colouring, colouring
 from core.features.extract import FEATURE_MODELS
 from core.registry import Registry
-
-
-def _halves(X, n_clusters, *, random_state, **_):
-    """A toy method: split on the first feature's median (no display name, no options)."""
-    labels = (X[:, 0] > np.median(X[:, 0])).astype(np.int64)
-    soft = np.eye(2)[labels]
-    return ClusterResult("halves", labels, soft.max(1), soft, params={"n_clusters": n_clusters})
+from tests.helpers import halves as _halves
 
 
 @pytest.fixture
@@ -32,15 +28,43 @@ def toy_method():
     CLUSTER_METHODS.remove("halves")
 
 
+@dataclass(frozen=True)
+class _WidgetOptions:
+    uses_k: bool = True
+
+
 def test_registry_defaults_and_errors():
-    reg = Registry("widget")
+    reg = Registry("widget", options_type=_WidgetOptions)
     entry = reg.add("plain", lambda: 1)
-    assert reg.default == "plain" and entry.label == "plain" and entry.option("uses_k", True) is True
+    assert reg.default == "plain" and entry.label == "plain" and entry.options.uses_k is True
     reg.add("fancy", lambda: 2, "Fancy one", uses_k=False)
     assert reg.names() == ("plain", "fancy") and reg.get("fancy").label == "Fancy one"
-    assert not reg.get("fancy").option("uses_k", True)
-    with pytest.raises(ValueError, match=r"unknown widget 'nope'; choose one of \('plain', 'fancy'\)"):
+    assert reg.get("fancy").options == _WidgetOptions(uses_k=False)
+    assert reg.add("typed", lambda: 3, options=_WidgetOptions(False)).options.uses_k is False
+    with pytest.raises(ValueError, match=r"unknown widget 'nope'; choose one of \('plain', 'fancy', 'typed'\)"):
         reg.get("nope")
+    # A misspelt option is refused when the entry is added, never read back as a silent default.
+    with pytest.raises(TypeError, match="widget 'oops'.*uses_kk.*_WidgetOptions"):
+        reg.add("oops", lambda: 4, uses_kk=False)
+    with pytest.raises(AttributeError, match="no option 'usesk'"):
+        entry.option("usesk")
+    with pytest.raises(TypeError, match="must be a dataclass"):
+        Registry("gadget", options_type=dict)
+    assert "oops" not in reg
+
+
+def test_every_registry_declares_frozen_typed_options():
+    from dataclasses import FrozenInstanceError
+
+    from core.images.io import IMAGE_READERS
+
+    for registry in (CLUSTER_METHODS, FEATURE_MODELS, PROJECTION_METHODS, COLOURINGS, EXPORT_FORMATS, IMAGE_READERS):
+        for entry in registry:
+            assert isinstance(entry.options, registry.options_type), (registry.kind, entry.name)
+        if len(registry) and dataclass_fields(registry.options_type):
+            first = next(iter(registry))
+            with pytest.raises(FrozenInstanceError):
+                setattr(first.options, dataclass_fields(first.options)[0].name, None)
 
 
 def test_every_extension_point_lists_what_it_had():
@@ -52,11 +76,11 @@ def test_every_extension_point_lists_what_it_had():
     assert COLOURINGS.names()[:3] == ("cluster", "label", "confidence")
     assert EXPORT_FORMATS.names()[0] == "csv"
     for entry in FEATURE_MODELS:  # what build.spec and build_models.py read
-        assert entry.option("file") == f"{entry.name}.onnx"
-        if entry.option("exporter") is None:  # trained here and committed (models/train_galaxy_net.py)
-            assert (Path(__file__).resolve().parents[2] / "models" / entry.option("file")).is_file()
+        assert entry.options.file == f"{entry.name}.onnx"
+        if entry.options.exporter is None:  # trained here and committed (models/train_galaxy_net.py)
+            assert (Path(__file__).resolve().parents[2] / "models" / entry.options.file).is_file()
         else:
-            assert entry.option("exporter") == f"export_{entry.name}"
+            assert entry.options.exporter == f"export_{entry.name}"
 
 
 def test_a_toy_method_is_offered_by_the_cli_and_runs_through_it(toy_method, tmp_path, sample_folder, capsys):
@@ -127,7 +151,7 @@ def test_a_toy_export_format_is_one_entry(tmp_path):
 
 def test_colourings_are_qt_free_and_one_entry_adds_one(tmp_path):
     from core.project import Project
-    from tests.core.test_project import _fake_run
+    from tests.helpers import fake_run as _fake_run
 
     folder = tmp_path / "images"
     folder.mkdir()

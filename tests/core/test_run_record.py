@@ -93,6 +93,7 @@ def test_the_job_closes_its_store_on_its_own_thread_when_the_run_fails(tmp_path,
     assert opened == closed == [worker.ident]
 
 
+@pytest.mark.slow
 def test_a_tsne_run_shows_the_clusters_on_a_pca_map_first_and_reports_and_cancels(tmp_path, sample_folder):
     """Issue 13: t-SNE with progress and cancel, and a PCA map of the clusters while it runs."""
     from core.progress import Cancelled

@@ -3,58 +3,13 @@
 from __future__ import annotations
 
 import time
-import warnings
 
 import numpy as np
 import pytest
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # astropy 8 deprecates astropy.samp in favour of pyvo.samp (same code)
-    from astropy.samp import SAMPHubServer, SAMPIntegratedClient
-
 from core.catalog.export import export_catalogue
 from core.catalog.samp import SampError, SampLink
-
-
-def wait_for(condition, timeout: float = 10.0) -> None:
-    """Poll until ``condition()`` (SAMP delivers on the hub's and the clients' own threads)."""
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            raise TimeoutError("no SAMP message arrived")
-        time.sleep(0.02)
-
-
-@pytest.fixture
-def hub(tmp_path):
-    """A SAMP hub on the loopback interface only, its lockfile in the test's folder."""
-    server = SAMPHubServer(web_profile=False, addr="127.0.0.1", lockfile=str(tmp_path / "samp.lock"))
-    server.start()
-    yield server
-    if server.is_running:
-        server.stop()
-
-
-class Topcat:
-    """A second SAMP client that receives what TOPCAT would and can select rows."""
-
-    def __init__(self, hub) -> None:
-        self.client = SAMPIntegratedClient(name="fake TOPCAT", addr="127.0.0.1")
-        self.client.connect(hub_params=hub.params)
-        self.received: list[tuple[str, dict]] = []
-        for mtype in ("table.load.votable", "table.select.rowList", "coord.pointAt.sky"):
-            self.client.bind_receive_notification(mtype, self._on)
-
-    def _on(self, private_key, sender_id, mtype, params, extra) -> None:
-        self.received.append((mtype, params))
-
-    def last(self, mtype: str) -> dict | None:
-        found = [p for m, p in self.received if m == mtype]
-        return found[-1] if found else None
-
-    def close(self) -> None:
-        if self.client.is_connected:
-            self.client.disconnect()
+from tests.helpers import Topcat, wait_for
 
 
 @pytest.fixture

@@ -68,3 +68,31 @@ def test_csv_rows_and_sidecar(tmp_path):
     side = json.loads(write_sidecar(tmp_path / "out.json", {"seed": 3}).read_text())
     assert side["seed"] == 3 and "numpy" in side["libraries"]
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_the_store_names_checks_and_guards_the_files_beside_its_databases(tmp_path):
+    """Soft assignments, encoders and morphology values are created, named and checked by the store alone."""
+    import os
+
+    from core.store.database import ProjectStore
+    from core.store.layout import MODELS_DIR, MORPHOLOGY_FILE, RUNS_DIR, UnsafeStore, open_in_store
+
+    store = ProjectStore(tmp_path / "store")
+    try:
+        soft = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]], np.float32)
+        name = store.save_soft([7, 8, 9], soft)
+        assert (store.folder / RUNS_DIR / name).is_file() and name.startswith("soft_")
+        np.testing.assert_array_equal(store.load_soft(name, [9, 7]), soft[[2, 0]])
+        assert store.load_soft(name, [7, 10]) is None  # an image the run did not have
+        for hostile in ("../project.sqlite", "/etc/passwd", "soft_x.onnx", None, 3):
+            assert store.load_soft(hostile, [7]) is None
+        assert store.new_model_path().parent == store.folder / MODELS_DIR
+        assert store.morphology_file == store.folder / MORPHOLOGY_FILE
+        victim = tmp_path / "victim.txt"
+        victim.write_text("keep")
+        os.link(victim, store.folder / RUNS_DIR / "soft_planted.npz")
+        with pytest.raises(UnsafeStore):  # the guard every write goes through
+            os.close(open_in_store(store.folder / RUNS_DIR / "soft_planted.npz", os.O_WRONLY))
+        assert victim.read_text() == "keep"
+    finally:
+        store.close()

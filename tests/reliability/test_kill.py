@@ -26,6 +26,7 @@ def _point(seed: int, most: int) -> tuple[int, float]:
     return int(rng.integers(1, most + 1)), float(rng.uniform(0.0, 0.05))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 def test_kill_during_extraction_then_resume(template, tmp_path, seed):
     from core.features.extract import FeatureModel, extract_features
@@ -46,6 +47,7 @@ def test_kill_during_extraction_then_resume(template, tmp_path, seed):
         np.testing.assert_allclose(f, template[1][p.name], rtol=1e-3, atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 def test_kill_during_dec_training(template, tmp_path, seed):
     folder = copy_project(template[0], tmp_path / "imgs", with_store=True)
@@ -60,6 +62,7 @@ def test_kill_during_dec_training(template, tmp_path, seed):
         assert proc.returncode == 0 and "done" in out, err[-2000:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS[:2])
 def test_kill_during_a_fine_tuning_round(template, tmp_path, seed):
     folder = copy_project(template[0], tmp_path / "imgs", with_store=True)

@@ -38,7 +38,7 @@ def test_the_old_store_opens_with_its_run_and_labels(tmp_path):
     folder = _copy(tmp_path)
     project = Project.open(folder)
     try:
-        assert project.run_info["method"] == "kmeans" and project.run_info["model"] == "galaxy_cnn"
+        assert project.run.method == "kmeans" and project.run.model == "galaxy_cnn"
         assert sorted(Path(p).name for p in project.paths) == sorted(p.name for p in FIXTURE.glob("*.png"))
         assert len(set(project.clusters.tolist())) == 3
     finally:

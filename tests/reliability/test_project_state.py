@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -163,4 +164,4 @@ class ProjectState(RuleBasedStateMachine):
 
 ProjectState.TestCase.settings = settings(max_examples=30, stateful_step_count=25, deadline=None, derandomize=True,
                                           suppress_health_check=[HealthCheck.too_slow])
-TestProjectState = ProjectState.TestCase
+TestProjectState = pytest.mark.slow(ProjectState.TestCase)

@@ -15,6 +15,7 @@ import sys
 import textwrap
 import time
 
+import pytest
 from relhelp import ROOT, copy_project
 
 OPENER = textwrap.dedent("""
@@ -35,6 +36,7 @@ OPENER = textwrap.dedent("""
     """)
 
 
+@pytest.mark.slow
 def test_opening_a_new_project_at_the_same_moment(tmp_path):
     outcomes = []
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -60,6 +62,7 @@ def test_opening_a_new_project_at_the_same_moment(tmp_path):
     assert len(outcomes) == 12
 
 
+@pytest.mark.slow
 def test_two_cli_runs_at_once(template, tmp_path):
     folder = copy_project(template[0], tmp_path / "imgs", with_store=False)
     env = dict(os.environ, PYTHONPATH=str(ROOT))

@@ -1,0 +1,141 @@
+"""Helpers shared by test modules (test modules import from here, never from each other).
+
+Window helpers drive the real main window the way a user does; ``fake_run`` puts
+a three-cluster run in a project without running a model; ``grid_blobs`` is the
+synthetic data with a known answer that fine-tuning tests share; ``halves`` is
+the toy clustering method the registry tests add.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from core.clustering.methods import ClusterResult
+from core.pipeline import PipelineResult
+from core.project import Project
+
+
+def fast(window, k: int = 3, method: str = "kmeans") -> None:
+    """Set the window's run panel to a quick run: EfficientNet-Lite0 features, ``method``, ``k`` clusters."""
+    s = window.run_settings
+    s.model.setCurrentIndex(s.model.findData("efficientnet_lite0"))
+    s.method.setCurrentIndex(s.method.findData(method))
+    s.n_clusters.setValue(k)
+
+
+def cluster(qtbot, window, timeout: int = 120_000) -> None:
+    """Start the window's clustering job and wait until it has finished."""
+    with qtbot.waitSignal(window.jobs.finished, timeout=timeout) as blocker:
+        window.start_clustering()
+    assert blocker.args[0] == "cluster"
+
+
+def on_screen(window) -> int:
+    """The galaxy the user sees: the strip's one highlighted thumbnail, which the preview shows."""
+    marked = window.grid.selected_rows()
+    assert len(marked) == 1, f"one highlighted galaxy expected, got {marked}"
+    row = int(marked[0])
+    assert window.grid.current_row() == row  # the preview shows the current thumbnail
+    assert window.project.paths[row].split("/")[-1].split(".")[0] in window.preview.meta.text()
+    np.testing.assert_array_equal(window.project.selection.indices, [row])  # the map outlines it
+    np.testing.assert_array_equal(window.map.selected, [row])
+    return row
+
+
+def expect_labels(project, expected: dict[int, str]) -> None:
+    """The user labels of every image are exactly ``expected`` (row -> label), none elsewhere."""
+    got = {i: project.user_labels[i] for i in range(len(project)) if project.user_labels[i] is not None}
+    assert got == expected
+
+
+def fake_run(project: Project, n: int = 12) -> None:
+    """Register n images and a 3-cluster run without running any model."""
+    folder = project.folder
+    paths = []
+    for i in range(n):
+        p = folder / f"g{i:02d}.png"
+        p.write_bytes(b"x")
+        paths.append(p)
+    labels = np.arange(n) % 3
+    rng = np.random.default_rng(0)
+    feats = (rng.normal(size=(n, 4)) + labels[:, None] * 5).astype(np.float32)
+    store = project.store
+    ids = store.add_images(paths)
+    soft = np.full((n, 3), 0.1)
+    soft[np.arange(n), labels] = 0.8
+    clusters = ClusterResult("kmeans", labels, soft.max(1), soft)
+    coords = feats[:, :2]
+    run_id = store.save_run("kmeans", "efficientnet_lite0", 3, {"prep": {}, "projection": "pca", "seed": 0}, [],
+                            [ids[str(p)] for p in paths], labels, soft.max(1), coords)
+    project.apply_result(PipelineResult(paths, feats, clusters, coords, [], "CPUExecutionProvider", run_id, store,
+                                        {}, ""))
+
+
+def grid_blobs(n_per: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Four blobs on a 2x2 grid in 16-D: grouping ``a`` shows in 8 features, ``b`` in one.
+
+    Unsupervised clustering with k=2 follows ``a`` (it dominates even after
+    standardisation); the user's classes follow ``b``, which only labels can teach.
+    """
+    rng = np.random.default_rng(seed)
+    a = np.repeat([0, 0, 1, 1], n_per)
+    b = np.repeat([0, 1, 0, 1], n_per)
+    X = rng.normal(scale=0.5, size=(4 * n_per, 16))
+    X[:, :8] += 3.0 * a[:, None]
+    X[:, 8] += 3.0 * b
+    return X.astype(np.float32), a, b
+
+
+def halves(X, n_clusters, *, random_state, **_):
+    """A toy method: split on the first feature's median (no display name, no options)."""
+    labels = (X[:, 0] > np.median(X[:, 0])).astype(np.int64)
+    soft = np.eye(2)[labels]
+    return ClusterResult("halves", labels, soft.max(1), soft, params={"n_clusters": n_clusters})
+
+
+def pixmap_array(pix) -> np.ndarray:
+    """The RGB pixels of a QPixmap as an array (what the user sees in a thumbnail or the preview)."""
+    from PySide6.QtGui import QImage
+
+    img = pix.toImage().convertToFormat(QImage.Format.Format_RGB888)
+    w, h = img.width(), img.height()
+    raw = np.frombuffer(img.constBits(), np.uint8, img.bytesPerLine() * h).reshape(h, -1)
+    return raw[:, : 3 * w].reshape(h, w, 3).copy()  # copied while the QImage that owns the bytes lives
+
+
+def wait_for(condition, timeout: float = 10.0) -> None:
+    """Poll until ``condition()`` (SAMP delivers on the hub's and the clients' own threads)."""
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise TimeoutError("no SAMP message arrived")
+        time.sleep(0.02)
+
+
+class Topcat:
+    """A second SAMP client that receives what TOPCAT would and can select rows."""
+
+    def __init__(self, hub) -> None:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # astropy 8 deprecates astropy.samp in favour of pyvo.samp (same code)
+            from astropy.samp import SAMPIntegratedClient
+        self.client = SAMPIntegratedClient(name="fake TOPCAT", addr="127.0.0.1")
+        self.client.connect(hub_params=hub.params)
+        self.received: list[tuple[str, dict]] = []
+        for mtype in ("table.load.votable", "table.select.rowList", "coord.pointAt.sky"):
+            self.client.bind_receive_notification(mtype, self._on)
+
+    def _on(self, private_key, sender_id, mtype, params, extra) -> None:
+        self.received.append((mtype, params))
+
+    def last(self, mtype: str) -> dict | None:
+        found = [p for m, p in self.received if m == mtype]
+        return found[-1] if found else None
+
+    def close(self) -> None:
+        if self.client.is_connected:
+            self.client.disconnect()
