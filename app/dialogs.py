@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
 from app.views import PRIVACY
 
@@ -48,17 +48,60 @@ def notice(parent: QWidget, title: str, text: str) -> QMessageBox:
     return box
 
 
-def round_report(parent: QWidget, summary: str, moved: int) -> tuple[QMessageBox, bool]:
-    """What a retraining round changed; returns the box and whether the user asked to review the moved."""
-    box = QMessageBox(QMessageBox.Icon.Information, "What retraining changed", summary, parent=parent)
-    review = box.addButton(f"Review the {moved} moved", QMessageBox.ButtonRole.ActionRole)
-    box.addButton(QMessageBox.StandardButton.Close)
-    box.setObjectName("round_box")
-    if _offscreen():
-        box.show()
-        return box, False
-    box.exec()
-    return box, box.clickedButton() is review
+class RoundReport(QDialog):
+    """What a retraining round changed, how far its probabilities can be trusted, and the learning curve.
+
+    Not modal: the map stays usable while it is open.  It shows the summary,
+    the reliability diagram of the round's cross-fitted probabilities on the
+    user's own labels (:func:`app.widgets.qt_charts.reliability_image`, the
+    picture the benchmark saves) and the estimated accuracy after each round
+    so far with its interval (:class:`app.widgets.qt_charts.LearningCurve`).
+    """
+
+    def __init__(self, parent: QWidget, result, curve, on_review) -> None:
+        from PySide6.QtGui import QPixmap
+        from PySide6.QtWidgets import QDialogButtonBox, QLabel, QVBoxLayout
+
+        from app.widgets.qt_charts import LearningCurve, reliability_image
+
+        super().__init__(parent)
+        self.setWindowTitle("What retraining changed")
+        self.setObjectName("round_box")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        layout = QVBoxLayout(self)
+        self.summary = QLabel(result.summary())
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.summary)
+        self.diagram = QLabel()
+        self.diagram.setObjectName("reliability_diagram")
+        cal = getattr(result, "calibration", None)
+        if cal is not None and cal.table:
+            self.diagram.setPixmap(QPixmap.fromImage(reliability_image(
+                cal.table, cal.ece, f"Your {result.n_labelled} labels, each predicted without itself")))
+        else:
+            self.diagram.setText("Reliability diagram: label at least 2 galaxies of each class.")
+        layout.addWidget(self.diagram)
+        self.curve = LearningCurve(self)
+        self.curve.set_points(curve)
+        layout.addWidget(self.curve)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        self.review = buttons.addButton(f"Review the {int(result.moved.sum())} moved",
+                                        QDialogButtonBox.ButtonRole.ActionRole)
+        self.review.clicked.connect(lambda: (on_review(), self.close()))
+        buttons.rejected.connect(self.close)
+        layout.addWidget(buttons)
+
+    def text(self) -> str:
+        """The summary shown (as QMessageBox.text, which this report replaced)."""
+        return self.summary.text()
+
+
+def round_report(parent: QWidget, result, curve, on_review) -> RoundReport:
+    """Show the round report (not modal) and return it; ``on_review`` is called by its review button."""
+    box = RoundReport(parent, result, curve, on_review)
+    box.show()
+    return box
 
 
 def show_help(parent: QWidget) -> None:

@@ -26,6 +26,7 @@ from app.workers import JobRunner
 from core.catalog.export import EXPORT_FORMATS
 from core.clustering.methods import CLUSTER_METHODS, describe_k_scores, suggest_n_clusters
 from core.colouring import COLOURINGS
+from core.images.io import is_image_name
 from core.pipeline import PipelineResult, run_in_own_store
 from core.project import Project
 from core.vocabulary import EXCLUDE, UNSURE
@@ -335,9 +336,7 @@ class MainWindow(QMainWindow):
 
     def show_round(self, result) -> None:
         """What the round changed, with a button to review the moved galaxies."""
-        self.last_round_box, review = dialogs.round_report(self, result.summary(), int(result.moved.sum()))
-        if review:
-            self.review_moved()
+        self.last_round_box = dialogs.round_report(self, result, self.project.learning_curve(), self.review_moved)
 
     def review_moved(self) -> None:
         """Select the galaxies the last round moved."""
@@ -438,14 +437,16 @@ class MainWindow(QMainWindow):
         if p is None or p.run_id is None:
             return None
         entry = EXPORT_FORMATS.get(fmt)
-        path = path or dialogs.save_path(self, "Export catalogue", p.folder / f"catalogue{entry.option('suffix', '')}",
-                                         str(entry.option("filter", "")))
+        name = f"catalogue{entry.option('suffix', '')}"  # a FITS table in the image folder would be scanned: beside it
+        path = path or dialogs.save_path(self, "Export catalogue", (p.folder.parent if is_image_name(name) else p.folder)
+                                         / name, str(entry.option("filter", "")))
         if not path:
             return None
         try:
             out, _ = p.export(path, fmt)
-        except OSError as exc:
-            self.show_error(f"Cannot write {path}: {exc.strerror or exc}", "Choose a folder you can write to.")
+        except (OSError, ValueError) as exc:  # ValueError: a FITS table refused inside the image folder
+            self.show_error(f"Cannot write {path}: {getattr(exc, 'strerror', None) or exc}",
+                            "Choose a folder you can write to, outside the image folder for FITS.")
             return None
         self.status.say(f"Exported {len(p)} rows to {out}")
         return out

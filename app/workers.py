@@ -188,3 +188,56 @@ class JobRunner(QObject):
             if job is not None and job.on_cancelled is not None:
                 job.on_cancelled()
             self.cancelled.emit(name)
+
+
+class _CallSignals(QObject):
+    done = Signal(object, object)  # handler, result
+    failed = Signal(object, str)  # handler, message
+
+
+class _Call(QRunnable):
+    def __init__(self, fn: Callable[..., Any], args: tuple, on_done: Callable[[Any], None] | None,
+                 on_error: Callable[[str], None] | None, signals: _CallSignals) -> None:
+        super().__init__()
+        self.fn, self.args, self.on_done, self.on_error, self.signals = fn, args, on_done, on_error, signals
+
+    def run(self) -> None:  # noqa: D102 (Qt override)
+        try:
+            result = self.fn(*self.args)
+        except Exception as exc:  # reported on the GUI thread, never raised into Qt
+            self.signals.failed.emit(self.on_error, _readable(exc))
+        else:
+            self.signals.done.emit(self.on_done, result)
+
+
+class SerialCalls(QObject):
+    """Short blocking calls (messages to a SAMP hub) run one after another on their own thread.
+
+    Unlike :class:`JobRunner`, a new call never cancels the one before (a
+    selection sent after the table must arrive after it) and there is no
+    progress; ``on_done(result)`` or ``on_error(message)`` run on the GUI
+    thread.  A hub that hangs holds this thread, never the window.
+    ``synchronous=True`` runs calls inline for tests.
+    """
+
+    def __init__(self, parent: QObject | None = None, synchronous: bool = False) -> None:
+        super().__init__(parent)
+        self.synchronous = synchronous
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)  # one at a time, in order
+        self.signals = _CallSignals()
+        self.signals.done.connect(lambda handler, result: handler and handler(result))
+        self.signals.failed.connect(lambda handler, message: handler and handler(message))
+
+    def call(self, fn: Callable[..., Any], *args: Any, on_done: Callable[[Any], None] | None = None,
+             on_error: Callable[[str], None] | None = None) -> None:
+        """Run ``fn(*args)`` after the calls already queued."""
+        task = _Call(fn, args, on_done, on_error, self.signals)
+        if self.synchronous:
+            task.run()
+        else:
+            self.pool.start(task)
+
+    def wait(self, msecs: int = -1) -> bool:
+        """Wait for the queued calls (tests, closing the window)."""
+        return self.pool.waitForDone(msecs)

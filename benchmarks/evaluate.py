@@ -127,7 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"data not found: {args.data} / {truth_path}", file=sys.stderr)
         return 2
     truth = load_truth(truth_path, args.label_column)
-    all_paths = [p for p in find_images(args.data) if p.stem in truth]
+    found = find_images(args.data)
+    all_paths = [p for p in found if p.stem in truth]
+    if not all_paths:  # say so, rather than an IndexError further down
+        example = f" (e.g. image {found[0].stem!r}, truth id {next(iter(truth), '')!r})" if found and truth else ""
+        print(f"no image of {args.data} ({len(found)} found) has an id in {truth_path} ({len(truth)} ids): "
+              f"an id is the file name without its extension{example}", file=sys.stderr)
+        return 2
     if args.split != "all":
         all_paths = [p for p, s in zip(all_paths, kaggle_split([p.stem for p in all_paths])) if s == args.split]
     if args.limit:

@@ -20,11 +20,20 @@ the labels of every image NOT labelled, for
   (:func:`benchmarks.evaluate.linear_classifier`) on the loop's answers;
 * ``logreg, random picks``: the same classifier on random answers;
 
+* ``loop, other rule``: the same rounds' labels under the other decision rule
+  (``--decision``: the calibrated class-balanced rule, the default, or the
+  folder's EM-estimated class fractions; :mod:`core.learning.calibration`);
+
 then the ratios the goal of issue 12 asks about, the monotonicity check, the
-round's own accuracy estimate (cross-validated on the answers) against the
-truth, calibration (expected calibration error and a reliability table of
-the loop's confidences), the round time, and one round on 10,000 images.
-DEC is fitted once (seed 0) and cached; the seeds vary the picks and rounds.
+round's own accuracy estimate (expected accuracy under the calibrated
+probabilities) against the truth with the coverage of its 95% interval over
+(seed, budget) pairs, calibration (expected calibration error per budget and
+a reliability table of the loop's confidences), the round time, and one round
+on 10,000 images.  ``--plots DIR`` writes the reliability diagrams and the
+learning curve as PNG (drawn by :mod:`app.widgets.qt_charts`, as the round
+report draws them); ``--tune N`` keeps N images of Kaggle's training split,
+the part settings are chosen on.  DEC is fitted once (seed 0) and cached; the
+seeds vary the picks and rounds.
 """
 
 from __future__ import annotations
@@ -95,26 +104,42 @@ def load_features(args: argparse.Namespace, images: Path, truth: dict[str, str],
         source = f"{Path(args.features).name}"
     else:
         from core.features.extract import FeatureModel, extract_features
+        from core.images.io import image_id, is_image_name
         from core.images.preprocess import Preprocessing
         from core.store.cache import FeatureCache
 
-        paths = [p for p in sorted(images.glob("*.jpg")) if truth.get(p.stem) in classes]
-        if args.heldout:
+        # Every format the app reads (JPEG, PNG, TIFF, FITS), not only the Kaggle set's JPEGs.
+        paths = [p for p in sorted(images.iterdir()) if is_image_name(p.name) and truth.get(image_id(p)) in classes]
+        if not paths:
+            raise SystemExit(f"no image of {images} has a label of {', '.join(classes)} in the truth file "
+                             f"(an id is the file name without its extension)")
+        if args.heldout or args.tune:
             from models.train_galaxy_net import split_of
 
-            paths = [p for p in paths if split_of(p.stem) == "test"]
+            paths = [p for p in paths if split_of(p.stem) == ("train" if args.tune else "test")]
+            if args.tune:
+                paths = paths[:args.tune]
         ext = extract_features(paths, FeatureModel(args.model), Preprocessing(),
                                cache=FeatureCache(ROOT / ".cache" / "benchmarks" / "features"), batch_size=16)
-        ids, X = np.array([p.stem for p in ext.paths]), ext.features
+        ids, X = np.array([image_id(p) for p in ext.paths]), ext.features
         source = f"{args.model} features (extracted)"
+    if args.save_features and not args.features:
+        np.savez(args.save_features, ids=ids, features=X)
+        print(f"features saved to {args.save_features}", file=sys.stderr)
     y = np.array([truth.get(i) for i in ids], dtype=object)
     keep = np.isin(y, classes)
+    if args.tune:
+        from models.train_galaxy_net import split_of
+
+        keep &= np.array([split_of(i) == "train" for i in ids])
+        keep &= np.cumsum(keep) <= args.tune
+        source += f", {args.tune} images of galaxy_cnn's training split (for choosing settings, never for reporting)"
     if args.heldout:
         from models.train_galaxy_net import split_of
 
         keep &= np.array([split_of(i) == "test" for i in ids])
         source += ", galaxy_cnn's held-out split only"
-    elif args.set == "kaggle" and "galaxy_cnn" in source:
+    elif args.set == "kaggle" and "galaxy_cnn" in source and not args.tune:
         print("warning: galaxy_cnn was trained on most of the Kaggle images; pass --heldout to score only the "
               "images it never saw", file=sys.stderr)
     return np.asarray(X[keep], np.float32), y[keep].astype(str).astype(object), source
@@ -160,14 +185,53 @@ def run_loop(X: np.ndarray, y: np.ndarray, encoder: Path, classes: tuple[str, ..
         rows = np.flatnonzero(~free)
         names = res.predicted_names()
         dec_names = np.asarray(res.class_names, dtype=object)[res.dec_labels]
+        other = "accuracy" if ft.get("decision", "balanced") == "balanced" else "balanced"
+        em_names = np.asarray(res.class_names, dtype=object)[res.labels_under(other)]
         out[budget] = {
             "loop": scores(y[free], names[free]),
+            "loop, other rule": scores(y[free], em_names[free]),
             "loop, DEC alone": scores(y[free], dec_names[free]),
             "logreg, same picks": scores(y[free], logreg(X, y, rows)[free]),
             "correct": (names[free] == y[free]), "confidence": res.confidence[free],
             "estimate": (res.estimated_accuracy, res.estimated_balanced_accuracy),
+            "interval": res.estimate_interval(),
+            "balanced interval": (res.calibration.balanced_interval if res.calibration is not None
+                                  else (float("nan"), float("nan"))),
             "round s": res.seconds, "suggest s": t_suggest, "timings": res.timings,
         }
+    return out
+
+
+def write_plots(folder: Path, name: str, results: dict, extra: dict) -> list[Path]:
+    """Reliability diagrams (pooled over seeds, unlabelled galaxies) per budget and the learning curve, as PNG."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtGui import QGuiApplication
+
+    from app.widgets.qt_charts import curve_image, reliability_image
+
+    _app = QGuiApplication.instance() or QGuiApplication([])  # noqa: F841 (fonts need an application)
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for b in BUDGETS:
+        err, table = ece(np.concatenate([e["correct"] for e in extra[b]]).astype(float),
+                         np.concatenate([e["confidence"] for e in extra[b]]))
+        path = folder / f"reliability_{name}_{b}.png"
+        reliability_image(table, err, f"{name}, {b} answers, unlabelled galaxies").save(str(path))
+        out.append(path)
+
+    def mean(rows: list, i: int) -> float:
+        return float(np.nanmean(np.asarray(rows, float)[:, i]))
+
+    est = [(b, mean([e["estimate"] for e in extra[b]], 0), mean([e["interval"] for e in extra[b]], 0),
+            mean([e["interval"] for e in extra[b]], 1)) for b in BUDGETS]
+    series = {"estimated ACC (mean 95% interval)": est}
+    for label, key in (("true ACC: loop", "loop"), ("true ACC: logreg, same picks", "logreg, same picks"),
+                       ("true ACC: logreg, random picks", "logreg, random picks")):
+        series[label] = [(b, v, v, v) for b in BUDGETS for v in [float(np.mean([s[1] for s in results[key][b]]))]]
+    path = folder / f"learning_curve_{name}.png"
+    curve_image(series, f"{name}: accuracy of the unlabelled galaxies").save(str(path))
+    out.append(path)
+    print(f"- plots: {', '.join(str(p) for p in out)}")
     return out
 
 
@@ -181,12 +245,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heldout", action="store_true",
                         help="only the images of galaxy_cnn's held-out split (sha1(GalaxyID) %% 100 >= 80, never "
                              "trained on; see models/train_galaxy_net.py): the Kaggle set with galaxy_cnn features")
+    parser.add_argument("--tune", type=int, default=0, metavar="N",
+                        help="only N images of galaxy_cnn's training split: the part settings are chosen on "
+                             "(the held-out split and GC1 are measured once, not tuned on)")
+    parser.add_argument("--save-features", type=Path, help="write the extracted features to this .npz")
+    parser.add_argument("--plots", type=Path, help="write the reliability diagrams and the learning curve "
+                        "(PNG, drawn as the app's round report draws them) into this folder")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--timing-only", action="store_true", help="only the 10,000-image round timings")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed+seeds-1")
     parser.add_argument("--steps", type=int, default=150, help="optimiser steps per fine-tuning round")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the round's default is 1)")
     parser.add_argument("--head-threshold", type=float, default=0.0)
+    parser.add_argument("--decision", choices=("balanced", "accuracy"), default="balanced",
+                        help="the round's decision rule (see core.learning.calibration); the other is printed too")
     parser.add_argument("--no-head", action="store_true", help="the rounds without the supervised head")
     parser.add_argument("--self-training", type=int, default=3, help="the head's self-training rounds")
     parser.add_argument("--train-layers", type=int, default=1, help="encoder layers each round trains")
@@ -209,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     ref = scores(y, cross_val_predict(linear_classifier(), X, y, cv=5))
     ft = {"steps": args.steps, "threads": args.threads, "head": not args.no_head,
           "head_threshold": args.head_threshold, "self_training": args.self_training,
-          "train_layers": args.train_layers}
+          "train_layers": args.train_layers, "decision": args.decision}
     results: dict[str, dict[int, list]] = {}
     extra: dict[int, list] = {b: [] for b in BUDGETS}
     with tempfile.TemporaryDirectory() as tmp:
@@ -220,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             loop = run_loop(X, y, encoder, classes, seed, work, ft)
             order = np.random.default_rng(seed).permutation(len(X))
             for b in BUDGETS:
-                for name in ("loop", "loop, DEC alone", "logreg, same picks"):
+                for name in ("loop", "loop, other rule", "loop, DEC alone", "logreg, same picks"):
                     results.setdefault(name, {}).setdefault(b, []).append(loop[b][name])
                 rows = order[:b]
                 free = np.setdiff1d(np.arange(len(X)), rows)
@@ -280,18 +352,34 @@ def main(argv: list[str] | None = None) -> int:
               f"{loop[i] / rand:.2f}")
     drops = np.diff(loop)
     print(f"- largest drop when answers are added: {max(0.0, -drops.min()):.3f} (goal <= 0.010)")
+    covered, covered_bal, eces = [], [], {}
     for b in BUDGETS:
         est = np.array([e["estimate"] for e in extra[b]], float)
+        lo_hi = np.array([e["interval"] for e in extra[b]], float)
+        lo_hi_bal = np.array([e["balanced interval"] for e in extra[b]], float)
         true = np.array(results["loop"][b])
-        err, _ = ece(np.concatenate([e["correct"] for e in extra[b]]).astype(float),
-                     np.concatenate([e["confidence"] for e in extra[b]]))
-        print(f"- {b} answers: estimated (CV on the answers) ACC {np.nanmean(est[:, 0]):.3f} / bal. "
-              f"{np.nanmean(est[:, 1]):.3f} vs true {true[:, 1].mean():.3f} / {true[:, 0].mean():.3f}; "
-              f"ECE of the confidences {err:.3f}")
+        inside = (lo_hi[:, 0] <= true[:, 1]) & (true[:, 1] <= lo_hi[:, 1])
+        inside_bal = (lo_hi_bal[:, 0] <= true[:, 0]) & (true[:, 0] <= lo_hi_bal[:, 1])
+        covered += inside.tolist()
+        covered_bal += inside_bal.tolist()
+        per_seed = [ece(e["correct"].astype(float), e["confidence"])[0] for e in extra[b]]
+        pooled, _ = ece(np.concatenate([e["correct"] for e in extra[b]]).astype(float),
+                        np.concatenate([e["confidence"] for e in extra[b]]))
+        eces[b] = (float(np.mean(per_seed)), pooled)
+        print(f"- {b} answers: estimated ACC {np.nanmean(est[:, 0]):.3f} (95% interval {np.nanmean(lo_hi[:, 0]):.3f}-"
+              f"{np.nanmean(lo_hi[:, 1]):.3f}) vs true {true[:, 1].mean():.3f}, inside {int(inside.sum())}/{len(inside)}; "
+              f"bal. {np.nanmean(est[:, 1]):.3f} vs true {true[:, 0].mean():.3f}, inside "
+              f"{int(inside_bal.sum())}/{len(inside_bal)}; ECE {eces[b][0]:.3f} per seed, {pooled:.3f} pooled")
+    print(f"- coverage of the 95% interval over (seed, budget) pairs: ACC {np.mean(covered):.0%} "
+          f"({int(np.sum(covered))}/{len(covered)}), balanced ACC {np.mean(covered_bal):.0%} (goal >= 90%)")
+    print("| ECE of the confidences (mean per seed) | " + " | ".join(f"{eces[b][0]:.3f}" for b in BUDGETS) + " |")
     err, table = ece(np.concatenate([e["correct"] for e in extra[50]]).astype(float),
                      np.concatenate([e["confidence"] for e in extra[50]]))
     print("- reliability at 50 answers (mean confidence -> accuracy, count): "
           + "; ".join(f"{c:.2f} -> {a:.2f} ({n})" for c, a, n in table))
+    if args.plots:
+        write_plots(args.plots, args.set + ("-heldout" if args.heldout else "") + ("-tune" if args.tune else ""),
+                    results, extra)
     rounds = [e["round s"] for b in BUDGETS for e in extra[b]]
     sugg = [e["suggest s"] for b in BUDGETS for e in extra[b]]
     stages = {k: np.mean([e["timings"][k] for b in BUDGETS for e in extra[b]]) for k in extra[BUDGETS[0]][0]["timings"]}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import math
 import os
 import sqlite3
 import sys
@@ -63,8 +64,67 @@ class ProgressBar:
         self.stream.flush()
 
 
+#: Unicode format characters that reorder text on a terminal (bidirectional overrides and isolates).
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def terminal_text(text: str) -> str:
+    """``text`` with control characters escaped (``\\x1b``), so a file name cannot drive the terminal.
+
+    A name may hold any byte but ``/``: an escape sequence in it would recolour,
+    retitle or rewrite the user's terminal when printed.  C0 and C1 controls,
+    DEL and the bidirectional overrides are shown as ``\\xNN`` / ``\\uNNNN``;
+    everything else (accents, CJK) prints as it is.
+    """
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if code < 0x20 or 0x7F <= code < 0xA0:
+            out.append(f"\\x{code:02x}")
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8, as os.fsdecode keeps it
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch in _BIDI:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _say(text: str, file=None) -> None:
+    """Print one line (file names in it escaped by :func:`terminal_text`)."""
+    print(terminal_text(str(text)), file=file)
+
+
 class UsageError(ValueError):
     """An argument that cannot work, found before any work starts."""
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of at least 1 (``--batch-size 0`` would divide by zero later)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    return value
+
+
+def seconds(text: str) -> float:
+    """argparse type of ``--wait``: seconds, 0 or more (``inf`` waits as long as it takes)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds (got {text})")
+    return value
+
+
+def _add_wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wait", type=seconds, nargs="?", const=math.inf, default=0.0, metavar="SECONDS",
+                        help="when the project is open in another Galaxy Sorter, wait for it to close "
+                             "(up to SECONDS; without a number, as long as it takes) instead of stopping at once")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,7 +151,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--projection", choices=maps.names(), default=maps.default,
                    help=f"2-D map coordinates (default: {maps.default})")
     c.add_argument("--seed", type=int, default=0, help="random seed (same seed, same clusters)")
-    c.add_argument("--out", type=Path, default=Path("clusters.csv"), help="catalogue CSV (a .json sidecar is written beside it)")
+    c.add_argument("--out", type=Path, help="catalogue file (default: clusters.csv, or clusters.fits etc. with "
+                                            "--format; a .json sidecar is written beside it)")
     c.add_argument("--format", choices=EXPORT_FORMATS.names(), default=EXPORT_FORMATS.default,
                    help=f"catalogue format (default: {EXPORT_FORMATS.default})")
     c.add_argument("--relative-paths", action="store_true",
@@ -100,8 +161,21 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--truth-column", help="name of the label column in --truth")
     c.add_argument("--project-dir", type=Path, help="project store folder (default: FOLDER/.galaxy-sorter)")
     c.add_argument("--cpu", action="store_true", help="do not try the CUDA execution provider")
-    c.add_argument("--batch-size", type=int, default=16)
+    c.add_argument("--batch-size", type=positive_int, default=16, help="images per inference batch (default 16)")
+    _add_wait(c)
     c.add_argument("--quiet", action="store_true", help="no progress bar")
+    c.add_argument("--join", type=Path, metavar="CATALOGUE",
+                   help="CSV catalogue to join; its columns are exported as cat_<name> and kept in the project")
+    c.add_argument("--by", choices=("id", "sky"), default="id",
+                   help="join key: image id (file name) against the catalogue's id column, or sky position "
+                        "(FITS WCS centre) against its RA/Dec (default: id)")
+    c.add_argument("--join-column", help="the catalogue's id column for --by id (default: found by name)")
+    c.add_argument("--radius", default="2arcsec", help="largest separation for --by sky (default: 2arcsec)")
+    d = c.add_argument_group("survey scale (Dask; see docs/survey.md)")
+    d.add_argument("--workers", type=int, help="extract features on a local Dask cluster of N worker processes")
+    d.add_argument("--scheduler", help="extract features on the Dask scheduler at ADDRESS (e.g. tcp://host:8786)")
+    d.add_argument("--threads-per-worker", type=int, default=1, help="model threads per Dask worker (default 1)")
+    d.add_argument("--partition-size", type=int, default=512, help="images per Dask task (default 512)")
     c.add_argument("--morphology", action="store_true",
                    help="also compute concentration, asymmetry, gini, m20, ellipticity and colour per image "
                         "(kept in the project store) and add them as catalogue columns")
@@ -112,6 +186,7 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--max-k", type=int, default=8)
     k.add_argument("--project-dir", type=Path)
     k.add_argument("--cpu", action="store_true")
+    _add_wait(k)
 
     s = sub.add_parser("sample", help="write the built-in synthetic sample folder", parents=[common])
     s.add_argument("folder", type=Path, nargs="?", help="where (default: resources/sample)")
@@ -130,6 +205,9 @@ def check_out(out: Path) -> Path:
                          f"name the catalogue .csv")
     if out.is_dir():
         raise UsageError(f"--out {out} is a folder; give a file name such as {out / 'clusters.csv'}")
+    if out.with_suffix(".json").is_dir():
+        raise UsageError(f"--out {out}: its sidecar {out.with_suffix('.json')} would be written where a folder "
+                         f"is; name the catalogue otherwise")
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"--out {out}: the folder {parent} does not exist; create it first")
@@ -141,22 +219,93 @@ def check_out(out: Path) -> Path:
     return out
 
 
+def _check_join(args: argparse.Namespace) -> float:
+    """Refuse a ``--join`` that cannot work before any image is read; return the radius in arcsec.
+
+    Also refuses ``--out`` inside FOLDER for a format the scanner reads as an
+    image (a FITS table there would be clustered by the next run).
+    """
+    from core.catalog.join import parse_radius
+    from core.catalog.tables import refuse_inside_image_folder
+
+    try:
+        refuse_inside_image_folder(args.out, args.folder)
+    except ValueError as exc:
+        raise UsageError(f"--out {args.out}: {exc}") from None
+    try:
+        radius = parse_radius(args.radius)
+    except ValueError as exc:
+        raise UsageError(f"--radius: {exc}") from None
+    if args.join is not None and not args.join.is_file():
+        raise UsageError(f"--join {args.join}: no such file")
+    return radius
+
+
 def _check_folder(folder: Path) -> None:
+    """Refuse a missing or unreadable image folder, naming it (not the store inside it)."""
     if not folder.is_dir():
         raise NotADirectoryError(f"{folder} is not a folder")
+    try:
+        with os.scandir(folder) as entries:
+            next(entries, None)
+    except OSError as exc:
+        raise UsageError(f"the image folder {folder} cannot be read ({exc.strerror}); "
+                         f"check its permissions (chmod u+rx)") from None
+
+
+def _check_count(args: argparse.Namespace) -> None:
+    """Refuse, before any image is read, a folder with too few images for the method and k asked.
+
+    A missing model file is said first (it is the thing to fix whatever the folder
+    holds); the count is of image files found, so only a folder that could never
+    be enough is refused here (DBSCAN's five, k+1); the pipeline checks the
+    readable ones again.
+    """
+    from core.images.io import scan_images
+    from core.paths import model_file
+    from core.pipeline import checked_n_clusters
+
+    model_file(args.model)
+    found = len(scan_images(args.folder)[0])
+    if found == 0:
+        raise UsageError(f"no JPEG, PNG, TIFF or FITS images were found in {args.folder}")
+    try:
+        checked_n_clusters(args.method, args.clusters, found)
+    except ValueError as exc:
+        raise UsageError(str(exc).replace("readable images", "image files")) from None
 
 
 def _open_store(args: argparse.Namespace):  # -> ProjectStore
     """Open the project store first: a locked or read-only project is refused before any work."""
     from core.store.database import ProjectStore
     from core.store.layout import ReadOnlyStore, default_store_dir
+    from core.store.lock import lock_wait
 
-    store = ProjectStore(args.project_dir or default_store_dir(args.folder), root=args.folder)
+    with lock_wait(args.wait, lambda line: _say(line, file=sys.stderr)):
+        store = ProjectStore(args.project_dir or default_store_dir(args.folder), root=args.folder)
     if store.read_only:
         store.close()
         raise ReadOnlyStore(f"the project store {store.folder} cannot be written (its labels stay as they are); "
                             f"pass --project-dir DIR to keep this run's store elsewhere")
     return store
+
+
+def _dask_spec(args: argparse.Namespace):  # -> DaskSpec | None
+    """The Dask run asked for by ``--workers``/``--scheduler``, checked before any work; None without them."""
+    if args.workers is None and args.scheduler is None:
+        return None
+    from core.features.distributed_spec import DaskSpec
+
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise UsageError("--workers/--scheduler need Dask: pip install 'galaxy-sorter[survey]' "
+                         "(dask[distributed])") from None
+    try:
+        return DaskSpec(workers=args.workers, scheduler=args.scheduler,
+                        threads_per_worker=args.threads_per_worker, partition_size=args.partition_size)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _cluster(args: argparse.Namespace) -> int:
@@ -166,42 +315,61 @@ def _cluster(args: argparse.Namespace) -> int:
     from core.pipeline import PipelineConfig, checked_n_clusters, export_result, run_pipeline
 
     _check_folder(args.folder)
+    if args.out is None:
+        args.out = Path("clusters" + str(EXPORT_FORMATS.get(args.format).option("suffix", ".csv")))
     check_out(args.out)
     checked_n_clusters(args.method, args.clusters, sys.maxsize)
     truth = load_truth(args.truth, args.truth_column) if args.truth else None
+    _check_count(args)
+    radius = _check_join(args)
+    dask = _dask_spec(args)
     store = _open_store(args)
     config = PipelineConfig(model=args.model, method=args.method, n_clusters=args.clusters,
                             projection=args.projection, seed=args.seed, batch_size=args.batch_size,
                             use_gpu=not args.cpu,
                             prep=Preprocessing(args.crop, args.crop_fraction, args.rotations))
-    result = run_pipeline(args.folder, config, store=store, progress=None if args.quiet else ProgressBar())
+    result = run_pipeline(args.folder, config, store=store, progress=None if args.quiet else ProgressBar(), dask=dask)
+    if dask is not None:
+        _say(f"features computed on a {dask.describe()}")
     if args.morphology:
         from core.features.morphology import compute_morphology
 
         compute_morphology(store, result.paths, progress=None if args.quiet else ProgressBar())
-    csv_path, sidecar = export_result(result, config, args.out, args.format, relative=args.relative_paths)
+    columns, join = None, None
+    if args.join:
+        from core.catalog.join import JOIN_SETTING, join_catalogue, join_to_setting
+
+        paths = [str(p) for p in result.paths]
+        joined, cols = join_catalogue(paths, args.join, args.by, id_column=args.join_column, radius_arcsec=radius)
+        store.set_setting(JOIN_SETTING, join_to_setting(joined, [store.key_of(p) for p in paths], cols))
+        columns = {name: dict(zip(paths, values)) for name, values in cols.items()}
+        join = joined.record()
+        _say(f"joined {args.join.name} by {args.by}: {joined.matched} of {len(paths)} images matched, "
+             f"{len(cols)} column(s) as cat_*")
+    csv_path, sidecar = export_result(result, config, args.out, args.format, relative=args.relative_paths,
+                                      columns=columns, join=join)
     device = "CUDA" if result.provider == "CUDAExecutionProvider" else "CPU"
-    print(f"{len(result.paths)} images clustered with {args.method} on {args.model} features "
+    _say(f"{len(result.paths)} images clustered with {args.method} on {args.model} features "
           f"(inference on {device}) in {result.timings['total']:.1f} s")
-    print("cluster sizes: " + ", ".join(f"{c}: {n}" for c, n in result.clusters.sizes.items()))
+    _say("cluster sizes: " + ", ".join(f"{c}: {n}" for c, n in result.clusters.sizes.items()))
     used_k = result.clusters.params.get("n_clusters", args.clusters)
     if args.method != "dbscan" and used_k != args.clusters:
-        print(f"note: {used_k} clusters used, not the {args.clusters} asked for (recorded in the sidecar)")
+        _say(f"note: {used_k} clusters used, not the {args.clusters} asked for (recorded in the sidecar)")
     for w in result.clusters.warnings:
-        print(f"warning: {w}")
+        _say(f"warning: {w}")
     if result.skipped:
-        print(f"{len(result.skipped)} file(s) skipped:")
+        _say(f"{len(result.skipped)} file(s) skipped:")
         for s in result.skipped:
-            print(f"  {s.path}: {s.reason}")
-    print(f"wrote {csv_path} and {sidecar}")
+            _say(f"  {s.path}: {s.reason}")
+    _say(f"wrote {csv_path} and {sidecar}")
     if truth is not None:
         pairs = [(truth[image_id(p)], str(c)) for p, c in zip(result.paths, result.clusters.labels)
                  if image_id(p) in truth]
         if not pairs:
-            print("no image in the folder has a label in the truth file")
+            _say("no image in the folder has a label in the truth file")
             return 1
         scores = evaluate([t for t, _ in pairs], [c for _, c in pairs])
-        print(f"against {args.truth.name} ({scores['n']} labelled images): "
+        _say(f"against {args.truth.name} ({scores['n']} labelled images): "
               f"ACC {scores['acc']:.3f}  balanced ACC {scores['balanced_acc']:.3f}  "
               f"ARI {scores['ari']:.3f}  NMI {scores['nmi']:.3f}  AMI {scores['ami']:.3f}  purity {scores['purity']:.3f}")
     return 0
@@ -214,13 +382,19 @@ def _suggest_k(args: argparse.Namespace) -> int:
     _check_folder(args.folder)
     if args.max_k < 2:
         raise UsageError(f"--max-k must be at least 2 (got {args.max_k})")
+    paths = scan_folder(args.folder)
+    if len(paths) < 3:  # a silhouette needs two clusters and more images than clusters
+        raise UsageError(f"suggest-k needs at least 3 images and {args.folder} has {len(paths)}")
     store = _open_store(args)
-    res = extract_features(scan_folder(args.folder), FeatureModel(args.model, use_gpu=not args.cpu),
+    res = extract_features(paths, FeatureModel(args.model, use_gpu=not args.cpu),
                            cache=store.features, progress=ProgressBar())
+    if len(res.features) < 3:
+        raise UsageError(f"suggest-k needs at least 3 readable images; {len(res.features)} of {len(paths)} "
+                         f"in {args.folder} could be read")
     scores = suggest_n_clusters(res.features, range(2, args.max_k + 1))
     best = max(scores, key=scores.get)
     for k, s in scores.items():
-        print(f"k={k}: silhouette {s:.3f}{'  <- highest' if k == best else ''}")
+        _say(f"k={k}: silhouette {s:.3f}{'  <- highest' if k == best else ''}")
     return 0
 
 
@@ -230,26 +404,38 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = _parser().parse_args(argv)
     try:
+        code = 1
         if args.command == "cluster":
-            return _cluster(args)
-        if args.command == "suggest-k":
-            return _suggest_k(args)
-        if args.command == "sample":
+            code = _cluster(args)
+        elif args.command == "suggest-k":
+            code = _suggest_k(args)
+        elif args.command == "sample":
             from core.images.sample import make_sample
 
             folder = make_sample(args.folder or sample_dir(), per_class=args.per_class)
-            print(f"wrote the synthetic sample to {folder}")
-            return 0
+            _say(f"wrote the synthetic sample to {folder}")
+            code = 0
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not in Python's exit flush
+        return code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        _say("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The program reading our output (``| head``) ended: not the store's fault, nothing to undo.
+        # Point stdout at /dev/null so Python's exit flush does not fail a second time.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):  # stdout without a descriptor (a test's capture)
+            pass
+        _say("error: the output was closed by the program reading it (a pipe); what was written to the "
+             "project and the catalogue is intact", file=sys.stderr)
+        return 2
     except Exception as exc:
         if args.debug:
             raise
         message, code = error_line(exc, args)
-        print(f"error: {message}", file=sys.stderr)
+        _say(f"error: {message}", file=sys.stderr)
         return code
-    return 1
 
 
 def error_line(exc: BaseException, args: argparse.Namespace | None = None) -> tuple[str, int]:
@@ -259,10 +445,12 @@ def error_line(exc: BaseException, args: argparse.Namespace | None = None) -> tu
     a damaged, newer, locked or read-only store) get status 2; anything else is
     a bug, reported in one line with status 1 (``--debug`` shows the traceback).
     """
-    from core.store.layout import StoreError
+    from core.store.layout import ProjectLocked, StoreError
 
     store_dir = getattr(args, "project_dir", None) or (Path(args.folder) / ".galaxy-sorter"
                                                        if getattr(args, "folder", None) else None)
+    if isinstance(exc, ProjectLocked):
+        return f"{exc}; or pass --wait [SECONDS] to wait for it", 2
     if isinstance(exc, StoreError):
         return str(exc), 2
     if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):

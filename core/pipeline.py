@@ -24,6 +24,7 @@ import numpy as np
 from core.catalog.export import export_catalogue
 from core.clustering.methods import CLUSTER_METHODS, DEFAULT_METHOD, ClusterResult, cluster_features
 from core.clustering.projection import PROJECTION_METHODS, project
+from core.features.distributed_spec import DaskSpec
 from core.features.extract import DEFAULT_MODEL, FEATURE_MODELS, FeatureModel, extract_features, raw_pixel_features
 from core.images.io import SkippedFile, scan_images
 from core.images.preprocess import Preprocessing
@@ -88,6 +89,10 @@ class PipelineResult:
     model_sha256: str
 
 
+#: Fewest images DBSCAN can work on (its smallest neighbourhood, ``core.clustering.methods._dbscan``).
+DBSCAN_MIN_IMAGES = 5
+
+
 def checked_n_clusters(method: str, n_clusters: int, n_images: int) -> tuple[int, list[str]]:
     """The number of clusters a run can really use, and a warning when it differs from the one asked for.
 
@@ -96,6 +101,10 @@ def checked_n_clusters(method: str, n_clusters: int, n_images: int) -> tuple[int
     clusters are asked for, or when too few images are readable to make 2.
     """
     if method == "dbscan":
+        if n_images < DBSCAN_MIN_IMAGES:
+            raise ValueError(f"DBSCAN needs at least {DBSCAN_MIN_IMAGES} readable images (found {n_images}): "
+                             f"it calls a group dense only when {DBSCAN_MIN_IMAGES} images lie close together; "
+                             f"use --method kmeans for so few")
         return n_clusters, []
     if n_clusters < 2:
         raise ValueError(f"--clusters must be at least 2 (got {n_clusters})")
@@ -125,6 +134,7 @@ def run_pipeline(
     should_stop: StopFn | None = None,
     on_batch: Callable[[list[Path], np.ndarray], None] | None = None,
     on_preview: Callable[[np.ndarray, np.ndarray], None] | None = None,
+    dask: DaskSpec | None = None,
 ) -> PipelineResult:
     """Cluster the galaxies in ``folder``.
 
@@ -140,6 +150,10 @@ def run_pipeline(
     progress, should_stop : callables, optional
     on_batch : callable(paths, features), optional
         Receives each batch of features as it is extracted (maps that fill in).
+    dask : DaskSpec, optional
+        Extract the features on a Dask cluster (:mod:`core.features.distributed`):
+        the same rows, computed by worker processes or machines.  Dask is
+        imported only then.
     on_preview : callable(coords, clusters), optional
         Before a projection that takes a while (one that reports progress:
         t-SNE), receives a PCA map of every image and its cluster, so the map
@@ -176,8 +190,11 @@ def run_pipeline(
                                progress=_stage(progress, "extract"), should_stop=should_stop)
         features = cnn.features
     else:
-        res = extract_features(paths, model, cfg.prep, cache=store.features, batch_size=cfg.batch_size,
-                               progress=_stage(progress, "extract"), should_stop=should_stop, on_batch=on_batch)
+        if dask is not None:
+            res = _extract_on_dask(paths, model, cfg, store, dask, progress, should_stop, on_batch)
+        else:
+            res = extract_features(paths, model, cfg.prep, cache=store.features, batch_size=cfg.batch_size,
+                                   progress=_stage(progress, "extract"), should_stop=should_stop, on_batch=on_batch)
         kept, X, skipped, features = res.paths, res.features, res.skipped, res.features
     timings["extract"] = time.perf_counter() - t
     skipped = scan_skipped + list(skipped)
@@ -219,6 +236,8 @@ def run_pipeline(
     timings["save"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     store.set_setting(f"timings/{run_id}", timings)
+    # This run's skipped files (the store's list covers every run): the sidecar lists these.
+    store.set_setting(f"skipped/{run_id}", [[store.key_of(s.path), s.reason] for s in skipped])
     if progress:
         progress(1.0, "done")
     return PipelineResult(kept, features, clusters, coords, skipped, model.provider, run_id, store, timings,
@@ -251,6 +270,19 @@ def load_soft(store: ProjectStore, name: str | None, db_ids: np.ndarray) -> np.n
         if not all(int(i) in where for i in db_ids):
             return None
         return data["soft"][[where[int(i)] for i in db_ids]]
+
+
+def _extract_on_dask(paths, model, cfg, store, dask, progress, should_stop, on_batch):  # -> ExtractionResult
+    from core.features.distributed import connect, extract_distributed
+
+    client, close = connect(dask)
+    try:
+        return extract_distributed(paths, model, cfg.prep, store.features, client=client,
+                                   partition_size=dask.partition_size, batch_size=cfg.batch_size,
+                                   threads_per_worker=dask.threads_per_worker, progress=_stage(progress, "extract"),
+                                   should_stop=should_stop, on_batch=on_batch)
+    finally:
+        close()
 
 
 def run_in_own_store(
@@ -292,10 +324,13 @@ def run_in_own_store(
 
 
 def export_result(result: PipelineResult, config: PipelineConfig | None, csv_path: str | os.PathLike[str],
-                  fmt: str = "csv", relative: bool = False) -> tuple[Path, Path]:
+                  fmt: str = "csv", relative: bool = False, columns: dict | None = None,
+                  join: dict | None = None) -> tuple[Path, Path]:
     """Write the run's catalogue and sidecar JSON (``<stem>.json``) with :func:`core.catalog.export.export_catalogue`.
 
     ``config`` is not needed any more (the stored run records it); it stays for callers that pass it.
     ``relative``: image paths relative to the image folder, for files meant to be shared.
+    ``columns`` and ``join``: a joined catalogue's ``cat_*`` columns (image path -> value) and its record.
     """
-    return export_catalogue(result.store, result.run_id, csv_path, fmt, relative=relative)
+    return export_catalogue(result.store, result.run_id, csv_path, fmt, relative=relative, columns=columns,
+                            join=join)

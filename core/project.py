@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.catalog.export import export_catalogue
+from core.catalog.join import JOIN_SETTING
 from core.images.io import image_id
 from core.project_edits import ClassAndClusterEdits
 from core.project_learning import LearningFromLabels
@@ -40,6 +41,7 @@ from core.undo import Command as _Command
 from core.vocabulary import PALETTE, PRESETS, SPECIAL, LabelClass
 
 if TYPE_CHECKING:
+    from core.catalog.join import Join
     from core.features.extract import ExtractionResult
     from core.images.preprocess import Preprocessing
     from core.pipeline import PipelineConfig, PipelineResult
@@ -69,6 +71,8 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
     #: Joined catalogue columns (``cat_<name>`` -> a value per image, NaN where unmatched): they colour
     #: the map (:func:`core.colouring.colouring`) and are exported beside the labels (:meth:`export`).
     catalog_columns: dict[str, np.ndarray] = field(default_factory=dict)
+    #: How they were joined (:class:`core.catalog.join.Join`), kept in the store and restored on reopen.
+    join: Join | None = None
 
     def __post_init__(self) -> None:
         self.selection = Selection()
@@ -108,6 +112,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
             self.coords = np.array([[r[5], r[6]] for r in rows], np.float32).reshape(-1, 2)
             self.cluster_names = store.cluster_names(run.id)
             self._load_labels()
+            self._restore_join()
         return self
 
     def reload_features(
@@ -147,6 +152,27 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         """Close the store."""
         self.store.close()
 
+    def set_join(self, join: Join, columns: dict[str, np.ndarray]) -> None:
+        """Keep a catalogue join (:func:`core.catalog.join.join_catalogue`): its ``cat_*`` columns and, in the store, both.
+
+        The store keeps the join and the matched values, so the project reopens
+        with them; the sidecar of every export names the catalogue, its checksum,
+        the key or radius and the columns taken.
+        """
+        from core.catalog.join import join_to_setting
+
+        self.join, self.catalog_columns = join, dict(columns)
+        if not self.store.read_only:
+            self.store.set_setting(JOIN_SETTING, join_to_setting(join, [self.store.key_of(p) for p in self.paths],
+                                                                 self.catalog_columns))
+
+    def _restore_join(self) -> None:
+        from core.catalog.join import join_from_setting
+
+        restored = join_from_setting(self.store.setting(JOIN_SETTING), [self.store.key_of(p) for p in self.paths])
+        if restored is not None:
+            self.join, self.catalog_columns = restored
+
     def _load_labels(self) -> None:
         stored = self.store.labels()
         self.user_labels = np.array([stored.get(int(i), (None, ""))[0] for i in self.db_ids], dtype=object)
@@ -167,6 +193,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
                          "params": run.params, "warnings": run.warnings} if run else {}
         self.cluster_names = self.store.cluster_names(result.run_id)
         self._load_labels()
+        self._restore_join()  # the joined values follow the images of the new run
         self.store.set_setting("current_run", result.run_id)
         # Undo entries refer to rows of the previous run; a new run starts a new history.
         self._undo.clear()
@@ -364,9 +391,10 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         """Write the current run's catalogue and its sidecar JSON (:func:`core.catalog.export.export_catalogue`)."""
         if self.run_id is None:
             raise RuntimeError("nothing to export yet: cluster the images first")
-        columns = {name: dict(zip(self.paths, map(float, values))) for name, values in self.catalog_columns.items()
+        columns = {name: dict(zip(self.paths, values)) for name, values in self.catalog_columns.items()
                    if len(values) == len(self.paths)}
-        return export_catalogue(self.store, self.run_id, path, fmt, columns=columns)
+        return export_catalogue(self.store, self.run_id, path, fmt, columns=columns,
+                                join=self.join.record() if self.join is not None else None)
 
     def export_csv(self, csv_path: str | os.PathLike[str]) -> tuple[Path, Path]:
         """Write the catalogue CSV and its sidecar JSON; return both paths."""

@@ -106,6 +106,23 @@ class LearningFromLabels:
             cluster_names=dict(self.cluster_names), class_order=self.class_names(), out_path=out,
             progress=progress, should_stop=should_stop, **params)
 
+    def learning_curve(self) -> list[tuple[int, float, float, float]]:
+        """(labels, estimated accuracy, 95% low, high) of each round leading to the current run, oldest first.
+
+        Read from the runs' records (each round's run keeps its estimate and its
+        parent), so an undone round leaves the curve with its run.
+        """
+        points, run_id, seen = [], self.run_id, set()
+        while run_id is not None and run_id not in seen:
+            seen.add(run_id)
+            run = self.store.run(int(run_id))
+            if run is None:
+                break
+            if run.params.get("estimate"):
+                points.append(tuple(run.params["estimate"]))
+            run_id = run.params.get("parent_run")
+        return points[::-1]
+
     def _state(self) -> tuple:
         return (self.run_id, dict(self.run_info), self.clusters.copy(), self.confidence.copy(), dict(self.cluster_names))
 
@@ -128,6 +145,17 @@ class LearningFromLabels:
                        "base_encoder": params.get("base_encoder") or params.get("encoder"),
                        "parent_run": self.run_id, "user_labels": result.n_labelled,
                        "soft": save_soft(self.store, self.db_ids, result.soft)})
+        lo, hi = result.estimate_interval()
+        params.pop("estimate", None)
+        if np.isfinite([result.estimated_accuracy, lo, hi]).all():  # the learning curve's point of this round
+            params["estimate"] = [result.n_labelled, float(result.estimated_accuracy), float(lo), float(hi)]
+        proba = result.class_probabilities()
+        if proba is not None:  # the catalogue's p_<class> columns (core/catalog/export.py)
+            params.update({"proba": save_soft(self.store, self.db_ids, proba),
+                           "proba_classes": list(result.class_names[:proba.shape[1]])})
+        else:
+            params.pop("proba", None)
+            params.pop("proba_classes", None)
         names = {i: n for i, n in enumerate(result.class_names) if not n.startswith("cluster ")}
         run_id = self.store.save_run("dec-finetuned", str(self.run_info.get("model", "")), len(result.class_names),
                                      params, [], self.db_ids, result.labels, result.confidence, self.coords, names)

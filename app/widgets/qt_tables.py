@@ -4,9 +4,10 @@
 or among known classes from a truth file loaded in the app, with the scores of
 the clusters against that truth (accuracy under optimal matching, balanced
 accuracy, ARI, NMI).  :class:`CatalogueTools` adds the *Catalogue* menu to the
-main window: join a CSV catalogue by id or by sky position (its numeric columns
-become ``Project.catalog_columns``: :mod:`core.colouring` colours the map by them and
-:func:`core.catalog.export.export_catalogue` writes them beside the labels), load a truth file, export a
+main window: join a CSV catalogue by id or by sky position (its columns become
+``Project.catalog_columns``, kept in the project: :mod:`core.colouring` colours the map
+by the numeric ones, :func:`core.catalog.export.export_catalogue` writes them all beside
+the labels, the cluster table counts the clusters against any), load a truth file, export a
 montage PNG per cluster, copy or link a cluster's files into a folder.
 """
 
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets.qt_samp import SampTools
 from core.catalog.montage import crosstab
 from core.project import Project
 
@@ -86,11 +88,22 @@ class QtClusterTable(QWidget):
         self.against.setCurrentIndex(i)
         self.refresh()
 
+    def offer_columns(self, names: list[str]) -> None:
+        """Offer the joined catalogue columns (``cat_*``) as what the clusters are counted against."""
+        for i in reversed(range(self.against.count())):
+            if str(self.against.itemData(i)).startswith("cat_"):
+                self.against.removeItem(i)
+        for name in names:
+            self.against.addItem(f"joined: {name}", name)
+
     def columns_of(self) -> list[object]:
         """The column value of every image (None: not counted)."""
         p = self.project
-        if self.against.currentData() == "truth" and self.truth is not None:
+        what = str(self.against.currentData())
+        if what == "truth" and self.truth is not None:
             return [self.truth.get(n) for n in p.names]
+        if what.startswith("cat_") and what in p.catalog_columns:
+            return [_class_of(v) for v in p.catalog_columns[what]]
         return list(p.user_labels)
 
     def refresh(self) -> None:
@@ -129,7 +142,8 @@ class QtClusterTable(QWidget):
             from core.clustering.metrics import evaluate
 
             m = evaluate([cols_of[i] for i in counted], [int(p.clusters[i]) for i in counted])
-            what = f"truth ({self.truth_name})" if self.against.currentData() == "truth" else "your labels"
+            data = str(self.against.currentData())
+            what = f"truth ({self.truth_name})" if data == "truth" else data if data.startswith("cat_") else "your labels"
             self.scores.setText(
                 f"Clusters vs {what} on {len(counted)} images: accuracy (optimal matching) {m['acc']:.3f}, "
                 f"balanced accuracy {m['balanced_acc']:.3f}, ARI {m['ari']:.3f}, NMI {m['nmi']:.3f}"
@@ -138,6 +152,16 @@ class QtClusterTable(QWidget):
                    if what == "your labels" else ""))
         else:
             self.scores.setText("Label galaxies of two classes or more (or load a truth file) to see scores.")
+
+
+def _class_of(value: object) -> str | None:
+    """A joined cell as a class: text as is, a whole number without ``.0``; empty or NaN is no class."""
+    if isinstance(value, str):
+        return value or None
+    v = float(value)  # type: ignore[arg-type]
+    if v != v:
+        return None
+    return str(int(v)) if v.is_integer() else f"{v:g}"
 
 
 class _JoinDialog(QDialog):
@@ -195,6 +219,7 @@ class CatalogueTools:
         menu.addSeparator()
         self.montage_action = menu.addAction("Export &montages per cluster (PNG)…", self.export_montages)
         self.copy_action = menu.addAction("Copy or &link a cluster's files into a folder…", self.copy_cluster)
+        self.samp = SampTools(window, menu)
         menu.addSeparator()
         menu.addAction(dock.toggleViewAction())
         menu.aboutToShow.connect(self._update)
@@ -213,11 +238,13 @@ class CatalogueTools:
         """A new project: offer its catalogue colourings (none of the last one's), follow it."""
         self._offer_colours()
         self.table.set_project(project)
+        self.samp.set_project(project)
 
     def _update(self) -> None:
         has_run = self.project is not None and self.project.run_id is not None
         for a in (self.join_action, self.truth_action, self.montage_action, self.copy_action):
             a.setEnabled(has_run)
+        self.samp.update(has_run)
 
     # ------------------------------------------------------------------ catalogue
     def join_catalogue(self, path: str | None = None, how: str | None = None, *, id_column: str | None = None,
@@ -226,7 +253,7 @@ class CatalogueTools:
 
         Without ``how`` a dialog asks (tests and scripts pass everything).
         """
-        from core.catalog.join import join_by_id, join_by_sky, joined_columns, load_catalog, sky_positions
+        from core.catalog.join import join_catalogue, load_catalog, sky_positions
 
         p = self.project
         if p is None or p.run_id is None:
@@ -254,24 +281,23 @@ class CatalogueTools:
                 return 0
             how, id_column = dialog.how.currentData(), dialog.id_column.currentText()
             ra, dec, radius = dialog.ra.currentText(), dialog.dec.currentText(), dialog.radius.value()
-        if how == "sky":
-            if not has_sky:
-                self.window.show_error("No image has sky coordinates (FITS with a WCS); join by id instead.")
-                return 0
-            from core.catalog.join import DEC_NAMES, RA_NAMES
-
-            ra, dec = ra or cat.find(RA_NAMES), dec or cat.find(DEC_NAMES)
-            index, _sep = join_by_sky(positions[:, 0], positions[:, 1], cat.numeric(ra), cat.numeric(dec), radius)
-        else:
-            index = join_by_id(p.paths, cat, id_column)
-        columns = joined_columns(cat, index)
-        p.catalog_columns = {f"cat_{k}": v for k, v in columns.items()}
+        if how == "sky" and not has_sky:
+            self.window.show_error("No image has sky coordinates (FITS with a WCS); join by id instead.")
+            return 0
+        try:
+            join, columns = join_catalogue(p.paths, path, how, id_column=id_column, ra_column=ra, dec_column=dec,
+                                           radius_arcsec=radius, positions=positions)
+        except (OSError, ValueError) as exc:
+            self.window.show_error(f"Cannot join {path}: {exc}")
+            return 0
+        p.set_join(join, columns)
         self._offer_colours()
         self.window.map_view.recolor()
-        matched = int((index >= 0).sum())
-        self.window.stage_label.setText(f"Joined {Path(path).name}: {matched} of {len(p)} images matched; "
-                                        f"{len(columns)} numeric column(s) can colour the map and are exported")
-        return matched
+        numeric = sum(np.asarray(v).dtype.kind == "f" for v in columns.values())
+        self.window.stage_label.setText(f"Joined {Path(path).name}: {join.matched} of {len(p)} images matched; "
+                                        f"{numeric} numeric column(s) can colour the map; all {len(columns)} are "
+                                        f"exported and can be compared with the clusters")
+        return join.matched
 
     def _offer_colours(self) -> None:
         """The "colour by" box lists :data:`core.colouring.COLOURINGS` and the project's joined columns."""
@@ -279,8 +305,11 @@ class CatalogueTools:
         for i in reversed(range(combo.count())):
             if str(combo.itemData(i)).startswith("cat_"):
                 combo.removeItem(i)
-        for name in self.project.catalog_columns if self.project is not None else ():
-            combo.addItem(f"colour by {name}", name)
+        columns = self.project.catalog_columns if self.project is not None else {}
+        for name, values in columns.items():
+            if np.asarray(values).dtype.kind == "f":  # text columns (ids, classes) do not make a colour scale
+                combo.addItem(f"colour by {name}", name)
+        self.table.offer_columns(list(columns))
 
     def load_truth(self, path: str | None = None) -> int:
         """Load known classes (id, class CSV, or Galaxy Zoo's solutions file); returns the images with a class."""

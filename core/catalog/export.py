@@ -10,24 +10,35 @@ One row per image: path, id, cluster id, cluster name, label and its source
 they were computed (:func:`core.features.morphology.compute_morphology`), the morphology
 parameters concentration, asymmetry, gini, m20, ellipticity and colour.  Text cells
 that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
-``@``, tab or carriage return) are prefixed with a quote; numbers are written
-as numbers.  Both files are written atomically (temporary file in the same
-folder, fsync, rename), so an interrupted export never leaves half a file.
+``@``, tab or carriage return) are prefixed with a quote, and so is every such
+piece after a ``;`` or a tab inside a cell (``a;=1+1;.jpg`` is written
+``"a;'=1+1;.jpg"``: a spreadsheet in a locale whose separator is ``;`` splits
+the line there); a cell holding ``;`` or a tab is also written in double
+quotes (:func:`neutralise`, :func:`csv_line`); numbers are written as numbers.
+
+The two files change together (:func:`write_pair`): both are written to
+temporary names and fsynced, a journal naming them is fsynced, then the sidecar
+and the CSV are renamed into place and the journal removed.  A kill between
+the two renames leaves the journal, and the next export (or
+:func:`recover_export`) finishes the renames first, so the pair on disk is
+always one export's; the sidecar's ``catalogue.sha256`` names the CSV it
+describes (:func:`sidecar_matches`).  Temporary files of a killed export are
+removed by the next one.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import platform
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.catalog.pair import write_pair
 from core.registry import Registry
 
 if TYPE_CHECKING:
@@ -37,11 +48,45 @@ COLUMNS = ("path", "id", "cluster", "cluster_name", "label", "label_source", "co
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+#: Characters that put a cell in double quotes: the CSV's own (comma, quote, line breaks) and the
+#: separators a spreadsheet may split on instead (``;`` in many locales, tab).
+_QUOTE_IF = frozenset(',"\r\n;\t')
+
+
+#: Where a spreadsheet may start a cell inside a text: its start, or just after a ``;`` or a tab (the
+#: separators of other locales and of pasted text), when a formula character follows (after any quotes).
+_FORMULA_AT = re.compile(r'(?:^|(?<=[;\t]))(?="*[=+\-@\t\r])')
+
+
 def neutralise(value: object) -> object:
-    """Return ``value`` safe for spreadsheets: text starting like a formula gets a leading quote."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    """Return ``value`` safe for spreadsheets: a ``'`` before every place a formula could start.
+
+    That is the text's start, and each start of a piece after a ``;`` or a tab:
+    a spreadsheet that splits the line on ``;`` (many locales do) would
+    otherwise run ``=1+1`` of the name ``a;=1+1;.jpg`` as a formula.  To get the
+    original text back, remove a ``'`` that starts the cell or follows a ``;``
+    or a tab and comes before ``=``, ``+``, ``-``, ``@``, a tab or a quote.
+    """
+    if isinstance(value, str):
+        return _FORMULA_AT.sub("'", value)
     return value
+
+
+def csv_line(cells: Iterable[object]) -> str:
+    """One CSV record (comma-separated, CRLF as :mod:`csv` writes it) with every risky cell quoted.
+
+    Python's :mod:`csv` quotes a cell only for a comma, a quote or a line break;
+    a ``;`` or a tab must be quoted too, or a spreadsheet that splits on it
+    runs the piece after it (``=1+1``) as a formula.  A quote inside a quoted
+    cell is doubled, as RFC 4180 says, so any CSV reader gets the cell back.
+    """
+    out = []
+    for cell in cells:
+        text = "" if cell is None else str(cell)
+        if _QUOTE_IF.intersection(text):
+            text = '"' + text.replace('"', '""') + '"'
+        out.append(text)
+    return ",".join(out) + "\r\n"
 
 
 @dataclass
@@ -57,10 +102,17 @@ class CatalogueRow:
     confidence: float
     x: float
     y: float
-    #: Numeric columns after the standard ones (RA/Dec of the image centre, joined ``cat_*`` columns);
-    #: NaN is written as an empty cell.
-    extra: dict[str, float] = field(default_factory=dict)
+    #: Columns after the standard ones (RA/Dec of the image centre, joined ``cat_*`` columns): numbers,
+    #: or text for identifiers (an 18-digit SDSS objid is not a float); NaN is written as an empty cell.
+    extra: dict[str, float | str] = field(default_factory=dict)
     morphology: tuple[float, ...] = ()  # core.features.morphology.CATALOGUE_NAMES, when computed
+
+
+def _cell(value: object) -> float | str:
+    """A joined value for a row: text stays text (ids), anything else a float, None NaN."""
+    if isinstance(value, str):
+        return value
+    return float("nan") if value is None else float(value)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -91,16 +143,15 @@ def write_csv(rows: Iterable[CatalogueRow], path: str | os.PathLike[str]) -> Pat
     for r in rows:
         extra.update(dict.fromkeys(r.extra))
     morph = _morphology_columns(rows)
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(COLUMNS + tuple(neutralise(k) for k in extra) + morph)
+    lines = [csv_line(COLUMNS + tuple(neutralise(k) for k in extra) + morph)]
     for r in rows:
         values = [r.extra.get(k, float("nan")) for k in extra]
-        writer.writerow([neutralise(r.path), neutralise(r.id), r.cluster, neutralise(r.cluster_name),
-                         neutralise(r.label), r.label_source, f"{r.confidence:.6f}", f"{r.x:.6g}", f"{r.y:.6g}"]
-                        + [f"{float(v):.10g}" if v == v else "" for v in values]
-                        + _morphology_cells(r, morph))
-    return atomic_write_text(path, buf.getvalue())
+        lines.append(csv_line([neutralise(r.path), neutralise(r.id), r.cluster, neutralise(r.cluster_name),
+                               neutralise(r.label), r.label_source, f"{r.confidence:.6f}", f"{r.x:.6g}", f"{r.y:.6g}"]
+                              + [neutralise(v) if isinstance(v, str) else f"{float(v):.10g}" if v == v else ""
+                                 for v in values]
+                              + _morphology_cells(r, morph)))
+    return atomic_write_text(path, "".join(lines))
 
 
 def library_versions() -> dict[str, str]:
@@ -116,12 +167,17 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def write_sidecar(path: str | os.PathLike[str], info: Mapping[str, object]) -> Path:
-    """Write the reproducibility sidecar JSON (``info`` plus library versions) atomically."""
+def sidecar_text(info: Mapping[str, object]) -> str:
+    """The reproducibility sidecar JSON: ``info`` plus the version and library versions."""
     from core import __version__
 
     payload = {"galaxy_sorter_version": __version__, **info, "libraries": library_versions()}
-    return atomic_write_text(path, json.dumps(payload, indent=2, default=str) + "\n")
+    return json.dumps(payload, indent=2, default=str) + "\n"
+
+
+def write_sidecar(path: str | os.PathLike[str], info: Mapping[str, object]) -> Path:
+    """Write the reproducibility sidecar JSON (``info`` plus library versions) atomically."""
+    return atomic_write_text(path, sidecar_text(info))
 
 
 def _morphology_columns(rows: list[CatalogueRow]) -> tuple[str, ...]:
@@ -147,22 +203,44 @@ def _attach_morphology(store: ProjectStore, db_ids: list[int], rows: list[Catalo
             row.morphology = tuple(float(x) for x in v)
 
 
+def _table_writer(fmt: str):  # -> Callable[[rows, path, record], Path]
+    """A writer of :mod:`core.catalog.tables` (astropy ``Table``: units, UCDs, the run record in its metadata)."""
+    def write(rows: Iterable[CatalogueRow], path: str | os.PathLike[str],
+              record: Mapping[str, object] | None = None) -> Path:
+        from core.catalog.tables import write_table
+
+        return write_table(list(rows), path, fmt, record)
+    write.__doc__ = f"Write the catalogue as {fmt} through astropy.table.Table; returns the path."
+    return write
+
+
 #: Export formats: name -> entry whose factory is ``write(rows, path) -> Path``.
-#: Options: ``suffix`` (the file's extension) and ``filter`` (the app's file dialog filter).
+#: Options: ``suffix`` (the file's extension), ``filter`` (the app's file dialog filter) and
+#: ``record`` (the writer takes ``record=``, the run record, and keeps it in the file's metadata).
 EXPORT_FORMATS = Registry("export format", default="csv")
 EXPORT_FORMATS.add("csv", write_csv, "Catalogue (CSV)", "one row per image, spreadsheet-safe",
                    suffix=".csv", filter="CSV files (*.csv)")
+EXPORT_FORMATS.add("fits", _table_writer("fits"), "Catalogue (FITS table)", "FITS binary table for TOPCAT, ds9, astropy",
+                   suffix=".fits", filter="FITS tables (*.fits)", record=True)
+EXPORT_FORMATS.add("votable", _table_writer("votable"), "Catalogue (VOTable)", "VOTable for TOPCAT, Aladin, SAMP",
+                   suffix=".vot", filter="VOTable (*.vot *.xml)", record=True)
+EXPORT_FORMATS.add("ecsv", _table_writer("ascii.ecsv"), "Catalogue (ECSV)", "text with units and metadata (astropy)",
+                   suffix=".ecsv", filter="ECSV (*.ecsv)", record=True)
+EXPORT_FORMATS.add("parquet", _table_writer("parquet"), "Catalogue (Parquet)", "columnar, for pandas and big tables",
+                   suffix=".parquet", filter="Parquet (*.parquet)", record=True)
 
 
 def catalogue_rows(store: ProjectStore, run_id: int,
-                   columns: Mapping[str, Mapping[str, float]] | None = None) -> list[CatalogueRow]:
+                   columns: Mapping[str, Mapping[str, float | str]] | None = None) -> list[CatalogueRow]:
     """One row per image of a stored run: the user's label where there is one, else the cluster's name.
 
     Everything comes from the store (assignments, cluster names, labels), so the
     app and the CLI write the same catalogue for the same run.  When any FITS
     image has a celestial WCS, ``ra`` and ``dec`` of each image's centre follow
-    (:func:`core.catalog.join.sky_positions`); then ``columns`` (name -> image path
-    -> value: the app's joined catalogue columns).
+    (:func:`core.catalog.join.sky_positions`); then, after a fine-tuning round,
+    ``p_<class>``: the calibrated probability of each class
+    (:func:`class_probabilities`); then ``columns`` (name -> image path -> value:
+    the app's joined catalogue columns).
     """
     from core.catalog.join import sky_columns
     from core.images.io import image_id
@@ -171,17 +249,50 @@ def catalogue_rows(store: ProjectStore, run_id: int,
     labels = store.labels()
     assignments = store.assignments(run_id)
     sky = sky_columns([r[1] for r in assignments])
+    sky.update(class_probabilities(store, run_id, [int(r[0]) for r in assignments], labels))
     rows = []
     for i, (db_id, path, _name, c, q, x, y) in enumerate(assignments):
         cname = names.get(int(c), f"cluster {int(c)}" if c >= 0 else "noise")
         label, source = labels.get(int(db_id), (cname, "model"))
         extra = {k: float(v[i]) for k, v in sky.items()}
-        extra.update({k: float(v.get(path, float("nan"))) for k, v in (columns or {}).items()})
+        extra.update({k: _cell(v.get(path)) for k, v in (columns or {}).items()})
         rows.append(CatalogueRow(path, image_id(path), int(c), cname, label, source, float(q),
                                  float("nan") if x is None else float(x), float("nan") if y is None else float(y),
                                  extra))
     _attach_morphology(store, [int(r[0]) for r in assignments], rows)
     return rows
+
+
+def class_probabilities(store: ProjectStore, run_id: int, db_ids: list[int],
+                        labels: Mapping[int, tuple[str, str]]) -> dict[str, list[float]]:
+    """``p_<class>`` columns of a fine-tuned run: each class's calibrated probability, per image.
+
+    The round keeps them in ``runs/<file>.npz`` (``params["proba"]``, classes in
+    ``params["proba_classes"]``; see :mod:`core.learning.calibration`): under the
+    folder's estimated class fractions, so a cut such as ``p_spiral > 0.9``
+    keeps galaxies nine in ten of which are spirals.  An image the user
+    labelled with one of these classes gets 1 for it and 0 for the others (its
+    label is the catalogue's).  Empty for runs without them.
+    """
+    import numpy as np
+
+    run = store.run(run_id)
+    params = dict(run.params) if run is not None else {}
+    name, classes = params.get("proba"), list(params.get("proba_classes") or [])
+    path = store.folder / "runs" / str(name) if name else None
+    if path is None or not path.is_file() or not classes:
+        return {}
+    with np.load(path) as data:
+        where = {int(i): r for r, i in enumerate(data["image_ids"])}
+        proba = np.asarray(data["soft"], np.float64)
+    out = np.full((len(db_ids), len(classes)), np.nan)
+    for r, db_id in enumerate(db_ids):
+        if db_id in where:
+            out[r] = proba[where[db_id], :len(classes)]
+        user = labels.get(db_id)
+        if user is not None and user[1] == "user" and user[0] in classes:
+            out[r] = np.eye(len(classes))[classes.index(user[0])]
+    return {f"p_{c}": out[:, j].tolist() for j, c in enumerate(classes)}
 
 
 def run_record(store: ProjectStore, run_id: int) -> dict[str, object]:
@@ -209,14 +320,27 @@ def run_record(store: ProjectStore, run_id: int) -> dict[str, object]:
         "images": len(rows),
         "user_labels": sum(1 for i in store.labels() if i in ids),
         "classes": [{"name": n, "color": c} for n, c in store.classes()],
-        "skipped": [{"path": p, "reason": r} for p, r in store.skipped()],
+        "skipped": run_skipped(store, run_id),
         "timings_s": store.setting(f"timings/{run_id}", params.get("timings", {})),
     }
 
 
+def run_skipped(store: ProjectStore, run_id: int) -> list[dict[str, str]]:
+    """The files this run left out, with reasons (``skipped/<run>``, saved by the pipeline).
+
+    A run stored before that setting existed falls back to every file the store
+    marks skipped (what the sidecar listed then).
+    """
+    saved = store.setting(f"skipped/{run_id}", None)
+    if saved is None:
+        return [{"path": p, "reason": r} for p, r in store.skipped()]
+    return [{"path": store.path_of(key), "reason": reason} for key, reason in saved]
+
+
 def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[str],
                      fmt: str = EXPORT_FORMATS.default, relative: bool = False,
-                     columns: Mapping[str, Mapping[str, float]] | None = None) -> tuple[Path, Path]:
+                     columns: Mapping[str, Mapping[str, float | str]] | None = None,
+                     join: Mapping[str, object] | None = None) -> tuple[Path, Path]:
     """Write a stored run's catalogue in format ``fmt`` and its sidecar ``<stem>.json``; return both paths.
 
     Parameters
@@ -228,29 +352,47 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
     path : path-like
         The catalogue file.
     fmt : str
-        A name in :data:`EXPORT_FORMATS`.
+        A name in :data:`EXPORT_FORMATS`.  A format whose files the scanner reads
+        as images (FITS) is refused inside the image folder
+        (:class:`core.catalog.tables.CatalogueInImageFolder`, a ``ValueError``).
     relative : bool
         Image paths relative to the image folder, and no absolute folder in the
         sidecar: for files meant to be shared (absolute paths name the user's home and disks).
     columns : mapping, optional
-        Extra numeric columns, name -> image path -> value (the app's joined
-        catalogue columns, ``cat_*``); images without a value get an empty cell.
+        Extra columns, name -> image path -> value (the project's joined
+        catalogue columns, ``cat_*``): numbers, or text for identifiers; images
+        without a value get an empty cell.
+    join : mapping, optional
+        How they were joined (:meth:`core.catalog.join.Join.record`: catalogue
+        file, SHA-256, key or radius, columns taken), kept in the sidecar as
+        ``join`` so the catalogue can be rebuilt from it.
     """
-    writer = EXPORT_FORMATS.get(fmt).factory
+    from core.catalog.tables import refuse_inside_image_folder
+
+    entry = EXPORT_FORMATS.get(fmt)
     path = Path(path)
+    refuse_inside_image_folder(path, store.root)
     rows = catalogue_rows(store, run_id, columns)
     record = run_record(store, run_id)
     if columns:
         record["joined_columns"] = list(columns)
+    if join is not None:
+        record["join"] = dict(join)
     if relative:
         for row in rows:
             row.path = store.key_of(row.path)
         record["skipped"] = [{"path": store.key_of(s["path"]), "reason": s["reason"]} for s in record["skipped"]]
         record["folder"] = "."
+        record["parameters"] = {**record["parameters"], "folder": "."}
     from core.features.morphology import morphology_record
 
     if any(r.morphology for r in rows):
         record["morphology"] = morphology_record(store)
-    out = writer(rows, path)
-    sidecar = write_sidecar(path.with_suffix(".json"), record)
-    return Path(out), sidecar
+
+    def sidecar(sha256: str) -> str:
+        return sidecar_text({**record, "catalogue": {"format": fmt, "sha256": sha256}})
+
+    def write(tmp: Path) -> object:
+        return entry.factory(rows, tmp, record=record) if entry.option("record", False) else entry.factory(rows, tmp)
+
+    return write_pair(path, write, sidecar)

@@ -23,11 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
+from core.catalog.bounded import bounded_lines
 from core.images.io import FITS_SUFFIXES, image_id
 
 RA_NAMES = ("ra", "ra_deg", "raj2000", "ra_j2000", "alpha")
 DEC_NAMES = ("dec", "dec_deg", "dej2000", "decj2000", "dec_j2000", "delta")
 ID_NAMES = ("id", "galaxyid", "objid", "name", "object_id", "image_id")
+#: The project store setting that keeps a join (:func:`join_to_setting`), read back on reopen.
+JOIN_SETTING = "catalog/join"
 
 
 def wcs_centre(path: str | os.PathLike[str]) -> tuple[float, float] | None:
@@ -110,20 +113,40 @@ class Catalog:
                 pass
         return out
 
+    def is_identifier(self, name: str) -> bool:
+        """Whether a column holds identifiers, kept as text.
+
+        An id-like name (:data:`ID_NAMES`), or whole numbers a float64 cannot
+        hold digit for digit (beyond 2**53): an 18-digit SDSS objid read as a
+        number becomes ``5.877229839e+17``, another galaxy's id.
+        """
+        if name.strip().lower() in ID_NAMES:
+            return True
+        return any(len(v.strip().lstrip("+-")) > 15 and v.strip().lstrip("+-").isdigit() for v in self.columns[name])
+
     def numeric_columns(self) -> list[str]:
-        """Columns whose non-empty cells are all numbers (at least one)."""
+        """Columns whose non-empty cells are all numbers (at least one), identifiers excepted."""
         names = []
         for name, values in self.columns.items():
             cells = [v for v in values if v.strip()]
-            if cells and np.isfinite(self.numeric(name)).sum() == len(cells):
+            if cells and np.isfinite(self.numeric(name)).sum() == len(cells) and not self.is_identifier(name):
                 names.append(name)
         return names
 
+    def text_columns(self) -> list[str]:
+        """Columns that are not numeric: identifiers (as written) and classes or names."""
+        numeric = set(self.numeric_columns())
+        return [name for name in self.columns if name not in numeric]
+
 
 def load_catalog(path: str | os.PathLike[str]) -> Catalog:
-    """Read a CSV catalogue with a header row; raises ``ValueError`` when it has no rows."""
+    """Read a CSV catalogue with a header row; raises ``ValueError`` when it has no rows.
+
+    The reading is bounded (:func:`core.catalog.bounded.bounded_lines`): a device,
+    a pipe or a huge file is refused with a ``ValueError`` that says so.
+    """
     with open(Path(path), newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
+        reader = csv.reader(bounded_lines(fh, path))
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
@@ -190,13 +213,23 @@ def join_by_sky(ra: np.ndarray, dec: np.ndarray, cat_ra: np.ndarray, cat_dec: np
 
 
 def joined_columns(catalog: Catalog, index: np.ndarray, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """Numeric catalogue columns in image order (NaN where an image has no match)."""
+    """Catalogue columns in image order: numbers as float64 (NaN where an image has no match), the others as text.
+
+    Text columns (identifiers, classes) are object arrays of ``str``, ``""``
+    where unmatched; ``names`` defaults to every column, numeric first.
+    """
     out: dict[str, np.ndarray] = {}
     index = np.asarray(index, np.int64)
-    for name in names if names is not None else catalog.numeric_columns():
-        values = catalog.numeric(name)
-        col = np.full(len(index), np.nan)
-        col[index >= 0] = values[index[index >= 0]]
+    numeric = set(catalog.numeric_columns())
+    for name in names if names is not None else catalog.numeric_columns() + catalog.text_columns():
+        hit = index >= 0
+        if name in numeric:
+            col = np.full(len(index), np.nan)
+            col[hit] = catalog.numeric(name)[index[hit]]
+        else:
+            col = np.full(len(index), "", dtype=object)
+            values = catalog.columns[name]
+            col[hit] = [values[i] for i in index[hit]]
         out[name] = col
     return out
 
@@ -208,3 +241,167 @@ def sky_columns(paths: Sequence[str]) -> dict[str, np.ndarray]:
         if np.isfinite(sky).any():
             return {"ra": sky[:, 0], "dec": sky[:, 1]}
     return {}
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file, so a sidecar names exactly the catalogue that was joined."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class Join:
+    """How a catalogue was joined to the project: enough to redo it, and to say so in a sidecar.
+
+    Attributes
+    ----------
+    catalogue : str
+        The catalogue file (absolute path).
+    sha256 : str
+        Its checksum when joined.
+    by : {"id", "sky"}
+        Key: image id against ``id_column``, or sky position within ``radius_arcsec``.
+    id_column, ra_column, dec_column : str or None
+        The catalogue columns used as the key.
+    radius_arcsec : float or None
+        Largest separation for a sky match.
+    columns : list of str
+        The catalogue columns taken (exported as ``cat_<name>``).
+    matched : int
+        Images that found a catalogue row.
+    """
+
+    catalogue: str
+    sha256: str
+    by: str
+    id_column: str | None = None
+    ra_column: str | None = None
+    dec_column: str | None = None
+    radius_arcsec: float | None = None
+    columns: list[str] = field(default_factory=list)
+    matched: int = 0
+
+    def record(self) -> dict[str, object]:
+        """The sidecar's ``join``: file, checksum, key or radius, columns taken."""
+        out: dict[str, object] = {"catalogue": self.catalogue, "sha256": self.sha256, "by": self.by}
+        if self.by == "sky":
+            out.update(ra_column=self.ra_column, dec_column=self.dec_column, radius_arcsec=self.radius_arcsec)
+        else:
+            out["id_column"] = self.id_column
+        out.update(columns=list(self.columns), matched=self.matched)
+        return out
+
+
+def join_catalogue(paths: Sequence[str], catalogue: str | os.PathLike[str], by: str = "id", *,
+                   id_column: str | None = None, ra_column: str | None = None, dec_column: str | None = None,
+                   radius_arcsec: float = 2.0, positions: np.ndarray | None = None
+                   ) -> tuple[Join, dict[str, np.ndarray]]:
+    """Join a CSV catalogue to images by id or by sky position; returns the join and its ``cat_*`` columns.
+
+    Parameters
+    ----------
+    paths : sequence of str
+        The images, in project order.
+    catalogue : path-like
+        A CSV catalogue with a header row.
+    by : {"id", "sky"}
+        Image id (file name without suffix) against ``id_column`` (found by
+        name when None), or the image centre (FITS WCS) against the catalogue's
+        RA/Dec within ``radius_arcsec``.
+    positions : ndarray of shape (n_images, 2), optional
+        Image centres already read (:func:`sky_positions`), for ``by="sky"``.
+
+    Returns
+    -------
+    join : Join
+    columns : dict
+        ``cat_<name>`` -> values in image order: float64 (NaN unmatched) or text (``""`` unmatched).
+
+    Raises
+    ------
+    ValueError
+        Unreadable catalogue, unknown key, a column that is missing, or no image with a sky position.
+    """
+    if by not in ("id", "sky"):
+        raise ValueError(f"join by 'id' or 'sky', not {by!r}")
+    cat = load_catalog(catalogue)
+    path = str(Path(catalogue).resolve())
+    join = Join(path, file_sha256(catalogue), by)
+    if by == "sky":
+        ra_column, dec_column = ra_column or cat.find(RA_NAMES), dec_column or cat.find(DEC_NAMES)
+        for what, name in (("RA", ra_column), ("Dec", dec_column)):
+            if name not in cat.columns:
+                raise ValueError(f"{catalogue}: no {what} column ({name or 'none found'}); columns: {', '.join(cat.columns)}")
+        pos = sky_positions(paths) if positions is None else np.asarray(positions, float)
+        if not np.isfinite(pos).any():
+            raise ValueError("no image has sky coordinates (FITS with a WCS); join by id instead")
+        index, _sep = join_by_sky(pos[:, 0], pos[:, 1], cat.numeric(ra_column), cat.numeric(dec_column),
+                                  radius_arcsec)
+        join.ra_column, join.dec_column, join.radius_arcsec = ra_column, dec_column, float(radius_arcsec)
+    else:
+        id_column = id_column or cat.find(ID_NAMES) or next(iter(cat.columns))
+        if id_column not in cat.columns:
+            raise ValueError(f"{catalogue}: no column named {id_column!r}; columns: {', '.join(cat.columns)}")
+        index = join_by_id(paths, cat, id_column)
+        join.id_column = id_column
+    columns = joined_columns(cat, index)
+    join.columns = list(columns)
+    join.matched = int((index >= 0).sum())
+    return join, {f"cat_{k}": v for k, v in columns.items()}
+
+
+def join_to_setting(join: Join, keys: Sequence[str], columns: dict[str, np.ndarray]) -> dict[str, object]:
+    """What the project store keeps of a join: the join and each matched image's values, keyed by image key.
+
+    The values are kept (not only the recipe), so a project reopens with its
+    join even when the catalogue file has moved or changed since.
+    """
+    values: dict[str, dict[str, object]] = {}
+    for name, col in columns.items():
+        kept = {}
+        for key, v in zip(keys, col):
+            if isinstance(v, str):
+                if v != "":
+                    kept[key] = v
+            elif v == v:
+                kept[key] = float(v)
+        values[name] = kept
+    return {"version": 1, "join": join.record(), "values": values}
+
+
+def parse_radius(text: str) -> float:
+    """A match radius in arcseconds from ``2arcsec``, ``0.5 arcmin``, ``1e-3 deg`` or a bare number (arcsec)."""
+    import astropy.units as u
+
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            value = u.Quantity(text).to_value(u.arcsec)
+        except (TypeError, ValueError, u.UnitsError):
+            raise ValueError(f"not an angle: {text!r} (say 2arcsec, 0.5arcmin or 2)") from None
+    if not value > 0:
+        raise ValueError(f"the radius must be positive, not {text!r}")
+    return float(value)
+
+
+def join_from_setting(setting: object, keys: Sequence[str]) -> tuple[Join, dict[str, np.ndarray]] | None:
+    """The join and its columns for images ``keys`` from :func:`join_to_setting`'s dict, or None."""
+    if not isinstance(setting, dict) or setting.get("version") != 1:
+        return None
+    rec = dict(setting["join"])
+    join = Join(str(rec["catalogue"]), str(rec["sha256"]), str(rec["by"]), rec.get("id_column"),
+                rec.get("ra_column"), rec.get("dec_column"), rec.get("radius_arcsec"), list(rec.get("columns", [])),
+                int(rec.get("matched", 0)))
+    columns: dict[str, np.ndarray] = {}
+    for name, kept in dict(setting["values"]).items():
+        if any(isinstance(v, str) for v in kept.values()):
+            columns[name] = np.array([kept.get(k, "") for k in keys], dtype=object)
+        else:
+            columns[name] = np.array([kept.get(k, np.nan) for k in keys], dtype=float)
+    return join, columns

@@ -14,6 +14,8 @@ import csv
 import os
 from pathlib import Path
 
+from core.catalog.bounded import TableTooLargeError, bounded_lines
+
 Q1_ANSWERS = {"Class1.1": "smooth", "Class1.2": "features_or_disk", "Class1.3": "star_or_artifact"}
 
 
@@ -26,7 +28,7 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     line = 1
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh, strict=True)
+            reader = csv.reader(bounded_lines(fh, path), strict=True)
             try:
                 header = [h.strip() for h in next(reader)]
             except StopIteration:
@@ -48,6 +50,8 @@ def _rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         raise TruthFileError(f"{path}, line {line + 1}: not a valid CSV row ({exc})") from None
     except UnicodeDecodeError as exc:
         raise TruthFileError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except TableTooLargeError as exc:
+        raise TruthFileError(str(exc)) from None
     return header, rows
 
 

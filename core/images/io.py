@@ -58,10 +58,32 @@ def _name_is_text(name: str) -> bool:
     return True
 
 
+#: The ORIGIN card of a catalogue written by :mod:`core.catalog.tables` (FITS binary table, no pixels).
+CATALOGUE_ORIGIN = b"ORIGIN  = 'Galaxy Sorter'"
+
+
+def is_catalogue_fits(path: str | os.PathLike[str]) -> bool:
+    """Whether a ``.fits`` file is a catalogue this program wrote (an empty primary HDU and ``ORIGIN = 'Galaxy Sorter'``).
+
+    Reads at most the first 64 KiB; the scanner asks only for FITS files that
+    have a ``<stem>.json`` sidecar beside them, as every catalogue does.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(FINGERPRINT_BLOCK)
+    except OSError:
+        return False
+    primary = [head[i:i + 80] for i in range(0, min(len(head), 2880), 80)]
+    no_pixels = any(c.startswith(b"NAXIS   =") and c[10:30].strip() == b"0" for c in primary)
+    return no_pixels and CATALOGUE_ORIGIN in head
+
+
 def scan_images(folder: str | os.PathLike[str], recursive: bool = True) -> tuple[list[Path], list[SkippedFile]]:
     """Return the image files under ``folder`` (sorted) and what could not be scanned, with reasons.
 
-    Hidden folders and the project store (``.galaxy-sorter``) are not entered.
+    Hidden folders and the project store (``.galaxy-sorter``) are not entered,
+    and a FITS catalogue this program wrote (:func:`is_catalogue_fits`, checked
+    only for a FITS file with a ``.json`` sidecar beside it) is not an image.
     An image whose name is not valid UTF-8 (it could be neither stored nor
     exported faithfully) and a subfolder that cannot be listed are reported as
     skipped instead of stopping or silently shrinking the run.
@@ -80,8 +102,11 @@ def scan_images(folder: str | os.PathLike[str], recursive: bool = True) -> tuple
         skipped.append(SkippedFile(printable_path(where),
                                    f"folder cannot be read ({exc.strerror}); its images are left out"))
 
-    def keep(dirpath: str | Path, name: str) -> bool:
+    def keep(dirpath: str | Path, name: str, names: set[str]) -> bool:
         if not (is_image_name(name) and not name.startswith(".")):
+            return False
+        if name.lower().endswith(FITS_SUFFIXES) and f"{image_id(name)}.json" in names \
+                and is_catalogue_fits(Path(dirpath) / name):
             return False
         if not _name_is_text(name):
             skipped.append(SkippedFile(printable_path(Path(dirpath) / name),
@@ -92,13 +117,15 @@ def scan_images(folder: str | os.PathLike[str], recursive: bool = True) -> tuple
     if recursive:
         for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS)
-            found.extend(Path(dirpath) / f for f in filenames if keep(dirpath, f))
+            names = set(filenames)
+            found.extend(Path(dirpath) / f for f in filenames if keep(dirpath, f, names))
     else:
         try:
             entries = list(root.iterdir())
         except OSError as exc:
             raise NotADirectoryError(f"{root} cannot be read ({exc.strerror})") from exc
-        found = [p for p in entries if p.is_file() and keep(root, p.name)]
+        names = {p.name for p in entries}
+        found = [p for p in entries if p.is_file() and keep(root, p.name, names)]
     return sorted(found), sorted(skipped, key=lambda s: s.path)
 
 
@@ -201,6 +228,23 @@ def _to_rgb_uint8(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
+#: Most pixels a FITS image may have (a 7,000 x 7,000 plane; 400 MB as float64).  Rasters have
+#: OpenCV's own cap; without this one a 1 MB ``.fits.gz`` of zeros could ask for gigabytes.
+FITS_MAX_PIXELS = 50_000_000
+
+
+def _fits_shape(header) -> tuple[int, ...]:
+    """The data axes a FITS header declares (``ZNAXISn`` for a tile-compressed image), size-1 axes dropped."""
+    prefix = "ZNAXIS" if "ZNAXIS" in header else "NAXIS"
+    try:
+        axes = tuple(int(header.get(f"{prefix}{i}", 0)) for i in range(1, int(header.get(prefix, 0)) + 1))
+    except (TypeError, ValueError):
+        raise ImageReadError("the FITS header's axis sizes are not whole numbers") from None
+    if any(n < 0 for n in axes):
+        raise ImageReadError("the FITS header declares a negative axis size")
+    return tuple(n for n in axes if n != 1)
+
+
 def read_fits_data(path: str | os.PathLike[str], dtype: np.dtype | type | None = None) -> np.ndarray:
     """The pixel array of a FITS file's first HDU with image data (2-D or more), squeezed, as stored.
 
@@ -211,10 +255,16 @@ def read_fits_data(path: str | os.PathLike[str], dtype: np.dtype | type | None =
 
     try:
         with fits.open(path, memmap=False) as hdul:
-            data = next((h.data for h in hdul if h.data is not None and getattr(h.data, "ndim", 0) >= 2), None)
-            if data is None:
+            hdu = next((h for h in hdul if getattr(h, "is_image", False) and len(_fits_shape(h.header)) >= 2), None)
+            if hdu is None:
                 raise ImageReadError("the FITS file has no image data (no 2-D or 3-D HDU)")
-            data = np.asarray(data, dtype)
+            # The header says how big the data is before any of it is read: a small
+            # .fits.gz (zeros compress 1000:1) can declare gigabytes of pixels.
+            pixels = int(np.prod(_fits_shape(hdu.header), dtype=np.int64))
+            if pixels > FITS_MAX_PIXELS:
+                raise ImageReadError(f"the FITS image is too large ({pixels:,} pixels; at most "
+                                     f"{FITS_MAX_PIXELS:,} are read): cut it out smaller")
+            data = np.asarray(hdu.data, dtype)
     except ImageReadError:
         raise
     except Exception as exc:  # astropy raises many types for damaged files

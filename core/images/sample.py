@@ -110,3 +110,31 @@ def make_sample(folder: str | os.PathLike[str], per_class: int = 30, size: int =
         "spirals with logarithmic arms and edge-on disks, with PSF blur and noise.\n"
         "labels.csv gives the class each was rendered as.\n")
     return folder
+
+
+def make_band_sample(folder: str | os.PathLike[str], n: int = 3, size: int = 96, seed: int = 0) -> list[Path]:
+    """Write ``n`` synthetic spirals as three FITS files each, ``spiral_<k>_g/r/i.fits``; returns the files.
+
+    A red bulge (old stars: brighter in i than in g) and blue arms (young
+    stars: brighter in g) over sky noise, in linear flux units as a survey
+    delivers them: what :func:`core.images.display.band_files` composes into
+    colour.  Seeded: the same ``seed`` writes the same files.
+    """
+    from astropy.io import fits
+
+    rng = np.random.default_rng(seed)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for k in range(n):
+        y, x = np.mgrid[:size, :size] - (size - 1) / 2.0
+        angle = rng.uniform(0, np.pi)
+        r, theta = np.hypot(x, y), np.arctan2(y, x) + angle
+        bulge = _sersic(r, size / 24, 4.0)
+        arms = np.exp(-r / (size / 6)) * (1 + np.cos(2 * theta - r / (size / 20))) ** 3 / 8
+        for band, (b_w, a_w) in {"g": (0.3, 1.6), "r": (0.7, 1.0), "i": (1.0, 0.6)}.items():
+            flux = 400 * b_w * bulge / bulge.max() + 40 * a_w * arms + rng.normal(0, 0.8, r.shape)
+            path = folder / f"spiral_{k}_{band}.fits"
+            fits.PrimaryHDU(flux.astype(np.float32)).writeto(path, overwrite=True)
+            written.append(path)
+    return written

@@ -29,13 +29,18 @@ image and the astronomer's labels, and runs in three steps:
    (class-balanced logistic regression): the 10-d DEC embedding, trained to
    reconstruct, drops much of the direction a linear classifier finds
    (``benchmarks/label_efficiency.py``).
+   The head is then calibrated on its own cross-fitted probabilities
+   (:mod:`core.learning.calibration`), class-balanced or moved to the
+   folder's estimated class fractions (``decision``); the label of a galaxy
+   is its most probable class.
 3. :func:`report_round` gives each galaxy its final label, the head's class
    where the head is confident and the image's cluster is one of the labelled
    classes, DEC's cluster otherwise; writes the encoder to a new ONNX file (the
-   previous file is kept, so a round can be undone); and measures what the
-   user may believe: the head's accuracy cross-validated on the user's own
-   labels (the fit to the labels themselves says nothing, training forces
-   it), and how many galaxies moved and where.
+   previous file is kept, so a round can be undone); and says what the user
+   may believe: the expected accuracy of the unlabelled galaxies' labels under
+   the calibrated probabilities, with a bootstrap interval (the fit to the
+   labels themselves says nothing, training forces it), and how many
+   galaxies moved and where.
 
 User labels are never changed here: the catalogue takes the user's label
 first, the model's only for the rest.
@@ -47,14 +52,13 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from core.clustering.dec import DEC
 from core.clustering.dec_objective import kl_self_training, student_t, target_distribution
-from core.learning.head import _balanced_accuracy, estimate_accuracy, fit_head
-from core.learning.rounds import RoundResult
+from core.learning.head import _balanced_accuracy, calibrated_head, estimate_accuracy, fit_head  # noqa: F401
+from core.learning.rounds import RoundResult, report_round  # noqa: F401 (report_round: part of this API)
 from core.learning.threads import torch_threads
 from core.progress import Cancelled, ProgressFn, StopFn
 
@@ -326,84 +330,6 @@ def train_round(
     return TrainedRound(z, centers, student_t(z, centers, dec.alpha), history, best_step)
 
 
-def report_round(
-    plan: RoundPlan,
-    trained: TrainedRound,
-    head_proba: np.ndarray | None,
-    *,
-    head_threshold: float = 0.0,
-    estimate: tuple[float, float, str] = (float("nan"), float("nan"), ""),
-    encoder_path: str | os.PathLike[str] | None = None,
-    out_path: str | os.PathLike[str] | None = None,
-    prev_names: Sequence[str] | None = None,
-    seconds: float = 0.0,
-    timings: dict[str, float] | None = None,
-) -> RoundResult:
-    """Combine DEC and the head into final labels, save the encoder and say what changed.
-
-    Parameters
-    ----------
-    plan, trained : from :func:`plan_round` and :func:`train_round`
-    head_proba : ndarray of shape (n_samples, n_classes) or None
-        From :func:`fit_head`.
-    head_threshold : float
-        The head decides an image when its top probability reaches this and
-        the image's DEC cluster is one of the labelled classes (clusters no one
-        labelled stay DEC's).  0 lets the head decide every such image.
-    estimate : tuple
-        From :func:`estimate_accuracy`.
-    encoder_path, out_path : path-like, optional
-        The round's input encoder and where to write the new one (never the same file).
-    prev_names : sequence of str, optional
-        Name of each previous cluster (for the "what changed" report).
-    seconds : float
-        Time the round took so far.
-    timings : dict, optional
-        Seconds per stage, kept in the result.
-
-    Returns
-    -------
-    RoundResult
-    """
-    t0 = time.perf_counter()
-    dec, names = plan.dec, plan.names
-    dec_labels = trained.soft.argmax(1).astype(np.int64)
-    labels = dec_labels.copy()
-    confidence = trained.soft.max(1).astype(np.float64)
-    from_head = np.zeros(len(labels), bool)
-    if head_proba is not None:
-        top = head_proba.max(1)
-        from_head = (dec_labels < plan.n_classes) & (top >= head_threshold)
-        labels[from_head] = head_proba[from_head].argmax(1)
-        confidence[from_head] = top[from_head]
-    # A labelled galaxy belongs to its class's cluster (its label stands in the catalogue anyway).
-    labels[plan.lab_rows] = plan.lab_y
-    saved = None
-    if out_path is not None:
-        out_path = Path(out_path)
-        if encoder_path is not None and out_path.resolve() == Path(encoder_path).resolve():
-            raise ValueError("write the new encoder to a new file; the previous one is kept for undo")
-        dec.cluster_centers_ = trained.centers
-        saved = dec.save_onnx(out_path)
-    prev = plan.prev
-    before = [(prev_names[c] if prev_names is not None and 0 <= c < len(prev_names) else f"cluster {c}") for c in prev]
-    after = [names[c] for c in labels]
-    # A galaxy moved when its new cluster does not continue its old one (a cluster
-    # that only took a class's name is not a move).
-    moved = np.array([int(o) not in plan.origin[int(c)] for o, c in zip(prev, labels)])
-    transitions: dict[tuple[str, str], int] = {}
-    for a, b, m in zip(before, after, moved):
-        if m:
-            transitions[(a, b)] = transitions.get((a, b), 0) + 1
-    sizes = {nm: int((labels == i).sum()) for i, nm in enumerate(names)}
-    agreement = float(np.mean(labels[plan.lab_rows] == plan.lab_y)) if len(plan.lab_rows) else float("nan")
-    timings = dict(timings or {})
-    timings["report"] = time.perf_counter() - t0
-    return RoundResult(names, labels, confidence, trained.soft, trained.embedding, saved, moved, transitions, sizes,
-                       agreement, len(plan.lab_rows), seconds + timings["report"], trained.history, dec_labels,
-                       from_head, estimate[0], estimate[1], estimate[2], trained.best_step, timings)
-
-
 def finetune_round(
     X: np.ndarray,
     encoder_path: str | os.PathLike[str],
@@ -428,6 +354,7 @@ def finetune_round(
     head_C: float = 0.1,
     self_training: int = 3,
     estimate: bool = True,
+    decision: str = "balanced",
     threads: int | None = 1,
     random_state: int = 0,
     progress: ProgressFn | None = None,
@@ -450,7 +377,15 @@ def finetune_round(
     self_training : int
         The head's self-training rounds (see :func:`fit_head`).
     estimate : bool
-        Cross-validate the head on the user's labels for the report.
+        Calibrate the head on its cross-fitted probabilities and estimate the
+        catalogue's accuracy (False: the raw class-balanced head, no estimate).
+    decision : {"balanced", "accuracy"}
+        The calibrated class-balanced probabilities and their most probable
+        class (chosen on part of Kaggle's training split: ahead of the other
+        rule on accuracy and balanced accuracy once the user's picks have
+        thinned a rare class), or probabilities moved to the folder's
+        EM-estimated class fractions (highest expected accuracy when the
+        fractions are right).  Both are in the result (``RoundResult.labels_under``).
     threads : int or None
         Torch threads for the round (None: leave torch's setting); see :class:`torch_threads`.
     random_state : int
@@ -466,15 +401,16 @@ def finetune_round(
                                update_interval=update_interval, lr=lr, batch_size=batch_size, ce_weight=ce_weight,
                                pair_weight=pair_weight, kl_weight=kl_weight, train_layers=train_layers,
                                holdout=holdout, head=head, head_threshold=head_threshold, head_C=head_C,
-                               self_training=self_training,
-                               estimate=estimate, random_state=random_state, progress=progress,
-                               should_stop=should_stop)
+                               self_training=self_training, estimate=estimate, decision=decision,
+                               random_state=random_state, progress=progress, should_stop=should_stop)
 
 
 def _finetune_round(X, encoder_path, user_labels, *, prev_clusters, prev_names, cluster_names, class_order, out_path,
                     steps, update_interval, lr, batch_size, ce_weight, pair_weight, kl_weight, train_layers, holdout,
-                    head, head_threshold, head_C, self_training, estimate, random_state, progress,
+                    head, head_threshold, head_C, self_training, estimate, decision, random_state, progress,
                     should_stop) -> RoundResult:
+    if decision not in ("accuracy", "balanced"):
+        raise ValueError(f"unknown decision rule {decision!r} (accuracy or balanced)")
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     plan = plan_round(X, encoder_path, user_labels, prev_clusters=prev_clusters, cluster_names=cluster_names,
@@ -486,15 +422,23 @@ def _finetune_round(X, encoder_path, user_labels, *, prev_clusters, prev_names, 
                           random_state=random_state, progress=progress, should_stop=should_stop)
     timings["train"] = time.perf_counter() - t
     t = time.perf_counter()
-    head_proba = (fit_head(X, plan.lab_rows, plan.lab_y, plan.n_classes, C=head_C, self_training=self_training,
-                           random_state=random_state) if head else None)
+    head_proba, cal = None, None
+    if head and estimate:
+        head_proba, cal = calibrated_head(X, plan.lab_rows, plan.lab_y, plan.n_classes, C=head_C,
+                                          self_training=self_training, decision=decision,
+                                          random_state=random_state)
+    elif head:
+        head_proba = fit_head(X, plan.lab_rows, plan.lab_y, plan.n_classes, C=head_C, self_training=self_training,
+                              random_state=random_state)
     timings["head"] = time.perf_counter() - t
-    t = time.perf_counter()
-    est = (estimate_accuracy(X, plan.lab_rows, plan.lab_y, C=head_C, random_state=random_state) if estimate
-           else (float("nan"), float("nan"), "not measured"))
-    timings["estimate"] = time.perf_counter() - t
+    est = (float("nan"), float("nan"), "not measured" if not estimate else "needs 2 labels in each of 2 classes")
+    if cal is not None:
+        head_proba = cal.proba
+        est = (cal.accuracy, cal.balanced_accuracy,
+               f"expected accuracy of the galaxies you did not label under probabilities calibrated on your "
+               f"{len(plan.lab_y)} labels (cross-fitted); interval: bootstrap over your labels")
     if should_stop and should_stop():
         raise Cancelled("fine-tuning cancelled")
     return report_round(plan, trained, head_proba, head_threshold=head_threshold, estimate=est,
                         encoder_path=encoder_path, out_path=out_path, prev_names=prev_names,
-                        seconds=time.perf_counter() - t0, timings=timings)
+                        seconds=time.perf_counter() - t0, timings=timings, calibration=cal)

@@ -106,3 +106,27 @@ def estimate_accuracy(X: np.ndarray, lab_rows: np.ndarray, lab_y: np.ndarray, *,
     pred = cross_val_predict(_head_model(C), np.asarray(X, np.float32)[lab_rows], lab_y, cv=cv)
     return (float(np.mean(pred == lab_y)), _balanced_accuracy(lab_y, pred),
             f"{k}-fold cross-validation on your {len(lab_y)} labels")
+
+
+def calibrated_head(X: np.ndarray, lab_rows: np.ndarray, lab_y: np.ndarray, n_classes: int, *, C: float = 0.1,
+                    self_training: int = 3, folds: int = 5, decision: str = "balanced", random_state: int = 0):
+    """The head fitted on all labels, calibrated on its cross-fitted probabilities (see :mod:`core.learning.calibration`).
+
+    Returns
+    -------
+    (head probabilities, Calibrated or None) : the raw head's probabilities
+        (None when fewer than two classes are labelled) and the calibrated ones
+        with the estimate (None when a class has fewer than 2 labels).
+    """
+    from core.learning.calibration import calibrate, cross_fit
+
+    def fit(rows: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+        return fit_head(X, rows, y, n_classes, C=C, self_training=self_training, random_state=random_state)
+
+    proba = fit(lab_rows, lab_y)
+    if proba is None:
+        return None, None
+    oof = cross_fit(fit, lab_rows, lab_y, n_classes, folds=folds, random_state=random_state)
+    if oof is None:
+        return proba, None
+    return proba, calibrate(proba, oof, lab_rows, lab_y, decision=decision, random_state=random_state)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from core.learning.calibration import Calibrated
+    from core.learning.finetune import RoundPlan, TrainedRound
 
 
 def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -15,12 +23,9 @@ def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
     honest at small ``n`` and at proportions near 1, where the normal
     approximation is not.
     """
-    if not np.isfinite(p) or n <= 0:
-        return float("nan"), float("nan")
-    denom = 1.0 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    from core.learning.calibration import wilson
+
+    return wilson(p, n, z)
 
 
 @dataclass
@@ -54,18 +59,41 @@ class RoundResult:
     estimate_method: str = ""
     best_step: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    #: The head's calibration: per-class probabilities, the folder's class fractions, the estimate's interval.
+    calibration: Calibrated | None = None
+
+    def class_probabilities(self) -> np.ndarray | None:
+        """Calibrated probability of each labelled class for every image (columns: ``class_names[:k]``), or None.
+
+        Under the folder's estimated class fractions: of the galaxies given
+        p(spiral) = 0.9, nine in ten are spirals (the catalogue's columns).
+        """
+        return None if self.calibration is None else self.calibration.proba
+
+    def labels_under(self, rule: str) -> np.ndarray:
+        """The labels under a decision rule: "balanced" (classes equally common) or "accuracy" (the
+        folder's estimated class fractions); the round's own labels use its ``decision``."""
+        if self.calibration is None or self.from_head is None:
+            return self.labels
+        out = self.labels.copy()
+        other = self.calibration.under(rule).argmax(1)
+        out[self.from_head] = other[self.from_head]  # the catalogue keeps the user's own labels anyway
+        return out
 
     def predicted_names(self) -> np.ndarray:
         """The class name the model gives each image."""
         return np.asarray(self.class_names, dtype=object)[self.labels]
 
     def estimate_interval(self) -> tuple[float, float]:
-        """The 95% Wilson interval of the estimated accuracy, given how many labels measured it.
+        """The 95% interval of the estimated accuracy.
 
-        Ten labels measure an accuracy to within about +-20 points; the user
-        should see that, not just the point estimate (on the Kaggle held-out
-        set, 10 answers estimated 0.99 where the truth was 0.92).
+        With a calibrated head: the bootstrap interval over the user's labels
+        (:func:`core.learning.calibration.calibrate`); else the Wilson interval
+        for the number of labels.  Ten labels measure an accuracy to within
+        about +-20 points; the user should see that, not just the point estimate.
         """
+        if self.calibration is not None:
+            return self.calibration.interval
         return wilson_interval(self.estimated_accuracy, self.n_labelled)
 
     def _estimate_text(self) -> str:
@@ -80,7 +108,7 @@ class RoundResult:
         """
         text = f"Retrained on {self.n_labelled} labels in {self.seconds:.1f} s: {int(self.moved.sum())} moved"
         if np.isfinite(self.estimated_accuracy):
-            return text + f"; estimated accuracy {self._estimate_text()}, cross-validated on your labels"
+            return text + f"; estimated accuracy {self._estimate_text()}, calibrated on your labels"
         return text + "; accuracy not yet measurable (label a few galaxies of each class)"
 
     def summary(self) -> str:
@@ -97,3 +125,84 @@ class RoundResult:
             lines.append(f"  {c} from '{a}' to '{b}'")
         lines.append("sizes: " + ", ".join(f"{k} {v}" for k, v in self.sizes.items()))
         return "\n".join(lines)
+
+
+def report_round(
+    plan: RoundPlan,
+    trained: TrainedRound,
+    head_proba: np.ndarray | None,
+    *,
+    head_threshold: float = 0.0,
+    estimate: tuple[float, float, str] = (float("nan"), float("nan"), ""),
+    encoder_path: str | os.PathLike[str] | None = None,
+    out_path: str | os.PathLike[str] | None = None,
+    prev_names: Sequence[str] | None = None,
+    seconds: float = 0.0,
+    timings: dict[str, float] | None = None,
+    calibration: Calibrated | None = None,
+) -> RoundResult:
+    """Combine DEC and the head into final labels, save the encoder and say what changed.
+
+    Parameters
+    ----------
+    plan, trained : from :func:`plan_round` and :func:`train_round`
+    head_proba : ndarray of shape (n_samples, n_classes) or None
+        From :func:`fit_head`.
+    head_threshold : float
+        The head decides an image when its top probability reaches this and
+        the image's DEC cluster is one of the labelled classes (clusters no one
+        labelled stay DEC's).  0 lets the head decide every such image.
+    estimate : tuple
+        From :func:`estimate_accuracy`.
+    encoder_path, out_path : path-like, optional
+        The round's input encoder and where to write the new one (never the same file).
+    prev_names : sequence of str, optional
+        Name of each previous cluster (for the "what changed" report).
+    seconds : float
+        Time the round took so far.
+    timings : dict, optional
+        Seconds per stage, kept in the result.
+    calibration : Calibrated, optional
+        The head's calibration (:func:`core.learning.head.calibrated_head`), kept in the result.
+
+    Returns
+    -------
+    RoundResult
+    """
+    t0 = time.perf_counter()
+    dec, names = plan.dec, plan.names
+    dec_labels = trained.soft.argmax(1).astype(np.int64)
+    labels = dec_labels.copy()
+    confidence = trained.soft.max(1).astype(np.float64)
+    from_head = np.zeros(len(labels), bool)
+    if head_proba is not None:
+        top = head_proba.max(1)
+        from_head = (dec_labels < plan.n_classes) & (top >= head_threshold)
+        labels[from_head] = head_proba[from_head].argmax(1)
+        confidence[from_head] = top[from_head]
+    # A labelled galaxy belongs to its class's cluster (its label stands in the catalogue anyway).
+    labels[plan.lab_rows] = plan.lab_y
+    saved = None
+    if out_path is not None:
+        out_path = Path(out_path)
+        if encoder_path is not None and out_path.resolve() == Path(encoder_path).resolve():
+            raise ValueError("write the new encoder to a new file; the previous one is kept for undo")
+        dec.cluster_centers_ = trained.centers
+        saved = dec.save_onnx(out_path)
+    prev = plan.prev
+    before = [(prev_names[c] if prev_names is not None and 0 <= c < len(prev_names) else f"cluster {c}") for c in prev]
+    after = [names[c] for c in labels]
+    # A galaxy moved when its new cluster does not continue its old one (a cluster
+    # that only took a class's name is not a move).
+    moved = np.array([int(o) not in plan.origin[int(c)] for o, c in zip(prev, labels)])
+    transitions: dict[tuple[str, str], int] = {}
+    for a, b, m in zip(before, after, moved):
+        if m:
+            transitions[(a, b)] = transitions.get((a, b), 0) + 1
+    sizes = {nm: int((labels == i).sum()) for i, nm in enumerate(names)}
+    agreement = float(np.mean(labels[plan.lab_rows] == plan.lab_y)) if len(plan.lab_rows) else float("nan")
+    timings = dict(timings or {})
+    timings["report"] = time.perf_counter() - t0
+    return RoundResult(names, labels, confidence, trained.soft, trained.embedding, saved, moved, transitions, sizes,
+                       agreement, len(plan.lab_rows), seconds + timings["report"], trained.history, dec_labels,
+                       from_head, estimate[0], estimate[1], estimate[2], trained.best_step, timings, calibration)

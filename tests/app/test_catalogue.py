@@ -28,7 +28,38 @@ def test_join_by_id_colours_the_map_and_is_exported(qtbot, window, folder, tmp_p
     out = window.export_catalogue(str(tmp_path / "catalogue.csv"))
     rows = list(csv.DictReader(open(out)))
     assert rows[0]["cat_mass"] == "" and float(rows[5]["cat_mass"]) == 2.5 and rows[5]["id"] == names[5]
-    assert "cat_kind" not in rows[0]  # only numeric columns
+    # a text column is exported as text (and counts in the cluster table) but is no colour scale
+    assert rows[0]["cat_kind"] == "" and rows[5]["cat_kind"] == "x"
+    assert window.color_combo.findText("colour by cat_kind") < 0
+
+
+def test_a_join_lasts_reopens_and_counts_in_the_cluster_x_truth_table(qtbot, window, folder, tmp_path):
+    """A joined class column is what the clusters are scored against; reopening the folder keeps the join."""
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    p = window.project
+    from core.catalog.truth import load_truth
+
+    truth = load_truth(folder / "labels.csv")
+    cat = tmp_path / "cat.csv"
+    cat.write_text("objid,morph,t_type\n" + "".join(f"{n},{truth[n]},{i % 3}\n" for i, n in enumerate(p.names)))
+    assert window.catalogue.join_catalogue(str(cat), "id") == len(p)
+    first = list(csv.DictReader(open(window.export_catalogue(str(tmp_path / "first.csv")))))
+    window.open_folder(folder)  # reopen: the join comes back from the project store
+    p = window.project
+    assert p.join is not None and p.join.catalogue == str(cat.resolve())
+    assert window.color_combo.findText("colour by cat_t_type") >= 0
+    table = window.catalogue.table
+    i = table.against.findText("joined: cat_morph")
+    assert i >= 0
+    table.against.setCurrentIndex(i)  # what the user picks in the dock's combo box
+    assert sorted(table.col_values) == sorted(set(truth.values()))
+    assert int(table.counts.sum()) == len(p) and "cat_morph" in table.scores.text()
+    assert "accuracy (optimal matching)" in table.scores.text()
+    second = list(csv.DictReader(open(window.export_catalogue(str(tmp_path / "second.csv")))))
+    assert [k for k in first[0] if k.startswith("cat_")] == [k for k in second[0] if k.startswith("cat_")]
+    assert [r["cat_objid"] for r in first] == [r["cat_objid"] for r in second] == [r["id"] for r in first]
 
 
 def test_cluster_table_montages_and_cluster_folder(qtbot, window, folder, tmp_path):

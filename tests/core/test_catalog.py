@@ -41,7 +41,8 @@ def test_no_wcs_gives_nan(tmp_path, sample_folder):
 def test_join_by_id_and_numeric_columns(tmp_path):
     (tmp_path / "cat.csv").write_text("GalaxyID,redshift,morph\n101,0.05,E\n102,,S\n103,0.2,S\n")
     cat = load_catalog(tmp_path / "cat.csv")
-    assert cat.numeric_columns() == ["GalaxyID", "redshift"]
+    assert cat.numeric_columns() == ["redshift"]  # an id is text, never a number (issue 18, item 8)
+    assert cat.text_columns() == ["GalaxyID", "morph"]
     index = join_by_id(["x/103.jpg", "x/999.jpg", "x/101.jpg"], cat)
     np.testing.assert_array_equal(index, [2, -1, 0])
     cols = joined_columns(cat, index, ["redshift"])
@@ -82,3 +83,99 @@ def test_the_one_catalogue_path_writes_joined_columns_by_path(tmp_path):
     assert [r["cat_z"] for r in rows] == ["", "0.25"]  # no match: an empty cell, never 0
     assert json.loads(sidecar.read_text())["joined_columns"] == ["cat_z"]
     assert "cat_z" not in open(plain).readline() and "ra" not in open(plain).readline().split(",")  # no FITS
+
+
+def _project_with_run(tmp_path, names):
+    """A folder of (empty) images, its default store with one run over them, closed again."""
+    from core.store.database import ProjectStore
+    from core.store.layout import default_store_dir
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    paths = [folder / f"{n}.png" for n in names]
+    for path in paths:
+        path.write_bytes(b"")
+    store = ProjectStore(default_store_dir(folder), root=folder)
+    ids = store.add_images(paths)
+    store.save_run("kmeans", "galaxy_cnn", 2, {"seed": 0}, [], [ids[str(p)] for p in paths],
+                   np.arange(len(paths)) % 2, np.full(len(paths), 0.9), np.zeros((len(paths), 2)))
+    store.close()
+    return folder, [str(p) for p in paths]
+
+
+def test_an_18_digit_sdss_objid_stays_a_string_through_join_and_export(tmp_path):
+    """Issue 18, item 8: ``cat_objid = 5.877229839e+17`` destroyed the id; ids stay strings, digit for digit."""
+    import csv
+    import json
+
+    from core.catalog.join import join_catalogue
+    from core.project import Project
+
+    folder, paths = _project_with_run(tmp_path, ["587722982265585737", "587722982265585738", "nomatch"])
+    cat = tmp_path / "sdss.csv"
+    cat.write_text("objid,specobjid,z,class\n587722982265585737,299489677444933632,0.05,GALAXY\n"
+                   "587722982265585738,299489677444933633,0.11,QSO\n")
+    join, columns = join_catalogue(paths, cat, "id")
+    assert join.id_column == "objid" and join.matched == 2
+    assert list(columns["cat_objid"]) == ["587722982265585737", "587722982265585738", ""]
+    assert list(columns["cat_specobjid"]) == ["299489677444933632", "299489677444933633", ""]  # long digits: text
+    np.testing.assert_allclose(columns["cat_z"], [0.05, 0.11, np.nan])
+    project = Project.open(folder)
+    try:
+        project.set_join(join, columns)
+        out, sidecar = project.export(tmp_path / "out.csv")
+    finally:
+        project.close()
+    rows = list(csv.DictReader(open(out)))
+    assert [r["cat_objid"] for r in rows] == ["587722982265585737", "587722982265585738", ""]
+    assert [r["cat_specobjid"] for r in rows][:2] == ["299489677444933632", "299489677444933633"]
+    assert [r["cat_class"] for r in rows] == ["GALAXY", "QSO", ""] and rows[0]["cat_z"] == "0.05"
+    assert json.loads(sidecar.read_text())["join"]["id_column"] == "objid"
+
+
+def test_a_join_lasts_the_project_reopens_with_it_and_the_sidecar_records_it(tmp_path):
+    import csv
+    import hashlib
+    import json
+
+    from core.catalog.join import join_catalogue
+    from core.project import Project
+
+    folder, paths = _project_with_run(tmp_path, ["a", "b", "c"])
+    cat = tmp_path / "cat.csv"
+    cat.write_text("id,mass,kind\nc,3.5,E\na,1.5,S\n")
+    project = Project.open(folder)
+    try:
+        project.set_join(*join_catalogue(project.paths, cat, "id"))
+        first, _ = project.export(tmp_path / "first.csv")
+    finally:
+        project.close()
+    cat.unlink()  # the project keeps the values, not only the recipe
+    project = Project.open(folder)
+    try:
+        assert project.join is not None and project.join.matched == 2
+        np.testing.assert_allclose(project.catalog_columns["cat_mass"], [1.5, np.nan, 3.5])
+        assert list(project.catalog_columns["cat_kind"]) == ["S", "", "E"]
+        second, sidecar = project.export(tmp_path / "second.csv")
+    finally:
+        project.close()
+    header = open(first).readline()
+    assert header == open(second).readline() and "cat_mass" in header and "cat_kind" in header
+    assert [r for r in csv.DictReader(open(first))] == [r for r in csv.DictReader(open(second))]
+    record = json.loads(sidecar.read_text())["join"]
+    assert record["catalogue"] == str(cat.resolve()) and record["by"] == "id" and record["id_column"] == "id"
+    assert record["sha256"] == hashlib.sha256(b"id,mass,kind\nc,3.5,E\na,1.5,S\n").hexdigest()
+    assert record["columns"] == ["mass", "id", "kind"] and record["matched"] == 2
+
+
+def test_parse_radius_reads_astropy_angles():
+    from core.catalog.join import parse_radius
+
+    assert parse_radius("2arcsec") == 2.0 and parse_radius("2") == 2.0
+    assert abs(parse_radius("0.5 arcmin") - 30.0) < 1e-9
+    for bad in ("2 kg", "-1arcsec", "two"):
+        try:
+            parse_radius(bad)
+        except ValueError:
+            continue
+        raise AssertionError(f"{bad!r} was accepted")

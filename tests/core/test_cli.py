@@ -66,3 +66,45 @@ def test_cli_on_real_galaxies_with_truth(tmp_path, kaggle, capsys):
     assert code == 0, text
     assert "against labels.csv (40 labelled images)" in text
     assert len(_rows(out)) == 40
+
+
+def test_cli_joins_a_catalogue_keeps_it_in_the_project_and_records_it(tmp_path, sample_folder, capsys):
+    """``cluster ... --join CAT --by id``: cat_* columns in the catalogue, the join in the sidecar and the project."""
+    from core.project import Project
+
+    folder = tmp_path / "imgs"
+    shutil.copytree(sample_folder, folder)
+    names = sorted(p.stem for p in folder.rglob("*.png"))
+    cat = tmp_path / "sdss.csv"
+    cat.write_text("objid,z\n" + "".join(f"{n},{i / 100}\n" for i, n in enumerate(names[:10])))
+    out = tmp_path / "clusters.ecsv"
+    code = main(["cluster", str(folder), "--model", "efficientnet_lite0", "--method", "kmeans", "--clusters", "3",
+                 "--out", str(out), "--format", "ecsv", "--join", str(cat), "--by", "id", "--quiet"])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert f"joined sdss.csv by id: 10 of {len(names)} images matched" in text
+    from astropy.table import Table
+
+    table = Table.read(out, format="ascii.ecsv")
+    z = {i: v for i, v in zip(table["id"], table["cat_z"].filled(float("nan")) if hasattr(table["cat_z"], "filled")
+                             else table["cat_z"])}
+    assert z[names[3]] == 0.03 and z[names[-1]] != z[names[-1]]  # unmatched: NaN
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["join"]["by"] == "id" and side["join"]["id_column"] == "objid" and len(side["join"]["sha256"]) == 64
+    assert side["joined_columns"] == ["cat_z", "cat_objid"]
+    project = Project.open(folder)  # the app reopens the folder with the join
+    try:
+        assert project.join is not None and project.join.catalogue == str(cat.resolve())
+        assert int((project.catalog_columns["cat_objid"] != "").sum()) == 10
+    finally:
+        project.close()
+
+
+def test_cli_refuses_a_fits_catalogue_inside_the_image_folder_before_any_work(tmp_path, sample_folder, capsys):
+    folder = tmp_path / "imgs"
+    shutil.copytree(sample_folder, folder)
+    code = main(["cluster", str(folder), "--format", "fits", "--out", str(folder / "cat.fits"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code != 0 and "would be read as an image" in err and not (folder / ".galaxy-sorter").exists()
+    code = main(["cluster", str(folder), "--join", str(tmp_path / "missing.csv"), "--quiet"])
+    assert code != 0 and "no such file" in capsys.readouterr().err

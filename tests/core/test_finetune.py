@@ -54,7 +54,7 @@ def test_supervised_term_pulls_labelled_points_to_their_class(fitted, tmp_path):
     assert res.moved.sum() > 0 and sum(res.sizes.values()) == len(X)
     # the report estimates accuracy on labels the head did not see, not the forced fit to them
     assert "agreement" not in res.summary()
-    assert "5-fold cross-validation on your 20 labels" in res.summary()
+    assert "calibrated on your 20 labels" in res.summary()
     assert 0.5 < res.estimated_accuracy <= 1.0 and res.from_head is not None
 
 

@@ -9,6 +9,7 @@ and then check what is on disk.  Scenarios:
 * ``finetune``: label a few images, run a fine-tuning round and apply it;
 * ``labels``: label one image at a time, ``ack ROW LABEL`` once each is stored;
 * ``export``: export the catalogue again and again, a line after each;
+* ``export-pairs``: the same, changing a label before each export, so no two exports are alike;
 * ``hold``: open the project and wait for a line on stdin (two processes on one project).
 """
 
@@ -50,7 +51,7 @@ def main(argv: list[str]) -> int:
 
         run_pipeline(folder, config(), progress=lambda f, m: say("progress", round(f, 3), m))
         say("done")
-    elif scenario in ("finetune", "labels", "export", "hold"):
+    elif scenario in ("finetune", "labels", "export", "export-pairs", "hold"):
         from core.project import Project
 
         project = Project.open(folder)
@@ -65,6 +66,12 @@ def main(argv: list[str]) -> int:
         elif scenario == "export":
             out = Path(argv[2])
             for i in range(1000):
+                project.export_csv(out)
+                say("exported", i)
+        elif scenario == "export-pairs":  # every export differs from the one before (the first image's label)
+            out = Path(argv[2])
+            for i in range(1000):
+                project.set_labels([0], CLASSES[i % 3])
                 project.export_csv(out)
                 say("exported", i)
         else:

@@ -1,0 +1,186 @@
+"""A catalogue and its sidecar written so that both change or neither does.
+
+Two files cannot be renamed into place in one step, so :func:`write_pair`
+keeps a small journal:
+
+1. the catalogue and the sidecar are written to temporary names beside their
+   targets (``.<name>.export-<pid>-<token>``) and fsynced; a full disk fails
+   here, before anything the user has changes, and the error names the
+   catalogue's path (so the one-line message blames the full disk, not the
+   project store);
+2. the journal ``.<catalogue name>.export-journal`` (which temporary file goes
+   where, and the catalogue's SHA-256) is written atomically and fsynced;
+3. the sidecar, then the catalogue, are renamed into place, the folder is
+   fsynced, and the journal removed.
+
+A kill before step 2 leaves the previous pair untouched (and temporary files
+that the next export removes); a kill during step 3 leaves the journal, and
+:func:`recover_export` (run first by every export) finishes the renames. The
+sidecar names the catalogue's SHA-256 (``catalogue.sha256``), so a reader can
+check that the two belong together (:func:`sidecar_matches`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+
+JOURNAL = ".{name}.export-journal"
+
+
+def _journal(path: Path) -> Path:
+    return path.with_name(JOURNAL.format(name=path.name))
+
+
+def _temp(path: Path) -> Path:
+    # The target's suffix last, for writers that go by it.
+    return path.with_name(f".{path.name}.export-{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # a platform or file system without directory handles
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _stale_temps(path: Path) -> list[Path]:
+    """Temporary files of exports to ``path`` (or its sidecar) whose process is gone."""
+    out = []
+    names = {path.name, path.with_suffix(".json").name}
+    try:
+        entries = list(path.parent.iterdir())
+    except OSError:
+        return out
+    for entry in entries:
+        for name in names:
+            # .tmp-: atomic_write_text's own temporary file, also inside an export's (..<name>.export-).
+            for marker in (f".{name}.export-", f".{name}.tmp-", f"..{name}.export-"):
+                rest = entry.name[len(marker):] if entry.name.startswith(marker) else None
+                pid = (rest or "").split("-")[0].split(".")[0]
+                if rest is not None and pid.isdigit() and not _alive(int(pid)):
+                    out.append(entry)
+    return out
+
+
+def recover_export(path: str | os.PathLike[str]) -> bool:
+    """Finish an export to ``path`` that was killed between its renames; remove a killed export's temporary files.
+
+    Returns True when a journal was found and the pair completed.  The journal
+    is only written once both temporary files are complete and fsynced, so
+    finishing its renames gives exactly the pair that export meant to write.
+    """
+    path = Path(path)
+    journal = _journal(path)
+    finished = False
+    if journal.is_file() and not journal.is_symlink():
+        try:
+            entry = json.loads(journal.read_text(encoding="utf-8"))
+            moves = [(path.with_name(entry["sidecar"]), path.with_suffix(".json")),
+                     (path.with_name(entry["catalogue"]), path)]
+        except (OSError, ValueError, KeyError, TypeError):
+            moves = []  # written atomically, so unreadable means not ours: leave the files alone
+        for tmp, final in moves:
+            if tmp.is_file() and not tmp.is_symlink():
+                os.replace(tmp, final)
+                finished = True
+        _fsync_dir(path.parent)
+        journal.unlink(missing_ok=True)
+        _fsync_dir(path.parent)
+    for stale in _stale_temps(path):
+        stale.unlink(missing_ok=True)
+    return finished
+
+
+def write_pair(path: str | os.PathLike[str], write_catalogue: Callable[[Path], object],
+               sidecar: Callable[[str], str]) -> tuple[Path, Path]:
+    """Write the catalogue ``path`` and its sidecar ``<stem>.json`` so that both change or neither.
+
+    Parameters
+    ----------
+    path : path-like
+        The catalogue file; the sidecar is ``path.with_suffix(".json")``.
+    write_catalogue : callable
+        Writes the catalogue to the path it is given (a temporary name).
+    sidecar : callable
+        Returns the sidecar's text from the catalogue's SHA-256 (hex).
+
+    Raises
+    ------
+    OSError
+        A write failed (e.g. ``ENOSPC``); nothing at ``path`` or its sidecar
+        changed, no temporary file is left, and ``filename`` names ``path``.
+    """
+    path = Path(path)
+    side_path = path.with_suffix(".json")
+    recover_export(path)
+    tmp_cat, tmp_side, journal = _temp(path), _temp(side_path), _journal(path)
+    try:
+        write_catalogue(tmp_cat)
+        _fsync_file(tmp_cat)
+        digest = hashlib.sha256(tmp_cat.read_bytes()).hexdigest()
+        _write_synced(tmp_side, sidecar(digest))
+        staged = journal.with_name(journal.name + f".{os.getpid()}")
+        _write_synced(staged, json.dumps({"catalogue": tmp_cat.name, "sidecar": tmp_side.name, "sha256": digest}))
+        os.replace(staged, journal)
+        _fsync_dir(path.parent)
+    except BaseException as exc:
+        for tmp in (tmp_cat, tmp_side, journal.with_name(journal.name + f".{os.getpid()}")):
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno is not None:
+            # Name the catalogue: a full disk there is not the project store's fault.
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
+    os.replace(tmp_side, side_path)
+    os.replace(tmp_cat, path)
+    _fsync_dir(path.parent)
+    journal.unlink()
+    _fsync_dir(path.parent)
+    return path, side_path
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def sidecar_matches(path: str | os.PathLike[str]) -> bool:
+    """Whether the sidecar beside catalogue ``path`` describes exactly this catalogue (its SHA-256)."""
+    path = Path(path)
+    try:
+        record = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        return record["catalogue"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    except (OSError, ValueError, KeyError, TypeError):
+        return False

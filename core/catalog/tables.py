@@ -1,0 +1,229 @@
+"""Catalogues as ``astropy.table.Table``: FITS binary table, VOTable, ECSV and Parquet.
+
+The CSV writer of :mod:`core.catalog.export` is what a spreadsheet opens; the
+writers here are what TOPCAT, Aladin, ds9, glue and a notebook with astropy
+open.  One table is built from the catalogue rows (:func:`catalogue_table`)
+with a unit, a description and an IVOA UCD on every column it knows
+(``meta.id;meta.main`` for the id, ``pos.eq.ra;meta.main`` for RA,
+``src.morph.type`` for the label, ``stat.probability`` for a class
+probability), and the run record of the sidecar in the table's metadata
+(``run_record``, JSON text, so every format keeps it the same way: FITS header
+cards, a VOTable ``INFO``, ECSV's YAML header, Parquet's key-value metadata).
+Then ``Table.write`` writes it, atomically (temporary file in the same folder,
+then rename), so an interrupted export never leaves half a file.
+
+A FITS catalogue is named like an image: :func:`refuse_inside_image_folder`
+keeps catalogues whose suffix the scanner reads out of the image folder, and
+:func:`core.images.io.is_catalogue_fits` lets the scanner skip one that was put there
+anyway (its header says ``ORIGIN = 'Galaxy Sorter'``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from astropy.table import Table
+
+    from core.catalog.export import CatalogueRow
+
+#: The metadata key that holds the run record (JSON text) in every format.
+RUN_RECORD_KEY = "run_record"
+#: ``meta["origin"]``, the ORIGIN card of a FITS catalogue, which the scanner looks for.
+ORIGIN = "Galaxy Sorter"
+
+#: Column -> (unit, UCD, description) for the columns the catalogue always or often has.
+COLUMN_META: dict[str, tuple[str | None, str, str]] = {
+    "path": (None, "meta.ref.url", "image file the row describes"),
+    "id": (None, "meta.id;meta.main", "image id: the file name without its extension"),
+    "cluster": (None, "meta.code.class", "cluster the image was assigned to (-1: noise)"),
+    "cluster_name": (None, "meta.code.class", "name given to the cluster"),
+    "label": (None, "src.morph.type", "morphology label: the user's where given, else the cluster's name"),
+    "label_source": (None, "meta.code", "who gave the label: user or model"),
+    "confidence": (None, "stat.probability", "probability of the assigned cluster (soft assignment)"),
+    "x": (None, "pos.cartesian.x", "map coordinate x (2-D projection of the features)"),
+    "y": (None, "pos.cartesian.y", "map coordinate y (2-D projection of the features)"),
+    "ra": ("deg", "pos.eq.ra;meta.main", "right ascension of the image centre (FITS WCS), ICRS"),
+    "dec": ("deg", "pos.eq.dec;meta.main", "declination of the image centre (FITS WCS), ICRS"),
+    "concentration": (None, "phys.size;arith.ratio", "concentration C = 5 log10(r80/r20)"),
+    "asymmetry": (None, "src.morph.param", "rotational asymmetry A"),
+    "gini": (None, "src.morph.param", "Gini coefficient of the pixel fluxes"),
+    "m20": (None, "src.morph.param", "M20: second moment of the brightest 20% of the flux"),
+    "ellipticity": (None, "src.ellipticity", "ellipticity 1 - b/a"),
+    "colour": (None, "phot.color", "colour index from the image bands"),
+}
+#: Prefixes of per-class probability columns (one per class, added by the row builder).
+PROBABILITY_PREFIXES = ("p_", "prob_", "proba_")
+
+
+def column_meta(name: str) -> tuple[str | None, str, str]:
+    """Unit, UCD and description of a catalogue column (joined ``cat_*`` columns say where they came from)."""
+    if name in COLUMN_META:
+        return COLUMN_META[name]
+    if name.startswith(PROBABILITY_PREFIXES):
+        return None, "stat.probability", f"probability of class {name.split('_', 1)[1]}"
+    if name.startswith("cat_"):
+        return None, "", f"column {name[4:]} of the joined catalogue"
+    return None, "", ""
+
+
+def _rows_as_columns(rows: Sequence[CatalogueRow]) -> dict[str, list[object]]:
+    """The catalogue's columns in the CSV's order: standard ones, ``extra`` in first-seen order, morphology."""
+    from core.catalog.export import COLUMNS, _morphology_columns
+
+    extra: dict[str, None] = {}
+    for r in rows:
+        extra.update(dict.fromkeys(r.extra))
+    morph = _morphology_columns(list(rows))
+    cols: dict[str, list[object]] = {name: [getattr(r, name) for r in rows] for name in COLUMNS}
+    for name in extra:
+        cols[name] = [r.extra.get(name, float("nan")) for r in rows]
+    for j, name in enumerate(morph):
+        cols[name] = [r.morphology[j] if len(r.morphology) > j else float("nan") for r in rows]
+    return cols
+
+
+def _as_array(values: list[object]) -> np.ndarray:
+    """Text stays text (an 18-digit SDSS objid is never turned into a float); numbers become float64 or int64."""
+    if any(isinstance(v, str) for v in values):
+        return np.array(["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in values], dtype=str)
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iub":
+        return arr.astype(np.int64)
+    return arr.astype(np.float64)
+
+
+def catalogue_table(rows: Sequence[CatalogueRow], record: Mapping[str, object] | None = None) -> Table:
+    """The catalogue as an astropy ``Table`` with units, descriptions and UCDs; the run record in ``meta``.
+
+    Parameters
+    ----------
+    rows : sequence of CatalogueRow
+        One row per image (:func:`core.catalog.export.catalogue_rows`).
+    record : mapping, optional
+        The sidecar's run record; kept as JSON text under ``meta["run_record"]``.
+
+    Returns
+    -------
+    astropy.table.Table
+        Floats keep NaN where a value is missing (written as NULL/NaN by each format).
+    """
+    from astropy.table import Table
+
+    from core import __version__
+
+    table = Table()
+    for name, values in _rows_as_columns(rows).items():
+        table[name] = _as_array(values) if values else np.array([], dtype=str if name in ("path", "id") else float)
+        unit, ucd, description = column_meta(name)
+        if unit:
+            table[name].unit = unit
+        if ucd:
+            table[name].meta["ucd"] = ucd
+        if description:
+            table[name].description = description
+    table.meta["origin"] = ORIGIN
+    table.meta["galaxy_sorter_version"] = __version__
+    if record is not None:
+        run = record.get("run") if isinstance(record.get("run"), Mapping) else {}
+        table.meta["run_id"] = int(run.get("id", -1)) if run else -1
+        table.meta["method"] = str(record.get("method", ""))
+        table.meta[RUN_RECORD_KEY] = json.dumps(record, default=str, sort_keys=True)
+    return table
+
+
+def _atomic(path: Path, write: object) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it, then rename it to ``path``."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{''.join(path.suffixes)}")
+    try:
+        write(tmp)  # type: ignore[operator]
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _write_votable(table: Table, path: Path) -> None:
+    """VOTable 1.4 with the UCDs on the fields and the run record as table ``INFO`` elements.
+
+    ``Table.write(format="votable")`` drops ``meta``; the record is what makes the file reproducible.
+    """
+    from astropy.io.votable import from_table
+    from astropy.io.votable.tree import Info
+
+    votable = from_table(table)
+    vt = votable.get_first_table()
+    vt.name = "galaxy_sorter_catalogue"
+    vt.description = "Galaxy Sorter catalogue: one row per image, its cluster and label"
+    for key, value in table.meta.items():
+        vt.infos.append(Info(name=str(key), value=str(value)))
+    votable.to_xml(str(path))
+
+
+def _write_fits(table: Table, path: Path) -> None:
+    """FITS binary table; meta keys longer than 8 characters become HIERARCH cards, long values CONTINUE cards."""
+    import warnings
+
+    from astropy.io.fits.verify import VerifyWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", VerifyWarning)  # the HIERARCH notice, once per long key: expected here
+        table.write(path, format="fits", overwrite=True)
+
+
+def write_table(rows: Sequence[CatalogueRow], path: str | os.PathLike[str], fmt: str,
+                record: Mapping[str, object] | None = None) -> Path:
+    """Write the rows as an astropy table in ``fmt`` (``fits``, ``votable``, ``ascii.ecsv``, ``parquet``)."""
+    path = Path(path)
+    table = catalogue_table(rows, record)
+    if fmt == "votable":
+        return _atomic(path, lambda tmp: _write_votable(table, tmp))
+    if fmt == "fits":
+        return _atomic(path, lambda tmp: _write_fits(table, tmp))
+    return _atomic(path, lambda tmp: table.write(tmp, format=fmt, overwrite=True))
+
+
+def read_run_record(path: str | os.PathLike[str]) -> dict[str, object] | None:
+    """The run record kept in a catalogue written here (any of the table formats), or None."""
+    from astropy.table import Table
+
+    path = Path(path)
+    if path.suffix.lower() in (".vot", ".xml", ".votable"):
+        from astropy.io.votable import parse
+
+        infos = {i.name: i.value for i in parse(str(path)).get_first_table().infos}
+        text = infos.get(RUN_RECORD_KEY)
+    else:
+        meta = {str(k).lower(): v for k, v in Table.read(path).meta.items()}
+        text = meta.get(RUN_RECORD_KEY)
+    return json.loads(text) if text else None
+
+
+class CatalogueInImageFolder(ValueError):
+    """A catalogue whose suffix the scanner reads as an image was about to be written inside the image folder."""
+
+
+def refuse_inside_image_folder(path: str | os.PathLike[str], folder: str | os.PathLike[str] | None) -> None:
+    """Raise :class:`CatalogueInImageFolder` when ``path`` would be scanned as an image of ``folder``.
+
+    A ``.fits`` catalogue in the image folder (or below it) would be read by the
+    next scan as one more galaxy, fail or, worse, be clustered.
+    """
+    from core.images.io import is_image_name
+
+    if folder is None or not is_image_name(Path(path).name):
+        return
+    target, root = Path(path).resolve().parent, Path(folder).resolve()
+    if target == root or root in target.parents:
+        raise CatalogueInImageFolder(
+            f"{Path(path).name} would be read as an image by the next scan of {root}; "
+            f"write it outside the image folder (for example in {root.parent})")

@@ -1,0 +1,193 @@
+"""Feature extraction on a Dask cluster: more processes, or more machines, for one project.
+
+A survey of 10^6 galaxies takes a day of one CPU's time with Xception; Dask
+(``dask.distributed``, the scheduler the astronomy community already runs, from
+a laptop's ``LocalCluster`` to HPC through ``dask-jobqueue`` and LSDB) spreads it
+over worker processes.  :func:`extract_distributed` is the distributed twin of
+:func:`core.features.extract.extract_features` and returns the same
+:class:`~core.features.extract.ExtractionResult`.
+
+How the work is cut and kept
+    The images whose rows the project's feature cache does not hold yet are
+    cut into *partitions* of ``partition_size`` paths.  Each partition is one
+    Dask task, named after the cache key and the partition's paths, so the same
+    work always has the same name.  A worker runs the ordinary single-process
+    extractor on its partition (same model file, checked by SHA-256 on the
+    worker; same preprocessing; same batch size) and returns the rows.  The
+    client, the one process that holds the project's lock, appends each
+    partition's rows to the store as it arrives: the store keeps one writer
+    (its SQLite index and row files never see two), a run stopped half-way
+    keeps every finished partition and a rerun computes only the rest
+    (resumable), and a worker killed mid-partition has that partition redone
+    by the scheduler on another worker, its rows written once (idempotent).
+
+Workers and files
+    Workers read the images and the model file by path, so they need the
+    same file system as the client (a laptop, a workstation, an HPC cluster's
+    shared disk).  Nothing else is shipped.
+
+Dask is imported only here, and this module only when ``--workers`` or
+``--scheduler`` is given: the app and the plain CLI never load it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.features.distributed_spec import DEFAULT_PARTITION, DaskSpec
+from core.features.extract import ExtractionResult, FeatureModel, extract_features
+from core.images.io import SkippedFile
+from core.images.preprocess import Preprocessing
+from core.progress import Cancelled, ProgressFn, StopFn
+from core.store.cache import FeatureCache
+
+
+def connect(spec: DaskSpec):  # -> (distributed.Client, Callable[[], None])
+    """A Dask client for ``spec`` and a function that closes what was started.
+
+    A local cluster uses worker processes (not threads: onnxruntime and the
+    decoders release the GIL only in parts) with nannies, so a worker that dies
+    is restarted and its task rescheduled.  Every port it opens (scheduler, workers,
+    dashboard) is on 127.0.0.1, the dashboard's on a free one.
+    """
+    from distributed import Client, LocalCluster
+
+    if spec.scheduler:
+        client = Client(spec.scheduler)
+        return client, client.close
+    cluster = LocalCluster(n_workers=int(spec.workers or 1), threads_per_worker=1, processes=True,
+                           host="127.0.0.1", dashboard_address="127.0.0.1:0")
+    client = Client(cluster)
+
+    def close() -> None:
+        client.close()
+        cluster.close()
+
+    return client, close
+
+
+# One model per worker process and file: loading an ONNX session takes longer than a small partition.
+_WORKER_MODELS: dict[tuple[str, str, bool, int], FeatureModel] = {}
+
+
+def _worker_model(name: str, path: str, sha256: str, use_gpu: bool, threads: int) -> FeatureModel:
+    key = (path, sha256, use_gpu, threads)
+    model = _WORKER_MODELS.get(key)
+    if model is None:
+        model = FeatureModel(name, use_gpu=use_gpu, path=Path(path), threads=threads)
+        if model.sha256 != sha256:
+            raise RuntimeError(f"the model file {path} on worker {os.uname().nodename} is not the client's "
+                               f"(SHA-256 {model.sha256[:12]} != {sha256[:12]}): rebuild or copy it")
+        _WORKER_MODELS[key] = model
+    return model
+
+
+def extract_partition(paths: Sequence[str], name: str, model_path: str, sha256: str, prep: dict,
+                      batch_size: int, use_gpu: bool, threads: int) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
+    """Run on a worker: the features of one partition, as the single-process extractor computes them.
+
+    Returns the readable paths, their rows (float32) and ``(path, reason)`` of
+    the files that could not be read.  Plain types only, so any Dask
+    serialisation carries them.
+    """
+    model = _worker_model(name, model_path, sha256, use_gpu, threads)
+    res = extract_features([Path(p) for p in paths], model, Preprocessing(**prep), cache=None,
+                           batch_size=batch_size, workers=1)
+    return [str(p) for p in res.paths], res.features, [(s.path, s.reason) for s in res.skipped]
+
+
+def _task_name(cache_key: str, part: Sequence[Path]) -> str:
+    digest = hashlib.sha1("\n".join(map(str, part)).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return f"galaxy-sorter-extract-{cache_key[:16]}-{digest}"
+
+
+def extract_distributed(
+    paths: Sequence[str | os.PathLike[str]],
+    model: FeatureModel,
+    prep: Preprocessing | None = None,
+    cache: FeatureCache | None = None,
+    *,
+    client,  # distributed.Client
+    partition_size: int = DEFAULT_PARTITION,
+    batch_size: int = 16,
+    threads_per_worker: int = 1,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    on_batch: Callable[[list[Path], np.ndarray], None] | None = None,
+) -> ExtractionResult:
+    """Compute (or fetch from ``cache``) the features of ``paths`` on the workers of ``client``.
+
+    Parameters are those of :func:`~core.features.extract.extract_features`, plus
+    ``client`` (a ``distributed.Client``), ``partition_size`` (images per task)
+    and ``threads_per_worker``.  ``model`` is used for its file, name, SHA-256 and
+    provider choice; each worker loads its own copy.  Rows are written to
+    ``cache`` by this process only, a partition at a time, as partitions finish.
+
+    Returns
+    -------
+    ExtractionResult
+        Rows in the order of ``paths`` (readable images only), as the
+        single-process extractor returns them.
+
+    Raises
+    ------
+    Cancelled
+        When ``should_stop()`` turns True; finished partitions stay in the cache.
+    """
+    from distributed import as_completed
+
+    prep = prep or Preprocessing()
+    all_paths = [Path(p) for p in paths]
+    key = model.cache_key(prep)
+    rows: dict[Path, np.ndarray] = {}
+    if cache is not None:
+        rows.update(cache.lookup(key, all_paths))
+    todo = [p for p in all_paths if p not in rows]
+    total = len(all_paths)
+    if progress:
+        progress(len(rows) / total if total else 1.0,
+                 f"{len(rows)} cached, {len(todo)} to compute on {len(client.scheduler_info()['workers'])} Dask worker(s)")
+    start = time.perf_counter()
+    skipped: list[SkippedFile] = []
+    parts = [todo[i:i + partition_size] for i in range(0, len(todo), partition_size)]
+    futures = [client.submit(extract_partition, [str(p) for p in part], model.name, str(model.path), model.sha256,
+                             prep.as_dict(), batch_size, model.use_gpu, threads_per_worker,
+                             key=_task_name(key, part), retries=2)
+               for part in parts]
+    done = 0
+    try:
+        for future in as_completed(futures):
+            kept, feats, bad = future.result()
+            good = [Path(p) for p in kept]
+            feats = np.asarray(feats, dtype=np.float32)
+            if cache is not None and good:
+                cache.store(key, good, feats)
+            rows.update(zip(good, feats))
+            skipped.extend(SkippedFile(p, r) for p, r in bad)
+            if on_batch and good:
+                on_batch(good, feats)
+            done += len(good) + len(bad)
+            future.release()
+            if progress:
+                elapsed = time.perf_counter() - start
+                rate = done / elapsed if elapsed > 0 else 0.0
+                progress((total - len(todo) + done) / total, f"features {done}/{len(todo)} ({rate:.1f} img/s, Dask)")
+            if should_stop and should_stop():
+                raise Cancelled("feature extraction cancelled")
+    finally:
+        client.cancel([f for f in futures if not f.done()])
+    seconds = time.perf_counter() - start
+    kept_all = [p for p in all_paths if p in rows]
+    dim = model.feature_dim
+    features = np.stack([rows[p] for p in kept_all]).astype(np.float32) if kept_all else np.zeros((0, dim), np.float32)
+    # Skipped files in the order of the folder, as the single-process path reports them.
+    order = {str(p): i for i, p in enumerate(all_paths)}
+    skipped.sort(key=lambda s: order.get(s.path, len(order)))
+    return ExtractionResult(kept_all, features, skipped, model.provider, len(todo) - len(skipped),
+                            total - len(todo), seconds)

@@ -1,0 +1,323 @@
+"""Probabilities an astronomer can cut on: cross-fitted calibration, the folder's class fractions, the estimate.
+
+The head of a round (:func:`core.learning.head.fit_head`) is trained
+class-balanced: its probabilities are those of a folder where every class is
+equally common, and, trained on a few dozen labels, they are overconfident.
+This module turns them into the probabilities the catalogue writes:
+
+1. **Cross-fitting** (:func:`cross_fit`): the head is refitted k times, each
+   time without one fold of the user's labels, and predicts that fold; every
+   labelled galaxy so gets a probability from a model that never saw it (no
+   galaxy calibrates itself).
+2. **Bias-corrected temperature scaling** (:func:`fit_temperature`): one
+   temperature and one offset per class, fitted on those out-of-fold
+   probabilities (class-balanced negative log-likelihood), applied to the
+   head's probabilities of every galaxy (Guo et al. 2017; Alexandari et al.
+   2020, who show it is what makes step 3 work).
+3. **The folder's class fractions** (:func:`em_prior`): the EM of Saerens,
+   Latinne & Decaestecker (2002) estimates them from the calibrated
+   probabilities of the unlabelled galaxies, and :func:`shift_prior` moves the
+   probabilities from the balanced world to the folder.  The label of a
+   galaxy is then the class of highest probability: the rule that maximises
+   the expected accuracy of the catalogue.  Dividing by the fractions again
+   gives the class-balanced view (:func:`balanced_view`).  Which of the two
+   the round uses is its ``decision``: "balanced" by default, chosen on part
+   of Kaggle's training split, where the user's class-balanced, later
+   uncertain, picks took most of the rare class's typical members and EM then
+   under-estimated what was left of it (``docs/benchmarks.md``).
+4. **The estimate** (:func:`expected_accuracy`): if the probabilities are
+   calibrated, the catalogue's accuracy is the mean of the top probability of
+   the galaxies the user did not label; its interval comes from refitting
+   steps 2-3 on bootstrap resamples of the user's labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+_EPS = 1e-12
+
+
+def _log(p: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(p, _EPS, 1.0))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(1, keepdims=True)
+
+
+def cross_fit(fit: Callable[[np.ndarray, np.ndarray], np.ndarray | None], lab_rows: np.ndarray, lab_y: np.ndarray,
+              n_classes: int, *, folds: int = 5, random_state: int = 0) -> np.ndarray | None:
+    """Out-of-fold probabilities of the labelled galaxies: each from a head fitted without its fold.
+
+    Parameters
+    ----------
+    fit : callable
+        ``fit(rows, y)`` returns the probabilities of every galaxy, shape
+        (n_samples, n_classes), from a head trained on ``rows`` only (or None).
+    lab_rows, lab_y : ndarray of int
+        The labelled rows and their classes.
+    n_classes : int
+    folds : int
+        At most this many folds (stratified; fewer when a class has fewer labels).
+    random_state : int
+
+    Returns
+    -------
+    ndarray of shape (len(lab_rows), n_classes), or None when a labelled class has fewer than 2 labels.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    counts = np.bincount(lab_y)
+    counts = counts[counts > 0]
+    if len(counts) < 2 or counts.min() < 2:
+        return None
+    k = int(min(folds, counts.min()))
+    out = np.full((len(lab_rows), n_classes), 1.0 / n_classes)
+    for train, test in StratifiedKFold(k, shuffle=True, random_state=random_state).split(lab_rows, lab_y):
+        proba = fit(lab_rows[train], lab_y[train])
+        if proba is not None:
+            out[test] = proba[lab_rows[test]]
+    return out
+
+
+def fit_temperature(proba: np.ndarray, y: np.ndarray, *, bias: bool = True, l2: float = 1.0) -> tuple[float, np.ndarray]:
+    """Temperature and per-class offsets minimising the class-balanced NLL of ``softmax(log p / T + b)``.
+
+    Each class weighs the same in the loss (the head's balanced world), and
+    a small ridge (``l2``, a prior of T = 1, b = 0 worth that many labels)
+    keeps a fit on ten labels from running off (ten perfect labels would
+    otherwise send T to 0: certainty from nothing).
+
+    Returns
+    -------
+    (T, b) : float and ndarray of shape (n_classes,)
+    """
+    logp = _log(proba)
+    k = proba.shape[1]
+    counts = np.bincount(y, minlength=k).astype(float)
+    w = np.where(counts[y] > 0, len(y) / (np.maximum(counts[y], 1) * max(1, (counts > 0).sum())), 0.0)
+    rows = np.arange(len(y))
+
+    def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        inv_t = np.exp(theta[0])
+        z = logp * inv_t + (theta[1:] if bias else 0.0)
+        q = _softmax(z)
+        nll = -(w * _log(q[rows, y])).sum() + l2 * (theta ** 2).sum()
+        g = q
+        g[rows, y] -= 1.0
+        g *= w[:, None]
+        grad = np.concatenate([[(g * logp).sum() * inv_t], g.sum(0) if bias else []]) + 2 * l2 * theta
+        return float(nll), grad
+
+    # damped Newton on 1 + k parameters (the Hessian by differences of the exact gradient): a few
+    # dozen gradient evaluations on the labels, no optimiser library (scipy's L-BFGS-B spent 0.2 s
+    # a call in its Fortran driver under load, a round calls this a hundred times)
+    theta = np.zeros(1 + (k if bias else 0))
+    lo = np.array([-3.0] + [-5.0] * (len(theta) - 1))
+    f, g = loss_grad(theta)
+    eye = np.eye(len(theta))
+    for _ in range(50):
+        h = np.stack([(loss_grad(theta + 1e-5 * e)[1] - g) / 1e-5 for e in eye])
+        h = (h + h.T) / 2 + (1e-6 + max(0.0, -np.linalg.eigvalsh((h + h.T) / 2).min())) * eye
+        step = np.linalg.solve(h, g)
+        t = 1.0
+        while t > 1e-4:
+            cand = np.clip(theta - t * step, lo, -lo)
+            fc, gc = loss_grad(cand)
+            if fc <= f:
+                break
+            t /= 2
+        if t <= 1e-4 or np.abs(cand - theta).max() < 1e-7:
+            break
+        theta, f, g = cand, fc, gc
+    b = theta[1:] - theta[1:].mean() if bias else np.zeros(k)
+    return float(np.exp(-theta[0])), b
+
+
+def apply_temperature(proba: np.ndarray, T: float, b: np.ndarray) -> np.ndarray:
+    """The calibrated probabilities ``softmax(log p / T + b)``."""
+    return _softmax(_log(proba) / T + b)
+
+
+def em_prior(proba: np.ndarray, prior_from: np.ndarray | None = None, *, iters: int = 100,
+             tol: float = 1e-5) -> np.ndarray:
+    """The class fractions of the galaxies behind ``proba`` (Saerens et al. 2002 EM).
+
+    ``proba`` are posteriors under the prior ``prior_from`` (default: equal
+    fractions, the class-balanced head's).  Each step sets the fractions to
+    the mean posterior and re-weighs the posteriors by new / old fractions.
+    """
+    k = proba.shape[1]
+    p0 = np.full(k, 1.0 / k) if prior_from is None else np.asarray(prior_from, float)
+    ratio = np.asarray(proba, float) / np.clip(p0, 1e-12, None)
+    prior = p0.copy()
+    for _ in range(iters):
+        post = ratio * prior
+        post /= np.maximum(post.sum(1, keepdims=True), 1e-300)
+        new = post.mean(0)
+        done = np.abs(new - prior).max() < tol
+        prior = new
+        if done:
+            break
+    return np.clip(prior, 1e-6, 1.0) / np.clip(prior, 1e-6, 1.0).sum()
+
+
+def shift_prior(proba: np.ndarray, prior_from: np.ndarray, prior_to: np.ndarray) -> np.ndarray:
+    """Posteriors under ``prior_from`` moved to ``prior_to`` (Bayes: multiply by the ratio, renormalise)."""
+    p = proba * (np.asarray(prior_to, float) / np.clip(np.asarray(prior_from, float), 1e-12, None))
+    return p / np.clip(p.sum(1, keepdims=True), 1e-300, None)
+
+
+def balanced_view(proba: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """The probabilities as if every class were equally common (the class-balanced decision's)."""
+    k = proba.shape[1]
+    return shift_prior(proba, prior, np.full(k, 1.0 / k))
+
+
+def expected_accuracy(proba: np.ndarray) -> tuple[float, float]:
+    """Expected accuracy and balanced accuracy of labelling each galaxy with its most probable class.
+
+    Exact when ``proba`` is calibrated: galaxy i is right with probability
+    ``max_c p_i(c)``; class c's recall is the probability mass of c that
+    lands on galaxies labelled c over all of c's mass.
+    """
+    if not len(proba):
+        return float("nan"), float("nan")
+    pred = proba.argmax(1)
+    acc = float(proba.max(1).mean())
+    mass = proba.sum(0)
+    hit = np.array([proba[pred == c, c].sum() for c in range(proba.shape[1])])
+    present = mass > 1e-9
+    return acc, float(np.mean(hit[present] / mass[present]))
+
+
+def reliability(correct: np.ndarray, confidence: np.ndarray, bins: int = 10) -> tuple[float, list[tuple[float, float, int]]]:
+    """Expected calibration error and the reliability table (mean confidence, accuracy, count) per bin.
+
+    Equal-width bins over [1/2, 1] for top-class confidences of two classes
+    (which never fall below 1/2), else over [0, 1].
+    """
+    correct = np.asarray(correct, float)
+    confidence = np.asarray(confidence, float)
+    if not len(confidence):
+        return float("nan"), []
+    edges = np.linspace(0.5 if confidence.min() >= 0.5 else 0.0, 1.0, bins + 1)
+    which = np.clip(np.searchsorted(edges, confidence, side="right") - 1, 0, bins - 1)
+    table, err = [], 0.0
+    for b in range(bins):
+        m = which == b
+        if m.any():
+            table.append((float(confidence[m].mean()), float(correct[m].mean()), int(m.sum())))
+            err += m.mean() * abs(confidence[m].mean() - correct[m].mean())
+    return float(err), table
+
+
+@dataclass
+class Calibrated:
+    """A round's calibrated probabilities and what they say about the catalogue."""
+
+    #: Calibrated probabilities of every galaxy under the folder's estimated class fractions.
+    proba: np.ndarray
+    #: The folder's estimated class fractions (of the galaxies the user did not label).
+    prior: np.ndarray
+    temperature: float
+    bias: np.ndarray
+    #: Expected accuracy and balanced accuracy of the unlabelled galaxies' labels, and their 95% intervals.
+    accuracy: float
+    balanced_accuracy: float
+    interval: tuple[float, float]
+    balanced_interval: tuple[float, float]
+    #: Out-of-fold (cross-fitted) calibrated probabilities of the labelled galaxies, for the reliability diagram.
+    oof_proba: np.ndarray
+    #: ECE and reliability table of the out-of-fold probabilities on the user's labels.
+    ece: float
+    table: list[tuple[float, float, int]]
+    #: The class fractions ``proba`` are under: equal ("balanced" rule) or ``prior`` ("accuracy" rule).
+    used_prior: np.ndarray | None = None
+
+    def under(self, rule: str) -> np.ndarray:
+        """The probabilities under the other rule too: "balanced" (equal fractions) or "accuracy" (``prior``)."""
+        k = self.proba.shape[1]
+        now = self.used_prior if self.used_prior is not None else np.full(k, 1.0 / k)
+        return shift_prior(self.proba, now, self.prior if rule == "accuracy" else np.full(k, 1.0 / k))
+
+
+def calibrate(head_proba: np.ndarray, oof: np.ndarray, lab_rows: np.ndarray, lab_y: np.ndarray, *,
+              decision: str = "balanced", n_boot: int = 100, random_state: int = 0) -> Calibrated:
+    """Calibrate the head's probabilities on its out-of-fold ones and estimate the catalogue's accuracy.
+
+    Parameters
+    ----------
+    head_proba : ndarray of shape (n_samples, n_classes)
+        The class-balanced head fitted on all labels.
+    oof : ndarray of shape (len(lab_rows), n_classes)
+        From :func:`cross_fit`.
+    lab_rows, lab_y : ndarray of int
+    decision : {"balanced", "accuracy"}
+        The probabilities (and labels) the round gives: "balanced", the
+        calibrated class-balanced probabilities (chosen on part of Kaggle's
+        training split, see ``docs/benchmarks.md``); "accuracy", moved to the
+        folder's EM-estimated class fractions (the rule of highest expected
+        accuracy when those fractions are right; once the user's picks have
+        taken most of a rare class's typical members, EM under-estimates it).
+    n_boot : int
+        Bootstrap resamples of the labels for the interval (each refits the
+        temperature and the class fractions: a fraction of a second in all).
+    random_state : int
+
+    Returns
+    -------
+    Calibrated
+    """
+    n, k = head_proba.shape
+    free = np.ones(n, bool)
+    free[lab_rows] = False
+    rng = np.random.default_rng(random_state)
+
+    def fit(idx: np.ndarray, rows: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        T, b = fit_temperature(oof[idx], lab_y[idx])
+        bal = apply_temperature(head_proba[rows], T, b)
+        prior = em_prior(bal)
+        return T, b, prior, shift_prior(bal, np.full(k, 1.0 / k), use(prior))
+
+    use = (lambda prior: prior) if decision == "accuracy" else (lambda prior: np.full(k, 1.0 / k))
+    T, b, prior, _ = fit(np.arange(len(lab_y)), np.flatnonzero(free))
+    bal_all = apply_temperature(head_proba, T, b)
+    proba = shift_prior(bal_all, np.full(k, 1.0 / k), use(prior))
+    acc, bacc = expected_accuracy(proba[free])
+    # the bootstrap refits on 1,000 of the unlabelled galaxies (their sampling error, ~0.005, is
+    # far below the labels'): keeps a round on 10,000 galaxies within its time
+    some = np.flatnonzero(free)
+    some = np.sort(rng.choice(some, 1000, replace=False)) if len(some) > 1000 else some
+    boots = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, len(lab_y), len(lab_y))
+        if len(np.unique(lab_y[idx])) < len(np.unique(lab_y)):
+            continue
+        boots.append(expected_accuracy(fit(idx, some)[3]))
+    boots_a = np.array(boots) if boots else np.full((1, 2), np.nan)
+    oof_cal = apply_temperature(oof, T, b)  # the user's picks are class-balanced, so is this view
+    err, table = reliability(oof_cal.argmax(1) == lab_y, oof_cal.max(1))
+    lo, hi = np.nanpercentile(boots_a, [2.5, 97.5], axis=0)
+    # The calibration is checked on n labels only: a miscalibration within their binomial noise goes
+    # unseen, so the interval is at least the Wilson interval of n trials around the estimate.
+    w_acc, w_bal = wilson(acc, len(lab_y)), wilson(bacc, len(lab_y))
+    interval = (min(float(lo[0]), w_acc[0]), max(float(hi[0]), w_acc[1]))
+    balanced_interval = (min(float(lo[1]), w_bal[0]), max(float(hi[1]), w_bal[1]))
+    return Calibrated(proba, prior, T, b, acc, bacc, interval, balanced_interval, oof_cal, err, table, use(prior))
+
+
+def wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``p`` seen on ``n`` trials (NaNs when undefined)."""
+    if not np.isfinite(p) or n <= 0:
+        return float("nan"), float("nan")
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))

@@ -1,0 +1,82 @@
+"""Retrain as the user drives it (Ctrl+T, then the Run menu entry): the round report's reliability diagram and
+learning curve, undo, and the catalogue's calibrated probability columns (issue 21)."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+from PySide6.QtCore import Qt
+
+from tests.app.test_window import _cluster, _fast
+
+TRUTH = {"elliptical": "elliptical", "spiral": "spiral", "edge_on": "irregular"}
+
+
+def _label(p, per_class: int, skip: int = 0) -> list[int]:
+    """Label ``per_class`` galaxies of each class with their true class (after the first ``skip``)."""
+    rows = []
+    for kind, cls in TRUTH.items():
+        mine = [i for i, n in enumerate(p.names) if n.startswith(kind)][skip:skip + per_class]
+        p.set_labels(mine, cls)
+        rows += mine
+    return rows
+
+
+def test_retrain_shows_reliability_and_learning_curve_and_exports_probabilities(qtbot, window, folder, tmp_path):
+    window.open_folder(folder)
+    _fast(window, k=3, method="dec")
+    _cluster(qtbot, window, timeout=600_000)  # DEC on a CPU shared by many jobs
+    p = window.project
+    assert p.learning_curve() == []  # the DEC run has no estimate
+    labelled = _label(p, 3)
+    with qtbot.waitSignal(window.jobs.finished, timeout=600_000) as blocker:
+        qtbot.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    assert blocker.args[0] == "retrain"
+    box = window.last_round_box
+    assert box.isVisible() and box.objectName() == "round_box" and "changed cluster" in box.text()
+    # the reliability diagram is a picture of the round's cross-fitted probabilities on the 9 labels
+    result = p.last_round
+    assert result.calibration is not None and sum(n for _c, _a, n in result.calibration.table) == 9
+    pixmap = box.diagram.pixmap()
+    assert pixmap is not None and not pixmap.isNull() and pixmap.width() > 200
+    # the learning curve: one round so far, its estimate inside its interval
+    assert len(box.curve.points) == 1
+    n, est, lo, hi = box.curve.points[0]
+    assert n == 9 and lo <= est <= hi and (est, lo, hi) == (result.estimated_accuracy, *result.estimate_interval())
+
+    # the catalogue carries each class's calibrated probability; the user's labels are certain
+    out = window.export_catalogue(str(tmp_path / "catalogue.csv"))
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    cols = ["p_elliptical", "p_spiral", "p_irregular"]
+    assert all(c in rows[0] for c in cols)
+    proba = np.array([[float(r[c]) for c in cols] for r in rows])
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-4)
+    by_path = {r["path"]: r for r in rows}
+    for i in labelled:
+        r = by_path[p.paths[i]]
+        assert float(r[f"p_{r['label']}"]) == 1.0 and r["label_source"] == "user"
+    model_rows = [r for r in rows if r["label_source"] == "model"]
+    # the model's label is its most probable class (the catalogue's decision rule)
+    assert all(r["label"] == cols[int(np.argmax([float(r[c]) for c in cols]))][2:] for r in model_rows)
+
+    # a second round with more labels, from the Run menu: the curve grows; undo takes the point back
+    _label(p, 2, skip=3)
+    window.last_round_box.close()
+    run_menu = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Run")
+    entry = next(a for a in run_menu.actions() if a.text() == "&Retrain from my labels")
+    with qtbot.waitSignal(window.jobs.finished, timeout=600_000):
+        entry.trigger()
+    pts = window.last_round_box.curve.points
+    assert [pt[0] for pt in pts] == [9, 15]
+    window.undo()
+    assert [pt[0] for pt in p.learning_curve()] == [9]
+    window.redo()
+    assert [pt[0] for pt in p.learning_curve()] == [9, 15]
+
+    # the report's review button selects the moved galaxies (the box is not modal)
+    box = window.last_round_box
+    qtbot.mouseClick(box.review, Qt.MouseButton.LeftButton)
+    np.testing.assert_array_equal(np.sort(window.grid.rows()), np.flatnonzero(p.last_round.moved))
+    assert not box.isVisible()

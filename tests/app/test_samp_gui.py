@@ -1,0 +1,91 @@
+"""Catalogue > Send to TOPCAT/Aladin (SAMP) against a real astropy hub on 127.0.0.1, a second client as TOPCAT."""
+
+from __future__ import annotations
+
+import numpy as np
+from astropy.table import Table
+
+from tests.app.test_window import _cluster, _fast
+from tests.core.test_samp import Topcat, hub  # noqa: F401  (the hub fixture)
+
+
+def test_samp_sends_the_table_and_selections_both_ways_and_survives_the_hub(qtbot, window, folder, hub):  # noqa: F811
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    p = window.project
+    samp = window.catalogue.samp
+    samp.hub_params = hub.params
+    topcat = Topcat(hub)
+    try:
+        window.catalogue.menu.aboutToShow.emit()
+        assert samp.send_action.isEnabled()
+        samp.send_action.trigger()  # Catalogue > Send to TOPCAT/Aladin (SAMP)
+        qtbot.waitUntil(lambda: topcat.last("table.load.votable") is not None, timeout=10_000)
+        qtbot.waitUntil(lambda: "sent 30 rows" in window.stage_label.text(), timeout=10_000)
+        load = topcat.last("table.load.votable")
+        table = Table.read(load["url"].replace("file://", ""), format="votable")
+        assert len(table) == len(p) and ".galaxy-sorter" in load["url"]  # never in the scanned image folder
+        # app -> hub -> TOPCAT: a selection made on the map (what the lasso emits)
+        picked = np.flatnonzero(p.clusters == p.clusters[0])[:4]
+        window.map.selection_requested.emit(picked, False)
+        qtbot.waitUntil(lambda: topcat.last("table.select.rowList") is not None, timeout=10_000)
+        rows = [int(r) for r in topcat.last("table.select.rowList")["row-list"]]
+        assert sorted(str(table["path"][r]) for r in rows) == sorted(p.paths[i] for i in picked)
+        # TOPCAT -> hub -> app: rows selected there select the same galaxies in the map and the strip
+        chosen = [2, 7, 11]
+        topcat.client.notify_all({"samp.mtype": "table.select.rowList",
+                                  "samp.params": {"table-id": load["table-id"], "url": load["url"],
+                                                  "row-list": [str(r) for r in chosen]}})
+        want = sorted(p.paths.index(str(table["path"][r])) for r in chosen)
+        qtbot.waitUntil(lambda: list(p.selection.indices) == want, timeout=10_000)
+        assert list(window.map.selected) == want
+        assert sorted(int(r) for r in window.grid.rows()) == want
+        assert "3 galaxies selected in another tool" in window.stage_label.text()
+        sent_before = len([m for m, _ in topcat.received if m == "table.select.rowList"])
+        assert sent_before == 1  # the selection that came from TOPCAT is not echoed back to it
+        # the hub dies: the window stays responsive and says so
+        topcat.close()
+        hub.stop()
+        window.map.selection_requested.emit(picked[:2], False)
+        qtbot.waitUntil(lambda: "stopped answering" in window.stage_label.text(), timeout=10_000)
+        assert list(p.selection.indices) == sorted(picked[:2].tolist())
+    finally:
+        topcat.close()
+        samp.close()
+
+
+def test_the_hovered_galaxy_points_sky_viewers_at_it(qtbot, window, tmp_path, hub):  # noqa: F811
+    from astropy.io import fits
+
+    folder = tmp_path / "fits"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[:48, :48]
+    for i in range(6):
+        hdu = fits.PrimaryHDU((1000 * np.exp(-np.hypot(x - 24, y - 24) * (1 + i % 2) / 4)
+                               + rng.normal(0, 1, (48, 48))).astype(np.float32))
+        h = hdu.header
+        h["CTYPE1"], h["CTYPE2"] = "RA---TAN", "DEC--TAN"
+        h["CRPIX1"], h["CRPIX2"] = 24.5, 24.5
+        h["CRVAL1"], h["CRVAL2"] = 150.0 + i, -2.0
+        h["CDELT1"], h["CDELT2"] = -0.2 / 3600, 0.2 / 3600
+        hdu.writeto(folder / f"g{i}.fits")
+    window.open_folder(folder)
+    _fast(window, k=2)
+    _cluster(qtbot, window)
+    p = window.project
+    samp = window.catalogue.samp
+    samp.hub_params = hub.params
+    topcat = Topcat(hub)
+    try:
+        samp.send_action.trigger()
+        qtbot.waitUntil(lambda: "sent 6 rows" in window.stage_label.text(), timeout=10_000)
+        row = p.names.index("g4")
+        window.map.hovered.emit(row)  # what the map emits when the cursor is over a galaxy
+        qtbot.waitUntil(lambda: topcat.last("coord.pointAt.sky") is not None, timeout=10_000)
+        where = topcat.last("coord.pointAt.sky")
+        assert abs(float(where["ra"]) - 154.0) < 1e-6 and abs(float(where["dec"]) + 2.0) < 1e-6
+    finally:
+        topcat.close()
+        samp.close()

@@ -1,0 +1,102 @@
+"""Calibration of a round's probabilities: temperature, the folder's class fractions, the estimate, cross-fitting."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.learning.calibration import (
+    apply_temperature,
+    balanced_view,
+    cross_fit,
+    em_prior,
+    expected_accuracy,
+    fit_temperature,
+    reliability,
+    shift_prior,
+)
+from core.learning.head import calibrated_head
+
+
+def _two_class(n: int, fraction: float, seed: int, sharp: float = 1.0):
+    """Calibrated balanced posteriors of a population with ``fraction`` of class 1, and labels drawn from them."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < fraction).astype(int)
+    score = rng.normal(np.where(y == 1, 1.0, -1.0), 1.0)
+    # the exact balanced posterior of two unit Gaussians at -1 and +1 is sigmoid(2 score)
+    p1 = 1 / (1 + np.exp(-2 * score * sharp))
+    return np.stack([1 - p1, p1], 1), y
+
+
+def test_temperature_undoes_overconfidence_and_lowers_ece():
+    proba, y = _two_class(4000, 0.5, 0, sharp=3.0)  # three times too sure
+    T, b = fit_temperature(proba, y, l2=0.0)
+    assert 2.5 < T < 3.5 and np.abs(b).max() < 0.2
+    cal = apply_temperature(proba, T, b)
+    before = reliability(proba.argmax(1) == y, proba.max(1))[0]
+    after = reliability(cal.argmax(1) == y, cal.max(1))[0]
+    assert after < 0.02 < before
+
+
+def test_ten_perfect_labels_do_not_make_certainty():
+    proba = np.array([[0.9, 0.1]] * 5 + [[0.2, 0.8]] * 5)
+    y = np.array([0] * 5 + [1] * 5)
+    T, _ = fit_temperature(proba, y)
+    assert T > 0.2  # the ridge holds it near 1; without it T runs to its bound
+
+
+def test_em_recovers_the_folders_class_fractions_and_shifting_raises_accuracy():
+    proba, y = _two_class(6000, 0.2, 1)
+    prior = em_prior(proba)
+    assert abs(prior[1] - 0.2) < 0.03
+    shifted = shift_prior(proba, np.full(2, 0.5), prior)
+    assert np.mean(shifted.argmax(1) == y) > np.mean(proba.argmax(1) == y) + 0.02
+    # the class-balanced view goes back exactly
+    np.testing.assert_allclose(balanced_view(shifted, prior), proba, atol=1e-9)
+    # and the shifted probabilities are calibrated for this folder: the estimate is the truth
+    acc, bacc = expected_accuracy(shifted)
+    assert abs(acc - np.mean(shifted.argmax(1) == y)) < 0.02
+    pred = shifted.argmax(1)
+    true_bacc = np.mean([np.mean(pred[y == c] == c) for c in (0, 1)])
+    assert abs(bacc - true_bacc) < 0.03
+
+
+def test_cross_fit_never_lets_a_galaxy_calibrate_itself():
+    rows = np.arange(40)
+    y = np.repeat([0, 1], 20)
+    seen: list[tuple[set, np.ndarray]] = []
+
+    def fit(train_rows, train_y):
+        out = np.full((40, 2), 0.5)
+        seen.append((set(train_rows.tolist()), train_y))
+        return out
+
+    oof = cross_fit(fit, rows, y, 2, folds=5)
+    assert oof.shape == (40, 2) and len(seen) == 5
+    held = [set(rows.tolist()) - s for s, _ in seen]
+    assert all(len(h) == 8 for h in held) and set().union(*held) == set(rows.tolist())
+    assert cross_fit(fit, rows[:3], np.array([0, 0, 1]), 2) is None  # one label of a class: nothing to cross-fit
+
+
+def test_calibrated_head_on_an_imbalanced_folder():
+    """15% of class 0, 20 random labels per class: the EM rule (a true prior shift) and its honest estimate."""
+    rng = np.random.default_rng(3)
+    n = 2000
+    y = (rng.random(n) > 0.15).astype(int)
+    X = rng.normal(size=(n, 8)).astype(np.float32)
+    X[:, 0] += 1.6 * y
+    lab = np.concatenate([rng.choice(np.flatnonzero(y == c), 20, replace=False) for c in (0, 1)])
+    raw, cal = calibrated_head(X, lab, y[lab], 2, decision="accuracy", random_state=0)
+    free = np.setdiff1d(np.arange(n), lab)
+    assert 0.05 < cal.prior[0] < 0.32  # near the folder's 15%, far from the picks' 50%
+    acc_rule = np.mean(cal.proba[free].argmax(1) == y[free])
+    acc_balanced = np.mean(raw[free].argmax(1) == y[free])
+    assert acc_rule > acc_balanced + 0.03
+    lo, hi = cal.interval
+    assert lo <= acc_rule <= hi and hi - lo < 0.25  # the interval holds the truth, and says something
+    assert abs(cal.accuracy - acc_rule) < 0.05
+    assert cal.oof_proba.shape == (40, 2) and cal.table
+    # the class-balanced view of the same calibration, the round's default rule
+    _, bal = calibrated_head(X, lab, y[lab], 2, random_state=0)
+    np.testing.assert_allclose(bal.proba, cal.under("balanced"), atol=1e-9)
+    np.testing.assert_allclose(cal.proba, bal.under("accuracy"), atol=1e-9)
+    assert bal.interval[0] <= np.mean(bal.proba[free].argmax(1) == y[free]) <= bal.interval[1]

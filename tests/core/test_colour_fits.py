@@ -1,0 +1,48 @@
+"""Colour from FITS: three band files of one galaxy (or a three-plane cube) composed with make_lupton_rgb."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.images.display import Stretch, apply_stretch, band_files, read_raw, render
+from core.images.sample import make_band_sample
+
+
+def test_band_files_are_found_by_name_reddest_first(tmp_path):
+    files = make_band_sample(tmp_path, n=2)
+    g, r, i = files[:3]
+    assert band_files(g) == band_files(i) == [i, r, g]
+    (tmp_path / "spiral_0_z.fits").write_bytes(i.read_bytes())  # a fourth band: g, r, i are still the three
+    assert band_files(r) == [i, r, g]
+    (tmp_path / "lone_g.fits").write_bytes(g.read_bytes())
+    assert band_files(tmp_path / "lone_g.fits") is None  # no siblings: one grey band
+    assert read_raw(tmp_path / "lone_g.fits").shape[2] == 1
+    raw = read_raw(g)
+    assert raw.shape == (96, 96, 3)
+    centre = raw[48, 48]
+    assert centre[0] > centre[1] > centre[2]  # the bulge is brightest in i (shown red), faintest in g (blue)
+
+
+def test_lupton_keeps_the_colour_of_the_core_where_a_plain_stretch_saturates(tmp_path):
+    g = make_band_sample(tmp_path, n=1)[0]
+    raw = read_raw(g)
+    lupton = apply_stretch(raw, Stretch("lupton", 0.5, 99.5))
+    plain = apply_stretch(raw, Stretch("asinh", 0.5, 99.5))
+    core = lupton[46:51, 46:51].reshape(-1, 3).astype(int).mean(axis=0)
+    assert core[0] > core[2] + 60  # red bulge stays red
+    burnt = plain[46:51, 46:51].reshape(-1, 3).astype(int).mean(axis=0)
+    assert burnt.min() > 200 and burnt[0] - burnt[2] < core[0] - core[2] - 40  # asinh per pixel: a whitish core
+    # the arms are bluer than the bulge: the colour ratio of each pixel is kept
+    arms = (np.hypot(*(np.mgrid[:96, :96] - 47.5)) > 15) & (raw[:, :, 2] > np.percentile(raw[:, :, 2], 90))
+    ratio_arms = lupton[arms][:, 2].astype(float).sum() / max(1.0, lupton[arms][:, 0].astype(float).sum())
+    ratio_core = core[2] / core[0]
+    assert ratio_arms > ratio_core
+    # the stretch limits apply: a lower upper limit brightens
+    brighter = apply_stretch(raw, Stretch("lupton", 0.5, 90.0))
+    assert brighter[arms].astype(int).mean() > lupton[arms].astype(int).mean() + 5
+    darker_sky = apply_stretch(raw, Stretch("lupton", 50.0, 99.5))  # a higher lower limit: the sky goes black
+    assert darker_sky[:10, :10].astype(int).mean() < 1 < lupton[:10, :10].astype(int).mean() - 5
+    # one band, one plane of a cube: grey
+    grey = apply_stretch(raw, Stretch("lupton", 0.5, 99.5, band=1))
+    assert (grey[:, :, 0] == grey[:, :, 2]).all()
+    assert render(g, Stretch("lupton")).shape == (96, 96, 3)
