@@ -156,3 +156,51 @@ def action(parent: QWidget, menu, text: str, slot, shortcut=None, tip: str = "")
     item.triggered.connect(lambda _checked=False: slot())
     menu.addAction(item)
     return item
+
+
+def back_up_project(window) -> Path | None:  # window: app.window.MainWindow
+    """File > Back up project…: ask where, write a one-file copy of ``project.sqlite`` (core's backup API)."""
+    from datetime import datetime
+
+    project = window.project
+    if project is None:
+        return None
+    default = project.folder.parent / f"{project.folder.name}-project-{datetime.now():%Y%m%d-%H%M}.sqlite"
+    path = save_path(window, "Back up project", default, "Galaxy Sorter project (*.sqlite)")
+    if not path:
+        return None
+    try:
+        out = project.store.backup(path)
+    except (OSError, RuntimeError) as exc:
+        window.show_error(f"Cannot back up the project to {path}: {exc}", "Choose a folder you can write to.")
+        return None
+    window.status.say(f"Backed up the project (labels, runs, classes) to {out}")
+    return out
+
+
+def offer_recovery(window, folder: Path, exc) -> bool:  # exc: core.store.recovery.DamagedStore
+    """The project's database is damaged: offer to rescue every readable label (never to delete it).
+
+    Returns True when the recovery ran (the caller opens the folder again).
+    """
+    from core.store.recovery import recover_project
+
+    box = QMessageBox(QMessageBox.Icon.Warning, "Galaxy Sorter",
+                      f"The project of {folder.name} is damaged and cannot be opened as it is.", parent=window)
+    box.setInformativeText("Recover copies every label, class and run that can still be read into a fresh "
+                           "project database and keeps the damaged file beside it. Nothing is deleted.")
+    box.setDetailedText(str(exc))
+    box.setObjectName("recover_box")
+    recover = box.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    if box.clickedButton() is not recover:
+        window.show_error(str(exc))
+        return False
+    try:
+        report = recover_project(exc.folder, root=folder)
+    except Exception as err:  # noqa: BLE001 - a failed rescue is told, and the damaged file stays as it was
+        window.show_error(f"The recovery failed: {err}", "The damaged database was left as it was.")
+        return False
+    notice(window, "Project recovered", report.summary()[0].upper() + report.summary()[1:] + ".")
+    return True

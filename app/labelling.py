@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from app.widgets.qt_thumbnails import QtPreview, QtThumbnailGrid
+from app.widgets.qt_preview import QtPreview
+from app.widgets.qt_thumbnails import QtThumbnailGrid
 from core.colouring import row_color
 from core.images.io import image_id
 from core.project import Project
@@ -106,7 +107,8 @@ class Labelling:
         p = self.project
         if p is None:
             return
-        self.show_list(np.flatnonzero(p.clusters == cluster), f"Cluster {cluster}: {p.cluster_name(cluster)}")
+        named = f": {p.cluster_name(cluster)}" if cluster in p.cluster_names else ""  # not "Cluster 0: cluster 0"
+        self.show_list(np.flatnonzero(p.clusters == cluster), f"Cluster {cluster}{named}")
 
     def show_preview(self, row: int) -> None:
         """Show image ``row`` large with what is known about it (nothing for -1)."""

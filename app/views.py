@@ -6,37 +6,54 @@
   the hovered galaxy;
 * :class:`QtSkippedFiles` lists the files a run could not read;
 * :class:`JobStatus` shows the running job in the status bar: stage, progress,
-  time left, Cancel, and where the features run.
+  time left, Cancel, and where the features run;
+* :class:`ViewState` keeps what the user set up to look at per project (the
+  display stretch, the thumbnail size, the truth file; issue 18) in the
+  project's store, so a reopened folder shows the same view, and shows a
+  reopened project's first cluster rather than empty docks.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import (
+    QComboBox,
     QDockWidget,
+    QFrame,
     QLabel,
+    QMainWindow,
     QMenu,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QStackedWidget,
     QStatusBar,
     QTreeWidget,
     QTreeWidgetItem,
+    QVBoxLayout,
     QWidget,
 )
 
+from app.labelling import Labelling
 from app.widgets.qt_classify import QtClassify
 from app.widgets.qt_map import QtClusterMap
-from app.widgets.qt_thumbnails import ThumbnailCache
+from app.widgets.qt_preview import QtPreview
+from app.widgets.qt_tables import QtClusterTable
+from app.widgets.qt_text import ElidedLabel
+from app.widgets.qt_thumbnails import THUMB, QtThumbnailGrid, ThumbnailCache
 from app.workers import JobRunner
 from core.colouring import COLOURINGS, Colouring, cluster_color, colouring, is_colouring
+from core.images.display import Stretch
 from core.images.io import image_id
+from core.images.preprocess import Preprocessing
 from core.project import Project
 
 
@@ -56,20 +73,41 @@ class MapView:
         self.status = status
         self.project: Project | None = None
         self.mode = COLOURINGS.default
-        self.hover_cache = ThumbnailCache(size=128, capacity=500)
-        self.hover_label = QLabel(map)
-        self.hover_label.setStyleSheet("background:#202020;color:#eeeeee;border:1px solid #888;padding:3px")
+        # The hovered galaxy as the strip shows it: the run's crop, the display stretch, its id below.
+        self.hover_cache = ThumbnailCache(size=128, capacity=500, prep=Preprocessing())
+        self.hover_label = QFrame(map)
+        self.hover_label.setObjectName("hover")
+        self.hover_label.setStyleSheet("#hover {background:#202020;border:1px solid #888} QLabel {color:#eeeeee}")
+        self.hover_image, self.hover_caption = QLabel(), QLabel()
+        box = QVBoxLayout(self.hover_label)
+        box.setContentsMargins(3, 3, 3, 3)
+        box.setSpacing(2)
+        for label in (self.hover_image, self.hover_caption):
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            box.addWidget(label)
+        self.hover_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.hover_label.hide()
+        self.hover_row = -1
         map.hovered.connect(self._on_hover)
 
     def set_project(self, project: Project) -> None:
         """Render ``project`` and follow its changes."""
         self.project = project
+        self._follow_crop()
+        project.subscribe("data_changed", self._follow_crop)
         project.subscribe("data_changed", self.render)
         project.subscribe("coords_changed", self.render)
         for event in ("labels_changed", "classes_changed", "clusters_changed", "round_changed"):
             project.subscribe(event, lambda *_: self.recolor())
         project.selection.subscribe(lambda indices, _source: self.map.set_selection(indices))
+
+    def _follow_crop(self) -> None:
+        p = self.project
+        self.hover_cache.configure(prep=p.preprocessing() if p is not None else None)
+
+    def set_stretch(self, stretch: Stretch) -> None:
+        """Show the hovered galaxy under the display stretch ``stretch`` (the preview's)."""
+        self.hover_cache.configure(stretch=stretch)
 
     def set_mode(self, mode: str) -> None:
         """Colour by the entry ``mode`` of :data:`core.colouring.COLOURINGS`, or by a joined catalogue column.
@@ -84,6 +122,19 @@ class MapView:
             return
         self.mode = mode
         self.recolor()
+
+    def export(self, path: str, show_error: Callable[..., None]) -> None:
+        """Save the map to ``path`` (PNG or SVG by its extension); the status line names the file, or says why none was.
+
+        An empty ``path`` (the user cancelled the save dialog) does nothing.
+        """
+        if not path:
+            return
+        try:
+            self.say(f"Map saved to {path} as {self.map.export_image(path)}")
+        except (OSError, ValueError) as exc:
+            self.say(f"Map not saved: {exc}")
+            show_error(f"Cannot save the map to {path}: {exc}", "Choose a folder you can write to, or PNG.")
 
     def _colouring_ok(self, mode: str) -> bool:
         try:
@@ -160,10 +211,12 @@ class MapView:
     def _on_hover(self, row: int) -> None:
         p = self.project
         if p is None or row < 0 or row >= len(p.paths):
+            self.hover_row = -1
             self.hover_label.hide()
             return
-        self.hover_label.setPixmap(self.hover_cache.get(p.paths[row]))
-        self.hover_label.setToolTip(image_id(p.paths[row]))
+        self.hover_row = row
+        self.hover_image.setPixmap(self.hover_cache.get(p.paths[row]))
+        self.hover_caption.setText(image_id(p.paths[row]))
         self.hover_label.adjustSize()
         pos = self.map.mapFromGlobal(QCursor.pos())
         x = min(pos.x() + 16, self.map.width() - self.hover_label.width() - 4)
@@ -191,6 +244,16 @@ class CentralArea(QStackedWidget):
         self.welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
         for widget in (self.welcome, map, classify):
             self.addWidget(widget)
+        self.currentChanged.connect(lambda _i: self.updateGeometry())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        """The page shown sets the minimum (a stack takes its largest page's: classify mode's in map mode)."""
+        page = self.currentWidget()
+        return page.minimumSizeHint() if page is not None else super().minimumSizeHint()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        page = self.currentWidget()
+        return page.sizeHint() if page is not None else super().sizeHint()
 
     def leave_start_screen(self) -> None:
         """A folder is open: show the map (unless classify mode is on)."""
@@ -252,6 +315,27 @@ def duration(seconds: float) -> str:
     return f"{int(seconds // 60)} min {int(seconds % 60)} s"
 
 
+def fit_small_screens(window: QMainWindow) -> None:
+    """Make ``window`` usable on a 1366 x 768 laptop screen (issue 18).
+
+    The side docks take the bottom corners (the strip lies under the map only, so the
+    left column and the strip need not stack), the run settings scroll, and every combo box is as wide as ten
+    characters at least rather than its longest entry (the list shows all of it).
+    """
+    run = window.docks["Run"]  # the tallest panel scrolls rather than set the window's height
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(run.widget())
+    run.setWidget(area)
+    window.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+    window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+    for combo in window.findChildren(QComboBox):
+        combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        combo.setMinimumContentsLength(10)
+        combo.setMinimumWidth(min(combo.minimumSizeHint().width(), 110))  # the hint ignores the policy above
+
+
 class JobStatus:
     """The status bar's job feedback, following a :class:`JobRunner` by its signals.
 
@@ -264,10 +348,11 @@ class JobStatus:
     def __init__(self, bar: QStatusBar, jobs: JobRunner, extra: tuple[QWidget, ...] = ()) -> None:
         self.provider_label = QLabel("Features: not run yet")
         self.provider_label.setToolTip("The onnxruntime execution provider the feature model really uses")
-        self.privacy_label = QLabel(PRIVACY)
+        self.privacy_label = ElidedLabel(PRIVACY, minimum=60)
+        self.privacy_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.privacy_label.setToolTip("Galaxy Sorter runs its models locally; it has no upload, no telemetry and "
                                       "needs no network.")
-        self.stage_label = QLabel("")
+        self.stage_label = ElidedLabel("")
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(240)
         self.progress.setRange(0, 1000)
@@ -332,3 +417,63 @@ class RecentFolders:
             action = self.menu.addAction(f)
             action.triggered.connect(lambda _=False, f=f: self.open_folder(f))
         self.menu.setEnabled(bool(self.folders()))
+
+
+class ViewState:
+    """Restore a project's stretch, thumbnail size and truth file when it opens, and keep them as they change.
+
+    Parameters
+    ----------
+    grid, preview, table
+        The strip (its size slider), the preview (its stretch control) and the cluster x label table.
+    say : callable(str)
+        Where to say that a kept truth file is gone.
+    labelling : Labelling
+        Shows the first cluster in the strip and the preview when a clustered project reopens.
+    """
+
+    def __init__(self, grid: QtThumbnailGrid, preview: QtPreview, table: QtClusterTable,
+                 say: Callable[[str], None], labelling: Labelling) -> None:
+        self.grid, self.preview, self.table, self.say, self.labelling = grid, preview, table, say, labelling
+        self.project: Project | None = None
+        preview.stretch_changed.connect(self._keep_stretch)
+        grid.size_slider.valueChanged.connect(self._keep_size)
+
+    def set_project(self, project: Project) -> None:
+        """Show ``project`` as it was last seen (defaults for what it never kept)."""
+        self.project = None  # restoring is not a change to keep
+        stretch = project.view_setting("stretch")
+        try:
+            shown = Stretch(**stretch) if isinstance(stretch, dict) else Stretch()
+        except (TypeError, ValueError):  # kept by another version: the default
+            shown = Stretch()
+        self.preview.stretch_control.set_stretch(shown)
+        size = project.view_setting("thumb_size")
+        self.grid.set_thumb_size(int(size) if isinstance(size, (int, float)) else THUMB)
+        self.project = project
+        self._restore_truth(project)
+        if project.run_id is not None and len(project) and not len(project.selection.indices):
+            self.labelling.show_cluster(project.cluster_ids()[0])  # a reopened project shows a cluster, not empty docks
+
+    def _restore_truth(self, project: Project) -> None:
+        from core.catalog.truth import load_truth
+
+        path = project.view_setting("truth_file")
+        self.table.clear_truth()  # the last project's truth is not this one's
+        if not isinstance(path, str):
+            return
+        try:
+            truth = load_truth(path)
+        except (OSError, ValueError) as exc:
+            self.say(f"The truth file {Path(path).name} could not be read again ({exc}); load it again from "
+                     "Catalogue > Load a truth file")
+            return
+        self.table.set_truth(truth, Path(path).name)
+
+    def _keep_stretch(self, stretch: Stretch) -> None:
+        if self.project is not None:
+            self.project.set_view_setting("stretch", dataclasses.asdict(stretch))
+
+    def _keep_size(self, size: int) -> None:
+        if self.project is not None:
+            self.project.set_view_setting("thumb_size", int(size))

@@ -15,13 +15,14 @@ from PySide6.QtWidgets import QComboBox, QDockWidget, QFileDialog, QMainWindow, 
 
 from app import dialogs
 from app.labelling import Labelling
-from app.views import CentralArea, JobStatus, MapView, QtSkippedFiles, RecentFolders, duration
+from app.views import CentralArea, JobStatus, MapView, QtSkippedFiles, RecentFolders, ViewState, duration, fit_small_screens
 from app.widgets.qt_classify import QtClassify
 from app.widgets.qt_controls import QtRunSettings
 from app.widgets.qt_labels import QtClasses, QtClusters
 from app.widgets.qt_map import QtClusterMap
+from app.widgets.qt_preview import QtPreview
 from app.widgets.qt_tables import CatalogueTools
-from app.widgets.qt_thumbnails import QtPreview, QtThumbnailGrid
+from app.widgets.qt_thumbnails import QtThumbnailGrid
 from app.workers import JobRunner
 from core.catalog.export import EXPORT_FORMATS
 from core.clustering.methods import CLUSTER_METHODS, describe_k_scores, suggest_n_clusters
@@ -29,6 +30,7 @@ from core.colouring import COLOURINGS
 from core.images.io import is_image_name
 from core.pipeline import PipelineResult, run_in_own_store
 from core.project import Project
+from core.store.recovery import DamagedStore
 from core.vocabulary import EXCLUDE, UNSURE
 
 
@@ -92,6 +94,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_shortcuts()
         self.catalogue = CatalogueTools(self)
+        fit_small_screens(self)
+        self.view_state = ViewState(self.grid, self.preview, self.catalogue.table, self.status.say, self.labelling)
 
         self.run_settings.cluster_requested.connect(self.start_clustering)
         self.run_settings.suggest_requested.connect(self.suggest_next)
@@ -103,8 +107,8 @@ class MainWindow(QMainWindow):
         self.classes.label_requested.connect(self.label_selection)
         self.classify.label_requested.connect(self.label_selection)
         self.classify.accept_requested.connect(self.accept_model_label)
-        self.preview.stretch_changed.connect(self.grid.set_stretch)
-        self.preview.stretch_changed.connect(self.classify.set_stretch)
+        for follower in (self.grid, self.classify, self.map_view):  # the strip, classify mode, the hover
+            self.preview.stretch_changed.connect(follower.set_stretch)
         self.jobs.partial.connect(lambda value: self.map_view.show_partial(*value[1:]))
         self.jobs.failed.connect(self._on_job_failed)
         self.jobs.busy_changed.connect(self.run_settings.set_busy)
@@ -128,6 +132,7 @@ class MainWindow(QMainWindow):
                                for e in EXPORT_FORMATS]
         self.export_map_action = dialogs.action(self, m, "Export &map (PNG/SVG)…", self.export_map)
         self.copy_action = dialogs.action(self, m, "&Copy selected file paths", self.copy_paths, "Ctrl+Shift+C")
+        self.backup_action = dialogs.action(self, m, "&Back up project…", lambda: dialogs.back_up_project(self))
         m.addSeparator()
         dialogs.action(self, m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         e = self.menuBar().addMenu("&Edit")
@@ -190,6 +195,8 @@ class MainWindow(QMainWindow):
             return False
         try:
             project = Project.open(folder)
+        except DamagedStore as exc:  # a damaged database: offer the recovery that keeps every readable label
+            return dialogs.offer_recovery(self, folder, exc) and self.open_folder(folder)
         except Exception as exc:  # unreadable store, newer schema: tell the user, keep the window
             self.show_error(f"Cannot open the project of {folder}: {exc}", "", traceback.format_exc())
             return False
@@ -200,7 +207,7 @@ class MainWindow(QMainWindow):
         # The views follow the project themselves; the map first, so a selection is outlined there
         # before the strip follows it.
         for view in (self.map_view, self.labelling, self.skipped, self.classes, self.clusters, self.classify,
-                     self.catalogue):
+                     self.catalogue, self.view_state):
             view.set_project(project)
         self.central.leave_start_screen()
         for event in ("data_changed", "history_changed", "round_changed"):
@@ -258,11 +265,14 @@ class MainWindow(QMainWindow):
     def _on_features_loaded(self, result: tuple) -> None:
         res, provider = result
         p = self.project
-        if p is not None and [str(x) for x in res.paths] == p.paths:
+        if p is not None and not p.closed and [str(x) for x in res.paths] == p.paths:  # closed: the window went
             p.features = res.features
             self.status.say(f"Restored {p.folder.name}: {len(p)} images, "
                             f"{sum(u is not None for u in p.user_labels)} labels by you, {len(p.cluster_ids())} "
-                            f"clusters ({p.run_info.get('method')}), {p.projection()} map; features ready")
+                            f"clusters ({self.run_settings.shown_name('method', p.run_info.get('method'))}), "
+                            f"{self.run_settings.shown_name('projection', p.projection())} map; features ready"
+                            + (f" ({len(res.skipped)} image(s) gone or unreadable: their clustered features kept)"
+                               if res.skipped else ""))
         self.status.set_provider(provider)
 
     def suggest_k(self) -> None:
@@ -295,7 +305,7 @@ class MainWindow(QMainWindow):
 
         def done(coords: np.ndarray) -> None:
             p.set_coords(coords, method)
-            self.status.say(f"Map: {method}")
+            self.status.say(f"Map: {self.run_settings.shown_name('projection', method)}")
 
         self.jobs.start("project", lambda X, progress, should_stop: project(
             X, method, labels=labels, progress=progress, should_stop=should_stop), p.features, on_result=done)
@@ -420,6 +430,7 @@ class MainWindow(QMainWindow):
             action.setEnabled(has_run)
         self.export_map_action.setEnabled(has_run)
         self.copy_action.setEnabled(bool(p and len(p.selection.indices)))
+        self.backup_action.setEnabled(p is not None)
         self.cluster_action.setEnabled(p is not None)
         self.suggest_action.setEnabled(has_run)
         self.retrain_action.setEnabled(bool(has_run and p.encoder_path() is not None))
@@ -452,11 +463,9 @@ class MainWindow(QMainWindow):
         return out
 
     def export_map(self, path: str | None = None) -> None:
-        """Save the map as PNG or SVG."""
-        path = path or dialogs.save_path(self, "Export map", "map.png", "PNG image (*.png);;SVG image (*.svg)")
-        if path:
-            self.map.export_image(path)
-            self.status.say(f"Map saved to {path}")
+        """Save the map as PNG or SVG; the status line names the file written (or says why none was)."""
+        self.map_view.export(path or dialogs.save_path(self, "Export map", "map.png", "PNG image (*.png);;SVG image (*.svg)"),
+                             self.show_error)
 
     def copy_paths(self) -> None:
         """Copy the selected images' paths to the clipboard, one per line."""

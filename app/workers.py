@@ -12,6 +12,11 @@ clusters.  Each job carries its own result handler (``on_result``, and
 GUI thread before :attr:`JobRunner.finished` is emitted, so the window needs
 no switch over job names.  ``JobRunner(synchronous=True)`` runs jobs inline
 for tests that need no thread.
+
+:class:`RenderPool` is a second, light pool for drawing images (thumbnails, the
+preview under a new stretch): many small tasks, each dropped when a newer
+request made it stale, never touching the :class:`JobRunner`'s job, so a
+stretch change can never cancel a clustering or a retraining.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
 
 from core.progress import Cancelled
 
@@ -188,6 +193,86 @@ class JobRunner(QObject):
             if job is not None and job.on_cancelled is not None:
                 job.on_cancelled()
             self.cancelled.emit(name)
+
+
+class _RenderTask(QRunnable):
+    def __init__(self, pool: RenderPool, task: int, fn: Callable[..., Any], args: tuple,
+                 stale: Callable[[], bool] | None) -> None:
+        super().__init__()
+        self.pool, self.task, self.fn, self.args, self.stale = pool, task, fn, args, stale
+
+    def run(self) -> None:  # noqa: D102 (Qt override)
+        if self.stale is not None and self.stale():
+            self.pool.done.emit(self.task, None, False)  # a newer request replaced it before it began
+            return
+        try:
+            result = self.fn(*self.args)
+        except Exception as exc:  # handed to the requester, who shows a grey tile or a message
+            self.pool.done.emit(self.task, exc, False)
+        else:
+            self.pool.done.emit(self.task, result, True)
+
+
+class RenderPool(QObject):
+    """Draw images off the GUI thread: ``submit(fn, *args, on_result=)`` calls ``on_result(fn(*args))`` on the GUI thread.
+
+    Up to two threads (the machine may have two cores, and a running job keeps one
+    busy), separate from :class:`JobRunner`'s pool: a render never waits for, nor
+    cancels, the user's job.  ``stale()`` is asked on the pool thread just before a
+    task starts; a task that became stale is skipped, and ``on_result`` is not called
+    for it.  An exception from ``fn`` goes to ``on_error`` (if given).
+    """
+
+    done = Signal(int, object, bool)  # task, result or exception, ok
+
+    def __init__(self, parent: QObject | None = None, threads: int = 2) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(max(1, min(threads, QThread.idealThreadCount())))
+        self._next = 0
+        self._handlers: dict[int, tuple[Callable[[Any], None], Callable[[BaseException], None] | None]] = {}
+        self.done.connect(self._on_done)
+
+    def submit(self, fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None],
+               on_error: Callable[[BaseException], None] | None = None,
+               stale: Callable[[], bool] | None = None) -> int:
+        """Run ``fn(*args)`` on the pool; returns the task's number."""
+        self._next += 1
+        self._handlers[self._next] = (on_result, on_error)
+        self.pool.start(_RenderTask(self, self._next, fn, args, stale))
+        return self._next
+
+    def pending(self) -> int:
+        """Tasks submitted whose result has not come back yet."""
+        return len(self._handlers)
+
+    def wait(self, msecs: int = -1) -> bool:
+        """Wait for the running tasks (tests, and the window closing)."""
+        return self.pool.waitForDone(msecs)
+
+    def _on_done(self, task: int, value: object, ok: bool) -> None:
+        on_result, on_error = self._handlers.pop(task, (None, None))
+        try:
+            if ok and on_result is not None:
+                on_result(value)
+            elif isinstance(value, BaseException) and on_error is not None:
+                on_error(value)
+        except RuntimeError as exc:  # the widget that asked was closed while its image was drawn
+            if "already deleted" not in str(exc):
+                raise
+
+
+_RENDER_POOL: RenderPool | None = None
+
+
+def render_pool() -> RenderPool:
+    """The application's one :class:`RenderPool` (made on first use, on the GUI thread)."""
+    global _RENDER_POOL
+    if _RENDER_POOL is None:
+        from PySide6.QtCore import QCoreApplication
+
+        _RENDER_POOL = RenderPool(QCoreApplication.instance())
+    return _RENDER_POOL
 
 
 class _CallSignals(QObject):

@@ -191,6 +191,9 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="write the built-in synthetic sample folder", parents=[common])
     s.add_argument("folder", type=Path, nargs="?", help="where (default: resources/sample)")
     s.add_argument("--per-class", type=int, default=30)
+    r = sub.add_parser("recover", help="rescue every readable label of a damaged project database", parents=[common])
+    r.add_argument("folder", type=Path, help="the image folder whose project cannot be opened")
+    r.add_argument("--project-dir", type=Path, default=None, help="the project store, when not the default")
     return parser
 
 
@@ -409,6 +412,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = _cluster(args)
         elif args.command == "suggest-k":
             code = _suggest_k(args)
+        elif args.command == "recover":
+            from core.store.layout import default_store_dir
+            from core.store.recovery import recover_project
+
+            report = recover_project(args.project_dir or default_store_dir(args.folder), root=args.folder)
+            print(f"{args.folder}: {report.summary()}")
+            code = 0
         elif args.command == "sample":
             from core.images.sample import make_sample
 
@@ -460,7 +470,8 @@ def error_line(exc: BaseException, args: argparse.Namespace | None = None) -> tu
         return f"the project store {store_dir} is busy in another program; close it and run again", 2
     if isinstance(exc, sqlite3.DatabaseError):
         return (f"the project store {store_dir} is damaged or not a Galaxy Sorter store ({exc}); "
-                f"move it aside to start afresh, or restore it from a backup"), 2
+                f"'galaxy-sorter-cli recover {getattr(args, 'folder', None) or 'FOLDER'}' rescues every label "
+                f"that can still be read (do not delete it: it holds your labels)"), 2
     if isinstance(exc, OSError) and exc.errno is not None:
         where = exc.filename or store_dir or "?"
         if exc.errno == errno.ENOSPC:

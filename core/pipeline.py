@@ -223,6 +223,10 @@ def run_pipeline(
 
     t = time.perf_counter()
     ids = store.add_images(kept, [(s.path, s.reason) for s in skipped])
+    if store.followed:
+        shown = ", ".join(f"{old} -> {new}" for old, new in store.followed[:3])
+        clusters.warnings.append(f"{len(store.followed)} label(s) followed their image to a new name or folder "
+                                 f"(same content): {shown}{', ...' if len(store.followed) > 3 else ''}")
     db_ids = [ids[str(p)] for p in kept]
     params = {**cfg.record(), **clusters.params, "folder": str(Path(folder).resolve()), "model_sha256": model.sha256,
               "provider": model.provider, "soft": save_soft(store, db_ids, clusters.soft)}

@@ -75,6 +75,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
     join: Join | None = None
 
     def __post_init__(self) -> None:
+        self.closed = False
         self.selection = Selection()
         self._listeners: dict[str, list[Listener]] = {}
         self._undo: list[_Command] = []
@@ -133,9 +134,31 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         try:
             res = extract_features(self.paths, model, config.prep, cache=store.features, progress=progress,
                                    should_stop=should_stop)
+            if len(res.paths) < len(self.paths):
+                res = self._fill_vanished(res, store.features.vanished_rows(model.cache_key(config.prep),
+                                                                            [Path(p) for p in self.paths]))
         finally:
             store.close()
         return res, model.provider
+
+    def _fill_vanished(self, res: ExtractionResult, cached: dict[Path, np.ndarray]) -> ExtractionResult:
+        """Features for every row of the run, also for images deleted or unreadable since (issue 19, item 8).
+
+        One deleted image used to leave the whole run without features (split,
+        suggest, reproject and Retrain unavailable until a recluster).  A vanished
+        image gets the row it was clustered with from the cache; one with no such
+        row (unreadable now, or never cached) gets the mean of the others, so it
+        stays where the run put it and weighs on nothing.  They stay listed as skipped.
+        """
+        from core.features.extract import ExtractionResult
+
+        rows = dict(zip(res.paths, res.features))
+        rows.update({p: v for p, v in cached.items() if p not in rows})
+        fill = (res.features.mean(axis=0) if len(res.features)
+                else np.zeros(res.features.shape[1], np.float32)).astype(np.float32)
+        paths = [Path(p) for p in self.paths]
+        features = np.stack([rows.get(p, fill) for p in paths]).astype(np.float32)
+        return ExtractionResult(paths, features, res.skipped, res.provider, res.computed, res.cached, res.seconds)
 
     def config(self) -> PipelineConfig:
         """The settings of the current run (see :meth:`core.pipeline.PipelineConfig.from_run`), else the defaults."""
@@ -150,6 +173,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
 
     def close(self) -> None:
         """Close the store."""
+        self.closed = True
         self.store.close()
 
     def set_join(self, join: Join, columns: dict[str, np.ndarray]) -> None:
@@ -220,6 +244,19 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         """The projection of the map shown."""
         default = str(self.run_info.get("params", {}).get("projection", "pca")) if self.run_info else "pca"
         return str(self.store.setting(f"projection/{self.run_id}", default)) if self.run_id is not None else default
+
+    def view_setting(self, key: str, default: object = None) -> object:
+        """A view setting kept with the project (the display stretch, the thumbnail size, the truth file)."""
+        return self.store.setting(f"view/{key}", default)
+
+    def set_view_setting(self, key: str, value: object) -> None:
+        """Keep a JSON-serialisable view setting with the project, so reopening it shows the same view.
+
+        A read-only store keeps nothing (its labels cannot be saved either; the window's title says so),
+        nor a closed project (a change the view sends on after the window closed or another folder opened).
+        """
+        if not self.store.read_only and not self.closed:
+            self.store.set_setting(f"view/{key}", value)
 
     # ------------------------------------------------------------ events
     def subscribe(self, event: str, fn: Listener) -> None:

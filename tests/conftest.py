@@ -8,6 +8,14 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The feature cache is signed with a per-installation key kept in the config folder (issue 19): the tests,
+# and the worker processes they start, use a key of their own instead of the user's.
+if "GALAXY_SORTER_TEST_CONFIG" not in os.environ:
+    import tempfile
+
+    os.environ["GALAXY_SORTER_TEST_CONFIG"] = os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="gs-config-")
+    # Stores of read-only folders go under the data folder: the tests' own, never the user's.
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="gs-data-")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "galaxy-zoo-kaggle"

@@ -16,7 +16,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from app.widgets.qt_thumbnails import QtImageView, QtThumbnailGrid, ThumbnailCache
+from app.widgets.qt_preview import QtImageView
+from app.widgets.qt_thumbnails import QtThumbnailGrid, ThumbnailCache
 from core.colouring import cluster_colour_of
 from core.images.display import Stretch, render
 from core.images.io import ImageReadError, image_id
@@ -25,6 +26,9 @@ from core.project import Project
 from core.vocabulary import EXCLUDE, UNSURE
 
 N_NEIGHBOURS = 8
+NEIGHBOUR_SIDE = 88  # px: three rows of three fit beside the galaxy on a 768 px high screen
+NEIGHBOUR_COLUMNS = 3
+ANSWER_COLUMNS = 3
 
 
 def nearest_rows(space: np.ndarray, row: int, k: int = N_NEIGHBOURS) -> np.ndarray:
@@ -65,15 +69,17 @@ class QtClassify(QWidget):
         self.prep: Preprocessing | None = Preprocessing()
         self.stretch: Stretch | None = None
         self.neighbours = np.zeros(0, np.int64)
-        self.cache = ThumbnailCache(size=112, capacity=400, prep=self.prep)
+        self.cache = ThumbnailCache(size=NEIGHBOUR_SIDE, capacity=400, prep=self.prep)
+        self._drawn: tuple = (None, None, None)  # (path, stretch, rgb) drawn on the render pool
 
         self.view = QtImageView()
         self.title = QLabel("Select a cluster or a galaxy, then answer with the number keys")
         self.title.setStyleSheet("font-size: 15pt; font-weight: bold")
+        self.title.setWordWrap(True)  # a long id or strip name must not widen the window (1366 px screens)
         self.guess = QLabel("")
         self.guess.setWordWrap(True)
         self.guess.setStyleSheet("font-size: 12pt")
-        self.answers = QHBoxLayout()
+        self.answers = QGridLayout()  # ANSWER_COLUMNS a row: nine classes still fit a laptop screen
         self.prev_button = QPushButton("< Previous")
         self.prev_button.setToolTip("Previous galaxy in the strip (Left arrow)")
         self.prev_button.clicked.connect(self.previous)
@@ -91,7 +97,7 @@ class QtClassify(QWidget):
             lab = QLabel()
             lab.setFixedSize(self.cache.size + 8, self.cache.size + 8)
             lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            grid_layout.addWidget(lab, i // 2, i % 2)
+            grid_layout.addWidget(lab, i // NEIGHBOUR_COLUMNS, i % NEIGHBOUR_COLUMNS)
             self.neighbour_labels.append(lab)
         self.neighbour_title = QLabel("Nearest in feature space")
         side = QVBoxLayout()
@@ -131,10 +137,35 @@ class QtClassify(QWidget):
         self.refresh()
 
     def set_stretch(self, stretch: Stretch) -> None:
-        """Draw with the display stretch ``stretch``."""
+        """Draw with the display stretch ``stretch``: on the render pool, the view follows when it is drawn.
+
+        Hidden (the map is shown), it only remembers the stretch; showing it draws the galaxy.
+        """
+        from app.widgets.qt_thumbnails import render_qimage
+        from app.workers import render_pool
+
         self.stretch = stretch
         self.cache.configure(stretch=stretch)
-        self.refresh()
+        p, row = self.project, self.row
+        if p is None or row < 0 or not self.isVisible():
+            return
+        paths, prep, size = [p.paths[int(n)] for n in self.neighbours], self.prep, self.cache.size
+
+        def draw() -> tuple[np.ndarray, list]:
+            return render(p.paths[row], stretch, prep), [(q, render_qimage(q, stretch, prep, size)) for q in paths]
+
+        def drawn(result: tuple[np.ndarray, list]) -> None:
+            if self.stretch is stretch and self.row == row:
+                self._drawn = (p.paths[row], stretch, result[0])
+                for q, image in result[1]:
+                    self.cache.put(q, image)
+                self.refresh()
+
+        render_pool().submit(draw, on_result=drawn, stale=lambda: self.stretch is not stretch or self.row != row)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        self.refresh()  # a stretch chosen while hidden
 
     def _build_answers(self) -> None:
         while self.answers.count():
@@ -145,17 +176,17 @@ class QtClassify(QWidget):
             return
         entries = [(str(i + 1), c.name, c.color) for i, c in enumerate(self.project.classes[:9])]
         entries += [("U", UNSURE, "#BBBBBB"), ("X", EXCLUDE, "#444444")]
-        for key, name, color in entries:
+        for i, (key, name, color) in enumerate(entries):
             b = QPushButton(f"[{key}] {name}")
             b.setStyleSheet(f"border: 3px solid {color}; padding: 6px")
             b.setToolTip(f"Label this galaxy '{name}' and show the next (key {key})")
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             b.clicked.connect(lambda _=False, n=name: self.label_requested.emit(n))
-            self.answers.addWidget(b)
+            self.answers.addWidget(b, i // ANSWER_COLUMNS, i % ANSWER_COLUMNS)
         accept = QPushButton("[Enter] model's guess")
         accept.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         accept.clicked.connect(self.accept_requested.emit)
-        self.answers.addWidget(accept)
+        self.answers.addWidget(accept, len(entries) // ANSWER_COLUMNS, len(entries) % ANSWER_COLUMNS)
 
     # ------------------------------------------------------------------ navigation
     def previous(self) -> None:
@@ -191,7 +222,7 @@ class QtClassify(QWidget):
             if lab is not None:
                 votes[str(lab)] = votes.get(str(lab), 0) + 1
         if votes:
-            parts.append("Neighbours you labelled: " + ", ".join(f"{k} {v}" for k, v in
+            parts.append("Neighbours you labelled: " + ", ".join(f"{k}: {v}" for k, v in
                                                                   sorted(votes.items(), key=lambda kv: -kv[1])))
         return "<br>".join(parts)
 
@@ -221,7 +252,8 @@ class QtClassify(QWidget):
         self.neighbour_title.setText("Nearest in feature space" if p.features is not None
                                      else "Nearest on the map (features loading)")
         try:
-            rgb = render(p.paths[row], self.stretch, self.prep)
+            drawn = self._drawn
+            rgb = drawn[2] if drawn[:2] == (p.paths[row], self.stretch) else render(p.paths[row], self.stretch, self.prep)
             self.view.set_image(rgb, keep_view=same)
         except ImageReadError as exc:
             self.view.set_image(None, message=f"Cannot show this image: {exc}")

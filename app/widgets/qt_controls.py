@@ -83,12 +83,12 @@ class QtRunSettings(QWidget):
         form.addRow("Features", self.model)
         form.addRow("Crop", self.crop)
         form.addRow("Crop fraction", self.crop_fraction)
-        form.addRow("", self.rotations)
+        form.addRow(self.rotations)  # across both columns: the form stays narrow
         form.addRow("Clusters", self.n_clusters)
         form.addRow("Algorithm", self.method)
         form.addRow("Map", self.projection)
         form.addRow("Seed", self.seed)
-        form.addRow("", self.use_gpu)
+        form.addRow(self.use_gpu)
         self.cluster_button = QPushButton("Cluster")
         self.cluster_button.setDefault(True)
         self.cluster_button.setToolTip("Extract features (cached), cluster and draw the map (Ctrl+R)")
@@ -113,6 +113,12 @@ class QtRunSettings(QWidget):
         layout.addLayout(buttons)
         layout.addLayout(learn)
         layout.addStretch(1)
+
+    def shown_name(self, box: str, name: object) -> str:
+        """How the ``box`` ("model", "method", "projection") lists entry ``name``: ``t-SNE`` for ``tsne``."""
+        combo = getattr(self, box)
+        i = combo.findData(name)
+        return combo.itemText(i).split(" (")[0] if i >= 0 else str(name)
 
     def config(self) -> PipelineConfig:
         """The pipeline settings shown."""

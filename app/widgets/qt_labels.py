@@ -11,6 +11,7 @@ from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QColorDialog,
     QComboBox,
+    QGridLayout,
     QHBoxLayout,
     QInputDialog,
     QListWidget,
@@ -70,9 +71,9 @@ class QtClasses(QWidget):
         row1 = QHBoxLayout()
         for w in (self.preset, add_preset):
             row1.addWidget(w)
-        row2 = QHBoxLayout()
-        for w in (add, rename, merge, recolor):
-            row2.addWidget(w)
+        row2 = QGridLayout()  # two by two: the left column stays narrow on a laptop screen
+        for i, w in enumerate((add, rename, merge, recolor)):
+            row2.addWidget(w, i // 2, i % 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.list)

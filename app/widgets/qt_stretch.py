@@ -7,7 +7,7 @@ features keep reading the images as they are (see :mod:`core.images.display`).
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QLabel, QSpinBox, QWidget
 
 from core.images.display import STRETCHES, Stretch
 
@@ -40,12 +40,14 @@ class QtStretch(QWidget):
         self.band = QSpinBox(minimum=-1, maximum=99, value=-1)
         self.band.setSpecialValueText("RGB")
         self.band.setToolTip("FITS cubes: RGB from three planes, or one plane in grey")
-        layout = QHBoxLayout(self)
+        # Two rows, so the preview dock stays narrow enough for a 1366 px wide screen.
+        layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for w in (QLabel("Stretch"), self.kind, QLabel("limits %"), self.lower, self.upper, self.per_band,
-                  QLabel("band"), self.band):
-            layout.addWidget(w)
-        layout.addStretch(1)
+        for col, w in enumerate((QLabel("Stretch"), self.kind, QLabel("band"), self.band)):
+            layout.addWidget(w, 0, col)
+        for col, w in enumerate((QLabel("limits %"), self.lower, self.upper, self.per_band)):
+            layout.addWidget(w, 1, col)
+        layout.setColumnStretch(4, 1)
         for signal in (self.kind.currentTextChanged, self.lower.valueChanged, self.upper.valueChanged,
                        self.per_band.toggled, self.band.valueChanged):
             signal.connect(self._on_changed)

@@ -88,6 +88,14 @@ class QtClusterTable(QWidget):
         self.against.setCurrentIndex(i)
         self.refresh()
 
+    def clear_truth(self) -> None:
+        """Forget the truth file (another project opened without one): the table shows your labels."""
+        self.truth, self.truth_name = None, ""
+        i = self.against.findData("truth")
+        if i >= 0:
+            self.against.removeItem(i)
+        self.refresh()
+
     def offer_columns(self, names: list[str]) -> None:
         """Offer the joined catalogue columns (``cat_*``) as what the clusters are counted against."""
         for i in reversed(range(self.against.count())):
@@ -329,6 +337,7 @@ class CatalogueTools:
             return 0
         known = sum(n in truth for n in p.names)
         self.table.set_truth(truth, Path(path).name)
+        p.set_view_setting("truth_file", str(Path(path).resolve()))  # shown again when the folder reopens
         self.window.docks["Cluster x label"].show()
         self.window.docks["Cluster x label"].raise_()
         self.window.stage_label.setText(f"Truth from {Path(path).name}: {known} of {len(p)} images have a class")

@@ -7,10 +7,9 @@ cluster opens at once.  Thumbnails show the crop the model sees (the run's
 :class:`core.images.preprocess.Preprocessing`), under the display stretch the user
 picked, at a size from a slider (64-256 px).  The frame of each thumbnail shows
 its label colour: solid for a label of the user's, dashed for the model's.
-
-:class:`QtImageView` is the large view with zoom (wheel), pan (drag) and the
-model's crop outlined; :class:`QtPreview` puts it above the stretch control and
-the galaxy's metadata (with RA and Dec when its FITS header has a WCS).
+Thumbnails are drawn on :func:`app.workers.render_pool`, never on the GUI
+thread: a new stretch or size shows the old tiles until the new ones arrive.
+The large preview is :mod:`app.widgets.qt_preview`.
 """
 
 from __future__ import annotations
@@ -27,32 +26,30 @@ from PySide6.QtCore import (
     QRectF,
     QSize,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QGraphicsPixmapItem,
-    QGraphicsRectItem,
-    QGraphicsScene,
-    QGraphicsView,
     QHBoxLayout,
     QLabel,
     QListView,
-    QPushButton,
     QSlider,
     QVBoxLayout,
     QWidget,
 )
 
-from app.widgets.qt_stretch import QtStretch
+from app.widgets.qt_text import ElidedLabel
 from core.images.display import Stretch, render
 from core.images.io import ImageReadError
 from core.images.preprocess import Preprocessing
 
 THUMB = 96
 THUMB_RANGE = (64, 256)
+DARK_FRAME = 0.35  # lightness below which a frame would vanish on the strip's #161616
+REDRAW_DELAY_MS = 120  # a stretch or size change waits this long for the next one before drawing
 
 
 def rgb_to_qimage(rgb: np.ndarray) -> QImage:
@@ -61,12 +58,20 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
     return QImage(np.ascontiguousarray(rgb).data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
+def render_qimage(path: str, stretch: Stretch | None, prep: Preprocessing | None, size: int | None) -> QImage:
+    """:func:`core.images.display.render` as a QImage (safe off the GUI thread, unlike QPixmap)."""
+    return rgb_to_qimage(render(path, stretch, prep, size))
+
+
 class ThumbnailCache:
     """LRU cache of thumbnails as QPixmap, keyed by path; unreadable files get a grey tile.
 
     ``prep`` crops each image as the model sees it (None: the whole frame) and
     ``stretch`` is the display stretch; :meth:`configure` changes them and
-    forgets what was drawn before.
+    forgets what was drawn before (keeping it as a stand-in until the new one
+    is drawn).  :meth:`get` draws on the calling thread; :meth:`request` draws on
+    :func:`app.workers.render_pool` and calls back on the GUI thread, so a new
+    stretch or size never holds the window.
     """
 
     def __init__(self, size: int = THUMB, capacity: int = 2000, prep: Preprocessing | None = None,
@@ -75,7 +80,10 @@ class ThumbnailCache:
         self.capacity = capacity
         self.prep = prep
         self.stretch = stretch
+        self.generation = 0  # bumped by configure: renders of an older one are dropped
         self._items: OrderedDict[str, QPixmap] = OrderedDict()
+        self._stale: dict[str, QPixmap] = {}  # the last configuration's tiles, shown until redrawn
+        self._pending: set[str] = set()
 
     def configure(self, size: int | None = None, prep: Preprocessing | None = None,
                   stretch: Stretch | None = None) -> bool:
@@ -84,28 +92,79 @@ class ThumbnailCache:
         if new == (self.size, self.prep, self.stretch):
             return False
         self.size, self.prep, self.stretch = new
+        self.generation += 1
+        if self._items:
+            self._stale = dict(self._items)
         self._items.clear()
+        self._pending.clear()
         return True
 
-    def get(self, path: str) -> QPixmap:
-        """The thumbnail of ``path``."""
-        pix = self._items.get(path)
-        if pix is not None:
-            self._items.move_to_end(path)
-            return pix
-        try:
-            rgb = render(path, self.stretch, self.prep, self.size)
-            pix = QPixmap.fromImage(rgb_to_qimage(rgb))
-            if pix.width() < self.size and pix.height() < self.size:  # small crops grow to the tile
-                pix = pix.scaled(self.size, self.size, Qt.AspectRatioMode.KeepAspectRatio,
-                                 Qt.TransformationMode.SmoothTransformation)
-        except ImageReadError:
+    def _tile(self, image: QImage | None) -> QPixmap:
+        if image is None:
             pix = QPixmap(self.size, self.size)
             pix.fill(QColor("#555555"))
+            return pix
+        pix = QPixmap.fromImage(image)
+        if pix.width() < self.size and pix.height() < self.size:  # small crops grow to the tile
+            pix = pix.scaled(self.size, self.size, Qt.AspectRatioMode.KeepAspectRatio,
+                             Qt.TransformationMode.SmoothTransformation)
+        return pix
+
+    def _keep(self, path: str, pix: QPixmap) -> QPixmap:
         self._items[path] = pix
+        self._stale.pop(path, None)
         if len(self._items) > self.capacity:
             self._items.popitem(last=False)
         return pix
+
+    def peek(self, path: str) -> QPixmap | None:
+        """The thumbnail of ``path`` if it is drawn already, else None (nothing is drawn)."""
+        pix = self._items.get(path)
+        if pix is not None:
+            self._items.move_to_end(path)
+        return pix
+
+    def get(self, path: str) -> QPixmap:
+        """The thumbnail of ``path``, drawn now on the calling thread if need be."""
+        pix = self.peek(path)
+        if pix is not None:
+            return pix
+        try:
+            image = render_qimage(path, self.stretch, self.prep, self.size)
+        except ImageReadError:
+            image = None
+        return self._keep(path, self._tile(image))
+
+    def put(self, path: str, image: QImage | None) -> None:
+        """Keep ``image`` (drawn elsewhere, e.g. on the render pool; None: unreadable) as the thumbnail of ``path``."""
+        self._keep(path, self._tile(image))
+
+    def stand_in(self, path: str) -> QPixmap | None:
+        """What to show of ``path`` until it is drawn: its tile from before the last change, if any."""
+        return self._stale.get(path)
+
+    def request(self, path: str, ready: Callable[[str], None]) -> None:
+        """Draw ``path`` on the render pool; ``ready(path)`` follows on the GUI thread once it is in the cache."""
+        if path in self._pending or path in self._items:
+            return
+        from app.workers import render_pool
+
+        self._pending.add(path)
+        generation = self.generation
+
+        def done(image: QImage | None) -> None:
+            if generation != self.generation:
+                return
+            self._pending.discard(path)
+            self._keep(path, self._tile(image))
+            ready(path)
+
+        render_pool().submit(render_qimage, path, self.stretch, self.prep, self.size, on_result=done,
+                             on_error=lambda _exc: done(None), stale=lambda: generation != self.generation)
+
+    def pending(self) -> int:
+        """Thumbnails asked for and not drawn yet."""
+        return len(self._pending)
 
 
 class _GridModel(QAbstractListModel):
@@ -166,6 +225,7 @@ class QtThumbnailGrid(QWidget):
         self.thumb = THUMB
         self.view.setIconSize(QSize(THUMB, THUMB))
         self.view.setGridSize(QSize(THUMB + 4, THUMB + 4))
+        self._fit_one_row()
         self.view.setSpacing(0)
         self.view.setMovement(QListView.Movement.Static)
         # The galaxy the keys act on must stand out from every label frame: a thick white ring.
@@ -176,7 +236,7 @@ class QtThumbnailGrid(QWidget):
         self.view.setModel(self.model)
         self.view.selectionModel().currentChanged.connect(self._on_current)
         self.view.selectionModel().selectionChanged.connect(self._on_selection)
-        self.title = QLabel("Select points on the map or a cluster to see its galaxies")
+        self.title = ElidedLabel("Select points on the map or a cluster to see its galaxies")
         self.title_text = ""
         self.sort = QComboBox()
         self.sort.addItems(self.SORTS)
@@ -194,8 +254,14 @@ class QtThumbnailGrid(QWidget):
         self.size_slider.setMaximumWidth(160)
         self.size_slider.setToolTip("Thumbnail size (64-256 px); thumbnails show the crop the model sees")
         self.size_slider.valueChanged.connect(self.set_thumb_size)
+        self.size_value = QLabel(f"{THUMB} px")
+        self._size_timer = QTimer(self, singleShot=True, interval=REDRAW_DELAY_MS)
+        self._size_timer.timeout.connect(self._redraw_at_size)
+        self._drawn_timer = QTimer(self, singleShot=True, interval=15)
+        self._drawn_timer.timeout.connect(self.refresh)
         top.addWidget(QLabel("Size:"))
         top.addWidget(self.size_slider)
+        top.addWidget(self.size_value)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
@@ -203,37 +269,69 @@ class QtThumbnailGrid(QWidget):
         self._unsorted = np.zeros(0, np.int64)
         self._marked = np.zeros(0, np.int64)
         self._muted = False
+        self._emitted = -1  # the image index last sent as current_changed
 
     def decorated(self, row: int) -> QPixmap:
         """Thumbnail with a frame in the image's label or cluster colour: solid for the user's label, dashed for the model's."""
         side = self.thumb
-        base = self.cache.get(self.paths[row])
+        path = self.paths[row]
+        base = self.cache.peek(path)
+        if base is None:  # drawn on the render pool; until then the old tile (or an empty one)
+            self.cache.request(path, self._on_drawn)
+            base = self.cache.stand_in(path)
         pix = QPixmap(side, side)
         pix.fill(QColor("#202020"))
         p = QPainter(pix)
-        p.drawPixmap((side - base.width()) // 2, (side - base.height()) // 2, base)
+        if base is not None:
+            if max(base.width(), base.height()) > side or (base.width() < side and base.height() < side):
+                base = base.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                   Qt.TransformationMode.FastTransformation)
+            p.drawPixmap((side - base.width()) // 2, (side - base.height()) // 2, base)
         width = max(3, side // 32)
-        pen = QPen(QColor(self.color_of(row)), width)
+        colour = QColor(self.color_of(row))
+        pen = QPen(colour, width)
         if not self.is_user(row):
             pen.setStyle(Qt.PenStyle.CustomDashLine)
             pen.setDashPattern([2.0, 2.0])  # in pen widths: dashes and gaps both visible at 64 px
             pen.setCapStyle(Qt.PenCapStyle.FlatCap)  # square caps would close the gaps
         p.setPen(pen)
         p.drawRect(QRectF(width / 2, width / 2, side - width, side - width))
+        if colour.lightnessF() < DARK_FRAME:  # exclude's dark grey on the dark strip: edge its frame in light grey
+            p.setPen(QPen(QColor("#a0a0a0"), 1))
+            for inset in (0.5, width - 0.5):
+                p.drawRect(QRectF(inset, inset, side - 2 * inset, side - 2 * inset))
         p.end()
         return pix
 
     def set_thumb_size(self, size: int) -> None:
-        """Show thumbnails of ``size`` pixels (64-256)."""
+        """Show thumbnails of ``size`` pixels (64-256).
+
+        The tiles grow at once from what is drawn; they are drawn anew at the new size on the
+        render pool once the slider rests for :data:`REDRAW_DELAY_MS` (a drag asks for one redraw).
+        """
         size = int(min(max(size, THUMB_RANGE[0]), THUMB_RANGE[1]))
         if self.size_slider.value() != size:
             self.size_slider.setValue(size)  # comes back here through valueChanged
             return
         self.thumb = size
-        self.cache.configure(size=size)
+        self.size_value.setText(f"{size} px")
         self.view.setIconSize(QSize(size, size))
         self.view.setGridSize(QSize(size + 4, size + 4))
+        self._fit_one_row()
+        self._size_timer.start()
         self.refresh()
+
+    def _fit_one_row(self) -> None:
+        """At least one whole row of thumbnails: the dock holding the strip grows rather than cut them."""
+        scroll = self.view.style().pixelMetric(self.view.style().PixelMetric.PM_ScrollBarExtent)
+        self.view.setMinimumHeight(self.thumb + 4 + 2 * self.view.frameWidth() + scroll + 4)
+
+    def _redraw_at_size(self) -> None:
+        if self.cache.configure(size=self.thumb):
+            self.refresh()
+
+    def _on_drawn(self, _path: str) -> None:
+        self._drawn_timer.start()  # many tiles arrive together: one repaint for them
 
     def set_prep(self, prep: Preprocessing | None) -> None:
         """Crop the thumbnails as ``prep`` does (the run's crop: what the model sees)."""
@@ -297,6 +395,7 @@ class QtThumbnailGrid(QWidget):
             self._muted = False
         if len(hit):
             self.view.scrollTo(self.view.currentIndex())
+        self._sync_current()  # an empty selection empties the preview too
 
     def refresh(self) -> None:
         """Repaint the frames (labels or colours changed)."""
@@ -328,188 +427,18 @@ class QtThumbnailGrid(QWidget):
                         np.int64)
 
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        self.current_changed.emit(int(self.model.rows[current.row()]) if current.isValid() else -1)
+        self._emitted = int(self.model.rows[current.row()]) if current.isValid() else -1
+        self.current_changed.emit(self._emitted)
+
+    def _sync_current(self) -> None:
+        """Say the current galaxy if it changed without a signal (a model reset drops it silently)."""
+        row = self.current_row()
+        if row != self._emitted:
+            self._emitted = row
+            self.current_changed.emit(row)
 
     def _on_selection(self, *_args) -> None:
         if not self._muted:
             sel = self.selected_rows()
             if len(sel):
                 self.selection_requested.emit(sel)
-
-
-class QtImageView(QGraphicsView):
-    """One image, large: the wheel zooms about the cursor, a drag pans, a double-click fits it again.
-
-    The square the model sees (the run's crop) is outlined with a dashed line.
-    """
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setScene(QGraphicsScene(self))
-        self.setBackgroundBrush(QColor("#111111"))
-        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        self.setMinimumSize(240, 240)
-        self.item = QGraphicsPixmapItem()
-        self.item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-        self.scene().addItem(self.item)
-        self.crop_item = QGraphicsRectItem()
-        pen = QPen(QColor("#ffffff"), 0, Qt.PenStyle.DashLine)
-        pen.setCosmetic(True)
-        self.crop_item.setPen(pen)
-        self.crop_item.setToolTip("What the model sees (the run's crop)")
-        self.scene().addItem(self.crop_item)
-        self.message = self.scene().addText("")
-        self.message.setDefaultTextColor(QColor("#dddddd"))
-        self._fitted = True
-
-    def set_image(self, rgb: np.ndarray | None, crop: tuple[int, int, int, int] | None = None,
-                  message: str = "No image", keep_view: bool = False) -> None:
-        """Show ``rgb`` (None shows ``message``); ``crop`` is (left, top, width, height) to outline.
-
-        ``keep_view`` keeps the zoom and pan (the same galaxy under a new stretch).
-        """
-        if rgb is None:
-            self.item.setPixmap(QPixmap())
-            self.crop_item.hide()
-            self.message.setPlainText(message)
-            self.message.show()
-            self.scene().setSceneRect(self.message.boundingRect())
-            self.resetTransform()
-            return
-        self.message.hide()
-        self.item.setPixmap(QPixmap.fromImage(rgb_to_qimage(rgb)))
-        h, w = rgb.shape[:2]
-        self.scene().setSceneRect(QRectF(0, 0, w, h))
-        if crop is not None and crop[2] < w:
-            self.crop_item.setRect(QRectF(*crop))
-            self.crop_item.show()
-        else:
-            self.crop_item.hide()
-        if not keep_view or self._fitted:
-            self.fit()
-
-    def fit(self) -> None:
-        """Fit the whole image in the view."""
-        if not self.item.pixmap().isNull():
-            self.fitInView(self.item, Qt.AspectRatioMode.KeepAspectRatio)
-        self._fitted = True
-
-    def zoom(self, factor: float) -> None:
-        """Zoom by ``factor`` about the view's anchor (between 1/8 and 32 times the pixels)."""
-        scale = self.transform().m11() * factor
-        if 0.125 <= scale <= 32:
-            self.scale(factor, factor)
-            self._fitted = False
-
-    def zoom_level(self) -> float:
-        """Screen pixels per image pixel."""
-        return float(self.transform().m11())
-
-    def wheelEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        self.zoom(1.25 if event.angleDelta().y() > 0 else 0.8)
-
-    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        self.fit()
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        super().resizeEvent(event)
-        if self._fitted:
-            self.fit()
-
-
-def crop_box(shape: tuple[int, ...], prep: Preprocessing | None) -> tuple[int, int, int, int] | None:
-    """(left, top, width, height) of the fixed crop of ``prep`` in an image of ``shape``; None for no crop.
-
-    The automatic crop depends on the image, so it is outlined at its fallback fraction.
-    """
-    if prep is None or prep.crop == "none":
-        return None
-    h, w = shape[:2]
-    side = max(8, int(round(min(h, w) * prep.crop_fraction)))
-    return (w - side) // 2, (h - side) // 2, side, side
-
-
-class QtPreview(QWidget):
-    """A large, zoomable view of one image with the display stretch control and its metadata.
-
-    Signals
-    -------
-    stretch_changed(Stretch)
-        The user picked another display stretch (the grid follows it).
-    """
-
-    stretch_changed = Signal(object)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.view = QtImageView()
-        self.stretch_control = QtStretch()
-        self.stretch_control.changed.connect(self._on_stretch)
-        self.meta = QLabel("")
-        self.meta.setWordWrap(True)
-        self.meta.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        zoom_in, zoom_out, fit = QPushButton("+"), QPushButton("-"), QPushButton("Fit")
-        for b, tip in ((zoom_in, "Zoom in (wheel)"), (zoom_out, "Zoom out (wheel)"), (fit, "Fit (double-click)")):
-            b.setToolTip(tip)
-            b.setMaximumWidth(44)
-        zoom_in.clicked.connect(lambda: self.view.zoom(1.25))
-        zoom_out.clicked.connect(lambda: self.view.zoom(0.8))
-        fit.clicked.connect(self.view.fit)
-        buttons = QHBoxLayout()
-        for b in (zoom_in, zoom_out, fit):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.view, 1)
-        layout.addLayout(buttons)
-        layout.addWidget(self.stretch_control)
-        layout.addWidget(self.meta)
-        self.path: str | None = None
-        self.prep: Preprocessing | None = Preprocessing()
-        self._meta = ""
-
-    @property
-    def stretch(self) -> Stretch:
-        """The display stretch in use."""
-        return self.stretch_control.stretch()
-
-    def set_prep(self, prep: Preprocessing | None) -> None:
-        """Outline the crop of ``prep`` (the run's) on the image."""
-        self.prep = prep
-        if self.path is not None:
-            self._draw(keep_view=True)
-
-    def show_image(self, path: str | None, meta: str = "") -> None:
-        """Show ``path`` (None clears) and its metadata as rich text, with RA and Dec when it has a WCS.
-
-        The same galaxy again (its label changed) keeps the zoom and pan.
-        """
-        same = path is not None and path == self.path
-        self.path = path
-        self._meta = meta
-        if path is None:
-            self.view.set_image(None)
-            self.meta.setText("")
-            return
-        from core.catalog.join import wcs_centre
-
-        centre = wcs_centre(path)
-        if centre is not None:
-            meta += f"<br>RA {centre[0]:.5f}, Dec {centre[1]:+.5f} (image centre, deg)"
-        self.meta.setText(meta)
-        self._draw(keep_view=same)
-
-    def _draw(self, keep_view: bool) -> None:
-        try:
-            rgb = render(self.path, self.stretch)
-        except ImageReadError as exc:
-            self.view.set_image(None, message=f"Cannot show this image: {exc}")
-            return
-        self.view.set_image(rgb, crop_box(rgb.shape, self.prep), keep_view=keep_view)
-
-    def _on_stretch(self, stretch: Stretch) -> None:
-        if self.path is not None:
-            self._draw(keep_view=True)
-        self.stretch_changed.emit(stretch)

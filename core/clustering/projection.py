@@ -23,6 +23,12 @@ from core.registry import Registry
 
 #: t-SNE's PCA step fits its axes on at most this many rows (a seeded subsample), then maps every row.
 PCA_FIT_ROWS = 10_000
+#: Above this many points t-SNE maps a seeded sample of :data:`TSNE_SAMPLE` and places the rest on that map
+#: with openTSNE's transform (issue 22: a million galaxies); below it every point is in the t-SNE.
+TSNE_SAMPLE_ABOVE = 100_000
+TSNE_SAMPLE = 50_000
+#: The rest is placed this many points at a time (progress and cancel between and within chunks).
+PLACE_CHUNK = 50_000
 
 
 def _pca_map(Z: np.ndarray, labels: Sequence | None, random_state: int, **_: object) -> np.ndarray:
@@ -77,6 +83,9 @@ def tsne(
     n_jobs: int | None = None,
     early_exaggeration_iter: int = 250,
     n_iter: int = 250,
+    sample_above: int = TSNE_SAMPLE_ABOVE,
+    sample: int = TSNE_SAMPLE,
+    place_iter: int = 250,
 ) -> np.ndarray:
     """2-D t-SNE of ``X`` with openTSNE, reporting progress and cancellable.
 
@@ -101,15 +110,53 @@ def tsne(
         (default): one thread below 10,000 points, where synchronising threads
         costs more than it saves (on a busy 2-core machine a 12-point map took
         100 s with all cores and under a second with one), all cores above.
+    sample_above, sample : int
+        Above ``sample_above`` points (100,000), t-SNE maps a seeded sample of
+        ``sample`` (50,000) and the rest are placed on that map by openTSNE's
+        ``transform`` (each starts at the median of its 25 nearest sample points,
+        then ``place_iter`` iterations move it against the fixed map), 50,000 at
+        a time: a million galaxies then cost one 50,000-point t-SNE plus a
+        placing that grows linearly, with progress and cancel throughout.
+    place_iter : int
+        Iterations of the placing (openTSNE's default, 250).
 
     Returns
     -------
     ndarray of shape (n_samples, 2), float32
     """
+    X = np.asarray(X, dtype=np.float64)
+    n = len(X)
+    if n <= sample_above or sample >= n:
+        return np.asarray(_tsne_embedding(X, random_state, progress, should_stop, n_jobs, early_exaggeration_iter,
+                                          n_iter), dtype=np.float32)
+    rows = np.sort(np.random.default_rng(random_state).choice(n, sample, replace=False))
+    share = 0.6  # of the progress bar: the sample's t-SNE, then the placing of the rest
+
+    def first(fraction: float, message: str) -> None:
+        if progress:
+            progress(share * fraction, f"{message} (a sample of {sample:,} of {n:,} points)")
+
+    embedding = _tsne_embedding(X[rows], random_state, first, should_stop, n_jobs, early_exaggeration_iter, n_iter)
+    embedding -= (np.max(embedding, axis=0) + np.min(embedding, axis=0)) / 2  # as openTSNE's transform does
+    out = np.empty((n, 2), np.float32)
+    out[rows] = embedding
+    rest = np.setdiff1d(np.arange(n), rows)
+    chunks = [rest[i : i + PLACE_CHUNK] for i in range(0, len(rest), PLACE_CHUNK)]
+    for c, chunk in enumerate(chunks):
+        out[chunk] = _place(embedding, X[chunk], place_iter, should_stop, lambda f, m, c=c: progress and progress(
+            share + (1 - share) * (c + f) / len(chunks), f"t-SNE: placing {len(rest):,} points on the sample's map, "
+            f"part {c + 1}/{len(chunks)}: {m}"))
+    if progress:
+        progress(1.0, "t-SNE done")
+    return out
+
+
+def _tsne_embedding(X: np.ndarray, random_state: int, progress: ProgressFn | None, should_stop: StopFn | None,
+                    n_jobs: int | None, early_exaggeration_iter: int, n_iter: int):
+    """openTSNE's embedding of all of ``X`` (see :func:`tsne`), reporting progress and cancellable."""
     from openTSNE import TSNE, TSNEEmbedding
     from openTSNE.tsne import OptimizationInterrupt
 
-    X = np.asarray(X, dtype=np.float64)
     n = len(X)
     if n_jobs is None:
         n_jobs = 1 if n < 10_000 else -1
@@ -144,7 +191,31 @@ def tsne(
         raise Cancelled("t-SNE cancelled") from None
     if progress:
         progress(1.0, "t-SNE done")
-    return np.asarray(embedding, dtype=np.float32)
+    return embedding
+
+
+def _place(embedding, X: np.ndarray, n_iter: int, should_stop: StopFn | None,
+           progress: ProgressFn) -> np.ndarray:
+    """Positions of the new rows ``X`` on the fixed map ``embedding``: openTSNE's ``transform``, with its
+    defaults (median of the 25 nearest sample points, perplexity 5, exaggeration 1.5, learning rate 0.1),
+    in steps of 10 iterations that report progress and can stop."""
+    from openTSNE.tsne import OptimizationInterrupt
+
+    if should_stop and should_stop():
+        raise Cancelled("t-SNE cancelled")
+    progress(0.0, "finding the nearest sample points")
+    partial = embedding.prepare_partial(X, initialization="median", k=25, perplexity=5)
+
+    def callback(iteration: int, error: float, _embedding) -> bool:
+        progress(iteration / n_iter, f"iteration {iteration}/{n_iter}")
+        return bool(should_stop and should_stop())
+
+    try:
+        partial.optimize(n_iter, learning_rate=0.1, exaggeration=1.5, momentum=0.8, max_grad_norm=0.25,
+                         inplace=True, propagate_exception=True, callbacks=callback, callbacks_every_iters=10)
+    except OptimizationInterrupt:
+        raise Cancelled("t-SNE cancelled") from None
+    return np.asarray(partial, dtype=np.float32)
 
 
 #: The map projections: name -> entry whose factory is ``fn(Z, labels, random_state) -> (n, 2)`` on

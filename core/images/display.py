@@ -165,7 +165,55 @@ def _curve(t: np.ndarray, kind: str) -> np.ndarray:
     return t
 
 
-def apply_stretch(data: np.ndarray, stretch: Stretch) -> np.ndarray:
+def _bands(data: np.ndarray, stretch: Stretch) -> np.ndarray:
+    """The planes shown, as float32 (height, width, 1 or 3)."""
+    x = np.asarray(data, np.float32)
+    if x.ndim == 2:
+        x = x[:, :, None]
+    if x.ndim != 3:
+        raise ValueError(f"expected an image of shape (h, w) or (h, w, bands), got {x.shape}")
+    bands = x.shape[2]
+    if stretch.band >= 0:
+        return x[:, :, min(stretch.band, bands - 1)][:, :, None]
+    return x[:, :, :1] if bands not in (1, 3) else x
+
+
+def _groups(x: np.ndarray, stretch: Stretch) -> list[list[int]]:
+    return [[i] for i in range(x.shape[2])] if stretch.per_band else [list(range(x.shape[2]))]
+
+
+def stretch_limits(data: np.ndarray, stretch: Stretch) -> list[tuple[float, float] | None]:
+    """The values shown black and white, one pair per band group (None for a group with no finite value).
+
+    Limits from the pixels of a strided grid of at most ~65,000 positions: a sorted 424x424x3 frame
+    costs ~20 ms per thumbnail, and the strided estimate moves a limit by well under a grey level.
+    """
+    x = _bands(data, stretch)
+    found = False
+    limits: list[tuple[float, float] | None] = []
+    h, w = x.shape[:2]
+    for group in _groups(x, stretch):
+        step = max(1, int(np.ceil(np.sqrt(h * w * len(group) / 65536))))  # a strided grid, read in place
+        sample = x[::step, ::step, group].ravel()
+        sample = sample[np.isfinite(sample)]
+        if sample.size == 0 and np.isfinite(x[:, :, group]).any():
+            part = x[:, :, group]
+            sample = part[np.isfinite(part)]
+        if sample.size == 0:
+            limits.append(None)
+            continue
+        found = True
+        lo, hi = np.percentile(sample, [stretch.lower, stretch.upper])
+        if hi <= lo:
+            hi = lo + max(abs(float(lo)) * 1e-6, 1e-12)
+        limits.append((float(lo), float(hi)))
+    if not found:
+        raise ImageReadError("the image holds no finite pixel values")
+    return limits
+
+
+def apply_stretch(data: np.ndarray, stretch: Stretch,
+                  limits: list[tuple[float, float] | None] | None = None) -> np.ndarray:
     """Stretch linear pixel values for display.
 
     Parameters
@@ -174,6 +222,10 @@ def apply_stretch(data: np.ndarray, stretch: Stretch) -> np.ndarray:
         Pixel values (any real dtype; NaN marks masked pixels, shown black).
     stretch : Stretch
         Curve and percentile limits (``as read`` is treated as ``linear`` here).
+    limits : list of (float, float), optional
+        The values shown black and white per band group, from :func:`stretch_limits`
+        (of the full-resolution frame when ``data`` is a shrunk copy of it); by default
+        the percentiles of ``data``.
 
     Returns
     -------
@@ -181,34 +233,18 @@ def apply_stretch(data: np.ndarray, stretch: Stretch) -> np.ndarray:
         RGB for display.  One band becomes grey; three bands are RGB; with more,
         ``stretch.band`` picks one (the first when it is ``-1``).
     """
-    x = np.asarray(data, np.float32)
-    if x.ndim == 2:
-        x = x[:, :, None]
-    if x.ndim != 3:
-        raise ValueError(f"expected an image of shape (h, w) or (h, w, bands), got {x.shape}")
-    bands = x.shape[2]
-    if stretch.band >= 0:
-        x = x[:, :, min(stretch.band, bands - 1)][:, :, None]
-    elif bands not in (1, 3):
-        x = x[:, :, :1]
+    x = _bands(data, stretch)
+    if limits is None:
+        limits = stretch_limits(x, Stretch(stretch.kind, stretch.lower, stretch.upper, stretch.per_band))
     finite = np.isfinite(x)
-    if not finite.any():
-        raise ImageReadError("the image holds no finite pixel values")
     if stretch.kind == "lupton":
-        return _lupton(x, finite, stretch)
+        return _lupton(x, finite, limits)
     out = np.zeros(x.shape, np.float32)
-    groups = [[i] for i in range(x.shape[2])] if stretch.per_band else [list(range(x.shape[2]))]
-    for group in groups:
-        part, ok = x[:, :, group], finite[:, :, group]
-        values = part[ok]
-        if values.size == 0:
+    for group, lim in zip(_groups(x, stretch), limits):
+        if lim is None:
             continue
-        # Limits from at most ~65,000 evenly strided values: a sorted 424x424x3 frame costs ~20 ms per
-        # thumbnail on the GUI thread, and the strided estimate moves a limit by well under a grey level.
-        sample = values[:: max(1, values.size // 65536)]
-        lo, hi = np.percentile(sample, [stretch.lower, stretch.upper])
-        if hi <= lo:
-            hi = lo + max(abs(float(lo)) * 1e-6, 1e-12)
+        lo, hi = lim
+        part, ok = x[:, :, group], finite[:, :, group]
         t = np.clip((np.where(ok, part, lo) - lo) / (hi - lo), 0.0, 1.0)
         out[:, :, group] = _curve(t, stretch.kind)
     rgb = (out * 255.0 + 0.5).astype(np.uint8)
@@ -217,15 +253,8 @@ def apply_stretch(data: np.ndarray, stretch: Stretch) -> np.ndarray:
     return np.ascontiguousarray(rgb)
 
 
-def _limits(values: np.ndarray, stretch: Stretch) -> tuple[float, float]:
-    """Percentile limits from at most ~65,000 evenly strided values (a full sort costs ~20 ms per thumbnail)."""
-    sample = values[:: max(1, values.size // 65536)]
-    lo, hi = (float(v) for v in np.percentile(sample, [stretch.lower, stretch.upper]))
-    return lo, hi if hi > lo else lo + max(abs(lo) * 1e-6, 1e-12)
-
-
-def _lupton(x: np.ndarray, finite: np.ndarray, stretch: Stretch) -> np.ndarray:
-    """Compose bands (height, width, 1 or 3) into RGB with ``make_lupton_rgb``; limits from the percentiles.
+def _lupton(x: np.ndarray, finite: np.ndarray, limits: list[tuple[float, float] | None]) -> np.ndarray:
+    """Compose bands (height, width, 1 or 3) into RGB with ``make_lupton_rgb``; ``limits`` from :func:`stretch_limits`.
 
     The lower limit of each band (shared unless ``per_band``) is its black
     level; the span up to the upper limit is Lupton's linear stretch; one grey
@@ -235,16 +264,13 @@ def _lupton(x: np.ndarray, finite: np.ndarray, stretch: Stretch) -> np.ndarray:
 
     if x.shape[2] == 1:
         x, finite = np.repeat(x, 3, axis=2), np.repeat(finite, 3, axis=2)
-    if stretch.per_band:
-        limits = [_limits(x[:, :, b][finite[:, :, b]], stretch) if finite[:, :, b].any() else (0.0, 1.0)
-                  for b in range(3)]
-    else:
-        limits = [_limits(x[finite], stretch)] * 3
-    planes = [np.where(finite[:, :, b], x[:, :, b], limits[b][0]) for b in range(3)]
+    bands = [lim if lim is not None else (0.0, 1.0) for lim in limits]
+    bands = bands * 3 if len(bands) == 1 else bands
+    planes = [np.where(finite[:, :, b], x[:, :, b], bands[b][0]) for b in range(3)]
     # Lupton's two numbers: the minimum (black) of each band, and the linear "stretch" in data units over
     # which the asinh curve rises; the span between the percentile limits is that stretch.
-    span = max(hi - lo for lo, hi in limits)
-    rgb = make_lupton_rgb(*planes, interval=[ManualInterval(vmin=lo) for lo, _ in limits], stretch=span, Q=LUPTON_Q)
+    span = max(hi - lo for lo, hi in bands)
+    rgb = make_lupton_rgb(*planes, interval=[ManualInterval(vmin=lo) for lo, _ in bands], stretch=span, Q=LUPTON_Q)
     return np.ascontiguousarray(rgb, dtype=np.uint8)
 
 
@@ -253,9 +279,44 @@ def band_count(path: str | os.PathLike[str]) -> int:
     return int(read_raw(path).shape[2])
 
 
+def model_crop(path: str | os.PathLike[str], prep: Preprocessing) -> Preprocessing:
+    """The automatic crop of ``prep`` as the fixed crop the model gets for ``path``.
+
+    The automatic crop is found on the image as the model reads it; found on a
+    stretched image instead, it would move with the stretch (a log stretch lifts the
+    sky's noise above the object's threshold).
+    """
+    from core.images.preprocess import central_object_fraction
+
+    fraction = central_object_fraction(read_image(path))
+    return Preprocessing("fixed", prep.crop_fraction if fraction is None else float(fraction))
+
+
+def _shrink(raw: np.ndarray, longest: int) -> np.ndarray:
+    """``raw`` area-averaged so its longest side is ``longest`` (unchanged when it is smaller already)."""
+    import cv2
+
+    h, w = raw.shape[:2]
+    scale = longest / max(h, w)
+    if scale >= 1:
+        return raw
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    planes = [cv2.resize(np.ascontiguousarray(raw[:, :, i]), size, interpolation=cv2.INTER_AREA)
+              for i in range(raw.shape[2])]
+    return np.stack(planes, axis=2)
+
+
 def render(path: str | os.PathLike[str], stretch: Stretch | None = None, prep: Preprocessing | None = None,
            size: int | None = None) -> np.ndarray:
     """The image as shown: cropped as the model sees it, stretched, shrunk to fit ``size``.
+
+    With ``size`` and a stretch, the frame is first area-averaged to the display size
+    (so that the crop still covers ``size`` pixels), then stretched, then cropped: the
+    curve and the percentile limits run on the pixels shown, not on the full-resolution
+    frame (5-25 times fewer pixels for a thumbnail; ``benchmarks/display_speed.py``).
+    The limits come from the full-resolution frame (a strided sample), as in the preview,
+    so a thumbnail and the preview of one galaxy look alike; averaging before the curve
+    moves a pixel by a few grey levels at most (``tests/core/test_display.py``).
 
     Parameters
     ----------
@@ -277,7 +338,16 @@ def render(path: str | os.PathLike[str], stretch: Stretch | None = None, prep: P
     if stretch is None or stretch.kind == "as read":
         rgb = read_image(path)
     else:
-        rgb = apply_stretch(read_raw(path), stretch)
+        raw = read_raw(path)
+        limits = None
+        if prep is not None and prep.crop == "auto":  # the crop the model sees, found on the image it reads
+            prep = model_crop(path, prep)
+        if size is not None:
+            fraction = 1.0 if prep is None or prep.crop == "none" else prep.crop_fraction
+            limits = stretch_limits(raw, stretch)  # of the full frame: averaging would darken the sky
+            raw = _shrink(_bands(raw, stretch), max(int(np.ceil(size / fraction)), 128))
+        rgb = apply_stretch(raw, Stretch(stretch.kind, stretch.lower, stretch.upper, stretch.per_band)
+                            if limits is not None else stretch, limits)
     if prep is not None:
         rgb = crop_image(rgb, prep)
     if size is not None:

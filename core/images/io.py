@@ -134,26 +134,34 @@ def scan_folder(folder: str | os.PathLike[str], recursive: bool = True) -> list[
     return scan_images(folder, recursive)[0]
 
 
-#: Bytes read from each end of a file for its fingerprint.
+#: Bytes read from the head of a file to recognise one of our FITS catalogues (the fingerprint
+#: itself hashes the whole file since issue 19).
 FINGERPRINT_BLOCK = 64 * 1024
+
+#: Bytes read per call while hashing a file for its fingerprint.
+FINGERPRINT_CHUNK = 1024 * 1024
 
 
 def file_fingerprint(path: str | os.PathLike[str]) -> str:
-    """Return a content fingerprint of a file: its size and the SHA-1 of its first and last 64 KiB.
+    """Return a content fingerprint of a file: ``"c2:<size>:<SHA-1 of every byte>"``.
 
-    Cheap enough to check on every open (at most 128 KiB read per file) and,
-    unlike size and modification time, it changes when a file is replaced by
-    another of the same size with its time copied over (``touch -r``).
+    The whole file is hashed (issue 19): reading only its first and last 64 KiB
+    missed a same-size edit in the middle of a large file whose modification
+    time was set back, and the cache then served the old features.  The cost is
+    paid only when a file's change time moved (a copied folder, an edited file;
+    see :class:`core.store.cache.FeatureCache`), and ``benchmarks/cache_verify.py``
+    measures it.  The same fingerprint is an image's content identity in the
+    project store (a renamed or moved file keeps its label).  The ``c2:`` prefix
+    marks the whole-file form: a fingerprint of the older head-and-tail form
+    never equals it, so such a cached row is recomputed rather than trusted.
     Raises ``OSError`` when the file cannot be read.
     """
     digest = hashlib.sha1()
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
-        digest.update(fh.read(FINGERPRINT_BLOCK))
-        if size > FINGERPRINT_BLOCK:
-            fh.seek(max(FINGERPRINT_BLOCK, size - FINGERPRINT_BLOCK))
-            digest.update(fh.read(FINGERPRINT_BLOCK))
-    return f"{size}:{digest.hexdigest()}"
+        while chunk := fh.read(FINGERPRINT_CHUNK):
+            digest.update(chunk)
+    return f"c2:{size}:{digest.hexdigest()}"
 
 
 def image_id(path: str | os.PathLike[str]) -> str:

@@ -15,11 +15,24 @@ the index, each row's checksum and that every value is finite; a bad row is
 dropped from the index (so it is recomputed) and :meth:`FeatureCache.take_problems`
 says what was found.  A torn tail (a write cut short by a crash or a full disk)
 is cut off before the next append, so new rows are never misaligned.
+
+A checksum proves a row intact, not that we computed it: whoever ships a folder
+can rewrite rows and checksums alike (issue 19).  So each row also carries an
+HMAC-SHA256, keyed by this installation's secret
+(:func:`core.store.layout.installation_key`, kept in the user's config folder,
+never in the image folder), over the cache key, the image key, the file's
+fingerprint and the row's bytes.  A row this installation did not sign (a cache
+that arrived with the folder, or one written before version 3) is dropped and
+recomputed, never trusted; a whole-cache HMAC check costs no model time, where
+re-verifying a sample against the model would cost inference and could miss a
+few poisoned rows.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import hmac
 import os
 import sqlite3
 import threading
@@ -29,12 +42,47 @@ from pathlib import Path
 
 import numpy as np
 
+from core.store.identity import encode_key
+
 #: Version 2: image keys relative to the project root, content fingerprints and a checksum per row.
-SCHEMA_VERSION = 2
+#: Version 3: an HMAC per row with this installation's key (rows of version 2 are unsigned: recomputed).
+SCHEMA_VERSION = 3
 
 
 def _row_crc(row: np.ndarray) -> int:
     return zlib.crc32(np.ascontiguousarray(row, dtype=np.float32).tobytes())
+
+
+def _row_mac(secret: bytes, key: str, ikey: str, fingerprint: str, row: np.ndarray) -> str:
+    """HMAC-SHA256 binding a row to this installation, its cache key, its image and that image's content."""
+    mac = hmac.new(secret, digestmod=hashlib.sha256)
+    for part in (key, ikey, fingerprint):
+        mac.update(part.encode("utf-8", "surrogateescape") + b"\0")
+    mac.update(np.ascontiguousarray(row, dtype=np.float32).tobytes())
+    return mac.hexdigest()
+
+
+def _secret() -> tuple[bytes, str | None]:
+    """This installation's signing key, or a key for this process only (and why) when it cannot be kept."""
+    from core.store.layout import installation_key
+
+    try:
+        return installation_key(), None
+    except (OSError, RuntimeError) as exc:
+        return os.urandom(32), (f"feature cache: this installation's key cannot be kept ({exc}); features "
+                                f"computed now are not reused by the next session")
+
+
+def _readable_index(db_path: Path) -> bool:
+    """Whether a cache index opens and passes ``quick_check`` (a read-only store cannot rebuild it)."""
+    try:
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            return db.execute("PRAGMA quick_check(1)").fetchone()[0] == "ok"
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return False
 
 
 class FeatureCache:
@@ -61,16 +109,41 @@ class FeatureCache:
         self._problems: list[str] = []
         self._dirs: dict[str, str] = {}
         self._lock = threading.Lock()
+        self._secret, problem = _secret()
+        if problem:
+            self._problems.append(problem)
         if not read_only:
             self.folder.mkdir(parents=True, exist_ok=True)
         db_path = Path(index) if index is not None else self.folder / "features.sqlite"
         if read_only:
-            if db_path.is_file():
+            if db_path.is_file() and _readable_index(db_path):
                 self._db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, check_same_thread=False, timeout=30)
-            else:  # no index to read: an empty one in memory
+            else:  # no index to read (or a damaged one): an empty one in memory
                 self._db = sqlite3.connect(":memory:", check_same_thread=False)
                 self._migrate()
             return
+        self._db = sqlite3.connect(db_path, check_same_thread=False, timeout=30)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            if self._db.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("quick_check failed")
+            self._migrate()
+        except sqlite3.OperationalError:
+            raise  # busy or full: not damage
+        except sqlite3.DatabaseError as exc:
+            self._rebuild(db_path, exc)
+
+    def _rebuild(self, db_path: Path, exc: Exception) -> None:
+        """Start an empty cache when its index is damaged (it is only a cache: the rows are recomputed).
+
+        The row files go too: without their index nothing says which image a row belongs to.
+        """
+        self._db.close()
+        for path in [db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm"), *self.folder.glob("*.f32")]:
+            if path.exists():
+                path.unlink()
+        self._problems.append(f"feature cache: its index {db_path.name} was damaged ({exc}); it was rebuilt "
+                              f"empty and the features are recomputed (labels are not in the cache and are untouched)")
         self._db = sqlite3.connect(db_path, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._migrate()
@@ -95,7 +168,12 @@ class FeatureCache:
                 self._problems.append("feature cache: rows from an older version cannot be verified; "
                                       "they are recomputed")
             db.execute("CREATE TABLE IF NOT EXISTS rows (key TEXT, path TEXT, size INTEGER, mtime_ns INTEGER,"
-                       " ctime_ns INTEGER, fingerprint TEXT, row INTEGER, crc INTEGER, PRIMARY KEY (key, path))")
+                       " ctime_ns INTEGER, fingerprint TEXT, row INTEGER, crc INTEGER, mac TEXT,"
+                       " PRIMARY KEY (key, path))")
+            if found == 2:
+                # Version 2 rows carry no signature: the column is added empty, and each unsigned row is
+                # dropped and recomputed when looked up (a shipped cache is never trusted).
+                db.execute("ALTER TABLE rows ADD COLUMN mac TEXT")
             db.execute("CREATE TABLE IF NOT EXISTS dims (key TEXT PRIMARY KEY, dim INTEGER)")
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             db.execute("COMMIT")
@@ -128,7 +206,7 @@ class FeatureCache:
             prefix = str(self.root).rstrip(os.sep) + os.sep
             if full.startswith(prefix):
                 full = full[len(prefix):].replace(os.sep, "/")
-        return os.fsencode(full).decode("utf-8", "backslashreplace")
+        return encode_key(full)  # lossless for a name that is not UTF-8 (issue 19)
 
     def _file(self, key: str) -> Path:
         return self.folder / f"{key}.f32"
@@ -153,19 +231,20 @@ class FeatureCache:
             if dim is None or not self._file(key).exists():
                 return {}
             index = {r[0]: r[1:] for r in self._db.execute(
-                "SELECT path, size, mtime_ns, ctime_ns, fingerprint, row, crc FROM rows WHERE key=?", (key,))}
+                "SELECT path, size, mtime_ns, ctime_ns, fingerprint, row, crc, mac FROM rows WHERE key=?", (key,))}
         nbytes = self._file(key).stat().st_size
         n_rows = nbytes // (4 * dim)
         data = np.memmap(self._file(key), dtype=np.float32, mode="r", shape=(n_rows, dim)) if n_rows else None
         out: dict[Path, np.ndarray] = {}
         damaged: list[str] = []
+        foreign: list[str] = []
         seen_again: list[tuple[int, str, str]] = []
         for p in paths:
             ikey = self.image_key(p)
             entry = index.get(ikey)
             if entry is None:
                 continue
-            size, mtime_ns, ctime_ns, fingerprint, row, crc = entry
+            size, mtime_ns, ctime_ns, fingerprint, row, crc, mac = entry
             try:
                 st = os.stat(p)
                 if st.st_size != size or st.st_mtime_ns != mtime_ns:
@@ -186,11 +265,24 @@ class FeatureCache:
             if _row_crc(values) != crc or not np.isfinite(values).all():
                 damaged.append(ikey)
                 continue
+            if not isinstance(mac, str) or not hmac.compare_digest(
+                    mac, _row_mac(self._secret, key, ikey, str(fingerprint), values)):
+                foreign.append(ikey)
+                continue
             out[p] = values
         del data
         if seen_again and not self.read_only:
             with self._lock, self._db:
                 self._db.executemany("UPDATE rows SET ctime_ns=? WHERE key=? AND path=?", seen_again)
+        if foreign:
+            with self._lock:
+                self._problems.append(
+                    f"feature cache {self._file(key).name}: {len(foreign)} row(s) not computed by this installation "
+                    f"(a cache that came with the folder, or from an older version) are not trusted and are "
+                    f"recomputed")
+                if not self.read_only:
+                    with self._db:
+                        self._db.executemany("DELETE FROM rows WHERE key=? AND path=?", [(key, k) for k in foreign])
         if damaged:
             with self._lock:
                 self._problems.append(
@@ -199,6 +291,39 @@ class FeatureCache:
                 if not self.read_only:
                     with self._db:
                         self._db.executemany("DELETE FROM rows WHERE key=? AND path=?", [(key, k) for k in damaged])
+        return out
+
+    def vanished_rows(self, key: str, paths: Sequence[Path]) -> dict[Path, np.ndarray]:
+        """The rows of files that no longer exist, as computed while they did (issue 19, item 8).
+
+        A reopened run keeps the images it clustered, even one deleted since: its
+        features are the ones it was clustered with.  Only files that are gone are
+        answered (an existing file goes through :meth:`lookup`), and only rows
+        that pass every check but the file's: checksum, finite values and this
+        installation's signature.
+        """
+        with self._lock:
+            dim = self._dim(key)
+            if dim is None or not self._file(key).exists():
+                return {}
+            index = {r[0]: r[1:] for r in self._db.execute(
+                "SELECT path, fingerprint, row, crc, mac FROM rows WHERE key=?", (key,))}
+        n_rows = self._file(key).stat().st_size // (4 * dim)
+        if not n_rows:
+            return {}
+        data = np.memmap(self._file(key), dtype=np.float32, mode="r", shape=(n_rows, dim))
+        out: dict[Path, np.ndarray] = {}
+        for p in paths:
+            ikey = self.image_key(p)
+            entry = index.get(ikey)
+            if entry is None or os.path.lexists(p) or entry[1] >= n_rows:
+                continue
+            fingerprint, row, crc, mac = entry
+            values = np.array(data[row])
+            if (_row_crc(values) == crc and np.isfinite(values).all() and isinstance(mac, str)
+                    and hmac.compare_digest(mac, _row_mac(self._secret, key, ikey, str(fingerprint), values))):
+                out[Path(p)] = values
+        del data
         return out
 
     def store(self, key: str, paths: Sequence[Path], features: np.ndarray) -> None:
@@ -253,8 +378,9 @@ class FeatureCache:
                 # Entries pointing at or past ``start`` point at rows a shortened file lost; they go.
                 self._db.execute("DELETE FROM rows WHERE key=? AND row>=?", (key, start))
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(key, k, s, m, c, fp, start + i, _row_crc(features[i]))
+                    "INSERT OR REPLACE INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(key, k, s, m, c, fp, start + i, _row_crc(features[i]),
+                      _row_mac(self._secret, key, k, fp, features[i]))
                      for i, (k, s, m, c, fp) in enumerate(stats)])
 
     def count(self, key: str) -> int:

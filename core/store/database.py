@@ -25,21 +25,24 @@ other process's id, instead of two writers undoing each other's work.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from core.store.cache import FeatureCache
+from core.store.identity import decode_key, encode_key, reattach_labels, record_content
 from core.store.layout import STORE_DIR, ReadOnlyStore, StoreError, check_store_tree
 from core.store.lock import _acquire_lock, _release_lock
+from core.store.recovery import DamagedStore
 from core.store.schema import SCHEMA_VERSION, _migrate_v3, migrate
 
 
@@ -73,6 +76,27 @@ def _read_only_copy(folder: Path, tmp: Path) -> Path:
     return tmp
 
 
+@contextlib.contextmanager
+def _damage_named(folder: Path) -> Iterator[None]:
+    """Turn SQLite's "not a database" / "malformed" into :class:`DamagedStore`, which offers recovery.
+
+    A busy, locked or full database (``OperationalError``) is not damage and passes unchanged.
+    """
+    try:
+        yield
+    except sqlite3.OperationalError:
+        raise
+    except sqlite3.DatabaseError as exc:
+        raise DamagedStore(folder, str(exc)) from exc
+
+
+def _check_intact(db: sqlite3.Connection, folder: Path) -> None:
+    """``PRAGMA quick_check`` at open: a damaged page is found now, with the recovery offered, not mid-session."""
+    problems = [r[0] for r in db.execute("PRAGMA quick_check(3)")]
+    if problems != ["ok"]:
+        raise DamagedStore(folder, "; ".join(problems))
+
+
 class ProjectStore:
     """Images, runs, assignments and labels of one image folder.
 
@@ -87,12 +111,16 @@ class ProjectStore:
         check_store_tree(self.folder)
         self.read_only = not _writable(self.folder) and (self.folder / "project.sqlite").is_file()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        #: (old key, new key) of the labels the last :meth:`add_images` moved to a renamed or moved file.
+        self.followed: list[tuple[str, str]] = []
         self._locked = False
         if self.read_only:
             self._tmp = tempfile.TemporaryDirectory(prefix="galaxy-sorter-ro-")
             copy = _read_only_copy(self.folder, Path(self._tmp.name))
             self.db = sqlite3.connect(f"file:{copy / 'project.sqlite'}?mode=ro", uri=True, check_same_thread=False)
-            self._check_version()
+            with _damage_named(self.folder):
+                _check_intact(self.db, self.folder)
+                self._check_version()
             self.root = self._root(root)
             index = copy / "features" / "features.sqlite"
             self.features = FeatureCache(self.folder / "features", root=self.root, read_only=True,
@@ -103,12 +131,14 @@ class ProjectStore:
         self._locked = True
         try:
             self.db = sqlite3.connect(self.folder / "project.sqlite", check_same_thread=False, timeout=30)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.isolation_level = None  # migrate() opens its own BEGIN IMMEDIATE
-            migrate(self.db, self._root(root, stored=False))
-            self.db.isolation_level = ""
+            with _damage_named(self.folder):
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=FULL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                _check_intact(self.db, self.folder)
+                self.db.isolation_level = None  # migrate() opens its own BEGIN IMMEDIATE
+                migrate(self.db, self._root(root, stored=False))
+                self.db.isolation_level = ""
             self.root = self._root(root)
             if self.root is not None:
                 if root is not None:
@@ -170,24 +200,33 @@ class ProjectStore:
         return self.features.image_key(path)
 
     def path_of(self, key: str) -> str:
-        """The path of an image on disk from its stored key."""
-        if self.root is not None and not Path(key).is_absolute():
-            return str(self.root / key)
-        return key
+        """The path of an image on disk from its stored key (a name that is not UTF-8 decoded back to its bytes)."""
+        path = str(self.root / key) if self.root is not None and not Path(key).is_absolute() else key
+        if "\\" in key and not os.path.lexists(path):
+            decoded = decode_key(key)
+            decoded = str(self.root / decoded) if self.root is not None and not Path(decoded).is_absolute() else decoded
+            if os.path.lexists(decoded):
+                return decoded
+        return path
 
     def add_images(self, paths: Iterable[Path], skipped: Iterable[tuple[str, str]] = ()) -> dict[str, int]:
         """Register images (and files that could not be read); return path -> image id (see :meth:`image_ids`)."""
         from core.images.io import image_id
 
         self._writing()
+        present: set[str] = set()
         with self.db:
             for p in paths:
+                present.add(self.key_of(p))
                 self.db.execute("INSERT INTO images (path, name) VALUES (?, ?) ON CONFLICT(path) DO UPDATE "
-                                "SET status='ok', error=NULL", (self.key_of(p), image_id(p)))
+                                "SET status='ok', error=NULL", (self.key_of(p), encode_key(image_id(p))))
             for path, reason in skipped:
+                present.add(self.key_of(path))
                 self.db.execute("INSERT INTO images (path, name, status, error) VALUES (?, ?, 'skipped', ?) "
                                 "ON CONFLICT(path) DO UPDATE SET status='skipped', error=excluded.error",
-                                (self.key_of(path), image_id(path), reason))
+                                (self.key_of(path), encode_key(image_id(path)), encode_key(reason)))
+            # A labelled file renamed or moved since: its label follows its content (issue 19).
+            self.followed = reattach_labels(self.db, self.path_of, present)
         return self.image_ids()
 
     def image_ids(self) -> dict[str, int]:
@@ -255,7 +294,12 @@ class ProjectStore:
 
     # labels -----------------------------------------------------------------
     def set_labels(self, image_ids: Sequence[int], label: str | None, source: str = "user") -> None:
-        """Set (or with ``label=None`` clear) the label of images, durably, in one transaction."""
+        """Set (or with ``label=None`` clear) the label of images, durably, in one transaction.
+
+        The write is then checkpointed (:meth:`checkpoint`), so ``project.sqlite``
+        alone (without its ``-wal``) holds the label when this returns: a copy of
+        that one file, taken while the app is open, keeps every acknowledged label.
+        """
         now = time.time()
         self._writing()
         with self.db:
@@ -264,6 +308,51 @@ class ProjectStore:
             else:
                 self.db.executemany("INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?)",
                                     [(int(i), label, source, now) for i in image_ids])
+                # The label's image is known by its content too, so it follows a rename or a move.
+                record_content(self.db, self.path_of, image_ids)
+        self.checkpoint()
+
+    def checkpoint(self) -> bool:
+        """Copy committed pages from the WAL into ``project.sqlite`` (``PRAGMA wal_checkpoint(PASSIVE)``).
+
+        Passive: it never waits for, nor blocks, a reader (the app's worker
+        connection).  Returns True when every committed page reached the main
+        file, False when a reader still held some back (the next call copies them).
+        """
+        if self.read_only:
+            return True
+        busy, log, done = self.db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return not busy and done == log
+
+    def backup(self, dest: str | os.PathLike[str]) -> Path:
+        """Write a consistent copy of the project database to ``dest`` (SQLite's online backup API).
+
+        The copy holds every committed label, run and setting in one file that
+        needs no ``-wal`` beside it; it is written under a temporary name and
+        renamed, so ``dest`` is either the old file or the whole new copy.  It is
+        a ``project.sqlite``: put it in a folder's ``.galaxy-sorter/`` to open it.
+        Works on a read-only store too (from its copy).
+        """
+        dest = Path(dest)
+        if dest.resolve() == (self.folder / "project.sqlite").resolve():
+            raise StoreError(f"{dest} is the project's own database; choose another file for the backup")
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        os.close(fd)
+        try:
+            target = sqlite3.connect(tmp)
+            try:
+                self.db.backup(target)
+                target.execute("PRAGMA journal_mode=DELETE")
+            finally:
+                target.close()
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, dest)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return dest
 
     def set_assignments(self, run_id: int, image_ids: Sequence[int], clusters: Sequence[int]) -> None:
         """Change the cluster of images in a run (after merging or splitting clusters)."""

@@ -10,7 +10,6 @@ link.  The errors a store raises are defined here too.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat as _stat
 import tempfile
@@ -108,21 +107,91 @@ def default_store_dir(image_folder: str | os.PathLike[str]) -> Path:
 
     An existing store is always returned, even when it cannot be written now:
     :class:`ProjectStore` then opens it read-only rather than starting an empty
-    project that hides the user's labels.
+    project that hides the user's labels.  A folder that cannot be written gets
+    its store under the user's data folder (:func:`core.store.fallback.fallback_store_dir`:
+    found again when the same disk is mounted elsewhere); once the folder can be
+    written, that store moves into it, or its labels are merged into the one
+    there, instead of being hidden behind a new empty store (issue 19, item 5).
     """
+    from core.store.fallback import adopt_fallback, fallback_store_dir
+
     folder = Path(image_folder).resolve()
     candidate = folder / STORE_DIR
     check_store_tree(candidate)  # a planted link is refused before anything is read or written
     if (candidate / "project.sqlite").is_file():
+        adopt_fallback(folder, candidate)
         return candidate
+    if _can_write(candidate):
+        adopt_fallback(folder, candidate)
+        return candidate
+    return fallback_store_dir(folder)
+
+
+def _can_write(candidate: Path) -> bool:
+    """Whether the store folder can be created and written (a fresh probe file, removed at once)."""
     try:
         candidate.mkdir(exist_ok=True)
         # A fresh, exclusive probe name: a planted file or link of that name is never opened.
         fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=candidate)
         os.close(fd)
         os.unlink(probe)
-        return candidate
+        return True
     except OSError:
-        base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "galaxy-sorter" / "projects"
-        digest = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
-        return base / f"{folder.name}-{digest}"
+        return False
+
+
+def fallback_base() -> Path:
+    """Where the stores of folders that cannot be written live: the user's data folder."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "galaxy-sorter" / "projects"
+
+
+#: Bytes of the per-installation secret that signs feature-cache rows.
+INSTALLATION_KEY_BYTES = 32
+
+
+def installation_key_path() -> Path:
+    """Where this installation's cache-signing secret lives: the user's config folder, never an image folder."""
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "galaxy-sorter" / "installation.key"
+
+
+def installation_key() -> bytes:
+    """This installation's secret for signing feature-cache rows (issue 19), created on first use.
+
+    A checksum beside a cached row proves only that the row was not torn; whoever
+    shipped the folder can rewrite both.  Rows are therefore signed with an HMAC
+    whose key only this user's installation holds: 32 random bytes in
+    :func:`installation_key_path`, created ``0600`` under a ``0700`` folder and
+    published atomically (written to a temporary name, then hard-linked into
+    place, so two processes starting at once agree on one key).  A cache written
+    anywhere else fails the check and is recomputed.
+    """
+    path = installation_key_path()
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_RDONLY | O_NOFOLLOW)
+        except FileNotFoundError:
+            pass
+        else:
+            with os.fdopen(fd, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                key = fh.read(INSTALLATION_KEY_BYTES + 1)
+            if _stat.S_ISREG(st.st_mode) and len(key) == INSTALLATION_KEY_BYTES:
+                if st.st_mode & 0o077:
+                    os.chmod(path, 0o600)
+                return key
+            # Truncated or not a plain file: replaced by a fresh key (old signatures then fail: rows recomputed).
+            os.unlink(path)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=".installation-", dir=path.parent)  # created 0600
+        try:
+            os.write(fd, os.urandom(INSTALLATION_KEY_BYTES))
+            os.fsync(fd)
+            os.close(fd)
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass  # another process published its key first: read that one
+        finally:
+            os.unlink(tmp)
+    raise StoreError(f"cannot create the installation key {path}")

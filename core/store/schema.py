@@ -8,7 +8,7 @@ from pathlib import Path
 
 from core.store.layout import StoreError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA_V1 = """
 CREATE TABLE images (id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, name TEXT NOT NULL,
@@ -81,6 +81,21 @@ def _migrate_v3(db: sqlite3.Connection, root: Path | None) -> None:
         db.execute("UPDATE images SET path=? WHERE id=? AND path<>?", (key, image_id_, key))
 
 
+def _migrate_v4(db: sqlite3.Connection, root: Path | None) -> None:
+    """Version 4: a content fingerprint per image, so a label follows its file when renamed or moved.
+
+    Filled here for the labelled images whose file is there (the only ones whose
+    identity matters); others get theirs when labelled (see :mod:`core.store.identity`).
+    """
+    from core.store.identity import record_content
+
+    db.execute("ALTER TABLE images ADD COLUMN content TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS images_content ON images(content)")
+    if root is not None:
+        labelled = [i for (i,) in db.execute("SELECT image_id FROM labels")]
+        record_content(db, lambda key: str(root / key) if not Path(key).is_absolute() else key, labelled)
+
+
 def migrate(db: sqlite3.Connection, root: str | os.PathLike[str] | None = None) -> int:
     """Bring the database schema to :data:`SCHEMA_VERSION`; return the version found.
 
@@ -110,6 +125,8 @@ def migrate(db: sqlite3.Connection, root: str | os.PathLike[str] | None = None) 
         if 0 < found < 3:
             # Paths become relative to the root here when it is known, else at the first open that knows it.
             _migrate_v3(db, Path(root).resolve() if root is not None else None)
+        if found < 4:
+            _migrate_v4(db, Path(root).resolve() if root is not None else None)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:

@@ -20,6 +20,8 @@ def test_three_band_fits_are_shown_in_colour_by_the_stretch_control(qtbot, windo
     row = window.grid.current_row()
     control = window.preview.stretch_control
     control.kind.setCurrentText("lupton")  # what the user picks in the preview's stretch box
+    # drawn off the GUI thread once the control rests (issue 18)
+    qtbot.waitUntil(lambda: window.preview.drawn == (p.paths[row], control.stretch()), timeout=10_000)
     assert window.grid.cache.stretch.kind == "lupton" and window.classify.stretch.kind == "lupton"
     big = _array(window.preview.view.item.pixmap()).astype(int)
     h, w = big.shape[:2]
@@ -29,4 +31,5 @@ def test_three_band_fits_are_shown_in_colour_by_the_stretch_control(qtbot, windo
     assert np.abs(thumb[:, :, 0] - thumb[:, :, 2]).mean() > 5  # the strip's thumbnails are in colour too
     before = big.mean()
     control.upper.setValue(90.0)  # the stretch limits apply to the colour composite
+    qtbot.waitUntil(lambda: window.preview.drawn == (p.paths[row], control.stretch()), timeout=10_000)
     assert _array(window.preview.view.item.pixmap()).astype(int).mean() > before + 3

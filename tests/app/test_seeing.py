@@ -35,6 +35,7 @@ def test_thumbnails_show_the_models_crop_at_the_slider_size(qtbot, window, folde
     for size in (64, 200):
         window.grid.size_slider.setValue(size)
         assert window.grid.view.iconSize().width() == size
+        qtbot.waitUntil(lambda size=size: window.grid.cache.size == size)  # redrawn once the slider rests
         pix = window.grid.decorated(row)
         assert pix.width() == size
         got = _array(window.grid.cache.get(p.paths[row])).astype(int)
@@ -99,12 +100,16 @@ def test_stretch_changes_the_view_never_the_features(qtbot, window, folder):
     features = p.features.copy()
     window.show_cluster(0)
     row = int(window.grid.rows()[0])
+    qtbot.waitUntil(lambda: window.preview.drawn is not None and window.preview.drawn[0] == p.paths[row])
     before_thumb = _array(window.grid.cache.get(p.paths[row])).copy()
     before_big = _array(window.preview.view.item.pixmap()).copy()
     control = window.preview.stretch_control
     control.kind.setCurrentText("log")
     control.upper.setValue(100.0)
+    # drawn off the GUI thread once the control rests: the strip, classify mode and the preview follow
+    qtbot.waitUntil(lambda: window.preview.drawn == (p.paths[row], control.stretch()), timeout=10_000)
     assert window.grid.cache.stretch.kind == "log" and window.classify.stretch.kind == "log"
+    assert window.grid.cache.stretch.upper == 100.0
     assert np.abs(_array(window.grid.cache.get(p.paths[row])).astype(int) - before_thumb).mean() > 3
     assert np.abs(_array(window.preview.view.item.pixmap()).astype(int) - before_big).mean() > 3
     np.testing.assert_array_equal(p.features, features)
@@ -119,6 +124,7 @@ def test_preview_zooms_pans_and_fits(qtbot, window, folder):
     _cluster(qtbot, window)
     window.show_cluster(0)
     view = window.preview.view
+    qtbot.waitUntil(lambda: window.preview.drawn is not None)  # drawn on the render pool
     fitted = view.zoom_level()
     assert view.crop_item.isVisible()  # the model's crop is outlined
     qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton)
@@ -129,6 +135,7 @@ def test_preview_zooms_pans_and_fits(qtbot, window, folder):
     view.centerOn(QPointF(centre.x() + 10, centre.y()))
     assert view.mapToScene(view.viewport().rect().center()).x() > centre.x()  # panned
     window.preview.stretch_control.kind.setCurrentText("sqrt")  # a new stretch keeps the zoom
+    qtbot.waitUntil(lambda: window.preview.drawn is not None and window.preview.drawn[1].kind == "sqrt")
     assert abs(view.zoom_level() / fitted - 1.25**3) < 1e-6
     view.fit()
     assert abs(view.zoom_level() - fitted) < 1e-6
@@ -168,7 +175,7 @@ def test_start_screen_buttons_and_reopen_say_what_they_should(qtbot, window, fol
     with qtbot.waitSignal(again.jobs.finished, timeout=60_000):
         again.open_folder(folder)
     text = again.stage_label.text()
-    assert "2 labels by you" in text and "3 clusters" in text and "tsne map" in text
+    assert "2 labels by you" in text and "3 clusters" in text and "t-SNE map" in text  # as the Map box names it
 
 
 def test_k_larger_than_the_images_is_said_and_shown(qtbot, window, folder):

@@ -93,3 +93,38 @@ def test_bad_limits_are_refused():
         Stretch("linear", 50, 40)
     with pytest.raises(ValueError):
         Stretch("gamma")
+
+
+@pytest.mark.parametrize("kind", ["linear", "asinh", "log"])
+@pytest.mark.parametrize("crop", ["fixed", "none", "auto"])
+def test_display_sized_render_matches_the_full_resolution_one(tmp_path, kind, crop):
+    """A thumbnail stretched at display size looks like the full-resolution frame stretched and then shrunk."""
+    import cv2
+    from astropy.io import fits
+
+    from core.images.display import Stretch, apply_stretch, read_raw, render
+    from core.images.preprocess import Preprocessing, crop_image
+
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:600, :600]
+    galaxy = 500.0 * np.exp(-(((xx - 300) / 40.0) ** 2 + ((yy - 300) / 25.0) ** 2))
+    data = (galaxy + rng.gamma(2.0, 10.0, (600, 600))).astype(np.float32)
+    path = tmp_path / "g.fits"
+    fits.PrimaryHDU(data).writeto(path)
+    stretch, prep = Stretch(kind, 0.5, 99.5), Preprocessing(crop)
+    fast = render(path, stretch, prep, 96)
+    if crop == "auto":  # found on the image the model reads, whatever the stretch
+        from core.images.io import read_image
+        from core.images.preprocess import central_object_fraction
+
+        prep = Preprocessing("fixed", central_object_fraction(read_image(path)))
+    full = crop_image(apply_stretch(read_raw(path), stretch), prep)
+    slow = cv2.resize(full, fast.shape[1::-1], interpolation=cv2.INTER_AREA)
+    assert fast.shape == slow.shape and max(fast.shape[:2]) == 96
+    # Compared at 24 px: resampling in another order draws the sky's noise differently pixel by pixel
+    # (asinh and log lift it), which no one sees; the galaxy and the sky level must agree.
+    a, b = (cv2.resize(x, (24, 24), interpolation=cv2.INTER_AREA).astype(int) for x in (fast, slow))
+    # log (a = 1000) lifts the sky's noise most: the curve of averaged pixels is below the average of
+    # the curve (concave), so the sky shows ~10 grey levels darker; linear and asinh within a few.
+    assert np.abs(a - b).mean() < (12 if kind == "log" else 6)  # grey levels of 255
+    assert np.corrcoef(a.mean(2).ravel(), b.mean(2).ravel())[0, 1] > 0.97

@@ -132,3 +132,18 @@ def test_selection_notifies_with_source(project):
     project.selection.set([3, 1, 3], "map")
     project.selection.set([1, 3], "grid")  # unchanged: no event
     assert seen == [([1, 3], "map")]
+
+
+def test_view_settings_are_kept_per_project(project, tmp_path):
+    from core.project import Project
+
+    project.set_view_setting("stretch", {"kind": "asinh", "lower": 1.0})
+    project.set_view_setting("thumb_size", 160)
+    folder = project.folder
+    project.close()
+    project.set_view_setting("thumb_size", 200)  # arrives after the close: dropped, not an error
+    again = Project.open(folder, store_dir=tmp_path / "store")
+    assert again.view_setting("stretch") == {"kind": "asinh", "lower": 1.0}
+    assert again.view_setting("thumb_size") == 160
+    assert again.view_setting("truth_file", "none kept") == "none kept"
+    again.close()

@@ -1,0 +1,169 @@
+"""Speed of the cluster map at 1,000,000 points (issue 22), synthetic coordinates, in one run.
+
+One command::
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/map_million.py [--points 1000000]
+
+Above ``BIG_POINTS`` the map draws a density image when zoomed out and the
+visible points when zoomed in (``app/widgets/qt_bigmap.py``).  Prints, beside
+issue 22's budgets: set data, recolour every point, one label, the hover
+lookup (per mouse move, through the scene's mouse-move handler, checked against a scan
+of every point), the lasso
+(a 200-vertex polygon around one cluster, ~1/8 of the points) against the plain
+scan of every point (the ratio, same run), and the debounced redraw after a pan
+(density) and after a zoom onto few enough points to draw them.  Times are
+the widget's own work and, where a repaint follows, with it (offscreen).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import PySide6  # noqa: E402,F401  (before pyqtgraph)
+
+
+def _split(fn, app, repeat: int) -> tuple[float, float]:
+    """Median time of ``fn`` alone and with the event processing (repaint) it causes."""
+    alone, total = [], []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        t1 = time.perf_counter()
+        app.processEvents()
+        alone.append(t1 - t)
+        total.append(time.perf_counter() - t)
+    return statistics.median(alone), statistics.median(total)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--clusters", type=int, default=8)
+    args = parser.parse_args(argv)
+    from PySide6.QtCore import QPointF
+    from PySide6.QtWidgets import QApplication
+
+    from app.widgets.qt_bigmap import points_in_polygon
+    from app.widgets.qt_labels import cluster_color
+    from app.widgets.qt_map import QtClusterMap
+
+    app = QApplication.instance() or QApplication([])
+    rng = np.random.default_rng(0)
+    n, k = args.points, args.clusters
+    centres = rng.normal(scale=10, size=(k, 2))
+    groups = rng.integers(0, k, n)
+    coords = (centres[groups] + rng.normal(size=(n, 2))).astype(np.float32)
+    colors = {c: cluster_color(c) for c in range(k)}
+    w = QtClusterMap()
+    w.resize(1200, 800)
+    w.show()
+    app.processEvents()
+
+    t_set, t_set_paint = _split(lambda: w.set_points(coords, groups, colors), app, 3)
+    density = w.big.density_shown
+    shifted = [(groups + i) % k for i in range(1, 6)]
+    t_all, t_all_paint = _split(lambda: w.set_colors(shifted.pop(), colors), app, 5)
+    one = groups.copy()
+    w.set_colors(one, colors)
+    app.processEvents()
+    flips = iter(rng.choice(n, 50, replace=False))
+
+    def label_one() -> None:
+        i = next(flips)
+        one[i] = (one[i] + 1) % k
+        w.set_colors(one, colors)
+
+    t_one, t_one_paint = _split(label_one, app, 9)
+    # hover: the scene's mouse-move handler (KD-tree lookup, hover ring, signal), per move
+    vb = w.view
+    queries = coords[rng.choice(n, 500)] + rng.normal(scale=0.05, size=(500, 2)).astype(np.float32)
+    scene_pts = [vb.mapViewToScene(QPointF(float(x), float(y))) for x, y in queries]
+    t = time.perf_counter()
+    for p in scene_pts:
+        w._on_mouse_moved(p)
+    t_hover = (time.perf_counter() - t) / len(scene_pts)
+    angles = np.linspace(0, 2 * np.pi, 200, endpoint=False)
+    lasso = np.column_stack([centres[0, 0] + 3 * np.cos(angles) * (1 + 0.3 * np.sin(5 * angles)),
+                             centres[0, 1] + 3 * np.sin(angles)])
+    picked: list[np.ndarray] = []
+    t_lasso = statistics.median(_timed(lambda: picked.append(w.select_polygon(lasso)), 5))
+    t_scan = statistics.median(_timed(lambda: np.flatnonzero(points_in_polygon(coords, lasso)), 3))
+    same = np.array_equal(picked[-1], np.flatnonzero(points_in_polygon(coords, lasso)))
+    (x0, x1), (y0, y1) = vb.viewRange()
+    dx = (x1 - x0) * 0.1
+    pans = iter([1, 2, 3])
+
+    def pan() -> None:
+        shift = dx * next(pans)
+        vb.setXRange(x0 + shift, x1 + shift, padding=0)
+        w.big.refresh()
+
+    t_pan, t_pan_paint = _split(pan, app, 3)
+    cx, cy = float(centres[0, 0]), float(centres[0, 1])
+    zooms = iter([0.8, 0.7, 0.6])
+
+    def zoom_in() -> None:
+        r = next(zooms)
+        vb.setRange(xRange=(cx - r, cx + r), yRange=(cy - r, cy + r), padding=0)
+        w.big.refresh()
+
+    t_zoom, t_zoom_paint = _split(zoom_in, app, 3)
+    drawn = len(w.big.shown)
+    from scipy.spatial import cKDTree
+
+    from app.widgets.qt_bigmap import GridIndex
+
+    t_tree = statistics.median(_timed(lambda: cKDTree(coords, balanced_tree=False, compact_nodes=False), 3))
+    radius = w._pixel_radius(6.0)
+    hover_ok = sum(w.big.grid.nearest(float(x), float(y), radius) == _brute_nearest(coords, x, y, radius)
+                   for x, y in queries[:50])
+    t_grid = statistics.median(_timed(lambda: GridIndex(coords), 3))
+    t_density = statistics.median(_timed(lambda: w.big.refresh(force=True), 3))
+    print(f"map with {n:,} points, {k} clusters, 1200x800 widget, offscreen (Qt {PySide6.__version__}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):")
+    print("  operation                                widget (ms)  with repaint (ms)  budget (ms)")
+    print(f"  set data (density image: {density}):       {t_set * 1000:11.1f}  {t_set_paint * 1000:17.1f}  1000")
+    print(f"  recolour every point:                    {t_all * 1000:11.1f}  {t_all_paint * 1000:17.1f}  200")
+    print(f"  recolour one point (a label):            {t_one * 1000:11.1f}  {t_one_paint * 1000:17.1f}  16")
+    print(f"  hover (mouse-move handler, per move):    {t_hover * 1000:11.3f}  {'':17s}  5"
+          f"   (grid answer = scan of every point: {hover_ok}/50)")
+    print(f"  lasso, 200 vertices, {len(picked[-1]):,} points: {t_lasso * 1000:11.1f}  {'':17s}  100")
+    print(f"    the plain scan of every point:         {t_scan * 1000:11.1f}  ({t_scan / t_lasso:.1f}x slower; "
+          f"same points: {same})")
+    print(f"  pan 10% (density recomputed):            {t_pan * 1000:11.1f}  {t_pan_paint * 1000:17.1f}")
+    print(f"  zoom onto {drawn:,} points (drawn as points): {t_zoom * 1000:8.1f}  {t_zoom_paint * 1000:17.1f}")
+    print(f"  set data's parts: grid index (hover, click, lasso) {t_grid * 1000:.1f} ms, the view's points or "
+          f"density image {t_density * 1000:.1f} ms; a KD-tree instead of the grid would take {t_tree * 1000:.1f} ms "
+          f"({t_tree / t_grid:.1f}x)")
+    w.close()
+    w.deleteLater()
+    app.processEvents()
+    return 0
+
+
+def _brute_nearest(coords: np.ndarray, x: float, y: float, radius: float) -> int:
+    d = (coords[:, 0] - np.float32(x)) ** 2 + (coords[:, 1] - np.float32(y)) ** 2
+    return int(np.argmin(d)) if d.min() <= radius * radius else -1
+
+
+def _timed(fn, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,128 @@
+"""An image's identity is its content: a label follows a renamed or moved file (issue 19, item 4).
+
+The store keys images by their path relative to the project root, so renaming a
+labelled file, or moving it into a subfolder, used to leave its label under the
+old name.  Each labelled image now also keeps its content fingerprint
+(:func:`core.images.io.file_fingerprint`, the ``images.content`` column of
+schema 4), recorded when it is labelled.  At scan time a labelled image whose
+file has vanished gives its label to a newly found, unlabelled file with the
+same content.  Only files of a vanished image's size are hashed, so a scan with
+nothing vanished reads no file.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterable
+
+
+def _size_of(content: str) -> int | None:
+    """The file size a fingerprint ``c2:<size>:<sha1>`` records (None for another form)."""
+    parts = content.split(":")
+    return int(parts[1]) if len(parts) == 3 and parts[0] == "c2" and parts[1].isdigit() else None
+
+
+def record_content(db: sqlite3.Connection, path_of: Callable[[str], str], image_ids: Iterable[int]) -> None:
+    """Store the content fingerprint of those images that have none yet (files that cannot be read are left)."""
+    from core.images.io import file_fingerprint
+
+    ids = [int(i) for i in image_ids]
+    rows = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        rows += db.execute(f"SELECT id, path FROM images WHERE content IS NULL AND id IN "
+                           f"({','.join('?' * len(chunk))})", chunk).fetchall()
+    found = []
+    for image_id_, key in rows:
+        try:
+            found.append((file_fingerprint(path_of(key)), image_id_))
+        except OSError:
+            continue
+    if found:
+        db.executemany("UPDATE images SET content=? WHERE id=?", found)
+
+
+def reattach_labels(db: sqlite3.Connection, path_of: Callable[[str], str], present: set[str]) -> list[tuple[str, str]]:
+    """Move the labels of vanished files to present files with the same content; return (old key, new key) pairs.
+
+    ``present`` holds the keys the scan found.  A labelled image is vanished when
+    its key is not among them and its file does not exist.  Its label moves to
+    an unlabelled present image with the same fingerprint (one each, in path
+    order); an already labelled image is never overwritten.  Runs inside the
+    caller's transaction.
+    """
+    from core.images.io import file_fingerprint
+
+    orphans = [(i, key, content) for i, key, content in db.execute(
+        "SELECT i.id, i.path, i.content FROM images i JOIN labels l ON l.image_id = i.id "
+        "WHERE i.content IS NOT NULL") if key not in present and not os.path.exists(path_of(key))]
+    if not orphans:
+        return []
+    sizes = {_size_of(c) for _, _, c in orphans} - {None}
+    labelled = {i for (i,) in db.execute("SELECT image_id FROM labels")}
+    by_content: dict[str, list[tuple[int, str]]] = {}
+    for image_id_, key, content in db.execute("SELECT id, path, content FROM images ORDER BY path"):
+        if key not in present or image_id_ in labelled:
+            continue
+        if content is None:
+            try:
+                if os.stat(path_of(key)).st_size not in sizes:
+                    continue
+                content = file_fingerprint(path_of(key))
+            except OSError:
+                continue
+            db.execute("UPDATE images SET content=? WHERE id=?", (content, image_id_))
+        by_content.setdefault(content, []).append((image_id_, key))
+    moved = []
+    for old_id, old_key, content in orphans:
+        candidates = by_content.get(content)
+        if not candidates:
+            continue
+        new_id, new_key = candidates.pop(0)
+        db.execute("UPDATE labels SET image_id=? WHERE image_id=?", (new_id, old_id))
+        moved.append((old_key, new_key))
+    return moved
+
+
+def encode_key(path: str) -> str:
+    """An image key SQLite can store, losslessly, for any file name (issue 19, item 8).
+
+    A name that is valid UTF-8 is kept as it is.  A name with bytes that are not
+    (an old Latin-1 folder, say: Python holds them as surrogates, which SQLite
+    cannot store) is written with each such byte as ``\\xNN`` and each backslash
+    doubled, so :func:`decode_key` gives back the very bytes.  Keys of
+    earlier versions (``\\xNN`` without doubled backslashes) decode the same way
+    when their name holds no backslash.
+    """
+    raw = os.fsencode(path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "surrogateescape").replace("\\", "\\\\").encode(
+            "utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def decode_key(key: str) -> str:
+    """The path a key from :func:`encode_key` names (``\\xNN`` back to the byte; ``\\\\`` to one backslash)."""
+    if "\\" not in key:
+        return key
+    out = bytearray()
+    i = 0
+    while i < len(key):
+        ch = key[i]
+        if ch == "\\" and key[i + 1:i + 2] == "\\":
+            out += b"\\"
+            i += 2
+        elif ch == "\\" and key[i + 1:i + 2] == "x" and len(key) >= i + 4:
+            try:
+                out.append(int(key[i + 2:i + 4], 16))
+                i += 4
+                continue
+            except ValueError:
+                out += b"\\"
+                i += 1
+        else:
+            out += ch.encode("utf-8")
+            i += 1
+    return os.fsdecode(bytes(out))
