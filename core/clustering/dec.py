@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
-from core.clustering.dec_objective import kl_self_training, student_t, target_distribution
-from core.clustering.sdae import Reporter, pick_device, pretrain
+from core.clustering.dec_objective import kl_self_training, student_t
+from core.clustering.sdae import Reporter, fraction_keeping_target, initial_partition, pick_device, pretrain
 from core.progress import ProgressFn, StopFn
 
 DEFAULT_DIMS = (500, 500, 2000, 10)
@@ -50,7 +50,7 @@ DEFAULT_DIMS = (500, 500, 2000, 10)
 PAPER_SCHEDULE: dict[str, object] = {
     "pretrain": "greedy", "pretrain_epochs": 20, "finetune_epochs": 40, "plateau_tol": 0.0,
     "max_pretrain_samples": None, "n_components": None, "batch_size": 256, "max_iter": 4000, "max_epochs": None,
-}
+    "init": "embedding"}
 """The schedule of Xie et al. (and of this class before issue 13): ``DEC(**PAPER_SCHEDULE)``."""
 
 
@@ -151,6 +151,10 @@ class DEC(ClusterMixin, BaseEstimator):
         (0 is the paper's DEC; a positive value is IDEC, Guo et al. 2017, which
         keeps the embedding from drifting away from the data).  The default 1.0
         measured best on real galaxy features (``benchmarks/evaluate.py``).
+    init : {"input-mixture", "embedding"}
+        Where self-training starts: "embedding" is the paper's (k-means in the embedding, the paper's
+        target); "input-mixture" (default, issue 24) the class-fraction-estimating mixture on the input
+        and a target that keeps those fractions (``core.clustering.sdae.initial_partition``).
     device : {"auto", "cpu", "cuda"}
         Where torch trains; "auto" takes the GPU when torch sees one.  The fitted
         encoder always ends on the CPU.
@@ -183,6 +187,7 @@ class DEC(ClusterMixin, BaseEstimator):
         fallback: str | None = "kmeans",
         standardise: bool | str = "auto",
         reconstruction_weight: float = 1.0,
+        init: str = "input-mixture",
         device: str = "auto",
         random_state: int | None = None,
     ) -> None:
@@ -208,6 +213,7 @@ class DEC(ClusterMixin, BaseEstimator):
         self.fallback = fallback
         self.standardise = standardise
         self.reconstruction_weight = reconstruction_weight
+        self.init = init
         self.device = device
         self.random_state = random_state
 
@@ -261,7 +267,7 @@ class DEC(ClusterMixin, BaseEstimator):
             self.timings_["input"] = time.perf_counter() - t
             report = Reporter(progress, should_stop)
             t = time.perf_counter()
-            self._pretrain(Xt, seed, report)
+            pretrain(self, Xt, seed, report)
             self.timings_["pretrain"] = time.perf_counter() - t
             t = time.perf_counter()
             self._cluster(Xt, seed, report)
@@ -324,10 +330,6 @@ class DEC(ClusterMixin, BaseEstimator):
             raise ValueError("X holds NaN or infinite values")
         return X
 
-    def _pretrain(self, Xt, seed: int, report: Reporter) -> None:
-        pretrain(self, Xt, seed, report)
-
-
     def _embed(self, Xt):
         """Encoder output for every row, in chunks (a 60,000 x 2,000 activation is 480 MB at once)."""
         import torch
@@ -337,13 +339,12 @@ class DEC(ClusterMixin, BaseEstimator):
 
     def _cluster(self, Xt, seed: int, report: Reporter) -> None:
         import torch
-        from sklearn.cluster import KMeans
 
         z0 = self._embed(Xt).cpu().numpy()
         self.initial_embedding_ = z0
-        km = KMeans(self.n_clusters, n_init=self.n_init, random_state=seed).fit(z0)
-        self.kmeans_labels_ = km.labels_.astype(np.int64)
-        self.centers_ = torch.nn.Parameter(torch.from_numpy(km.cluster_centers_.astype(np.float32)).to(self.device_))
+        init_labels, centres = initial_partition(self, Xt, z0, seed)
+        self.kmeans_labels_ = np.asarray(init_labels, dtype=np.int64)
+        self.centers_ = torch.nn.Parameter(torch.from_numpy(centres.astype(np.float32)).to(self.device_))
         params = list(self.encoder_.parameters()) + [self.centers_]
         if self.reconstruction_weight > 0:
             params += list(self.decoder_.parameters())
@@ -356,6 +357,7 @@ class DEC(ClusterMixin, BaseEstimator):
             # Small folders still get 100 iterations: they cost nothing, and a pass is one step.
             max_iter = min(max_iter, max(100, int(np.ceil(self.max_epochs * n / self.batch_size))))
         state = {"labels": self.kmeans_labels_}
+        target = fraction_keeping_target(self)
 
         def refresh(it: int, q):
             labels = q.argmax(1).cpu().numpy()
@@ -367,7 +369,7 @@ class DEC(ClusterMixin, BaseEstimator):
                 if changed < self.tol:
                     self.history_.converged = True
                     return None
-            return target_distribution(q)
+            return target(q)
 
         def reconstruction(idx, z_b, _q_b):
             if self.reconstruction_weight <= 0:

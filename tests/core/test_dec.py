@@ -180,3 +180,23 @@ def test_unknown_device_or_pretraining_is_refused(blobs):
         DEC(2, device="tpu").fit(X)
     with pytest.raises(ValueError):
         DEC(2, pretrain="layerwise").fit(X)
+
+
+def test_initial_partition_comes_from_the_input_and_keeps_unequal_class_fractions():
+    # 75:25, separated along five axes of 20: the partition DEC starts from is the
+    # input mixture's (issue 24: a 10-d embedding of a small folder lost the split for
+    # some seeds), and the unequal fractions survive self-training.
+    from core.clustering.prior import prior_mixture
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(225, int), np.ones(75, int)]
+    X = rng.normal(size=(300, 20)).astype(np.float32)
+    X[:, :5] += 3.0 * y[:, None]
+    small = {"hidden_dims": (32, 32, 64, 4), "pretrain_epochs": 5, "finetune_epochs": 10}
+    dec = DEC(2, random_state=0, **small).fit(X)
+    start = prior_mixture(dec._scale(X), 2, random_state=0).labels
+    assert adjusted_rand_score(dec.kmeans_labels_, start) == 1.0
+    assert adjusted_rand_score(y, dec.labels_) > 0.9
+    assert abs(np.bincount(dec.labels_).min() - 75) <= 8  # not pulled towards 150:150
+    with pytest.raises(ValueError, match="init"):
+        DEC(2, init="random", **small).fit(X)

@@ -1,0 +1,102 @@
+"""DEC against k-means over several seeds on the three labelled sets of the default model (issue 24).
+
+One command::
+
+    .venv/bin/python benchmarks/dec_stability.py [--seeds 0,1,2,3,4] [--sets hsc,sdss,kaggle] [--inits input-mixture,embedding]
+
+Extracts the default model's features (fixed 0.5 crop; cached in
+``.cache/benchmarks/features``) of GC1-HSC and GC1-SDSS (771 galaxies, 582
+spiral : 189 non-spiral) and of the Kaggle test split's ellipticals and spirals
+(628, never trained on), then fits k-means (as ``benchmarks/evaluate.py`` does)
+and the default DEC with each ``--inits`` value (``input-mixture`` is the
+default since issue 24, ``embedding`` the paper's start that the default used
+before) for every seed, k=2.  Prints balanced ACC / ARI / cluster sizes per
+seed, then mean, min-max and spread (max - min) per set and method, all from the
+same run.  DEC never sees the labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core.catalog.truth import load_truth  # noqa: E402
+from core.clustering.dec import DEC  # noqa: E402
+from core.clustering.methods import cluster_features  # noqa: E402
+from core.clustering.metrics import evaluate  # noqa: E402
+from core.features.extract import DEFAULT_MODEL, FeatureModel, extract_features  # noqa: E402
+from core.images.preprocess import Preprocessing  # noqa: E402
+from core.store.cache import FeatureCache  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+SETS = {
+    "hsc": (DATA / "galaxy-cruise-gc1" / "hsc", DATA / "galaxy-cruise-gc1" / "labels.csv"),
+    "sdss": (DATA / "galaxy-cruise-gc1" / "sdss", DATA / "galaxy-cruise-gc1" / "labels.csv"),
+    "kaggle": (DATA / "galaxy-zoo-kaggle" / "images", DATA / "galaxy-zoo-kaggle" / "labels.csv"),
+}
+
+
+def load_set(name: str, model: FeatureModel, cache: FeatureCache) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of one set (Kaggle: the test split's ellipticals and spirals)."""
+    folder, labels = SETS[name]
+    truth = load_truth(labels)
+    paths = sorted(p for p in folder.iterdir() if p.stem in truth)
+    if name == "kaggle":
+        sys.path.insert(0, str(ROOT / "models"))
+        from train_galaxy_net import split_of
+
+        paths = [p for p in paths if split_of(p.stem) == "test" and truth[p.stem] in ("elliptical", "spiral")]
+    ext = extract_features(paths, model, Preprocessing(), cache=cache, batch_size=64)
+    return ext.features, np.array([truth[p.stem] for p in ext.paths])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0,1,2,3,4")
+    parser.add_argument("--sets", default="hsc,sdss,kaggle")
+    parser.add_argument("--inits", default="input-mixture,embedding")
+    args = parser.parse_args(argv)
+    missing = [str(SETS[s][1]) for s in args.sets.split(",") if not SETS[s][1].is_file()]
+    if missing:
+        print(f"data not found: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    seeds = [int(s) for s in args.seeds.split(",")]
+    model = FeatureModel(DEFAULT_MODEL)
+    cache = FeatureCache(ROOT / ".cache" / "benchmarks" / "features")
+    summary = ["| set | method | bal. ACC mean [min-max] | spread | ARI mean [min-max] | spread | fit (s) |",
+               "|---|---|---|---|---|---|---|"]
+    for name in args.sets.split(","):
+        X, y = load_set(name, model, cache)
+        methods = ["kmeans"] + [f"dec init={i}" for i in args.inits.split(",")]
+        for method in methods:
+            bal, ari, secs = [], [], []
+            for seed in seeds:
+                t = time.perf_counter()
+                if method == "kmeans":
+                    labels = cluster_features(X, "kmeans", 2, random_state=seed).labels
+                else:
+                    labels = DEC(2, random_state=seed, init=method.split("=")[1]).fit(X).labels_
+                secs.append(time.perf_counter() - t)
+                s = evaluate(y, labels)
+                bal.append(s["balanced_acc"])
+                ari.append(s["ari"])
+                print(f"{name} ({len(y)}) {method} seed {seed}: bal. ACC {bal[-1]:.3f} ARI {ari[-1]:.3f} "
+                      f"sizes {sorted(np.bincount(labels).tolist(), reverse=True)} ({secs[-1]:.1f} s)", flush=True)
+            summary.append(f"| {name} | {method} | {np.mean(bal):.3f} [{min(bal):.3f}-{max(bal):.3f}] "
+                           f"| {max(bal) - min(bal):.3f} | {np.mean(ari):.3f} [{min(ari):.3f}-{max(ari):.3f}] "
+                           f"| {max(ari) - min(ari):.3f} | {np.mean(secs):.1f} |")
+    print()
+    print(f"{model.name} features, seeds {args.seeds}, k=2")
+    print("\n".join(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

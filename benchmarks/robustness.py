@@ -1,0 +1,217 @@
+"""How the representation holds on folders unlike the training images (issue 24): a table and a plot.
+
+One command::
+
+    .venv/bin/python benchmarks/robustness.py [--sets kaggle,hsc,sdss] [--conditions all|NAME,...]
+        [--methods probe,kmeans,default] [--model galaxy_cnn] [--plot robustness.png]
+
+Each set's images are rewritten under the conditions real folders bring, into a
+temporary folder, and go through the product's own input path
+(``extract_features`` with the fixed 0.5 crop):
+
+- ``size 1/2 .. 1/6``: the galaxy shrunk inside its frame, the rest filled with
+  sky noise drawn from the image's own border (mean and spread per band), not black;
+- ``band g|r|i``: one band only, as greyscale (the JPEG's blue, green, red planes);
+- ``psf x2``: a Gaussian blur of sigma = 1% of the frame (a wider PSF);
+- ``half S/N``: Gaussian noise added so the sky noise doubles;
+- ``jpeg q10``: strong JPEG compression;
+- ``fits linear``: a float32 g,r,i cube of linear flux (the JPEG's values through
+  an approximate inverse of an asinh stretch), read with the product's fixed FITS stretch;
+- ``size 1/3 + r``: the worst pair, small and one band.
+
+Sets: the Kaggle test split's ellipticals and spirals (628, never trained on)
+and both GC1 renders (771).  For each set and condition: the linear probe
+(5-fold logistic regression, balanced ACC, supervised: what the features hold),
+k-means and the default method (0 labels; balanced ACC / ARI), seed 0.  Prints a
+Markdown table and writes a bar chart (PNG, drawn with OpenCV) of balanced ACC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.dec_stability import SETS  # noqa: E402
+from benchmarks.evaluate import supervised_probe  # noqa: E402
+from core.catalog.truth import load_truth  # noqa: E402
+from core.clustering.methods import DEFAULT_METHOD, cluster_features  # noqa: E402
+from core.clustering.metrics import evaluate  # noqa: E402
+from core.features.extract import DEFAULT_MODEL, FeatureModel, extract_features  # noqa: E402
+from core.images.preprocess import Preprocessing  # noqa: E402
+
+
+def sky(img: np.ndarray, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Sky noise with the mean and spread of each band in the image's outer 8% border."""
+    h, w = img.shape[:2]
+    b = max(2, int(0.08 * min(h, w)))
+    ring = np.concatenate([img[:b].reshape(-1, 3), img[-b:].reshape(-1, 3), img[:, :b].reshape(-1, 3),
+                           img[:, -b:].reshape(-1, 3)]).astype(np.float32)
+    return rng.normal(ring.mean(0), ring.std(0) + 1e-3, size=(*shape, 3)).astype(np.float32)
+
+
+def shrink(factor: float) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
+    def apply(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        h, w = img.shape[:2]
+        small = cv2.resize(img, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
+        canvas = sky(img, rng, (h, w))
+        y, x = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
+        canvas[y : y + small.shape[0], x : x + small.shape[1]] = small
+        return np.clip(canvas, 0, 255).astype(np.uint8)
+    return apply
+
+
+def band(index: int) -> Callable[[np.ndarray, np.random.Generator], np.ndarray]:
+    def apply(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return np.repeat(img[:, :, index : index + 1], 3, axis=2)
+    return apply
+
+
+def psf(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return cv2.GaussianBlur(img, (0, 0), sigmaX=0.01 * img.shape[1])
+
+
+def half_snr(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    noise = sky(img, rng, img.shape[:2])
+    sigma = noise.std(axis=(0, 1))
+    extra = rng.normal(0.0, np.sqrt(3.0) * sigma, size=img.shape)  # sigma -> 2 sigma
+    return np.clip(img.astype(np.float32) + extra, 0, 255).astype(np.uint8)
+
+
+CONDITIONS: dict[str, tuple[Callable | None, str]] = {
+    "as is": (None, ".png"),
+    "size 1/2": (shrink(1 / 2), ".png"),
+    "size 1/3": (shrink(1 / 3), ".png"),
+    "size 1/4": (shrink(1 / 4), ".png"),
+    "size 1/6": (shrink(1 / 6), ".png"),
+    "band g": (band(2), ".png"),  # OpenCV planes are B, G, R: the JPEGs' blue plane is g
+    "band r": (band(1), ".png"),
+    "band i": (band(0), ".png"),
+    "psf x2": (psf, ".png"),
+    "half S/N": (half_snr, ".png"),
+    "jpeg q10": (None, ".jpg"),
+    "fits linear": (None, ".fits"),
+    "size 1/3 + r": (lambda img, rng: band(1)(shrink(1 / 3)(img, rng), rng), ".png"),
+}
+
+
+def write(img: np.ndarray, path: Path, suffix: str) -> Path:
+    """Write a BGR uint8 image as PNG, JPEG quality 10 or a linear float32 FITS cube."""
+    out = path.with_suffix(suffix)
+    if suffix == ".jpg":
+        cv2.imwrite(str(out), img, [cv2.IMWRITE_JPEG_QUALITY, 10])
+    elif suffix == ".fits":
+        from astropy.io import fits
+
+        rgb = img[:, :, ::-1].astype(np.float32) / 255.0
+        linear = np.sinh(3.0 * rgb) / np.sinh(3.0)  # undo an asinh-like display stretch
+        fits.PrimaryHDU(np.moveaxis(linear[::-1], -1, 0).astype(np.float32)).writeto(out)
+    else:
+        cv2.imwrite(str(out), img)
+    return out
+
+
+def set_paths(name: str) -> tuple[list[Path], dict[str, str]]:
+    folder, labels = SETS[name]
+    truth = load_truth(labels)
+    paths = sorted(p for p in folder.iterdir() if p.stem in truth)
+    if name == "kaggle":
+        sys.path.insert(0, str(ROOT / "models"))
+        from train_galaxy_net import split_of
+
+        paths = [p for p in paths if split_of(p.stem) == "test" and truth[p.stem] in ("elliptical", "spiral")]
+    return paths, truth
+
+
+def plot(rows: list[tuple[str, str, str, float]], path: Path) -> None:
+    """Bar chart of balanced ACC: one panel row per set, one group per condition, one bar per method."""
+    sets = list(dict.fromkeys(r[0] for r in rows))
+    conds = list(dict.fromkeys(r[1] for r in rows))
+    methods = list(dict.fromkeys(r[2] for r in rows))
+    colours = [(200, 120, 40), (40, 160, 40), (40, 40, 200)]
+    gw, ph, top = 30 * len(methods) + 20, 260, 40
+    img = np.full((top + ph * len(sets) + 20, 160 + gw * len(conds), 3), 255, np.uint8)
+    for j, m in enumerate(methods):
+        cv2.rectangle(img, (160 + 140 * j, 10), (175 + 140 * j, 25), colours[j % 3], -1)
+        cv2.putText(img, m, (180 + 140 * j, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+    for s, name in enumerate(sets):
+        y0 = top + ph * s + ph - 60
+        cv2.putText(img, name, (5, y0 - 100), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1)
+        for v in (0.5, 0.75, 1.0):
+            y = int(y0 - (v - 0.5) * 2 * 170)
+            cv2.line(img, (150, y), (img.shape[1] - 5, y), (210, 210, 210), 1)
+            cv2.putText(img, f"{v:.2f}", (105, y + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
+        for c, cond in enumerate(conds):
+            x0 = 160 + gw * c
+            cv2.putText(img, cond, (x0, y0 + 15 + 12 * (c % 2)), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (0, 0, 0), 1)
+            for j, m in enumerate(methods):
+                val = next((r[3] for r in rows if r[:3] == (name, cond, m)), None)
+                if val is not None:
+                    y = int(y0 - (max(val, 0.5) - 0.5) * 2 * 170)
+                    cv2.rectangle(img, (x0 + 30 * j, y), (x0 + 30 * j + 24, y0), colours[j % 3], -1)
+    cv2.imwrite(str(path), img)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default="kaggle,hsc,sdss")
+    parser.add_argument("--conditions", default="all")
+    parser.add_argument("--methods", default="probe,kmeans,default")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--plot", type=Path, default=Path("robustness.png"))
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    conditions = list(CONDITIONS) if args.conditions == "all" else args.conditions.split(",")
+    methods = args.methods.split(",")
+    model = FeatureModel(args.model)
+    table = [f"| set | condition | {' | '.join('probe bal.' if m == 'probe' else f'{m} bal. / ARI' for m in methods)} |",
+             "|---|---|" + "---|" * len(methods)]
+    rows: list[tuple[str, str, str, float]] = []
+    for name in args.sets.split(","):
+        if not SETS[name][1].is_file():
+            print(f"data not found: {SETS[name][1]}", file=sys.stderr)
+            return 2
+        paths, truth = set_paths(name)
+        for cond in conditions:
+            t = time.perf_counter()
+            transform, suffix = CONDITIONS[cond]
+            rng = np.random.default_rng(args.seed)
+            with tempfile.TemporaryDirectory() as tmp:
+                written = []
+                for p in paths:
+                    img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+                    written.append(write(img if transform is None else transform(img, rng), Path(tmp) / p.stem, suffix))
+                ext = extract_features(written, model, Preprocessing(), batch_size=64)
+            X, y = ext.features, np.array([truth[p.stem.split(".")[0]] for p in ext.paths])
+            cells = []
+            for m in methods:
+                if m == "probe":
+                    bal = supervised_probe(X, y)[1]
+                    cells.append(f"{bal:.3f}")
+                else:
+                    res = cluster_features(X, "kmeans" if m == "kmeans" else DEFAULT_METHOD, 2, random_state=args.seed)
+                    s = evaluate(y, res.labels)
+                    bal = s["balanced_acc"]
+                    cells.append(f"{bal:.3f} / {s['ari']:.3f}")
+                rows.append((name, cond, m, bal))
+            table.append(f"| {name} ({len(y)}) | {cond} | {' | '.join(cells)} |")
+            print(table[-1], f"({time.perf_counter() - t:.0f} s)", flush=True)
+    print()
+    print(f"{model.name}, fixed 0.5 crop, seed {args.seed}; default method: {DEFAULT_METHOD}")
+    print("\n".join(table))
+    plot(rows, args.plot)
+    print(f"plot: {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
