@@ -12,14 +12,9 @@ A job that is started anyway (a script, the auto-retrain) is refused by
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QAbstractSpinBox, QFormLayout, QWidget
-
-if TYPE_CHECKING:
-    from app.window import MainWindow
+from PySide6.QtWidgets import QAbstractSpinBox, QFormLayout, QMainWindow, QWidget
 
 JOB_TITLES = {"cluster": "Clustering", "load-features": "Loading the features", "suggest": "Suggest",
               "suggest-k": "Suggest k", "project": "Drawing the new map", "retrain": "Retraining",
@@ -37,11 +32,13 @@ class ActionStates(QObject):
 
     Parameters
     ----------
-    window : MainWindow
-        The window whose actions (``cluster_action``, ``suggest_action``, ...) and run panel it drives.
+    window : QMainWindow
+        The app's main window (``app.window.MainWindow``, not imported: it imports this
+        module), whose actions (``cluster_action``, ``suggest_action``, ...), run panel,
+        job runner and project it reads.
     """
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: QMainWindow) -> None:
         super().__init__(window)
         self.window = window
         self.why: dict[QAction, str] = {}

@@ -26,9 +26,8 @@ on that same embedding.  Each finding is appended to ``warnings_``; with
 ``fallback="kmeans"`` a collapsed result is replaced by the k-means
 initialisation, which is always at least as sound.
 
-The trained encoder (and the centres) are saved as ONNX (:meth:`DEC.save_onnx`),
-which is the source of truth for the weights: :meth:`DEC.load_onnx` rebuilds the
-torch modules from it for further training.
+The trained encoder and centres are saved as ONNX (:meth:`DEC.save_onnx`), the source
+of truth for the weights: :meth:`DEC.load_onnx` rebuilds torch modules from it.
 """
 
 from __future__ import annotations

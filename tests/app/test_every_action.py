@@ -17,7 +17,8 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMessageB
 
 from app import dialogs
 from app.widgets import qt_tables
-from tests.app.test_window import _cluster, _fast
+from tests.helpers import cluster as _cluster
+from tests.helpers import fast as _fast
 
 
 def _press(qtbot, window, action: QAction) -> None:

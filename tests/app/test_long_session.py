@@ -17,7 +17,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from tests.app.test_window import _cluster, _fast
+from tests.helpers import cluster as _cluster
+from tests.helpers import fast as _fast
 
 
 @pytest.mark.slow  # 62-78 s on the shared 2-core machine (load 14-19); stays in the suite

@@ -107,3 +107,11 @@ def test_app_has_no_import_circle():
 
     circles = sorted(m for m in graph if reaches(m, m, set()))
     assert circles == []
+
+
+def test_no_module_over_500_lines():
+    """Issue 20: a module a newcomer can read; a module that grows past 500 lines is split by concern."""
+    root = CORE.parent
+    too_long = {str(p.relative_to(root)): n for p in [*_core_files(), *sorted((root / "app").rglob("*.py"))]
+                if (n := len(p.read_text().splitlines())) > 500}
+    assert too_long == {}
