@@ -483,4 +483,5 @@ class MainWindow(QMainWindow):
         self.jobs.wait(10000)
         if self.project is not None:
             self.project.close()
+        self.map.release()
         super().closeEvent(event)

@@ -142,6 +142,21 @@ class _StyledScatter(pg.ScatterPlotItem):
                       float(y.max() - y.min()) + 2 * dy)
 
 
+class _SafeLegend(pg.LegendItem):
+    """pyqtgraph's legend, whose anchor ignores a geometry change sent while Qt deletes the view.
+
+    The anchor answers every geometry change of its parent view, also one sent while the
+    view is deleted with its window; that raised "_SelectViewBox already deleted" inside
+    whatever ran next (another window's test).  Overrides pyqtgraph's (name-mangled) handler.
+    """
+
+    def _GraphicsWidgetAnchor__geometryChanged(self) -> None:  # noqa: N802 (pyqtgraph's name)
+        try:
+            super()._GraphicsWidgetAnchor__geometryChanged()
+        except RuntimeError:  # the view is being deleted
+            pass
+
+
 class _SelectViewBox(pg.ViewBox):
     """A ViewBox whose left-drag pans, draws a rectangle, or draws a lasso."""
 
@@ -210,7 +225,7 @@ class QtClusterMap(QWidget):
         self.hover_item = pg.ScatterPlotItem(pxMode=True, size=14, pen=pg.mkPen("#ffff00", width=2), brush=None)
         for item in (self.scatter, self.selected_item, self.hover_item):
             self.plot.addItem(item)
-        self.legend = pg.LegendItem(offset=(10, 10), labelTextColor="#dddddd", brush=pg.mkBrush(30, 30, 30, 200))
+        self.legend = _SafeLegend(offset=(10, 10), labelTextColor="#dddddd", brush=pg.mkBrush(30, 30, 30, 200))
         self.legend.setParentItem(self.view)
         self.coords = np.zeros((0, 2), np.float32)
         self._tree = None
@@ -249,6 +264,13 @@ class QtClusterMap(QWidget):
         layout.addWidget(self.plot)
 
     # ------------------------------------------------------------------ data
+    def release(self) -> None:
+        """Stop following the view's geometry before the window goes (see :class:`_SafeLegend`)."""
+        try:
+            self.view.geometryChanged.disconnect()
+        except (RuntimeError, TypeError):  # already deleted, or nothing connected
+            pass
+
     def set_mode(self, mode: str) -> None:
         """Left-drag behaviour: ``pan``, ``rect`` or ``lasso``."""
         self.view.mode = mode

@@ -34,7 +34,7 @@ def test_ctrl_g_during_clustering_does_not_cancel_it(qtbot, window, folder):
         message = window.statusBar().currentMessage()
         assert "Suggest" in message and "Clustering is running" in message
     assert blocker.args[0] == "cluster"  # the clustering finished instead of being cancelled
-    assert window.project.run_id != first_run and window.project.run_info["method"] == "dec"
+    assert window.project.run_id != first_run and window.project.run.method == "dec"
 
 
 def test_ctrl_g_right_after_reopening_keeps_the_feature_load(qtbot, window, folder, tmp_path):

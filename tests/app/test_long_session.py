@@ -28,7 +28,7 @@ def test_2000_labels_and_500_hovers_end_well_with_none_flat(qtbot, window, folde
     _cluster(qtbot, window)
     p = window.project
     labelled: list[int] = []
-    p.subscribe("labels_changed", lambda rows: labelled.append(len(rows)))
+    p.events.labels_changed.connect(lambda rows: labelled.append(len(rows)))
     keys = (Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3)
     window.set_classify_mode(True)
 

@@ -81,7 +81,7 @@ def test_retrain_after_reprojecting_keeps_the_projection_it_draws(qtbot, window,
         qtbot.keyClick(window, key)
     with qtbot.waitSignal(window.jobs.finished, timeout=180_000) as blocker:
         qtbot.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
-    assert blocker.args[0] == "retrain" and p.run_info["method"] == "dec-finetuned"
+    assert blocker.args[0] == "retrain" and p.run.is_round
     with qtbot.waitSignal(window.jobs.finished, timeout=60_000):
         window.open_folder(folder)  # reopen
     q = window.project

@@ -194,7 +194,7 @@ def test_initial_partition_comes_from_the_input_and_keeps_unequal_class_fraction
     X[:, :5] += 3.0 * y[:, None]
     small = {"hidden_dims": (32, 32, 64, 4), "pretrain_epochs": 5, "finetune_epochs": 10}
     dec = DEC(2, random_state=0, **small).fit(X)
-    start = prior_mixture(dec._scale(X), 2, random_state=0).labels
+    start = prior_mixture(dec.scale_input(X), 2, random_state=0).labels
     assert adjusted_rand_score(dec.kmeans_labels_, start) == 1.0
     assert adjusted_rand_score(y, dec.labels_) > 0.9
     assert abs(np.bincount(dec.labels_).min() - 75) <= 8  # not pulled towards 150:150
