@@ -55,6 +55,7 @@ from benchmarks.evaluate import linear_classifier  # noqa: E402
 from core.catalog.truth import load_truth  # noqa: E402
 from core.clustering.dec import DEC  # noqa: E402
 from core.learning.active import soft_from_confidence, suggest  # noqa: E402
+from core.learning.calibration import reliability as ece  # noqa: E402  (ECE and the reliability table)
 from core.learning.finetune import finetune_round  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -74,19 +75,6 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float, float]
     y_pred = np.asarray(y_pred, dtype=object).astype(str)
     return (float(balanced_accuracy_score(y_true, y_pred)), float(np.mean(y_true == y_pred)),
             float(adjusted_rand_score(y_true, y_pred)))
-
-
-def ece(correct: np.ndarray, confidence: np.ndarray, bins: int = 10) -> tuple[float, list[tuple[float, float, int]]]:
-    """Expected calibration error and the reliability table (mean confidence, accuracy, count per bin)."""
-    edges = np.linspace(0.5 if confidence.min() >= 0.5 else 0.0, 1.0, bins + 1)
-    which = np.clip(np.searchsorted(edges, confidence, side="right") - 1, 0, bins - 1)
-    table, err = [], 0.0
-    for b in range(bins):
-        m = which == b
-        if m.any():
-            table.append((float(confidence[m].mean()), float(correct[m].mean()), int(m.sum())))
-            err += m.mean() * abs(confidence[m].mean() - correct[m].mean())
-    return float(err), table
 
 
 def logreg(X: np.ndarray, y: np.ndarray, rows: np.ndarray) -> np.ndarray:

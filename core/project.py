@@ -35,7 +35,7 @@ from core.vocabulary import PALETTE, PRESETS, SPECIAL, LabelClass, cluster_name
 
 if TYPE_CHECKING:
     from core.catalog.join import Join
-    from core.features.extract import ExtractionResult
+    from core.features.result import ExtractionResult
     from core.images.preprocess import Preprocessing
     from core.learning.rounds import RoundResult
     from core.pipeline import PipelineConfig, PipelineResult
@@ -146,7 +146,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         row (unreadable now, or never cached) gets the mean of the others, so it
         stays where the run put it and weighs on nothing.  They stay listed as skipped.
         """
-        from core.features.extract import ExtractionResult
+        from core.features.result import ExtractionResult
 
         rows = dict(zip(res.paths, res.features))
         rows.update({p: v for p, v in cached.items() if p not in rows})

@@ -41,7 +41,8 @@ from pathlib import Path
 import numpy as np
 
 from core.features.distributed_spec import DEFAULT_PARTITION, DaskSpec
-from core.features.extract import FEATURE_MODELS, ExtractionResult, FeatureModel, extract_features
+from core.features.extract import FEATURE_MODELS, FeatureModel, extract_features
+from core.features.result import ExtractionResult, assemble_result, cached_rows
 from core.images.io import SkippedFile
 from core.images.preprocess import Preprocessing
 from core.progress import Cancelled, ProgressFn, StopFn
@@ -144,12 +145,7 @@ def extract_distributed(
     from distributed import as_completed
 
     prep = prep or Preprocessing()
-    all_paths = [Path(p) for p in paths]
-    key = model.cache_key(prep)
-    rows: dict[Path, np.ndarray] = {}
-    if cache is not None:
-        rows.update(cache.lookup(key, all_paths))
-    todo = [p for p in all_paths if p not in rows]
+    all_paths, key, rows, todo = cached_rows(paths, model, prep, cache)
     total = len(all_paths)
     if progress:
         progress(len(rows) / total if total else 1.0,
@@ -183,12 +179,7 @@ def extract_distributed(
                 raise Cancelled("feature extraction cancelled")
     finally:
         client.cancel([f for f in futures if not f.done()])
-    seconds = time.perf_counter() - start
-    kept_all = [p for p in all_paths if p in rows]
-    dim = model.feature_dim
-    features = np.stack([rows[p] for p in kept_all]).astype(np.float32) if kept_all else np.zeros((0, dim), np.float32)
     # Skipped files in the order of the folder, as the single-process path reports them.
     order = {str(p): i for i, p in enumerate(all_paths)}
     skipped.sort(key=lambda s: order.get(s.path, len(order)))
-    return ExtractionResult(kept_all, features, skipped, model.provider, len(todo) - len(skipped),
-                            total - len(todo), seconds)
+    return assemble_result(all_paths, rows, skipped, model, len(todo), time.perf_counter() - start)

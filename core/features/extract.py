@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.features.result import ExtractionResult, assemble_result, cached_rows
 from core.images.io import ImageReadError, SkippedFile, read_image
 from core.images.preprocess import Preprocessing, crop_image, dihedral_variants, resize_square, to_model_input
 from core.paths import model_file
@@ -364,24 +365,6 @@ def prepared_batches(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-@dataclass
-class ExtractionResult:
-    """Features of the readable images, aligned with ``paths``."""
-
-    paths: list[Path]
-    features: np.ndarray
-    skipped: list[SkippedFile]
-    provider: str
-    computed: int
-    cached: int
-    seconds: float
-
-    @property
-    def images_per_second(self) -> float:
-        """Throughput of the images actually computed (cache hits excluded)."""
-        return self.computed / self.seconds if self.seconds > 0 and self.computed else float("nan")
-
-
 def extract_features(
     paths: Sequence[str | os.PathLike[str]],
     model: FeatureModel,
@@ -426,12 +409,7 @@ def extract_features(
         ``features`` of shape (n_readable, model.feature_dim), float32.
     """
     prep = prep or Preprocessing()
-    all_paths = [Path(p) for p in paths]
-    key = model.cache_key(prep)
-    rows: dict[Path, np.ndarray] = {}
-    if cache is not None:
-        rows.update(cache.lookup(key, all_paths))
-    todo = [p for p in all_paths if p not in rows]
+    all_paths, key, rows, todo = cached_rows(paths, model, prep, cache)
     skipped: list[SkippedFile] = []
     start = time.perf_counter()
     done = 0
@@ -464,12 +442,7 @@ def extract_features(
                 raise Cancelled("feature extraction cancelled")
     finally:
         batches.close()  # stops the decoders at once on cancel or error
-    seconds = time.perf_counter() - start
-    kept = [p for p in all_paths if p in rows]
-    dim = model.feature_dim
-    features = np.stack([rows[p] for p in kept]).astype(np.float32) if kept else np.zeros((0, dim), np.float32)
-    return ExtractionResult(kept, features, skipped, model.provider, len(todo) - len(skipped),
-                            total - len(todo), seconds)
+    return assemble_result(all_paths, rows, skipped, model, len(todo), time.perf_counter() - start)
 
 
 def raw_pixel_features(
