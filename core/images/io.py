@@ -253,7 +253,7 @@ def image_id(path: str | os.PathLike[str]) -> str:
     return Path(name).stem
 
 
-def asinh_stretch(data: np.ndarray, softening: float = 3.0, upper_percentile: float = 99.7) -> np.ndarray:
+def asinh_stretch(data: np.ndarray, softening: float = 10.0, upper_percentile: float = 99.7) -> np.ndarray:
     """Map linear flux to 0..1 with a robust arcsinh stretch.
 
     The sky level is the median (of each band: bands of a cube often sit on
