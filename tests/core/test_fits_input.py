@@ -99,6 +99,11 @@ def test_a_cube_goes_to_colour_by_its_band_names_else_in_file_order(tmp_path):
     assert reference[:, :, 0].astype(int).sum() != reference[:, :, 2].astype(int).sum()
     for name in ("listed", "hsc", "unnamed"):
         assert (read_image(tmp_path / f"{name}.fits") == reference).all(), name
+    from core.images.display import read_raw
+
+    shown = read_raw(tmp_path / "named.fits")  # the display's planes are in the model's colour order too
+    np.testing.assert_array_equal(shown[:, :, 0], gri[2][::-1])
+    np.testing.assert_array_equal(shown[:, :, 2], gri[0][::-1])
     swapped = read_image(_write(tmp_path / "gri_unnamed.fits", gri))  # the same g,r,i cube, unnamed: file order
     assert (swapped[:, :, 0] == reference[:, :, 2]).all()
     assert centre.max() > 60  # the galaxy is there, stretched above the sky
