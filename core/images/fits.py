@@ -277,7 +277,12 @@ def read_fits_planes(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str
     p = Path(path)
     group = band_files(p)
     if group is not None:
-        planes = [read_fits_hdu(f, np.float32)[0] for f in group]
+        planes = []
+        for f in group:
+            try:
+                planes.append(read_fits_hdu(f, np.float32)[0])
+            except ImageReadError as exc:  # say which band of the set it is
+                raise ImageReadError(f"band file {f.name}: {exc}") from exc
         shapes = {q.shape for q in planes}
         if len(shapes) != 1 or planes[0].ndim != 2:
             raise ImageReadError(f"the band files {', '.join(f.name for f in group)} are not 2-D images of one size "

@@ -165,6 +165,8 @@ def test_wrong_shapes_are_listed_as_bad_files_with_a_reason(tmp_path):
     write(tmp_path / "odd_r.fits", gri[1])
     write(tmp_path / "odd_g.fits", gri[0][:32, :32])  # band files of different sizes
     (tmp_path / "broken.fits").write_bytes(b"SIMPLE  =                    T" + b"\0" * 100)
+    write(tmp_path / "set_r.fits", gri[1])
+    (tmp_path / "set_g.fits").write_bytes(b"SIMPLE  =                    T" + b"\0" * 100)  # one band damaged
     paths, _ = scan_images(tmp_path)
     res = extract_features(paths, load_model("galaxy_cnn", use_gpu=False), Preprocessing(), batch_size=4, workers=1)
     assert [p.name for p in res.paths] == ["good.fits"]
@@ -176,6 +178,7 @@ def test_wrong_shapes_are_listed_as_bad_files_with_a_reason(tmp_path):
     assert "too small" in reasons["tiny.fits"]
     assert "not 2-D images of one size" in reasons["odd_r.fits"]
     assert "not a readable FITS file" in reasons["broken.fits"]
+    assert reasons["set_r.fits"].startswith("band file set_g.fits: not a readable FITS file")
     with pytest.raises(ImageReadError, match="spectral cube"):
         read_image(tmp_path / "spectral.fits")
 
