@@ -30,7 +30,7 @@ levels, not three, keep the sky as dark and quiet as in the survey JPEGs the
 models trained on: on 700 Kaggle training-split images turned back into linear
 flux, k-means on galaxy_cnn features reached 0.929 / 0.762 (bal. ACC / ARI)
 with 10, 0.847 / 0.240 with 3, 0.931 / 0.702 on the JPEGs themselves
-(``docs/user-guide.md``, FITS).  It never
+(``benchmarks/fits_stretch.py``; ``docs/user-guide.md``, FITS).  It never
 depends on the display stretch the user picks in the app
 (:mod:`core.images.display`), and every run records it in its sidecar.
 """
