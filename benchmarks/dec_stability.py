@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default="hsc,sdss,kaggle")
     parser.add_argument("--inits", default="input-mixture,embedding")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "benchmarks" / "features")
+    parser.add_argument("--hidden-dims", default="auto",
+                        help="DEC's network: 'auto' (the default) or sizes, e.g. 256,256,512,10 (FAST_DIMS)")
     parser.add_argument("--fractions", action="store_true",
                         help="instead: true vs estimated class fractions (seed 0) on each set and skewed Kaggle draws")
     args = parser.parse_args(argv)
@@ -115,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
                 if method == "kmeans":
                     labels = cluster_features(X, "kmeans", 2, random_state=seed).labels
                 else:
-                    labels = DEC(2, random_state=seed, init=method.split("=")[1]).fit(X).labels_
+                    dims = args.hidden_dims if args.hidden_dims == "auto" else tuple(map(int, args.hidden_dims.split(",")))
+                    labels = DEC(2, random_state=seed, init=method.split("=")[1], hidden_dims=dims).fit(X).labels_
                 secs.append(time.perf_counter() - t)
                 s = evaluate(y, labels)
                 bal.append(s["balanced_acc"])
