@@ -185,7 +185,7 @@ def run_loop(X: np.ndarray, y: np.ndarray, encoder: Path, classes: tuple[str, ..
             "interval": res.estimate_interval(),
             "balanced interval": (res.calibration.balanced_interval if res.calibration is not None
                                   else (float("nan"), float("nan"))),
-            "round s": res.seconds, "suggest s": t_suggest, "timings": res.timings,
+            "round s": res.seconds, "suggest s": t_suggest, "timings": res.timings, "rows": rows,
         }
     return out
 
