@@ -13,10 +13,14 @@ This module turns them into the probabilities the catalogue writes:
    temperature and one offset per class, fitted on those out-of-fold
    probabilities (class-balanced negative log-likelihood), applied to the
    head's probabilities of every galaxy (Guo et al. 2017; Alexandari et al.
-   2020, who show it is what makes step 3 work).
+   2020, who show it is what makes step 3 work).  The temperature has a prior
+   (:data:`TEMPERATURE_PRIOR`, worth :data:`TEMPERATURE_PRIOR_WEIGHT` answers)
+   fitted once on Kaggle's training split: the suggestions ask about typical
+   galaxies first, so the answers alone under-state how hard the rest is.
 3. **The folder's class fractions** (:func:`em_prior`): the EM of Saerens,
    Latinne & Decaestecker (2002) estimates them from the calibrated
-   probabilities of the unlabelled galaxies, and :func:`shift_prior` moves the
+   probabilities of the unlabelled galaxies (MAP, with a weak Dirichlet prior
+   so a rare class's fraction cannot collapse to 0), and :func:`shift_prior` moves the
    probabilities from the balanced world to the folder.  The label of a
    galaxy is then the class of highest probability: the rule that maximises
    the expected accuracy of the catalogue.  Dividing by the fractions again
@@ -24,7 +28,11 @@ This module turns them into the probabilities the catalogue writes:
    the round uses is its ``decision``: "balanced" by default, chosen on part
    of Kaggle's training split, where the user's class-balanced, later
    uncertain, picks took most of the rare class's typical members and EM then
-   under-estimated what was left of it (``docs/benchmarks.md``).
+   under-estimated what was left of it (``docs/benchmarks.md``); checked
+   again with the MAP estimate and the temperature prior, and even with the
+   *true* fractions of the unlabelled galaxies the accuracy rule lost
+   balanced ACC and ARI there (the rest of the rare class is not calibrated
+   like the answers), so "balanced" stays the default.
 4. **The estimate** (:func:`expected_accuracy`): if the probabilities are
    calibrated, the catalogue's accuracy is the mean of the top probability of
    the galaxies the user did not label; its interval comes from refitting
