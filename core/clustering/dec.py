@@ -135,7 +135,8 @@ class DEC(ClusterMixin, BaseEstimator):
         every feature; the projection is folded into the first layer after
         fitting, so the encoder (and its ONNX file) still takes the raw
         ``d`` features.  "auto" (default) keeps 64 components when there are
-        more than 128 features (``core.clustering.dec_input.n_projected``).  None: no projection.
+        more than 128 features and at least 1,000 images (256 components from
+        256 features before issue 22; ``core.clustering.dec_input.n_projected``).  None: no projection.
     min_steps : int
         Least number of optimiser steps for each greedy layer (twice that for the
         end-to-end stage): small folders get more epochs, so that a 90-image
