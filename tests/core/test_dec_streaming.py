@@ -64,3 +64,14 @@ def test_the_mixture_predicts_new_rows_as_it_labelled_its_own(unequal_blobs):
     mix = prior_mixture(X[:3000], 2, random_state=0)
     np.testing.assert_allclose(mix.predict_proba(X[:3000]), mix.soft, atol=1e-6)
     assert (mix.predict_proba(X[3000:]).argmax(1) == prior_mixture(X, 2, random_state=0).labels[3000:]).mean() > 0.99
+
+
+def test_the_pipelines_clustering_call_streams_above_the_threshold(unequal_blobs):
+    """``cluster_features`` (what the pipeline, the CLI and the app call) streams DEC above ``stream_above`` rows."""
+    from core.clustering.methods import cluster_features
+
+    X, y = unequal_blobs
+    result = cluster_features(X, "dec", 2, random_state=0, dec_params={**SMALL, "stream_above": 5000})
+    assert result.model.streamed_ and result.labels.shape == (6000,)
+    assert adjusted_rand_score(y, result.labels) > 0.95
+    assert result.confidence.shape == (6000,) and np.all((result.confidence >= 0.5) & (result.confidence <= 1.0))
