@@ -222,6 +222,10 @@ class ExportOptions:
     folder : bool
         The catalogue is a folder (a partitioned Parquet dataset, a HATS catalogue); its
         sidecar names the folder's digest (:func:`core.catalog.survey.folder_sha256`).
+    holds_images : bool
+        The folder holds files the scanner reads as images: refused inside the image folder.
+    large : str
+        The format written instead above :data:`core.catalog.survey.PARTITION_ROWS` rows.
     """
 
     suffix: str = ""
@@ -229,6 +233,10 @@ class ExportOptions:
     record: bool = False
     #: The catalogue is a folder of files (:mod:`core.catalog.survey`), written atomically as a whole.
     folder: bool = False
+    #: The folder holds files the scanner reads as images (HATS keeps FITS sky maps): refused in the image folder.
+    holds_images: bool = False
+    #: Above :data:`core.catalog.survey.PARTITION_ROWS` rows, write this format instead (a partitioned one).
+    large: str = ""
 
 
 def _table_writer(fmt: str):  # -> Callable[[rows, path, record], Path]
@@ -255,7 +263,7 @@ EXPORT_FORMATS.add("ecsv", _table_writer("ascii.ecsv"), "Catalogue (ECSV)", "tex
                    suffix=".ecsv", filter="ECSV (*.ecsv)", record=True)
 EXPORT_FORMATS.add("parquet", _table_writer("parquet"), "Catalogue (Parquet)",
                    f"columnar, for pandas and big tables (a partitioned folder above {100_000:,} rows)",
-                   suffix=".parquet", filter="Parquet (*.parquet)", record=True)
+                   suffix=".parquet", filter="Parquet (*.parquet)", record=True, large="parquet-dataset")
 
 
 def _survey_writer(name: str):  # -> Callable[[rows, path, record], Path]
@@ -274,7 +282,7 @@ EXPORT_FORMATS.add("parquet-dataset", _survey_writer("write_parquet_dataset"), "
                    suffix=".parquet", filter="Parquet folder (*.parquet)", record=True, folder=True)
 EXPORT_FORMATS.add("hats", _survey_writer("write_hats"), "Catalogue (HATS, for LSDB)",
                    "HEALPix-partitioned Parquet that LSDB cross-matches; needs RA/Dec for every galaxy",
-                   suffix=".hats", filter="HATS catalogue (*.hats)", record=True, folder=True)
+                   suffix=".hats", filter="HATS catalogue (*.hats)", record=True, folder=True, holds_images=True)
 
 
 def catalogue_rows(store: ProjectStore, run_id: int,
@@ -420,12 +428,12 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
 
     entry = EXPORT_FORMATS.get(fmt)
     path = Path(path)
-    refuse_inside_image_folder(path, store.root)
+    refuse_inside_image_folder(path, store.root, always=entry.options.holds_images)
     rows = catalogue_rows(store, run_id, columns)
     from core.catalog.survey import PARTITION_ROWS
 
-    if fmt == "parquet" and len(rows) > PARTITION_ROWS:  # one file of a million rows: a partitioned folder instead
-        fmt, entry = "parquet-dataset", EXPORT_FORMATS.get("parquet-dataset")
+    if entry.options.large and len(rows) > PARTITION_ROWS:  # one file of a million rows: a partitioned folder instead
+        fmt, entry = entry.options.large, EXPORT_FORMATS.get(entry.options.large)
     record = run_record(store, run_id)
     if columns:
         record["joined_columns"] = list(columns)

@@ -23,7 +23,7 @@ from core.catalog.export import catalogue_rows, export_catalogue
 from core.cli import main
 from core.store.database import ProjectStore
 from core.store.rows import run_arrays
-from tests.core.test_catalogue_formats import _fits_with_wcs
+from tests.helpers import write_wcs_galaxies
 
 CLUSTERS = [0, 1, 1, 0, 1, 2, 1]
 
@@ -32,8 +32,8 @@ CLUSTERS = [0, 1, 1, 0, 1, 2, 1]
 def sky_run(tmp_path):
     """A store with one run over seven FITS galaxies with a WCS (so ``ra``/``dec``), one user label."""
     images = tmp_path / "images"
-    images.mkdir()
-    paths = [_fits_with_wcs(images / f"{587722982265585700 + i}.fits", 150.0 + i, 2.0 + 0.5 * i) for i in range(7)]
+    write_wcs_galaxies(images, 7)  # g0 ... g6 at RA 150 + i, Dec -2
+    paths = [images / f"g{i}.fits" for i in range(7)]
     store = ProjectStore(tmp_path / "store", root=images)
     ids = store.add_images(paths)
     run = store.save_run("kmeans", "galaxy_cnn", 3, {"seed": 3, "folder": str(images)}, [], list(ids.values()),
@@ -79,7 +79,7 @@ def test_a_large_parquet_export_is_a_partitioned_folder_read_back_whole(sky_run,
     _same_as_csv(frame, expected)
     assert list(frame["cluster"]) == sorted(CLUSTERS)  # sorted by cluster, so a filter skips files
     assert str(dataset.schema.field("id").type) in ("string", "large_string")  # ids stay text, digit for digit
-    assert frame["id"].iloc[0] == "587722982265585700"
+    assert frame["id"].iloc[0] == "g0"
     assert pq.read_metadata(out / "_metadata").num_rows == 7  # one footer for the whole folder
     one = Table.read(parts[0])
     assert one["id"].meta["ucd"] == "meta.id;meta.main" and one["ra"].meta["ucd"] == "pos.eq.ra;meta.main"
@@ -115,6 +115,28 @@ def test_hats_export_reads_back_in_lsdb_with_the_csv_values(sky_run):
     matched = catalog.crossmatch(lsdb.read_hats(out), radius_arcsec=1, suffixes=("", "_2"),
                                 suffix_method="all_columns").compute()
     assert sorted(matched["id"]) == sorted(expected) and (matched["id"] == matched["id_2"]).all()
+
+
+def test_the_cli_writes_hats_from_fits_images_with_a_wcs(tmp_path):
+    lsdb = pytest.importorskip("lsdb", reason="lsdb/hats are the optional 'survey' extra")
+    images = tmp_path / "images"
+    write_wcs_galaxies(images, 8)
+    out = tmp_path / "galaxies.hats"
+    assert main(["cluster", str(images), "--clusters", "2", "--method", "kmeans", "--quiet", "--cpu",
+                 "--project-dir", str(tmp_path / "p"), "--format", "hats", "--out", str(out)]) == 0
+    frame = lsdb.read_hats(out).compute()
+    assert sorted(frame["id"]) == [f"g{i}" for i in range(8)]
+    np.testing.assert_allclose(sorted(frame["ra"]), 150.0 + np.arange(8), atol=1e-6)
+    assert json.loads(out.with_suffix(".json").read_text())["catalogue"]["format"] == "hats"
+
+
+def test_hats_is_refused_inside_the_image_folder(sky_run):
+    """A HATS folder holds FITS maps (skymap.fits): inside the image folder the next scan would read them."""
+    from core.catalog.tables import CatalogueInImageFolder
+
+    store, run, tmp = sky_run
+    with pytest.raises(CatalogueInImageFolder):
+        export_catalogue(store, run, tmp / "images" / "cat.hats", "hats")
 
 
 def test_hats_without_sky_positions_says_how_to_get_them(tmp_path, sample_folder):
@@ -172,5 +194,22 @@ def test_the_reopen_arrays_are_the_rows_of_the_run(tmp_path):
         assert np.isnan(arrays.coords[1]).all()  # no map position: NaN, as before
         empty = store.save_run("kmeans", "m", 2, {}, [], [], np.zeros(0), np.zeros(0))
         assert run_arrays(store, empty).paths == [] and run_arrays(store, empty).coords.shape == (0, 2)
+    finally:
+        store.close()
+
+
+def test_the_skipped_files_are_read_through_their_own_index(tmp_path):
+    """The skipped-files list reads its few rows, not a scan of a million images (a partial index)."""
+    images = tmp_path / "images"
+    images.mkdir()
+    for n in ("a.png", "b.png", "bad.png"):
+        (images / n).write_bytes(b"x")
+    store = ProjectStore(tmp_path / "store", root=images)
+    try:
+        store.add_images([images / "a.png", images / "b.png"], skipped=[(str(images / "bad.png"), "unreadable")])
+        plan = " ".join(str(r) for r in store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT path, error FROM images WHERE status='skipped' ORDER BY path"))
+        assert "images_skipped" in plan
+        assert store.skipped() == [(str(images / "bad.png"), "unreadable")]
     finally:
         store.close()
