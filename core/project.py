@@ -305,7 +305,8 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         u = self.user_labels[row]
         c = int(self.clusters[row])
         label = f"{u} (yours)" if u is not None else f"{self.cluster_name(c)} (model)"
-        return (f"<b>{image_id(self.paths[row])}</b><br>cluster {c}: {self.cluster_name(c)}"
+        named = f": {self.cluster_name(c)}" if c in self.cluster_names else ""  # not "cluster 0: cluster 0"
+        return (f"<b>{image_id(self.paths[row])}</b><br>{cluster_name(c)}{named}"
                 f"<br>label: {label}<br>confidence {float(self.confidence[row]):.2f}<br><small>{self.paths[row]}</small>")
 
     def sort_keys(self, how: str, rows: np.ndarray) -> np.ndarray:
