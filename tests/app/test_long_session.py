@@ -67,10 +67,8 @@ def test_2000_labels_and_500_hovers_end_well_with_none_flat(qtbot, window, folde
     gc.collect()
     drift = sys.getrefcount(None) - before
     # The crash: a leaking binding drops ~34 references per label and ~5 per hover (-70,000
-    # here) until None's count reaches zero.  It must not fall at all.
-    assert drift > -300, f"None's reference count fell by {-drift}: the binding leaks (see pyproject.toml)"
-    # It may not climb without bound either.  Measured with PySide6 6.11.3: about +6 a key
-    # once the undo history is let go, held in Qt's event processing (not found yet; no
-    # binding call tried alone moves it).  A bigger climb means a new hold-up per key.
-    assert drift < 7 * 2000, f"None's reference count climbed by {drift} over 2,000 keys"
+    # here) until None's count reaches zero.  The other way, PySide6 6.11.3 kept 6 references
+    # a key (the first QPainter on each new thumbnail pixmap, app.widgets.qt_paint): +11,500.
+    # Flat: within a small constant of the count after the warm-up, whatever the number of keys.
+    assert abs(drift) < 200, f"None's reference count moved by {drift:+d} over 1,900 keys and 500 hovers"
     assert np.all([u is not None for u in p.user_labels])
