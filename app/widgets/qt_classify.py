@@ -291,59 +291,24 @@ class QtClassify(QWidget):
         rgb = self._renders.get(key)
         if rgb is None:
             rgb = render(*key)
-        self._keep_render(key, rgb)
+            self._renders[key] = rgb
+            while len(self._renders) > 4:
+                self._renders.popitem(last=False)
+        self._renders.move_to_end(key)
         return rgb
 
-    def _keep_render(self, key: tuple, rgb: np.ndarray) -> None:
-        self._renders[key] = rgb
-        self._renders.move_to_end(key)
-        while len(self._renders) > 4:
-            self._renders.popitem(last=False)
-
     def _prefetch(self) -> None:
-        """Decode the next galaxy in the strip and its neighbours' thumbnails on the render pool while the
-        user looks at this one, so the next key only shows what is drawn.  (On the GUI thread, this cost
-        3-10 ms of the time between two keys, issue 18.)"""
-        from app.widgets.qt_thumbnails import render_qimage
-        from app.workers import render_pool
-
+        """Decode the next galaxy in the strip and find its neighbours while the user looks at this one."""
         p = self.project
         following = self.grid.row_after(self.row) if p is not None and self.row >= 0 else -1
         if following < 0 or not self.isVisible():
             return
-        key = (p.paths[following], self.stretch, self.prep)
-        stretch, prep, size = self.stretch, self.prep, self.cache.size
-        missing = [p.paths[int(n)] for n in self._nearest(following) if self.cache.peek(p.paths[int(n)]) is None]
-        big = key not in self._renders
-        if not big and not missing:
-            return
-
-        def draw() -> tuple[np.ndarray | None, list]:
-            rgb = None
-            if big:
-                try:
-                    rgb = render(*key)
-                except ImageReadError:
-                    pass  # shown with its message when the user gets there
-            thumbs = []
-            for q in missing:
-                try:
-                    thumbs.append((q, render_qimage(q, stretch, prep, size)))
-                except ImageReadError:
-                    thumbs.append((q, None))
-            return rgb, thumbs
-
-        def drawn(result: tuple[np.ndarray | None, list]) -> None:
-            if self.project is not p or self.stretch is not stretch or self.prep is not prep:
-                return  # drawn for another project, stretch or crop
-            rgb, thumbs = result
-            if rgb is not None and key not in self._renders:
-                self._keep_render(key, rgb)
-            for q, image in thumbs:
-                if self.cache.peek(q) is None:
-                    self.cache.put(q, image)
-
-        render_pool().submit(draw, on_result=drawn)
+        try:
+            self._render((p.paths[following], self.stretch, self.prep))
+        except ImageReadError:
+            pass
+        for n in self._nearest(following):
+            self.cache.get(p.paths[int(n)])
 
     def _nearest(self, row: int) -> np.ndarray:
         """The neighbours of ``row`` in feature space (on the map while the features load), kept per row."""
