@@ -31,18 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import PySide6  # noqa: E402,F401  (before pyqtgraph)
 
-
-def _split(fn, app, repeat: int) -> tuple[float, float]:
-    """Median time of ``fn`` alone and with the event processing (repaint) it causes."""
-    alone, total = [], []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        t1 = time.perf_counter()
-        app.processEvents()
-        alone.append(t1 - t)
-        total.append(time.perf_counter() - t)
-    return statistics.median(alone), statistics.median(total)
+from benchmarks._maptiming import lasso_around, shown_map, synthetic_clusters, time_split, timed  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,24 +44,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from app.widgets.qt_bigmap import points_in_polygon
     from app.widgets.qt_labels import cluster_color
-    from app.widgets.qt_map import QtClusterMap
 
     app = QApplication.instance() or QApplication([])
-    rng = np.random.default_rng(0)
     n, k = args.points, args.clusters
-    centres = rng.normal(scale=10, size=(k, 2))
-    groups = rng.integers(0, k, n)
-    coords = (centres[groups] + rng.normal(size=(n, 2))).astype(np.float32)
+    centres, groups, coords, rng = synthetic_clusters(n, k)
     colors = {c: cluster_color(c) for c in range(k)}
-    w = QtClusterMap()
-    w.resize(1200, 800)
-    w.show()
-    app.processEvents()
+    w = shown_map(app)
 
-    t_set, t_set_paint = _split(lambda: w.set_points(coords, groups, colors), app, 3)
+    t_set, t_set_paint = time_split(lambda: w.set_points(coords, groups, colors), app, 3)
     density = w.big.density_shown
     shifted = [(groups + i) % k for i in range(1, 6)]
-    t_all, t_all_paint = _split(lambda: w.set_colors(shifted.pop(), colors), app, 5)
+    t_all, t_all_paint = time_split(lambda: w.set_colors(shifted.pop(), colors), app, 5)
     one = groups.copy()
     w.set_colors(one, colors)
     app.processEvents()
@@ -83,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         one[i] = (one[i] + 1) % k
         w.set_colors(one, colors)
 
-    t_one, t_one_paint = _split(label_one, app, 9)
+    t_one, t_one_paint = time_split(label_one, app, 9)
     # hover: the scene's mouse-move handler (KD-tree lookup, hover ring, signal), per move
     vb = w.view
     queries = coords[rng.choice(n, 500)] + rng.normal(scale=0.05, size=(500, 2)).astype(np.float32)
@@ -92,12 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     for p in scene_pts:
         w._on_mouse_moved(p)
     t_hover = (time.perf_counter() - t) / len(scene_pts)
-    angles = np.linspace(0, 2 * np.pi, 200, endpoint=False)
-    lasso = np.column_stack([centres[0, 0] + 3 * np.cos(angles) * (1 + 0.3 * np.sin(5 * angles)),
-                             centres[0, 1] + 3 * np.sin(angles)])
+    lasso = lasso_around(centres[0])
     picked: list[np.ndarray] = []
-    t_lasso = statistics.median(_timed(lambda: picked.append(w.select_polygon(lasso)), 5))
-    t_scan = statistics.median(_timed(lambda: np.flatnonzero(points_in_polygon(coords, lasso)), 3))
+    t_lasso = statistics.median(timed(lambda: picked.append(w.select_polygon(lasso)), 5))
+    t_scan = statistics.median(timed(lambda: np.flatnonzero(points_in_polygon(coords, lasso)), 3))
     same = np.array_equal(picked[-1], np.flatnonzero(points_in_polygon(coords, lasso)))
     (x0, x1), (y0, y1) = vb.viewRange()
     dx = (x1 - x0) * 0.1
@@ -108,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         vb.setXRange(x0 + shift, x1 + shift, padding=0)
         w.big.refresh()
 
-    t_pan, t_pan_paint = _split(pan, app, 3)
+    t_pan, t_pan_paint = time_split(pan, app, 3)
     cx, cy = float(centres[0, 0]), float(centres[0, 1])
     zooms = iter([0.8, 0.7, 0.6])
 
@@ -117,18 +97,18 @@ def main(argv: list[str] | None = None) -> int:
         vb.setRange(xRange=(cx - r, cx + r), yRange=(cy - r, cy + r), padding=0)
         w.big.refresh()
 
-    t_zoom, t_zoom_paint = _split(zoom_in, app, 3)
+    t_zoom, t_zoom_paint = time_split(zoom_in, app, 3)
     drawn = len(w.big.shown)
     from scipy.spatial import cKDTree
 
     from app.widgets.qt_bigmap import GridIndex
 
-    t_tree = statistics.median(_timed(lambda: cKDTree(coords, balanced_tree=False, compact_nodes=False), 3))
+    t_tree = statistics.median(timed(lambda: cKDTree(coords, balanced_tree=False, compact_nodes=False), 3))
     radius = w._pixel_radius(6.0)
     hover_ok = sum(w.big.grid.nearest(float(x), float(y), radius) == _brute_nearest(coords, x, y, radius)
                    for x, y in queries[:50])
-    t_grid = statistics.median(_timed(lambda: GridIndex(coords), 3))
-    t_density = statistics.median(_timed(lambda: w.big.refresh(force=True), 3))
+    t_grid = statistics.median(timed(lambda: GridIndex(coords), 3))
+    t_density = statistics.median(timed(lambda: w.big.refresh(force=True), 3))
     print(f"map with {n:,} points, {k} clusters, 1200x800 widget, offscreen (Qt {PySide6.__version__}, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):")
     print("  operation                                widget (ms)  with repaint (ms)  budget (ms)")
@@ -154,15 +134,6 @@ def main(argv: list[str] | None = None) -> int:
 def _brute_nearest(coords: np.ndarray, x: float, y: float, radius: float) -> int:
     d = (coords[:, 0] - np.float32(x)) ** 2 + (coords[:, 1] - np.float32(y)) ** 2
     return int(np.argmin(d)) if d.min() <= radius * radius else -1
-
-
-def _timed(fn, repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
 
 
 if __name__ == "__main__":

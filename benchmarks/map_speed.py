@@ -32,27 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import PySide6  # noqa: E402,F401  (before pyqtgraph)
 
-
-def _time(fn, repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-def _time_split(fn, app, repeat: int = 5) -> tuple[float, float]:
-    """Median time of ``fn`` alone and of ``fn`` plus the event processing (repaint) it causes."""
-    alone, total = [], []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        t1 = time.perf_counter()
-        app.processEvents()
-        alone.append(t1 - t)
-        total.append(time.perf_counter() - t)
-    return statistics.median(alone), statistics.median(total)
+from benchmarks._maptiming import lasso_around, median_time, shown_map, synthetic_clusters, time_split  # noqa: E402
 
 
 def compare(rev: str, coords: np.ndarray, groups: np.ndarray, colors: dict, app) -> None:
@@ -110,27 +90,20 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from app.widgets.qt_labels import cluster_color
-    from app.widgets.qt_map import QtClusterMap
 
     app = QApplication.instance() or QApplication([])
-    rng = np.random.default_rng(0)
     n, k = args.points, args.clusters
-    centres = rng.normal(scale=10, size=(k, 2))
-    groups = rng.integers(0, k, n)
-    coords = (centres[groups] + rng.normal(size=(n, 2))).astype(np.float32)
+    centres, groups, coords, rng = synthetic_clusters(n, k)
     colors = {c: cluster_color(c) for c in range(k)}
-    w = QtClusterMap()
-    w.resize(1200, 800)
-    w.show()
-    app.processEvents()
+    w = shown_map(app)
 
     def redraw() -> None:
         w.plot.viewport().repaint()
 
-    t_set, t_set_paint = _time_split(lambda: w.set_points(coords, groups, colors), app, 3)
-    t_draw = _time(redraw, 5)
+    t_set, t_set_paint = time_split(lambda: w.set_points(coords, groups, colors), app, 3)
+    t_draw = median_time(redraw, 5)
     shifted = [(groups + i) % k for i in range(1, 6)]
-    t_recolor, t_recolor_paint = _time_split(lambda: w.set_colors(shifted.pop(), colors), app, 5)
+    t_recolor, t_recolor_paint = time_split(lambda: w.set_colors(shifted.pop(), colors), app, 5)
     one = shifted[-1].copy() if shifted else groups.copy()
     w.set_colors(one, colors)
     app.processEvents()
@@ -141,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         one[i] = (one[i] + 1) % k
         w.set_colors(one, colors)
 
-    t_one, t_one_paint = _time_split(label_one, app, 7)
+    t_one, t_one_paint = time_split(label_one, app, 7)
 
     def legend_counts() -> None:  # what the legend's timer does 40 ms after a label, in its own repaint
         label_one()
@@ -157,17 +130,15 @@ def main(argv: list[str] | None = None) -> int:
         legend_counts()
     t_legend = statistics.median(legend_times)
     sel = rng.choice(n, min(n, 5000), replace=False)
-    t_sel = _time(lambda: (w.set_selection(sel), app.processEvents()), 3)
+    t_sel = median_time(lambda: (w.set_selection(sel), app.processEvents()), 3)
     queries = coords[rng.choice(n, 2000)] + rng.normal(scale=0.05, size=(2000, 2))
     t = time.perf_counter()
     for x, y in queries:
         w.nearest(float(x), float(y))
     t_hover = (time.perf_counter() - t) / len(queries)
-    angles = np.linspace(0, 2 * np.pi, 200, endpoint=False)
-    lasso = np.column_stack([centres[0, 0] + 3 * np.cos(angles) * (1 + 0.3 * np.sin(5 * angles)),
-                             centres[0, 1] + 3 * np.sin(angles)])
+    lasso = lasso_around(centres[0])
     picked = []
-    t_lasso = _time(lambda: picked.append(w.select_polygon(lasso)), 5)
+    t_lasso = median_time(lambda: picked.append(w.select_polygon(lasso)), 5)
 
     # The slow way the cached brushes avoid: a new QBrush object per point.
     def per_point() -> None:
@@ -175,10 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         w.scatter.setData(x=coords[:, 0], y=coords[:, 1], brush=brushes)
         app.processEvents()
 
-    t_naive = _time(per_point, 1)
+    t_naive = median_time(per_point, 1)
     w.set_points(coords, groups, colors)
     app.processEvents()
-    t_draw_again = _time(redraw, 5)
+    t_draw_again = median_time(redraw, 5)
     print(f"map with {n} points, {k} clusters, 1200x800 widget, offscreen (Qt {PySide6.__version__}):")
     print("  operation                            widget (ms)  with repaint (ms)  budget (ms)")
     print(f"  set data (cached brush per cluster): {t_set * 1000:11.1f}  {t_set_paint * 1000:17.1f}  150")

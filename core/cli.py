@@ -25,6 +25,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from core.catalog.export import EXPORT_FORMATS
 from core.clustering.methods import CLUSTER_METHODS
@@ -36,8 +37,10 @@ from core.images.preprocess import CROP_MODES, Preprocessing
 class ProgressBar:
     """A text progress bar on stderr: redrawn in place on a terminal, a line per 10% otherwise."""
 
-    def __init__(self, stream=sys.stderr, width: int = 30) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
+        # sys.stderr is looked up now, not when the module was imported: a caller (pytest's capture, an
+        # embedding app) that replaced it afterwards gets the bar where it expects it.
+        self.stream = sys.stderr if stream is None else stream
         self.width = width
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self.last_decile = -1

@@ -57,3 +57,20 @@ def model_file(name: str) -> Path:
             f"`bash scripts/dev.sh setup` (or `python models/build_models.py`)."
         )
     return path
+
+
+def printable(text: str) -> str:
+    r"""Return ``text`` with each byte the file system could not decode written as ``\xNN``.
+
+    Python keeps such bytes of a file or folder name (a Latin-1 ``café`` on a
+    UTF-8 system) as lone surrogates, which no UTF-8 writer accepts: a catalogue
+    of such a folder could not be written at all.  The escape keeps the name
+    readable and unambiguous, and the file valid UTF-8 for TOPCAT and friends;
+    the galaxy's identity is its content, so nothing downstream depends on the
+    escaped spelling.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return text

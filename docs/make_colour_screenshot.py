@@ -24,29 +24,18 @@ sys.path.insert(0, str(ROOT))
 
 import PySide6  # noqa: E402,F401  (before pyqtgraph)
 
-from docs.make_screenshots import settle, wait  # noqa: E402
+from docs.make_screenshots import open_and_cluster, settle  # noqa: E402
 
 
 def main() -> int:
-    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from app.window import MainWindow
     from core.images.sample import make_band_sample
 
     app = QApplication.instance() or QApplication([])
     folder = Path(tempfile.mkdtemp(prefix="colour-fits-")) / "bands"
     make_band_sample(folder, n=3, size=128)
-    w = MainWindow(settings=QSettings(str(folder.parent / "s.ini"), QSettings.Format.IniFormat))
-    w.resize(1400, 900)
-    w.show()
-    w.open_folder(folder)
-    s = w.run_settings
-    s.model.setCurrentIndex(s.model.findData("efficientnet_lite0"))
-    s.method.setCurrentIndex(s.method.findData("kmeans"))
-    s.n_clusters.setValue(2)
-    w.start_clustering()
-    wait(app, w, "cluster")
+    w = open_and_cluster(app, folder, folder.parent / "s.ini", (1400, 900), "efficientnet_lite0", "kmeans", 2)
     w.show_cluster(int(w.project.clusters[0]))
     control = w.preview.stretch_control
     control.kind.setCurrentText("lupton")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -27,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import PySide6  # noqa: E402,F401  (before pyqtgraph)
 
-from docs.make_screenshots import DATA, settle, wait  # noqa: E402
+from docs.make_screenshots import DATA, linked_sample, open_and_cluster, settle  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,34 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=300)
     parser.add_argument("--classify", action="store_true", help="classify mode too")
     args = parser.parse_args(argv)
-    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from app.window import MainWindow
     from app.workers import render_pool
     from core.catalog.truth import load_truth
 
     truth = load_truth(DATA / "labels.csv")
-    paths = [p for p in sorted((DATA / "images").glob("*.jpg")) if truth.get(p.stem) in ("elliptical", "spiral")]
     app = QApplication.instance() or QApplication([])
-    tmp = Path(tempfile.gettempdir()) / "galaxy-sorter-screenshots"
-    folder = tmp / f"galaxy-zoo-sample-{args.limit}"
-    folder.mkdir(parents=True, exist_ok=True)
-    for p in paths[: args.limit]:
-        if not (folder / p.name).exists():
-            (folder / p.name).symlink_to(p)
-    for old in (folder / ".galaxy-sorter").glob("project.sqlite*"):
-        old.unlink()  # no run and no labels; the feature cache stays
-    w = MainWindow(settings=QSettings(str(tmp / "s1366.ini"), QSettings.Format.IniFormat))
-    w.resize(1366, 768)
-    w.show()
-    w.open_folder(folder)
-    s = w.run_settings
-    s.model.setCurrentIndex(s.model.findData("efficientnet_lite0"))
-    s.method.setCurrentIndex(s.method.findData("kmeans"))
-    s.n_clusters.setValue(2)
-    w.start_clustering()
-    wait(app, w, "cluster")
+    folder, tmp = linked_sample(args.limit, truth)
+    w = open_and_cluster(app, folder, tmp / "s1366.ini", (1366, 768), "efficientnet_lite0", "kmeans", 2)
     w.show_cluster(0)
     p = w.project
     first = int(w.grid.rows()[0])

@@ -50,6 +50,46 @@ def wait(app, window, name: str, timeout: float = 1800) -> None:
             raise TimeoutError(name)
 
 
+def linked_sample(limit: int, truth: dict[str, str]) -> tuple[Path, Path]:
+    """A scratch folder linking the first ``limit`` elliptical and spiral Kaggle images; (folder, scratch dir).
+
+    The folder is kept between runs so its store caches the features; its
+    project database is removed, so every run starts with no run and no labels.
+    """
+    paths = [p for p in sorted((DATA / "images").glob("*.jpg")) if truth.get(p.stem) in ("elliptical", "spiral")]
+    tmp = Path(tempfile.gettempdir()) / "galaxy-sorter-screenshots"
+    folder = tmp / f"galaxy-zoo-sample-{limit}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in paths[:limit]:
+        if not (folder / p.name).exists():
+            (folder / p.name).symlink_to(p)
+    for old in (folder / ".galaxy-sorter").glob("project.sqlite*"):
+        old.unlink()
+    return folder, tmp
+
+
+def open_and_cluster(app, folder: Path, settings: Path, size: tuple[int, int], model: str,
+                     method: str | None = None, k: int | None = None):
+    """A ``MainWindow`` of ``size`` with its own settings file, ``folder`` opened and clustered; the window."""
+    from PySide6.QtCore import QSettings
+
+    from app.window import MainWindow
+
+    w = MainWindow(settings=QSettings(str(settings), QSettings.Format.IniFormat))
+    w.resize(*size)
+    w.show()
+    w.open_folder(folder)
+    s = w.run_settings
+    s.model.setCurrentIndex(s.model.findData(model))
+    if method is not None:
+        s.method.setCurrentIndex(s.method.findData(method))
+    if k is not None:
+        s.n_clusters.setValue(k)
+    w.start_clustering()
+    wait(app, w, "cluster")
+    return w
+
+
 def settle(app, rounds: int = 10) -> None:
     """Let Qt lay out and paint."""
     for _ in range(rounds):
@@ -99,34 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=600)
     parser.add_argument("--model", default="xception", help="feature model (efficientnet_lite0 for speed)")
     args = parser.parse_args(argv)
-    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from app.window import MainWindow
     from core.catalog.truth import load_truth
 
     truth = load_truth(DATA / "labels.csv")
-    paths = [p for p in sorted((DATA / "images").glob("*.jpg")) if truth.get(p.stem) in ("elliptical", "spiral")]
-    paths = paths[: args.limit]
     app = QApplication.instance() or QApplication([])
-    # A scratch folder kept between runs, so its project store caches the features.
-    tmp = Path(tempfile.gettempdir()) / "galaxy-sorter-screenshots"
-    folder = tmp / f"galaxy-zoo-sample-{args.limit}"
-    folder.mkdir(parents=True, exist_ok=True)
-    for p in paths:
-        if not (folder / p.name).exists():
-            (folder / p.name).symlink_to(p)
-    for old in (folder / ".galaxy-sorter").glob("project.sqlite*"):
-        old.unlink()  # start from no run and no labels; the feature cache stays
-    w = MainWindow(settings=QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat))
-    w.resize(1500, 950)
-    w.show()
-    w.open_folder(folder)
-    s = w.run_settings
-    s.model.setCurrentIndex(s.model.findData(args.model))
+    folder, tmp = linked_sample(args.limit, truth)
     t = time.time()
-    w.start_clustering()
-    wait(app, w, "cluster")
+    w = open_and_cluster(app, folder, tmp / "s.ini", (1500, 950), args.model)
     print(f"clustered {len(w.project)} images in {time.time() - t:.0f} s")
     w.run_settings.projection.setCurrentIndex(w.run_settings.projection.findData("tsne"))
     w.reproject("tsne")

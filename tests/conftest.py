@@ -38,6 +38,19 @@ def kaggle() -> Path:
 
 
 @pytest.fixture
+def window(qtbot, tmp_path):
+    """The main window, shown, with settings of its own (never the user's)."""
+    from PySide6.QtCore import QSettings
+
+    from app.window import MainWindow
+
+    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    return w
+
+
+@pytest.fixture
 def hub(tmp_path):
     """A SAMP hub on the loopback interface only, its lockfile in the test's folder."""
     import warnings

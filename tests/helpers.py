@@ -32,6 +32,32 @@ def cluster(qtbot, window, timeout: int = 120_000) -> None:
     assert blocker.args[0] == "cluster"
 
 
+def open_and_cluster(qtbot, window, folder, k: int = 3) -> Project:
+    """Open ``folder`` in the window, cluster it quickly (:func:`fast`, ``k`` clusters) and return its project."""
+    window.open_folder(folder)
+    fast(window, k=k)
+    cluster(qtbot, window)
+    return window.project
+
+
+def write_wcs_galaxies(folder, n: int) -> None:
+    """``n`` 48-pixel FITS galaxies ``g0.fits`` ... with a TAN WCS: galaxy ``i`` at RA 150 + i, Dec -2 (degrees)."""
+    from astropy.io import fits
+
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[:48, :48]
+    for i in range(n):
+        r = np.hypot(x - 24, y - 24) * (1 + i % 2)
+        hdu = fits.PrimaryHDU((1000 * np.exp(-r / 4) + rng.normal(0, 1, (48, 48))).astype(np.float32))
+        h = hdu.header
+        h["CTYPE1"], h["CTYPE2"] = "RA---TAN", "DEC--TAN"
+        h["CRPIX1"], h["CRPIX2"] = 24.5, 24.5  # the centre of a 48-pixel image
+        h["CRVAL1"], h["CRVAL2"] = 150.0 + i, -2.0
+        h["CDELT1"], h["CDELT2"] = -0.2 / 3600, 0.2 / 3600
+        hdu.writeto(folder / f"g{i}.fits")
+
+
 def on_screen(window) -> int:
     """The galaxy the user sees: the strip's one highlighted thumbnail, which the preview shows."""
     marked = window.grid.selected_rows()

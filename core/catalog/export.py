@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.catalog.pair import write_pair
+from core.paths import printable
 from core.registry import Registry
 from core.vocabulary import cluster_name
 
@@ -120,6 +121,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` to ``path`` atomically (temp file, fsync, rename)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    text = printable(text)  # a name from a folder the file system cannot decode is escaped, not fatal
     try:
         with open(tmp, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.paths import printable
+
 if TYPE_CHECKING:
     from astropy.table import Table
 
@@ -92,7 +94,8 @@ def _rows_as_columns(rows: Sequence[CatalogueRow]) -> dict[str, list[object]]:
 def _as_array(values: list[object]) -> np.ndarray:
     """Text stays text (an 18-digit SDSS objid is never turned into a float); numbers become float64 or int64."""
     if any(isinstance(v, str) for v in values):
-        return np.array(["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in values], dtype=str)
+        return np.array(["" if v is None or (isinstance(v, float) and v != v) else printable(str(v)) for v in values],
+                        dtype=str)
     arr = np.asarray(values)
     if arr.dtype.kind in "iub":
         return arr.astype(np.int64)

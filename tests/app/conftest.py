@@ -14,18 +14,6 @@ def folder(sample_folder, tmp_path):
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    from PySide6.QtCore import QSettings
-
-    from app.window import MainWindow
-
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    return w
-
-
-@pytest.fixture
 def clustered(qtbot, window, folder):
     """The window on the synthetic sample, clustered into 3 with k-means."""
     from tests.helpers import fast

@@ -8,16 +8,12 @@ import csv
 import numpy as np
 import pytest
 
-from tests.helpers import cluster as _cluster
-from tests.helpers import fast as _fast
+from tests.helpers import open_and_cluster, write_wcs_galaxies
 
 
 @pytest.mark.slow
 def test_join_by_id_colours_the_map_and_is_exported(qtbot, window, folder, tmp_path):
-    window.open_folder(folder)
-    _fast(window)
-    _cluster(qtbot, window)
-    p = window.project
+    p = open_and_cluster(qtbot, window, folder)
     names = p.names
     cat = tmp_path / "cat.csv"
     # every image but the first two, a numeric column and a text one
@@ -38,10 +34,7 @@ def test_join_by_id_colours_the_map_and_is_exported(qtbot, window, folder, tmp_p
 
 def test_a_join_lasts_reopens_and_counts_in_the_cluster_x_truth_table(qtbot, window, folder, tmp_path):
     """A joined class column is what the clusters are scored against; reopening the folder keeps the join."""
-    window.open_folder(folder)
-    _fast(window)
-    _cluster(qtbot, window)
-    p = window.project
+    p = open_and_cluster(qtbot, window, folder)
     from core.catalog.truth import load_truth
 
     truth = load_truth(folder / "labels.csv")
@@ -69,10 +62,7 @@ def test_a_join_lasts_reopens_and_counts_in_the_cluster_x_truth_table(qtbot, win
 def test_cluster_table_montages_and_cluster_folder(qtbot, window, folder, tmp_path):
     import cv2
 
-    window.open_folder(folder)
-    _fast(window)
-    _cluster(qtbot, window)
-    p = window.project
+    p = open_and_cluster(qtbot, window, folder)
     table = window.catalogue.table
     window.docks["Cluster x label"].raise_()  # the table counts while it is shown (issue 18: not on every key)
     rows0 = np.flatnonzero(p.clusters == 0)
@@ -101,25 +91,9 @@ def test_cluster_table_montages_and_cluster_folder(qtbot, window, folder, tmp_pa
 
 @pytest.mark.slow
 def test_fits_with_wcs_get_ra_dec_in_preview_and_catalogue(qtbot, window, tmp_path):
-    from astropy.io import fits
-
     folder = tmp_path / "fits"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    y, x = np.mgrid[:48, :48]
-    for i in range(8):
-        r = np.hypot(x - 24, y - 24) * (1 + i % 2)
-        hdu = fits.PrimaryHDU((1000 * np.exp(-r / 4) + rng.normal(0, 1, (48, 48))).astype(np.float32))
-        h = hdu.header
-        h["CTYPE1"], h["CTYPE2"] = "RA---TAN", "DEC--TAN"
-        h["CRPIX1"], h["CRPIX2"] = 24.5, 24.5  # the centre of a 48-pixel image
-        h["CRVAL1"], h["CRVAL2"] = 150.0 + i, -2.0
-        h["CDELT1"], h["CDELT2"] = -0.2 / 3600, 0.2 / 3600
-        hdu.writeto(folder / f"g{i}.fits")
-    window.open_folder(folder)
-    _fast(window, k=2)
-    _cluster(qtbot, window)
-    p = window.project
+    write_wcs_galaxies(folder, 8)
+    p = open_and_cluster(qtbot, window, folder, k=2)
     window.show_cluster(int(p.clusters[3]))
     row = window.grid.current_row()
     assert f"RA {150.0 + int(p.names[row][1:]):.5f}, Dec -2.00000" in window.preview.meta.text()

@@ -5,18 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from core.images.sample import make_band_sample
-from tests.helpers import cluster as _cluster
-from tests.helpers import fast as _fast
+from tests.helpers import open_and_cluster
 from tests.helpers import pixmap_array as _array
 
 
 def test_three_band_fits_are_shown_in_colour_by_the_stretch_control(qtbot, window, tmp_path):
     folder = tmp_path / "bands"
     make_band_sample(folder, n=3)
-    window.open_folder(folder)
-    _fast(window, k=2)
-    _cluster(qtbot, window)
-    p = window.project
+    p = open_and_cluster(qtbot, window, folder, k=2)
     window.show_cluster(int(p.clusters[0]))
     row = window.grid.current_row()
     control = window.preview.stretch_control

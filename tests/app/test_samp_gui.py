@@ -5,16 +5,11 @@ from __future__ import annotations
 import numpy as np
 from astropy.table import Table
 
-from tests.helpers import Topcat
-from tests.helpers import cluster as _cluster
-from tests.helpers import fast as _fast
+from tests.helpers import Topcat, open_and_cluster, write_wcs_galaxies
 
 
 def test_samp_sends_the_table_and_selections_both_ways_and_survives_the_hub(qtbot, window, folder, hub):
-    window.open_folder(folder)
-    _fast(window)
-    _cluster(qtbot, window)
-    p = window.project
+    p = open_and_cluster(qtbot, window, folder)
     samp = window.catalogue.samp
     samp.hub_params = hub.params
     topcat = Topcat(hub)
@@ -57,25 +52,9 @@ def test_samp_sends_the_table_and_selections_both_ways_and_survives_the_hub(qtbo
 
 
 def test_the_hovered_galaxy_points_sky_viewers_at_it(qtbot, window, tmp_path, hub):
-    from astropy.io import fits
-
     folder = tmp_path / "fits"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    y, x = np.mgrid[:48, :48]
-    for i in range(6):
-        hdu = fits.PrimaryHDU((1000 * np.exp(-np.hypot(x - 24, y - 24) * (1 + i % 2) / 4)
-                               + rng.normal(0, 1, (48, 48))).astype(np.float32))
-        h = hdu.header
-        h["CTYPE1"], h["CTYPE2"] = "RA---TAN", "DEC--TAN"
-        h["CRPIX1"], h["CRPIX2"] = 24.5, 24.5
-        h["CRVAL1"], h["CRVAL2"] = 150.0 + i, -2.0
-        h["CDELT1"], h["CDELT2"] = -0.2 / 3600, 0.2 / 3600
-        hdu.writeto(folder / f"g{i}.fits")
-    window.open_folder(folder)
-    _fast(window, k=2)
-    _cluster(qtbot, window)
-    p = window.project
+    write_wcs_galaxies(folder, 6)
+    p = open_and_cluster(qtbot, window, folder, k=2)
     samp = window.catalogue.samp
     samp.hub_params = hub.params
     topcat = Topcat(hub)

@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import shutil
+import sys
 
 import pytest
 
@@ -125,3 +126,16 @@ def test_cli_refuses_a_fits_catalogue_inside_the_image_folder_before_any_work(tm
     assert code != 0 and "would be read as an image" in err and not (folder / ".galaxy-sorter").exists()
     code = main(["cluster", str(folder), "--join", str(tmp_path / "missing.csv"), "--quiet"])
     assert code != 0 and "no such file" in capsys.readouterr().err
+
+
+def test_progress_bar_writes_to_the_stderr_of_the_moment(monkeypatch):
+    """The bar used to bind ``sys.stderr`` when the module was imported, so a replaced stream never saw it."""
+    import io
+
+    from core.cli import ProgressBar
+
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    bar = ProgressBar()
+    bar(0.5, "features 5/10")
+    assert "50.0% features 5/10" in stream.getvalue()

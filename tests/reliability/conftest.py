@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -29,3 +30,17 @@ def template(tmp_path_factory) -> tuple[Path, dict[str, np.ndarray]]:
     return folder, {p.name: r for p, r in rows.items()}
 
 
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    """Nine synthetic galaxies (no store), made once per module; tests take a copy (``folder``)."""
+    from core.images.sample import make_sample
+
+    return make_sample(tmp_path_factory.mktemp("imgs") / "imgs", per_class=3, size=64, seed=11)
+
+
+@pytest.fixture
+def folder(base, tmp_path) -> Path:
+    """A private copy of ``base``: each test gets its own project store."""
+    return Path(shutil.copytree(base, tmp_path / "imgs"))

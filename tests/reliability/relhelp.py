@@ -14,6 +14,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("worker.py")
+#: The CLI options of a quick run: Lite0 features on the CPU, k-means, no progress bar.
+RUN = ["--model", "efficientnet_lite0", "--method", "kmeans", "--quiet", "--cpu"]
 
 
 def start_worker(*args: str | os.PathLike[str]) -> subprocess.Popen[str]:

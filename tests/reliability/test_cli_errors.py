@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,25 +19,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from relhelp import start_worker
+from relhelp import RUN, start_worker
 
 from core.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-RUN = ["--model", "efficientnet_lite0", "--method", "kmeans", "--quiet", "--cpu"]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT))
-
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Path:
-    from core.images.sample import make_sample
-
-    return make_sample(tmp_path_factory.mktemp("cli") / "imgs", per_class=3, size=64, seed=12)
-
-
-@pytest.fixture
-def folder(base, tmp_path) -> Path:
-    return Path(shutil.copytree(base, tmp_path / "imgs"))
 
 
 def _one_line(err: str) -> str:

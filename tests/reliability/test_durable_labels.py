@@ -6,19 +6,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from relhelp import copy_project
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    from app.window import MainWindow
-
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    return w
 
 
 def _labels_in(db_file: Path) -> dict[int, str]:

@@ -23,25 +23,12 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from relhelp import RUN
 
 import core.catalog.pair
 from core.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-RUN = ["--model", "efficientnet_lite0", "--method", "kmeans", "--quiet", "--cpu"]
-
-
-@pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Path:
-    """Nine synthetic galaxies (no store)."""
-    from core.images.sample import make_sample
-
-    return make_sample(tmp_path_factory.mktemp("whole") / "imgs", per_class=3, size=64, seed=11)
-
-
-@pytest.fixture
-def folder(base, tmp_path) -> Path:
-    return Path(shutil.copytree(base, tmp_path / "imgs"))
 
 
 def _cluster(folder: Path, out: Path, k: int = 3, *extra: str) -> int:

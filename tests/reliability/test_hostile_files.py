@@ -105,3 +105,29 @@ def test_hostile_corpus(tmp_path, monkeypatch, capsys):
         rows = list(csv.DictReader(fh))
     assert sorted(Path(r["path"].lstrip("'")).name for r in rows) == sorted(good)
     assert all(not r["path"].startswith("=") and not r["id"].startswith("=") for r in rows)
+
+
+def test_folder_whose_name_is_not_utf8_gets_every_catalogue_format(tmp_path, capsys):
+    """A Latin-1 folder name (``café`` as byte 0xE9) used to end the run with a UnicodeEncodeError after
+    all the work: now the catalogue is written, valid UTF-8, the byte spelled ``\\xe9``."""
+    from astropy.table import Table
+
+    rng = np.random.default_rng(3)
+    folder = tmp_path / os.fsdecode(b"caf\xe9-galaxies")
+    folder.mkdir()
+    for i in range(8):
+        image = render_galaxy(("spiral", "elliptical")[i % 2], 64, rng)
+        ok, buf = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))  # cv2 cannot take such a path
+        (folder / f"g{i}.png").write_bytes(buf.tobytes())
+    for fmt, suffix in (("csv", ".csv"), ("fits", ".fits"), ("votable", ".xml"), ("ecsv", ".ecsv"),
+                        ("parquet", ".parquet")):
+        out = tmp_path / f"cat{suffix}"
+        code = main(["cluster", str(folder), "--model", "efficientnet_lite0", "--method", "kmeans",
+                     "--clusters", "2", "--out", str(out), "--format", fmt, "--quiet", "--cpu"])
+        assert code == 0, (fmt, capsys.readouterr())
+        table = Table.read(out, format="votable" if fmt == "votable" else None)
+        paths = [str(p).lstrip("'") for p in table["path"]]
+        assert len(paths) == 8, fmt
+        assert all("caf\\xe9-galaxies" in p for p in paths), (fmt, paths[:2])
+        out.with_suffix(".json").read_text(encoding="utf-8")  # the sidecar is valid UTF-8 too
+    (tmp_path / "cat.csv").read_bytes().decode("utf-8")
