@@ -9,11 +9,16 @@ Scale that agrees between training and inference
     :class:`core.features.extract.FeatureModel` crops every image (inside the
     user's crop) to ``CROP_SCALE`` second-moment radii of its central object
     (:func:`core.images.preprocess.measured_crop`).  The training views below are
-    cut by the very same function, from frames that went through the same
+    cut by the same measurement (:func:`~core.images.preprocess.measured_fraction`
+    inside the user's crop), from frames that went through the same
     operations as the robustness benchmark: the galaxy shrunk in its frame to
     1/7-1/1.2 of its size on sky drawn from its own border
     (``benchmarks.robustness.shrink``, imported, not copied; float32 sky draws), a wider PSF,
     extra noise, JPEG compression; then the user's crop (0.5, or 0.35-0.8).
+    One difference, found after the committed file was trained: extraction lets
+    the crop grow past the user's crop when the galaxy fills it (GC1-HSC at full
+    size: probe 0.877 -> 0.911), while these views stop at the user's crop; the
+    next training should cut its views with ``measured_crop(user, whole=img)``.
 More pixels on the galaxy
     64 px input instead of 48 (``INPUT_SIZE``); the crop follows the galaxy, so
     a small one is not a few pixels of a 48 px square.

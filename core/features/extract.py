@@ -176,11 +176,12 @@ class FeatureModel:
 
         The user's crop (``prep``) comes first; a model whose metadata declares
         ``galaxy_sorter.crop = "measured"`` then frames the central galaxy at
-        ``crop_scale`` second-moment radii inside it, as it was trained.
+        ``crop_scale`` second-moment radii inside it (growing past it for a
+        galaxy that fills it), as it was trained.
         """
         crop = crop_image(image, prep)
         if self.model_crop == "measured":
-            crop = measured_crop(crop, self.crop_scale)
+            crop = measured_crop(crop, self.crop_scale, whole=image)
         square = resize_square(crop, self.input_size)
         return dihedral_variants(square) if prep.rotations else [square]
 

@@ -179,14 +179,23 @@ def measured_fraction(image: np.ndarray, scale: float = MEASURED_CROP_SCALE, min
     return 1.0 if r is None else float(np.clip(scale * r, min_fraction, 1.0))
 
 
-def measured_crop(image: np.ndarray, scale: float = MEASURED_CROP_SCALE) -> np.ndarray:
+def measured_crop(image: np.ndarray, scale: float = MEASURED_CROP_SCALE, whole: np.ndarray | None = None) -> np.ndarray:
     """The central square of ``scale`` second-moment radii of the central object (the whole image if none).
 
-    What a model that declares ``galaxy_sorter.crop = "measured"`` sees, inside
-    the user's crop; ``models/train_galaxy_net2.py`` crops its training images
+    What a model that declares ``galaxy_sorter.crop = "measured"`` sees: measured
+    inside the user's crop ``image``; when the galaxy fills that crop (the
+    measured square would be larger) and the uncropped ``whole`` image is given,
+    it is measured again there and may grow up to the whole frame, so a large
+    galaxy is framed like a small one instead of cut (GC1-HSC: the 0.5 crop cut
+    three in four).  ``models/train_galaxy_net2.py`` crops its training images
     with this very function.
     """
-    return centre_crop(image, measured_fraction(image, scale))
+    fraction = measured_fraction(image, scale)
+    if fraction >= 1.0 and whole is not None and min(whole.shape[:2]) > min(image.shape[:2]):
+        grown = measured_fraction(whole, scale) * min(whole.shape[:2])
+        if grown > min(image.shape[:2]):
+            return centre_crop(whole, grown / min(whole.shape[:2]))
+    return centre_crop(image, fraction)
 
 
 def resize_square(image: np.ndarray, size: int) -> np.ndarray:

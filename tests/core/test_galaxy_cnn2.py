@@ -43,6 +43,18 @@ def test_the_measured_crop_follows_the_galaxy_size():
     assert moment_radius(flat) is None and measured_fraction(flat) == 1.0  # nothing there: the whole crop
 
 
+def test_a_galaxy_that_fills_the_users_crop_grows_it_to_its_own_size():
+    big = blob(40.0, size=424)  # 5 RMS radii ~ 280 px: more than the 0.5 crop's 212
+    user = centre_crop(big, 0.5)
+    assert measured_fraction(user) == 1.0
+    assert measured_crop(user).shape == user.shape  # without the whole image: the user's crop
+    grown = measured_crop(user, whole=big)
+    assert 240 < grown.shape[0] < 330, grown.shape  # about 5 x sqrt(2) x 40 px
+    small = blob(8.0, size=424)
+    inner = centre_crop(small, 0.5)
+    np.testing.assert_array_equal(measured_crop(inner, whole=small), measured_crop(inner))  # small ones: no change
+
+
 def test_training_views_frame_a_shrunk_galaxy_like_the_full_one():
     """The view bank crops with the product's function: a galaxy at any size fills its view alike."""
     img = blob(30.0, size=424)
@@ -121,6 +133,9 @@ def test_the_model_crops_each_image_to_its_galaxy():
     prep = Preprocessing()
     want = resize_square(measured_crop(centre_crop(small, 0.5), v2.crop_scale), v2.input_size)
     np.testing.assert_array_equal(v2.prepare(small, prep)[0], want)
+    big = blob(40.0, size=424)
+    want = resize_square(measured_crop(centre_crop(big, 0.5), v2.crop_scale, whole=big), v2.input_size)
+    np.testing.assert_array_equal(v2.prepare(big, prep)[0], want)
     np.testing.assert_array_equal(v1.prepare(small, prep)[0], resize_square(centre_crop(small, 0.5), 48))
 
 
