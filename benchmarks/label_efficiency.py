@@ -77,6 +77,17 @@ def scores(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float, float]
             float(adjusted_rand_score(y_true, y_pred)))
 
 
+def ece_equal_mass(correct: np.ndarray, confidence: np.ndarray, bins: int = 15) -> float:
+    """Expected calibration error over ``bins`` bins holding equally many galaxies (sorted by confidence).
+
+    The equal-width ECE of :func:`core.learning.calibration.reliability` can hide a miscalibration
+    inside a crowded top bin; equal-mass bins put as many galaxies in each bin.
+    """
+    order = np.argsort(confidence, kind="stable")
+    parts = [p for p in np.array_split(order, bins) if len(p)]
+    return float(sum(len(p) / len(order) * abs(confidence[p].mean() - correct[p].mean()) for p in parts))
+
+
 def logreg(X: np.ndarray, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """The reference classifier trained on ``rows``; predictions for every row."""
     if len(set(y[rows])) < 2:
@@ -185,7 +196,7 @@ def run_loop(X: np.ndarray, y: np.ndarray, encoder: Path, classes: tuple[str, ..
             "interval": res.estimate_interval(),
             "balanced interval": (res.calibration.balanced_interval if res.calibration is not None
                                   else (float("nan"), float("nan"))),
-            "round s": res.seconds, "suggest s": t_suggest, "timings": res.timings,
+            "round s": res.seconds, "suggest s": t_suggest, "timings": res.timings, "rows": rows,
         }
     return out
 
@@ -353,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         per_seed = [ece(e["correct"].astype(float), e["confidence"])[0] for e in extra[b]]
         pooled, _ = ece(np.concatenate([e["correct"] for e in extra[b]]).astype(float),
                         np.concatenate([e["confidence"] for e in extra[b]]))
-        eces[b] = (float(np.mean(per_seed)), pooled)
+        mass = [ece_equal_mass(e["correct"].astype(float), e["confidence"]) for e in extra[b]]
+        eces[b] = (float(np.mean(per_seed)), pooled, float(np.mean(mass)))
         print(f"- {b} answers: estimated ACC {np.nanmean(est[:, 0]):.3f} (95% interval {np.nanmean(lo_hi[:, 0]):.3f}-"
               f"{np.nanmean(lo_hi[:, 1]):.3f}) vs true {true[:, 1].mean():.3f}, inside {int(inside.sum())}/{len(inside)}; "
               f"bal. {np.nanmean(est[:, 1]):.3f} vs true {true[:, 0].mean():.3f}, inside "
@@ -361,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"- coverage of the 95% interval over (seed, budget) pairs: ACC {np.mean(covered):.0%} "
           f"({int(np.sum(covered))}/{len(covered)}), balanced ACC {np.mean(covered_bal):.0%} (goal >= 90%)")
     print("| ECE of the confidences (mean per seed) | " + " | ".join(f"{eces[b][0]:.3f}" for b in BUDGETS) + " |")
+    print("| ECE, 15 equal-mass bins (mean per seed) | " + " | ".join(f"{eces[b][2]:.3f}" for b in BUDGETS) + " |")
     err, table = ece(np.concatenate([e["correct"] for e in extra[50]]).astype(float),
                      np.concatenate([e["confidence"] for e in extra[50]]))
     print("- reliability at 50 answers (mean confidence -> accuracy, count): "

@@ -16,7 +16,9 @@ temporary folder, and go through the product's own input path
 - ``half S/N``: Gaussian noise added so the sky noise doubles;
 - ``jpeg q10``: strong JPEG compression;
 - ``fits linear``: a float32 g,r,i cube of linear flux (the JPEG's values through
-  an approximate inverse of an asinh stretch), read with the product's fixed FITS stretch;
+  an approximate inverse of an asinh stretch; planes bluest first, named by
+  ``BAND0..2`` header cards), read as any FITS file is: the bands put in colour
+  order and the fixed model stretch of ``core/images/fits.py``;
 - ``size 1/3 + r``: the worst pair, small and one band.
 
 Sets: the Kaggle test split's ellipticals and spirals (628, never trained on)
@@ -119,9 +121,12 @@ def write(img: np.ndarray, path: Path, suffix: str) -> Path:
     elif suffix == ".fits":
         from astropy.io import fits
 
-        rgb = img[:, :, ::-1].astype(np.float32) / 255.0
-        linear = np.sinh(3.0 * rgb) / np.sinh(3.0)  # undo an asinh-like display stretch
-        fits.PrimaryHDU(np.moveaxis(linear[::-1], -1, 0).astype(np.float32)).writeto(out)
+        gri = img.astype(np.float32) / 255.0  # OpenCV's B, G, R planes are the JPEG's g, r, i
+        linear = np.sinh(3.0 * gri) / np.sinh(3.0)  # undo an asinh-like display stretch
+        hdu = fits.PrimaryHDU(np.moveaxis(linear[::-1], -1, 0).astype(np.float32))  # (band, y, x), south row first
+        for k, name in enumerate("gri"):  # bluest first, named as Legacy Survey cutouts name them
+            hdu.header[f"BAND{k}"] = name
+        hdu.writeto(out)
     else:
         cv2.imwrite(str(out), img)
     return out

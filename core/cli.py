@@ -235,7 +235,8 @@ def _check_join(args: argparse.Namespace) -> float:
     from core.catalog.tables import refuse_inside_image_folder
 
     try:
-        refuse_inside_image_folder(args.out, args.folder)
+        refuse_inside_image_folder(args.out, args.folder,
+                                   always=EXPORT_FORMATS.get(args.format).options.holds_images)
     except ValueError as exc:
         raise UsageError(f"--out {args.out}: {exc}") from None
     try:

@@ -26,6 +26,7 @@ from core.clustering.methods import CLUSTER_METHODS, DEFAULT_METHOD, ClusterResu
 from core.clustering.projection import PROJECTION_METHODS, project
 from core.features.distributed_spec import DaskSpec
 from core.features.extract import DEFAULT_MODEL, extract_features, load_model, raw_pixel_features
+from core.images.fits import MODEL_STRETCH
 from core.images.io import NoImagesFound, SkippedFile, scan_images
 from core.images.preprocess import Preprocessing
 from core.progress import ProgressFn, StopFn
@@ -52,7 +53,8 @@ class PipelineConfig:
 
     def record(self) -> dict[str, object]:
         """What the run record keeps of the settings (the inverse of :meth:`from_run`)."""
-        return {"prep": self.prep.as_dict(), "projection": self.projection, "seed": self.seed,
+        return {"prep": self.prep.as_dict(), "input_stretch": dict(MODEL_STRETCH),
+                "projection": self.projection, "seed": self.seed,
                 "feature_batch_size": self.batch_size, "use_gpu": self.use_gpu, "dec_params": dict(self.dec_params)}
 
     @classmethod

@@ -30,6 +30,7 @@ from core.project_learning import LearningFromLabels
 from core.selection import Selection
 from core.store.database import ProjectStore, Run
 from core.store.layout import default_store_dir
+from core.store.rows import run_arrays
 from core.undo import Command as _Command
 from core.vocabulary import PALETTE, PRESETS, SPECIAL, LabelClass, cluster_name
 
@@ -99,17 +100,14 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         if run is not None and current is not None and current != run.id:
             run = store.run(int(current)) or run
         if run is not None:
-            rows = store.assignments(run.id)
+            rows = run_arrays(store, run.id)  # arrays, not a tuple a row: a million rows in seconds (issue 22)
             self.run_id = run.id
             self.run = run
-            self.paths = [r[1] for r in rows]
-            self.db_ids = np.array([r[0] for r in rows], np.int64)
-            self.clusters = np.array([r[3] for r in rows], np.int64)
-            self.confidence = np.array([r[4] for r in rows], np.float32)
-            self.coords = np.array([[r[5], r[6]] for r in rows], np.float32).reshape(-1, 2)
+            self.paths = rows.paths
+            self.db_ids, self.clusters, self.confidence, self.coords = rows.ids, rows.clusters, rows.confidence, rows.coords
             self.cluster_names = store.cluster_names(run.id)
             self._load_labels()
-            self._restore_join()
+            self._restore_join(rows.keys)
         return self
 
     def reload_features(
@@ -183,16 +181,27 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
                                                                  self.catalog_columns))
         self.events.columns_changed.emit()  # the map and the "colour by" box follow
 
-    def _restore_join(self) -> None:
+    def _restore_join(self, keys: list[str] | None = None) -> None:
         from core.catalog.join import join_from_setting
 
-        restored = join_from_setting(self.store.setting(JOIN_SETTING), [self.store.key_of(p) for p in self.paths])
+        setting = self.store.setting(JOIN_SETTING)
+        if setting is None:  # no join: no key per image to compute (a million of them took 14 s)
+            return
+        restored = join_from_setting(setting, keys if keys is not None else [self.store.key_of(p) for p in self.paths])
         if restored is not None:
             self.join, self.catalog_columns = restored
 
     def _load_labels(self) -> None:
+        """Each row's user label (None where there is none), matched by image id in numpy, not a lookup a row."""
         stored = self.store.labels()
-        self.user_labels = np.array([stored.get(int(i), (None, ""))[0] for i in self.db_ids], dtype=object)
+        self.user_labels = np.full(len(self.db_ids), None, dtype=object)
+        if stored and len(self.db_ids):
+            ids = np.fromiter(stored, np.int64, len(stored))
+            names = np.array([label for label, _source in stored.values()], dtype=object)
+            order = np.argsort(self.db_ids, kind="stable")
+            pos = np.searchsorted(self.db_ids[order], ids).clip(0, len(order) - 1)
+            hit = self.db_ids[order][pos] == ids
+            self.user_labels[order[pos[hit]]] = names[hit]
 
     def apply_result(self, result: PipelineResult) -> None:
         """Show a finished :class:`core.pipeline.PipelineResult` (already stored as a run)."""
@@ -296,7 +305,8 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         u = self.user_labels[row]
         c = int(self.clusters[row])
         label = f"{u} (yours)" if u is not None else f"{self.cluster_name(c)} (model)"
-        return (f"<b>{image_id(self.paths[row])}</b><br>cluster {c}: {self.cluster_name(c)}"
+        named = f": {self.cluster_name(c)}" if c in self.cluster_names else ""  # not "cluster 0: cluster 0"
+        return (f"<b>{image_id(self.paths[row])}</b><br>{cluster_name(c)}{named}"
                 f"<br>label: {label}<br>confidence {float(self.confidence[row]):.2f}<br><small>{self.paths[row]}</small>")
 
     def sort_keys(self, how: str, rows: np.ndarray) -> np.ndarray:

@@ -126,11 +126,13 @@ class QtClusterTable(QWidget):
 
     def clear_truth(self) -> None:
         """Forget the truth file (another project opened without one): the table shows your labels."""
+        had = self.truth is not None
         self.truth, self.truth_name = None, ""
         i = self.against.findData("truth")
         if i >= 0:
             self.against.removeItem(i)
-        self.refresh()
+        if had or i >= 0 or self.stale:  # nothing forgotten: the counts shown stand (a 10^6 recount is seconds)
+            self.refresh()
 
     def offer_columns(self, names: list[str]) -> None:
         """Offer the joined catalogue columns (``cat_*``) as what the clusters are counted against."""
@@ -162,7 +164,7 @@ class QtClusterTable(QWidget):
             self.scores.setText("")
             return
         cols_of = self.columns_of()
-        rows, cols, counts = crosstab([int(c) for c in p.clusters], cols_of)
+        rows, cols, counts = crosstab(np.asarray(p.clusters, np.int64), cols_of)
         self.counts, self.row_values, self.col_values = counts, rows, cols
         self.table.setRowCount(len(rows))
         self.table.setColumnCount(len(cols) + 1)

@@ -219,11 +219,24 @@ class ExportOptions:
     record : bool
         The writer takes ``record=`` (the run record) and keeps it in the file's metadata
         (the ``astropy.table`` formats of :mod:`core.catalog.tables`).
+    folder : bool
+        The catalogue is a folder (a partitioned Parquet dataset, a HATS catalogue); its
+        sidecar names the folder's digest (:func:`core.catalog.survey.folder_sha256`).
+    holds_images : bool
+        The folder holds files the scanner reads as images: refused inside the image folder.
+    large : str
+        The format written instead above :data:`core.catalog.survey.PARTITION_ROWS` rows.
     """
 
     suffix: str = ""
     filter: str = ""
     record: bool = False
+    #: The catalogue is a folder of files (:mod:`core.catalog.survey`), written atomically as a whole.
+    folder: bool = False
+    #: The folder holds files the scanner reads as images (HATS keeps FITS sky maps): refused in the image folder.
+    holds_images: bool = False
+    #: Above :data:`core.catalog.survey.PARTITION_ROWS` rows, write this format instead (a partitioned one).
+    large: str = ""
 
 
 def _table_writer(fmt: str):  # -> Callable[[rows, path, record], Path]
@@ -248,8 +261,28 @@ EXPORT_FORMATS.add("votable", _table_writer("votable"), "Catalogue (VOTable)", "
                    suffix=".vot", filter="VOTable (*.vot *.xml)", record=True)
 EXPORT_FORMATS.add("ecsv", _table_writer("ascii.ecsv"), "Catalogue (ECSV)", "text with units and metadata (astropy)",
                    suffix=".ecsv", filter="ECSV (*.ecsv)", record=True)
-EXPORT_FORMATS.add("parquet", _table_writer("parquet"), "Catalogue (Parquet)", "columnar, for pandas and big tables",
-                   suffix=".parquet", filter="Parquet (*.parquet)", record=True)
+EXPORT_FORMATS.add("parquet", _table_writer("parquet"), "Catalogue (Parquet)",
+                   f"columnar, for pandas and big tables (a partitioned folder above {100_000:,} rows)",
+                   suffix=".parquet", filter="Parquet (*.parquet)", record=True, large="parquet-dataset")
+
+
+def _survey_writer(name: str):  # -> Callable[[rows, path, record], Path]
+    """A folder writer of :mod:`core.catalog.survey`, imported when it is used (never at start-up)."""
+    def write(rows: Iterable[CatalogueRow], path: str | os.PathLike[str],
+              record: Mapping[str, object] | None = None) -> Path:
+        from core.catalog import survey
+
+        return getattr(survey, name)(list(rows), path, record)
+    write.__doc__ = f"core.catalog.survey.{name}, imported on first use."
+    return write
+
+
+EXPORT_FORMATS.add("parquet-dataset", _survey_writer("write_parquet_dataset"), "Catalogue (partitioned Parquet folder)",
+                   "a folder of Parquet files, 100,000 rows each at most, one cluster a file: pyarrow, pandas, Dask",
+                   suffix=".parquet", filter="Parquet folder (*.parquet)", record=True, folder=True)
+EXPORT_FORMATS.add("hats", _survey_writer("write_hats"), "Catalogue (HATS, for LSDB)",
+                   "HEALPix-partitioned Parquet that LSDB cross-matches; needs RA/Dec for every galaxy",
+                   suffix=".hats", filter="HATS catalogue (*.hats)", record=True, folder=True, holds_images=True)
 
 
 def catalogue_rows(store: ProjectStore, run_id: int,
@@ -395,8 +428,12 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
 
     entry = EXPORT_FORMATS.get(fmt)
     path = Path(path)
-    refuse_inside_image_folder(path, store.root)
+    refuse_inside_image_folder(path, store.root, always=entry.options.holds_images)
     rows = catalogue_rows(store, run_id, columns)
+    from core.catalog.survey import PARTITION_ROWS
+
+    if entry.options.large and len(rows) > PARTITION_ROWS:  # one file of a million rows: a partitioned folder instead
+        fmt, entry = entry.options.large, EXPORT_FORMATS.get(entry.options.large)
     record = run_record(store, run_id)
     if columns:
         record["joined_columns"] = list(columns)
@@ -419,4 +456,18 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
     def write(tmp: Path) -> object:
         return entry.factory(rows, tmp, record=record) if entry.options.record else entry.factory(rows, tmp)
 
+    if entry.options.folder:
+        from core.catalog.survey import column_record, folder_sha256
+
+        record["columns"] = column_record(_column_names(rows))
+        write(path)
+        return path, atomic_write_text(path.with_suffix(".json"), sidecar(folder_sha256(path)))
     return write_pair(path, write, sidecar)
+
+
+def _column_names(rows: list[CatalogueRow]) -> list[str]:
+    """The catalogue's column names, in the order every writer uses."""
+    extra: dict[str, None] = {}
+    for r in rows:
+        extra.update(dict.fromkeys(r.extra))
+    return list(COLUMNS) + list(extra) + list(_morphology_columns(rows))

@@ -154,8 +154,16 @@ def crosstab(rows: Sequence[object], cols: Sequence[object]) -> tuple[list[objec
     shape (n_row_values, n_column_values).  ``None`` column values (no label)
     are left out.
     """
-    pairs = [(r, c) for r, c in zip(rows, cols) if c is not None]
-    rv = sorted(set(rows), key=_order)
+    numbers = np.asarray(rows) if isinstance(rows, np.ndarray) else None
+    if numbers is not None and numbers.dtype.kind in "iu" and numbers.ndim == 1 and len(numbers) == len(cols):
+        # A million clusters against a few thousand labels (a reopened survey, issue 22): only the
+        # labelled rows go through Python; the row values come from numpy.
+        labelled = np.flatnonzero(np.not_equal(np.asarray(cols, dtype=object), None))
+        pairs = list(zip(numbers[labelled].tolist(), (cols[i] for i in labelled)))
+        rv = sorted(np.unique(numbers).tolist(), key=_order)
+    else:
+        pairs = [(r, c) for r, c in zip(rows, cols) if c is not None]
+        rv = sorted(set(rows), key=_order)
     cv = sorted({c for _, c in pairs}, key=_order)
     ri, ci = {v: i for i, v in enumerate(rv)}, {v: i for i, v in enumerate(cv)}
     table = np.zeros((len(rv), len(cv)), np.int64)

@@ -215,15 +215,17 @@ class CatalogueInImageFolder(ValueError):
     """A catalogue whose suffix the scanner reads as an image was about to be written inside the image folder."""
 
 
-def refuse_inside_image_folder(path: str | os.PathLike[str], folder: str | os.PathLike[str] | None) -> None:
+def refuse_inside_image_folder(path: str | os.PathLike[str], folder: str | os.PathLike[str] | None,
+                               always: bool = False) -> None:
     """Raise :class:`CatalogueInImageFolder` when ``path`` would be scanned as an image of ``folder``.
 
     A ``.fits`` catalogue in the image folder (or below it) would be read by the
-    next scan as one more galaxy, fail or, worse, be clustered.
+    next scan as one more galaxy, fail or, worse, be clustered.  ``always``: the
+    catalogue is a folder holding such files (HATS keeps FITS sky maps), whatever its name.
     """
     from core.images.io import is_image_name
 
-    if folder is None or not is_image_name(Path(path).name):
+    if folder is None or not (always or is_image_name(Path(path).name)):
         return
     target, root = Path(path).resolve().parent, Path(folder).resolve()
     if target == root or root in target.parents:

@@ -21,13 +21,13 @@ between two percentile limits, then
   and HSC colour images are made); the percentile limits set black and white.
 
 ``as read`` is the image as the feature models receive it (8-bit files
-untouched, FITS and 16-bit through the robust asinh of :mod:`core.images.io`).
+untouched, FITS and 16-bit through the fixed asinh of :mod:`core.images.fits`).
 FITS cubes are shown as RGB when they have three planes, else one plane at a
 time; with ``per_band`` every band gets its own limits (colours then show the
-shape in each band rather than the ratio between them).  Three FITS files of
-one galaxy named by band (``NGC1_g.fits``, ``NGC1_r.fits``, ``NGC1_i.fits``)
-are shown together as one colour image (:func:`band_files`): the reddest band
-is red, the bluest blue.
+shape in each band rather than the ratio between them).  FITS files of one
+galaxy named by band (``NGC1_g.fits``, ``NGC1_r.fits``, ``NGC1_i.fits``) are
+shown together as one colour image (:func:`core.images.fits.band_files`): the
+reddest band is red, the bluest blue, as the model gets them.
 """
 
 from __future__ import annotations
@@ -38,12 +38,13 @@ from pathlib import Path
 
 import numpy as np
 
-from core.images.io import FITS_SUFFIXES, IMAGE_READERS, ImageReadError, read_fits_data, read_image, reader_for
+from core.images.fits import BANDS, band_files
+from core.images.io import FITS_SUFFIXES, IMAGE_READERS, ImageReadError, read_image, reader_for
 from core.images.preprocess import Preprocessing, crop_image
 
 STRETCHES = ("as read", "linear", "sqrt", "log", "asinh", "lupton")
-#: Band names by wavelength (SDSS ugriz, HSC grizy, then near-infrared), bluest first.
-BANDS = ("u", "g", "r", "i", "z", "y", "j", "h", "k", "ks")
+__all__ = ["BANDS", "STRETCHES", "Stretch", "apply_stretch", "band_count", "band_files", "is_fits", "model_crop",
+           "read_raw", "render", "stretch_limits"]
 #: Lupton et al.'s softening: how far the asinh curve stays linear before it bends.
 LUPTON_Q = 8.0
 LOG_A = 1000.0
@@ -85,59 +86,18 @@ def is_fits(path: str | os.PathLike[str]) -> bool:
     return Path(path).name.lower().endswith(FITS_SUFFIXES)
 
 
-def band_files(path: str | os.PathLike[str]) -> list[Path] | None:
-    """The three band files of the galaxy of a FITS file named by band, reddest first, or None.
-
-    ``<name>_<band>.fits`` (also ``-`` or ``.`` before the band; bands as in
-    :data:`BANDS`, any case) with at least two siblings of other bands in the
-    same folder; of four or more, g, r, i are taken when present, else the
-    reddest three.  Only names are compared (one directory listing).
-    """
-    p = Path(path)
-    if not is_fits(p):
-        return None
-    suffix = next(s for s in sorted(FITS_SUFFIXES, key=len, reverse=True) if p.name.lower().endswith(s))
-    stem = p.name[:-len(suffix)]
-    for sep in ("_", "-", "."):
-        base, _, band = stem.rpartition(sep)
-        if base and band.lower() in BANDS:
-            break
-    else:
-        return None
-    found = {}
-    try:
-        names = os.listdir(p.parent)
-    except OSError:
-        return None
-    for name in names:
-        if name.lower().endswith(suffix) and name[:-len(suffix)].startswith(base + sep):
-            b = name[len(base) + 1:-len(suffix)].lower()
-            if b in BANDS:
-                found[b] = p.parent / name
-    if len(found) < 3:
-        return None
-    by_wave = sorted(found, key=BANDS.index)
-    chosen = ["g", "r", "i"] if all(b in found for b in "gri") else by_wave[-3:]
-    return [found[b] for b in sorted(chosen, key=BANDS.index, reverse=True)]
-
-
 def read_raw(path: str | os.PathLike[str]) -> np.ndarray:
     """Read the pixel values before any display stretch, as float32 (height, width, bands).
 
-    Three FITS files of one galaxy named by band (:func:`band_files`) are
-    stacked, reddest first.  Otherwise the file's reader in
-    :data:`core.images.io.IMAGE_READERS` (the registry the feature models read
-    through) gives them: FITS the first HDU with image data, rows flipped so
-    north is up, planes moved last, NaNs kept; rasters the decoded RGB values
+    The file's reader in :data:`core.images.io.IMAGE_READERS` (the registry the
+    feature models read through) gives them: FITS through
+    :func:`core.images.fits.read_fits_raw` (band files of one galaxy stacked,
+    the bands in the colour order the model gets, rows flipped so north is up,
+    NaNs kept); rasters the decoded RGB values
     (0-255, or 0-65535 for 16-bit files).  A reader without ``read_raw`` gives
     its RGB output.
     """
     p = Path(path)
-    bands = band_files(p)
-    if bands is not None:
-        planes = [read_fits_data(b, np.float32) for b in bands]
-        if all(q.ndim == 2 and q.shape == planes[0].shape for q in planes):
-            return np.ascontiguousarray(np.stack(planes, axis=-1)[::-1])  # reddest band first: red
     reader = reader_for(p) or IMAGE_READERS.get(IMAGE_READERS.default)
     if reader.options.read_raw is None:
         return np.ascontiguousarray(read_image(p), dtype=np.float32)

@@ -32,7 +32,7 @@ import numpy as np
 from core.registry import Registry
 
 RASTER_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
-FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz", ".fits.fz", ".fit.fz")
 #: Folders never scanned: the project store and hidden folders.
 SKIP_DIRS = {".galaxy-sorter", "__pycache__"}
 
@@ -139,6 +139,8 @@ def scan_images(folder: str | os.PathLike[str], recursive: bool = True) -> tuple
     Hidden folders and the project store (``.galaxy-sorter``) are not entered,
     and a FITS catalogue this program wrote (:func:`is_catalogue_fits`, checked
     only for a FITS file with a ``.json`` sidecar beside it) is not an image.
+    Band files of one galaxy (:func:`core.images.fits.band_group`) are one
+    image, listed as the reddest band's file.
     An image whose name is not valid UTF-8 (it could be neither stored nor
     exported faithfully) and a subfolder that cannot be listed are reported as
     skipped instead of stopping or silently shrinking the run.
@@ -160,9 +162,14 @@ def scan_images(folder: str | os.PathLike[str], recursive: bool = True) -> tuple
     def keep(dirpath: str | Path, name: str, names: set[str]) -> bool:
         if not (is_image_name(name) and not name.startswith(".")):
             return False
-        if name.lower().endswith(FITS_SUFFIXES) and f"{image_id(name)}.json" in names \
-                and is_catalogue_fits(Path(dirpath) / name):
-            return False
+        if name.lower().endswith(FITS_SUFFIXES):
+            if f"{image_id(name)}.json" in names and is_catalogue_fits(Path(dirpath) / name):
+                return False
+            from core.images.fits import band_group  # here: core.images.fits imports this module
+
+            group = band_group(name, names)
+            if group is not None and group[0] != name:  # one band of a set: read with its representative
+                return False
         if not _name_is_text(name):
             skipped.append(SkippedFile(printable_path(Path(dirpath) / name),
                                        "the file name is not valid UTF-8; rename the file to include it"))
@@ -210,7 +217,24 @@ def file_fingerprint(path: str | os.PathLike[str]) -> str:
     marks the whole-file form: a fingerprint of the older head-and-tail form
     never equals it, so such a cached row is recomputed rather than trusted.
     Raises ``OSError`` when the file cannot be read.
+    A band set's representative (:func:`core.images.fits.band_files`) is
+    fingerprinted over all its files, so a changed band gives a new one.
     """
+    if Path(path).name.lower().endswith(FITS_SUFFIXES):
+        from core.images.fits import band_files  # here: core.images.fits imports this module
+
+        group = band_files(path)
+        if group is not None and group[0].name == Path(path).name:
+            size, digest = 0, hashlib.sha1()
+            for member in group:
+                part = _fingerprint_one(member)
+                size += int(part.split(":")[1])
+                digest.update(part.encode())
+            return f"c2:{size}:{digest.hexdigest()}"
+    return _fingerprint_one(path)
+
+
+def _fingerprint_one(path: str | os.PathLike[str]) -> str:
     digest = hashlib.sha1()
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
@@ -229,14 +253,17 @@ def image_id(path: str | os.PathLike[str]) -> str:
     return Path(name).stem
 
 
-def asinh_stretch(data: np.ndarray, softening: float = 3.0, upper_percentile: float = 99.7) -> np.ndarray:
+def asinh_stretch(data: np.ndarray, softening: float = 10.0, upper_percentile: float = 99.7) -> np.ndarray:
     """Map linear flux to 0..1 with a robust arcsinh stretch.
 
-    The sky level is the median and the noise the scaled median absolute
-    deviation, so bright cores and a few hot pixels do not set the scale.  The
-    stretch is linear within ``softening`` noise levels of the sky and
-    logarithmic above, reaching 1 at ``upper_percentile``.  Channels of an RGB
-    cube share one scale so colours survive.  NaNs (masked pixels) become sky.
+    The sky level is the median (of each band: bands of a cube often sit on
+    different skies) and the noise the scaled median absolute deviation, so
+    bright cores and a few hot pixels do not set the scale.  The stretch is
+    linear within ``softening`` noise levels of the sky and logarithmic above,
+    reaching 1 at ``upper_percentile``.  Channels of an RGB cube share one
+    scale so colours survive.  NaNs (masked pixels) become sky.  This is the
+    stretch the feature models see for linear data
+    (:data:`core.images.fits.MODEL_STRETCH`).
 
     Parameters
     ----------
@@ -255,12 +282,16 @@ def asinh_stretch(data: np.ndarray, softening: float = 3.0, upper_percentile: fl
     finite = np.isfinite(x)
     if not finite.any():
         raise ImageReadError("the image holds no finite pixel values")
+    if float(np.max(x[finite])) == float(np.min(x[finite])):
+        raise ImageReadError(f"every pixel has the same value ({x[finite][0]:g}): a blank image, nothing to cluster")
+    if x.ndim == 3:  # each band's own sky, one noise and scale for all
+        skies = [float(np.median(x[:, :, b][finite[:, :, b]])) if finite[:, :, b].any() else 0.0
+                 for b in range(x.shape[2])]
+        x = x - np.asarray(skies)
     values = x[finite]
-    sky = float(np.median(values))
+    sky = 0.0 if x.ndim == 3 else float(np.median(values))
     noise = 1.4826 * float(np.median(np.abs(values - sky)))
     top = float(np.percentile(values, upper_percentile)) - sky
-    if float(np.max(values)) == float(np.min(values)):
-        raise ImageReadError(f"every pixel has the same value ({values[0]:g}): a blank image, nothing to cluster")
     if noise <= 0:
         noise = max(top, 1e-12) / 1000.0
     if top <= 0:
@@ -296,63 +327,21 @@ def _to_rgb_uint8(array: np.ndarray) -> np.ndarray:
 FITS_MAX_PIXELS = 50_000_000
 
 
-def _fits_shape(header) -> tuple[int, ...]:
-    """The data axes a FITS header declares (``ZNAXISn`` for a tile-compressed image), size-1 axes dropped."""
-    prefix = "ZNAXIS" if "ZNAXIS" in header else "NAXIS"
-    try:
-        axes = tuple(int(header.get(f"{prefix}{i}", 0)) for i in range(1, int(header.get(prefix, 0)) + 1))
-    except (TypeError, ValueError):
-        raise ImageReadError("the FITS header's axis sizes are not whole numbers") from None
-    if any(n < 0 for n in axes):
-        raise ImageReadError("the FITS header declares a negative axis size")
-    return tuple(n for n in axes if n != 1)
-
-
 def read_fits_data(path: str | os.PathLike[str], dtype: np.dtype | type | None = None) -> np.ndarray:
     """The pixel array of a FITS file's first HDU with image data (2-D or more), squeezed, as stored.
 
-    The one FITS reader of the features (:func:`read_image`) and of the display
-    (:func:`core.images.display.read_raw`); damaged files raise :class:`ImageReadError`.
+    See :func:`core.images.fits.read_fits_hdu` (which also gives the header); damaged
+    files raise :class:`ImageReadError`.
     """
-    from astropy.io import fits
+    from core.images.fits import read_fits_hdu
 
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            hdu = next((h for h in hdul if getattr(h, "is_image", False) and len(_fits_shape(h.header)) >= 2), None)
-            if hdu is None:
-                raise ImageReadError("the FITS file has no image data (no 2-D or 3-D HDU)")
-            # The header says how big the data is before any of it is read: a small
-            # .fits.gz (zeros compress 1000:1) can declare gigabytes of pixels.
-            pixels = int(np.prod(_fits_shape(hdu.header), dtype=np.int64))
-            if pixels > FITS_MAX_PIXELS:
-                raise ImageReadError(f"the FITS image is too large ({pixels:,} pixels; at most "
-                                     f"{FITS_MAX_PIXELS:,} are read): cut it out smaller")
-            data = np.asarray(hdu.data, dtype)
-    except ImageReadError:
-        raise
-    except Exception as exc:  # astropy raises many types for damaged files
-        raise ImageReadError(f"not a readable FITS file ({type(exc).__name__}: {exc})") from exc
-    return np.squeeze(data)
+    return read_fits_hdu(path, dtype)[0]
 
 
 def _read_fits(path: Path) -> np.ndarray:
-    data = read_fits_data(path)
-    if data.ndim == 3:
-        if data.shape[0] == 3:  # FITS cubes are (planes, y, x)
-            data = np.moveaxis(data, 0, -1)
-        elif data.shape[-1] != 3:
-            data = data[0]
-    if data.ndim not in (2, 3):
-        raise ImageReadError(f"unsupported FITS data shape {data.shape}")
-    if data.dtype.kind not in "fiu":
-        raise ImageReadError(f"unsupported FITS data type {data.dtype}")
-    stretched = asinh_stretch(data)
-    # FITS rows run bottom-up; flip so north-up images display as astronomers expect.
-    stretched = stretched[::-1]
-    rgb = (stretched * 255.0 + 0.5).astype(np.uint8)
-    if rgb.ndim == 2:
-        rgb = np.repeat(rgb[:, :, None], 3, axis=2)
-    return np.ascontiguousarray(rgb)
+    from core.images.fits import read_fits_rgb  # imported here: core.images.fits imports this module
+
+    return read_fits_rgb(path)
 
 
 #: Images with more pixels than this are decoded one at a time, whatever the number of decoding threads:
@@ -446,20 +435,15 @@ def _raster_raw(p: Path) -> np.ndarray:
 
 
 def _fits_raw(p: Path) -> np.ndarray:
-    """A FITS image's values as stored, float32 (h, w, planes), rows flipped so north is up, NaNs kept."""
-    data = read_fits_data(p, np.float32)
-    if data.ndim == 2:
-        data = data[:, :, None]
-    elif data.ndim == 3:
-        data = np.moveaxis(data, 0, -1)  # FITS cubes are (planes, y, x)
-    else:
-        raise ImageReadError(f"unsupported FITS data shape {data.shape}")
-    return np.ascontiguousarray(data[::-1])
+    """A FITS image's values as stored, float32 (h, w, planes), north up, NaNs kept (:func:`core.images.fits.read_fits_raw`)."""
+    from core.images.fits import read_fits_raw
+
+    return read_fits_raw(p)
 
 
 IMAGE_READERS.add("raster", _read_raster, "JPEG, PNG, TIFF", "8- and 16-bit rasters through OpenCV",
                   suffixes=RASTER_SUFFIXES, read_raw=_raster_raw)
-IMAGE_READERS.add("fits", _read_fits, "FITS", "the first image HDU, asinh-stretched, north up",
+IMAGE_READERS.add("fits", _read_fits, "FITS", "an image, a cube of bands or a band set, fixed asinh, north up",
                   suffixes=FITS_SUFFIXES, read_raw=_fits_raw)
 
 

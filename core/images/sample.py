@@ -117,8 +117,9 @@ def make_band_sample(folder: str | os.PathLike[str], n: int = 3, size: int = 96,
 
     A red bulge (old stars: brighter in i than in g) and blue arms (young
     stars: brighter in g) over sky noise, in linear flux units as a survey
-    delivers them: what :func:`core.images.display.band_files` composes into
-    colour.  Seeded: the same ``seed`` writes the same files.
+    delivers them: each galaxy's three files are one colour image for the model
+    and the display (:func:`core.images.fits.band_files`).  Seeded: the same
+    ``seed`` writes the same files.
     """
     from astropy.io import fits
 

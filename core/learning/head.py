@@ -109,8 +109,13 @@ def estimate_accuracy(X: np.ndarray, lab_rows: np.ndarray, lab_y: np.ndarray, *,
 
 
 def calibrated_head(X: np.ndarray, lab_rows: np.ndarray, lab_y: np.ndarray, n_classes: int, *, C: float = 0.1,
-                    self_training: int = 3, folds: int = 5, decision: str = "balanced", random_state: int = 0):
+                    self_training: int = 3, folds: int = 5, decision: str = "balanced", random_state: int = 0,
+                    **calibration: float):
     """The head fitted on all labels, calibrated on its cross-fitted probabilities (see :mod:`core.learning.calibration`).
+
+    **calibration
+        Passed to :func:`core.learning.calibration.calibrate` (``prior_t``,
+        ``prior_weight``, ``em_strength``).
 
     Returns
     -------
@@ -129,4 +134,5 @@ def calibrated_head(X: np.ndarray, lab_rows: np.ndarray, lab_y: np.ndarray, n_cl
     oof = cross_fit(fit, lab_rows, lab_y, n_classes, folds=folds, random_state=random_state)
     if oof is None:
         return proba, None
-    return proba, calibrate(proba, oof, lab_rows, lab_y, decision=decision, random_state=random_state)
+    return proba, calibrate(proba, oof, lab_rows, lab_y, decision=decision, random_state=random_state,
+                            **calibration)

@@ -164,6 +164,13 @@ class RoundResult:
                              f"balanced {self.estimated_balanced_accuracy:.0%}; {self.estimate_method}")
             else:
                 lines.append(f"estimated accuracy: not yet measurable ({self.estimate_method})")
+        if self.calibration is not None:
+            cal = self.calibration
+            fractions = ", ".join(f"{n} {f:.0%}" for n, f in zip(self.class_names, cal.prior))
+            lines.append(f"calibration: temperature {cal.temperature:.2f} fitted on your labels under a prior of "
+                         f"{cal.prior_t:.2f} worth {cal.prior_weight:g} labels (from Kaggle's training split); "
+                         f"labels {'for the highest expected accuracy' if cal.decision == 'accuracy' else 'class-balanced'}"
+                         f"; estimated class fractions of the rest: {fractions}")
         lines.append(f"{int(self.moved.sum())} galaxies changed cluster")
         for (a, b), c in sorted(self.transitions.items(), key=lambda t: -t[1])[:8]:
             lines.append(f"  {c} from '{a}' to '{b}'")

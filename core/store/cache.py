@@ -73,6 +73,43 @@ def _secret() -> tuple[bytes, str | None]:
                                 f"computed now are not reused by the next session")
 
 
+class _Stats:
+    """``(size, mtime_ns, ctime_ns)`` of an image file; of a FITS band set, over all its band files.
+
+    A band set (``obj_g.fits``, ``obj_r.fits`` ...) is cached under its reddest
+    file, so an edit of another band must change what the cache compares too:
+    the sizes are summed and the newest times taken.  Folder listings are kept
+    for the object's life (one lookup or store), so a folder of many band files
+    is listed once, not once per file.
+    """
+
+    def __init__(self) -> None:
+        self._listings: dict[Path, list[str]] = {}
+
+    def __call__(self, path: Path) -> tuple[int, int, int]:
+        from core.images.io import FITS_SUFFIXES
+
+        st = os.stat(path)
+        if not path.name.lower().endswith(FITS_SUFFIXES):
+            return st.st_size, st.st_mtime_ns, st.st_ctime_ns
+        from core.images.fits import band_group
+
+        folder = path.parent
+        if folder not in self._listings:
+            try:
+                self._listings[folder] = os.listdir(folder)
+            except OSError:
+                self._listings[folder] = []
+        group = band_group(path.name, self._listings[folder])
+        if group is None or group[0] != path.name:
+            return st.st_size, st.st_mtime_ns, st.st_ctime_ns
+        size, mtime, ctime = 0, 0, 0
+        for name in group:
+            member = os.stat(folder / name)
+            size, mtime, ctime = size + member.st_size, max(mtime, member.st_mtime_ns), max(ctime, member.st_ctime_ns)
+        return size, mtime, ctime
+
+
 def _readable_index(db_path: Path) -> bool:
     """Whether a cache index opens and passes ``quick_check`` (a read-only store cannot rebuild it)."""
     try:
@@ -175,11 +212,35 @@ class FeatureCache:
                 # dropped and recomputed when looked up (a shipped cache is never trusted).
                 db.execute("ALTER TABLE rows ADD COLUMN mac TEXT")
             db.execute("CREATE TABLE IF NOT EXISTS dims (key TEXT PRIMARY KEY, dim INTEGER)")
+            self._forget_old_stretch(db)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def _forget_old_stretch(self, db: sqlite3.Connection) -> None:
+        """Drop the rows of linear-data files (FITS, and PNG/TIFF that may hold 16 bits) made under another model stretch.
+
+        Their features depend on :data:`core.images.fits.MODEL_STRETCH`, which the
+        cache key (model and crop) does not hold; 8-bit JPEG rows do not, and stay.
+        A meta entry, not a schema version, records the stretch, so an older
+        release still opens the cache.
+        """
+        from core.images.fits import MODEL_STRETCH
+        from core.images.io import FITS_SUFFIXES
+
+        current = str(MODEL_STRETCH["version"])
+        row = db.execute("SELECT value FROM meta WHERE key='model_stretch'").fetchone()
+        if row is not None and row[0] == current:
+            return
+        suffixes = (*FITS_SUFFIXES, ".png", ".tif", ".tiff")
+        stale = [(k, p) for k, p in db.execute("SELECT key, path FROM rows") if p.lower().endswith(suffixes)]
+        if stale:
+            db.executemany("DELETE FROM rows WHERE key=? AND path=?", stale)
+            self._problems.append(f"feature cache: {len(stale)} row(s) of FITS, PNG or TIFF files were made with an "
+                                  f"older stretch of linear data; they are recomputed")
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('model_stretch', ?)", (current,))
 
     def close(self) -> None:
         """Close the index."""
@@ -239,6 +300,7 @@ class FeatureCache:
         damaged: list[str] = []
         foreign: list[str] = []
         seen_again: list[tuple[int, str, str]] = []
+        stat = _Stats()
         for p in paths:
             ikey = self.image_key(p)
             entry = index.get(ikey)
@@ -246,16 +308,16 @@ class FeatureCache:
                 continue
             size, mtime_ns, ctime_ns, fingerprint, row, crc, mac = entry
             try:
-                st = os.stat(p)
-                if st.st_size != size or st.st_mtime_ns != mtime_ns:
+                now_size, now_mtime, now_ctime = stat(Path(p))
+                if now_size != size or now_mtime != mtime_ns:
                     continue  # the file changed: recomputed, as any edit would be
                 # Nothing sets the change time back (``touch -r`` copies only the modification
                 # time), so an unchanged one spares reading the file; a new one (a copied or
                 # replaced file) means the content fingerprint decides.
-                if st.st_ctime_ns != ctime_ns:
+                if now_ctime != ctime_ns:
                     if file_fingerprint(p) != fingerprint:
                         continue
-                    seen_again.append((st.st_ctime_ns, key, ikey))
+                    seen_again.append((now_ctime, key, ikey))
             except OSError:
                 continue
             if data is None or row >= n_rows:
@@ -336,9 +398,9 @@ class FeatureCache:
         if self.read_only:
             return
         stats = []
+        stat = _Stats()
         for p in paths:
-            st = os.stat(p)
-            stats.append((self.image_key(p), st.st_size, st.st_mtime_ns, st.st_ctime_ns, file_fingerprint(p)))
+            stats.append((self.image_key(p), *stat(Path(p)), file_fingerprint(p)))
         with self._lock:
             with self._db:
                 self._db.execute("INSERT OR IGNORE INTO dims VALUES (?, ?)", (key, features.shape[1]))

@@ -13,14 +13,12 @@ and user labels.  Images are keyed by their path relative to the project root
 spelling of its path, keeps every label; the feature cache adds a content
 fingerprint.  Every write is an SQLite transaction with ``synchronous=FULL`` in
 WAL mode: a label is on disk when :meth:`ProjectStore.set_labels` returns and
-survives a crash at any moment.  The schema carries a version number and a
-migration step per version.
+survives a crash at any moment.  The schema has a version and a migration step per version.
 
 Concurrency: one writer per project.  A writable store holds an exclusive
 ``flock`` on ``<store>/lock`` for as long as it is open (shared by every store
 object of the same process, released by the kernel if the process dies); a
-second process that opens the project gets :class:`ProjectLocked` with the
-other process's id, instead of two writers undoing each other's work.
+second process gets :class:`ProjectLocked` with the other's id, not two writers undoing each other's work.
 """
 
 from __future__ import annotations
@@ -54,6 +52,7 @@ from core.store.layout import (
 )
 from core.store.lock import _acquire_lock, _release_lock
 from core.store.recovery import DamagedStore
+from core.store.rows import no_gc, paths_of
 from core.store.schema import SCHEMA_VERSION, _migrate_v3, migrate
 from core.vocabulary import ROUND_METHOD
 
@@ -189,7 +188,7 @@ class ProjectStore:
 
     def _normalise_paths(self) -> None:
         """Turn absolute image paths (older stores, or ones opened before the root was known) into relative keys."""
-        if self.db.execute("SELECT 1 FROM images WHERE path LIKE '/%' LIMIT 1").fetchone() is None:
+        if self.db.execute("SELECT 1 FROM images WHERE path GLOB '/*' LIMIT 1").fetchone() is None:
             return
         with self.db:
             _migrate_v3(self.db, self.root)
@@ -315,10 +314,11 @@ class ProjectStore:
         return None if row is None else Run(row[0], row[1], row[2], row[3], json.loads(row[4]), json.loads(row[5]))
 
     def assignments(self, run_id: int) -> list[tuple[int, str, str, int, float, float, float]]:
-        """Rows (image id, path on disk, name, cluster, confidence, x, y) of a run, by path."""
-        return [(i, self.path_of(p), *rest) for i, p, *rest in self.db.execute(
-            "SELECT i.id, i.path, i.name, a.cluster, a.confidence, a.x, a.y FROM assignments a "
-            "JOIN images i ON i.id = a.image_id WHERE a.run_id=? ORDER BY i.path", (run_id,))]
+        """Rows (image id, path on disk, name, cluster, confidence, x, y) of a run, by path (arrays: :mod:`.rows`)."""
+        with no_gc():
+            rows = self.db.execute("SELECT i.id, i.path, i.name, a.cluster, a.confidence, a.x, a.y FROM assignments a "
+                                   "JOIN images i ON i.id = a.image_id WHERE a.run_id=? ORDER BY i.path", (run_id,)).fetchall()
+            return [(r[0], p, *r[2:]) for r, p in zip(rows, paths_of(self, [r[1] for r in rows]))]
 
     def cluster_names(self, run_id: int) -> dict[int, str]:
         """Names given to the clusters of a run."""

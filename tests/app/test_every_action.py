@@ -87,6 +87,12 @@ def test_every_action_and_shortcut_does_its_job_or_says_why(qtbot, window, folde
     for name in [n for n in actions if n.startswith("File/Export ") and "map" not in n]:
         answers["save"] = str(tmp_path / f"cat_{len(done)}")
         act(name)
+        if "HATS" in name:  # the sample's PNGs have no sky position: it says so, and why
+            assert "sky position" in window.last_error, name
+            for box in window.findChildren(QMessageBox, "error_box"):
+                box.close()  # read: the window takes the keys again
+            window.activateWindow()
+            continue
         assert "Exported 30 rows" in _said(window), name
     answers["save"] = str(tmp_path / "map.png")
     act("File/Export map (PNG/SVG)…")

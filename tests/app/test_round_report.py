@@ -38,6 +38,11 @@ def test_retrain_shows_reliability_and_learning_curve_and_exports_probabilities(
     assert blocker.args[0] == "retrain"
     box = window.last_round_box
     assert box.isVisible() and box.objectName() == "round_box" and "changed cluster" in box.text()
+    # the report says how its probabilities were calibrated: the temperature prior and the decision rule
+    from core.learning.calibration import TEMPERATURE_PRIOR, TEMPERATURE_PRIOR_WEIGHT
+
+    assert (f"under a prior of {TEMPERATURE_PRIOR:.2f} worth {TEMPERATURE_PRIOR_WEIGHT:g} labels" in box.text()
+            and "labels class-balanced" in box.text())
     # the reliability diagram is a picture of the round's cross-fitted probabilities on the 9 labels
     result = p.last_round
     assert result.calibration is not None and sum(n for _c, _a, n in result.calibration.table) == 9

@@ -85,7 +85,9 @@ def test_calibrated_head_on_an_imbalanced_folder():
     X = rng.normal(size=(n, 8)).astype(np.float32)
     X[:, 0] += 1.6 * y
     lab = np.concatenate([rng.choice(np.flatnonzero(y == c), 20, replace=False) for c in (0, 1)])
-    raw, cal = calibrated_head(X, lab, y[lab], 2, decision="accuracy", random_state=0)
+    # random picks are a fair sample: the answers alone calibrate (no temperature prior; the round's default
+    # prior is for the app's suggestions, typical galaxies first, checked at the end)
+    raw, cal = calibrated_head(X, lab, y[lab], 2, decision="accuracy", random_state=0, prior_weight=0.0)
     free = np.setdiff1d(np.arange(n), lab)
     assert 0.05 < cal.prior[0] < 0.32  # near the folder's 15%, far from the picks' 50%
     acc_rule = np.mean(cal.proba[free].argmax(1) == y[free])
@@ -96,7 +98,41 @@ def test_calibrated_head_on_an_imbalanced_folder():
     assert abs(cal.accuracy - acc_rule) < 0.05
     assert cal.oof_proba.shape == (40, 2) and cal.table
     # the class-balanced view of the same calibration, the round's default rule
-    _, bal = calibrated_head(X, lab, y[lab], 2, random_state=0)
+    _, bal = calibrated_head(X, lab, y[lab], 2, random_state=0, prior_weight=0.0)
     np.testing.assert_allclose(bal.proba, cal.under("balanced"), atol=1e-9)
     np.testing.assert_allclose(cal.proba, bal.under("accuracy"), atol=1e-9)
     assert bal.interval[0] <= np.mean(bal.proba[free].argmax(1) == y[free]) <= bal.interval[1]
+    # with the round's default temperature prior the interval still holds the truth
+    _, default = calibrated_head(X, lab, y[lab], 2, decision="accuracy", random_state=0)
+    assert default.prior_weight > 0 and default.temperature > cal.temperature
+    truth = np.mean(default.proba[free].argmax(1) == y[free])
+    assert default.interval[0] <= truth <= default.interval[1]
+
+
+def test_map_em_does_not_collapse_when_the_picks_took_the_rare_class():
+    """The rest of a rare class looks unlike its labelled members: plain EM drives its fraction to 0, MAP-EM does not."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    y = (rng.random(n) > 0.03).astype(int)  # 3% of class 0 left after the picks
+    # the class-balanced head is under-confident on what is left of class 0 (its typical members were picked)
+    score = rng.normal(np.where(y == 1, 1.0, 0.5), 1.0)
+    p1 = 1 / (1 + np.exp(-2 * score))
+    proba = np.stack([1 - p1, p1], 1)
+    plain = em_prior(proba)
+    held = em_prior(proba, strength=0.05)
+    assert plain[0] < 0.005  # the collapse the round's default rule avoided
+    assert 0.02 < held[0] < 0.2  # 0.065 against the true 0.031: over-estimated, never gone
+    # with no prior the MAP estimate is the plain one
+    np.testing.assert_allclose(em_prior(proba, strength=0.0), plain)
+
+
+def test_temperature_prior_weighs_like_answers_and_the_answers_win_as_they_accumulate():
+    few_p, few_y = _two_class(20, 0.5, 7, sharp=1.0)
+    many_p, many_y = _two_class(4000, 0.5, 7, sharp=1.0)  # calibrated: T = 1 is right
+    t_few_free, _ = fit_temperature(few_p, few_y, l2=0.0)
+    t_few, _ = fit_temperature(few_p, few_y, l2=0.0, prior_t=2.0, prior_weight=10.0)
+    t_many, _ = fit_temperature(many_p, many_y, l2=0.0, prior_t=2.0, prior_weight=10.0)
+    # 20 answers: pulled well towards the prior; 4,000: the answers decide
+    assert np.log(t_few_free) < np.log(t_few) < np.log(2.0)
+    assert np.log(t_few) - np.log(t_few_free) > 0.25 * (np.log(2.0) - np.log(t_few_free))
+    assert abs(np.log(t_many)) < 0.1

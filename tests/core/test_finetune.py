@@ -137,3 +137,33 @@ def test_the_estimator_takes_minus_one_for_unlabelled_and_matches_a_round(fitted
         SemiSupervisedDEC(path).fit(X, np.full(len(X), -1))
     with pytest.raises(TypeError):  # a misspelt option is refused, not ignored
         finetune_round(X, path, labels, out_path=tmp_path / "g.onnx", stepz=5)
+
+
+@pytest.mark.slow
+def test_a_second_round_reuses_the_fixed_layers_and_gives_the_same_result(fitted, tmp_path):
+    """The plan stage's fixed layers are computed once per (features, encoder): the round after reuses them."""
+    from core.learning import finetune
+    from core.learning.finetune import plan_round
+
+    X, a, b, dec, path = fitted
+    labels = np.full(len(X), None, dtype=object)
+    labels[:3] = "round"
+    labels[-3:] = "disk"
+    finetune._FIXED.clear()
+    first = plan_round(X, path, labels)
+    again = plan_round(X, path, labels)
+    assert again.H is first.H  # reused, not recomputed
+    finetune._FIXED.clear()
+    fresh = plan_round(X, path, labels)
+    assert fresh.H is not first.H
+    np.testing.assert_array_equal(fresh.H, first.H)
+    np.testing.assert_array_equal(fresh.z0, again.z0)
+    # other features miss the cache; a round's result does not depend on whether it hit
+    other = plan_round(X + 1.0, path, labels)
+    assert other.H is not first.H and not np.allclose(other.H, first.H)
+    r1 = finetune_round(X, path, labels, out_path=tmp_path / "a.onnx", steps=20)
+    r2 = finetune_round(X, path, labels, out_path=tmp_path / "b.onnx", steps=20)
+    finetune._FIXED.clear()
+    r3 = finetune_round(X, path, labels, out_path=tmp_path / "c.onnx", steps=20)
+    np.testing.assert_array_equal(r1.labels, r2.labels)
+    np.testing.assert_allclose(r2.embedding, r3.embedding, rtol=1e-6, atol=1e-6)

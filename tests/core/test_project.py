@@ -156,3 +156,11 @@ def test_view_settings_are_kept_per_project(project, tmp_path):
     assert again.view_setting("thumb_size") == 160
     assert again.view_setting("truth_file", "none kept") == "none kept"
     again.close()
+
+
+def test_the_preview_text_names_a_cluster_once(project):
+    """Issue 18 item 15: an unnamed cluster read "cluster 0: cluster 0" in the preview."""
+    row = int(np.flatnonzero(project.clusters == 0)[0])
+    assert "cluster 0: cluster 0" not in project.describe(row) and "<br>cluster 0<br>" in project.describe(row)
+    project.name_cluster(0, "spiral")
+    assert "<br>cluster 0: spiral<br>" in project.describe(row)

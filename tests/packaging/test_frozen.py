@@ -27,7 +27,11 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-DIST = ROOT / "dist" / "galaxy-sorter"
+#: Which build to test (build.spec's flavours, issue 22): gpu, the default, or cpu (no CUDA provider).
+FLAVOUR = os.environ.get("GALAXY_SORTER_FLAVOUR", "gpu")
+DIST = ROOT / "dist" / ("galaxy-sorter" if FLAVOUR == "gpu" else f"galaxy-sorter-{FLAVOUR}")
+#: The optional `survey` extra, left out of the bundle by build.spec: the frozen app says what to install.
+NOT_BUNDLED = {"dask", "distributed", "lsdb", "hats", "hats_import", "nested_pandas"}
 EXE = DIST / ("galaxy-sorter-console.exe" if sys.platform == "win32" else "galaxy-sorter-console")
 INTERNAL = DIST / "_internal"
 
@@ -172,7 +176,7 @@ def test_frozen_app_holds_every_module_the_code_imports(frozen):
     """A lazy import missing from the bundle fails only when a user reaches it: check them all."""
     stdlib = set(sys.stdlib_module_names)
     wanted = {n for n in _imported_modules(ROOT / "core") | _imported_modules(ROOT / "app")
-              if n.split(".")[0] not in stdlib and n.split(".")[0] != "__future__"}
+              if n.split(".")[0] not in stdlib | NOT_BUNDLED and n.split(".")[0] != "__future__"}
     assert {"torch.nn", "sklearn.linear_model", "openTSNE", "astropy.io.fits"} <= wanted
     have = _frozen_modules()
     missing = sorted(n for n in wanted if n not in have and not _on_disk(n))
@@ -198,4 +202,27 @@ def test_frozen_bundle_ships_the_python_archive_once_and_drops_unused_parts(froz
     assert not (INTERNAL / "PySide6" / "Qt" / "translations").exists()
     assert not (INTERNAL / "hypothesis").exists()
     assert (INTERNAL / "PySide6" / "Qt" / "plugins" / "platforms" / "libqxcb.so").is_file()
-    assert any((INTERNAL / "onnxruntime" / "capi").glob("libonnxruntime_providers_cuda*"))
+    cuda = list((INTERNAL / "onnxruntime" / "capi").glob("libonnxruntime_providers_cuda*"))
+    assert bool(cuda) == (FLAVOUR == "gpu"), f"{FLAVOUR} flavour with CUDA provider files {cuda}"
+    assert not any(INTERNAL.glob("pyarrow/libarrow_flight*")) and any(INTERNAL.glob("pyarrow/libparquet*"))
+    assert not any((INTERNAL / name).exists() for name in NOT_BUNDLED | {"numba", "llvmlite"})
+
+
+def test_frozen_app_writes_parquet_folders_and_says_what_hats_needs(frozen, tmp_path):
+    """Parquet stays in the bundle (pyarrow without Flight and S3); HATS names the extra it needs."""
+    import pyarrow.dataset as ds
+
+    work = tmp_path / "sample"
+    work.mkdir()
+    for p in sorted((INTERNAL / "resources" / "sample").glob("*.png"))[:30]:
+        (work / p.name).write_bytes(p.read_bytes())
+    out = tmp_path / "cat.parquet"
+    args = [str(frozen), "cluster", str(work), "--model", "efficientnet_lite0", "--method", "kmeans", "--clusters", "3"]
+    r = subprocess.run(args + ["--format", "parquet-dataset", "--out", str(out)], capture_output=True, text=True,
+                       timeout=600, env=_env())
+    assert r.returncode == 0, r.stdout + r.stderr
+    table = ds.dataset(out, format="parquet").to_table()
+    assert table.num_rows == 30 and sorted(set(table["cluster"].to_pylist())) == [0, 1, 2]
+    r = subprocess.run(args + ["--format", "hats", "--out", str(tmp_path / "cat.hats")], capture_output=True,
+                       text=True, timeout=600, env=_env())
+    assert r.returncode == 2 and "sky position" in r.stderr, r.stdout + r.stderr

@@ -1,0 +1,124 @@
+"""The round's temperature prior, fitted once on Kaggle's training split (never the held-out split or GC1).
+
+One command::
+
+    .venv/bin/python benchmarks/temperature_prior.py --features FILE [--seeds 3]
+
+``FILE`` is an ``.npz`` (``ids``, ``features``) of galaxy_cnn features of
+the Kaggle images; only those of galaxy_cnn's *training* split
+(``sha1(GalaxyID) % 100 < 80``) are used, minus the first 800 of them (the
+part ``label_efficiency.py --tune 800`` chooses settings on).  Make it with
+``label_efficiency.py --set kaggle --model galaxy_cnn --save-features FILE
+--seeds 0 --timing-only``.
+
+It runs the app's loop (``label_efficiency.run_loop``: suggestions and one
+round per batch) for ``--seeds`` seeds and, at 10, 20, 50, 100 and 200
+answers, fits the temperature of the class-balanced head twice: on the
+cross-fitted answers (what a round can do) and on the galaxies *not*
+labelled, with their true classes (what calibrates the catalogue).  It
+prints both per budget, their ratio, ``T0``: exp(mean log) of the second,
+and for each prior weight ``w0`` (in answers) the mean ECE of the
+catalogue's confidences when the round fits its temperature on the answers
+under a prior on log T centred on log T0 worth ``w0`` answers; the weight
+of lowest mean ECE is the one to write into
+``core.learning.calibration.TEMPERATURE_PRIOR_WEIGHT``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.label_efficiency import BUDGETS, fitted_dec, run_loop  # noqa: E402
+from core.catalog.truth import load_truth  # noqa: E402
+from core.learning.calibration import apply_temperature, cross_fit, fit_temperature, reliability  # noqa: E402
+from core.learning.head import fit_head  # noqa: E402
+
+CLASSES = ("elliptical", "spiral")
+WEIGHTS = (0.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0)
+
+
+def training_part(features: Path, truth_csv: Path, skip: int = 800) -> tuple[np.ndarray, np.ndarray]:
+    """Features and class names of Kaggle's training-split images of the two classes, minus the first ``skip``."""
+    from models.train_galaxy_net import split_of
+
+    data = np.load(features)
+    ids, X = data["ids"].astype(str), np.asarray(data["features"], np.float32)
+    truth = load_truth(truth_csv)
+    y = np.array([truth.get(i) for i in ids], dtype=object)
+    keep = np.isin(y, CLASSES) & np.array([split_of(i) == "train" for i in ids])
+    order = np.flatnonzero(keep)[np.argsort(ids[keep], kind="stable")][skip:]
+    return X[order], y[order].astype(str).astype(object)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--features", type=Path, required=True)
+    parser.add_argument("--truth", type=Path,
+                        default=ROOT.parent / "shared" / "data" / "galaxy-zoo-kaggle" / "labels.csv")
+    parser.add_argument("--seeds", type=int, default=3)
+    args = parser.parse_args(argv)
+    X, y = training_part(args.features, args.truth)
+    yi = np.array([CLASSES.index(v) for v in y])
+    print(f"Kaggle training split (minus the tuning part): {len(y)} galaxies, "
+          f"{int((yi == 0).sum())} elliptical; {args.seeds} seeds", flush=True)
+    records = []
+    with tempfile.TemporaryDirectory() as tmp:
+        encoder, _ = fitted_dec(X, Path(tmp))
+        for seed in range(args.seeds):
+            t = time.perf_counter()
+            loop = run_loop(X, y, encoder, CLASSES, seed, Path(tmp), {"threads": 1})
+            for b in BUDGETS:
+                rows = loop[b]["rows"]
+                free = np.ones(len(X), bool)
+                free[rows] = False
+
+                def fit(r: np.ndarray, c: np.ndarray, seed: int = seed) -> np.ndarray | None:
+                    return fit_head(X, r, c, 2, random_state=seed)
+
+                proba = fit(rows, yi[rows])
+                oof = cross_fit(fit, rows, yi[rows], 2, random_state=seed)
+                if proba is None or oof is None:
+                    continue
+                t_answers, _ = fit_temperature(oof, yi[rows])
+                t_true, _ = fit_temperature(proba[free], yi[free], l2=0.0)
+                records.append((b, proba, oof, yi[rows], free, t_answers, t_true))
+            print(f"seed {seed} done ({time.perf_counter() - t:.0f} s)", flush=True)
+    print("| answers | T from the cross-fitted answers | T calibrating the unlabelled | ratio |")
+    print("|---|---|---|---|")
+    log_true = []
+    for b in BUDGETS:
+        rec = [r for r in records if r[0] == b]
+        if not rec:
+            continue
+        la, lt = np.mean([np.log(r[5]) for r in rec]), np.mean([np.log(r[6]) for r in rec])
+        log_true.append(lt)
+        print(f"| {b} | {np.exp(la):.2f} | {np.exp(lt):.2f} | {np.exp(lt - la):.2f} |")
+    t0 = float(np.exp(np.mean(log_true)))
+    print(f"- T0 = exp(mean log T over the budgets) = {t0:.2f}")
+    best = None
+    for w0 in WEIGHTS:
+        per_budget = {}
+        for b, proba, oof, lab_y, free, _, _ in records:
+            T, bias = fit_temperature(oof, lab_y, prior_t=t0, prior_weight=w0)
+            q = apply_temperature(proba[free], T, bias)
+            per_budget.setdefault(b, []).append(reliability(q.argmax(1) == yi[free], q.max(1))[0])
+        mean = float(np.mean([np.mean(v) for v in per_budget.values()]))
+        print(f"- prior weight {w0:g} answers: ECE " + ", ".join(f"{b}: {np.mean(v):.3f}" for b, v in
+                                                               sorted(per_budget.items())) + f"; mean {mean:.4f}")
+        if best is None or mean < best[0] - 1e-4:
+            best = (mean, w0)
+    print(f"- chosen: TEMPERATURE_PRIOR = {t0:.2f}, TEMPERATURE_PRIOR_WEIGHT = {best[1]:g} (lowest mean ECE)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
