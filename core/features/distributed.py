@@ -77,10 +77,34 @@ def connect(spec: DaskSpec):  # -> (distributed.Client, Callable[[], None])
 _WORKER_MODELS: dict[tuple[str, str, bool, int], FeatureModel] = {}
 
 
+def _heap_as_a_plain_process() -> None:
+    """Give this worker process glibc's malloc behaviour of a plain process again.
+
+    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536`` (to hand freed
+    memory back to the system).  An explicit trim threshold also switches off glibc's
+    dynamic mmap threshold, so every decoded frame (a 424 px RGB JPEG is 540 KB) is
+    mapped and unmapped afresh, page faults and all: a worker then extracted at 0.6
+    of a one-core process (``benchmarks/survey_scale.py``).  128 MB / 32 MB (the
+    dynamic threshold's own ceiling on 64-bit) restore the single-process speed on
+    any cluster, local or not, whatever its nanny sets.  Elsewhere than glibc: nothing.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-1, 128 << 20)  # M_TRIM_THRESHOLD
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 def _worker_model(name: str, path: str, sha256: str, use_gpu: bool, threads: int) -> FeatureModel:
     key = (path, sha256, use_gpu, threads)
     model = _WORKER_MODELS.get(key)
     if model is None:
+        if not _WORKER_MODELS:
+            _heap_as_a_plain_process()
         # The entry's factory with the client's file (checked below), as load_model makes it on the client.
         model = FEATURE_MODELS.get(name).factory(name, use_gpu=use_gpu, path=Path(path), threads=threads)
         if model.sha256 != sha256:
