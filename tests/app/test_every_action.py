@@ -94,6 +94,7 @@ def test_every_action_and_shortcut_does_its_job_or_says_why(qtbot, window, folde
             for box in window.findChildren(QMessageBox, "error_box"):
                 box.close()  # read: the window takes the keys again
             window.activateWindow()
+            qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5_000)
             continue
         act(name, job="export")
         assert "Exported 30 rows" in _said(window), name
