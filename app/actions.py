@@ -88,6 +88,8 @@ class ActionStates(QObject):
              else self.busy_text() if busy else ""),
             (w.morphology_action, "Open a folder first (Ctrl+O)" if not (p and p.paths) else
              self.busy_text() if busy else ""),
+            (w.load_features_action, no_run if not has_run else self.busy_text() if busy else
+             "" if w.feature_load.needed else "The features are loaded"),
             (w.cancel_action, "" if busy else "Nothing is running to cancel"),
         ]
         self.why = {}

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, QSize, Qt
-from PySide6.QtGui import QCursor
+from PySide6.QtGui import QCursor, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -86,6 +86,7 @@ class MapView:
         for label in (self.hover_image, self.hover_caption):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
             box.addWidget(label)
+        self.hover_image.setMinimumSize(128, 128)  # the box keeps its size while the image is drawn
         self.hover_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.hover_label.hide()
         self.hover_row = -1
@@ -211,6 +212,12 @@ class MapView:
         self.map.set_points(coords, clusters, {c: cluster_color(c) for c in keys},
                             {c: f"{cluster_name(c)} (PCA map while t-SNE runs)" for c in keys})
 
+    def _hover_drawn(self, path: str) -> None:
+        p = self.project
+        if p is not None and 0 <= self.hover_row < len(p.paths) and p.paths[self.hover_row] == path:
+            self.hover_image.setPixmap(self.hover_cache.peek(path))
+            self.hover_label.adjustSize()
+
     def _on_hover(self, row: int) -> None:
         p = self.project
         if p is None or row < 0 or row >= len(p.paths):
@@ -218,7 +225,12 @@ class MapView:
             self.hover_label.hide()
             return
         self.hover_row = row
-        self.hover_image.setPixmap(self.hover_cache.get(p.paths[row]))
+        # Drawn on the render pool (3-15 ms a new galaxy on the GUI thread, issue 18): the box shows
+        # at once with the id, the image follows in _hover_drawn.
+        pix = self.hover_cache.peek(p.paths[row])
+        if pix is None:
+            self.hover_cache.request(p.paths[row], self._hover_drawn)
+        self.hover_image.setPixmap(pix if pix is not None else QPixmap())
         self.hover_caption.setText(image_id(p.paths[row]))
         self.hover_label.adjustSize()
         pos = self.map.mapFromGlobal(QCursor.pos())

@@ -5,6 +5,7 @@ themselves, and long work runs on :mod:`app.workers`, each job with its own resu
 
 from __future__ import annotations
 
+import sys
 import traceback
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import QComboBox, QDockWidget, QFileDialog, QMainWindow, 
 from app import dialogs
 from app.actions import ActionStates
 from app.exporting import CatalogueExport
+from app.feature_load import FeatureLoad
 from app.labelling import Labelling
 from app.views import CentralArea, JobStatus, MapView, QtSkippedFiles, RecentFolders, ViewState, duration, fit_small_screens
 from app.widgets.qt_classify import QtClassify
@@ -55,6 +57,9 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("GalaxySorter", "GalaxySorter")
         self.project: Project | None = None
         self.jobs = JobRunner(self, synchronous=synchronous)
+        # A render thread holding the GIL kept the GUI thread waiting up to the default 5 ms at each
+        # hand-over (QThreadPool.start took 4 ms a key under load, issue 18); 1 ms keeps keys snappy.
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         self._labels_since_round = 0
 
         self.map = QtClusterMap()
@@ -91,6 +96,7 @@ class MainWindow(QMainWindow):
         self.stage_label, self.progress, self.cancel_button = (self.status.stage_label, self.status.progress,
                                                                self.status.cancel_button)
         self.provider_label, self.privacy_label = self.status.provider_label, self.status.privacy_label
+        self.feature_load = FeatureLoad(self)  # after the status line: its "cancelled" text follows the status's
         self.map_view = MapView(self.map, self.stage_label)
         self.labelling = Labelling(self.grid, self.preview, self.status.say)
         self.exporter = CatalogueExport(self, self.jobs, lambda: self.project, self.status.say,
@@ -160,6 +166,8 @@ class MainWindow(QMainWindow):
         r.addAction(self.auto_retrain_action)
         self.morphology_action = dialogs.action(self, r, "Compute &morphology parameters", self.compute_morphology, tip=(
             "Concentration, asymmetry, Gini, M20, ellipticity and colour per galaxy: catalogue columns and map colourings"))
+        self.load_features_action = dialogs.action(self, r, "&Load features", self.feature_load.start, tip=(
+            "Load the reopened run's features again (after Esc stopped their loading)"))
         self.cancel_action = dialogs.action(self, r, "Ca&ncel", self.jobs.cancel, "Esc")
         v = self.menuBar().addMenu("&View")
         self.classify_action = QAction("&Classify mode (one galaxy large)", self, checkable=True)
@@ -209,6 +217,7 @@ class MainWindow(QMainWindow):
             self.show_error(f"Cannot open the project of {folder}: {exc}", "", traceback.format_exc())
             return False
         self.jobs.abandon()  # the user opened another folder: what the old project's job returns no longer applies
+        self.feature_load.reset()
         if self.project is not None:
             self.project.close()
         self.project = project
@@ -233,7 +242,7 @@ class MainWindow(QMainWindow):
             self.run_settings.set_config(project.config(), project.projection())
             self.status.say(f"Reopened {folder.name}: {len(project)} images, "
                             f"{sum(u is not None for u in project.user_labels)} labelled by you")
-            self.jobs.start("load-features", project.reload_features, on_result=self._on_features_loaded)
+            self.feature_load.start()
         else:
             self.status.say(f"Opened {folder.name}: press Cluster (Ctrl+R)")
         return True
@@ -271,26 +280,14 @@ class MainWindow(QMainWindow):
         if result.clusters.warnings:
             self.notify("About these clusters", "\n\n".join(result.clusters.warnings))
 
-    def _on_features_loaded(self, result: tuple) -> None:
-        res, provider = result
-        p = self.project
-        if p is not None and not p.closed and [str(x) for x in res.paths] == p.paths:  # closed: the window went
-            p.features = res.features
-            self.status.say(f"Restored {p.folder.name}: {len(p)} images, "
-                            f"{sum(u is not None for u in p.user_labels)} labels by you, {len(p.cluster_ids())} "
-                            f"clusters ({self.run_settings.shown_name('method', p.run.method if p.run else '')}), "
-                            f"{self.run_settings.shown_name('projection', p.projection())} map; features ready"
-                            + (f" ({len(res.skipped)} image(s) gone or unreadable: their clustered features kept)"
-                               if res.skipped else ""))
-        self.status.set_provider(provider)
-
     def suggest_k(self) -> None:
         """Silhouette of k-means for k = 2..8 on the features (extracted first if needed)."""
-        if self.project is None or self.project.features is None:
+        p = self.project
+        if p is None or (p.features is None and p.run_id is None):
             self.show_error("Cluster once first: the suggestion needs the features.")
             return
-        self.jobs.start("suggest-k", lambda X, progress, should_stop: suggest_n_clusters(X), self.project.features,
-                        on_result=self._on_k_scores)
+        self.feature_load.then("Suggest k", lambda: self.jobs.start(
+            "suggest-k", lambda X, progress, should_stop: suggest_n_clusters(X), p.features, on_result=self._on_k_scores))
 
     def _on_k_scores(self, scores: dict[int, float]) -> None:
         best = max(scores, key=scores.get)
@@ -328,7 +325,8 @@ class MainWindow(QMainWindow):
         if p is None or p.run_id is None:
             self.show_error("Cluster the images first.")
             return
-        self.jobs.start("suggest", lambda progress, should_stop: p.suggest(n), on_result=self._show_suggestions)
+        self.feature_load.then("Suggest", lambda: self.jobs.start(
+            "suggest", lambda progress, should_stop: p.suggest(n), on_result=self._show_suggestions))
 
     def _show_suggestions(self, rows: np.ndarray) -> None:
         self.grid.sort.setCurrentText("least sure first")
@@ -340,8 +338,11 @@ class MainWindow(QMainWindow):
         p = self.project
         if p is None:
             return
-        if self.jobs.start("retrain", p.finetune, on_result=self._on_round) is not None:
-            self._labels_since_round = 0
+        def start() -> None:
+            if self.jobs.start("retrain", p.finetune, on_result=self._on_round) is not None:
+                self._labels_since_round = 0
+
+        self.feature_load.then("Retrain", start)
 
     def _on_round(self, result) -> None:
         if self.project is None:

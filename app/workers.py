@@ -26,6 +26,7 @@ stretch change can never cancel a clustering or a retraining.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import traceback
@@ -249,22 +250,18 @@ class JobRunner(QObject):
             self.cancelled.emit(name)
 
 
-class _RenderTask(QRunnable):
-    def __init__(self, pool: RenderPool, task: int, fn: Callable[..., Any], args: tuple,
+def _render_task(pool: RenderPool, task: int, fn: Callable[..., Any], args: tuple,
                  stale: Callable[[], bool] | None) -> None:
-        super().__init__()
-        self.pool, self.task, self.fn, self.args, self.stale = pool, task, fn, args, stale
-
-    def run(self) -> None:  # noqa: D102 (Qt override)
-        if self.stale is not None and self.stale():
-            self.pool.done.emit(self.task, None, False)  # a newer request replaced it before it began
-            return
-        try:
-            result = self.fn(*self.args)
-        except Exception as exc:  # handed to the requester, who shows a grey tile or a message
-            self.pool.done.emit(self.task, exc, False)
-        else:
-            self.pool.done.emit(self.task, result, True)
+    """One render, on a pool thread: skipped when stale, its result or exception sent to the GUI thread."""
+    if stale is not None and stale():
+        pool.done.emit(task, None, False)  # a newer request replaced it before it began
+        return
+    try:
+        result = fn(*args)
+    except Exception as exc:  # handed to the requester, who shows a grey tile or a message
+        pool.done.emit(task, exc, False)
+    else:
+        pool.done.emit(task, result, True)
 
 
 class RenderPool(QObject):
@@ -293,7 +290,10 @@ class RenderPool(QObject):
         """Run ``fn(*args)`` on the pool; returns the task's number."""
         self._next += 1
         self._handlers[self._next] = (on_result, on_error)
-        self.pool.start(_RenderTask(self, self._next, fn, args, stale))
+        # A plain callable, not a QRunnable subclass: PySide6 6.11.3 kept every Python QRunnable
+        # this pool ran alive (referenced from the QThreadPool), each holding its arguments and
+        # several references to None, ~6 a labelling key (issue 18).
+        self.pool.start(functools.partial(_render_task, self, self._next, fn, args, stale))
         return self._next
 
     def pending(self) -> int:

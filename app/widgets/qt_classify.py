@@ -18,6 +18,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from app.widgets.qt_paint import framed_pixmap
 from app.widgets.qt_preview import QtImageView
 from app.widgets.qt_thumbnails import QtThumbnailGrid, ThumbnailCache
 from core.colouring import cluster_colour_of
@@ -340,15 +341,14 @@ class QtClassify(QWidget):
         p = self.project
         base = self.cache.get(p.paths[row])
         side = self.cache.size + 8
-        pix = QPixmap(side, side)
-        pix.fill(QColor("#202020"))
-        painter = QPainter(pix)
-        painter.drawPixmap((side - base.width()) // 2, (side - base.height()) // 2, base)
         if solid:
             pen = QPen(QColor(colour), 4)
         else:
             pen = QPen(QColor(colour), 4, Qt.PenStyle.DashLine, Qt.PenCapStyle.FlatCap)
-        painter.setPen(pen)
-        painter.drawRect(2, 2, side - 4, side - 4)
-        painter.end()
-        return pix
+
+        def draw(painter: QPainter) -> None:
+            painter.drawPixmap((side - base.width()) // 2, (side - base.height()) // 2, base)
+            painter.setPen(pen)
+            painter.drawRect(2, 2, side - 4, side - 4)
+
+        return framed_pixmap(side, side, QColor("#202020"), draw)  # a reused canvas: no None leak (qt_paint)

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets.qt_paint import framed_pixmap
 from app.widgets.qt_text import ElidedLabel
 from core.images.display import Stretch, render
 from core.images.io import ImageReadError
@@ -293,29 +294,31 @@ class QtThumbnailGrid(QWidget):
         if base is None:  # drawn on the render pool; until then the old tile (or an empty one)
             self.cache.request(path, self._on_drawn)
             base = self.cache.stand_in(path)
-        pix = QPixmap(side, side)
-        pix.fill(QColor("#202020"))
-        p = QPainter(pix)
-        if base is not None:
-            if max(base.width(), base.height()) > side or (base.width() < side and base.height() < side):
-                base = base.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
-                                   Qt.TransformationMode.FastTransformation)
-            p.drawPixmap((side - base.width()) // 2, (side - base.height()) // 2, base)
         width = max(3, side // 32)
         colour = QColor(self.color_of(row))
-        pen = QPen(colour, width)
-        if not self.is_user(row):
-            pen.setStyle(Qt.PenStyle.CustomDashLine)
-            pen.setDashPattern([2.0, 2.0])  # in pen widths: dashes and gaps both visible at 64 px
-            pen.setCapStyle(Qt.PenCapStyle.FlatCap)  # square caps would close the gaps
-        p.setPen(pen)
-        p.drawRect(QRectF(width / 2, width / 2, side - width, side - width))
-        if colour.lightnessF() < DARK_FRAME:  # exclude's dark grey on the dark strip: edge its frame in light grey
-            p.setPen(QPen(QColor("#a0a0a0"), 1))
-            for inset in (0.5, width - 0.5):
-                p.drawRect(QRectF(inset, inset, side - 2 * inset, side - 2 * inset))
-        p.end()
-        return pix
+        solid = self.is_user(row)
+
+        def draw(p: QPainter) -> None:
+            nonlocal base
+            if base is not None:
+                if max(base.width(), base.height()) > side or (base.width() < side and base.height() < side):
+                    base = base.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                       Qt.TransformationMode.FastTransformation)
+                p.drawPixmap((side - base.width()) // 2, (side - base.height()) // 2, base)
+            pen = QPen(colour, width)
+            if not solid:
+                pen.setStyle(Qt.PenStyle.CustomDashLine)
+                pen.setDashPattern([2.0, 2.0])  # in pen widths: dashes and gaps both visible at 64 px
+                pen.setCapStyle(Qt.PenCapStyle.FlatCap)  # square caps would close the gaps
+            p.setPen(pen)
+            p.drawRect(QRectF(width / 2, width / 2, side - width, side - width))
+            if colour.lightnessF() < DARK_FRAME:  # exclude's dark grey on the dark strip: edge it in light grey
+                p.setPen(QPen(QColor("#a0a0a0"), 1))
+                for inset in (0.5, width - 0.5):
+                    p.drawRect(QRectF(inset, inset, side - 2 * inset, side - 2 * inset))
+
+        # On a reused canvas: a QPainter on a new QPixmap leaked 6 references to None (app.widgets.qt_paint).
+        return framed_pixmap(side, side, QColor("#202020"), draw)
 
     def set_thumb_size(self, size: int) -> None:
         """Show thumbnails of ``size`` pixels (64-256).

@@ -40,14 +40,21 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
+from core.clustering.dec_checks import check_result
+from core.clustering.dec_input import fit_input_scaling, fit_projection, torch_threads
 from core.clustering.dec_objective import kl_self_training, student_t
 from core.clustering.sdae import Reporter, fraction_keeping_target, initial_partition, pick_device, pretrain
+from core.clustering.streaming import fit_streaming, is_streamed
 from core.progress import ProgressFn, StopFn
 
-DEFAULT_DIMS = (500, 500, 2000, 10)
+PAPER_DIMS = (500, 500, 2000, 10)
+FAST_DIMS = (256, 256, 512, 10)
+DEFAULT_DIMS = PAPER_DIMS  # what the "auto" network is below SMALL_NET_FROM rows
+SMALL_NET_FROM = 1000
 
 PAPER_SCHEDULE: dict[str, object] = {
-    "pretrain": "greedy", "pretrain_epochs": 20, "finetune_epochs": 40, "plateau_tol": 0.0,
+    "hidden_dims": PAPER_DIMS, "pretrain": "greedy", "pretrain_budget": None,
+    "pretrain_epochs": 20, "finetune_epochs": 40, "plateau_tol": 0.0,
     "max_pretrain_samples": None, "n_components": None, "batch_size": 256, "max_iter": 4000, "max_epochs": None,
     "init": "embedding"}
 """The schedule of Xie et al. (and of this class before issue 13): ``DEC(**PAPER_SCHEDULE)``."""
@@ -76,8 +83,13 @@ class DEC(ClusterMixin, BaseEstimator):
     ----------
     n_clusters : int
         Number of clusters.
-    hidden_dims : sequence of int
-        Encoder layer sizes after the input; the paper's ``(500, 500, 2000, 10)``.
+    hidden_dims : sequence of int or "auto"
+        Encoder layer sizes after the input.  "auto" (default): the paper's
+        ``(500, 500, 2000, 10)`` (``PAPER_DIMS``) below 1,000 images, where it
+        costs seconds to a minute and the CI quality gate's figures were
+        measured; from 1,000 images ``(256, 256, 512, 10)`` (``FAST_DIMS``), the
+        paper's shape at half the width and a quarter of the widest layer, six
+        times less arithmetic (issue 22: 6,500 x 64 and 3,194 x 1,280 in seconds).
     alpha : float
         Student's t degrees of freedom.
     tol : float
@@ -110,6 +122,10 @@ class DEC(ClusterMixin, BaseEstimator):
     plateau_tol : float
         Stop end-to-end pretraining once an epoch improves the loss by less than
         this fraction of the best loss so far, twice in a row (0: never stop early).
+    pretrain_budget : int or None
+        End-to-end pretraining sees at most this many rows in all (epochs times
+        rows per epoch): 20 epochs of a 771-image folder, 9 of 6,500 images,
+        6 of 10,000-row epochs for a survey.  None: ``finetune_epochs`` epochs.
     max_pretrain_samples : int or None
         An autoencoder epoch sees at most this many images, drawn afresh each
         epoch: the autoencoder learns the shape of the feature cloud, which
@@ -118,9 +134,9 @@ class DEC(ClusterMixin, BaseEstimator):
         Train on the top principal components of the scaled input instead of
         every feature; the projection is folded into the first layer after
         fitting, so the encoder (and its ONNX file) still takes the raw
-        ``d`` features through the paper's ``d-500-...`` network.  "auto"
-        (default) keeps 256 components when there are more than 256 features and
-        at least 1,000 images.  None: no projection.
+        ``d`` features.  "auto" (default) keeps 64 components when there are
+        more than 128 features and at least 1,000 images (256 components from
+        256 features before issue 22; ``core.clustering.dec_input.n_projected``).  None: no projection.
     min_steps : int
         Least number of optimiser steps for each greedy layer (twice that for the
         end-to-end stage): small folders get more epochs, so that a 90-image
@@ -154,6 +170,17 @@ class DEC(ClusterMixin, BaseEstimator):
         Where self-training starts: "embedding" is the paper's (k-means in the embedding, the paper's
         target); "input-mixture" (default, issue 24) the class-fraction-estimating mixture on the input
         and a target that keeps those fractions (``core.clustering.sdae.initial_partition``).
+    n_threads : int, "auto" or None
+        torch threads while fitting: "auto" (default) one (faster for these small
+        matrices on a shared CPU, and the same sums on every CPU);
+        None: torch's setting (``core.clustering.dec_input.torch_threads``).
+    stream_above : int or None
+        Fit by streaming (``core.clustering.streaming``) above this many rows, and
+        always when ``X`` is memory-mapped: the autoencoder and the start on a
+        seeded sample, self-training on mini-batches read from ``X`` (issue 22:
+        1,000,000 x 64 in minutes, memory bounded).  None: only memory-mapped input.
+    stream_sample : int
+        Rows of that sample.
     device : {"auto", "cpu", "cuda"}
         Where torch trains; "auto" takes the GPU when torch sees one.  The fitted
         encoder always ends on the CPU.
@@ -165,7 +192,7 @@ class DEC(ClusterMixin, BaseEstimator):
         self,
         n_clusters: int = 2,
         *,
-        hidden_dims: Sequence[int] = DEFAULT_DIMS,
+        hidden_dims: Sequence[int] | str = "auto",
         alpha: float = 1.0,
         tol: float = 0.001,
         max_iter: int = 4000,
@@ -176,6 +203,7 @@ class DEC(ClusterMixin, BaseEstimator):
         pretrain_epochs: int = 20,
         finetune_epochs: int = 20,
         plateau_tol: float = 0.01,
+        pretrain_budget: int | None = 60_000,
         max_pretrain_samples: int | None = 10_000,
         n_components: int | str | None = "auto",
         min_steps: int = 0,
@@ -187,6 +215,9 @@ class DEC(ClusterMixin, BaseEstimator):
         standardise: bool | str = "auto",
         reconstruction_weight: float = 1.0,
         init: str = "input-mixture",
+        n_threads: int | str | None = "auto",
+        stream_above: int | None = 200_000,
+        stream_sample: int = 50_000,
         device: str = "auto",
         random_state: int | None = None,
     ) -> None:
@@ -202,6 +233,7 @@ class DEC(ClusterMixin, BaseEstimator):
         self.pretrain_epochs = pretrain_epochs
         self.finetune_epochs = finetune_epochs
         self.plateau_tol = plateau_tol
+        self.pretrain_budget = pretrain_budget
         self.max_pretrain_samples = max_pretrain_samples
         self.n_components = n_components
         self.min_steps = min_steps
@@ -213,6 +245,9 @@ class DEC(ClusterMixin, BaseEstimator):
         self.standardise = standardise
         self.reconstruction_weight = reconstruction_weight
         self.init = init
+        self.n_threads = n_threads
+        self.stream_above = stream_above
+        self.stream_sample = stream_sample
         self.device = device
         self.random_state = random_state
 
@@ -242,90 +277,67 @@ class DEC(ClusterMixin, BaseEstimator):
         """
         import torch
 
-        X = self._check_input(X)
+        streamed = is_streamed(self, X)
+        X = self._check_input(X, chunked=streamed)
         if self.n_clusters < 1 or self.n_clusters > len(X):
             raise ValueError(f"n_clusters={self.n_clusters} must lie between 1 and n_samples={len(X)}")
         if self.pretrain not in ("auto", "end-to-end", "greedy"):
             raise ValueError(f"pretrain={self.pretrain!r} must be 'auto', 'end-to-end' or 'greedy'")
+        self.hidden_dims_ = tuple(self.hidden_dims if self.hidden_dims != "auto" else
+                                  (PAPER_DIMS if len(X) < SMALL_NET_FROM else FAST_DIMS))
         self.pretrain_ = self.pretrain if self.pretrain != "auto" else ("greedy" if len(X) < 1000 else "end-to-end")
         seed = 0 if self.random_state is None else int(self.random_state)
         self.warnings_: list[str] = []
         self.history_ = FitHistory([], [], [], [])
         self.device_ = pick_device(self.device)
         self.timings_: dict[str, float] = {}
-        with torch.random.fork_rng(devices=[]):
+        self.streamed_ = streamed
+        report = Reporter(progress, should_stop)
+        with torch.random.fork_rng(devices=[]), torch_threads(self.n_threads, len(X)):
             torch.manual_seed(seed)
-            t = time.perf_counter()
-            self._fit_input_scaling(X)
-            scaled = self.scale_input(X)
-            self._fit_projection(scaled, seed)
-            if self.projection_ is not None:
-                scaled = scaled @ self.projection_
-            Xt = torch.from_numpy(np.ascontiguousarray(scaled, dtype=np.float32)).to(self.device_)
-            del scaled
-            self.timings_["input"] = time.perf_counter() - t
-            report = Reporter(progress, should_stop)
-            t = time.perf_counter()
-            pretrain(self, Xt, seed, report)
-            self.timings_["pretrain"] = time.perf_counter() - t
-            t = time.perf_counter()
-            self._cluster(Xt, seed, report)
-            del Xt
-            # Assign with the encoder as saved (projection folded in), so that
-            # predict(X) and the ONNX file agree with labels_ to the last bit.
-            q = self.predict_proba(X)
-            self.labels_ = q.argmax(1).astype(np.int64)
-            self.soft_assignments_ = q
-            self.timings_["cluster"] = time.perf_counter() - t
+            (fit_streaming if streamed else DEC._fit_in_memory)(self, X, seed, report)
         t = time.perf_counter()
-        self._check(X)
+        check_result(self, X)
         self.timings_["check"] = time.perf_counter() - t
         report(1.0, "DEC done")
         return self
 
-    def _fit_input_scaling(self, X: np.ndarray) -> None:
-        per_feature = self.standardise is True or (self.standardise == "auto" and len(X) >= X.shape[1])
-        self.standardised_ = bool(per_feature)
-        if per_feature:
-            # Column by column in float64 without a float64 copy of X (480 MB at 60,000 x 2,048).
-            mean = X.mean(0, dtype=np.float64)
-            var = np.zeros(X.shape[1])
-            for s in range(0, len(X), 8192):
-                var += ((X[s : s + 8192] - mean) ** 2).sum(0)
-            std = np.sqrt(var / len(X))
-            self.input_mean_ = mean.astype(np.float32)
-            # Constant features stay at zero instead of being blown up.
-            self.input_scale_ = np.where(std > 1e-6 * (std.max() + 1e-12), 1.0 / (std + 1e-12), 0.0).astype(np.float32)
-        else:
-            ms = sum(float((X[s : s + 8192].astype(np.float64) ** 2).sum()) for s in range(0, len(X), 8192))
-            self.input_mean_ = np.zeros(X.shape[1], np.float32)
-            self.input_scale_ = np.full(X.shape[1], 1.0 / np.sqrt(ms / X.size + 1e-12), np.float32)
+    def _fit_in_memory(self, X: np.ndarray, seed: int, report: Reporter) -> None:
+        """Every stage on ``X`` held in memory as one tensor (below ``stream_above`` rows)."""
+        import torch
 
-    def _fit_projection(self, scaled: np.ndarray, seed: int) -> None:
-        """Top right singular vectors of the scaled input (uncentred: the scaling already centres)."""
-        n, d = scaled.shape
-        m = self.n_components
-        if m == "auto":
-            m = 256 if d > 256 and n >= 1000 else None
-        self.projection_: np.ndarray | None = None
-        if m is None or int(m) >= d:
-            return
-        from sklearn.utils.extmath import randomized_svd
-
-        rng = np.random.default_rng(seed)
-        rows = rng.choice(n, size=min(n, 20_000), replace=False) if n > 20_000 else slice(None)
-        _, _, vt = randomized_svd(scaled[rows], int(m), n_iter=4, random_state=seed)
-        self.projection_ = np.ascontiguousarray(vt.T, dtype=np.float32)  # (d, m), orthonormal columns
+        t = time.perf_counter()
+        fit_input_scaling(self, X)
+        scaled = self.scale_input(X)
+        fit_projection(self, scaled, seed)
+        if self.projection_ is not None:
+            scaled = scaled @ self.projection_
+        Xt = torch.from_numpy(np.ascontiguousarray(scaled, dtype=np.float32)).to(self.device_)
+        del scaled
+        self.timings_["input"] = time.perf_counter() - t
+        t = time.perf_counter()
+        pretrain(self, Xt, seed, report)
+        self.timings_["pretrain"] = time.perf_counter() - t
+        t = time.perf_counter()
+        self._cluster(Xt, seed, report)
+        del Xt
+        # Assign with the encoder as saved (projection folded in), so that
+        # predict(X) and the ONNX file agree with labels_ to the last bit.
+        q = self.predict_proba(X)
+        self.labels_ = q.argmax(1).astype(np.int64)
+        self.soft_assignments_ = q
+        self.timings_["cluster"] = time.perf_counter() - t
 
     def scale_input(self, X: np.ndarray) -> np.ndarray:
         """``X`` standardised as the encoder expects it (the fitted mean and scale), float32."""
         return ((X - self.input_mean_) * self.input_scale_).astype(np.float32)
 
-    def _check_input(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float32)
+    def _check_input(self, X: np.ndarray, chunked: bool = False) -> np.ndarray:
+        if not chunked or X.dtype != np.float32:
+            X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or len(X) == 0:
             raise ValueError("X must be a non-empty 2-D array of shape (n_samples, n_features)")
-        if not np.isfinite(X).all():
+        if not all(np.isfinite(X[s : s + 65536]).all() for s in range(0, len(X), 65536)):
             raise ValueError("X holds NaN or infinite values")
         return X
 
@@ -398,45 +410,6 @@ class DEC(ClusterMixin, BaseEstimator):
                 folded.weight.copy_(first.weight @ torch.from_numpy(self.projection_).T)
                 folded.bias.copy_(first.bias)
             self.encoder_[0] = folded
-
-    def _check(self, X: np.ndarray) -> None:
-        """Catch DEC's failure modes: empty or collapsed clusters, worse than k-means."""
-        from sklearn.metrics import silhouette_score
-
-        n = len(X)
-        sizes = np.bincount(self.labels_, minlength=self.n_clusters)
-        small = [j for j in range(self.n_clusters) if sizes[j] < max(1, 0.01 * n)]
-        self.collapsed_ = bool(small)
-        if small:
-            self.warnings_.append(
-                f"DEC emptied or collapsed cluster(s) {small} (sizes {sizes.tolist()}): DEC favours "
-                "balanced clusters and the data may hold fewer groups than asked; try a smaller number "
-                "of clusters (see the silhouette suggestion) or k-means.")
-        self.silhouette_ = self.silhouette_kmeans_ = float("nan")
-        if self.n_clusters >= 2 and len(np.unique(self.labels_)) >= 2:
-            from sklearn.cluster import KMeans
-
-            # Judge both on DEC's final embedding: is DEC's partition of it
-            # clearly less compact than k-means's partition of the same points?
-            rng = np.random.default_rng(0)
-            sample = rng.choice(n, size=min(n, 3000), replace=False)
-            z = self.transform(X[sample])
-            km = KMeans(self.n_clusters, n_init=5, random_state=0).fit_predict(z)
-            self.silhouette_ = float(silhouette_score(z, self.labels_[sample]))
-            if len(np.unique(km)) >= 2:
-                self.silhouette_kmeans_ = float(silhouette_score(z, km))
-            if self.silhouette_ < self.silhouette_kmeans_ - 0.05:
-                self.warnings_.append(
-                    f"DEC's clusters separate worse than k-means on the same embedding (silhouette "
-                    f"{self.silhouette_:.2f} vs {self.silhouette_kmeans_:.2f}); compare with method 'kmeans'.")
-        self.fell_back_ = False
-        if self.collapsed_ and self.fallback == "kmeans":
-            self.labels_ = self.kmeans_labels_.copy()
-            km_centers = np.stack([self.initial_embedding_[self.labels_ == j].mean(0) if (self.labels_ == j).any()
-                                   else self.cluster_centers_[j] for j in range(self.n_clusters)])
-            self.soft_assignments_ = student_t(self.initial_embedding_, km_centers, self.alpha)
-            self.fell_back_ = True
-            self.warnings_.append("Kept the k-means clusters of the DEC embedding instead of the collapsed DEC result.")
 
     # --------------------------------------------------------------- inference
     def _check_fitted(self) -> None:

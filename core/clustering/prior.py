@@ -20,6 +20,7 @@ the solution with the highest likelihood wins.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,8 @@ class MixtureResult:
     n_components: int
     covariance_type: str
     log_likelihood: float
+    predict_proba: Callable[[np.ndarray], np.ndarray] | None = None
+    """The fitted mixture's posteriors for new rows of the same features (clusters in ``labels``' order)."""
 
 
 def prior_mixture(
@@ -81,11 +84,14 @@ def prior_mixture(
     if n < 2:
         raise ValueError("at least two images are needed to cluster")
     k = int(min(n_clusters, n))
-    Z = StandardScaler().fit_transform(X)
+    scaler = StandardScaler().fit(X)
+    Z = scaler.transform(X)
     d = max(1, min(k if n_components is None else n_components, n - 1, X.shape[1]))
-    Z = PCA(d, random_state=random_state).fit_transform(Z)
+    pca = PCA(d, random_state=random_state).fit(Z)
+    Z = pca.transform(Z)
     # Whiten the axes by their spread so no single axis's scale decides the start.
-    Z = Z / (Z.std(axis=0, keepdims=True) + 1e-12)
+    spread = Z.std(axis=0, keepdims=True) + 1e-12
+    Z = Z / spread
     reg = 1e-4
     km = KMeans(k, n_init=10, random_state=random_state).fit(Z)
     candidates = [GaussianMixture(k, covariance_type=covariance_type, means_init=km.cluster_centers_,
@@ -100,5 +106,10 @@ def prior_mixture(
     order = np.argsort(-np.bincount(labels, minlength=k), kind="stable")
     remap = np.empty(k, np.int64)
     remap[order] = np.arange(k)
+
+    def predict_proba(rows: np.ndarray) -> np.ndarray:
+        z = pca.transform(scaler.transform(np.asarray(rows, dtype=np.float64))) / spread
+        return best.predict_proba(z)[:, order]
+
     return MixtureResult(remap[labels], soft[:, order], best.weights_[order], d, covariance_type,
-                         float(best.score(Z)))
+                         float(best.score(Z)), predict_proba)

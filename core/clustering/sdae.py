@@ -29,13 +29,16 @@ def pretrain(dec, Xt, seed: int, report: Reporter) -> None:
     """Train the autoencoder of ``dec`` (greedy layer pairs then end to end, or end to end alone)."""
     import torch
 
-    dims = (Xt.shape[1], *tuple(dec.hidden_dims))
+    dims = (Xt.shape[1], *tuple(getattr(dec, "hidden_dims_", dec.hidden_dims)))
     dec.encoder_ = mlp(dims, last_relu=False).to(dec.device_)
     dec.decoder_ = mlp(dims[::-1], last_relu=False).to(dec.device_)
     gen = torch.Generator().manual_seed(seed)
     n_epoch = len(Xt) if not dec.max_pretrain_samples else min(len(Xt), int(dec.max_pretrain_samples))
     steps_per_epoch = int(np.ceil(n_epoch / dec.batch_size))
-    fine_epochs = max(dec.finetune_epochs, int(np.ceil(2 * dec.min_steps / steps_per_epoch)))
+    fine_epochs = dec.finetune_epochs
+    if dec.pretrain_ == "end-to-end" and getattr(dec, "pretrain_budget", None):
+        fine_epochs = min(fine_epochs, max(1, int(np.ceil(dec.pretrain_budget / n_epoch))))
+    fine_epochs = max(fine_epochs, int(np.ceil(2 * dec.min_steps / steps_per_epoch)))
     if dec.pretrain_ == "greedy":
         offset = pretrain_greedy(dec, Xt, gen, n_epoch, fine_epochs, report)
     else:
@@ -126,6 +129,7 @@ def initial_partition(dec, Xt, z0: np.ndarray, seed: int) -> tuple[np.ndarray, n
     from sklearn.cluster import KMeans
 
     dec.start_soft_ = None
+    dec.start_mixture_ = None
     if dec.init not in ("embedding", "input-mixture"):
         raise ValueError(f"init={dec.init!r} must be 'embedding' or 'input-mixture'")
     k = dec.n_clusters
@@ -136,6 +140,7 @@ def initial_partition(dec, Xt, z0: np.ndarray, seed: int) -> tuple[np.ndarray, n
         labels = mix.labels
         if np.bincount(labels, minlength=k).min() > 0:
             dec.start_soft_ = mix.soft.astype(np.float32)
+            dec.start_mixture_ = mix
             return labels, np.stack([z0[labels == j].mean(0) for j in range(k)])
     km = KMeans(k, n_init=dec.n_init, random_state=seed).fit(z0)
     return km.labels_, km.cluster_centers_

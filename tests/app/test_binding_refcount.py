@@ -43,3 +43,22 @@ def test_installed_binding_is_not_an_excluded_release():
     import PySide6
 
     assert PySide6.__version__ != "6.12.0", "PySide6 6.12.0 leaks None (see pyproject.toml); reinstall with the pin"
+
+
+def test_framed_thumbnails_keep_none_count_flat_and_stay_apart(qtbot):
+    """The strip's and classify mode's frames: PySide6 6.10-6.11 kept 6 references to None per QPainter
+    on a new pixmap (6 a labelling key); :func:`framed_pixmap` reuses a canvas, and each pixmap it
+    returns is its own copy (drawing the next one does not change the last)."""
+    from PySide6.QtGui import QColor
+
+    from app.widgets.qt_paint import framed_pixmap
+
+    def frame(colour: str):
+        return framed_pixmap(64, 64, QColor("#202020"), lambda p: p.fillRect(8, 8, 48, 48, QColor(colour)))
+
+    red = frame("#ff0000")
+    blue = frame("#0000ff")
+    assert red.toImage().pixelColor(32, 32).name() == "#ff0000"
+    assert blue.toImage().pixelColor(32, 32).name() == "#0000ff"
+    assert red.toImage().pixelColor(2, 2).name() == "#202020"
+    assert abs(_drift(lambda: [frame("#00ff00") for _ in range(2000)])) < 100  # was +12,000

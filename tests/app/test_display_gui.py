@@ -57,7 +57,8 @@ def test_hover_shows_the_crop_with_its_id_and_goes_away_off_the_plot(qtbot, clus
     qtbot.mouseMove(w.map.plot.viewport(), _point_on_screen(w, row))
     qtbot.waitUntil(lambda: w.map_view.hover_label.isVisible())
     assert w.map_view.hover_row == row
-    assert w.map_view.hover_caption.text() == image_id(p.paths[row])
+    assert w.map_view.hover_caption.text() == image_id(p.paths[row])  # at once; the image is drawn off the GUI thread
+    qtbot.waitUntil(lambda: not w.map_view.hover_image.pixmap().isNull())
     tile = _array(w.map_view.hover_image.pixmap()).astype(int)
     crop = cv2.resize(render(p.paths[row], None, p.preprocessing()), tile.shape[1::-1]).astype(int)
     whole = cv2.resize(render(p.paths[row]), tile.shape[1::-1], interpolation=cv2.INTER_AREA).astype(int)

@@ -184,6 +184,9 @@ def test_every_action_and_shortcut_does_its_job_or_says_why(qtbot, window, folde
     actions["Run/Retrain automatically every 20 new labels"].trigger()
     act("Run/Compute morphology parameters", job="morphology")
     assert "Morphology parameters" in window.stage_label.text()
+    act("Run/Load features")  # loaded already: greyed out, with its reason (test_feature_load.py: after Esc)
+    assert not actions["Run/Load features"].isEnabled() and p.features is not None
+    assert window.action_states.why[actions["Run/Load features"]] == "The features are loaded"
     act("Run/Cancel")
     assert "Nothing is running to cancel" in _said(window)
     with qtbot.waitSignal(window.jobs.cancelled, timeout=120_000):
