@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QMainWindow
+from PySide6.QtWidgets import QMainWindow, QProgressBar
 
 from app import dialogs
 from app.workers import Job, JobRunner
@@ -35,15 +35,14 @@ class CatalogueExport(QObject):
     Parameters
     ----------
     window : QMainWindow
-        The main window: the parent of the save dialog.
+        The main window (``app.window.MainWindow``, not imported: it imports this
+        module): the save dialog's parent; its ``project`` is the one exported.
     jobs : JobRunner
         The window's job runner (one job at a time).
-    project : callable
-        Returns the open project, or None.
     say : callable
         Shows a line in the status bar.
-    set_busy_bar : callable
-        ``set_busy_bar(True)`` turns the status bar's progress into a busy indicator, False back.
+    bar : QProgressBar
+        The status bar's progress bar: a busy indicator while the export runs.
 
     Attributes
     ----------
@@ -53,17 +52,15 @@ class CatalogueExport(QObject):
 
     exported = Signal(object)
 
-    def __init__(self, window: QMainWindow, jobs: JobRunner, project: Callable[[], Project | None],
-                 say: Callable[[str], None], set_busy_bar: Callable[[bool], None]) -> None:
+    def __init__(self, window: QMainWindow, jobs: JobRunner, say: Callable[[str], None], bar: QProgressBar) -> None:
         super().__init__(window)
-        self.window, self.jobs, self.project, self.say = window, jobs, project, say
-        self.set_busy_bar = set_busy_bar
+        self.window, self.jobs, self.say, self.bar = window, jobs, say, bar
         self.last_path: Path | None = None
         self._cancel_text = ""
         self._changed = 0  # label changes made while the export runs
         self._job: Job | None = None
         jobs.failed.connect(self._on_failed)
-        jobs.busy_changed.connect(lambda busy: busy or set_busy_bar(False))  # ended, failed, cancelled or abandoned
+        jobs.busy_changed.connect(self._on_busy)
         jobs.cancelled.connect(self._on_cancelled)  # after the status bar's own text: the newest words show
 
     def start(self, path: str | None = None, fmt: str = EXPORT_FORMATS.default) -> Job | None:
@@ -73,7 +70,7 @@ class CatalogueExport(QObject):
         cancelled or another job runs (the status bar says which).  The catalogue's
         path comes with :attr:`exported` (and the runner's ``finished``).
         """
-        p = self.project()
+        p: Project | None = self.window.project
         if p is None or p.run_id is None:
             return None
         entry = EXPORT_FORMATS.get(fmt)
@@ -114,7 +111,7 @@ class CatalogueExport(QObject):
             return None  # another job runs: the runner said so
         self._job = job
         p.events.labels_changed.connect(self._count_change)
-        self.set_busy_bar(True)
+        self.bar.setRange(0, 0)  # a busy indicator: the writers give no finer progress
         self.say(f"Exporting {n} rows to {target}…")
         return job
 
@@ -126,9 +123,13 @@ class CatalogueExport(QObject):
         self._job = None
 
     def _on_failed(self, name: str, *_: str) -> None:  # the window shows the error box, with the error's hint
-        p = self.project()
+        p = self.window.project
         if name == "export" and p is not None:
             self._finish(p)
+
+    def _on_busy(self, busy: bool) -> None:
+        if not busy:  # ended, failed, cancelled or abandoned: a bar again for the next job
+            self.bar.setRange(0, 1000)
 
     def _on_cancelled(self, name: str) -> None:
         if name == "export" and self._cancel_text:

@@ -99,8 +99,7 @@ class MainWindow(QMainWindow):
         self.feature_load = FeatureLoad(self)  # after the status line: its "cancelled" text follows the status's
         self.map_view = MapView(self.map, self.stage_label)
         self.labelling = Labelling(self.grid, self.preview, self.status.say)
-        self.exporter = CatalogueExport(self, self.jobs, lambda: self.project, self.status.say,
-                                        lambda busy: self.progress.setRange(0, 0 if busy else 1000))
+        self.exporter = CatalogueExport(self, self.jobs, self.status.say, self.progress)
         self._build_menus()
         self._build_shortcuts()
         self.action_states = ActionStates(self)
