@@ -13,6 +13,7 @@ not in the file, and the status says so.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,7 +55,8 @@ class CatalogueExport(QObject):
 
     def __init__(self, window: QMainWindow, jobs: JobRunner, say: Callable[[str], None], bar: QProgressBar) -> None:
         super().__init__(window)
-        self.window, self.jobs, self.say, self.bar = window, jobs, say, bar
+        self._window = weakref.ref(window)  # no reference cycle through the window (freed without the cyclic GC)
+        self.jobs, self.say, self.bar = jobs, say, bar
         self.last_path: Path | None = None
         self._cancel_text = ""
         self._changed = 0  # label changes made while the export runs
@@ -62,6 +64,11 @@ class CatalogueExport(QObject):
         jobs.failed.connect(self._on_failed)
         jobs.busy_changed.connect(self._on_busy)
         jobs.cancelled.connect(self._on_cancelled)  # after the status bar's own text: the newest words show
+
+    @property
+    def window(self) -> QMainWindow:
+        """The main window this export belongs to."""
+        return self._window()
 
     def start(self, path: str | None = None, fmt: str = EXPORT_FORMATS.default) -> Job | None:
         """Ask where (unless ``path``), then write the catalogue in format ``fmt`` as the job ``export``.
