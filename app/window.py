@@ -299,7 +299,10 @@ class MainWindow(QMainWindow):
         from core.clustering.projection import PROJECTION_METHODS, project
 
         p = self.project
-        if p is None or p.features is None:
+        if p is None or p.run_id is None:
+            return
+        if p.features is None:  # a reopened run whose feature load was cancelled: load them, then draw
+            self.feature_load.then("The new map", lambda: self.reproject(method))
             return
         labels = None
         if PROJECTION_METHODS.get(method).options.needs_labels:

@@ -227,8 +227,11 @@ def train(images: np.ndarray, labels: np.ndarray, *, steps: int | None = None, m
     return net, step
 
 
-def export(net, out: Path, meta: dict[str, str]) -> float:
-    """Write the embedding network to ONNX with its metadata; return max |onnx - torch|."""
+def export(net, out: Path, meta: dict[str, str], name: str = "galaxy_cnn", input_size: int = INPUT_SIZE) -> float:
+    """Write the embedding network to ONNX with its metadata; return max |onnx - torch|.
+
+    ``name`` and ``input_size`` are recorded in the metadata (``train_galaxy_net2.py`` writes galaxy_cnn2, 64 px).
+    """
     import warnings
 
     import onnx
@@ -244,7 +247,7 @@ def export(net, out: Path, meta: dict[str, str]) -> float:
             return self.net.features(x)
 
     model = Features(net).eval()
-    x = torch.rand(2, 3, INPUT_SIZE, INPUT_SIZE, generator=torch.Generator().manual_seed(0))
+    x = torch.rand(2, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
     tmp = out.with_suffix(".onnx.tmp")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -254,8 +257,8 @@ def export(net, out: Path, meta: dict[str, str]) -> float:
         expected = model(x).numpy()
     proto = onnx.load(str(tmp))
     onnx.helper.set_model_props(proto, {
-        "galaxy_sorter.name": "galaxy_cnn",
-        "galaxy_sorter.input_size": str(INPUT_SIZE),
+        "galaxy_sorter.name": name,
+        "galaxy_sorter.input_size": str(input_size),
         "galaxy_sorter.channel_order": "RGB",
         "galaxy_sorter.scale": repr(1 / 255),
         "galaxy_sorter.offset": repr(0.0),

@@ -31,7 +31,15 @@ import numpy as np
 
 from core.features.result import ExtractionResult, assemble_result, cached_rows
 from core.images.io import ImageReadError, SkippedFile, read_image
-from core.images.preprocess import Preprocessing, crop_image, dihedral_variants, resize_square, to_model_input
+from core.images.preprocess import (
+    MEASURED_CROP_SCALE,
+    Preprocessing,
+    crop_image,
+    dihedral_variants,
+    measured_crop,
+    resize_square,
+    to_model_input,
+)
 from core.paths import model_file
 from core.progress import Cancelled, ProgressFn, StopFn
 from core.registry import Registry
@@ -133,6 +141,9 @@ class FeatureModel:
         if self.io_binding is None:
             self.io_binding = self.device == "CUDA"
         self.feature_dim = int(self.session.get_outputs()[0].shape[1])
+        # The model's own crop inside the user's (galaxy_cnn2: "measured", see core.images.preprocess.measured_crop).
+        self.model_crop = meta.get("galaxy_sorter.crop", "none")
+        self.crop_scale = float(meta.get("galaxy_sorter.crop_scale", MEASURED_CROP_SCALE))
         self._sha256: str | None = None
 
     @property
@@ -161,8 +172,17 @@ class FeatureModel:
         return f"{self.name}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
     def prepare(self, image: np.ndarray, prep: Preprocessing) -> list[np.ndarray]:
-        """Crop and resize one RGB image into the model's input square(s)."""
-        square = resize_square(crop_image(image, prep), self.input_size)
+        """Crop and resize one RGB image into the model's input square(s).
+
+        The user's crop (``prep``) comes first; a model whose metadata declares
+        ``galaxy_sorter.crop = "measured"`` then frames the central galaxy at
+        ``crop_scale`` second-moment radii inside it (growing past it for a
+        galaxy that fills it), as it was trained.
+        """
+        crop = crop_image(image, prep)
+        if self.model_crop == "measured":
+            crop = measured_crop(crop, self.crop_scale, whole=image)
+        square = resize_square(crop, self.input_size)
         return dihedral_variants(square) if prep.rotations else [square]
 
     def run(self, squares: list[np.ndarray]) -> np.ndarray:
@@ -207,6 +227,9 @@ class ModelOptions:
 FEATURE_MODELS: Registry[ModelOptions] = Registry("feature model", default=DEFAULT_MODEL, options_type=ModelOptions)
 FEATURE_MODELS.add("galaxy_cnn", FeatureModel, "Galaxy CNN (default)", "Galaxy CNN trained on Galaxy Zoo morphology labels "
                    "(default): 64 features, 48 px", file="galaxy_cnn.onnx")  # committed: models/train_galaxy_net.py
+FEATURE_MODELS.add("galaxy_cnn2", FeatureModel, "Galaxy CNN v2 (small galaxies, one band)", "Galaxy CNN v2: crops "
+                   "each image to its galaxy's measured size and was trained on galaxies shrunk in their frame, one "
+                   "band, blur, noise and JPEG: 64 features, 64 px", file="galaxy_cnn2.onnx")  # models/train_galaxy_net2.py
 FEATURE_MODELS.add("xception", FeatureModel, "Xception (ImageNet)", "Xception, ImageNet weights (as in the seed papers): "
                    "2048 features, 299 px", file="xception.onnx", exporter="export_xception")
 FEATURE_MODELS.add("efficientnet_lite0", FeatureModel, "EfficientNet-Lite0 (fast)", "EfficientNet-Lite0, ImageNet weights "

@@ -114,3 +114,23 @@ def test_esc_during_feature_load_then_ctrl_t_and_ctrl_g_load_them_first(qtbot, w
     finished = _run_job_through(qtbot, window, window.run_settings.retrain_button.click, "retrain")
     assert finished == ["load-features", "retrain"]
     window.last_round_box.close()
+
+
+def test_esc_during_feature_load_then_a_new_projection_loads_them_first(qtbot, window, folder):
+    """A projection picked after Esc used to do nothing, silently: it now loads the features, then draws."""
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    _reopen_and_press_esc(qtbot, window, folder)
+    combo = window.run_settings.projection
+    target = next(combo.itemData(i) for i in range(combo.count()) if combo.itemData(i) not in (
+        window.project.projection(), "lda"))
+    i = combo.findData(target)
+
+    def pick() -> None:  # the user picks it in the Map box
+        combo.setCurrentIndex(i)
+        combo.activated.emit(i)
+
+    finished = _run_job_through(qtbot, window, pick, "project")
+    assert finished == ["load-features", "project"]
+    assert window.project.projection() == target
