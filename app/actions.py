@@ -18,7 +18,8 @@ from PySide6.QtWidgets import QAbstractSpinBox, QFormLayout, QMainWindow, QWidge
 
 JOB_TITLES = {"cluster": "Clustering", "load-features": "Loading the features", "suggest": "Suggest",
               "suggest-k": "Suggest k", "project": "Drawing the new map", "retrain": "Retraining",
-              "morphology": "Computing morphology", "montages": "Writing the montages"}
+              "morphology": "Computing morphology", "montages": "Writing the montages",
+              "export": "Exporting the catalogue"}
 MESSAGE_MS = 10_000
 
 
@@ -74,7 +75,8 @@ class ActionStates(QObject):
         w.redo_action.setEnabled(bool(p is not None and p.can_redo))
         w.redo_action.setText(f"&Redo {p.redo_text()}" if p is not None and p.can_redo else "&Redo")
         no_run = "Open a folder and cluster it first (File > Open folder, then Ctrl+R)"
-        rules: list[tuple[QAction, str]] = [(a, "" if has_run else no_run) for a in w.export_actions]
+        rules: list[tuple[QAction, str]] = [(a, no_run if not has_run else self.busy_text() if busy else "")
+                                            for a in w.export_actions]  # a job: one at a time
         rules += [
             (w.export_map_action, "" if has_run else no_run),
             (w.copy_action, "" if p is not None and len(p.selection.indices) else "Select galaxies first"),

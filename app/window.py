@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QComboBox, QDockWidget, QFileDialog, QMainWindow, 
 
 from app import dialogs
 from app.actions import ActionStates
+from app.exporting import CatalogueExport
 from app.feature_load import FeatureLoad
 from app.labelling import Labelling
 from app.views import CentralArea, JobStatus, MapView, QtSkippedFiles, RecentFolders, ViewState, duration, fit_small_screens
@@ -27,11 +28,10 @@ from app.widgets.qt_preview import QtPreview
 from app.widgets.qt_samp import SampTools
 from app.widgets.qt_tables import CatalogueTools
 from app.widgets.qt_thumbnails import QtThumbnailGrid
-from app.workers import JobRunner
+from app.workers import Job, JobRunner
 from core.catalog.export import EXPORT_FORMATS
 from core.clustering.methods import CLUSTER_METHODS, describe_k_scores, suggest_n_clusters
 from core.colouring import COLOURINGS
-from core.images.io import is_image_name
 from core.pipeline import PipelineResult, run_in_own_store
 from core.project import Project
 from core.store.recovery import DamagedStore
@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         self.feature_load = FeatureLoad(self)  # after the status line: its "cancelled" text follows the status's
         self.map_view = MapView(self.map, self.stage_label)
         self.labelling = Labelling(self.grid, self.preview, self.status.say)
+        self.exporter = CatalogueExport(self, self.jobs, self.status.say, self.progress)
         self._build_menus()
         self._build_shortcuts()
         self.action_states = ActionStates(self)
@@ -432,25 +433,10 @@ class MainWindow(QMainWindow):
         self.action_states.update()
 
     # ------------------------------------------------------------------ export
-    def export_catalogue(self, path: str | None = None, fmt: str = EXPORT_FORMATS.default) -> Path | None:
-        """Write the catalogue (CSV by default) and its sidecar JSON, as the CLI does."""
-        p = self.project
-        if p is None or p.run_id is None:
-            return None
-        entry = EXPORT_FORMATS.get(fmt)
-        name = f"catalogue{entry.options.suffix}"  # a FITS table in the image folder would be scanned: beside it
-        path = path or dialogs.save_path(self, "Export catalogue", (p.folder.parent if is_image_name(name) else p.folder)
-                                         / name, entry.options.filter)
-        if not path:
-            return None
-        try:
-            out, _ = p.export(path, fmt)
-        except (OSError, ValueError) as exc:  # ValueError: a FITS table refused inside the image folder
-            self.show_error(f"Cannot write {path}: {getattr(exc, 'strerror', None) or exc}",
-                            "Choose a folder you can write to, outside the image folder for FITS.")
-            return None
-        self.status.say(f"Exported {len(p)} rows to {out}")
-        return out
+    def export_catalogue(self, path: str | None = None, fmt: str = EXPORT_FORMATS.default) -> Job | None:
+        """Write the catalogue (CSV by default) and its sidecar JSON, as the CLI does, as a job
+        (:mod:`app.exporting`); the path comes with ``jobs.finished`` and ``exporter.exported``."""
+        return self.exporter.start(path, fmt)
 
     def export_map(self, path: str | None = None) -> None:
         """Save the map as PNG or SVG; the status line names the file written (or says why none was)."""

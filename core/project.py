@@ -412,14 +412,18 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
                            lambda: self._write_labels(rows, after), lambda: self._write_labels(rows, before)))
 
     # ------------------------------------------------------------ export
-    def export(self, path: str | os.PathLike[str], fmt: str = "csv") -> tuple[Path, Path]:
-        """Write the current run's catalogue and its sidecar JSON (:func:`core.catalog.export.export_catalogue`)."""
+    def export(self, path: str | os.PathLike[str], fmt: str = "csv", **job: Callable[..., object]) -> tuple[Path, Path]:
+        """Write the current run's catalogue and its sidecar JSON (:func:`core.catalog.export.export_catalogue`).
+
+        ``job`` is ``progress`` and ``should_stop`` when it runs as a job (the app's
+        worker thread): the labels are read from the store as they are when the job reads them.
+        """
         if self.run_id is None:
             raise RuntimeError("nothing to export yet: cluster the images first")
         columns = {name: dict(zip(self.paths, values)) for name, values in self.catalog_columns.items()
                    if len(values) == len(self.paths)}
         return export_catalogue(self.store, self.run_id, path, fmt, columns=columns,
-                                join=self.join.record() if self.join is not None else None)
+                                join=self.join.record() if self.join is not None else None, **job)
 
     def export_csv(self, csv_path: str | os.PathLike[str]) -> tuple[Path, Path]:
         """Write the catalogue CSV and its sidecar JSON; return both paths."""

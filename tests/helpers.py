@@ -165,3 +165,12 @@ class Topcat:
     def close(self) -> None:
         if self.client.is_connected:
             self.client.disconnect()
+
+
+def export_catalogue(qtbot, window, path, fmt: str = "csv", timeout: int = 60_000):
+    """Export the window's catalogue to ``path`` (a job, as File > Export starts it); wait for it, return its path."""
+    qtbot.waitUntil(lambda: not window.jobs.busy, timeout=timeout)  # as the user waits for a running job
+    with qtbot.waitSignal(window.jobs.finished, timeout=timeout) as blocker:
+        assert window.export_catalogue(str(path), fmt) is not None
+    assert blocker.args[0] == "export"
+    return window.exporter.last_path

@@ -33,7 +33,7 @@ import os
 import platform
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -397,7 +397,9 @@ def run_skipped(store: ProjectStore, run_id: int) -> list[dict[str, str]]:
 def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[str],
                      fmt: str = EXPORT_FORMATS.default, relative: bool = False,
                      columns: Mapping[str, Mapping[str, float | str]] | None = None,
-                     join: Mapping[str, object] | None = None) -> tuple[Path, Path]:
+                     join: Mapping[str, object] | None = None,
+                     progress: Callable[[float, str], None] | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> tuple[Path, Path]:
     """Write a stored run's catalogue in format ``fmt`` and its sidecar ``<stem>.json``; return both paths.
 
     Parameters
@@ -423,13 +425,26 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
         How they were joined (:meth:`core.catalog.join.Join.record`: catalogue
         file, SHA-256, key or radius, columns taken), kept in the sidecar as
         ``join`` so the catalogue can be rebuilt from it.
+    progress : callable, optional
+        ``progress(fraction, stage)``: the stages read and write (the writers give no
+        finer progress, so the fraction stays 0 until the files are written, then 1).
+    should_stop : callable, optional
+        Asked once the rows are read, before anything is written: True raises
+        :class:`core.progress.Cancelled` and leaves no file behind.
     """
     from core.catalog.tables import refuse_inside_image_folder
+    from core.progress import Cancelled
 
     entry = EXPORT_FORMATS.get(fmt)
     path = Path(path)
     refuse_inside_image_folder(path, store.root, always=entry.options.holds_images)
+    if progress is not None:
+        progress(0.0, "reading the catalogue")
     rows = catalogue_rows(store, run_id, columns)
+    if should_stop is not None and should_stop():
+        raise Cancelled()
+    if progress is not None:
+        progress(0.0, f"writing {len(rows)} rows")
     from core.catalog.survey import PARTITION_ROWS
 
     if entry.options.large and len(rows) > PARTITION_ROWS:  # one file of a million rows: a partitioned folder instead
@@ -461,8 +476,12 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
 
         record["columns"] = column_record(_column_names(rows))
         write(path)
-        return path, atomic_write_text(path.with_suffix(".json"), sidecar(folder_sha256(path)))
-    return write_pair(path, write, sidecar)
+        written = path, atomic_write_text(path.with_suffix(".json"), sidecar(folder_sha256(path)))
+    else:
+        written = write_pair(path, write, sidecar)
+    if progress is not None:
+        progress(1.0, "written")
+    return written
 
 
 def _column_names(rows: list[CatalogueRow]) -> list[str]:

@@ -60,9 +60,15 @@ SKY_COLUMNS = (("ra", "dec"), ("cat_ra", "cat_dec"), ("cat_RA", "cat_DEC"), ("ca
 class NoSkyPositions(ValueError):
     """HATS was asked for, but some galaxies (or all) have no sky position."""
 
+    hint = ("HATS sorts galaxies by sky position (ra/dec). Open FITS images whose headers carry a celestial "
+            "WCS (each image's centre gives its ra/dec), or join a catalogue with RA/Dec columns "
+            "(Catalogue > Join a catalogue); otherwise export Parquet instead.")
+
 
 class MissingPackage(ValueError):
     """An optional package a format needs is not installed (the message says which extra brings it)."""
+
+    hint = "Install the package the message names, or export another format (CSV, Parquet, FITS, VOTable)."
 
 
 def folder_sha256(folder: str | os.PathLike[str]) -> str:
@@ -204,7 +210,7 @@ def write_hats(rows: Sequence[CatalogueRow], folder: str | os.PathLike[str],
         raise NoSkyPositions(
             "HATS partitions a catalogue by sky position, and these galaxies have none: open FITS images "
             "with a celestial WCS (their centres give ra/dec), or join a catalogue with RA/Dec columns "
-            "(File > Join catalogue); otherwise write --format parquet-dataset")
+            "(Catalogue > Join a catalogue); otherwise write --format parquet-dataset")
     ra, dec = (np.asarray(table[c], np.float64) for c in pair)
     missing = int((~(np.isfinite(ra) & np.isfinite(dec))).sum())
     if missing:

@@ -214,6 +214,9 @@ def read_run_record(path: str | os.PathLike[str]) -> dict[str, object] | None:
 class CatalogueInImageFolder(ValueError):
     """A catalogue whose suffix the scanner reads as an image was about to be written inside the image folder."""
 
+    hint = ("Choose a folder outside the image folder: the next scan would read this catalogue's FITS "
+            "files as galaxies.")
+
 
 def refuse_inside_image_folder(path: str | os.PathLike[str], folder: str | os.PathLike[str] | None,
                                always: bool = False) -> None:

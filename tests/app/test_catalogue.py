@@ -8,6 +8,7 @@ import csv
 import numpy as np
 import pytest
 
+from tests.helpers import export_catalogue as _export
 from tests.helpers import open_and_cluster, write_wcs_galaxies
 
 
@@ -24,7 +25,7 @@ def test_join_by_id_colours_the_map_and_is_exported(qtbot, window, folder, tmp_p
     window.set_color_mode("cat_mass")
     legend = [item[1].text for item in window.map.legend.items]
     assert any("no match (2)" in t for t in legend)  # unmatched are grey, not the lowest colour
-    out = window.export_catalogue(str(tmp_path / "catalogue.csv"))
+    out = _export(qtbot, window, str(tmp_path / "catalogue.csv"))
     rows = list(csv.DictReader(open(out)))
     assert rows[0]["cat_mass"] == "" and float(rows[5]["cat_mass"]) == 2.5 and rows[5]["id"] == names[5]
     # a text column is exported as text (and counts in the cluster table) but is no colour scale
@@ -41,7 +42,7 @@ def test_a_join_lasts_reopens_and_counts_in_the_cluster_x_truth_table(qtbot, win
     cat = tmp_path / "cat.csv"
     cat.write_text("objid,morph,t_type\n" + "".join(f"{n},{truth[n]},{i % 3}\n" for i, n in enumerate(p.names)))
     assert window.catalogue.join_catalogue(str(cat), "id") == len(p)
-    first = list(csv.DictReader(open(window.export_catalogue(str(tmp_path / "first.csv")))))
+    first = list(csv.DictReader(open(_export(qtbot, window, str(tmp_path / "first.csv")))))
     window.open_folder(folder)  # reopen: the join comes back from the project store
     p = window.project
     assert p.join is not None and p.join.catalogue == str(cat.resolve())
@@ -53,7 +54,7 @@ def test_a_join_lasts_reopens_and_counts_in_the_cluster_x_truth_table(qtbot, win
     assert sorted(table.col_values) == sorted(set(truth.values()))
     assert int(table.counts.sum()) == len(p) and "cat_morph" in table.scores.text()
     assert "accuracy (optimal matching)" in table.scores.text()
-    second = list(csv.DictReader(open(window.export_catalogue(str(tmp_path / "second.csv")))))
+    second = list(csv.DictReader(open(_export(qtbot, window, str(tmp_path / "second.csv")))))
     assert [k for k in first[0] if k.startswith("cat_")] == [k for k in second[0] if k.startswith("cat_")]
     assert [r["cat_objid"] for r in first] == [r["cat_objid"] for r in second] == [r["id"] for r in first]
 
@@ -97,7 +98,7 @@ def test_fits_with_wcs_get_ra_dec_in_preview_and_catalogue(qtbot, window, tmp_pa
     window.show_cluster(int(p.clusters[3]))
     row = window.grid.current_row()
     assert f"RA {150.0 + int(p.names[row][1:]):.5f}, Dec -2.00000" in window.preview.meta.text()
-    rows = list(csv.DictReader(open(window.export_catalogue(str(tmp_path / "cat.csv")))))
+    rows = list(csv.DictReader(open(_export(qtbot, window, str(tmp_path / "cat.csv")))))
     for r in rows:
         assert abs(float(r["ra"]) - (150.0 + int(r["id"][1:]))) < 1e-6 and abs(float(r["dec"]) + 2.0) < 1e-6
     # a catalogue of positions 0.5 arcsec off joins by sky position

@@ -7,6 +7,7 @@ import csv
 import pytest
 
 from tests.helpers import cluster as _cluster
+from tests.helpers import export_catalogue as _export
 from tests.helpers import fast as _fast
 
 
@@ -31,7 +32,7 @@ def test_morphology_action_colours_the_map_and_the_catalogue(qtbot, window, fold
     assert any("concentration" in label.text for _, label in window.map.legend.items)
     window.project.set_labels([0], "spiral")  # recolouring keeps the shading
     assert window.color_mode == "concentration"
-    out = window.export_catalogue(str(tmp_path / "cat.csv"))
+    out = _export(qtbot, window, str(tmp_path / "cat.csv"))
     with open(out, newline="") as fh:
         header = next(csv.reader(fh))
     assert header[-6:] == ["concentration", "asymmetry", "gini", "m20", "ellipticity", "colour"]

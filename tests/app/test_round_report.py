@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from tests.helpers import cluster as _cluster
+from tests.helpers import export_catalogue as _export
 from tests.helpers import fast as _fast
 
 TRUTH = {"elliptical": "elliptical", "spiral": "spiral", "edge_on": "irregular"}
@@ -54,7 +55,7 @@ def test_retrain_shows_reliability_and_learning_curve_and_exports_probabilities(
     assert n == 9 and lo <= est <= hi and (est, lo, hi) == (result.estimated_accuracy, *result.estimate_interval())
 
     # the catalogue carries each class's calibrated probability; the user's labels are certain
-    out = window.export_catalogue(str(tmp_path / "catalogue.csv"))
+    out = _export(qtbot, window, str(tmp_path / "catalogue.csv"))
     with open(out, newline="") as fh:
         rows = list(csv.DictReader(fh))
     cols = ["p_elliptical", "p_spiral", "p_irregular"]

@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import QPointF, Qt
 
 from tests.helpers import cluster as _cluster
+from tests.helpers import export_catalogue as _export
 from tests.helpers import fast as _fast
 from tests.helpers import pixmap_array as _array
 
@@ -167,7 +168,7 @@ def test_start_screen_buttons_and_reopen_say_what_they_should(qtbot, window, fol
     window.project.set_labels([0, 1], "spiral")
     with qtbot.waitSignal(window.jobs.finished, timeout=60_000):
         window.reproject("tsne")
-    out = window.export_catalogue(str(tmp_path / "c.csv"))
+    out = _export(qtbot, window, str(tmp_path / "c.csv"))
     assert json.loads(out.with_suffix(".json").read_text())["projection"] == "tsne"
     window.close()
     again = MainWindow(settings=QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat))

@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from tests.helpers import cluster as _cluster
+from tests.helpers import export_catalogue as _export
 from tests.helpers import fast as _fast
 
 
@@ -41,7 +42,7 @@ def test_open_cluster_lasso_label_undo_export(qtbot, window, folder, tmp_path):
     window.redo()
     assert all(p.user_labels[i] == second for i in picked)
 
-    out = window.export_catalogue(str(tmp_path / "catalogue.csv"))
+    out = _export(qtbot, window, str(tmp_path / "catalogue.csv"))
     rows = list(csv.DictReader(open(out)))
     assert len(rows) == 30
     user_rows = [r for r in rows if r["label_source"] == "user"]
