@@ -15,10 +15,22 @@ import sys
 from PySide6.QtWidgets import QApplication, QLabel, QLineEdit
 
 
+def _settled_count() -> int:
+    """None's count once earlier tests' garbage is gone: deferred deletes flushed, cycles collected.
+    Garbage freed in the middle of a measurement would otherwise read as a negative drift."""
+    import gc
+
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
+    return sys.getrefcount(None)
+
+
 def _drift(calls) -> int:
-    before = sys.getrefcount(None)
+    before = _settled_count()
     calls()
-    return sys.getrefcount(None) - before
+    return _settled_count() - before
 
 
 def test_void_binding_calls_keep_none_count_flat(qtbot):
