@@ -121,6 +121,35 @@ def load_images(paths: list[Path], size: int = STORE_SIZE, fraction: float = STO
     return out
 
 
+def rotate_flip_shift(x, gen, zoom, shift_limit: float, out_size: int):
+    """A random rotation (any angle), mirror and shift of each image of NCHW ``x``, scaled by ``zoom``
+    (one per image), sampled at ``out_size`` px with reflected borders.  Draws, in this order, the
+    angles, the flips and the shifts from ``gen``: the order both training scripts' seeds rely on."""
+    import torch
+    import torch.nn.functional as F
+
+    n = x.shape[0]
+    angle = torch.rand((n,), generator=gen) * (2 * math.pi)
+    flip = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0)
+    shift = torch.rand((n, 2), generator=gen) * (2 * shift_limit) - shift_limit
+    cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
+    theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1),
+                         torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, (n, x.shape[1], out_size, out_size), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def class_weighted_loss(labels: np.ndarray):
+    """Cross-entropy weighted by inverse class frequency (453 ellipticals must not be drowned by 3,000
+    "other"), with 0.05 label smoothing."""
+    import torch
+    from torch import nn
+
+    counts = np.bincount(labels, minlength=len(CLASSES)).astype(np.float64)
+    weights = torch.tensor(counts.sum() / (len(CLASSES) * np.maximum(counts, 1)), dtype=torch.float32)
+    return nn.CrossEntropyLoss(weight=weights, label_smoothing=0.05)
+
+
 def augment(batch, gen, size: int = INPUT_SIZE):
     """Random views of a uint8 NHWC batch (torch), returned as float NCHW in [0, 1] at ``size`` px."""
     import torch
@@ -134,16 +163,8 @@ def augment(batch, gen, size: int = INPUT_SIZE):
 
     # Zoom: crop side as a fraction of the original frame, 0.3-0.9 (stored frame is 0.9).
     zoom = u(0.3, 0.9) / STORE_FRACTION
-    angle = u(0, 2 * math.pi)
-    flip = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0)
-    shift = u(-0.06, 0.06, (n, 2))
-    cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
-    theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1),
-                         torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1)
     # Sample at the stored resolution first, then area-shrink: no aliasing at strong zoom-out.
-    grid = F.affine_grid(theta, (n, 3, size * 2, size * 2), align_corners=False)
-    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
-    x = F.avg_pool2d(x, 2)
+    x = F.avg_pool2d(rotate_flip_shift(x, gen, zoom, 0.06, size * 2), 2)
     # Resolution: half the batch goes down to 12-48 px and back up (SDSS-like blur and pixels).
     low = int(torch.randint(12, size + 1, (1,), generator=gen))
     sel = torch.rand(n, generator=gen) < 0.5
@@ -177,16 +198,12 @@ def train(images: np.ndarray, labels: np.ndarray, *, steps: int | None = None, m
           batch_size: int = 64, lr: float = 3e-3, seed: int = 0, log_every: int = 50, threads: int = 1):
     """Train the network on uint8 images and integer labels; return (net, steps done)."""
     import torch
-    from torch import nn
 
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(seed)
     net = build_net()
-    counts = np.bincount(labels, minlength=len(CLASSES)).astype(np.float64)
-    # Class-balanced loss: 453 ellipticals must not be drowned by 3,000 "other".
-    weights = torch.tensor(counts.sum() / (len(CLASSES) * np.maximum(counts, 1)), dtype=torch.float32)
-    loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=0.05)
+    loss_fn = class_weighted_loss(labels)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=5e-4)
     imgs = torch.from_numpy(images)
     ys = torch.from_numpy(labels.astype(np.int64))

@@ -142,14 +142,7 @@ def augment(batch, gen, size: int = INPUT_SIZE):
         return torch.rand(shape, generator=gen) * (hi - lo) + lo
 
     zoom = u(0.85, 1.15) / MARGIN  # the measured crop is 1/MARGIN of the stored square
-    angle = u(0, 2 * math.pi)
-    flip = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0)
-    shift = u(-0.04, 0.04, (n, 2))
-    cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
-    theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1),
-                         torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta, (n, 3, size, size), align_corners=False)
-    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    x = v1.rotate_flip_shift(x, gen, zoom, 0.04, size)
     sel = torch.rand(n, generator=gen) < 0.2  # coarser pixels
     low = int(torch.randint(16, size, (1,), generator=gen))
     if sel.any():
@@ -216,7 +209,6 @@ def train(bank: np.ndarray, labels: np.ndarray, *, steps: int, batch_size: int =
           seed: int = 0, init: Path | None = None, log_every: int = 50, threads: int = 1):
     """Train on the view bank and integer labels for ``steps`` updates; return the network."""
     import torch
-    from torch import nn
 
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
@@ -228,9 +220,7 @@ def train(bank: np.ndarray, labels: np.ndarray, *, steps: int, batch_size: int =
     if init is not None:
         idx = torch.randint(0, n, (256,), generator=gen)
         warm_start(net, init, augment(imgs[idx, 0], gen))
-    counts = np.bincount(labels, minlength=len(v1.CLASSES)).astype(np.float64)
-    weights = torch.tensor(counts.sum() / (len(v1.CLASSES) * np.maximum(counts, 1)), dtype=torch.float32)
-    loss_fn = nn.CrossEntropyLoss(weight=weights, label_smoothing=0.05)
+    loss_fn = v1.class_weighted_loss(labels)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=5e-4)
     start = time.perf_counter()
     running = []
