@@ -15,7 +15,8 @@ def _pyproject() -> dict:
 
 
 def test_the_license_file_is_the_licence_pyproject_names():
-    assert _pyproject()["license"]["text"] == "MIT"
+    project = _pyproject()
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]  # SPDX, setuptools >= 77
     text = (ROOT / "LICENSE").read_text()
     assert text.startswith("MIT License") and "WITHOUT WARRANTY OF ANY KIND" in text
 
@@ -24,5 +25,5 @@ def test_citation_cff_cites_this_version_under_that_licence():
     yaml = pytest.importorskip("yaml", reason="PyYAML reads CITATION.cff")
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     assert cff["cff-version"] == "1.2.0" and cff["type"] == "software"
-    assert cff["version"] == _pyproject()["version"] and cff["license"] == "MIT"
+    assert cff["version"] == _pyproject()["version"] and cff["license"] == _pyproject()["license"]
     assert cff["title"] and cff["authors"] and cff["message"]
