@@ -89,25 +89,29 @@ class SampTools:
         if p is None or p.run_id is None:
             return
         folder = Path(p.store.folder) / "samp"
-        folder.mkdir(exist_ok=True)
-        try:
-            path, _ = p.export(folder / "catalogue.vot", "votable")
-        except (OSError, ValueError) as exc:
-            self.window.show_error(f"Cannot write the table for SAMP: {exc}")
-            return
         if self.link is None:
             self.link = SampLink(on_select=self.relay.selected.emit, hub_params=self.hub_params)
         link, paths = self.link, list(p.paths)
 
-        def connect_and_send() -> int:
+        def connect_and_send() -> int | str:
+            # The table is written here, off the GUI thread: a survey's VOTable takes seconds (as Export did).
+            try:
+                folder.mkdir(exist_ok=True)
+                path, _ = p.export(folder / "catalogue.vot", "votable")
+            except (OSError, ValueError) as exc:
+                return f"Cannot write the table for SAMP: {exc}"
             link.connect()
             link.send_table(path, paths, name=f"Galaxy Sorter: {p.folder.name}")
             return len(paths)
 
-        self._say("SAMP: sending the catalogue…")
+        self._say(f"SAMP: writing and sending the catalogue ({len(paths):,} rows)…")
         self.calls.call(connect_and_send, on_done=self._on_sent, on_error=self._on_error)
 
-    def _on_sent(self, n: int) -> None:
+    def _on_sent(self, n: int | str) -> None:
+        if isinstance(n, str):  # the table could not be written: nothing was sent
+            self._say(f"SAMP: {n}")
+            self.window.show_error(n)
+            return
         self._sent = True
         self._say(f"SAMP: sent {n} rows (table.load.votable); selections now follow both ways")
         p = self.project

@@ -69,3 +69,53 @@ def test_the_hovered_galaxy_points_sky_viewers_at_it(qtbot, window, tmp_path, hu
     finally:
         topcat.close()
         samp.close()
+
+
+def test_send_to_samp_writes_the_table_off_the_gui_thread_and_says_when_it_cannot(qtbot, window, folder, hub,
+                                                                                 monkeypatch):
+    """The VOTable used to be written on the GUI thread (seconds at survey scale, as Export was): while it
+    is written the window keeps answering; a table that cannot be written is an error box, nothing sent."""
+    import threading
+
+    from PySide6.QtCore import QTimer
+
+    from core.project import Project
+
+    p = open_and_cluster(qtbot, window, folder)
+    samp = window.catalogue.samp
+    samp.hub_params = hub.params
+    topcat = Topcat(hub)
+    release, writing = threading.Event(), threading.Event()
+    real_export = Project.export
+
+    def slow_export(self, *args, **kwargs):
+        writing.set()
+        release.wait(30)  # a big table being written
+        return real_export(self, *args, **kwargs)
+
+    monkeypatch.setattr(Project, "export", slow_export)
+    try:
+        samp.send_action.trigger()  # Catalogue > Send to TOPCAT/Aladin (SAMP): returns while the table is written
+        assert writing.wait(10) and "writing and sending" in window.stage_label.text()
+        ticks: list[int] = []
+        QTimer.singleShot(10, lambda: ticks.append(1))
+        qtbot.waitUntil(lambda: ticks == [1], timeout=5_000)  # the GUI thread answers during the write
+        assert topcat.last("table.load.votable") is None
+        release.set()
+        qtbot.waitUntil(lambda: "sent 30 rows" in window.stage_label.text(), timeout=20_000)
+        qtbot.waitUntil(lambda: topcat.last("table.load.votable") is not None, timeout=10_000)
+
+        def refused(self, *args, **kwargs):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(Project, "export", refused)
+        topcat.received.clear()
+        samp.send_action.trigger()
+        qtbot.waitUntil(lambda: "Cannot write the table for SAMP" in (getattr(window, "last_error", "") or ""),
+                        timeout=10_000)
+        assert "No space left on device" in window.last_error and "Cannot write" in window.stage_label.text()
+        assert topcat.last("table.load.votable") is None and len(p) == 30
+    finally:
+        release.set()
+        topcat.close()
+        samp.close()
