@@ -44,8 +44,9 @@ SETS = {
 }
 
 
-def load_set(name: str, model: FeatureModel, cache: FeatureCache) -> tuple[np.ndarray, np.ndarray]:
-    """Features and labels of one set (Kaggle: the test split's ellipticals and spirals)."""
+def set_paths(name: str) -> tuple[list[Path], dict[str, str]]:
+    """The images of one set and its labels by image id (Kaggle: the test split's ellipticals and spirals,
+    images galaxy_cnn never saw)."""
     folder, labels = SETS[name]
     truth = load_truth(labels)
     paths = sorted(p for p in folder.iterdir() if p.stem in truth)
@@ -54,6 +55,12 @@ def load_set(name: str, model: FeatureModel, cache: FeatureCache) -> tuple[np.nd
         from train_galaxy_net import split_of
 
         paths = [p for p in paths if split_of(p.stem) == "test" and truth[p.stem] in ("elliptical", "spiral")]
+    return paths, truth
+
+
+def load_set(name: str, model: FeatureModel, cache: FeatureCache) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of one set (:func:`set_paths`)."""
+    paths, truth = set_paths(name)
     ext = extract_features(paths, model, Preprocessing(), cache=cache, batch_size=64)
     return ext.features, np.array([truth[p.stem] for p in ext.paths])
 

@@ -43,9 +43,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.dec_stability import SETS  # noqa: E402
+from benchmarks.dec_stability import SETS, set_paths  # noqa: E402
 from benchmarks.evaluate import supervised_probe  # noqa: E402
-from core.catalog.truth import load_truth  # noqa: E402
 from core.clustering.methods import DEFAULT_METHOD, cluster_features  # noqa: E402
 from core.clustering.metrics import evaluate  # noqa: E402
 from core.features.extract import DEFAULT_MODEL, FeatureModel, extract_features  # noqa: E402
@@ -130,18 +129,6 @@ def write(img: np.ndarray, path: Path, suffix: str) -> Path:
     else:
         cv2.imwrite(str(out), img)
     return out
-
-
-def set_paths(name: str) -> tuple[list[Path], dict[str, str]]:
-    folder, labels = SETS[name]
-    truth = load_truth(labels)
-    paths = sorted(p for p in folder.iterdir() if p.stem in truth)
-    if name == "kaggle":
-        sys.path.insert(0, str(ROOT / "models"))
-        from train_galaxy_net import split_of
-
-        paths = [p for p in paths if split_of(p.stem) == "test" and truth[p.stem] in ("elliptical", "spiral")]
-    return paths, truth
 
 
 def plot(rows: list[tuple[str, str, str, float]], path: Path) -> None:
