@@ -139,6 +139,27 @@ def rotate_flip_shift(x, gen, zoom, shift_limit: float, out_size: int):
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
+def update(net, opt, loss_fn, x, y, lr_now: float) -> tuple[float, float]:
+    """One optimiser step at learning rate ``lr_now``; returns (loss, batch accuracy) for the log."""
+    for g in opt.param_groups:
+        g["lr"] = lr_now
+    out = net(x)
+    loss = loss_fn(out, y)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item(), (out.argmax(1) == y).float().mean().item()
+
+
+def log_progress(step: int, total: int | None, running: list[tuple[float, float]], lr_now: float,
+                 start: float) -> None:
+    """Print the mean loss and accuracy since the last line, then forget them."""
+    ls, acc = np.mean(running, axis=0)
+    running.clear()
+    print(f"step {step}/{total}  loss {ls:.3f}  train acc {acc:.3f}  lr {lr_now:.2e}  "
+          f"{time.perf_counter() - start:.0f} s", flush=True)
+
+
 def class_weighted_loss(labels: np.ndarray):
     """Cross-entropy weighted by inverse class frequency (453 ellipticals must not be drowned by 3,000
     "other"), with 0.05 label smoothing."""
@@ -226,20 +247,10 @@ def train(images: np.ndarray, labels: np.ndarray, *, steps: int | None = None, m
         # Warm-up then cosine decay; before the total is known the LR stays at warm-up.
         frac = step / total if total else 0.0
         cur = lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * frac))
-        for g in opt.param_groups:
-            g["lr"] = cur
-        out = net(x)
-        loss = loss_fn(out, ys[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        running.append((loss.item(), (out.argmax(1) == ys[idx]).float().mean().item()))
+        running.append(update(net, opt, loss_fn, x, ys[idx], cur))
         step += 1
         if step % log_every == 0:
-            ls, acc = np.mean(running, axis=0)
-            running.clear()
-            print(f"step {step}/{total}  loss {ls:.3f}  train acc {acc:.3f}  lr {cur:.2e}  "
-                  f"{time.perf_counter() - start:.0f} s", flush=True)
+            log_progress(step, total, running, cur, start)
     net.eval()
     return net, step
 

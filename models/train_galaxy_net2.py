@@ -230,19 +230,9 @@ def train(bank: np.ndarray, labels: np.ndarray, *, steps: int, batch_size: int =
         view = torch.randint(0, views, (batch_size,), generator=gen)
         x = augment(imgs[idx, view], gen)
         cur = lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / steps))
-        for g in opt.param_groups:
-            g["lr"] = cur
-        out = net(x)
-        loss = loss_fn(out, ys[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        running.append((loss.item(), (out.argmax(1) == ys[idx]).float().mean().item()))
+        running.append(v1.update(net, opt, loss_fn, x, ys[idx], cur))
         if (step + 1) % log_every == 0:
-            ls, acc = np.mean(running, axis=0)
-            running.clear()
-            print(f"step {step + 1}/{steps}  loss {ls:.3f}  train acc {acc:.3f}  lr {cur:.2e}  "
-                  f"{time.perf_counter() - start:.0f} s", flush=True)
+            v1.log_progress(step + 1, steps, running, cur, start)
     net.eval()
     return net
 
