@@ -34,6 +34,22 @@ def shown_map(app):
     return w
 
 
+def shown_clusters(n: int, k: int):
+    """The app, ``n`` synthetic points in ``k`` clusters with the app's cluster colours, and a shown map.
+
+    Returns ``(app, w, centres, groups, coords, colors, rng)``; the points are not set on the map yet
+    (setting them is what the benchmarks time first).
+    """
+    from PySide6.QtWidgets import QApplication
+
+    from app.widgets.qt_labels import cluster_color
+
+    app = QApplication.instance() or QApplication([])
+    centres, groups, coords, rng = synthetic_clusters(n, k)
+    colors = {c: cluster_color(c) for c in range(k)}
+    return app, shown_map(app), centres, groups, coords, colors, rng
+
+
 def lasso_around(centre: np.ndarray, vertices: int = 200) -> np.ndarray:
     """A wavy ``vertices``-vertex polygon of radius ~3 around ``centre`` (one cluster, most of its points)."""
     angles = np.linspace(0, 2 * np.pi, vertices, endpoint=False)

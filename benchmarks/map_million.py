@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import PySide6  # noqa: E402,F401  (before pyqtgraph)
 
-from benchmarks._maptiming import lasso_around, shown_map, synthetic_clusters, time_split, timed  # noqa: E402
+from benchmarks._maptiming import lasso_around, shown_clusters, time_split, timed  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,16 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clusters", type=int, default=8)
     args = parser.parse_args(argv)
     from PySide6.QtCore import QPointF
-    from PySide6.QtWidgets import QApplication
 
     from app.widgets.qt_bigmap import points_in_polygon
-    from app.widgets.qt_labels import cluster_color
 
-    app = QApplication.instance() or QApplication([])
     n, k = args.points, args.clusters
-    centres, groups, coords, rng = synthetic_clusters(n, k)
-    colors = {c: cluster_color(c) for c in range(k)}
-    w = shown_map(app)
+    app, w, centres, groups, coords, colors, rng = shown_clusters(n, k)
 
     t_set, t_set_paint = time_split(lambda: w.set_points(coords, groups, colors), app, 3)
     density = w.big.density_shown

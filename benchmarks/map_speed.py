@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import PySide6  # noqa: E402,F401  (before pyqtgraph)
 
-from benchmarks._maptiming import lasso_around, median_time, shown_map, synthetic_clusters, time_split  # noqa: E402
+from benchmarks._maptiming import lasso_around, median_time, shown_clusters, time_split  # noqa: E402
 
 
 def compare(rev: str, coords: np.ndarray, groups: np.ndarray, colors: dict, app) -> None:
@@ -87,15 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--against", default="", help="git revision whose map code to compare with")
     args = parser.parse_args(argv)
     from PySide6.QtGui import QBrush, QColor
-    from PySide6.QtWidgets import QApplication
 
-    from app.widgets.qt_labels import cluster_color
 
-    app = QApplication.instance() or QApplication([])
     n, k = args.points, args.clusters
-    centres, groups, coords, rng = synthetic_clusters(n, k)
-    colors = {c: cluster_color(c) for c in range(k)}
-    w = shown_map(app)
+    app, w, centres, groups, coords, colors, rng = shown_clusters(n, k)
 
     def redraw() -> None:
         w.plot.viewport().repaint()
