@@ -329,11 +329,11 @@ class DEC(ClusterMixin, BaseEstimator):
         t = time.perf_counter()
         self._cluster(Xt, seed, report)
         del Xt
-        # Assign with the encoder and cluster weights as saved (projection folded in),
-        # so that predict(X) and the ONNX file agree with labels_ to the last bit.
+        # Assign as saved (projection folded in, cluster weights): predict(X) and the ONNX file give labels_.
         self.cluster_weights_ = np.ones(self.n_clusters, np.float32)
-        fit_cluster_weights(self, self.predict_proba(X))
         q = self.predict_proba(X)
+        fit_cluster_weights(self, q)
+        q = self._reweight(q)
         self.labels_ = q.argmax(1).astype(np.int64)
         self.soft_assignments_ = q
         self.timings_["cluster"] = time.perf_counter() - t
@@ -439,7 +439,9 @@ class DEC(ClusterMixin, BaseEstimator):
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Return the soft assignments q of ``X`` (times ``cluster_weights_``, renormalised), shape (n_samples, k)."""
-        q = student_t(self.transform(X), self.cluster_centers_.astype(np.float32), self.alpha)
+        return self._reweight(student_t(self.transform(X), self.cluster_centers_.astype(np.float32), self.alpha))
+
+    def _reweight(self, q: np.ndarray) -> np.ndarray:  # q times the cluster weights, renormalised
         weights = self._weights()
         if weights is None:
             return q
