@@ -72,17 +72,23 @@ def _rate(fn) -> tuple[float, object]:
     return dt, out
 
 
-def _pinned_rate(model: str, paths: list[Path], batch: int) -> tuple[float, float]:
+def _pinned_rate(model: str, paths: list[Path], batch: int, core: int = 0, barrier=None) -> tuple[float, float, float]:
     """Images/s and images per CPU-second of the single-process extractor in a fresh process held to ONE core
     (``sched_setaffinity`` before any thread starts, so the model's and the decoder's threads share it): what a
-    Dask worker with one core has to work with."""
-    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    Dask worker with one core has to work with.  Third: the model's share of the CPU (the main thread runs it;
+    decoding runs on the decoding thread).  ``core``: which of the allowed cores; ``barrier``: wait there after
+    the warm-up (two such processes then extract at the same time)."""
+    cores = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cores[core % len(cores)]})
     one = FeatureModel(model, use_gpu=False, threads=1)
     prep = Preprocessing()
     extract_features(paths[: batch * 2], one, prep, batch_size=batch, workers=1)  # warm-up
-    t, c = time.perf_counter(), time.process_time()
+    if barrier is not None:
+        barrier.wait()
+    t, c, m = time.perf_counter(), time.process_time(), time.thread_time()
     extract_features(paths, one, prep, batch_size=batch, workers=1)
-    return len(paths) / (time.perf_counter() - t), len(paths) / (time.process_time() - c)
+    cpu = time.process_time() - c
+    return len(paths) / (time.perf_counter() - t), len(paths) / cpu, (time.thread_time() - m) / cpu
 
 
 def _cpu_seconds(pids: list[int]) -> float:
@@ -133,17 +139,18 @@ def _dask_run(paths: list[Path], args: argparse.Namespace, workers: int) -> dict
 
 
 def _old_way(paths: list[Path], args: argparse.Namespace) -> dict:
-    """The N-worker run as it was before this round: Dask's default settings and partitions all of one size."""
+    """The N-worker run as it was before this round: Dask's default settings, partitions all of one size, and
+    the workers' threads free to run on any core."""
     from core.features import distributed
 
-    settings, cut = distributed.LOCAL_CLUSTER_CONFIG, distributed.partitions
-    distributed.LOCAL_CLUSTER_CONFIG = {}
+    settings, cut, hold = distributed.LOCAL_CLUSTER_CONFIG, distributed.partitions, distributed.HOLD_TO_CORES
+    distributed.LOCAL_CLUSTER_CONFIG, distributed.HOLD_TO_CORES = {}, False
     distributed.partitions = lambda todo, size, workers, batch_size=1: [list(todo[i:i + size])
                                                                         for i in range(0, len(todo), size)]
     try:
         return _dask_run(paths, args, args.workers)
     finally:
-        distributed.LOCAL_CLUSTER_CONFIG, distributed.partitions = settings, cut
+        distributed.LOCAL_CLUSTER_CONFIG, distributed.partitions, distributed.HOLD_TO_CORES = settings, cut, hold
 
 
 def _table(rate: float, per_task: float, partition: int, title: str) -> None:
@@ -176,20 +183,35 @@ def part_extract(args: argparse.Namespace) -> None:
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pinned, pinned_cpu = pool.submit(_pinned_rate, args.model, paths, args.batch).result()
+        pinned, pinned_cpu, pinned_model = pool.submit(_pinned_rate, args.model, paths, args.batch).result()
     print(f"(a1) the same held to ONE core (the yardstick of a worker with a core): {pinned:8.1f} images/s, "
-          f"{pinned_cpu:.1f} images per CPU-second")
+          f"{pinned_cpu:.1f} images per CPU-second: {pinned_model / pinned_cpu * 1000:.3f} ms model, "
+          f"{(1 - pinned_model) / pinned_cpu * 1000:.3f} ms decoding and the rest, per image")
+    with multiprocessing.Manager() as manager, \
+            ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        barrier = manager.Barrier(args.workers)
+        halves = [paths[i::args.workers] for i in range(args.workers)]
+        both = [f.result() for f in [pool.submit(_pinned_rate, args.model, part, args.batch, i, barrier)
+                                     for i, part in enumerate(halves)]]
+    together = np.mean([b[0] for b in both]) / pinned
+    together_cpu = np.mean([b[1] for b in both]) / pinned_cpu
+    print(f"(a2) {args.workers} such processes at once, a core each, the images shared: "
+          f"{', '.join(f'{b[0]:.1f}' for b in both)} images/s, {', '.join(f'{b[1]:.1f}' for b in both)} per CPU-second; "
+          f"each against (a1): {together:.3f} (per CPU-second {together_cpu:.3f}): no Dask, so this is what "
+          f"{args.workers} processes sharing this machine's cores, caches and memory cost each other")
     runs = {w: _dask_run(paths, args, w) for w in (1, args.workers)}
     if args.old:
         runs["old"] = _old_way(paths, args)
     for w, r in runs.items():
         title = (f"(c) Dask local cluster, {w} worker(s)" if w != "old" else
-                 f"(c0) the same as it was: {args.workers} workers, Dask's default settings, equal partitions")
+                 f"(c0) as it was: {args.workers} workers, Dask's default settings, equal partitions, any core")
         print(f"\n{title}: wall {r['wall']:.2f} s, {n / r['wall']:.1f} images/s (load average {r['load']:.1f} at its end)")
         for i, s in enumerate(r["stats"]):
             print(f"    worker {i}: {s['tasks']:.0f} tasks, {s['images']:.0f} images; inside its tasks "
                   f"{s['images'] / s['busy_s']:.1f} images per busy second ({s['busy_s']:.2f} s busy, "
-                  f"{s['busy_s'] / r['wall']:.3f} of the wall time), {s['images'] / s['busy_cpu_s']:.1f} per CPU-second")
+                  f"{s['busy_s'] / r['wall']:.3f} of the wall time), {s['images'] / s['busy_cpu_s']:.1f} per CPU-second: "
+                  f"{s['model_cpu_s'] / s['images'] * 1000:.3f} ms model, "
+                  f"{(s['busy_cpu_s'] - s['model_cpu_s']) / s['images'] * 1000:.3f} ms decoding and the rest, per image")
         w = args.workers if w == "old" else w
         task_cpu = sum(s["busy_cpu_s"] for s in r["stats"])
         print(f"    CPU seconds: workers' tasks {task_cpu:.2f}, workers outside tasks {r['worker_cpu'] - task_cpu:.2f}, "
@@ -216,6 +238,8 @@ def part_extract(args: argparse.Namespace) -> None:
           f"jobs left out): {n / all_cpu * busy / pinned_cpu:.3f}")
     inside1 = np.mean([s["images"] / s["busy_s"] for s in r1["stats"]])
     print(f"  1 worker against (a1): wall {rate1 / pinned:.3f}, inside {inside1 / pinned:.3f}")
+    print(f"  against (a2), {w} plain processes at once (what Dask itself costs): (1) {inside / pinned / together:.3f}, "
+          f"(2) {raten / w / pinned / together:.3f}, (3) {n / all_cpu * busy / pinned_cpu / together_cpu:.3f}")
     if "old" in runs:
         ro = runs["old"]
         old_inside = np.mean([s["images"] / s["busy_s"] for s in ro["stats"]])
@@ -225,7 +249,9 @@ def part_extract(args: argparse.Namespace) -> None:
               f"(3) {n / old_cpu * old_busy / pinned_cpu:.3f}; wall-clock now / then: {ro['wall'] / rn['wall']:.2f}x, "
               f"CPU seconds then / now: {old_cpu / all_cpu:.2f}x")
     print(f"largest difference of a feature to the single-process row: {same:.2e}")
-    print(f"scheduler cost per task (empty tasks, round trip): {r1['per_task'] * 1000:.2f} ms")
+    print(f"scheduler cost per task (empty tasks, round trip): {r1['per_task'] * 1000:.2f} ms; a task's result "
+          f"shipped to the client: {args.partition * (ref.features.shape[1] * 4 + 100) / 1024:.0f} KB at most "
+          f"(its rows and paths)")
     _table(raten / w, r1["per_task"], args.partition, "the wall-clock rate per worker, (2)")
     _table(inside, r1["per_task"], args.partition, "the compute rate inside a worker, (1)")
 

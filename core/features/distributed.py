@@ -33,6 +33,7 @@ Dask is imported only here, and this module only when ``--workers`` or
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -40,6 +41,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+from distributed.diagnostics.plugin import WorkerPlugin  # this module is imported only for a Dask run
 
 from core.features.distributed_spec import DEFAULT_PARTITION, DaskSpec
 from core.features.extract import FEATURE_MODELS, FeatureModel, extract_features
@@ -63,13 +65,65 @@ LOCAL_CLUSTER_CONFIG: dict[str, object] = {
 }
 
 
+#: Whether :func:`connect` gives each worker of a local cluster cores of its own (see :class:`HoldToCores`).
+HOLD_TO_CORES = True
+
+
+def _hold_to(cores: Sequence[int]) -> None:
+    """Hold every thread of this process, and so every thread it starts later, to ``cores`` (Linux)."""
+    try:
+        tids = [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        tids = [0]  # no /proc: the calling thread (and the threads it starts)
+    for tid in tids:
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            os.sched_setaffinity(tid, set(cores))
+
+
+def core_shares(cores: Sequence[int], workers: int) -> list[list[int]]:
+    """The cores each of ``workers`` workers gets: as many as all get, none shared while there are enough."""
+    cores, workers = list(cores), max(1, workers)
+    if workers >= len(cores):  # a core each, taken in turn
+        return [[cores[i % len(cores)]] for i in range(workers)]
+    return [cores[i * len(cores) // workers:(i + 1) * len(cores) // workers] for i in range(workers)]
+
+
+class HoldToCores(WorkerPlugin):
+    """A Dask worker plugin: worker ``i`` of a local cluster runs on its own share of the cores, only there.
+
+    A worker is two threads, the model's and the decoder's.  Left free, two
+    workers' four threads wander over two cores, and a batch decoded on one core
+    is read by the model on the other: per CPU-second a worker then extracted
+    0.86-0.89 of a one-core process, while two plain processes held to a core
+    each kept 1.0 (``benchmarks/survey_scale.py``, (a2)).  Held, each worker is
+    that process.  With more cores than workers each gets an equal share
+    (:func:`core_shares`), so no core is left out.  The plugin runs on every
+    worker that starts, restarted ones included.  Used only by :func:`connect`
+    for a local cluster; a cluster of your own places its workers.
+    """
+
+    name = "galaxy-sorter-hold-to-cores"
+
+    def __init__(self, shares: Sequence[Sequence[int]]) -> None:
+        self.shares = [list(s) for s in shares]
+
+    def setup(self, worker) -> None:  # distributed.Worker
+        """Hold the worker to its share (workers of a ``LocalCluster`` are named 0, 1, ...)."""
+        try:
+            index = int(worker.name)
+        except (TypeError, ValueError):
+            return
+        _hold_to(self.shares[index % len(self.shares)])
+
+
 def connect(spec: DaskSpec):  # -> (distributed.Client, Callable[[], None])
     """A Dask client for ``spec`` and a function that closes what was started.
 
     A local cluster uses worker processes (not threads: onnxruntime and the
     decoders release the GIL only in parts) with nannies, so a worker that dies
-    is restarted and its task rescheduled, and :data:`LOCAL_CLUSTER_CONFIG`
-    (the workers take it when they start).  Every port it opens (scheduler, workers,
+    is restarted and its task rescheduled, with :data:`LOCAL_CLUSTER_CONFIG`
+    (the workers take it when they start), each worker on its own cores
+    (:class:`HoldToCores`).  Every port it opens (scheduler, workers,
     dashboard) is on 127.0.0.1, the dashboard's on a free one.
     """
     import dask
@@ -78,10 +132,14 @@ def connect(spec: DaskSpec):  # -> (distributed.Client, Callable[[], None])
     if spec.scheduler:
         client = Client(spec.scheduler)
         return client, client.close
+    n = int(spec.workers or 1)
     with dask.config.set(LOCAL_CLUSTER_CONFIG):
-        cluster = LocalCluster(n_workers=int(spec.workers or 1), threads_per_worker=1, processes=True,
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                host="127.0.0.1", dashboard_address="127.0.0.1:0")
     client = Client(cluster)
+    cores = sorted(os.sched_getaffinity(0)) if HOLD_TO_CORES and hasattr(os, "sched_getaffinity") else []
+    if n > 1 and len(cores) > 1:
+        client.register_plugin(HoldToCores(core_shares(cores, n)))
 
     def close() -> None:
         client.close()
@@ -132,12 +190,14 @@ def _worker_model(name: str, path: str, sha256: str, use_gpu: bool, threads: int
 
 
 #: What this worker process spent inside :func:`extract_partition` (read by :func:`worker_stats`).
-_STATS: dict[str, float] = {"tasks": 0, "images": 0, "busy_s": 0.0, "busy_cpu_s": 0.0}
+_STATS: dict[str, float] = {"tasks": 0, "images": 0, "busy_s": 0.0, "busy_cpu_s": 0.0, "model_cpu_s": 0.0}
 
 
 def worker_stats(reset: bool = False) -> dict[str, float]:
     """This worker's partitions, images, and wall and CPU seconds inside :func:`extract_partition`.
 
+    ``model_cpu_s`` is the CPU of the task's own thread, which runs the model
+    (the decoding runs on the extractor's decoding thread: the rest of ``busy_cpu_s``).
     Also ``process_cpu_s``, the whole process's CPU seconds (its event loop,
     heartbeats and Dask's own profiler included), so a benchmark can tell the
     extraction's time from the worker's overhead.  Read it on every worker with
@@ -145,7 +205,7 @@ def worker_stats(reset: bool = False) -> dict[str, float]:
     """
     out = dict(_STATS, process_cpu_s=time.process_time())
     if reset:
-        _STATS.update(tasks=0, images=0, busy_s=0.0, busy_cpu_s=0.0)
+        _STATS.update(tasks=0, images=0, busy_s=0.0, busy_cpu_s=0.0, model_cpu_s=0.0)
     return out
 
 
@@ -157,7 +217,7 @@ def extract_partition(paths: Sequence[str], name: str, model_path: str, sha256: 
     the files that could not be read.  Plain types only, so any Dask
     serialisation carries them.
     """
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0, m0 = time.perf_counter(), time.process_time(), time.thread_time()
     model = _worker_model(name, model_path, sha256, use_gpu, threads)
     res = extract_features([Path(p) for p in paths], model, Preprocessing(**prep), cache=None,
                            batch_size=batch_size, workers=1)
@@ -165,6 +225,7 @@ def extract_partition(paths: Sequence[str], name: str, model_path: str, sha256: 
     _STATS["images"] += len(paths)
     _STATS["busy_s"] += time.perf_counter() - t0
     _STATS["busy_cpu_s"] += time.process_time() - c0
+    _STATS["model_cpu_s"] += time.thread_time() - m0
     return [str(p) for p in res.paths], res.features, [(s.path, s.reason) for s in res.skipped]
 
 

@@ -1,14 +1,20 @@
-"""How a Dask run cuts its work (issue 22): full partitions, then smaller ones so the workers end together.
+"""How a Dask run cuts its work and places its workers (issue 22).
 
-:func:`core.features.distributed.partitions` needs no Dask; the rows it leads to
-are compared with the single process in ``tests/core/test_distributed.py``.
+Full partitions, then smaller ones so the workers end together
+(:func:`core.features.distributed.partitions`), and each local worker's share of
+the cores (:func:`core.features.distributed.core_shares`).  The rows this leads
+to are compared with the single process in ``tests/core/test_distributed.py``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from core.features.distributed import partitions
+import pytest
+
+pytest.importorskip("distributed", reason="Dask is not installed (pip install 'galaxy-sorter[survey]')")
+
+from core.features.distributed import core_shares, partitions  # noqa: E402
 
 
 def _paths(n: int) -> list[Path]:
@@ -41,3 +47,11 @@ def test_small_and_odd_inputs():
     assert partitions([], 512, 2, 32) == []
     assert partitions(_paths(7), 512, 4, 32) == [_paths(7)]  # fewer than a batch: one task
     assert [len(p) for p in partitions(_paths(10), 3, 0, 1)] == [3, 3, 2, 1, 1]  # no workers known yet: as for one
+
+
+def test_each_worker_gets_cores_of_its_own_and_no_core_is_left_out():
+    assert core_shares([0, 1], 2) == [[0], [1]]
+    assert core_shares([0, 1, 2], 2) == [[0], [1, 2]]
+    assert core_shares(list(range(16)), 2) == [list(range(8)), list(range(8, 16))]
+    assert core_shares([4, 5], 3) == [[4], [5], [4]]  # more workers than cores: a core each, in turn
+    assert core_shares([0, 1, 2, 3], 1) == [[0, 1, 2, 3]]
