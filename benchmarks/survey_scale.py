@@ -153,17 +153,20 @@ def _old_way(paths: list[Path], args: argparse.Namespace) -> dict:
         distributed.LOCAL_CLUSTER_CONFIG, distributed.partitions, distributed.HOLD_TO_CORES = settings, cut, hold
 
 
-def _table(rate: float, per_task: float, partition: int, title: str) -> None:
-    print(f"\nextrapolation from {title} ({rate:.1f} images/s a worker, {per_task * 1000:.2f} ms a task, "
-          f"{partition} images a task; each worker with its own core and disk bandwidth):")
-    print("| workers | 10^6 images | 10^8 images |")
-    print("|---|---|---|")
+def _table(rates: dict[str, float], per_task: float, partition: int) -> None:
+    """Hours for 10^6 and 10^8 images on N workers at each measured per-worker rate, plus the scheduler's cost."""
+    print(f"\nextrapolation ({per_task * 1000:.2f} ms a task, {partition} images a task; each worker with its own "
+          f"core and disk bandwidth) from the per-worker rates " + "; ".join(f"{k} {v:.1f}/s" for k, v in rates.items()))
+    names = list(rates)
+    print("| workers | " + " | ".join(f"10^6, {k}" for k in names) + " | " + " | ".join(f"10^8, {k}" for k in names) + " |")
+    print("|---|" + "---|" * (2 * len(names)))
+
+    def when(seconds: float) -> str:
+        return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
+
     for w in (1, 2, 8, 32, 128, 512):
-        cells = []
-        for total in (1e6, 1e8):
-            seconds = total / (w * rate) + (total / partition) * per_task
-            cells.append(f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min")
-        print(f"| {w} | {cells[0]} | {cells[1]} |")
+        cells = [when(total / (w * rates[k]) + (total / partition) * per_task) for total in (1e6, 1e8) for k in names]
+        print(f"| {w} | " + " | ".join(cells) + " |")
 
 
 def part_extract(args: argparse.Namespace) -> None:
@@ -252,8 +255,9 @@ def part_extract(args: argparse.Namespace) -> None:
     print(f"scheduler cost per task (empty tasks, round trip): {r1['per_task'] * 1000:.2f} ms; a task's result "
           f"shipped to the client: {args.partition * (ref.features.shape[1] * 4 + 100) / 1024:.0f} KB at most "
           f"(its rows and paths)")
-    _table(raten / w, r1["per_task"], args.partition, "the wall-clock rate per worker, (2)")
-    _table(inside, r1["per_task"], args.partition, "the compute rate inside a worker, (1)")
+    _table({"(1) inside": inside, "(2) wall": raten / w, "(3) CPU": n / all_cpu * busy}, r1["per_task"], args.partition)
+    print("((3): images per core-second with every Dask process's CPU and the idle time counted, what an idle core "
+          "each would give; (1) and (2) are wall-clock rates, as fast or slow as this machine's load made them)")
 
 
 def part_cluster(args: argparse.Namespace) -> None:
