@@ -248,7 +248,7 @@ def test_frozen_models_are_stored_in_16_bits_and_run_in_the_frozen_app(frozen, t
 SIZE_GOAL = 1_000_000_000
 #: What each flavour measured when built by this spec (docs/packaging.md, "What issue 22 cut") plus about 1%:
 #: a guard against the bundle growing back unnoticed. It is not the goal, which the cpu test below holds.
-SIZE_BUDGET = {"cpu": 1_152_000_000, "gpu": 1_450_000_000}
+SIZE_BUDGET = {"cpu": 1_152_000_000, "gpu": 1_441_000_000}
 
 
 def _bundle_bytes() -> int:
