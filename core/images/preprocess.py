@@ -195,12 +195,29 @@ def measured_crop(image: np.ndarray, scale: float = MEASURED_CROP_SCALE, whole: 
     three in four).  ``models/train_galaxy_net2.py`` crops its training images
     with this very function.
     """
-    fraction = measured_fraction(image, scale)
-    if fraction >= 1.0 and whole is not None and min(whole.shape[:2]) > min(image.shape[:2]):
-        grown = measured_fraction(whole, scale) * min(whole.shape[:2])
-        if grown > min(image.shape[:2]):
-            return centre_crop(whole, grown / min(whole.shape[:2]))
-    return centre_crop(image, fraction)
+    return measured_crops(image, (scale,), whole)[0]
+
+
+def measured_crops(image: np.ndarray, scales: Sequence[float], whole: np.ndarray | None = None,
+                   min_fraction: float = 0.08) -> list[np.ndarray]:
+    """:func:`measured_crop` at several ``scales``, the galaxy measured once (a multi-scale view costs one measure)."""
+    def fraction(radius: float | None, scale: float) -> float:
+        return 1.0 if radius is None else float(np.clip(scale * radius, min_fraction, 1.0))
+
+    radius = moment_radius(image)
+    outer: list[float | None] = []  # the radius in ``whole``, measured the first time a crop needs it
+    crops = []
+    for scale in scales:
+        side = fraction(radius, scale)
+        if side >= 1.0 and whole is not None and min(whole.shape[:2]) > min(image.shape[:2]):
+            if not outer:
+                outer.append(moment_radius(whole))
+            grown = fraction(outer[0], scale) * min(whole.shape[:2])
+            if grown > min(image.shape[:2]):
+                crops.append(centre_crop(whole, grown / min(whole.shape[:2])))
+                continue
+        crops.append(centre_crop(image, side))
+    return crops
 
 
 @dataclass(frozen=True)
@@ -246,9 +263,10 @@ def model_square(image: np.ndarray, prep: Preprocessing, views: Sequence[ModelVi
     centred view centred.
     """
     crop = crop_image(image, prep)
+    measured = iter(measured_crops(crop, [v.crop_scale for v in views if v.crop == "measured"], whole=image))
     squares = []
     for view in views:
-        seen = measured_crop(crop, view.crop_scale, whole=image) if view.crop == "measured" else crop
+        seen = next(measured) if view.crop == "measured" else crop
         square = resize_square(seen, view.size)
         if view.size < size:
             a = (size - view.size) // 2

@@ -23,6 +23,7 @@ from core.images.preprocess import (  # noqa: E402
     centre_crop,
     dihedral_variants,
     measured_crop,
+    measured_crops,
     model_square,
     parse_views,
     resize_square,
@@ -39,27 +40,38 @@ def blob(sigma: float, size: int = 256, seed: int = 0) -> np.ndarray:
 
 
 def parts_standardised(path: Path, images: list[Path], prep: Preprocessing) -> np.ndarray:
-    """What the duo must give: each part on its own view, standardised by the constants in the duo's file."""
+    """What the duo must give: each part on each of its views (the part's own file and crop), averaged over its
+    views, standardised by the constants in the duo's file."""
     import onnx
 
     consts = {i.name: onnx.numpy_helper.to_array(i) for i in onnx.load(str(path)).graph.initializer}
     blocks = []
-    for name, _ in duo.PARTS:
-        f = extract_features(images, FeatureModel(name, use_gpu=False), prep).features
-        blocks.append((f - consts[f"{name}/train_mean"]) / consts[f"{name}/train_std"])
+    for name, views in duo.PARTS:
+        runs = []
+        for view in views:
+            part = FeatureModel(name, use_gpu=False)
+            part.views = (ModelView(**view),)
+            runs.append(extract_features(images, part, prep).features)
+        blocks.append((np.mean(runs, axis=0) - consts[f"{name}/train_mean"]) / consts[f"{name}/train_std"])
     return np.hstack(blocks)
 
 
-def test_two_views_are_stacked_as_channels_each_one_centred_and_cropped_its_way():
+def test_views_are_stacked_as_channels_each_one_centred_and_cropped_its_way():
     img = blob(8.0, size=424)
     prep = Preprocessing()
-    views = (ModelView("none", size=48), ModelView("measured", 5.0, 64))
+    views = (ModelView("none", size=48), ModelView("measured", 4.0, 64), ModelView("measured", 6.5, 64))
     square = model_square(img, prep, views, 64)
-    assert square.shape == (64, 64, 6) and square.dtype == np.uint8
+    assert square.shape == (64, 64, 9) and square.dtype == np.uint8
     user = centre_crop(img, 0.5)
     np.testing.assert_array_equal(square[8:56, 8:56, :3], resize_square(user, 48))
     assert not square[:8, :, :3].any() and not square[:, 56:, :3].any()  # zero around the smaller view
-    np.testing.assert_array_equal(square[:, :, 3:], resize_square(measured_crop(user, 5.0, whole=img), 64))
+    np.testing.assert_array_equal(square[:, :, 3:6], resize_square(measured_crop(user, 4.0, whole=img), 64))
+    np.testing.assert_array_equal(square[:, :, 6:], resize_square(measured_crop(user, 6.5, whole=img), 64))
+    assert measured_crop(user, 4.0).shape[0] < measured_crop(user, 6.5).shape[0]  # a wider framing, same galaxy
+    big = blob(40.0, size=424)  # one that fills the user's crop: each scale grows past it as measured_crop does
+    crops = measured_crops(centre_crop(big, 0.5), (4.0, 6.5), whole=big)
+    for crop, scale in zip(crops, (4.0, 6.5)):
+        np.testing.assert_array_equal(crop, measured_crop(centre_crop(big, 0.5), scale, whole=big))
     for variant in dihedral_variants(square):  # rotations keep the small view where the graph slices it
         assert not variant[:8, :, :3].any() and variant[8:56, 8:56, :3].any()
     # One view is the plain square, as before views existed.
@@ -75,8 +87,9 @@ def test_the_committed_duo_is_registered_small_documented_and_gives_both_parts_s
     path = ROOT / "models" / FEATURE_MODELS.get("galaxy_duo").options.file
     assert path.stat().st_size < 20 * 2**20
     model = load_model("galaxy_duo", use_gpu=False)
-    assert (model.input_size, model.channels, model.feature_dim) == (64, 6, 128)
-    assert [v.crop for v in model.views] == ["none", "measured"]
+    assert (model.input_size, model.channels, model.feature_dim) == (64, 12, 128)
+    assert [(v.crop, v.crop_scale if v.crop == "measured" else None, v.size) for v in model.views] == [
+        ("none", None, 48), ("measured", 4.0, 64), ("measured", 5.0, 64), ("measured", 6.5, 64)]
     meta = model.session.get_modelmeta().custom_metadata_map
     source = meta["galaxy_sorter.source"]
     assert "models/export_galaxy_duo.py --images" in source and "train split" in source
@@ -106,13 +119,13 @@ def test_the_exporter_composes_the_committed_parts_from_training_split_images_on
     (data / "labels.csv").write_text("\n".join(rows) + "\n")
     seen: list[str] = []
     real = duo.part_stats
-    monkeypatch.setattr(duo, "part_stats", lambda paths: seen.extend(p.stem for p in paths) or real(paths))
+    monkeypatch.setattr(duo, "part_stats", lambda paths, raw: seen.extend(p.stem for p in paths) or real(paths, raw))
     out = tmp_path / "duo.onnx"
     assert duo.main(["--data", str(data), "--images", "8", "--out", str(out)]) == 0
     assert len(seen) == 8 and all(duo.v1.split_of(s) == "train" for s in seen)  # never the test split
     assert duo.check(out) < 1e-5
     model = FeatureModel("galaxy_duo", use_gpu=False, path=out)
-    assert (model.channels, model.feature_dim) == (6, 128)
+    assert (model.channels, model.feature_dim) == (12, 128)
     images = sorted((data / "images").glob("*.jpg"))[:4]
     np.testing.assert_allclose(extract_features(images, model).features,
                                parts_standardised(out, images, Preprocessing()), atol=2e-4)
