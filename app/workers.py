@@ -4,7 +4,8 @@ A :class:`Job` runs a core function that takes ``progress`` and
 ``should_stop`` keyword arguments on a pool thread and reports back through
 Qt signals, which Qt delivers on the GUI thread (queued connections), so the
 window never freezes and widgets are only touched from the GUI thread.
-Progress is throttled to ~20 updates a second.  Each job carries a generation
+Progress is throttled to ~20 updates a second, except that a new stage (a message
+that differs in more than its numbers) is always shown.  Each job carries a generation
 number; :class:`JobRunner` drops results of jobs that a newer one replaced
 (the ndv pattern), so a cancelled-then-restarted run can never paint stale
 clusters.  No job cancels another unasked: :meth:`JobRunner.start` refuses a
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import time
 import traceback
 from collections import deque
@@ -96,6 +98,7 @@ class Job(QRunnable):
         self.signals = JobSignals()
         self._stop = False
         self._last_emit = 0.0
+        self._last_stage: str | None = None
         self._t0 = 0.0
         self._time_left = TimeLeft()
 
@@ -105,9 +108,10 @@ class Job(QRunnable):
 
     def _progress(self, fraction: float, message: str) -> None:
         now = time.perf_counter()
-        if now - self._last_emit < 0.05 and fraction < 1.0:
-            return
-        self._last_emit = now
+        stage = _stage(message)
+        if now - self._last_emit < 0.05 and fraction < 1.0 and stage == self._last_stage:
+            return  # a count within the same stage: throttled; a new stage always gets through
+        self._last_emit, self._last_stage = now, stage
         elapsed = now - self._t0
         eta = self._time_left.update(elapsed, fraction)
         self.signals.progress.emit(self.generation, float(fraction), message, eta)
@@ -131,6 +135,19 @@ class Job(QRunnable):
                 self.signals.cancelled.emit(self.generation)
             else:
                 self.signals.finished.emit(self.generation, result)
+
+
+_NUMBERS = re.compile(r"[-+]?\d[\d.,:]*")
+
+
+def _stage(message: str) -> str:
+    """The stage a progress message names: its text with the numbers taken out.
+
+    "Extracting features 120/6000" and "... 130/6000" are one stage (throttled);
+    "Training DEC" after "Extracting features" is a new one, shown even within the
+    throttle window, so a short stage between two long ones is never lost.
+    """
+    return _NUMBERS.sub("#", message)
 
 
 def _readable(exc: BaseException) -> str:
