@@ -1,4 +1,5 @@
-"""Choosing galaxy_duo in the window's model box and running Cluster (Ctrl+R) extracts its 128 features."""
+"""galaxy_duo is the model box's default (issue 24); choosing it after another model and running Cluster (Ctrl+R)
+extracts its 128 features."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from PySide6.QtCore import Qt
 def test_choose_galaxy_duo_in_the_model_box_and_cluster(qtbot, window, folder):
     assert window.open_folder(folder)
     s = window.run_settings
+    assert s.model.currentData() == "galaxy_duo" and "default" in s.model.currentText()  # what a new user gets
+    s.model.setCurrentIndex(s.model.findData("galaxy_cnn"))
     index = s.model.findData("galaxy_duo")
     assert index >= 0 and "duo" in s.model.itemText(index)
     s.model.setCurrentIndex(index)

@@ -144,3 +144,17 @@ def test_the_cli_clusters_a_folder_with_galaxy_duo(sample_folder, tmp_path, caps
     assert side["model"]["name"] == "galaxy_duo"
     assert side["model"]["sha256"] == file_sha256(ROOT / "models" / "galaxy_duo.onnx")
     assert len(out.read_text().splitlines()) == 1 + 30
+
+
+def test_the_cli_without_model_uses_galaxy_duo(sample_folder, tmp_path, capsys):
+    """The default since issue 24: a user who names no model gets the duo, recorded in the sidecar."""
+    from core.cli import main
+    from core.features.extract import DEFAULT_MODEL
+
+    assert DEFAULT_MODEL == FEATURE_MODELS.default == "galaxy_duo"
+    folder = Path(shutil.copytree(sample_folder, tmp_path / "imgs"))
+    out = tmp_path / "clusters.csv"
+    assert main(["cluster", str(folder), "--method", "kmeans", "--clusters", "3", "--out", str(out), "--quiet",
+                 "--cpu"]) == 0, capsys.readouterr()
+    side = json.loads(out.with_suffix(".json").read_text())
+    assert side["model"]["name"] == "galaxy_duo"
