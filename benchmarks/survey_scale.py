@@ -4,12 +4,20 @@ One command, two parts, every figure measured in this run:
 
 ``extract``
     The same images through (a) the single-process extractor with one model
-    thread and one decoding thread (what one Dask worker gets), (b) the
+    thread and one decoding thread (what one Dask worker gets), (a1) the same
+    in a fresh process held to one core (a worker's yardstick), (b) the
     single-process extractor as the app runs it (all cores), (c) a Dask local
-    cluster of 1 worker and (d) of 2 workers (``--workers``).  Prints images/s,
-    the speed-up of 2 workers over 1, each worker's throughput against (a), the
-    scheduler's cost per task (empty tasks), and a table extrapolating the time
-    for 10^6 and 10^8 images to N workers from those measured rates.
+    cluster of 1 worker and of ``--workers`` (2), and with ``--old`` (c0) the
+    same workers with Dask's default settings and equal partitions (as before).
+    For each Dask run: each worker's own account (``worker_stats``: images per
+    busy second and per CPU-second inside its tasks, the share of the wall time
+    it was busy) and the CPU seconds of the workers and of this process (client,
+    scheduler, nannies).  Then, each against (a1): (1) the compute rate inside a
+    worker, (2) the wall-clock rate per worker (the goal's figure: it hides no
+    overhead), where the difference went, (3) the same from CPU accounting
+    (other jobs' load left out); the scheduler's cost per task (empty tasks),
+    and the time for 10^6 and 10^8 images on N workers extrapolated from (2)
+    and from (1).
 ``cluster``
     ``--n`` synthetic feature rows (default 1,000,000) at ``--dim`` (64, the
     default model's), drawn from a seeded mixture of ``--k`` Gaussians:
@@ -18,12 +26,13 @@ One command, two parts, every figure measured in this run:
     labels, and the process's peak memory.
 
     .venv/bin/python benchmarks/survey_scale.py                  # both parts
-    .venv/bin/python benchmarks/survey_scale.py --part extract --images 2000 --data DIR
+    .venv/bin/python benchmarks/survey_scale.py --part extract --images 6000 --data DIR [--old]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import sys
@@ -35,7 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.features.distributed import connect, extract_distributed  # noqa: E402
+from core.features.distributed import connect, extract_distributed, worker_stats  # noqa: E402
 from core.features.distributed_spec import DaskSpec  # noqa: E402
 from core.features.extract import FeatureModel, extract_features  # noqa: E402
 from core.images.preprocess import Preprocessing  # noqa: E402
@@ -63,80 +72,192 @@ def _rate(fn) -> tuple[float, object]:
     return dt, out
 
 
-def _pinned_rate(model: str, paths: list[Path], batch: int) -> float:
-    """Images/s of the single-process extractor in a fresh process held to ONE core (``sched_setaffinity``
-    before any thread starts, so the model's and the decoder's threads share it): what a Dask worker
-    with one core has to work with."""
-    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+def _pinned_rate(model: str, paths: list[Path], batch: int, core: int = 0, barrier=None) -> tuple[float, float, float]:
+    """Images/s and images per CPU-second of the single-process extractor in a fresh process held to ONE core
+    (``sched_setaffinity`` before any thread starts, so the model's and the decoder's threads share it): what a
+    Dask worker with one core has to work with.  Third: the model's share of the CPU (the main thread runs it;
+    decoding runs on the decoding thread).  ``core``: which of the allowed cores; ``barrier``: wait there after
+    the warm-up (two such processes then extract at the same time)."""
+    cores = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cores[core % len(cores)]})
     one = FeatureModel(model, use_gpu=False, threads=1)
     prep = Preprocessing()
     extract_features(paths[: batch * 2], one, prep, batch_size=batch, workers=1)  # warm-up
-    t = time.perf_counter()
+    if barrier is not None:
+        barrier.wait()
+    t, c, m = time.perf_counter(), time.process_time(), time.thread_time()
     extract_features(paths, one, prep, batch_size=batch, workers=1)
-    return len(paths) / (time.perf_counter() - t)
+    cpu = time.process_time() - c
+    return len(paths) / (time.perf_counter() - t), len(paths) / cpu, (time.thread_time() - m) / cpu
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes (all their threads) so far."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            t = psutil.Process(pid).cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def _dask_run(paths: list[Path], args: argparse.Namespace, workers: int) -> dict:
+    """One timed extraction on a local cluster of ``workers``: wall time, each worker's own account, CPU seconds.
+
+    A ``LocalCluster`` runs its scheduler and the workers' nannies in this process (beside the client), so this
+    process's CPU is the client's, the scheduler's and the nannies' together; each worker process's CPU splits
+    into the time inside ``extract_partition`` (``worker_stats``) and the rest (event loop, heartbeats, Dask's
+    own profiler, serialising results).
+    """
+    one = FeatureModel(args.model, use_gpu=False, threads=1)
+    prep = Preprocessing()
+    client, close = connect(DaskSpec(workers=workers))
+    try:
+        # warm the workers (model load) on a small partition each, then time the whole set
+        extract_distributed(paths[: args.batch * workers], one, prep, None, client=client,
+                            partition_size=args.batch, batch_size=args.batch)
+        pids = list(client.run(os.getpid).values())
+        client.run(worker_stats, True)
+        here0, workers0, t = _cpu_seconds([os.getpid()]), _cpu_seconds(pids), time.perf_counter()
+        res = extract_distributed(paths, one, prep, None, client=client, partition_size=args.partition,
+                                  batch_size=args.batch)
+        wall = time.perf_counter() - t
+        here, worker_cpu = _cpu_seconds([os.getpid()]) - here0, _cpu_seconds(pids) - workers0
+        stats = list(client.run(worker_stats).values())
+        per_task = float("nan")
+        if workers == 1:
+            tasks = 200
+            t0 = time.perf_counter()
+            client.gather(client.map(lambda i: i, range(tasks), pure=False))
+            per_task = (time.perf_counter() - t0) / tasks
+    finally:
+        close()
+    return {"wall": wall, "res": res, "stats": stats, "here_cpu": here, "worker_cpu": worker_cpu, "per_task": per_task,
+            "load": os.getloadavg()[0]}
+
+
+def _old_way(paths: list[Path], args: argparse.Namespace) -> dict:
+    """The N-worker run as it was before this round: Dask's default settings, partitions all of one size, and
+    the workers' threads free to run on any core."""
+    from core.features import distributed
+
+    settings, cut, hold = distributed.LOCAL_CLUSTER_CONFIG, distributed.partitions, distributed.HOLD_TO_CORES
+    distributed.LOCAL_CLUSTER_CONFIG, distributed.HOLD_TO_CORES = {}, False
+    distributed.partitions = lambda todo, size, workers, batch_size=1: [list(todo[i:i + size])
+                                                                        for i in range(0, len(todo), size)]
+    try:
+        return _dask_run(paths, args, args.workers)
+    finally:
+        distributed.LOCAL_CLUSTER_CONFIG, distributed.partitions, distributed.HOLD_TO_CORES = settings, cut, hold
+
+
+def _table(rates: dict[str, float], per_task: float, partition: int) -> None:
+    """Hours for 10^6 and 10^8 images on N workers at each measured per-worker rate, plus the scheduler's cost."""
+    print(f"\nextrapolation ({per_task * 1000:.2f} ms a task, {partition} images a task; each worker with its own "
+          f"core and disk bandwidth) from the per-worker rates " + "; ".join(f"{k} {v:.1f}/s" for k, v in rates.items()))
+    names = list(rates)
+    print("| workers | " + " | ".join(f"10^6, {k}" for k in names) + " | " + " | ".join(f"10^8, {k}" for k in names) + " |")
+    print("|---|" + "---|" * (2 * len(names)))
+
+    def when(seconds: float) -> str:
+        return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
+
+    for w in (1, 2, 8, 32, 128, 512):
+        cells = [when(total / (w * rates[k]) + (total / partition) * per_task) for total in (1e6, 1e8) for k in names]
+        print(f"| {w} | " + " | ".join(cells) + " |")
 
 
 def part_extract(args: argparse.Namespace) -> None:
     paths = _images(args)
     n = len(paths)
     prep = Preprocessing()
-    print(f"== extraction: {n} images, model {args.model}, batch {args.batch}, partitions of {args.partition}")
+    print(f"== extraction: {n} images, model {args.model}, batch {args.batch}, partitions of {args.partition} "
+          f"(smaller at the end), {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
     one = FeatureModel(args.model, use_gpu=False, threads=1)
     allc = FeatureModel(args.model, use_gpu=False)
     extract_features(paths[: args.batch * 2], one, prep, batch_size=args.batch, workers=1)  # warm-up
     t_a, ref = _rate(lambda: extract_features(paths, one, prep, batch_size=args.batch, workers=1))
     t_b, _ = _rate(lambda: extract_features(paths, allc, prep, batch_size=args.batch))
-    rates = {"(a) single process, 1 thread": n / t_a, "(b) single process, all cores": n / t_b}
-    if hasattr(os, "sched_setaffinity"):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    print(f"(a)  single process, 1 model thread + 1 decoding thread, all cores free: {n / t_a:8.1f} images/s")
+    print(f"(b)  single process, all cores (the plain run):                        {n / t_b:8.1f} images/s")
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            rates["(a1) single process, 1 core"] = pool.submit(_pinned_rate, args.model, paths, args.batch).result()
-    results = {}
-    overhead = float("nan")
-    for workers in (1, args.workers):
-        client, close = connect(DaskSpec(workers=workers))
-        try:
-            # warm the workers (model load) on a small partition each, then time the whole set
-            extract_distributed(paths[: args.batch * workers], one, prep, None, client=client,
-                                partition_size=args.batch, batch_size=args.batch)
-            t, res = _rate(lambda c=client: extract_distributed(paths, one, prep, None, client=c,
-                                                                 partition_size=args.partition, batch_size=args.batch))
-            results[workers] = res
-            rates[f"(c) Dask, {workers} worker(s)"] = n / t
-            if workers == 1:
-                tasks = 200
-                t0 = time.perf_counter()
-                client.gather(client.map(lambda i: i, range(tasks), pure=False))
-                overhead = (time.perf_counter() - t0) / tasks
-        finally:
-            close()
-    same = np.abs(results[args.workers].features - ref.features).max()
-    for name, r in rates.items():
-        print(f"{name:34s} {r:8.1f} images/s")
-    r1, rn = rates["(c) Dask, 1 worker(s)"], rates[f"(c) Dask, {args.workers} worker(s)"]
-    print(f"speed-up, {args.workers} workers over 1: {rn / r1:.2f}x")
-    print(f"per-worker throughput ({args.workers} workers) / single process with 1 thread: "
-          f"{rn / args.workers / rates['(a) single process, 1 thread']:.3f}")
-    print(f"1 worker / single process with 1 thread: {r1 / rates['(a) single process, 1 thread']:.3f}")
-    if "(a1) single process, 1 core" in rates:  # the fair per-core comparison: (a) overlaps decoding on a 2nd core
-        pinned = rates["(a1) single process, 1 core"]
-        print(f"per-worker throughput ({args.workers} workers, a core each) / single process held to 1 core: "
-              f"{rn / args.workers / pinned:.3f}  (goal >= 0.90; needs >= {args.workers} idle cores)")
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pinned, pinned_cpu, pinned_model = pool.submit(_pinned_rate, args.model, paths, args.batch).result()
+    print(f"(a1) the same held to ONE core (the yardstick of a worker with a core): {pinned:8.1f} images/s, "
+          f"{pinned_cpu:.1f} images per CPU-second: {pinned_model / pinned_cpu * 1000:.3f} ms model, "
+          f"{(1 - pinned_model) / pinned_cpu * 1000:.3f} ms decoding and the rest, per image")
+    with multiprocessing.Manager() as manager, \
+            ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        barrier = manager.Barrier(args.workers)
+        halves = [paths[i::args.workers] for i in range(args.workers)]
+        both = [f.result() for f in [pool.submit(_pinned_rate, args.model, part, args.batch, i, barrier)
+                                     for i, part in enumerate(halves)]]
+    together = np.mean([b[0] for b in both]) / pinned
+    together_cpu = np.mean([b[1] for b in both]) / pinned_cpu
+    print(f"(a2) {args.workers} such processes at once, a core each, the images shared: "
+          f"{', '.join(f'{b[0]:.1f}' for b in both)} images/s, {', '.join(f'{b[1]:.1f}' for b in both)} per CPU-second; "
+          f"each against (a1): {together:.3f} (per CPU-second {together_cpu:.3f}): no Dask, so this is what "
+          f"{args.workers} processes sharing this machine's cores, caches and memory cost each other")
+    runs = {w: _dask_run(paths, args, w) for w in (1, args.workers)}
+    if args.old:
+        runs["old"] = _old_way(paths, args)
+    for w, r in runs.items():
+        title = (f"(c) Dask local cluster, {w} worker(s)" if w != "old" else
+                 f"(c0) as it was: {args.workers} workers, Dask's default settings, equal partitions, any core")
+        print(f"\n{title}: wall {r['wall']:.2f} s, {n / r['wall']:.1f} images/s (load average {r['load']:.1f} at its end)")
+        for i, s in enumerate(r["stats"]):
+            print(f"    worker {i}: {s['tasks']:.0f} tasks, {s['images']:.0f} images; inside its tasks "
+                  f"{s['images'] / s['busy_s']:.1f} images per busy second ({s['busy_s']:.2f} s busy, "
+                  f"{s['busy_s'] / r['wall']:.3f} of the wall time), {s['images'] / s['busy_cpu_s']:.1f} per CPU-second: "
+                  f"{s['model_cpu_s'] / s['images'] * 1000:.3f} ms model, "
+                  f"{(s['busy_cpu_s'] - s['model_cpu_s']) / s['images'] * 1000:.3f} ms decoding and the rest, per image")
+        w = args.workers if w == "old" else w
+        task_cpu = sum(s["busy_cpu_s"] for s in r["stats"])
+        print(f"    CPU seconds: workers' tasks {task_cpu:.2f}, workers outside tasks {r['worker_cpu'] - task_cpu:.2f}, "
+              f"this process (client, scheduler, nannies) {r['here_cpu']:.2f}; "
+              f"{r['wall'] * w:.2f} worker-core-seconds of wall time")
+    r1, rn, w = runs[1], runs[args.workers], args.workers
+    rate1, raten = n / r1["wall"], n / rn["wall"]
+    same = np.abs(rn["res"].features - ref.features).max()
+    inside = np.mean([s["images"] / s["busy_s"] for s in rn["stats"]])
+    inside_cpu = np.mean([s["images"] / s["busy_cpu_s"] for s in rn["stats"]])
+    busy = np.mean([s["busy_s"] / rn["wall"] for s in rn["stats"]])
+    all_cpu = rn["worker_cpu"] + rn["here_cpu"]
+    print(f"\nspeed-up, {w} workers over 1: {raten / rate1:.2f}x")
+    print(f"{w} workers, each against (a1), the single process held to one core:")
+    print(f"  (1) compute rate inside the worker (images / busy seconds):      {inside / pinned:.3f}"
+          f"   (per CPU-second: {inside_cpu / pinned_cpu:.3f})")
+    print(f"  (2) wall-clock rate (images / wall seconds / {w}):                {raten / w / pinned:.3f}"
+          f"   <- the goal's figure (>= 0.90): it hides no overhead")
+    print(f"  between them, {1 - raten / w / inside:.1%} of (1): the workers idle {1 - busy:.1%} of the wall time "
+          f"(between tasks, and the first to finish waiting for the last); the client, scheduler and nannies "
+          f"took {rn['here_cpu'] / all_cpu:.1%} of all the run's CPU, the workers' own overhead "
+          f"{(rn['worker_cpu'] - sum(s['busy_cpu_s'] for s in rn['stats'])) / all_cpu:.1%}")
+    print(f"  (3) from CPU accounting (every process's CPU counted, the idle time too; the load of other "
+          f"jobs left out): {n / all_cpu * busy / pinned_cpu:.3f}")
+    inside1 = np.mean([s["images"] / s["busy_s"] for s in r1["stats"]])
+    print(f"  1 worker against (a1): wall {rate1 / pinned:.3f}, inside {inside1 / pinned:.3f}")
+    print(f"  against (a2), {w} plain processes at once (what Dask itself costs): (1) {inside / pinned / together:.3f}, "
+          f"(2) {raten / w / pinned / together:.3f}, (3) {n / all_cpu * busy / pinned_cpu / together_cpu:.3f}")
+    if "old" in runs:
+        ro = runs["old"]
+        old_inside = np.mean([s["images"] / s["busy_s"] for s in ro["stats"]])
+        old_busy = np.mean([s["busy_s"] / ro["wall"] for s in ro["stats"]])
+        old_cpu = ro["worker_cpu"] + ro["here_cpu"]
+        print(f"  as it was (c0): (1) {old_inside / pinned:.3f}, (2) {n / ro['wall'] / w / pinned:.3f}, "
+              f"(3) {n / old_cpu * old_busy / pinned_cpu:.3f}; wall-clock now / then: {ro['wall'] / rn['wall']:.2f}x, "
+              f"CPU seconds then / now: {old_cpu / all_cpu:.2f}x")
     print(f"largest difference of a feature to the single-process row: {same:.2e}")
-    print(f"scheduler cost per task (empty tasks, round trip): {overhead * 1000:.2f} ms")
-    per_worker = rn / args.workers
-    print(f"\nextrapolation (per-worker {per_worker:.1f} images/s measured here, {overhead * 1000:.2f} ms a task,"
-          f" {args.partition} images a task; assumes each worker has its own core and disk bandwidth):")
-    print("| workers | 10^6 images | 10^8 images |")
-    print("|---|---|---|")
-    for w in (1, 2, 8, 32, 128, 512):
-        cells = []
-        for total in (1e6, 1e8):
-            seconds = total / (w * per_worker) + (total / args.partition) * overhead
-            cells.append(f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min")
-        print(f"| {w} | {cells[0]} | {cells[1]} |")
+    print(f"scheduler cost per task (empty tasks, round trip): {r1['per_task'] * 1000:.2f} ms; a task's result "
+          f"shipped to the client: {args.partition * (ref.features.shape[1] * 4 + 100) / 1024:.0f} KB at most "
+          f"(its rows and paths)")
+    _table({"(1) inside": inside, "(2) wall": raten / w, "(3) CPU": n / all_cpu * busy}, r1["per_task"], args.partition)
+    print("((3): images per core-second with every Dask process's CPU and the idle time counted, what an idle core "
+          "each would give; (1) and (2) are wall-clock rates, as fast or slow as this machine's load made them)")
 
 
 def part_cluster(args: argparse.Namespace) -> None:
@@ -190,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--partition", type=int, default=256)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--old", action="store_true",
+                        help="also run the N workers as before (Dask's default settings, equal partitions), same run")
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--k", type=int, default=5)

@@ -153,7 +153,7 @@ def write_parquet_dataset(rows: Sequence[CatalogueRow], folder: str | os.PathLik
     """
     import pyarrow.parquet as pq
 
-    from core.catalog.tables import catalogue_table
+    from core.catalog.tables import catalogue_table, write_parquet
 
     rows_per_file = rows_per_file or PARTITION_ROWS
     ordered = _by_cluster(rows)
@@ -167,7 +167,7 @@ def write_parquet_dataset(rows: Sequence[CatalogueRow], folder: str | os.PathLik
         collected = []
         for n, (a, b) in enumerate(pieces):
             name = f"part-{n:05d}.parquet"
-            table[a:b].write(tmp / name, format="parquet")
+            write_parquet(table[a:b], tmp / name)  # in short conversions: the app's window keeps the GIL
             meta = pq.read_metadata(tmp / name)
             meta.set_file_path(name)
             collected.append(meta)

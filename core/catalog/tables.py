@@ -60,6 +60,10 @@ COLUMN_META: dict[str, tuple[str | None, str, str]] = {
     "ellipticity": (None, "src.ellipticity", "ellipticity 1 - b/a"),
     "colour": (None, "phot.color", "colour index from the image bands"),
 }
+#: Rows converted per call while a table is built or written as Parquet. Each conversion (numpy's list to
+#: text array, pyarrow's numpy text to Arrow) holds the GIL for its whole length; the app writes catalogues
+#: on a worker thread while its window needs the GIL every few ms (the house budget: no stall over 100 ms).
+CHUNK_ROWS = 8_192
 #: Prefixes of per-class probability columns (one per class, added by the row builder).
 PROBABILITY_PREFIXES = ("p_", "prob_", "proba_")
 
@@ -92,10 +96,20 @@ def _rows_as_columns(rows: Sequence[CatalogueRow]) -> dict[str, list[object]]:
 
 
 def _as_array(values: list[object]) -> np.ndarray:
-    """Text stays text (an 18-digit SDSS objid is never turned into a float); numbers become float64 or int64."""
+    """Text stays text (an 18-digit SDSS objid is never turned into a float); numbers become float64 or int64.
+
+    Text is converted :data:`CHUNK_ROWS` cells at a time into an array as wide as
+    the longest text (the dtype ``np.array(cells, dtype=str)`` gives): numpy
+    converts a list of strings in one call that holds the GIL (tens of ms at
+    10^5 rows, more when the machine is busy), which the app's window, waiting on
+    the GIL while an export job runs, would feel.
+    """
     if any(isinstance(v, str) for v in values):
-        return np.array(["" if v is None or (isinstance(v, float) and v != v) else printable(str(v)) for v in values],
-                        dtype=str)
+        cells = ["" if v is None or (isinstance(v, float) and v != v) else printable(str(v)) for v in values]
+        out = np.empty(len(cells), dtype=f"<U{max(1, max(map(len, cells), default=0))}")
+        for a in range(0, len(cells), CHUNK_ROWS):
+            out[a:a + CHUNK_ROWS] = cells[a:a + CHUNK_ROWS]
+        return out
     arr = np.asarray(values)
     if arr.dtype.kind in "iub":
         return arr.astype(np.int64)
@@ -123,7 +137,8 @@ def catalogue_table(rows: Sequence[CatalogueRow], record: Mapping[str, object] |
 
     table = Table()
     for name, values in _rows_as_columns(rows).items():
-        table[name] = _as_array(values) if values else np.array([], dtype=str if name in ("path", "id") else float)
+        table.add_column(_as_array(values) if values else np.array([], dtype=str if name in ("path", "id") else float),
+                         name=name, copy=False)  # the array is ours: no second copy (one long GIL hold) of it
         unit, ucd, description = column_meta(name)
         if unit:
             table[name].unit = unit
@@ -183,6 +198,43 @@ def _write_fits(table: Table, path: Path) -> None:
         table.write(path, format="fits", overwrite=True)
 
 
+def write_parquet(table: Table, path: str | os.PathLike[str]) -> Path:
+    """Write ``table`` as the Parquet file astropy writes, its rows converted :data:`CHUNK_ROWS` at a time.
+
+    ``Table.write(format="parquet")`` converts each column to Arrow in one call
+    that holds the GIL: a text column of 100,000 rows held it for 100-200 ms, and
+    the app's window froze that long while the export job ran (issue 22).  Here
+    astropy writes the table without its rows (the schema, and its metadata:
+    units, UCDs, descriptions, string lengths and the run record, all of which
+    depend on the columns' dtypes, never on the rows), and the rows follow in
+    slices of :data:`CHUNK_ROWS`, each a short conversion, written as one row
+    group (as astropy writes it) by pyarrow, which releases the GIL while it
+    encodes.  ``Table.read`` reads back the same table.  A table astropy
+    serialises otherwise (mixins such as ``Time``, masked, multidimensional or
+    object columns) is written by astropy itself, as before.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    table[:0].write(path, format="parquet", overwrite=True)
+    schema = pq.read_schema(path)
+    plain = not table.has_masked_columns and all(table[c].ndim == 1 and table[c].dtype.kind in "biufUS"
+                                                 for c in table.colnames)
+    if not plain or list(schema.names) != list(table.colnames) or len(table) == 0:
+        table.write(path, format="parquet", overwrite=True)
+        return path
+    columns = []
+    for name, field in zip(schema.names, schema):
+        data = table[name].data
+        data = data.astype(data.dtype.newbyteorder("<"), copy=False)  # Parquet is little-endian, as astropy does
+        columns.append(pa.chunked_array([pa.array(data[a:a + CHUNK_ROWS], type=field.type)
+                                         for a in range(0, len(data), CHUNK_ROWS)], type=field.type))
+    with pq.ParquetWriter(path, schema, version="2.4") as writer:
+        writer.write_table(pa.Table.from_arrays(columns, schema=schema), row_group_size=len(table))
+    return path
+
+
 def write_table(rows: Sequence[CatalogueRow], path: str | os.PathLike[str], fmt: str,
                 record: Mapping[str, object] | None = None) -> Path:
     """Write the rows as an astropy table in ``fmt`` (``fits``, ``votable``, ``ascii.ecsv``, ``parquet``)."""
@@ -192,6 +244,8 @@ def write_table(rows: Sequence[CatalogueRow], path: str | os.PathLike[str], fmt:
         return _atomic(path, lambda tmp: _write_votable(table, tmp))
     if fmt == "fits":
         return _atomic(path, lambda tmp: _write_fits(table, tmp))
+    if fmt == "parquet":
+        return _atomic(path, lambda tmp: write_parquet(table, tmp))
     return _atomic(path, lambda tmp: table.write(tmp, format=fmt, overwrite=True))
 
 

@@ -9,7 +9,8 @@ over worker processes.  :func:`extract_distributed` is the distributed twin of
 
 How the work is cut and kept
     The images whose rows the project's feature cache does not hold yet are
-    cut into *partitions* of ``partition_size`` paths.  Each partition is one
+    cut into *partitions* of ``partition_size`` paths, smaller ones at the end
+    so the workers finish together (:func:`partitions`).  Each partition is one
     Dask task, named after the cache key and the partition's paths, so the same
     work always has the same name.  A worker runs the ordinary single-process
     extractor on its partition (same model file, checked by SHA-256 on the
@@ -32,6 +33,7 @@ Dask is imported only here, and this module only when ``--workers`` or
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -39,6 +41,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+from distributed.diagnostics.plugin import WorkerPlugin  # this module is imported only for a Dask run
 
 from core.features.distributed_spec import DEFAULT_PARTITION, DaskSpec
 from core.features.extract import FEATURE_MODELS, FeatureModel, extract_features
@@ -48,23 +51,95 @@ from core.images.preprocess import Preprocessing
 from core.progress import Cancelled, ProgressFn, StopFn
 from core.store.cache import FeatureCache
 
+#: Dask settings of the local cluster :func:`connect` starts: the periodic work of Dask's own event loops,
+#: made rarer.  Each worker ran a stack sampler every 10 ms on its event loop (only the dashboard's
+#: "Profile" page reads it), and every process checked its loop every 20 ms and sampled CPU, memory and
+#: disk every 500 ms; on a worker that shares its core with the extraction that took 4-9% of the CPU
+#: inside its tasks (``benchmarks/survey_scale.py``).  A cluster of your own (``--scheduler``) keeps its
+#: settings; ``docs/survey.md`` says how to set the same there.
+LOCAL_CLUSTER_CONFIG: dict[str, object] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.admin.system-monitor.disk": False,
+}
+
+
+#: Whether :func:`connect` gives each worker of a local cluster cores of its own (see :class:`HoldToCores`).
+HOLD_TO_CORES = True
+
+
+def _hold_to(cores: Sequence[int]) -> None:
+    """Hold every thread of this process, and so every thread it starts later, to ``cores`` (Linux)."""
+    try:
+        tids = [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        tids = [0]  # no /proc: the calling thread (and the threads it starts)
+    for tid in tids:
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            os.sched_setaffinity(tid, set(cores))
+
+
+def core_shares(cores: Sequence[int], workers: int) -> list[list[int]]:
+    """The cores each of ``workers`` workers gets: as many as all get, none shared while there are enough."""
+    cores, workers = list(cores), max(1, workers)
+    if workers >= len(cores):  # a core each, taken in turn
+        return [[cores[i % len(cores)]] for i in range(workers)]
+    return [cores[i * len(cores) // workers:(i + 1) * len(cores) // workers] for i in range(workers)]
+
+
+class HoldToCores(WorkerPlugin):
+    """A Dask worker plugin: worker ``i`` of a local cluster runs on its own share of the cores, only there.
+
+    A worker is two threads, the model's and the decoder's.  Left free, two
+    workers' four threads wander over two cores, and a batch decoded on one core
+    is read by the model on the other: per CPU-second a worker then extracted
+    0.86-0.89 of a one-core process, while two plain processes held to a core
+    each kept 1.0 (``benchmarks/survey_scale.py``, (a2)).  Held, each worker is
+    that process.  With more cores than workers each gets an equal share
+    (:func:`core_shares`), so no core is left out.  The plugin runs on every
+    worker that starts, restarted ones included.  Used only by :func:`connect`
+    for a local cluster; a cluster of your own places its workers.
+    """
+
+    name = "galaxy-sorter-hold-to-cores"
+
+    def __init__(self, shares: Sequence[Sequence[int]]) -> None:
+        self.shares = [list(s) for s in shares]
+
+    def setup(self, worker) -> None:  # distributed.Worker
+        """Hold the worker to its share (workers of a ``LocalCluster`` are named 0, 1, ...)."""
+        try:
+            index = int(worker.name)
+        except (TypeError, ValueError):
+            return
+        _hold_to(self.shares[index % len(self.shares)])
+
 
 def connect(spec: DaskSpec):  # -> (distributed.Client, Callable[[], None])
     """A Dask client for ``spec`` and a function that closes what was started.
 
     A local cluster uses worker processes (not threads: onnxruntime and the
     decoders release the GIL only in parts) with nannies, so a worker that dies
-    is restarted and its task rescheduled.  Every port it opens (scheduler, workers,
+    is restarted and its task rescheduled, with :data:`LOCAL_CLUSTER_CONFIG`
+    (the workers take it when they start), each worker on its own cores
+    (:class:`HoldToCores`).  Every port it opens (scheduler, workers,
     dashboard) is on 127.0.0.1, the dashboard's on a free one.
     """
+    import dask
     from distributed import Client, LocalCluster
 
     if spec.scheduler:
         client = Client(spec.scheduler)
         return client, client.close
-    cluster = LocalCluster(n_workers=int(spec.workers or 1), threads_per_worker=1, processes=True,
-                           host="127.0.0.1", dashboard_address="127.0.0.1:0")
+    n = int(spec.workers or 1)
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address="127.0.0.1:0")
     client = Client(cluster)
+    cores = sorted(os.sched_getaffinity(0)) if HOLD_TO_CORES and hasattr(os, "sched_getaffinity") else []
+    if n > 1 and len(cores) > 1:
+        client.register_plugin(HoldToCores(core_shares(cores, n)))
 
     def close() -> None:
         client.close()
@@ -114,6 +189,26 @@ def _worker_model(name: str, path: str, sha256: str, use_gpu: bool, threads: int
     return model
 
 
+#: What this worker process spent inside :func:`extract_partition` (read by :func:`worker_stats`).
+_STATS: dict[str, float] = {"tasks": 0, "images": 0, "busy_s": 0.0, "busy_cpu_s": 0.0, "model_cpu_s": 0.0}
+
+
+def worker_stats(reset: bool = False) -> dict[str, float]:
+    """This worker's partitions, images, and wall and CPU seconds inside :func:`extract_partition`.
+
+    ``model_cpu_s`` is the CPU of the task's own thread, which runs the model
+    (the decoding runs on the extractor's decoding thread: the rest of ``busy_cpu_s``).
+    Also ``process_cpu_s``, the whole process's CPU seconds (its event loop,
+    heartbeats and Dask's own profiler included), so a benchmark can tell the
+    extraction's time from the worker's overhead.  Read it on every worker with
+    ``client.run(worker_stats)``; ``reset`` zeroes the counters after reading.
+    """
+    out = dict(_STATS, process_cpu_s=time.process_time())
+    if reset:
+        _STATS.update(tasks=0, images=0, busy_s=0.0, busy_cpu_s=0.0, model_cpu_s=0.0)
+    return out
+
+
 def extract_partition(paths: Sequence[str], name: str, model_path: str, sha256: str, prep: dict,
                       batch_size: int, use_gpu: bool, threads: int) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
     """Run on a worker: the features of one partition, as the single-process extractor computes them.
@@ -122,10 +217,41 @@ def extract_partition(paths: Sequence[str], name: str, model_path: str, sha256: 
     the files that could not be read.  Plain types only, so any Dask
     serialisation carries them.
     """
+    t0, c0, m0 = time.perf_counter(), time.process_time(), time.thread_time()
     model = _worker_model(name, model_path, sha256, use_gpu, threads)
     res = extract_features([Path(p) for p in paths], model, Preprocessing(**prep), cache=None,
                            batch_size=batch_size, workers=1)
+    _STATS["tasks"] += 1
+    _STATS["images"] += len(paths)
+    _STATS["busy_s"] += time.perf_counter() - t0
+    _STATS["busy_cpu_s"] += time.process_time() - c0
+    _STATS["model_cpu_s"] += time.thread_time() - m0
     return [str(p) for p in res.paths], res.features, [(s.path, s.reason) for s in res.skipped]
+
+
+def partitions(todo: Sequence[Path], size: int, workers: int, batch_size: int = 1) -> list[list[Path]]:
+    """Cut ``todo`` into tasks: ``size`` images each, then smaller ones at the end (guided self-scheduling).
+
+    With equal tasks the run ends when the last one does, and the workers that
+    finished first wait: up to one whole partition's time (with 6,000 images in
+    partitions of 256 on 2 workers, 4-13% of the run, ``benchmarks/survey_scale.py``).
+    Here a task is ``size`` images while more than ``2 x workers x size`` remain;
+    after that each is ``1 / (2 x workers)`` of what remains, so the workers end
+    within a small task of each other while most of the work still goes in large
+    tasks (the scheduler's cost per task stays negligible).  Sizes are whole
+    batches (``batch_size``, when ``size`` is a multiple of it), so every worker
+    batches the images as the single-process extractor does and the rows stay
+    identical; none is under one batch.  The cut depends only on its arguments,
+    so the same work has the same task names.
+    """
+    step, workers, n = max(1, batch_size), max(1, workers), len(todo)
+    out, i = [], 0
+    while i < n:
+        guided = -(-(n - i) // (2 * workers))  # ceil: a share of what remains
+        k = min(size, max(step, -(-guided // step) * step))  # whole batches, at least one, at most size
+        out.append(list(todo[i:i + k]))
+        i += k
+    return out
 
 
 def _task_name(cache_key: str, part: Sequence[Path]) -> str:
@@ -171,12 +297,12 @@ def extract_distributed(
     prep = prep or Preprocessing()
     all_paths, key, rows, todo = cached_rows(paths, model, prep, cache)
     total = len(all_paths)
+    n_workers = len(client.scheduler_info()["workers"])
     if progress:
-        progress(len(rows) / total if total else 1.0,
-                 f"{len(rows)} cached, {len(todo)} to compute on {len(client.scheduler_info()['workers'])} Dask worker(s)")
+        progress(len(rows) / total if total else 1.0, f"{len(rows)} cached, {len(todo)} to compute on {n_workers} Dask worker(s)")
     start = time.perf_counter()
     skipped: list[SkippedFile] = []
-    parts = [todo[i:i + partition_size] for i in range(0, len(todo), partition_size)]
+    parts = partitions(todo, partition_size, n_workers, batch_size)
     futures = [client.submit(extract_partition, [str(p) for p in part], model.name, str(model.path), model.sha256,
                              prep.as_dict(), batch_size, model.use_gpu, threads_per_worker,
                              key=_task_name(key, part), retries=2)

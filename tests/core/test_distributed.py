@@ -20,7 +20,14 @@ import pytest
 pytest.importorskip("distributed", reason="Dask is not installed (pip install 'galaxy-sorter[survey]')")
 
 from core.cli import main  # noqa: E402
-from core.features.distributed import connect, extract_distributed  # noqa: E402
+from core.features.distributed import (  # noqa: E402
+    LOCAL_CLUSTER_CONFIG,
+    connect,
+    core_shares,
+    extract_distributed,
+    partitions,
+    worker_stats,
+)
 from core.features.distributed_spec import DaskSpec  # noqa: E402
 from core.features.extract import FeatureModel, extract_features  # noqa: E402
 from core.images.preprocess import Preprocessing  # noqa: E402
@@ -69,6 +76,44 @@ def test_two_workers_give_the_single_process_rows_and_store_each_once(survey, cl
         np.testing.assert_array_equal(again.features, res.features)
     finally:
         store.close()
+
+
+@pytest.mark.slow
+def test_each_worker_accounts_for_its_tasks_and_runs_without_the_profiler(survey, client):
+    """What ``benchmarks/survey_scale.py`` reads from the workers, and the quieter settings of the local cluster."""
+
+    def settings() -> tuple[object, ...]:
+        import dask
+
+        return tuple(dask.config.get(k) for k in LOCAL_CLUSTER_CONFIG)
+
+    assert set(client.run(settings).values()) == {tuple(LOCAL_CLUSTER_CONFIG.values())}
+    paths = _paths(survey)[:100]
+    client.run(worker_stats, True)
+    extract_distributed(paths, FeatureModel("galaxy_cnn", use_gpu=False), Preprocessing(), None, client=client,
+                        partition_size=32, batch_size=16)
+    stats = list(client.run(worker_stats).values())
+    assert sum(s["images"] for s in stats) == len(paths)
+    assert sum(s["tasks"] for s in stats) == len(partitions(paths, 32, 2, 16))
+    for s in stats:
+        assert s["tasks"] == 0 or 0 < s["busy_cpu_s"] <= s["process_cpu_s"] and s["busy_s"] > 0
+
+
+def _thread_cores() -> list[list[int]]:
+    """The cores each thread of this process may run on."""
+    return [sorted(os.sched_getaffinity(int(t))) for t in os.listdir("/proc/self/task")]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs at least two cores this process may use (Linux)")
+def test_each_local_worker_runs_on_cores_of_its_own_all_its_threads(client):
+    shares = core_shares(sorted(os.sched_getaffinity(0)), 2)
+    by_worker = client.run(_thread_cores)
+    held = [threads[0] for threads in by_worker.values()]
+    assert sorted(held) == sorted(shares)  # one share each, none shared
+    for threads in by_worker.values():
+        assert all(t == threads[0] for t in threads)  # the event loop, the task thread, every other thread
 
 
 @pytest.mark.slow
