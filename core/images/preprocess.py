@@ -17,7 +17,10 @@ A model may also declare a crop of its own in its metadata
 user's crop it frames the central galaxy at a fixed multiple of its measured
 second-moment radius, so a galaxy a sixth of the usual size reaches the network
 at the same apparent size as in training (issue 24).  The training script calls
-the same function, so training and extraction agree on scale.
+the same function, so training and extraction agree on scale.  A model may
+hold several views of each image (``galaxy_sorter.views``, :class:`ModelView`,
+:func:`model_square`): ``galaxy_duo`` runs galaxy_cnn on the user's crop and
+galaxy_cnn2 on the measured one, stacked as the channels of one input.
 
 Optionally the features are averaged over the 8 rotations and flips of the
 crop (morphology does not depend on orientation); see
@@ -26,6 +29,8 @@ crop (morphology does not depend on orientation); see
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -190,12 +195,85 @@ def measured_crop(image: np.ndarray, scale: float = MEASURED_CROP_SCALE, whole: 
     three in four).  ``models/train_galaxy_net2.py`` crops its training images
     with this very function.
     """
-    fraction = measured_fraction(image, scale)
-    if fraction >= 1.0 and whole is not None and min(whole.shape[:2]) > min(image.shape[:2]):
-        grown = measured_fraction(whole, scale) * min(whole.shape[:2])
-        if grown > min(image.shape[:2]):
-            return centre_crop(whole, grown / min(whole.shape[:2]))
-    return centre_crop(image, fraction)
+    return measured_crops(image, (scale,), whole)[0]
+
+
+def measured_crops(image: np.ndarray, scales: Sequence[float], whole: np.ndarray | None = None,
+                   min_fraction: float = 0.08) -> list[np.ndarray]:
+    """:func:`measured_crop` at several ``scales``, the galaxy measured once (a multi-scale view costs one measure)."""
+    def fraction(radius: float | None, scale: float) -> float:
+        return 1.0 if radius is None else float(np.clip(scale * radius, min_fraction, 1.0))
+
+    radius = moment_radius(image)
+    outer: list[float | None] = []  # the radius in ``whole``, measured the first time a crop needs it
+    crops = []
+    for scale in scales:
+        side = fraction(radius, scale)
+        if side >= 1.0 and whole is not None and min(whole.shape[:2]) > min(image.shape[:2]):
+            if not outer:
+                outer.append(moment_radius(whole))
+            grown = fraction(outer[0], scale) * min(whole.shape[:2])
+            if grown > min(image.shape[:2]):
+                crops.append(centre_crop(whole, grown / min(whole.shape[:2])))
+                continue
+        crops.append(centre_crop(image, side))
+    return crops
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """One view of an image that a model's input holds.
+
+    Parameters
+    ----------
+    crop : {"none", "measured"}
+        ``"none"``: the user's crop as it is; ``"measured"``: :func:`measured_crop`
+        at ``crop_scale`` radii inside it.
+    crop_scale : float
+        Side of the measured crop in second-moment radii.
+    size : int
+        Side of the view's square in pixels (centred, zero-padded, in an input
+        square that may be larger: the largest view's).
+    """
+
+    crop: str = "none"
+    crop_scale: float = MEASURED_CROP_SCALE
+    size: int = 48
+
+    def __post_init__(self) -> None:
+        if self.crop not in ("none", "measured"):
+            raise ValueError(f"a model view's crop is 'none' or 'measured', not {self.crop!r}")
+
+
+def parse_views(text: str | None) -> tuple[ModelView, ...] | None:
+    """The views of a model's ``galaxy_sorter.views`` metadata (a JSON list of :class:`ModelView` fields); None if absent."""
+    if not text:
+        return None
+    return tuple(ModelView(**item) for item in json.loads(text))
+
+
+def model_square(image: np.ndarray, prep: Preprocessing, views: Sequence[ModelView], size: int) -> np.ndarray:
+    """One image as a model's input square: the user's crop, then each view's crop, resized and stacked.
+
+    Each view's RGB square is centred in a ``size`` x ``size`` square (zero
+    around a smaller view) and the views follow one another as channels, so a
+    model of two views gets a (size, size, 6) array; the ONNX graph slices each
+    view back out (``models/export_galaxy_duo.py``).  One view gives the plain
+    (size, size, 3) square.  Rotations (:func:`dihedral_variants`) keep a
+    centred view centred.
+    """
+    crop = crop_image(image, prep)
+    measured = iter(measured_crops(crop, [v.crop_scale for v in views if v.crop == "measured"], whole=image))
+    squares = []
+    for view in views:
+        seen = next(measured) if view.crop == "measured" else crop
+        square = resize_square(seen, view.size)
+        if view.size < size:
+            a = (size - view.size) // 2
+            b = size - view.size - a
+            square = np.pad(square, ((a, b), (a, b), (0, 0)))
+        squares.append(square)
+    return squares[0] if len(squares) == 1 else np.concatenate(squares, axis=2)
 
 
 def resize_square(image: np.ndarray, size: int) -> np.ndarray:
@@ -223,10 +301,11 @@ def to_model_input(images: list[np.ndarray], scale: float, offset: float, out: n
     Parameters
     ----------
     images : list of ndarray
-        RGB uint8 squares of one size, each of shape (size, size, 3).
+        RGB uint8 squares of one size, each of shape (size, size, 3) (3 channels per view:
+        (size, size, 6) for a model of two views, :func:`model_square`).
     scale, offset : float
         The model's normalisation.
-    out : ndarray of shape (len(images), 3, size, size), float32, optional
+    out : ndarray of shape (len(images), channels, size, size), float32, optional
         Where to write the batch: a slice of a preallocated batch lets worker
         threads prepare each image in place, so the thread running the model
         never stacks, converts or transposes (that copy cost a tenth of the
@@ -234,13 +313,13 @@ def to_model_input(images: list[np.ndarray], scale: float, offset: float, out: n
 
     Returns
     -------
-    ndarray of shape (len(images), 3, size, size), float32
+    ndarray of shape (len(images), channels, size, size), float32
         ``out`` when given.  The values are bit-identical either way: each is
         ``float32(x) * float32(scale) + float32(offset)`` rounded in float32.
     """
     if out is None:
-        size = images[0].shape[0] if images else 0
-        out = np.empty((len(images), 3, size, size), np.float32)
+        size, channels = (images[0].shape[0], images[0].shape[2]) if images else (0, 3)
+        out = np.empty((len(images), channels, size, size), np.float32)
     s32, o32 = np.float32(scale), np.float32(offset)
     for row, image in zip(out, images):
         np.multiply(image.transpose(2, 0, 1), s32, out=row)

@@ -71,7 +71,7 @@ def test_every_extension_point_lists_what_it_had():
     # (at least: new entries may follow without touching this test)
     assert CLUSTER_METHODS.names()[:6] == ("dec", "kmeans", "pca-kmeans", "agglomerative", "dbscan", "dec-raw")
     assert CLUSTER_METHODS.default == "dec"
-    assert {"xception", "efficientnet_lite0"} <= set(FEATURE_MODELS.names()) and FEATURE_MODELS.default == "galaxy_cnn"
+    assert {"xception", "efficientnet_lite0"} <= set(FEATURE_MODELS.names()) and FEATURE_MODELS.default == "galaxy_duo"
     assert PROJECTION_METHODS.names()[:3] == ("pca", "tsne", "lda")
     assert COLOURINGS.names()[:3] == ("cluster", "label", "confidence")
     assert EXPORT_FORMATS.names()[0] == "csv"

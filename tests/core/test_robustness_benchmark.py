@@ -65,3 +65,23 @@ def test_plot_is_written(tmp_path):
 
     img = cv2.imread(str(tmp_path / "r.png"))
     assert img is not None and img.shape[0] > 100 and (img < 250).any()
+
+
+def test_summary_gives_clean_worst_and_gap_per_model_and_judges_the_goal():
+    scores = {("hsc", "as is", "galaxy_cnn", "kmeans"): (0.90, 0.55), ("hsc", "size 1/3", "galaxy_cnn", "kmeans"): (0.70, 0.30),
+              ("hsc", "as is", "galaxy_duo", "kmeans"): (0.91, 0.60), ("hsc", "size 1/3", "galaxy_duo", "kmeans"): (0.89, 0.52),
+              ("hsc", "as is", "galaxy_duo", "probe"): (0.93, float("nan")),
+              ("hsc", "size 1/3", "galaxy_duo", "probe"): (0.91, float("nan"))}
+    lines = bench.summary(scores, ["galaxy_cnn", "galaxy_duo"], ["probe", "kmeans"])
+    rows = {tuple(c.strip() for c in line.split("|")[2:4]): line for line in lines[2:]}
+    assert set(rows) == {("galaxy_cnn", "kmeans"), ("galaxy_duo", "kmeans"), ("galaxy_duo", "probe")}
+    assert "0.700 (0.300), size 1/3 | 0.200 | no" in rows[("galaxy_cnn", "kmeans")]
+    assert "0.890 (0.520), size 1/3 | 0.020 | yes" in rows[("galaxy_duo", "kmeans")]
+    assert "0.910, size 1/3 | 0.020 | no" in rows[("galaxy_duo", "probe")]  # under the probe's 0.92
+
+
+def test_the_benchmark_refuses_a_method_it_does_not_know():
+    import pytest
+
+    with pytest.raises(SystemExit):
+        bench.main(["--methods", "probe,nosuch", "--sets", "kaggle"])

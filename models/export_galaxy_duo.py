@@ -1,0 +1,203 @@
+"""Build ``models/galaxy_duo.onnx``: galaxy_cnn and galaxy_cnn2 on the same image, their features side by side.
+
+Why (issue 24): galaxy_cnn (48 px, the user's crop) is the better representation
+of galaxies framed as in its training set (GC1-HSC, half S/N), galaxy_cnn2 (64 px,
+each galaxy cropped to its own measured size, trained on shrunk, one-band,
+blurred and noisy views) the one that holds when the galaxy is small in its
+frame.  Neither wins everywhere; the linear probe and k-means on both feature
+sets together keep most of each one's strength (``benchmarks/robustness.py
+--model galaxy_duo``; docs/models.md has the table).  No training: this script
+only composes the two committed ONNX graphs.
+
+The file
+    Input ``(batch, 12, 64, 64)``, four views of each image, three channels each:
+    galaxy_cnn's 48 px square of the user's crop (centred, zero around it), then
+    galaxy_cnn2's 64 px squares of the galaxy's measured crop at 4, 5 and 6.5
+    second-moment radii (0.8, 1 and 1.3 times the 5 it was trained at: the
+    measured radius is noisy, and the mean over three framings is steadier than
+    one; test-time multi-scale).  ``core.images.preprocess.model_square`` makes
+    the input from the ``galaxy_sorter.views`` metadata, the graph slices each
+    view back out, runs each network once on its views stacked along the batch
+    axis and averages galaxy_cnn2's three.  Output: 128 features, galaxy_cnn's
+    64 then galaxy_cnn2's 64, each feature standardised by the mean and spread
+    it has on Kaggle training-split images (``--images`` of them, drawn with
+    ``--seed``, measured through the unstandardised graph), so neither block
+    dominates k-means (DEC standardises its input itself).  A fixed, recorded
+    standardisation, not one fitted to the opened folder: a galaxy's features
+    do not depend on which folder it is in, so the feature cache stays valid.
+
+Data provenance
+    The standardisation reads Kaggle training-split images only
+    (``train_galaxy_net.split_of``); never the test split or GALAXY CRUISE.
+
+Command that made the committed file::
+
+    .venv/bin/python models/export_galaxy_duo.py --images 1500 --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(HERE.parent))
+
+import train_galaxy_net as v1  # noqa: E402
+
+OUT = HERE / "galaxy_duo.onnx"
+NAME = "galaxy_duo"
+#: The parts, in feature order, each with the views it sees (``core.images.preprocess.ModelView`` fields); a part
+#: of several views gives the mean of its features over them.  galaxy_cnn2 sees its measured crop at 0.8, 1 and 1.3
+#: times the 5 radii it was trained at (test-time multi-scale: the measured radius is noisy, the mean is steadier).
+PARTS: tuple[tuple[str, tuple[dict[str, object], ...]], ...] = (
+    ("galaxy_cnn", ({"crop": "none", "size": 48},)),
+    ("galaxy_cnn2", tuple({"crop": "measured", "crop_scale": c, "size": 64} for c in (4.0, 5.0, 6.5))),
+)
+
+
+def compose(stats: list[tuple[np.ndarray, np.ndarray]] | None, meta: dict[str, str], out: Path = OUT) -> None:
+    """Write one ONNX graph that runs every part on its slices of the input and concatenates the standardised features.
+
+    A part's views are stacked along the batch axis, so its network runs once
+    (on ``views x batch`` rows), and the mean over the views is taken after.
+    ``stats=None`` writes the graph unstandardised (mean 0, spread 1): the file
+    :func:`main` measures the standardisation with.
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    parts = [onnx.load(str(HERE / f"{name}.onnx")) for name, _ in PARTS]
+    size = max(int(view["size"]) for _, views in PARTS for view in views)
+    nodes, inits, tails, channel = [], [], [], 0
+    for k, ((name, views), model) in enumerate(zip(PARTS, parts)):
+        graph = onnx.compose.add_prefix(model, f"{name}/").graph
+        dim = int(graph.output[0].type.tensor_type.shape.dim[1].dim_value)
+        mean, std = stats[k] if stats is not None else (np.zeros(dim, np.float32), np.ones(dim, np.float32))
+        inits += [numpy_helper.from_array(np.array([1, 2, 3], np.int64), f"{name}/slice_axes"),
+                  numpy_helper.from_array(np.array([len(views), -1, dim], np.int64), f"{name}/by_view"),
+                  numpy_helper.from_array(mean.astype(np.float32), f"{name}/train_mean"),
+                  numpy_helper.from_array(std.astype(np.float32), f"{name}/train_std")]
+        sliced = []
+        for j, view in enumerate(views):
+            a, side = (size - int(view["size"])) // 2, int(view["size"])
+            inits += [numpy_helper.from_array(np.array([channel, a, a], np.int64), f"{name}/starts{j}"),
+                      numpy_helper.from_array(np.array([channel + 3, a + side, a + side], np.int64), f"{name}/ends{j}")]
+            nodes.append(helper.make_node("Slice", ["input", f"{name}/starts{j}", f"{name}/ends{j}", f"{name}/slice_axes"],
+                                          [f"{name}/view{j}"]))
+            sliced.append(f"{name}/view{j}")
+            channel += 3
+        nodes.append(helper.make_node("Concat", sliced, [graph.input[0].name], axis=0))
+        nodes += list(graph.node)
+        inits += list(graph.initializer)
+        nodes += [helper.make_node("Reshape", [graph.output[0].name, f"{name}/by_view"], [f"{name}/per_view"]),
+                  helper.make_node("ReduceMean", [f"{name}/per_view"], [f"{name}/mean"], axes=[0], keepdims=0),
+                  helper.make_node("Sub", [f"{name}/mean", f"{name}/train_mean"], [f"{name}/centred"]),
+                  helper.make_node("Div", [f"{name}/centred", f"{name}/train_std"], [f"{name}/standardised"])]
+        tails.append((f"{name}/standardised", dim))
+    nodes.append(helper.make_node("Concat", [t for t, _ in tails], ["features"], axis=1))
+    graph = helper.make_graph(
+        nodes, NAME, [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", channel, size, size])],
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", sum(d for _, d in tails)])], inits)
+    model = helper.make_model(graph, opset_imports=list(parts[0].opset_import), producer_name="galaxy_sorter")
+    model.ir_version = parts[0].ir_version
+    views = [dict(view) for _, vs in PARTS for view in vs]
+    onnx.helper.set_model_props(model, {
+        "galaxy_sorter.name": NAME, "galaxy_sorter.input_size": str(size), "galaxy_sorter.channel_order": "RGB",
+        "galaxy_sorter.scale": repr(1 / 255), "galaxy_sorter.offset": "0.0", "galaxy_sorter.views": json.dumps(views),
+        **meta})
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out))
+
+
+def part_stats(paths: list[Path], raw: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Mean and standard deviation of each part's (view-averaged) features on ``paths``, read through the
+    unstandardised duo ``raw`` and the product's input path (0.5 crop)."""
+    from core.features.extract import FeatureModel, extract_features
+    from core.images.preprocess import Preprocessing
+
+    feats = extract_features(paths, FeatureModel(NAME, use_gpu=False, path=raw), Preprocessing(),
+                             batch_size=64).features.astype(np.float64)
+    stats, start = [], 0
+    for dim in part_dims():
+        block = feats[:, start : start + dim]
+        stats.append((block.mean(0).astype(np.float32), (block.std(0) + 1e-6).astype(np.float32)))
+        start += dim
+    return stats
+
+
+def part_dims() -> list[int]:
+    """Each part's number of features."""
+    import onnxruntime as ort
+
+    return [int(ort.InferenceSession(str(HERE / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+                .get_outputs()[0].shape[1]) for name, _ in PARTS]
+
+
+def check(out: Path, seed: int = 0) -> float:
+    """Max |duo - (each part on each of its views, averaged, standardised)| on random inputs."""
+    import onnx
+    import onnxruntime as ort
+
+    proto = onnx.load(str(out))
+    size = int({p.key: p.value for p in proto.metadata_props}["galaxy_sorter.input_size"])
+    inits = {i.name: onnx.numpy_helper.to_array(i) for i in proto.graph.initializer}
+    channels = 3 * sum(len(views) for _, views in PARTS)
+    x = np.random.default_rng(seed).random((4, channels, size, size), dtype=np.float32)
+    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    want, channel = [], 0
+    for name, views in PARTS:
+        part = ort.InferenceSession(str(HERE / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+        runs = []
+        for view in views:
+            a, side = (size - int(view["size"])) // 2, int(view["size"])
+            runs.append(part.run(None, {"input": np.ascontiguousarray(x[:, channel : channel + 3, a : a + side,
+                                                                         a : a + side])})[0])
+            channel += 3
+        want.append((np.mean(runs, axis=0) - inits[f"{name}/train_mean"]) / inits[f"{name}/train_std"])
+    return float(np.abs(got - np.hstack(want)).max())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=v1.DATA, help="the Kaggle folder (images/, labels.csv)")
+    parser.add_argument("--images", type=int, default=1500, help="training-split images for the standardisation")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    labels = v1.load_labels(args.data / "labels.csv")
+    paths = sorted(p for p in (args.data / "images").iterdir() if p.stem in labels and v1.split_of(p.stem) == "train")
+    rng = np.random.default_rng(args.seed)
+    paths = [paths[i] for i in np.sort(rng.choice(len(paths), min(args.images, len(paths)), replace=False))]
+    parts = ", ".join(f"{name}.onnx (sha256 {v1_sha(HERE / f'{name}.onnx')[:12]})" for name, _ in PARTS)
+    meta = {
+        "galaxy_sorter.source": (f"composed by models/export_galaxy_duo.py --images {args.images} --seed {args.seed} "
+                                 f"from {parts}; standardised on {len(paths)} Galaxy Zoo Kaggle images (train "
+                                 "split: sha1(GalaxyID) % 100 < 80)"),
+        "galaxy_sorter.weights": "galaxy_cnn and galaxy_cnn2 (mean of 3 measured crops) side by side (Galaxy Sorter, "
+                                 "trained on Galaxy Zoo 2 (Kaggle) labels)",
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / f"{NAME}.onnx"
+        compose(None, meta, raw)
+        stats = part_stats(paths, raw)
+    compose(stats, meta, args.out)
+    print(f"wrote {args.out} ({args.out.stat().st_size / 2**20:.1f} MB; max |duo - parts| = {check(args.out):.1e})")
+    return 0
+
+
+def v1_sha(path: Path) -> str:
+    """SHA-256 of a part's file (recorded in the duo's metadata)."""
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
