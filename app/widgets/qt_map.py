@@ -10,11 +10,11 @@ on top, so a selection change never re-renders the whole cloud.
 
 pyqtgraph's own ``setData(brush=...)`` and ``setBrush`` still walk the points in
 Python (a ``mkBrush`` call and a symbol-atlas key per point: 0.3-0.5 s at
-60,000), so :class:`_StyledScatter` fills the item's point array with numpy:
+60,000), so :class:`~app.widgets.qt_scatter.StyledScatter` fills the item's point array with numpy:
 each point carries a small integer style, the atlas is asked for one symbol per
 style, and a recolour writes only the points whose style changed.  A user's
 label is a style too (a ring of the colour), so labelling a galaxy restyles
-one point and repaints only its few pixels (see :class:`_StyledScatter`).
+one point and repaints only its few pixels (see :class:`~app.widgets.qt_scatter.StyledScatter`).
 
 Above ``BIG_POINTS`` (200,000) points, :class:`~app.widgets.qt_bigmap.BigMap`
 draws a density image when zoomed out and only the visible points when zoomed
@@ -30,116 +30,11 @@ from PySide6.QtGui import QBrush, QColor, QPainterPath
 from PySide6.QtWidgets import QButtonGroup, QGraphicsPathItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from app.widgets.qt_bigmap import BIG_POINTS, BigMap, points_in_polygon
+from app.widgets.qt_scatter import StyledScatter
 
 MODES = ("pan", "rect", "lasso")
 MAP_BACKGROUND = "#1e1e1e"
 LEGEND_DELAY_MS = 40  # the legend's counts follow a label this much later, in a repaint of their own
-
-
-class _StyledScatter(pg.ScatterPlotItem):
-    """A ``ScatterPlotItem`` whose points are styled from a small table of styles, vectorised.
-
-    Uses the item's documented record array (``data``: x, y, pen, brush,
-    sourceRect, ...) and its symbol atlas, with one atlas lookup per distinct
-    style instead of one per point.
-
-    A restyle of a few points repaints only the region around them: the item
-    asks the scene to update that rectangle, and while painting it draws only
-    the points that overlap the exposed rectangle (``viewRect`` is narrowed to
-    it, which pyqtgraph's paint uses to cull).  Labelling one galaxy of 60,000
-    so repaints a few dozen pixels, not the whole cloud.
-    """
-
-    #: Above this many changed points a restyle repaints the whole item.
-    PARTIAL_LIMIT = 256
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        # exposedRect is only the dirty part when this flag is set (else the whole bounding rect)
-        self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption)
-        self._exposed = None
-
-    def viewRect(self):  # noqa: N802 (pyqtgraph API)
-        """The visible bounds, narrowed to the exposed rectangle while painting (pyqtgraph culls to it)."""
-        rect = super().viewRect()
-        if self._exposed is not None and rect is not None:
-            return rect.intersected(self._exposed)
-        return rect
-
-    def paint(self, p, option, widget) -> None:  # noqa: D102 (Qt override)
-        self._exposed = option.exposedRect if self._exportOpts is False else None
-        try:
-            super().paint(p, option, widget)
-        finally:
-            self._exposed = None
-
-    def _rects(self, styles: list[tuple[object, QBrush]], style: np.ndarray) -> np.ndarray:
-        """Atlas rectangle of the symbol of each point's (pen, brush) style ``styles[style[i]]``.
-
-        Only the styles in use are looked up (the atlas renders any it lacks).
-        """
-        used, inverse = np.unique(style, return_inverse=True)
-        keys = [(self.opts["symbol"], self.opts["size"], self.opts["pen"] if styles[u][0] is None else styles[u][0],
-                 styles[u][1]) for u in used]
-        rects = np.zeros(len(used), dtype=self.data.dtype["sourceRect"])
-        if keys:
-            rects[:] = self.fragmentAtlas[keys]
-        return rects[inverse.ravel()]
-
-    @staticmethod
-    def _tables(styles: list[tuple[object, QBrush]]) -> tuple[np.ndarray, np.ndarray]:
-        pens, brushes = np.empty(len(styles), object), np.empty(len(styles), object)
-        pens[:] = [pen for pen, _ in styles]
-        brushes[:] = [brush for _, brush in styles]
-        return pens, brushes
-
-    def set_styled(self, x: np.ndarray, y: np.ndarray, styles: list[tuple[object, QBrush]],
-                   style: np.ndarray) -> None:
-        """Replace the points: point ``i`` at ``(x[i], y[i])`` drawn with ``styles[style[i]]`` (pen, brush)."""
-        pens, brushes = self._tables(styles)
-        data = np.empty(len(x), dtype=self.data.dtype)  # object fields start as None: "the default"
-        data["x"], data["y"] = x, y
-        data["size"] = -1
-        data["visible"] = True
-        data["data"] = np.arange(len(x))
-        data["pen"] = pens[style] if len(styles) else None
-        data["brush"] = brushes[style] if len(styles) else None
-        data["sourceRect"] = self._rects(styles, style) if len(styles) else 0
-        self.data = data
-        # What ScatterPlotItem.addPoints does after filling its array, minus the per-point styling.
-        self.prepareGeometryChange()
-        self.informViewBoundsChanged()
-        self.bounds = [None, None]
-        self.invalidate()
-        self.sigPlotChanged.emit(self)
-
-    def restyle(self, rows: np.ndarray, styles: list[tuple[object, QBrush]], style: np.ndarray) -> None:
-        """Give the points ``rows`` the styles ``styles[style]`` (``style`` aligned with ``rows``)."""
-        if len(rows) == 0:
-            return
-        pens, brushes = self._tables(styles)
-        self.data["pen"][rows] = pens[style]
-        self.data["brush"][rows] = brushes[style]
-        self.data["sourceRect"][rows] = self._rects(styles, style)
-        if len(rows) > self.PARTIAL_LIMIT or self._region(rows[:1]) is None:
-            self.invalidate()
-            return
-        # a few scattered points: a small rectangle each; more: the box around them
-        for part in ([rows[i : i + 1] for i in range(len(rows))] if len(rows) <= 16 else [rows]):
-            self.update(self._region(part))
-
-    def _region(self, rows: np.ndarray):
-        """The item-coordinate rectangle covering the symbols of ``rows`` (None: not shown yet)."""
-        from PySide6.QtCore import QRectF
-
-        px, py = self.pixelVectors()
-        if px is None or py is None:
-            return None
-        half = float(self.data["sourceRect"]["w"][rows].max()) / 2 + 2  # pixels, with a margin for antialiasing
-        dx, dy = abs(px.x()) * half + abs(py.x()) * half, abs(px.y()) * half + abs(py.y()) * half
-        x, y = self.data["x"][rows], self.data["y"][rows]
-        return QRectF(float(x.min()) - dx, float(y.min()) - dy, float(x.max() - x.min()) + 2 * dx,
-                      float(y.max() - y.min()) + 2 * dy)
 
 
 class _SafeLegend(pg.LegendItem):
@@ -219,7 +114,7 @@ class QtClusterMap(QWidget):
         self.plot.plotItem.hideButtons()  # pyqtgraph's auto-range "A" in the corner: a stray button to the user
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
-        self.scatter = _StyledScatter(pxMode=True, size=6, pen=None)
+        self.scatter = StyledScatter(pxMode=True, size=6, pen=None)
         self.selected = np.zeros(0, np.int64)  # image indices outlined on the map
         self.selected_item = pg.ScatterPlotItem(pxMode=True, size=9, pen=pg.mkPen("#ffffff", width=1.5), brush=None)
         self.hover_item = pg.ScatterPlotItem(pxMode=True, size=14, pen=pg.mkPen("#ffff00", width=2), brush=None)
