@@ -50,7 +50,7 @@ from app.widgets.qt_tables import QtClusterTable
 from app.widgets.qt_text import ElidedLabel
 from app.widgets.qt_thumbnails import THUMB, QtThumbnailGrid, ThumbnailCache
 from app.workers import JobRunner
-from core.colouring import COLOURINGS, Colouring, cluster_color, colouring, is_colouring
+from core.colouring import COLOURINGS, Colouring, cluster_color, colouring, is_colouring, uses_labels
 from core.images.display import Stretch
 from core.images.io import image_id
 from core.images.preprocess import Preprocessing
@@ -101,7 +101,8 @@ class MapView:
         project.events.coords_changed.connect(self.render)
         project.events.columns_changed.connect(self.recolor)
         events = project.events
-        for signal in (events.labels_changed, events.classes_changed, events.clusters_changed, events.round_changed):
+        events.labels_changed.connect(lambda rows: self.recolor(None if uses_labels(self.mode) else rows))
+        for signal in (events.classes_changed, events.clusters_changed, events.round_changed):
             signal.connect(lambda *_: self.recolor())
         project.selection.changed.connect(lambda indices, _source: self.map.set_selection(indices))
 
@@ -190,10 +191,13 @@ class MapView:
         self._mark_user_labelled()
         self.map.set_selection(p.selection.indices)
 
-    def recolor(self) -> None:
-        """Recolour the points in place (labels, classes or clusters changed)."""
+    def recolor(self, labelled: np.ndarray | None = None) -> None:
+        """Recolour the points in place (labels, classes or clusters changed); ``labelled`` rows: only their rings."""
         p = self.project
         if p is None or len(p) == 0:
+            return
+        if labelled is not None:  # a label, under a colouring that ignores labels: its rings, O(rows) (issue 22)
+            self.map.mark_user_labelled(labelled, np.array([p.user_labels[r] is not None for r in labelled], bool))
             return
         c = self._colouring()
         if c.values is not None:

@@ -127,6 +127,7 @@ class QtClusterMap(QWidget):
         self._style = np.zeros(0, np.int64)  # per point: 2 * (index into _style_colors) + ringed
         self._style_colors: list[str] = []  # grows; one cached QBrush (and ring pen) per entry
         self._ringed = np.zeros(0, bool)  # per point: the user labelled it (drawn as a ring)
+        self._groups: np.ndarray | None = None  # the groups as drawn (see _recolor_changed)
         self._pens: dict[str, object] = {}
         self._brushes: dict[str, QBrush] = {}
         self._legend_key: tuple = ()
@@ -192,7 +193,9 @@ class QtClusterMap(QWidget):
         keys, inverse, counts = self._group(groups)
         if len(self._ringed) != len(self.coords):
             self._ringed = np.zeros(len(self.coords), bool)
-        self._style = (2 * self._style_of(keys, colors)).astype(np.int32)[inverse] + self._ringed.astype(np.int32)
+        key_style = self._style_of(keys, colors).astype(np.int32)
+        self._style = (2 * key_style)[inverse] + self._ringed.astype(np.int32)
+        self._keep_groups(groups, keys, inverse, counts, key_style)
         self._update_legend(keys, counts, colors, names)
         self.hover_item.setData([], [])
         if self.big.set_points(auto_range):
@@ -242,11 +245,51 @@ class QtClusterMap(QWidget):
         """Recolour the points without moving them; only points whose colour changed are touched."""
         if len(groups) != len(self.coords):
             return
+        if self._recolor_changed(np.asarray(groups), colors, names):
+            return
         keys, inverse, counts = self._group(groups)
-        style = (2 * self._style_of(keys, colors)).astype(np.int32)[inverse]
+        key_style = self._style_of(keys, colors).astype(np.int32)
+        style = (2 * key_style)[inverse]
         style += self._ringed  # in place: one pass less at a million points
         self._restyle(style)
+        self._keep_groups(groups, keys, inverse, counts, key_style)
         self._update_legend(keys, counts, colors, names)
+
+    def _keep_groups(self, groups: np.ndarray, keys: np.ndarray, inverse: np.ndarray, counts: np.ndarray,
+                     key_style: np.ndarray) -> None:
+        """Remember the groups as drawn, so the next :meth:`set_colors` finds the changed points by one comparison."""
+        self._groups = np.array(groups, copy=True)  # the caller may change its array in place (a label)
+        self._group_keys, self._group_of, self._group_counts, self._key_style = keys, inverse, counts, key_style
+
+    def _recolor_changed(self, groups: np.ndarray, colors: dict[object, str], names: dict[object, str] | None) -> bool:
+        """Restyle only the points whose group changed, when the groups' colours stay (returns False otherwise).
+
+        One comparison with the groups as drawn finds them; the legend's counts move by
+        those points alone.  A label on a million points so costs one pass, not the
+        half-dozen of a regrouping (counting, looking up and comparing every point's style).
+        Falls back (False) when a group appears or empties, or a group's colour changes.
+        """
+        old = self._groups
+        if old is None or old.shape != groups.shape or old.dtype != groups.dtype:
+            return False
+        rows = np.flatnonzero(groups != old)
+        if len(rows) > max(1, len(groups) // 8):  # most points move: regrouping is as quick
+            return False
+        keys, new = self._group_keys, groups[rows]
+        idx = np.searchsorted(keys, new).clip(0, max(0, len(keys) - 1))
+        key_style = self._style_of(keys, colors).astype(np.int32)
+        if len(rows) and (len(keys) == 0 or not np.array_equal(keys[idx], new)):
+            return False  # a group the map has not drawn yet
+        if not np.array_equal(key_style, self._key_style):
+            return False
+        counts = self._group_counts + np.bincount(idx, minlength=len(keys)) - np.bincount(
+            self._group_of[rows], minlength=len(keys))
+        if not counts.all():
+            return False  # a group empties: its legend entry goes
+        self._group_of[rows], self._group_counts, old[rows] = idx, counts, new
+        self._restyle_rows(rows, 2 * key_style[idx] + self._ringed[rows])
+        self._update_legend(keys, counts, colors, names)
+        return True
 
     def set_continuous(self, values: np.ndarray, title: str) -> None:
         """Colour by a value in [0, 1] (for example the confidence), in 10 steps (10 cached brushes)."""
@@ -301,11 +344,24 @@ class QtClusterMap(QWidget):
     def _restyle(self, style: np.ndarray) -> None:
         """Apply a new style per point, touching only the points whose style changed."""
         rows = np.flatnonzero(style != self._style)
-        if self.big.active:
-            self.big.restyle(rows, style)
-        else:
-            self.scatter.restyle(rows, self._styles(), style[rows])
+        old = self._style[rows]
         self._style = style
+        self._draw_restyled(rows, old)
+
+    def _restyle_rows(self, rows: np.ndarray, style: np.ndarray) -> None:
+        """Give the points ``rows`` the styles ``style`` (aligned with ``rows``): no pass over every point."""
+        changed = self._style[rows] != style
+        rows, style = rows[changed], style[changed]
+        old = self._style[rows]
+        self._style[rows] = style
+        self._draw_restyled(rows, old)
+
+    def _draw_restyled(self, rows: np.ndarray, old: np.ndarray) -> None:
+        """Redraw the points ``rows``, whose style was ``old`` and is now ``self._style[rows]``."""
+        if self.big.active:
+            self.big.restyle(rows, old)
+        else:
+            self.scatter.restyle(rows, self._styles(), self._style[rows])
 
     def set_user_labelled(self, indices: np.ndarray) -> None:
         """Draw the points the user labelled as rings of their colour, apart from the model's solid dots.
@@ -317,9 +373,23 @@ class QtClusterMap(QWidget):
         idx = idx[(idx >= 0) & (idx < len(self.coords))]
         ringed = np.zeros(len(self.coords), bool)
         ringed[idx] = True
+        rows = np.flatnonzero(ringed != self._ringed) if len(self._ringed) == len(ringed) else np.arange(len(ringed))
         self._ringed = ringed
         if len(self._style) == len(ringed):
-            self._restyle(self._style - self._style % 2 + ringed)
+            self._restyle_rows(rows, self._style[rows] - self._style[rows] % 2 + ringed[rows])
+
+    def mark_user_labelled(self, rows: np.ndarray, labelled: np.ndarray) -> None:
+        """The points ``rows`` are (``labelled`` True) or are no longer the user's labels: their rings only.
+
+        What a label key changes on the map: O(len(rows)), where
+        :meth:`set_user_labelled` compares every point.
+        """
+        rows = np.asarray(rows, np.int64)
+        keep = (rows >= 0) & (rows < len(self._ringed))
+        rows, labelled = rows[keep], np.asarray(labelled, bool)[keep]
+        self._ringed[rows] = labelled
+        if len(self._style) == len(self._ringed):
+            self._restyle_rows(rows, self._style[rows] - self._style[rows] % 2 + labelled)
 
     @property
     def user_labelled(self) -> np.ndarray:
