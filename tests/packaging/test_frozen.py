@@ -206,6 +206,74 @@ def test_frozen_bundle_ships_the_python_archive_once_and_drops_unused_parts(froz
     assert bool(cuda) == (FLAVOUR == "gpu"), f"{FLAVOUR} flavour with CUDA provider files {cuda}"
     assert not any(INTERNAL.glob("pyarrow/libarrow_flight*")) and any(INTERNAL.glob("pyarrow/libparquet*"))
     assert not any((INTERNAL / name).exists() for name in NOT_BUNDLED | {"numba", "llvmlite"})
+    # issue 22's cuts: one libarrow_python (the name the modules load), no GTK 3 of the build machine (Qt's
+    # GTK theme plugin stays and loads the desktop's), no CUDA runtime in the cpu flavour, no cosmology
+    assert [p.name for p in INTERNAL.glob("pyarrow/libarrow_python.so*")] == ["libarrow_python.so.2600"]
+    assert not any(INTERNAL.glob("libgtk-3.so*")) and not any(INTERNAL.glob("libcairo.so*"))
+    assert (INTERNAL / "PySide6" / "Qt" / "plugins" / "platformthemes" / "libqgtk3.so").is_file()
+    if FLAVOUR == "cpu":
+        assert not any(INTERNAL.glob("libcudart.so*"))
+    assert not (INTERNAL / "astropy" / "cosmology").exists() and not (INTERNAL / "astropy" / "timeseries").exists()
+    leftovers = [p for pattern in ("pyarrow/include", "pyarrow/tests", "**/*.pyx", "**/*.h", "**/*.c")
+                 for p in INTERNAL.glob(pattern)]
+    assert not leftovers, leftovers[:5]  # sources and headers nothing reads at run time
+    # the same library shipped by two wheels is one file and a link to it
+    gfortran = sorted(INTERNAL.glob("*.libs/libgfortran-040039e1*"))
+    assert sum(not p.is_symlink() for p in gfortran) == 1, gfortran
+
+
+def test_frozen_models_are_stored_in_16_bits_and_run_in_the_frozen_app(frozen, tmp_path):
+    """Xception and Lite0 are shipped in 16-bit storage (packaging/weight_storage.py); the rest as built."""
+    import onnxruntime as ort
+
+    for name in ("xception", "efficientnet_lite0"):
+        path = INTERNAL / "models" / f"{name}.onnx"
+        meta = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+        assert "int16" in meta.get("galaxy_sorter.weights_storage", ""), name
+        source = ROOT / "models" / f"{name}.onnx"
+        if source.is_file():
+            assert path.stat().st_size < 0.53 * source.stat().st_size
+    for name in ("galaxy_cnn", "galaxy_cnn2", "xception_int8"):  # exact copies
+        source = ROOT / "models" / f"{name}.onnx"
+        if source.is_file():
+            assert (INTERNAL / "models" / f"{name}.onnx").read_bytes() == source.read_bytes()
+    work = _sample_copy(tmp_path / "few")
+    for p in sorted(work.glob("*.png"))[8:]:
+        p.unlink()
+    out = tmp_path / "x.csv"
+    r = subprocess.run([str(frozen), "cluster", str(work), "--model", "xception", "--method", "kmeans", "--clusters",
+                        "2", "--out", str(out)], capture_output=True, text=True, timeout=600, env=_env())
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert len(list(csv.DictReader(open(out)))) == 8
+
+
+#: Issue 22's goal for the packaged app: 1.0 GB (10^9 bytes, counted as packaging/size_report.py does).
+SIZE_GOAL = 1_000_000_000
+#: What each flavour measured when built by this spec plus about 1% (docs/packaging.md, issue 22's second round:
+#: cpu 1,131.0 MB; gpu 1,426.6 MB, built before the last 9.9 MB of sources and headers went): a guard against the
+#: bundle growing back unnoticed. It is not the goal, which the cpu test below holds.
+SIZE_BUDGET = {"cpu": 1_143_000_000, "gpu": 1_441_000_000}
+
+
+def _bundle_bytes() -> int:
+    spec = importlib.util.spec_from_file_location("size_report", ROOT / "packaging" / "size_report.py")
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    return sum(size for _path, size in report._files(DIST))
+
+
+def test_frozen_bundle_stays_within_its_measured_size(frozen):
+    size = _bundle_bytes()
+    assert size <= SIZE_BUDGET[FLAVOUR], (f"the {FLAVOUR} bundle is {size / 1e6:,.0f} MB, over its budget of "
+                                          f"{SIZE_BUDGET[FLAVOUR] / 1e6:,.0f} MB: python packaging/size_report.py {DIST}")
+
+
+@pytest.mark.xfail(strict=True, reason="issue 22's 1.0 GB goal is not met yet (docs/packaging.md says what is left); "
+                   "when it is, this test passes, fails as strict, and the mark comes off")
+def test_frozen_cpu_bundle_meets_the_1gb_goal(frozen):
+    if FLAVOUR != "cpu":
+        pytest.skip("the goal is the cpu flavour's (the gpu flavour adds onnxruntime's CUDA provider)")
+    assert _bundle_bytes() <= SIZE_GOAL
 
 
 def test_frozen_app_writes_parquet_folders_and_says_what_hats_needs(frozen, tmp_path):
