@@ -241,11 +241,16 @@ class QtClusterMap(QWidget):
             out += [(None, self._brush(c)), (self._ring_pen(c), self._brush(MAP_BACKGROUND))]
         return out
 
-    def set_colors(self, groups: np.ndarray, colors: dict[object, str], names: dict[object, str] | None = None) -> None:
-        """Recolour the points without moving them; only points whose colour changed are touched."""
+    def set_colors(self, groups: np.ndarray, colors: dict[object, str], names: dict[object, str] | None = None,
+                   rows: np.ndarray | None = None) -> None:
+        """Recolour the points without moving them; only points whose colour changed are touched.
+
+        ``rows``: the only points whose group may have changed, when the caller knows (a label):
+        then not even one pass compares every point's group.
+        """
         if len(groups) != len(self.coords):
             return
-        if self._recolor_changed(np.asarray(groups), colors, names):
+        if self._recolor_changed(np.asarray(groups), colors, names, rows):
             return
         keys, inverse, counts = self._group(groups)
         key_style = self._style_of(keys, colors).astype(np.int32)
@@ -261,7 +266,8 @@ class QtClusterMap(QWidget):
         self._groups = np.array(groups, copy=True)  # the caller may change its array in place (a label)
         self._group_keys, self._group_of, self._group_counts, self._key_style = keys, inverse, counts, key_style
 
-    def _recolor_changed(self, groups: np.ndarray, colors: dict[object, str], names: dict[object, str] | None) -> bool:
+    def _recolor_changed(self, groups: np.ndarray, colors: dict[object, str], names: dict[object, str] | None,
+                         rows: np.ndarray | None = None) -> bool:
         """Restyle only the points whose group changed, when the groups' colours stay (returns False otherwise).
 
         One comparison with the groups as drawn finds them; the legend's counts move by
@@ -272,7 +278,11 @@ class QtClusterMap(QWidget):
         old = self._groups
         if old is None or old.shape != groups.shape or old.dtype != groups.dtype:
             return False
-        rows = np.flatnonzero(groups != old)
+        if rows is None:
+            rows = np.flatnonzero(groups != old)
+        else:
+            rows = np.unique(np.asarray(rows, np.int64))
+            rows = rows[groups[rows] != old[rows]]
         if len(rows) > max(1, len(groups) // 8):  # most points move: regrouping is as quick
             return False
         keys, new = self._group_keys, groups[rows]

@@ -193,9 +193,12 @@ def _drawn(w) -> tuple[np.ndarray, object]:
     return big._counts.copy(), big.image.qimage.copy()
 
 
-def test_one_label_key_repaints_only_its_bins_and_equals_a_recount(small_big, qtbot):
+def test_one_label_key_repaints_only_its_bins_and_equals_a_recount(small_big, qtbot, monkeypatch):
     """Colour by label, a number key labels one galaxy: its bin's pixels change in place, exactly as a full
-    recount of every point would draw them, and the image is neither recounted nor rendered again."""
+    recount of every point would draw them; neither the colouring is recomputed nor the image recounted or
+    rendered again."""
+    import app.map_view
+
     w, p = small_big
     w.color_combo.setCurrentIndex(w.color_combo.findData("label"))
     assert w.map_view.mode == "label"
@@ -206,32 +209,35 @@ def test_one_label_key_repaints_only_its_bins_and_equals_a_recount(small_big, qt
     big = w.map.big
     before_counts, before_image = _drawn(w)
     recounts: list[int] = []
+    original = app.map_view.colouring
+    monkeypatch.setattr(app.map_view, "colouring", lambda *a: (recounts.append(-1), original(*a))[1])
     density = big._density
     big._density = lambda visible, *view: (recounts.append(len(visible)), density(visible, *view))
     qtbot.keyClick(w, Qt.Key.Key_1)
     assert p.user_labels[row] == p.classes[0].name
     after_counts, after_image = _drawn(w)
-    assert recounts == [] and big._shares_pixels()  # painted in place: no recount, no new QImage
+    assert recounts == [] and big._shares_pixels()  # painted in place: no recolouring, no recount, no new QImage
     assert not np.array_equal(before_counts, after_counts) and after_image != before_image
     big._density = density
     big.refresh(force=True)  # the full recount of every point, from the map's styles
     recount_counts, recount_image = _drawn(w)
     np.testing.assert_array_equal(after_counts, recount_counts)
     assert after_image == recount_image
-    label_colour = QColor(p.color_of(p.classes[0].name)).getRgb()[:3]
-    assert tuple(big._rgba.reshape(-1, 4)[big._bin[row], :3]) == label_colour or big._counts[big._bin[row]].max() > 1
+    drawn = w.map._style.copy()
+    w.map_view.render()  # the colouring recomputed whole, every point drawn anew: the same styles
+    np.testing.assert_array_equal(w.map._style, drawn)
 
 
 def test_a_label_under_cluster_colours_redraws_its_ring_only(small_big, qtbot, monkeypatch):
     """Colour by cluster, a label key changes the galaxy's ring alone: the colouring is not recomputed (a sort
     of every cluster number at 10^6 galaxies) and the map's styles equal a fresh drawing's."""
-    import app.views
+    import app.map_view
 
     w, p = small_big
     assert w.map_view.mode == "cluster"
     calls: list[str] = []
-    original = app.views.colouring
-    monkeypatch.setattr(app.views, "colouring", lambda project, name: (calls.append(name), original(project, name))[1])
+    original = app.map_view.colouring
+    monkeypatch.setattr(app.map_view, "colouring", lambda project, name: (calls.append(name), original(project, name))[1])
     w.show_cluster(2)
     row = int(p.selection.indices[0])
     qtbot.keyClick(w, Qt.Key.Key_2)
