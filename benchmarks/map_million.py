@@ -16,7 +16,7 @@ the widget's own work and, where a repaint follows, with it (offscreen).
 
 One label is timed twice: the widget's ``set_colors`` after one point's group
 changed, and what the window's map view does on ``labels_changed`` (colour by
-cluster: the galaxy's ring).  ``--compare REV`` prints only those, for REV's
+cluster: the galaxy's ring; colour by label: its colour).  ``--compare REV`` prints only those, for REV's
 ``app/`` and ``core/`` and this checkout's, in alternating processes of the same run.
 """
 
@@ -121,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{labels['widget_paint'] * 1000:17.1f}  16")
     print(f"  a label through the window's map view:   {labels['window'] * 1000:11.1f}  "
           f"{labels['window_paint'] * 1000:17.1f}  16   (labels_changed, colour by cluster)")
+    print(f"  the same under colour by label:          {labels['label'] * 1000:11.1f}  "
+          f"{labels['label_paint'] * 1000:17.1f}  16   (the galaxy recoloured)")
     print(f"  hover (mouse-move handler, per move):    {t_hover * 1000:11.3f}  {'':17s}  5"
           f"   ({index} answer = scan of every point: {hover_ok}/50)")
     print(f"  lasso, 200 vertices, {len(picked[-1]):,} points: {t_lasso * 1000:11.1f}  {'':17s}  100")
@@ -143,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def one_label(app, w, centres, groups, coords, colors, rng, set_data: bool = True) -> dict[str, float]:
     """Median seconds of one label, without and with its repaint: (widget) ``set_colors`` after one point's
-    group changed in the caller's array; (window) what the app's map view does on ``labels_changed`` under
-    colour by cluster, on a :class:`~core.project.Project` holding the points (the store write left out)."""
+    group changed in the caller's array; (window, label) what the app's map view does on ``labels_changed``
+    under colour by cluster and colour by label, on a :class:`~core.project.Project` holding the points
+    (the store write left out)."""
     from app.views import MapView
     from core.project import Project
 
@@ -176,8 +179,15 @@ def one_label(app, w, centres, groups, coords, colors, rng, set_data: bool = Tru
         p.events.labels_changed.emit(np.array([i], np.int64))
 
     window = time_split(key, app, 9)
+    view.set_mode("label")  # colour by label: the label recolours its galaxy
+    key()  # the class's first label adds its colour to the map (a regrouping, once): not timed
+    app.processEvents()
+    by_label = time_split(key, app, 5)
     w.hovered.disconnect(view._on_hover)  # the project's paths are empty: no hover thumbnail to draw later
-    return {"widget": widget[0], "widget_paint": widget[1], "window": window[0], "window_paint": window[1]}
+    view.set_mode("cluster")
+    app.processEvents()
+    return {"widget": widget[0], "widget_paint": widget[1], "window": window[0], "window_paint": window[1],
+            "label": by_label[0], "label_paint": by_label[1]}
 
 
 def compare(rev: str, n: int, k: int, rounds: int = 2) -> int:
@@ -201,7 +211,8 @@ def compare(rev: str, n: int, k: int, rounds: int = 2) -> int:
           f"{rounds} alternating processes each, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print("  (ms, median of each process's median)      old       new   old/new  budget")
     for key, what in (("widget", "set_colors, one group changed"), ("widget_paint", "  with repaint"),
-                      ("window", "window's map view on a label"), ("window_paint", "  with repaint")):
+                      ("window", "window's map view on a label"), ("window_paint", "  with repaint"),
+                      ("label", "the same, colour by label"), ("label_paint", "  with repaint")):
         a = statistics.median(r[key] for r in runs["old"]) * 1000
         b = statistics.median(r[key] for r in runs["new"]) * 1000
         print(f"  {what:40s} {a:8.1f}  {b:8.1f}  {a / b:7.1f}x  16")
