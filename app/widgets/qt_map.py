@@ -263,7 +263,11 @@ class QtClusterMap(QWidget):
     def _keep_groups(self, groups: np.ndarray, keys: np.ndarray, inverse: np.ndarray, counts: np.ndarray,
                      key_style: np.ndarray) -> None:
         """Remember the groups as drawn, so the next :meth:`set_colors` finds the changed points by one comparison."""
-        self._groups = np.array(groups, copy=True)  # the caller may change its array in place (a label)
+        groups = np.asarray(groups)
+        if self._groups is not None and self._groups.shape == groups.shape and self._groups.dtype == groups.dtype:
+            np.copyto(self._groups, groups)  # into the same buffer: no fresh pages at 10^6 points
+        else:
+            self._groups = groups.copy()  # the caller may change its array in place (a label)
         self._group_keys, self._group_of, self._group_counts, self._key_style = keys, inverse, counts, key_style
 
     def _recolor_changed(self, groups: np.ndarray, colors: dict[object, str], names: dict[object, str] | None,
@@ -279,7 +283,10 @@ class QtClusterMap(QWidget):
         if old is None or old.shape != groups.shape or old.dtype != groups.dtype:
             return False
         if rows is None:
-            rows = np.flatnonzero(groups != old)
+            changed = groups != old
+            if np.count_nonzero(changed) > max(1, len(groups) // 8):
+                return False  # most points move (a recolour of all): regrouping is as quick
+            rows = np.flatnonzero(changed)
         else:
             rows = np.unique(np.asarray(rows, np.int64))
             rows = rows[groups[rows] != old[rows]]
