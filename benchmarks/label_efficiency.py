@@ -14,7 +14,8 @@ the labels of every image NOT labelled, for
 
 * ``loop``: the app's loop, :func:`core.learning.active.suggest` (typical first,
   uncertain later) and one :func:`core.learning.finetune.finetune_round` after each
-  batch (DEC fine-tuning plus the class-balanced head; final labels combined);
+  batch (DEC fine-tuning plus the head, class-balanced while the answers are
+  few and the plain logistic regression as they accumulate; final labels combined);
 * ``loop, DEC alone``: the same rounds' DEC clusters without the head;
 * ``logreg, same picks``: the benchmarks' reference classifier
   (:func:`benchmarks.evaluate.linear_classifier`) on the loop's answers;
@@ -57,6 +58,7 @@ from core.clustering.dec import DEC  # noqa: E402
 from core.learning.active import soft_from_confidence, suggest  # noqa: E402
 from core.learning.calibration import reliability as ece  # noqa: E402  (ECE and the reliability table)
 from core.learning.finetune import finetune_round  # noqa: E402
+from core.learning.head import BALANCED_ANSWERS  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 SETS = {
@@ -260,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the round's decision rule (see core.learning.calibration); the other is printed too")
     parser.add_argument("--no-head", action="store_true", help="the rounds without the supervised head")
     parser.add_argument("--self-training", type=int, default=3, help="the head's self-training rounds")
+    parser.add_argument("--balanced-answers", type=float, default=BALANCED_ANSWERS,
+                        help="the class-balanced head's worth in answers against the plain logistic regression "
+                             "(core.learning.head; a negative value: the class-balanced head alone, as before)")
     parser.add_argument("--train-layers", type=int, default=1, help="encoder layers each round trains")
     args = parser.parse_args(argv)
     import torch
@@ -280,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     ref = scores(y, cross_val_predict(linear_classifier(), X, y, cv=5))
     ft = {"steps": args.steps, "threads": args.threads, "head": not args.no_head,
           "head_threshold": args.head_threshold, "self_training": args.self_training,
-          "train_layers": args.train_layers, "decision": args.decision}
+          "train_layers": args.train_layers, "decision": args.decision,
+          "balanced_answers": None if args.balanced_answers < 0 else args.balanced_answers}
     results: dict[str, dict[int, list]] = {}
     extra: dict[int, list] = {b: [] for b in BUDGETS}
     with tempfile.TemporaryDirectory() as tmp:

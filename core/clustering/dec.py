@@ -43,7 +43,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from core.clustering.dec_checks import check_result
 from core.clustering.dec_input import fit_input_scaling, fit_projection, torch_threads
 from core.clustering.dec_objective import kl_self_training, student_t
-from core.clustering.sdae import Reporter, fraction_keeping_target, initial_partition, pick_device, pretrain
+from core.clustering.sdae import Reporter, fit_cluster_weights, fraction_keeping_target, initial_partition, pick_device, pretrain
 from core.clustering.streaming import fit_streaming, is_streamed
 from core.progress import ProgressFn, StopFn
 
@@ -170,6 +170,10 @@ class DEC(ClusterMixin, BaseEstimator):
         Where self-training starts: "embedding" is the paper's (k-means in the embedding, the paper's
         target); "input-mixture" (default, issue 24) the class-fraction-estimating mixture on the input
         and a target that keeps those fractions (``core.clustering.sdae.initial_partition``).
+    assign : {"start-fractions", "argmax"}
+        The final assignment: "argmax" is the paper's; "start-fractions" (default, issue 24) keeps DEC's
+        order of the galaxies but gives each cluster the input mixture's estimated size (one weight per
+        cluster on ``q``, in ``cluster_weights_`` and the ONNX file; ``sdae.fit_cluster_weights``).
     n_threads : int, "auto" or None
         torch threads while fitting: "auto" (default) one (faster for these small
         matrices on a shared CPU, and the same sums on every CPU);
@@ -215,6 +219,7 @@ class DEC(ClusterMixin, BaseEstimator):
         standardise: bool | str = "auto",
         reconstruction_weight: float = 1.0,
         init: str = "input-mixture",
+        assign: str = "start-fractions",
         n_threads: int | str | None = "auto",
         stream_above: int | None = 200_000,
         stream_sample: int = 50_000,
@@ -245,6 +250,7 @@ class DEC(ClusterMixin, BaseEstimator):
         self.standardise = standardise
         self.reconstruction_weight = reconstruction_weight
         self.init = init
+        self.assign = assign
         self.n_threads = n_threads
         self.stream_above = stream_above
         self.stream_sample = stream_sample
@@ -283,6 +289,8 @@ class DEC(ClusterMixin, BaseEstimator):
             raise ValueError(f"n_clusters={self.n_clusters} must lie between 1 and n_samples={len(X)}")
         if self.pretrain not in ("auto", "end-to-end", "greedy"):
             raise ValueError(f"pretrain={self.pretrain!r} must be 'auto', 'end-to-end' or 'greedy'")
+        if self.assign not in ("start-fractions", "argmax"):
+            raise ValueError(f"assign={self.assign!r} must be 'start-fractions' or 'argmax'")
         self.hidden_dims_ = tuple(self.hidden_dims if self.hidden_dims != "auto" else
                                   (PAPER_DIMS if len(X) < SMALL_NET_FROM else FAST_DIMS))
         self.pretrain_ = self.pretrain if self.pretrain != "auto" else ("greedy" if len(X) < 1000 else "end-to-end")
@@ -321,9 +329,11 @@ class DEC(ClusterMixin, BaseEstimator):
         t = time.perf_counter()
         self._cluster(Xt, seed, report)
         del Xt
-        # Assign with the encoder as saved (projection folded in), so that
-        # predict(X) and the ONNX file agree with labels_ to the last bit.
+        # Assign as saved (projection folded in, cluster weights): predict(X) and the ONNX file give labels_.
+        self.cluster_weights_ = np.ones(self.n_clusters, np.float32)
         q = self.predict_proba(X)
+        fit_cluster_weights(self, q)
+        q = self._reweight(q)
         self.labels_ = q.argmax(1).astype(np.int64)
         self.soft_assignments_ = q
         self.timings_["cluster"] = time.perf_counter() - t
@@ -428,8 +438,22 @@ class DEC(ClusterMixin, BaseEstimator):
                                    for s in range(0, len(X), 8192)])
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Return the soft assignments q of ``X``, shape (n_samples, n_clusters)."""
-        return student_t(self.transform(X), self.cluster_centers_.astype(np.float32), self.alpha)
+        """Return the soft assignments q of ``X`` (times ``cluster_weights_``, renormalised), shape (n_samples, k)."""
+        return self._reweight(student_t(self.transform(X), self.cluster_centers_.astype(np.float32), self.alpha))
+
+    def _reweight(self, q: np.ndarray) -> np.ndarray:  # q times the cluster weights, renormalised
+        weights = self._weights()
+        if weights is None:
+            return q
+        q = q * weights
+        return q / q.sum(axis=1, keepdims=True)
+
+    def _weights(self) -> np.ndarray | None:
+        """``cluster_weights_`` while the centres are the ones they were fitted for, else None (a round moves them)."""
+        weights, centres = getattr(self, "cluster_weights_", None), getattr(self, "weighted_centers_", None)
+        if weights is None or (weights == 1).all() or centres is None or centres.shape != self.cluster_centers_.shape:
+            return None
+        return weights if np.array_equal(centres, self.cluster_centers_) else None
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Return the cluster of each row of ``X``."""
@@ -450,14 +474,15 @@ class DEC(ClusterMixin, BaseEstimator):
         from core.clustering.onnx_mlp import save_encoder
 
         self._check_fitted()
-        return save_encoder(path, self.encoder_, self.input_scale_, self.cluster_centers_, self.alpha, self.input_mean_)
+        return save_encoder(path, self.encoder_, self.input_scale_, self.cluster_centers_, self.alpha, self.input_mean_,
+                            self._weights())
 
     @classmethod
     def load_onnx(cls, path: str | Path, **params) -> DEC:
         """Rebuild a fitted DEC from its ONNX file (for prediction or further training)."""
         import torch
 
-        from core.clustering.onnx_mlp import load_encoder
+        from core.clustering.onnx_mlp import load_cluster_weights, load_encoder
 
         encoder, scale, centers, alpha, mean = load_encoder(path)
         dims = [m.out_features for m in encoder if isinstance(m, torch.nn.Linear)]
@@ -469,5 +494,7 @@ class DEC(ClusterMixin, BaseEstimator):
         self.input_mean_ = mean
         self.cluster_centers_ = centers
         self.centers_ = torch.nn.Parameter(torch.from_numpy(centers.copy()))
+        self.cluster_weights_ = load_cluster_weights(path, len(centers))
+        self.weighted_centers_ = centers.copy()
         self.warnings_ = []
         return self

@@ -126,3 +126,46 @@ def kl_self_training(
         if after_step is not None:
             after_step(step, float(loss.detach()))
     return step
+
+
+def count_matching_offsets(log_q: np.ndarray, counts: np.ndarray, sweeps: int = 20) -> np.ndarray:
+    """Per-cluster log-offsets ``b`` so that ``argmax_j(log_q[:, j] + b[j])`` gives each cluster ``counts[j]`` rows.
+
+    The cluster sizes of a partition and the order of the rows within it are
+    two different things: on galaxy features DEC's order (which rows are most
+    surely in the small cluster) is the same from seed to seed, while where the
+    argmax cuts it moved by tens of galaxies (issue 24).  Shifting each
+    cluster's log-probability by a constant is Bayes' rule with other priors
+    (Saerens et al. 2002), so the assignment stays DEC's own and only the sizes
+    are set.  Each cluster's offset in turn is set to the midpoint between the
+    rows it takes and the next one (exact in one sweep for two clusters).
+
+    Parameters
+    ----------
+    log_q : ndarray of shape (n_samples, n_clusters)
+    counts : ndarray of int, shape (n_clusters,)
+        Rows wanted in each cluster; must sum to ``n_samples``.
+    sweeps : int
+        Most passes over the clusters (more than two clusters only).
+
+    Returns
+    -------
+    ndarray of shape (n_clusters,)
+        Offsets with maximum 0.
+    """
+    n, k = log_q.shape
+    counts = np.asarray(counts, dtype=np.int64)
+    if counts.sum() != n or k < 2:
+        raise ValueError(f"counts {counts.tolist()} must sum to the {n} rows over at least two clusters")
+    b = np.zeros(k)
+    for _ in range(sweeps):
+        for j in range(k):
+            others = np.delete(log_q + b, j, axis=1).max(1)
+            margin = np.sort(log_q[:, j] - others)[::-1]  # row j wins where margin + b_j > 0
+            m = int(counts[j])
+            upper = margin[m - 1] if m > 0 else margin[0] + 1.0
+            lower = margin[m] if m < n else margin[-1] - 1.0
+            b[j] = -(upper + lower) / 2.0
+        if (np.bincount((log_q + b).argmax(1), minlength=k) == counts).all():
+            break
+    return b - b.max()

@@ -21,12 +21,14 @@ def save_encoder(
     centers: np.ndarray,
     alpha: float = 1.0,
     input_mean: float | np.ndarray = 0.0,
+    cluster_weights: np.ndarray | None = None,
 ) -> Path:
     """Write ``encoder`` (a torch ``Sequential`` of ``Linear``/``ReLU``) to ``path`` atomically.
 
     The graph first computes ``(input - input_mean) * input_scale`` (scalars or
     one value per feature), then the layers.  Outputs: ``embedding`` (n, m) and
-    ``q`` (n, k), the Student's t soft assignment to ``centers``.
+    ``q`` (n, k), the Student's t soft assignment to ``centers`` times
+    ``cluster_weights`` (one per cluster, default ones), renormalised.
     """
     import onnx
     import torch
@@ -58,7 +60,9 @@ def save_encoder(
               numpy_helper.from_array(np.array(alpha, dtype=np.float32), "alpha"),
               numpy_helper.from_array(np.array(-(alpha + 1.0) / 2.0, dtype=np.float32), "power"),
               numpy_helper.from_array(np.array(1.0, dtype=np.float32), "one"),
-              numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1")]
+              numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"),
+              numpy_helper.from_array(np.ones(len(c), np.float32) if cluster_weights is None
+                                      else np.asarray(cluster_weights, dtype=np.float32), "cluster_weights")]
     # q = (1 + |z - mu|^2 / alpha)^(-(alpha+1)/2), normalised over clusters
     nodes += [
         helper.make_node("Unsqueeze", ["embedding", "axis1"], ["z3"]),
@@ -67,7 +71,10 @@ def save_encoder(
         helper.make_node("ReduceSum", ["sq", "axis2"], ["d2"], keepdims=0),
         helper.make_node("Div", ["d2", "alpha"], ["d2a"]),
         helper.make_node("Add", ["d2a", "one"], ["t"]),
-        helper.make_node("Pow", ["t", "power"], ["qu"]),
+        helper.make_node("Pow", ["t", "power"], ["qk"]),
+        helper.make_node("ReduceSum", ["qk", "axis1"], ["qks"], keepdims=1),
+        helper.make_node("Div", ["qk", "qks"], ["qn"]),
+        helper.make_node("Mul", ["qn", "cluster_weights"], ["qu"]),
         helper.make_node("ReduceSum", ["qu", "axis1"], ["qs"], keepdims=1),
         helper.make_node("Div", ["qu", "qs"], ["q"]),
         helper.make_node("Identity", ["centers"], ["cluster_centers"]),
@@ -122,6 +129,17 @@ def load_encoder(path: str | Path):
     mean = inits.get("input_mean", np.zeros((), np.float32)).astype(np.float32).copy()
     return (torch.nn.Sequential(*layers).eval(), scale,
             inits["centers"].astype(np.float32).copy(), float(inits["alpha"]), mean)
+
+
+def load_cluster_weights(path: str | Path, n_clusters: int) -> np.ndarray:
+    """The per-cluster weights on ``q`` in a file of :func:`save_encoder` (ones for files written before them)."""
+    import onnx
+    from onnx import numpy_helper
+
+    for t in onnx.load(str(path)).graph.initializer:
+        if t.name == "cluster_weights":
+            return numpy_helper.to_array(t).astype(np.float32).copy()
+    return np.ones(n_clusters, np.float32)
 
 
 def run_encoder(path: str | Path, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -176,6 +176,34 @@ def fraction_keeping_target(dec):
     return target
 
 
+def fit_cluster_weights(dec, q: np.ndarray) -> None:
+    """Set ``dec.cluster_weights_`` so that the final assignment of the start's rows keeps the start's cluster sizes.
+
+    ``assign="start-fractions"`` with the input mixture's start: the fitted
+    soft assignments ``q`` of the rows the start partitioned are re-weighted by
+    one constant per cluster (:func:`core.clustering.dec_objective.count_matching_offsets`)
+    so that the argmax gives each cluster as many rows as the start mixture
+    estimated.  DEC orders the galaxies; the mixture, whose fraction estimate
+    is the same for every seed, says how many lie on each side (issue 24: the
+    argmax moved GC1-HSC's small cluster between 257 and 277 galaxies with the
+    seed, ARI 0.500-0.567; with the mixture's 265 the ARI spread is 0.008).
+    Otherwise (``assign="argmax"``, a start in the embedding, or an argmax that
+    emptied a cluster, which the collapse check and its fallback then see) all weights are one.
+    """
+    from core.clustering.dec_objective import count_matching_offsets
+
+    k = dec.n_clusters
+    dec.cluster_weights_ = np.ones(k, np.float32)
+    dec.weighted_centers_ = dec.cluster_centers_.copy()
+    if dec.assign == "argmax" or getattr(dec, "start_soft_", None) is None or k < 2:
+        return
+    if np.bincount(q.argmax(1), minlength=k).min() < max(1, 0.01 * len(q)):
+        return  # collapsed: re-weighting would hide it from check_result's fallback
+    counts = np.bincount(dec.kmeans_labels_, minlength=k)
+    offsets = count_matching_offsets(np.log(np.maximum(q.astype(np.float64), 1e-30)), counts)
+    dec.cluster_weights_ = np.exp(np.maximum(offsets, -60.0)).astype(np.float32)
+
+
 def pick_device(device: str) -> str:
     """The torch device to train on: "auto" is the GPU when torch sees one."""
     import torch

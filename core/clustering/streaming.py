@@ -19,7 +19,8 @@ the model, and one label and ``k`` probabilities per row at the end.
    the start mixture's posteriors for the batch's rows as the prior.  Every
    ``update_interval`` steps the sample is re-embedded; training stops when
    fewer than ``tol`` of the sample's galaxies changed cluster.
-4. Every row is assigned in chunks with the encoder as saved.
+4. Every row is assigned in chunks with the encoder as saved, with the
+   cluster weights that give the sample the start's cluster sizes (``DEC.assign``).
 
 The collapse check warns but does not fall back to the start partition here
 (that would need the start's labels of every row); the fallback of the
@@ -33,7 +34,7 @@ import time
 import numpy as np
 
 from core.clustering.dec_input import CHUNK, fit_input_scaling, fit_projection
-from core.clustering.sdae import ANCHOR_PASSES, Reporter, initial_partition, pretrain
+from core.clustering.sdae import ANCHOR_PASSES, Reporter, fit_cluster_weights, initial_partition, pretrain
 
 BLOCK = 4096
 """Rows per contiguous read of the streamed self-training stage."""
@@ -83,6 +84,9 @@ def fit_streaming(dec, X: np.ndarray, seed: int, report: Reporter) -> None:
     dec.timings_["self-training"] = time.perf_counter() - t
     t = time.perf_counter()
     k = dec.n_clusters
+    # The final assignment's cluster weights from the sample the start partitioned (DEC.assign).
+    dec.cluster_weights_ = np.ones(k, np.float32)
+    fit_cluster_weights(dec, dec.predict_proba(np.asarray(X[rows], dtype=np.float32)))
     dec.labels_ = np.empty(n, np.int64)
     dec.soft_assignments_ = np.empty((n, k), np.float32)
     for s in range(0, n, CHUNK):

@@ -26,9 +26,10 @@ image and the astronomer's labels, and runs in three steps:
    whatever the folder's size.
 
    Beside it, :func:`fit_head` trains a supervised head on the full features
-   (class-balanced logistic regression): the 10-d DEC embedding, trained to
-   reconstruct, drops much of the direction a linear classifier finds
-   (``benchmarks/label_efficiency.py``).
+   (a class-balanced logistic regression mixed with the plain one, the plain
+   one gaining weight with every answer; :mod:`core.learning.head`): the
+   10-d DEC embedding, trained to reconstruct, drops much of the direction a
+   linear classifier finds (``benchmarks/label_efficiency.py``).
    The head is then calibrated on its own cross-fitted probabilities
    (:mod:`core.learning.calibration`), class-balanced or moved to the
    folder's estimated class fractions (``decision``); the label of a galaxy
@@ -57,7 +58,13 @@ import numpy as np
 
 from core.clustering.dec import DEC
 from core.clustering.dec_objective import kl_self_training, student_t, target_distribution
-from core.learning.head import _balanced_accuracy, calibrated_head, estimate_accuracy, fit_head  # noqa: F401
+from core.learning.head import (  # noqa: F401
+    _balanced_accuracy,
+    balanced_weight,
+    calibrated_head,
+    estimate_accuracy,
+    fit_head,
+)
 from core.learning.rounds import RoundOptions, RoundResult, report_round  # noqa: F401 (report_round: part of this API)
 from core.learning.threads import torch_threads
 from core.progress import Cancelled, ProgressFn, StopFn
@@ -423,10 +430,10 @@ def _finetune_round(X, encoder_path, user_labels, prev_clusters, prev_names, clu
     if o.head and o.estimate:
         head_proba, cal = calibrated_head(X, plan.lab_rows, plan.lab_y, plan.n_classes, C=o.head_C,
                                           self_training=o.self_training, decision=o.decision,
-                                          random_state=o.random_state)
+                                          balanced_answers=o.balanced_answers, random_state=o.random_state)
     elif o.head:
         head_proba = fit_head(X, plan.lab_rows, plan.lab_y, plan.n_classes, C=o.head_C, self_training=o.self_training,
-                              random_state=o.random_state)
+                              balanced_answers=o.balanced_answers, random_state=o.random_state)
     timings["head"] = time.perf_counter() - t
     est = (float("nan"), float("nan"), "not measured" if not o.estimate else "needs 2 labels in each of 2 classes")
     if cal is not None:
@@ -436,6 +443,9 @@ def _finetune_round(X, encoder_path, user_labels, prev_clusters, prev_names, clu
                f"{len(plan.lab_y)} labels (cross-fitted); interval: bootstrap over your labels")
     if should_stop and should_stop():
         raise Cancelled("fine-tuning cancelled")
-    return report_round(plan, trained, head_proba, head_threshold=o.head_threshold, estimate=est,
-                        encoder_path=encoder_path, out_path=out_path, prev_names=prev_names,
-                        seconds=time.perf_counter() - t0, timings=timings, calibration=cal)
+    result = report_round(plan, trained, head_proba, head_threshold=o.head_threshold, estimate=est,
+                          encoder_path=encoder_path, out_path=out_path, prev_names=prev_names,
+                          seconds=time.perf_counter() - t0, timings=timings, calibration=cal)
+    if head_proba is not None:
+        result.balanced_weight = balanced_weight(o.balanced_answers, len(plan.lab_rows))
+    return result

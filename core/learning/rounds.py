@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.learning.head import BALANCED_ANSWERS
 from core.vocabulary import cluster_name
 
 if TYPE_CHECKING:
@@ -31,7 +32,10 @@ class RoundOptions:
     head : train the supervised head on the full features (False: DEC alone)
     head_threshold : the head's confidence above which its class replaces DEC's cluster
     head_C : the head's inverse regularisation
-    self_training : the head's self-training rounds
+    self_training : the class-balanced head's self-training rounds
+    balanced_answers : the class-balanced head's worth in answers against the plain logistic regression (its
+        weight is ``balanced_answers / (balanced_answers + n)`` with n answers; None: the class-balanced head alone;
+        :mod:`core.learning.head`)
     estimate : calibrate the head on its cross-fitted probabilities and estimate the catalogue's accuracy
         (False: the raw class-balanced head, no estimate)
     decision : ``"balanced"`` (the calibrated class-balanced probabilities' most probable class) or
@@ -54,6 +58,7 @@ class RoundOptions:
     head_threshold: float = 0.0
     head_C: float = 0.1
     self_training: int = 3
+    balanced_answers: float | None = BALANCED_ANSWERS
     estimate: bool = True
     decision: str = "balanced"
     threads: int | None = 1
@@ -105,6 +110,8 @@ class RoundResult:
     timings: dict[str, float] = field(default_factory=dict)
     #: The head's calibration: per-class probabilities, the folder's class fractions, the estimate's interval.
     calibration: Calibrated | None = None
+    #: The class-balanced head's weight in the head (the plain logistic regression has the rest); NaN: no head.
+    balanced_weight: float = float("nan")
 
     def class_probabilities(self) -> np.ndarray | None:
         """Calibrated probability of each labelled class for every image (columns: ``class_names[:k]``), or None.
@@ -171,6 +178,9 @@ class RoundResult:
                          f"{cal.prior_t:.2f} worth {cal.prior_weight:g} labels (from Kaggle's training split); "
                          f"labels {'for the highest expected accuracy' if cal.decision == 'accuracy' else 'class-balanced'}"
                          f"; estimated class fractions of the rest: {fractions}")
+        if np.isfinite(self.balanced_weight):
+            lines.append(f"head: the class-balanced fit weighs {self.balanced_weight:.0%}, the plain logistic "
+                         f"regression {1 - self.balanced_weight:.0%} (the plain one gains weight with every answer)")
         lines.append(f"{int(self.moved.sum())} galaxies changed cluster")
         for (a, b), c in sorted(self.transitions.items(), key=lambda t: -t[1])[:8]:
             lines.append(f"  {c} from '{a}' to '{b}'")

@@ -44,6 +44,11 @@ def test_retrain_shows_reliability_and_learning_curve_and_exports_probabilities(
 
     assert (f"under a prior of {TEMPERATURE_PRIOR:.2f} worth {TEMPERATURE_PRIOR_WEIGHT:g} labels" in box.text()
             and "labels class-balanced" in box.text())
+    # and how much of its head is the class-balanced fit: worth 20 answers against the user's 9 (issue 21)
+    from core.learning.head import BALANCED_ANSWERS
+
+    weight = BALANCED_ANSWERS / (BALANCED_ANSWERS + 9)
+    assert f"the class-balanced fit weighs {weight:.0%}, the plain logistic regression {1 - weight:.0%}" in box.text()
     # the reliability diagram is a picture of the round's cross-fitted probabilities on the 9 labels
     result = p.last_round
     assert result.calibration is not None and sum(n for _c, _a, n in result.calibration.table) == 9
@@ -79,6 +84,10 @@ def test_retrain_shows_reliability_and_learning_curve_and_exports_probabilities(
         entry.trigger()
     pts = window.last_round_box.curve.points
     assert [pt[0] for pt in pts] == [9, 15]
+    # six more answers: the plain logistic regression weighs more
+    assert p.last_round.balanced_weight == pytest.approx(BALANCED_ANSWERS / (BALANCED_ANSWERS + 15))
+    assert p.last_round.balanced_weight < weight
+    assert f"the class-balanced fit weighs {p.last_round.balanced_weight:.0%}" in window.last_round_box.text()
     window.undo()
     assert [pt[0] for pt in p.learning_curve()] == [9]
     window.redo()

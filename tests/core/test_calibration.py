@@ -97,11 +97,17 @@ def test_calibrated_head_on_an_imbalanced_folder():
     assert lo <= acc_rule <= hi and hi - lo < 0.25  # the interval holds the truth, and says something
     assert abs(cal.accuracy - acc_rule) < 0.05
     assert cal.oof_proba.shape == (40, 2) and cal.table
-    # the class-balanced view of the same calibration, the round's default rule
-    _, bal = calibrated_head(X, lab, y[lab], 2, random_state=0, prior_weight=0.0)
+    # the class-balanced view of the same calibration (temperature and offsets), the round's default rule
+    _, bal = calibrated_head(X, lab, y[lab], 2, random_state=0, prior_weight=0.0, offsets=True)
     np.testing.assert_allclose(bal.proba, cal.under("balanced"), atol=1e-9)
     np.testing.assert_allclose(cal.proba, bal.under("accuracy"), atol=1e-9)
     assert bal.interval[0] <= np.mean(bal.proba[free].argmax(1) == y[free]) <= bal.interval[1]
+    # by default the balanced rule fits a temperature only: the head's labels stay its own (a temperature never
+    # changes the most probable of two classes), and the interval still holds the truth
+    _, plain = calibrated_head(X, lab, y[lab], 2, random_state=0, prior_weight=0.0)
+    assert np.all(plain.bias == 0) and not np.all(bal.bias == 0)
+    np.testing.assert_array_equal(plain.proba.argmax(1), raw.argmax(1))
+    assert plain.interval[0] <= np.mean(plain.proba[free].argmax(1) == y[free]) <= plain.interval[1]
     # with the round's default temperature prior the interval still holds the truth
     _, default = calibrated_head(X, lab, y[lab], 2, decision="accuracy", random_state=0)
     assert default.prior_weight > 0 and default.temperature > cal.temperature

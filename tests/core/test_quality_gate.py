@@ -7,8 +7,11 @@ options (the default feature model, the default clustering method, seed 0, the
 fixed 0.5 crop) on both GC1 renders and asserts balanced ACC and ARI within
 0.02 of the figures in the "CI quality gate" table of ``docs/benchmarks.md``,
 so a change that costs quality fails here instead of landing unmeasured.  The
-figures are read from that page, so the documentation and the gate cannot
-disagree.  Skips with a clear message when ``../shared/data`` is absent.
+table holds the 5-seed mean (``benchmarks/dec_stability.py``), not one seed's
+figure: with a 5-seed spread under 0.02 (issue 24's third round) any seed of an
+unchanged method lands within the tolerance of it.  The figures are read from
+that page, so the documentation and the gate cannot disagree.  Skips with a
+clear message when ``../shared/data`` is absent.
 """
 
 from __future__ import annotations
