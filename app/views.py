@@ -1,6 +1,6 @@
 """Views that render the open project themselves: they connect to its events, the window only hands them over.
 
-* :class:`MapView` draws :class:`core.project.Project` on a
+* :class:`MapView` (``app/map_view.py``) draws :class:`core.project.Project` on a
   :class:`~app.widgets.qt_map.QtClusterMap` with the colouring chosen from
   :data:`core.colouring.COLOURINGS`, outlines the shared selection and shows
   the hovered galaxy;
@@ -20,9 +20,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QSettings, QSize, Qt
-from PySide6.QtGui import QCursor, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -38,209 +36,20 @@ from PySide6.QtWidgets import (
     QStatusBar,
     QTreeWidget,
     QTreeWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from app.labelling import Labelling
+from app.map_view import MapView  # noqa: F401 (the window imports it from here)
 from app.widgets.qt_classify import QtClassify
 from app.widgets.qt_map import QtClusterMap
 from app.widgets.qt_preview import QtPreview
 from app.widgets.qt_tables import QtClusterTable
 from app.widgets.qt_text import ElidedLabel
-from app.widgets.qt_thumbnails import THUMB, QtThumbnailGrid, ThumbnailCache
+from app.widgets.qt_thumbnails import THUMB, QtThumbnailGrid
 from app.workers import JobRunner
-from core.colouring import COLOURINGS, Colouring, cluster_color, colouring, is_colouring
 from core.images.display import Stretch
-from core.images.io import image_id
-from core.images.preprocess import Preprocessing
 from core.project import Project
-from core.vocabulary import cluster_name
-
-
-class MapView:
-    """Keeps a :class:`QtClusterMap` showing a project.
-
-    Parameters
-    ----------
-    map : QtClusterMap
-        The plot widget.
-    status : QLabel, optional
-        Where hovering says which galaxy is under the cursor.
-    """
-
-    def __init__(self, map: QtClusterMap, status: QLabel | None = None) -> None:  # noqa: A002 (the widget's name)
-        self.map = map
-        self.status = status
-        self.project: Project | None = None
-        self.mode = COLOURINGS.default
-        # The hovered galaxy as the strip shows it: the run's crop, the display stretch, its id below.
-        self.hover_cache = ThumbnailCache(size=128, capacity=500, prep=Preprocessing())
-        self.hover_label = QFrame(map)
-        self.hover_label.setObjectName("hover")
-        self.hover_label.setStyleSheet("#hover {background:#202020;border:1px solid #888} QLabel {color:#eeeeee}")
-        self.hover_image, self.hover_caption = QLabel(), QLabel()
-        box = QVBoxLayout(self.hover_label)
-        box.setContentsMargins(3, 3, 3, 3)
-        box.setSpacing(2)
-        for label in (self.hover_image, self.hover_caption):
-            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            box.addWidget(label)
-        self.hover_image.setMinimumSize(128, 128)  # the box keeps its size while the image is drawn
-        self.hover_label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.hover_label.hide()
-        self.hover_row = -1
-        map.hovered.connect(self._on_hover)
-
-    def set_project(self, project: Project) -> None:
-        """Render ``project`` and follow its changes."""
-        self.project = project
-        self._follow_crop()
-        project.events.data_changed.connect(self._follow_crop)
-        project.events.data_changed.connect(self.render)
-        project.events.coords_changed.connect(self.render)
-        project.events.columns_changed.connect(self.recolor)
-        events = project.events
-        for signal in (events.labels_changed, events.classes_changed, events.clusters_changed, events.round_changed):
-            signal.connect(lambda *_: self.recolor())
-        project.selection.changed.connect(lambda indices, _source: self.map.set_selection(indices))
-
-    def _follow_crop(self) -> None:
-        p = self.project
-        self.hover_cache.configure(prep=p.preprocessing() if p is not None else None)
-
-    def set_stretch(self, stretch: Stretch) -> None:
-        """Show the hovered galaxy under the display stretch ``stretch`` (the preview's)."""
-        self.hover_cache.configure(stretch=stretch)
-
-    def set_mode(self, mode: str) -> None:
-        """Colour by the entry ``mode`` of :data:`core.colouring.COLOURINGS`, or by a joined catalogue column.
-
-        An entry with nothing to show yet (a morphology parameter not computed) raises
-        ValueError: the mode stays as it was and the status line says why.
-        """
-        if not is_colouring(self.project, mode):
-            COLOURINGS.get(mode)  # raises, naming the known colourings
-        p = self.project
-        if p is not None and len(p) and not self._colouring_ok(mode):
-            return
-        self.mode = mode
-        self.recolor()
-
-    def export(self, path: str, show_error: Callable[..., None]) -> None:
-        """Save the map to ``path`` (PNG or SVG by its extension); the status line names the file, or says why none was.
-
-        An empty ``path`` (the user cancelled the save dialog) does nothing.
-        """
-        if not path:
-            return
-        try:
-            self.say(f"Map saved to {path} as {self.map.export_image(path)}")
-        except (OSError, ValueError) as exc:
-            self.say(f"Map not saved: {exc}")
-            show_error(f"Cannot save the map to {path}: {exc}", "Choose a folder you can write to, or PNG.")
-
-    def _colouring_ok(self, mode: str) -> bool:
-        try:
-            colouring(self.project, mode)  # type: ignore[arg-type]
-        except ValueError as exc:
-            self.say(str(exc))
-            return False
-        return True
-
-    def say(self, text: str) -> None:
-        """Show ``text`` on the status line (when there is one)."""
-        if self.status is not None:
-            self.status.setText(text)
-
-    def _colouring(self) -> Colouring:
-        """The chosen colouring; the default one when it has nothing to show (a morphology parameter not
-        computed yet) or names a joined column of the last project."""
-        p = self.project
-        if not is_colouring(p, self.mode):
-            self.mode = COLOURINGS.default
-        try:
-            return colouring(p, self.mode)
-        except ValueError as exc:
-            self.say(str(exc))
-            self.mode = COLOURINGS.default
-            return colouring(p, self.mode)
-
-    def _mark_user_labelled(self) -> None:
-        """The galaxies the user labelled get a dark centre (rings), apart from the model's solid dots."""
-        p = self.project
-        self.map.set_user_labelled(np.flatnonzero([u is not None for u in p.user_labels]))
-
-    def morphology_done(self, summary: dict) -> None:
-        """A morphology job finished: say so and redraw (the morphology colourings can show now)."""
-        self.say(f"Morphology parameters: {summary['computed']} image(s) computed in {summary['seconds']:.1f} s, "
-                 f"{summary['total']} kept; choose them in 'colour by'")
-        self.render()
-
-    def render(self) -> None:
-        """Draw every point anew (a new run or a new projection)."""
-        p = self.project
-        if p is None or len(p) == 0:
-            self.map.set_points(np.zeros((0, 2)), np.zeros(0), {})
-            return
-        c = self._colouring()
-        self.map.set_points(p.coords, c.groups, c.colors, c.names)
-        if c.values is not None:
-            self.map.set_continuous(c.values, c.title)
-        self._mark_user_labelled()
-        self.map.set_selection(p.selection.indices)
-
-    def recolor(self) -> None:
-        """Recolour the points in place (labels, classes or clusters changed)."""
-        p = self.project
-        if p is None or len(p) == 0:
-            return
-        c = self._colouring()
-        if c.values is not None:
-            self.map.set_continuous(c.values, c.title)
-        else:
-            self.map.set_colors(c.groups, c.colors, c.names)
-        self._mark_user_labelled()
-
-    def show_partial(self, coords: np.ndarray, clusters: np.ndarray | None = None) -> None:
-        """A rough map while a run works: the images whose features have arrived, in one grey; or,
-        with ``clusters``, every image on a PCA map in its cluster's colour while t-SNE runs."""
-        if clusters is None:
-            self.map.set_points(coords, np.zeros(len(coords), np.int64), {0: "#888888"}, {0: "features so far"})
-            return
-        keys = [int(c) for c in np.unique(clusters)]
-        self.map.set_points(coords, clusters, {c: cluster_color(c) for c in keys},
-                            {c: f"{cluster_name(c)} (PCA map while t-SNE runs)" for c in keys})
-
-    def _hover_drawn(self, path: str) -> None:
-        p = self.project
-        if p is not None and 0 <= self.hover_row < len(p.paths) and p.paths[self.hover_row] == path:
-            self.hover_image.setPixmap(self.hover_cache.peek(path))
-            self.hover_label.adjustSize()
-
-    def _on_hover(self, row: int) -> None:
-        p = self.project
-        if p is None or row < 0 or row >= len(p.paths):
-            self.hover_row = -1
-            self.hover_label.hide()
-            return
-        self.hover_row = row
-        # Drawn on the render pool (3-15 ms a new galaxy on the GUI thread, issue 18): the box shows
-        # at once with the id, the image follows in _hover_drawn.
-        pix = self.hover_cache.peek(p.paths[row])
-        if pix is None:
-            self.hover_cache.request(p.paths[row], self._hover_drawn)
-        self.hover_image.setPixmap(pix if pix is not None else QPixmap())
-        self.hover_caption.setText(image_id(p.paths[row]))
-        self.hover_label.adjustSize()
-        pos = self.map.mapFromGlobal(QCursor.pos())
-        x = min(pos.x() + 16, self.map.width() - self.hover_label.width() - 4)
-        y = min(pos.y() + 16, self.map.height() - self.hover_label.height() - 4)
-        self.hover_label.move(max(0, x), max(0, y))
-        self.hover_label.show()
-        if self.status is not None:
-            self.status.setText(f"{image_id(p.paths[row])}: {p.cluster_name(int(p.clusters[row]))}, "
-                                f"confidence {float(p.confidence[row]):.2f}")
 
 
 class CentralArea(QStackedWidget):

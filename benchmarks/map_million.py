@@ -2,7 +2,7 @@
 
 One command::
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/map_million.py [--points 1000000]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/map_million.py [--points 1000000] [--compare REV]
 
 Above ``BIG_POINTS`` the map draws a density image when zoomed out and the
 visible points when zoomed in (``app/widgets/qt_bigmap.py``).  Prints, beside
@@ -13,11 +13,17 @@ of every point), the lasso
 scan of every point (the ratio, same run), and the debounced redraw after a pan
 (density) and after a zoom onto few enough points to draw them.  Times are
 the widget's own work and, where a repaint follows, with it (offscreen).
+
+One label is timed twice: the widget's ``set_colors`` after one point's group
+changed, and what the window's map view does on ``labels_changed`` (colour by
+cluster: the galaxy's ring; colour by label: its colour).  ``--compare REV`` prints only those, for REV's
+``app/`` and ``core/`` and this checkout's, in alternating processes of the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -27,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# --tree DIR: measure the app/ and core/ of another checkout (what --compare runs, one process per side)
+sys.path.insert(0, sys.argv[sys.argv.index("--tree") + 1] if "--tree" in sys.argv else str(Path(__file__).resolve().parents[1]))
 
 import PySide6  # noqa: E402,F401  (before pyqtgraph)
 
@@ -38,7 +45,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--clusters", type=int, default=8)
+    parser.add_argument("--compare", metavar="REV", help="also time one label with REV's app/ and core/ (git "
+                        "archive), old and new alternately in separate processes, and print both")
+    parser.add_argument("--tree", help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.json:
+        print(json.dumps(one_label(*shown_clusters(args.points, args.clusters))))
+        return 0
+    if args.compare:
+        return compare(args.compare, args.points, args.clusters)
     from PySide6.QtCore import QPointF
 
     from app.widgets.qt_bigmap import BIG_POINTS, points_in_polygon
@@ -50,17 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     density = w.big.density_shown
     shifted = [(groups + i) % k for i in range(1, 6)]
     t_all, t_all_paint = time_split(lambda: w.set_colors(shifted.pop(), colors), app, 5)
-    one = groups.copy()
-    w.set_colors(one, colors)
-    app.processEvents()
-    flips = iter(rng.choice(n, 50, replace=False))
-
-    def label_one() -> None:
-        i = next(flips)
-        one[i] = (one[i] + 1) % k
-        w.set_colors(one, colors)
-
-    t_one, t_one_paint = time_split(label_one, app, 9)
+    labels = one_label(app, w, centres, groups, coords, colors, rng, set_data=False)
     # hover: the scene's mouse-move handler (KD-tree lookup, hover ring, signal), per move
     vb = w.view
     queries = coords[rng.choice(n, 500)] + rng.normal(scale=0.05, size=(500, 2)).astype(np.float32)
@@ -111,7 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     print("  operation                                widget (ms)  with repaint (ms)  budget (ms)")
     print(f"  set data (density image: {density}):       {t_set * 1000:11.1f}  {t_set_paint * 1000:17.1f}  1000")
     print(f"  recolour every point:                    {t_all * 1000:11.1f}  {t_all_paint * 1000:17.1f}  200")
-    print(f"  recolour one point (a label):            {t_one * 1000:11.1f}  {t_one_paint * 1000:17.1f}  16")
+    print(f"  recolour one point (a label):            {labels['widget'] * 1000:11.1f}  "
+          f"{labels['widget_paint'] * 1000:17.1f}  16")
+    print(f"  a label through the window's map view:   {labels['window'] * 1000:11.1f}  "
+          f"{labels['window_paint'] * 1000:17.1f}  16   (labels_changed, colour by cluster)")
+    print(f"  the same under colour by label:          {labels['label'] * 1000:11.1f}  "
+          f"{labels['label_paint'] * 1000:17.1f}  16   (the galaxy recoloured)")
     print(f"  hover (mouse-move handler, per move):    {t_hover * 1000:11.3f}  {'':17s}  5"
           f"   ({index} answer = scan of every point: {hover_ok}/50)")
     print(f"  lasso, 200 vertices, {len(picked[-1]):,} points: {t_lasso * 1000:11.1f}  {'':17s}  100")
@@ -129,6 +140,87 @@ def main(argv: list[str] | None = None) -> int:
     w.close()
     w.deleteLater()
     app.processEvents()
+    return 0
+
+
+def one_label(app, w, centres, groups, coords, colors, rng, set_data: bool = True) -> dict[str, float]:
+    """Median seconds of one label, without and with its repaint: (widget) ``set_colors`` after one point's
+    group changed in the caller's array; (window, label) what the app's map view does on ``labels_changed``
+    under colour by cluster and colour by label, on a :class:`~core.project.Project` holding the points
+    (the store write left out)."""
+    from app.views import MapView
+    from core.project import Project
+
+    n, k = len(coords), len(colors)
+    if set_data:
+        w.set_points(coords, groups, colors)
+    one = groups.copy()
+    w.set_colors(one, colors)
+    app.processEvents()
+    flips = iter(rng.choice(n, 50, replace=False))
+
+    def label_one() -> None:
+        i = next(flips)
+        one[i] = (one[i] + 1) % k
+        w.set_colors(one, colors)
+
+    widget = time_split(label_one, app, 9)
+    shifted = [(groups + i) % k for i in range(1, 6)]
+    every = time_split(lambda: w.set_colors(shifted.pop(), colors), app, 5)
+    w.set_colors(one, colors)
+    p = Project(folder=Path("."), store=None, paths=[""] * n, clusters=np.asarray(groups, np.int64),
+                confidence=np.ones(n, np.float32), coords=coords, user_labels=np.full(n, None, object))
+    view = MapView(w)
+    view.set_project(p)
+    view.render()
+    app.processEvents()
+    rows = iter(rng.choice(n, 50, replace=False))
+
+    def key() -> None:  # what Project._write_labels does once the label is on disk
+        i = next(rows)
+        p.user_labels[i] = "spiral"
+        p.events.labels_changed.emit(np.array([i], np.int64))
+
+    window = time_split(key, app, 9)
+    view.set_mode("label")  # colour by label: the label recolours its galaxy
+    key()  # the class's first label adds its colour to the map (a regrouping, once): not timed
+    app.processEvents()
+    by_label = time_split(key, app, 5)
+    w.hovered.disconnect(view._on_hover)  # the project's paths are empty: no hover thumbnail to draw later
+    view.set_mode("cluster")
+    app.processEvents()
+    return {"widget": widget[0], "widget_paint": widget[1], "window": window[0], "window_paint": window[1],
+            "label": by_label[0], "label_paint": by_label[1], "all": every[0], "all_paint": every[1]}
+
+
+def compare(rev: str, n: int, k: int, rounds: int = 2) -> int:
+    """Time one label with ``rev``'s app/ and core/ and with this checkout's, alternately, one process each."""
+    import subprocess
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    sha = subprocess.run(["git", "rev-parse", "--short", rev], cwd=root, capture_output=True, text=True, check=True)
+    runs: dict[str, list[dict[str, float]]] = {"new": [], "old": []}
+    with tempfile.TemporaryDirectory() as old:
+        archive = subprocess.run(["git", "archive", rev, "app", "core", "benchmarks"], cwd=root, capture_output=True,
+                                 check=True)
+        subprocess.run(["tar", "-x", "-C", old], input=archive.stdout, check=True)
+        for _ in range(rounds):
+            for side, tree in (("new", str(root)), ("old", old)):
+                out = subprocess.run([sys.executable, __file__, "--points", str(n), "--clusters", str(k), "--json",
+                                      "--tree", tree], capture_output=True, text=True, check=True)
+                runs[side].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(f"one label on {n:,} points, {k} clusters: {rev} ({sha.stdout.strip()}) against this checkout, "
+          f"{rounds} alternating processes each, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print("  (ms, median of each process's median)      old       new   old/new  budget")
+    rows = (("widget", "set_colors, one group changed", 16), ("widget_paint", "  with repaint", 16),
+            ("window", "window's map view on a label", 16), ("window_paint", "  with repaint", 16),
+            ("label", "the same, colour by label", 16), ("label_paint", "  with repaint", 16),
+            ("all", "recolour every point", 200), ("all_paint", "  with repaint", 200))
+    for key, what, budget in rows:
+        a = statistics.median(r[key] for r in runs["old"]) * 1000
+        b = statistics.median(r[key] for r in runs["new"]) * 1000
+        print(f"  {what:40s} {a:8.1f}  {b:8.1f}  {a / b:7.1f}x  {budget}")
     return 0
 
 

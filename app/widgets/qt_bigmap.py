@@ -17,8 +17,9 @@ Both are recomputed in numpy when the view range changes, debounced
 over all the points, built once per data set (an ``argsort``, several times
 faster to build than a KD-tree): a hover tests the points of the few cells
 under the cursor, a lasso only those of the cells its outline crosses.  A
-one-label recolour moves one point between two colour counts of its bin and
-repaints the image (no recount of the cloud).
+one-label recolour moves one point between two colour counts of its bin,
+paints that bin's pixels into the buffer the image item's QImage draws from,
+and repaints only their rectangle (no recount of the cloud, no re-render).
 """
 
 from __future__ import annotations
@@ -274,10 +275,16 @@ class BigMap:
         rgba[bins, :3] = self._colours()[counts.argmax(1)]
         rgba[bins, 3] = np.where(total > 0, 90 + 165 * np.minimum(np.log1p(total) / self._norm, 1.0), 0).astype(np.uint8)
 
-    def restyle(self, rows: np.ndarray, style: np.ndarray) -> None:
-        """The points ``rows`` change to ``style[rows]`` (a full per-point array); the owner's is still the old."""
+    def restyle(self, rows: np.ndarray, old: np.ndarray) -> None:
+        """The points ``rows`` changed style from ``old`` to the owner's ``_style[rows]`` (already set).
+
+        O(len(rows)) plus the bins they touch: their bins' colour counts move, those
+        bins' pixels are painted into the image's own buffer, and only their
+        rectangles are repainted (no recount of the cloud, no pass over every point).
+        """
         if not self.active or len(rows) == 0:
             return
+        style = self.owner._style
         if len(self.shown):
             local = np.searchsorted(self.shown, rows).clip(0, len(self.shown) - 1)
             ok = self.shown[local] == rows
@@ -288,22 +295,35 @@ class BigMap:
         if len(rows) > PARTIAL_ROWS or len(self.owner._style_colors) > ncol:
             self._timer.stop()
             self._key = ()
-            self.owner._style = style  # the recount reads the new styles
-            self.refresh()
+            self.refresh()  # a recount, of the owner's new styles
             return
-        rows = rows[self._bin[rows] >= 0]
+        inside = self._bin[rows] >= 0
+        rows, old = rows[inside], old[inside]
         bins = self._bin[rows]
-        np.add.at(self._counts, (bins, self.owner._style[rows] // 2), -1)
+        np.add.at(self._counts, (bins, old // 2), -1)
         np.add.at(self._counts, (bins, style[rows] // 2), 1)
         bins = np.unique(bins)
         self._paint_bins(bins)
-        # the image item holds self._rgba itself: re-render it and repaint only the changed bins' pixels
-        self.image._renderRequired = True
+        if not self._shares_pixels():
+            self.image._renderRequired = True  # pyqtgraph copied the pixels: convert them again
         nx = self._rgba.shape[1]
         for b in bins[:64]:
             self.image.update(QRectF(float(b % nx) - 1, float(b // nx) - 1, 3, 3))
         if len(bins) > 64:
             self.image.update()
+
+    def _shares_pixels(self) -> bool:
+        """Whether the image item's QImage draws straight from ``self._rgba`` (so a change there needs no render).
+
+        pyqtgraph wraps an RGBA uint8 image without levels or lookup table in a QImage
+        over the same memory (``try_make_qimage``, Format_RGBA8888); anything else
+        (another pyqtgraph, another path) made a copy, and then the image is rendered again.
+        """
+        qimage = getattr(self.image, "qimage", None)
+        if qimage is None or self.image._renderRequired:
+            return False
+        return getattr(qimage, "data", None) is self._rgba or np.shares_memory(getattr(qimage, "data", np.zeros(0)),
+                                                                                self._rgba)
 
     def visible_selection(self, indices: np.ndarray) -> np.ndarray:
         """Of the selected ``indices``, those to outline: the ones in view, when at most :data:`OUTLINE_LIMIT`."""

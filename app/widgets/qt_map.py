@@ -10,11 +10,11 @@ on top, so a selection change never re-renders the whole cloud.
 
 pyqtgraph's own ``setData(brush=...)`` and ``setBrush`` still walk the points in
 Python (a ``mkBrush`` call and a symbol-atlas key per point: 0.3-0.5 s at
-60,000), so :class:`_StyledScatter` fills the item's point array with numpy:
+60,000), so :class:`~app.widgets.qt_scatter.StyledScatter` fills the item's point array with numpy:
 each point carries a small integer style, the atlas is asked for one symbol per
 style, and a recolour writes only the points whose style changed.  A user's
 label is a style too (a ring of the colour), so labelling a galaxy restyles
-one point and repaints only its few pixels (see :class:`_StyledScatter`).
+one point and repaints only its few pixels (see :class:`~app.widgets.qt_scatter.StyledScatter`).
 
 Above ``BIG_POINTS`` (200,000) points, :class:`~app.widgets.qt_bigmap.BigMap`
 draws a density image when zoomed out and only the visible points when zoomed
@@ -30,116 +30,11 @@ from PySide6.QtGui import QBrush, QColor, QPainterPath
 from PySide6.QtWidgets import QButtonGroup, QGraphicsPathItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from app.widgets.qt_bigmap import BIG_POINTS, BigMap, points_in_polygon
+from app.widgets.qt_scatter import StyledScatter
 
 MODES = ("pan", "rect", "lasso")
 MAP_BACKGROUND = "#1e1e1e"
 LEGEND_DELAY_MS = 40  # the legend's counts follow a label this much later, in a repaint of their own
-
-
-class _StyledScatter(pg.ScatterPlotItem):
-    """A ``ScatterPlotItem`` whose points are styled from a small table of styles, vectorised.
-
-    Uses the item's documented record array (``data``: x, y, pen, brush,
-    sourceRect, ...) and its symbol atlas, with one atlas lookup per distinct
-    style instead of one per point.
-
-    A restyle of a few points repaints only the region around them: the item
-    asks the scene to update that rectangle, and while painting it draws only
-    the points that overlap the exposed rectangle (``viewRect`` is narrowed to
-    it, which pyqtgraph's paint uses to cull).  Labelling one galaxy of 60,000
-    so repaints a few dozen pixels, not the whole cloud.
-    """
-
-    #: Above this many changed points a restyle repaints the whole item.
-    PARTIAL_LIMIT = 256
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        # exposedRect is only the dirty part when this flag is set (else the whole bounding rect)
-        self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption)
-        self._exposed = None
-
-    def viewRect(self):  # noqa: N802 (pyqtgraph API)
-        """The visible bounds, narrowed to the exposed rectangle while painting (pyqtgraph culls to it)."""
-        rect = super().viewRect()
-        if self._exposed is not None and rect is not None:
-            return rect.intersected(self._exposed)
-        return rect
-
-    def paint(self, p, option, widget) -> None:  # noqa: D102 (Qt override)
-        self._exposed = option.exposedRect if self._exportOpts is False else None
-        try:
-            super().paint(p, option, widget)
-        finally:
-            self._exposed = None
-
-    def _rects(self, styles: list[tuple[object, QBrush]], style: np.ndarray) -> np.ndarray:
-        """Atlas rectangle of the symbol of each point's (pen, brush) style ``styles[style[i]]``.
-
-        Only the styles in use are looked up (the atlas renders any it lacks).
-        """
-        used, inverse = np.unique(style, return_inverse=True)
-        keys = [(self.opts["symbol"], self.opts["size"], self.opts["pen"] if styles[u][0] is None else styles[u][0],
-                 styles[u][1]) for u in used]
-        rects = np.zeros(len(used), dtype=self.data.dtype["sourceRect"])
-        if keys:
-            rects[:] = self.fragmentAtlas[keys]
-        return rects[inverse.ravel()]
-
-    @staticmethod
-    def _tables(styles: list[tuple[object, QBrush]]) -> tuple[np.ndarray, np.ndarray]:
-        pens, brushes = np.empty(len(styles), object), np.empty(len(styles), object)
-        pens[:] = [pen for pen, _ in styles]
-        brushes[:] = [brush for _, brush in styles]
-        return pens, brushes
-
-    def set_styled(self, x: np.ndarray, y: np.ndarray, styles: list[tuple[object, QBrush]],
-                   style: np.ndarray) -> None:
-        """Replace the points: point ``i`` at ``(x[i], y[i])`` drawn with ``styles[style[i]]`` (pen, brush)."""
-        pens, brushes = self._tables(styles)
-        data = np.empty(len(x), dtype=self.data.dtype)  # object fields start as None: "the default"
-        data["x"], data["y"] = x, y
-        data["size"] = -1
-        data["visible"] = True
-        data["data"] = np.arange(len(x))
-        data["pen"] = pens[style] if len(styles) else None
-        data["brush"] = brushes[style] if len(styles) else None
-        data["sourceRect"] = self._rects(styles, style) if len(styles) else 0
-        self.data = data
-        # What ScatterPlotItem.addPoints does after filling its array, minus the per-point styling.
-        self.prepareGeometryChange()
-        self.informViewBoundsChanged()
-        self.bounds = [None, None]
-        self.invalidate()
-        self.sigPlotChanged.emit(self)
-
-    def restyle(self, rows: np.ndarray, styles: list[tuple[object, QBrush]], style: np.ndarray) -> None:
-        """Give the points ``rows`` the styles ``styles[style]`` (``style`` aligned with ``rows``)."""
-        if len(rows) == 0:
-            return
-        pens, brushes = self._tables(styles)
-        self.data["pen"][rows] = pens[style]
-        self.data["brush"][rows] = brushes[style]
-        self.data["sourceRect"][rows] = self._rects(styles, style)
-        if len(rows) > self.PARTIAL_LIMIT or self._region(rows[:1]) is None:
-            self.invalidate()
-            return
-        # a few scattered points: a small rectangle each; more: the box around them
-        for part in ([rows[i : i + 1] for i in range(len(rows))] if len(rows) <= 16 else [rows]):
-            self.update(self._region(part))
-
-    def _region(self, rows: np.ndarray):
-        """The item-coordinate rectangle covering the symbols of ``rows`` (None: not shown yet)."""
-        from PySide6.QtCore import QRectF
-
-        px, py = self.pixelVectors()
-        if px is None or py is None:
-            return None
-        half = float(self.data["sourceRect"]["w"][rows].max()) / 2 + 2  # pixels, with a margin for antialiasing
-        dx, dy = abs(px.x()) * half + abs(py.x()) * half, abs(px.y()) * half + abs(py.y()) * half
-        x, y = self.data["x"][rows], self.data["y"][rows]
-        return QRectF(float(x.min()) - dx, float(y.min()) - dy, float(x.max() - x.min()) + 2 * dx,
-                      float(y.max() - y.min()) + 2 * dy)
 
 
 class _SafeLegend(pg.LegendItem):
@@ -219,7 +114,7 @@ class QtClusterMap(QWidget):
         self.plot.plotItem.hideButtons()  # pyqtgraph's auto-range "A" in the corner: a stray button to the user
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
-        self.scatter = _StyledScatter(pxMode=True, size=6, pen=None)
+        self.scatter = StyledScatter(pxMode=True, size=6, pen=None)
         self.selected = np.zeros(0, np.int64)  # image indices outlined on the map
         self.selected_item = pg.ScatterPlotItem(pxMode=True, size=9, pen=pg.mkPen("#ffffff", width=1.5), brush=None)
         self.hover_item = pg.ScatterPlotItem(pxMode=True, size=14, pen=pg.mkPen("#ffff00", width=2), brush=None)
@@ -232,6 +127,7 @@ class QtClusterMap(QWidget):
         self._style = np.zeros(0, np.int64)  # per point: 2 * (index into _style_colors) + ringed
         self._style_colors: list[str] = []  # grows; one cached QBrush (and ring pen) per entry
         self._ringed = np.zeros(0, bool)  # per point: the user labelled it (drawn as a ring)
+        self._groups: np.ndarray | None = None  # the groups as drawn (see _recolor_changed)
         self._pens: dict[str, object] = {}
         self._brushes: dict[str, QBrush] = {}
         self._legend_key: tuple = ()
@@ -297,7 +193,9 @@ class QtClusterMap(QWidget):
         keys, inverse, counts = self._group(groups)
         if len(self._ringed) != len(self.coords):
             self._ringed = np.zeros(len(self.coords), bool)
-        self._style = (2 * self._style_of(keys, colors)).astype(np.int32)[inverse] + self._ringed.astype(np.int32)
+        key_style = self._style_of(keys, colors).astype(np.int32)
+        self._style = (2 * key_style)[inverse] + self._ringed.astype(np.int32)
+        self._keep_groups(groups, keys, inverse, counts, key_style)
         self._update_legend(keys, counts, colors, names)
         self.hover_item.setData([], [])
         if self.big.set_points(auto_range):
@@ -343,15 +241,72 @@ class QtClusterMap(QWidget):
             out += [(None, self._brush(c)), (self._ring_pen(c), self._brush(MAP_BACKGROUND))]
         return out
 
-    def set_colors(self, groups: np.ndarray, colors: dict[object, str], names: dict[object, str] | None = None) -> None:
-        """Recolour the points without moving them; only points whose colour changed are touched."""
+    def set_colors(self, groups: np.ndarray, colors: dict[object, str], names: dict[object, str] | None = None,
+                   rows: np.ndarray | None = None) -> None:
+        """Recolour the points without moving them; only points whose colour changed are touched.
+
+        ``rows``: the only points whose group may have changed, when the caller knows (a label):
+        then not even one pass compares every point's group.
+        """
         if len(groups) != len(self.coords):
             return
+        if self._recolor_changed(np.asarray(groups), colors, names, rows):
+            return
         keys, inverse, counts = self._group(groups)
-        style = (2 * self._style_of(keys, colors)).astype(np.int32)[inverse]
+        key_style = self._style_of(keys, colors).astype(np.int32)
+        style = (2 * key_style)[inverse]
         style += self._ringed  # in place: one pass less at a million points
         self._restyle(style)
+        self._keep_groups(groups, keys, inverse, counts, key_style)
         self._update_legend(keys, counts, colors, names)
+
+    def _keep_groups(self, groups: np.ndarray, keys: np.ndarray, inverse: np.ndarray, counts: np.ndarray,
+                     key_style: np.ndarray) -> None:
+        """Remember the groups as drawn, so the next :meth:`set_colors` finds the changed points by one comparison."""
+        groups = np.asarray(groups)
+        if self._groups is not None and self._groups.shape == groups.shape and self._groups.dtype == groups.dtype:
+            np.copyto(self._groups, groups)  # into the same buffer: no fresh pages at 10^6 points
+        else:
+            self._groups = groups.copy()  # the caller may change its array in place (a label)
+        self._group_keys, self._group_of, self._group_counts, self._key_style = keys, inverse, counts, key_style
+
+    def _recolor_changed(self, groups: np.ndarray, colors: dict[object, str], names: dict[object, str] | None,
+                         rows: np.ndarray | None = None) -> bool:
+        """Restyle only the points whose group changed, when the groups' colours stay (returns False otherwise).
+
+        One comparison with the groups as drawn finds them; the legend's counts move by
+        those points alone.  A label on a million points so costs one pass, not the
+        half-dozen of a regrouping (counting, looking up and comparing every point's style).
+        Falls back (False) when a group appears or empties, or a group's colour changes.
+        """
+        old = self._groups
+        if old is None or old.shape != groups.shape or old.dtype != groups.dtype:
+            return False
+        if rows is None:
+            changed = groups != old
+            if np.count_nonzero(changed) > max(1, len(groups) // 8):
+                return False  # most points move (a recolour of all): regrouping is as quick
+            rows = np.flatnonzero(changed)
+        else:
+            rows = np.unique(np.asarray(rows, np.int64))
+            rows = rows[groups[rows] != old[rows]]
+        if len(rows) > max(1, len(groups) // 8):  # most points move: regrouping is as quick
+            return False
+        keys, new = self._group_keys, groups[rows]
+        idx = np.searchsorted(keys, new).clip(0, max(0, len(keys) - 1))
+        key_style = self._style_of(keys, colors).astype(np.int32)
+        if len(rows) and (len(keys) == 0 or not np.array_equal(keys[idx], new)):
+            return False  # a group the map has not drawn yet
+        if not np.array_equal(key_style, self._key_style):
+            return False
+        counts = self._group_counts + np.bincount(idx, minlength=len(keys)) - np.bincount(
+            self._group_of[rows], minlength=len(keys))
+        if not counts.all():
+            return False  # a group empties: its legend entry goes
+        self._group_of[rows], self._group_counts, old[rows] = idx, counts, new
+        self._restyle_rows(rows, 2 * key_style[idx] + self._ringed[rows])
+        self._update_legend(keys, counts, colors, names)
+        return True
 
     def set_continuous(self, values: np.ndarray, title: str) -> None:
         """Colour by a value in [0, 1] (for example the confidence), in 10 steps (10 cached brushes)."""
@@ -406,11 +361,24 @@ class QtClusterMap(QWidget):
     def _restyle(self, style: np.ndarray) -> None:
         """Apply a new style per point, touching only the points whose style changed."""
         rows = np.flatnonzero(style != self._style)
-        if self.big.active:
-            self.big.restyle(rows, style)
-        else:
-            self.scatter.restyle(rows, self._styles(), style[rows])
+        old = self._style[rows]
         self._style = style
+        self._draw_restyled(rows, old)
+
+    def _restyle_rows(self, rows: np.ndarray, style: np.ndarray) -> None:
+        """Give the points ``rows`` the styles ``style`` (aligned with ``rows``): no pass over every point."""
+        changed = self._style[rows] != style
+        rows, style = rows[changed], style[changed]
+        old = self._style[rows]
+        self._style[rows] = style
+        self._draw_restyled(rows, old)
+
+    def _draw_restyled(self, rows: np.ndarray, old: np.ndarray) -> None:
+        """Redraw the points ``rows``, whose style was ``old`` and is now ``self._style[rows]``."""
+        if self.big.active:
+            self.big.restyle(rows, old)
+        else:
+            self.scatter.restyle(rows, self._styles(), self._style[rows])
 
     def set_user_labelled(self, indices: np.ndarray) -> None:
         """Draw the points the user labelled as rings of their colour, apart from the model's solid dots.
@@ -422,9 +390,23 @@ class QtClusterMap(QWidget):
         idx = idx[(idx >= 0) & (idx < len(self.coords))]
         ringed = np.zeros(len(self.coords), bool)
         ringed[idx] = True
+        rows = np.flatnonzero(ringed != self._ringed) if len(self._ringed) == len(ringed) else np.arange(len(ringed))
         self._ringed = ringed
         if len(self._style) == len(ringed):
-            self._restyle(self._style - self._style % 2 + ringed)
+            self._restyle_rows(rows, self._style[rows] - self._style[rows] % 2 + ringed[rows])
+
+    def mark_user_labelled(self, rows: np.ndarray, labelled: np.ndarray) -> None:
+        """The points ``rows`` are (``labelled`` True) or are no longer the user's labels: their rings only.
+
+        What a label key changes on the map: O(len(rows)), where
+        :meth:`set_user_labelled` compares every point.
+        """
+        rows = np.asarray(rows, np.int64)
+        keep = (rows >= 0) & (rows < len(self._ringed))
+        rows, labelled = rows[keep], np.asarray(labelled, bool)[keep]
+        self._ringed[rows] = labelled
+        if len(self._style) == len(self._ringed):
+            self._restyle_rows(rows, self._style[rows] - self._style[rows] % 2 + labelled)
 
     @property
     def user_labelled(self) -> np.ndarray:

@@ -167,3 +167,85 @@ def test_grid_lasso_and_hover_match_the_scan_of_every_point():
         d = ((coords.astype(np.float64) - (x, y)) ** 2).sum(1)
         want = int(np.argmin(d)) if d.min() <= radius**2 else -1
         assert grid.nearest(x, y, radius) == want
+
+
+@pytest.fixture
+def small_big(qtbot, window, folder, monkeypatch):
+    """The window on the clustered synthetic sample, its map drawn as a density image (the thresholds lowered)."""
+    import app.widgets.qt_bigmap as bigmap
+    import app.widgets.qt_map as qt_map
+    from tests.helpers import open_and_cluster
+
+    monkeypatch.setattr(bigmap, "BIG_POINTS", 5)
+    monkeypatch.setattr(qt_map, "BIG_POINTS", 5)
+    monkeypatch.setattr(bigmap, "POINTS_IN_VIEW", 2)
+    p = open_and_cluster(qtbot, window, folder)
+    window.map.legend.hide()
+    qtbot.waitUntil(lambda: window.map.big.density_shown)
+    return window, p
+
+
+def _drawn(w) -> tuple[np.ndarray, object]:
+    """The density image's colour counts and the QImage the image item paints (a copy)."""
+    big = w.map.big
+    QApplication.processEvents()
+    big.image.render() if big.image._renderRequired else None
+    return big._counts.copy(), big.image.qimage.copy()
+
+
+def test_one_label_key_repaints_only_its_bins_and_equals_a_recount(small_big, qtbot, monkeypatch):
+    """Colour by label, a number key labels one galaxy: its bin's pixels change in place, exactly as a full
+    recount of every point would draw them; neither the colouring is recomputed nor the image recounted or
+    rendered again."""
+    import app.map_view
+
+    w, p = small_big
+    w.color_combo.setCurrentIndex(w.color_combo.findData("label"))
+    assert w.map_view.mode == "label"
+    qtbot.waitUntil(lambda: w.map.big.density_shown)
+    w.show_cluster(1)
+    qtbot.keyClick(w, Qt.Key.Key_1)  # the class's first label: a new colour on the map, which recounts
+    row = int(p.selection.indices[0])  # the key moved on to the next galaxy
+    big = w.map.big
+    before_counts, before_image = _drawn(w)
+    recounts: list[int] = []
+    original = app.map_view.colouring
+    monkeypatch.setattr(app.map_view, "colouring", lambda *a: (recounts.append(-1), original(*a))[1])
+    density = big._density
+    big._density = lambda visible, *view: (recounts.append(len(visible)), density(visible, *view))
+    qtbot.keyClick(w, Qt.Key.Key_1)
+    assert p.user_labels[row] == p.classes[0].name
+    after_counts, after_image = _drawn(w)
+    assert recounts == [] and big._shares_pixels()  # painted in place: no recolouring, no recount, no new QImage
+    assert not np.array_equal(before_counts, after_counts) and after_image != before_image
+    big._density = density
+    big.refresh(force=True)  # the full recount of every point, from the map's styles
+    recount_counts, recount_image = _drawn(w)
+    np.testing.assert_array_equal(after_counts, recount_counts)
+    assert after_image == recount_image
+    drawn = w.map._style.copy()
+    w.map_view.render()  # the colouring recomputed whole, every point drawn anew: the same styles
+    np.testing.assert_array_equal(w.map._style, drawn)
+
+
+def test_a_label_under_cluster_colours_redraws_its_ring_only(small_big, qtbot, monkeypatch):
+    """Colour by cluster, a label key changes the galaxy's ring alone: the colouring is not recomputed (a sort
+    of every cluster number at 10^6 galaxies) and the map's styles equal a fresh drawing's."""
+    import app.map_view
+
+    w, p = small_big
+    assert w.map_view.mode == "cluster"
+    calls: list[str] = []
+    original = app.map_view.colouring
+    monkeypatch.setattr(app.map_view, "colouring", lambda project, name: (calls.append(name), original(project, name))[1])
+    w.show_cluster(2)
+    row = int(p.selection.indices[0])
+    qtbot.keyClick(w, Qt.Key.Key_2)
+    assert p.user_labels[row] == p.classes[1].name
+    assert calls == [] and w.map._ringed[row] and w.map._style[row] % 2 == 1
+    drawn = w.map._style.copy()
+    w.map_view.render()  # every point anew
+    np.testing.assert_array_equal(w.map._style, drawn)
+    calls.clear()
+    qtbot.keyClick(w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo: the label goes, so does its ring
+    assert p.user_labels[row] is None and not w.map._ringed[row] and w.map._style[row] % 2 == 0 and calls == []

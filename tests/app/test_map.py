@@ -134,3 +134,37 @@ def test_labelling_one_point_repaints_only_its_pixels(cmap, points, qtbot):
     cmap.set_colors((groups + 1) % 3, COLORS)  # every point changes: one whole repaint
     qtbot.waitUntil(lambda: len(drawn) > 0)
     assert max(drawn) > 0.9 * len(coords)
+
+
+def test_recolours_in_place_draw_what_a_fresh_map_draws(cmap, qtbot, points):
+    """Labels changed in the caller's own array (as the window's colouring does), groups appearing, emptying
+    and changing colour: each ``set_colors`` draws the styles and legend a map given the groups afresh draws."""
+    from app.widgets.qt_map import QtClusterMap
+
+    coords, groups = points
+    fresh = QtClusterMap()
+    qtbot.addWidget(fresh)
+    rng = np.random.default_rng(3)
+    groups = groups.astype(str)  # string keys, as "colour by label" gives them
+    colors = {str(k): v for k, v in COLORS.items()}
+    cmap.set_points(coords, groups, colors)
+    regrouped: list[int] = []
+    keep = cmap._keep_groups
+    cmap._keep_groups = lambda *a: (regrouped.append(step), keep(*a))
+    for step in range(12):
+        if step == 5:
+            groups[rng.choice(len(groups), 4, replace=False)] = "new"  # a group appears
+            colors["new"] = "#ffffff"
+        elif step == 8:
+            groups[groups == "new"] = "0"  # it empties
+        elif step == 10:
+            colors = {**colors, "1": "#123456"}  # a group's colour changes
+        else:
+            rows = rng.choice(len(groups), int(rng.integers(1, 4)), replace=False)
+            groups[rows] = rng.choice(["0", "1", "2"], len(rows))  # in place, like a label
+        cmap.set_colors(groups, colors)
+        fresh.set_points(coords, groups, colors)
+        np.testing.assert_array_equal(cmap._style, fresh._style)
+        assert _fill(cmap) == _fill(fresh)
+        qtbot.waitUntil(lambda: [lab.text for _, lab in cmap.legend.items] == [lab.text for _, lab in fresh.legend.items])
+    assert regrouped == [5, 8, 10]  # the other steps moved only their changed points
