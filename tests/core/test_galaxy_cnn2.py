@@ -153,22 +153,3 @@ def test_committed_galaxy_cnn2_is_registered_small_and_documented():
 
     steps_seed = re.search(r"--steps \d+ --seed \d+", source).group(0)  # the docs give the command that made it
     assert f"models/train_galaxy_net2.py {steps_seed}" in (ROOT / "docs" / "models.md").read_text()
-
-
-def test_the_cli_clusters_a_folder_with_galaxy_cnn2(sample_folder, tmp_path, capsys):
-    """``galaxy-sorter cluster FOLDER --model galaxy_cnn2``: the user's way to choose it from the command line."""
-    import json
-    import shutil
-
-    from core.cli import main
-    from core.features.extract import file_sha256
-
-    folder = Path(shutil.copytree(sample_folder, tmp_path / "imgs"))
-    out = tmp_path / "clusters.csv"
-    code = main(["cluster", str(folder), "--model", "galaxy_cnn2", "--method", "kmeans", "--clusters", "3",
-                 "--out", str(out), "--quiet", "--cpu"])
-    assert code == 0, capsys.readouterr()
-    side = json.loads(out.with_suffix(".json").read_text())
-    assert side["model"]["name"] == "galaxy_cnn2"
-    assert side["model"]["sha256"] == file_sha256(ROOT / "models" / "galaxy_cnn2.onnx")
-    assert len(out.read_text().splitlines()) == 1 + 30

@@ -131,21 +131,6 @@ def test_the_exporter_composes_the_committed_parts_from_training_split_images_on
                                parts_standardised(out, images, Preprocessing()), atol=2e-4)
 
 
-def test_the_cli_clusters_a_folder_with_galaxy_duo(sample_folder, tmp_path, capsys):
-    """``galaxy-sorter cluster FOLDER --model galaxy_duo``: the user's way to choose it from the command line."""
-    from core.cli import main
-
-    folder = Path(shutil.copytree(sample_folder, tmp_path / "imgs"))
-    out = tmp_path / "clusters.csv"
-    code = main(["cluster", str(folder), "--model", "galaxy_duo", "--method", "kmeans", "--clusters", "3",
-                 "--out", str(out), "--quiet", "--cpu"])
-    assert code == 0, capsys.readouterr()
-    side = json.loads(out.with_suffix(".json").read_text())
-    assert side["model"]["name"] == "galaxy_duo"
-    assert side["model"]["sha256"] == file_sha256(ROOT / "models" / "galaxy_duo.onnx")
-    assert len(out.read_text().splitlines()) == 1 + 30
-
-
 def test_the_cli_without_model_uses_galaxy_duo(sample_folder, tmp_path, capsys):
     """The default since issue 24: a user who names no model gets the duo, recorded in the sidecar."""
     from core.cli import main
