@@ -15,7 +15,9 @@ One command, two parts, every figure measured in this run:
     scheduler, nannies).  Then, each against (a1): (1) the compute rate inside a
     worker, (2) the wall-clock rate per worker (the goal's figure: it hides no
     overhead), where the difference went, (3) the same from CPU accounting
-    (other jobs' load left out); the scheduler's cost per task (empty tasks),
+    (other jobs' load left out), (4) the wall-clock rate with the core time
+    other processes took meanwhile (``/proc/stat`` against every process's
+    CPU) given back; the scheduler's cost per task (empty tasks),
     and the time for 10^6 and 10^8 images on N workers extrapolated from (2)
     and from (1).
 ``cluster``
@@ -103,6 +105,41 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total
 
 
+def _machine() -> tuple[float, float, dict[int, tuple[float, str]]]:
+    """Every core's busy and idle seconds so far (``/proc/stat``), and every process's CPU seconds and name.
+
+    With these a run's core time splits into ours, other processes' and idle: a job of someone else's, even
+    at nice 19, takes its share of the workers' cores, where (a1), held to one core, left it the other core.
+    Linux only; elsewhere zeros and no processes."""
+    import psutil
+
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+    except OSError:
+        return 0.0, 0.0, {}
+    hz = os.sysconf("SC_CLK_TCK")
+    procs = {}
+    for p in psutil.process_iter(["name", "cpu_times"]):
+        t = p.info["cpu_times"]
+        if t is not None:
+            procs[p.pid] = (t.user + t.system, p.info["name"] or "?")
+    return (sum(v) - v[3] - v[4]) / hz, (v[3] + v[4]) / hz, procs
+
+
+def _others(before: tuple, after: tuple, ours: set[int]) -> tuple[float, float, str]:
+    """Core seconds other processes (and the kernel) used between two :func:`_machine` readings, idle seconds,
+    and the largest other processes by name."""
+    busy, idle = after[0] - before[0], after[1] - before[1]
+    mine = sum(after[2][p][0] - before[2].get(p, (0.0, ""))[0] for p in ours if p in after[2])
+    top: dict[str, float] = {}
+    for p, (cpu, name) in after[2].items():
+        if p not in ours:
+            top[name] = top.get(name, 0.0) + cpu - before[2].get(p, (0.0, ""))[0]
+    names = ", ".join(f"{k} {v:.2f}" for k, v in sorted(top.items(), key=lambda kv: -kv[1])[:3] if v >= 0.01)
+    return busy - mine, idle, names
+
+
 def _dask_run(paths: list[Path], args: argparse.Namespace, workers: int) -> dict:
     """One timed extraction on a local cluster of ``workers``: wall time, each worker's own account, CPU seconds.
 
@@ -120,11 +157,13 @@ def _dask_run(paths: list[Path], args: argparse.Namespace, workers: int) -> dict
                             partition_size=args.batch, batch_size=args.batch)
         pids = list(client.run(os.getpid).values())
         client.run(worker_stats, True)
+        m0 = _machine()
         here0, workers0, t = _cpu_seconds([os.getpid()]), _cpu_seconds(pids), time.perf_counter()
         res = extract_distributed(paths, one, prep, None, client=client, partition_size=args.partition,
                                   batch_size=args.batch)
         wall = time.perf_counter() - t
         here, worker_cpu = _cpu_seconds([os.getpid()]) - here0, _cpu_seconds(pids) - workers0
+        others, idle, names = _others(m0, _machine(), {*pids, os.getpid()})
         stats = list(client.run(worker_stats).values())
         per_task = float("nan")
         if workers == 1:
@@ -135,7 +174,7 @@ def _dask_run(paths: list[Path], args: argparse.Namespace, workers: int) -> dict
     finally:
         close()
     return {"wall": wall, "res": res, "stats": stats, "here_cpu": here, "worker_cpu": worker_cpu, "per_task": per_task,
-            "load": os.getloadavg()[0]}
+            "load": os.getloadavg()[0], "others": others, "idle": idle, "names": names}
 
 
 def _old_way(paths: list[Path], args: argparse.Namespace) -> dict:
@@ -220,6 +259,8 @@ def part_extract(args: argparse.Namespace) -> None:
         print(f"    CPU seconds: workers' tasks {task_cpu:.2f}, workers outside tasks {r['worker_cpu'] - task_cpu:.2f}, "
               f"this process (client, scheduler, nannies) {r['here_cpu']:.2f}; "
               f"{r['wall'] * w:.2f} worker-core-seconds of wall time")
+        print(f"    the machine's {os.cpu_count()} cores meanwhile: other processes and the kernel {r['others']:.2f} "
+              f"core-seconds ({r['names'] or 'none over 0.01'}), idle {r['idle']:.2f}")
     r1, rn, w = runs[1], runs[args.workers], args.workers
     rate1, raten = n / r1["wall"], n / rn["wall"]
     same = np.abs(rn["res"].features - ref.features).max()
@@ -239,6 +280,12 @@ def part_extract(args: argparse.Namespace) -> None:
           f"{(rn['worker_cpu'] - sum(s['busy_cpu_s'] for s in rn['stats'])) / all_cpu:.1%}")
     print(f"  (3) from CPU accounting (every process's CPU counted, the idle time too; the load of other "
           f"jobs left out): {n / all_cpu * busy / pinned_cpu:.3f}")
+    ncpu = os.cpu_count() or w
+    print(f"  (4) wall-clock rate with the other processes' core time given back (images / (wall - others' "
+          f"core-seconds / {ncpu} cores) / {w}): {n / (rn['wall'] - rn['others'] / ncpu) / w / pinned:.3f}: others took "
+          f"{rn['others'] / (rn['wall'] * ncpu):.1%} of the cores, which (a1), alone on one core with the other free, "
+          f"never gave up; against (a1)'s images per CPU-second (in case others reached (a1)'s core too): "
+          f"{n / (rn['wall'] - rn['others'] / ncpu) / w / pinned_cpu:.3f}")
     inside1 = np.mean([s["images"] / s["busy_s"] for s in r1["stats"]])
     print(f"  1 worker against (a1): wall {rate1 / pinned:.3f}, inside {inside1 / pinned:.3f}")
     print(f"  against (a2), {w} plain processes at once (what Dask itself costs): (1) {inside / pinned / together:.3f}, "
@@ -249,6 +296,7 @@ def part_extract(args: argparse.Namespace) -> None:
         old_busy = np.mean([s["busy_s"] / ro["wall"] for s in ro["stats"]])
         old_cpu = ro["worker_cpu"] + ro["here_cpu"]
         print(f"  as it was (c0): (1) {old_inside / pinned:.3f}, (2) {n / ro['wall'] / w / pinned:.3f}, "
+              f"(4) {n / (ro['wall'] - ro['others'] / ncpu) / w / pinned:.3f} (others {ro['others'] / (ro['wall'] * ncpu):.1%}), "
               f"(3) {n / old_cpu * old_busy / pinned_cpu:.3f}; wall-clock now / then: {ro['wall'] / rn['wall']:.2f}x, "
               f"CPU seconds then / now: {old_cpu / all_cpu:.2f}x")
     print(f"largest difference of a feature to the single-process row: {same:.2e}")
