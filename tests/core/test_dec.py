@@ -200,3 +200,17 @@ def test_initial_partition_comes_from_the_input_and_keeps_unequal_class_fraction
     assert abs(np.bincount(dec.labels_).min() - 75) <= 8  # not pulled towards 150:150
     with pytest.raises(ValueError, match="init"):
         DEC(2, init="random", **small).fit(X)
+
+
+def test_the_automatic_network_is_the_small_one_for_a_small_folder_too(tmp_path):
+    """Issue 24, fourth round: with the start-size assignment the small network is as good below
+    1,000 images (5 seeds, GC1 and Kaggle, both galaxy models), so "auto" no longer switches to
+    the paper's wide one there; the saved encoder has the small network's layers."""
+    from core.clustering.dec import FAST_DIMS, PAPER_DIMS
+
+    X, _ = make_blobs(n_samples=300, centers=2, n_features=16, random_state=0)
+    dec = DEC(2, random_state=0, pretrain_epochs=2, finetune_epochs=2).fit(X.astype(np.float32))
+    assert dec.hidden_dims_ == FAST_DIMS != PAPER_DIMS
+    path = tmp_path / "dec.onnx"
+    dec.save_onnx(path)
+    assert tuple(DEC.load_onnx(path).hidden_dims) == FAST_DIMS
