@@ -147,8 +147,15 @@ def load_features(args: argparse.Namespace, images: Path, truth: dict[str, str],
 
 
 def fitted_dec(X: np.ndarray, work: Path) -> tuple[Path, float]:
-    """The DEC encoder of seed 0 (cached by a hash of the features); returns its path and the fit time."""
-    key = hashlib.sha1(np.ascontiguousarray(X).tobytes()).hexdigest()[:16]
+    """The DEC encoder of seed 0, cached by a hash of the features and of DEC's code; returns its path and fit time.
+
+    The code is part of the key: a cache keyed on the features alone kept serving the
+    encoder of an older DEC after ``core/clustering`` changed, so a rerun measured the old method.
+    """
+    digest = hashlib.sha1(np.ascontiguousarray(X).tobytes())
+    for source in sorted((ROOT / "core" / "clustering").glob("*.py")):
+        digest.update(source.read_bytes())
+    key = digest.hexdigest()[:16]
     cached = ROOT / ".cache" / "benchmarks" / f"dec-{key}.onnx"
     if cached.is_file():
         return cached, float("nan")
