@@ -49,6 +49,7 @@ from core.progress import ProgressFn, StopFn
 
 PAPER_DIMS = (500, 500, 2000, 10)
 FAST_DIMS = (256, 256, 512, 10)
+SMALL_NET_FROM = 500  # the "auto" network is FAST_DIMS from this many rows, PAPER_DIMS below
 
 PAPER_SCHEDULE: dict[str, object] = {
     "hidden_dims": PAPER_DIMS, "pretrain": "greedy", "pretrain_budget": None,
@@ -85,11 +86,9 @@ class DEC(ClusterMixin, BaseEstimator):
         Encoder layer sizes after the input.  "auto" (default): ``(256, 256, 512, 10)``
         (``FAST_DIMS``), the paper's shape (``PAPER_DIMS``, ``(500, 500, 2000, 10)``)
         at half the width and a quarter of the widest layer, six times less
-        arithmetic (issue 22: 6,500 x 64 and 3,194 x 1,280 in seconds).  Below
-        1,000 images the paper's network was kept until the final assignment
-        kept each cluster's start size (issue 24); since then the small one is
-        as good or better there too, over 5 seeds on GC1 and the Kaggle test
-        split with either galaxy model (docs/benchmarks.md, CI quality gate).
+        arithmetic, from 500 images (``SMALL_NET_FROM``): with the start-size assignment it is
+        as good or better on GC1 and the Kaggle test split, 5 seeds, both galaxy models (issue 24,
+        docs/benchmarks.md); below, the paper's (on 30 images the small one lost to k-means).
     alpha : float
         Student's t degrees of freedom.
     tol : float
@@ -291,7 +290,8 @@ class DEC(ClusterMixin, BaseEstimator):
             raise ValueError(f"pretrain={self.pretrain!r} must be 'auto', 'end-to-end' or 'greedy'")
         if self.assign not in ("start-fractions", "argmax"):
             raise ValueError(f"assign={self.assign!r} must be 'start-fractions' or 'argmax'")
-        self.hidden_dims_ = tuple(self.hidden_dims if self.hidden_dims != "auto" else FAST_DIMS)
+        self.hidden_dims_ = tuple(self.hidden_dims if self.hidden_dims != "auto" else
+                                  (PAPER_DIMS if len(X) < SMALL_NET_FROM else FAST_DIMS))
         self.pretrain_ = self.pretrain if self.pretrain != "auto" else ("greedy" if len(X) < 1000 else "end-to-end")
         seed = 0 if self.random_state is None else int(self.random_state)
         self.warnings_: list[str] = []

@@ -83,7 +83,10 @@ def check_store_tree(folder: str | os.PathLike[str], max_entries: int = 1_000_00
                 if seen > max_entries:
                     raise UnsafeStore(f"refusing the project store {root}: more than {max_entries:,} entries")
                 path = Path(entry.path)
-                est = entry.stat(follow_symlinks=False)
+                try:
+                    est = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:  # gone since the listing: another process's SQLite journal
+                    continue
                 if _stat.S_ISLNK(est.st_mode):
                     raise refuse(path, f"a link to {os.readlink(path)}")
                 if _stat.S_ISDIR(est.st_mode):
