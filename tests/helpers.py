@@ -9,6 +9,7 @@ the toy clustering method the registry tests add.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -74,6 +75,15 @@ def expect_labels(project, expected: dict[int, str]) -> None:
     """The user labels of every image are exactly ``expected`` (row -> label), none elsewhere."""
     got = {i: project.user_labels[i] for i in range(len(project)) if project.user_labels[i] is not None}
     assert got == expected
+
+
+def fake_project(tmp_path: Path) -> Project:
+    """A project on an empty ``tmp_path/images`` folder, its store in ``tmp_path/store``, with :func:`fake_run`'s run."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    project = Project.open(folder, store_dir=tmp_path / "store")
+    fake_run(project)
+    return project
 
 
 def fake_run(project: Project, n: int = 12) -> None:

@@ -12,13 +12,9 @@ from core.colouring import after_labels, colouring
 
 
 def _project(tmp_path):
-    from core.project import Project
-    from tests.helpers import fake_run
+    from tests.helpers import fake_project
 
-    folder = tmp_path / "images"
-    folder.mkdir()
-    p = Project.open(folder, store_dir=tmp_path / "store")
-    fake_run(p)
+    p = fake_project(tmp_path)
     p.name_cluster(1, "spiral")
     return p
 

@@ -10,15 +10,12 @@ import pytest
 from core.project import Project
 from core.store.database import ProjectStore
 from core.vocabulary import EXCLUDE
-from tests.helpers import fake_run as _fake_run
+from tests.helpers import fake_project as _fake_project
 
 
 @pytest.fixture
 def project(tmp_path):
-    folder = tmp_path / "images"
-    folder.mkdir()
-    p = Project.open(folder, store_dir=tmp_path / "store")
-    _fake_run(p)
+    p = _fake_project(tmp_path)
     yield p
     p.close()
 

@@ -150,13 +150,9 @@ def test_a_toy_export_format_is_one_entry(tmp_path):
 
 
 def test_colourings_are_qt_free_and_one_entry_adds_one(tmp_path):
-    from core.project import Project
-    from tests.helpers import fake_run as _fake_run
+    from tests.helpers import fake_project
 
-    folder = tmp_path / "images"
-    folder.mkdir()
-    p = Project.open(folder, store_dir=tmp_path / "store")
-    _fake_run(p)
+    p = fake_project(tmp_path)
     p.name_cluster(1, "spiral")
     p.set_labels([0], "irregular")
     by_cluster = colouring(p, "cluster")
