@@ -1,0 +1,177 @@
+"""JPEG, PNG and TIFF decoding without OpenCV: Pillow, with pypng and tifffile for 16-bit colour.
+
+What :mod:`core.images.io` asked of ``cv2.imdecode`` and now asks of
+:func:`decode_raster`:
+
+* **8-bit colour and grey** through Pillow, in RGB order (OpenCV gave BGR).
+  Pillow's JPEG decoding is libjpeg-turbo's, as OpenCV's: the pixels are
+  identical (``tests/core/test_image_ops.py`` compares them).  Alpha is dropped,
+  palettes become RGB, 1-bit images 0/255 grey, as OpenCV did.
+* **EXIF orientation**: the picture is turned upright
+  (``ImageOps.exif_transpose``), as ``IMREAD_ANYCOLOR`` did; ``upright=False``
+  keeps the stored orientation, as ``IMREAD_UNCHANGED`` did for the raw values.
+* **Reduced JPEG decoding** of huge images: ``Image.draft`` asks libjpeg for
+  1/2, 1/4 or 1/8 of the size, what ``IMREAD_REDUCED_COLOR_2/4/8`` asked.
+* **16-bit grey** PNG and TIFF through Pillow (mode ``I;16``).  **16-bit
+  colour**, which Pillow reads as 8-bit, through pypng (PNG) and tifffile
+  (TIFF), so the values stay exact; tifffile needs the imagecodecs package for
+  LZW, the usual TIFF compression, so a small LZW decoder is given to it here.
+* **Decompression bombs**: Pillow refuses images over ``MAX_IMAGE_PIXELS``;
+  the app has its own limit for huge rasters (``BIG_IMAGE_PIXELS``: decoded one
+  at a time, reduced, shrunk), so Pillow's is lifted for the decoding done here.
+
+A file none of them can read gives None; the caller says why to the user.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+
+__all__ = ["decode_raster", "lzw_decode"]
+
+
+def lzw_decode(data: bytes, out: object = None) -> bytes:
+    """Decode TIFF's LZW (MSB-first codes of 9-12 bits, 256 clears, 257 ends; the "early change" variant).
+
+    Pure Python: a few MB a second, for the rare 16-bit colour TIFF (8-bit
+    and grey TIFFs are decoded by Pillow's C code).
+    """
+    result = bytearray()
+    table: list[bytes] = [bytes([i]) for i in range(256)] + [b"", b""]
+    bits, nbits, pos, width = 0, 0, 0, 9
+    prev: bytes | None = None
+    n = len(data)
+    while True:
+        while nbits < width:
+            if pos >= n:
+                return bytes(result)
+            bits = (bits << 8) | data[pos]
+            pos += 1
+            nbits += 8
+        nbits -= width
+        code = (bits >> nbits) & ((1 << width) - 1)
+        bits &= (1 << nbits) - 1
+        if code == 256:
+            table = table[:258]
+            width, prev = 9, None
+            continue
+        if code == 257:
+            return bytes(result)
+        if prev is None:
+            entry = table[code]
+        elif code < len(table):
+            entry = table[code]
+            table.append(prev + entry[:1])
+        else:  # the code being defined: the previous string and its first byte
+            entry = prev + prev[:1]
+            table.append(entry)
+        result += entry
+        prev = entry
+        if len(table) + 1 >= (1 << width) and width < 12:
+            width += 1
+
+
+def _tiff16_colour(data: bytes) -> np.ndarray | None:
+    """A 16-bit colour TIFF's first image, exact (tifffile), or None when it cannot be read."""
+    import tifffile
+
+    tifffile.TIFF.DECOMPRESSORS._codecs.setdefault(5, lzw_decode)  # LZW without imagecodecs
+    try:
+        array = tifffile.imread(io.BytesIO(data), key=0)
+    except Exception:  # noqa: BLE001 - any failure of a damaged file is "not readable" to the user
+        return None
+    return np.asarray(array)
+
+
+def _png16_colour(data: bytes) -> np.ndarray | None:
+    """A 16-bit colour PNG's pixels, exact (pypng), or None when it cannot be read."""
+    import png
+
+    try:
+        width, height, rows, info = png.Reader(bytes=data).asDirect()
+        array = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
+    except Exception:  # noqa: BLE001 - any failure of a damaged file is "not readable" to the user
+        return None
+    return array.reshape(height, width, info["planes"])
+
+
+def _wide_colour(image: object, data: bytes) -> bool:
+    """Whether Pillow would read this file's colour samples with more than 8 bits (and cut them to 8)."""
+    from PIL import Image
+
+    assert isinstance(image, Image.Image)
+    if image.mode not in ("RGB", "RGBA"):
+        return False
+    if image.format == "PNG":
+        return len(data) > 24 and data[24] > 8  # IHDR's bit depth
+    if image.format == "TIFF":
+        return max(image.tag_v2.get(258, (8,)) or (8,)) > 8
+    return False
+
+
+def decode_raster(data: bytes, reduce: int = 1, upright: bool = True) -> np.ndarray | None:
+    """Decode a JPEG, PNG or TIFF file's bytes to an array in RGB order, or None when unreadable.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's contents.
+    reduce : {1, 2, 4, 8}
+        JPEG only: decode straight to 1/``reduce`` of the size (the full image
+        is never in memory), as ``IMREAD_REDUCED_COLOR_*``; the result is colour.
+    upright : bool
+        Turn the picture as its EXIF orientation says (the default, as every
+        viewer shows it); False keeps the stored pixels, for the raw values.
+
+    Returns
+    -------
+    ndarray or None
+        (h, w) grey or (h, w, 3) RGB, uint8, or uint16 for 16-bit files
+        (float32 or int32 for such TIFFs), as the file stores them; None for a
+        file that is not a readable image (corrupt, truncated, unknown).
+    """
+    from PIL import Image, ImageOps
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # bomb warnings (the app's limit applies) and damaged-EXIF notes
+        previous = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None  # the app's own BIG_IMAGE_PIXELS limit applies (core.images.io)
+        try:
+            image = Image.open(io.BytesIO(data))
+            if _wide_colour(image, data):
+                array = _png16_colour(data) if image.format == "PNG" else _tiff16_colour(data)
+                if array is not None and array.ndim == 3 and array.shape[2] in (2, 4):
+                    array = array[:, :, :-1]  # the alpha plane, dropped as OpenCV did
+                return None if array is None or array.size == 0 else array
+            if reduce > 1 and image.format == "JPEG":
+                image.draft("RGB", (image.width // reduce, image.height // reduce))
+            if upright:
+                image = ImageOps.exif_transpose(image)
+            image.load()
+        except Exception:  # noqa: BLE001 - Pillow raises many kinds for damaged files; all are "not readable"
+            return None
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+    return _to_array(image, colour=reduce > 1)
+
+
+def _to_array(image: object, colour: bool) -> np.ndarray | None:
+    from PIL import Image
+
+    assert isinstance(image, Image.Image)
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
+        array = np.asarray(image).astype(np.uint16)
+    elif mode in ("I", "F"):
+        array = np.asarray(image)
+    elif mode in ("L", "LA", "1"):
+        array = np.asarray(image.convert("L"))
+    else:
+        array = np.asarray(image.convert("RGB"))
+    if colour and array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    return array if array.size else None
+
