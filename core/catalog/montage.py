@@ -93,15 +93,11 @@ def montage(paths: Sequence[str], *, tile: int = 128, columns: int | None = None
 
 def write_png(image: np.ndarray, path: str | os.PathLike[str]) -> Path:
     """Write an RGB uint8 array as PNG (through a temporary file, so no half-written figure is left)."""
-    import io
-
-    from PIL import Image
+    from core.images.decode import encode_png
 
     path = Path(path)
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(buffer.getvalue())
+    tmp.write_bytes(encode_png(np.ascontiguousarray(image)))
     os.replace(tmp, path)
     return path
 

@@ -1,4 +1,4 @@
-"""JPEG, PNG and TIFF decoding without OpenCV: Pillow, with pypng and tifffile for 16-bit colour.
+"""JPEG, PNG and TIFF decoding without OpenCV (Pillow, with pypng and tifffile for 16-bit colour), and PNG writing.
 
 What :mod:`core.images.io` asked of ``cv2.imdecode`` and now asks of
 :func:`decode_raster`:
@@ -21,16 +21,19 @@ What :mod:`core.images.io` asked of ``cv2.imdecode`` and now asks of
   at a time, reduced, shrunk), so Pillow's is lifted for the decoding done here.
 
 A file none of them can read gives None; the caller says why to the user.
+:func:`encode_png` writes PNG files byte for byte as ``cv2.imwrite`` did.
 """
 
 from __future__ import annotations
 
 import io
+import struct
 import warnings
+import zlib
 
 import numpy as np
 
-__all__ = ["decode_raster", "lzw_decode"]
+__all__ = ["decode_raster", "encode_png", "lzw_decode"]
 
 
 def lzw_decode(data: bytes, out: object = None) -> bytes:
@@ -175,3 +178,50 @@ def _to_array(image: object, colour: bool) -> np.ndarray | None:
         array = np.repeat(array[:, :, None], 3, axis=2)
     return array if array.size else None
 
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """A uint8 grey, RGB or RGBA array as PNG, byte for byte the file ``cv2.imwrite`` wrote.
+
+    OpenCV's defaults: the "sub" filter on every row, zlib level 1 with the RLE
+    strategy, libpng's smaller window for small images, 8 KiB IDAT chunks, no
+    other chunks.  Byte-identical files keep the image ids (a hash of the file)
+    that stores made on the built-in sample hold (``tests/reliability/test_identity.py``).
+    """
+    if image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise ValueError(f"encode_png takes uint8 grey, RGB or RGBA arrays, not {image.dtype} {image.shape}")
+    h, w = image.shape[:2]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    colour_type = {1: 0, 3: 2, 4: 6}[channels]
+    rows = image.reshape(h, w * channels).astype(np.int16)
+    sub = rows.copy()
+    sub[:, channels:] = rows[:, channels:] - rows[:, :-channels]
+    raw = np.concatenate([np.ones((h, 1), np.uint8), (sub & 0xFF).astype(np.uint8)], axis=1).tobytes()
+    window_bits, size = 15, (w * channels + 1) * h
+    if size <= 16384:  # libpng's png_deflate_claim: the smallest window that holds the image
+        half = 1 << (window_bits - 1)
+        while size + 262 <= half:
+            half >>= 1
+            window_bits -= 1
+    deflate = zlib.compressobj(1, zlib.DEFLATED, window_bits, 8, zlib.Z_RLE)
+    stream = bytearray(deflate.compress(raw) + deflate.flush())
+    if size <= 16384:  # and png_compress_IDAT's optimize_cmf: the header then names the image's own size
+        cinfo = stream[0] >> 4
+        half = 1 << (cinfo + 7)
+        if size <= half:
+            while True:
+                half >>= 1
+                cinfo -= 1
+                if not (cinfo > 0 and size <= half):
+                    break
+            stream[0] = (stream[0] & 0x0F) | (cinfo << 4)
+            flags = stream[1] & 0xE0
+            stream[1] = flags + 0x1F - ((stream[0] << 8) + flags) % 0x1F
+    out = [b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, colour_type, 0, 0, 0))]
+    out += [_chunk(b"IDAT", bytes(stream[i : i + 8192])) for i in range(0, len(stream), 8192)]
+    out.append(_chunk(b"IEND", b""))
+    return b"".join(out)

@@ -89,7 +89,7 @@ def make_sample(folder: str | os.PathLike[str], per_class: int = 30, size: int =
     Returns the folder.  Files are named ``<class>_<nnn>.png``; ``labels.csv`` has
     columns ``id,morphology``.
     """
-    from PIL import Image
+    from core.images.decode import encode_png
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -99,7 +99,7 @@ def make_sample(folder: str | os.PathLike[str], per_class: int = 30, size: int =
         for i in range(per_class):
             name = f"{kind}_{i:03d}"
             img = render_galaxy(kind, size, rng)
-            Image.fromarray(img).save(folder / f"{name}.png")
+            (folder / f"{name}.png").write_bytes(encode_png(img))  # the bytes OpenCV wrote: the same image ids
             rows.append((name, kind))
     with open(folder / "labels.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
