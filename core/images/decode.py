@@ -16,9 +16,13 @@ What :mod:`core.images.io` asked of ``cv2.imdecode`` and now asks of
   colour**, which Pillow reads as 8-bit, through pypng (PNG) and tifffile
   (TIFF), so the values stay exact; tifffile needs the imagecodecs package for
   LZW, the usual TIFF compression, so a small LZW decoder is given to it here.
-* **Decompression bombs**: Pillow refuses images over ``MAX_IMAGE_PIXELS``;
-  the app has its own limit for huge rasters (``BIG_IMAGE_PIXELS``: decoded one
-  at a time, reduced, shrunk), so Pillow's is lifted for the decoding done here.
+* **Decompression bombs**: Pillow warns above ``MAX_IMAGE_PIXELS`` (89 million
+  pixels) and refuses twice that; OpenCV refused above 2**30 pixels.  Huge
+  rasters have the app's own handling (``BIG_IMAGE_PIXELS`` in
+  :mod:`core.images.io`: decoded one at a time, reduced, shrunk), so Pillow's
+  limit is set to OpenCV's when this module is imported (refusing above 2**30,
+  as before; a limit set higher or switched off by the user is kept) and its
+  warning is not shown.
 
 A file none of them can read gives None; the caller says why to the user.
 :func:`encode_png` writes PNG files byte for byte as ``cv2.imwrite`` did.
@@ -26,6 +30,7 @@ A file none of them can read gives None; the caller says why to the user.
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import warnings
@@ -81,7 +86,9 @@ def _tiff16_colour(data: bytes) -> np.ndarray | None:
     """A 16-bit colour TIFF's first image, exact (tifffile), or None when it cannot be read."""
     import tifffile
 
-    tifffile.TIFF.DECOMPRESSORS._codecs.setdefault(5, lzw_decode)  # LZW without imagecodecs
+    codecs = getattr(tifffile.TIFF.DECOMPRESSORS, "_codecs", None)  # tifffile's table (2026.x)
+    if isinstance(codecs, dict):
+        codecs.setdefault(5, lzw_decode)  # LZW without imagecodecs; without the table, LZW files are unreadable
     try:
         array = tifffile.imread(io.BytesIO(data), key=0)
     except Exception:  # noqa: BLE001 - any failure of a damaged file is "not readable" to the user
@@ -138,27 +145,37 @@ def decode_raster(data: bytes, reduce: int = 1, upright: bool = True) -> np.ndar
     """
     from PIL import Image, ImageOps
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # bomb warnings (the app's limit applies) and damaged-EXIF notes
-        previous = Image.MAX_IMAGE_PIXELS
-        Image.MAX_IMAGE_PIXELS = None  # the app's own BIG_IMAGE_PIXELS limit applies (core.images.io)
-        try:
-            image = Image.open(io.BytesIO(data))
-            if _wide_colour(image, data):
-                array = _png16_colour(data) if image.format == "PNG" else _tiff16_colour(data)
-                if array is not None and array.ndim == 3 and array.shape[2] in (2, 4):
-                    array = array[:, :, :-1]  # the alpha plane, dropped as OpenCV did
-                return None if array is None or array.size == 0 else array
-            if reduce > 1 and image.format == "JPEG":
-                image.draft("RGB", (image.width // reduce, image.height // reduce))
-            if upright:
-                image = ImageOps.exif_transpose(image)
-            image.load()
-        except Exception:  # noqa: BLE001 - Pillow raises many kinds for damaged files; all are "not readable"
-            return None
-        finally:
-            Image.MAX_IMAGE_PIXELS = previous
+    _limit_like_opencv()
+    try:
+        image = Image.open(io.BytesIO(data))
+        if _wide_colour(image, data):
+            array = _png16_colour(data) if image.format == "PNG" else _tiff16_colour(data)
+            if array is not None and array.ndim == 3 and array.shape[2] in (2, 4):
+                array = array[:, :, :-1]  # the alpha plane, dropped as OpenCV did
+            return None if array is None or array.size == 0 else array
+        if reduce > 1 and image.format == "JPEG":
+            image.draft("RGB", (image.width // reduce, image.height // reduce))
+        if upright:
+            image = ImageOps.exif_transpose(image)
+        image.load()
+    except Exception:  # noqa: BLE001 - Pillow raises many kinds for damaged files; all are "not readable"
+        return None
     return _to_array(image, colour=reduce > 1)
+
+
+#: OpenCV's cap on a decoded image (``CV_IO_MAX_IMAGE_PIXELS``): Pillow refuses above twice its MAX_IMAGE_PIXELS.
+OPENCV_MAX_PIXELS = 1 << 30
+
+
+@functools.cache
+def _limit_like_opencv() -> None:
+    """Once: Pillow's bomb limit at OpenCV's, its bomb warning off (the app's own BIG_IMAGE_PIXELS handling applies)."""
+    from PIL import Image
+
+    if Image.MAX_IMAGE_PIXELS is not None and 2 * Image.MAX_IMAGE_PIXELS < OPENCV_MAX_PIXELS:
+        Image.MAX_IMAGE_PIXELS = OPENCV_MAX_PIXELS // 2
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    warnings.filterwarnings("ignore", message="Corrupt EXIF data", category=UserWarning)  # the file is refused anyway
 
 
 def _to_array(image: object, colour: bool) -> np.ndarray | None:

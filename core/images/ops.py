@@ -11,9 +11,11 @@ dependency now, never a run-time one):
   Integer factors take OpenCV's fast path (2 x 2 blocks: ``(sum + 2) >> 2``;
   other blocks ``round_half_even(sum * float32(1 / area))``); other factors its
   area-overlap tables, accumulated in float32 in OpenCV's order (each source
-  pixel's weight added in turn along a row, then each row's), then rounded half
-  to even as ``saturate_cast`` does.  float32 images are within 2 float32 ulps
-  of OpenCV (its integer-factor float path sums in another order).
+  pixel's weight added in turn along a row, then each row's; scipy's sparse
+  product adds in storage order), then rounded half to even as
+  ``saturate_cast`` does.  float32 images are identical for other factors and
+  within 2 float32 ulps for integer ones (OpenCV's fast float path sums in
+  another order); float64 within 1e-7.
 * :func:`resize_linear` (``cv2.INTER_LINEAR``): uint8 bit-identical.  OpenCV
   computes it in fixed point: half-pixel centres, 11-bit coefficients
   (``rint(w * 2048)``), an exact integer pass along rows, then the vectorised
@@ -42,14 +44,16 @@ Nothing here imports OpenCV; Pillow (decoding, PNG writing, text) is in
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = ["box_blur3", "connected_components", "gaussian_blur", "gaussian_kernel", "resize_area",
            "resize_linear", "rgb_to_gray", "rotate180"]
 
 
-def _area_table(ssize: int, dsize: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """OpenCV's ``computeResizeAreaTab``: (destination, source, weight, rank within the destination cell)."""
+def _area_table(ssize: int, dsize: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """OpenCV's ``computeResizeAreaTab``: (destination, source, weight) in its order (by destination, sources ascending)."""
     scale = ssize / dsize
     dst: list[int] = []
     src: list[int] = []
@@ -73,23 +77,37 @@ def _area_table(ssize: int, dsize: int) -> tuple[np.ndarray, np.ndarray, np.ndar
             add(dx, sx, 1.0 / cell)
         if fsx2 - sx2 > 1e-3:
             add(dx, sx2, min(min(fsx2 - sx2, 1.0), cell) / cell)
-    d = np.asarray(dst)
-    # rank: position of each entry among its destination's entries (entries of one destination are contiguous)
-    starts = np.r_[0, np.flatnonzero(np.diff(d)) + 1]
-    ranks = np.arange(len(d)) - np.repeat(starts, np.diff(np.r_[starts, len(d)]))
-    return d, np.asarray(src), np.asarray(alpha), ranks
+    return np.asarray(dst), np.asarray(src), np.asarray(alpha)
 
 
-def _area_pass(x: np.ndarray, axis: int, dsize: int, wt: type) -> np.ndarray:
-    """One axis of OpenCV's general area resize: weights added in the table's order, in ``wt`` arithmetic."""
-    d, s, alpha, ranks = _area_table(x.shape[axis], dsize)
-    x = np.moveaxis(x, axis, 0)
-    out = np.zeros((dsize,) + x.shape[1:], wt)
-    extra = (1,) * (x.ndim - 1)
-    for r in range(int(ranks.max()) + 1):  # the k-th weight of every cell at once: the same order per cell
-        sel = ranks == r
-        out[d[sel]] = out[d[sel]] + x[s[sel]] * alpha[sel].astype(wt).reshape((-1,) + extra)
-    return np.moveaxis(out, 0, axis)
+@functools.lru_cache(maxsize=256)
+def _area_matrix(ssize: int, dsize: int, wt: type):  # -> scipy.sparse.csr_matrix
+    """:func:`_area_table` as a sparse (dsize, ssize) matrix whose rows keep the weights in OpenCV's order.
+
+    scipy's sparse-times-dense product adds each row's terms in storage order,
+    ``y += a * x`` from zero, in the matrix's dtype: OpenCV's loop (its weights
+    are float32 for every image type but float64), done in C.
+    """
+    from scipy.sparse import csr_matrix
+
+    d, s, alpha = _area_table(ssize, dsize)
+    indptr = np.searchsorted(d, np.arange(dsize + 1))  # the table is sorted by destination already
+    return csr_matrix((alpha.astype(wt), s, indptr), shape=(dsize, ssize))
+
+
+def _area_general(image: np.ndarray, w: int, h: int, wt: type) -> np.ndarray:
+    """OpenCV's general area resize in ``wt``: along each row, then down the columns, each a sparse product.
+
+    The rows are turned into columns first (a copy of the source, in its own type), so both passes are
+    products of a sparse matrix with contiguous rows.
+    """
+    H, W = image.shape[:2]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    turned = np.ascontiguousarray(image.reshape(H, W, channels).transpose(1, 0, 2)).reshape(W, H * channels)
+    across = _area_matrix(W, w, wt) @ turned.astype(wt)  # (w, H * channels)
+    across = np.ascontiguousarray(across.reshape(w, H, channels).transpose(1, 0, 2)).reshape(H, w * channels)
+    out = _area_matrix(H, h, wt) @ across
+    return out.reshape((h, w) + image.shape[2:])
 
 
 def resize_area(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -122,12 +140,13 @@ def resize_area(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
             return ((blocks + 2) >> 2).astype(np.uint8)
         return np.rint(blocks.astype(np.float32) * np.float32(1.0 / (kx * ky))).astype(np.uint8)
     wt = np.float64 if image.dtype == np.float64 else np.float32
-    out = _area_pass(_area_pass(image.astype(wt), 1, w, wt), 0, h, wt)
+    out = _area_general(image, w, h, wt)
     if image.dtype == np.uint8:
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
     return out.astype(image.dtype)
 
 
+@functools.lru_cache(maxsize=256)
 def _linear_coefficients(ssize: int, dsize: int, clamp: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """OpenCV's linear-resize sources and 11-bit weights for one axis (``clamp``: zero weight outside, as along rows)."""
     scale = 1.0 / (dsize / ssize)
@@ -139,9 +158,12 @@ def _linear_coefficients(ssize: int, dsize: int, clamp: bool) -> tuple[np.ndarra
         f[left | right] = 0.0
         s[left] = 0
         s[right] = ssize - 1
-    w0 = np.rint((np.float32(1.0) - f) * np.float32(2048.0)).astype(np.int64)
-    w1 = np.rint(f * np.float32(2048.0)).astype(np.int64)
-    return np.clip(s, 0, ssize - 1), np.clip(s + 1, 0, ssize - 1), w0, w1
+    w0 = np.rint((np.float32(1.0) - f) * np.float32(2048.0)).astype(np.int32)
+    w1 = np.rint(f * np.float32(2048.0)).astype(np.int32)
+    out = (np.clip(s, 0, ssize - 1), np.clip(s + 1, 0, ssize - 1), w0, w1)
+    for a in out:
+        a.flags.writeable = False  # cached: shared by every call of the same sizes
+    return out
 
 
 def resize_linear(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -163,11 +185,18 @@ def resize_linear(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     a0, a1 = a0.reshape((1, -1) + extra), a1.reshape((1, -1) + extra)
     b0, b1 = b0.reshape((-1, 1) + extra), b1.reshape((-1, 1) + extra)
     if image.dtype == np.uint8:
-        src = image.astype(np.int64)
-        rows = src[:, sx0] * a0 + src[:, sx1] * a1  # exact: at most 255 * 2048
-        r0, r1 = rows[sy0] >> 4, rows[sy1] >> 4
-        out = (((r0 * b0) >> 16) + ((r1 * b1) >> 16) + 2) >> 2
-        return np.clip(out, 0, 255).astype(np.uint8)
+        src = image.astype(np.int32)
+        rows = src[:, sx0] * a0  # exact in int32: at most 255 * 2049
+        rows += src[:, sx1] * a1
+        rows >>= 4  # the column pass shifts each row by 4 first: once per source row, not per output row
+        out = rows[sy0] * b0  # at most 32,640 * 2048: int32 holds it
+        out >>= 16
+        lower = rows[sy1] * b1
+        lower >>= 16
+        out += lower
+        out += 2
+        out >>= 2
+        return np.clip(out, 0, 255, out=out).astype(np.uint8)
     src = image.astype(np.float32)
     scale = np.float32(1.0 / 2048.0)
     rows = src[:, sx0] * (a0 * scale).astype(np.float32) + src[:, sx1] * (a1 * scale).astype(np.float32)
@@ -221,16 +250,21 @@ def connected_components(mask: np.ndarray) -> tuple[int, np.ndarray]:
     The number matters where two regions tie in size
     (:func:`core.images.preprocess.central_object_fraction` keeps the first).
     """
-    from scipy.ndimage import label, minimum
+    from scipy.ndimage import label
 
     labels, count = label(mask, structure=np.ones((3, 3), dtype=bool))
     labels = labels.astype(np.int32, copy=False)
     if count > 1:
-        rows, cols = np.indices(mask.shape)
-        block = (rows // 2) * (mask.shape[1] + 1) + cols // 2
-        first = np.asarray(minimum(block, labels, index=np.arange(1, count + 1)))
+        h, w = labels.shape
+        blocks = np.zeros((h + h % 2, w + w % 2), np.int32)
+        blocks[:h, :w] = labels
+        # pixels in block-scan order: each 2 x 2 block in turn, blocks row by row
+        scan = blocks.reshape(blocks.shape[0] // 2, 2, blocks.shape[1] // 2, 2).transpose(0, 2, 1, 3).ravel()
+        found = scan[scan > 0]
+        first = np.full(count + 1, found.size, np.int64)
+        first[found[::-1]] = np.arange(found.size - 1, -1, -1)  # the last write wins: each label's first place
         number = np.zeros(count + 1, np.int32)
-        number[np.argsort(first, kind="stable") + 1] = np.arange(1, count + 1, dtype=np.int32)
+        number[np.argsort(first[1:], kind="stable") + 1] = np.arange(1, count + 1, dtype=np.int32)
         labels = number[labels]
     return int(count) + 1, labels
 
@@ -239,8 +273,16 @@ def rgb_to_gray(image: np.ndarray) -> np.ndarray:
     """RGB uint8 to grey as ``cv2.COLOR_RGB2GRAY``: ``(9798 R + 19235 G + 3735 B + 2**14) >> 15`` (0.299, 0.587, 0.114)."""
     if image.dtype != np.uint8:  # OpenCV's float conversion: the weights themselves
         return (image[..., 0] * 0.299 + image[..., 1] * 0.587 + image[..., 2] * 0.114).astype(image.dtype)
-    x = image.astype(np.int32)
-    return ((x[..., 0] * 9798 + x[..., 1] * 19235 + x[..., 2] * 3735 + (1 << 14)) >> 15).astype(np.uint8)
+    # In float32 every product and sum here is an integer below 2**24, so exact whatever the order of the
+    # sum; the scaling by 2**-15 is exact too, and floor() is the shift.
+    total = image.astype(np.float32) @ _GREY_WEIGHTS
+    total += np.float32(1 << 14)
+    total *= np.float32(1.0 / (1 << 15))
+    return np.floor(total).astype(np.uint8)
+
+
+#: RGB2GRAY's fixed-point weights (0.299, 0.587, 0.114 times 2**15, rounded).
+_GREY_WEIGHTS = np.array([9798, 19235, 3735], np.float32)
 
 
 def _fma32(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:

@@ -265,13 +265,18 @@ def test_corrupt_and_truncated_files_say_not_readable(tmp_path):
             read_image(tmp_path / name)
 
 
-def test_images_beyond_pillows_bomb_limit_are_read_and_shrunk(tmp_path, monkeypatch):
-    """Pillow refuses images over its MAX_IMAGE_PIXELS; the app's own limit (decode alone, shrink) applies instead."""
+def test_huge_images_are_read_and_shrunk_and_bombs_refused_as_opencv_did(tmp_path, monkeypatch):
+    """Pillow's bomb limit is OpenCV's (2**30 pixels); below it the app's own huge-image path applies."""
+    import struct
+    import zlib
+
     from PIL import Image
 
     import core.images.io as io_module
+    from core.images.decode import OPENCV_MAX_PIXELS
 
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # as if every image were a bomb to Pillow
+    decode_raster(b"")  # the limit is set on the first decoding
+    assert 2 * Image.MAX_IMAGE_PIXELS >= OPENCV_MAX_PIXELS
     monkeypatch.setattr(io_module, "BIG_IMAGE_PIXELS", 50_000)
     monkeypatch.setattr(io_module, "BIG_IMAGE_SIDE", 128)
     rng = np.random.default_rng(14)
@@ -279,9 +284,12 @@ def test_images_beyond_pillows_bomb_limit_are_read_and_shrunk(tmp_path, monkeypa
     (tmp_path / "big.jpg").write_bytes(_jpeg(img))
     out = read_image(tmp_path / "big.jpg")
     assert max(out.shape[:2]) == 128 and out.shape[2] == 3
-    assert Image.MAX_IMAGE_PIXELS == 1000  # put back
-    Image.fromarray(img[:100, :100]).save(tmp_path / "small.png")
-    assert read_image(tmp_path / "small.png").shape == (100, 100, 3)
+    # a PNG whose header claims 50,000 x 50,000 pixels (2.5e9, over the cap): refused at once, as OpenCV did
+    ihdr = struct.pack(">IIBBBBB", 50_000, 50_000, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    (tmp_path / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk + bytes(64))
+    with pytest.raises(ImageReadError, match="not a readable image"):
+        read_image(tmp_path / "bomb.png")
     assert BIG_IMAGE_PIXELS == 40_000_000
 
 
