@@ -95,6 +95,14 @@ def _area_matrix(ssize: int, dsize: int, wt: type):  # -> scipy.sparse.csr_matri
     return csr_matrix((alpha.astype(wt), s, indptr), shape=(dsize, ssize))
 
 
+def _turned(a: np.ndarray) -> np.ndarray:
+    """(rows, cols, channels) to a contiguous (cols, rows, channels) copy, each pixel's channels moved as one item."""
+    a = np.ascontiguousarray(a)
+    rows, cols, channels = a.shape
+    pixels = a.view(np.dtype((np.void, channels * a.itemsize))).reshape(rows, cols)  # 3-4x faster than a 3-D transpose
+    return np.ascontiguousarray(pixels.T).view(a.dtype).reshape(cols, rows, channels)
+
+
 def _area_general(image: np.ndarray, w: int, h: int, wt: type) -> np.ndarray:
     """OpenCV's general area resize in ``wt``: along each row, then down the columns, each a sparse product.
 
@@ -103,9 +111,9 @@ def _area_general(image: np.ndarray, w: int, h: int, wt: type) -> np.ndarray:
     """
     H, W = image.shape[:2]
     channels = 1 if image.ndim == 2 else image.shape[2]
-    turned = np.ascontiguousarray(image.reshape(H, W, channels).transpose(1, 0, 2)).reshape(W, H * channels)
+    turned = _turned(image.reshape(H, W, channels)).reshape(W, H * channels)
     across = _area_matrix(W, w, wt) @ turned.astype(wt)  # (w, H * channels)
-    across = np.ascontiguousarray(across.reshape(w, H, channels).transpose(1, 0, 2)).reshape(H, w * channels)
+    across = _turned(across.reshape(w, H, channels)).reshape(H, w * channels)
     out = _area_matrix(H, h, wt) @ across
     return out.reshape((h, w) + image.shape[2:])
 
@@ -166,6 +174,32 @@ def _linear_coefficients(ssize: int, dsize: int, clamp: bool) -> tuple[np.ndarra
     return out
 
 
+@functools.lru_cache(maxsize=256)
+def _linear_matrix(ssize: int, dsize: int):  # -> scipy.sparse.csr_matrix
+    """The row pass's 11-bit weights as a sparse (dsize, ssize) float32 matrix (two per row, or one at the edges)."""
+    from scipy.sparse import csr_matrix
+
+    s0, s1, w0, w1 = _linear_coefficients(ssize, dsize, clamp=True)
+    rows = np.repeat(np.arange(dsize), 2)
+    matrix = csr_matrix((np.stack([w0, w1], 1).ravel().astype(np.float32), (rows, np.stack([s0, s1], 1).ravel())),
+                        shape=(dsize, ssize))
+    return matrix  # duplicates (s0 == s1 at an edge) are summed: one weight of 2048
+
+
+def _linear_rows(image: np.ndarray, w: int) -> np.ndarray:
+    """The exact integer row pass of OpenCV's uint8 bilinear resize, (H, w[, channels]) int32.
+
+    Done as a float32 sparse product on the turned image: every product and sum is
+    an integer below 2**24 (at most 255 * 2049), so float32 holds it exactly.
+    """
+    H, W = image.shape[:2]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    turned = _turned(image.reshape(H, W, channels)).reshape(W, H * channels)
+    across = _linear_matrix(W, w) @ turned.astype(np.float32)  # (w, H * channels)
+    rows = _turned(across.reshape(w, H, channels)).astype(np.int32)
+    return rows.reshape((H, w) + image.shape[2:])
+
+
 def resize_linear(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Resize ``image`` to ``size`` = (width, height) bilinearly, as ``cv2.resize(..., INTER_LINEAR)``.
 
@@ -185,9 +219,7 @@ def resize_linear(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     a0, a1 = a0.reshape((1, -1) + extra), a1.reshape((1, -1) + extra)
     b0, b1 = b0.reshape((-1, 1) + extra), b1.reshape((-1, 1) + extra)
     if image.dtype == np.uint8:
-        src = image.astype(np.int32)
-        rows = src[:, sx0] * a0  # exact in int32: at most 255 * 2049
-        rows += src[:, sx1] * a1
+        rows = _linear_rows(image, w)
         rows >>= 4  # the column pass shifts each row by 4 first: once per source row, not per output row
         out = rows[sy0] * b0  # at most 32,640 * 2048: int32 holds it
         out >>= 16
