@@ -38,8 +38,10 @@ dependency now, never a run-time one):
   outside): float32 coordinates and fused interpolations as OpenCV 5.1's
   vectorised warp; within float32 rounding.
 
-Nothing here imports OpenCV; Pillow (decoding, PNG writing, text) is in
-:mod:`core.images.io` and :mod:`core.catalog.montage`.
+Nothing here imports OpenCV.  Decoding (Pillow, pypng, tifffile) and PNG
+writing are in :mod:`core.images.decode`; the montage's text is Pillow's
+(:mod:`core.catalog.montage`).  The area shrink and the bilinear row pass are
+scipy sparse products (in C), cached per pair of sizes.
 """
 
 from __future__ import annotations
