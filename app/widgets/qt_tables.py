@@ -333,14 +333,8 @@ class CatalogueTools:
         p = self.project
         if p is None or p.run_id is None:
             return 0
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(self.window, "Join a catalogue", str(p.folder), "CSV (*.csv)")
-        if not path:
-            return 0
-        try:
-            cat = load_catalog(path)
-        except (OSError, ValueError) as exc:
-            self.show_error(f"Cannot read {path}: {exc}", "A CSV file with a header row is needed.")
+        path, cat = self._read_csv(path, "Join a catalogue", load_catalog, "A CSV file with a header row is needed.")
+        if cat is None:
             return 0
         positions = sky_positions(p.paths) if how in (None, "sky") else None
         has_sky = positions is not None and bool(np.isfinite(positions).any())
@@ -372,6 +366,18 @@ class CatalogueTools:
                  f"exported and can be compared with the clusters")
         return join.matched
 
+    def _read_csv(self, path: str | None, title: str, read, hint: str) -> tuple[str, object]:
+        """A CSV the user picks (or ``path``) read by ``read``; (path, None) after a cancel or a shown error."""
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self.window, title, str(self.project.folder), "CSV (*.csv)")
+        if not path:
+            return "", None
+        try:
+            return path, read(path)
+        except (OSError, ValueError) as exc:
+            self.show_error(f"Cannot read {path}: {exc}", hint)
+            return path, None
+
     def _offer_colours(self) -> None:
         """The "colour by" box lists :data:`core.colouring.COLOURINGS` and the project's joined columns."""
         combo = self.colour_box
@@ -391,14 +397,8 @@ class CatalogueTools:
         p = self.project
         if p is None:
             return 0
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(self.window, "Load a truth file", str(p.folder), "CSV (*.csv)")
-        if not path:
-            return 0
-        try:
-            truth = load_truth(path)
-        except (OSError, ValueError) as exc:
-            self.show_error(f"Cannot read {path}: {exc}", "A CSV of image id and class is needed.")
+        path, truth = self._read_csv(path, "Load a truth file", load_truth, "A CSV of image id and class is needed.")
+        if truth is None:
             return 0
         known = sum(n in truth for n in p.names)
         self.table.set_truth(truth, Path(path).name)

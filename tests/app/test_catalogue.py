@@ -109,3 +109,33 @@ def test_fits_with_wcs_get_ra_dec_in_preview_and_catalogue(qtbot, window, tmp_pa
     z = window.project.catalog_columns["cat_z"]
     np.testing.assert_allclose([z[p.names.index(f"g{i}")] for i in range(8)],
                                [0.0, np.nan, 0.2, np.nan, 0.4, np.nan, 0.6, np.nan])
+
+
+def test_unreadable_or_cancelled_csv_from_the_catalogue_menu_says_why_and_changes_nothing(qtbot, window, folder,
+                                                                                          tmp_path, monkeypatch):
+    """Join a catalogue and Load a truth file, clicked in the menu: a cancelled dialog does nothing, a file
+    that is no CSV gives the error box with what is needed, and neither touches the project."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from app import dialogs
+
+    p = open_and_cluster(qtbot, window, folder)
+    menu = {a.text().replace("&", ""): a for a in window.menuBar().actions()}["Catalogue"].menu()
+    actions = {a.text().replace("&", ""): a for a in menu.actions()}
+    errors: list[tuple[str, str]] = []
+    monkeypatch.setattr(dialogs, "error", lambda _w, message, hint="", details="": errors.append((message, hint)))
+    answer = {"file": ""}
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (answer["file"], "")))
+    bad = tmp_path / "not-a-table.csv"
+    bad.write_bytes(b"\x00\x01\x02\xff" * 64)
+    columns_before = dict(p.catalog_columns)
+    for name, hint in (("Join a catalogue (CSV)…", "header row"), ("Load a truth file (CSV)…", "id and class")):
+        answer["file"] = ""  # the user cancels the file dialog
+        actions[name].trigger()
+        assert errors == [], name
+        answer["file"] = str(bad)
+        actions[name].trigger()
+        assert len(errors) == 1 and errors[0][0].startswith(f"Cannot read {bad}") and hint in errors[0][1], name
+        errors.clear()
+    assert dict(p.catalog_columns) == columns_before
+    assert p.view_setting("truth_file") is None
