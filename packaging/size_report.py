@@ -19,7 +19,8 @@ from pathlib import Path
 COMPONENTS: dict[str, tuple[str, ...]] = {
     "torch (CPU)": ("torch", "torchgen", "functorch"),
     "onnxruntime-gpu": ("onnxruntime", "libcudart.so*"),
-    "opencv": ("cv2", "opencv_python_headless.libs"),
+    "opencv": ("cv2", "opencv_python_headless.libs"),  # out since issue 22; kept to compare with older builds
+    "Pillow": ("PIL", "pillow.libs"),  # pypng and tifffile are pure Python, in the archive
     "PySide6 / Qt": ("PySide6", "shiboken6", "libpyside6*", "libshiboken6*"),
     "models (ONNX)": ("models",),
     "scipy": ("scipy", "scipy.libs"),

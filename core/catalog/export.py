@@ -162,7 +162,7 @@ def library_versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for name in ("numpy", "scikit-learn", "torch", "onnxruntime-gpu", "onnxruntime", "opencv-python-headless", "astropy"):
+    for name in ("numpy", "scikit-learn", "torch", "onnxruntime-gpu", "onnxruntime", "pillow", "scipy", "astropy"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

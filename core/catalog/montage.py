@@ -2,7 +2,7 @@
 
 A montage is the figure astronomers put in papers: a grid of the cluster's
 galaxies, cropped as the model saw them, most confident first, each with its id.
-Qt-free (OpenCV draws and writes the PNG), so the CLI and scripts can make them.
+Qt-free (Pillow draws the text and writes the PNG), so the CLI and scripts can make them.
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ def montage(paths: Sequence[str], *, tile: int = 128, columns: int | None = None
     -------
     ndarray of uint8, shape (height, width, 3)
     """
-    import cv2
+    from PIL import Image, ImageDraw, ImageFont
+
+    from core.images.ops import resize_area, resize_linear
 
     n = len(paths)
     if n == 0:
@@ -61,21 +63,26 @@ def montage(paths: Sequence[str], *, tile: int = 128, columns: int | None = None
     head = 30 if title else 0
     out = np.full((head + rows * tile + (rows + 1) * gap, cols * tile + (cols + 1) * gap, 3), 255, np.uint8)
     if title:
-        cv2.putText(out, title, (gap, 21), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+        canvas = Image.fromarray(out)
+        ImageDraw.Draw(canvas).text((gap, 21), title, fill=(0, 0, 0), font=ImageFont.load_default(16), anchor="ls")
+        out = np.array(canvas)
+    caption_font = ImageFont.load_default(10 if tile < 160 else 13)
     for i, path in enumerate(paths):
         if should_stop is not None and should_stop():
             raise Cancelled()
         try:
             img = render(path, stretch, prep)
-            img = cv2.resize(img, (tile, tile), interpolation=cv2.INTER_AREA if img.shape[0] >= tile else cv2.INTER_LINEAR)
+            img = (resize_area if img.shape[0] >= tile else resize_linear)(img, (tile, tile))
         except ImageReadError:
             img = np.full((tile, tile, 3), 85, np.uint8)
         if captions:
             text = image_id(path)
-            scale = 0.35 if tile < 160 else 0.5
-            (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-            cv2.rectangle(img, (0, tile - th - 6), (min(tile, tw + 4), tile), (0, 0, 0), -1)
-            cv2.putText(img, text, (2, tile - 4), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+            canvas = Image.fromarray(np.ascontiguousarray(img))
+            draw = ImageDraw.Draw(canvas)
+            left, top, right, bottom = draw.textbbox((2, tile - 4), text, font=caption_font, anchor="ls")
+            draw.rectangle((0, top - 2, min(tile, right + 2), tile), fill=(0, 0, 0))
+            draw.text((2, tile - 4), text, fill=(255, 255, 255), font=caption_font, anchor="ls")
+            img = np.array(canvas)
         r, c = divmod(i, cols)
         y, x = head + gap + r * (tile + gap), gap + c * (tile + gap)
         out[y : y + tile, x : x + tile] = img
@@ -86,14 +93,11 @@ def montage(paths: Sequence[str], *, tile: int = 128, columns: int | None = None
 
 def write_png(image: np.ndarray, path: str | os.PathLike[str]) -> Path:
     """Write an RGB uint8 array as PNG (through a temporary file, so no half-written figure is left)."""
-    import cv2
+    from core.images.decode import encode_png
 
     path = Path(path)
-    ok, data = cv2.imencode(".png", np.ascontiguousarray(image[:, :, ::-1]))
-    if not ok:
-        raise OSError(f"cannot encode {path.name} as PNG")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data.tobytes())
+    tmp.write_bytes(encode_png(np.ascontiguousarray(image)))
     os.replace(tmp, path)
     return path
 

@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from core.images.io import ImageReadError, SkippedFile, read_image
+from core.images.ops import box_blur3, connected_components, rotate180
 from core.images.preprocess import Preprocessing, crop_image, resize_square
 from core.progress import Cancelled, ProgressFn, StopFn
 from core.store.layout import MORPHOLOGY_FILE, open_in_store
@@ -66,11 +67,9 @@ def _sky(values: np.ndarray) -> tuple[float, float]:
 
 
 def _segment(lum: np.ndarray, sky: float, noise: float) -> np.ndarray:
-    import cv2
-
-    smooth = cv2.blur(lum, (3, 3))
+    smooth = box_blur3(lum)
     mask = (smooth > sky + 2.0 * noise).astype(np.uint8)
-    n, labels = cv2.connectedComponents(mask, connectivity=8)
+    n, labels = connected_components(mask)
     h, w = lum.shape
     if n <= 1:
         return np.zeros_like(mask, dtype=bool)
@@ -124,11 +123,8 @@ def morphology_of_image(image: np.ndarray, prep: Preprocessing | None = None, si
     r = np.sqrt(r2)
     r20, r50, r80 = (_radius_at(r, f, q) for q in (0.2, 0.5, 0.8))
     concentration = 5.0 * np.log10(max(r80, 0.5) / max(r20, 0.5))
-    # 180-degree rotation about (xc, yc), bilinear.
-    import cv2
-
-    rot = cv2.warpAffine(img.astype(np.float32), np.float32([[-1, 0, 2 * xc], [0, -1, 2 * yc]]), (w, h),
-                         flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    # 180-degree rotation about (xc, yc), bilinear, zero outside (as OpenCV's warpAffine computed it).
+    rot = rotate180(img.astype(np.float32), xc, yc)
     both = mask | (rot > 0)
     asymmetry = float(np.abs(img - rot)[both].sum() / (2.0 * np.abs(img)[both].sum()))
     fs = np.sort(f)

@@ -243,16 +243,14 @@ def model_crop(path: str | os.PathLike[str], prep: Preprocessing) -> Preprocessi
 
 def _shrink(raw: np.ndarray, longest: int) -> np.ndarray:
     """``raw`` area-averaged so its longest side is ``longest`` (unchanged when it is smaller already)."""
-    import cv2
+    from core.images.ops import resize_area
 
     h, w = raw.shape[:2]
     scale = longest / max(h, w)
     if scale >= 1:
         return raw
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    planes = [cv2.resize(np.ascontiguousarray(raw[:, :, i]), size, interpolation=cv2.INTER_AREA)
-              for i in range(raw.shape[2])]
-    return np.stack(planes, axis=2)
+    return resize_area(raw, size)  # all planes at once: the same per-plane arithmetic
 
 
 def render(path: str | os.PathLike[str], stretch: Stretch | None = None, prep: Preprocessing | None = None,
@@ -282,7 +280,7 @@ def render(path: str | os.PathLike[str], stretch: Stretch | None = None, prep: P
     -------
     ndarray of uint8, shape (height, width, 3)
     """
-    import cv2
+    from core.images.ops import resize_area
 
     if stretch is None or stretch.kind == "as read":
         rgb = read_image(path)
@@ -303,5 +301,5 @@ def render(path: str | os.PathLike[str], stretch: Stretch | None = None, prep: P
         h, w = rgb.shape[:2]
         scale = size / max(h, w)
         if scale < 1:
-            rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+            rgb = resize_area(rgb, (max(1, round(w * scale)), max(1, round(h * scale))))
     return np.ascontiguousarray(rgb)

@@ -303,27 +303,20 @@ def asinh_stretch(data: np.ndarray, softening: float = 10.0, upper_percentile: f
 
 
 def _to_rgb_uint8(array: np.ndarray) -> np.ndarray:
-    """Turn a decoded raster (gray, BGR, BGRA; 8 or 16 bit) into RGB uint8."""
-    import cv2
-
-    if array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] in (3, 4):
-        # One OpenCV pass: copying numpy's channel-reversed view costs more than decoding the JPEG.
-        return cv2.cvtColor(array, cv2.COLOR_BGR2RGB if array.shape[2] == 3 else cv2.COLOR_BGRA2RGB)
+    """Turn a decoded raster (grey or RGB(A); 8 or 16 bit) into RGB uint8."""
     if array.ndim == 3 and array.shape[2] == 4:
         array = array[:, :, :3]
-    if array.ndim == 3 and array.shape[2] == 3:
-        array = array[:, :, ::-1]  # OpenCV decodes BGR
     elif array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.dtype != np.uint8:
         array = (asinh_stretch(array) * 255.0 + 0.5).astype(np.uint8)
     if array.ndim == 2:
-        array = cv2.cvtColor(array, cv2.COLOR_GRAY2RGB)
+        array = np.repeat(array[:, :, None], 3, axis=2)
     return np.ascontiguousarray(array)
 
 
 #: Most pixels a FITS image may have (a 7,000 x 7,000 plane; 400 MB as float64).  Rasters have
-#: OpenCV's own cap; without this one a 1 MB ``.fits.gz`` of zeros could ask for gigabytes.
+#: the app's own cap (BIG_IMAGE_PIXELS); without this one a 1 MB ``.fits.gz`` of zeros could ask for gigabytes.
 FITS_MAX_PIXELS = 50_000_000
 
 
@@ -372,19 +365,15 @@ def raster_size(raw: bytes | np.ndarray) -> tuple[int, int] | None:
 
 
 def _decode(raw: np.ndarray, reduce: int = 1) -> np.ndarray | None:
-    import cv2
+    """A raster's pixels in RGB order (grey stays one plane), upright; JPEGs at 1/``reduce`` size (Pillow)."""
+    from core.images.decode import decode_raster
 
-    if reduce > 1:  # JPEG decodes straight to 1/2, 1/4 or 1/8 size: the full image is never in memory
-        flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[reduce]
-        return cv2.imdecode(raw, flag)
-    # ANYDEPTH|ANYCOLOR keeps 16 bits and grey, and (unlike IMREAD_UNCHANGED) turns the
-    # picture upright as its EXIF orientation says, as every viewer shows it.
-    return cv2.imdecode(raw, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    return decode_raster(raw.tobytes(), reduce)
 
 
 def _decode_big(raw: np.ndarray, width: int, height: int) -> np.ndarray | None:
     """Decode a huge raster, alone, and shrink it to :data:`BIG_IMAGE_SIDE` before the next one starts."""
-    import cv2
+    from core.images.ops import resize_area
 
     with _BIG_DECODE:
         reduce = 1
@@ -398,8 +387,7 @@ def _decode_big(raw: np.ndarray, width: int, height: int) -> np.ndarray | None:
         del array
         scale = BIG_IMAGE_SIDE / max(rgb.shape[:2])
         if scale < 1:
-            rgb = cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))),
-                             interpolation=cv2.INTER_AREA)
+            rgb = resize_area(rgb, (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale))))
         return np.ascontiguousarray(rgb)
 
 
@@ -421,16 +409,19 @@ def _read_raster(p: Path) -> np.ndarray:
 
 
 def _raster_raw(p: Path) -> np.ndarray:
-    """A raster's decoded values (0-255, or 0-65535 for 16-bit files), RGB, as float32 (h, w, bands)."""
-    import cv2
+    """A raster's decoded values (0-255, or 0-65535 for 16-bit files), RGB, as float32 (h, w, bands).
 
-    raw = cv2.imdecode(np.fromfile(p, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    As stored: not turned by its EXIF orientation (as OpenCV's ``IMREAD_UNCHANGED`` read it).
+    """
+    from core.images.decode import decode_raster
+
+    raw = decode_raster(np.fromfile(p, dtype=np.uint8).tobytes(), upright=False)
     if raw is None or raw.size == 0:
         raise ImageReadError("not a readable image (corrupt, truncated or not an image)")
     if raw.ndim == 2:
         raw = raw[:, :, None]
     elif raw.shape[2] >= 3:
-        raw = raw[:, :, 2::-1]  # OpenCV decodes BGR(A)
+        raw = raw[:, :, :3]
     return np.ascontiguousarray(raw, dtype=np.float32)
 
 
@@ -441,7 +432,7 @@ def _fits_raw(p: Path) -> np.ndarray:
     return read_fits_raw(p)
 
 
-IMAGE_READERS.add("raster", _read_raster, "JPEG, PNG, TIFF", "8- and 16-bit rasters through OpenCV",
+IMAGE_READERS.add("raster", _read_raster, "JPEG, PNG, TIFF", "8- and 16-bit rasters through Pillow",
                   suffixes=RASTER_SUFFIXES, read_raw=_raster_raw)
 IMAGE_READERS.add("fits", _read_fits, "FITS", "an image, a cube of bands or a band set, fixed asinh, north up",
                   suffixes=FITS_SUFFIXES, read_raw=_fits_raw)
@@ -473,11 +464,11 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
 
 def thumbnail(path: str | os.PathLike[str], size: int = 128) -> np.ndarray:
     """Read an image and shrink it to fit ``size`` x ``size`` (RGB uint8), for grids and hover previews."""
-    import cv2
+    from core.images.ops import resize_area
 
     rgb = read_image(path)
     h, w = rgb.shape[:2]
     scale = size / max(h, w)
     if scale < 1:
-        rgb = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        rgb = resize_area(rgb, (max(1, round(w * scale)), max(1, round(h * scale))))
     return np.ascontiguousarray(rgb)

@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from core.images import ops
+
 CROP_MODES = ("fixed", "auto", "none")
 
 
@@ -85,21 +87,19 @@ def central_object_fraction(image: np.ndarray, margin: float = 1.3, min_fraction
     to it; the crop's half side is ``margin`` times the region's farthest pixel
     from the centre.
     """
-    import cv2
-
     gray = image.mean(axis=2).astype(np.float32) if image.ndim == 3 else image.astype(np.float32)
     h, w = gray.shape
     small_scale = 128.0 / max(h, w)
     if small_scale < 1:
-        gray = cv2.resize(gray, (max(8, int(w * small_scale)), max(8, int(h * small_scale))), interpolation=cv2.INTER_AREA)
+        gray = ops.resize_area(gray, (max(8, int(w * small_scale)), max(8, int(h * small_scale))))
     else:
         small_scale = 1.0
-    gray = cv2.GaussianBlur(gray, (0, 0), 1.5)
+    gray = ops.gaussian_blur(gray, 1.5)
     sky = float(np.median(gray))
     noise = 1.4826 * float(np.median(np.abs(gray - sky)))
     noise = max(noise, 1e-3 * max(float(gray.max()) - sky, 1e-6))
     mask = (gray > sky + 3.0 * noise).astype(np.uint8)
-    count, labels = cv2.connectedComponents(mask, connectivity=8)
+    count, labels = ops.connected_components(mask)
     if count <= 1:
         return None
     gh, gw = gray.shape
@@ -145,22 +145,20 @@ def moment_radius(image: np.ndarray, size: int = 128) -> float | None:
     ``f = image - sky`` inside the region.  Returns None when nothing stands
     above the sky (a blank or saturated frame).
     """
-    import cv2
-
-    if image.ndim == 3:  # luminance first (one SIMD pass), then bin the single plane
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.shape[2] == 3 else image.mean(axis=2)
+    if image.ndim == 3:  # luminance first, then bin the single plane
+        image = ops.rgb_to_gray(image) if image.shape[2] == 3 else image.mean(axis=2)
     h, w = image.shape[:2]
     scale = min(1.0, size / max(h, w))
     if scale < 1.0:
-        image = cv2.resize(image, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
+        image = ops.resize_area(image, (max(8, round(w * scale)), max(8, round(h * scale))))
     lum = image.astype(np.float32)
     h, w = lum.shape
     b = max(2, round(0.1 * min(h, w)))
     ring = np.concatenate([lum[:b].ravel(), lum[-b:].ravel(), lum[b:-b, :b].ravel(), lum[b:-b, -b:].ravel()])
     sky = float(np.median(ring))
     noise = max(1.4826 * float(np.median(np.abs(ring - sky))), 1e-3 * max(float(lum.max()) - sky, 1e-6), 1e-3)
-    mask = (cv2.blur(lum, (3, 3)) > sky + 2.0 * noise).astype(np.uint8)
-    count, labels = cv2.connectedComponents(mask, connectivity=8)
+    mask = (ops.box_blur3(lum) > sky + 2.0 * noise).astype(np.uint8)
+    count, labels = ops.connected_components(mask)
     if count <= 1:
         return None
     centre = labels[h // 2, w // 2]
@@ -278,11 +276,10 @@ def model_square(image: np.ndarray, prep: Preprocessing, views: Sequence[ModelVi
 
 def resize_square(image: np.ndarray, size: int) -> np.ndarray:
     """Resize to ``size`` x ``size``: area averaging when shrinking, bilinear when enlarging."""
-    import cv2
-
     h, w = image.shape[:2]
-    interp = cv2.INTER_AREA if min(h, w) >= size else cv2.INTER_LINEAR
-    return cv2.resize(image, (size, size), interpolation=interp)
+    if min(h, w) >= size:
+        return ops.resize_area(image, (size, size))
+    return ops.resize_linear(image, (size, size))
 
 
 def dihedral_variants(image: np.ndarray) -> list[np.ndarray]:

@@ -35,7 +35,7 @@ def _sersic(r: np.ndarray, r_e: float, n: float) -> np.ndarray:
 
 def render_galaxy(kind: str, size: int = 128, rng: np.random.Generator | None = None) -> np.ndarray:
     """Render one synthetic galaxy of class ``kind`` as RGB uint8 (size, size, 3)."""
-    import cv2
+    from core.images.ops import gaussian_blur
 
     rng = rng or np.random.default_rng()
     u, v, _ = _grid(size, rng)
@@ -70,7 +70,7 @@ def render_galaxy(kind: str, size: int = 128, rng: np.random.Generator | None = 
     else:
         raise ValueError(f"unknown galaxy class {kind!r}; choose one of {CLASSES}")
     img = img / img.max()
-    img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.8, 1.6) * scale)
+    img = gaussian_blur(img, rng.uniform(0.8, 1.6) * scale)
     # Display stretch as in survey colour composites: the faint disk and arms show.
     soft = 0.03
     img = np.arcsinh(img / soft) / np.arcsinh(1.0 / soft) * rng.uniform(0.75, 1.0)
@@ -89,7 +89,7 @@ def make_sample(folder: str | os.PathLike[str], per_class: int = 30, size: int =
     Returns the folder.  Files are named ``<class>_<nnn>.png``; ``labels.csv`` has
     columns ``id,morphology``.
     """
-    import cv2
+    from core.images.decode import encode_png
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -99,7 +99,7 @@ def make_sample(folder: str | os.PathLike[str], per_class: int = 30, size: int =
         for i in range(per_class):
             name = f"{kind}_{i:03d}"
             img = render_galaxy(kind, size, rng)
-            cv2.imwrite(str(folder / f"{name}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+            (folder / f"{name}.png").write_bytes(encode_png(img))  # the bytes OpenCV wrote: the same image ids
             rows.append((name, kind))
     with open(folder / "labels.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
