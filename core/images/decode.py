@@ -175,7 +175,8 @@ def _limit_like_opencv() -> None:
     if Image.MAX_IMAGE_PIXELS is not None and 2 * Image.MAX_IMAGE_PIXELS < OPENCV_MAX_PIXELS:
         Image.MAX_IMAGE_PIXELS = OPENCV_MAX_PIXELS // 2
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
-    warnings.filterwarnings("ignore", message="Corrupt EXIF data", category=UserWarning)  # the file is refused anyway
+    # a damaged EXIF block only loses the orientation, the pixels are read (as OpenCV read them)
+    warnings.filterwarnings("ignore", message="Corrupt EXIF data", category=UserWarning)
 
 
 def _to_array(image: object, colour: bool) -> np.ndarray | None:

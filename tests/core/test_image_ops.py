@@ -203,6 +203,18 @@ def test_exif_orientation_turns_the_picture_upright_and_raw_keeps_it_stored(cv2,
     assert _raster_raw(p).shape == (40, 64, 3)
 
 
+def test_a_damaged_exif_block_keeps_the_picture_as_opencv_did(cv2, tmp_path):
+    """A JPEG whose EXIF block is garbage is read as stored (no orientation to apply), the same pixels
+    as OpenCV gave: it is not refused.  (Pillow's "Corrupt EXIF data" warning is silenced process-wide
+    once; pytest resets warning filters per test, so that part is not checked here.)"""
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (48, 72, 3)).astype(np.uint8)
+    p = tmp_path / "bad_exif.jpg"
+    p.write_bytes(_jpeg(img, exif=b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff\x01\x02garbage"))
+    new = read_image(p)
+    assert new.shape == (48, 72, 3) and np.array_equal(new, ref.cv2_decode(np.fromfile(p, np.uint8)))
+
+
 def test_16_bit_colour_png_and_tiff_keep_their_exact_values(tmp_path):
     import png
     import tifffile
