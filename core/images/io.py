@@ -364,20 +364,20 @@ def raster_size(raw: bytes | np.ndarray) -> tuple[int, int] | None:
     return None
 
 
-def _decode(raw: np.ndarray, reduce: int = 1) -> np.ndarray | None:
+def _decode(raw: bytes, reduce: int = 1) -> np.ndarray | None:
     """A raster's pixels in RGB order (grey stays one plane), upright; JPEGs at 1/``reduce`` size (Pillow)."""
     from core.images.decode import decode_raster
 
-    return decode_raster(raw.tobytes(), reduce)
+    return decode_raster(raw, reduce)
 
 
-def _decode_big(raw: np.ndarray, width: int, height: int) -> np.ndarray | None:
+def _decode_big(raw: bytes, width: int, height: int) -> np.ndarray | None:
     """Decode a huge raster, alone, and shrink it to :data:`BIG_IMAGE_SIDE` before the next one starts."""
     from core.images.ops import resize_area
 
     with _BIG_DECODE:
         reduce = 1
-        if raw[:2].tobytes() == b"\xff\xd8":
+        if raw[:2] == b"\xff\xd8":
             while reduce < 8 and max(width, height) / (reduce * 2) >= BIG_IMAGE_SIDE:
                 reduce *= 2
         array = _decode(raw, reduce)
@@ -394,7 +394,7 @@ def _decode_big(raw: np.ndarray, width: int, height: int) -> np.ndarray | None:
 def _read_raster(p: Path) -> np.ndarray:
     """JPEG, PNG or TIFF to RGB uint8 (huge ones decoded alone and shrunk)."""
     try:
-        raw = np.fromfile(p, dtype=np.uint8)
+        raw = p.read_bytes()  # the file once, as Pillow takes it (no array to copy back)
     except OSError as exc:
         raise ImageReadError(f"cannot read the file ({exc.strerror})") from exc
     size_wh = raster_size(raw)
@@ -415,7 +415,7 @@ def _raster_raw(p: Path) -> np.ndarray:
     """
     from core.images.decode import decode_raster
 
-    raw = decode_raster(np.fromfile(p, dtype=np.uint8).tobytes(), upright=False)
+    raw = decode_raster(p.read_bytes(), upright=False)
     if raw is None or raw.size == 0:
         raise ImageReadError("not a readable image (corrupt, truncated or not an image)")
     if raw.ndim == 2:
