@@ -59,10 +59,11 @@ def cv2_rotate180(image: np.ndarray, xc: float, yc: float) -> np.ndarray:
                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
 
 
-def cv2_decode(raw: np.ndarray, reduce: int = 1) -> np.ndarray | None:
-    """The old ``core.images.io._decode``, returning RGB (or grey) as the new one does."""
+def cv2_decode(raw: bytes | np.ndarray, reduce: int = 1) -> np.ndarray | None:
+    """The old ``core.images.io._decode``, returning RGB (or grey) as the new one does (the file's bytes or an array of them)."""
     import cv2
 
+    raw = np.frombuffer(raw, np.uint8) if isinstance(raw, bytes | bytearray) else raw
     if reduce > 1:
         flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[reduce]
         array = cv2.imdecode(raw, flag)
