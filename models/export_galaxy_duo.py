@@ -38,7 +38,7 @@ Command that made the committed file::
 for the second part, ``--out`` the file and ``--name`` its name: galaxy_duo3
 (galaxy_cnn + galaxy_cnn3, ``models/train_galaxy_net2.py``'s docstring) was made by::
 
-    .venv/bin/python models/export_galaxy_duo.py --images 1500 --seed 0 --second galaxy_cnn3 \
+    .venv/bin/python models/export_galaxy_duo.py --images 1500 --seed 0 --second galaxy_cnn3 \\
         --out models/galaxy_duo3.onnx --name galaxy_duo3
 """
 

@@ -235,6 +235,14 @@ FEATURE_MODELS.add("galaxy_cnn2", FeatureModel, "Galaxy CNN v2 (small galaxies, 
 FEATURE_MODELS.add("galaxy_duo", FeatureModel, "Galaxy CNN duo (v1 + v2, default)", "galaxy_cnn on the user's crop and "
                    "galaxy_cnn2 on the galaxy's measured crop at 3 scales, side by side, each feature standardised "
                    "(default): 128 features, 48 + 64 px", file="galaxy_duo.onnx")  # composed by models/export_galaxy_duo.py
+# Candidates (not the default; docs/models.md "galaxy_cnn3"): galaxy_cnn2 retrained with extraction's own crop and
+# half its inputs one band, and the duo made with it.  The lead decides adoption from benchmarks/robustness.py.
+FEATURE_MODELS.add("galaxy_cnn3", FeatureModel, "Galaxy CNN v3 (candidate)", "Galaxy CNN v3: galaxy_cnn2 retrained "
+                   "with extraction's measured crop and half of its inputs one band: 64 features, 64 px",
+                   file="galaxy_cnn3.onnx")  # models/train_galaxy_net2.py --whole-crop --grey-as-band
+FEATURE_MODELS.add("galaxy_duo3", FeatureModel, "Galaxy CNN duo v3 (v1 + v3, candidate)", "galaxy_cnn on the user's "
+                   "crop and galaxy_cnn3 on the galaxy's measured crop at 3 scales, side by side, each feature "
+                   "standardised: 128 features, 48 + 64 px", file="galaxy_duo3.onnx")  # models/export_galaxy_duo.py
 FEATURE_MODELS.add("xception", FeatureModel, "Xception (ImageNet)", "Xception, ImageNet weights (as in the seed papers): "
                    "2048 features, 299 px", file="xception.onnx", exporter="export_xception")
 FEATURE_MODELS.add("efficientnet_lite0", FeatureModel, "EfficientNet-Lite0 (fast)", "EfficientNet-Lite0, ImageNet weights "

@@ -1,7 +1,7 @@
 """Choosing a galaxy model in the window's model box and running Cluster (Ctrl+R) extracts its features.
 
-galaxy_duo is the box's default (issue 24); galaxy_cnn2 (64 features) and galaxy_duo
-(128) are each chosen after another model, as a user switching models would.
+galaxy_duo is the box's default (issue 24); galaxy_cnn2 (64 features), galaxy_duo and the
+candidate galaxy_duo3 (128) are each chosen after another model, as a user switching models would.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ def test_galaxy_duo_is_what_a_new_user_gets(qtbot, window, folder):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("model", "before", "in_name", "dim"),
-                         [("galaxy_cnn2", "galaxy_duo", "v2", 64), ("galaxy_duo", "galaxy_cnn", "duo", 128)])
+                         [("galaxy_cnn2", "galaxy_duo", "v2", 64), ("galaxy_duo", "galaxy_cnn", "duo", 128),
+                          ("galaxy_duo3", "galaxy_duo", "v3", 128)])  # the candidate duo (galaxy_cnn3)
 def test_choose_a_model_in_the_model_box_and_cluster(qtbot, window, folder, model, before, in_name, dim):
     assert window.open_folder(folder)
     s = window.run_settings
