@@ -21,9 +21,10 @@ the labels of every image NOT labelled, for
   (:func:`benchmarks.evaluate.linear_classifier`) on the loop's answers;
 * ``logreg, random picks``: the same classifier on random answers;
 
-* ``loop, other rule``: the same rounds' labels under the other decision rule
-  (``--decision``: the calibrated class-balanced rule, the default, or the
-  folder's EM-estimated class fractions; :mod:`core.learning.calibration`);
+* ``loop, other rule``: the same rounds' labels under another decision rule
+  (``--decision``: the counted rule, the default, whose other is the calibrated
+  class-balanced rule; the class-balanced rule, whose other is the folder's
+  EM-estimated class fractions; :mod:`core.learning.calibration`);
 
 then the ratios the goal of issue 12 asks about, the monotonicity check, the
 round's own accuracy estimate (expected accuracy under the calibrated
@@ -193,7 +194,7 @@ def run_loop(X: np.ndarray, y: np.ndarray, encoder: Path, classes: tuple[str, ..
         rows = np.flatnonzero(~free)
         names = res.predicted_names()
         dec_names = np.asarray(res.class_names, dtype=object)[res.dec_labels]
-        other = "accuracy" if ft.get("decision", "balanced") == "balanced" else "balanced"
+        other = "accuracy" if ft.get("decision", "counted") == "balanced" else "balanced"
         em_names = np.asarray(res.class_names, dtype=object)[res.labels_under(other)]
         out[budget] = {
             "loop": scores(y[free], names[free]),
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=150, help="optimiser steps per fine-tuning round")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the round's default is 1)")
     parser.add_argument("--head-threshold", type=float, default=0.0)
-    parser.add_argument("--decision", choices=("balanced", "accuracy"), default="balanced",
+    parser.add_argument("--decision", choices=("counted", "balanced", "accuracy"), default="counted",
                         help="the round's decision rule (see core.learning.calibration); the other is printed too")
     parser.add_argument("--no-head", action="store_true", help="the rounds without the supervised head")
     parser.add_argument("--self-training", type=int, default=3, help="the head's self-training rounds")

@@ -31,9 +31,10 @@ image and the astronomer's labels, and runs in three steps:
    10-d DEC embedding, trained to reconstruct, drops much of the direction a
    linear classifier finds (``benchmarks/label_efficiency.py``).
    The head is then calibrated on its own cross-fitted probabilities
-   (:mod:`core.learning.calibration`), class-balanced or moved to the
-   folder's estimated class fractions (``decision``); the label of a galaxy
-   is its most probable class.
+   (:mod:`core.learning.calibration`) and moved so that the unlabelled
+   galaxies come out in the class fractions the plain logistic regression
+   counts (``decision``, "counted"; or class-balanced, or EM's fractions);
+   the label of a galaxy is its most probable class.
 3. :func:`report_round` gives each galaxy its final label, the head's class
    where the head is confident and the image's cluster is one of the labelled
    classes, DEC's cluster otherwise; writes the encoder to a new ONNX file (the
@@ -413,8 +414,8 @@ def finetune_round(
 
 def _finetune_round(X, encoder_path, user_labels, prev_clusters, prev_names, cluster_names, class_order, out_path,
                     o: RoundOptions, progress, should_stop) -> RoundResult:
-    if o.decision not in ("accuracy", "balanced"):
-        raise ValueError(f"unknown decision rule {o.decision!r} (accuracy or balanced)")
+    if o.decision not in ("counted", "accuracy", "balanced"):
+        raise ValueError(f"unknown decision rule {o.decision!r} (counted, accuracy or balanced)")
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     plan = plan_round(X, encoder_path, user_labels, prev_clusters=prev_clusters, cluster_names=cluster_names,

@@ -38,9 +38,11 @@ class RoundOptions:
         :mod:`core.learning.head`)
     estimate : calibrate the head on its cross-fitted probabilities and estimate the catalogue's accuracy
         (False: the raw class-balanced head, no estimate)
-    decision : ``"balanced"`` (the calibrated class-balanced probabilities' most probable class) or
-        ``"accuracy"`` (probabilities moved to the folder's EM-estimated class fractions); both are in
-        ``RoundResult.labels_under``
+    decision : ``"counted"`` (the default: the calibrated head's order, the unlabelled galaxies given the class
+        fractions the plain logistic regression on the same answers counts), ``"balanced"`` (the calibrated
+        class-balanced probabilities' most probable class) or ``"accuracy"`` (probabilities moved to the
+        folder's EM-estimated class fractions); the others are in ``RoundResult.labels_under``
+        (:mod:`core.learning.calibration`)
     threads : torch threads for the round (None: leave torch's setting)
     random_state : the seed; same seed, same round
     """
@@ -60,9 +62,14 @@ class RoundOptions:
     self_training: int = 3
     balanced_answers: float | None = BALANCED_ANSWERS
     estimate: bool = True
-    decision: str = "balanced"
+    decision: str = "counted"
     threads: int | None = 1
     random_state: int = 0
+
+
+#: How a round's summary names its decision rule (:mod:`core.learning.calibration`).
+RULE_TEXT = {"counted": "in the class fractions the plain logistic regression on your labels counts",
+             "accuracy": "for the highest expected accuracy", "balanced": "class-balanced"}
 
 
 def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -122,8 +129,8 @@ class RoundResult:
         return None if self.calibration is None else self.calibration.proba
 
     def labels_under(self, rule: str) -> np.ndarray:
-        """The labels under a decision rule: "balanced" (classes equally common) or "accuracy" (the
-        folder's estimated class fractions); the round's own labels use its ``decision``."""
+        """The labels under a decision rule: "balanced" (classes equally common), "accuracy" (the
+        folder's estimated class fractions) or "counted"; the round's own labels use its ``decision``."""
         if self.calibration is None or self.from_head is None:
             return self.labels
         out = self.labels.copy()
@@ -176,7 +183,7 @@ class RoundResult:
             fractions = ", ".join(f"{n} {f:.0%}" for n, f in zip(self.class_names, cal.prior))
             lines.append(f"calibration: temperature {cal.temperature:.2f} fitted on your labels under a prior of "
                          f"{cal.prior_t:.2f} worth {cal.prior_weight:g} labels (from Kaggle's training split); "
-                         f"labels {'for the highest expected accuracy' if cal.decision == 'accuracy' else 'class-balanced'}"
+                         f"; labels {RULE_TEXT.get(cal.decision, cal.decision)}"
                          f"; estimated class fractions of the rest: {fractions}")
         if np.isfinite(self.balanced_weight):
             lines.append(f"head: the class-balanced fit weighs {self.balanced_weight:.0%}, the plain logistic "
