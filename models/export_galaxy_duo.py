@@ -33,6 +33,13 @@ Data provenance
 Command that made the committed file::
 
     .venv/bin/python models/export_galaxy_duo.py --images 1500 --seed 0
+
+``--second`` names another network of galaxy_cnn2's kind (64 px, measured crop)
+for the second part, ``--out`` the file and ``--name`` its name: galaxy_duo3
+(galaxy_cnn + galaxy_cnn3, ``models/train_galaxy_net2.py``'s docstring) was made by::
+
+    .venv/bin/python models/export_galaxy_duo.py --images 1500 --seed 0 --second galaxy_cnn3 \\
+        --out models/galaxy_duo3.onnx --name galaxy_duo3
 """
 
 from __future__ import annotations
@@ -56,27 +63,36 @@ NAME = "galaxy_duo"
 #: The parts, in feature order, each with the views it sees (``core.images.preprocess.ModelView`` fields); a part
 #: of several views gives the mean of its features over them.  galaxy_cnn2 sees its measured crop at 0.8, 1 and 1.3
 #: times the 5 radii it was trained at (test-time multi-scale: the measured radius is noisy, the mean is steadier).
-PARTS: tuple[tuple[str, tuple[dict[str, object], ...]], ...] = (
+Parts = tuple[tuple[str, tuple[dict[str, object], ...]], ...]
+PARTS: Parts = (
     ("galaxy_cnn", ({"crop": "none", "size": 48},)),
     ("galaxy_cnn2", tuple({"crop": "measured", "crop_scale": c, "size": 64} for c in (4.0, 5.0, 6.5))),
 )
 
 
-def compose(stats: list[tuple[np.ndarray, np.ndarray]] | None, meta: dict[str, str], out: Path = OUT) -> None:
+def parts_with(second: str) -> Parts:
+    """:data:`PARTS` with ``second`` (a ``<name>.onnx`` in this folder, 64 px, measured crop) in galaxy_cnn2's place."""
+    return (PARTS[0], (second, PARTS[1][1]))
+
+
+def compose(stats: list[tuple[np.ndarray, np.ndarray]] | None, meta: dict[str, str], out: Path = OUT,
+            parts_spec: Parts = PARTS, name: str = NAME) -> None:
     """Write one ONNX graph that runs every part on its slices of the input and concatenates the standardised features.
 
     A part's views are stacked along the batch axis, so its network runs once
     (on ``views x batch`` rows), and the mean over the views is taken after.
     ``stats=None`` writes the graph unstandardised (mean 0, spread 1): the file
-    :func:`main` measures the standardisation with.
+    :func:`main` measures the standardisation with.  ``parts_spec`` and
+    ``name``: the networks and the file's name (default galaxy_duo's).
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    parts = [onnx.load(str(HERE / f"{name}.onnx")) for name, _ in PARTS]
-    size = max(int(view["size"]) for _, views in PARTS for view in views)
+    duo_name = name
+    parts = [onnx.load(str(HERE / f"{name}.onnx")) for name, _ in parts_spec]
+    size = max(int(view["size"]) for _, views in parts_spec for view in views)
     nodes, inits, tails, channel = [], [], [], 0
-    for k, ((name, views), model) in enumerate(zip(PARTS, parts)):
+    for k, ((name, views), model) in enumerate(zip(parts_spec, parts)):
         graph = onnx.compose.add_prefix(model, f"{name}/").graph
         dim = int(graph.output[0].type.tensor_type.shape.dim[1].dim_value)
         mean, std = stats[k] if stats is not None else (np.zeros(dim, np.float32), np.ones(dim, np.float32))
@@ -103,20 +119,20 @@ def compose(stats: list[tuple[np.ndarray, np.ndarray]] | None, meta: dict[str, s
         tails.append((f"{name}/standardised", dim))
     nodes.append(helper.make_node("Concat", [t for t, _ in tails], ["features"], axis=1))
     graph = helper.make_graph(
-        nodes, NAME, [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", channel, size, size])],
+        nodes, duo_name, [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", channel, size, size])],
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", sum(d for _, d in tails)])], inits)
     model = helper.make_model(graph, opset_imports=list(parts[0].opset_import), producer_name="galaxy_sorter")
     model.ir_version = parts[0].ir_version
-    views = [dict(view) for _, vs in PARTS for view in vs]
+    views = [dict(view) for _, vs in parts_spec for view in vs]
     onnx.helper.set_model_props(model, {
-        "galaxy_sorter.name": NAME, "galaxy_sorter.input_size": str(size), "galaxy_sorter.channel_order": "RGB",
+        "galaxy_sorter.name": duo_name, "galaxy_sorter.input_size": str(size), "galaxy_sorter.channel_order": "RGB",
         "galaxy_sorter.scale": repr(1 / 255), "galaxy_sorter.offset": "0.0", "galaxy_sorter.views": json.dumps(views),
         **meta})
     onnx.checker.check_model(model)
     onnx.save(model, str(out))
 
 
-def part_stats(paths: list[Path], raw: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+def part_stats(paths: list[Path], raw: Path, parts_spec: Parts = PARTS) -> list[tuple[np.ndarray, np.ndarray]]:
     """Mean and standard deviation of each part's (view-averaged) features on ``paths``, read through the
     unstandardised duo ``raw`` and the product's input path (0.5 crop)."""
     from core.features.extract import FeatureModel, extract_features
@@ -125,22 +141,22 @@ def part_stats(paths: list[Path], raw: Path) -> list[tuple[np.ndarray, np.ndarra
     feats = extract_features(paths, FeatureModel(NAME, use_gpu=False, path=raw), Preprocessing(),
                              batch_size=64).features.astype(np.float64)
     stats, start = [], 0
-    for dim in part_dims():
+    for dim in part_dims(parts_spec):
         block = feats[:, start : start + dim]
         stats.append((block.mean(0).astype(np.float32), (block.std(0) + 1e-6).astype(np.float32)))
         start += dim
     return stats
 
 
-def part_dims() -> list[int]:
+def part_dims(parts_spec: Parts = PARTS) -> list[int]:
     """Each part's number of features."""
     import onnxruntime as ort
 
     return [int(ort.InferenceSession(str(HERE / f"{name}.onnx"), providers=["CPUExecutionProvider"])
-                .get_outputs()[0].shape[1]) for name, _ in PARTS]
+                .get_outputs()[0].shape[1]) for name, _ in parts_spec]
 
 
-def check(out: Path, seed: int = 0) -> float:
+def check(out: Path, seed: int = 0, parts_spec: Parts = PARTS) -> float:
     """Max |duo - (each part on each of its views, averaged, standardised)| on random inputs."""
     import onnx
     import onnxruntime as ort
@@ -148,11 +164,11 @@ def check(out: Path, seed: int = 0) -> float:
     proto = onnx.load(str(out))
     size = int({p.key: p.value for p in proto.metadata_props}["galaxy_sorter.input_size"])
     inits = {i.name: onnx.numpy_helper.to_array(i) for i in proto.graph.initializer}
-    channels = 3 * sum(len(views) for _, views in PARTS)
+    channels = 3 * sum(len(views) for _, views in parts_spec)
     x = np.random.default_rng(seed).random((4, channels, size, size), dtype=np.float32)
     got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
     want, channel = [], 0
-    for name, views in PARTS:
+    for name, views in parts_spec:
         part = ort.InferenceSession(str(HERE / f"{name}.onnx"), providers=["CPUExecutionProvider"])
         runs = []
         for view in views:
@@ -170,25 +186,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=1500, help="training-split images for the standardisation")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--second", default=PARTS[1][0],
+                        help="the second network (models/<name>.onnx, 64 px, measured crop), default galaxy_cnn2")
+    parser.add_argument("--name", default=NAME, help="the composed model's name (its metadata)")
     args = parser.parse_args(argv)
+    spec = parts_with(args.second)
     labels = v1.load_labels(args.data / "labels.csv")
     paths = sorted(p for p in (args.data / "images").iterdir() if p.stem in labels and v1.split_of(p.stem) == "train")
     rng = np.random.default_rng(args.seed)
     paths = [paths[i] for i in np.sort(rng.choice(len(paths), min(args.images, len(paths)), replace=False))]
-    parts = ", ".join(f"{name}.onnx (sha256 {v1_sha(HERE / f'{name}.onnx')[:12]})" for name, _ in PARTS)
+    parts = ", ".join(f"{name}.onnx (sha256 {v1_sha(HERE / f'{name}.onnx')[:12]})" for name, _ in spec)
+    extra = "" if args.second == PARTS[1][0] else f" --second {args.second}"
     meta = {
-        "galaxy_sorter.source": (f"composed by models/export_galaxy_duo.py --images {args.images} --seed {args.seed} "
+        "galaxy_sorter.source": (f"composed by models/export_galaxy_duo.py --images {args.images} --seed {args.seed}{extra} "
                                  f"from {parts}; standardised on {len(paths)} Galaxy Zoo Kaggle images (train "
                                  "split: sha1(GalaxyID) % 100 < 80)"),
-        "galaxy_sorter.weights": "galaxy_cnn and galaxy_cnn2 (mean of 3 measured crops) side by side (Galaxy Sorter, "
-                                 "trained on Galaxy Zoo 2 (Kaggle) labels)",
+        "galaxy_sorter.weights": (f"galaxy_cnn and {args.second} (mean of 3 measured crops) side by side (Galaxy "
+                                  "Sorter, trained on Galaxy Zoo 2 (Kaggle) labels)"),
     }
     with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / f"{NAME}.onnx"
-        compose(None, meta, raw)
-        stats = part_stats(paths, raw)
-    compose(stats, meta, args.out)
-    print(f"wrote {args.out} ({args.out.stat().st_size / 2**20:.1f} MB; max |duo - parts| = {check(args.out):.1e})")
+        raw = Path(tmp) / f"{args.name}.onnx"
+        compose(None, meta, raw, spec, args.name)
+        stats = part_stats(paths, raw, spec)
+    compose(stats, meta, args.out, spec, args.name)
+    err = check(args.out, parts_spec=spec)
+    print(f"wrote {args.out} ({args.out.stat().st_size / 2**20:.1f} MB; max |duo - parts| = {err:.1e})")
     return 0
 
 

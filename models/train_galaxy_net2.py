@@ -19,13 +19,17 @@ Scale that agrees between training and inference
     the crop grow past the user's crop when the galaxy fills it (GC1-HSC at full
     size, fixed 0.5 crop: k-means 0.807 / 0.202 -> 0.871 / 0.517, but the probe
     0.877 -> 0.859; with no user crop at all 0.911 and 0.912 / 0.709), while these
-    views stop at the user's crop; the next training should cut its views with
-    ``measured_crop(user, whole=img)``.
+    views stop at the user's crop; ``--whole-crop`` cuts them with
+    ``measured_crop(user, whole=img)`` instead (galaxy_cnn3).
 More pixels on the galaxy
     64 px input instead of 48 (``INPUT_SIZE``); the crop follows the galaxy, so
     a small one is not a few pixels of a 48 px square.
 Single band as a first-class condition
-    30 % of the training inputs are one band (g, r or i) or their mean, as greyscale.
+    30 % of the training inputs are one band (g, r or i) or their mean, as
+    greyscale (``--grey-fraction``); ``--grey-as-band`` takes the plane from the
+    stored colour square before the colour jitter, as the robustness benchmark's
+    ``band()`` takes it from the decoded JPEG, and keeps it exactly grey
+    (galaxy_cnn3).
 
 The network is galaxy_cnn's (:func:`train_galaxy_net.build_net`, fully
 convolutional, so the same weights run at 64 px), warm-started from
@@ -47,6 +51,20 @@ Command that made the committed file (one torch thread, seeded; ``--steps``
 fixes the schedule)::
 
     nice -n 5 .venv/bin/python models/train_galaxy_net2.py --steps STEPS --seed 0
+
+galaxy_cnn3 (a candidate successor, issue 24; ``docs/models.md`` has its figures):
+the same script with extraction's crop, half the inputs one band taken as the
+benchmark takes it, warm-started from galaxy_cnn2 (the same architecture; its
+batch norms unfold as galaxy_cnn's do) with fewer steps and a lower rate; its
+views differ, so they are cached in a new bank::
+
+    nice -n 10 .venv/bin/python models/train_galaxy_net2.py --steps 1500 --seed 0 --batch-size 64 --lr 0.001 \\
+        --grey-fraction 0.5 --grey-as-band --whole-crop --init models/galaxy_cnn2.onnx \\
+        --out models/galaxy_cnn3.onnx --bank /tmp/gc3_bank_s0.npy
+
+(about 4 minutes for the bank and 3.5 for the steps at load 2-3 on the 2-core
+CPU).  Figures, and two variants tried (2,400 steps at 1.5e-3; 30 % one band):
+``docs/models.md``, "galaxy_cnn3".
 """
 
 from __future__ import annotations
@@ -67,7 +85,7 @@ sys.path.insert(1, str(ROOT))
 import train_galaxy_net as v1  # noqa: E402
 
 from benchmarks.robustness import shrink  # noqa: E402
-from core.images.preprocess import centre_crop, measured_fraction  # noqa: E402
+from core.images.preprocess import centre_crop, measured_crop, measured_fraction  # noqa: E402
 
 OUT = HERE / "galaxy_cnn2.onnx"
 NAME = "galaxy_cnn2"
@@ -78,11 +96,14 @@ CROP_SCALE = 5.0  # measured crop side in second-moment radii: about the 0.5 cro
 VIEWS = 3
 
 
-def make_view(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def make_view(img: np.ndarray, rng: np.random.Generator, whole: bool = False) -> np.ndarray:
     """One training view of a full RGB uint8 frame: the benchmark's conditions, then the product's crops.
 
     Returns a (STORE_SIZE, STORE_SIZE, 3) uint8 square holding ``MARGIN`` times
-    the measured crop, centred like it.
+    the measured crop, centred like it.  ``whole`` measures the crop as
+    extraction does, ``measured_crop(user, whole=frame)`` (it may grow past the
+    user's crop when the galaxy fills it); without it the crop stops at the
+    user's crop (galaxy_cnn2's views).
     """
     import cv2
 
@@ -101,7 +122,10 @@ def make_view(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     fraction = 0.5 if rng.random() < 0.6 else float(rng.uniform(0.35, 0.8))  # the user's crop
     user = centre_crop(img, fraction)
-    side = measured_fraction(user, CROP_SCALE) * user.shape[0] * MARGIN
+    if whole:
+        side = measured_crop(user, CROP_SCALE, whole=img).shape[0] * MARGIN
+    else:
+        side = measured_fraction(user, CROP_SCALE) * user.shape[0] * MARGIN
     half = int(math.ceil(side / 2)) + 1
     pad = max(0, half - min(h, w) // 2)
     if pad:
@@ -114,8 +138,9 @@ def make_view(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.resize(region, (STORE_SIZE, STORE_SIZE), interpolation=interp)
 
 
-def build_bank(paths: list[Path], seed: int, views: int = VIEWS) -> np.ndarray:
-    """All views of all images: uint8 (len(paths), views, STORE_SIZE, STORE_SIZE, 3), seeded per image."""
+def build_bank(paths: list[Path], seed: int, views: int = VIEWS, whole: bool = False) -> np.ndarray:
+    """All views of all images: uint8 (len(paths), views, STORE_SIZE, STORE_SIZE, 3), seeded per image
+    (``whole``: see :func:`make_view`)."""
     import cv2
 
     bank = np.empty((len(paths), views, STORE_SIZE, STORE_SIZE, 3), np.uint8)
@@ -124,14 +149,22 @@ def build_bank(paths: list[Path], seed: int, views: int = VIEWS) -> np.ndarray:
         img = cv2.cvtColor(cv2.imread(str(p), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         rng = np.random.default_rng([seed, i])
         for v in range(views):
-            bank[i, v] = make_view(img, rng)
+            bank[i, v] = make_view(img, rng, whole)
         if (i + 1) % 500 == 0:
             print(f"views of {i + 1}/{len(paths)} images, {time.perf_counter() - start:.0f} s", flush=True)
     return bank
 
 
-def augment(batch, gen, size: int = INPUT_SIZE):
-    """Random views of a uint8 NHWC batch of stored squares (torch), as float NCHW in [0, 1] at ``size`` px."""
+def augment(batch, gen, size: int = INPUT_SIZE, grey_fraction: float = 0.3, grey_as_band: bool = False):
+    """Random views of a uint8 NHWC batch of stored squares (torch), as float NCHW in [0, 1] at ``size`` px.
+
+    ``grey_fraction`` of the views become one band (g, r, i or their mean) as
+    greyscale.  By default (galaxy_cnn2's recipe) the band is taken after the
+    colour jitter and the noise is drawn per channel, so such a view is only
+    nearly grey; ``grey_as_band`` takes the plane from the stored colour square
+    first, as ``benchmarks.robustness.band`` takes it from the decoded JPEG, and
+    keeps the three channels equal through the jitter and the noise.
+    """
     import torch
     import torch.nn.functional as F
 
@@ -148,20 +181,34 @@ def augment(batch, gen, size: int = INPUT_SIZE):
     if sel.any():
         small = F.interpolate(x[sel], size=(low, low), mode="area")
         x[sel] = F.interpolate(small, size=(size, size), mode="bilinear", align_corners=False)
+    if grey_as_band:
+        mono = torch.rand(n, generator=gen) < grey_fraction
+        x = _one_band(x, mono, torch.randint(0, 4, (n,), generator=gen))
     gains = torch.exp(torch.randn((n, 3, 1, 1), generator=gen) * 0.15)
+    if grey_as_band:
+        gains = torch.where(mono[:, None, None, None], gains[:, :1].expand(-1, 3, -1, -1), gains)
     bright = torch.exp(torch.randn((n, 1, 1, 1), generator=gen) * 0.3)
     x = (x * gains * bright).clamp(0, 1)
     x = x.clamp_min(1e-4) ** u(0.6, 1.6, (n, 1, 1, 1))
+    if grey_as_band:
+        noise = torch.randn(x.shape, generator=gen)
+        noise = torch.where(mono[:, None, None, None], noise[:, :1].expand(-1, 3, -1, -1), noise)
+        return (x + noise * u(0, 0.04, (n, 1, 1, 1))).clamp(0, 1)
     # One band as greyscale: g, r, i or their mean (a JWST or single-filter folder).
-    mono = torch.rand(n, generator=gen) < 0.3
-    which = torch.randint(0, 4, (n,), generator=gen)
+    mono = torch.rand(n, generator=gen) < grey_fraction
+    x = _one_band(x, mono, torch.randint(0, 4, (n,), generator=gen))
+    x = x + torch.randn(x.shape, generator=gen) * u(0, 0.04, (n, 1, 1, 1))
+    return x.clamp(0, 1)
+
+
+def _one_band(x, mono, which):
+    """Rows ``mono`` of NCHW ``x`` made one plane in all three channels: channel ``which`` (0-2) or the mean (3)."""
     for c in range(4):
         sel = mono & (which == c)
         if sel.any():
             plane = x[sel].mean(dim=1, keepdim=True) if c == 3 else x[sel][:, c : c + 1]
             x[sel] = plane.expand(-1, 3, -1, -1)
-    x = x + torch.randn(x.shape, generator=gen) * u(0, 0.04, (n, 1, 1, 1))
-    return x.clamp(0, 1)
+    return x
 
 
 def warm_start(net, onnx_path: Path, calib) -> None:
@@ -206,8 +253,12 @@ def warm_start(net, onnx_path: Path, calib) -> None:
 
 
 def train(bank: np.ndarray, labels: np.ndarray, *, steps: int, batch_size: int = 64, lr: float = 1.5e-3,
-          seed: int = 0, init: Path | None = None, log_every: int = 50, threads: int = 1):
-    """Train on the view bank and integer labels for ``steps`` updates; return the network."""
+          seed: int = 0, init: Path | None = None, log_every: int = 50, threads: int = 1,
+          grey_fraction: float = 0.3, grey_as_band: bool = False):
+    """Train on the view bank and integer labels for ``steps`` updates; return the network.
+
+    ``grey_fraction`` and ``grey_as_band``: see :func:`augment`.
+    """
     import torch
 
     torch.manual_seed(seed)
@@ -219,7 +270,7 @@ def train(bank: np.ndarray, labels: np.ndarray, *, steps: int, batch_size: int =
     n, views = imgs.shape[:2]
     if init is not None:
         idx = torch.randint(0, n, (256,), generator=gen)
-        warm_start(net, init, augment(imgs[idx, 0], gen))
+        warm_start(net, init, augment(imgs[idx, 0], gen, grey_fraction=grey_fraction, grey_as_band=grey_as_band))
     loss_fn = v1.class_weighted_loss(labels)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=5e-4)
     start = time.perf_counter()
@@ -228,7 +279,7 @@ def train(bank: np.ndarray, labels: np.ndarray, *, steps: int, batch_size: int =
     for step in range(steps):
         idx = torch.randint(0, n, (batch_size,), generator=gen)
         view = torch.randint(0, views, (batch_size,), generator=gen)
-        x = augment(imgs[idx, view], gen)
+        x = augment(imgs[idx, view], gen, grey_fraction=grey_fraction, grey_as_band=grey_as_band)
         cur = lr * min(1.0, (step + 1) / 50) * 0.5 * (1 + math.cos(math.pi * step / steps))
         running.append(v1.update(net, opt, loss_fn, x, ys[idx], cur))
         if (step + 1) % log_every == 0:
@@ -246,7 +297,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1.5e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", type=Path, default=HERE / "galaxy_cnn.onnx",
-                        help="warm start from this galaxy_cnn file ('none': from scratch)")
+                        help="warm start from this file of galaxy_cnn's architecture (galaxy_cnn.onnx, "
+                             "galaxy_cnn2.onnx; 'none': from scratch)")
+    parser.add_argument("--name", default=None, help="the model's name in its metadata (default: --out's stem)")
+    parser.add_argument("--grey-fraction", type=float, default=0.3, help="share of one-band training inputs")
+    parser.add_argument("--grey-as-band", action="store_true",
+                        help="take the band from the stored colour square before the colour jitter, as the "
+                             "robustness benchmark's band() does, and keep it grey (galaxy_cnn3)")
+    parser.add_argument("--whole-crop", action="store_true",
+                        help="cut the views with measured_crop(user, whole=frame) as extraction does (galaxy_cnn3); "
+                             "changes the views: give a new --bank")
     parser.add_argument("--bank", type=Path, default=None,
                         help="cache of the training views (.npy; made if missing, reused if present)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N training images (tests)")
@@ -264,25 +324,28 @@ def main(argv: list[str] | None = None) -> int:
         if bank.shape[0] != len(ids):
             parser.error(f"{args.bank} holds {bank.shape[0]} images, the split {len(ids)}: delete it")
     else:
-        bank = build_bank([args.data / "images" / f"{i}.jpg" for i in ids], args.seed)
+        bank = build_bank([args.data / "images" / f"{i}.jpg" for i in ids], args.seed, whole=args.whole_crop)
         if args.bank is not None:
             np.save(args.bank, bank)
     print(f"{len(ids)} training images {dict(zip(v1.CLASSES, np.bincount(y, minlength=3).tolist()))}, "
           f"{bank.shape[1]} views each, ready in {time.perf_counter() - t:.0f} s", flush=True)
     init = None if str(args.init) == "none" else args.init
     net = train(bank, y, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, init=init,
-                threads=args.threads)
+                threads=args.threads, grey_fraction=args.grey_fraction, grey_as_band=args.grey_as_band)
+    name = args.name or args.out.stem
+    recipe = "".join([f" --grey-fraction {args.grey_fraction}" if args.grey_fraction != 0.3 else "",
+                      " --grey-as-band" if args.grey_as_band else "", " --whole-crop" if args.whole_crop else ""])
     warm = f"warm-started from {init.name} (sha256 {_sha256(init)[:12]})" if init else "from scratch"
     meta = {
         "galaxy_sorter.crop": "measured",
         "galaxy_sorter.crop_scale": repr(CROP_SCALE),
         "galaxy_sorter.source": (f"trained by models/train_galaxy_net2.py --steps {args.steps} --seed {args.seed} "
-                                 f"--batch-size {args.batch_size} --lr {args.lr}, {warm}, on {len(ids)} Galaxy Zoo "
+                                 f"--batch-size {args.batch_size} --lr {args.lr}{recipe}, {warm}, on {len(ids)} Galaxy Zoo "
                                  "Kaggle images (train split: sha1(GalaxyID) % 100 < 80)"),
-        "galaxy_sorter.weights": "Galaxy Sorter galaxy CNN v2 (measured crop, 64 px, size/band/PSF/noise/JPEG "
-                                 "augmentation), trained on Galaxy Zoo 2 (Kaggle) labels",
+        "galaxy_sorter.weights": (f"Galaxy Sorter galaxy CNN {'v2' if name == NAME else name} (measured crop, 64 px, "
+                                  "size/band/PSF/noise/JPEG augmentation), trained on Galaxy Zoo 2 (Kaggle) labels"),
     }
-    err = v1.export(net, args.out, meta, name=NAME, input_size=INPUT_SIZE)
+    err = v1.export(net, args.out, meta, name=name, input_size=INPUT_SIZE)
     print(f"wrote {args.out} after {args.steps} steps (max |onnx - torch| = {err:.1e})")
     return 0
 

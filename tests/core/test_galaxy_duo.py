@@ -119,7 +119,8 @@ def test_the_exporter_composes_the_committed_parts_from_training_split_images_on
     (data / "labels.csv").write_text("\n".join(rows) + "\n")
     seen: list[str] = []
     real = duo.part_stats
-    monkeypatch.setattr(duo, "part_stats", lambda paths, raw: seen.extend(p.stem for p in paths) or real(paths, raw))
+    monkeypatch.setattr(duo, "part_stats",
+                        lambda paths, raw, *spec: seen.extend(p.stem for p in paths) or real(paths, raw, *spec))
     out = tmp_path / "duo.onnx"
     assert duo.main(["--data", str(data), "--images", "8", "--out", str(out)]) == 0
     assert len(seen) == 8 and all(duo.v1.split_of(s) == "train" for s in seen)  # never the test split

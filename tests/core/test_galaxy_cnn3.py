@@ -1,0 +1,92 @@
+"""The training options that made galaxy_cnn3, issue 24's retrained candidate (measured, not kept: docs/models.md)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "models"))
+
+import train_galaxy_net2 as tgn2  # noqa: E402
+
+from core.features.extract import extract_features, file_sha256  # noqa: E402
+from core.images.preprocess import centre_crop, measured_crop  # noqa: E402
+
+
+def blob(sigma: float, size: int = 256, seed: int = 0) -> np.ndarray:
+    """A round Gaussian galaxy of ``sigma`` px at the centre of a noisy sky, RGB uint8 (a little redder than grey)."""
+    yy, xx = np.mgrid[0:size, 0:size] - (size - 1) / 2
+    rng = np.random.default_rng(seed)
+    img = 20 + 200 * np.exp(-(xx ** 2 + yy ** 2) / (2 * sigma ** 2)) + rng.normal(0, 3, (size, size))
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    return np.stack([img, (0.8 * img).astype(np.uint8), (0.6 * img).astype(np.uint8)], axis=2)
+
+
+def two_sample_images(sample_folder: Path) -> list[Path]:
+    return sorted(p for p in Path(sample_folder).iterdir() if p.suffix == ".png")[:2]
+
+
+def test_whole_crop_views_grow_past_the_users_crop_as_extraction_does():
+    """--whole-crop: a galaxy that fills the user's crop is framed by measured_crop(user, whole=frame)."""
+    big = blob(40.0, size=424)
+    user = centre_crop(big, 0.5)
+    assert measured_crop(user, tgn2.CROP_SCALE, whole=big).shape[0] > user.shape[0]  # extraction grows the crop
+
+    def fill(view: np.ndarray) -> float:
+        grey = view.astype(float).mean(axis=2)
+        return float((grey > grey.min() + 0.5 * (grey.max() - grey.min())).mean())
+
+    # The same draws (seed) with and without: only the framing differs, and the grown one shows the galaxy smaller.
+    stop, grow = [], []
+    for seed in range(8):
+        stop.append(fill(tgn2.make_view(big, np.random.default_rng(seed))))
+        grow.append(fill(tgn2.make_view(big, np.random.default_rng(seed), whole=True)))
+    assert all(g <= 1.1 * s for g, s in zip(grow, stop)), (stop, grow)  # never a (much) tighter framing
+    assert sum(g < 0.8 * s for g, s in zip(grow, stop)) >= 2, (stop, grow)  # unshrunk ones: a wider framing
+    small = blob(6.0, size=424)  # a small galaxy: the user's crop is never reached, the views are the same
+    np.testing.assert_array_equal(tgn2.make_view(small, np.random.default_rng(3)),
+                                  tgn2.make_view(small, np.random.default_rng(3), whole=True))
+
+
+def test_grey_as_band_views_are_exactly_grey_at_the_asked_share():
+    import torch
+
+    rng = np.random.default_rng(0)
+    bank = torch.from_numpy(rng.integers(0, 255, (400, tgn2.STORE_SIZE, tgn2.STORE_SIZE, 3), dtype=np.uint8))
+    a = tgn2.augment(bank, torch.Generator().manual_seed(1), grey_fraction=0.5, grey_as_band=True)
+    b = tgn2.augment(bank, torch.Generator().manual_seed(1), grey_fraction=0.5, grey_as_band=True)
+    assert torch.equal(a, b) and 0.0 <= float(a.min()) and float(a.max()) <= 1.0
+    grey = [bool(torch.equal(v[0], v[1]) and torch.equal(v[1], v[2])) for v in a]
+    assert 160 <= sum(grey) <= 240, sum(grey)  # half of 400, exactly grey as benchmarks.robustness.band gives
+    none = tgn2.augment(bank, torch.Generator().manual_seed(1), grey_fraction=0.0, grey_as_band=True)
+    assert not any(bool(torch.equal(v[0], v[1])) for v in none)
+
+
+def test_the_training_options_run_warm_started_from_galaxy_cnn2_and_are_recorded(tmp_path):
+    import cv2
+
+    from core.features.extract import FeatureModel
+
+    data = tmp_path / "kaggle"
+    (data / "images").mkdir(parents=True)
+    rows = ["GalaxyID,morphology,top_answer"]
+    ids = [str(300000 + i) for i in range(40) if tgn2.v1.split_of(str(300000 + i)) == "train"][:9]
+    for n, gid in enumerate(ids):
+        cv2.imwrite(str(data / "images" / f"{gid}.jpg"), blob(10.0 + 3 * n, size=120, seed=n))
+        rows.append(f"{gid},{tgn2.v1.CLASSES[n % 3]},x")
+    (data / "labels.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "galaxy_cnn3.onnx"
+    assert tgn2.main(["--data", str(data), "--out", str(out), "--steps", "2", "--batch-size", "4",
+                      "--init", str(ROOT / "models" / "galaxy_cnn2.onnx"), "--grey-fraction", "0.5",
+                      "--grey-as-band", "--whole-crop"]) == 0
+    model = FeatureModel("galaxy_cnn3", use_gpu=False, path=out)
+    meta = model.session.get_modelmeta().custom_metadata_map
+    assert meta["galaxy_sorter.name"] == "galaxy_cnn3" and "CNN galaxy_cnn3" in meta["galaxy_sorter.weights"]
+    source = meta["galaxy_sorter.source"]
+    assert "--grey-fraction 0.5 --grey-as-band --whole-crop" in source
+    assert f"warm-started from galaxy_cnn2.onnx (sha256 {file_sha256(ROOT / 'models' / 'galaxy_cnn2.onnx')[:12]})" in source
+    res = extract_features(sorted((data / "images").glob("*.jpg"))[:2], model)
+    assert res.features.shape == (2, 64) and np.all(np.isfinite(res.features))
