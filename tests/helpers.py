@@ -184,3 +184,22 @@ def export_catalogue(qtbot, window, path, fmt: str = "csv", timeout: int = 60_00
         assert window.export_catalogue(str(path), fmt) is not None
     assert blocker.args[0] == "export"
     return window.exporter.last_path
+
+
+def fake_kaggle(root: Path, image, split_of, classes, n: int = 9) -> Path:
+    """A Kaggle-layout folder of ``n`` training-split galaxies (``images/<id>.jpg`` and ``labels.csv``).
+
+    ``image(i)`` draws galaxy ``i`` (RGB uint8); ``split_of`` and ``classes`` are the
+    training script's (``models/train_galaxy_net.py``), so every image is one it would train on.
+    """
+    import cv2
+
+    data = Path(root) / "kaggle"
+    (data / "images").mkdir(parents=True)
+    rows = ["GalaxyID,morphology,top_answer"]
+    ids = [str(300000 + i) for i in range(40 + 5 * n) if split_of(str(300000 + i)) == "train"][:n]
+    for i, gid in enumerate(ids):
+        cv2.imwrite(str(data / "images" / f"{gid}.jpg"), image(i))
+        rows.append(f"{gid},{classes[i % len(classes)]},x")
+    (data / "labels.csv").write_text("\n".join(rows) + "\n")
+    return data

@@ -14,6 +14,7 @@ sys.path.insert(0, str(ROOT / "models"))
 import train_galaxy_net2 as tgn2  # noqa: E402
 
 from core.images.preprocess import centre_crop, measured_crop, measured_fraction, moment_radius  # noqa: E402
+from tests.helpers import fake_kaggle  # noqa: E402
 
 
 def blob(sigma: float, size: int = 256, seed: int = 0, colour: bool = True) -> np.ndarray:
@@ -99,22 +100,13 @@ def test_augment_is_seeded_and_one_band_inputs_occur():
 
 
 def test_training_script_runs_and_exports_a_measured_crop_model(tmp_path):
-    import cv2
-
     from core.features.extract import FeatureModel, extract_features
 
-    data = tmp_path / "kaggle"
-    (data / "images").mkdir(parents=True)
-    rows = ["GalaxyID,morphology,top_answer"]
-    ids = [str(300000 + i) for i in range(40) if tgn2.v1.split_of(str(300000 + i)) == "train"][:9]
-    for n, gid in enumerate(ids):
-        cv2.imwrite(str(data / "images" / f"{gid}.jpg"), blob(10.0 + 3 * n, size=120, seed=n))
-        rows.append(f"{gid},{tgn2.v1.CLASSES[n % 3]},x")
-    (data / "labels.csv").write_text("\n".join(rows) + "\n")
+    data = fake_kaggle(tmp_path, lambda n: blob(10.0 + 3 * n, size=120, seed=n), tgn2.v1.split_of, tgn2.v1.CLASSES)
     out, bank = tmp_path / "net.onnx", tmp_path / "bank.npy"
     args = ["--data", str(data), "--out", str(out), "--steps", "2", "--batch-size", "4", "--bank", str(bank)]
     assert tgn2.main(args) == 0
-    assert np.load(bank).shape == (len(ids), tgn2.VIEWS, tgn2.STORE_SIZE, tgn2.STORE_SIZE, 3)
+    assert np.load(bank).shape == (len(list((data / "images").iterdir())), tgn2.VIEWS, tgn2.STORE_SIZE, tgn2.STORE_SIZE, 3)
     assert tgn2.main(args) == 0  # the second run reads the cached views
     model = FeatureModel("galaxy_cnn2", use_gpu=False, path=out)
     assert (model.input_size, model.model_crop, model.crop_scale) == (tgn2.INPUT_SIZE, "measured", tgn2.CROP_SCALE)

@@ -14,6 +14,7 @@ import train_galaxy_net2 as tgn2  # noqa: E402
 
 from core.features.extract import extract_features, file_sha256  # noqa: E402
 from core.images.preprocess import centre_crop, measured_crop  # noqa: E402
+from tests.helpers import fake_kaggle  # noqa: E402
 
 
 def blob(sigma: float, size: int = 256, seed: int = 0) -> np.ndarray:
@@ -66,18 +67,9 @@ def test_grey_as_band_views_are_exactly_grey_at_the_asked_share():
 
 
 def test_the_training_options_run_warm_started_from_galaxy_cnn2_and_are_recorded(tmp_path):
-    import cv2
-
     from core.features.extract import FeatureModel
 
-    data = tmp_path / "kaggle"
-    (data / "images").mkdir(parents=True)
-    rows = ["GalaxyID,morphology,top_answer"]
-    ids = [str(300000 + i) for i in range(40) if tgn2.v1.split_of(str(300000 + i)) == "train"][:9]
-    for n, gid in enumerate(ids):
-        cv2.imwrite(str(data / "images" / f"{gid}.jpg"), blob(10.0 + 3 * n, size=120, seed=n))
-        rows.append(f"{gid},{tgn2.v1.CLASSES[n % 3]},x")
-    (data / "labels.csv").write_text("\n".join(rows) + "\n")
+    data = fake_kaggle(tmp_path, lambda n: blob(10.0 + 3 * n, size=120, seed=n), tgn2.v1.split_of, tgn2.v1.CLASSES)
     out = tmp_path / "galaxy_cnn3.onnx"
     assert tgn2.main(["--data", str(data), "--out", str(out), "--steps", "2", "--batch-size", "4",
                       "--init", str(ROOT / "models" / "galaxy_cnn2.onnx"), "--grey-fraction", "0.5",
