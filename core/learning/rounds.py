@@ -183,7 +183,7 @@ class RoundResult:
             fractions = ", ".join(f"{n} {f:.0%}" for n, f in zip(self.class_names, cal.prior))
             lines.append(f"calibration: temperature {cal.temperature:.2f} fitted on your labels under a prior of "
                          f"{cal.prior_t:.2f} worth {cal.prior_weight:g} labels (from Kaggle's training split); "
-                         f"; labels {RULE_TEXT.get(cal.decision, cal.decision)}"
+                         f"labels {RULE_TEXT.get(cal.decision, cal.decision)}"
                          f"; estimated class fractions of the rest: {fractions}")
         if np.isfinite(self.balanced_weight):
             lines.append(f"head: the class-balanced fit weighs {self.balanced_weight:.0%}, the plain logistic "

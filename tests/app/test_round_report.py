@@ -43,7 +43,8 @@ def test_retrain_shows_reliability_and_learning_curve_and_exports_probabilities(
     from core.learning.calibration import TEMPERATURE_PRIOR, TEMPERATURE_PRIOR_WEIGHT
 
     assert (f"under a prior of {TEMPERATURE_PRIOR:.2f} worth {TEMPERATURE_PRIOR_WEIGHT:g} labels" in box.text()
-            and "labels in the class fractions the plain logistic regression on your labels counts" in box.text())
+            and "training split); labels in the class fractions the plain logistic regression on your labels counts; "
+            in box.text())
     # and how much of its head is the class-balanced fit: worth 20 answers against the user's 9 (issue 21)
     from core.learning.head import BALANCED_ANSWERS
 
