@@ -44,8 +44,8 @@ This module turns them into the probabilities the catalogue writes:
    10-200 answers), the calibrated head *orders* the unlabelled galaxies at
    least as well as the plain logistic regression on the same answers (ROC
    AUC equal or higher in every round), and on a 75 : 25 folder still gave
-   fewer labels than the plain regression to the common class (GC1-HSC: 62-70 %
-   spiral for 76 % true at 10-20 answers; the plain one 64-73 %), which is
+   fewer labels than the plain regression to the common class (GC1-HSC: 62-71 %
+   spiral for 76 % true at 10-20 answers; the plain one 64-76 %), which is
    where its accuracy and ARI were lost.  EM's fractions over-shoot the other
    way (+0.05 to +0.08 on every set), and moving the probabilities by Bayes'
    rule to any estimate mis-ranks the galaxies the answers do not cover
@@ -318,7 +318,8 @@ class Calibrated:
     def under(self, rule: str) -> np.ndarray:
         """The probabilities under another rule too: "balanced" (equal fractions) or "accuracy" (``prior``).
 
-        The round's own rule gives its own probabilities.
+        The round's own rule gives its own probabilities.  Under the counted rule
+        ``prior`` is the counted fractions, so "accuracy" is Bayes' rule to them.
         """
         if rule == self.decision:
             return self.proba
