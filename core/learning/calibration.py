@@ -427,22 +427,21 @@ def calibrate(head_proba: np.ndarray, oof: np.ndarray, lab_rows: np.ndarray, lab
     rng = np.random.default_rng(random_state)
     labelled = np.bincount(lab_y, minlength=k) > 0
 
-    def fit(idx: np.ndarray, rows: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    def fit(idx: np.ndarray, rows: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Temperature, offsets, the fractions, the probabilities of ``rows`` and the prior they are under."""
         T, b = fit_temperature(oof[idx], lab_y[idx], bias=offsets, prior_t=prior_t, prior_weight=prior_weight)
         bal = apply_temperature(head_proba[rows], T, b)
         if decision == "counted":
-            return T, b, np.asarray(fractions, float), match_counts(bal, fractions, labelled)[0]
+            moved, used = match_counts(bal, fractions, labelled)
+            return T, b, np.asarray(fractions, float), moved, used
         prior = em_prior(bal, strength=em_strength)
-        return T, b, prior, shift_prior(bal, np.full(k, 1.0 / k), use(prior))
+        used = prior if decision == "accuracy" else np.full(k, 1.0 / k)
+        return T, b, prior, shift_prior(bal, np.full(k, 1.0 / k), used), used
 
-    use = (lambda prior: prior) if decision == "accuracy" else (lambda prior: np.full(k, 1.0 / k))
-    T, b, prior, _ = fit(np.arange(len(lab_y)), np.flatnonzero(free))
-    bal_all = apply_temperature(head_proba, T, b)
-    if decision == "counted":
-        # the offsets that give the unlabelled galaxies their counted fractions, applied to every galaxy
-        _, used = match_counts(bal_all[free], prior, labelled)
-        use = lambda _prior: used  # noqa: E731
-    proba = shift_prior(bal_all, np.full(k, 1.0 / k), use(prior))
+    # on the unlabelled galaxies; the prior they end under (for the counted rule: the offsets that give
+    # them their counted fractions) moves every galaxy
+    T, b, prior, _, used = fit(np.arange(len(lab_y)), np.flatnonzero(free))
+    proba = shift_prior(apply_temperature(head_proba, T, b), np.full(k, 1.0 / k), used)
     acc, bacc = expected_accuracy(proba[free])
     # the bootstrap refits on 1,000 of the unlabelled galaxies (their sampling error, ~0.005, is
     # far below the labels'): keeps a round on 10,000 galaxies within its time
@@ -463,7 +462,7 @@ def calibrate(head_proba: np.ndarray, oof: np.ndarray, lab_rows: np.ndarray, lab
     w_acc, w_bal = wilson(acc, len(lab_y)), wilson(bacc, len(lab_y))
     interval = (min(float(lo[0]), w_acc[0]), max(float(hi[0]), w_acc[1]))
     balanced_interval = (min(float(lo[1]), w_bal[0]), max(float(hi[1]), w_bal[1]))
-    return Calibrated(proba, prior, T, b, acc, bacc, interval, balanced_interval, oof_cal, err, table, use(prior),
+    return Calibrated(proba, prior, T, b, acc, bacc, interval, balanced_interval, oof_cal, err, table, used,
                       decision, prior_t, prior_weight)
 
 
