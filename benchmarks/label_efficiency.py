@@ -19,7 +19,9 @@ the labels of every image NOT labelled, for
 * ``loop, DEC alone``: the same rounds' DEC clusters without the head;
 * ``logreg, same picks``: the benchmarks' reference classifier
   (:func:`benchmarks.evaluate.linear_classifier`) on the loop's answers;
-* ``logreg, random picks``: the same classifier on random answers;
+* ``logreg, random picks``: the same classifier on random answers, each seed's
+  score the mean over ``--random-draws`` draws (a baseline is an expectation, and
+  a single draw of 10 answers from a folder of 13 % ellipticals swings by 0.1);
 
 * ``loop, other rule``: the same rounds' labels under another decision rule
   (``--decision``: the counted rule, the default, whose other is the calibrated
@@ -96,6 +98,24 @@ def logreg(X: np.ndarray, y: np.ndarray, rows: np.ndarray) -> np.ndarray:
     if len(set(y[rows])) < 2:
         return np.full(len(X), y[rows][0], dtype=object)
     return linear_classifier().fit(X[rows], y[rows]).predict(X).astype(object)
+
+
+def random_picks(X: np.ndarray, y: np.ndarray, budget: int, seed: int, draws: int) -> tuple[float, float, float]:
+    """Scores of :func:`logreg` on ``budget`` random answers, averaged over ``draws`` draws for one seed.
+
+    A random baseline is an expectation: with one draw per seed, five seeds of
+    Kaggle's 628 held-out galaxies (13 % ellipticals) put random picks at 0.886
+    balanced accuracy after 10 answers, while 60 draws put it at 0.742 (a draw
+    with one elliptical or none is common).  The first draw of seed ``s`` is
+    ``default_rng(s).permutation``, the single draw of earlier versions.
+    """
+    out = []
+    for d in range(max(1, draws)):
+        rng = np.random.default_rng(seed if d == 0 else (seed, d))
+        rows = rng.permutation(len(X))[:budget]
+        free = np.setdiff1d(np.arange(len(X)), rows)
+        out.append(scores(y[free], logreg(X, y, rows)[free]))
+    return tuple(float(v) for v in np.mean(out, axis=0))
 
 
 def load_features(args: argparse.Namespace, images: Path, truth: dict[str, str], classes: tuple[str, ...]):
@@ -263,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--timing-only", action="store_true", help="only the 10,000-image round timings")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed+seeds-1")
+    parser.add_argument("--random-draws", type=int, default=20,
+                        help="random draws per seed behind 'logreg, random picks' (their mean is the seed's score)")
     parser.add_argument("--steps", type=int, default=150, help="optimiser steps per fine-tuning round")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the round's default is 1)")
     parser.add_argument("--head-threshold", type=float, default=0.0)
@@ -303,14 +325,11 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(args.first_seed, args.first_seed + (0 if args.timing_only else args.seeds)):
             t = time.perf_counter()
             loop = run_loop(X, y, encoder, classes, seed, work, ft)
-            order = np.random.default_rng(seed).permutation(len(X))
             for b in BUDGETS:
                 for name in ("loop", "loop, other rule", "loop, DEC alone", "logreg, same picks"):
                     results.setdefault(name, {}).setdefault(b, []).append(loop[b][name])
-                rows = order[:b]
-                free = np.setdiff1d(np.arange(len(X)), rows)
                 results.setdefault("logreg, random picks", {}).setdefault(b, []).append(
-                    scores(y[free], logreg(X, y, rows)[free]))
+                    random_picks(X, y, b, seed, args.random_draws))
                 extra[b].append(loop[b])
             print(f"seed {seed} done ({time.perf_counter() - t:.0f} s); bal. ACC at {BUDGETS} answers: "
                   + "; ".join(f"{name} " + " ".join(f"{by_budget[b][-1][0]:.3f}" for b in BUDGETS)
