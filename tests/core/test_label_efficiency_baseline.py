@@ -50,3 +50,17 @@ def test_many_draws_average_distinct_draws():
     singles = [bench.random_picks(X, y, 10, seed=s, draws=1)[0] for s in range(8)]
     means = [bench.random_picks(X, y, 10, seed=s, draws=12)[0] for s in range(8)]
     assert np.std(means) < np.std(singles)
+
+
+def test_goal_cells_name_each_score_budget_and_reference_short_beyond_the_tie():
+    budgets = bench.BUDGETS
+    loop = {b: [(0.900, 0.900, 0.700)] * 2 for b in budgets}
+    same = {b: [(0.900, 0.900, 0.700)] * 2 for b in budgets}
+    rand = {b: [(0.900, 0.900, 0.700)] * 2 for b in budgets}
+    rand[budgets[0]] = [(0.905, 0.900, 0.700)] * 2  # a tie: 0.005 below is allowed
+    rand[budgets[1]] = [(0.900, 0.906, 0.700)] * 2  # ACC 0.006 below: short
+    same[budgets[2]] = [(0.900, 0.900, 0.650), (0.900, 0.900, 0.750)]  # ARI: the mean, 0.700, ties
+    same[budgets[3]] = [(0.900, 0.900, 0.720), (0.900, 0.900, 0.730)]  # ARI 0.025 below: short
+    results = {"loop": loop, "logreg, same picks": same, "logreg, random picks": rand}
+    assert bench.goal_cells(results) == [f"ACC at {budgets[1]} answers vs random picks -0.006",
+                                         f"ARI at {budgets[3]} answers vs same picks -0.025"]
