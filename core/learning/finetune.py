@@ -110,20 +110,49 @@ def _plan_clusters(
     labels: np.ndarray,
     cluster_names: dict[int, str],
     class_order: Sequence[str],
+    base: np.ndarray | None = None,
 ) -> tuple[list[str], np.ndarray, list[set[int]], int]:
-    """Decide the clusters of the round: names, starting centres, the old clusters each continues, classes."""
+    """Decide the clusters of the round: names, starting centres, the old clusters each continues, classes.
+
+    ``centers`` are the encoder's clusters and ``base`` its own assignment;
+    ``prev_clusters`` and ``cluster_names`` are the previous run's, in its own
+    indices.  Every round starts from the DEC run's encoder, so after the
+    first round the two differ: a round that gave three clusters two classes
+    leaves a previous run of two, and reading its index 2 as the encoder's
+    cluster 2 brought that cluster back, unnamed, in the next round (a
+    quarter of a three-class folder, ``docs/benchmarks.md``, issue 21's
+    seventh pass).  So an encoder cluster takes the name of the previous
+    cluster that holds most of its galaxies, else its labelled galaxies'
+    majority class; only a cluster with neither stays unnamed.
+    """
     labelled = np.array([lab is not None and lab not in NOT_A_CLASS for lab in labels])
-    claimed: dict[int, str] = {}
+    base = prev_clusters if base is None else np.asarray(base, np.int64)
+    named = {int(c): n for c, n in cluster_names.items() if n not in NOT_A_CLASS}
+
+    def majority(rows: np.ndarray) -> str | None:
+        if not rows.any():
+            return None
+        names, counts = np.unique(labels[rows].astype(str), return_counts=True)
+        return str(names[np.argmax(counts)])
+
+    def holder(j: int) -> int:
+        """The previous cluster holding most of the encoder's cluster ``j`` (``j`` itself when it is empty)."""
+        inside = prev_clusters[(base == j) & (prev_clusters >= 0)]
+        return int(np.bincount(inside).argmax()) if len(inside) else j
+
+    claimed: dict[int, str] = {}  # the encoder's clusters
     for j in range(len(centers)):
-        if j in cluster_names and cluster_names[j] not in NOT_A_CLASS:
-            claimed[j] = cluster_names[j]
-            continue
-        members = labelled & (prev_clusters == j)
-        if members.any():
-            names, counts = np.unique(labels[members].astype(str), return_counts=True)
-            claimed[j] = str(names[np.argmax(counts)])
-    classes = [c for c in class_order if c in set(labels[labelled].astype(str)) | set(claimed.values())]
-    classes += sorted((set(labels[labelled].astype(str)) | set(claimed.values())) - set(classes))
+        name = named.get(holder(j)) or majority(labelled & (base == j))
+        if name is not None:
+            claimed[j] = name
+    continues: dict[int, str] = {}  # the previous run's clusters
+    for c in np.unique(prev_clusters).tolist():
+        name = named.get(int(c)) or majority(labelled & (prev_clusters == c))
+        if name is not None:
+            continues[int(c)] = name
+    found = set(labels[labelled].astype(str)) | set(claimed.values())
+    classes = [c for c in class_order if c in found]
+    classes += sorted(found - set(classes))
     names: list[str] = []
     starts: list[np.ndarray] = []
     origin: list[set[int]] = []
@@ -135,13 +164,13 @@ def _plan_clusters(
         else:
             starts.append(centers[olds].mean(0))
         names.append(c)
-        origin.append(set(olds))
+        origin.append({p for p, n in continues.items() if n == c})
     if len(classes) < len(centers):
         for j in range(len(centers)):
             if j not in claimed:
                 names.append(cluster_name(j))
                 starts.append(centers[j])
-                origin.append({j})
+                origin.append({holder(j)})
     return names, np.stack(starts).astype(np.float32), origin, len(classes)
 
 
@@ -230,7 +259,7 @@ def plan_round(
     q0 = student_t(z0, dec.cluster_centers_, dec.alpha)
     prev = q0.argmax(1) if prev_clusters is None else np.asarray(prev_clusters, np.int64)
     names, centers, origin, n_classes = _plan_clusters(z0, dec.cluster_centers_, prev, labels,
-                                                       dict(cluster_names or {}), class_order)
+                                                       dict(cluster_names or {}), class_order, base=q0.argmax(1))
     index = {n: i for i, n in enumerate(names[:n_classes])}
     lab_rows = np.array([i for i, lab in enumerate(labels) if lab is not None and lab not in NOT_A_CLASS
                          and lab in index], np.int64)
