@@ -25,8 +25,25 @@ def _label(p, per_kind: int, skip: int = 0) -> None:
         p.set_labels(mine, cls)
 
 
+def _idle(qtbot, window) -> None:
+    """Wait until none of the window's thread pools runs a task (thumbnails, label writes, jobs).
+
+    Once, in a fresh-clone CI run, the second round's report hung inside pyqtgraph's signal
+    disconnect (a lock wait, 0 % CPU) while it was being built; the round had been started at
+    once after the first.  That hazard is noted in ``docs/benchmarks.md`` (issue 21's seventh
+    pass) and not what this test is about, so it starts each round on an idle window, as a user
+    who reads the report first does.
+    """
+    from PySide6.QtCore import QThreadPool
+
+    pools = window.findChildren(QThreadPool)
+    assert len(pools) >= 2  # the jobs' and the thumbnails' at least
+    qtbot.waitUntil(lambda: all(pool.activeThreadCount() == 0 for pool in pools), timeout=120_000)
+
+
 def _retrain(qtbot, window, menu: bool = False) -> None:
     """Ctrl+T, or the Run menu's entry (the round report, a window of its own, is closed first)."""
+    _idle(qtbot, window)
     with qtbot.waitSignal(window.jobs.finished, timeout=600_000) as blocker:
         if menu:
             window.last_round_box.close()
