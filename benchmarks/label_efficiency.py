@@ -238,8 +238,9 @@ def goal_cells(results: dict) -> list[str]:
     """The cells where the loop's mean is more than :data:`TIE` below a reference's (issue 21's goal).
 
     Each cell is one score (balanced ACC, ACC, ARI), one budget and one
-    reference ("logreg, same picks" or "logreg, random picks"), compared as
-    means over the seeds, rounded to 3 decimals as the tables print them.
+    reference ("logreg, same picks" or "logreg, random picks"): the difference
+    of the two means over the seeds, rounded to 3 decimals (the tables round
+    each mean, so a difference read off them can differ by 0.001).
     """
     out = []
     for i, metric in enumerate(("bal. ACC", "ACC", "ARI")):
