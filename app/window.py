@@ -5,6 +5,7 @@ themselves, and long work runs on :mod:`app.workers`, each job with its own resu
 
 from __future__ import annotations
 
+import functools
 import sys
 import traceback
 from pathlib import Path
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import QComboBox, QDockWidget, QFileDialog, QMainWindow, 
 
 from app import dialogs
 from app.actions import ActionStates
+from app.collector import gui_thread_collector
 from app.exporting import CatalogueExport
 from app.feature_load import FeatureLoad
 from app.labelling import Labelling
@@ -60,6 +62,11 @@ class MainWindow(QMainWindow):
         # A render thread holding the GIL kept the GUI thread waiting up to the default 5 ms at each
         # hand-over (QThreadPool.start took 4 ms a key under load, issue 18); 1 ms keeps keys snappy.
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
+        # Garbage cycles are collected on this thread while the window is open, never on a pool's,
+        # where they destroyed Qt objects (app.collector); released when it closes.
+        self.collector = gui_thread_collector()
+        self._collector_hold = self.collector.hold()
+        self.destroyed.connect(functools.partial(self.collector.release, self._collector_hold))
         self._labels_since_round = 0
 
         self.map = QtClusterMap()
@@ -474,4 +481,5 @@ class MainWindow(QMainWindow):
         if self.project is not None:
             self.project.close()
         self.map.release()
+        self.collector.release(self._collector_hold)
         super().closeEvent(event)

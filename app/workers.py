@@ -23,6 +23,8 @@ for tests that need no thread.
 preview under a new stretch): many small tasks, each dropped when a newer
 request made it stale, never touching the :class:`JobRunner`'s job, so a
 stretch change can never cancel a clustering or a retraining.
+
+:mod:`app.collector` keeps Python's garbage collector off these threads.
 """
 
 from __future__ import annotations

@@ -14,6 +14,10 @@ processed, which includes painting the next galaxy, its neighbours, the strip
 and the map.  ``--compare REV`` first runs the same measurement on the code of
 git revision ``REV`` (extracted to a temporary folder, the same images and
 project) and prints both and their ratio, measured within one command.
+It also counts Python's garbage collections during the keys, by thread: since
+issue 21's eighth pass a window collects on the GUI thread only
+(``app.collector.GuiThreadCollector``), where before most collections ran on the
+render pool's threads and could destroy Qt objects there.
 Absolute times depend on the machine's load (the 2-core machine is shared):
 compare the ratio.
 """
@@ -21,6 +25,7 @@ compare the ratio.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -28,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -105,6 +111,8 @@ def measure(folder: Path, keys: int) -> dict:
         app.processEvents()
     order = [p.class_names().index(n) for n in ("elliptical", "spiral")]
     times = []
+    collections = _CollectionLog()
+    gc.callbacks.append(collections)
     for i in range(keys):
         if len(p.selection.indices) != 1:
             w.labelling.show_list(np.arange(len(p)), "All galaxies")
@@ -114,11 +122,42 @@ def measure(folder: Path, keys: int) -> dict:
         QTest.keyClick(w, key)
         app.processEvents()  # the repaint of the next galaxy, its neighbours, the strip, the map
         times.append((time.perf_counter() - t) * 1000)
+    gc.callbacks.remove(collections)
     labelled = sum(u is not None for u in p.user_labels)
+    redraws = _CollectionLog()  # then the folder clustered again: a job on the pool's thread, the map redrawn
+    gc.callbacks.append(redraws)
+    for _ in range(3):
+        w.start_clustering()
+        wait_job()
+    gc.callbacks.remove(redraws)
     p.set_labels(np.arange(len(p)), None)
     w.close()
     return {"keys": keys, "labelled": labelled, "median": statistics.median(times),
-            "p95": float(np.percentile(times, 95)), "max": max(times), "images": len(p)}
+            "p95": float(np.percentile(times, 95)), "max": max(times), "images": len(p), "gc": collections.summary(),
+            "gc_redraws": redraws.summary()}
+
+
+class _CollectionLog:
+    """A ``gc.callbacks`` entry: each collection's thread (the GUI's or another) and milliseconds."""
+
+    def __init__(self) -> None:
+        self.main = threading.main_thread().ident
+        self.started: dict[int, float] = {}
+        self.done: list[tuple[str, float]] = []
+
+    def __call__(self, phase: str, info: dict) -> None:
+        tid = threading.get_ident()
+        if phase == "start":
+            self.started[tid] = time.perf_counter()
+        elif tid in self.started:
+            self.done.append(("gui" if tid == self.main else "pool", 1000 * (time.perf_counter() - self.started.pop(tid))))
+
+    def summary(self) -> dict:
+        out = {}
+        for where in ("gui", "pool"):
+            ms = [m for w, m in self.done if w == where]
+            out[where] = {"n": len(ms), "total_ms": float(sum(ms)), "max_ms": float(max(ms, default=0.0))}
+        return out
 
 
 def run_on(code: Path, folder: Path, keys: int) -> dict:
@@ -146,6 +185,12 @@ def checkout(rev: str) -> Path:
 def show(what: str, r: dict) -> None:
     print(f"{what:<22} median {r['median']:6.1f} ms   p95 {r['p95']:6.1f} ms   max {r['max']:6.1f} ms   "
           f"({r['keys']} keys, {r['labelled']} galaxies labelled)")
+    for key, during in (("gc", "the keys"), ("gc_redraws", "3 clusterings")):
+        g = r.get(key, {})
+        if g:
+            print(" " * 23 + f"garbage collections during {during}: " + ", ".join(
+                f"{g[w]['n']} on {'the GUI thread' if w == 'gui' else 'pool threads'} ({g[w]['total_ms']:.0f} ms, "
+                f"longest {g[w]['max_ms']:.1f})" for w in ("gui", "pool")))
 
 
 def main(argv: list[str] | None = None) -> int:

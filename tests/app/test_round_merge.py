@@ -30,9 +30,10 @@ def _idle(qtbot, window) -> None:
 
     Once, in a fresh-clone CI run, the second round's report hung inside pyqtgraph's signal
     disconnect (a lock wait, 0 % CPU) while it was being built; the round had been started at
-    once after the first.  That hazard is noted in ``docs/benchmarks.md`` (issue 21's seventh
-    pass) and not what this test is about, so it starts each round on an idle window, as a user
-    who reads the report first does.
+    once after the first.  Its likely cause, Qt objects destroyed by the garbage collector on
+    pool threads, is gone since issue 21's eighth pass (``tests/app/test_gc_thread.py``), but the
+    hang was never reproduced, so this test, which is about folding, still starts each round on
+    an idle window, as a user who reads the report first does.
     """
     from PySide6.QtCore import QThreadPool
 

@@ -1,0 +1,45 @@
+"""Garbage cycles that hold Qt objects are collected on the GUI thread, never on a pool's.
+
+Measured with a probe over ``tests/app`` (issue 21's eighth pass, ``docs/benchmarks.md``):
+CPython's collector ran mostly on the pools' threads (16,874 of 37,632 collected objects
+there) and destroyed Python-owned Qt objects on them (pyqtgraph's view menus, ``QSettings``,
+signal relays), which Qt forbids; a fresh-clone CI run had hung once, on the GUI thread,
+inside a signal disconnect while the pools worked.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+
+
+def _allocate(n: int) -> list[list[int]]:
+    """What a render or a job does: many small Python objects, alive when it returns."""
+    return [[i] for i in range(n)]
+
+
+def test_qt_objects_in_garbage_cycles_die_on_the_gui_thread_while_a_pool_allocates(qtbot, window):
+    from PySide6.QtCore import QObject, QTimer
+
+    from app.workers import render_pool
+
+    gui = threading.get_ident()
+    died: list[int] = []
+    kept: list[object] = []
+    for trial in range(5):
+        for obj in (QObject(), QTimer()):  # owned by Python, reachable only from its own cycle once dropped
+            obj.cycle = obj
+            weakref.finalize(obj, lambda: died.append(threading.get_ident()))
+        del obj
+        render_pool().submit(_allocate, 50_000, on_result=kept.append)  # the pool thread passes the threshold
+        qtbot.waitUntil(lambda t=trial: len(kept) > t and len(died) == 2 * (t + 1), timeout=20_000)
+    assert len(died) == 10
+    assert set(died) == {gui}, f"{sum(t != gui for t in died)} of 10 Qt objects destroyed on a pool thread"
+    assert window.collector.collections[0] > 0
+
+
+def test_closing_the_window_gives_automatic_collection_back(qtbot, window):
+    assert window.collector.active and not gc.isenabled()
+    window.close()
+    assert gc.isenabled()  # a script that closes its window, and every test after this one, collects as before
