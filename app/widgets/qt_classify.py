@@ -11,7 +11,9 @@ agree on the galaxy being labelled (the window's keys act on that selection).
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
+from collections.abc import Iterator
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -27,6 +29,8 @@ from core.images.io import ImageReadError, image_id
 from core.images.preprocess import Preprocessing
 from core.project import Project
 from core.vocabulary import EXCLUDE, UNSURE
+
+_DONE = object()  # the end of a prefetch's steps
 
 N_NEIGHBOURS = 8
 NEIGHBOUR_SIDE = 88  # px: three rows of three fit beside the galaxy on a 768 px high screen
@@ -78,6 +82,7 @@ class QtClassify(QWidget):
         # the strip is decoded while the user looks at this one; neighbours and framed
         # thumbnails are kept, so a label that changes nothing else redraws nothing.
         self._renders: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._prefetch_generation = 0
         self._shown_key: tuple | None = None
         self._neighbour_cache: dict[tuple[int, int], np.ndarray] = {}
         self._framed_cache: dict[tuple, QPixmap] = {}
@@ -298,7 +303,17 @@ class QtClassify(QWidget):
         return rgb
 
     def _prefetch(self) -> None:
-        """Decode the next galaxy in the strip and find its neighbours while the user looks at this one."""
+        """Decode the next galaxy in the strip and draw its neighbours while the user looks at this one.
+
+        One image per pass of the event loop (:meth:`_prefetch_step`): after a stretch change
+        every one is a miss, and the next galaxy and its neighbours decoded in one pass held the
+        GUI thread 50-60 ms (``tests/app/test_fit_and_stall.py``, classify mode).  A newer
+        galaxy's prefetch replaces an unfinished one.
+        """
+        self._prefetch_generation += 1
+        self._prefetch_step(self._prefetch_generation, self._prefetch_work())
+
+    def _prefetch_work(self) -> Iterator[None]:
         p = self.project
         following = self.grid.row_after(self.row) if p is not None and self.row >= 0 else -1
         if following < 0 or not self.isVisible():
@@ -308,7 +323,14 @@ class QtClassify(QWidget):
         except ImageReadError:
             pass
         for n in self._nearest(following):
+            yield
             self.cache.get(p.paths[int(n)])
+
+    def _prefetch_step(self, generation: int, work: Iterator[None]) -> None:
+        if generation != self._prefetch_generation or self.project is None:
+            return  # a newer galaxy's prefetch took over, or the project closed
+        if next(work, _DONE) is not _DONE:
+            QTimer.singleShot(0, functools.partial(self._prefetch_step, generation, work))
 
     def _nearest(self, row: int) -> np.ndarray:
         """The neighbours of ``row`` in feature space (on the map while the features load), kept per row."""
