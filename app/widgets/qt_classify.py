@@ -330,7 +330,7 @@ class QtClassify(QWidget):
         if generation != self._prefetch_generation or self.project is None:
             return  # a newer galaxy's prefetch took over, or the project closed
         if next(work, _DONE) is not _DONE:
-            QTimer.singleShot(0, functools.partial(self._prefetch_step, generation, work))
+            QTimer.singleShot(0, self, functools.partial(self._prefetch_step, generation, work))  # dropped with the widget
 
     def _nearest(self, row: int) -> np.ndarray:
         """The neighbours of ``row`` in feature space (on the map while the features load), kept per row."""

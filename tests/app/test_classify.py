@@ -70,3 +70,42 @@ def test_classify_mode_keys_label_the_galaxy_shown_and_move_on(qtbot, window, fo
 
 def image_id_in(text: str, project, row: int) -> bool:
     return project.names[row] in text
+
+
+@pytest.mark.slow
+def test_the_prefetch_decodes_one_image_per_pass_of_the_event_loop(qtbot, window, folder, monkeypatch):
+    """After a stretch change every image classify mode prefetches is a miss; the next galaxy and
+    its 8 neighbours decoded in one pass held the GUI thread 50-60 ms (issue 21's eighth pass,
+    ``docs/benchmarks.md``).  Now one image a pass, and all of them in the end."""
+    import threading
+
+    import app.widgets.qt_classify as classify_module
+    import app.widgets.qt_thumbnails as thumbnails_module
+
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    window.show_cluster(1)
+    qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    c = window.classify
+    window.preview.stretch_control.kind.setCurrentText("asinh")  # the user's new stretch
+    qtbot.waitUntil(lambda: c.stretch.kind == "asinh" and c.cache.stretch.kind == "asinh")
+    gui = threading.get_ident()
+    decoded: list[int] = []
+    for module in (classify_module, thumbnails_module):
+        def counting(*args, _real=module.render, **kwargs):
+            if threading.get_ident() == gui:
+                decoded.append(1)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, "render", counting)
+    c._renders.clear()  # nothing drawn under the new stretch yet, as right after the change
+    c.cache._items.clear()
+    following = window.grid.row_after(c.row)
+    assert following >= 0 and len(c._nearest(following)) == 8
+    c._prefetch()  # what showing a galaxy queues for the next pass
+    assert len(decoded) <= 1, f"{len(decoded)} images decoded in one pass of the event loop"
+    paths = window.project.paths
+    qtbot.waitUntil(lambda: all(c.cache.peek(paths[int(n)]) is not None for n in c._nearest(following)),
+                    timeout=20_000)  # its 8 neighbours drawn in the end, under the new stretch
+    assert (paths[following], c.stretch, c.prep) in c._renders  # and the next galaxy
