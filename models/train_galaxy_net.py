@@ -72,8 +72,12 @@ def load_labels(path: Path) -> dict[str, str]:
         return {row["GalaxyID"]: row["morphology"] for row in csv.DictReader(fh)}
 
 
-def build_net(embed_dim: int = EMBED_DIM, n_classes: int = len(CLASSES)):
-    """Return the network: per-image standardisation, 5 conv blocks, 64-d embedding, head."""
+def build_net(embed_dim: int = EMBED_DIM, n_classes: int = len(CLASSES), width: float = 1.0):
+    """Return the network: per-image standardisation, 7 conv blocks, 64-d embedding, head.
+
+    ``width`` multiplies every convolution's channel count (1: galaxy_cnn's
+    16-32-48-48-96-96-128); the embedding stays ``embed_dim`` wide.
+    """
     import torch
     from torch import nn
 
@@ -84,14 +88,15 @@ def build_net(embed_dim: int = EMBED_DIM, n_classes: int = len(CLASSES)):
     class GalaxyNet(nn.Module):
         def __init__(self) -> None:
             super().__init__()
+            c = [int(round(v * width)) for v in (16, 32, 48, 96, 128)]
             self.body = nn.Sequential(
-                block(3, 16, 2),                      # 24 px
-                block(16, 32), nn.MaxPool2d(2),       # 12 px
-                block(32, 48), block(48, 48), nn.MaxPool2d(2),   # 6 px
-                block(48, 96), block(96, 96), nn.MaxPool2d(2),  # 3 px
-                block(96, 128),
+                block(3, c[0], 2),                      # 24 px (at 48 px in)
+                block(c[0], c[1]), nn.MaxPool2d(2),       # 12 px
+                block(c[1], c[2]), block(c[2], c[2]), nn.MaxPool2d(2),   # 6 px
+                block(c[2], c[3]), block(c[3], c[3]), nn.MaxPool2d(2),  # 3 px
+                block(c[3], c[4]),
             )
-            self.embed = nn.Sequential(nn.Linear(128, embed_dim), nn.BatchNorm1d(embed_dim))
+            self.embed = nn.Sequential(nn.Linear(c[4], embed_dim), nn.BatchNorm1d(embed_dim))
             self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(embed_dim, n_classes))
 
         def features(self, x: torch.Tensor) -> torch.Tensor:

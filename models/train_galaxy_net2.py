@@ -254,17 +254,19 @@ def warm_start(net, onnx_path: Path, calib) -> None:
 
 def train(bank: np.ndarray, labels: np.ndarray, *, steps: int, batch_size: int = 64, lr: float = 1.5e-3,
           seed: int = 0, init: Path | None = None, log_every: int = 50, threads: int = 1,
-          grey_fraction: float = 0.3, grey_as_band: bool = False):
+          grey_fraction: float = 0.3, grey_as_band: bool = False, width: float = 1.0):
     """Train on the view bank and integer labels for ``steps`` updates; return the network.
 
-    ``grey_fraction`` and ``grey_as_band``: see :func:`augment`.
+    ``grey_fraction`` and ``grey_as_band``: see :func:`augment`; ``width``: see
+    :func:`train_galaxy_net.build_net` (a wider network cannot be warm-started
+    from galaxy_cnn's files).
     """
     import torch
 
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(seed)
-    net = v1.build_net()
+    net = v1.build_net(width=width)
     imgs = torch.from_numpy(np.ascontiguousarray(bank))
     ys = torch.from_numpy(labels.astype(np.int64))
     n, views = imgs.shape[:2]
@@ -311,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="cache of the training views (.npy; made if missing, reused if present)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N training images (tests)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--width", type=float, default=1.0,
+                        help="channel multiplier of every convolution (1: galaxy_cnn's; other widths need --init none)")
     args = parser.parse_args(argv)
     labels = v1.load_labels(args.data / "labels.csv")
     ids = sorted(i for i, m in labels.items() if m in v1.CLASSES and v1.split_of(i) == "train"
@@ -330,11 +334,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(ids)} training images {dict(zip(v1.CLASSES, np.bincount(y, minlength=3).tolist()))}, "
           f"{bank.shape[1]} views each, ready in {time.perf_counter() - t:.0f} s", flush=True)
     init = None if str(args.init) == "none" else args.init
+    if init is not None and args.width != 1.0:
+        parser.error(f"--width {args.width}: galaxy_cnn's files hold width 1 weights; give --init none")
     net = train(bank, y, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, init=init,
-                threads=args.threads, grey_fraction=args.grey_fraction, grey_as_band=args.grey_as_band)
+                threads=args.threads, grey_fraction=args.grey_fraction, grey_as_band=args.grey_as_band,
+                width=args.width)
     name = args.name or args.out.stem
     recipe = "".join([f" --grey-fraction {args.grey_fraction}" if args.grey_fraction != 0.3 else "",
-                      " --grey-as-band" if args.grey_as_band else "", " --whole-crop" if args.whole_crop else ""])
+                      " --grey-as-band" if args.grey_as_band else "", " --whole-crop" if args.whole_crop else "",
+                      f" --width {args.width}" if args.width != 1.0 else ""])
     warm = f"warm-started from {init.name} (sha256 {_sha256(init)[:12]})" if init else "from scratch"
     meta = {
         "galaxy_sorter.crop": "measured",

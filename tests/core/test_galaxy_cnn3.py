@@ -82,3 +82,28 @@ def test_the_training_options_run_warm_started_from_galaxy_cnn2_and_are_recorded
     assert f"warm-started from galaxy_cnn2.onnx (sha256 {file_sha256(ROOT / 'models' / 'galaxy_cnn2.onnx')[:12]})" in source
     res = extract_features(sorted((data / "images").glob("*.jpg"))[:2], model)
     assert res.features.shape == (2, 64) and np.all(np.isfinite(res.features))
+
+
+def test_a_wider_network_trains_from_scratch_and_its_width_is_recorded(tmp_path, capsys):
+    """--width (galaxy_cnn4, issue 24's wider candidate): every convolution twice as wide, 64 features out."""
+    import onnx
+    import pytest
+    from onnx import numpy_helper
+
+    from core.features.extract import FeatureModel
+
+    data = fake_kaggle(tmp_path, lambda n: blob(10.0 + 3 * n, size=120, seed=n), tgn2.v1.split_of, tgn2.v1.CLASSES)
+    with pytest.raises(SystemExit):  # galaxy_cnn's weights do not fit a wider network
+        tgn2.main(["--data", str(data), "--out", str(tmp_path / "x.onnx"), "--steps", "2", "--width", "2"])
+    assert "--init none" in capsys.readouterr().err
+    out = tmp_path / "galaxy_cnn4.onnx"
+    assert tgn2.main(["--data", str(data), "--out", str(out), "--steps", "2", "--batch-size", "4",
+                      "--init", "none", "--width", "2", "--grey-fraction", "0.5", "--grey-as-band"]) == 0
+    proto = onnx.load(str(out))
+    convs = [numpy_helper.to_array(i) for i in proto.graph.initializer if i.dims and len(i.dims) == 4]
+    assert [w.shape[0] for w in convs] == [32, 64, 96, 96, 192, 192, 256]  # galaxy_cnn's 16-32-48-48-96-96-128, twice
+    model = FeatureModel("galaxy_cnn4", use_gpu=False, path=out)
+    source = model.session.get_modelmeta().custom_metadata_map["galaxy_sorter.source"]
+    assert "--grey-fraction 0.5 --grey-as-band --width 2.0, from scratch" in source
+    res = extract_features(sorted((data / "images").glob("*.jpg"))[:2], model)
+    assert res.features.shape == (2, 64) and np.all(np.isfinite(res.features))
