@@ -221,14 +221,15 @@ def augment(batch, gen, size: int = INPUT_SIZE):
 
 
 def train(images: np.ndarray, labels: np.ndarray, *, steps: int | None = None, minutes: float | None = None,
-          batch_size: int = 64, lr: float = 3e-3, seed: int = 0, log_every: int = 50, threads: int = 1):
-    """Train the network on uint8 images and integer labels; return (net, steps done)."""
+          batch_size: int = 64, lr: float = 3e-3, seed: int = 0, log_every: int = 50, threads: int = 1,
+          width: float = 1.0):
+    """Train the network (``width``: see :func:`build_net`) on uint8 images and integer labels; return (net, steps done)."""
     import torch
 
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(seed)
-    net = build_net()
+    net = build_net(width=width)
     loss_fn = class_weighted_loss(labels)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=5e-4)
     imgs = torch.from_numpy(images)
@@ -319,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="only the first N training images (tests)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (1: two threads on a shared CPU ran 15x slower, spin-waiting)")
+    parser.add_argument("--width", type=float, default=1.0, help="channel multiplier of every convolution")
     args = parser.parse_args(argv)
     if (args.steps is None) == (args.minutes is None):
         parser.error("give exactly one of --steps and --minutes")
@@ -333,10 +335,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(ids)} training images {dict(zip(CLASSES, np.bincount(y, minlength=3).tolist()))} "
           f"decoded in {time.perf_counter() - t:.0f} s", flush=True)
     net, done = train(images, y, steps=args.steps, minutes=args.minutes, batch_size=args.batch_size,
-                      lr=args.lr, seed=args.seed, threads=args.threads)
+                      lr=args.lr, seed=args.seed, threads=args.threads, width=args.width)
     meta = {
         "galaxy_sorter.source": (f"trained by models/train_galaxy_net.py --steps {done} --seed {args.seed} "
-                                 f"--batch-size {args.batch_size} --lr {args.lr} on {len(ids)} Galaxy Zoo "
+                                 f"--batch-size {args.batch_size} --lr {args.lr}"
+                                 f"{f' --width {args.width}' if args.width != 1.0 else ''} on {len(ids)} Galaxy Zoo "
                                  "Kaggle images (train split: sha1(GalaxyID) % 100 < 80)"),
         "galaxy_sorter.weights": "Galaxy Sorter galaxy CNN, trained from scratch on Galaxy Zoo 2 (Kaggle) labels",
     }

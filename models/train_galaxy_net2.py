@@ -258,8 +258,7 @@ def train(bank: np.ndarray, labels: np.ndarray, *, steps: int, batch_size: int =
     """Train on the view bank and integer labels for ``steps`` updates; return the network.
 
     ``grey_fraction`` and ``grey_as_band``: see :func:`augment`; ``width``: see
-    :func:`train_galaxy_net.build_net` (a wider network cannot be warm-started
-    from galaxy_cnn's files).
+    :func:`train_galaxy_net.build_net` (``init`` must be a file of that width).
     """
     import torch
 
@@ -314,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=0, help="only the first N training images (tests)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--width", type=float, default=1.0,
-                        help="channel multiplier of every convolution (1: galaxy_cnn's; other widths need --init none)")
+                        help="channel multiplier of every convolution (1: galaxy_cnn's); --init must have the same "
+                             "(train_galaxy_net.py --width) or be none")
     args = parser.parse_args(argv)
     labels = v1.load_labels(args.data / "labels.csv")
     ids = sorted(i for i, m in labels.items() if m in v1.CLASSES and v1.split_of(i) == "train"
@@ -334,8 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(ids)} training images {dict(zip(v1.CLASSES, np.bincount(y, minlength=3).tolist()))}, "
           f"{bank.shape[1]} views each, ready in {time.perf_counter() - t:.0f} s", flush=True)
     init = None if str(args.init) == "none" else args.init
-    if init is not None and args.width != 1.0:
-        parser.error(f"--width {args.width}: galaxy_cnn's files hold width 1 weights; give --init none")
+    if init is not None and _width_of(init) != args.width:
+        parser.error(f"--width {args.width}: {init.name} holds a network of width {_width_of(init):g}; "
+                     "give --init none or a file of that width")
     net = train(bank, y, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, init=init,
                 threads=args.threads, grey_fraction=args.grey_fraction, grey_as_band=args.grey_as_band,
                 width=args.width)
@@ -356,6 +357,17 @@ def main(argv: list[str] | None = None) -> int:
     err = v1.export(net, args.out, meta, name=name, input_size=INPUT_SIZE)
     print(f"wrote {args.out} after {args.steps} steps (max |onnx - torch| = {err:.1e})")
     return 0
+
+
+def _width_of(path: Path) -> float:
+    """The channel multiplier of a network file of galaxy_cnn's architecture (its first convolution's outputs / 16)."""
+    import onnx
+    from onnx import numpy_helper
+
+    proto = onnx.load(str(path))
+    init = {i.name: i for i in proto.graph.initializer}
+    first = next(n for n in proto.graph.node if n.op_type == "Conv")
+    return numpy_helper.to_array(init[first.input[1]]).shape[0] / 16
 
 
 def _sha256(path: Path) -> str:

@@ -84,26 +84,47 @@ def test_the_training_options_run_warm_started_from_galaxy_cnn2_and_are_recorded
     assert res.features.shape == (2, 64) and np.all(np.isfinite(res.features))
 
 
-def test_a_wider_network_trains_from_scratch_and_its_width_is_recorded(tmp_path, capsys):
-    """--width (galaxy_cnn4, issue 24's wider candidate): every convolution twice as wide, 64 features out."""
+
+def test_a_wider_network_trains_in_both_stages_and_its_width_is_recorded(tmp_path, capsys):
+    """--width (issue 24's wider candidates): every convolution twice as wide, 64 features out.
+
+    From scratch in the second stage (galaxy_cnn4), or as galaxy_cnn2 was made: the first
+    stage's script at that width, then the second warm-started from it (galaxy_cnn2w).
+    """
     import onnx
     import pytest
     from onnx import numpy_helper
 
     from core.features.extract import FeatureModel
 
+    def widths(path: Path) -> list[int]:
+        proto = onnx.load(str(path))
+        return [numpy_helper.to_array(i).shape[0] for i in proto.graph.initializer if len(i.dims) == 4]
+
+    def source(path: Path) -> str:
+        return FeatureModel(path.stem, use_gpu=False, path=path).session.get_modelmeta().custom_metadata_map[
+            "galaxy_sorter.source"]
+
     data = fake_kaggle(tmp_path, lambda n: blob(10.0 + 3 * n, size=120, seed=n), tgn2.v1.split_of, tgn2.v1.CLASSES)
+    common = ["--data", str(data), "--steps", "2", "--batch-size", "4"]
     with pytest.raises(SystemExit):  # galaxy_cnn's weights do not fit a wider network
-        tgn2.main(["--data", str(data), "--out", str(tmp_path / "x.onnx"), "--steps", "2", "--width", "2"])
-    assert "--init none" in capsys.readouterr().err
-    out = tmp_path / "galaxy_cnn4.onnx"
-    assert tgn2.main(["--data", str(data), "--out", str(out), "--steps", "2", "--batch-size", "4",
-                      "--init", "none", "--width", "2", "--grey-fraction", "0.5", "--grey-as-band"]) == 0
-    proto = onnx.load(str(out))
-    convs = [numpy_helper.to_array(i) for i in proto.graph.initializer if i.dims and len(i.dims) == 4]
-    assert [w.shape[0] for w in convs] == [32, 64, 96, 96, 192, 192, 256]  # galaxy_cnn's 16-32-48-48-96-96-128, twice
-    model = FeatureModel("galaxy_cnn4", use_gpu=False, path=out)
-    source = model.session.get_modelmeta().custom_metadata_map["galaxy_sorter.source"]
-    assert "--grey-fraction 0.5 --grey-as-band --width 2.0, from scratch" in source
-    res = extract_features(sorted((data / "images").glob("*.jpg"))[:2], model)
+        tgn2.main([*common, "--out", str(tmp_path / "x.onnx"), "--width", "2"])
+    assert "holds a network of width 1; give --init none" in capsys.readouterr().err
+    scratch = tmp_path / "galaxy_cnn4.onnx"
+    assert tgn2.main([*common, "--out", str(scratch), "--init", "none", "--width", "2", "--grey-fraction", "0.5",
+                      "--grey-as-band"]) == 0
+    assert widths(scratch) == [32, 64, 96, 96, 192, 192, 256]  # galaxy_cnn's 16-32-48-48-96-96-128, twice
+    assert "--grey-fraction 0.5 --grey-as-band --width 2.0, from scratch" in source(scratch)
+    res = extract_features(sorted((data / "images").glob("*.jpg"))[:2], FeatureModel("g4", use_gpu=False, path=scratch))
     assert res.features.shape == (2, 64) and np.all(np.isfinite(res.features))
+
+    first = tmp_path / "galaxy_cnn_w2.onnx"
+    assert tgn2.v1.main([*common, "--out", str(first), "--width", "2"]) == 0
+    assert widths(first) == widths(scratch) and "--width 2.0 on " in source(first)
+    second = tmp_path / "galaxy_cnn2w.onnx"
+    assert tgn2.main([*common, "--out", str(second), "--init", str(first), "--width", "2"]) == 0
+    assert widths(second) == widths(scratch)
+    assert f"--width 2.0, warm-started from galaxy_cnn_w2.onnx (sha256 {file_sha256(first)[:12]})" in source(second)
+    with pytest.raises(SystemExit):
+        tgn2.main([*common, "--out", str(tmp_path / "y.onnx"), "--init", str(first)])
+    assert "holds a network of width 2" in capsys.readouterr().err
