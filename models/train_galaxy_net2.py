@@ -316,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="channel multiplier of every convolution (1: galaxy_cnn's); --init must have the same "
                              "(train_galaxy_net.py --width) or be none")
     args = parser.parse_args(argv)
+    init = None if str(args.init) == "none" else args.init
+    if init is not None and _width_of(init) != args.width:  # before the views, which can take minutes
+        parser.error(f"--width {args.width}: {init.name} holds a network of width {_width_of(init):g}; "
+                     "give --init none or a file of that width")
     labels = v1.load_labels(args.data / "labels.csv")
     ids = sorted(i for i, m in labels.items() if m in v1.CLASSES and v1.split_of(i) == "train"
                  and (args.data / "images" / f"{i}.jpg").is_file())
@@ -333,10 +337,6 @@ def main(argv: list[str] | None = None) -> int:
             np.save(args.bank, bank)
     print(f"{len(ids)} training images {dict(zip(v1.CLASSES, np.bincount(y, minlength=3).tolist()))}, "
           f"{bank.shape[1]} views each, ready in {time.perf_counter() - t:.0f} s", flush=True)
-    init = None if str(args.init) == "none" else args.init
-    if init is not None and _width_of(init) != args.width:
-        parser.error(f"--width {args.width}: {init.name} holds a network of width {_width_of(init):g}; "
-                     "give --init none or a file of that width")
     net = train(bank, y, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, init=init,
                 threads=args.threads, grey_fraction=args.grey_fraction, grey_as_band=args.grey_as_band,
                 width=args.width)
