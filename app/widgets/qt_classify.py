@@ -280,7 +280,7 @@ class QtClassify(QWidget):
             except ImageReadError as exc:
                 self.view.set_image(None, message=f"Cannot show this image: {exc}")
                 self._shown_key = None
-            QTimer.singleShot(0, self._prefetch)
+            QTimer.singleShot(0, self, self._prefetch)  # dropped with the widget (a window closed at once)
         self.guess.setText(self.guess_text(row))
         for lab, n in zip(self.neighbour_labels, list(self.neighbours) + [-1] * N_NEIGHBOURS):
             if n < 0:

@@ -109,3 +109,30 @@ def test_the_prefetch_decodes_one_image_per_pass_of_the_event_loop(qtbot, window
     qtbot.waitUntil(lambda: all(c.cache.peek(paths[int(n)]) is not None for n in c._nearest(following)),
                     timeout=20_000)  # its 8 neighbours drawn in the end, under the new stretch
     assert (paths[following], c.stretch, c.prep) in c._renders  # and the next galaxy
+
+
+def test_a_window_closed_right_after_a_key_drops_its_queued_prefetch(qtbot, folder, tmp_path):
+    """Showing a galaxy queues the next one's prefetch for the next pass of the event loop; a window
+    deleted before that pass ran it on a deleted widget ("Internal C++ object (QtClassify) already
+    deleted", seen once in the README's test command, in the test after a classify test)."""
+    import shiboken6
+    from PySide6.QtCore import QSettings
+
+    from app.window import MainWindow
+
+    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    w.show()
+    w.open_folder(folder)
+    _fast(w)
+    _cluster(qtbot, w)
+    w.show_cluster(1)
+    qtbot.keyClick(w, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    c = w.classify
+    qtbot.wait(50)  # the first galaxy's prefetch has run
+    first = c.row
+    qtbot.keyClick(c, Qt.Key.Key_Right)  # the next galaxy: its prefetch is queued, not run
+    assert c.row != first
+    w.close()
+    shiboken6.delete(w)  # gone before the next pass of the event loop (as a test's window at its end)
+    assert not shiboken6.isValid(c)
+    qtbot.wait(100)  # pytest-qt fails the test on any exception raised in the event loop meanwhile
