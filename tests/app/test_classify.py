@@ -72,6 +72,17 @@ def image_id_in(text: str, project, row: int) -> bool:
     return project.names[row] in text
 
 
+def _into_classify(qtbot, window, folder):
+    """Open ``folder``, cluster it, show cluster 1 and press Ctrl+K: the classify widget, on its first galaxy."""
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    window.show_cluster(1)
+    qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    assert window.central.currentWidget() is window.classify
+    return window.classify
+
+
 @pytest.mark.slow
 def test_the_prefetch_decodes_one_image_per_pass_of_the_event_loop(qtbot, window, folder, monkeypatch):
     """After a stretch change every image classify mode prefetches is a miss; the next galaxy and
@@ -82,12 +93,7 @@ def test_the_prefetch_decodes_one_image_per_pass_of_the_event_loop(qtbot, window
     import app.widgets.qt_classify as classify_module
     import app.widgets.qt_thumbnails as thumbnails_module
 
-    window.open_folder(folder)
-    _fast(window)
-    _cluster(qtbot, window)
-    window.show_cluster(1)
-    qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
-    c = window.classify
+    c = _into_classify(qtbot, window, folder)
     window.preview.stretch_control.kind.setCurrentText("asinh")  # the user's new stretch
     qtbot.waitUntil(lambda: c.stretch.kind == "asinh" and c.cache.stretch.kind == "asinh")
     gui = threading.get_ident()
@@ -122,12 +128,7 @@ def test_a_window_closed_right_after_a_key_drops_its_queued_prefetch(qtbot, fold
 
     w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     w.show()
-    w.open_folder(folder)
-    _fast(w)
-    _cluster(qtbot, w)
-    w.show_cluster(1)
-    qtbot.keyClick(w, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
-    c = w.classify
+    c = _into_classify(qtbot, w, folder)
     qtbot.wait(50)  # the first galaxy's prefetch has run
     first = c.row
     qtbot.keyClick(c, Qt.Key.Key_Right)  # the next galaxy: its prefetch is queued, not run
