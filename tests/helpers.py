@@ -203,3 +203,17 @@ def fake_kaggle(root: Path, image, split_of, classes, n: int = 9) -> Path:
         rows.append(f"{gid},{classes[i % len(classes)]},x")
     (data / "labels.csv").write_text("\n".join(rows) + "\n")
     return data
+
+
+def blob(sigma: float, size: int = 256, seed: int = 0, *, tint: tuple[float, float, float] = (1.0, 0.8, 0.6),
+         elongation: float = 1.0, colour: bool = True) -> np.ndarray:
+    """A Gaussian galaxy of ``sigma`` px at the centre of a noisy sky: RGB uint8, each plane the grey one times
+    ``tint`` (a little redder than grey by default), squeezed ``elongation`` times along y; ``colour=False``
+    gives the grey plane alone."""
+    yy, xx = np.mgrid[0:size, 0:size] - (size - 1) / 2
+    rng = np.random.default_rng(seed)
+    img = 20 + 200 * np.exp(-(xx ** 2 + (elongation * yy) ** 2) / (2 * sigma ** 2)) + rng.normal(0, 3, (size, size))
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    if not colour:
+        return img
+    return np.stack([img if t == 1.0 else (t * img).astype(np.uint8) for t in tint], axis=2)

@@ -14,16 +14,13 @@ sys.path.insert(0, str(ROOT / "models"))
 import train_galaxy_net2 as tgn2  # noqa: E402
 
 from core.images.preprocess import centre_crop, measured_crop, measured_fraction, moment_radius  # noqa: E402
+from tests import helpers  # noqa: E402
 from tests.helpers import fake_kaggle  # noqa: E402
 
 
 def blob(sigma: float, size: int = 256, seed: int = 0, colour: bool = True) -> np.ndarray:
-    """A round Gaussian galaxy of ``sigma`` px at the centre of a noisy sky, RGB uint8."""
-    yy, xx = np.mgrid[0:size, 0:size] - (size - 1) / 2
-    rng = np.random.default_rng(seed)
-    img = 20 + 200 * np.exp(-(xx ** 2 + yy ** 2) / (2 * sigma ** 2)) + rng.normal(0, 3, (size, size))
-    img = np.clip(img, 0, 255).astype(np.uint8)
-    return np.repeat(img[:, :, None], 3, axis=2) if colour else img
+    """A round grey Gaussian galaxy (:func:`tests.helpers.blob`, all three planes equal)."""
+    return helpers.blob(sigma, size, seed, tint=(1.0, 1.0, 1.0), colour=colour)
 
 
 def test_moment_radius_of_a_gaussian_is_its_rms_radius():

@@ -14,16 +14,7 @@ import train_galaxy_net2 as tgn2  # noqa: E402
 
 from core.features.extract import extract_features, file_sha256  # noqa: E402
 from core.images.preprocess import centre_crop, measured_crop  # noqa: E402
-from tests.helpers import fake_kaggle  # noqa: E402
-
-
-def blob(sigma: float, size: int = 256, seed: int = 0) -> np.ndarray:
-    """A round Gaussian galaxy of ``sigma`` px at the centre of a noisy sky, RGB uint8 (a little redder than grey)."""
-    yy, xx = np.mgrid[0:size, 0:size] - (size - 1) / 2
-    rng = np.random.default_rng(seed)
-    img = 20 + 200 * np.exp(-(xx ** 2 + yy ** 2) / (2 * sigma ** 2)) + rng.normal(0, 3, (size, size))
-    img = np.clip(img, 0, 255).astype(np.uint8)
-    return np.stack([img, (0.8 * img).astype(np.uint8), (0.6 * img).astype(np.uint8)], axis=2)
+from tests.helpers import blob, fake_kaggle  # noqa: E402
 
 
 def two_sample_images(sample_folder: Path) -> list[Path]:

@@ -28,15 +28,12 @@ from core.images.preprocess import (  # noqa: E402
     parse_views,
     resize_square,
 )
+from tests import helpers  # noqa: E402
 
 
 def blob(sigma: float, size: int = 256, seed: int = 0) -> np.ndarray:
-    """A round Gaussian galaxy of ``sigma`` px, slightly elongated, at the centre of a noisy sky, RGB uint8."""
-    yy, xx = np.mgrid[0:size, 0:size] - (size - 1) / 2
-    rng = np.random.default_rng(seed)
-    img = 20 + 200 * np.exp(-(xx ** 2 + (1.6 * yy) ** 2) / (2 * sigma ** 2)) + rng.normal(0, 3, (size, size))
-    img = np.clip(img, 0, 255).astype(np.uint8)
-    return np.stack([img, (0.8 * img).astype(np.uint8), (0.6 * img).astype(np.uint8)], axis=2)
+    """A Gaussian galaxy 1.6 times longer than wide (:func:`tests.helpers.blob`)."""
+    return helpers.blob(sigma, size, seed, elongation=1.6)
 
 
 def parts_standardised(path: Path, images: list[Path], prep: Preprocessing) -> np.ndarray:
