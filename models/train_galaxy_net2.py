@@ -155,6 +155,23 @@ def build_bank(paths: list[Path], seed: int, views: int = VIEWS, whole: bool = F
     return bank
 
 
+def cached_bank(paths: list[Path], seed: int, whole: bool, cache: Path | None) -> np.ndarray:
+    """:func:`build_bank` of ``paths``, or the bank saved in ``cache`` by an earlier run (saved there when missing).
+
+    The views take minutes to make and a run's options rarely change them.
+    Raises ``ValueError`` when the cached bank holds another number of images.
+    """
+    if cache is not None and cache.is_file():
+        bank = np.load(cache)
+        if bank.shape[0] != len(paths):
+            raise ValueError(f"{cache} holds {bank.shape[0]} images, the data {len(paths)}: delete it")
+        return bank
+    bank = build_bank(paths, seed, whole=whole)
+    if cache is not None:
+        np.save(cache, bank)
+    return bank
+
+
 def augment(batch, gen, size: int = INPUT_SIZE, grey_fraction: float = 0.3, grey_as_band: bool = False):
     """Random views of a uint8 NHWC batch of stored squares (torch), as float NCHW in [0, 1] at ``size`` px.
 
@@ -327,14 +344,10 @@ def main(argv: list[str] | None = None) -> int:
         ids = ids[: args.limit]
     y = np.array([v1.CLASSES.index(labels[i]) for i in ids])
     t = time.perf_counter()
-    if args.bank is not None and args.bank.is_file():
-        bank = np.load(args.bank)
-        if bank.shape[0] != len(ids):
-            parser.error(f"{args.bank} holds {bank.shape[0]} images, the split {len(ids)}: delete it")
-    else:
-        bank = build_bank([args.data / "images" / f"{i}.jpg" for i in ids], args.seed, whole=args.whole_crop)
-        if args.bank is not None:
-            np.save(args.bank, bank)
+    try:
+        bank = cached_bank([args.data / "images" / f"{i}.jpg" for i in ids], args.seed, args.whole_crop, args.bank)
+    except ValueError as exc:
+        parser.error(str(exc))
     print(f"{len(ids)} training images {dict(zip(v1.CLASSES, np.bincount(y, minlength=3).tolist()))}, "
           f"{bank.shape[1]} views each, ready in {time.perf_counter() - t:.0f} s", flush=True)
     net = train(bank, y, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed, init=init,
