@@ -45,7 +45,6 @@ measured and not kept; 26 minutes for the 4,000 steps and 4 for the views on the
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -138,12 +137,8 @@ def pretrain(bank: np.ndarray, *, steps: int, batch_size: int = 128, lr: float =
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=v1.DATA, help="folder with labels.csv, images/ and unlabelled/")
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--steps", type=int, required=True, help="number of updates (reproducible)")
-    parser.add_argument("--batch-size", type=int, default=128, help="galaxies per step (two views each)")
-    parser.add_argument("--lr", type=float, default=2e-3)
+    # --batch-size: galaxies per step, two views each.
+    parser = v2.run_arguments(__doc__.splitlines()[0], "folder with labels.csv, images/ and unlabelled/", OUT, 128, 2e-3)
     parser.add_argument("--temperature", type=float, default=0.2)
     parser.add_argument("--grey-fraction", type=float, default=0.5, help="share of one-band views")
     parser.add_argument("--seed", type=int, default=0)

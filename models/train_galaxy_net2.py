@@ -306,13 +306,19 @@ def train(bank: np.ndarray, labels: np.ndarray, *, steps: int, batch_size: int =
     return net
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=v1.DATA, help="folder with labels.csv and images/")
-    parser.add_argument("--out", type=Path, default=OUT)
+def run_arguments(description: str, data_help: str, out: Path, batch_size: int, lr: float) -> argparse.ArgumentParser:
+    """A parser with the options every training script here shares: --data, --out, --steps, --batch-size, --lr."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data", type=Path, default=v1.DATA, help=data_help)
+    parser.add_argument("--out", type=Path, default=out)
     parser.add_argument("--steps", type=int, required=True, help="number of updates (reproducible)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=1.5e-3)
+    parser.add_argument("--batch-size", type=int, default=batch_size, help="images per step")
+    parser.add_argument("--lr", type=float, default=lr)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = run_arguments(__doc__.splitlines()[0], "folder with labels.csv and images/", OUT, 64, 1.5e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", type=Path, default=HERE / "galaxy_cnn.onnx",
                         help="warm start from this file of galaxy_cnn's architecture (galaxy_cnn.onnx, "
