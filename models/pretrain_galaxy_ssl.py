@@ -41,6 +41,12 @@ measured and not kept; 26 minutes for the 4,000 steps and 4 for the views on the
 
 (and ``--second galaxy_ssl --name galaxy_duo_ssl``).  The views of the first
 5,204 images (the train split) are galaxy_cnn3's: the same seed, index and framing.
+
+Both losses at once (``--label-weight``: the labelled galaxies' cross-entropy
+added, galaxy_cnn6, also measured and not kept; 10 minutes)::
+
+    nice -n 5 .venv/bin/python models/pretrain_galaxy_ssl.py --steps 1500 --lr 0.001 --seed 0 --threads 2 \\
+        --label-weight 1.0 --init models/galaxy_cnn2.onnx --bank /tmp/ssl_bank_s0.npy --out models/galaxy_cnn6.onnx
 """
 
 from __future__ import annotations
@@ -93,10 +99,18 @@ def nt_xent(z, temperature: float):
 
 
 def pretrain(bank: np.ndarray, *, steps: int, batch_size: int = 128, lr: float = 2e-3, temperature: float = 0.2,
-             seed: int = 0, grey_fraction: float = 0.5, threads: int = 1, log_every: int = 50):
+             seed: int = 0, grey_fraction: float = 0.5, threads: int = 1, log_every: int = 50,
+             labels: np.ndarray | None = None, label_weight: float = 0.0, init: Path | None = None):
     """SimCLR on the view bank (n, views >= 2, STORE_SIZE, STORE_SIZE, 3) for ``steps`` updates; return the network.
 
-    Seeded: the same bank, seed and thread count give the same weights.
+    With ``labels`` (one per bank row, the index in ``train_galaxy_net.CLASSES``,
+    -1 for an unlabelled image) and ``label_weight`` > 0, the loss adds that
+    weight times the class-weighted cross-entropy of both views of each labelled
+    galaxy (the network's own head): contrastive and supervised at once, so the
+    features keep what the labels need as their main directions.  ``init``
+    warm-starts the network from a file of galaxy_cnn's architecture
+    (``train_galaxy_net2.warm_start``).  Seeded: the same bank, seed and thread
+    count give the same weights.
     """
     import torch
     import torch.nn.functional as F
@@ -108,6 +122,13 @@ def pretrain(bank: np.ndarray, *, steps: int, batch_size: int = 128, lr: float =
     torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(seed)
     net = v1.build_net()
+    if init is not None:
+        calib = torch.from_numpy(np.ascontiguousarray(bank[:, 0]))[torch.randint(0, bank.shape[0], (256,), generator=gen)]
+        v2.warm_start(net, init, v2.augment(calib, gen, grey_fraction=grey_fraction, grey_as_band=True))
+    supervised = labels is not None and label_weight > 0
+    if supervised:
+        ys = torch.from_numpy(labels.astype(np.int64))
+        loss_fn = v1.class_weighted_loss(labels[labels >= 0])
     proj = nn.Sequential(nn.ReLU(), nn.Linear(v1.EMBED_DIM, 128), nn.BatchNorm1d(128), nn.ReLU(), nn.Linear(128, 64))
     params = list(net.parameters()) + list(proj.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
@@ -125,7 +146,13 @@ def pretrain(bank: np.ndarray, *, steps: int, batch_size: int = 128, lr: float =
         cur = lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + math.cos(math.pi * step / steps))
         for g in opt.param_groups:
             g["lr"] = cur
-        loss, acc = nt_xent(F.normalize(proj(net.features(x)), dim=1), temperature)
+        h = net.features(x)
+        loss, acc = nt_xent(F.normalize(proj(h), dim=1), temperature)
+        if supervised:
+            y = ys[idx].repeat(2)
+            known = y >= 0
+            if known.any():
+                loss = loss + label_weight * loss_fn(net.head(h[known]), y[known])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -146,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="cache of the views (.npy; made if missing, reused if present)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N images of each part (tests)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--label-weight", type=float, default=0.0,
+                        help="add this times the labelled galaxies' cross-entropy (0: SimCLR alone, no label read)")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="warm start from this file of galaxy_cnn's architecture (galaxy_cnn2.onnx; default: none)")
     args = parser.parse_args(argv)
     paths = image_paths(args.data, args.limit)
     t = time.perf_counter()
@@ -156,16 +187,25 @@ def main(argv: list[str] | None = None) -> int:
     unlabelled = sum(p.parent.name == "unlabelled" for p in paths)
     print(f"{len(paths)} images ({len(paths) - unlabelled} of the train split, {unlabelled} unlabelled), "
           f"{bank.shape[1]} views each, ready in {time.perf_counter() - t:.0f} s", flush=True)
+    labels = None
+    if args.label_weight > 0:
+        known = v1.load_labels(args.data / "labels.csv")
+        labels = np.array([v1.CLASSES.index(known[p.stem]) if p.parent.name == "images" else -1 for p in paths])
     net = pretrain(bank, steps=args.steps, batch_size=args.batch_size, lr=args.lr, temperature=args.temperature,
-                   seed=args.seed, grey_fraction=args.grey_fraction, threads=args.threads)
+                   seed=args.seed, grey_fraction=args.grey_fraction, threads=args.threads, labels=labels,
+                   label_weight=args.label_weight, init=args.init)
+    how = (f"--label-weight {args.label_weight} (SimCLR and the train split's labels)" if labels is not None
+           else "(SimCLR, no labels)")
+    warm = f", warm-started from {args.init.name} (sha256 {v2._sha256(args.init)[:12]})" if args.init else ""
     meta = {
         "galaxy_sorter.crop": "measured",
         "galaxy_sorter.crop_scale": repr(v2.CROP_SCALE),
         "galaxy_sorter.source": (f"pretrained by models/pretrain_galaxy_ssl.py --steps {args.steps} --seed {args.seed} "
                                  f"--batch-size {args.batch_size} --lr {args.lr} --temperature {args.temperature} "
-                                 f"--grey-fraction {args.grey_fraction} (SimCLR, no labels) on {len(paths) - unlabelled} "
+                                 f"--grey-fraction {args.grey_fraction} {how}{warm} on {len(paths) - unlabelled} "
                                  f"Galaxy Zoo Kaggle train-split images and {unlabelled} unlabelled ones"),
-        "galaxy_sorter.weights": "Galaxy Sorter galaxy CNN, self-supervised (SimCLR) on Galaxy Zoo (Kaggle) images",
+        "galaxy_sorter.weights": ("Galaxy Sorter galaxy CNN, self-supervised (SimCLR)"
+                                  f"{' and trained on labels' if labels is not None else ''} on Galaxy Zoo (Kaggle) images"),
     }
     err = v1.export(net, args.out, meta, name=args.out.stem, input_size=v2.INPUT_SIZE)
     print(f"wrote {args.out} after {args.steps} steps (max |onnx - torch| = {err:.1e})")

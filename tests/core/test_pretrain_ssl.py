@@ -78,3 +78,26 @@ def test_a_pretrained_file_extracts_and_warm_starts_the_label_training(tmp_path,
     source = FeatureModel("galaxy_cnn5", use_gpu=False, path=labelled).session.get_modelmeta().custom_metadata_map[
         "galaxy_sorter.source"]
     assert f"warm-started from galaxy_ssl.onnx (sha256 {file_sha256(out)[:12]})" in source
+
+
+def test_the_joint_mode_adds_the_labels_to_a_warm_start_and_records_both(tmp_path):
+    """--label-weight with --init (galaxy_cnn6): SimCLR and the labelled galaxies' cross-entropy, from galaxy_cnn2."""
+    import torch
+
+    data = fake_kaggle(tmp_path, lambda n: blob(10.0 + 3 * n, size=120, seed=n), ssl.v1.split_of, ssl.v1.CLASSES)
+    init = ROOT / "models" / "galaxy_cnn2.onnx"
+    out = tmp_path / "galaxy_cnn6.onnx"
+    assert ssl.main(["--data", str(data), "--out", str(out), "--steps", "2", "--batch-size", "4",
+                     "--label-weight", "1.0", "--init", str(init)]) == 0
+    meta = FeatureModel("galaxy_cnn6", use_gpu=False, path=out).session.get_modelmeta().custom_metadata_map
+    assert (f"--label-weight 1.0 (SimCLR and the train split's labels), warm-started from galaxy_cnn2.onnx "
+            f"(sha256 {file_sha256(init)[:12]})") in meta["galaxy_sorter.source"]
+    assert "trained on labels" in meta["galaxy_sorter.weights"]
+
+    # The labelled term reaches the convolutions: the same draws with a weight give other weights than without.
+    bank = ssl.v2.build_bank(sorted((data / "images").glob("*.jpg")), 0, views=2, whole=True)
+    labels = np.array([0, 1, 2, 0, 1, 2, -1, -1, 0])
+    plain = ssl.pretrain(bank, steps=2, batch_size=4, labels=labels, label_weight=0.0)
+    joint = ssl.pretrain(bank, steps=2, batch_size=4, labels=labels, label_weight=1.0)
+    first = [p for n, p in plain.named_parameters() if n.startswith("body")][0]
+    assert not torch.equal(first, [p for n, p in joint.named_parameters() if n.startswith("body")][0])
