@@ -196,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
                    label_weight=args.label_weight, init=args.init)
     how = (f"--label-weight {args.label_weight} (SimCLR and the train split's labels)" if labels is not None
            else "(SimCLR, no labels)")
-    warm = f", warm-started from {args.init.name} (sha256 {v2._sha256(args.init)[:12]})" if args.init else ""
+    from core.features.extract import file_sha256
+
+    warm = f", warm-started from {args.init.name} (sha256 {file_sha256(args.init)[:12]})" if args.init else ""
     meta = {
         "galaxy_sorter.crop": "measured",
         "galaxy_sorter.crop_scale": repr(v2.CROP_SCALE),

@@ -307,7 +307,8 @@ def train(bank: np.ndarray, labels: np.ndarray, *, steps: int, batch_size: int =
 
 
 def run_arguments(description: str, data_help: str, out: Path, batch_size: int, lr: float) -> argparse.ArgumentParser:
-    """A parser with the options every training script here shares: --data, --out, --steps, --batch-size, --lr."""
+    """A parser with the options this script and ``pretrain_galaxy_ssl.py`` share: --data, --out, --steps,
+    --batch-size, --lr (defaults ``out``, ``batch_size``, ``lr``)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", type=Path, default=v1.DATA, help=data_help)
     parser.add_argument("--out", type=Path, default=out)
