@@ -106,8 +106,9 @@ def pretrain(bank: np.ndarray, *, steps: int, batch_size: int = 128, lr: float =
     With ``labels`` (one per bank row, the index in ``train_galaxy_net.CLASSES``,
     -1 for an unlabelled image) and ``label_weight`` > 0, the loss adds that
     weight times the class-weighted cross-entropy of both views of each labelled
-    galaxy (the network's own head): contrastive and supervised at once, so the
-    features keep what the labels need as their main directions.  ``init``
+    galaxy (the network's own head): contrastive and supervised at once, meant
+    to keep what the labels need among the features' main directions (on
+    galaxies shrunk to 1/3 size they did not: ``docs/models.md``).  ``init``
     warm-starts the network from a file of galaxy_cnn's architecture
     (``train_galaxy_net2.warm_start``).  Seeded: the same bank, seed and thread
     count give the same weights.
