@@ -123,9 +123,11 @@ def pretrain(bank: np.ndarray, *, steps: int, batch_size: int = 128, lr: float =
     torch.set_num_threads(threads)
     gen = torch.Generator().manual_seed(seed)
     net = v1.build_net()
-    if init is not None:
-        calib = torch.from_numpy(np.ascontiguousarray(bank[:, 0]))[torch.randint(0, bank.shape[0], (256,), generator=gen)]
-        v2.warm_start(net, init, v2.augment(calib, gen, grey_fraction=grey_fraction, grey_as_band=True))
+    imgs = torch.from_numpy(np.ascontiguousarray(bank))
+    n, views = imgs.shape[:2]
+    if init is not None:  # calibrated on 256 first views, drawn as train_galaxy_net2.train draws them
+        idx = torch.randint(0, n, (256,), generator=gen)
+        v2.warm_start(net, init, v2.augment(imgs[idx, 0], gen, grey_fraction=grey_fraction, grey_as_band=True))
     supervised = labels is not None and label_weight > 0
     if supervised:
         ys = torch.from_numpy(labels.astype(np.int64))
@@ -133,8 +135,6 @@ def pretrain(bank: np.ndarray, *, steps: int, batch_size: int = 128, lr: float =
     proj = nn.Sequential(nn.ReLU(), nn.Linear(v1.EMBED_DIM, 128), nn.BatchNorm1d(128), nn.ReLU(), nn.Linear(128, 64))
     params = list(net.parameters()) + list(proj.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
-    imgs = torch.from_numpy(np.ascontiguousarray(bank))
-    n, views = imgs.shape[:2]
     start, running = time.perf_counter(), []
     net.train()
     proj.train()
@@ -179,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init", type=Path, default=None,
                         help="warm start from this file of galaxy_cnn's architecture (galaxy_cnn2.onnx; default: none)")
     args = parser.parse_args(argv)
+    if args.init is not None and (problem := v2.init_width_problem(args.init, 1.0)):  # before the views (minutes)
+        parser.error(f"{problem}; this script trains width 1")
     paths = image_paths(args.data, args.limit)
     t = time.perf_counter()
     try:

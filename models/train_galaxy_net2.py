@@ -341,9 +341,8 @@ def main(argv: list[str] | None = None) -> int:
                              "(train_galaxy_net.py --width) or be none")
     args = parser.parse_args(argv)
     init = None if str(args.init) == "none" else args.init
-    if init is not None and _width_of(init) != args.width:  # before the views, which can take minutes
-        parser.error(f"--width {args.width}: {init.name} holds a network of width {_width_of(init):g}; "
-                     "give --init none or a file of that width")
+    if init is not None and (problem := init_width_problem(init, args.width)):  # before the views (minutes)
+        parser.error(f"{problem}; give --init none or a file of that width")
     labels = v1.load_labels(args.data / "labels.csv")
     ids = sorted(i for i, m in labels.items() if m in v1.CLASSES and v1.split_of(i) == "train"
                  and (args.data / "images" / f"{i}.jpg").is_file())
@@ -377,6 +376,12 @@ def main(argv: list[str] | None = None) -> int:
     err = v1.export(net, args.out, meta, name=name, input_size=INPUT_SIZE)
     print(f"wrote {args.out} after {args.steps} steps (max |onnx - torch| = {err:.1e})")
     return 0
+
+
+def init_width_problem(init: Path, width: float) -> str | None:
+    """Why ``init`` cannot warm-start a network of ``width`` (``None``: it can): checked before the views are made."""
+    held = _width_of(init)
+    return None if held == width else f"--width {width}: {init.name} holds a network of width {held:g}"
 
 
 def _width_of(path: Path) -> float:

@@ -101,3 +101,17 @@ def test_the_joint_mode_adds_the_labels_to_a_warm_start_and_records_both(tmp_pat
     joint = ssl.pretrain(bank, steps=2, batch_size=4, labels=labels, label_weight=1.0)
     first = [p for n, p in plain.named_parameters() if n.startswith("body")][0]
     assert not torch.equal(first, [p for n, p in joint.named_parameters() if n.startswith("body")][0])
+
+
+def test_a_warm_start_of_another_width_is_refused_before_the_views_are_made(tmp_path, capsys):
+    import pytest
+
+    data = fake_kaggle(tmp_path, lambda n: blob(10.0 + 3 * n, size=120, seed=n), ssl.v1.split_of, ssl.v1.CLASSES)
+    wide = tmp_path / "wide.onnx"
+    ssl.v1.export(ssl.v1.build_net(width=2).eval(), wide, {}, name="wide", input_size=64)
+    bank = tmp_path / "bank.npy"
+    with pytest.raises(SystemExit):
+        ssl.main(["--data", str(data), "--out", str(tmp_path / "x.onnx"), "--steps", "1", "--init", str(wide),
+                  "--label-weight", "1.0", "--bank", str(bank)])
+    assert "wide.onnx holds a network of width 2; this script trains width 1" in capsys.readouterr().err
+    assert not bank.exists()  # refused before the views
