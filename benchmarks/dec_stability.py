@@ -37,7 +37,7 @@ from core.clustering.dec import DEC  # noqa: E402
 from core.clustering.dec_objective import student_t  # noqa: E402
 from core.clustering.methods import cluster_features  # noqa: E402
 from core.clustering.metrics import evaluate  # noqa: E402
-from core.features.extract import DEFAULT_MODEL, FeatureModel, extract_features  # noqa: E402
+from core.features.extract import DEFAULT_MODEL, FeatureModel, extract_features, load_model  # noqa: E402
 from core.images.preprocess import Preprocessing  # noqa: E402
 from core.store.cache import FeatureCache  # noqa: E402
 
@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "benchmarks" / "features")
     parser.add_argument("--hidden-dims", default="auto",
                         help="DEC's network: 'auto' (the default) or sizes, e.g. 256,256,512,10 (FAST_DIMS)")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"the feature model (default {DEFAULT_MODEL})")
     parser.add_argument("--fractions", action="store_true",
                         help="instead: true vs estimated class fractions (seed 0) on each set and skewed Kaggle draws")
     args = parser.parse_args(argv)
@@ -113,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"data not found: {', '.join(missing)}", file=sys.stderr)
         return 2
     seeds = [int(s) for s in args.seeds.split(",")]
-    model = FeatureModel(DEFAULT_MODEL)
+    model = load_model(args.model, use_gpu=False)
     cache = FeatureCache(args.cache)
     if args.fractions:
         return fractions(args.sets.split(","), model, cache)
