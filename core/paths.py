@@ -1,4 +1,4 @@
-"""The one place that knows where models and resources live.
+"""The one place that knows where models and resources live (and how a model file is fingerprinted).
 
 From a source checkout they are beside ``core/``; from a frozen PyInstaller
 bundle they are under ``sys._MEIPASS``.  ``GALAXY_SORTER_MODELS`` overrides the
@@ -7,6 +7,7 @@ model folder (tests, alternative installs).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -74,3 +75,12 @@ def printable(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return text
+
+
+def file_sha256(path: Path) -> str:
+    """Return the SHA-256 of a file (model files: recorded for reproducibility)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -40,6 +40,14 @@ for the second part, ``--out`` the file and ``--name`` its name: galaxy_duo3
 
     .venv/bin/python models/export_galaxy_duo.py --images 1500 --seed 0 --second galaxy_cnn3 \\
         --out models/galaxy_duo3.onnx --name galaxy_duo3
+
+``--third`` adds a network of galaxy_cnn2's kind that reads the second's views
+(the same slices of the input, so the input stays 12 channels).  The committed
+galaxy_trio (galaxy_cnn, galaxy_cnn2 and galaxy_cnn6, 192 features; what a
+single-band folder gets, ``core/features/bands.py``) was made by::
+
+    .venv/bin/python models/export_galaxy_duo.py --images 1500 --seed 0 --third galaxy_cnn6 \\
+        --name galaxy_trio --out models/galaxy_trio.onnx
 """
 
 from __future__ import annotations
@@ -70,9 +78,36 @@ PARTS: Parts = (
 )
 
 
-def parts_with(second: str) -> Parts:
-    """:data:`PARTS` with ``second`` (a ``<name>.onnx`` in this folder, 64 px, measured crop) in galaxy_cnn2's place."""
-    return (PARTS[0], (second, PARTS[1][1]))
+def parts_with(second: str, third: str | None = None) -> Parts:
+    """:data:`PARTS` with ``second`` (a ``<name>.onnx`` in this folder, 64 px, measured crop) in galaxy_cnn2's place,
+    and ``third`` (the same kind), if given, after it on the same views (galaxy_trio: galaxy_cnn6 beside galaxy_cnn2)."""
+    spec = (PARTS[0], (second, PARTS[1][1]))
+    return spec if third is None else (*spec, (third, PARTS[1][1]))
+
+
+def input_channels(parts_spec: Parts) -> int:
+    """The composed model's input channels: three for each view of each distinct view set (:func:`view_slots`)."""
+    return 3 * sum(len(views) for (_, views), (_, shared) in zip(parts_spec, view_slots(parts_spec)) if not shared)
+
+
+def view_slots(parts_spec: Parts) -> list[tuple[int, bool]]:
+    """Each part's first input channel, and whether it reads views an earlier part already reads.
+
+    A part whose views are exactly an earlier part's shares that part's slices of
+    the input instead of asking for the same crops again (galaxy_trio's third
+    network sees galaxy_cnn2's three measured crops), so the input holds each
+    distinct view set once and preparing an image costs no more than the duo's.
+    """
+    slots, seen, channel = [], {}, 0
+    for _, views in parts_spec:
+        key = json.dumps(views, sort_keys=True)
+        if key in seen:
+            slots.append((seen[key], True))
+        else:
+            seen[key] = channel
+            slots.append((channel, False))
+            channel += 3 * len(views)
+    return slots
 
 
 def compose(stats: list[tuple[np.ndarray, np.ndarray]] | None, meta: dict[str, str], out: Path = OUT,
@@ -91,16 +126,20 @@ def compose(stats: list[tuple[np.ndarray, np.ndarray]] | None, meta: dict[str, s
     duo_name = name
     parts = [onnx.load(str(HERE / f"{name}.onnx")) for name, _ in parts_spec]
     size = max(int(view["size"]) for _, views in parts_spec for view in views)
-    nodes, inits, tails, channel = [], [], [], 0
-    for k, ((name, views), model) in enumerate(zip(parts_spec, parts)):
+    nodes, inits, tails = [], [], []
+    inputs: dict[int, str] = {}  # first channel of a view set -> the input name of the part that slices it
+    for k, ((name, views), model, (channel, shared)) in enumerate(zip(parts_spec, parts, view_slots(parts_spec))):
         graph = onnx.compose.add_prefix(model, f"{name}/").graph
         dim = int(graph.output[0].type.tensor_type.shape.dim[1].dim_value)
         mean, std = stats[k] if stats is not None else (np.zeros(dim, np.float32), np.ones(dim, np.float32))
-        inits += [numpy_helper.from_array(np.array([1, 2, 3], np.int64), f"{name}/slice_axes"),
-                  numpy_helper.from_array(np.array([len(views), -1, dim], np.int64), f"{name}/by_view"),
+        inits += [numpy_helper.from_array(np.array([1, 2, 3], np.int64), f"{name}/slice_axes")] * (not shared)
+        inits += [numpy_helper.from_array(np.array([len(views), -1, dim], np.int64), f"{name}/by_view"),
                   numpy_helper.from_array(mean.astype(np.float32), f"{name}/train_mean"),
                   numpy_helper.from_array(std.astype(np.float32), f"{name}/train_std")]
         sliced = []
+        if shared:  # the same crops as an earlier part: read its stacked views
+            nodes.append(helper.make_node("Identity", [inputs[channel]], [graph.input[0].name]))
+            views = ()
         for j, view in enumerate(views):
             a, side = (size - int(view["size"])) // 2, int(view["size"])
             inits += [numpy_helper.from_array(np.array([channel, a, a], np.int64), f"{name}/starts{j}"),
@@ -109,7 +148,9 @@ def compose(stats: list[tuple[np.ndarray, np.ndarray]] | None, meta: dict[str, s
                                           [f"{name}/view{j}"]))
             sliced.append(f"{name}/view{j}")
             channel += 3
-        nodes.append(helper.make_node("Concat", sliced, [graph.input[0].name], axis=0))
+        if sliced:
+            nodes.append(helper.make_node("Concat", sliced, [graph.input[0].name], axis=0))
+            inputs[channel - 3 * len(sliced)] = graph.input[0].name
         nodes += list(graph.node)
         inits += list(graph.initializer)
         nodes += [helper.make_node("Reshape", [graph.output[0].name, f"{name}/by_view"], [f"{name}/per_view"]),
@@ -119,11 +160,12 @@ def compose(stats: list[tuple[np.ndarray, np.ndarray]] | None, meta: dict[str, s
         tails.append((f"{name}/standardised", dim))
     nodes.append(helper.make_node("Concat", [t for t, _ in tails], ["features"], axis=1))
     graph = helper.make_graph(
-        nodes, duo_name, [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", channel, size, size])],
+        nodes, duo_name,
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", input_channels(parts_spec), size, size])],
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", sum(d for _, d in tails)])], inits)
     model = helper.make_model(graph, opset_imports=list(parts[0].opset_import), producer_name="galaxy_sorter")
     model.ir_version = parts[0].ir_version
-    views = [dict(view) for _, vs in parts_spec for view in vs]
+    views = [dict(view) for (_, vs), (_, shared) in zip(parts_spec, view_slots(parts_spec)) if not shared for view in vs]
     onnx.helper.set_model_props(model, {
         "galaxy_sorter.name": duo_name, "galaxy_sorter.input_size": str(size), "galaxy_sorter.channel_order": "RGB",
         "galaxy_sorter.scale": repr(1 / 255), "galaxy_sorter.offset": "0.0", "galaxy_sorter.views": json.dumps(views),
@@ -164,11 +206,10 @@ def check(out: Path, seed: int = 0, parts_spec: Parts = PARTS) -> float:
     proto = onnx.load(str(out))
     size = int({p.key: p.value for p in proto.metadata_props}["galaxy_sorter.input_size"])
     inits = {i.name: onnx.numpy_helper.to_array(i) for i in proto.graph.initializer}
-    channels = 3 * sum(len(views) for _, views in parts_spec)
-    x = np.random.default_rng(seed).random((4, channels, size, size), dtype=np.float32)
+    x = np.random.default_rng(seed).random((4, input_channels(parts_spec), size, size), dtype=np.float32)
     got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
-    want, channel = [], 0
-    for name, views in parts_spec:
+    want = []
+    for (name, views), (channel, _) in zip(parts_spec, view_slots(parts_spec)):
         part = ort.InferenceSession(str(HERE / f"{name}.onnx"), providers=["CPUExecutionProvider"])
         runs = []
         for view in views:
@@ -188,21 +229,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--second", default=PARTS[1][0],
                         help="the second network (models/<name>.onnx, 64 px, measured crop), default galaxy_cnn2")
+    parser.add_argument("--third", default=None,
+                        help="a third network of the second's kind on the second's views (galaxy_trio: galaxy_cnn6)")
     parser.add_argument("--name", default=NAME, help="the composed model's name (its metadata)")
     args = parser.parse_args(argv)
-    spec = parts_with(args.second)
+    spec = parts_with(args.second, args.third)
     labels = v1.load_labels(args.data / "labels.csv")
     paths = sorted(p for p in (args.data / "images").iterdir() if p.stem in labels and v1.split_of(p.stem) == "train")
     rng = np.random.default_rng(args.seed)
     paths = [paths[i] for i in np.sort(rng.choice(len(paths), min(args.images, len(paths)), replace=False))]
     parts = ", ".join(f"{name}.onnx (sha256 {v1_sha(HERE / f'{name}.onnx')[:12]})" for name, _ in spec)
-    extra = "" if args.second == PARTS[1][0] else f" --second {args.second}"
+    extra = ("" if args.second == PARTS[1][0] else f" --second {args.second}") + (f" --third {args.third}" if args.third else "")
     meta = {
         "galaxy_sorter.source": (f"composed by models/export_galaxy_duo.py --images {args.images} --seed {args.seed}{extra} "
                                  f"from {parts}; standardised on {len(paths)} Galaxy Zoo Kaggle images (train "
                                  "split: sha1(GalaxyID) % 100 < 80)"),
         "galaxy_sorter.weights": (f"galaxy_cnn and {args.second} (mean of 3 measured crops) side by side (Galaxy "
-                                  "Sorter, trained on Galaxy Zoo 2 (Kaggle) labels)"),
+                                  "Sorter, trained on Galaxy Zoo 2 (Kaggle) labels)" if not args.third else
+                                  f"galaxy_cnn, {args.second} and {args.third} (each the mean of the same 3 measured "
+                                  "crops) side by side (Galaxy Sorter, trained on Galaxy Zoo 2 (Kaggle) labels, the "
+                                  "third also self-supervised on Kaggle images)"),
     }
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / f"{args.name}.onnx"

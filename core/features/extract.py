@@ -42,21 +42,12 @@ from core.images.preprocess import (
     resize_square,
     to_model_input,
 )
-from core.paths import model_file
+from core.paths import file_sha256, model_file  # file_sha256: also imported from here
 from core.progress import Cancelled, ProgressFn, StopFn
 from core.registry import Registry
 from core.store.cache import FeatureCache
 
 DEFAULT_MODEL = "galaxy_duo"  # issue 24: no lower than galaxy_cnn on the clean sets, far better on small galaxies
-
-
-def file_sha256(path: Path) -> str:
-    """Return the SHA-256 of a file (model files: recorded for reproducibility)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _session(path: Path, use_gpu: bool, fp16: bool = False, threads: int | None = None):
@@ -235,6 +226,9 @@ FEATURE_MODELS.add("galaxy_cnn2", FeatureModel, "Galaxy CNN v2 (small galaxies, 
 FEATURE_MODELS.add("galaxy_duo", FeatureModel, "Galaxy CNN duo (v1 + v2, default)", "galaxy_cnn on the user's crop and "
                    "galaxy_cnn2 on the galaxy's measured crop at 3 scales, side by side, each feature standardised "
                    "(default): 128 features, 48 + 64 px", file="galaxy_duo.onnx")  # composed by models/export_galaxy_duo.py
+FEATURE_MODELS.add("galaxy_trio", FeatureModel, "Galaxy CNN trio (duo + self-supervised)", "galaxy_duo and, on "
+                   "galaxy_cnn2's crops, galaxy_cnn6 (self-supervised on Kaggle images and their labels: holds one "
+                   "band), each feature standardised: 192 features, 48 + 64 px", file="galaxy_trio.onnx")  # export_galaxy_duo
 FEATURE_MODELS.add("xception", FeatureModel, "Xception (ImageNet)", "Xception, ImageNet weights (as in the seed papers): "
                    "2048 features, 299 px", file="xception.onnx", exporter="export_xception")
 FEATURE_MODELS.add("efficientnet_lite0", FeatureModel, "EfficientNet-Lite0 (fast)", "EfficientNet-Lite0, ImageNet weights "
