@@ -275,6 +275,8 @@ class MainWindow(QMainWindow):
         t = result.timings
         msg = (f"Clustered {len(result.paths)} images in {duration(t['total'])} "
                f"(features {duration(t['extract'])}, clustering {duration(t['cluster'])})")
+        if result.model_note:  # "Automatic" saw a single-band folder: say which features it used
+            msg += f"; single-band folder: {self.run_settings.shown_name('model', result.model)} features"
         if result.skipped:
             msg += f"; {len(result.skipped)} file(s) skipped, see 'Skipped files'"
         asked, made = self.run_settings.n_clusters.value(), len(self.project.cluster_ids())

@@ -22,50 +22,16 @@ import math
 import os
 import sqlite3
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
 
 from core.catalog.export import EXPORT_FORMATS
 from core.clustering.methods import CLUSTER_METHODS
 from core.clustering.projection import PROJECTION_METHODS
+from core.features.bands import AUTO, ONE_BAND_MODEL
 from core.features.extract import FEATURE_MODELS
 from core.images.preprocess import CROP_MODES, Preprocessing
-
-
-class ProgressBar:
-    """A text progress bar on stderr: redrawn in place on a terminal, a line per 10% otherwise."""
-
-    def __init__(self, stream: TextIO | None = None, width: int = 30) -> None:
-        # sys.stderr is looked up now, not when the module was imported: a caller (pytest's capture, an
-        # embedding app) that replaced it afterwards gets the bar where it expects it.
-        self.stream = sys.stderr if stream is None else stream
-        self.width = width
-        self.tty = hasattr(stream, "isatty") and stream.isatty()
-        self.last_decile = -1
-        self.last_draw = 0.0
-
-    def __call__(self, fraction: float, message: str) -> None:
-        fraction = max(0.0, min(1.0, fraction))
-        if self.tty:
-            now = time.monotonic()
-            if now - self.last_draw < 0.1 and fraction < 1.0:
-                return
-            self.last_draw = now
-            filled = int(self.width * fraction)
-            bar = "#" * filled + "-" * (self.width - filled)
-            self.stream.write(f"\r[{bar}] {fraction:6.1%} {message[:60]:<60}")
-            if fraction >= 1.0:
-                self.stream.write("\n")
-        else:
-            decile = int(fraction * 10)
-            if decile == self.last_decile:
-                return
-            self.last_decile = decile
-            self.stream.write(f"{fraction:6.1%} {message}\n")
-        self.stream.flush()
-
+from core.progress import ProgressBar
 
 #: Unicode format characters that reorder text on a terminal (bidirectional overrides and isolates).
 _BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -142,8 +108,9 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("cluster", help="extract features, cluster, export a CSV catalogue", parents=[common])
     c.add_argument("folder", type=Path, help="folder of JPEG/PNG/TIFF/FITS images (searched recursively)")
-    c.add_argument("--model", choices=models.names(), default=models.default,
-                   help=f"feature model (default: {models.default})")
+    c.add_argument("--model", choices=[AUTO, *models.names()], default=AUTO,
+                   help=f"feature model (default: {AUTO}: {models.default} for colour images, {ONE_BAND_MODEL} for a "
+                        "folder of single-band images)")
     c.add_argument("--method", choices=methods.names(), default=methods.default,
                    help=f"clustering method (default: {methods.default})")
     c.add_argument("--clusters", type=int, default=2, help="number of clusters (default: 2)")
@@ -185,7 +152,8 @@ def _parser() -> argparse.ArgumentParser:
 
     k = sub.add_parser("suggest-k", help="silhouette score per number of clusters, to help choose k", parents=[common])
     k.add_argument("folder", type=Path)
-    k.add_argument("--model", choices=models.names(), default=models.default)
+    k.add_argument("--model", choices=[AUTO, *models.names()], default=AUTO,
+                   help=f"feature model (default: {AUTO}, as for cluster)")
     k.add_argument("--max-k", type=int, default=8)
     k.add_argument("--project-dir", type=Path)
     k.add_argument("--cpu", action="store_true")
@@ -272,7 +240,8 @@ def _check_count(args: argparse.Namespace) -> None:
     from core.paths import model_file
     from core.pipeline import checked_n_clusters
 
-    model_file(args.model)
+    for name in (FEATURE_MODELS.default, ONE_BAND_MODEL) if args.model == AUTO else (args.model,):
+        model_file(name)  # under auto the folder picks one of two: both must be built
     found = len(scan_images(args.folder)[0])
     if found == 0:
         raise UsageError(f"no JPEG, PNG, TIFF or FITS images were found in {args.folder}")
@@ -357,12 +326,14 @@ def _cluster(args: argparse.Namespace) -> int:
     csv_path, sidecar = export_result(result, config, args.out, args.format, relative=args.relative_paths,
                                       columns=columns, join=join)
     device = "CUDA" if result.provider == "CUDAExecutionProvider" else "CPU"
-    _say(f"{len(result.paths)} images clustered with {args.method} on {args.model} features "
+    _say(f"{len(result.paths)} images clustered with {args.method} on {result.model} features "
           f"(inference on {device}) in {result.timings['total']:.1f} s")
     _say("cluster sizes: " + ", ".join(f"{c}: {n}" for c, n in result.clusters.sizes.items()))
     used_k = result.clusters.params.get("n_clusters", args.clusters)
     if CLUSTER_METHODS.get(args.method).options.uses_k and used_k != args.clusters:
         _say(f"note: {used_k} clusters used, not the {args.clusters} asked for (recorded in the sidecar)")
+    if result.model_note:
+        _say(f"note: {result.model_note}")
     for w in result.clusters.warnings:
         _say(f"warning: {w}")
     if result.skipped:
@@ -385,6 +356,7 @@ def _cluster(args: argparse.Namespace) -> int:
 
 def _suggest_k(args: argparse.Namespace) -> int:
     from core.clustering.methods import suggest_n_clusters
+    from core.features.bands import choose_model
     from core.features.extract import extract_features, load_model
     from core.images.io import scan_folder
     _check_folder(args.folder)
@@ -394,7 +366,10 @@ def _suggest_k(args: argparse.Namespace) -> int:
     if len(paths) < 3:  # a silhouette needs two clusters and more images than clusters
         raise UsageError(f"suggest-k needs at least 3 images and {args.folder} has {len(paths)}")
     store = _open_store(args)
-    res = extract_features(paths, load_model(args.model, use_gpu=not args.cpu),
+    model, note = choose_model(args.model, paths)
+    if note:
+        _say(f"note: {note}")
+    res = extract_features(paths, load_model(model, use_gpu=not args.cpu),
                            cache=store.features, progress=ProgressBar())
     if len(res.features) < 3:
         raise UsageError(f"suggest-k needs at least 3 readable images; {len(res.features)} of {len(paths)} "

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +24,9 @@ import numpy as np
 from core.catalog.export import export_catalogue
 from core.clustering.methods import CLUSTER_METHODS, DEFAULT_METHOD, ClusterResult, checked_n_clusters, cluster_features
 from core.clustering.projection import PROJECTION_METHODS, project
+from core.features.bands import AUTO, choose_model
 from core.features.distributed_spec import DaskSpec
-from core.features.extract import DEFAULT_MODEL, extract_features, load_model, raw_pixel_features
+from core.features.extract import extract_features, load_model, raw_pixel_features
 from core.images.fits import MODEL_STRETCH
 from core.images.io import NoImagesFound, SkippedFile, scan_images
 from core.images.preprocess import Preprocessing
@@ -41,7 +42,7 @@ _STAGES = {"extract": (0.0, 0.6), "cluster": (0.6, 0.92), "project": (0.92, 0.98
 class PipelineConfig:
     """Everything that decides a run's result (recorded in the sidecar)."""
 
-    model: str = DEFAULT_MODEL
+    model: str = AUTO  # the folder decides: galaxy_duo in colour, galaxy_trio in one band (core.features.bands)
     method: str = DEFAULT_METHOD
     n_clusters: int = 2
     projection: str = "pca"
@@ -89,6 +90,8 @@ class PipelineResult:
     store: ProjectStore
     timings: dict[str, float]
     model_sha256: str
+    model: str = ""  # the feature model the run used (PipelineConfig's "auto" resolved)
+    model_note: str | None = None  # a sentence for the user when the folder chose the model
 
 
 def _stage(progress: ProgressFn | None, name: str) -> ProgressFn | None:
@@ -156,6 +159,11 @@ def run_pipeline(
     timings["scan"] = time.perf_counter() - t0
 
     t = time.perf_counter()
+    chosen, model_note = choose_model(cfg.model, paths)
+    chosen_by = "" if cfg.model != AUTO else f"auto: {'one band' if model_note else 'colour'}"
+    cfg = replace(cfg, model=chosen)  # the run records the model it really used
+    if model_note and progress:
+        progress(0.0, f"single-band folder: features by {chosen}")
     model = load_model(cfg.model, use_gpu=cfg.use_gpu)
     if method.options.input == "pixels":
         kept, X, skipped = raw_pixel_features(paths, cfg.prep)
@@ -203,6 +211,8 @@ def run_pipeline(
     db_ids = [ids[str(p)] for p in kept]
     params = {**cfg.record(), **clusters.params, "folder": str(Path(folder).resolve()), "model_sha256": model.sha256,
               "provider": model.provider, "soft": store.save_soft(db_ids, clusters.soft)}
+    if chosen_by:
+        params["model_chosen_by"] = chosen_by  # how the folder decided (core.features.bands)
     if method.options.keeps_encoder and clusters.model is not None:
         # The DEC encoder is kept with the run: fine-tuning rounds start from it.
         params["encoder"] = clusters.model.save_onnx(store.new_model_path()).name
@@ -218,7 +228,7 @@ def run_pipeline(
     if progress:
         progress(1.0, "done")
     return PipelineResult(kept, features, clusters, coords, skipped, model.provider, run_id, store, timings,
-                          model.sha256)
+                          model.sha256, cfg.model, model_note)
 
 
 def _extract_on_dask(paths, model, cfg, store, dask, progress, should_stop, on_batch):  # -> ExtractionResult

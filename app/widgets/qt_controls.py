@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from core.clustering.methods import CLUSTER_METHODS
 from core.clustering.projection import PROJECTION_METHODS
+from core.features.bands import AUTO, ONE_BAND_MODEL
 from core.features.extract import FEATURE_MODELS
 from core.images.preprocess import Preprocessing
 from core.pipeline import PipelineConfig
@@ -58,6 +59,12 @@ class QtRunSettings(QWidget):
         super().__init__(parent)
         self.model = QComboBox()
         _fill(self.model, FEATURE_MODELS)
+        # First and chosen: the folder decides between colour and one-band models (core.features.bands).
+        self.model.insertItem(0, "Automatic (colour or one band)", AUTO)
+        self.model.setItemData(0, f"{FEATURE_MODELS.get(FEATURE_MODELS.default).label} for colour images; for a "
+                                  f"folder of single-band images (one filter, grey JPEG or 2-D FITS) "
+                                  f"{FEATURE_MODELS.get(ONE_BAND_MODEL).label}, which keeps more of one band", 3)
+        self.model.setCurrentIndex(0)
         self.crop = QComboBox()
         self.crop.addItem("fixed centre crop", "fixed")
         self.crop.addItem("fitted to the central object", "auto")
