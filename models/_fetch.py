@@ -34,15 +34,6 @@ def export_args(description: str, out: Path, argv: list[str] | None = None) -> a
     return args
 
 
-def sha256(path: Path) -> str:
-    """Return the hex SHA-256 digest of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def sha256_bytes(data: bytes) -> str:
     """Return the hex SHA-256 digest of ``data``."""
     return hashlib.sha256(data).hexdigest()

@@ -66,6 +66,8 @@ sys.path.insert(1, str(HERE.parent))
 
 import train_galaxy_net as v1  # noqa: E402
 
+from core.paths import file_sha256  # noqa: E402
+
 OUT = HERE / "galaxy_duo.onnx"
 NAME = "galaxy_duo"
 #: The parts, in feature order, each with the views it sees (``core.images.preprocess.ModelView`` fields); a part
@@ -238,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     paths = sorted(p for p in (args.data / "images").iterdir() if p.stem in labels and v1.split_of(p.stem) == "train")
     rng = np.random.default_rng(args.seed)
     paths = [paths[i] for i in np.sort(rng.choice(len(paths), min(args.images, len(paths)), replace=False))]
-    parts = ", ".join(f"{name}.onnx (sha256 {v1_sha(HERE / f'{name}.onnx')[:12]})" for name, _ in spec)
+    parts = ", ".join(f"{name}.onnx (sha256 {file_sha256(HERE / f'{name}.onnx')[:12]})" for name, _ in spec)
     extra = ("" if args.second == PARTS[1][0] else f" --second {args.second}") + (f" --third {args.third}" if args.third else "")
     meta = {
         "galaxy_sorter.source": (f"composed by models/export_galaxy_duo.py --images {args.images} --seed {args.seed}{extra} "
@@ -258,13 +260,6 @@ def main(argv: list[str] | None = None) -> int:
     err = check(args.out, parts_spec=spec)
     print(f"wrote {args.out} ({args.out.stat().st_size / 2**20:.1f} MB; max |duo - parts| = {err:.1e})")
     return 0
-
-
-def v1_sha(path: Path) -> str:
-    """SHA-256 of a part's file (recorded in the duo's metadata)."""
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 if __name__ == "__main__":
