@@ -107,4 +107,4 @@ def choose_model(name: str, paths: Sequence[Path], default: str | None = None) -
         return default, None
     return ONE_BAND_MODEL, (f"The folder holds single-band images ({read} of {read} sampled are grey), so its "
                             f"features come from {ONE_BAND_MODEL}, which keeps more of one band than {default}. "
-                            "Choose a model under Features to override.")
+                            "Choose another model (the Features box, or --model) to override.")
