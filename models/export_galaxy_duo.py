@@ -129,30 +129,28 @@ def compose(stats: list[tuple[np.ndarray, np.ndarray]] | None, meta: dict[str, s
     parts = [onnx.load(str(HERE / f"{name}.onnx")) for name, _ in parts_spec]
     size = max(int(view["size"]) for _, views in parts_spec for view in views)
     nodes, inits, tails = [], [], []
-    inputs: dict[int, str] = {}  # first channel of a view set -> the input name of the part that slices it
+    inputs: dict[int, str] = {}  # first channel of a view set -> the input of the part that slices it
     for k, ((name, views), model, (channel, shared)) in enumerate(zip(parts_spec, parts, view_slots(parts_spec))):
         graph = onnx.compose.add_prefix(model, f"{name}/").graph
         dim = int(graph.output[0].type.tensor_type.shape.dim[1].dim_value)
         mean, std = stats[k] if stats is not None else (np.zeros(dim, np.float32), np.ones(dim, np.float32))
-        inits += [numpy_helper.from_array(np.array([1, 2, 3], np.int64), f"{name}/slice_axes")] * (not shared)
+        if not shared:
+            inits.append(numpy_helper.from_array(np.array([1, 2, 3], np.int64), f"{name}/slice_axes"))
         inits += [numpy_helper.from_array(np.array([len(views), -1, dim], np.int64), f"{name}/by_view"),
                   numpy_helper.from_array(mean.astype(np.float32), f"{name}/train_mean"),
                   numpy_helper.from_array(std.astype(np.float32), f"{name}/train_std")]
-        sliced = []
         if shared:  # the same crops as an earlier part: read its stacked views
             nodes.append(helper.make_node("Identity", [inputs[channel]], [graph.input[0].name]))
-            views = ()
-        for j, view in enumerate(views):
-            a, side = (size - int(view["size"])) // 2, int(view["size"])
-            inits += [numpy_helper.from_array(np.array([channel, a, a], np.int64), f"{name}/starts{j}"),
-                      numpy_helper.from_array(np.array([channel + 3, a + side, a + side], np.int64), f"{name}/ends{j}")]
-            nodes.append(helper.make_node("Slice", ["input", f"{name}/starts{j}", f"{name}/ends{j}", f"{name}/slice_axes"],
-                                          [f"{name}/view{j}"]))
-            sliced.append(f"{name}/view{j}")
-            channel += 3
-        if sliced:
-            nodes.append(helper.make_node("Concat", sliced, [graph.input[0].name], axis=0))
-            inputs[channel - 3 * len(sliced)] = graph.input[0].name
+        else:
+            for j, view in enumerate(views):
+                c, a, side = channel + 3 * j, (size - int(view["size"])) // 2, int(view["size"])
+                inits += [numpy_helper.from_array(np.array([c, a, a], np.int64), f"{name}/starts{j}"),
+                          numpy_helper.from_array(np.array([c + 3, a + side, a + side], np.int64), f"{name}/ends{j}")]
+                nodes.append(helper.make_node("Slice", ["input", f"{name}/starts{j}", f"{name}/ends{j}",
+                                                        f"{name}/slice_axes"], [f"{name}/view{j}"]))
+            nodes.append(helper.make_node("Concat", [f"{name}/view{j}" for j in range(len(views))],
+                                          [graph.input[0].name], axis=0))
+            inputs[channel] = graph.input[0].name
         nodes += list(graph.node)
         inits += list(graph.initializer)
         nodes += [helper.make_node("Reshape", [graph.output[0].name, f"{name}/by_view"], [f"{name}/per_view"]),

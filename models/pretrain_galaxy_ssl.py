@@ -43,7 +43,8 @@ measured and not kept; 26 minutes for the 4,000 steps and 4 for the views on the
 5,204 images (the train split) are galaxy_cnn3's: the same seed, index and framing.
 
 Both losses at once (``--label-weight``: the labelled galaxies' cross-entropy
-added, galaxy_cnn6, also measured and not kept; 10 minutes)::
+added, galaxy_cnn6; 10 minutes; not kept in galaxy_cnn2's place, but committed
+as galaxy_trio's third part, what a single-band folder gets)::
 
     nice -n 5 .venv/bin/python models/pretrain_galaxy_ssl.py --steps 1500 --lr 0.001 --seed 0 --threads 2 \\
         --label-weight 1.0 --init models/galaxy_cnn2.onnx --bank /tmp/ssl_bank_s0.npy --out models/galaxy_cnn6.onnx
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
                    label_weight=args.label_weight, init=args.init)
     how = (f"--label-weight {args.label_weight} (SimCLR and the train split's labels)" if labels is not None
            else "(SimCLR, no labels)")
-    from core.features.extract import file_sha256
+    from core.paths import file_sha256
 
     warm = f", warm-started from {args.init.name} (sha256 {file_sha256(args.init)[:12]})" if args.init else ""
     meta = {
