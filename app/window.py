@@ -277,6 +277,8 @@ class MainWindow(QMainWindow):
                f"(features {duration(t['extract'])}, clustering {duration(t['cluster'])})")
         if result.model_note:  # "Automatic" saw a single-band folder: say which features it used
             msg += f"; single-band folder: {self.run_settings.shown_name('model', result.model)} features"
+        if result.start_note:  # small galaxies: DEC started from the consensus mixture
+            msg += "; small galaxies: DEC's start chosen for them"
         if result.skipped:
             msg += f"; {len(result.skipped)} file(s) skipped, see 'Skipped files'"
         asked, made = self.run_settings.n_clusters.value(), len(self.project.cluster_ids())

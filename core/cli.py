@@ -332,8 +332,9 @@ def _cluster(args: argparse.Namespace) -> int:
     used_k = result.clusters.params.get("n_clusters", args.clusters)
     if CLUSTER_METHODS.get(args.method).options.uses_k and used_k != args.clusters:
         _say(f"note: {used_k} clusters used, not the {args.clusters} asked for (recorded in the sidecar)")
-    if result.model_note:
-        _say(f"note: {result.model_note}")
+    for note in (result.model_note, result.start_note):
+        if note:
+            _say(f"note: {note}")
     for w in result.clusters.warnings:
         _say(f"warning: {w}")
     if result.skipped:

@@ -27,6 +27,7 @@ from core.clustering.projection import PROJECTION_METHODS, project
 from core.features.bands import AUTO, choose_model
 from core.features.distributed_spec import DaskSpec
 from core.features.extract import extract_features, load_model, raw_pixel_features
+from core.features.framing import choose_start
 from core.images.fits import MODEL_STRETCH
 from core.images.io import NoImagesFound, SkippedFile, scan_images
 from core.images.preprocess import Preprocessing
@@ -92,6 +93,7 @@ class PipelineResult:
     model_sha256: str
     model: str = ""  # the feature model the run used (PipelineConfig's "auto" resolved)
     model_note: str | None = None  # a sentence for the user when the folder chose the model
+    start_note: str | None = None  # a sentence for the user when the galaxies' framing chose DEC's start
 
 
 def _stage(progress: ProgressFn | None, name: str) -> ProgressFn | None:
@@ -164,6 +166,10 @@ def run_pipeline(
     cfg = replace(cfg, model=chosen)  # the run records the model it really used
     if model_note and progress:
         progress(0.0, f"single-band folder: features by {chosen}")
+    start_note = None
+    if method.options.keeps_encoder and method.options.input != "pixels":
+        dec_params, start_note = choose_start(cfg.dec_params, paths)
+        cfg = replace(cfg, dec_params=dec_params)  # recorded with the run, so a rerun starts the same way
     model = load_model(cfg.model, use_gpu=cfg.use_gpu)
     if method.options.input == "pixels":
         kept, X, skipped = raw_pixel_features(paths, cfg.prep)
@@ -213,6 +219,8 @@ def run_pipeline(
               "provider": model.provider, "soft": store.save_soft(db_ids, clusters.soft)}
     if chosen_by:
         params["model_chosen_by"] = chosen_by  # how the folder decided (core.features.bands)
+    if start_note:
+        params["start_chosen_by"] = "auto: small galaxies"  # core.features.framing
     if method.options.keeps_encoder and clusters.model is not None:
         # The DEC encoder is kept with the run: fine-tuning rounds start from it.
         params["encoder"] = clusters.model.save_onnx(store.new_model_path()).name
@@ -228,7 +236,7 @@ def run_pipeline(
     if progress:
         progress(1.0, "done")
     return PipelineResult(kept, features, clusters, coords, skipped, model.provider, run_id, store, timings,
-                          model.sha256, cfg.model, model_note)
+                          model.sha256, cfg.model, model_note, start_note)
 
 
 def _extract_on_dask(paths, model, cfg, store, dask, progress, should_stop, on_batch):  # -> ExtractionResult

@@ -165,10 +165,11 @@ class DEC(ClusterMixin, BaseEstimator):
         (0 is the paper's DEC; a positive value is IDEC, Guo et al. 2017, which
         keeps the embedding from drifting away from the data).  The default 1.0
         measured best on real galaxy features (``benchmarks/evaluate.py``).
-    init : {"input-mixture", "embedding"}
+    init : {"input-mixture", "input-consensus", "embedding"}
         Where self-training starts: "embedding" is the paper's (k-means in the embedding, the paper's
         target); "input-mixture" (default, issue 24) the class-fraction-estimating mixture on the input
-        and a target that keeps those fractions (``core.clustering.sdae.initial_partition``).
+        and a target that keeps those fractions (``sdae.initial_partition``); "input-consensus" the same
+        mixture on the axes three projections agree on (small galaxies get it, ``core.features.framing``).
     assign : {"start-fractions", "argmax"}
         The final assignment: "argmax" is the paper's; "start-fractions" (default, issue 24) keeps DEC's
         order of the galaxies but gives each cluster the input mixture's estimated size (one weight per

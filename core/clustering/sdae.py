@@ -113,6 +113,9 @@ def train_epoch(dec, X, gen, opt, forward, n_epoch: int) -> float:
 
 
 ANCHOR_PASSES = 5
+#: DEC ``init`` values that start from the class-fraction-estimating mixture on the input:
+#: "input-consensus" lets :func:`core.clustering.prior.consensus_mixture` choose its axes.
+MIXTURE_INITS = ("input-mixture", "input-consensus")
 
 
 def initial_partition(dec, Xt, z0: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -125,18 +128,22 @@ def initial_partition(dec, Xt, z0: np.ndarray, seed: int) -> tuple[np.ndarray, n
     seeds and CPUs (issue 24: GC1-HSC balanced ACC 0.83 from k-means in the
     embedding of seed 1, 0.90 from the input).  "embedding": the paper's
     k-means in the embedding (also when a mixture component comes out empty).
+    "input-consensus": the same mixture on the number of axes three
+    projections agree on (what a folder of galaxies small in their frames gets,
+    :mod:`core.features.framing`).
     """
     from sklearn.cluster import KMeans
 
     dec.start_soft_ = None
     dec.start_mixture_ = None
-    if dec.init not in ("embedding", "input-mixture"):
-        raise ValueError(f"init={dec.init!r} must be 'embedding' or 'input-mixture'")
+    if dec.init not in ("embedding", *MIXTURE_INITS):
+        raise ValueError(f"init={dec.init!r} must be 'embedding', 'input-mixture' or 'input-consensus'")
     k = dec.n_clusters
-    if dec.init == "input-mixture" and k >= 2:
+    if dec.init in MIXTURE_INITS and k >= 2:
         from core.clustering.prior import prior_mixture
 
-        mix = prior_mixture(Xt.cpu().numpy(), k, random_state=seed)
+        axes = "consensus" if dec.init == "input-consensus" else None
+        mix = prior_mixture(Xt.cpu().numpy(), k, n_components=axes, random_state=seed)
         labels = mix.labels
         if np.bincount(labels, minlength=k).min() > 0:
             dec.start_soft_ = mix.soft.astype(np.float32)
@@ -159,7 +166,7 @@ def fraction_keeping_target(dec):
 
     from core.clustering.dec_objective import target_distribution
 
-    if dec.init != "input-mixture" or dec.start_soft_ is None:
+    if dec.init not in MIXTURE_INITS or dec.start_soft_ is None:
         return target_distribution
     counts = np.bincount(dec.kmeans_labels_, minlength=dec.n_clusters).astype(np.float32)
     prior = torch.from_numpy(counts / counts.sum()).to(dec.device_)
