@@ -7,6 +7,7 @@ reruns.
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 
 from core.features.framing import SMALL_START
@@ -19,6 +20,7 @@ def cluster_with_ctrl_r(qtbot, window) -> None:
     assert blocker.args[0] == "cluster"
 
 
+@pytest.mark.slow
 def test_ctrl_r_on_small_galaxies_starts_dec_for_them_and_says_so(qtbot, window, tmp_path):
     folder = framed_folder(tmp_path, 2.5)
     assert window.open_folder(folder)

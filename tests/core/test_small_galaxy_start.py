@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from core.clustering.prior import consensus_mixture, prior_mixture
@@ -33,6 +34,7 @@ def split_off_the_leading_axes(seed: int, nuisance: float = 1.0) -> tuple[np.nda
     return X, y
 
 
+@pytest.mark.slow
 def test_the_consensus_finds_a_split_the_two_leading_axes_miss():
     for seed in range(3):
         X, y = split_off_the_leading_axes(seed)
@@ -54,6 +56,7 @@ def test_when_the_split_is_the_strongest_direction_the_consensus_is_the_two_axis
     assert adjusted_rand_score(two.labels, chosen.labels) > 0.95
 
 
+@pytest.mark.slow
 def test_dec_with_the_consensus_start_keeps_the_split():
     from core.clustering.dec import DEC
 
@@ -78,6 +81,7 @@ def test_the_framing_rule_measures_the_folder_and_keeps_what_the_user_set(tmp_pa
     assert choose_start({}, [bad]) == ({}, None)  # nothing measurable: the default start
 
 
+@pytest.mark.slow
 def test_the_cli_tells_and_records_the_start_a_folder_of_small_galaxies_got(tmp_path, capsys):
     from core.cli import main
     from core.pipeline import PipelineConfig
