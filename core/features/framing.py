@@ -7,12 +7,14 @@ Why
     network is trained on galaxies cropped to their own size), but the split
     need not lie on the two leading principal axes, where DEC's start mixture
     (:func:`core.clustering.prior.prior_mixture`) looks for it.  GC1-HSC with
-    every galaxy shrunk to 1/3 of its size (``benchmarks/robustness.py``): the
-    2-axis start gave DEC 0.823 / ARI 0.597 (3 seeds) where k-means gave
+    every galaxy shrunk to 1/3 of its size (``benchmarks/robustness.py``, 5
+    seeds): the 2-axis start gave DEC 0.822 / ARI 0.593 where k-means gave
     0.898 / 0.680; the start whose axes three projections agree on
-    (:func:`core.clustering.prior.consensus_mixture`) gave 0.885 / 0.670.
+    (:func:`core.clustering.prior.consensus_mixture`) gave 0.885 / 0.671.
     On full-size galaxies the consensus start is no better and on GC1-HSC
-    worse (ARI 0.619 against 0.659), so only folders of small galaxies get it.
+    worse (ARI 0.619 against 0.659, 3 seeds), so only folders of small
+    galaxies get it (``docs/benchmarks.md``, "DEC on galaxies small in their
+    frames").
 
 What
     :func:`folder_radius` measures the median second-moment radius of a sample
