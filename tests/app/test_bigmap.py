@@ -86,6 +86,9 @@ def test_hover_finds_the_nearest_point(big, qtbot):
     w, coords, _, _ = big
     for target in (N - 1, 12345):  # the lone point, and one inside a cluster
         pixel = _pixel(w, *coords[target]) + QPoint(1, 0)
+        # pyqtgraph's scene drops a move within 10 ms of the last one it took (mouseRateLimit, 100/s); the
+        # brute-force scan below can take less than that, and a cursor's events come a screen refresh apart.
+        QTest.qWait(20)
         with qtbot.waitSignal(w.map.hovered, timeout=2000) as blocker:
             QTest.mouseMove(w.map.plot.viewport(), pixel)
         cursor = _data(w, pixel)
