@@ -24,7 +24,7 @@ import numpy as np
 from core.catalog.export import export_catalogue
 from core.clustering.methods import CLUSTER_METHODS, DEFAULT_METHOD, ClusterResult, checked_n_clusters, cluster_features
 from core.clustering.projection import PROJECTION_METHODS, project
-from core.features.bands import AUTO, choose_model
+from core.features.bands import AUTO, choose_model, sample_images
 from core.features.distributed_spec import DaskSpec
 from core.features.extract import extract_features, load_model, raw_pixel_features
 from core.features.framing import choose_start
@@ -161,14 +161,17 @@ def run_pipeline(
     timings["scan"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    chosen, model_note = choose_model(cfg.model, paths)
+    starts_dec = method.options.keeps_encoder and method.options.input != "pixels"
+    # The folder's rules (model, DEC's start) look at one sample of its images, read once.
+    sample = sample_images(paths) if cfg.model == AUTO or (starts_dec and "init" not in cfg.dec_params) else None
+    chosen, model_note = choose_model(cfg.model, paths, images=sample)
     chosen_by = "" if cfg.model != AUTO else f"auto: {'one band' if model_note else 'colour'}"
     cfg = replace(cfg, model=chosen)  # the run records the model it really used
     if model_note and progress:
         progress(0.0, f"single-band folder: features by {chosen}")
     start_note = None
-    if method.options.keeps_encoder and method.options.input != "pixels":
-        dec_params, start_note = choose_start(cfg.dec_params, paths)
+    if starts_dec:
+        dec_params, start_note = choose_start(cfg.dec_params, paths, images=sample)
         cfg = replace(cfg, dec_params=dec_params)  # recorded with the run, so a rerun starts the same way
     model = load_model(cfg.model, use_gpu=cfg.use_gpu)
     if method.options.input == "pixels":

@@ -60,26 +60,38 @@ def sample_paths(paths: Sequence[Path], sample: int = SAMPLE) -> list[Path]:
     return [ordered[int(i)] for i in np.linspace(0, len(ordered) - 1, sample).round()]
 
 
-def folder_is_one_band(paths: Sequence[Path], sample: int = SAMPLE) -> tuple[bool, int]:
-    """Whether every readable image of a sample of ``paths`` is one band, and how many were read.
+def sample_images(paths: Sequence[Path], sample: int = SAMPLE) -> list[np.ndarray]:
+    """The readable images of :func:`sample_paths`, as 128 px RGB thumbnails: what the folder's rules look at.
 
-    Unreadable images are left out (the pipeline lists them as skipped); with
-    none readable the folder counts as colour, the default's case.
+    The pipeline reads them once and hands them to both rules, the model choice
+    here and DEC's start (:mod:`core.features.framing`).  Unreadable images are
+    left out (the pipeline lists them as skipped).
     """
     from core.images.io import ImageReadError, thumbnail
 
-    read, grey = 0, 0
+    images = []
     for path in sample_paths(paths, sample):
         try:
-            rgb = thumbnail(path, 128)
+            images.append(thumbnail(path, 128))
         except (ImageReadError, OSError, ValueError):
             continue
-        read += 1
-        grey += is_one_band(rgb)
-    return read > 0 and grey == read, read
+    return images
 
 
-def choose_model(name: str, paths: Sequence[Path], default: str | None = None) -> tuple[str, str | None]:
+def folder_is_one_band(paths: Sequence[Path], sample: int = SAMPLE,
+                       images: Sequence[np.ndarray] | None = None) -> tuple[bool, int]:
+    """Whether every readable image of a sample of ``paths`` is one band, and how many were read.
+
+    ``images``: :func:`sample_images` of ``paths`` when the caller has read them
+    already.  With none readable the folder counts as colour, the default's case.
+    """
+    images = sample_images(paths, sample) if images is None else images
+    read = len(images)
+    return read > 0 and all(is_one_band(rgb) for rgb in images), read
+
+
+def choose_model(name: str, paths: Sequence[Path], default: str | None = None,
+                 images: Sequence[np.ndarray] | None = None) -> tuple[str, str | None]:
     """The model to run for the choice ``name`` on ``paths``, and a sentence for the user when the folder decided.
 
     Parameters
@@ -90,6 +102,8 @@ def choose_model(name: str, paths: Sequence[Path], default: str | None = None) -
         The folder's images.
     default : str, optional
         What colour folders get under :data:`AUTO` (default: the registry's default model).
+    images : sequence of ndarray, optional
+        :func:`sample_images` of ``paths``, when the caller has read them already.
 
     Returns
     -------
@@ -102,7 +116,7 @@ def choose_model(name: str, paths: Sequence[Path], default: str | None = None) -
         from core.features.extract import DEFAULT_MODEL
 
         default = DEFAULT_MODEL
-    one_band, read = folder_is_one_band(paths)
+    one_band, read = folder_is_one_band(paths, images=images)
     if not one_band:
         return default, None
     return ONE_BAND_MODEL, (f"The folder holds single-band images ({read} of {read} sampled are grey), so its "

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.features.bands import SAMPLE, sample_paths
+from core.features.bands import SAMPLE, sample_images
 
 #: Galaxies count as small in their frames below this median second-moment radius (a fraction of the
 #: frame's shorter side).  Full-size cutouts measure 0.12 (Galaxy Zoo), 0.16 (GC1-SDSS) and 0.21
@@ -42,28 +42,24 @@ SMALL_RADIUS = 0.08
 SMALL_START = "input-consensus"
 
 
-def folder_radius(paths: Sequence[Path], sample: int = SAMPLE) -> tuple[float | None, int]:
+def folder_radius(paths: Sequence[Path], sample: int = SAMPLE,
+                  images: Sequence[np.ndarray] | None = None) -> tuple[float | None, int]:
     """Median second-moment radius of the central galaxy over a sample of ``paths``, and how many were measured.
 
-    The sample is :func:`core.features.bands.sample_paths`'s (deterministic).
-    Unreadable images and frames with nothing above the sky are left out; with
-    none measured the radius is None.
+    The sample is :func:`core.features.bands.sample_images`'s (deterministic;
+    ``images`` when the caller has read it already).  Unreadable images and
+    frames with nothing above the sky are left out; with none measured the
+    radius is None.
     """
-    from core.images.io import ImageReadError, thumbnail
     from core.images.preprocess import moment_radius
 
-    radii = []
-    for path in sample_paths(paths, sample):
-        try:
-            r = moment_radius(thumbnail(path, 128))
-        except (ImageReadError, OSError, ValueError):
-            continue
-        if r is not None:
-            radii.append(r)
+    images = sample_images(paths, sample) if images is None else images
+    radii = [r for r in (moment_radius(rgb) for rgb in images) if r is not None]
     return (float(np.median(radii)) if radii else None), len(radii)
 
 
-def choose_start(dec_params: Mapping[str, object], paths: Sequence[Path]) -> tuple[dict[str, object], str | None]:
+def choose_start(dec_params: Mapping[str, object], paths: Sequence[Path],
+                 images: Sequence[np.ndarray] | None = None) -> tuple[dict[str, object], str | None]:
     """DEC's parameters for this folder, and a sentence for the user when its framing decided the start.
 
     Parameters
@@ -72,6 +68,8 @@ def choose_start(dec_params: Mapping[str, object], paths: Sequence[Path]) -> tup
         The run's DEC parameters; an ``init`` set there is kept as it is.
     paths : sequence of Path
         The folder's images.
+    images : sequence of ndarray, optional
+        :func:`core.features.bands.sample_images` of ``paths``, when the caller has read them already.
 
     Returns
     -------
@@ -81,7 +79,7 @@ def choose_start(dec_params: Mapping[str, object], paths: Sequence[Path]) -> tup
     params = dict(dec_params)
     if "init" in params:
         return params, None
-    radius, measured = folder_radius(paths)
+    radius, measured = folder_radius(paths, images=images)
     if radius is None or radius >= SMALL_RADIUS:
         return params, None
     params["init"] = SMALL_START

@@ -9,6 +9,7 @@ and what a user running the CLI with its defaults gets and is told.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,3 +110,17 @@ def test_the_cli_tells_and_records_the_start_a_folder_of_small_galaxies_got(tmp_
     said = capsys.readouterr()
     assert "small in their frames" not in said.out + said.err
     assert "input-consensus" not in (tmp_path / "large.json").read_text()
+
+
+@pytest.mark.slow
+def test_a_dec_run_reads_the_folder_sample_once_for_both_rules(tmp_path, monkeypatch):
+    import core.images.io as io
+    from core.pipeline import PipelineConfig, run_pipeline
+
+    folder = framed_folder(tmp_path, 2.5)
+    reads: list[Path] = []
+    real = io.thumbnail
+    monkeypatch.setattr(io, "thumbnail", lambda path, size=128: reads.append(Path(path)) or real(path, size))
+    result = run_pipeline(folder, PipelineConfig(dec_params={"max_epochs": 2.0}))  # model "auto", method dec
+    assert result.start_note and result.model == "galaxy_duo"  # both rules ran, on colour small galaxies
+    assert len(reads) == len(set(reads)) == 12  # each sampled image read once, not once per rule
