@@ -85,3 +85,51 @@ def test_the_benchmark_refuses_a_method_it_does_not_know():
 
     with pytest.raises(SystemExit):
         bench.main(["--methods", "probe,nosuch", "--sets", "kaggle"])
+
+
+def test_jwst_like_is_one_grey_band_of_the_reddest_plane_small_and_fainter():
+    img = galaxy(192)
+    rng = np.random.default_rng(1)
+    out = bench.CONDITIONS["size 1/3 + i + half S/N"][0](img, rng)
+    small_i = bench.CONDITIONS["size 1/3"][0](img, np.random.default_rng(1))[..., 0]
+    assert out.shape == img.shape
+    assert (out[..., 0] == out[..., 1]).all() and (out[..., 1] == out[..., 2]).all()  # one band, grey
+    centre = out[96, 96, 0].astype(float)
+    assert abs(centre - 90.0) < 25  # the disc's value in the i plane (OpenCV plane 0), not r's 160 or g's 220
+    assert (out[..., 0] > 75).sum() < (img[..., 0] > 75).sum() / 4  # shrunk
+    assert out[:30, :30, 0].astype(float).std() > 1.6 * small_i[:30, :30].astype(float).std()  # sky noise doubled
+
+
+def test_auto_model_is_the_products_choice_for_each_written_folder(tmp_path, monkeypatch, capsys):
+    """``--model auto`` runs the model the product would pick: galaxy_trio for a one-band condition, the
+    default for colour images, on the very same written images as a named model."""
+    folder = tmp_path / "set"
+    folder.mkdir()
+    truth = {}
+    import cv2
+
+    for i in range(12):
+        img = galaxy(64)
+        if i % 2:
+            img = cv2.GaussianBlur(img, (0, 0), 4)
+        cv2.imwrite(str(folder / f"g{i}.png"), img)
+        truth[f"g{i}"] = "spiral" if i % 2 else "elliptical"
+    monkeypatch.setattr(bench, "set_paths", lambda name: (sorted(folder.glob("*.png")), truth))
+    monkeypatch.setitem(bench.SETS, "fake", (folder, folder / "g0.png"))
+    assert bench.main(["--sets", "fake", "--conditions", "as is,band r", "--methods", "kmeans",
+                       "--model", "auto,galaxy_duo", "--plot", str(tmp_path / "r.png")]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| fake (12) |")]
+    assert "| as is | auto: galaxy_duo |" in rows[0] and "| as is | galaxy_duo |" in rows[1]
+    assert "| band r | auto: galaxy_trio |" in rows[2] and "| band r | galaxy_duo |" in rows[3]
+    assert "| fake | auto | kmeans |" in out  # the summary keeps "auto" as one model
+
+
+def test_summary_without_a_clean_run_judges_the_floors_and_says_the_gap_is_unknown():
+    scores = {("hsc", "size 1/3", "auto", "kmeans"): (0.90, 0.55), ("hsc", "band r", "auto", "kmeans"): (0.89, 0.52),
+              ("hsc", "size 1/3", "auto", "probe"): (0.85, float("nan"))}
+    lines = bench.summary(scores, ["auto"], ["probe", "kmeans"])
+    assert "nan" not in "\n".join(lines)
+    rows = {line.split("|")[3].strip(): line for line in lines[2:]}
+    assert "| not run | 0.890 (0.520), band r | - | floors met; gap unknown |" in rows["kmeans"]
+    assert "| not run | 0.850, size 1/3 | - | no (floors) |" in rows["probe"]
