@@ -3,7 +3,7 @@
 One command::
 
     .venv/bin/python benchmarks/robustness.py [--sets kaggle,hsc,sdss] [--conditions all|NAME,...]
-        [--methods probe,kmeans,default] [--model galaxy_cnn[,galaxy_cnn2,galaxy_duo]] [--plot robustness.png]
+        [--methods probe,kmeans,default] [--model galaxy_cnn[,galaxy_cnn2,galaxy_duo,auto]] [--plot robustness.png]
 
 Each set's images are rewritten under the conditions real folders bring, into a
 temporary folder, and go through the product's own input path
@@ -34,7 +34,8 @@ framing rule, the mixture on 2 axes, whatever the folder).  DEC starts as the pr
 the written folder (``core.features.framing``: galaxies small in their frames get
 the consensus start; the row says "consensus start" then), and ``--seeds 0,1,2``
 averages each clustering over several seeds.  Several ``--model`` names are
-measured on the same written images in the same run, one row each, and a summary
+measured on the same written images in the same run, one row each (``auto``: the
+model the product picks for each written folder, ``core.features.bands``), and a summary
 per set and model closes the table: the clean figure, the worst condition and the
 gap between them (issue 24's goal: probe >= 0.92, the 0-label run >= 0.88 / ARI
 >= 0.50, the worst within 0.03 of clean).  Prints Markdown and writes a bar chart
@@ -61,7 +62,13 @@ from benchmarks.evaluate import supervised_probe  # noqa: E402
 from core.clustering.methods import CLUSTER_METHODS, DEFAULT_METHOD, cluster_features  # noqa: E402
 from core.clustering.metrics import evaluate  # noqa: E402
 from core.features.bands import AUTO, choose_model  # noqa: E402
-from core.features.extract import DEFAULT_MODEL, extract_features, load_model  # noqa: E402
+from core.features.extract import (  # noqa: E402
+    DEFAULT_MODEL,
+    FEATURE_MODELS,
+    FeatureModel,
+    extract_features,
+    load_model,
+)
 from core.features.framing import choose_start  # noqa: E402
 from core.images.preprocess import Preprocessing  # noqa: E402
 
@@ -234,7 +241,10 @@ def main(argv: list[str] | None = None) -> int:
         if m != "probe" and method_name(m) not in CLUSTER_METHODS.names():
             parser.error(f"unknown method {m!r}")
     names = args.model.split(",")
-    loaded: dict[str, object] = {}  # each model loaded once; "auto" resolves per written folder
+    for n in names:
+        if n != AUTO and n not in FEATURE_MODELS.names():
+            parser.error(f"unknown model {n!r} (registered: {', '.join(FEATURE_MODELS.names())}, or {AUTO})")
+    loaded: dict[str, FeatureModel] = {}  # each model loaded once; "auto" resolves per written folder
     table = [f"| set | condition | model | {' | '.join('probe bal.' if m == 'probe' else f'{m} bal. / ARI' for m in methods)} |",
              "|---|---|---|" + "---|" * len(methods)]
     rows: list[tuple[str, str, str, float]] = []

@@ -133,3 +133,11 @@ def test_summary_without_a_clean_run_judges_the_floors_and_says_the_gap_is_unkno
     rows = {line.split("|")[3].strip(): line for line in lines[2:]}
     assert "| not run | 0.890 (0.520), band r | - | floors met; gap unknown |" in rows["kmeans"]
     assert "| not run | 0.850, size 1/3 | - | no (floors) |" in rows["probe"]
+
+
+def test_the_benchmark_refuses_a_model_it_does_not_know_before_any_work(monkeypatch):
+    import pytest
+
+    monkeypatch.setattr(bench, "set_paths", lambda name: pytest.fail("images read before the model was checked"))
+    with pytest.raises(SystemExit):
+        bench.main(["--model", "auto,nosuch", "--sets", "kaggle", "--methods", "probe"])
