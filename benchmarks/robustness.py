@@ -61,7 +61,7 @@ from benchmarks.dec_stability import SETS, set_paths  # noqa: E402
 from benchmarks.evaluate import supervised_probe  # noqa: E402
 from core.clustering.methods import CLUSTER_METHODS, DEFAULT_METHOD, cluster_features  # noqa: E402
 from core.clustering.metrics import evaluate  # noqa: E402
-from core.features.bands import AUTO, choose_model  # noqa: E402
+from core.features.bands import AUTO, choose_model, sample_images  # noqa: E402
 from core.features.extract import (  # noqa: E402
     DEFAULT_MODEL,
     FEATURE_MODELS,
@@ -262,9 +262,10 @@ def main(argv: list[str] | None = None) -> int:
                 for p in paths:
                     img = cv2.imread(str(p), cv2.IMREAD_COLOR)
                     written.append(write(img if transform is None else transform(img, rng), Path(tmp) / p.stem, suffix))
-                dec_params, start_note = choose_start({}, written)  # the start the product gives this folder
+                sample = sample_images(written)  # what the folder's two rules look at, read once as the pipeline does
+                dec_params, start_note = choose_start({}, written, images=sample)  # the start the product gives it
                 for model_name in names:  # every model on the very same images
-                    chosen, _ = choose_model(model_name, written)  # "auto": the product's choice for this folder
+                    chosen, _ = choose_model(model_name, written, images=sample)  # "auto": the product's choice
                     if chosen not in loaded:
                         loaded[chosen] = load_model(chosen, use_gpu=False)
                     model = loaded[chosen]

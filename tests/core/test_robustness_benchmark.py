@@ -116,8 +116,16 @@ def test_auto_model_is_the_products_choice_for_each_written_folder(tmp_path, mon
         truth[f"g{i}"] = "spiral" if i % 2 else "elliptical"
     monkeypatch.setattr(bench, "set_paths", lambda name: (sorted(folder.glob("*.png")), truth))
     monkeypatch.setitem(bench.SETS, "fake", (folder, folder / "g0.png"))
+    import core.images.io as io
+    from core.features.bands import sample_paths
+
+    reads = []
+    thumbnail = io.thumbnail
+    monkeypatch.setattr(io, "thumbnail", lambda path, *a, **k: reads.append(path) or thumbnail(path, *a, **k))
     assert bench.main(["--sets", "fake", "--conditions", "as is,band r", "--methods", "kmeans",
                        "--model", "auto,galaxy_duo", "--plot", str(tmp_path / "r.png")]) == 0
+    # the rules' sample is read once per written folder, not once per rule and model
+    assert len(reads) == 2 * len(sample_paths(sorted(folder.glob("*.png"))))
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| fake (12) |")]
     assert "| as is | auto: galaxy_duo |" in rows[0] and "| as is | galaxy_duo |" in rows[1]
