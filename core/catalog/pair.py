@@ -9,12 +9,13 @@ keeps a small journal:
    catalogue's path (so the one-line message blames the full disk, not the
    project store);
 2. the journal ``.<catalogue name>.export-journal`` (which temporary file goes
-   where, and the catalogue's SHA-256) is written atomically and fsynced;
+   where, and the catalogue's SHA-256) is written atomically (staged as
+   ``<journal>.<pid>``, fsynced, renamed) and fsynced;
 3. the sidecar, then the catalogue, are renamed into place, the folder is
    fsynced, and the journal removed.
 
-A kill before step 2 leaves the previous pair untouched (and temporary files
-that the next export removes); a kill during step 3 leaves the journal, and
+A kill before step 2's rename leaves the previous pair untouched (and temporary
+files, the staged journal among them, that the next export removes); a kill during step 3 leaves the journal, and
 :func:`recover_export` (run first by every export) finishes the renames. The
 sidecar names the catalogue's SHA-256 (``catalogue.sha256``), so a reader can
 check that the two belong together (:func:`sidecar_matches`).
@@ -74,15 +75,31 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _staged_journal(path: Path, pid: int) -> Path:
+    """The journal as :func:`write_pair` stages it before its atomic rename: ``<journal>.<pid>``."""
+    journal = _journal(path)
+    return journal.with_name(f"{journal.name}.{pid}")
+
+
 def _stale_temps(path: Path) -> list[Path]:
-    """Temporary files of exports to ``path`` (or its sidecar) whose process is gone."""
+    """Temporary files of exports to ``path`` (or its sidecar) whose process is gone.
+
+    Also a staged journal (:func:`_staged_journal`) whose export was killed before
+    renaming it: that export never committed, so its journal is dropped with its
+    temporary files and the previous pair stands.
+    """
     out = []
+    staged = _journal(path).name + "."
     names = {path.name, path.with_suffix(".json").name}
     try:
         entries = list(path.parent.iterdir())
     except OSError:
         return out
     for entry in entries:
+        pid = entry.name[len(staged):] if entry.name.startswith(staged) else ""
+        if pid.isdigit() and not _alive(int(pid)):
+            out.append(entry)
+            continue
         for name in names:
             # .tmp-: atomic_write_text's own temporary file, also inside an export's (..<name>.export-).
             for marker in (f".{name}.export-", f".{name}.tmp-", f"..{name}.export-"):
@@ -150,12 +167,12 @@ def write_pair(path: str | os.PathLike[str], write_catalogue: Callable[[Path], o
         _fsync_file(tmp_cat)
         digest = hashlib.sha256(tmp_cat.read_bytes()).hexdigest()
         _write_synced(tmp_side, sidecar(digest))
-        staged = journal.with_name(journal.name + f".{os.getpid()}")
+        staged = _staged_journal(path, os.getpid())
         _write_synced(staged, json.dumps({"catalogue": tmp_cat.name, "sidecar": tmp_side.name, "sha256": digest}))
         os.replace(staged, journal)
         _fsync_dir(path.parent)
     except BaseException as exc:
-        for tmp in (tmp_cat, tmp_side, journal.with_name(journal.name + f".{os.getpid()}")):
+        for tmp in (tmp_cat, tmp_side, _staged_journal(path, os.getpid())):
             tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError) and exc.errno is not None:
             # Name the catalogue: a full disk there is not the project store's fault.

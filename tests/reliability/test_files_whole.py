@@ -175,7 +175,8 @@ def test_a_killed_export_leaves_temporary_files_that_the_next_one_removes(folder
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()  # a process id that is no longer running
     for name in (f".c.csv.export-{dead.pid}-0a0b0c0d", f".c.json.export-{dead.pid}-0a0b0c0d",
-                 f"..c.csv.export-{dead.pid}-0a0b0c0d.tmp-{dead.pid}"):
+                 f"..c.csv.export-{dead.pid}-0a0b0c0d.tmp-{dead.pid}",
+                 f".c.csv.export-journal.{dead.pid}"):  # a journal staged, killed before its rename
         (out_dir / name).write_text("half")
     assert _cluster(folder, out, 3) == 0
     assert _temps(out_dir) == [] and sidecar_matches(out)
