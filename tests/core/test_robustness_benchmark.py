@@ -149,3 +149,45 @@ def test_the_benchmark_refuses_a_model_it_does_not_know_before_any_work(monkeypa
     monkeypatch.setattr(bench, "set_paths", lambda name: pytest.fail("images read before the model was checked"))
     with pytest.raises(SystemExit):
         bench.main(["--model", "auto,nosuch", "--sets", "kaggle", "--methods", "probe"])
+
+
+def test_default_against_kmeans_counts_the_cells_and_names_the_spreads_over_the_goal():
+    """Issue 24's goals for the default method: no lower than k-means (ties within 0.005) and a 5-seed spread of
+    at most 0.02, per set and model, with the conditions that miss named."""
+    scores = {("hsc", "as is", "auto", "kmeans"): (0.90, 0.55), ("hsc", "as is", "auto", "default"): (0.92, 0.60),
+              ("hsc", "size 1/2", "auto", "kmeans"): (0.89, 0.60), ("hsc", "size 1/2", "auto", "default"): (0.87, 0.597),
+              ("hsc", "band r", "auto", "kmeans"): (0.90, 0.60), ("hsc", "band r", "auto", "default"): (0.897, 0.58)}
+    spreads = {("hsc", "as is", "auto", "default"): (0.004, 0.009), ("hsc", "size 1/2", "auto", "default"): (0.010, 0.031),
+               ("hsc", "band r", "auto", "default"): (0.002, 0.015)}
+    lines = bench.default_against_kmeans(scores, spreads, ["auto"])
+    assert len(lines) == 3
+    row = [c.strip() for c in lines[2].split("|")[1:-1]]
+    assert row[:2] == ["hsc", "auto"]
+    assert row[2] == "2 of 3 (short: size 1/2)"  # 0.87 < 0.89 - 0.005; 0.897 is a tie with 0.90
+    assert row[3] == "2 of 3 (short: band r)"  # 0.597 ties 0.60; 0.58 is short
+    assert row[4] == "0.010 / 0.031, size 1/2"
+    assert row[5] == "no: 1 of 3 (size 1/2)"
+    one_seed = bench.default_against_kmeans(scores, {}, ["auto"])[2]
+    assert "| one seed | - |" in one_seed
+
+
+def test_several_seeds_give_each_clustering_cell_its_spread(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "set"
+    folder.mkdir()
+    import cv2
+
+    truth = {}
+    for i in range(12):
+        img = galaxy(64)
+        if i % 2:
+            img = cv2.GaussianBlur(img, (0, 0), 4)
+        cv2.imwrite(str(folder / f"g{i}.png"), img)
+        truth[f"g{i}"] = "spiral" if i % 2 else "elliptical"
+    monkeypatch.setattr(bench, "set_paths", lambda name: (sorted(folder.glob("*.png")), truth))
+    monkeypatch.setitem(bench.SETS, "fake", (folder, folder / "g0.png"))
+    assert bench.main(["--sets", "fake", "--conditions", "as is", "--methods", "probe,kmeans", "--seeds", "0,1,2",
+                       "--model", "galaxy_duo", "--plot", str(tmp_path / "r.png")]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("| fake (12) | as is |"))
+    assert row.count("(spread ") == 1  # the k-means cell, not the probe's
+    assert "default >= k-means" not in out  # the default method was not run
