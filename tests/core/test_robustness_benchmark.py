@@ -23,6 +23,24 @@ def galaxy(size: int = 96) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def fake_set(tmp_path: Path, monkeypatch) -> Path:
+    """A 12-image set named "fake" (sharp discs "elliptical", blurred ones "spiral") the benchmark reads as its own."""
+    import cv2
+
+    folder = tmp_path / "set"
+    folder.mkdir()
+    truth = {}
+    for i in range(12):
+        img = galaxy(64)
+        if i % 2:
+            img = cv2.GaussianBlur(img, (0, 0), 4)
+        cv2.imwrite(str(folder / f"g{i}.png"), img)
+        truth[f"g{i}"] = "spiral" if i % 2 else "elliptical"
+    monkeypatch.setattr(bench, "set_paths", lambda name: (sorted(folder.glob("*.png")), truth))
+    monkeypatch.setitem(bench.SETS, "fake", (folder, folder / "g0.png"))
+    return folder
+
+
 def test_shrink_keeps_the_frame_and_fills_it_with_the_border_sky_not_black():
     img = galaxy()
     out = bench.CONDITIONS["size 1/3"][0](img, np.random.default_rng(1))
@@ -103,19 +121,7 @@ def test_jwst_like_is_one_grey_band_of_the_reddest_plane_small_and_fainter():
 def test_auto_model_is_the_products_choice_for_each_written_folder(tmp_path, monkeypatch, capsys):
     """``--model auto`` runs the model the product would pick: galaxy_trio for a one-band condition, the
     default for colour images, on the very same written images as a named model."""
-    folder = tmp_path / "set"
-    folder.mkdir()
-    truth = {}
-    import cv2
-
-    for i in range(12):
-        img = galaxy(64)
-        if i % 2:
-            img = cv2.GaussianBlur(img, (0, 0), 4)
-        cv2.imwrite(str(folder / f"g{i}.png"), img)
-        truth[f"g{i}"] = "spiral" if i % 2 else "elliptical"
-    monkeypatch.setattr(bench, "set_paths", lambda name: (sorted(folder.glob("*.png")), truth))
-    monkeypatch.setitem(bench.SETS, "fake", (folder, folder / "g0.png"))
+    folder = fake_set(tmp_path, monkeypatch)
     import core.images.io as io
     from core.features.bands import sample_paths
 
@@ -172,19 +178,7 @@ def test_default_against_kmeans_counts_the_cells_and_names_the_spreads_over_the_
 
 
 def test_several_seeds_give_each_clustering_cell_its_spread(tmp_path, monkeypatch, capsys):
-    folder = tmp_path / "set"
-    folder.mkdir()
-    import cv2
-
-    truth = {}
-    for i in range(12):
-        img = galaxy(64)
-        if i % 2:
-            img = cv2.GaussianBlur(img, (0, 0), 4)
-        cv2.imwrite(str(folder / f"g{i}.png"), img)
-        truth[f"g{i}"] = "spiral" if i % 2 else "elliptical"
-    monkeypatch.setattr(bench, "set_paths", lambda name: (sorted(folder.glob("*.png")), truth))
-    monkeypatch.setitem(bench.SETS, "fake", (folder, folder / "g0.png"))
+    fake_set(tmp_path, monkeypatch)
     assert bench.main(["--sets", "fake", "--conditions", "as is", "--methods", "probe,kmeans", "--seeds", "0,1,2",
                        "--model", "galaxy_duo", "--plot", str(tmp_path / "r.png")]) == 0
     out = capsys.readouterr().out
