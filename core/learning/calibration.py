@@ -62,8 +62,8 @@ This module turns them into the probabilities the catalogue writes:
    figures in ``docs/benchmarks.md``.
 4. **The estimate** (:func:`expected_accuracy`): if the probabilities are
    calibrated, the catalogue's accuracy is the mean of the top probability of
-   the galaxies the user did not label; its interval comes from refitting
-   steps 2-3 on bootstrap resamples of the user's labels.
+   the galaxies the user did not label; its interval refits steps 2-3 on bootstrap resamples
+   of the labels, each with one draw of which galaxies turn out right (:func:`realisation_noise`).
 """
 
 from __future__ import annotations
@@ -448,11 +448,14 @@ def calibrate(head_proba: np.ndarray, oof: np.ndarray, lab_rows: np.ndarray, lab
     some = np.flatnonzero(free)
     some = np.sort(rng.choice(some, 1000, replace=False)) if len(some) > 1000 else some
     boots = []
+    # the accuracy the interval is about is a realisation: which of the unlabelled galaxies turn out right
+    shrink = np.sqrt(len(some) / max(1, int(free.sum())))  # the subsample's realisation noise, scaled to the folder's
     for _ in range(n_boot):
         idx = rng.integers(0, len(lab_y), len(lab_y))
         if len(np.unique(lab_y[idx])) < len(np.unique(lab_y)):
             continue
-        boots.append(expected_accuracy(fit(idx, some)[3]))
+        p_b = fit(idx, some)[3]
+        boots.append(np.add(expected_accuracy(p_b), shrink * np.asarray(realisation_noise(p_b, rng))))
     boots_a = np.array(boots) if boots else np.full((1, 2), np.nan)
     oof_cal = apply_temperature(oof, T, b)  # the user's picks are class-balanced, so is this view
     err, table = reliability(oof_cal.argmax(1) == lab_y, oof_cal.max(1))
@@ -464,6 +467,26 @@ def calibrate(head_proba: np.ndarray, oof: np.ndarray, lab_rows: np.ndarray, lab
     balanced_interval = (min(float(lo[1]), w_bal[0]), max(float(hi[1]), w_bal[1]))
     return Calibrated(proba, prior, T, b, acc, bacc, interval, balanced_interval, oof_cal, err, table, used,
                       decision, prior_t, prior_weight)
+
+
+def realisation_noise(proba: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
+    """One draw of how far the realised accuracy and balanced accuracy fall from their expectation.
+
+    Why: the estimate is the *expected* accuracy of the unlabelled galaxies' labels; what the user
+    finds is one realisation (which galaxies turn out right), scattered around it even when every
+    probability is exact.  Once a large share of a small folder is labelled, the bootstrap over the
+    labels and the Wilson interval no longer hold that scatter (Kaggle's held-out split, 200 answers,
+    428 galaxies left: the interval covered the truth in 2 of 5 seeds).  Returns realised minus
+    expected (accuracy, balanced accuracy), each galaxy's class drawn from its probabilities.
+    """
+    proba = np.asarray(proba, np.float64)
+    if not len(proba):
+        return 0.0, 0.0
+    pred, cum = proba.argmax(1), np.cumsum(proba / proba.sum(1, keepdims=True), axis=1)
+    truth = np.minimum((rng.random((len(proba), 1)) > cum).sum(1), proba.shape[1] - 1)
+    acc, bacc = expected_accuracy(proba)
+    real_bacc = float(np.mean([np.mean(pred[truth == c] == c) for c in np.unique(truth)]))
+    return float(np.mean(pred == truth)) - acc, real_bacc - bacc
 
 
 def wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:

@@ -145,8 +145,9 @@ class RoundResult:
     def estimate_interval(self) -> tuple[float, float]:
         """The 95% interval of the estimated accuracy.
 
-        With a calibrated head: the bootstrap interval over the user's labels
-        (:func:`core.learning.calibration.calibrate`); else the Wilson interval
+        With a calibrated head: the bootstrap interval over the user's labels,
+        each draw with one realisation of which unlabelled galaxies turn out
+        right (:func:`core.learning.calibration.calibrate`); else the Wilson interval
         for the number of labels.  Ten labels measure an accuracy to within
         about +-20 points; the user should see that, not just the point estimate.
         """

@@ -199,3 +199,27 @@ def test_integer_counts_and_match_counts():
     X = rng.normal(size=(40, 2)).astype(np.float32)
     with pytest.raises(ValueError, match="decision rule"):
         calibrated_head(X, np.arange(8), np.arange(8) % 2, 2, decision="nope")
+
+
+def test_the_interval_holds_the_accuracy_the_user_will_find_when_few_galaxies_are_left():
+    """With most of a small folder labelled, the accuracy of the rest is one realisation of few galaxies: its
+    binomial scatter is wider than the uncertainty of the calibration, and the interval must hold it too."""
+    from core.learning.calibration import realisation_noise
+
+    inside = []
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        n = 300
+        y = (rng.random(n) > 0.3).astype(int)
+        X = rng.normal(size=(n, 4)).astype(np.float32)
+        X[:, 0] += 2.0 * y
+        lab = np.sort(rng.choice(n, 240, replace=False))  # 60 galaxies left
+        _, cal = calibrated_head(X, lab, y[lab], 2, decision="accuracy", random_state=seed, prior_weight=0.0)
+        free = np.setdiff1d(np.arange(n), lab)
+        truth = np.mean(cal.proba[free].argmax(1) == y[free])
+        inside.append(cal.interval[0] <= truth <= cal.interval[1])
+    assert np.mean(inside) >= 0.85, np.mean(inside)  # without the realisation: 0.70 (21 of 30)
+    # the noise itself: zero-mean, with the binomial spread of exact probabilities
+    proba = np.tile([[0.9, 0.1]], (60, 1))
+    draws = np.array([realisation_noise(proba, np.random.default_rng(s))[0] for s in range(2000)])
+    assert abs(draws.mean()) < 0.005 and abs(draws.std() - np.sqrt(0.09 / 60)) < 0.005
