@@ -198,6 +198,12 @@ def method_name(m: str) -> str:
     return DEFAULT_METHOD if m == "default" else "dec" if m in FIXED_STARTS else m
 
 
+def cells_of(scores: dict[tuple[str, str, str, str], tuple[float, float]], name: str, model: str,
+             method: str) -> dict[str, tuple[float, float]]:
+    """Condition -> the figures of one set, model and method (``scores`` is keyed by set, condition, model, method)."""
+    return {k[1]: v for k, v in scores.items() if (k[0], k[2], k[3]) == (name, model, method)}
+
+
 def summary(scores: dict[tuple[str, str, str, str], tuple[float, float]], models: list[str], methods: list[str]) -> list[str]:
     """Per set, model and method: the clean figure, the worst condition, their gap, and whether issue 24's goal holds."""
     lines = ["| set | model | method | clean bal. (ARI) | worst bal. (ARI), condition | gap | goal |",
@@ -206,7 +212,7 @@ def summary(scores: dict[tuple[str, str, str, str], tuple[float, float]], models
     for name in sets:
         for model in models:
             for m in methods:
-                cells = {k[1]: v for k, v in scores.items() if (k[0], k[2], k[3]) == (name, model, m)}
+                cells = cells_of(scores, name, model, m)
                 if not cells:
                     continue
                 worst = min(cells, key=lambda c: cells[c][0])
@@ -237,17 +243,17 @@ def default_against_kmeans(scores: dict[tuple[str, str, str, str], tuple[float, 
              "|---|---|---|---|---|---|"]
     for name in dict.fromkeys(k[0] for k in scores):
         for model in models:
-            dec = {k[1]: v for k, v in scores.items() if (k[0], k[2], k[3]) == (name, model, "default")}
+            dec = cells_of(scores, name, model, "default")
             if not dec:
                 continue
-            km = {k[1]: v for k, v in scores.items() if (k[0], k[2], k[3]) == (name, model, "kmeans")}
+            km = cells_of(scores, name, model, "kmeans")
             both = [c for c in dec if c in km]
             cols = []
             for i in (0, 1):
                 short = [c for c in both if dec[c][i] < km[c][i] - 0.005]
                 cols.append(f"{len(both) - len(short)} of {len(both)}" + (f" (short: {', '.join(short)})" if short else "")
                             if both else "k-means not run")
-            spread = {k[1]: v for k, v in spreads.items() if (k[0], k[2], k[3]) == (name, model, "default")}
+            spread = cells_of(spreads, name, model, "default")
             if spread:
                 worst = max(spread, key=lambda c: max(spread[c]))
                 over = [c for c in spread if max(spread[c]) > 0.02]
