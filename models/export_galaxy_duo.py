@@ -48,6 +48,14 @@ single-band folder gets, ``core/features/bands.py``) was made by::
 
     .venv/bin/python models/export_galaxy_duo.py --images 1500 --seed 0 --third galaxy_cnn6 \\
         --name galaxy_trio --out models/galaxy_trio.onnx
+
+``--pooled`` appends, after every part's features, each part's pooled penultimate layer (the global mean of its
+last convolution block, the input of the 64-feature embedding; 128 features a part, view-averaged and standardised
+on the same training images), so the first features stay the duo's.  The candidate galaxy_duo_pools (384
+features; measured and not kept, ``docs/models.md``) was made by::
+
+    .venv/bin/python models/export_galaxy_duo.py --images 1500 --seed 0 --pooled \\
+        --name galaxy_duo_pools --out /tmp/galaxy_duo_pools.onnx
 """
 
 from __future__ import annotations
@@ -112,8 +120,18 @@ def view_slots(parts_spec: Parts) -> list[tuple[int, bool]]:
     return slots
 
 
+def pooled_input(graph) -> tuple[str, int]:  # noqa: ANN001 (an onnx GraphProto)
+    """The name and width of a part's pooled penultimate layer: the input of its embedding's Gemm."""
+    from onnx import numpy_helper
+
+    gemm = next(n for n in graph.node if n.op_type == "Gemm")
+    weight = next(numpy_helper.to_array(i) for i in graph.initializer if i.name == gemm.input[1])
+    trans_b = any(a.name == "transB" and a.i for a in gemm.attribute)
+    return gemm.input[0], int(weight.shape[1] if trans_b else weight.shape[0])
+
+
 def compose(stats: list[tuple[np.ndarray, np.ndarray]] | None, meta: dict[str, str], out: Path = OUT,
-            parts_spec: Parts = PARTS, name: str = NAME) -> None:
+            parts_spec: Parts = PARTS, name: str = NAME, pooled: bool = False) -> None:
     """Write one ONNX graph that runs every part on its slices of the input and concatenates the standardised features.
 
     A part's views are stacked along the batch axis, so its network runs once
@@ -121,6 +139,9 @@ def compose(stats: list[tuple[np.ndarray, np.ndarray]] | None, meta: dict[str, s
     ``stats=None`` writes the graph unstandardised (mean 0, spread 1): the file
     :func:`main` measures the standardisation with.  ``parts_spec`` and
     ``name``: the networks and the file's name (default galaxy_duo's).
+    ``pooled``: after every part's features, each part's pooled penultimate
+    layer (:func:`pooled_input`), view-averaged and standardised the same way
+    (``stats`` then holds the embeddings' constants, then the pooled blocks').
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -128,7 +149,7 @@ def compose(stats: list[tuple[np.ndarray, np.ndarray]] | None, meta: dict[str, s
     duo_name = name
     parts = [onnx.load(str(HERE / f"{name}.onnx")) for name, _ in parts_spec]
     size = max(int(view["size"]) for _, views in parts_spec for view in views)
-    nodes, inits, tails = [], [], []
+    nodes, inits, tails, pools = [], [], [], []
     inputs: dict[int, str] = {}  # first channel of a view set -> the input of the part that slices it
     for k, ((name, views), model, (channel, shared)) in enumerate(zip(parts_spec, parts, view_slots(parts_spec))):
         graph = onnx.compose.add_prefix(model, f"{name}/").graph
@@ -158,6 +179,21 @@ def compose(stats: list[tuple[np.ndarray, np.ndarray]] | None, meta: dict[str, s
                   helper.make_node("Sub", [f"{name}/mean", f"{name}/train_mean"], [f"{name}/centred"]),
                   helper.make_node("Div", [f"{name}/centred", f"{name}/train_std"], [f"{name}/standardised"])]
         tails.append((f"{name}/standardised", dim))
+        if pooled:
+            pool, width = pooled_input(graph)
+            pools.append((f"{name}/pool", pool, width, len(views)))
+    for k, (pre, pool, width, n_views) in enumerate(pools):
+        mean, std = (stats[len(tails) + k] if stats is not None
+                     else (np.zeros(width, np.float32), np.ones(width, np.float32)))
+        inits += [numpy_helper.from_array(np.array([n_views, -1, width], np.int64), f"{pre}/by_view"),
+                  numpy_helper.from_array(mean.astype(np.float32), f"{pre}/train_mean"),
+                  numpy_helper.from_array(std.astype(np.float32), f"{pre}/train_std")]
+        nodes += [helper.make_node("Flatten", [pool], [f"{pre}/flat"], axis=1),
+                  helper.make_node("Reshape", [f"{pre}/flat", f"{pre}/by_view"], [f"{pre}/per_view"]),
+                  helper.make_node("ReduceMean", [f"{pre}/per_view"], [f"{pre}/mean"], axes=[0], keepdims=0),
+                  helper.make_node("Sub", [f"{pre}/mean", f"{pre}/train_mean"], [f"{pre}/centred"]),
+                  helper.make_node("Div", [f"{pre}/centred", f"{pre}/train_std"], [f"{pre}/standardised"])]
+    tails += [(f"{pre}/standardised", width) for pre, _, width, _ in pools]
     nodes.append(helper.make_node("Concat", [t for t, _ in tails], ["features"], axis=1))
     graph = helper.make_graph(
         nodes, duo_name,
@@ -174,32 +210,37 @@ def compose(stats: list[tuple[np.ndarray, np.ndarray]] | None, meta: dict[str, s
     onnx.save(model, str(out))
 
 
-def part_stats(paths: list[Path], raw: Path, parts_spec: Parts = PARTS) -> list[tuple[np.ndarray, np.ndarray]]:
+def part_stats(paths: list[Path], raw: Path, parts_spec: Parts = PARTS,
+               pooled: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
     """Mean and standard deviation of each part's (view-averaged) features on ``paths``, read through the
-    unstandardised duo ``raw`` and the product's input path (0.5 crop)."""
+    unstandardised duo ``raw`` and the product's input path (0.5 crop); with ``pooled``, the pooled blocks' too."""
     from core.features.extract import FeatureModel, extract_features
     from core.images.preprocess import Preprocessing
 
     feats = extract_features(paths, FeatureModel(NAME, use_gpu=False, path=raw), Preprocessing(),
                              batch_size=64).features.astype(np.float64)
     stats, start = [], 0
-    for dim in part_dims(parts_spec):
+    for dim in part_dims(parts_spec, pooled):
         block = feats[:, start : start + dim]
         stats.append((block.mean(0).astype(np.float32), (block.std(0) + 1e-6).astype(np.float32)))
         start += dim
     return stats
 
 
-def part_dims(parts_spec: Parts = PARTS) -> list[int]:
-    """Each part's number of features."""
+def part_dims(parts_spec: Parts = PARTS, pooled: bool = False) -> list[int]:
+    """Each part's number of features (then, with ``pooled``, each part's pooled width)."""
+    import onnx
     import onnxruntime as ort
 
-    return [int(ort.InferenceSession(str(HERE / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+    dims = [int(ort.InferenceSession(str(HERE / f"{name}.onnx"), providers=["CPUExecutionProvider"])
                 .get_outputs()[0].shape[1]) for name, _ in parts_spec]
+    return dims + ([pooled_input(onnx.load(str(HERE / f"{name}.onnx")).graph)[1] for name, _ in parts_spec]
+                   if pooled else [])
 
 
-def check(out: Path, seed: int = 0, parts_spec: Parts = PARTS) -> float:
-    """Max |duo - (each part on each of its views, averaged, standardised)| on random inputs."""
+def check(out: Path, seed: int = 0, parts_spec: Parts = PARTS, pooled: bool = False) -> float:
+    """Max |duo - (each part on each of its views, averaged, standardised)| on random inputs (with ``pooled``, each
+    part's pooled layer read from the part's own file too)."""
     import onnx
     import onnxruntime as ort
 
@@ -208,17 +249,24 @@ def check(out: Path, seed: int = 0, parts_spec: Parts = PARTS) -> float:
     inits = {i.name: onnx.numpy_helper.to_array(i) for i in proto.graph.initializer}
     x = np.random.default_rng(seed).random((4, input_channels(parts_spec), size, size), dtype=np.float32)
     got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
-    want = []
+    want, pools = [], []
     for (name, views), (channel, _) in zip(parts_spec, view_slots(parts_spec)):
-        part = ort.InferenceSession(str(HERE / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+        model = onnx.load(str(HERE / f"{name}.onnx"))
+        if pooled:  # the part's pooled layer as a second output
+            pool, width = pooled_input(model.graph)
+            model.graph.output.append(onnx.helper.make_tensor_value_info(pool, onnx.TensorProto.FLOAT, None))
+        part = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
         runs = []
         for view in views:
             a, side = (size - int(view["size"])) // 2, int(view["size"])
             runs.append(part.run(None, {"input": np.ascontiguousarray(x[:, channel : channel + 3, a : a + side,
-                                                                         a : a + side])})[0])
+                                                                         a : a + side])}))
             channel += 3
-        want.append((np.mean(runs, axis=0) - inits[f"{name}/train_mean"]) / inits[f"{name}/train_std"])
-    return float(np.abs(got - np.hstack(want)).max())
+        want.append((np.mean([r[0] for r in runs], axis=0) - inits[f"{name}/train_mean"]) / inits[f"{name}/train_std"])
+        if pooled:
+            mean_pool = np.mean([r[1].reshape(len(x), width) for r in runs], axis=0)
+            pools.append((mean_pool - inits[f"{name}/pool/train_mean"]) / inits[f"{name}/pool/train_std"])
+    return float(np.abs(got - np.hstack(want + pools)).max())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--third", default=None,
                         help="a third network of the second's kind on the second's views (galaxy_trio: galaxy_cnn6)")
     parser.add_argument("--name", default=NAME, help="the composed model's name (its metadata)")
+    parser.add_argument("--pooled", action="store_true",
+                        help="append each part's pooled penultimate layer (128 features a part) after the features")
     args = parser.parse_args(argv)
     spec = parts_with(args.second, args.third)
     labels = v1.load_labels(args.data / "labels.csv")
@@ -239,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(args.seed)
     paths = [paths[i] for i in np.sort(rng.choice(len(paths), min(args.images, len(paths)), replace=False))]
     parts = ", ".join(f"{name}.onnx (sha256 {file_sha256(HERE / f'{name}.onnx')[:12]})" for name, _ in spec)
-    extra = ("" if args.second == PARTS[1][0] else f" --second {args.second}") + (f" --third {args.third}" if args.third else "")
+    extra = (("" if args.second == PARTS[1][0] else f" --second {args.second}")
+             + (f" --third {args.third}" if args.third else "") + (" --pooled" if args.pooled else ""))
     meta = {
         "galaxy_sorter.source": (f"composed by models/export_galaxy_duo.py --images {args.images} --seed {args.seed}{extra} "
                                  f"from {parts}; standardised on {len(paths)} Galaxy Zoo Kaggle images (train "
@@ -252,10 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / f"{args.name}.onnx"
-        compose(None, meta, raw, spec, args.name)
-        stats = part_stats(paths, raw, spec)
-    compose(stats, meta, args.out, spec, args.name)
-    err = check(args.out, parts_spec=spec)
+        compose(None, meta, raw, spec, args.name, args.pooled)
+        stats = part_stats(paths, raw, spec, args.pooled)
+    compose(stats, meta, args.out, spec, args.name, args.pooled)
+    err = check(args.out, parts_spec=spec, pooled=args.pooled)
     print(f"wrote {args.out} ({args.out.stat().st_size / 2**20:.1f} MB; max |duo - parts| = {err:.1e})")
     return 0
 

@@ -141,3 +141,23 @@ def test_the_cli_without_model_uses_galaxy_duo(sample_folder, tmp_path, capsys):
                  "--cpu"]) == 0, capsys.readouterr()
     side = json.loads(out.with_suffix(".json").read_text())
     assert side["model"]["name"] == "galaxy_duo"
+
+
+def test_pooled_appends_each_parts_pooled_layer_after_the_duos_own_features(tmp_path):
+    """``export_galaxy_duo.py --pooled`` (the galaxy_duo_pools candidate of docs/models.md): the first 128 features
+    are the duo's unchanged, then galaxy_cnn's and galaxy_cnn2's pooled penultimate layers (the input of each
+    embedding), view-averaged; ``check`` reads them from each part's own file."""
+    import onnxruntime as ort
+
+    plain, pooled = tmp_path / "duo.onnx", tmp_path / "pools.onnx"
+    duo.compose(None, {}, plain)
+    duo.compose(None, {}, pooled, pooled=True)
+    assert duo.part_dims(pooled=True) == [64, 64, 128, 128]
+    x = np.random.default_rng(0).random((3, 12, 64, 64), dtype=np.float32)
+    a = ort.InferenceSession(str(plain), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    b = ort.InferenceSession(str(pooled), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    assert a.shape == (3, 128) and b.shape == (3, 384)
+    np.testing.assert_array_equal(b[:, :128], a)
+    assert (b[:, 128:] >= 0).all() and b[:, 128:].std() > 0  # means of ReLU maps, unstandardised here
+    assert duo.check(pooled, pooled=True) < 1e-5
+    assert duo.check(plain) < 1e-5
