@@ -265,6 +265,11 @@ def default_against_kmeans(scores: dict[tuple[str, str, str, str], tuple[float, 
     return lines
 
 
+def is_candidate(name: str) -> bool:
+    """Whether ``--model`` names a model file (a candidate measured before it is registered) rather than a model."""
+    return name.endswith(".onnx") and Path(name).is_file()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="kaggle,hsc,sdss")
@@ -272,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", default="probe,kmeans,default",
                         help="probe, default, or clustering methods (kmeans, dec, ...)")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="one feature model or several, comma-separated; "
-                        "'auto' is the product's choice for each written folder (core.features.bands)")
+                        "'auto' is the product's choice for each written folder (core.features.bands); a path "
+                        "ending in .onnx measures a candidate file without registering it")
     parser.add_argument("--plot", type=Path, default=Path("robustness.png"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", default="", help="comma-separated seeds, each clustering's mean over them "
@@ -286,8 +292,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown method {m!r}")
     names = args.model.split(",")
     for n in names:
-        if n != AUTO and n not in FEATURE_MODELS.names():
-            parser.error(f"unknown model {n!r} (registered: {', '.join(FEATURE_MODELS.names())}, or {AUTO})")
+        if n != AUTO and n not in FEATURE_MODELS.names() and not is_candidate(n):
+            parser.error(f"unknown model {n!r} (registered: {', '.join(FEATURE_MODELS.names())}, or {AUTO}, "
+                         "or the path of an .onnx file)")
     loaded: dict[str, FeatureModel] = {}  # each model loaded once; "auto" resolves per written folder
     table = [f"| set | condition | model | {' | '.join('probe bal.' if m == 'probe' else f'{m} bal. / ARI' for m in methods)} |",
              "|---|---|---|" + "---|" * len(methods)]
@@ -312,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
                 for model_name in names:  # every model on the very same images
                     chosen, _ = choose_model(model_name, written, images=sample)  # "auto": the product's choice
                     if chosen not in loaded:
-                        loaded[chosen] = load_model(chosen, use_gpu=False)
+                        loaded[chosen] = (FeatureModel(Path(chosen).stem, use_gpu=False, path=Path(chosen))
+                                          if is_candidate(chosen) else load_model(chosen, use_gpu=False))
                     model = loaded[chosen]
                     shown = f"auto: {chosen}" if model_name == AUTO else chosen
                     t = time.perf_counter()

@@ -185,3 +185,21 @@ def test_several_seeds_give_each_clustering_cell_its_spread(tmp_path, monkeypatc
     row = next(line for line in out.splitlines() if line.startswith("| fake (12) | as is |"))
     assert row.count("(spread ") == 1  # the k-means cell, not the probe's
     assert "default >= k-means" not in out  # the default method was not run
+
+
+def test_a_candidate_model_file_is_measured_like_the_registered_model_it_holds(tmp_path, monkeypatch, capsys):
+    """``--model path.onnx`` measures a file before it is registered; the registered galaxy_cnn's own file gives the
+    registered model's figures, on the very same written images. A name that is neither a model nor a file is
+    still refused."""
+    import pytest
+
+    fake_set(tmp_path, monkeypatch)
+    candidate = tmp_path / "candidate.onnx"
+    candidate.write_bytes((ROOT / "models" / "galaxy_cnn.onnx").read_bytes())
+    assert bench.main(["--sets", "fake", "--conditions", "as is", "--methods", "kmeans",
+                       "--model", f"galaxy_cnn,{candidate}", "--plot", str(tmp_path / "r.png")]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| fake (12) | as is |")]
+    assert f"| {candidate} |" in rows[1]
+    assert rows[0].split("|")[4] == rows[1].split("|")[4]  # the same k-means cell
+    with pytest.raises(SystemExit):
+        bench.main(["--model", str(tmp_path / "missing.onnx"), "--sets", "fake", "--methods", "probe"])
