@@ -124,7 +124,9 @@ def pooled_input(graph) -> tuple[str, int]:  # noqa: ANN001 (an onnx GraphProto)
     """The name and width of a part's pooled penultimate layer: the input of its embedding's Gemm."""
     from onnx import numpy_helper
 
-    gemm = next(n for n in graph.node if n.op_type == "Gemm")
+    gemm = next((n for n in graph.node if n.op_type == "Gemm"), None)
+    if gemm is None:
+        raise ValueError(f"{graph.name}: no Gemm node, so no embedding whose pooled input --pooled could take")
     weight = next(numpy_helper.to_array(i) for i in graph.initializer if i.name == gemm.input[1])
     trans_b = any(a.name == "transB" and a.i for a in gemm.attribute)
     return gemm.input[0], int(weight.shape[1] if trans_b else weight.shape[0])
@@ -281,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a third network of the second's kind on the second's views (galaxy_trio: galaxy_cnn6)")
     parser.add_argument("--name", default=NAME, help="the composed model's name (its metadata)")
     parser.add_argument("--pooled", action="store_true",
-                        help="append each part's pooled penultimate layer (128 features a part) after the features")
+                        help="append each part's pooled penultimate layer (its width: 128 for galaxy_cnn and "
+                        "galaxy_cnn2) after the features")
     args = parser.parse_args(argv)
     spec = parts_with(args.second, args.third)
     labels = v1.load_labels(args.data / "labels.csv")

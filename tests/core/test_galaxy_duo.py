@@ -161,3 +161,14 @@ def test_pooled_appends_each_parts_pooled_layer_after_the_duos_own_features(tmp_
     assert (b[:, 128:] >= 0).all() and b[:, 128:].std() > 0  # means of ReLU maps, unstandardised here
     assert duo.check(pooled, pooled=True) < 1e-5
     assert duo.check(plain) < 1e-5
+
+
+def test_pooled_refuses_a_part_without_an_embedding_layer():
+    """A network with no Gemm has no pooled input to take: a clear error, not a StopIteration from deep inside."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "no_embedding",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    with pytest.raises(ValueError, match="no Gemm node"):
+        duo.pooled_input(graph)
