@@ -132,6 +132,23 @@ def pooled_input(graph) -> tuple[str, int]:  # noqa: ANN001 (an onnx GraphProto)
     return gemm.input[0], int(weight.shape[1] if trans_b else weight.shape[0])
 
 
+def view_mean_standardised(prefix: str, source: str, n_views: int, mean: np.ndarray,
+                           std: np.ndarray) -> tuple[list, list]:
+    """The initializers and nodes that average ``source`` (views stacked along the batch axis) over its
+    ``n_views`` views and standardise it by ``mean`` and ``std``: ``<prefix>/standardised``, for an
+    embedding's features and for a pooled layer alike."""
+    from onnx import helper, numpy_helper
+
+    inits = [numpy_helper.from_array(np.array([n_views, -1, len(mean)], np.int64), f"{prefix}/by_view"),
+             numpy_helper.from_array(mean.astype(np.float32), f"{prefix}/train_mean"),
+             numpy_helper.from_array(std.astype(np.float32), f"{prefix}/train_std")]
+    nodes = [helper.make_node("Reshape", [source, f"{prefix}/by_view"], [f"{prefix}/per_view"]),
+             helper.make_node("ReduceMean", [f"{prefix}/per_view"], [f"{prefix}/mean"], axes=[0], keepdims=0),
+             helper.make_node("Sub", [f"{prefix}/mean", f"{prefix}/train_mean"], [f"{prefix}/centred"]),
+             helper.make_node("Div", [f"{prefix}/centred", f"{prefix}/train_std"], [f"{prefix}/standardised"])]
+    return inits, nodes
+
+
 def compose(stats: list[tuple[np.ndarray, np.ndarray]] | None, meta: dict[str, str], out: Path = OUT,
             parts_spec: Parts = PARTS, name: str = NAME, pooled: bool = False) -> None:
     """Write one ONNX graph that runs every part on its slices of the input and concatenates the standardised features.
@@ -159,9 +176,8 @@ def compose(stats: list[tuple[np.ndarray, np.ndarray]] | None, meta: dict[str, s
         mean, std = stats[k] if stats is not None else (np.zeros(dim, np.float32), np.ones(dim, np.float32))
         if not shared:
             inits.append(numpy_helper.from_array(np.array([1, 2, 3], np.int64), f"{name}/slice_axes"))
-        inits += [numpy_helper.from_array(np.array([len(views), -1, dim], np.int64), f"{name}/by_view"),
-                  numpy_helper.from_array(mean.astype(np.float32), f"{name}/train_mean"),
-                  numpy_helper.from_array(std.astype(np.float32), f"{name}/train_std")]
+        tail_inits, tail_nodes = view_mean_standardised(name, graph.output[0].name, len(views), mean, std)
+        inits += tail_inits
         if shared:  # the same crops as an earlier part: read its stacked views
             nodes.append(helper.make_node("Identity", [inputs[channel]], [graph.input[0].name]))
         else:
@@ -176,10 +192,7 @@ def compose(stats: list[tuple[np.ndarray, np.ndarray]] | None, meta: dict[str, s
             inputs[channel] = graph.input[0].name
         nodes += list(graph.node)
         inits += list(graph.initializer)
-        nodes += [helper.make_node("Reshape", [graph.output[0].name, f"{name}/by_view"], [f"{name}/per_view"]),
-                  helper.make_node("ReduceMean", [f"{name}/per_view"], [f"{name}/mean"], axes=[0], keepdims=0),
-                  helper.make_node("Sub", [f"{name}/mean", f"{name}/train_mean"], [f"{name}/centred"]),
-                  helper.make_node("Div", [f"{name}/centred", f"{name}/train_std"], [f"{name}/standardised"])]
+        nodes += tail_nodes
         tails.append((f"{name}/standardised", dim))
         if pooled:
             pool, width = pooled_input(graph)
@@ -187,14 +200,9 @@ def compose(stats: list[tuple[np.ndarray, np.ndarray]] | None, meta: dict[str, s
     for k, (pre, pool, width, n_views) in enumerate(pools):
         mean, std = (stats[len(tails) + k] if stats is not None
                      else (np.zeros(width, np.float32), np.ones(width, np.float32)))
-        inits += [numpy_helper.from_array(np.array([n_views, -1, width], np.int64), f"{pre}/by_view"),
-                  numpy_helper.from_array(mean.astype(np.float32), f"{pre}/train_mean"),
-                  numpy_helper.from_array(std.astype(np.float32), f"{pre}/train_std")]
-        nodes += [helper.make_node("Flatten", [pool], [f"{pre}/flat"], axis=1),
-                  helper.make_node("Reshape", [f"{pre}/flat", f"{pre}/by_view"], [f"{pre}/per_view"]),
-                  helper.make_node("ReduceMean", [f"{pre}/per_view"], [f"{pre}/mean"], axes=[0], keepdims=0),
-                  helper.make_node("Sub", [f"{pre}/mean", f"{pre}/train_mean"], [f"{pre}/centred"]),
-                  helper.make_node("Div", [f"{pre}/centred", f"{pre}/train_std"], [f"{pre}/standardised"])]
+        tail_inits, tail_nodes = view_mean_standardised(pre, f"{pre}/flat", n_views, mean, std)
+        inits += tail_inits
+        nodes += [helper.make_node("Flatten", [pool], [f"{pre}/flat"], axis=1), *tail_nodes]
     tails += [(f"{pre}/standardised", width) for pre, _, width, _ in pools]
     nodes.append(helper.make_node("Concat", [t for t, _ in tails], ["features"], axis=1))
     graph = helper.make_graph(
