@@ -75,10 +75,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _staged_prefix(path: Path) -> str:
+    """The name of a staged journal (:func:`_staged_journal`) up to its process id: ``<journal>.``."""
+    return _journal(path).name + "."
+
+
 def _staged_journal(path: Path, pid: int) -> Path:
     """The journal as :func:`write_pair` stages it before its atomic rename: ``<journal>.<pid>``."""
-    journal = _journal(path)
-    return journal.with_name(f"{journal.name}.{pid}")
+    return _journal(path).with_name(f"{_staged_prefix(path)}{pid}")
 
 
 def _stale_temps(path: Path) -> list[Path]:
@@ -89,7 +93,7 @@ def _stale_temps(path: Path) -> list[Path]:
     temporary files and the previous pair stands.
     """
     out = []
-    staged = _journal(path).name + "."
+    staged = _staged_prefix(path)
     names = {path.name, path.with_suffix(".json").name}
     try:
         entries = list(path.parent.iterdir())
