@@ -48,8 +48,10 @@ KMEANS_CANDIDATES = 4
 KMEANS_ROWS = 20_000
 #: PCA axes the ``n_components="consensus"`` mixture chooses among (:func:`consensus_mixture`).
 CONSENSUS_AXES = (2, 3, 4)
-#: Mixture seeds (0, 1, ...) the consensus pools on a folder of at most :data:`KMEANS_ROWS` rows.
+#: Mixture seeds (0, 1, ...) the consensus pools on a folder of at most :data:`CONSENSUS_POOL_ROWS` rows.
 CONSENSUS_SEEDS = 5
+#: Rows up to which the consensus pools :data:`CONSENSUS_SEEDS` seeds (above: one, ``random_state``).
+CONSENSUS_POOL_ROWS = 10_000
 
 
 def kmeans_starts(Z: np.ndarray, k: int, random_state: int = 0) -> list[np.ndarray]:
@@ -190,13 +192,15 @@ def consensus_mixture(
     (``benchmarks/robustness.py``): the 3-axis mixture ended in one of two
     solutions depending on the seed, and DEC's balanced accuracy spread over
     5 seeds was 0.078 (issue 24 asks for 0.02).  So on a folder of at most
-    :data:`KMEANS_ROWS` rows the candidates are the mixtures on every entry of
+    :data:`CONSENSUS_POOL_ROWS` rows the candidates are the mixtures on every entry of
     ``axes`` for the fixed seeds ``0 .. seeds - 1``, and the partition they
     agree on most wins: the start no longer depends on ``random_state`` (DEC's
-    own training still does), at ``seeds`` times the cost (under 3 s at 10,000
-    rows).  On a larger folder one seed, ``random_state``, as before: its
-    mixtures are fitted on every row, and 15 of them would cost minutes at a
-    million.  ``seeds=1`` is the single-seed consensus at any size.
+    own training still does), at 5-7 times the cost: 4.4 s against 0.8 s at
+    771 rows, 7.5 s against 1.1 s at 10,000 (one run each on the quiet 2-core
+    CPU, 128 features).  Above :data:`CONSENSUS_POOL_ROWS` rows, one seed,
+    ``random_state``, as before: 20,000 rows would take 18 s against 3.4 s,
+    and every mixture is fitted on every row.  ``seeds=1`` is the
+    single-seed consensus at any size.
 
     Returns
     -------
@@ -205,7 +209,7 @@ def consensus_mixture(
     """
     from sklearn.metrics import adjusted_rand_score
 
-    pooled = range(seeds) if seeds > 1 and len(X) <= KMEANS_ROWS else (random_state,)
+    pooled = range(seeds) if seeds > 1 and len(X) <= CONSENSUS_POOL_ROWS else (random_state,)
     found = [prior_mixture(X, n_clusters, n_components=d, covariance_type=covariance_type, n_init=n_init,
                            random_state=s) for s in pooled for d in axes]
     agreement = [sum(adjusted_rand_score(a.labels, b.labels) for b in found if b is not a) for a in found]

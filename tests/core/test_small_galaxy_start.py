@@ -69,7 +69,7 @@ def test_the_consensus_start_is_the_same_for_every_seed_when_one_mixture_falls_e
 
     monkeypatch.setattr(prior, "prior_mixture", mixture)
     X = np.zeros((n, 8))
-    # one seed (what a folder above KMEANS_ROWS gets): the start follows the seed, as it did for every folder
+    # one seed (what a folder above CONSENSUS_POOL_ROWS gets): the start follows the seed, as it did for every folder
     single = [prior.consensus_mixture(X, 2, random_state=seed, seeds=1) for seed in range(4)]
     assert [c.n_components for c in single] == [3, 2, 3, 2]
     calls.clear()
@@ -77,7 +77,7 @@ def test_the_consensus_start_is_the_same_for_every_seed_when_one_mixture_falls_e
         chosen = prior.consensus_mixture(X, 2, random_state=seed)
         assert np.array_equal(chosen.labels, b) and chosen.n_components == 3  # 8 of 15 candidates; fewer axes
     assert sorted(set(calls)) == [(d, s) for d in (2, 3, 4) for s in range(prior.CONSENSUS_SEEDS)]
-    assert prior.consensus_mixture(np.zeros((prior.KMEANS_ROWS + 1, 2)), 2, random_state=3).n_components == 2
+    assert prior.consensus_mixture(np.zeros((prior.CONSENSUS_POOL_ROWS + 1, 2)), 2, random_state=3).n_components == 2
 
 
 def test_when_the_split_is_the_strongest_direction_the_consensus_is_the_two_axis_partition():
