@@ -199,8 +199,20 @@ def consensus_mixture(
     771 rows, 7.5 s against 1.1 s at 10,000 (one run each on the quiet 2-core
     CPU, 128 features).  Above :data:`CONSENSUS_POOL_ROWS` rows, one seed,
     ``random_state``, as before: 20,000 rows would take 18 s against 3.4 s,
-    and every mixture is fitted on every row.  ``seeds=1`` is the
-    single-seed consensus at any size.
+    and every mixture is fitted on every row.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    n_clusters : int
+    axes : tuple of int
+        The PCA axes of each candidate mixture (:data:`CONSENSUS_AXES`).
+    covariance_type, n_init :
+        As :func:`prior_mixture`'s.
+    random_state : int
+        The one mixture seed above :data:`CONSENSUS_POOL_ROWS` rows or with ``seeds=1``; unused otherwise.
+    seeds : int
+        Mixture seeds pooled (:data:`CONSENSUS_SEEDS`); 1 is the single-seed consensus at any size.
 
     Returns
     -------
