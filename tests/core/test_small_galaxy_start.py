@@ -96,6 +96,10 @@ def test_dec_with_the_consensus_start_keeps_the_split():
     fitted = DEC(2, init=SMALL_START, random_state=0, max_epochs=2.0, pretrain_epochs=2, finetune_epochs=2).fit(X)
     assert fitted.start_mixture_.n_components in (3, 4)
     assert adjusted_rand_score(y, fitted.labels_) > 0.9
+    # another seed trains another network from the same start (the pooled consensus ignores DEC's seed)
+    other = DEC(2, init=SMALL_START, random_state=3, max_epochs=2.0, pretrain_epochs=2, finetune_epochs=2).fit(X)
+    assert np.array_equal(other.start_mixture_.labels, fitted.start_mixture_.labels)
+    assert adjusted_rand_score(y, other.labels_) > 0.9
 
 
 def test_the_framing_rule_measures_the_folder_and_keeps_what_the_user_set(tmp_path):
