@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -99,8 +100,6 @@ def test_summary_gives_clean_worst_and_gap_per_model_and_judges_the_goal():
 
 
 def test_the_benchmark_refuses_a_method_it_does_not_know():
-    import pytest
-
     with pytest.raises(SystemExit):
         bench.main(["--methods", "probe,nosuch", "--sets", "kaggle"])
 
@@ -150,8 +149,6 @@ def test_summary_without_a_clean_run_judges_the_floors_and_says_the_gap_is_unkno
 
 
 def test_the_benchmark_refuses_a_model_it_does_not_know_before_any_work(monkeypatch):
-    import pytest
-
     monkeypatch.setattr(bench, "set_paths", lambda name: pytest.fail("images read before the model was checked"))
     with pytest.raises(SystemExit):
         bench.main(["--model", "auto,nosuch", "--sets", "kaggle", "--methods", "probe"])
@@ -191,8 +188,6 @@ def test_a_candidate_model_file_is_measured_like_the_registered_model_it_holds(t
     """``--model path.onnx`` measures a file before it is registered; the registered galaxy_cnn's own file gives the
     registered model's figures, on the very same written images. A name that is neither a model nor a file is
     still refused."""
-    import pytest
-
     fake_set(tmp_path, monkeypatch)
     candidate = tmp_path / "candidate.onnx"
     candidate.write_bytes((ROOT / "models" / "galaxy_cnn.onnx").read_bytes())
