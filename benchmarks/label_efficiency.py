@@ -37,7 +37,11 @@ on 10,000 images.  ``--plots DIR`` writes the reliability diagrams and the
 learning curve as PNG (drawn by :mod:`app.widgets.qt_charts`, as the round
 report draws them); ``--tune N`` keeps N images of Kaggle's training split,
 the part settings are chosen on.  DEC is fitted once (seed 0) and cached; the
-seeds vary the picks and rounds.
+seeds vary the picks and rounds.  DEC starts as the app's run would on the
+folder (``--start auto``, :func:`dec_start`: the framing rule of
+:mod:`core.features.framing` on the images the features are of, so a folder of
+galaxies small in their frames gets the consensus start), and the header says
+which start it got.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.evaluate import linear_classifier  # noqa: E402
 from core.catalog.truth import load_truth  # noqa: E402
 from core.clustering.dec import DEC  # noqa: E402
+from core.clustering.sdae import MIXTURE_INITS  # noqa: E402
+from core.features.framing import choose_start  # noqa: E402
 from core.learning.active import soft_from_confidence, suggest  # noqa: E402
 from core.learning.calibration import reliability as ece  # noqa: E402  (ECE and the reliability table)
 from core.learning.finetune import finetune_round  # noqa: E402
@@ -119,7 +125,7 @@ def random_picks(X: np.ndarray, y: np.ndarray, budget: int, seed: int, draws: in
 
 
 def load_features(args: argparse.Namespace, images: Path, truth: dict[str, str], classes: tuple[str, ...]):
-    """Features and labels of the images of the two classes (from ``--features`` or extracted)."""
+    """Features, labels and ids of the images of the two classes (from ``--features`` or extracted)."""
     if args.features:
         data = np.load(args.features)
         ids, X = data["ids"].astype(str), data["features"]
@@ -164,16 +170,60 @@ def load_features(args: argparse.Namespace, images: Path, truth: dict[str, str],
     elif args.set == "kaggle" and "galaxy_cnn" in source and not args.tune:
         print("warning: galaxy_cnn was trained on most of the Kaggle images; pass --heldout to score only the "
               "images it never saw", file=sys.stderr)
-    return np.asarray(X[keep], np.float32), y[keep].astype(str).astype(object), source
+    return np.asarray(X[keep], np.float32), y[keep].astype(str).astype(object), ids[keep], source
 
 
-def fitted_dec(X: np.ndarray, work: Path) -> tuple[Path, float]:
-    """The DEC encoder of seed 0, cached by a hash of the features and of DEC's code; returns its path and fit time.
+def dec_start(choice: str, images: Path, ids: np.ndarray) -> tuple[str, str]:
+    """DEC's start for the folder the features are of, and why: the start the app's run would give it.
 
-    The code is part of the key: a cache keyed on the features alone kept serving the
-    encoder of an older DEC after ``core/clustering`` changed, so a rerun measured the old method.
+    Parameters
+    ----------
+    choice : str
+        ``--start``: "auto" for the app's rule, or one of
+        :data:`core.clustering.sdae.MIXTURE_INITS`, kept as given.
+    images : Path
+        The folder the features were extracted from (``--data`` or the set's own).
+    ids : ndarray of str
+        The ids of the galaxies measured; the rule looks at those images only
+        (with ``--heldout``, the held-out split's).
+
+    Returns
+    -------
+    (init, why)
+        ``init`` for :class:`core.clustering.dec.DEC`; ``why`` one line for the header.
+
+    Notes
+    -----
+    The app measures the folder's framing before DEC (``core.pipeline``,
+    :func:`core.features.framing.choose_start`) and the loop fine-tunes that
+    run's encoder, so a benchmark that always took DEC's default start measured
+    a loop no user of a folder of small galaxies gets.  Without the images (a
+    ``--features`` file from another machine) the rule cannot look, and the
+    default start is used and said.
+    """
+    default = DEC().init
+    if choice != "auto":
+        return choice, "set by --start"
+    from core.images.io import image_id, is_image_name
+
+    wanted = set(np.asarray(ids, str).tolist())
+    paths = (sorted(p for p in images.iterdir() if is_image_name(p.name) and image_id(p) in wanted)
+             if images.is_dir() else [])
+    if not paths:
+        return default, f"auto, but no image of {images} matches the features' ids, so the framing was not measured"
+    params, note = choose_start({}, paths)
+    return str(params.get("init", default)), "auto: " + (note or "the galaxies fill their frames (core.features.framing)")
+
+
+def fitted_dec(X: np.ndarray, work: Path, init: str = "input-mixture") -> tuple[Path, float]:
+    """The DEC encoder of seed 0 from start ``init``, cached by a hash of the features, the start and DEC's code.
+
+    Returns its path and fit time.  The code is part of the key: a cache keyed on the
+    features alone kept serving the encoder of an older DEC after ``core/clustering``
+    changed, so a rerun measured the old method.
     """
     digest = hashlib.sha1(np.ascontiguousarray(X).tobytes())
+    digest.update(init.encode())
     for source in sorted((ROOT / "core" / "clustering").glob("*.py")):
         digest.update(source.read_bytes())
     key = digest.hexdigest()[:16]
@@ -181,7 +231,7 @@ def fitted_dec(X: np.ndarray, work: Path) -> tuple[Path, float]:
     if cached.is_file():
         return cached, float("nan")
     t = time.perf_counter()
-    dec = DEC(2, random_state=0).fit(X)
+    dec = DEC(2, init=init, random_state=0).fit(X)
     cached.parent.mkdir(parents=True, exist_ok=True)
     dec.save_onnx(cached)
     return cached, time.perf_counter() - t
@@ -304,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plots", type=Path, help="write the reliability diagrams and the learning curve "
                         "(PNG, drawn as the app's round report draws them) into this folder")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--start", choices=("auto", *MIXTURE_INITS), default="auto",
+                        help="DEC's start (auto: the app's rule, from the folder's framing; dec_start)")
     parser.add_argument("--timing-only", action="store_true", help="only the 10,000-image round timings")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed+seeds-1")
     parser.add_argument("--random-draws", type=int, default=20,
@@ -330,9 +382,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"labels not found at {truth_csv}", file=sys.stderr)
         return 2
     truth = load_truth(truth_csv)
-    X, y, source = load_features(args, images, truth, classes)
+    X, y, ids, source = load_features(args, images, truth, classes)
+    init, why = dec_start(args.start, images, ids)
     print(f"{args.set}: {len(y)} images ({', '.join(f'{c} {int((y == c).sum())}' for c in classes)}), {source}, "
-          f"{args.seeds} seeds, torch threads {args.threads}", flush=True)
+          f"{args.seeds} seeds, torch threads {args.threads}; DEC start {init} ({why})", flush=True)
     from sklearn.model_selection import cross_val_predict
 
     ref = scores(y, cross_val_predict(linear_classifier(), X, y, cv=5))
@@ -344,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
     extra: dict[int, list] = {b: [] for b in BUDGETS}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        encoder, t_fit = fitted_dec(X, work)
+        encoder, t_fit = fitted_dec(X, work, init)
         for seed in range(args.first_seed, args.first_seed + (0 if args.timing_only else args.seeds)):
             t = time.perf_counter()
             loop = run_loop(X, y, encoder, classes, seed, work, ft)

@@ -27,7 +27,7 @@ def test_the_cached_dec_is_refitted_when_the_clustering_code_changes(tmp_path, m
     fits: list[int] = []
 
     class CountingDEC:
-        def __init__(self, n_clusters, random_state):
+        def __init__(self, n_clusters, init, random_state):
             fits.append(n_clusters)
 
         def fit(self, X):
@@ -46,3 +46,5 @@ def test_the_cached_dec_is_refitted_when_the_clustering_code_changes(tmp_path, m
     assert changed != first and not np.isnan(t_changed) and len(fits) == 2  # new code: fitted again
     other, _ = bench.fitted_dec(X + 1, tmp_path)
     assert other not in (first, changed) and len(fits) == 3  # other features: their own fit
+    consensus, _ = bench.fitted_dec(X, tmp_path, "input-consensus")
+    assert consensus not in (first, changed, other) and len(fits) == 4  # another start: its own fit

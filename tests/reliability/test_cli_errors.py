@@ -123,8 +123,8 @@ def test_label_efficiency_data_reads_every_image_format(folder, tmp_path):
     truth = {p.stem: p.stem.rsplit("_", 1)[0] for p in folder.glob("*.png")}  # spiral, elliptical, edge_on
     args = argparse.Namespace(features=None, heldout=False, tune=0, save_features=None, model="galaxy_cnn",
                               set="gc1-hsc")
-    X, y, _ = load_features(args, folder, truth, ("elliptical", "spiral"))
-    assert len(X) == len(y) == 6  # the PNGs of the two classes (before: *.jpg only, none)
+    X, y, ids, _ = load_features(args, folder, truth, ("elliptical", "spiral"))
+    assert len(X) == len(y) == len(ids) == 6  # the PNGs of the two classes (before: *.jpg only, none)
 
 
 # --- item 15: --wait --------------------------------------------------------------------------------------------
