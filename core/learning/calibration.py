@@ -20,9 +20,10 @@ This module turns them into the probabilities the catalogue writes:
    Kaggle's training split, with the balanced part worth 30 answers, ARI
    -0.013 at 200 answers against the classifier, -0.001 without them), while a temperature never changes a
    galaxy's most probable class of two.  The temperature has a prior
-   (:data:`TEMPERATURE_PRIOR`, worth :data:`TEMPERATURE_PRIOR_WEIGHT` answers)
-   fitted once on Kaggle's training split: the suggestions ask about typical
-   galaxies first, so the answers alone under-state how hard the rest is.
+   (:data:`TEMPERATURE_PRIOR`, worth as many answers as the user has given, up
+   to :data:`TEMPERATURE_PRIOR_WEIGHT`: :func:`prior_weight_for`) fitted once
+   on Kaggle's training split: the suggestions ask about typical galaxies
+   first, so the answers alone under-state how hard the rest is.
 3. **The folder's class fractions** (:func:`em_prior`): the EM of Saerens,
    Latinne & Decaestecker (2002) estimates them from the calibrated
    probabilities of the unlabelled galaxies (MAP, with a weak Dirichlet prior
@@ -30,36 +31,24 @@ This module turns them into the probabilities the catalogue writes:
    probabilities from the balanced world to the folder.  The label of a
    galaxy is then the class of highest probability: the rule that maximises
    the expected accuracy of the catalogue.  Dividing by the fractions again
-   gives the class-balanced view (:func:`balanced_view`).  Which of the two
-   the round uses is its ``decision``: "balanced" by default, chosen on part
-   of Kaggle's training split, where the user's class-balanced, later
-   uncertain, picks took most of the rare class's typical members and EM then
-   under-estimated what was left of it (``docs/benchmarks.md``); checked
-   again with the MAP estimate and the temperature prior, and even with the
-   *true* fractions of the unlabelled galaxies the accuracy rule lost
-   balanced ACC and ARI there (the rest of the rare class is not calibrated
-   like the answers), so "balanced" was the default until the counted rule.
-   **The counted rule, the round's default since issue 21's sixth pass.**
-   Measured on the rounds of ``benchmarks/label_efficiency.py`` (5 seeds,
-   10-200 answers), the calibrated head *orders* the unlabelled galaxies at
-   least as well as the plain logistic regression on the same answers (ROC
-   AUC equal or higher in 95 of 100 rounds, the rest within 0.003), and on a
-   75 : 25 folder still gave
-   fewer labels than the plain regression to the common class (GC1-HSC: 62-71 %
-   spiral for 76 % true at 10-20 answers; the plain one 64-76 %), which is
-   where its accuracy and ARI were lost.  EM's fractions over-shoot the other
-   way (+0.05 to +0.08 on every set), and moving the probabilities by Bayes'
-   rule to any estimate mis-ranks the galaxies the answers do not cover
-   (the class-balanced probabilities are not likelihood ratios).  So the
-   "counted" rule keeps the head's order and gives the unlabelled galaxies
-   the class fractions the plain logistic regression on the same answers
-   predicts for them (classify and count; the fractions closest to the truth
-   of the three on GC1, within 0.01 on Kaggle): one log-offset per class
-   (:func:`match_counts`), Bayes' rule with those fractions, so every label is
-   its galaxy's most probable class and the class-balanced view stays one
-   shift away (:meth:`Calibrated.under`).  Chosen on Kaggle's training split
-   (the fewest and smallest misses against logistic regression there);
-   figures in ``docs/benchmarks.md``.
+   gives the class-balanced view (:func:`balanced_view`).  Which rule the
+   round uses is its ``decision``; "balanced" was the default until the
+   counted rule (the accuracy rule lost balanced ACC and ARI on Kaggle's
+   training split even under the *true* fractions: the user's picks take the
+   rare class's typical members, and the rest is not calibrated like them).
+   **The counted rule, the round's default since issue 21's sixth pass.**  The
+   calibrated head *orders* the unlabelled galaxies at least as well as the
+   plain logistic regression on the same answers (ROC AUC equal or higher in
+   95 of 100 rounds of ``benchmarks/label_efficiency.py``), but on a 75 : 25
+   folder gave the common class too few labels (GC1-HSC: 62-71 % spiral for
+   76 %), EM's fractions over-shoot the other way (+0.05 to +0.08), and
+   Bayes' rule to any estimate mis-ranks the galaxies the answers do not
+   cover.  So the counted rule keeps the head's order and gives the
+   unlabelled galaxies the class fractions the plain regression on the same
+   answers predicts for them (classify and count): one log-offset per class
+   (:func:`match_counts`), so every label is its galaxy's most probable class
+   and the class-balanced view stays one shift away (:meth:`Calibrated.under`).
+   Chosen on Kaggle's training split; figures in ``docs/benchmarks.md``.
 4. **The estimate** (:func:`expected_accuracy`): if the probabilities are
    calibrated, the catalogue's accuracy is the mean of the top probability of
    the galaxies the user did not label; its interval refits steps 2-3 on bootstrap resamples
@@ -79,14 +68,23 @@ _EPS = 1e-12
 #: fitted once on Kaggle's training split (minus the 800 images settings are chosen on), never on
 #: the held-out split or GC1, by ``benchmarks/temperature_prior.py --features F --seeds 3 --centres
 #: 0.7,0.8,0.9,1,1.1,1.25`` on galaxy_duo features (see ``docs/benchmarks.md``, issue 21's sixth
-#: pass): the centre and weight of lowest mean ECE of the probabilities the counted rule gives.
-#: (The class-balanced head's own calibration wants 1.29 there, 1.5 times what the cross-fitted
-#: answers give, the picks being the typical, easy galaxies; the counted rule's move to the
-#: folder's fractions already sharpens the common class's probabilities, so its catalogue is
-#: calibrated near 1.)  Until that pass: 1.46 worth 10 answers, fitted for the class-balanced rule on
-#: galaxy_cnn features.  The answers outweigh it as they accumulate past 100.
+#: pass): the centre and weight of lowest mean ECE of the probabilities the counted rule gives (the
+#: class-balanced head wants 1.29 there; the counted rule's move to the folder's fractions already
+#: sharpens the common class).  Until that pass: 1.46 worth 10 answers, for the class-balanced rule.
+#: The weight is a cap since issue 21's thirteenth pass (:func:`prior_weight_for`).
 TEMPERATURE_PRIOR = 1.03
 TEMPERATURE_PRIOR_WEIGHT = 100.0
+
+
+def prior_weight_for(n_answers: int) -> float:
+    """The temperature prior's weight for a round of ``n_answers``: as many, up to :data:`TEMPERATURE_PRIOR_WEIGHT`.
+
+    Worth 100 from the first answer, the prior hid what ten answers showed: a
+    head overconfident on a JWST-like folder (ECE 0.106 at 10 answers on the
+    emulated GC1-HSC, 0.081 with this rule; Kaggle's training split and the
+    measured sets within 0.002; ``docs/benchmarks.md``, issue 21's thirteenth pass).
+    """
+    return float(min(max(int(n_answers), 0), TEMPERATURE_PRIOR_WEIGHT))
 #: The Dirichlet prior's weight in the folder's class-fraction EM, as a share of the unlabelled galaxies.
 EM_STRENGTH = 0.05
 
@@ -372,7 +370,7 @@ def match_counts(proba: np.ndarray, fractions: np.ndarray, keep: np.ndarray | No
 
 def calibrate(head_proba: np.ndarray, oof: np.ndarray, lab_rows: np.ndarray, lab_y: np.ndarray, *,
               decision: str = "balanced", n_boot: int = 100, random_state: int = 0,
-              prior_t: float = TEMPERATURE_PRIOR, prior_weight: float = TEMPERATURE_PRIOR_WEIGHT,
+              prior_t: float = TEMPERATURE_PRIOR, prior_weight: float | None = None,
               em_strength: float = EM_STRENGTH, offsets: bool | None = None,
               fractions: np.ndarray | None = None) -> Calibrated:
     """Calibrate the head's probabilities on its out-of-fold ones and estimate the catalogue's accuracy.
@@ -400,7 +398,8 @@ def calibrate(head_proba: np.ndarray, oof: np.ndarray, lab_rows: np.ndarray, lab
     random_state : int
     prior_t, prior_weight : float
         The temperature prior (:data:`TEMPERATURE_PRIOR`, fitted on Kaggle's
-        training split) and its weight in answers; ``prior_weight=0`` fits the
+        training split) and its weight in answers (None: :func:`prior_weight_for`
+        the number of answers, as many up to 100); ``prior_weight=0`` fits the
         temperature on the answers alone.
     em_strength : float
         The Dirichlet prior of the class-fraction EM (:func:`em_prior`'s ``strength``).
@@ -421,6 +420,8 @@ def calibrate(head_proba: np.ndarray, oof: np.ndarray, lab_rows: np.ndarray, lab
         raise ValueError("the counted rule needs the class fractions to give the labels")
     if offsets is None:
         offsets = decision == "accuracy"
+    if prior_weight is None:
+        prior_weight = prior_weight_for(len(lab_y))
     n, k = head_proba.shape
     free = np.ones(n, bool)
     free[lab_rows] = False

@@ -180,10 +180,13 @@ class RoundResult:
             else:
                 lines.append(f"estimated accuracy: not yet measurable ({self.estimate_method})")
         if self.calibration is not None:
+            from core.learning.calibration import TEMPERATURE_PRIOR_WEIGHT
+
             cal = self.calibration
             fractions = ", ".join(f"{n} {f:.0%}" for n, f in zip(self.class_names, cal.prior))
             lines.append(f"calibration: temperature {cal.temperature:.2f} fitted on your labels under a prior of "
-                         f"{cal.prior_t:.2f} worth {cal.prior_weight:g} labels (from Kaggle's training split); "
+                         f"{cal.prior_t:.2f} worth {cal.prior_weight:g} labels (as many as yours, up to "
+                         f"{TEMPERATURE_PRIOR_WEIGHT:g}; from Kaggle's training split); "
                          f"labels {RULE_TEXT.get(cal.decision, cal.decision)}"
                          f"; estimated class fractions of the rest: {fractions}")
         if np.isfinite(self.balanced_weight):

@@ -39,10 +39,12 @@ def test_retrain_shows_reliability_and_learning_curve_and_exports_probabilities(
     assert blocker.args[0] == "retrain"
     box = window.last_round_box
     assert box.isVisible() and box.objectName() == "round_box" and "changed cluster" in box.text()
-    # the report says how its probabilities were calibrated: the temperature prior and the decision rule
+    # the report says how its probabilities were calibrated: the temperature prior, worth as many labels as
+    # the user's 9 (up to 100; issue 21's thirteenth pass), and the decision rule
     from core.learning.calibration import TEMPERATURE_PRIOR, TEMPERATURE_PRIOR_WEIGHT
 
-    assert (f"under a prior of {TEMPERATURE_PRIOR:.2f} worth {TEMPERATURE_PRIOR_WEIGHT:g} labels" in box.text()
+    assert (f"under a prior of {TEMPERATURE_PRIOR:.2f} worth {len(labelled)} labels (as many as yours, up to "
+            f"{TEMPERATURE_PRIOR_WEIGHT:g}; from Kaggle's training split)" in box.text()
             and "training split); labels in the class fractions the plain logistic regression on your labels counts; "
             in box.text())
     # and how much of its head is the class-balanced fit: worth 20 answers against the user's 9 (issue 21)

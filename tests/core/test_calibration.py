@@ -223,3 +223,31 @@ def test_the_interval_holds_the_accuracy_the_user_will_find_when_few_galaxies_ar
     proba = np.tile([[0.9, 0.1]], (60, 1))
     draws = np.array([realisation_noise(proba, np.random.default_rng(s))[0] for s in range(2000)])
     assert abs(draws.mean()) < 0.005 and abs(draws.std() - np.sqrt(0.09 / 60)) < 0.005
+
+
+def test_the_temperature_prior_weighs_as_many_answers_as_the_user_gave_up_to_100():
+    """A head three times too sure: its first ten answers show it, and the prior no longer outweighs them ten to one.
+
+    Worth 100 answers from the first one, the prior (1.03) held the temperature near 1 on the JWST-like folders
+    whose first answers showed the head overconfident (issue 21's thirteenth pass).
+    """
+    from core.learning.calibration import TEMPERATURE_PRIOR_WEIGHT, calibrate, prior_weight_for
+
+    assert [prior_weight_for(n) for n in (0, 10, 99, 100, 2000)] == [0.0, 10.0, 99.0, 100.0, 100.0]
+    assert TEMPERATURE_PRIOR_WEIGHT == 100.0
+    proba, y = _two_class(3000, 0.5, 3, sharp=3.0)
+    free = np.ones(len(y), bool)
+    eces = {}
+    for n in (10, 20):
+        rows = np.concatenate([np.flatnonzero(y == c)[:n // 2] for c in (0, 1)])
+        free[:] = True
+        free[rows] = False
+        fitted = {w: calibrate(proba, proba[rows], rows, y[rows], decision="balanced", prior_weight=w, n_boot=20)
+                  for w in (None, TEMPERATURE_PRIOR_WEIGHT)}
+        now, fixed = fitted[None], fitted[TEMPERATURE_PRIOR_WEIGHT]
+        assert now.prior_weight == n and fixed.prior_weight == 100  # the round records the weight it used
+        assert now.temperature > fixed.temperature > 1.0  # the answers move it further towards their 3
+        eces[n] = [reliability(c.proba[free].argmax(1) == y[free], c.proba[free].max(1))[0] for c in (now, fixed)]
+        assert eces[n][0] < eces[n][1]  # and the rest of the folder is the better calibrated for it
+    many = np.concatenate([np.flatnonzero(y == c)[:100] for c in (0, 1)])
+    assert calibrate(proba, proba[many], many, y[many], decision="balanced", n_boot=5).prior_weight == 100
