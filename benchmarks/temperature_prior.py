@@ -28,7 +28,11 @@ The ECE is that of the probabilities the round gives under its decision rule
 the unlabelled galaxies come out in the plain regression's counted class
 fractions).  ``--centres`` also tries other centres than ``T0`` (factors of
 it): under the counted rule the temperature that calibrates the catalogue is
-no longer the one that calibrates the class-balanced head.
+no longer the one that calibrates the class-balanced head.  ``--weights``:
+"capped" (the round's rule since issue 21's thirteenth pass,
+:func:`core.learning.calibration.prior_weight_for`) makes each ``w0`` a cap,
+the prior worth as many answers as the round has up to ``w0``; "fixed" worth
+``w0`` from the first answer, the rule before it.
 """
 
 from __future__ import annotations
@@ -82,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the rule whose probabilities the ECE is measured on (the round's default: counted)")
     parser.add_argument("--centres", default="1",
                         help="comma-separated factors of T0 to try as the prior's centre (e.g. 0.8,0.9,1,1.1,1.25)")
+    parser.add_argument("--weights", choices=("capped", "fixed"), default="capped",
+                        help="each prior weight a cap on the answers' number (the round's rule) or fixed")
     args = parser.parse_args(argv)
     X, y = training_part(args.features, args.truth)
     yi = np.array([CLASSES.index(v) for v in y])
@@ -130,13 +136,14 @@ def main(argv: list[str] | None = None) -> int:
             per_budget = {}
             for b, proba, oof, lab_y, free, _, _, fractions in records:
                 # the temperature only, as the round fits it under the counted and the balanced rule
-                T, bias = fit_temperature(oof, lab_y, bias=False, prior_t=centre, prior_weight=w0)
+                w = min(float(len(lab_y)), w0) if args.weights == "capped" else w0
+                T, bias = fit_temperature(oof, lab_y, bias=False, prior_t=centre, prior_weight=w)
                 q = apply_temperature(proba[free], T, bias)
                 if args.decision == "counted":
                     q = match_counts(q, fractions, np.bincount(lab_y, minlength=2) > 0)[0]
                 per_budget.setdefault(b, []).append(reliability(q.argmax(1) == yi[free], q.max(1))[0])
             mean = float(np.mean([np.mean(v) for v in per_budget.values()]))
-            print(f"- centre {centre:.2f}, prior weight {w0:g} answers: ECE "
+            print(f"- centre {centre:.2f}, prior weight {'up to ' if args.weights == 'capped' else ''}{w0:g} answers: ECE "
                   + ", ".join(f"{b}: {np.mean(v):.3f}" for b, v in sorted(per_budget.items())) + f"; mean {mean:.4f}")
             if best is None or mean < best[0] - 1e-4:
                 best = (mean, w0, centre)
