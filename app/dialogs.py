@@ -60,7 +60,7 @@ class RoundReport(QDialog):
 
     def __init__(self, parent: QWidget, result, curve, on_review) -> None:
         from PySide6.QtGui import QPixmap
-        from PySide6.QtWidgets import QDialogButtonBox, QLabel, QVBoxLayout
+        from PySide6.QtWidgets import QDialogButtonBox, QHBoxLayout, QLabel, QVBoxLayout
 
         from app.widgets.qt_charts import LearningCurve, reliability_image
 
@@ -77,20 +77,30 @@ class RoundReport(QDialog):
         self.diagram.setObjectName("reliability_diagram")
         cal = getattr(result, "calibration", None)
         if cal is not None and cal.table:
-            self.diagram.setPixmap(QPixmap.fromImage(reliability_image(
-                cal.table, cal.ece, f"Your {result.n_labelled} labels, each predicted without itself")))
+            pixmap = QPixmap.fromImage(reliability_image(
+                cal.table, cal.ece, f"Your {result.n_labelled} labels, each predicted without itself"))
+            self.diagram.setPixmap(pixmap)
+            self.diagram.setMinimumSize(pixmap.size())  # never cropped (it was, to 208 of 320 px, on a laptop)
         else:
             self.diagram.setText("Reliability diagram: label at least 2 galaxies of each class.")
-        layout.addWidget(self.diagram)
+        # the diagram and the learning curve side by side: stacked, with the summary above them, the report
+        # was 738 px tall and opened cropped on a 1366 x 768 screen
+        charts = QHBoxLayout()
+        charts.addWidget(self.diagram)
         self.curve = LearningCurve(self)
         self.curve.set_points(curve)
-        layout.addWidget(self.curve)
+        self.curve.setMinimumWidth(360)  # as wide as the diagram, or the summary's wrapping would squeeze it
+        charts.addWidget(self.curve, 1)
+        layout.addLayout(charts)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.review = buttons.addButton(f"Review the {int(result.moved.sum())} moved",
                                         QDialogButtonBox.ButtonRole.ActionRole)
         self.review.clicked.connect(lambda: (on_review(), self.close()))
         buttons.rejected.connect(self.close)
         layout.addWidget(buttons)
+        screen = parent.screen().availableGeometry() if parent is not None else None
+        hint = self.sizeHint()
+        self.resize(hint.boundedTo(screen.size()) if screen is not None else hint)
 
     def text(self) -> str:
         """The summary shown (as QMessageBox.text, which this report replaced)."""

@@ -57,6 +57,10 @@ def test_retrain_shows_reliability_and_learning_curve_and_exports_probabilities(
     assert result.calibration is not None and sum(n for _c, _a, n in result.calibration.table) == 9
     pixmap = box.diagram.pixmap()
     assert pixmap is not None and not pixmap.isNull() and pixmap.width() > 200
+    # shown whole, and the report fits a 1366 x 768 laptop screen under a task bar: stacked under the summary it
+    # was 738 px tall, opened at 626 and cut the diagram to 208 of its 320 px
+    assert box.diagram.width() >= pixmap.width() and box.diagram.height() >= pixmap.height()
+    assert box.width() <= 1366 and box.height() <= 768 - 48 and box.curve.width() >= 300
     # the learning curve: one round so far, its estimate inside its interval
     assert len(box.curve.points) == 1
     n, est, lo, hi = box.curve.points[0]
