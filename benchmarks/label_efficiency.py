@@ -41,7 +41,10 @@ seeds vary the picks and rounds.  DEC starts as the app's run would on the
 folder (``--start auto``, :func:`dec_start`: the framing rule of
 :mod:`core.features.framing` on the images the features are of, so a folder of
 galaxies small in their frames gets the consensus start), and the header says
-which start it got.
+which start it got.  ``--condition NAME`` first rewrites the set's images
+under one of ``benchmarks/robustness.py``'s conditions, as that benchmark
+writes them (seed 0): the loop on the JWST-like folder, for one, is
+``--set gc1-hsc --condition "size 1/3 + i + half S/N" --model galaxy_trio``.
 """
 
 from __future__ import annotations
@@ -124,6 +127,43 @@ def random_picks(X: np.ndarray, y: np.ndarray, budget: int, seed: int, draws: in
     return tuple(float(v) for v in np.mean(out, axis=0))
 
 
+def set_images(args: argparse.Namespace, images: Path, truth: dict[str, str], classes: tuple[str, ...]) -> list[Path]:
+    """The images of ``images`` with a label of ``classes``, sorted; with ``--heldout`` or ``--tune`` that split's part."""
+    from core.images.io import image_id, is_image_name
+
+    # Every format the app reads (JPEG, PNG, TIFF, FITS), not only the Kaggle set's JPEGs.
+    paths = [p for p in sorted(images.iterdir()) if is_image_name(p.name) and truth.get(image_id(p)) in classes]
+    if not paths:
+        raise SystemExit(f"no image of {images} has a label of {', '.join(classes)} in the truth file "
+                         f"(an id is the file name without its extension)")
+    if args.heldout or args.tune:
+        from models.train_galaxy_net import split_of
+
+        paths = [p for p in paths if split_of(p.stem) == ("train" if args.tune else "test")]
+        if args.tune:
+            paths = paths[:args.tune]
+    return paths
+
+
+_WRITTEN: list[tempfile.TemporaryDirectory] = []  # the --condition folders, removed when the process ends
+
+
+def condition_folder(args: argparse.Namespace, images: Path, truth: dict[str, str], classes: tuple[str, ...]) -> Path:
+    """The set's images rewritten under ``--condition``, as ``benchmarks/robustness.py`` writes them (seed 0).
+
+    Why: the loop on a JWST-like or shrunk folder was measured on a folder
+    written by hand; this makes it one command, on the very images the
+    robustness benchmark clusters (:func:`benchmarks.robustness.write_condition`,
+    the same paths in the same order).
+    """
+    from benchmarks.robustness import write_condition
+
+    folder = tempfile.TemporaryDirectory(prefix="label_efficiency-")
+    _WRITTEN.append(folder)
+    write_condition(set_images(args, images, truth, classes), args.condition, Path(folder.name))
+    return Path(folder.name)
+
+
 def load_features(args: argparse.Namespace, images: Path, truth: dict[str, str], classes: tuple[str, ...]):
     """Features, labels and ids of the images of the two classes (from ``--features`` or extracted)."""
     if args.features:
@@ -132,21 +172,11 @@ def load_features(args: argparse.Namespace, images: Path, truth: dict[str, str],
         source = f"{Path(args.features).name}"
     else:
         from core.features.extract import FeatureModel, extract_features
-        from core.images.io import image_id, is_image_name
+        from core.images.io import image_id
         from core.images.preprocess import Preprocessing
         from core.store.cache import FeatureCache
 
-        # Every format the app reads (JPEG, PNG, TIFF, FITS), not only the Kaggle set's JPEGs.
-        paths = [p for p in sorted(images.iterdir()) if is_image_name(p.name) and truth.get(image_id(p)) in classes]
-        if not paths:
-            raise SystemExit(f"no image of {images} has a label of {', '.join(classes)} in the truth file "
-                             f"(an id is the file name without its extension)")
-        if args.heldout or args.tune:
-            from models.train_galaxy_net import split_of
-
-            paths = [p for p in paths if split_of(p.stem) == ("train" if args.tune else "test")]
-            if args.tune:
-                paths = paths[:args.tune]
+        paths = set_images(args, images, truth, classes)
         ext = extract_features(paths, FeatureModel(args.model), Preprocessing(),
                                cache=FeatureCache(ROOT / ".cache" / "benchmarks" / "features"), batch_size=16)
         ids, X = np.array([image_id(p) for p in ext.paths]), ext.features
@@ -354,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plots", type=Path, help="write the reliability diagrams and the learning curve "
                         "(PNG, drawn as the app's round report draws them) into this folder")
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--condition", metavar="NAME",
+                        help="rewrite the set's images under one of benchmarks/robustness.py's conditions first "
+                             "(e.g. \"size 1/3 + i + half S/N\", the JWST-like folder; seed 0, as that benchmark does)")
     parser.add_argument("--start", choices=("auto", *MIXTURE_INITS), default="auto",
                         help="DEC's start (auto: the app's rule, from the folder's framing; dec_start)")
     parser.add_argument("--timing-only", action="store_true", help="only the 10,000-image round timings")
@@ -382,7 +415,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"labels not found at {truth_csv}", file=sys.stderr)
         return 2
     truth = load_truth(truth_csv)
+    if args.condition:
+        from benchmarks.robustness import CONDITIONS
+
+        if args.condition not in CONDITIONS:
+            parser.error(f"unknown condition {args.condition!r} (benchmarks/robustness.py's: {', '.join(CONDITIONS)})")
+        images = condition_folder(args, images, truth, classes)
     X, y, ids, source = load_features(args, images, truth, classes)
+    if args.condition:
+        source += f", the images under condition {args.condition!r}"
     init, why = dec_start(args.start, images, ids)
     print(f"{args.set}: {len(y)} images ({', '.join(f'{c} {int((y == c).sum())}' for c in classes)}), {source}, "
           f"{args.seeds} seeds, torch threads {args.threads}; DEC start {init} ({why})", flush=True)

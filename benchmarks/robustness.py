@@ -159,6 +159,23 @@ def write(img: np.ndarray, path: Path, suffix: str) -> Path:
     return out
 
 
+def write_condition(paths: list[Path], cond: str, folder: Path, seed: int = 0) -> list[Path]:
+    """Every image of ``paths`` under condition ``cond``, written into ``folder`` (the same file names).
+
+    One generator seeded ``seed`` is drawn in ``paths``' order, so the same
+    paths, condition and seed write the same folder: the labelling loop's
+    benchmark (``label_efficiency.py --condition``) measures the very folders
+    this benchmark clusters.
+    """
+    transform, suffix = CONDITIONS[cond]
+    rng = np.random.default_rng(seed)
+    written = []
+    for p in paths:
+        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        written.append(write(img if transform is None else transform(img, rng), Path(folder) / p.stem, suffix))
+    return written
+
+
 def plot(rows: list[tuple[str, str, str, float]], path: Path) -> None:
     """Bar chart of balanced ACC: one panel row per set, one group per condition, one bar per method."""
     sets = list(dict.fromkeys(r[0] for r in rows))
@@ -307,13 +324,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         paths, truth = set_paths(name)
         for cond in conditions:
-            transform, suffix = CONDITIONS[cond]
-            rng = np.random.default_rng(args.seed)
             with tempfile.TemporaryDirectory() as tmp:
-                written = []
-                for p in paths:
-                    img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-                    written.append(write(img if transform is None else transform(img, rng), Path(tmp) / p.stem, suffix))
+                written = write_condition(paths, cond, Path(tmp), args.seed)
                 sample = sample_images(written)  # what the folder's two rules look at, read once as the pipeline does
                 dec_params, start_note = choose_start({}, written, images=sample)  # the start the product gives it
                 for model_name in names:  # every model on the very same images

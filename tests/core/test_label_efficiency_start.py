@@ -60,3 +60,32 @@ def test_the_command_fits_dec_from_the_start_it_names(tmp_path, monkeypatch, cap
         bench.main(["--set", "gc1-hsc", "--data", str(small), "--truth", str(truth), "--model", "galaxy_cnn",
                     "--seeds", "1", "--start", "input-mixture"])
     assert fitted.value.args == ("input-mixture",)
+
+
+def test_the_command_rewrites_the_folder_under_a_robustness_condition_first(tmp_path, monkeypatch, capsys):
+    """``--condition``: the loop on the very folder ``benchmarks/robustness.py`` writes, in one command.
+
+    Full-size galaxies shrunk to a third of their size on their own sky are small in their frames, so the
+    rewritten folder gets the consensus start where the original gets the plain one.
+    """
+    large = framed_folder(tmp_path, 9.0, n=12, name="large")
+    truth = tmp_path / "labels.csv"
+    truth.write_text("id,label\n" + "".join(f"{i},{'spiral' if k % 2 else 'non-spiral'}\n"
+                                             for k, i in enumerate(ids_of(large))))
+
+    def fit(X, work, init="input-mixture"):
+        raise Fitted(init, len(X))
+
+    monkeypatch.setattr(bench, "fitted_dec", fit)
+    common = ["--set", "gc1-hsc", "--data", str(large), "--truth", str(truth), "--model", "galaxy_cnn", "--seeds", "1"]
+    with pytest.raises(Fitted) as fitted:
+        bench.main(common)
+    assert fitted.value.args == ("input-mixture", 12)
+    with pytest.raises(Fitted) as fitted:
+        bench.main([*common, "--condition", "size 1/3"])
+    assert fitted.value.args == ("input-consensus", 12)
+    out = capsys.readouterr().out
+    assert "under condition 'size 1/3'" in out and "DEC start input-consensus" in out
+    with pytest.raises(SystemExit):
+        bench.main([*common, "--condition", "size 1/5"])
+    assert "unknown condition 'size 1/5'" in capsys.readouterr().err
