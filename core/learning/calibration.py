@@ -74,6 +74,8 @@ _EPS = 1e-12
 #: The weight is a cap since issue 21's thirteenth pass (:func:`prior_weight_for`).
 TEMPERATURE_PRIOR = 1.03
 TEMPERATURE_PRIOR_WEIGHT = 100.0
+#: The Dirichlet prior's weight in the folder's class-fraction EM, as a share of the unlabelled galaxies.
+EM_STRENGTH = 0.05
 
 
 def prior_weight_for(n_answers: int) -> float:
@@ -85,8 +87,6 @@ def prior_weight_for(n_answers: int) -> float:
     measured sets within 0.002; ``docs/benchmarks.md``, issue 21's thirteenth pass).
     """
     return float(min(max(int(n_answers), 0), TEMPERATURE_PRIOR_WEIGHT))
-#: The Dirichlet prior's weight in the folder's class-fraction EM, as a share of the unlabelled galaxies.
-EM_STRENGTH = 0.05
 
 
 def _log(p: np.ndarray) -> np.ndarray:
