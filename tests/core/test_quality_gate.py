@@ -16,7 +16,9 @@ clear message when ``../shared/data`` is absent.
 A third row holds what a folder of galaxies small in their frames gets: GC1-HSC
 with every galaxy shrunk to 1/3 of its size on its own sky
 (``benchmarks/robustness.py``'s condition), through the framing rule
-(``core.features.framing``), which must give it DEC's consensus start.
+(``core.features.framing``), which must give it DEC's consensus start.  Its
+seed spread is wider (ARI 0.037 over seeds 0-4), so that row's check is the
+mean of seeds 0-4 against the table's mean, not one seed.
 """
 
 from __future__ import annotations
@@ -104,7 +106,11 @@ def test_small_galaxies_get_the_consensus_start_and_keep_documented_quality(tmp_
     assert params == {"init": SMALL_START} and note  # the rule reaches these galaxies
     ext = extract_features(written, FeatureModel(DEFAULT_MODEL), Preprocessing(), batch_size=64)
     y = np.array([truth[p.stem] for p in ext.paths])
-    scores = evaluate(y, cluster_features(ext.features, DEFAULT_METHOD, 2, random_state=0, dec_params=params).labels)
+    # the mean of seeds 0-4, as the table holds: on these galaxies one seed's ARI spreads by 0.037 over seeds
+    # 0-4, and seed 0 alone (0.645 on an AVX512 + AMX CPU, within 0.02 on CI's) followed the machine's arithmetic
+    runs = [evaluate(y, cluster_features(ext.features, DEFAULT_METHOD, 2, random_state=seed, dec_params=params).labels)
+            for seed in range(5)]
+    scores = {key: float(np.mean([r[key] for r in runs])) for key in ("balanced_acc", "ari")}
     bal, ari = documented_gate()["hsc at 1/3 size"]
     assert abs(scores["balanced_acc"] - bal) <= TOLERANCE, (scores["balanced_acc"], bal)
     assert abs(scores["ari"] - ari) <= TOLERANCE, (scores["ari"], ari)
