@@ -154,3 +154,9 @@ class LearningCurve(pg.PlotWidget):
         self.addItem(pg.ErrorBarItem(x=n, y=v, top=hi - v, bottom=v - lo, beam=0.0, pen=pg.mkPen("#1f77b4")))
         self.plot(n, v, pen=pg.mkPen("#1f77b4", width=2), symbol="o", symbolSize=6, symbolBrush="#1f77b4")
         self.setYRange(max(0.0, float(lo.min()) - 0.02), min(1.0, float(hi.max()) + 0.02))
+        # ticks at the rounds' own label counts: around a first round's single point pyqtgraph ticked
+        # fractions of a label (8.6 ... 9.4); past a dozen rounds its own ticks read better
+        rounds = sorted({int(round(x)) for x in n})
+        self.getAxis("bottom").setTicks([[(r, str(r)) for r in rounds]] if len(rounds) <= 12 else None)
+        pad = max(1.0, 0.05 * float(n.max() - n.min()))
+        self.setXRange(float(n.min()) - pad, float(n.max()) + pad, padding=0)

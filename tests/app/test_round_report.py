@@ -65,6 +65,7 @@ def test_retrain_shows_reliability_and_learning_curve_and_exports_probabilities(
     assert len(box.curve.points) == 1
     n, est, lo, hi = box.curve.points[0]
     assert n == 9 and lo <= est <= hi and (est, lo, hi) == (result.estimated_accuracy, *result.estimate_interval())
+    assert box.curve.getAxis("bottom")._tickLevels == [[(9, "9")]]  # whole labels, not 8.6 ... 9.4
 
     # the catalogue carries each class's calibrated probability; the user's labels are certain
     out = _export(qtbot, window, str(tmp_path / "catalogue.csv"))
@@ -91,6 +92,7 @@ def test_retrain_shows_reliability_and_learning_curve_and_exports_probabilities(
         entry.trigger()
     pts = window.last_round_box.curve.points
     assert [pt[0] for pt in pts] == [9, 15]
+    assert window.last_round_box.curve.getAxis("bottom")._tickLevels == [[(9, "9"), (15, "15")]]
     # six more answers: the plain logistic regression weighs more
     assert p.last_round.balanced_weight == pytest.approx(BALANCED_ANSWERS / (BALANCED_ANSWERS + 15))
     assert p.last_round.balanced_weight < weight
