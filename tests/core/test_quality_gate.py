@@ -87,9 +87,7 @@ def test_default_method_keeps_documented_quality(gc1_features, render):
 def test_small_galaxies_get_the_consensus_start_and_keep_documented_quality(tmp_path):
     if not (GC1 / "labels.csv").is_file() or not (GC1 / "hsc").is_dir():
         pytest.skip(f"GALAXY CRUISE renders not found at {GC1} (../shared/data beside the checkout)")
-    import cv2
-
-    from benchmarks.robustness import shrink, write
+    from benchmarks.robustness import write_condition
     from core.catalog.truth import load_truth
     from core.clustering.methods import DEFAULT_METHOD, cluster_features
     from core.clustering.metrics import evaluate
@@ -98,10 +96,8 @@ def test_small_galaxies_get_the_consensus_start_and_keep_documented_quality(tmp_
     from core.images.preprocess import Preprocessing
 
     truth = load_truth(GC1 / "labels.csv")
-    rng = np.random.default_rng(0)  # the benchmark's draws
-    small = shrink(1 / 3)
-    written = [write(small(cv2.imread(str(p), cv2.IMREAD_COLOR), rng), tmp_path / p.stem, ".png")
-               for p in sorted(p for p in (GC1 / "hsc").iterdir() if p.stem in truth)]
+    # the benchmark's own writer and draws (seed 0)
+    written = write_condition(sorted(p for p in (GC1 / "hsc").iterdir() if p.stem in truth), "size 1/3", tmp_path)
     params, note = choose_start({}, written)
     assert params == {"init": SMALL_START} and note  # the rule reaches these galaxies
     ext = extract_features(written, FeatureModel(DEFAULT_MODEL), Preprocessing(), batch_size=64)
