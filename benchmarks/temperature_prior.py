@@ -60,6 +60,7 @@ from core.learning.calibration import (  # noqa: E402
     cross_fit,
     fit_temperature,
     match_counts,
+    prior_weight_for,
     reliability,
 )
 from core.learning.head import counted_fractions, fit_head, plain_head  # noqa: E402
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             per_budget = {}
             for b, proba, oof, lab_y, free, _, _, fractions in records:
                 # the temperature only, as the round fits it under the counted and the balanced rule
-                w = min(float(len(lab_y)), w0) if args.weights == "capped" else w0
+                w = prior_weight_for(len(lab_y), cap=w0) if args.weights == "capped" else w0
                 T, bias = fit_temperature(oof, lab_y, bias=False, prior_t=centre, prior_weight=w)
                 q = apply_temperature(proba[free], T, bias)
                 if args.decision == "counted":

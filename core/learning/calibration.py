@@ -78,15 +78,15 @@ TEMPERATURE_PRIOR_WEIGHT = 100.0
 EM_STRENGTH = 0.05
 
 
-def prior_weight_for(n_answers: int) -> float:
-    """The temperature prior's weight for a round of ``n_answers``: as many, up to :data:`TEMPERATURE_PRIOR_WEIGHT`.
+def prior_weight_for(n_answers: int, cap: float = TEMPERATURE_PRIOR_WEIGHT) -> float:
+    """The temperature prior's weight for a round of ``n_answers``: as many, up to ``cap`` (:data:`TEMPERATURE_PRIOR_WEIGHT`).
 
     Worth 100 from the first answer, the prior hid what ten answers showed: a
     head overconfident on a JWST-like folder (ECE 0.106 at 10 answers on the
     emulated GC1-HSC, 0.081 with this rule; Kaggle's training split and the
     measured sets within 0.002; ``docs/benchmarks.md``, issue 21's thirteenth pass).
     """
-    return float(min(max(int(n_answers), 0), TEMPERATURE_PRIOR_WEIGHT))
+    return float(min(max(int(n_answers), 0), cap))
 
 
 def _log(p: np.ndarray) -> np.ndarray:

@@ -234,6 +234,7 @@ def test_the_temperature_prior_weighs_as_many_answers_as_the_user_gave_up_to_100
     from core.learning.calibration import TEMPERATURE_PRIOR_WEIGHT, calibrate, prior_weight_for
 
     assert [prior_weight_for(n) for n in (0, 10, 99, 100, 2000)] == [0.0, 10.0, 99.0, 100.0, 100.0]
+    assert prior_weight_for(30, cap=20.0) == 20.0  # benchmarks/temperature_prior.py's candidate caps
     assert TEMPERATURE_PRIOR_WEIGHT == 100.0
     proba, y = _two_class(3000, 0.5, 3, sharp=3.0)
     free = np.ones(len(y), bool)
