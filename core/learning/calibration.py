@@ -62,9 +62,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# temperature scaling (step 2) lives in its own module; callers may import it from here too
 from core.learning.temperature import _log, apply_temperature, fit_temperature
-
-__all__ = ["apply_temperature", "fit_temperature"]  # re-exported: the calibration's first step lives in its own module
 
 #: The temperature prior of a round (:func:`fit_temperature`'s ``prior_t`` and ``prior_weight``):
 #: fitted once on Kaggle's training split (minus the 800 images settings are chosen on), never on
