@@ -11,7 +11,10 @@ This module turns them into the probabilities the catalogue writes:
    galaxy calibrates itself).
 2. **Temperature scaling** (:func:`fit_temperature`): one temperature,
    fitted on those out-of-fold probabilities (class-balanced negative
-   log-likelihood), applied to the head's probabilities of every galaxy (Guo
+   log-likelihood; under the counted rule at the counted fractions, each
+   class's answers weighing its share of the rest, so the hard answers of a
+   rare class no longer set the temperature of a folder that is nearly all
+   the common one), applied to the head's probabilities of every galaxy (Guo
    et al. 2017).  Under the "accuracy" rule one offset per class too
    (bias-corrected, Alexandari et al. 2020, who show it is what makes step 3
    work); under the "balanced" rule no offsets: fitted class-balanced on the
@@ -353,7 +356,10 @@ def calibrate(head_proba: np.ndarray, oof: np.ndarray, lab_rows: np.ndarray, lab
 
     def fit(idx: np.ndarray, rows: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Temperature, offsets, the fractions, the probabilities of ``rows`` and the prior they are under."""
-        T, b = fit_temperature(oof[idx], lab_y[idx], bias=offsets, prior_t=prior_t, prior_weight=prior_weight)
+        # under the counted rule the temperature is fitted where the catalogue's probabilities will be: at the
+        # counted fractions, each class's answers weighing its share of the rest (issue 21's fourteenth pass)
+        T, b = fit_temperature(oof[idx], lab_y[idx], bias=offsets, prior_t=prior_t, prior_weight=prior_weight,
+                               fractions=fractions if decision == "counted" else None)
         bal = apply_temperature(head_proba[rows], T, b)
         if decision == "counted":
             moved, used = match_counts(bal, fractions, labelled)

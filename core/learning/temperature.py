@@ -12,6 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 _EPS = 1e-12
+#: The least class fraction :func:`fit_temperature` weighs and moves to (a class the count finds no
+#: galaxy of still has answers; they keep a thousandth of the loss).
+FRACTION_FLOOR = 1e-3
 
 
 def _log(p: np.ndarray) -> np.ndarray:
@@ -25,17 +28,34 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 
 def fit_temperature(proba: np.ndarray, y: np.ndarray, *, bias: bool = True, l2: float = 1.0,
-                    prior_t: float = 1.0, prior_weight: float = 0.0) -> tuple[float, np.ndarray]:
+                    prior_t: float = 1.0, prior_weight: float = 0.0,
+                    fractions: np.ndarray | None = None) -> tuple[float, np.ndarray]:
     """Temperature and per-class offsets minimising the class-balanced NLL of ``softmax(log p / T + b)``.
 
-    Each class weighs the same in the loss (the head's balanced world), and
-    a small ridge (``l2``, a prior of T = 1, b = 0 worth that many labels)
+    Each class weighs the same in the loss (the head's balanced world) unless
+    ``fractions`` are given: then each class's answers weigh its fraction
+    and the probabilities are moved to those fractions (Bayes' rule) before
+    the loss, so the temperature is the one of the world the catalogue's
+    probabilities are in (:func:`core.learning.calibration.calibrate`, the
+    counted rule).  A small ridge (``l2``, a prior of T = 1, b = 0 worth that many labels)
     keeps a fit on ten labels from running off (ten perfect labels would
     otherwise send T to 0: certainty from nothing).  ``prior_weight`` > 0
     adds a Gaussian prior on log T centred on ``log prior_t`` worth that many
     labels (:func:`temperature_prior`): the user's answers pull away from it
     as they accumulate (the labels' NLL grows with their number, the prior's
     weight does not).
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n_answers, n_classes)
+        Out-of-fold probabilities of the answered galaxies, in the class-balanced world.
+    y : ndarray of int
+        Their classes.
+    bias : bool
+        Fit one offset per class beside the temperature.
+    l2, prior_t, prior_weight : float
+    fractions : ndarray of shape (n_classes,), optional
+        The class fractions of the galaxies the probabilities will be used on.
 
     Returns
     -------
@@ -45,12 +65,16 @@ def fit_temperature(proba: np.ndarray, y: np.ndarray, *, bias: bool = True, l2: 
     k = proba.shape[1]
     centre = -float(np.log(prior_t))  # theta[0] is log(1 / T)
     counts = np.bincount(y, minlength=k).astype(float)
-    w = np.where(counts[y] > 0, len(y) / (np.maximum(counts[y], 1) * max(1, (counts > 0).sum())), 0.0)
+    present = counts > 0
+    share = present / max(1, present.sum()) if fractions is None else np.clip(fractions, FRACTION_FLOOR, None) * present
+    share = share / max(share.sum(), _EPS)
+    w = share[y] * len(y) / np.maximum(counts[y], 1)
+    move = 0.0 if fractions is None else np.log(np.clip(fractions, FRACTION_FLOOR, None))
     rows = np.arange(len(y))
 
     def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
         inv_t = np.exp(theta[0])
-        z = logp * inv_t + (theta[1:] if bias else 0.0)
+        z = logp * inv_t + (theta[1:] if bias else 0.0) + move
         q = _softmax(z)
         dt = theta[0] - centre
         nll = -(w * _log(q[rows, y])).sum() + l2 * (theta ** 2).sum() + prior_weight * dt * dt
