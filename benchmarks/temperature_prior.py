@@ -13,9 +13,12 @@ part ``label_efficiency.py --tune 800`` chooses settings on).  Make it with
 
 It runs the app's loop (``label_efficiency.run_loop``: suggestions and one
 round per batch) for ``--seeds`` seeds and, at 10, 20, 50, 100 and 200
-answers, fits the temperature of the class-balanced head twice: on the
-cross-fitted answers (what a round can do) and on the galaxies *not*
-labelled, with their true classes (what calibrates the catalogue).  It
+answers, fits the temperature of the head twice, as the round fits it (under
+the counted rule at the class fractions the probabilities will be moved to,
+since issue 21's fourteenth pass; class-balanced under the others): on the
+cross-fitted answers (what a round can do; the counted fractions) and on the
+galaxies *not* labelled, with their true classes (what calibrates the
+catalogue; their true fractions).  It
 prints both per budget, their ratio, ``T0``: exp(mean log) of the second,
 and for each prior weight ``w0`` (in answers) the mean ECE of the
 catalogue's confidences when the round fits its temperature on the answers
@@ -117,9 +120,13 @@ def main(argv: list[str] | None = None) -> int:
                 oof = cross_fit(fit, rows, yi[rows], 2, random_state=seed)
                 if proba is None or oof is None:
                     continue
-                t_answers, _ = fit_temperature(oof, yi[rows])
-                t_true, _ = fit_temperature(proba[free], yi[free], l2=0.0)
                 fractions = counted_fractions(plain_head(X, rows, yi[rows], 2), rows)
+                # as the round fits it: under the counted rule at the counted fractions (the answers) and at
+                # the true ones (the unlabelled galaxies, whose own temperature this is)
+                counted = args.decision == "counted"
+                t_answers, _ = fit_temperature(oof, yi[rows], fractions=fractions if counted else None)
+                t_true, _ = fit_temperature(proba[free], yi[free], l2=0.0,
+                                            fractions=np.bincount(yi[free], minlength=2) / free.sum() if counted else None)
                 records.append((b, proba, oof, yi[rows], free, t_answers, t_true, fractions))
             print(f"seed {seed} done ({time.perf_counter() - t:.0f} s)", flush=True)
     print("| answers | T from the cross-fitted answers | T calibrating the unlabelled | ratio |")
@@ -143,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             for b, proba, oof, lab_y, free, _, _, fractions in records:
                 # the temperature only, as the round fits it under the counted and the balanced rule
                 w = prior_weight_for(len(lab_y), cap=w0) if args.weights == "capped" else w0
-                T, bias = fit_temperature(oof, lab_y, bias=False, prior_t=centre, prior_weight=w)
+                T, bias = fit_temperature(oof, lab_y, bias=False, prior_t=centre, prior_weight=w,
+                                          fractions=fractions if args.decision == "counted" else None)
                 q = apply_temperature(proba[free], T, bias)
                 if args.decision == "counted":
                     q = match_counts(q, fractions, np.bincount(lab_y, minlength=2) > 0)[0]
