@@ -37,11 +37,11 @@ def fit_temperature(proba: np.ndarray, y: np.ndarray, *, bias: bool = True, l2: 
     and the probabilities are moved to those fractions (Bayes' rule) before
     the loss, so the temperature is the one of the world the catalogue's
     probabilities are in (:func:`core.learning.calibration.calibrate`, the
-    counted rule).  A small ridge (``l2``, a prior of T = 1, b = 0 worth that many labels)
-    keeps a fit on ten labels from running off (ten perfect labels would
+    counted rule).  A small ridge (``l2``, a prior of T = 1, b = 0 worth
+    that many labels) keeps a fit on ten labels from running off (ten perfect labels would
     otherwise send T to 0: certainty from nothing).  ``prior_weight`` > 0
     adds a Gaussian prior on log T centred on ``log prior_t`` worth that many
-    labels (:func:`temperature_prior`): the user's answers pull away from it
+    labels (:data:`core.learning.calibration.TEMPERATURE_PRIOR`): the user's answers pull away from it
     as they accumulate (the labels' NLL grows with their number, the prior's
     weight does not).
 
