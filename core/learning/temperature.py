@@ -30,20 +30,22 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 def fit_temperature(proba: np.ndarray, y: np.ndarray, *, bias: bool = True, l2: float = 1.0,
                     prior_t: float = 1.0, prior_weight: float = 0.0,
                     fractions: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-    """Temperature and per-class offsets minimising the class-balanced NLL of ``softmax(log p / T + b)``.
+    """Temperature and per-class offsets minimising the weighted NLL of ``softmax(log p / T + b)``.
 
-    Each class weighs the same in the loss (the head's balanced world) unless
-    ``fractions`` are given: then each class's answers weigh its fraction
-    and the probabilities are moved to those fractions (Bayes' rule) before
-    the loss, so the temperature is the one of the world the catalogue's
+    By default each class weighs the same in the loss (the head's balanced
+    world).  With ``fractions`` each class's answers weigh its fraction, and
+    the probabilities are moved to those fractions (Bayes' rule) before the
+    loss: the temperature is then the one of the world the catalogue's
     probabilities are in (:func:`core.learning.calibration.calibrate`, the
-    counted rule).  A small ridge (``l2``, a prior of T = 1, b = 0 worth
-    that many labels) keeps a fit on ten labels from running off (ten perfect labels would
+    counted rule), not one set by a rare class's few, hard answers.
+
+    A small ridge (``l2``, a prior of T = 1, b = 0 worth that many labels)
+    keeps a fit on ten labels from running off (ten perfect labels would
     otherwise send T to 0: certainty from nothing).  ``prior_weight`` > 0
     adds a Gaussian prior on log T centred on ``log prior_t`` worth that many
-    labels (:data:`core.learning.calibration.TEMPERATURE_PRIOR`): the user's answers pull away from it
-    as they accumulate (the labels' NLL grows with their number, the prior's
-    weight does not).
+    labels (:data:`core.learning.calibration.TEMPERATURE_PRIOR`): the user's
+    answers pull away from it as they accumulate (the labels' NLL grows with
+    their number, the prior's weight does not).
 
     Parameters
     ----------
