@@ -67,11 +67,12 @@ def fit_temperature(proba: np.ndarray, y: np.ndarray, *, bias: bool = True, l2: 
     k = proba.shape[1]
     centre = -float(np.log(prior_t))  # theta[0] is log(1 / T)
     counts = np.bincount(y, minlength=k).astype(float)
-    present = counts > 0
-    share = present / max(1, present.sum()) if fractions is None else np.clip(fractions, FRACTION_FLOOR, None) * present
+    # each class's answers weigh its share of the loss (equal, or its fraction); the move to the fractions is Bayes'
+    world = np.ones(k) if fractions is None else np.clip(np.asarray(fractions, float), FRACTION_FLOOR, None)
+    share = world * (counts > 0)
     share = share / max(share.sum(), _EPS)
     w = share[y] * len(y) / np.maximum(counts[y], 1)
-    move = 0.0 if fractions is None else np.log(np.clip(fractions, FRACTION_FLOOR, None))
+    move = 0.0 if fractions is None else np.log(world)
     rows = np.arange(len(y))
 
     def loss_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
