@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", choices=("capped", "fixed"), default="capped",
                         help="each prior weight a cap on the answers' number (the round's rule) or fixed")
     args = parser.parse_args(argv)
+    counted = args.decision == "counted"  # the round fits its temperature at the counted fractions under this rule
     X, y = training_part(args.features, args.truth)
     yi = np.array([CLASSES.index(v) for v in y])
     print(f"Kaggle training split (minus the tuning part): {len(y)} galaxies, "
@@ -123,7 +124,6 @@ def main(argv: list[str] | None = None) -> int:
                 fractions = counted_fractions(plain_head(X, rows, yi[rows], 2), rows)
                 # as the round fits it: under the counted rule at the counted fractions (the answers) and at
                 # the true ones (the unlabelled galaxies, whose own temperature this is)
-                counted = args.decision == "counted"
                 t_answers, _ = fit_temperature(oof, yi[rows], fractions=fractions if counted else None)
                 t_true, _ = fit_temperature(proba[free], yi[free], l2=0.0,
                                             fractions=np.bincount(yi[free], minlength=2) / free.sum() if counted else None)
@@ -151,9 +151,9 @@ def main(argv: list[str] | None = None) -> int:
                 # the temperature only, as the round fits it under the counted and the balanced rule
                 w = prior_weight_for(len(lab_y), cap=w0) if args.weights == "capped" else w0
                 T, bias = fit_temperature(oof, lab_y, bias=False, prior_t=centre, prior_weight=w,
-                                          fractions=fractions if args.decision == "counted" else None)
+                                          fractions=fractions if counted else None)
                 q = apply_temperature(proba[free], T, bias)
-                if args.decision == "counted":
+                if counted:
                     q = match_counts(q, fractions, np.bincount(lab_y, minlength=2) > 0)[0]
                 per_budget.setdefault(b, []).append(reliability(q.argmax(1) == yi[free], q.max(1))[0])
             mean = float(np.mean([np.mean(v) for v in per_budget.values()]))

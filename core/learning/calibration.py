@@ -75,7 +75,9 @@ from core.learning.temperature import _log, apply_temperature, fit_temperature
 #: pass): the centre and weight of lowest mean ECE of the probabilities the counted rule gives (the
 #: class-balanced head wants 1.29 there; the counted rule's move to the folder's fractions already
 #: sharpens the common class).  Until that pass: 1.46 worth 10 answers, for the class-balanced rule.
-#: The weight is a cap since issue 21's thirteenth pass (:func:`prior_weight_for`).
+#: The weight is a cap since issue 21's thirteenth pass (:func:`prior_weight_for`).  Kept when the
+#: fourteenth pass fitted the counted rule's temperature at its fractions: refitted that way the script
+#: chose 1.09 up to 50 answers, which lost coverage through the loop.
 TEMPERATURE_PRIOR = 1.03
 TEMPERATURE_PRIOR_WEIGHT = 100.0
 #: The Dirichlet prior's weight in the folder's class-fraction EM, as a share of the unlabelled galaxies.
