@@ -184,7 +184,10 @@ class RoundResult:
 
             cal = self.calibration
             fractions = ", ".join(f"{n} {f:.0%}" for n, f in zip(self.class_names, cal.prior))
-            lines.append(f"calibration: temperature {cal.temperature:.2f} fitted on your labels under a prior of "
+            # how the answers weigh in the fit (issue 21's fourteenth pass): at the counted fractions, or equally per class
+            weighing = ("each class weighing its share of the galaxies you did not label" if cal.decision == "counted"
+                        else "each class weighing the same")
+            lines.append(f"calibration: temperature {cal.temperature:.2f} fitted on your labels ({weighing}) under a prior of "
                          f"{cal.prior_t:.2f} worth {cal.prior_weight:g} labels (as many as yours, up to "
                          f"{TEMPERATURE_PRIOR_WEIGHT:g}; from Kaggle's training split); "
                          f"labels {RULE_TEXT.get(cal.decision, cal.decision)}"

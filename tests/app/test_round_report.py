@@ -43,6 +43,8 @@ def test_retrain_shows_reliability_and_learning_curve_and_exports_probabilities(
     # the user's 9 (up to 100; issue 21's thirteenth pass), and the decision rule
     from core.learning.calibration import TEMPERATURE_PRIOR, TEMPERATURE_PRIOR_WEIGHT
 
+    # and how the answers weighed in the fit: under the counted rule, each class at its share of the rest
+    assert "fitted on your labels (each class weighing its share of the galaxies you did not label) under" in box.text()
     assert (f"under a prior of {TEMPERATURE_PRIOR:.2f} worth {len(labelled)} labels (as many as yours, up to "
             f"{TEMPERATURE_PRIOR_WEIGHT:g}; from Kaggle's training split)" in box.text()
             and "training split); labels in the class fractions the plain logistic regression on your labels counts; "
