@@ -66,7 +66,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # temperature scaling (step 2) lives in its own module; callers may import it from here too
-from core.learning.temperature import _log, apply_temperature, fit_temperature
+from core.learning.temperature import apply_temperature, fit_temperature, log_probabilities
 
 #: The temperature prior of a round (:func:`fit_temperature`'s ``prior_t`` and ``prior_weight``):
 #: fitted once on Kaggle's training split (minus the 800 images settings are chosen on), never on
@@ -291,7 +291,7 @@ def match_counts(proba: np.ndarray, fractions: np.ndarray, keep: np.ndarray | No
     k = proba.shape[1]
     if len(proba) < 2:
         return proba, np.full(k, 1.0 / k)
-    b = count_matching_offsets(_log(proba), integer_counts(fractions, len(proba), keep))
+    b = count_matching_offsets(log_probabilities(proba), integer_counts(fractions, len(proba), keep))
     prior = np.exp(b) / np.exp(b).sum()
     return shift_prior(proba, np.full(k, 1.0 / k), prior), prior
 

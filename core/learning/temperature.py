@@ -17,7 +17,8 @@ _EPS = 1e-12
 FRACTION_FLOOR = 1e-3
 
 
-def _log(p: np.ndarray) -> np.ndarray:
+def log_probabilities(p: np.ndarray) -> np.ndarray:
+    """Natural log of probabilities, clipped below so that a zero gives a large negative number, not -inf."""
     return np.log(np.clip(p, _EPS, 1.0))
 
 
@@ -63,7 +64,7 @@ def fit_temperature(proba: np.ndarray, y: np.ndarray, *, bias: bool = True, l2: 
     -------
     (T, b) : float and ndarray of shape (n_classes,)
     """
-    logp = _log(proba)
+    logp = log_probabilities(proba)
     k = proba.shape[1]
     centre = -float(np.log(prior_t))  # theta[0] is log(1 / T)
     counts = np.bincount(y, minlength=k).astype(float)
@@ -80,7 +81,7 @@ def fit_temperature(proba: np.ndarray, y: np.ndarray, *, bias: bool = True, l2: 
         z = logp * inv_t + (theta[1:] if bias else 0.0) + move
         q = _softmax(z)
         dt = theta[0] - centre
-        nll = -(w * _log(q[rows, y])).sum() + l2 * (theta ** 2).sum() + prior_weight * dt * dt
+        nll = -(w * log_probabilities(q[rows, y])).sum() + l2 * (theta ** 2).sum() + prior_weight * dt * dt
         g = q
         g[rows, y] -= 1.0
         g *= w[:, None]
@@ -116,4 +117,4 @@ def fit_temperature(proba: np.ndarray, y: np.ndarray, *, bias: bool = True, l2: 
 
 def apply_temperature(proba: np.ndarray, T: float, b: np.ndarray) -> np.ndarray:
     """The calibrated probabilities ``softmax(log p / T + b)``."""
-    return _softmax(_log(proba) / T + b)
+    return _softmax(log_probabilities(proba) / T + b)
