@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
+from core.threads import one_blas_thread
+
 
 class torch_threads:
     """Run a block with at most ``n`` torch intra-op threads and BLAS threads, restoring both after.
 
     The BLAS limit (threadpoolctl, which scikit-learn already depends on)
     covers the head's logistic regressions and the calibration's numpy work.
+    One thread, the round's default, goes through :func:`core.threads.one_blas_thread`:
+    set without a ``with`` block, the limit kept the first pool thread in charge
+    of OpenBLAS, and a round on the pool's other thread ran on two threads.
 
     A round's matrices are small (a batch of 256 by a few hundred units), so
     extra threads gain little, while on a busy CPU (the app's GUI thread
@@ -19,23 +26,24 @@ class torch_threads:
     def __init__(self, n: int | None) -> None:
         self.n = n
         self.before = 0
-        self.blas = None
+        self.blas = ExitStack()
 
     def __enter__(self) -> torch_threads:
         import torch
 
         self.before = torch.get_num_threads()
         if self.n:
-            from threadpoolctl import threadpool_limits
-
             torch.set_num_threads(int(self.n))
-            self.blas = threadpool_limits(int(self.n))
+            if int(self.n) == 1:  # the round's default: the counted limit, safe beside a DEC run's start (core.threads)
+                self.blas.enter_context(one_blas_thread())
+            else:
+                from threadpoolctl import threadpool_limits
+
+                self.blas.enter_context(threadpool_limits(int(self.n)))
         return self
 
     def __exit__(self, *exc: object) -> None:
         import torch
 
         torch.set_num_threads(self.before)
-        if self.blas is not None:
-            self.blas.restore_original_limits()
-            self.blas = None
+        self.blas.close()
