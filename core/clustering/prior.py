@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.threads import one_blas_thread
+
 
 @dataclass
 class MixtureResult:
@@ -120,14 +122,28 @@ def prior_mixture(
     -------
     MixtureResult
         ``weights`` are the estimated cluster fractions (they sum to 1).
+
+    Notes
+    -----
+    Fitted on one BLAS and one OpenMP thread (:func:`core.threads.one_blas_thread`):
+    its operations are small, so a second thread costs more than it gives.
     """
+    if n_components == "consensus":
+        return consensus_mixture(X, n_clusters, covariance_type=covariance_type, n_init=n_init,
+                                 random_state=random_state)
+    import sklearn.mixture  # noqa: F401  (scikit-learn's OpenMP runtime loaded first, so the limit reaches it)
+
+    with one_blas_thread():
+        return _prior_mixture(X, n_clusters, n_components, covariance_type, n_init, random_state)
+
+
+def _prior_mixture(X: np.ndarray, n_clusters: int, n_components: int | None, covariance_type: str, n_init: int,
+                   random_state: int) -> MixtureResult:
+    """:func:`prior_mixture`'s fit, run under one BLAS and OpenMP thread."""
     from sklearn.decomposition import PCA
     from sklearn.mixture import GaussianMixture
     from sklearn.preprocessing import StandardScaler
 
-    if n_components == "consensus":
-        return consensus_mixture(X, n_clusters, covariance_type=covariance_type, n_init=n_init,
-                                 random_state=random_state)
     X = np.asarray(X, dtype=np.float64)
     n = len(X)
     if n < 2:
@@ -199,7 +215,10 @@ def consensus_mixture(
     771 rows, 7.5 s against 1.1 s at 10,000 (one run each on the quiet 2-core
     CPU, 128 features).  Above :data:`CONSENSUS_POOL_ROWS` rows, one seed,
     ``random_state``, as before: 20,000 rows would take 18 s against 3.4 s,
-    and every mixture is fitted on every row.
+    and every mixture is fitted on every row.  Since the fits run on one BLAS
+    and OpenMP thread (:mod:`core.threads`) the pooled start of 771 rows takes
+    1.3-1.5 s and of 7,704 rows 3.5-3.6 s (the 2-axis start 0.1 s and 0.2 s;
+    ``benchmarks/start_threads.py``), with the same partitions.
 
     Parameters
     ----------
@@ -222,8 +241,14 @@ def consensus_mixture(
     from sklearn.metrics import adjusted_rand_score
 
     pooled = range(seeds) if seeds > 1 and len(X) <= CONSENSUS_POOL_ROWS else (random_state,)
-    found = [prior_mixture(X, n_clusters, n_components=d, covariance_type=covariance_type, n_init=n_init,
-                           random_state=s) for s in pooled for d in axes]
-    agreement = [sum(adjusted_rand_score(a.labels, b.labels) for b in found if b is not a) for a in found]
+    with one_blas_thread():
+        found = [prior_mixture(X, n_clusters, n_components=d, covariance_type=covariance_type, n_init=n_init,
+                               random_state=s) for s in pooled for d in axes]
+        # the adjusted Rand index is symmetric: each pair once (the same sums, half the calls)
+        pair = np.zeros((len(found), len(found)))
+        for i in range(len(found)):
+            for j in range(i + 1, len(found)):
+                pair[i, j] = pair[j, i] = adjusted_rand_score(found[i].labels, found[j].labels)
+    agreement = [sum(pair[i, j] for j in range(len(found)) if j != i) for i in range(len(found))]
     best = max(range(len(found)), key=lambda i: (round(agreement[i], 6), -found[i].n_components, -i))
     return found[best]

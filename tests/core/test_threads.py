@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 
+import numpy as np
 import pytest
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
@@ -119,3 +120,34 @@ def test_a_block_that_starts_while_another_holds_the_limit_never_restores_one_th
     # one thread while the holder is inside; the library's own count once it has left, and after both
     assert seen == {"b, a inside": {1}, "a, b inside too": {1}, "b, after a left": {2}}
     assert not blas_limit_held() and _blas_threads() == {2}
+
+
+def test_start_mixture_and_round_run_on_one_blas_thread_and_give_it_back(two_blas_threads, monkeypatch):
+    """The consensus start was 4.7 s on the libraries' threads and 1.6 s on one (771 galaxies, 2 cores)."""
+    from sklearn.mixture import GaussianMixture
+
+    from core.clustering.prior import consensus_mixture, prior_mixture
+    from core.learning.threads import torch_threads
+
+    seen: list[set[int]] = []
+    fit = GaussianMixture.fit
+
+    def spy(self, *args, **kwargs):
+        seen.append(_blas_threads())
+        return fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(GaussianMixture, "fit", spy)
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(0, 1, (120, 6)), rng.normal(3, 1, (60, 6))])
+    two = prior_mixture(X, 2, random_state=0)
+    assert seen and all(s == {1} for s in seen) and _blas_threads() == {2}
+    seen.clear()
+    consensus = consensus_mixture(X, 2, seeds=2)
+    assert len(seen) >= 6 and all(s == {1} for s in seen) and _blas_threads() == {2}
+    # the partition is the blobs' either way (the thread count changes no label: docs/benchmarks.md)
+    truth = np.repeat([0, 1], [120, 60])
+    for mix in (two, consensus):
+        assert min(np.mean(mix.labels == truth), np.mean(mix.labels != truth)) == 0
+    with torch_threads(1):
+        assert _blas_threads() == {1}
+    assert _blas_threads() == {2}
