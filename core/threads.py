@@ -4,10 +4,11 @@ Why: the fits that start DEC (:mod:`core.clustering.prior`: PCA, k-means and
 Gaussian mixtures on 2-4 axes) and a fine-tuning round's (:mod:`core.learning`)
 are many small matrix operations, where waking a second BLAS or OpenMP thread
 costs more than it saves.  On the 2-core machine the consensus start of a
-771-galaxy folder took 4.7 s with the libraries' own thread counts and 1.6 s
-with one thread, and the 2-axis start of 50,000 rows 1.8-3.6 s against 1.0 s
-(``docs/benchmarks.md``, "One thread for the start mixture"); every partition
-and, in float32, every posterior DEC starts from was the same.
+771-galaxy folder took 4.4 s with the libraries' own thread counts and 1.5 s
+with one thread on the main thread, 3.4 s and 1.5 s on a worker thread
+(``benchmarks/start_threads.py``; ``docs/benchmarks.md``, "One thread for the
+start mixture"); every partition and, in float32, every posterior DEC starts
+from was the same.
 
 OpenMP's thread count belongs to the calling thread, so each caller sets and
 restores its own.  OpenBLAS's is one for the whole process, and threadpoolctl

@@ -34,7 +34,7 @@ class torch_threads:
         self.before = torch.get_num_threads()
         if self.n:
             torch.set_num_threads(int(self.n))
-            if int(self.n) == 1:  # the round's default: the counted limit, safe beside a DEC run's start (core.threads)
+            if int(self.n) == 1:  # the round's default: the limit one block holds at a time, safe beside a DEC start
                 self.blas.enter_context(one_blas_thread())
             else:
                 from threadpoolctl import threadpool_limits
