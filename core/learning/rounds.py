@@ -155,9 +155,24 @@ class RoundResult:
             return self.calibration.interval
         return wilson_interval(self.estimated_accuracy, self.n_labelled)
 
+    def balanced_interval(self) -> tuple[float, float]:
+        """The 95% interval of the estimated balanced accuracy, made as :meth:`estimate_interval`'s.
+
+        Why shown: a class-balanced figure without its interval read as exact, and ten
+        labels measure it no better than the accuracy (on the three measured sets it
+        held the truth in 71 of 75 (seed, budget) pairs; ``docs/benchmarks.md``, issue 21).
+        """
+        if self.calibration is not None:
+            return self.calibration.balanced_interval
+        return wilson_interval(self.estimated_balanced_accuracy, self.n_labelled)
+
     def _estimate_text(self) -> str:
         lo, hi = self.estimate_interval()
         return f"{self.estimated_accuracy:.0%} (95% interval {lo:.0%}-{hi:.0%})"
+
+    def _balanced_text(self) -> str:
+        lo, hi = self.balanced_interval()
+        return f"{self.estimated_balanced_accuracy:.0%} (95% interval {lo:.0%}-{hi:.0%})"
 
     def headline(self) -> str:
         """One line for the status bar: labels used, time, moves, and the honest accuracy estimate.
@@ -176,7 +191,7 @@ class RoundResult:
         if self.n_labelled:
             if np.isfinite(self.estimated_accuracy):
                 lines.append(f"estimated accuracy on the galaxies you did not label: {self._estimate_text()}; "
-                             f"balanced {self.estimated_balanced_accuracy:.0%}; {self.estimate_method}")
+                             f"balanced {self._balanced_text()}; {self.estimate_method}")
             else:
                 lines.append(f"estimated accuracy: not yet measurable ({self.estimate_method})")
         if self.calibration is not None:

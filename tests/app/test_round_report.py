@@ -43,6 +43,11 @@ def test_retrain_shows_reliability_and_learning_curve_and_exports_probabilities(
     # the user's 9 (up to 100; issue 21's thirteenth pass), and the decision rule
     from core.learning.calibration import TEMPERATURE_PRIOR, TEMPERATURE_PRIOR_WEIGHT
 
+    # both estimates with their intervals: the balanced one was a bare figure until issue 21's fifteenth pass
+    result = p.last_round
+    lo, hi = result.balanced_interval()
+    assert (result.calibration is not None and (lo, hi) == result.calibration.balanced_interval
+            and f"balanced {result.estimated_balanced_accuracy:.0%} (95% interval {lo:.0%}-{hi:.0%})" in box.text())
     # and how the answers weighed in the fit: under the counted rule, each class at its share of the rest
     assert "fitted on your labels (each class weighing its share of the galaxies you did not label) under" in box.text()
     assert (f"under a prior of {TEMPERATURE_PRIOR:.2f} worth {len(labelled)} labels (as many as yours, up to "

@@ -162,3 +162,5 @@ def test_the_estimate_comes_with_an_interval_that_narrows_with_labels():
                       np.zeros(3, bool), {}, {"a": 3, "b": 0}, 1.0, 10, 0.1, estimated_accuracy=0.9,
                       estimated_balanced_accuracy=0.85, estimate_method="5-fold cross-validation on your 10 labels")
     assert "90% (95% interval 60%-98%)" in res.headline() and "90% (95% interval 60%-98%)" in res.summary()
+    # the balanced figure carries its interval too: 0.85 on 10 labels is 54%-96%, not a bare 85%
+    assert "balanced 85% (95% interval 54%-96%)" in res.summary()
