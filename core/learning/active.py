@@ -21,11 +21,33 @@ first gained 2-4 points (TypiClust, Hacohen et al. 2022;
 Without features it ranks by uncertainty alone (plus the most typical member
 of each cluster that holds no label yet).  :func:`review_moved` lists the
 galaxies the last round moved, least sure first.
+
+On a survey (more than :data:`SAMPLE_ROWS` galaxies) the PCA, the k-means and
+the neighbours a density is measured among come from a seeded sample of that
+many rows, and only the :data:`CONTENDERS` members of each cluster nearest its
+centre are weighed: the exact neighbour search is quadratic in the rows (8.7 s
+on 60,000 galaxies on the 2-core machine, hours on a million;
+``docs/benchmarks.md``, "Suggest on a survey").  Smaller folders, every set the
+loop is measured on, take the exact path.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+#: Above this many rows the suggestions measure on a seeded sample of this many (see the module's docstring).
+SAMPLE_ROWS = 20_000
+#: On a survey, the members of each cluster nearest its centre whose density is measured.
+CONTENDERS = 64
+#: On a survey, the most k-means clusters the typical picks come from (one per label and question below it).
+SURVEY_CLUSTERS = 256
+
+
+def _sample(n: int, random_state: int) -> np.ndarray:
+    """The seeded rows a survey's suggestions measure on, sorted (all rows up to :data:`SAMPLE_ROWS`)."""
+    if n <= SAMPLE_ROWS:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(random_state).choice(n, SAMPLE_ROWS, replace=False))
 
 
 def margin(soft: np.ndarray) -> np.ndarray:
@@ -61,18 +83,44 @@ def reduce_features(features: np.ndarray, n_components: int = 50, random_state: 
     k = int(min(n_components, X.shape[0] - 1, X.shape[1]))
     if k < 1:
         return X
-    return PCA(k, random_state=random_state, svd_solver="randomized").fit_transform(X).astype(np.float32)
+    pca = PCA(k, random_state=random_state, svd_solver="randomized")
+    if len(X) <= SAMPLE_ROWS:
+        return pca.fit_transform(X).astype(np.float32)
+    pca.fit(X[_sample(len(X), random_state)])  # a survey: the axes from a seeded sample, every row projected
+    return np.concatenate([pca.transform(X[i:i + 65536]) for i in range(0, len(X), 65536)]).astype(np.float32)
 
 
-def typicality(Z: np.ndarray, k: int = 20) -> np.ndarray:
-    """Inverse mean distance of each row to its ``k`` nearest neighbours (TypiClust's density)."""
+def typicality(Z: np.ndarray, k: int = 20, *, rows: np.ndarray | None = None,
+               among: np.ndarray | None = None) -> np.ndarray:
+    """Inverse mean distance of each row to its ``k`` nearest neighbours (TypiClust's density).
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_dims)
+    k : int
+    rows : ndarray of int, optional
+        Only these rows' densities (default: every row's).
+    among : ndarray of int, optional
+        The rows the neighbours are looked for among (default: every row); a
+        row never counts as its own neighbour.
+    """
     from sklearn.neighbors import NearestNeighbors
 
-    k = int(min(k, len(Z) - 1))
-    if k < 1:
-        return np.ones(len(Z))
-    dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)
-    return 1.0 / (dist[:, 1:].mean(1) + 1e-12)
+    if rows is None and among is None:
+        k = int(min(k, len(Z) - 1))
+        if k < 1:
+            return np.ones(len(Z))
+        dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(Z).kneighbors(Z)
+        return 1.0 / (dist[:, 1:].mean(1) + 1e-12)
+    rows = np.arange(len(Z)) if rows is None else np.asarray(rows, np.int64)
+    among = np.arange(len(Z)) if among is None else np.asarray(among, np.int64)
+    k = int(min(k, len(among) - 1))
+    if k < 1 or not len(rows):
+        return np.ones(len(rows))
+    dist, idx = NearestNeighbors(n_neighbors=k + 1).fit(Z[among]).kneighbors(Z[rows])
+    own = among[idx] == rows[:, None]  # a row found among the neighbours it is measured against
+    keep = np.where(own.any(1, keepdims=True), ~own, np.arange(k + 1)[None, :] < k)  # else the k nearest
+    return 1.0 / (dist[keep].reshape(len(rows), k).mean(1) + 1e-12)
 
 
 def typical_picks(
@@ -109,9 +157,16 @@ def typical_picks(
     n = min(n, len(free))
     if n <= 0:
         return []
-    typ = typicality(Z) if typ is None else typ
-    k = int(min(len(Z), labelled.sum() + n))
-    cl = KMeans(k, n_init=1, random_state=random_state).fit_predict(Z)
+    survey = typ is None and len(Z) > SAMPLE_ROWS
+    if survey:  # the module's docstring: a sample's k-means and neighbours, CONTENDERS weighed a cluster
+        sample = _sample(len(Z), random_state)
+        k = int(min(SAMPLE_ROWS, labelled.sum() + n, SURVEY_CLUSTERS))
+        km = KMeans(k, n_init=1, random_state=random_state).fit(Z[sample])
+        cl = km.predict(Z)
+    else:
+        typ = typicality(Z) if typ is None else typ
+        k = int(min(len(Z), labelled.sum() + n))
+        cl = KMeans(k, n_init=1, random_state=random_state).fit_predict(Z)
     covered = set(cl[labelled].tolist())
     sizes = np.bincount(cl, minlength=k)
     cand = []
@@ -119,7 +174,13 @@ def typical_picks(
         if c in covered:
             continue
         members = free[cl[free] == c]
-        if len(members):
+        if not len(members):
+            continue
+        if survey:
+            near = ((Z[members] - km.cluster_centers_[c]) ** 2).sum(1)
+            members = members[np.sort(np.argsort(near, kind="stable")[:CONTENDERS])]
+            cand.append(int(members[np.argmax(typicality(Z, rows=members, among=sample))]))
+        else:
             cand.append(int(members[np.argmax(typ[members])]))
     picks: list[int] = []
     if predicted is not None:
@@ -131,9 +192,14 @@ def typical_picks(
                     picks.append(q.pop(0))
     else:
         picks = cand[:n]
-    if len(picks) < n:  # every cluster covered: the densest free rows
+    if len(picks) < n:  # every cluster covered: the densest free rows (on a survey, of the sample)
         taken = set(picks)
-        picks += [int(i) for i in free[np.argsort(-typ[free], kind="stable")] if int(i) not in taken][:n - len(picks)]
+        if survey:
+            free = np.intersect1d(free, sample)
+            typ_free = typicality(Z, rows=free, among=sample)
+        else:
+            typ_free = typ[free]
+        picks += [int(i) for i in free[np.argsort(-typ_free, kind="stable")] if int(i) not in taken][:n - len(picks)]
     return picks
 
 
