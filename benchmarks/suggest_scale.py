@@ -7,8 +7,8 @@ One command::
 The default model's features of every Kaggle image (7,704 rows, cached as
 ``benchmarks/dec_stability.py`` caches them), tiled with seeded noise (sigma
 0.05 of the standardised scale) to each ``--rows``; random soft assignments for
-two classes.  :func:`core.learning.active.suggest` asks for 10 galaxies with 0
-and with 100 labelled, timed twice (the faster printed): the product's path
+two classes.  :func:`core.learning.active.suggest` asks for 10 galaxies with 0,
+100 and 400 labelled (above 256, every cluster of a survey can hold a label), timed twice (the faster printed): the product's path
 (exact up to ``SAMPLE_ROWS``, the sampled one above) and, up to
 ``--exact-up-to`` rows, the exact path forced (``SAMPLE_ROWS`` set past the
 rows), with the ratio.  Above that the exact path is not run: its neighbour
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         X = np.concatenate(tiles)[:n]
         del tiles
         soft = rng.dirichlet([1, 1], n)
-        for n_lab in (0, 100):
+        for n_lab in (0, 100, 400):
             labelled = np.zeros(n, bool)
             labelled[rng.choice(n, n_lab, replace=False)] = True
             t, picks = press(X, soft, labelled, active.SAMPLE_ROWS)

@@ -25,7 +25,7 @@ galaxies the last round moved, least sure first.
 On a survey (more than :data:`SAMPLE_ROWS` galaxies) the PCA, the k-means and
 the neighbours a density is measured among come from a seeded sample of that
 many rows, and only the :data:`CONTENDERS` members of each cluster nearest its
-centre are weighed: the exact neighbour search is quadratic in the rows (8.7 s
+centre are weighed: the exact neighbour search is quadratic in the rows (8.3-14.5 s
 on 60,000 galaxies on the 2-core machine, hours on a million;
 ``docs/benchmarks.md``, "Suggest on a survey").  Smaller folders, every set the
 loop is measured on, take the exact path.
@@ -41,6 +41,8 @@ SAMPLE_ROWS = 20_000
 CONTENDERS = 64
 #: On a survey, the most k-means clusters the typical picks come from (one per label and question below it).
 SURVEY_CLUSTERS = 256
+#: On a survey whose clusters all hold a label, the free sample rows the densest are chosen among.
+FALLBACK_ROWS = 2_000
 
 
 def _sample(n: int, random_state: int) -> np.ndarray:
@@ -194,8 +196,10 @@ def typical_picks(
         picks = cand[:n]
     if len(picks) < n:  # every cluster covered: the densest free rows (on a survey, of the sample)
         taken = set(picks)
-        if survey:
+        if survey:  # at most FALLBACK_ROWS of the sample's free rows, seeded: 20,000 would take seconds a press
             free = np.intersect1d(free, sample)
+            if len(free) > FALLBACK_ROWS:
+                free = np.sort(np.random.default_rng(random_state).choice(free, FALLBACK_ROWS, replace=False))
             typ_free = typicality(Z, rows=free, among=sample)
         else:
             typ_free = typ[free]

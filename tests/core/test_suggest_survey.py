@@ -49,10 +49,14 @@ def test_a_survey_gets_one_typical_pick_per_blob_from_its_dense_core(blobs, monk
         assert typ[p] >= np.quantile(typ[group == group[p]], 0.8)
     again = typical_picks(Z, labelled, 4, predicted=predicted, random_state=0)
     assert again == picks  # same seed, same suggestions
-    # every cluster holds a label: the densest free rows of the sample
+    # every cluster holds a label (at most 4 clusters here, one label in each blob): the densest free rows among
+    # 100 of the sample's
+    monkeypatch.setattr(active, "SURVEY_CLUSTERS", 4)
+    monkeypatch.setattr(active, "FALLBACK_ROWS", 100)
     labelled[picks] = True
     more = typical_picks(Z, labelled, 3, predicted=predicted, random_state=0)
-    assert len(more) == 3 and not labelled[more].any()
+    assert len(set(more)) == 3 and not labelled[more].any()
+    assert min(typ[more]) >= np.quantile(typ, 0.5)  # dense rows, though a tenth of the sample was weighed
 
 
 def test_suggest_on_more_rows_than_the_sample_asks_typical_then_uncertain(monkeypatch):
