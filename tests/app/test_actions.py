@@ -51,3 +51,28 @@ def test_suggest_button_and_shortcut_agree(qtbot, window, folder):
     with qtbot.waitSignal(window.jobs.finished, timeout=60_000):
         qtbot.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
     assert sorted(int(i) for i in window.grid.rows()) == by_button
+
+
+@pytest.mark.slow
+def test_ctrl_g_on_a_survey_suggests_ten_unlabelled_galaxies_from_the_sampled_path(qtbot, window, folder, monkeypatch):
+    """A survey's Suggest measures on a seeded sample (core.learning.active.SAMPLE_ROWS): forced on the 90-galaxy
+    sample, Ctrl+G still fills the strip with ten galaxies, none of them labelled, and a second press agrees."""
+    import numpy as np
+
+    import core.learning.active as active
+
+    monkeypatch.setattr(active, "SAMPLE_ROWS", 40)
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    p = window.project
+    p.set_labels([0, 1, 2], "elliptical")
+    rows = []
+    for _ in range(2):
+        window.project.selection.clear()
+        with qtbot.waitSignal(window.jobs.finished, timeout=60_000) as blocker:
+            qtbot.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+        assert blocker.args[0] == "suggest"
+        rows.append(sorted(int(i) for i in window.grid.rows()))
+    labelled = np.array([u is not None for u in p.user_labels])
+    assert len(rows[0]) == 10 and not labelled[rows[0]].any() and rows[0] == rows[1]
