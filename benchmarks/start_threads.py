@@ -49,6 +49,12 @@ def features(name: str, model, cache: FeatureCache) -> np.ndarray:
     return extract_features(paths, model, Preprocessing(), cache=cache, batch_size=64).features
 
 
+def feature_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--model`` and ``--cache``: which features :func:`features` extracts, and where it caches them."""
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "benchmarks" / "features")
+
+
 def timed(fit, where: str) -> tuple[float, object]:
     """Seconds and result of ``fit()`` on the main thread or on a fresh worker thread."""
     out: dict[str, object] = {}
@@ -77,8 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="hsc,sdss,kaggle,kaggle-all")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--model", default=DEFAULT_MODEL)
-    parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "benchmarks" / "features")
+    feature_arguments(parser)
     args = parser.parse_args(argv)
     needed = [KAGGLE / "labels.csv" if s == "kaggle-all" else SETS[s][1] for s in args.sets.split(",")]
     if missing := [str(p) for p in needed if not p.is_file()]:

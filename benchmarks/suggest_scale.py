@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import core.learning.active as active  # noqa: E402
-from benchmarks.start_threads import KAGGLE, features  # noqa: E402
-from core.features.extract import DEFAULT_MODEL, load_model  # noqa: E402
+from benchmarks.start_threads import KAGGLE, feature_arguments, features  # noqa: E402
+from core.features.extract import load_model  # noqa: E402
 from core.store.cache import FeatureCache  # noqa: E402
 
 
@@ -52,8 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="7704,60000,1000000")
     parser.add_argument("--exact-up-to", type=int, default=60_000)
-    parser.add_argument("--model", default=DEFAULT_MODEL)
-    parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "benchmarks" / "features")
+    feature_arguments(parser)
     args = parser.parse_args(argv)
     if not (KAGGLE / "labels.csv").is_file():
         print(f"data not found: {KAGGLE}", file=sys.stderr)
