@@ -171,7 +171,7 @@ def typical_picks(
         cl = KMeans(k, n_init=1, random_state=random_state).fit_predict(Z)
     covered = set(cl[labelled].tolist())
     sizes = np.bincount(cl, minlength=k)
-    cand = []
+    groups = []  # each uncovered cluster's free members (on a survey, its CONTENDERS nearest the centre)
     for c in np.argsort(-sizes, kind="stable"):
         if c in covered:
             continue
@@ -181,9 +181,12 @@ def typical_picks(
         if survey:
             near = ((Z[members] - km.cluster_centers_[c]) ** 2).sum(1)
             members = members[np.sort(np.argsort(near, kind="stable")[:CONTENDERS])]
-            cand.append(int(members[np.argmax(typicality(Z, rows=members, among=sample))]))
-        else:
-            cand.append(int(members[np.argmax(typ[members])]))
+        groups.append(members)
+    if survey and groups:  # every contender's density in one neighbour search against the sample
+        weighed = np.concatenate(groups)
+        typ = np.zeros(len(Z))
+        typ[weighed] = typicality(Z, rows=weighed, among=sample)
+    cand = [int(members[np.argmax(typ[members])]) for members in groups]
     picks: list[int] = []
     if predicted is not None:
         predicted = np.asarray(predicted)
