@@ -27,8 +27,11 @@ the neighbours a density is measured among come from a seeded sample of that
 many rows, and only the :data:`CONTENDERS` members of each cluster nearest its
 centre are weighed: the exact neighbour search is quadratic in the rows (8.3-14.5 s
 on 60,000 galaxies on the 2-core machine, hours on a million;
-``docs/benchmarks.md``, "Suggest on a survey").  Smaller folders, every set the
-loop is measured on, take the exact path.
+``docs/benchmarks.md``, "Suggest on a survey").  A survey's rows are also
+standardised with the sample's scale and projected a block at a time, and only
+the rows a distance is measured on are standardised again, so a press never
+holds a second copy of the features.  Smaller folders, every set the loop is
+measured on, take the exact path.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ CONTENDERS = 64
 SURVEY_CLUSTERS = 256
 #: On a survey whose clusters all hold a label, the free sample rows the densest are chosen among.
 FALLBACK_ROWS = 2_000
+
+
+#: A survey's rows are standardised and projected this many at a time (a few MB of temporaries).
+_BLOCK = 16_384
 
 
 def _sample(n: int, random_state: int) -> np.ndarray:
@@ -81,15 +88,20 @@ def reduce_features(features: np.ndarray, n_components: int = 50, random_state: 
     from sklearn.decomposition import PCA
 
     X = np.asarray(features, np.float32)
-    X = (X - X.mean(0)) / (X.std(0) + 1e-6)
     k = int(min(n_components, X.shape[0] - 1, X.shape[1]))
-    if k < 1:
-        return X
-    pca = PCA(k, random_state=random_state, svd_solver="randomized")
-    if len(X) <= SAMPLE_ROWS:
-        return pca.fit_transform(X).astype(np.float32)
-    pca.fit(X[_sample(len(X), random_state)])  # a survey: the axes from a seeded sample, every row projected
-    return np.concatenate([pca.transform(X[i:i + 65536]) for i in range(0, len(X), 65536)]).astype(np.float32)
+    pca = PCA(max(k, 1), random_state=random_state, svd_solver="randomized")
+    if len(X) <= SAMPLE_ROWS or k < 1:
+        X = (X - X.mean(0)) / (X.std(0) + 1e-6)
+        return X if k < 1 else pca.fit_transform(X).astype(np.float32)
+    # a survey: the scale and the axes from a seeded sample, every row standardised and projected a block at a time
+    # (the whole array's mean, spread and standardised copy took 1.5-2 s of a press on a million rows)
+    S = X[_sample(len(X), random_state)]
+    mean, scale = S.mean(0), S.std(0) + 1e-6
+    pca.fit((S - mean) / scale)
+    Z = np.empty((len(X), k), np.float32)
+    for i in range(0, len(X), _BLOCK):
+        Z[i:i + _BLOCK] = pca.transform((X[i:i + _BLOCK] - mean) / scale)
+    return Z
 
 
 def typicality(Z: np.ndarray, k: int = 20, *, rows: np.ndarray | None = None,
@@ -172,10 +184,12 @@ def typical_picks(
     covered = set(cl[labelled].tolist())
     sizes = np.bincount(cl, minlength=k)
     groups = []  # each uncovered cluster's free members (on a survey, its CONTENDERS nearest the centre)
+    by_cluster = free[np.argsort(cl[free], kind="stable")]  # free rows grouped by cluster, in row order within one
+    bounds = np.searchsorted(cl[by_cluster], np.arange(k + 1))
     for c in np.argsort(-sizes, kind="stable"):
         if c in covered:
             continue
-        members = free[cl[free] == c]
+        members = by_cluster[bounds[c]:bounds[c + 1]]
         if not len(members):
             continue
         if survey:
@@ -307,15 +321,22 @@ def _uncertain_diverse(
 ) -> np.ndarray:
     """Unsure and spread out: k-centre over the most unsure; first a typical member of each unlabelled cluster."""
     soft = np.asarray(soft, np.float64)
-    emb = np.asarray(embedding, np.float64)
+    emb = np.asarray(embedding)
+    emb = emb if emb.dtype == np.float64 or len(emb) > SAMPLE_ROWS else emb.astype(np.float64)
     labelled = np.asarray(labelled, bool)
     free = np.flatnonzero(~labelled)
     if n <= 0 or len(free) == 0:
         return np.zeros(0, np.int64)
     n = min(n, len(free))
     rng = np.random.default_rng(random_state)
-    scale = emb.std(0) + 1e-12
-    emb = (emb - emb.mean(0)) / scale
+    # the standardised embedding of the rows a distance is measured on only (a survey's whole array in float64,
+    # standardised, took 2-3 s of a press on a million rows); the scale from every row, or a survey's sample
+    ref = emb if len(emb) <= SAMPLE_ROWS else emb[_sample(len(emb), random_state)].astype(np.float64)
+    centre, scale = ref.mean(0), ref.std(0) + 1e-12
+
+    def standard(rows: np.ndarray | list[int]) -> np.ndarray:
+        return (emb[np.asarray(rows, np.int64)] - centre) / scale
+
     picks: list[int] = []
     # one typical image from each cluster that has no labelled member yet
     hard = soft.argmax(1)
@@ -328,8 +349,9 @@ def _uncertain_diverse(
     pool = np.array([i for i in order[: max(n * pool_factor, n)] if i not in picks], np.int64)
     anchors = np.flatnonzero(labelled).tolist() + picks
     if len(pool):
+        at = standard(pool)
         if anchors:
-            d = np.min(((emb[pool, None, :] - emb[None, anchors, :]) ** 2).sum(-1), axis=1)
+            d = np.min(((at[:, None, :] - standard(anchors)[None, :, :]) ** 2).sum(-1), axis=1)
         else:
             d = np.full(len(pool), np.inf)
         chosen = np.zeros(len(pool), bool)
@@ -340,6 +362,6 @@ def _uncertain_diverse(
                 j = int(np.argmax(np.where(chosen, -np.inf, d)))
             chosen[j] = True
             picks.append(int(pool[j]))
-            d = np.minimum(d, ((emb[pool] - emb[pool[j]]) ** 2).sum(-1))
+            d = np.minimum(d, ((at - at[j]) ** 2).sum(-1))
             d[chosen] = -np.inf
     return np.asarray(picks[:n], np.int64)
