@@ -107,10 +107,31 @@ class RoundReport(QDialog):
         return self.summary.text()
 
 
-def round_report(parent: QWidget, result, curve, on_review) -> RoundReport:
-    """Show the round report (not modal) and return it; ``on_review`` is called by its review button."""
+def round_report(parent: QWidget, result, curve, on_review, previous: RoundReport | None = None) -> RoundReport:
+    """Show the round report (not modal) without taking the keyboard, and return it.
+
+    A round runs while the user labels on, every 20 labels under Run > Retrain
+    automatically: a report that became the active window took the next keys
+    (the number keys labelled nothing, Enter closed the report instead of
+    accepting the model's guess).  So the report is shown without activation,
+    and where the platform activates it anyway (the offscreen one, some window
+    managers) the window that had the keyboard gets it back.  ``previous``, the
+    last round's report, is closed: one report a round piled up, 50 of them in a
+    session of 1,000 labels.  ``on_review`` is called by the review button.
+    """
+    from shiboken6 import isValid
+
+    if previous is not None and isValid(previous):
+        previous.close()
+    window = parent.window()
+    had_keys, focus = QApplication.activeWindow() is window, QApplication.focusWidget()
     box = RoundReport(parent, result, curve, on_review)
+    box.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
     box.show()
+    if had_keys:  # asked at once: the platform's activation of the report may still be on its way
+        window.activateWindow()
+        if focus is not None and isValid(focus):
+            focus.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
     return box
 
 

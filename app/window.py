@@ -372,7 +372,8 @@ class MainWindow(QMainWindow):
 
     def show_round(self, result) -> None:
         """What the round changed, with a button to review the moved galaxies."""
-        self.last_round_box = dialogs.round_report(self, result, self.project.learning_curve(), self.review_moved)
+        self.last_round_box = dialogs.round_report(self, result, self.project.learning_curve(), self.review_moved,
+                                                   previous=getattr(self, "last_round_box", None))
 
     def review_moved(self) -> None:
         """Select the galaxies the last round moved."""
