@@ -105,7 +105,8 @@ class MapView:
         if not path:
             return
         try:
-            self.say(f"Map saved to {path} as {self.map.export_image(path)}")
+            written, how = self.map.export_image(path)
+            self.say(f"Map saved to {written} as {how}")
         except (OSError, ValueError) as exc:
             self.say(f"Map not saved: {exc}")
             show_error(f"Cannot save the map to {path}: {exc}", "Choose a folder you can write to, or PNG.")

@@ -150,7 +150,7 @@ class MainWindow(QMainWindow):
                                               lambda _=False, f=e.name: self.export_catalogue(fmt=f),
                                               "Ctrl+E" if e.name == EXPORT_FORMATS.default else None)
                                for e in EXPORT_FORMATS]
-        self.export_map_action = dialogs.action(self, m, "Export &map (PNG/SVG)…", self.export_map)
+        self.export_map_action = dialogs.action(self, m, "Export &map (PNG/SVG/JPEG)…", self.export_map)
         self.copy_action = dialogs.action(self, m, "&Copy selected file paths", self.copy_paths, "Ctrl+Shift+C")
         self.backup_action = dialogs.action(self, m, "&Back up project…", lambda: dialogs.back_up_project(self))
         m.addSeparator()
@@ -451,9 +451,9 @@ class MainWindow(QMainWindow):
         return self.exporter.start(path, fmt)
 
     def export_map(self, path: str | None = None) -> None:
-        """Save the map as PNG or SVG; the status line names the file written (or says why none was)."""
-        self.map_view.export(path or dialogs.save_path(self, "Export map", "map.png", "PNG image (*.png);;SVG image (*.svg)"),
-                             self.show_error)
+        """Save the map as PNG, SVG or JPEG; the status line names the file written (or says why none was)."""
+        formats = "PNG image (*.png);;SVG image (*.svg);;JPEG image (*.jpg *.jpeg)"
+        self.map_view.export(path or dialogs.save_path(self, "Export map", "map.png", formats), self.show_error)
 
     def copy_paths(self) -> None:
         """Copy the selected images' paths to the clipboard, one per line."""

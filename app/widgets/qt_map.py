@@ -23,6 +23,8 @@ in; hover, click and the lasso use its grid index (issue 22).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
@@ -469,10 +471,11 @@ class QtClusterMap(QWidget):
         self.selection_requested.emit(np.array([i] if i >= 0 else [], np.int64), additive)
 
     # ------------------------------------------------------------------ export
-    def export_image(self, path: str) -> str:
-        """Save the map as PNG or SVG (by the file's extension); returns how it was written.
+    def export_image(self, path: str) -> tuple[Path, str]:
+        """Save the map in the format the file's extension names; returns the file written and how.
 
-        See :func:`app.widgets.qt_map_export.export_plot`; raises OSError when no file was written.
+        See :func:`app.widgets.qt_map_export.export_plot`; raises OSError when no file was written
+        and ValueError for an extension that names no format.
         """
         from app.widgets.qt_map_export import export_plot
 

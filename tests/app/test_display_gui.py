@@ -38,6 +38,38 @@ def test_export_map_to_a_folder_that_cannot_be_written_says_so(qtbot, clustered,
     assert w.stage_label.text().startswith("Map not saved")
 
 
+def test_export_map_names_the_file_and_format_it_wrote_and_a_failure_keeps_the_old_file(
+        qtbot, clustered, tmp_path, monkeypatch):
+    """Exploratory QA: a JPEG was reported "as PNG", a name without an extension as a file never written, and
+    the file already there was deleted before the export was tried, so a failed export lost it."""
+    from pyqtgraph.exporters import ImageExporter
+
+    w = clustered
+    errors = []
+    monkeypatch.setattr(w, "show_error", lambda message, *a: errors.append(message))
+    _save_as(monkeypatch, tmp_path / "map.jpg")
+    w.export_map_action.trigger()
+    assert (tmp_path / "map.jpg").read_bytes()[:2] == b"\xff\xd8"  # a JPEG
+    assert w.stage_label.text() == f"Map saved to {tmp_path / 'map.jpg'} as JPEG"
+    _save_as(monkeypatch, tmp_path / "map")
+    w.export_map_action.trigger()
+    assert (tmp_path / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not (tmp_path / "map").exists()
+    assert w.stage_label.text() == f"Map saved to {tmp_path / 'map.png'} as PNG"
+    _save_as(monkeypatch, tmp_path / "map.pdf")
+    w.export_map_action.trigger()
+    assert errors.pop().endswith(".pdf is not a format the map is saved in (BMP, JPEG, PNG, SVG, TIFF)")
+    assert not (tmp_path / "map.pdf").exists()
+    # the export fails (a full disk: nothing written): the map saved before is still there, whole
+    before = (tmp_path / "map.png").read_bytes()
+    monkeypatch.setattr(ImageExporter, "export", lambda self, *a, **k: None)
+    _save_as(monkeypatch, tmp_path / "map.png")
+    w.export_map_action.trigger()
+    assert errors and "nothing was written" in errors[-1] and w.stage_label.text().startswith("Map not saved")
+    assert (tmp_path / "map.png").read_bytes() == before
+    assert sorted(f.name for f in tmp_path.iterdir() if f.name.startswith("map") or f.name.startswith(".map")) == [
+        "map.jpg", "map.png"]  # no partial file left
+
+
 def _point_on_screen(w, row: int):
     """Viewport position of galaxy ``row`` on the map."""
     scene = w.map.view.mapViewToScene(QPointF(*map(float, w.project.coords[row])))

@@ -99,7 +99,7 @@ def test_every_action_and_shortcut_does_its_job_or_says_why(qtbot, window, folde
         act(name, job="export")
         assert "Exported 30 rows" in _said(window), name
     answers["save"] = str(tmp_path / "map.png")
-    act("File/Export map (PNG/SVG)…")
+    act("File/Export map (PNG/SVG/JPEG)…")
     assert (tmp_path / "map.png").stat().st_size > 1000
     answers["save"] = str(tmp_path / "backup.sqlite")
     act("File/Back up project…")
