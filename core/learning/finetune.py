@@ -64,6 +64,7 @@ from core.learning.head import (  # noqa: F401
     balanced_weight,
     calibrated_head,
     estimate_accuracy,
+    estimate_needs,
     fit_head,
 )
 from core.learning.rounds import RoundOptions, RoundResult, report_round  # noqa: F401 (report_round: part of this API)
@@ -465,7 +466,8 @@ def _finetune_round(X, encoder_path, user_labels, prev_clusters, prev_names, clu
         head_proba = fit_head(X, plan.lab_rows, plan.lab_y, plan.n_classes, C=o.head_C, self_training=o.self_training,
                               balanced_answers=o.balanced_answers, random_state=o.random_state)
     timings["head"] = time.perf_counter() - t
-    est = (float("nan"), float("nan"), "not measured" if not o.estimate else "needs 2 labels in each of 2 classes")
+    est = (float("nan"), float("nan"), "not measured" if not o.estimate
+           else estimate_needs(plan.lab_y, plan.names) or "the cross-fitted probabilities could not be made")
     if cal is not None:
         head_proba = cal.proba
         est = (cal.accuracy, cal.balanced_accuracy,

@@ -161,6 +161,27 @@ def counted_fractions(plain: np.ndarray, lab_rows: np.ndarray) -> np.ndarray:
     return np.bincount(plain[free].argmax(1), minlength=plain.shape[1]) / float(free.sum())
 
 
+def estimate_needs(lab_y: np.ndarray, names: list[str] | None = None) -> str:
+    """What the labels still lack for the round's accuracy to be estimated; the empty string when nothing.
+
+    The estimate (and the catalogue's calibrated ``p_<class>`` columns) needs
+    two classes and 2 labels of *every* class labelled, since each answer is
+    predicted without itself.  The message names the classes short of 2 (it
+    said "2 labels in each of 2 classes", which read as met with two classes
+    at 2 or more and a third at 1).
+    """
+    counts = np.bincount(np.asarray(lab_y, np.int64))
+    present = np.flatnonzero(counts)
+    if len(present) < 2:
+        return "needs labels of 2 classes, 2 of each"
+    short = [c for c in present if counts[c] < 2]
+    if not short:
+        return ""
+    named = ", ".join(f"{names[c] if names is not None and c < len(names) else f'class {c}'} has {counts[c]}"
+                      for c in short)
+    return f"needs 2 labels of every class you labelled ({named})"
+
+
 def estimate_accuracy(X: np.ndarray, lab_rows: np.ndarray, lab_y: np.ndarray, *, C: float = 0.1,
                       folds: int = 5, random_state: int = 0) -> tuple[float, float, str]:
     """The head's accuracy and balanced accuracy on labels it did not see (stratified k-fold).
@@ -173,10 +194,11 @@ def estimate_accuracy(X: np.ndarray, lab_rows: np.ndarray, lab_y: np.ndarray, *,
     """
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
+    needs = estimate_needs(lab_y)
+    if needs:
+        return float("nan"), float("nan"), needs
     counts = np.bincount(lab_y)
     counts = counts[counts > 0]
-    if len(counts) < 2 or counts.min() < 2:
-        return float("nan"), float("nan"), "needs 2 labels in each of 2 classes"
     k = int(min(folds, counts.min()))
     cv = StratifiedKFold(k, shuffle=True, random_state=random_state)
     pred = cross_val_predict(_head_model(C), np.asarray(X, np.float32)[lab_rows], lab_y, cv=cv)

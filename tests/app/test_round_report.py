@@ -114,3 +114,21 @@ def test_retrain_shows_reliability_and_learning_curve_and_exports_probabilities(
     qtbot.mouseClick(box.review, Qt.MouseButton.LeftButton)
     np.testing.assert_array_equal(np.sort(window.grid.rows()), np.flatnonzero(p.last_round.moved))
     assert not box.isVisible()
+
+
+@pytest.mark.slow
+def test_a_round_short_of_two_labels_of_a_class_names_that_class(qtbot, window, folder):
+    """Exploratory QA: with elliptical 3, spiral 3 and irregular 1 the report said the estimate "needs 2 labels in
+    each of 2 classes", which two classes already had; the class short of 2 is what the user has to label."""
+    window.open_folder(folder)
+    _fast(window, k=3, method="dec")
+    _cluster(qtbot, window, timeout=600_000)
+    p = window.project
+    _label(p, 3)
+    edge_on = [i for i, n in enumerate(p.names) if n.startswith("edge_on")]
+    p.set_labels(edge_on[1:3], None)  # irregular: one label left
+    with qtbot.waitSignal(window.jobs.finished, timeout=600_000):
+        qtbot.keyClick(window, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)
+    text = window.last_round_box.text()
+    assert "estimated accuracy: not yet measurable (needs 2 labels of every class you labelled (irregular has 1))" in text
+    assert "each of 2 classes" not in text
