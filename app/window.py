@@ -342,6 +342,9 @@ class MainWindow(QMainWindow):
             "suggest", lambda progress, should_stop: p.suggest(n), on_result=self._show_suggestions))
 
     def _show_suggestions(self, rows: np.ndarray) -> None:
+        if not len(rows):  # Suggest returns none only when every galaxy holds a label of the user's
+            self.status.say("Nothing to suggest: every galaxy has your label")
+            return
         self.grid.sort.setCurrentText("least sure first")
         self.labelling.show_list(rows, "Suggested: label these next (number keys)")
         self.status.say(f"{len(rows)} galaxies suggested: unsure, near a boundary, spread over the map")

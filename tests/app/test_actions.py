@@ -76,3 +76,19 @@ def test_ctrl_g_on_a_survey_suggests_ten_unlabelled_galaxies_from_the_sampled_pa
         rows.append(sorted(int(i) for i in window.grid.rows()))
     labelled = np.array([u is not None for u in p.user_labels])
     assert len(rows[0]) == 10 and not labelled[rows[0]].any() and rows[0] == rows[1]
+
+
+@pytest.mark.slow
+def test_ctrl_g_with_every_galaxy_labelled_says_so_and_keeps_the_strip(qtbot, window, folder):
+    """Exploratory QA: it said "0 galaxies suggested: unsure, near a boundary, ..." and emptied the strip."""
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    p = window.project
+    p.set_labels(list(range(len(p))), "spiral")
+    p.selection.set([3, 4])
+    shown = sorted(int(i) for i in window.grid.rows())
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000):
+        qtbot.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    assert window.stage_label.text() == "Nothing to suggest: every galaxy has your label"
+    assert sorted(int(i) for i in window.grid.rows()) == shown
