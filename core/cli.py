@@ -248,7 +248,7 @@ def _check_count(args: argparse.Namespace) -> None:
     try:
         checked_n_clusters(args.method, args.clusters, found)
     except ValueError as exc:
-        raise UsageError(str(exc).replace("readable images", "image files")) from None
+        raise UsageError(str(exc).replace("readable image", "image file")) from None
 
 
 def _open_store(args: argparse.Namespace):  # -> ProjectStore

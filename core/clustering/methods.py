@@ -213,7 +213,8 @@ def checked_n_clusters(method: str, n_clusters: int, n_images: int) -> tuple[int
         return n_clusters, []
     used = n_images - 1
     if used < 2:
-        raise ValueError(f"{n_images} readable images cannot be split into {n_clusters} clusters; add images")
+        raise ValueError(f"{n_images} readable image{'' if n_images == 1 else 's'} cannot be split into "
+                         f"{n_clusters} clusters; add images")
     return used, [f"asked for {n_clusters} clusters but only {n_images} images could be read: "
                   f"clustered into {used} instead"]
 

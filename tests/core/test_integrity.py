@@ -361,6 +361,16 @@ def test_k_above_the_images_is_cut_said_and_recorded(tmp_path, capsys):
     assert side["parameters"]["n_clusters"] == 2
 
 
+def test_too_few_images_for_two_clusters_are_counted_in_words_before_any_work(tmp_path, capsys):
+    """Exploratory QA: "1 image files cannot be split into 2 clusters"."""
+    for n, words in ((1, "1 image file cannot"), (2, "2 image files cannot")):
+        folder = tmp_path / f"imgs{n}"
+        _galaxies(folder, n)
+        assert main(["cluster", str(folder), "--clusters", "2", "--out", str(tmp_path / "c.csv")]) == 2
+        assert f"{words} be split into 2 clusters; add images" in capsys.readouterr().err
+        assert not (folder / STORE_DIR).exists()
+
+
 # 10. paths in files meant to be shared ---------------------------------------------------------------
 def test_relative_paths_for_shared_catalogues(tmp_path, capsys):
     folder = tmp_path / "imgs"
