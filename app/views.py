@@ -108,6 +108,8 @@ class QtSkippedFiles(QTreeWidget):
         super().__init__(parent)
         self.setHeaderLabels(["file", "why it was skipped"])
         self.setRootIsDecorated(False)
+        # the file's own name is its end: cut in the middle, every row read "/tmp/folder_..." on a laptop
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.project: Project | None = None
 
     def set_project(self, project: Project) -> None:
@@ -122,11 +124,29 @@ class QtSkippedFiles(QTreeWidget):
         if self.project is None:
             return
         rows = self.project.store.skipped()
-        for path, reason in rows:
-            self.addTopLevelItem(QTreeWidgetItem([path, reason or ""]))
+        folder = Path(self.project.folder)
+        for path, reason in rows:  # the path inside the folder, whole in the tooltip
+            try:
+                shown = str(Path(path).relative_to(folder))
+            except ValueError:
+                shown = path
+            item = QTreeWidgetItem([shown, reason or ""])
+            item.setToolTip(0, path)
+            item.setToolTip(1, reason or "")
+            self.addTopLevelItem(item)
+        self._fit_names()
         dock = self.parentWidget()
         if isinstance(dock, QDockWidget):
             dock.setWindowTitle(f"Skipped files ({len(rows)})")
+
+    def _fit_names(self) -> None:
+        """The names as wide as they need, up to half the list (a list refreshed behind a tab is 100 px wide)."""
+        if self.topLevelItemCount():
+            self.setColumnWidth(0, max(80, min(self.sizeHintForColumn(0) + 12, self.viewport().width() // 2)))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._fit_names()
 
 
 PRIVACY = "Offline: images and features never leave this computer"

@@ -193,3 +193,25 @@ def test_suggest_retrain_review_and_undo_a_round(qtbot, window, folder):
     window.undo()
     assert p.run_id == first_run
     np.testing.assert_array_equal(p.clusters, before)
+
+
+@pytest.mark.slow
+def test_skipped_files_dock_names_each_file_inside_the_folder(qtbot, window, folder):
+    """Exploratory QA: at 1366 x 768 every row of the dock read "/tmp/qa/odd_..." and no row said which file."""
+    window.resize(1366, 768)
+    deep = folder / "survey night 2" / "tile 0042"
+    deep.mkdir(parents=True)
+    (deep / "NGC_4321_broken_cutout.png").write_bytes(b"not a png")
+    (folder / "empty.fits").write_bytes(b"")
+    assert window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    dock = window.skipped
+    items = [dock.topLevelItem(i) for i in range(dock.topLevelItemCount())]
+    shown = sorted(item.text(0) for item in items)
+    assert shown == ["empty.fits", "survey night 2/tile 0042/NGC_4321_broken_cutout.png"]
+    for item in items:
+        assert item.toolTip(0) == str(folder / item.text(0)) and item.toolTip(1) == item.text(1) != ""
+    # the list shows the end of each name (the file's own name), cut in the middle if it must be cut
+    assert dock.textElideMode() == Qt.TextElideMode.ElideMiddle
+    assert dock.columnWidth(0) >= min(dock.fontMetrics().horizontalAdvance("empty.fits"), dock.viewport().width() // 2)
