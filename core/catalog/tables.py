@@ -10,7 +10,9 @@ probability), and the run record of the sidecar in the table's metadata
 (``run_record``, JSON text, so every format keeps it the same way: FITS header
 cards, a VOTable ``INFO``, ECSV's YAML header, Parquet's key-value metadata).
 Then ``Table.write`` writes it, atomically (temporary file in the same folder,
-then rename), so an interrupted export never leaves half a file.
+then rename), so an interrupted export never leaves half a file.  FITS holds
+only ASCII text, so its text columns are written as UTF-8 bytes and its header
+cards escaped (:func:`fits_ready`): a folder ``/home/José`` no longer stops a FITS export.
 
 A FITS catalogue is named like an image: :func:`refuse_inside_image_folder`
 keeps catalogues whose suffix the scanner reads out of the image folder, and
@@ -187,15 +189,75 @@ def _write_votable(table: Table, path: Path) -> None:
     votable.to_xml(str(path))
 
 
+#: The FITS header card that says how text columns are encoded (FITS itself allows only ASCII there).
+TEXT_ENCODING_CARD = ("TXTENC", "UTF-8")
+#: The COMMENT card that explains it.
+TEXT_ENCODING_COMMENT = "TXTENC: text columns are UTF-8 bytes (FITS standard: ASCII)"
+
+
+def _ascii(text: str) -> str:
+    """``text`` as printable ASCII for a FITS card: other characters as Python escapes (``ü`` -> ``\\xfc``)."""
+    return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def _utf8_column(values: np.ndarray) -> np.ndarray:
+    """A text column as UTF-8 bytes (``S`` dtype, as wide as its longest encoded cell), :data:`CHUNK_ROWS` at a time.
+
+    Chunked as :func:`_as_array` is: one ``np.char.encode`` over 10^5 cells holds the GIL for tens of ms.
+    """
+    chunks = [np.char.encode(values[a:a + CHUNK_ROWS], "utf-8") for a in range(0, len(values), CHUNK_ROWS)]
+    out = np.empty(len(values), dtype=f"S{max([c.dtype.itemsize for c in chunks] + [1])}")
+    for a, chunk in zip(range(0, len(values), CHUNK_ROWS), chunks):
+        out[a:a + len(chunk)] = chunk
+    return out
+
+
+def fits_ready(table: Table) -> Table:
+    """A shallow copy of ``table`` that FITS can hold: UTF-8 text columns, ASCII names and header values.
+
+    FITS allows only ASCII in character columns and header cards, and astropy
+    refuses anything else (``UnicodeEncodeError`` for a folder ``Müller``, a file
+    ``galaxie_α.png`` or a class ``Spirale à barre``; a ``ValueError`` for a joined
+    column ``cat_größe``).  What is chosen here, so that such a catalogue is written:
+
+    * text columns are written as their UTF-8 bytes (ASCII text is unchanged,
+      byte for byte), and the header says so (:data:`TEXT_ENCODING_CARD`).
+      astropy decodes such bytes as UTF-8 (``Table.read`` gives back the same
+      strings; ``convert_bytestring_to_unicode`` gives ``str`` columns), and a
+      reader that takes the field as ASCII (TOPCAT, fitsio) keeps every ASCII
+      character and shows only the others' bytes oddly;
+    * column names and header values (the run record is JSON, whose non-ASCII
+      characters are already ``\\uXXXX`` escapes that ``json.loads`` reverses)
+      that are not ASCII are written with Python's backslash escapes
+      (``cat_gr\\xf6\\xdfe``); the other formats keep them as they are.
+    """
+    from astropy.table import Column
+
+    out = table.copy(copy_data=False)
+    for name in out.colnames:
+        if out[name].dtype.kind == "U":
+            col = table[name]
+            out.replace_column(name, Column(_utf8_column(col.data), name=name, unit=col.unit, description=col.description,
+                                            meta=col.meta, copy=False), copy=False)
+        if not name.isascii():
+            out.rename_column(name, _ascii(name))
+    for key, value in list(out.meta.items()):
+        if isinstance(value, str) and not value.isascii():
+            out.meta[key] = _ascii(value)
+    out.meta[TEXT_ENCODING_CARD[0]] = TEXT_ENCODING_CARD[1]
+    out.meta["comments"] = [*out.meta.get("comments", []), TEXT_ENCODING_COMMENT]
+    return out
+
+
 def _write_fits(table: Table, path: Path) -> None:
-    """FITS binary table; meta keys longer than 8 characters become HIERARCH cards, long values CONTINUE cards."""
+    """FITS binary table (:func:`fits_ready`: UTF-8 text, ASCII cards); long meta keys become HIERARCH cards."""
     import warnings
 
     from astropy.io.fits.verify import VerifyWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", VerifyWarning)  # the HIERARCH notice, once per long key: expected here
-        table.write(path, format="fits", overwrite=True)
+        fits_ready(table).write(path, format="fits", overwrite=True)
 
 
 def write_parquet(table: Table, path: str | os.PathLike[str]) -> Path:

@@ -139,3 +139,18 @@ def test_unreadable_or_cancelled_csv_from_the_catalogue_menu_says_why_and_change
         errors.clear()
     assert dict(p.catalog_columns) == columns_before
     assert p.view_setting("truth_file") is None
+
+
+def test_a_fits_export_of_a_non_ascii_folder_and_label_reads_back_the_same(qtbot, window, sample_folder, tmp_path):
+    """The app's FITS export of ``/.../José/Müller`` with a class ``Spirale à barre`` (it used to fail: ASCII only)."""
+    import shutil
+
+    from astropy.table import Table
+
+    folder = shutil.copytree(sample_folder, tmp_path / "José" / "Müller")
+    p = open_and_cluster(qtbot, window, folder)
+    p.set_labels([0], "Spirale à barre")
+    out = _export(qtbot, window, tmp_path / "catalogue.fits", "fits", timeout=30_000)
+    table = Table.read(out)
+    assert sorted(table["path"]) == sorted(str(f) for f in folder.glob("*.png"))
+    assert list(table["label"]).count("Spirale à barre") == 1

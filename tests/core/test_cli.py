@@ -139,3 +139,25 @@ def test_progress_bar_writes_to_the_stderr_of_the_moment(monkeypatch):
     bar = ProgressBar()
     bar(0.5, "features 5/10")
     assert "50.0% features 5/10" in stream.getvalue()
+
+
+def test_cli_writes_a_fits_catalogue_of_non_ascii_names_that_reads_back_the_same(tmp_path, sample_folder, capsys):
+    """A folder ``Müller``, a file ``galaxie_α.png``: FITS allows ASCII only, and the export used to fail after the run."""
+    from astropy.table import Table
+
+    from core.catalog.tables import read_run_record
+
+    folder = tmp_path / "José" / "Müller"
+    shutil.copytree(sample_folder, folder)
+    first = sorted(folder.glob("*.png"))[0]
+    first.rename(folder / "galaxie_α.png")
+    out = tmp_path / "catalogue.fits"
+    code = main(["cluster", str(folder), "--model", "efficientnet_lite0", "--method", "kmeans", "--clusters", "3",
+                 "--format", "fits", "--out", str(out), "--quiet", "--cpu"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    table = Table.read(out)
+    assert sorted(table["path"]) == sorted(str(p) for p in folder.glob("*.png"))  # the same strings, ü and α
+    assert "galaxie_α" in list(table["id"]) and len(table) == 30
+    assert table.meta["TXTENC"] == "UTF-8"  # the header says the text is UTF-8, not ASCII
+    assert read_run_record(out)["folder"] == str(folder)  # the run record's card: ASCII, decoded back
