@@ -122,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"2-D map coordinates (default: {maps.default})")
     c.add_argument("--seed", type=int, default=0, help="random seed (same seed, same clusters)")
     c.add_argument("--out", type=Path, help="catalogue file (default: clusters.csv, or clusters.fits etc. with "
-                                            "--format; a .json sidecar is written beside it)")
+                                            "--format; its sidecar <OUT>.json is written beside it)")
     c.add_argument("--format", choices=EXPORT_FORMATS.names(), default=EXPORT_FORMATS.default,
                    help=f"catalogue format (default: {EXPORT_FORMATS.default})")
     c.add_argument("--relative-paths", action="store_true",
@@ -169,25 +169,30 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def check_out(out: Path) -> Path:
-    """Refuse an ``--out`` that cannot be written, or whose sidecar would overwrite it, before any work.
+    """Refuse an ``--out`` that cannot be written, or whose sidecar cannot be, before any work.
 
-    The sidecar is ``<out without suffix>.json``: an ``--out`` ending in
-    ``.json`` would be overwritten by it.  Raises :class:`UsageError`.
+    The sidecar is ``<out>.json`` (:func:`core.catalog.pair.sidecar_path`).  An
+    ``--out`` ending in ``.json`` is refused: that name is a sidecar's (older
+    versions wrote ``x.csv``'s as ``x.json``), and a catalogue there would
+    overwrite one or be read as one.  Raises :class:`UsageError`.
     """
-    if out.with_suffix(".json") == out:
-        raise UsageError(f"--out {out}: the sidecar {out.with_suffix('.json').name} would overwrite the catalogue; "
+    from core.catalog.pair import sidecar_path
+
+    side = sidecar_path(out)
+    if out.suffix.lower() == ".json":
+        raise UsageError(f"--out {out}: a .json name would overwrite the catalogue's sidecar or be taken for one; "
                          f"name the catalogue .csv")
     if out.is_dir():
         raise UsageError(f"--out {out} is a folder; give a file name such as {out / 'clusters.csv'}")
-    if out.with_suffix(".json").is_dir():
-        raise UsageError(f"--out {out}: its sidecar {out.with_suffix('.json')} would be written where a folder "
+    if side.is_dir():
+        raise UsageError(f"--out {out}: its sidecar {side} would be written where a folder "
                          f"is; name the catalogue otherwise")
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise UsageError(f"--out {out}: the folder {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise UsageError(f"--out {out}: the folder {parent} cannot be written; choose another place")
-    for existing in (out, out.with_suffix(".json")):
+    for existing in (out, side):
         if existing.exists() and not os.access(existing, os.W_OK):
             raise UsageError(f"--out {out}: {existing} exists and cannot be overwritten; choose another name")
     return out

@@ -296,7 +296,7 @@ def run_in_own_store(
 def export_result(result: PipelineResult, config: PipelineConfig | None, csv_path: str | os.PathLike[str],
                   fmt: str = "csv", relative: bool = False, columns: dict | None = None,
                   join: dict | None = None) -> tuple[Path, Path]:
-    """Write the run's catalogue and sidecar JSON (``<stem>.json``) with :func:`core.catalog.export.export_catalogue`.
+    """Write the run's catalogue and sidecar JSON (``<name>.json``) with :func:`core.catalog.export.export_catalogue`.
 
     ``config`` is not needed any more (the stored run records it); it stays for callers that pass it.
     ``relative``: image paths relative to the image folder, for files meant to be shared.

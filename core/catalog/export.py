@@ -21,9 +21,10 @@ temporary names and fsynced, a journal naming them is fsynced, then the sidecar
 and the CSV are renamed into place and the journal removed.  A kill between
 the two renames leaves the journal, and the next export (or
 :func:`recover_export`) finishes the renames first, so the pair on disk is
-always one export's; the sidecar's ``catalogue.sha256`` names the CSV it
-describes (:func:`sidecar_matches`).  Temporary files of a killed export are
-removed by the next one.
+always one export's; the sidecar (``<catalogue name>.json``, e.g.
+``catalogue.csv.json``: one per file, so two formats of one run never share one)
+names the CSV it describes in ``catalogue.sha256`` (:func:`sidecar_matches`).
+Temporary files of a killed export are removed by the next one.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.catalog.pair import write_pair
+from core.catalog.pair import sidecar_path, write_pair
 from core.paths import printable
 from core.registry import Registry
 from core.vocabulary import cluster_name
@@ -400,7 +401,11 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
                      join: Mapping[str, object] | None = None,
                      progress: Callable[[float, str], None] | None = None,
                      should_stop: Callable[[], bool] | None = None) -> tuple[Path, Path]:
-    """Write a stored run's catalogue in format ``fmt`` and its sidecar ``<stem>.json``; return both paths.
+    """Write a stored run's catalogue in format ``fmt`` and its sidecar ``<name>.json``; return both paths.
+
+    The sidecar is named after the catalogue's whole name (``catalogue.csv.json``,
+    :func:`core.catalog.pair.sidecar_path`): the same run exported as CSV and as
+    FITS beside it keeps one sidecar per file, each with its own format and SHA-256.
 
     Parameters
     ----------
@@ -476,7 +481,7 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
 
         record["columns"] = column_record(_column_names(rows))
         write(path)
-        written = path, atomic_write_text(path.with_suffix(".json"), sidecar(folder_sha256(path)))
+        written = path, atomic_write_text(sidecar_path(path), sidecar(folder_sha256(path)))
     else:
         written = write_pair(path, write, sidecar)
     if progress is not None:

@@ -19,6 +19,16 @@ files, the staged journal among them, that the next export removes); a kill duri
 :func:`recover_export` (run first by every export) finishes the renames. The
 sidecar names the catalogue's SHA-256 (``catalogue.sha256``), so a reader can
 check that the two belong together (:func:`sidecar_matches`).
+
+The sidecar is named after the catalogue's whole file name, ``catalogue.csv.json``
+(:func:`sidecar_path`), so that one run exported as ``catalogue.csv`` and
+``catalogue.fits`` has two sidecars, each describing its own file.  Before, it was
+``<stem>.json`` (:func:`legacy_sidecar_path`), shared by every format of one stem:
+the second export overwrote the first one's sidecar without a word.  Readers
+(:func:`find_sidecar`) still take such an old sidecar when the new one is absent
+and the old one's recorded SHA-256 is the catalogue's; a journal left by the old
+code (it names the sidecar's temporary file, ``.<stem>.json.export-...``) is still
+finished, to the name that export meant.
 """
 
 from __future__ import annotations
@@ -31,6 +41,60 @@ from collections.abc import Callable
 from pathlib import Path
 
 JOURNAL = ".{name}.export-journal"
+#: What a sidecar's temporary name holds between the target's name and the process id (:func:`_temp`).
+EXPORT_MARK = ".export-"
+
+
+def sidecar_path(path: str | os.PathLike[str]) -> Path:
+    """The sidecar of catalogue ``path``: its whole file name plus ``.json`` (``catalogue.csv.json``).
+
+    Named after the whole name, not the stem, so that exports of one run in two
+    formats beside each other (``catalogue.csv``, ``catalogue.fits``) each keep
+    their own sidecar instead of the second overwriting the first's.
+    """
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
+def legacy_sidecar_path(path: str | os.PathLike[str]) -> Path:
+    """Where versions before the per-file sidecar wrote it: ``<stem>.json``, shared by every format of one stem."""
+    return Path(path).with_suffix(".json")
+
+
+def _recorded_sha256(side: Path) -> str | None:
+    try:
+        record = json.loads(side.read_text(encoding="utf-8"))
+        return str(record["catalogue"]["sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _catalogue_sha256(path: Path) -> str | None:
+    try:
+        if path.is_dir():  # a partitioned Parquet or HATS folder: its digest (core.catalog.survey)
+            from core.catalog.survey import folder_sha256
+
+            return folder_sha256(path)
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def find_sidecar(path: str | os.PathLike[str]) -> Path:
+    """The sidecar that describes catalogue ``path``: :func:`sidecar_path`, else an older ``<stem>.json`` of it.
+
+    The old name (:func:`legacy_sidecar_path`) is taken only when the new one is
+    absent and the old one's ``catalogue.sha256`` is this catalogue's: a
+    ``<stem>.json`` shared by two formats describes the last one written, so it
+    cannot be trusted by its name alone.  Returns :func:`sidecar_path` (which may
+    not exist) otherwise.
+    """
+    path = Path(path)
+    new, old = sidecar_path(path), legacy_sidecar_path(path)
+    if new.exists() or old == path or not old.is_file():
+        return new
+    recorded = _recorded_sha256(old)
+    return old if recorded is not None and recorded == _catalogue_sha256(path) else new
 
 
 def _journal(path: Path) -> Path:
@@ -94,7 +158,7 @@ def _stale_temps(path: Path) -> list[Path]:
     """
     out = []
     staged = _staged_prefix(path)
-    names = {path.name, path.with_suffix(".json").name}
+    names = {path.name, sidecar_path(path).name, legacy_sidecar_path(path).name}
     try:
         entries = list(path.parent.iterdir())
     except OSError:
@@ -127,9 +191,9 @@ def recover_export(path: str | os.PathLike[str]) -> bool:
     if journal.is_file() and not journal.is_symlink():
         try:
             entry = json.loads(journal.read_text(encoding="utf-8"))
-            moves = [(path.with_name(entry["sidecar"]), path.with_suffix(".json")),
+            moves = [(path.with_name(entry["sidecar"]), _journaled_sidecar(path, entry)),
                      (path.with_name(entry["catalogue"]), path)]
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             moves = []  # written atomically, so unreadable means not ours: leave the files alone
         for tmp, final in moves:
             if tmp.is_file() and not tmp.is_symlink():
@@ -143,14 +207,32 @@ def recover_export(path: str | os.PathLike[str]) -> bool:
     return finished
 
 
+def _journaled_sidecar(path: Path, entry: dict) -> Path:
+    """Where the journal ``entry`` of an export to ``path`` meant its sidecar to go.
+
+    The journal names the sidecar's temporary file, ``.<final name>.export-<pid>-<token>...``
+    (:func:`_temp`); this code's journals also name the final file (``sidecar_name``).  A
+    journal of the old code meant ``<stem>.json``, this code's ``<name>.json``: only these two
+    are accepted, so a journal cannot move a file anywhere else.
+    """
+    allowed = {sidecar_path(path).name, legacy_sidecar_path(path).name}
+    name = entry.get("sidecar_name")
+    if name is None:
+        temp = str(entry["sidecar"])
+        name = temp[1:temp.rfind(EXPORT_MARK)] if temp.startswith(".") and EXPORT_MARK in temp else ""
+    if name not in allowed or name == path.name:
+        raise ValueError(f"the journal of {path.name} names no sidecar of it")
+    return path.with_name(name)
+
+
 def write_pair(path: str | os.PathLike[str], write_catalogue: Callable[[Path], object],
                sidecar: Callable[[str], str]) -> tuple[Path, Path]:
-    """Write the catalogue ``path`` and its sidecar ``<stem>.json`` so that both change or neither.
+    """Write the catalogue ``path`` and its sidecar ``<name>.json`` so that both change or neither.
 
     Parameters
     ----------
     path : path-like
-        The catalogue file; the sidecar is ``path.with_suffix(".json")``.
+        The catalogue file; the sidecar is :func:`sidecar_path` (``catalogue.csv.json``).
     write_catalogue : callable
         Writes the catalogue to the path it is given (a temporary name).
     sidecar : callable
@@ -163,7 +245,7 @@ def write_pair(path: str | os.PathLike[str], write_catalogue: Callable[[Path], o
         changed, no temporary file is left, and ``filename`` names ``path``.
     """
     path = Path(path)
-    side_path = path.with_suffix(".json")
+    side_path = sidecar_path(path)
     recover_export(path)
     tmp_cat, tmp_side, journal = _temp(path), _temp(side_path), _journal(path)
     try:
@@ -172,7 +254,8 @@ def write_pair(path: str | os.PathLike[str], write_catalogue: Callable[[Path], o
         digest = hashlib.sha256(tmp_cat.read_bytes()).hexdigest()
         _write_synced(tmp_side, sidecar(digest))
         staged = _staged_journal(path, os.getpid())
-        _write_synced(staged, json.dumps({"catalogue": tmp_cat.name, "sidecar": tmp_side.name, "sha256": digest}))
+        _write_synced(staged, json.dumps({"catalogue": tmp_cat.name, "sidecar": tmp_side.name,
+                                               "sidecar_name": side_path.name, "sha256": digest}))
         os.replace(staged, journal)
         _fsync_dir(path.parent)
     except BaseException as exc:
@@ -198,10 +281,7 @@ def _write_synced(path: Path, text: str) -> None:
 
 
 def sidecar_matches(path: str | os.PathLike[str]) -> bool:
-    """Whether the sidecar beside catalogue ``path`` describes exactly this catalogue (its SHA-256)."""
+    """Whether the sidecar beside catalogue ``path`` (:func:`find_sidecar`) describes exactly this catalogue (its SHA-256)."""
     path = Path(path)
-    try:
-        record = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-        return record["catalogue"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
+    recorded = _recorded_sha256(find_sidecar(path))
+    return recorded is not None and recorded == _catalogue_sha256(path)

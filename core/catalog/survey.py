@@ -31,7 +31,7 @@ needed; the ``hats`` package writes the files), installed by the optional
 Both are written atomically as folders (:func:`replace_folder`): into a
 temporary folder beside the target, each file fsynced, then renamed into
 place, the previous folder removed only after.  The sidecar (``<name>.json``
-beside the folder) names the folder's digest (:func:`folder_sha256`: SHA-256
+beside the folder, e.g. ``catalogue.hats.json``) names the folder's digest (:func:`folder_sha256`: SHA-256
 over each file's relative path and SHA-256).
 """
 

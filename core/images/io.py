@@ -121,7 +121,7 @@ def is_catalogue_fits(path: str | os.PathLike[str]) -> bool:
     """Whether a ``.fits`` file is a catalogue this program wrote (an empty primary HDU and ``ORIGIN = 'Galaxy Sorter'``).
 
     Reads at most the first 64 KiB; the scanner asks only for FITS files that
-    have a ``<stem>.json`` sidecar beside them, as every catalogue does.
+    have a sidecar beside them (``<name>.json``, or ``<stem>.json`` from older versions), as every catalogue does.
     """
     try:
         with open(path, "rb") as fh:
@@ -163,7 +163,8 @@ def scan_images(folder: str | os.PathLike[str], recursive: bool = True) -> tuple
         if not (is_image_name(name) and not name.startswith(".")):
             return False
         if name.lower().endswith(FITS_SUFFIXES):
-            if f"{image_id(name)}.json" in names and is_catalogue_fits(Path(dirpath) / name):
+            sidecars = {f"{name}.json", f"{image_id(name)}.json"}  # core.catalog.pair.sidecar_path; older <stem>.json
+            if sidecars & names and is_catalogue_fits(Path(dirpath) / name):
                 return False
             from core.images.fits import band_group  # here: core.images.fits imports this module
 

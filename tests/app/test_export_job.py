@@ -48,7 +48,7 @@ def test_ctrl_e_exports_as_a_job_and_says_where(qtbot, window, folder, tmp_path,
     assert window.progress.maximum() == 1000  # the bar is a bar again for the next job
     with open(target, newline="") as fh:
         assert len(list(csv.DictReader(fh))) == len(p)
-    assert target.with_suffix(".json").is_file()
+    assert target.with_name(target.name + ".json").is_file()
     # the menu entry of another format does the same
     menu_target = tmp_path / "out" / "catalogue.vot"
     monkeypatch.setattr(dialogs, "save_path", lambda *a, **k: str(menu_target))
@@ -131,3 +131,22 @@ def test_export_cancels_no_running_job(qtbot, window, folder, tmp_path, monkeypa
     with qtbot.waitSignal(window.jobs.finished, timeout=30_000) as blocker:
         release.set()
     assert blocker.args[0] == "suggest" and not target.exists()
+
+
+def test_exports_to_the_proposed_names_in_two_formats_keep_one_sidecar_each(qtbot, window, folder, monkeypatch):
+    """The save dialog proposes catalogue.csv, then catalogue.vot, in one folder: both wrote catalogue.json before."""
+    import hashlib
+    import json
+
+    open_and_cluster(qtbot, window, folder)
+    monkeypatch.setattr(dialogs, "save_path", lambda _w, _title, proposed, *a, **k: str(proposed))  # OK, as offered
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000):
+        qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    action = next(a for a in window.export_actions if "VOTable" in a.text())
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000):
+        action.trigger()
+    for name, fmt in (("catalogue.csv", "csv"), ("catalogue.vot", "votable")):
+        side = json.loads((folder / f"{name}.json").read_text())
+        assert side["catalogue"]["format"] == fmt
+        assert side["catalogue"]["sha256"] == hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    assert not (folder / "catalogue.json").exists()

@@ -169,7 +169,7 @@ def test_start_screen_buttons_and_reopen_say_what_they_should(qtbot, window, fol
     with qtbot.waitSignal(window.jobs.finished, timeout=60_000):
         window.reproject("tsne")
     out = _export(qtbot, window, str(tmp_path / "c.csv"))
-    assert json.loads(out.with_suffix(".json").read_text())["projection"] == "tsne"
+    assert json.loads(out.with_name(out.name + ".json").read_text())["projection"] == "tsne"
     window.close()
     again = MainWindow(settings=QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(again)

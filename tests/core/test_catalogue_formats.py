@@ -125,6 +125,6 @@ def test_a_fits_catalogue_is_refused_inside_the_image_folder_and_never_scanned(s
     # Put there anyway (copied by hand): the scanner knows its own catalogue and leaves it out.
     out, sidecar = export_catalogue(store, run, tmp / "cat.fits", "fits")
     shutil.copy(out, images / "cat.fits")
-    shutil.copy(sidecar, images / "cat.json")
+    shutil.copy(sidecar, images / "cat.fits.json")
     found, skipped = scan_images(images)
     assert sorted(p.name for p in found) == ["587722982265585737.fits", "b.fits", "c.fits"] and not skipped

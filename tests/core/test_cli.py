@@ -35,7 +35,7 @@ def test_cli_clusters_the_sample_with_dec(tmp_path, sample_folder, capsys):
     assert "not_an_image.jpg" in text and "1 file(s) skipped" in text
     ari = float(text.split("ARI ")[1].split()[0])
     assert ari > 0.8, text
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(out.with_name(out.name + ".json").read_text())
     assert side["method"] == "dec" and len(side["model"]["sha256"]) == 64
     assert side["skipped"][0]["path"].endswith("not_an_image.jpg")
     # second run hits the feature cache in the project store
@@ -107,7 +107,7 @@ def test_cli_joins_a_catalogue_keeps_it_in_the_project_and_records_it(tmp_path, 
     z = {i: v for i, v in zip(table["id"], table["cat_z"].filled(float("nan")) if hasattr(table["cat_z"], "filled")
                              else table["cat_z"])}
     assert z[names[3]] == 0.03 and z[names[-1]] != z[names[-1]]  # unmatched: NaN
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(out.with_name(out.name + ".json").read_text())
     assert side["join"]["by"] == "id" and side["join"]["id_column"] == "objid" and len(side["join"]["sha256"]) == 64
     assert side["joined_columns"] == ["cat_z", "cat_objid"]
     project = Project.open(folder)  # the app reopens the folder with the join
@@ -161,3 +161,50 @@ def test_cli_writes_a_fits_catalogue_of_non_ascii_names_that_reads_back_the_same
     assert "galaxie_α" in list(table["id"]) and len(table) == 30
     assert table.meta["TXTENC"] == "UTF-8"  # the header says the text is UTF-8, not ASCII
     assert read_run_record(out)["folder"] == str(folder)  # the run record's card: ASCII, decoded back
+
+
+def test_cli_exports_of_one_run_as_csv_then_fits_keep_one_sidecar_each(tmp_path, sample_folder, capsys):
+    """``catalogue.csv`` then ``catalogue.fits``: both wrote ``catalogue.json``, the CSV's left describing the FITS file."""
+    import hashlib
+
+    folder = tmp_path / "imgs"
+    shutil.copytree(sample_folder, folder)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    run = ["cluster", str(folder), "--model", "efficientnet_lite0", "--method", "kmeans", "--clusters", "3",
+           "--quiet", "--cpu"]
+    for fmt in ("csv", "fits"):
+        assert main([*run, "--format", fmt, "--out", str(out_dir / f"catalogue.{fmt}")]) == 0, capsys.readouterr().err
+        assert f"catalogue.{fmt}.json" in capsys.readouterr().out  # "wrote ... and ...": the sidecar's own name
+    assert sorted(p.name for p in out_dir.iterdir()) == ["catalogue.csv", "catalogue.csv.json", "catalogue.fits",
+                                                         "catalogue.fits.json"]
+    for fmt in ("csv", "fits"):
+        side = json.loads((out_dir / f"catalogue.{fmt}.json").read_text())
+        assert side["catalogue"]["format"] == fmt
+        assert side["catalogue"]["sha256"] == hashlib.sha256((out_dir / f"catalogue.{fmt}").read_bytes()).hexdigest()
+
+
+def test_a_sidecar_and_a_journal_of_the_old_naming_are_still_honoured(tmp_path, sample_folder, capsys):
+    """An older ``<stem>.json`` is read when it matches its catalogue; an old journal is finished to the name it meant."""
+    from core.catalog.pair import find_sidecar, recover_export, sidecar_matches
+
+    folder = tmp_path / "imgs"
+    shutil.copytree(sample_folder, folder)
+    out = tmp_path / "c.csv"
+    assert main(["cluster", str(folder), "--model", "efficientnet_lite0", "--method", "kmeans", "--clusters", "3",
+                 "--quiet", "--cpu", "--out", str(out)]) == 0
+    (tmp_path / "c.csv.json").rename(tmp_path / "c.json")  # what an older version left
+    assert find_sidecar(out) == tmp_path / "c.json" and sidecar_matches(out)
+    (tmp_path / "c.fits").write_bytes(b"another catalogue")  # c.json is not its sidecar: its SHA-256 differs
+    assert find_sidecar(tmp_path / "c.fits") == tmp_path / "c.fits.json" and not sidecar_matches(tmp_path / "c.fits")
+    # A journal of the old code, killed before its renames: it names the sidecar's temporary file only.
+    text, side = out.read_bytes(), (tmp_path / "c.json").read_text()
+    (tmp_path / ".c.csv.export-1-0a0b0c0d.csv").write_bytes(text)
+    (tmp_path / ".c.json.export-1-0a0b0c0d.json").write_text(side)
+    out.unlink()
+    (tmp_path / "c.json").unlink()
+    (tmp_path / ".c.csv.export-journal").write_text(json.dumps(
+        {"catalogue": ".c.csv.export-1-0a0b0c0d.csv", "sidecar": ".c.json.export-1-0a0b0c0d.json", "sha256": "x"}))
+    assert recover_export(out)
+    assert out.read_bytes() == text and (tmp_path / "c.json").read_text() == side and sidecar_matches(out)
+    assert not (tmp_path / ".c.csv.export-journal").exists()

@@ -25,7 +25,7 @@ def test_the_cli_clusters_a_folder_with_a_chosen_model(sample_folder, tmp_path, 
     code = main(["cluster", str(folder), "--model", model, "--method", "kmeans", "--clusters", "3",
                  "--out", str(out), "--quiet", "--cpu"])
     assert code == 0, capsys.readouterr()
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(out.with_name(out.name + ".json").read_text())
     assert side["model"]["name"] == model
     assert side["model"]["sha256"] == file_sha256(ROOT / "models" / f"{model}.onnx")
     assert len(out.read_text().splitlines()) == 1 + 30

@@ -96,7 +96,7 @@ def test_four_toy_entries_run_end_to_end_through_the_cli(toy_entries, sample_fol
     assert sorted(r[0] for r in rows) == sorted(p.stem for p in found)
     names = {r[2] for r in rows}
     assert names <= {"noise"} | {f"cluster {c}" for c in range(30)} and len(names) >= 2
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(out.with_name(out.name + ".json").read_text())
     from core.features.extract import file_sha256
 
     assert side["method"] == "toy-hdbscan" and side["model"]["name"] == "toy_net"

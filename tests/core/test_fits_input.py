@@ -226,6 +226,6 @@ def test_the_cli_records_the_fixed_stretch_in_the_sidecar(tmp_path):
     out = tmp_path / "out.csv"
     assert main(["cluster", str(folder), "--method", "kmeans", "--clusters", "2", "--cpu", "--quiet",
                  "--out", str(out)]) == 0
-    sidecar = json.loads(out.with_suffix(".json").read_text())
+    sidecar = json.loads(out.with_name(out.name + ".json").read_text())
     assert sidecar["parameters"]["input_stretch"] == MODEL_STRETCH
     assert sidecar["parameters"]["input_stretch"]["name"] == "asinh" and sidecar["images"] == 6

@@ -139,7 +139,7 @@ def test_the_cli_without_model_uses_galaxy_duo(sample_folder, tmp_path, capsys):
     out = tmp_path / "clusters.csv"
     assert main(["cluster", str(folder), "--method", "kmeans", "--clusters", "3", "--out", str(out), "--quiet",
                  "--cpu"]) == 0, capsys.readouterr()
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(out.with_name(out.name + ".json").read_text())
     assert side["model"]["name"] == "galaxy_duo"
 
 

@@ -356,7 +356,7 @@ def test_k_above_the_images_is_cut_said_and_recorded(tmp_path, capsys):
                  "--out", str(out), "--quiet"]) == 0
     text = capsys.readouterr().out
     assert "asked for 5 clusters but only 3 images could be read: clustered into 2" in text
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(out.with_name(out.name + ".json").read_text())
     assert side["n_clusters"] == 2 and side["n_clusters_requested"] == 5
     assert side["parameters"]["n_clusters"] == 2
 
@@ -383,7 +383,7 @@ def test_relative_paths_for_shared_catalogues(tmp_path, capsys):
     text = out.read_text()
     assert str(tmp_path) not in text
     assert sorted(line.split(",")[0] for line in text.splitlines()[1:]) == ["g00.png", "g01.png", "sub/g00.png"]
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(out.with_name(out.name + ".json").read_text())
     assert side["skipped"] == [{"path": "bad.png", "reason": "the file is empty"}]
 
 

@@ -105,5 +105,5 @@ def test_the_cli_without_model_says_which_model_a_grey_folder_got(tmp_path, caps
     said = capsys.readouterr()
     text = said.out + said.err
     assert "on galaxy_trio features" in text and "note: The folder holds single-band images" in text
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(out.with_name(out.name + ".json").read_text())
     assert side["model"]["name"] == "galaxy_trio"

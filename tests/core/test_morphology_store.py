@@ -77,7 +77,7 @@ def test_cli_morphology_columns_and_sidecar(folder, tmp_path):
     assert list(rows[0])[:9] == ["path", "id", "cluster", "cluster_name", "label", "label_source", "confidence", "x", "y"]
     conc = [float(r["concentration"]) for r in rows if r["concentration"]]
     assert len(conc) >= 0.9 * len(rows) and all(0 < c < 10 for c in conc)
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(out.with_name(out.name + ".json").read_text())
     assert side["morphology"]["size"] == 128 and side["morphology"]["crop"]["crop"] == "fixed"
     assert side["morphology"]["columns"] == list(CATALOGUE_NAMES)
 

@@ -98,7 +98,7 @@ def test_a_toy_method_is_offered_by_the_cli_and_runs_through_it(toy_method, tmp_
     assert code == 0, capsys.readouterr()
     rows = list(csv.DictReader(open(out)))
     assert len(rows) == 30 and {r["cluster"] for r in rows} == {"0", "1"}
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(out.with_name(out.name + ".json").read_text())
     assert side["method"] == toy_method and side["k_used"] == 2
 
 

@@ -129,7 +129,7 @@ def test_the_cli_tells_and_records_the_start_a_folder_of_small_galaxies_got(tmp_
     said = capsys.readouterr()
     assert "with dec" in said.out + said.err
     assert "note: The galaxies are small in their frames" in said.out + said.err
-    side = json.loads(out.with_suffix(".json").read_text())
+    side = json.loads(out.with_name(out.name + ".json").read_text())
     assert "input-consensus" in json.dumps(side)
     store = ProjectStore(folder / ".galaxy-sorter", root=folder)
     try:
@@ -144,7 +144,7 @@ def test_the_cli_tells_and_records_the_start_a_folder_of_small_galaxies_got(tmp_
     assert main(["cluster", str(large), "--out", str(tmp_path / "large.csv"), "--cpu", "--model", "galaxy_cnn"]) == 0
     said = capsys.readouterr()
     assert "small in their frames" not in said.out + said.err
-    assert "input-consensus" not in (tmp_path / "large.json").read_text()
+    assert "input-consensus" not in (tmp_path / "large.csv.json").read_text()
 
 
 @pytest.mark.slow

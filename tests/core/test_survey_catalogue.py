@@ -127,7 +127,7 @@ def test_the_cli_writes_hats_from_fits_images_with_a_wcs(tmp_path):
     frame = lsdb.read_hats(out).compute()
     assert sorted(frame["id"]) == [f"g{i}" for i in range(8)]
     np.testing.assert_allclose(sorted(frame["ra"]), 150.0 + np.arange(8), atol=1e-6)
-    assert json.loads(out.with_suffix(".json").read_text())["catalogue"]["format"] == "hats"
+    assert json.loads(out.with_name(out.name + ".json").read_text())["catalogue"]["format"] == "hats"
 
 
 def test_hats_is_refused_inside_the_image_folder(sky_run):

@@ -61,7 +61,7 @@ def test_suggest_k_on_too_few_images_says_so(folder, keep, capsys):
 
 
 def test_out_beside_a_folder_named_like_its_sidecar_is_refused_at_once(folder, tmp_path, capsys):
-    (tmp_path / "x.json").mkdir()
+    (tmp_path / "x.csv.json").mkdir()
     assert main(["cluster", str(folder), "--out", str(tmp_path / "x.csv"), *RUN]) == 2
     assert "sidecar" in _one_line(capsys.readouterr().err)
     assert not (folder / ".galaxy-sorter").exists()  # refused before the run, not after it

@@ -138,7 +138,7 @@ def test_a_kill_between_the_two_renames_is_finished_by_the_next_export(folder, t
     assert ".c.csv.export-journal" in _temps(out_dir)  # ... but the journal says how to finish
     assert recover_export(out)
     assert sidecar_matches(out) and _temps(out_dir) == []
-    assert json.loads(out.with_suffix(".json").read_text())["n_clusters"] == 4
+    assert json.loads(out.with_name(out.name + ".json").read_text())["n_clusters"] == 4
     with open(out, newline="") as fh:
         assert {r["cluster"] for r in csv.DictReader(fh)} == {"0", "1", "2", "3"}
 
@@ -151,7 +151,7 @@ def test_a_disk_with_room_for_the_csv_only_changes_neither_and_blames_the_disk(f
     out_dir.mkdir()
     out = out_dir / "c.csv"
     assert _cluster(folder, out, 3) == 0
-    before = (out.read_bytes(), out.with_suffix(".json").read_bytes())
+    before = (out.read_bytes(), out.with_name(out.name + ".json").read_bytes())
     capsys.readouterr()
 
     def full(path, text):  # the CSV's temporary file was written; the sidecar's finds the disk full
@@ -162,7 +162,7 @@ def test_a_disk_with_room_for_the_csv_only_changes_neither_and_blames_the_disk(f
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "the disk is full" in err and str(out) in err
     assert ".galaxy-sorter" not in err
-    assert (out.read_bytes(), out.with_suffix(".json").read_bytes()) == before and sidecar_matches(out)
+    assert (out.read_bytes(), out.with_name(out.name + ".json").read_bytes()) == before and sidecar_matches(out)
     assert _temps(out_dir) == []
 
 
@@ -174,7 +174,8 @@ def test_a_killed_export_leaves_temporary_files_that_the_next_one_removes(folder
     out = out_dir / "c.csv"
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()  # a process id that is no longer running
-    for name in (f".c.csv.export-{dead.pid}-0a0b0c0d", f".c.json.export-{dead.pid}-0a0b0c0d",
+    for name in (f".c.csv.export-{dead.pid}-0a0b0c0d", f".c.csv.json.export-{dead.pid}-0a0b0c0d",
+                 f".c.json.export-{dead.pid}-0a0b0c0d",  # the sidecar's, named <stem>.json before
                  f"..c.csv.export-{dead.pid}-0a0b0c0d.tmp-{dead.pid}",
                  f".c.csv.export-journal.{dead.pid}"):  # a journal staged, killed before its rename
         (out_dir / name).write_text("half")
@@ -189,11 +190,11 @@ def test_the_sidecar_lists_this_runs_skipped_files_and_a_relative_folder(folder,
     out = tmp_path / "c.csv"
     (folder / "broken.png").write_bytes(b"not a png")
     assert _cluster(folder, out) == 0
-    assert [Path(s["path"]).name for s in json.loads(out.with_suffix(".json").read_text())["skipped"]] == \
+    assert [Path(s["path"]).name for s in json.loads(out.with_name(out.name + ".json").read_text())["skipped"]] == \
         ["broken.png"]
     (folder / "broken.png").unlink()
     assert _cluster(folder, out, 3, "--relative-paths") == 0
-    text = out.with_suffix(".json").read_text()
+    text = out.with_name(out.name + ".json").read_text()
     record = json.loads(text)
     assert record["skipped"] == []  # the file is gone: this run skipped nothing
     assert record["folder"] == "." and record["parameters"]["folder"] == "."

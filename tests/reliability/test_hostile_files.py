@@ -129,5 +129,5 @@ def test_folder_whose_name_is_not_utf8_gets_every_catalogue_format(tmp_path, cap
         paths = [str(p).lstrip("'") for p in table["path"]]
         assert len(paths) == 8, fmt
         assert all("caf\\xe9-galaxies" in p for p in paths), (fmt, paths[:2])
-        out.with_suffix(".json").read_text(encoding="utf-8")  # the sidecar is valid UTF-8 too
+        out.with_name(out.name + ".json").read_text(encoding="utf-8")  # the sidecar is valid UTF-8 too
     (tmp_path / "cat.csv").read_bytes().decode("utf-8")

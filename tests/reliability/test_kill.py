@@ -122,7 +122,7 @@ def test_kill_during_exports_leaves_a_pair_that_belongs_together(template, tmp_p
     assert sidecar_matches(out) or (out_dir / ".catalogue.csv.export-journal").is_file()
     recover_export(out)
     assert sidecar_matches(out)
-    assert sorted(p.name for p in out_dir.iterdir()) == ["catalogue.csv", "catalogue.json"]
+    assert sorted(p.name for p in out_dir.iterdir()) == ["catalogue.csv", "catalogue.csv.json"]
     with open(out, newline="") as fh:
         assert len(list(csv.DictReader(fh))) == 18
 
