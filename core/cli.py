@@ -20,6 +20,7 @@ import argparse
 import errno
 import math
 import os
+import re
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -123,8 +124,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--seed", type=int, default=0, help="random seed (same seed, same clusters)")
     c.add_argument("--out", type=Path, help="catalogue file (default: clusters.csv, or clusters.fits etc. with "
                                             "--format; its sidecar <OUT>.json is written beside it)")
-    c.add_argument("--format", choices=EXPORT_FORMATS.names(), default=EXPORT_FORMATS.default,
-                   help=f"catalogue format (default: {EXPORT_FORMATS.default})")
+    c.add_argument("--format", choices=EXPORT_FORMATS.names(), default=None,
+                   help=f"catalogue format (default: the one --out's extension names, else {EXPORT_FORMATS.default})")
     c.add_argument("--relative-paths", action="store_true",
                    help="paths in the CSV and sidecar relative to FOLDER (for files meant to be shared)")
     c.add_argument("--truth", type=Path, help="CSV of known labels (id first; label second or --truth-column)")
@@ -196,6 +197,32 @@ def check_out(out: Path) -> Path:
         if existing.exists() and not os.access(existing, os.W_OK):
             raise UsageError(f"--out {out}: {existing} exists and cannot be overwritten; choose another name")
     return out
+
+
+def catalogue_format(out: Path | None, fmt: str | None) -> str:
+    """The export format of ``--out`` and ``--format``: the one given, else the one ``out``'s extension names.
+
+    ``--out x.fits`` alone wrote a CSV file named ``x.fits`` (which the next scan
+    of the folder then listed as an unreadable image), and ``--format fits --out
+    x.csv`` a FITS table named ``x.csv``, both without a word.  So an extension
+    that names a catalogue format (:data:`EXPORT_FORMATS`' file filters: ``.csv``,
+    ``.fits``, ``.vot`` or ``.xml``, ``.ecsv``, ``.parquet``, ``.hats``) chooses the
+    format when ``--format`` is not given, and must agree with it when it is;
+    another extension or none keeps ``--format`` or the default, CSV.  Raises
+    :class:`UsageError` on a disagreement.
+    """
+    named: dict[str, list[str]] = {}
+    for name in EXPORT_FORMATS.names():
+        pattern = EXPORT_FORMATS.get(name).options.filter
+        for suffix in re.findall(r"\*(\.[A-Za-z0-9]+)", pattern):
+            named.setdefault(suffix.lower(), []).append(name)
+    by_name = named.get(out.suffix.lower(), []) if out is not None else []
+    if fmt is None:
+        return by_name[0] if by_name else EXPORT_FORMATS.default
+    if by_name and fmt not in by_name:
+        raise UsageError(f"--out {out} names a {by_name[0]} catalogue but --format is {fmt}: name it "
+                         f"{out.with_suffix(EXPORT_FORMATS.get(fmt).options.suffix).name}, or leave out --format")
+    return fmt
 
 
 def _check_join(args: argparse.Namespace) -> float:
@@ -297,6 +324,7 @@ def _cluster(args: argparse.Namespace) -> int:
     from core.pipeline import PipelineConfig, export_result, run_pipeline
 
     _check_folder(args.folder)
+    args.format = catalogue_format(args.out, args.format)
     if args.out is None:
         args.out = Path("clusters" + (EXPORT_FORMATS.get(args.format).options.suffix or ".csv"))
     check_out(args.out)

@@ -128,6 +128,23 @@ def test_cli_refuses_a_fits_catalogue_inside_the_image_folder_before_any_work(tm
     assert code != 0 and "no such file" in capsys.readouterr().err
 
 
+def test_cli_takes_the_format_from_the_out_name_and_refuses_a_name_of_another_format(tmp_path, sample_folder, capsys):
+    """Exploratory QA: ``--format fits --out x.csv`` wrote a FITS table named x.csv, and ``--out x.fits`` alone a CSV
+    file named x.fits (the next scan of that folder listed it as an unreadable image), both without a word."""
+    from astropy.table import Table
+
+    folder = tmp_path / "imgs"
+    shutil.copytree(sample_folder, folder)
+    code = main(["cluster", str(folder), "--format", "fits", "--out", str(tmp_path / "x.csv"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--out" in err and "names a csv catalogue but --format is fits: name it x.fits" in err
+    assert not (tmp_path / "x.csv").exists() and not (folder / ".galaxy-sorter").exists()  # refused before any work
+    out = tmp_path / "x.fits"
+    assert main(["cluster", str(folder), "--method", "kmeans", "--clusters", "3", "--out", str(out), "--quiet"]) == 0
+    assert len(Table.read(out)) == len(list(folder.glob("*.png")))  # a FITS table, not a CSV under a FITS name
+    assert json.loads((tmp_path / "x.fits.json").read_text())["catalogue"]["format"] == "fits"
+
+
 def test_progress_bar_writes_to_the_stderr_of_the_moment(monkeypatch):
     """The bar used to bind ``sys.stderr`` when the module was imported, so a replaced stream never saw it."""
     import io
