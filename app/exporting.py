@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QMainWindow, QProgressBar
 from app import dialogs
 from app.workers import Job, JobRunner
 from core.catalog.export import EXPORT_FORMATS
+from core.catalog.pair import catalogue_format
 from core.images.io import is_image_name
 from core.project import Project
 
@@ -88,6 +89,15 @@ class CatalogueExport(QObject):
         if not path:
             return None
         n, target = len(p), Path(path)
+        if not target.suffix:  # a name typed without its extension gets the format's
+            target = target.with_name(target.name + entry.options.suffix)
+        try:  # x.csv typed into the FITS export's dialog wrote a FITS table named x.csv
+            catalogue_format(target, fmt)
+        except ValueError as exc:
+            self.say(f"Not exported: {exc}")
+            self.window.show_error(f"Not exported: {exc}", f"Or choose the {target.suffix} format's entry in "
+                                                           "File > Export.")
+            return None
         existed = target.exists()
         self._changed = 0
 

@@ -20,7 +20,6 @@ import argparse
 import errno
 import math
 import os
-import re
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -199,32 +198,6 @@ def check_out(out: Path) -> Path:
     return out
 
 
-def catalogue_format(out: Path | None, fmt: str | None) -> str:
-    """The export format of ``--out`` and ``--format``: the one given, else the one ``out``'s extension names.
-
-    ``--out x.fits`` alone wrote a CSV file named ``x.fits`` (which the next scan
-    of the folder then listed as an unreadable image), and ``--format fits --out
-    x.csv`` a FITS table named ``x.csv``, both without a word.  So an extension
-    that names a catalogue format (:data:`EXPORT_FORMATS`' file filters: ``.csv``,
-    ``.fits``, ``.vot`` or ``.xml``, ``.ecsv``, ``.parquet``, ``.hats``) chooses the
-    format when ``--format`` is not given, and must agree with it when it is;
-    another extension or none keeps ``--format`` or the default, CSV.  Raises
-    :class:`UsageError` on a disagreement.
-    """
-    named: dict[str, list[str]] = {}
-    for name in EXPORT_FORMATS.names():
-        pattern = EXPORT_FORMATS.get(name).options.filter
-        for suffix in re.findall(r"\*(\.[A-Za-z0-9]+)", pattern):
-            named.setdefault(suffix.lower(), []).append(name)
-    by_name = named.get(out.suffix.lower(), []) if out is not None else []
-    if fmt is None:
-        return by_name[0] if by_name else EXPORT_FORMATS.default
-    if by_name and fmt not in by_name:
-        raise UsageError(f"--out {out} names a {by_name[0]} catalogue but --format is {fmt}: name it "
-                         f"{out.with_suffix(EXPORT_FORMATS.get(fmt).options.suffix).name}, or leave out --format")
-    return fmt
-
-
 def _check_join(args: argparse.Namespace) -> float:
     """Refuse a ``--join`` that cannot work before any image is read; return the radius in arcsec.
 
@@ -324,7 +297,12 @@ def _cluster(args: argparse.Namespace) -> int:
     from core.pipeline import PipelineConfig, export_result, run_pipeline
 
     _check_folder(args.folder)
-    args.format = catalogue_format(args.out, args.format)
+    from core.catalog.pair import catalogue_format
+
+    try:  # --out x.fits alone writes FITS; --format fits --out x.csv is refused
+        args.format = catalogue_format(args.out, args.format)
+    except ValueError as exc:
+        raise UsageError(f"--out {args.out}: {exc}, or leave out --format") from None
     if args.out is None:
         args.out = Path("clusters" + (EXPORT_FORMATS.get(args.format).options.suffix or ".csv"))
     check_out(args.out)

@@ -61,6 +61,40 @@ def legacy_sidecar_path(path: str | os.PathLike[str]) -> Path:
     return Path(path).with_suffix(".json")
 
 
+def catalogue_format(path: str | os.PathLike[str] | None, fmt: str | None = None) -> str:
+    """The export format of a catalogue named ``path``: ``fmt`` when given, else the one its extension names.
+
+    ``--out x.fits`` alone wrote a CSV file named ``x.fits`` (which the next scan
+    of the folder listed as an unreadable image), and ``--format fits --out
+    x.csv``, or ``x.csv`` typed into the FITS export's dialog, a FITS table named
+    ``x.csv``, without a word.  So an extension that names a catalogue format
+    (the file filters of :data:`core.catalog.export.EXPORT_FORMATS`: ``.csv``,
+    ``.fits``, ``.vot`` or ``.xml``, ``.ecsv``, ``.parquet``, ``.hats``) chooses the
+    format when ``fmt`` is None, and must agree with ``fmt`` when it is given;
+    another extension or none keeps ``fmt``, or the default, CSV.
+
+    Raises
+    ------
+    ValueError
+        When the extension names another format than ``fmt``.
+    """
+    import re
+
+    from core.catalog.export import EXPORT_FORMATS
+
+    named: dict[str, list[str]] = {}
+    for name in EXPORT_FORMATS.names():
+        for suffix in re.findall(r"\*(\.[A-Za-z0-9]+)", EXPORT_FORMATS.get(name).options.filter):
+            named.setdefault(suffix.lower(), []).append(name)
+    by_name = named.get(Path(path).suffix.lower(), []) if path is not None else []
+    if fmt is None:
+        return by_name[0] if by_name else EXPORT_FORMATS.default
+    if by_name and fmt not in by_name:
+        right = Path(path).with_suffix(EXPORT_FORMATS.get(fmt).options.suffix).name  # type: ignore[arg-type]
+        raise ValueError(f"{Path(path).name} names a {by_name[0]} catalogue, not a {fmt} one: name it {right}")
+    return fmt
+
+
 def _recorded_sha256(side: Path) -> str | None:
     try:
         record = json.loads(side.read_text(encoding="utf-8"))

@@ -150,3 +150,22 @@ def test_exports_to_the_proposed_names_in_two_formats_keep_one_sidecar_each(qtbo
         assert side["catalogue"]["format"] == fmt
         assert side["catalogue"]["sha256"] == hashlib.sha256((folder / name).read_bytes()).hexdigest()
     assert not (folder / "catalogue.json").exists()
+
+
+def test_a_name_of_another_format_typed_into_an_export_dialog_is_refused_and_one_without_extension_gets_its_own(
+        qtbot, window, folder, tmp_path, monkeypatch):
+    """Exploratory QA: x.csv typed into the FITS export's dialog wrote a FITS table named x.csv."""
+    from astropy.table import Table
+
+    open_and_cluster(qtbot, window, folder)
+    errors = []
+    monkeypatch.setattr(window, "show_error", lambda message, *a: errors.append(message))
+    fits_entry = next(a for a in window.export_actions if "FITS" in a.text())
+    monkeypatch.setattr(dialogs, "save_path", lambda *a, **k: str(tmp_path / "x.csv"))
+    fits_entry.trigger()
+    assert errors == ["Not exported: x.csv names a csv catalogue, not a fits one: name it x.fits"]
+    assert not window.jobs.busy and not (tmp_path / "x.csv").exists()
+    monkeypatch.setattr(dialogs, "save_path", lambda *a, **k: str(tmp_path / "x"))
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000):
+        fits_entry.trigger()
+    assert len(Table.read(tmp_path / "x.fits")) == len(window.project) and not (tmp_path / "x").exists()
