@@ -47,9 +47,12 @@ class Recovery:
     unreadable: list[str] = field(default_factory=list)
     orphan_labels: int = 0
     damaged_copy: Path | None = None
+    intact: bool = False
 
     def summary(self) -> str:
         """One paragraph for the user."""
+        if self.intact:
+            return "the project database is intact (SQLite's integrity check found no fault): nothing was changed"
         text = (f"recovered {self.rows.get('labels', 0)} label(s), {self.rows.get('images', 0)} image(s), "
                 f"{self.rows.get('runs', 0)} run(s) and {self.rows.get('classes', 0)} class(es)")
         if self.orphan_labels:
@@ -83,8 +86,24 @@ def _columns(db: sqlite3.Connection, table: str) -> list[str]:
     return [r[1] for r in db.execute(f'PRAGMA table_info("{table}")')]
 
 
+def _intact(db_file: Path) -> bool:
+    """Whether SQLite's full integrity check finds no fault in ``db_file`` (read only; False when it cannot open it)."""
+    try:
+        db = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)
+        try:
+            return [r[0] for r in db.execute("PRAGMA integrity_check(1)")] == ["ok"]
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return False
+
+
 def recover_project(store_folder: str | os.PathLike[str], root: str | os.PathLike[str] | None = None) -> Recovery:
     """Rebuild ``<store_folder>/project.sqlite`` from what can be read of it; return what was rescued.
+
+    A database that passes SQLite's integrity check is left as it is
+    (:attr:`Recovery.intact`): recovering a sound project renamed it
+    ``damaged`` and said so.
 
     The damaged file (and its ``-wal``) is renamed ``project.sqlite.damaged-<time>``,
     never deleted.  Rows are copied by column name into a database of the
@@ -102,6 +121,8 @@ def recover_project(store_folder: str | os.PathLike[str], root: str | os.PathLik
         raise StoreError(f"there is no project database in {folder} to recover")
     _acquire_lock(folder)
     try:
+        if _intact(damaged):  # a rebuild would rename a sound database "damaged" and gain nothing
+            return Recovery(intact=True)
         out = Recovery()
         stamp = time.strftime("%Y%m%d-%H%M%S")
         fresh = folder / f"project.sqlite.recovering-{stamp}"

@@ -154,3 +154,19 @@ def test_recovery_never_deletes_the_damaged_file(template, tmp_path, table):
     kept = [k for k in (folder / ".galaxy-sorter").glob("project.sqlite.damaged-*") if not k.name.endswith(("-wal", "-shm"))]
     assert [k.read_bytes() == before for k in kept] == [True]
     assert os.path.getsize(db_file) > 0
+
+
+def test_recover_on_a_sound_database_changes_nothing_and_says_so(template, tmp_path, capsys):
+    """Exploratory QA: ``recover`` on a healthy project renamed its database ``damaged-<time>`` and said "the damaged
+    database is kept as ..."."""
+    folder, labels = _labelled_project(template, tmp_path)
+    db_file = folder / ".galaxy-sorter" / "project.sqlite"
+    before = db_file.read_bytes()
+    assert main(["recover", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "the project database is intact (SQLite's integrity check found no fault): nothing was changed" in out
+    assert "damaged" not in out and not list(db_file.parent.glob("project.sqlite.damaged-*"))
+    assert db_file.read_bytes() == before
+    p = Project.open(folder)
+    assert {Path(path).name: u for path, u in zip(p.paths, p.user_labels)} == labels
+    p.close()
