@@ -20,6 +20,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from app.widgets.qt_flow import FlowPanel, ScaledThumbnail, WrappingLabel
 from app.widgets.qt_paint import framed_pixmap
 from app.widgets.qt_preview import QtImageView
 from app.widgets.qt_thumbnails import QtThumbnailGrid, ThumbnailCache
@@ -33,9 +34,9 @@ from core.vocabulary import EXCLUDE, UNSURE
 _DONE = object()  # the end of a prefetch's steps
 
 N_NEIGHBOURS = 8
-NEIGHBOUR_SIDE = 88  # px: three rows of three fit beside the galaxy on a 768 px high screen
+NEIGHBOUR_SIDE = 88  # px: the thumbnails drawn; a short window draws them smaller (ScaledThumbnail)
 NEIGHBOUR_COLUMNS = 3
-ANSWER_COLUMNS = 3
+ANSWER_KEYS = 9  # number keys 1-9 answer the first nine classes; the rest have a button only
 
 
 def nearest_rows(space: np.ndarray, row: int, k: int = N_NEIGHBOURS) -> np.ndarray:
@@ -88,29 +89,30 @@ class QtClassify(QWidget):
         self._framed_cache: dict[tuple, QPixmap] = {}
 
         self.view = QtImageView()
-        self.title = QLabel("Select a cluster or a galaxy, then answer with the number keys")
-        self.title.setStyleSheet("font-size: 15pt; font-weight: bold")
-        self.title.setWordWrap(True)  # a long id or strip name must not widen the window (1366 px screens)
-        self.guess = QLabel("")
-        self.guess.setWordWrap(True)
+        self.title = WrappingLabel("Select a cluster or a galaxy, then answer with the number keys")
+        self.title.setStyleSheet("font-size: 15pt; font-weight: bold")  # wrapped: a long id must not widen the window
+        self.guess = WrappingLabel("")
         self.guess.setStyleSheet("font-size: 12pt")
-        self.answers = QGridLayout()  # ANSWER_COLUMNS a row: nine classes still fit a laptop screen
+        # The answers flow across the full width, as many a row as fit, and take the rows they
+        # need: in a fixed three-column grid under the galaxy, seven classes or more were
+        # squeezed (text clipped) and drew the model's guess over the galaxy (1366x768).
+        self.answer_panel = FlowPanel()
+        self.answers = self.answer_panel.flow
         self.prev_button = QPushButton("< Previous")
         self.prev_button.setToolTip("Previous galaxy in the strip (Left arrow)")
         self.prev_button.clicked.connect(self.previous)
         self.next_button = QPushButton("Next >")
         self.next_button.setToolTip("Next galaxy in the strip without labelling (Right arrow)")
         self.next_button.clicked.connect(self.next)
-        nav = QHBoxLayout()
-        nav.addWidget(self.prev_button)
-        nav.addStretch(1)
-        nav.addWidget(self.next_button)
+        top = QHBoxLayout()  # the way through the strip beside the title: one row less under the galaxy
+        top.addWidget(self.title, 1)
+        top.addWidget(self.prev_button, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.next_button, 0, Qt.AlignmentFlag.AlignTop)
         self.neighbour_labels: list[QLabel] = []
         grid_layout = QGridLayout()
         grid_layout.setSpacing(4)
         for i in range(N_NEIGHBOURS):
-            lab = QLabel()
-            lab.setFixedSize(self.cache.size + 8, self.cache.size + 8)
+            lab = ScaledThumbnail(self.cache.size + 8)  # smaller when the window is short, never over the rest
             lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
             grid_layout.addWidget(lab, i // NEIGHBOUR_COLUMNS, i % NEIGHBOUR_COLUMNS)
             self.neighbour_labels.append(lab)
@@ -119,15 +121,14 @@ class QtClassify(QWidget):
         side.addWidget(self.neighbour_title)
         side.addLayout(grid_layout)
         side.addStretch(1)
-        left = QVBoxLayout()
-        left.addWidget(self.title)
-        left.addWidget(self.view, 1)
-        left.addWidget(self.guess)
-        left.addLayout(self.answers)
-        left.addLayout(nav)
-        layout = QHBoxLayout(self)
-        layout.addLayout(left, 3)
-        layout.addLayout(side, 1)
+        middle = QHBoxLayout()
+        middle.addWidget(self.view, 1)  # the galaxy takes what the rest leaves
+        middle.addLayout(side)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(middle, 1)
+        layout.addWidget(self.guess)
+        layout.addWidget(self.answer_panel)
         context = Qt.ShortcutContext.WidgetWithChildrenShortcut
         QShortcut(QKeySequence(Qt.Key.Key_Left), self, activated=self.previous, context=context)
         QShortcut(QKeySequence(Qt.Key.Key_Right), self, activated=self.next, context=context)
@@ -190,22 +191,26 @@ class QtClassify(QWidget):
         while self.answers.count():
             w = self.answers.takeAt(0).widget()
             if w is not None:
+                w.hide()  # at once: deleted on the next pass, drawn until then
                 w.deleteLater()
         if self.project is None:
             return
-        entries = [(str(i + 1), c.name, c.color) for i, c in enumerate(self.project.classes[:9])]
+        entries = [(str(i + 1) if i < ANSWER_KEYS else "", c.name, c.color) for i, c in enumerate(self.project.classes)]
         entries += [("U", UNSURE, "#BBBBBB"), ("X", EXCLUDE, "#444444")]
-        for i, (key, name, color) in enumerate(entries):
-            b = QPushButton(f"[{key}] {name}")
-            b.setStyleSheet(f"border: 3px solid {color}; padding: 6px")
-            b.setToolTip(f"Label this galaxy '{name}' and show the next (key {key})")
+        for key, name, color in entries:
+            b = QPushButton(f"[{key}] {name}" if key else name)
+            b.setStyleSheet(f"border: 3px solid {color}; padding: 3px 8px")
+            b.setToolTip(f"Label this galaxy '{name}' and show the next (key {key})" if key
+                         else f"Label this galaxy '{name}' and show the next (no key: 1-9 are the first nine classes)")
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             b.clicked.connect(lambda _=False, n=name: self.label_requested.emit(n))
-            self.answers.addWidget(b, i // ANSWER_COLUMNS, i % ANSWER_COLUMNS)
+            self.answers.addWidget(b)
         accept = QPushButton("[Enter] model's guess")
+        accept.setStyleSheet("border: 3px solid #888888; padding: 3px 8px")  # as tall as the answers beside it
         accept.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         accept.clicked.connect(self.accept_requested.emit)
-        self.answers.addWidget(accept, len(entries) // ANSWER_COLUMNS, len(entries) % ANSWER_COLUMNS)
+        self.answers.addWidget(accept)
+        self.answer_panel.fit()
 
     # ------------------------------------------------------------------ navigation
     def previous(self) -> None:
