@@ -137,3 +137,41 @@ def test_a_window_closed_right_after_a_key_drops_its_queued_prefetch(qtbot, fold
     shiboken6.delete(w)  # gone before the next pass of the event loop (as a test's window at its end)
     assert not shiboken6.isValid(c)
     qtbot.wait(100)  # pytest-qt fails the test on any exception raised in the event loop meanwhile
+
+
+@pytest.mark.slow
+def test_classify_mode_with_ten_classes_fits_a_laptop_screen(qtbot, window, folder):
+    """Ten classes (Hubble basic, then GALAXY CRUISE and Galaxy Zoo question 1 by Add preset) at 1366x768:
+    the model's guess was drawn over the galaxy, the answers' text clipped to "I1I elliptical", and the
+    tenth class had no button at all (exploratory QA)."""
+    from PySide6.QtCore import QPoint, QRect
+    from PySide6.QtWidgets import QPushButton
+
+    window.resize(1366, 768)
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    add_preset = next(b for b in window.classes.findChildren(QPushButton) if b.text() == "Add preset")
+    for preset in ("GALAXY CRUISE", "Galaxy Zoo question 1"):
+        window.classes.preset.setCurrentText(preset)
+        add_preset.click()
+    names = [k.name for k in window.project.classes]
+    assert len(names) == 10
+    window.show_cluster(1)
+    qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    c = window.classify
+    assert window.central.currentWidget() is c
+    qtbot.wait(200)  # the layout settles
+    assert c.view.height() >= 160 and not c.guess.geometry().intersects(c.view.geometry())
+    assert c.guess.height() >= c.guess.heightForWidth(c.guess.width())  # all of its lines drawn
+    buttons = {b.text(): b for b in c.findChildren(QPushButton) if b.isVisible()}
+    for i, name in enumerate(names):
+        text = f"[{i + 1}] {name}" if i < 9 else name  # keys 1-9; the tenth by its button only
+        b = buttons[text]
+        assert b.sizeHint().height() <= b.height() and b.sizeHint().width() <= b.width(), f"{text!r} clipped"
+        at = QRect(b.mapTo(c, QPoint(0, 0)), b.size())  # in classify mode's own coordinates
+        assert c.rect().contains(at) and not at.intersects(c.guess.geometry()) and not at.intersects(c.view.geometry())
+    row, following = c.row, window.grid.row_after(c.row)
+    qtbot.mouseClick(buttons[names[9]], Qt.MouseButton.LeftButton)
+    _expect(window.project, {row: names[9]})
+    assert c.row == following  # on to the next galaxy, as a key does
