@@ -18,9 +18,9 @@ from collections.abc import Iterator
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QKeySequence, QPainter, QPen, QPixmap, QShortcut
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
-from app.widgets.qt_flow import FlowPanel, ScaledThumbnail, WrappingLabel
+from app.widgets.qt_flow import FlowPanel, ResizeWatcher, WrappingLabel
 from app.widgets.qt_paint import framed_pixmap
 from app.widgets.qt_preview import QtImageView
 from app.widgets.qt_thumbnails import QtThumbnailGrid, ThumbnailCache
@@ -36,6 +36,7 @@ _DONE = object()  # the end of a prefetch's steps
 N_NEIGHBOURS = 8
 NEIGHBOUR_SIDE = 88  # px: the thumbnails drawn; a short window draws them smaller (ScaledThumbnail)
 NEIGHBOUR_COLUMNS = 3
+NEIGHBOUR_SMALLEST = 40  # px: a neighbour's thumbnail in the shortest window
 ANSWER_KEYS = 9  # number keys 1-9 answer the first nine classes; the rest have a button only
 
 
@@ -112,18 +113,23 @@ class QtClassify(QWidget):
         grid_layout = QGridLayout()
         grid_layout.setSpacing(4)
         for i in range(N_NEIGHBOURS):
-            lab = ScaledThumbnail(self.cache.size + 8)  # smaller when the window is short, never over the rest
-            lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            lab = QLabel()
+            lab.setFixedSize(NEIGHBOUR_SMALLEST, NEIGHBOUR_SMALLEST)  # then as large as fits (_fit_neighbours)
+            lab.setScaledContents(True)  # drawn scaled by Qt (a Python paintEvent per thumbnail and key leaked None)
             grid_layout.addWidget(lab, i // NEIGHBOUR_COLUMNS, i % NEIGHBOUR_COLUMNS)
             self.neighbour_labels.append(lab)
         self.neighbour_title = QLabel("Nearest in feature space")
-        side = QVBoxLayout()
+        self.neighbour_panel = ResizeWatcher(self._fit_neighbours)
+        self.neighbour_panel.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)  # as tall as the row
+        side = QVBoxLayout(self.neighbour_panel)
+        side.setContentsMargins(0, 0, 0, 0)
         side.addWidget(self.neighbour_title)
         side.addLayout(grid_layout)
         side.addStretch(1)
+        self.neighbour_panel.setMinimumHeight(3 * NEIGHBOUR_SMALLEST + 2 * 4 + self.neighbour_title.sizeHint().height() + 8)
         middle = QHBoxLayout()
         middle.addWidget(self.view, 1)  # the galaxy takes what the rest leaves
-        middle.addLayout(side)
+        middle.addWidget(self.neighbour_panel)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(middle, 1)
@@ -182,6 +188,20 @@ class QtClassify(QWidget):
                 self.refresh()
 
         render_pool().submit(draw, on_result=drawn, stale=lambda: self.stretch is not stretch or self.row != row)
+
+    def _fit_neighbours(self) -> None:
+        """The neighbours as large as the middle row's height allows (up to their drawn size), the rest to the galaxy.
+
+        Fixed sizes, set only when that height changes: a neighbour that could resize asked for
+        a new layout on every thumbnail set, eight a key (and drifted None's reference count,
+        ``tests/app/test_long_session.py``).  The panel's own minimum stays that of the smallest
+        thumbnails, so a window made shorter again shrinks them.
+        """
+        room = self.neighbour_panel.height() - self.neighbour_title.sizeHint().height() - 2 * 4 - 8
+        edge = max(NEIGHBOUR_SMALLEST, min(self.cache.size + 8, room // 3))
+        if self.neighbour_labels[0].width() != edge:
+            for lab in self.neighbour_labels:
+                lab.setFixedSize(edge, edge)
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)

@@ -10,8 +10,9 @@ their actual width needs, so the window gives them that room.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QPoint, QRect, QSize, Qt
-from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QLabel, QLayout, QLayoutItem, QSizePolicy, QWidget
 
 
@@ -133,34 +134,13 @@ class WrappingLabel(QLabel):
         self.fit()
 
 
-class ScaledThumbnail(QLabel):
-    """A thumbnail drawn as large as its cell allows, up to ``side`` pixels, never below ``smallest``.
+class ResizeWatcher(QWidget):
+    """A plain container that calls ``on_resize()`` after each of its resizes (to fit what it holds)."""
 
-    ``pixmap()`` is the full-size one set; only the drawing scales, keeping its aspect.
-    """
-
-    def __init__(self, side: int, smallest: int = 40, parent: QWidget | None = None) -> None:
+    def __init__(self, on_resize: Callable[[], None], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.side = side
-        self.setMinimumSize(smallest, smallest)
-        self.setMaximumSize(side, side)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
-
-    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
-        return QSize(self.side, self.side)
+        self.on_resize = on_resize
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        """No wider than tall: a short window narrows the column too, leaving the width to the galaxy."""
         super().resizeEvent(event)
-        widest = max(self.minimumWidth(), min(self.side, self.height()))
-        if widest != self.maximumWidth():
-            self.setMaximumWidth(widest)
-
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        pix = self.pixmap()
-        if pix is None or pix.isNull():
-            return
-        scaled = pix.scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-        painter = QPainter(self)
-        painter.drawPixmap((self.width() - scaled.width()) // 2, (self.height() - scaled.height()) // 2, scaled)
-        painter.end()
+        self.on_resize()
