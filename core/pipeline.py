@@ -217,6 +217,16 @@ def run_pipeline(
         shown = ", ".join(f"{old} -> {new}" for old, new in store.followed[:3])
         clusters.warnings.append(f"{len(store.followed)} label(s) followed their image to a new name or folder "
                                  f"(same content): {shown}{', ...' if len(store.followed) > 3 else ''}")
+    if not store.read_only:  # a labelled file replaced by other content keeps its label: said, once
+        from core.store.identity import changed_since_labelled
+
+        cache_key = model.cache_key(cfg.prep)
+        changed = changed_since_labelled(store.db, lambda keys: store.features.fingerprints(cache_key, keys))
+        if changed:
+            clusters.warnings.append(
+                f"{len(changed)} labelled image(s) hold other content than when you labelled them (same name, the "
+                f"file replaced): their labels are kept; check them: {', '.join(changed[:3])}"
+                f"{', ...' if len(changed) > 3 else ''}")
     db_ids = [ids[str(p)] for p in kept]
     params = {**cfg.record(), **clusters.params, "folder": str(Path(folder).resolve()), "model_sha256": model.sha256,
               "provider": model.provider, "soft": store.save_soft(db_ids, clusters.soft)}

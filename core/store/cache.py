@@ -445,6 +445,17 @@ class FeatureCache:
                       _row_mac(self._secret, key, k, fp, features[i]))
                      for i, (k, s, m, c, fp) in enumerate(stats)])
 
+    def fingerprints(self, key: str, image_keys: Sequence[str]) -> dict[str, str]:
+        """The content fingerprint indexed under ``key`` for each of ``image_keys`` that has a row (no file is read)."""
+        out: dict[str, str] = {}
+        with self._lock:
+            for start in range(0, len(image_keys), 500):
+                chunk = list(image_keys[start:start + 500])
+                out.update((k, fp) for k, fp in self._db.execute(
+                    f"SELECT path, fingerprint FROM rows WHERE key=? AND path IN ({','.join('?' * len(chunk))})",
+                    [key, *chunk]) if isinstance(fp, str))
+        return out
+
     def count(self, key: str) -> int:
         """Number of indexed rows for ``key``."""
         return int(self._db.execute("SELECT COUNT(*) FROM rows WHERE key=?", (key,)).fetchone()[0])

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 
 def _size_of(content: str) -> int | None:
@@ -126,3 +126,25 @@ def decode_key(key: str) -> str:
             out += ch.encode("utf-8")
             i += 1
     return os.fsdecode(bytes(out))
+
+
+def changed_since_labelled(db: sqlite3.Connection,
+                           fingerprints_of: Callable[[list[str]], Mapping[str, str]]) -> list[str]:
+    """The labelled images whose file now holds other content than when it was labelled; their keys, in path order.
+
+    ``fingerprints_of`` gives, for image keys, the content fingerprint their
+    file has now (what the feature cache verified or recomputed this run: no
+    file is read here), and is asked about the labelled images only.  A label
+    stays with its file name when the file is replaced (a re-rendered cutout of
+    the same object is the usual reason), but the user is told, once: the
+    recorded content becomes the new one, so a later rename still carries the
+    label.  Runs inside a transaction of its own.
+    """
+    rows = db.execute("SELECT i.id, i.path, i.content FROM images i JOIN labels l ON l.image_id = i.id "
+                      "WHERE i.content IS NOT NULL ORDER BY i.path").fetchall()
+    now = fingerprints_of([key for _, key, _ in rows]) if rows else {}
+    changed = [(now[key], image_id_, key) for image_id_, key, content in rows if now.get(key, content) != content]
+    if changed:
+        with db:
+            db.executemany("UPDATE images SET content=? WHERE id=?", [(fp, i) for fp, i, _ in changed])
+    return [key for *_, key in changed]

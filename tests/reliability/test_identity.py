@@ -130,6 +130,33 @@ def test_a_renamed_or_moved_labelled_file_keeps_its_label(template, tmp_path, ca
         again.close()
 
 
+def test_a_labelled_file_replaced_by_another_image_keeps_its_label_and_the_user_is_told_once(template, tmp_path, capsys):
+    """Exploratory QA: a labelled file's content replaced under the same name kept its label without a word, although
+    labels follow the galaxy's content.  The label stays (a re-rendered cutout of the same object is the usual
+    reason) and the run says which files changed since they were labelled, once."""
+    from relhelp import copy_project
+
+    from core.project import Project
+
+    folder = copy_project(template[0], tmp_path / "imgs")
+    names = sorted(p.name for p in folder.glob("*.png"))
+    project = Project.open(folder)
+    rows = {Path(p).name: i for i, p in enumerate(project.paths)}
+    project.set_labels([rows[names[0]]], "merger")
+    project.set_labels([rows[names[1]]], "lens")
+    project.close()
+    (folder / names[0]).write_bytes((folder / names[5]).read_bytes())  # another galaxy under the labelled name
+    capsys.readouterr()
+    table = _cli_cluster(folder, tmp_path / "out.csv")
+    out = capsys.readouterr().out
+    assert (f"1 labelled image(s) hold other content than when you labelled them (same name, the file replaced): "
+            f"their labels are kept; check them: {names[0]}") in out
+    by_name = {Path(r["path"]).name: r for r in table}
+    assert by_name[names[0]]["label"] == "merger" and by_name[names[1]]["label"] == "lens"
+    _cli_cluster(folder, tmp_path / "again.csv")
+    assert "hold other content" not in capsys.readouterr().out  # told once
+
+
 def test_a_store_written_before_schema_4_gets_content_for_its_labels(tmp_path):
     """Item 4's migration: a version-3 store's labelled images get their fingerprint, so a later rename is followed."""
     import sqlite3
