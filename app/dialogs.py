@@ -180,7 +180,9 @@ def action(parent: QWidget, menu, text: str, slot, shortcut=None, tip: str = "")
     from PySide6.QtGui import QAction, QKeySequence
 
     item = QAction(text, parent)
-    if shortcut is not None:
+    if isinstance(shortcut, QKeySequence.StandardKey):  # every binding of the platform: Redo is Ctrl+Shift+Z and
+        item.setShortcuts(shortcut)                       # Ctrl+Y on Linux, and QKeySequence(key) kept only the first
+    elif shortcut is not None:
         item.setShortcut(QKeySequence(shortcut))
     if tip:
         item.setStatusTip(tip)
