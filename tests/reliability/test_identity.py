@@ -100,8 +100,8 @@ def _cli_cluster(folder: Path, out: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def test_a_renamed_or_moved_labelled_file_keeps_its_label(template, tmp_path, capsys):
-    """Item 4: rename one labelled file, move another into a subfolder, recluster: both keep their labels."""
+def _two_labelled(template, tmp_path) -> tuple[Path, list[str]]:
+    """A copy of the template project with its first two images (by name) labelled merger and lens; its PNG names."""
     from relhelp import copy_project
 
     from core.project import Project
@@ -113,6 +113,12 @@ def test_a_renamed_or_moved_labelled_file_keeps_its_label(template, tmp_path, ca
     project.set_labels([rows[names[0]]], "merger")
     project.set_labels([rows[names[1]]], "lens")
     project.close()
+    return folder, names
+
+
+def test_a_renamed_or_moved_labelled_file_keeps_its_label(template, tmp_path, capsys):
+    """Item 4: rename one labelled file, move another into a subfolder, recluster: both keep their labels."""
+    folder, names = _two_labelled(template, tmp_path)
     (folder / names[0]).rename(folder / "renamed.png")
     (folder / "sub").mkdir()
     (folder / names[1]).rename(folder / "sub" / names[1])
@@ -122,6 +128,8 @@ def test_a_renamed_or_moved_labelled_file_keeps_its_label(template, tmp_path, ca
     assert by_name[f"sub/{names[1]}"]["label"] == "lens" and by_name[f"sub/{names[1]}"]["label_source"] == "user"
     assert "2 label(s) followed their image" in capsys.readouterr().out
     # Reopened, the project shows them under the new names.
+    from core.project import Project
+
     again = Project.open(folder)
     try:
         mine = {Path(p).name: u for p, u in zip(again.paths, again.user_labels) if u is not None}
@@ -134,17 +142,7 @@ def test_a_labelled_file_replaced_by_another_image_keeps_its_label_and_the_user_
     """Exploratory QA: a labelled file's content replaced under the same name kept its label without a word, although
     labels follow the galaxy's content.  The label stays (a re-rendered cutout of the same object is the usual
     reason) and the run says which files changed since they were labelled, once."""
-    from relhelp import copy_project
-
-    from core.project import Project
-
-    folder = copy_project(template[0], tmp_path / "imgs")
-    names = sorted(p.name for p in folder.glob("*.png"))
-    project = Project.open(folder)
-    rows = {Path(p).name: i for i, p in enumerate(project.paths)}
-    project.set_labels([rows[names[0]]], "merger")
-    project.set_labels([rows[names[1]]], "lens")
-    project.close()
+    folder, names = _two_labelled(template, tmp_path)
     (folder / names[0]).write_bytes((folder / names[5]).read_bytes())  # another galaxy under the labelled name
     capsys.readouterr()
     table = _cli_cluster(folder, tmp_path / "out.csv")
