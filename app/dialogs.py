@@ -141,8 +141,14 @@ def show_help(parent: QWidget) -> None:
 
 
 def dropped_folder(mime) -> Path | None:
-    """The folder a drag and drop names: a dropped folder, or the folder of a dropped file."""
+    """The folder a drag and drop names: a dropped folder, or the folder of a dropped file; None for anything else.
+
+    A web link (an image dragged from a browser) has no local file: its empty
+    path read as ``.``, and the app opened its working folder as a project.
+    """
     for url in mime.urls():
+        if not url.isLocalFile() or not url.toLocalFile():
+            continue
         path = Path(url.toLocalFile())
         if path.is_dir():
             return path

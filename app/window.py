@@ -475,13 +475,15 @@ class MainWindow(QMainWindow):
         return dialogs.notice(self, title, text)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        if event.mimeData().hasUrls():
+        if any(url.isLocalFile() for url in event.mimeData().urls()):  # folders and files here, not web links
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:  # noqa: N802 (Qt override)
         folder = dialogs.dropped_folder(event.mimeData())
         if folder is not None:
             self.open_folder(folder)
+        else:
+            self.status.say("Only a folder or a file on this computer can be opened by dropping it here")
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         self.jobs.cancel()

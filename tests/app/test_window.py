@@ -215,3 +215,33 @@ def test_skipped_files_dock_names_each_file_inside_the_folder(qtbot, window, fol
     # the list shows the end of each name (the file's own name), cut in the middle if it must be cut
     assert dock.textElideMode() == Qt.TextElideMode.ElideMiddle
     assert dock.columnWidth(0) >= min(dock.fontMetrics().horizontalAdvance("empty.fits"), dock.viewport().width() // 2)
+
+
+def test_a_dropped_web_link_opens_nothing_and_a_dropped_file_opens_its_folder(qtbot, window, folder, tmp_path,
+                                                                               monkeypatch):
+    """Exploratory QA: an image dragged from a browser (an https link) opened the app's working folder as a project
+    and wrote a store there."""
+    from PySide6.QtCore import QMimeData, QPoint, QPointF, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    monkeypatch.chdir(tmp_path)
+
+    def drop(url: QUrl) -> QDropEvent:
+        mime = QMimeData()
+        mime.setUrls([url])
+        enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(window, enter)
+        event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                           Qt.KeyboardModifier.NoModifier)
+        window.dropEvent(event)  # Qt delivers a drop only inside a drag it runs itself
+        return enter
+
+    enter = drop(QUrl("https://example.com/galaxy.fits"))
+    assert not enter.isAccepted()  # the cursor says no
+    assert window.project is None and not (tmp_path / ".galaxy-sorter").exists()
+    assert window.stage_label.text() == "Only a folder or a file on this computer can be opened by dropping it here"
+    image = next(folder.glob("*.png"))
+    assert drop(QUrl.fromLocalFile(str(image))).isAccepted()
+    assert window.project is not None and window.project.folder == folder
