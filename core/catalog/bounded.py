@@ -64,3 +64,64 @@ def bounded_lines(fh: TextIO, path: str | os.PathLike[str], *, max_line: int | N
             raise TableTooLargeError(f"{path} is larger than a table is read ({max_lines:,} lines or "
                                      f"{max_chars >> 20:,} MiB at most): split it, or pass the rows you need")
         yield line
+
+
+def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError
+             ) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and (line number, row) of a CSV file, read strictly: one bad quote loses no line unsaid.
+
+    Python's :mod:`csv` reader, left to itself, takes an unclosed quote as a
+    field that runs to the next quote or to the end of the file: the rows after
+    it vanish into one cell and the table is read as shorter than it is.  Here
+    the reading is strict (``strict=True``) and a field holding a line break is
+    taken for that unclosed quote, so such a file is refused with the line to
+    fix; truth files and joined catalogues are read by this one function.
+
+    Parameters
+    ----------
+    path : path-like
+        A UTF-8 (or UTF-8 with BOM) CSV file with a header row; read through
+        :func:`bounded_lines`.
+    error : type of ValueError
+        The exception raised (a truth file's own, say).
+
+    Returns
+    -------
+    header : list of str
+        The header's cells, stripped.
+    rows : list of (int, list of str)
+        Each row after the header with the file line it starts on.
+
+    Raises
+    ------
+    ValueError
+        ``error``, naming the file and the line: an empty file, an unclosed
+        quote, another CSV error, text that is not UTF-8, or a table past the caps.
+    """
+    import csv
+
+    line = 1
+    unclosed = "a quote is not closed, so the lines after it would be lost; fix the quote"
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(bounded_lines(fh, path), strict=True)
+            try:
+                header = [h.strip() for h in next(reader)]
+            except StopIteration:
+                raise error(f"{path} is empty") from None
+            rows = []
+            line = reader.line_num
+            for row in reader:
+                if any("\n" in f or "\r" in f for f in row):
+                    raise error(f"{path}, line {line + 1}: {unclosed}")
+                rows.append((line + 1, row))
+                line = reader.line_num
+    except csv.Error as exc:
+        if "end of data" in str(exc):
+            raise error(f"{path}, line {line + 1}: {unclosed}") from None
+        raise error(f"{path}, line {line + 1}: not a valid CSV row ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except TableTooLargeError as exc:
+        raise error(str(exc)) from None
+    return header, rows

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.catalog.bounded import bounded_lines
+from core.catalog.bounded import csv_rows
 from core.images.io import FITS_SUFFIXES, image_id
 
 RA_NAMES = ("ra", "ra_deg", "raj2000", "ra_j2000", "alpha")
@@ -92,6 +91,8 @@ class Catalog:
 
     path: Path
     columns: dict[str, list[str]] = field(default_factory=dict)
+    #: The file line each row starts on (to name a bad cell's line); empty when not read from a file.
+    lines: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(next(iter(self.columns.values()), []))
@@ -140,22 +141,21 @@ class Catalog:
 
 
 def load_catalog(path: str | os.PathLike[str]) -> Catalog:
-    """Read a CSV catalogue with a header row; raises ``ValueError`` when it has no rows.
+    """Read a CSV catalogue with a header row; raises ``ValueError`` naming the file (and line) when it cannot.
 
     The reading is bounded (:func:`core.catalog.bounded.bounded_lines`): a device,
-    a pipe or a huge file is refused with a ``ValueError`` that says so.
+    a pipe or a huge file is refused with a ``ValueError`` that says so.  It is
+    strict, as a truth file's (:func:`core.catalog.bounded.csv_rows`): an unclosed
+    quote, which Python's reader takes as one cell running over every line after
+    it (ten rows read as one), is refused with its line, as is a file with no rows.
     """
-    with open(Path(path), newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(bounded_lines(fh, path))
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise ValueError(f"{path} is empty") from None
-        rows = [r for r in reader if any(c.strip() for c in r)]
-    if not rows:
+    header, numbered = csv_rows(path)
+    numbered = [(n, r) for n, r in numbered if any(c.strip() for c in r)]
+    if not numbered:
         raise ValueError(f"{path} has a header but no rows")
+    rows = [r for _, r in numbered]
     cols = {h: [r[i].strip() if i < len(r) else "" for r in rows] for i, h in enumerate(header) if h}
-    return Catalog(Path(path), cols)
+    return Catalog(Path(path), cols, [n for n, _ in numbered])
 
 
 def join_by_id(paths: Sequence[str], catalog: Catalog, id_column: str | None = None) -> np.ndarray:

@@ -10,11 +10,10 @@
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 
-from core.catalog.bounded import TableTooLargeError, bounded_lines
+from core.catalog.bounded import csv_rows
 
 Q1_ANSWERS = {"Class1.1": "smooth", "Class1.2": "features_or_disk", "Class1.3": "star_or_artifact"}
 
@@ -24,35 +23,8 @@ class TruthFileError(ValueError):
 
 
 def _rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and (line number, row) of a CSV file, refusing a quote that swallows lines."""
-    line = 1
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(bounded_lines(fh, path), strict=True)
-            try:
-                header = [h.strip() for h in next(reader)]
-            except StopIteration:
-                raise TruthFileError(f"{path} is empty") from None
-            rows = []
-            line = reader.line_num
-            for row in reader:
-                # A field with a line break in a labels file is an unclosed quote that
-                # swallowed the lines after it: say where instead of silently losing rows.
-                if any("\n" in f or "\r" in f for f in row):
-                    raise TruthFileError(f"{path}, line {line + 1}: a quote is not closed, so the lines after it "
-                                         f"would be lost; fix the quote")
-                rows.append((line + 1, row))
-                line = reader.line_num
-    except csv.Error as exc:
-        if "end of data" in str(exc):
-            raise TruthFileError(f"{path}, line {line + 1}: a quote is not closed, so the lines after it "
-                                 f"would be lost; fix the quote") from None
-        raise TruthFileError(f"{path}, line {line + 1}: not a valid CSV row ({exc})") from None
-    except UnicodeDecodeError as exc:
-        raise TruthFileError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except TableTooLargeError as exc:
-        raise TruthFileError(str(exc)) from None
-    return header, rows
+    """Header and (line number, row) of a truth file (:func:`core.catalog.bounded.csv_rows`, strict)."""
+    return csv_rows(path, TruthFileError)
 
 
 def load_truth(path: str | os.PathLike[str], column: str | None = None) -> dict[str, str]:

@@ -1,0 +1,66 @@
+"""Catalogue > Join a catalogue and Load a truth file, clicked in the menu with their dialogs answered:
+a file that cannot be joined is refused in words and the join (or truth) already there is kept."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QFileDialog
+
+from app import dialogs
+from app.widgets import qt_tables
+from tests.helpers import open_and_cluster
+
+
+@pytest.fixture
+def menu(qtbot, window, monkeypatch):
+    """Trigger a Catalogue menu action on a file: ``menu(action_text, file, how=None)``; the errors shown are kept.
+
+    The file dialog answers ``file``; the join dialog, when it comes, is accepted with ``how`` ("id" or "sky")
+    and the columns it found by name (as a user who presses OK).
+    """
+    errors: list[str] = []
+    answer: dict[str, object] = {}
+    monkeypatch.setattr(dialogs, "error", lambda _w, message, hint="", details="": errors.append(message))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (answer["file"], "")))
+
+    def accept(dialog) -> qt_tables.QDialog.DialogCode:
+        if answer.get("how"):
+            dialog.how.setCurrentIndex(dialog.how.findData(answer["how"]))
+        return qt_tables.QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(qt_tables._JoinDialog, "exec", accept)
+
+    def trigger(text: str, file, how: str | None = None) -> list[str]:
+        menu_ = {a.text().replace("&", ""): a for a in window.menuBar().actions()}["Catalogue"].menu()
+        actions = {a.text().replace("&", ""): a for a in menu_.actions()}
+        answer.update(file=str(file), how=how)
+        errors.clear()
+        actions[text].trigger()
+        return list(errors)
+
+    return trigger
+
+
+JOIN, TRUTH = "Join a catalogue (CSV)…", "Load a truth file (CSV)…"
+
+
+def _good_join(p, menu, tmp_path):
+    """Join a catalogue whose ``mass`` matches every image; return the joined columns."""
+    good = tmp_path / "good.csv"
+    good.write_text("id,mass\n" + "".join(f"{n},{i}\n" for i, n in enumerate(p.names)))
+    assert menu(JOIN, good) == []
+    assert p.join is not None and np.isfinite(p.catalog_columns["cat_mass"]).all()
+    return {k: np.array(v, copy=True) for k, v in p.catalog_columns.items()}
+
+
+def test_a_join_catalogue_with_an_unclosed_quote_is_refused_with_its_line(qtbot, window, folder, tmp_path, menu):
+    """Exploratory QA: an unclosed quote swallowed the rest of the file (10 rows read as 1, "1 of 10 matched")."""
+    p = open_and_cluster(qtbot, window, folder)
+    before = _good_join(p, menu, tmp_path)
+    bad = tmp_path / "unclosed.csv"
+    bad.write_text('id,name,mass\n' + f'{p.names[0]},"oops,1\n' + "".join(f"{n},n,{i}\n" for i, n in enumerate(p.names[1:])))
+    errors = menu(JOIN, bad)
+    assert len(errors) == 1 and f"{bad}, line 2: a quote is not closed" in errors[0], errors
+    assert p.join.catalogue == str((tmp_path / "good.csv").resolve())
+    assert all(np.array_equal(before[k], p.catalog_columns[k]) for k in before)
