@@ -201,6 +201,10 @@ def check_out(out: Path) -> Path:
 def _check_join(args: argparse.Namespace) -> float:
     """Refuse a ``--join`` that cannot work before any image is read; return the radius in arcsec.
 
+    The catalogue is read here once (:func:`core.catalog.join.load_catalog`): one
+    that is not a readable CSV table (an unclosed quote, a cell over 128 KiB, no
+    rows) is refused with its line before the clustering, not after it.
+
     Also refuses ``--out`` inside FOLDER for a format the scanner reads as an
     image (a FITS table there would be clustered by the next run).
     """
@@ -218,6 +222,13 @@ def _check_join(args: argparse.Namespace) -> float:
         raise UsageError(f"--radius: {exc}") from None
     if args.join is not None and not args.join.is_file():
         raise UsageError(f"--join {args.join}: no such file")
+    if args.join is not None:
+        from core.catalog.join import load_catalog
+
+        try:  # a catalogue that cannot be read is said before the clustering, not after it
+            load_catalog(args.join)
+        except ValueError as exc:
+            raise UsageError(f"--join: {exc}") from None
     return radius
 
 

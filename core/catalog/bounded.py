@@ -96,7 +96,8 @@ def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError
     ------
     ValueError
         ``error``, naming the file and the line: an empty file, an unclosed
-        quote, another CSV error, text that is not UTF-8, or a table past the caps.
+        quote, a field over the :mod:`csv` field limit (128 KiB), another CSV
+        error, text that is not UTF-8, or a table past the caps.
     """
     import csv
 
@@ -119,6 +120,9 @@ def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError
     except csv.Error as exc:
         if "end of data" in str(exc):
             raise error(f"{path}, line {line + 1}: {unclosed}") from None
+        if "field limit" in str(exc):
+            raise error(f"{path}, line {line + 1}: a field is longer than {csv.field_size_limit():,} characters, "
+                        f"more than any table cell (binary data, or a quote that runs on?)") from None
         raise error(f"{path}, line {line + 1}: not a valid CSV row ({exc})") from None
     except UnicodeDecodeError as exc:
         raise error(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None

@@ -64,3 +64,14 @@ def test_a_join_catalogue_with_an_unclosed_quote_is_refused_with_its_line(qtbot,
     assert len(errors) == 1 and f"{bad}, line 2: a quote is not closed" in errors[0], errors
     assert p.join.catalogue == str((tmp_path / "good.csv").resolve())
     assert all(np.array_equal(before[k], p.catalog_columns[k]) for k in before)
+
+
+def test_a_join_catalogue_with_a_cell_over_128_kib_is_refused_in_words(qtbot, window, folder, tmp_path, menu):
+    """Exploratory QA: a field over the csv module's limit raised ``_csv.Error`` out of the menu slot: nothing shown."""
+    p = open_and_cluster(qtbot, window, folder)
+    before = _good_join(p, menu, tmp_path)
+    big = tmp_path / "bigfield.csv"
+    big.write_text(f"id,note\n{p.names[0]},{'a' * 200_000}\n{p.names[1]},b\n")
+    errors = menu(JOIN, big)
+    assert len(errors) == 1 and f"{big}, line 2: a field is longer than 131,072 characters" in errors[0], errors
+    assert all(np.array_equal(before[k], p.catalog_columns[k]) for k in before)

@@ -1,0 +1,24 @@
+"""``galaxy-sorter-cli cluster ... --join``: a catalogue that cannot be joined is refused in one line, exit status 2."""
+
+from __future__ import annotations
+
+import shutil
+
+from core.cli import main
+
+
+def test_cli_refuses_an_unreadable_join_catalogue_before_clustering(tmp_path, sample_folder, capsys):
+    """Exploratory QA: a cell over 128 KiB gave "unexpected Error: field larger than field limit ... please report
+    it", exit 1, after the clustering; an unclosed quote joined one row of ten."""
+    folder = tmp_path / "imgs"
+    shutil.copytree(sample_folder, folder)
+    big = tmp_path / "bigfield.csv"
+    big.write_text("id,note\ng0," + "a" * 200_000 + "\ng1,b\n")
+    unclosed = tmp_path / "unclosed.csv"
+    unclosed.write_text('id,name\ng0,"oops\n' + "".join(f"g{i},n{i}\n" for i in range(1, 10)))
+    for cat, said in ((big, "line 2: a field is longer than 131,072 characters"),
+                      (unclosed, "line 2: a quote is not closed")):
+        code = main(["cluster", str(folder), "--clusters", "3", "--join", str(cat), "--quiet"])
+        err = capsys.readouterr().err
+        assert code == 2 and f"--join: {cat}, {said}" in err and "unexpected" not in err, err
+        assert not (folder / ".galaxy-sorter").exists()  # refused before any work
