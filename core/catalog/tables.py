@@ -212,6 +212,41 @@ def _utf8_column(values: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Hex digits of the SHA-256 of its full name that end a column name cut to fit a FITS card.
+FITS_NAME_DIGEST = 8
+
+
+def _fits_card_holds(name: str) -> bool:
+    """Whether ``name`` fits one ``TTYPEn`` card (68 characters, a quote counting twice), as astropy demands."""
+    from astropy.io.fits import Card
+
+    return len(str(Card("TTYPE999", name))) == 80
+
+
+def fits_column_name(name: str, taken: set[str]) -> str:
+    """``name`` when a FITS card holds it, else its head and the first hex digits of its SHA-256 (``cat_long…_1a2b3c4d``).
+
+    A FITS column name must fit one header card (``TTYPEn``, at most 68
+    characters) and astropy refuses a longer one (an ``AssertionError``); a
+    joined catalogue's column may be named at any length.  The digest keeps two
+    long names that begin alike apart, and is the same on every export of the
+    same name; ``taken`` (the names already in the table) is never given again.
+    """
+    if _fits_card_holds(name):
+        return name
+    import hashlib
+
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()
+    for width in (FITS_NAME_DIGEST, 16, len(digest)):
+        tail = f"_{digest[:width]}"
+        head = name[:68 - len(tail)]
+        while head and not _fits_card_holds(head + tail):
+            head = head[:-1]
+        if head + tail not in taken:
+            return head + tail
+    raise ValueError(f"no FITS name left for column {name!r}")  # 64 hex digits taken: not a real table
+
+
 def fits_ready(table: Table) -> Table:
     """A shallow copy of ``table`` that FITS can hold: UTF-8 text columns, ASCII names and header values.
 
@@ -229,7 +264,13 @@ def fits_ready(table: Table) -> Table:
     * column names and header values (the run record is JSON, whose non-ASCII
       characters are already ``\\uXXXX`` escapes that ``json.loads`` reverses)
       that are not ASCII are written with Python's backslash escapes
-      (``cat_gr\\xf6\\xdfe``); the other formats keep them as they are.
+      (``cat_gr\\xf6\\xdfe``); the other formats keep them as they are;
+    * a column name too long for a FITS card (68 characters; a joined
+      catalogue's column may be longer) is cut, with a digest that keeps it
+      unique (:func:`fits_column_name`); the full name starts the column's
+      description (which ``Table.read`` gives back) and a ``COMMENT`` card says
+      ``column <short> is <full name>``, for any FITS reader.  The other formats
+      keep the full name.
     """
     from astropy.table import Column
 
@@ -241,11 +282,19 @@ def fits_ready(table: Table) -> Table:
                                             meta=col.meta, copy=False), copy=False)
         if not name.isascii():
             out.rename_column(name, _ascii(name))
+    long_names = []
+    for name in out.colnames:
+        short = fits_column_name(name, set(out.colnames))
+        if short != name:
+            col = out[name]
+            col.description = f"full name {name}" + (f": {col.description}" if col.description else "")
+            out.rename_column(name, short)
+            long_names.append(f"column {short} is {name}")
     for key, value in list(out.meta.items()):
         if isinstance(value, str) and not value.isascii():
             out.meta[key] = _ascii(value)
     out.meta[TEXT_ENCODING_CARD[0]] = TEXT_ENCODING_CARD[1]
-    out.meta["comments"] = [*out.meta.get("comments", []), TEXT_ENCODING_COMMENT]
+    out.meta["comments"] = [*out.meta.get("comments", []), TEXT_ENCODING_COMMENT, *long_names]
     return out
 
 

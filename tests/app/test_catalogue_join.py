@@ -75,3 +75,34 @@ def test_a_join_catalogue_with_a_cell_over_128_kib_is_refused_in_words(qtbot, wi
     errors = menu(JOIN, big)
     assert len(errors) == 1 and f"{big}, line 2: a field is longer than 131,072 characters" in errors[0], errors
     assert all(np.array_equal(before[k], p.catalog_columns[k]) for k in before)
+
+
+def test_joined_columns_named_too_long_for_a_fits_card_are_exported_cut_and_unique(qtbot, window, folder, tmp_path,
+                                                                                     menu):
+    """Exploratory QA: a joined column named over 68 characters stopped the FITS export with astropy's AssertionError
+    ("Column name must be a string able to fit in a single FITS card")."""
+    import csv
+
+    from astropy.io import fits
+    from astropy.table import Table
+
+    from tests.helpers import export_catalogue
+
+    p = open_and_cluster(qtbot, window, folder)
+    long_a, long_b = "x" * 75 + "_a", "x" * 75 + "_b"
+    cat = tmp_path / "longname.csv"
+    cat.write_text(f"id,{long_a},{long_b}\n" + "".join(f"{n},{i},{-i}\n" for i, n in enumerate(p.names)))
+    assert menu(JOIN, cat) == []
+    out = export_catalogue(qtbot, window, tmp_path / "catalogue.fits", "fits", timeout=30_000)
+    table = Table.read(out)
+    short = [c for c in table.colnames if c.startswith("cat_xxx")]
+    assert len(short) == 2 and all(len(c) <= 68 for c in short)
+    by_full = {table[c].description.split(":")[0].removeprefix("full name "): c for c in short}
+    assert set(by_full) == {f"cat_{long_a}", f"cat_{long_b}"}
+    ids = list(table["id"])
+    i = ids.index(p.names[3])
+    assert table[by_full[f"cat_{long_a}"]][i] == 3 and table[by_full[f"cat_{long_b}"]][i] == -3
+    comments = "".join(str(c) for c in fits.getheader(out, 1)["COMMENT"])  # a long comment goes on over cards
+    assert all(f"column {by_full[full]} is {full}" in comments for full in by_full), comments
+    rows = list(csv.DictReader(open(export_catalogue(qtbot, window, tmp_path / "catalogue.csv"))))
+    assert f"cat_{long_a}" in rows[0] and f"cat_{long_b}" in rows[0]  # the other formats keep the full name

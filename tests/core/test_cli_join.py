@@ -22,3 +22,23 @@ def test_cli_refuses_an_unreadable_join_catalogue_before_clustering(tmp_path, sa
         err = capsys.readouterr().err
         assert code == 2 and f"--join: {cat}, {said}" in err and "unexpected" not in err, err
         assert not (folder / ".galaxy-sorter").exists()  # refused before any work
+
+
+def test_cli_writes_a_fits_catalogue_with_a_joined_column_named_over_68_characters(tmp_path, sample_folder, capsys):
+    """Exploratory QA: "unexpected AssertionError: Column name must be a string able to fit in a single FITS card
+    ... please report it", after the clustering, and no catalogue."""
+    from astropy.table import Table
+
+    folder = tmp_path / "imgs"
+    shutil.copytree(sample_folder, folder)
+    names = sorted(p.stem for p in folder.rglob("*.png"))
+    long = "y" * 90
+    cat = tmp_path / "long.csv"
+    cat.write_text(f"id,{long}\n" + "".join(f"{n},{i}\n" for i, n in enumerate(names)))
+    out = tmp_path / "clusters.fits"
+    code = main(["cluster", str(folder), "--clusters", "3", "--join", str(cat), "--out", str(out), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    table = Table.read(out)
+    [short] = [c for c in table.colnames if c.startswith("cat_yyy")]
+    assert len(short) <= 68 and table[short].description.startswith(f"full name cat_{long}")
+    assert table[short][list(table["id"]).index(names[4])] == 4
