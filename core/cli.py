@@ -198,40 +198,6 @@ def check_out(out: Path) -> Path:
     return out
 
 
-def _check_join(args: argparse.Namespace) -> float:
-    """Refuse a ``--join`` that cannot work before any image is read; return the radius in arcsec.
-
-    The catalogue is read here once (:func:`core.catalog.join.load_catalog`): one
-    that is not a readable CSV table (an unclosed quote, a cell over 128 KiB, no
-    rows) is refused with its line before the clustering, not after it.
-
-    Also refuses ``--out`` inside FOLDER for a format the scanner reads as an
-    image (a FITS table there would be clustered by the next run).
-    """
-    from core.catalog.join import parse_radius
-    from core.catalog.tables import refuse_inside_image_folder
-
-    try:
-        refuse_inside_image_folder(args.out, args.folder,
-                                   always=EXPORT_FORMATS.get(args.format).options.holds_images)
-    except ValueError as exc:
-        raise UsageError(f"--out {args.out}: {exc}") from None
-    try:
-        radius = parse_radius(args.radius)
-    except ValueError as exc:
-        raise UsageError(f"--radius: {exc}") from None
-    if args.join is not None and not args.join.is_file():
-        raise UsageError(f"--join {args.join}: no such file")
-    if args.join is not None:
-        from core.catalog.join import load_catalog
-
-        try:  # a catalogue that cannot be read is said before the clustering, not after it
-            load_catalog(args.join)
-        except ValueError as exc:
-            raise UsageError(f"--join: {exc}") from None
-    return radius
-
-
 def _check_folder(folder: Path) -> None:
     """Refuse a missing or unreadable image folder, naming it (not the store inside it)."""
     if not folder.is_dir():
@@ -244,13 +210,13 @@ def _check_folder(folder: Path) -> None:
                          f"check its permissions (chmod u+rx)") from None
 
 
-def _check_count(args: argparse.Namespace) -> None:
+def _check_count(args: argparse.Namespace) -> list[Path]:
     """Refuse, before any image is read, a folder with too few images for the method and k asked.
 
     A missing model file is said first (it is the thing to fix whatever the folder
     holds); the count is of image files found, so only a folder that could never
     be enough is refused here (DBSCAN's five, k+1); the pipeline checks the
-    readable ones again.
+    readable ones again.  Returns the image files found.
     """
     from core.images.io import scan_images
     from core.paths import model_file
@@ -258,13 +224,14 @@ def _check_count(args: argparse.Namespace) -> None:
 
     for name in (FEATURE_MODELS.default, ONE_BAND_MODEL) if args.model == AUTO else (args.model,):
         model_file(name)  # under auto the folder picks one of two: both must be built
-    found = len(scan_images(args.folder)[0])
-    if found == 0:
+    found = scan_images(args.folder)[0]
+    if not found:
         raise UsageError(f"no JPEG, PNG, TIFF or FITS images were found in {args.folder}")
     try:
-        checked_n_clusters(args.method, args.clusters, found)
+        checked_n_clusters(args.method, args.clusters, len(found))
     except ValueError as exc:
         raise UsageError(str(exc).replace("readable image", "image file")) from None
+    return found
 
 
 def _open_store(args: argparse.Namespace):  # -> ProjectStore
@@ -319,8 +286,9 @@ def _cluster(args: argparse.Namespace) -> int:
     check_out(args.out)
     checked_n_clusters(args.method, args.clusters, sys.maxsize)
     truth = load_truth(args.truth, args.truth_column) if args.truth else None
-    _check_count(args)
-    radius = _check_join(args)
+    from core.cli_join import check_join, join_result
+
+    plan = check_join(args, _check_count(args))
     dask = _dask_spec(args)
     store = _open_store(args)
     config = PipelineConfig(model=args.model, method=args.method, n_clusters=args.clusters,
@@ -336,15 +304,8 @@ def _cluster(args: argparse.Namespace) -> int:
         compute_morphology(store, result.paths, progress=None if args.quiet else ProgressBar())
     columns, join = None, None
     if args.join:
-        from core.catalog.join import JOIN_SETTING, join_catalogue, join_to_setting
-
-        paths = [str(p) for p in result.paths]
-        joined, cols = join_catalogue(paths, args.join, args.by, id_column=args.join_column, radius_arcsec=radius)
-        store.set_setting(JOIN_SETTING, join_to_setting(joined, [store.key_of(p) for p in paths], cols))
-        columns = {name: dict(zip(paths, values)) for name, values in cols.items()}
-        join = joined.record()
-        _say(f"joined {args.join.name} by {args.by}: {joined.matched} of {len(paths)} images matched, "
-             f"{len(cols)} column(s) as cat_*")
+        columns, join, said = join_result(args, store, [str(p) for p in result.paths], plan)
+        _say(said)
     csv_path, sidecar = export_result(result, config, args.out, args.format, relative=args.relative_paths,
                                       columns=columns, join=join)
     device = "CUDA" if result.provider == "CUDAExecutionProvider" else "CPU"

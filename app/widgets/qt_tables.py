@@ -356,8 +356,9 @@ class CatalogueTools:
         try:
             join, columns = join_catalogue(p.paths, path, how, id_column=id_column, ra_column=ra, dec_column=dec,
                                            radius_arcsec=radius, positions=positions)
-        except (OSError, ValueError) as exc:
-            self.show_error(f"Cannot join {path}: {exc}")
+        except (OSError, ValueError) as exc:  # a join of no image too (NoMatchError): it never replaces one that matched
+            kept = f" The join of {Path(p.join.catalogue).name} is kept." if p.join is not None else ""
+            self.show_error(f"Cannot join {path}: {exc}.{kept}")
             return 0
         p.set_join(join, columns)  # the map and the colour box follow its columns_changed event
         numeric = sum(np.asarray(v).dtype.kind == "f" for v in columns.values())

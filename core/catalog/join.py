@@ -324,6 +324,9 @@ def join_catalogue(paths: Sequence[str], catalogue: str | os.PathLike[str], by: 
 
     Raises
     ------
+    NoMatchError
+        No image matched (a ``ValueError`` saying why): a join of nothing is
+        refused rather than replacing a join that matched with empty columns.
     ValueError
         Unreadable catalogue, unknown key, a column that is missing, or no image with a sky position.
     """
@@ -340,8 +343,8 @@ def join_catalogue(paths: Sequence[str], catalogue: str | os.PathLike[str], by: 
         pos = sky_positions(paths) if positions is None else np.asarray(positions, float)
         if not np.isfinite(pos).any():
             raise ValueError("no image has sky coordinates (FITS with a WCS); join by id instead")
-        index, _sep = join_by_sky(pos[:, 0], pos[:, 1], cat.numeric(ra_column), cat.numeric(dec_column),
-                                  radius_arcsec)
+        cat_ra, cat_dec = cat.numeric(ra_column), cat.numeric(dec_column)
+        index, _sep = join_by_sky(pos[:, 0], pos[:, 1], cat_ra, cat_dec, radius_arcsec)
         join.ra_column, join.dec_column, join.radius_arcsec = ra_column, dec_column, float(radius_arcsec)
     else:
         id_column = id_column or cat.find(ID_NAMES) or next(iter(cat.columns))
@@ -349,10 +352,33 @@ def join_catalogue(paths: Sequence[str], catalogue: str | os.PathLike[str], by: 
             raise ValueError(f"{catalogue}: no column named {id_column!r}; columns: {', '.join(cat.columns)}")
         index = join_by_id(paths, cat, id_column)
         join.id_column = id_column
+    if not (index >= 0).any():
+        raise NoMatchError(_no_match(paths, cat, join, (pos, cat_ra, cat_dec) if by == "sky" else None))
     columns = joined_columns(cat, index)
     join.columns = list(columns)
     join.matched = int((index >= 0).sum())
     return join, {f"cat_{k}": v for k, v in columns.items()}
+
+
+class NoMatchError(ValueError):
+    """A join that matched no image; the message says why (no id in common, no source within the radius)."""
+
+
+def _no_match(paths: Sequence[str], cat: Catalog, join: Join,
+              sky: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> str:
+    """Why a join matched no image, in one line: the ids on both sides, or the nearest source against the radius."""
+    name = Path(join.catalogue).name
+    if join.by == "id":
+        values = [v for v in cat.columns[str(join.id_column)] if v][:3]
+        ids = [image_id(p) for p in paths[:3]]
+        return (f"no image matched {name}: none of the {len(paths)} image ids (such as {', '.join(map(repr, ids))}) "
+                f"is in its column {join.id_column!r} (which holds {', '.join(map(repr, values)) or 'nothing'}...); "
+                f"pick the column of image ids, or join by sky position")
+    pos, cat_ra, cat_dec = sky
+    _index, sep = join_by_sky(pos[:, 0], pos[:, 1], cat_ra, cat_dec, np.inf)
+    nearest = f"the nearest is {np.nanmin(sep):,.1f} arcsec away" if np.isfinite(sep).any() else "none has a position"
+    return (f"no image matched {name}: no source of it lies within {join.radius_arcsec:g} arcsec of an image centre "
+            f"({nearest}); widen the radius, or check the RA/Dec columns")
 
 
 def join_to_setting(join: Join, keys: Sequence[str], columns: dict[str, np.ndarray]) -> dict[str, object]:

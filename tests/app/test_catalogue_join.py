@@ -106,3 +106,24 @@ def test_joined_columns_named_too_long_for_a_fits_card_are_exported_cut_and_uniq
     assert all(f"column {by_full[full]} is {full}" in comments for full in by_full), comments
     rows = list(csv.DictReader(open(export_catalogue(qtbot, window, tmp_path / "catalogue.csv"))))
     assert f"cat_{long_a}" in rows[0] and f"cat_{long_b}" in rows[0]  # the other formats keep the full name
+
+
+def test_a_join_that_matches_no_image_is_refused_and_the_join_there_is_kept(qtbot, window, tmp_path, menu):
+    """Exploratory QA: a join matching nothing replaced the join there (its cat_* columns all empty), no undo."""
+    from tests.helpers import write_wcs_galaxies
+
+    write_wcs_galaxies(tmp_path / "wcs", 6)  # galaxy i at RA 150 + i, Dec -2
+    p = open_and_cluster(qtbot, window, tmp_path / "wcs", k=2)
+    before = _good_join(p, menu, tmp_path)
+    other = tmp_path / "other.csv"
+    other.write_text("id,ra,dec,z\n" + "".join(f"G{i:04d},{150 + i + 10 / 3600},-2.0,{i / 10}\n" for i in range(6)))
+    errors = menu(JOIN, other, how="id")
+    assert len(errors) == 1 and "no image matched other.csv: none of the 6 image ids (such as 'g0'" in errors[0], errors
+    assert "column 'id' (which holds 'G0000'" in errors[0] and "The join of good.csv is kept" in errors[0]
+    errors = menu(JOIN, other, how="sky")  # 10 arcsec off: outside the 2 arcsec radius
+    assert len(errors) == 1 and "no source of it lies within 2 arcsec of an image centre" in errors[0], errors
+    assert "the nearest is 10.0 arcsec away" in errors[0]
+    assert p.join.catalogue == str((tmp_path / "good.csv").resolve())
+    assert all(np.array_equal(before[k], p.catalog_columns[k]) for k in before)
+    window.open_folder(tmp_path / "wcs")  # and the store kept it too
+    assert window.project.join.catalogue == str((tmp_path / "good.csv").resolve())

@@ -42,3 +42,30 @@ def test_cli_writes_a_fits_catalogue_with_a_joined_column_named_over_68_characte
     [short] = [c for c in table.colnames if c.startswith("cat_yyy")]
     assert len(short) <= 68 and table[short].description.startswith(f"full name cat_{long}")
     assert table[short][list(table["id"]).index(names[4])] == 4
+
+
+def test_cli_refuses_a_join_that_matches_no_image_before_clustering_and_keeps_the_join(tmp_path, sample_folder,
+                                                                                       capsys):
+    """Exploratory QA: a join matching nothing wrote a catalogue of empty cat_* columns and replaced the project's join."""
+    from core.project import Project
+
+    folder = tmp_path / "imgs"
+    shutil.copytree(sample_folder, folder)
+    names = sorted(p.stem for p in folder.rglob("*.png"))
+    good = tmp_path / "good.csv"
+    good.write_text("id,z\n" + "".join(f"{n},{i}\n" for i, n in enumerate(names)))
+    assert main(["cluster", str(folder), "--clusters", "3", "--join", str(good), "--quiet",
+                 "--out", str(tmp_path / "first.csv")]) == 0
+    capsys.readouterr()
+    other = tmp_path / "other.csv"
+    other.write_text("id,z\n" + "".join(f"X{i}.png,{i}\n" for i in range(len(names))))
+    out = tmp_path / "second.csv"
+    code = main(["cluster", str(folder), "--clusters", "3", "--join", str(other), "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and f"--join: no image matched other.csv: none of the {len(names)} image ids" in err, err
+    assert not out.exists()
+    project = Project.open(folder)
+    try:
+        assert project.join.catalogue == str(good.resolve()) and project.join.matched == len(names)
+    finally:
+        project.close()
