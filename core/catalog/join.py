@@ -167,6 +167,63 @@ def join_by_id(paths: Sequence[str], catalog: Catalog, id_column: str | None = N
     return np.array([where.get(image_id(p), -1) for p in paths], np.int64)
 
 
+def catalogue_angles(cat: Catalog, name: str, what: str) -> np.ndarray:
+    """Column ``name`` of ``cat`` as degrees: numbers as degrees, other cells as astropy reads an angle.
+
+    A catalogue may give positions as ``10:00:00.000`` / ``+02:00:00`` (or
+    ``10h00m00s``, ``150.5d``): a cell that is not a number is read with
+    ``astropy.coordinates.Angle``, a bare sexagesimal RA in hours and a Dec in
+    degrees (an explicit unit wins), so it joins as TOPCAT would join it rather
+    than being a NaN that matches nothing.
+
+    Parameters
+    ----------
+    cat : Catalog
+    name : str
+        The RA or Dec column.
+    what : {"RA", "Dec"}
+        Which, for the unit of a bare sexagesimal value and the message.
+
+    Returns
+    -------
+    ndarray of float64
+        Degrees; NaN where a cell is empty or no angle.
+
+    Raises
+    ------
+    ValueError
+        When no cell of the column is an angle, naming the column and the first
+        cell (and its line) that is not.
+    """
+    import warnings
+
+    import astropy.units as u
+    from astropy.coordinates import Angle
+    from astropy.utils.exceptions import AstropyWarning
+
+    out = cat.numeric(name)
+    values = cat.columns[name]
+    todo = [i for i, v in enumerate(values) if v and not np.isfinite(out[i])]
+    unit = u.hourangle if what == "RA" else u.deg
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AstropyWarning)  # 10:03:60 is read as 10:04:00, as astropy says
+        try:
+            out[todo] = Angle([values[i] for i in todo], unit=unit).degree if todo else []
+        except (ValueError, TypeError, u.UnitsError):  # one cell is no angle: read them one by one
+            for i in todo:
+                try:
+                    out[i] = Angle(values[i], unit=unit).degree
+                except (ValueError, TypeError, u.UnitsError):
+                    pass
+    if not np.isfinite(out).any():
+        bad = next((i for i, v in enumerate(values) if v), None)
+        if bad is None:
+            raise ValueError(f"{what} column {name!r} is empty")
+        where = f"line {cat.lines[bad]}" if len(cat.lines) == len(values) else f"row {bad + 1}"
+        raise ValueError(f"{what} column {name!r} holds no angle astropy can read, e.g. {where}: {values[bad]!r}")
+    return out
+
+
 def join_by_sky(ra: np.ndarray, dec: np.ndarray, cat_ra: np.ndarray, cat_dec: np.ndarray,
                 radius_arcsec: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
     """Nearest catalogue source of every image within ``radius_arcsec``.
@@ -312,7 +369,8 @@ def join_catalogue(paths: Sequence[str], catalogue: str | os.PathLike[str], by: 
     by : {"id", "sky"}
         Image id (file name without suffix) against ``id_column`` (found by
         name when None), or the image centre (FITS WCS) against the catalogue's
-        RA/Dec within ``radius_arcsec``.
+        RA/Dec within ``radius_arcsec`` (degrees, or sexagesimal:
+        :func:`catalogue_angles`).
     positions : ndarray of shape (n_images, 2), optional
         Image centres already read (:func:`sky_positions`), for ``by="sky"``.
 
@@ -343,7 +401,7 @@ def join_catalogue(paths: Sequence[str], catalogue: str | os.PathLike[str], by: 
         pos = sky_positions(paths) if positions is None else np.asarray(positions, float)
         if not np.isfinite(pos).any():
             raise ValueError("no image has sky coordinates (FITS with a WCS); join by id instead")
-        cat_ra, cat_dec = cat.numeric(ra_column), cat.numeric(dec_column)
+        cat_ra, cat_dec = catalogue_angles(cat, ra_column, "RA"), catalogue_angles(cat, dec_column, "Dec")
         index, _sep = join_by_sky(pos[:, 0], pos[:, 1], cat_ra, cat_dec, radius_arcsec)
         join.ra_column, join.dec_column, join.radius_arcsec = ra_column, dec_column, float(radius_arcsec)
     else:

@@ -127,3 +127,22 @@ def test_a_join_that_matches_no_image_is_refused_and_the_join_there_is_kept(qtbo
     assert all(np.array_equal(before[k], p.catalog_columns[k]) for k in before)
     window.open_folder(tmp_path / "wcs")  # and the store kept it too
     assert window.project.join.catalogue == str((tmp_path / "good.csv").resolve())
+
+
+def test_a_sky_join_reads_sexagesimal_ra_dec_and_says_when_a_column_holds_no_angle(qtbot, window, tmp_path, menu):
+    """Exploratory QA: RA/Dec written "10:00:00.000", "+02:00:00" gave "0 of 10 matched" and no word why."""
+    from tests.helpers import write_wcs_galaxies
+
+    write_wcs_galaxies(tmp_path / "wcs", 6)  # galaxy i at RA 150 + i (10h + 4i min), Dec -2
+    p = open_and_cluster(qtbot, window, tmp_path / "wcs", k=2)
+    sexa = tmp_path / "sexa.csv"
+    sexa.write_text("id,ra,dec,z\n" + "".join(f"x{i},10:{4 * i:02d}:00.000,-02:00:00.0,{i / 10}\n" for i in range(6)))
+    assert menu(JOIN, sexa, how="sky") == []
+    assert p.join.matched == 6 and p.join.by == "sky"
+    np.testing.assert_allclose([p.catalog_columns["cat_z"][p.names.index(f"g{i}")] for i in range(6)],
+                               [i / 10 for i in range(6)])
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,ra,dec\nx0,,-2\nx1,abc,-2\n")
+    errors = menu(JOIN, bad, how="sky")
+    assert len(errors) == 1 and "RA column 'ra' holds no angle astropy can read, e.g. line 3: 'abc'" in errors[0], errors
+    assert p.join.catalogue == str(sexa.resolve()) and np.isfinite(p.catalog_columns["cat_z"]).all()
