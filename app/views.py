@@ -302,14 +302,14 @@ class ViewState:
             self.labelling.show_cluster(project.cluster_ids()[0])  # a reopened project shows a cluster, not empty docks
 
     def _restore_truth(self, project: Project) -> None:
-        from core.catalog.truth import load_truth
+        from core.catalog.truth import load_truth, match_truth
 
         path = project.view_setting("truth_file")
         self.table.clear_truth()  # the last project's truth is not this one's
         if not isinstance(path, str):
             return
         try:
-            truth = load_truth(path)
+            truth = match_truth(load_truth(path), project.names)
         except (OSError, ValueError) as exc:
             self.say(f"The truth file {Path(path).name} could not be read again ({exc}); load it again from "
                      "Catalogue > Load a truth file")

@@ -326,8 +326,11 @@ def _cluster(args: argparse.Namespace) -> int:
             _say(f"  {s.path}: {s.reason}")
     _say(f"wrote {csv_path} and {sidecar}")
     if truth is not None:
-        pairs = [(truth[image_id(p)], str(c)) for p, c in zip(result.paths, result.clusters.labels)
-                 if image_id(p) in truth]
+        from core.catalog.truth import match_truth
+
+        ids = [image_id(p) for p in result.paths]
+        known = match_truth(truth, ids)  # an id written g0.png is image g0's
+        pairs = [(known[i], str(c)) for i, c in zip(ids, result.clusters.labels) if i in known]
         if not pairs:
             _say("no image in the folder has a label in the truth file")
             return 1

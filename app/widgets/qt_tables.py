@@ -198,6 +198,9 @@ class QtClusterTable(QWidget):
                 + ("<br><small>Retraining learns from your labels, so on them these scores flatter the model; "
                    "judge it against a truth file or on galaxies labelled after the last round.</small>"
                    if what == "your labels" else ""))
+        elif str(self.against.currentData()) == "truth" and self.truth is not None:
+            self.scores.setText(f"Truth ({self.truth_name}): the {len(counted)} image(s) it gives a class are all "
+                                f"{', '.join(map(str, cols)) or 'without one'}; scores need two classes or more.")
         else:
             self.scores.setText("Label galaxies of two classes or more (or load a truth file) to see scores.")
 
@@ -393,15 +396,23 @@ class CatalogueTools:
 
     def load_truth(self, path: str | None = None) -> int:
         """Load known classes (id, class CSV, or Galaxy Zoo's solutions file); returns the images with a class."""
-        from core.catalog.truth import load_truth
+        from core.catalog.truth import load_truth, match_truth
 
         p = self.project
         if p is None:
             return 0
-        path, truth = self._read_csv(path, "Load a truth file", load_truth, "A CSV of image id and class is needed.")
-        if truth is None:
+        path, read = self._read_csv(path, "Load a truth file", load_truth, "A CSV of image id and class is needed.")
+        if read is None:
             return 0
-        known = sum(n in truth for n in p.names)
+        truth = match_truth(read, p.names)  # ids written with the file's suffix (g0.png) match too
+        if not truth:  # a file of other images never replaces a truth that matched
+            kept = f" The truth from {self.table.truth_name} is kept." if self.table.truth is not None else ""
+            theirs = ", ".join(repr(k) for k in list(read)[:3]) or "none"
+            self.show_error(f"Cannot use {path}: none of its {len(read)} ids ({theirs}...) is an image of this "
+                            f"project (such as {', '.join(map(repr, p.names[:3]))}).{kept}",
+                            "The first column must hold the image ids: the file names, with or without extension.")
+            return 0
+        known = len(truth)
         self.table.set_truth(truth, Path(path).name)
         p.set_view_setting("truth_file", str(Path(path).resolve()))  # shown again when the folder reopens
         self.docks["Cluster x label"].show()

@@ -1,6 +1,7 @@
 """Known labels for measuring clusters: a plain labels CSV or Galaxy Zoo's solutions file.
 
-* Plain CSV: the first column is the image id (file name without extension);
+* Plain CSV: the first column is the image id (file name without extension,
+  or with it: :func:`match_truth`);
   the label is the second column unless ``column`` names another.
 * Kaggle Galaxy Zoo ``solutions_training_rev1.csv`` (``GalaxyID`` plus the 37
   ``Class*`` vote fractions): the label is the top answer to Galaxy Zoo's first
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from core.catalog.bounded import csv_rows
@@ -60,4 +62,37 @@ def load_truth(path: str | os.PathLike[str], column: str | None = None) -> dict[
     for _, row in rows:
         if len(row) > col and row[0].strip() and row[col].strip():
             out[row[0].strip()] = row[col].strip()
+    return out
+
+
+def match_truth(truth: Mapping[str, str], ids: Sequence[str]) -> dict[str, str]:
+    """Image id -> class for the images of ``ids`` that ``truth`` names, by id or by file name.
+
+    A truth file may write the image's file name (``g0.png``, ``J1234.fits.gz``)
+    where the image id is the name without its suffix (``g0``): a key that is
+    no image id as written is taken without a known image suffix
+    (:func:`core.images.io.image_suffixes`), so both spellings match; a key that
+    matches as written wins over another that matches only so.
+
+    Parameters
+    ----------
+    truth : mapping
+        What :func:`load_truth` read (key as written -> class).
+    ids : sequence of str
+        The project's image ids.
+
+    Returns
+    -------
+    dict
+        Image id -> class, only for the images named (empty when none is).
+    """
+    from core.images.io import image_suffixes
+
+    wanted = set(ids)
+    out = {key: label for key, label in truth.items() if key in wanted}
+    suffixes = image_suffixes()
+    for key, label in truth.items():
+        suffix = next((s for s in suffixes if key.lower().endswith(s)), None)
+        if key not in wanted and suffix is not None and key[:-len(suffix)] in wanted:
+            out.setdefault(key[:-len(suffix)], label)
     return out

@@ -146,3 +146,33 @@ def test_a_sky_join_reads_sexagesimal_ra_dec_and_says_when_a_column_holds_no_ang
     errors = menu(JOIN, bad, how="sky")
     assert len(errors) == 1 and "RA column 'ra' holds no angle astropy can read, e.g. line 3: 'abc'" in errors[0], errors
     assert p.join.catalogue == str(sexa.resolve()) and np.isfinite(p.catalog_columns["cat_z"]).all()
+
+
+def test_a_truth_file_of_file_names_matches_one_of_no_image_is_refused_and_one_class_is_said(qtbot, window, folder,
+                                                                                            tmp_path, menu):
+    """Exploratory QA: ids written "g0.png" matched no image "g0", replaced the truth loaded, and the scores line
+    then advised "Label galaxies of two classes or more (or load a truth file)" though one was just loaded."""
+    from core.catalog.truth import load_truth
+
+    p = open_and_cluster(qtbot, window, folder)
+    table = window.catalogue.table
+    assert menu(TRUTH, folder / "labels.csv") == []
+    assert "truth (labels.csv)" in table.scores.text()
+    other = tmp_path / "other.csv"
+    other.write_text("id,class\n" + "".join(f"X{i},spiral\n" for i in range(5)))
+    errors = menu(TRUTH, other)
+    assert len(errors) == 1 and "none of its 5 ids ('X0', 'X1', 'X2'...) is an image of this project" in errors[0]
+    assert "The truth from labels.csv is kept" in errors[0]
+    assert table.truth_name == "labels.csv" and "truth (labels.csv)" in table.scores.text()
+    truth = load_truth(folder / "labels.csv")
+    named = tmp_path / "named.csv"
+    named.write_text("id,class\n" + "".join(f"{n}.png,{truth[n]}\n" for n in p.names))
+    assert menu(TRUTH, named) == []
+    assert table.truth_name == "named.csv" and int(table.counts.sum()) == len(p)
+    assert "accuracy (optimal matching)" in table.scores.text()
+    one = tmp_path / "one.csv"
+    one.write_text("id,class\n" + "".join(f"{n}.PNG,spiral\n" for n in p.names[:4]))
+    assert menu(TRUTH, one) == []
+    text = table.scores.text()
+    assert "Truth (one.csv): the 4 image(s) it gives a class are all spiral; scores need two classes" in text, text
+    assert "load a truth file" not in text

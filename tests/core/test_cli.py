@@ -225,3 +225,16 @@ def test_a_sidecar_and_a_journal_of_the_old_naming_are_still_honoured(tmp_path, 
     assert recover_export(out)
     assert out.read_bytes() == text and (tmp_path / "c.json").read_text() == side and sidecar_matches(out)
     assert not (tmp_path / ".c.csv.export-journal").exists()
+
+
+def test_cli_truth_ids_written_with_the_file_extension_match_their_images(tmp_path, sample_folder, capsys):
+    """Exploratory QA: a truth file of ids "g0.png" matched no image "g0" ("no image in the folder has a label")."""
+    folder = tmp_path / "imgs"
+    shutil.copytree(sample_folder, folder)
+    truth = load_truth(folder / "labels.csv")
+    named = tmp_path / "named.csv"
+    named.write_text("id,class\n" + "".join(f"{n}.png,{c}\n" for n, c in truth.items()))
+    code = main(["cluster", str(folder), "--clusters", "3", "--truth", str(named), "--quiet",
+                 "--out", str(tmp_path / "c.csv")])
+    text = capsys.readouterr().out
+    assert code == 0 and f"against named.csv ({len(truth)} labelled images)" in text, text
