@@ -24,7 +24,7 @@ from core.clustering.methods import CLUSTER_METHODS
 from core.clustering.projection import PROJECTION_METHODS
 from core.features.bands import AUTO, ONE_BAND_MODEL
 from core.features.extract import FEATURE_MODELS
-from core.images.preprocess import Preprocessing
+from core.images.preprocess import MIN_CROP_FRACTION, Preprocessing
 from core.pipeline import PipelineConfig
 from core.registry import Registry
 
@@ -69,7 +69,9 @@ class QtRunSettings(QWidget):
         self.crop.addItem("fixed centre crop", "fixed")
         self.crop.addItem("fitted to the central object", "auto")
         self.crop.addItem("none (whole image)", "none")
-        self.crop_fraction = QDoubleSpinBox(minimum=0.1, maximum=1.0, singleStep=0.05, value=0.5, decimals=2)
+        # the run's own limit: at 0.1 a reopened CLI run of crop 0.05 showed 0.10 and a Cluster ran that instead
+        self.crop_fraction = QDoubleSpinBox(minimum=MIN_CROP_FRACTION, maximum=1.0, singleStep=0.05, value=0.5,
+                                            decimals=2)
         self.crop_fraction.setToolTip("Side of the centre crop as a fraction of the image: galaxies small in the "
                                       "frame need a tighter crop")
         self.crop.currentIndexChanged.connect(lambda _: self.crop_fraction.setEnabled(self.crop.currentData() != "none"))

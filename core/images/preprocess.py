@@ -38,6 +38,8 @@ import numpy as np
 from core.images import ops
 
 CROP_MODES = ("fixed", "auto", "none")
+#: The smallest crop side, as a fraction of the image, that a run takes (the CLI's and the app's limit alike).
+MIN_CROP_FRACTION = 0.05
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,8 @@ class Preprocessing:
     def __post_init__(self) -> None:
         if self.crop not in CROP_MODES:
             raise ValueError(f"crop must be one of {CROP_MODES}, not {self.crop!r}")
-        if not 0.05 <= self.crop_fraction <= 1.0:
-            raise ValueError("crop_fraction must lie between 0.05 and 1")
+        if not MIN_CROP_FRACTION <= self.crop_fraction <= 1.0:
+            raise ValueError(f"crop_fraction must lie between {MIN_CROP_FRACTION} and 1")
 
     def as_dict(self) -> dict[str, object]:
         """Return the settings as a JSON-ready dict (for cache keys and sidecars)."""

@@ -245,3 +245,18 @@ def test_a_dropped_web_link_opens_nothing_and_a_dropped_file_opens_its_folder(qt
     image = next(folder.glob("*.png"))
     assert drop(QUrl.fromLocalFile(str(image))).isAccepted()
     assert window.project is not None and window.project.folder == folder
+
+
+def test_a_cli_run_with_the_tightest_crop_reopens_with_it_and_clusters_again_with_it(qtbot, window, folder, tmp_path):
+    """Exploratory QA: the Run panel's crop box stopped at 0.10, so a CLI run at crop 0.05 reopened showing 0.10, and
+    Cluster ran at 0.10 without a word."""
+    from core.cli import main
+    from core.images.preprocess import MIN_CROP_FRACTION
+
+    assert main(["cluster", str(folder), "--model", "efficientnet_lite0", "--method", "kmeans", "--clusters", "3",
+                 "--crop-fraction", str(MIN_CROP_FRACTION), "--out", str(tmp_path / "c.csv"), "--quiet"]) == 0
+    assert window.open_folder(folder)
+    assert window.run_settings.crop_fraction.value() == MIN_CROP_FRACTION
+    qtbot.waitUntil(lambda: not window.jobs.busy, timeout=60_000)  # the reopened run's features load first
+    _cluster(qtbot, window)
+    assert window.project.config().prep.crop_fraction == MIN_CROP_FRACTION
