@@ -133,12 +133,21 @@ def cluster_montages(paths: Sequence[str], clusters: np.ndarray, confidence: np.
 def copy_files(paths: Sequence[str], folder: str | os.PathLike[str], *, link: bool = False) -> list[Path]:
     """Copy (or symbolically link) ``paths`` into ``folder``; an existing file of the same name is kept.
 
-    Returns the new files.  Links point at the absolute original path.
+    A galaxy stored as band files (``ngc1_g.fits``, ``ngc1_r.fits``,
+    ``ngc1_i.fits``: :func:`core.images.fits.band_files`) is listed by one of
+    them and comes with all of them; one alone, opened in the new folder, was a
+    one-band galaxy.  Returns the new files.  Links point at the absolute
+    original path.
     """
+    from core.images.fits import band_files
+    from core.images.io import FITS_SUFFIXES
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     made = []
-    for p in paths:
+    every = [member for p in paths
+             for member in ((p.lower().endswith(FITS_SUFFIXES) and band_files(p)) or [p])]
+    for p in every:
         src = Path(p).resolve()
         dst = folder / src.name
         if dst.exists() or dst.is_symlink():

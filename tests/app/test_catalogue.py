@@ -154,3 +154,26 @@ def test_a_fits_export_of_a_non_ascii_folder_and_label_reads_back_the_same(qtbot
     table = Table.read(out)
     assert sorted(table["path"]) == sorted(str(f) for f in folder.glob("*.png"))
     assert list(table["label"]).count("Spirale à barre") == 1
+
+
+@pytest.mark.slow
+def test_copying_a_cluster_of_band_file_galaxies_copies_every_band(qtbot, window, tmp_path):
+    """Exploratory QA: a galaxy stored as ngc0_g/_r/_i.fits was copied as ngc0_i.fits alone, a one-band galaxy in the
+    new folder, while the status said the cluster's files were copied."""
+    from astropy.io import fits
+
+    from tests.helpers import blob
+
+    folder = tmp_path / "bands"
+    folder.mkdir()
+    for i in range(6):
+        for k, band in enumerate("gri"):
+            fits.PrimaryHDU(blob(3 + 2 * (i % 2) + k, size=48, seed=10 * i + k, colour=False).astype(np.float32)
+                            ).writeto(folder / f"ngc{i}_{band}.fits")
+    p = open_and_cluster(qtbot, window, folder, k=2)
+    assert len(p) == 6  # one galaxy a band set
+    rows = np.flatnonzero(p.clusters == 0)
+    made = window.catalogue.copy_cluster(0, str(tmp_path / "c0"), link=False)
+    bases = sorted(p.paths[i].split("/")[-1].rsplit("_", 1)[0] for i in rows)
+    assert sorted(m.name for m in made) == sorted(f"{b}_{band}.fits" for b in bases for band in "gri")
+    assert all((tmp_path / "c0" / m.name).read_bytes() == (folder / m.name).read_bytes() for m in made)
