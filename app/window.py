@@ -318,7 +318,8 @@ class MainWindow(QMainWindow):
         labels = None
         if PROJECTION_METHODS.get(method).options.needs_labels:
             labels = p.known_labels()
-            if len({x for x in labels if x is not None}) < 2:
+            if len({x for x in labels if x is not None}) < 2:  # refused: the Map box goes back to the map drawn
+                self.run_settings.show_projection(p.projection())
                 self.show_error("LDA needs at least two classes among your labels (or named clusters).")
                 return
 
@@ -329,8 +330,7 @@ class MainWindow(QMainWindow):
         if self.jobs.start("project", lambda X, progress, should_stop: project(
                 X, method, labels=labels, progress=progress, should_stop=should_stop), p.features,
                 on_result=done) is None:  # refused while another job runs: show the map that is drawn
-            combo = self.run_settings.projection
-            combo.setCurrentIndex(combo.findData(p.projection()))
+            self.run_settings.show_projection(p.projection())
 
     def suggest_next(self, n: int = 10) -> None:
         """Find the next galaxies worth labelling in the background (the encoder runs over every image)."""

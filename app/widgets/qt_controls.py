@@ -153,6 +153,18 @@ class QtRunSettings(QWidget):
         self.rotations.setChecked(bool(config.prep.rotations))
         self.seed.setValue(int(config.seed))
 
+    def show_projection(self, name: str) -> None:
+        """Set the Map box to ``name``, the projection the map shows (after a refused one was picked).
+
+        Parameters
+        ----------
+        name : str
+            A key of :data:`core.clustering.projection.PROJECTION_METHODS`; an unknown one leaves the box as it is.
+        """
+        i = self.projection.findData(name)
+        if i >= 0:
+            self.projection.setCurrentIndex(i)
+
     def set_busy(self, busy: bool) -> None:
         """Disable the buttons while a job runs."""
         for b in (self.cluster_button, self.suggest_k_button, self.suggest_button, self.retrain_button):

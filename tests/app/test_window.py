@@ -260,3 +260,35 @@ def test_a_cli_run_with_the_tightest_crop_reopens_with_it_and_clusters_again_wit
     qtbot.waitUntil(lambda: not window.jobs.busy, timeout=60_000)  # the reopened run's features load first
     _cluster(qtbot, window)
     assert window.project.config().prep.crop_fraction == MIN_CROP_FRACTION
+
+
+def _pick(qtbot, combo, value) -> None:
+    """Open ``combo``'s list and click the entry of ``value``, as the user does."""
+    combo.showPopup()
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible)
+    rect = view.visualRect(view.model().index(combo.findData(value), 0))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: not view.isVisible())
+
+
+@pytest.mark.slow
+def test_a_refused_lda_map_puts_the_map_box_back_on_the_map_drawn(qtbot, window, folder):
+    """LDA with fewer than two classes labelled is refused: the Map box showed LDA over a PCA map, and each Cluster
+    after it said the same error again."""
+    from PySide6.QtWidgets import QMessageBox
+
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    combo = window.run_settings.projection
+    drawn = window.project.projection()
+    _pick(qtbot, combo, "lda")
+    assert "LDA needs at least two classes" in window.last_error
+    assert combo.currentData() == drawn == window.project.projection()
+    for box in window.findChildren(QMessageBox, "error_box"):
+        box.close()
+    window.last_error = None
+    window.cluster_action.trigger()
+    qtbot.waitUntil(lambda: not window.jobs.busy, timeout=120_000)
+    assert window.last_error is None and combo.currentData() == window.project.projection()
