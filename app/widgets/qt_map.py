@@ -32,26 +32,12 @@ from PySide6.QtGui import QBrush, QColor, QPainterPath
 from PySide6.QtWidgets import QButtonGroup, QGraphicsPathItem, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from app.widgets.qt_bigmap import BIG_POINTS, BigMap, points_in_polygon
+from app.widgets.qt_legend import MapLegend
 from app.widgets.qt_scatter import StyledScatter
 
 MODES = ("pan", "rect", "lasso")
 MAP_BACKGROUND = "#1e1e1e"
 LEGEND_DELAY_MS = 40  # the legend's counts follow a label this much later, in a repaint of their own
-
-
-class _SafeLegend(pg.LegendItem):
-    """pyqtgraph's legend, whose anchor ignores a geometry change sent while Qt deletes the view.
-
-    The anchor answers every geometry change of its parent view, also one sent while the
-    view is deleted with its window; that raised "_SelectViewBox already deleted" inside
-    whatever ran next (another window's test).  Overrides pyqtgraph's (name-mangled) handler.
-    """
-
-    def _GraphicsWidgetAnchor__geometryChanged(self) -> None:  # noqa: N802 (pyqtgraph's name)
-        try:
-            super()._GraphicsWidgetAnchor__geometryChanged()
-        except RuntimeError:  # the view is being deleted
-            pass
 
 
 class _SelectViewBox(pg.ViewBox):
@@ -122,8 +108,7 @@ class QtClusterMap(QWidget):
         self.hover_item = pg.ScatterPlotItem(pxMode=True, size=14, pen=pg.mkPen("#ffff00", width=2), brush=None)
         for item in (self.scatter, self.selected_item, self.hover_item):
             self.plot.addItem(item)
-        self.legend = _SafeLegend(offset=(10, 10), labelTextColor="#dddddd", brush=pg.mkBrush(30, 30, 30, 200))
-        self.legend.setParentItem(self.view)
+        self.legend = MapLegend(self.plot.plotItem)  # right of the points, never over one
         self.coords = np.zeros((0, 2), np.float32)
         self._tree = None
         self._style = np.zeros(0, np.int64)  # per point: 2 * (index into _style_colors) + ringed
@@ -133,7 +118,7 @@ class QtClusterMap(QWidget):
         self._pens: dict[str, object] = {}
         self._brushes: dict[str, QBrush] = {}
         self._legend_key: tuple = ()
-        self._legend_texts: list[str] | None = None  # counts waiting for their own repaint
+        self._legend_counts: np.ndarray | None = None  # counts waiting for their own repaint
         self._legend_timer = QTimer(self, singleShot=True, interval=LEGEND_DELAY_MS)
         self._legend_timer.timeout.connect(self._apply_legend_counts)
         self.big = BigMap(self)  # above BIG_POINTS points: a density image or the visible points only
@@ -163,7 +148,7 @@ class QtClusterMap(QWidget):
 
     # ------------------------------------------------------------------ data
     def release(self) -> None:
-        """Stop following the view's geometry before the window goes (see :class:`_SafeLegend`)."""
+        """Stop following the view's geometry before the window goes (nothing may answer it while Qt deletes the view)."""
         try:
             self.view.geometryChanged.disconnect()
         except (RuntimeError, TypeError):  # already deleted, or nothing connected
@@ -198,7 +183,7 @@ class QtClusterMap(QWidget):
         key_style = self._style_of(keys, colors).astype(np.int32)
         self._style = (2 * key_style)[inverse] + self._ringed.astype(np.int32)
         self._keep_groups(groups, keys, inverse, counts, key_style)
-        self._update_legend(keys, counts, colors, names)
+        self._update_legend(keys, counts, colors, names, keep_width=not auto_range)
         self.hover_item.setData([], [])
         if self.big.set_points(auto_range):
             return
@@ -319,34 +304,27 @@ class QtClusterMap(QWidget):
         self.set_colors(steps, colors, names)
 
     def _update_legend(self, keys: np.ndarray, counts: np.ndarray, colors: dict[object, str],
-                       names: dict[object, str] | None) -> None:
+                       names: dict[object, str] | None, keep_width: bool = True) -> None:
         entries = []
         for k in keys:
             key = k.item() if hasattr(k, "item") else k
             entries.append((colors.get(key, "#999999"), (names or {}).get(key, str(key))))
-        texts = [f"{name} ({c})" for (_, name), c in zip(entries, counts)]
-        if tuple(entries) == self._legend_key and len(self.legend.items) == len(texts):
+        if tuple(entries) == self._legend_key:
             # Same groups: only the counts move (labelling one galaxy must not rebuild the legend).  They
-            # follow a moment later in a repaint of their own: repainted together with the changed point,
-            # the legend's corner and the point would make one rectangle spanning much of the cloud.
-            self._legend_texts = texts
+            # follow a moment later in a repaint of their own, in a column sized for them (app.widgets.qt_legend).
+            self._legend_counts = counts
             self._legend_timer.start()
             return
         self._legend_timer.stop()
-        self._legend_texts = None
-        self.legend.clear()
+        self._legend_counts = None
         self._legend_key = tuple(entries)
-        for (color, _), text in zip(entries, texts):
-            sample = pg.ScatterPlotItem(pen=None, brush=self._brush(color), size=10)
-            self.legend.addItem(sample, text)
+        self.legend.set_entries([self._brush(color) for color, _ in entries], [name for _, name in entries], counts,
+                                len(self.coords), keep_width=keep_width)
 
     def _apply_legend_counts(self) -> None:
-        texts, self._legend_texts = self._legend_texts, None
-        if texts is None or len(texts) != len(self.legend.items):
-            return
-        for (_, label), text in zip(self.legend.items, texts):
-            if label.text != text:
-                label.setText(text)
+        counts, self._legend_counts = self._legend_counts, None
+        if counts is not None:
+            self.legend.set_counts(counts)
 
     def set_selection(self, indices: np.ndarray) -> None:
         """Outline the selected points."""

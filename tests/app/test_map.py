@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from pyqtgraph.graphicsItems.ScatterPlotItem import SymbolAtlas
+from PySide6.QtCore import Qt
 
 COLORS = {0: "#ff0000", 1: "#00ff00", 2: "#0000ff"}
 
@@ -15,7 +16,7 @@ def cmap(qtbot):
 
     w = QtClusterMap()
     qtbot.addWidget(w)
-    w.resize(400, 300)
+    w.resize(530, 300)  # the view about 400 x 270, the legend in its own column right of it
     w.show()
     return w
 
@@ -168,3 +169,43 @@ def test_recolours_in_place_draw_what_a_fresh_map_draws(cmap, qtbot, points):
         assert _fill(cmap) == _fill(fresh)
         qtbot.waitUntil(lambda: [lab.text for _, lab in cmap.legend.items] == [lab.text for _, lab in fresh.legend.items])
     assert regrouped == [5, 8, 10]  # the other steps moved only their changed points
+
+
+def _legend_over_or_cut(window) -> list[str]:
+    """Legend entries cut off at the plot's edge or lying over the view where the points are drawn."""
+    view = window.map.view.sceneBoundingRect()
+    plot = window.map.plot.plotItem.sceneBoundingRect()
+    return [label.text for sample, label in window.map.legend.items for item in (sample, label)
+            if not plot.contains(item.sceneBoundingRect()) or item.sceneBoundingRect().intersects(view)]
+
+
+@pytest.mark.slow
+def test_twenty_clusters_have_twenty_colours_and_a_legend_beside_the_map(qtbot, window, folder):
+    """k = 20 at 1366 x 768: eight colours cycled (clusters 0, 8 and 16 the same green) and the legend, over the
+    points, was cut off after "cluster 16"; now twenty colours, every entry shown, none over the points."""
+    from core.colouring import CLUSTER_COLORS
+    from tests.helpers import fast
+
+    window.resize(1366, 768)
+    window.open_folder(folder)
+    fast(window)
+    spin = window.run_settings.n_clusters
+    spin.selectAll()
+    qtbot.keyClicks(spin, "20")  # the user types k in the Run panel and presses Cluster
+    with qtbot.waitSignal(window.jobs.finished, timeout=120_000):
+        qtbot.mouseClick(window.run_settings.cluster_button, Qt.MouseButton.LeftButton)
+    assert len(window.project.cluster_ids()) == 20
+    assert len({b.color().name() for b in window.map.scatter.data["brush"]}) == 20
+    assert len(set(CLUSTER_COLORS[:8])) == 8 and CLUSTER_COLORS[0] == "#117733"  # the first eight as they were
+    texts = [label.text for _, label in window.map.legend.items]
+    assert texts == [f"cluster {c} ({n})" for c, n in enumerate(np.bincount(window.project.clusters))]
+    assert len({sample.item.opts["brush"].color().name() for sample, _ in window.map.legend.items}) == 20
+    qtbot.waitUntil(lambda: not _legend_over_or_cut(window))  # once the plot's layout has settled
+    assert window.map.view.width() > window.map.plot.width() / 2  # the points keep half the map or more
+
+    window.resize(1366, 560)  # a short window: what does not fit is counted in a last entry
+    qtbot.waitUntil(lambda: window.map.legend.items[-1][1].text.startswith("+"))
+    qtbot.waitUntil(lambda: not _legend_over_or_cut(window))
+    more = window.map.legend.items[-1][1]
+    hidden = int(more.text.split()[0][1:])
+    assert len(window.map.legend.items) - 1 + hidden == 20 and more.toolTip().count("\n") == hidden - 1
