@@ -33,6 +33,7 @@ from core.store.layout import default_store_dir
 from core.store.rows import run_arrays
 from core.undo import Command as _Command
 from core.vocabulary import PALETTE, PRESETS, SPECIAL, LabelClass, cluster_name
+from core.vocabulary import shown_in_text as shown
 
 if TYPE_CHECKING:
     from core.catalog.join import Join
@@ -304,8 +305,8 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         """A few lines of rich text about one image: name, cluster, label and whose, confidence, path."""
         u = self.user_labels[row]
         c = int(self.clusters[row])
-        label = f"{u} (yours)" if u is not None else f"{self.cluster_name(c)} (model)"
-        named = f": {self.cluster_name(c)}" if c in self.cluster_names else ""  # not "cluster 0: cluster 0"
+        label = f"{shown(u)} (yours)" if u is not None else f"{shown(self.cluster_name(c))} (model)"
+        named = f": {shown(self.cluster_name(c))}" if c in self.cluster_names else ""  # not "cluster 0: cluster 0"
         return (f"<b>{image_id(self.paths[row])}</b><br>{cluster_name(c)}{named}"
                 f"<br>label: {label}<br>confidence {float(self.confidence[row]):.2f}<br><small>{self.paths[row]}</small>")
 

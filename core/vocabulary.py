@@ -9,6 +9,7 @@ this module parses a name back (:func:`is_default_cluster_name`).
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#C
 UNSURE = "unsure"
 EXCLUDE = "exclude"
 SPECIAL = {UNSURE: "#BBBBBB", EXCLUDE: "#444444"}
+#: A class name longer than this is cut in the middle in a sentence or a dialog's box (whole in a tooltip).
+NAME_CHARS = 40
 
 @dataclass
 class LabelClass:
@@ -51,3 +54,43 @@ def cluster_name(cluster: int, names: Mapping[int, str] | None = None) -> str:
 def is_default_cluster_name(name: str) -> bool:
     """Whether ``name`` is what :func:`cluster_name` calls an unnamed cluster (not a class the user chose)."""
     return name == NOISE or _DEFAULT_CLUSTER_NAME.fullmatch(name) is not None
+
+
+def cut_middle(text: str, limit: int = NAME_CHARS) -> str:
+    """``text`` cut in the middle with "…" when longer than ``limit`` characters (a class name in a sentence).
+
+    Parameters
+    ----------
+    text : str
+        A name, often a class's.
+    limit : int
+        The most characters kept, the ellipsis included.
+
+    Returns
+    -------
+    str
+        ``text`` itself, or its start and end around "…".
+    """
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) * 2 // 3
+    return f"{text[:head]}…{text[len(text) - (limit - 1 - head):]}"
+
+
+def shown_in_text(name: str) -> str:
+    """A class name for rich text: cut in the middle when long, its markup characters escaped.
+
+    A 300-character name of one word, unbreakable, set the width of the label showing it
+    (the Preview's details, classify mode's guess) and so of the window.
+
+    Parameters
+    ----------
+    name : str
+        A class's (or cluster's) name.
+
+    Returns
+    -------
+    str
+        At most :data:`NAME_CHARS` characters of it, as HTML.
+    """
+    return html.escape(cut_middle(str(name)))

@@ -23,13 +23,14 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSi
 from app.widgets.qt_flow import FlowPanel, ResizeWatcher, WrappingLabel
 from app.widgets.qt_paint import framed_pixmap
 from app.widgets.qt_preview import QtImageView
+from app.widgets.qt_text import elided
 from app.widgets.qt_thumbnails import QtThumbnailGrid, ThumbnailCache
 from core.colouring import cluster_colour_of
 from core.images.display import Stretch, render
 from core.images.io import ImageReadError, image_id
 from core.images.preprocess import Preprocessing
 from core.project import Project
-from core.vocabulary import EXCLUDE, UNSURE
+from core.vocabulary import EXCLUDE, UNSURE, shown_in_text
 
 _DONE = object()  # the end of a prefetch's steps
 
@@ -218,7 +219,9 @@ class QtClassify(QWidget):
         entries = [(str(i + 1) if i < ANSWER_KEYS else "", c.name, c.color) for i, c in enumerate(self.project.classes)]
         entries += [("U", UNSURE, "#BBBBBB"), ("X", EXCLUDE, "#444444")]
         for key, name, color in entries:
-            b = QPushButton(f"[{key}] {name}" if key else name)
+            b = QPushButton()
+            shown = elided(b, name)  # a long class name must not widen the window: cut, whole in the tooltip
+            b.setText(f"[{key}] {shown}" if key else shown)
             b.setStyleSheet(f"border: 3px solid {color}; padding: 3px 8px")
             b.setToolTip(f"Label this galaxy '{name}' and show the next (key {key})" if key
                          else f"Label this galaxy '{name}' and show the next (no key: 1-9 are the first nine classes)")
@@ -256,17 +259,17 @@ class QtClassify(QWidget):
         p = self.project
         c = int(p.clusters[row])
         named = c in p.cluster_names
-        guess = p.cluster_name(c) + ("" if named else " (unnamed cluster: name it to make it a class)")
+        guess = shown_in_text(p.cluster_name(c)) + ("" if named else " (unnamed cluster: name it to make it a class)")
         mine = p.user_labels[row]
         parts = [f"Model's guess: <b>{guess}</b>, confidence {float(p.confidence[row]):.2f}",
-                 f"Your label: <b>{mine}</b>" if mine is not None else "Your label: <i>none yet</i>"]
+                 f"Your label: <b>{shown_in_text(mine)}</b>" if mine is not None else "Your label: <i>none yet</i>"]
         votes: dict[str, int] = {}
         for n in self.neighbours:
             lab = p.user_labels[n]
             if lab is not None:
                 votes[str(lab)] = votes.get(str(lab), 0) + 1
         if votes:
-            parts.append("Neighbours you labelled: " + ", ".join(f"{k}: {v}" for k, v in
+            parts.append("Neighbours you labelled: " + ", ".join(f"{shown_in_text(k)}: {v}" for k, v in
                                                                   sorted(votes.items(), key=lambda kv: -kv[1])))
         return "<br>".join(parts)
 

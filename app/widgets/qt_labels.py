@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.widgets.qt_text import ask_item, cut_middle
 from core.colouring import CLUSTER_COLORS, cluster_color, cluster_colour_of, delta_e
 from core.project import Project
 from core.vocabulary import EXCLUDE, PRESETS, UNSURE
@@ -153,7 +154,7 @@ class QtClasses(QWidget):
         old = self.current_class()
         if not old or self.project is None or old in (UNSURE, EXCLUDE):
             return
-        new = self._ask("Rename class", f"New name for '{old}':", old)
+        new = self._ask("Rename class", f"New name for '{cut_middle(old)}':", old)
         if new:
             self._guard(self.project.rename_class, old, new)
 
@@ -164,7 +165,7 @@ class QtClasses(QWidget):
         others = [n for n in self.project.class_names() if n != src]
         if not others:
             return
-        target, ok = QInputDialog.getItem(self, "Merge class", f"Merge '{src}' into:", others, 0, False)
+        target, ok = ask_item(self, "Merge class", f"Merge '{cut_middle(src)}' into:", others)
         if ok:
             self._guard(self.project.merge_classes, [src], target)
 
@@ -250,8 +251,8 @@ class QtClusters(QWidget):
         if c is None or self.project is None:
             return
         choices = self.project.class_names()
-        name, ok = QInputDialog.getItem(self, "Name cluster", f"Name of cluster {c} (a class, or type a new one):",
-                                        choices, 0, True)
+        name, ok = ask_item(self, "Name cluster", f"Name of cluster {c} (a class, or type a new one):", choices,
+                            editable=True)
         if ok and name.strip():
             try:
                 self.project.name_cluster(c, name)

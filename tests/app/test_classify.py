@@ -175,3 +175,70 @@ def test_classify_mode_with_ten_classes_fits_a_laptop_screen(qtbot, window, fold
     qtbot.mouseClick(buttons[names[9]], Qt.MouseButton.LeftButton)
     _expect(window.project, {row: names[9]})
     assert c.row == following  # on to the next galaxy, as a key does
+
+
+def _answer_dialog(qtbot, text: str) -> None:
+    """Type ``text`` into the open input dialog and press OK."""
+    from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit
+
+    dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QInputDialog) and w.isVisible())
+    dialog.findChild(QLineEdit).setText(text)
+    dialog.accept()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["features or disk: edge-on with a bulge (GZ2 T09 a)", "x" * 300],
+                         ids=["51 characters", "300 characters"])
+def test_a_long_class_name_never_widens_the_window(qtbot, window, folder, name):
+    """A 51-character class name (New... in the Classes dock) made classify mode 1,557 px wide at the least, a
+    300-character one 3,354 px, and the Merge dialog 2,181 px: now the buttons and the dialog cut the name, whole
+    in a tooltip."""
+    from PySide6.QtCore import QPoint, QRect, QTimer
+    from PySide6.QtWidgets import QApplication, QComboBox, QInputDialog, QPushButton
+
+    window.resize(1366, 768)
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    classes = window.classes
+    QTimer.singleShot(0, lambda: _answer_dialog(qtbot, name))
+    next(b for b in classes.findChildren(QPushButton) if b.text() == "New…").click()
+    assert name in window.project.class_names()
+    window.activateWindow()  # the dialog gone, the window has the keys again
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    window.show_cluster(1)
+    qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    c = window.classify
+    assert window.central.currentWidget() is c
+    qtbot.wait(200)  # the layout settles
+    assert window.minimumSizeHint().width() <= 1366 and window.width() <= 1366
+    long_one = next(b for b in c.findChildren(QPushButton) if b.isVisible() and name in b.toolTip())
+    assert "…" in long_one.text()  # cut in the middle, the whole name in its tooltip
+    for b in (b for b in c.findChildren(QPushButton) if b.isVisible()):
+        assert b.sizeHint().width() <= b.width() and b.sizeHint().height() <= b.height(), f"{b.text()!r} clipped"
+        at = QRect(b.mapTo(c, QPoint(0, 0)), b.size())
+        assert c.rect().contains(at) and not at.intersects(c.guess.geometry()) and not at.intersects(c.view.geometry())
+    assert not c.guess.geometry().intersects(c.view.geometry())
+    assert c.guess.sizeHint().width() <= c.width() and c.guess.minimumSizeHint().width() <= c.width()
+    row = c.row
+    qtbot.mouseClick(long_one, Qt.MouseButton.LeftButton)
+    _expect(window.project, {row: name})  # the button labels with the whole name
+    qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)  # back to the map
+
+    widths: list[int] = []
+
+    def look_and_cancel() -> None:
+        dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QInputDialog) and w.isVisible())
+        combo = dialog.findChild(QComboBox)
+        widths.extend([dialog.sizeHint().width(), dialog.width()])
+        items = [combo.itemText(i) for i in range(combo.count())]
+        assert name in items or name not in window.project.class_names()[:1]  # the whole name to pick
+        dialog.reject()
+
+    classes.list.setCurrentRow(0)  # merge the first class: the long one is among the targets
+    QTimer.singleShot(200, look_and_cancel)
+    next(b for b in classes.findChildren(QPushButton) if b.text() == "Merge into…").click()
+    classes.list.setCurrentRow(window.project.class_names().index(name))  # and the long one itself
+    QTimer.singleShot(200, look_and_cancel)
+    next(b for b in classes.findChildren(QPushButton) if b.text() == "Merge into…").click()
+    assert len(widths) == 4 and max(widths) <= 1366, widths
