@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from app.widgets.qt_stretch import QtStretch
 from app.widgets.qt_thumbnails import REDRAW_DELAY_MS, rgb_to_qimage
 from core.images.display import Stretch, render
-from core.images.io import ImageReadError
+from core.images.io import FITS_SUFFIXES, ImageReadError
 from core.images.preprocess import Preprocessing
 
 PREVIEW_SIDE = 2048
@@ -203,12 +203,28 @@ class QtPreview(QWidget):
             self.view.set_image(None, message="No galaxy selected")
             self.meta.setText("")
             return
-        from core.catalog.join import wcs_centre
-
-        centre = wcs_centre(path)
-        self._sky = "" if centre is None else f"<br>RA {centre[0]:.5f}, Dec {centre[1]:+.5f} (image centre, deg)"
+        if not same:
+            self._sky = ""
         self._set_meta_text(meta)
         self._draw(keep_view=same)
+        if not same and path.lower().endswith(FITS_SUFFIXES):
+            self._read_sky(path)
+
+    def _read_sky(self, path: str) -> None:
+        """RA and Dec of the image centre from its FITS header, read on the render pool, shown when they come.
+
+        On the GUI thread the first read imported ``astropy.wcs`` and froze the
+        window 1.1 s (exploratory QA); a header on a slow disk would too.
+        """
+        from app.workers import render_pool
+        from core.catalog.join import wcs_centre
+
+        def show(centre: tuple[float, float] | None) -> None:
+            if path == self.path and centre is not None:  # still the galaxy shown (a new stretch is the same one)
+                self._sky = f"<br>RA {centre[0]:.5f}, Dec {centre[1]:+.5f} (image centre, deg)"
+                self._set_meta_text(self._meta)
+
+        render_pool().submit(wcs_centre, path, on_result=show, stale=lambda: path != self.path)
 
     def _set_meta_text(self, meta: str) -> None:
         # A path wraps after each "/" (outside tags): a long one must not set the dock's width.

@@ -91,13 +91,22 @@ def test_cluster_table_montages_and_cluster_folder(qtbot, window, folder, tmp_pa
 
 
 @pytest.mark.slow
-def test_fits_with_wcs_get_ra_dec_in_preview_and_catalogue(qtbot, window, tmp_path):
+def test_fits_with_wcs_get_ra_dec_in_preview_and_catalogue(qtbot, window, tmp_path, monkeypatch):
     folder = tmp_path / "fits"
     write_wcs_galaxies(folder, 8)
     p = open_and_cluster(qtbot, window, folder, k=2)
+    import threading
+
+    from core.catalog import join
+
+    readers = []
+    real = join.wcs_centre
+    monkeypatch.setattr(join, "wcs_centre", lambda path: readers.append(threading.current_thread()) or real(path))
     window.show_cluster(int(p.clusters[3]))
     row = window.grid.current_row()
-    assert f"RA {150.0 + int(p.names[row][1:]):.5f}, Dec -2.00000" in window.preview.meta.text()
+    # the header is read off the GUI thread: there the first read imported astropy.wcs and froze the window 1.1 s
+    qtbot.waitUntil(lambda: f"RA {150.0 + int(p.names[row][1:]):.5f}, Dec -2.00000" in window.preview.meta.text())
+    assert readers and threading.main_thread() not in readers
     rows = list(csv.DictReader(open(_export(qtbot, window, str(tmp_path / "cat.csv")))))
     for r in rows:
         assert abs(float(r["ra"]) - (150.0 + int(r["id"][1:]))) < 1e-6 and abs(float(r["dec"]) + 2.0) < 1e-6
