@@ -261,8 +261,15 @@ class RecentFolders:
         self.menu.clear()
         for f in self.folders():
             action = self.menu.addAction(f)
-            action.triggered.connect(lambda _=False, f=f: self.open_folder(f))
+            action.triggered.connect(lambda _=False, f=f: self._open(f))
         self.menu.setEnabled(bool(self.folders()))
+
+    def _open(self, folder: str) -> None:
+        """Open a recent folder; one deleted or moved since leaves the menu (the open says it is gone)."""
+        if not Path(folder).is_dir():
+            self.settings.setValue("recent", [f for f in self.folders() if f != folder])
+            self.refresh()
+        self.open_folder(folder)
 
 
 class ViewState:

@@ -292,3 +292,19 @@ def test_a_refused_lda_map_puts_the_map_box_back_on_the_map_drawn(qtbot, window,
     window.cluster_action.trigger()
     qtbot.waitUntil(lambda: not window.jobs.busy, timeout=120_000)
     assert window.last_error is None and combo.currentData() == window.project.projection()
+
+
+def test_a_recent_folder_deleted_since_says_so_and_leaves_the_menu(qtbot, window, folder, tmp_path, monkeypatch):
+    """Exploratory QA: File > Open recent kept offering a deleted folder after saying it is not a folder."""
+    import shutil
+
+    errors = []
+    monkeypatch.setattr(window, "show_error", lambda message, *a: errors.append(message))
+    gone = tmp_path / "gone"
+    shutil.copytree(folder, gone)
+    assert window.open_folder(gone) and window.open_folder(folder)
+    shutil.rmtree(gone)
+    entry = next(a for a in window.recent.menu.actions() if a.text() == str(gone))
+    entry.trigger()  # File > Open recent > the deleted folder
+    assert errors and f"{gone} is not a folder" in errors[0]
+    assert [a.text() for a in window.recent.menu.actions()] == [str(folder)]
