@@ -39,12 +39,35 @@ def error(parent: QWidget, message: str, hint: str = "", details: str = "") -> Q
     return box
 
 
+def show_beside(parent: QWidget, box: QWidget) -> None:
+    """Show ``box`` (not modal) without taking the keyboard from the window that has it.
+
+    A job's result shown while the user labels on (a round's report, every 20
+    labels under Run > Retrain automatically; Suggest k's scores) became the
+    active window and took the next keys: the number keys labelled nothing,
+    Enter closed the box instead of accepting the model's guess.  So it is shown
+    without activation, and where the platform activates it anyway (the
+    offscreen one, some window managers) the window that had the keyboard gets
+    it back.
+    """
+    from shiboken6 import isValid
+
+    window = parent.window()
+    had_keys, focus = QApplication.activeWindow() is window, QApplication.focusWidget()
+    box.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
+    box.show()
+    if had_keys:  # asked at once: the platform's activation of the box may still be on its way
+        window.activateWindow()
+        if focus is not None and isValid(focus):
+            focus.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
+
+
 def notice(parent: QWidget, title: str, text: str) -> QMessageBox:
-    """A message that does not block the window (the map stays usable while it is open)."""
+    """A message that does not block the window (the map stays usable while it is open), nor takes its keys."""
     box = QMessageBox(QMessageBox.Icon.Information, title, text, parent=parent)
     box.setModal(False)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    box.show()
+    show_beside(parent, box)
     return box
 
 
@@ -108,30 +131,18 @@ class RoundReport(QDialog):
 
 
 def round_report(parent: QWidget, result, curve, on_review, previous: RoundReport | None = None) -> RoundReport:
-    """Show the round report (not modal) without taking the keyboard, and return it.
+    """Show the round report (not modal) without taking the keyboard (:func:`show_beside`), and return it.
 
-    A round runs while the user labels on, every 20 labels under Run > Retrain
-    automatically: a report that became the active window took the next keys
-    (the number keys labelled nothing, Enter closed the report instead of
-    accepting the model's guess).  So the report is shown without activation,
-    and where the platform activates it anyway (the offscreen one, some window
-    managers) the window that had the keyboard gets it back.  ``previous``, the
-    last round's report, is closed: one report a round piled up, 50 of them in a
-    session of 1,000 labels.  ``on_review`` is called by the review button.
+    ``previous``, the last round's report, is closed: one report a round piled
+    up, 50 of them in a session of 1,000 labels.  ``on_review`` is called by the
+    review button.
     """
     from shiboken6 import isValid
 
     if previous is not None and isValid(previous):
         previous.close()
-    window = parent.window()
-    had_keys, focus = QApplication.activeWindow() is window, QApplication.focusWidget()
     box = RoundReport(parent, result, curve, on_review)
-    box.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
-    box.show()
-    if had_keys:  # asked at once: the platform's activation of the report may still be on its way
-        window.activateWindow()
-        if focus is not None and isValid(focus):
-            focus.setFocus(Qt.FocusReason.ActiveWindowFocusReason)
+    show_beside(parent, box)
     return box
 
 

@@ -68,3 +68,20 @@ def test_an_automatic_rounds_report_leaves_the_keys_with_the_labelling(qtbot, wi
     assert reports == [second] and QApplication.activeWindow() is window
     labelled = np.array([u is not None for u in p.user_labels])
     assert labelled.sum() == 40
+
+
+@pytest.mark.slow
+def test_suggest_ks_scores_leave_the_keys_with_the_labelling(qtbot, window, folder):
+    """The same for every message a job leaves beside the map (dialogs.show_beside): Suggest k's scores."""
+    window.open_folder(folder)
+    _fast(window, k=3)
+    _cluster(qtbot, window)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    with qtbot.waitSignal(window.jobs.finished, timeout=120_000, check_params_cb=lambda name, _r: name == "suggest-k"):
+        qtbot.mouseClick(window.run_settings.suggest_k_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Higher separates better" in getattr(window, "last_notice", ""))
+    assert QApplication.activeWindow() is window
+    p = window.project
+    _label_by_keys(qtbot, window, [0])
+    assert p.user_labels[0] is not None
