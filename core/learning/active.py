@@ -322,7 +322,6 @@ def _uncertain_diverse(
     """Unsure and spread out: k-centre over the most unsure; first a typical member of each unlabelled cluster."""
     soft = np.asarray(soft, np.float64)
     emb = np.asarray(embedding)
-    emb = emb if emb.dtype == np.float64 or len(emb) > SAMPLE_ROWS else emb.astype(np.float64)
     labelled = np.asarray(labelled, bool)
     free = np.flatnonzero(~labelled)
     if n <= 0 or len(free) == 0:
@@ -331,11 +330,11 @@ def _uncertain_diverse(
     rng = np.random.default_rng(random_state)
     # the standardised embedding of the rows a distance is measured on only (a survey's whole array in float64,
     # standardised, took 2-3 s of a press on a million rows); the scale from every row, or a survey's sample
-    ref = emb if len(emb) <= SAMPLE_ROWS else emb[_sample(len(emb), random_state)].astype(np.float64)
+    ref = np.asarray(emb if len(emb) <= SAMPLE_ROWS else emb[_sample(len(emb), random_state)], np.float64)
     centre, scale = ref.mean(0), ref.std(0) + 1e-12
 
     def standard(rows: np.ndarray | list[int]) -> np.ndarray:
-        return (emb[np.asarray(rows, np.int64)] - centre) / scale
+        return (np.asarray(emb[np.asarray(rows, np.int64)], np.float64) - centre) / scale
 
     picks: list[int] = []
     # one typical image from each cluster that has no labelled member yet
