@@ -173,7 +173,8 @@ class MapLegend(pg.LegendItem):
             if i < len(self._shown):
                 self.items[-1][1].setToolTip(self._names[self._shown[i]])
             else:
-                rest = [self._names[j] for j in range(n) if j not in set(self._shown.tolist())]
+                shown = set(self._shown.tolist())
+                rest = [self._names[j] for j in range(n) if j not in shown]
                 more = f"\n... and {len(rest) - _MORE_TIP_NAMES} more" if len(rest) > _MORE_TIP_NAMES else ""
                 self.items[-1][1].setToolTip("\n".join(rest[:_MORE_TIP_NAMES]) + more)
         self.layout.invalidate()
