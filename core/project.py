@@ -75,6 +75,8 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
 
     def __post_init__(self) -> None:
         self.closed = False
+        #: The image centres a sky join read (:meth:`prepare_join`), with the path list they belong to.
+        self._sky: tuple[list[str], np.ndarray] | None = None
         self.selection = Selection()
         self.events = ProjectEvents()
         self._undo: list[_Command] = []
@@ -166,20 +168,66 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         self.closed = True
         self.store.close()
 
-    def set_join(self, join: Join, columns: dict[str, np.ndarray]) -> None:
-        """Keep a catalogue join (:func:`core.catalog.join.join_catalogue`): its ``cat_*`` columns and, in the store, both.
+    def prepare_join(self, catalogue: str | os.PathLike[str], by: str = "id", *, id_column: str | None = None,
+                     ra_column: str | None = None, dec_column: str | None = None, radius_arcsec: float = 2.0,
+                     progress: Callable[[float, str], None] | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> tuple[Join, dict[str, np.ndarray], dict]:
+        """Join a CSV catalogue to the images, off the GUI thread; :meth:`set_join` then keeps it.
 
-        The store keeps the join and the matched values, so the project reopens
-        with them; the sidecar of every export names the catalogue, its checksum,
-        the key or radius and the columns taken.  Not undoable (it labels nothing;
-        joining again replaces it); views follow ``columns_changed``.
+        Everything that grows with the folder or the table runs here: reading
+        every FITS header for a sky join (remembered for these paths, so a second
+        radius reads none), the strict reading of the table, the match, and the
+        store's record of every matched image (a million image keys took 14 s).
+
+        Parameters
+        ----------
+        catalogue, by, id_column, ra_column, dec_column, radius_arcsec
+            As :func:`core.catalog.join.join_catalogue`.
+        progress, should_stop : callable, optional
+            Progress of the header reading, and its cancel (raises ``Cancelled``).
+
+        Returns
+        -------
+        join : Join
+        columns : dict
+            The ``cat_*`` columns in image order.
+        setting : dict
+            What the store keeps of the join (:func:`core.catalog.join.join_to_setting`).
+
+        Raises
+        ------
+        ValueError
+            Unreadable catalogue, a join of no image (``NoMatchError``), or a sky join with no image position.
+        """
+        from core.catalog.join import join_catalogue, join_to_setting, sky_positions
+
+        paths = self.paths
+        positions = None
+        if by == "sky":
+            cached_paths, positions = self._sky if self._sky is not None else (None, None)
+            if cached_paths is not paths:
+                positions = sky_positions(paths, progress, should_stop)
+                self._sky = (paths, positions)
+        join, columns = join_catalogue(paths, catalogue, by, id_column=id_column, ra_column=ra_column,
+                                       dec_column=dec_column, radius_arcsec=radius_arcsec, positions=positions)
+        return join, columns, join_to_setting(join, [self.store.key_of(p) for p in paths], columns)
+
+    def set_join(self, join: Join, columns: dict[str, np.ndarray], setting: dict | None = None) -> None:
+        """Keep a catalogue join (:meth:`prepare_join`): its ``cat_*`` columns and, in the store, both.
+
+        The store keeps the join and the matched values (``setting``, made here
+        when not given), so the project reopens with them; the sidecar of every
+        export names the catalogue, its checksum, the key or radius and the
+        columns taken.  Not undoable (it labels nothing; joining again replaces
+        it); views follow ``columns_changed``.
         """
         from core.catalog.join import join_to_setting
 
         self.join, self.catalog_columns = join, dict(columns)
         if not self.store.read_only:
-            self.store.set_setting(JOIN_SETTING, join_to_setting(join, [self.store.key_of(p) for p in self.paths],
-                                                                 self.catalog_columns))
+            if setting is None:
+                setting = join_to_setting(join, [self.store.key_of(p) for p in self.paths], self.catalog_columns)
+            self.store.set_setting(JOIN_SETTING, setting)
         self.events.columns_changed.emit()  # the map and the "colour by" box follow
 
     def _restore_join(self, keys: list[str] | None = None) -> None:

@@ -41,6 +41,16 @@ def open_and_cluster(qtbot, window, folder, k: int = 3) -> Project:
     return window.project
 
 
+def join_and_wait(qtbot, window, *args, **kwargs) -> int:
+    """Join a catalogue from the app (``window.catalogue.join_catalogue``, a job) and wait: the images it matched."""
+    job = window.catalogue.join_catalogue(*args, **kwargs)
+    assert job is not None, "no join started"
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000) as done:
+        pass
+    assert done.args[0] == "join"
+    return window.project.join.matched if window.project.join is not None else 0
+
+
 def write_wcs_galaxies(folder, n: int) -> None:
     """``n`` 48-pixel FITS galaxies ``g0.fits`` ... with a TAN WCS: galaxy ``i`` at RA 150 + i, Dec -2 (degrees)."""
     from astropy.io import fits

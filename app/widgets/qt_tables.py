@@ -40,9 +40,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.qt_samp import SampTools
-from app.workers import JobRunner
+from app.workers import Job, JobRunner
 from core.catalog.montage import crosstab
 from core.images.display import Stretch
+from core.images.io import FITS_SUFFIXES
 from core.images.preprocess import Preprocessing
 from core.project import Project
 
@@ -215,6 +216,18 @@ def _class_of(value: object) -> str | None:
     return str(int(v)) if v.is_integer() else f"{v:g}"
 
 
+def _prepare_join(project: Project, path: str, how: str, **kwargs: object) -> tuple | str:
+    """The join job (:meth:`core.project.Project.prepare_join`): its result, or the reason it is refused, in words.
+
+    A refusal (an unreadable table, a join of nothing) is a message for the user
+    beside the join already kept, not a failure with a traceback.
+    """
+    try:
+        return project.prepare_join(path, how, **kwargs)
+    except (OSError, ValueError) as exc:  # NoMatchError too: a join of nothing never replaces one that matched
+        return str(exc)
+
+
 class _JoinDialog(QDialog):
     """How to join a catalogue: by id column or by sky position within a radius."""
 
@@ -326,49 +339,51 @@ class CatalogueTools:
 
     # ------------------------------------------------------------------ catalogue
     def join_catalogue(self, path: str | None = None, how: str | None = None, *, id_column: str | None = None,
-                       ra: str | None = None, dec: str | None = None, radius: float = 2.0) -> int:
-        """Join a CSV catalogue; its numeric columns colour the map and are exported. Returns the images matched.
+                       ra: str | None = None, dec: str | None = None, radius: float = 2.0) -> Job | None:
+        """Join a CSV catalogue as a job; its numeric columns colour the map and are exported.
 
-        Without ``how`` a dialog asks (tests and scripts pass everything).
+        Only the table's header is read here, for the dialog (without ``how`` a
+        dialog asks; tests and scripts pass everything).  Reading every FITS
+        header of a sky join, the table itself, the match and the store's record
+        run off the GUI thread (:meth:`core.project.Project.prepare_join`), with
+        progress and cancel; a folder of 60,000 FITS files stalled the window for
+        a minute.  Returns the job (None when nothing was started); the status
+        bar says how many images matched.
         """
-        from core.catalog.join import join_catalogue, load_catalog, sky_positions
+        from core.catalog.join import DEC_NAMES, ID_NAMES, RA_NAMES, catalogue_header
 
         p = self.project
         if p is None or p.run_id is None:
-            return 0
-        path, cat = self._read_csv(path, "Join a catalogue", load_catalog, "A CSV file with a header row is needed.")
+            return None
+        path, cat = self._read_csv(path, "Join a catalogue", catalogue_header, "A CSV file with a header row is needed.")
         if cat is None:
-            return 0
-        positions = sky_positions(p.paths) if how in (None, "sky") else None
-        has_sky = positions is not None and bool(np.isfinite(positions).any())
+            return None
         if how is None:
-            dialog = _JoinDialog(list(cat.columns), has_sky, self.window)
-            from core.catalog.join import DEC_NAMES, ID_NAMES, RA_NAMES
-
+            dialog = _JoinDialog(list(cat.columns), any(s.lower().endswith(FITS_SUFFIXES) for s in p.paths), self.window)
             for combo, names in ((dialog.id_column, ID_NAMES), (dialog.ra, RA_NAMES), (dialog.dec, DEC_NAMES)):
                 found = cat.find(names)
                 if found:
                     combo.setCurrentText(found)
             if dialog.exec() != QDialog.DialogCode.Accepted:
-                return 0
+                return None
             how, id_column = dialog.how.currentData(), dialog.id_column.currentText()
             ra, dec, radius = dialog.ra.currentText(), dialog.dec.currentText(), dialog.radius.value()
-        if how == "sky" and not has_sky:
-            self.show_error("No image has sky coordinates (FITS with a WCS); join by id instead.")
-            return 0
-        try:
-            join, columns = join_catalogue(p.paths, path, how, id_column=id_column, ra_column=ra, dec_column=dec,
-                                           radius_arcsec=radius, positions=positions)
-        except (OSError, ValueError) as exc:  # a join of no image too (NoMatchError): it never replaces one that matched
-            kept = f" The join of {Path(p.join.catalogue).name} is kept." if p.join is not None else ""
-            self.show_error(f"Cannot join {path}: {exc}.{kept}")
-            return 0
-        p.set_join(join, columns)  # the map and the colour box follow its columns_changed event
-        numeric = sum(np.asarray(v).dtype.kind == "f" for v in columns.values())
-        self.say(f"Joined {Path(path).name}: {join.matched} of {len(p)} images matched; "
-                 f"{numeric} numeric column(s) can colour the map; all {len(columns)} are "
-                 f"exported and can be compared with the clusters")
-        return join.matched
+
+        def joined(result: tuple | str) -> None:
+            if isinstance(result, str) or self.project is not p:
+                if isinstance(result, str):
+                    kept = f" The join of {Path(p.join.catalogue).name} is kept." if p.join is not None else ""
+                    self.show_error(f"Cannot join {path}: {result}.{kept}")
+                return
+            join, columns, setting = result
+            p.set_join(join, columns, setting)  # the map and the colour box follow its columns_changed event
+            numeric = sum(np.asarray(v).dtype.kind == "f" for v in columns.values())
+            self.say(f"Joined {Path(path).name}: {join.matched} of {len(p)} images matched; "
+                     f"{numeric} numeric column(s) can colour the map; all {len(columns)} are "
+                     f"exported and can be compared with the clusters")
+
+        return self.jobs.start("join", _prepare_join, p, path, how, on_result=joined, id_column=id_column,
+                               ra_column=ra, dec_column=dec, radius_arcsec=radius)
 
     def _read_csv(self, path: str | None, title: str, read, hint: str) -> tuple[str, object]:
         """A CSV the user picks (or ``path``) read by ``read``; (path, None) after a cancel or a shown error."""

@@ -66,7 +66,7 @@ def bounded_lines(fh: TextIO, path: str | os.PathLike[str], *, max_line: int | N
         yield line
 
 
-def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError
+def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError, *, header_only: bool = False
              ) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Header and (line number, row) of a CSV file, read strictly: one bad quote loses no line unsaid.
 
@@ -84,6 +84,9 @@ def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError
         :func:`bounded_lines`.
     error : type of ValueError
         The exception raised (a truth file's own, say).
+    header_only : bool
+        Read the header row alone (no rows returned): what a dialog offering the
+        columns needs, at once, however long the table.
 
     Returns
     -------
@@ -110,7 +113,9 @@ def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError
                 header = [h.strip() for h in next(reader)]
             except StopIteration:
                 raise error(f"{path} is empty") from None
-            rows = []
+            rows: list[tuple[int, list[str]]] = []
+            if header_only:
+                return header, rows
             line = reader.line_num
             for row in reader:
                 if any("\n" in f or "\r" in f for f in row):

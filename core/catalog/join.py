@@ -158,6 +158,13 @@ def load_catalog(path: str | os.PathLike[str]) -> Catalog:
     return Catalog(Path(path), cols, [n for n, _ in numbered])
 
 
+def catalogue_header(path: str | os.PathLike[str]) -> Catalog:
+    """The columns of a CSV catalogue as a :class:`Catalog` of no rows, its header alone read: what the
+    join dialog offers at once; the join reads the table whole and strictly (:func:`load_catalog`)."""
+    header, _ = csv_rows(path, header_only=True)
+    return Catalog(Path(path), {h: [] for h in header if h})
+
+
 def join_by_id(paths: Sequence[str], catalog: Catalog, id_column: str | None = None) -> np.ndarray:
     """Catalogue row of every image whose id (file name without suffix) equals the id column, else -1."""
     column = id_column or catalog.find(ID_NAMES) or next(iter(catalog.columns))

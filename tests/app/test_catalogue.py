@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import export_catalogue as _export
-from tests.helpers import open_and_cluster, write_wcs_galaxies
+from tests.helpers import join_and_wait, open_and_cluster, write_wcs_galaxies
 
 
 @pytest.mark.slow
@@ -19,7 +19,7 @@ def test_join_by_id_colours_the_map_and_is_exported(qtbot, window, folder, tmp_p
     cat = tmp_path / "cat.csv"
     # every image but the first two, a numeric column and a text one
     cat.write_text("id,mass,kind\n" + "".join(f"{n},{i * 0.5},x\n" for i, n in enumerate(names) if i >= 2))
-    matched = window.catalogue.join_catalogue(str(cat), "id")
+    matched = join_and_wait(qtbot, window, str(cat), "id")
     assert matched == len(p) - 2
     assert window.color_combo.findText("colour by cat_mass") >= 0
     window.set_color_mode("cat_mass")
@@ -41,7 +41,7 @@ def test_a_join_lasts_reopens_and_counts_in_the_cluster_x_truth_table(qtbot, win
     truth = load_truth(folder / "labels.csv")
     cat = tmp_path / "cat.csv"
     cat.write_text("objid,morph,t_type\n" + "".join(f"{n},{truth[n]},{i % 3}\n" for i, n in enumerate(p.names)))
-    assert window.catalogue.join_catalogue(str(cat), "id") == len(p)
+    assert join_and_wait(qtbot, window, str(cat), "id") == len(p)
     first = list(csv.DictReader(open(_export(qtbot, window, str(tmp_path / "first.csv")))))
     window.open_folder(folder)  # reopen: the join comes back from the project store
     p = window.project
@@ -114,7 +114,7 @@ def test_fits_with_wcs_get_ra_dec_in_preview_and_catalogue(qtbot, window, tmp_pa
     cat = tmp_path / "sky.csv"
     cat.write_text("ra,dec,z\n" + "".join(f"{150.0 + i + 0.5 / 3600 / np.cos(np.radians(2))},-2.0,{i / 10}\n"
                                           for i in range(0, 8, 2)))
-    assert window.catalogue.join_catalogue(str(cat), "sky", radius=1.0) == 4
+    assert join_and_wait(qtbot, window, str(cat), "sky", radius=1.0) == 4
     z = window.project.catalog_columns["cat_z"]
     np.testing.assert_allclose([z[p.names.index(f"g{i}")] for i in range(8)],
                                [0.0, np.nan, 0.2, np.nan, 0.4, np.nan, 0.6, np.nan])

@@ -37,6 +37,7 @@ def menu(qtbot, window, monkeypatch):
         answer.update(file=str(file), how=how)
         errors.clear()
         actions[text].trigger()
+        qtbot.waitUntil(lambda: not window.jobs.busy, timeout=60_000)  # the join runs as a job
         return list(errors)
 
     return trigger
@@ -176,3 +177,37 @@ def test_a_truth_file_of_file_names_matches_one_of_no_image_is_refused_and_one_c
     text = table.scores.text()
     assert "Truth (one.csv): the 4 image(s) it gives a class are all spiral; scores need two classes" in text, text
     assert "load a truth file" not in text
+
+
+def test_a_sky_join_from_the_menu_reads_the_headers_and_the_table_off_the_gui_thread_once(qtbot, window, tmp_path,
+                                                                                          menu, monkeypatch):
+    """Every FITS header and the whole table were read on the GUI thread, before the dialog and for the join:
+    on a folder of 60,000 FITS files the window froze for a minute.  Now only the header row is read there."""
+    import threading
+
+    from core.catalog import bounded, join
+    from tests.helpers import write_wcs_galaxies
+
+    folder = tmp_path / "fits"
+    write_wcs_galaxies(folder, 8)
+    p = open_and_cluster(qtbot, window, folder, k=2)
+    headers, tables = [], []
+    real_centre, real_rows = join.wcs_centre, bounded.csv_rows
+    monkeypatch.setattr(join, "wcs_centre", lambda path: headers.append(threading.current_thread()) or real_centre(path))
+
+    def rows(path, *args, header_only=False, **kwargs):
+        tables.append((threading.current_thread(), header_only))
+        return real_rows(path, *args, header_only=header_only, **kwargs)
+
+    monkeypatch.setattr(join, "csv_rows", rows)
+    cat = tmp_path / "sky.csv"
+    cat.write_text("ra,dec,z\n" + "".join(f"{150.0 + i},-2.0,{i / 10}\n" for i in range(0, 8, 2)))
+    assert menu(JOIN, cat, how="sky") == []
+    assert p.join is not None and p.join.by == "sky" and p.join.matched == 4
+    assert "Joined sky.csv: 4 of 8 images matched" in window.stage_label.text()
+    main = threading.main_thread()
+    assert len(headers) == 8 and main not in headers
+    assert [(t is main, only) for t, only in tables] == [(True, True), (False, False)]  # the dialog's header, the job's table
+    headers.clear()
+    assert menu(JOIN, cat, how="sky") == []  # joined again (another radius, say): the image positions are remembered
+    assert headers == [] and p.join.matched == 4

@@ -201,7 +201,7 @@ def test_every_action_and_shortcut_does_its_job_or_says_why(qtbot, window, folde
         w.writerow(["id", "mass"])
         w.writerows([n, i] for i, n in enumerate(p.names))
     answers["file"] = str(catalogue)
-    act("Catalogue/Join a catalogue (CSV)…")
+    act("Catalogue/Join a catalogue (CSV)…", job="join")
     assert "cat_mass" in p.catalog_columns and "30 of 30 images matched" in window.stage_label.text()
     answers["file"] = str(folder / "labels.csv")
     act("Catalogue/Load a truth file (CSV)…")
