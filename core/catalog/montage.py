@@ -172,11 +172,15 @@ def crosstab(rows: Sequence[object], cols: Sequence[object]) -> tuple[list[objec
         # A million clusters against a few thousand labels (a reopened survey, issue 22): only the
         # labelled rows go through Python; the row values come from numpy.
         labelled = np.flatnonzero(np.not_equal(np.asarray(cols, dtype=object), None))
-        pairs = list(zip(numbers[labelled].tolist(), (cols[i] for i in labelled)))
-        rv = sorted(np.unique(numbers).tolist(), key=_order)
-    else:
-        pairs = [(r, c) for r, c in zip(rows, cols) if c is not None]
-        rv = sorted(set(rows), key=_order)
+        values = [cols[i] for i in labelled]
+        cv = sorted(set(values), key=_order)
+        ci = {v: i for i, v in enumerate(cv)}
+        uniques, row_of = np.unique(numbers, return_inverse=True)  # integers: numeric order is _order's
+        table = np.zeros((len(uniques), len(cv)), np.int64)
+        np.add.at(table, (row_of[labelled], np.fromiter((ci[v] for v in values), np.int64, len(values))), 1)
+        return uniques.tolist(), cv, table
+    pairs = [(r, c) for r, c in zip(rows, cols) if c is not None]
+    rv = sorted(set(rows), key=_order)
     cv = sorted({c for _, c in pairs}, key=_order)
     ri, ci = {v: i for i, v in enumerate(rv)}, {v: i for i, v in enumerate(cv)}
     table = np.zeros((len(rv), len(cv)), np.int64)

@@ -67,19 +67,70 @@ def purity(y_true: Sequence, y_pred: Sequence) -> float:
 
 def evaluate(y_true: Sequence, y_pred: Sequence) -> dict[str, float]:
     """All scores at once: acc, balanced_acc, purity, ari, nmi, ami."""
-    from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score, normalized_mutual_info_score
+    from sklearn.metrics import adjusted_mutual_info_score
 
     t = np.asarray(y_true, dtype=object).astype(str)
     p = np.asarray(y_pred, dtype=object).astype(str)
-    return {
-        "acc": cluster_accuracy(t, p),
-        "balanced_acc": balanced_accuracy(t, p),
-        "purity": purity(t, p),
-        "ari": float(adjusted_rand_score(t, p)),
-        "nmi": float(normalized_mutual_info_score(t, p)),
-        "ami": float(adjusted_mutual_info_score(t, p)),
-        "n": int(len(t)),
-    }
+    table, _, _ = contingency(t, p)
+    return {**table_scores(table), "ami": float(adjusted_mutual_info_score(t, p))}
+
+
+def crosstab_scores(classes: Sequence[object], clusters: Sequence[object], counts: np.ndarray) -> dict[str, float]:
+    """:func:`evaluate`'s scores but AMI from counts already made: ``counts[i, j]`` images of ``clusters[i]`` in ``classes[j]``.
+
+    The *Cluster x label* table counts a million galaxies once
+    (:func:`core.catalog.montage.crosstab`); scoring those counts costs nothing
+    more, where :func:`evaluate` took 6.8 s over the million labels as text.
+    Classes and clusters are put in :func:`evaluate`'s order (their text
+    sorted) first, so a tie in the optimal matching falls the same way and
+    every score is the one :func:`evaluate` gives.
+    """
+    rows = sorted(range(len(classes)), key=lambda j: str(classes[j]))
+    cols = sorted(range(len(clusters)), key=lambda i: str(clusters[i]))
+    return table_scores(np.asarray(counts, np.int64).T[np.ix_(rows, cols)])
+
+
+def table_scores(table: np.ndarray) -> dict[str, float]:
+    """acc, balanced_acc, purity, ari, nmi and n of a contingency table (``table[i, j]``: class i in cluster j).
+
+    The same scores as scikit-learn's and the functions above from the labels,
+    taken from the table alone: the optimal one-to-one matching (Hungarian),
+    ARI from the pair counts, NMI with the arithmetic mean of the two entropies.
+    """
+    from scipy.optimize import linear_sum_assignment
+    from sklearn.metrics import mutual_info_score
+
+    table = np.asarray(table, np.int64)
+    n = int(table.sum())
+    if n == 0:
+        nan = float("nan")
+        return {"acc": nan, "balanced_acc": nan, "purity": nan, "ari": 1.0, "nmi": 1.0, "n": 0}
+    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]  # a label given to no image is no class
+    n_c, n_k = table.sum(axis=1), table.sum(axis=0)
+    r, c = linear_sum_assignment(-table)
+    recall = np.zeros(len(n_c))
+    recall[r] = table[r, c] / n_c[r]
+    squares = int((table.astype(object) ** 2).sum())
+    together = int((table.astype(object) @ n_k.astype(object)).sum()) - squares  # pairs split by the clusters
+    apart = int((table.T.astype(object) @ n_c.astype(object)).sum()) - squares
+    tp, tn = squares - n, n * n - together - apart - squares
+    fp, fn = together, apart
+    ari = 1.0 if fn == 0 and fp == 0 else 2.0 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn))
+    if len(n_c) == len(n_k) == 1:
+        nmi = 1.0
+    else:
+        mi = float(mutual_info_score(None, None, contingency=table.astype(np.float64)))
+        nmi = 0.0 if mi == 0 else mi / ((_entropy(n_c) + _entropy(n_k)) / 2)
+    return {"acc": float(table[r, c].sum() / n), "balanced_acc": float(recall.mean()),
+            "purity": float(table.max(axis=0).sum() / n), "ari": float(ari), "nmi": float(nmi), "n": n}
+
+
+def _entropy(counts: np.ndarray) -> float:
+    """Entropy (nats) of a labelling from its class counts, as scikit-learn's from the labels."""
+    pi = np.asarray(counts, np.float64)
+    pi = pi[pi > 0]
+    total = pi.sum()
+    return float(-np.sum((pi / total) * (np.log(pi) - np.log(total))))
 
 
 def agreement_matrix(labelings: Mapping[str, Sequence]) -> tuple[list[str], np.ndarray, np.ndarray]:
