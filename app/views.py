@@ -42,9 +42,9 @@ from PySide6.QtWidgets import (
 from app.labelling import Labelling
 from app.map_view import MapView  # noqa: F401 (the window imports it from here)
 from app.widgets.qt_classify import QtClassify
+from app.widgets.qt_cluster_table import QtClusterTable
 from app.widgets.qt_map import QtClusterMap
 from app.widgets.qt_preview import QtPreview
-from app.widgets.qt_tables import QtClusterTable
 from app.widgets.qt_text import ElidedLabel
 from app.widgets.qt_thumbnails import THUMB, QtThumbnailGrid
 from app.workers import JobRunner
@@ -309,19 +309,17 @@ class ViewState:
             self.labelling.show_cluster(project.cluster_ids()[0])  # a reopened project shows a cluster, not empty docks
 
     def _restore_truth(self, project: Project) -> None:
-        from core.catalog.truth import load_truth, match_truth
-
         path = project.view_setting("truth_file")
         self.table.clear_truth()  # the last project's truth is not this one's
         if not isinstance(path, str):
             return
-        try:
-            truth = match_truth(load_truth(path), project.names)
-        except (OSError, ValueError) as exc:
-            self.say(f"The truth file {Path(path).name} could not be read again ({exc}); load it again from "
+
+        def lost(message: str) -> None:
+            self.say(f"The truth file {Path(path).name} could not be read again ({message}); load it again from "
                      "Catalogue > Load a truth file")
-            return
-        self.table.set_truth(truth, Path(path).name)
+
+        # read off the GUI thread: a survey's truth file froze the opening for seconds
+        self.table.read_truth(path, lambda truth, *_: self.table.set_truth(truth, Path(path).name), lost)
 
     def _keep_stretch(self, stretch: Stretch) -> None:
         if self.project is not None:

@@ -51,6 +51,15 @@ def join_and_wait(qtbot, window, *args, **kwargs) -> int:
     return window.project.join.matched if window.project.join is not None else 0
 
 
+def truth_and_wait(qtbot, window, path) -> int:
+    """Load a truth file from the app (``window.catalogue.load_truth``, read off the GUI thread) and wait for it:
+    the images it gives a class."""
+    window.catalogue.load_truth(str(path))
+    table = window.catalogue.table
+    qtbot.waitUntil(lambda: not table.reading, timeout=60_000)
+    return len(table.truth or {})
+
+
 def write_wcs_galaxies(folder, n: int) -> None:
     """``n`` 48-pixel FITS galaxies ``g0.fits`` ... with a TAN WCS: galaxy ``i`` at RA 150 + i, Dec -2 (degrees)."""
     from astropy.io import fits

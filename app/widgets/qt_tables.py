@@ -1,10 +1,8 @@
-"""The cluster x label table (and cluster x truth), catalogue joins, montages and cluster folders.
+"""The *Catalogue* menu: catalogue joins, truth files, montages and cluster folders.
 
-:class:`QtClusterTable` renders how the clusters split among the user's labels,
-or among known classes from a truth file loaded in the app, with the scores of
-the clusters against that truth (accuracy under optimal matching, balanced
-accuracy, ARI, NMI).  :class:`CatalogueTools` adds the *Catalogue* menu to the
-main window: join a CSV catalogue by id or by sky position (its columns become
+:class:`CatalogueTools` adds the *Catalogue* menu to the main window and the
+*Cluster x label* dock (:class:`app.widgets.qt_cluster_table.QtClusterTable`):
+join a CSV catalogue by id or by sky position (its columns become
 ``Project.catalog_columns``, kept in the project: :mod:`core.colouring` colours the map
 by the numeric ones, :func:`core.catalog.export.export_catalogue` writes them all beside
 the labels, the cluster table counts the clusters against any), load a truth file, export a
@@ -17,8 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -27,193 +24,20 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QInputDialog,
-    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
+from app.widgets.qt_cluster_table import QtClusterTable
 from app.widgets.qt_samp import SampTools
 from app.workers import Job, JobRunner
-from core.catalog.montage import crosstab
 from core.images.display import Stretch
 from core.images.io import FITS_SUFFIXES
 from core.images.preprocess import Preprocessing
 from core.project import Project
-
-
-class QtClusterTable(QWidget):
-    """Counts of each cluster (rows) against your labels or a truth file's classes (columns).
-
-    The scores (ACC, balanced ACC, ARI, NMI) took half of each labelling key's time when
-    recomputed on every label (issue 18): the table recounts only while it is visible,
-    at most once per :attr:`DEBOUNCE_MS` of labelling, and once when it is shown again.
-    """
-
-    DEBOUNCE_MS = 300
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.project: Project | None = None
-        self.stale = False
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(self.DEBOUNCE_MS)
-        self._timer.timeout.connect(self.refresh)
-        self.truth: dict[str, str] | None = None
-        self.truth_name = ""
-        self.against = QComboBox()
-        self.against.addItem("your labels", "labels")
-        self.against.currentIndexChanged.connect(lambda _: self.refresh())
-        self.table = QTableWidget()
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.scores = QLabel("")
-        self.scores.setWordWrap(True)
-        top = QHBoxLayout()
-        top.addWidget(QLabel("Clusters against"))
-        top.addWidget(self.against, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(top)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.scores)
-
-    def set_project(self, project: Project) -> None:
-        """Render ``project`` and follow its changes."""
-        self.project = project
-        events = project.events
-        for signal in (events.labels_changed, events.clusters_changed, events.round_changed, events.data_changed,
-                       events.classes_changed):
-            signal.connect(lambda *_: self.schedule())
-        self.refresh()
-
-    def schedule(self) -> None:
-        """The counts changed: recount soon if the table is visible, else when it is shown."""
-        self.stale = True
-        if self.on_screen() and not self._timer.isActive():
-            self._timer.start()
-
-    def on_screen(self) -> bool:
-        """Whether any of the table can be seen (a dock behind another tab is "visible" to Qt, with nothing on screen)."""
-        return self.isVisible() and not self.visibleRegion().isEmpty()
-
-    def on_dock_visibility(self, visible: bool) -> None:
-        """The dock came to the front (its tab was clicked, or it was shown): recount if labels changed meanwhile."""
-        if visible and self.stale:
-            self.refresh()
-
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        super().showEvent(event)
-        if self.stale:
-            self.refresh()
-
-    def set_truth(self, truth: dict[str, str], name: str) -> None:
-        """Offer (and show) the clusters against ``truth`` (image id -> class)."""
-        self.truth, self.truth_name = truth, name
-        i = self.against.findData("truth")
-        if i < 0:
-            self.against.addItem(f"truth: {name}", "truth")
-            i = self.against.count() - 1
-        else:
-            self.against.setItemText(i, f"truth: {name}")
-        self.against.setCurrentIndex(i)
-        self.refresh()
-
-    def clear_truth(self) -> None:
-        """Forget the truth file (another project opened without one): the table shows your labels."""
-        had = self.truth is not None
-        self.truth, self.truth_name = None, ""
-        i = self.against.findData("truth")
-        if i >= 0:
-            self.against.removeItem(i)
-        if had or i >= 0 or self.stale:  # nothing forgotten: the counts shown stand (a 10^6 recount is seconds)
-            self.refresh()
-
-    def offer_columns(self, names: list[str]) -> None:
-        """Offer the joined catalogue columns (``cat_*``) as what the clusters are counted against."""
-        for i in reversed(range(self.against.count())):
-            if str(self.against.itemData(i)).startswith("cat_"):
-                self.against.removeItem(i)
-        for name in names:
-            self.against.addItem(f"joined: {name}", name)
-
-    def columns_of(self) -> list[object]:
-        """The column value of every image (None: not counted)."""
-        p = self.project
-        what = str(self.against.currentData())
-        if what == "truth" and self.truth is not None:
-            return [self.truth.get(n) for n in p.names]
-        if what.startswith("cat_") and what in p.catalog_columns:
-            return [_class_of(v) for v in p.catalog_columns[what]]
-        return list(p.user_labels)
-
-    def refresh(self) -> None:
-        """Recount and redraw."""
-        p = self.project
-        self.stale = False
-        self._timer.stop()
-        self.table.clear()
-        if p is None or len(p) == 0:
-            self.table.setRowCount(0)
-            self.table.setColumnCount(0)
-            self.scores.setText("")
-            return
-        cols_of = self.columns_of()
-        rows, cols, counts = crosstab(np.asarray(p.clusters, np.int64), cols_of)
-        self.counts, self.row_values, self.col_values = counts, rows, cols
-        self.table.setRowCount(len(rows))
-        self.table.setColumnCount(len(cols) + 1)
-        self.table.setHorizontalHeaderLabels([str(c) for c in cols] + ["total"])
-        self.table.setVerticalHeaderLabels([f"{c}: {p.cluster_name(c)}" for c in rows])
-        for i, c in enumerate(rows):
-            row_total = int(counts[i].sum())
-            for j in range(len(cols)):
-                n = int(counts[i, j])
-                item = QTableWidgetItem(str(n) if n else "")
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if row_total and n:
-                    # Shade by the share of the row: the dominant class of a cluster stands out.
-                    share = n / row_total
-                    item.setBackground(QColor.fromHsvF(0.58, 0.15 + 0.6 * share, 0.35 + 0.4 * share))
-                    item.setForeground(QColor("#ffffff"))
-                self.table.setItem(i, j, item)
-            size = int((p.clusters == c).sum())
-            self.table.setItem(i, len(cols), QTableWidgetItem(f"{row_total} of {size}"))
-        self.table.resizeColumnsToContents()
-        counted = [i for i, v in enumerate(cols_of) if v is not None]
-        if len(counted) >= 2 and len(cols) >= 2:
-            from core.clustering.metrics import evaluate
-
-            m = evaluate([cols_of[i] for i in counted], [int(p.clusters[i]) for i in counted])
-            data = str(self.against.currentData())
-            what = f"truth ({self.truth_name})" if data == "truth" else data if data.startswith("cat_") else "your labels"
-            self.scores.setText(
-                f"Clusters vs {what} on {len(counted)} images: accuracy (optimal matching) {m['acc']:.3f}, "
-                f"balanced accuracy {m['balanced_acc']:.3f}, ARI {m['ari']:.3f}, NMI {m['nmi']:.3f}"
-                + ("<br><small>Retraining learns from your labels, so on them these scores flatter the model; "
-                   "judge it against a truth file or on galaxies labelled after the last round.</small>"
-                   if what == "your labels" else ""))
-        elif str(self.against.currentData()) == "truth" and self.truth is not None:
-            self.scores.setText(f"Truth ({self.truth_name}): the {len(counted)} image(s) it gives a class are all "
-                                f"{', '.join(map(str, cols)) or 'without one'}; scores need two classes or more.")
-        else:
-            self.scores.setText("Label galaxies of two classes or more (or load a truth file) to see scores.")
-
-
-def _class_of(value: object) -> str | None:
-    """A joined cell as a class: text as is, a whole number without ``.0``; empty or NaN is no class."""
-    if isinstance(value, str):
-        return value or None
-    v = float(value)  # type: ignore[arg-type]
-    if v != v:
-        return None
-    return str(int(v)) if v.is_integer() else f"{v:g}"
 
 
 def _prepare_join(project: Project, path: str, how: str, **kwargs: object) -> tuple | str:
@@ -409,31 +233,38 @@ class CatalogueTools:
                 combo.addItem(f"colour by {name}", name)
         self.table.offer_columns(list(columns))
 
-    def load_truth(self, path: str | None = None) -> int:
-        """Load known classes (id, class CSV, or Galaxy Zoo's solutions file); returns the images with a class."""
-        from core.catalog.truth import load_truth, match_truth
+    def load_truth(self, path: str | None = None) -> None:
+        """Load known classes (id, class CSV, or Galaxy Zoo's solutions file), read off the GUI thread.
 
+        The *Cluster x label* table then counts the clusters against them and the
+        status bar says how many images have a class; a file that cannot be read,
+        or names none of the images, is refused in words and the truth already
+        loaded is kept.  The file is read again when the folder reopens.
+        """
         p = self.project
         if p is None:
-            return 0
-        path, read = self._read_csv(path, "Load a truth file", load_truth, "A CSV of image id and class is needed.")
-        if read is None:
-            return 0
-        truth = match_truth(read, p.names)  # ids written with the file's suffix (g0.png) match too
-        if not truth:  # a file of other images never replaces a truth that matched
-            kept = f" The truth from {self.table.truth_name} is kept." if self.table.truth is not None else ""
-            theirs = ", ".join(repr(k) for k in list(read)[:3]) or "none"
-            self.show_error(f"Cannot use {path}: none of its {len(read)} ids ({theirs}...) is an image of this "
-                            f"project (such as {', '.join(map(repr, p.names[:3]))}).{kept}",
-                            "The first column must hold the image ids: the file names, with or without extension.")
-            return 0
-        known = len(truth)
-        self.table.set_truth(truth, Path(path).name)
-        p.set_view_setting("truth_file", str(Path(path).resolve()))  # shown again when the folder reopens
-        self.docks["Cluster x label"].show()
-        self.docks["Cluster x label"].raise_()
-        self.say(f"Truth from {Path(path).name}: {known} of {len(p)} images have a class")
-        return known
+            return
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(self.window, "Load a truth file", str(p.folder), "CSV (*.csv)")
+        if not path:
+            return
+
+        def read(truth: dict[str, str], rows: int, theirs: list[str], ours: list[str]) -> None:
+            if not truth:  # a file of other images never replaces a truth that matched
+                kept = f" The truth from {self.table.truth_name} is kept." if self.table.truth is not None else ""
+                self.show_error(f"Cannot use {path}: none of its {rows} ids "
+                                f"({', '.join(map(repr, theirs)) or 'none'}...) is an image of this "
+                                f"project (such as {', '.join(map(repr, ours))}).{kept}",
+                                "The first column must hold the image ids: the file names, with or without extension.")
+                return
+            self.table.set_truth(truth, Path(path).name)
+            p.set_view_setting("truth_file", str(Path(path).resolve()))  # shown again when the folder reopens
+            self.docks["Cluster x label"].show()
+            self.docks["Cluster x label"].raise_()
+            self.say(f"Truth from {Path(path).name}: {len(truth)} of {len(p)} images have a class")
+
+        self.table.read_truth(path, read, lambda message: self.show_error(
+            f"Cannot read {path}: {message}", "A CSV of image id and class is needed."))
 
     # ------------------------------------------------------------------ exports
     def export_montages(self, folder: str | None = None, per_cluster: int = 36) -> None:

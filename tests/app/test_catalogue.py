@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import export_catalogue as _export
-from tests.helpers import join_and_wait, open_and_cluster, write_wcs_galaxies
+from tests.helpers import join_and_wait, open_and_cluster, truth_and_wait, write_wcs_galaxies
 
 
 @pytest.mark.slow
@@ -75,7 +75,7 @@ def test_cluster_table_montages_and_cluster_folder(qtbot, window, folder, tmp_pa
     assert table.counts[table.row_values.index(0), cols.index("spiral")] == 3
     assert table.table.item(table.row_values.index(0), 2).text() == f"3 of {len(rows0)}"
     assert "accuracy (optimal matching)" in table.scores.text() and "flatter" in table.scores.text()
-    assert window.catalogue.load_truth(str(folder / "labels.csv")) == len(p)
+    assert truth_and_wait(qtbot, window, folder / "labels.csv") == len(p)
     assert sorted(table.col_values) == ["edge_on", "elliptical", "spiral"]
     assert int(table.counts.sum()) == len(p) and "truth (labels.csv)" in table.scores.text()
 
@@ -144,6 +144,7 @@ def test_unreadable_or_cancelled_csv_from_the_catalogue_menu_says_why_and_change
         assert errors == [], name
         answer["file"] = str(bad)
         actions[name].trigger()
+        qtbot.waitUntil(lambda: not window.jobs.busy and not window.catalogue.table.reading, timeout=10_000)
         assert len(errors) == 1 and errors[0][0].startswith(f"Cannot read {bad}") and hint in errors[0][1], name
         errors.clear()
     assert dict(p.catalog_columns) == columns_before

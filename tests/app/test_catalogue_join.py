@@ -37,7 +37,8 @@ def menu(qtbot, window, monkeypatch):
         answer.update(file=str(file), how=how)
         errors.clear()
         actions[text].trigger()
-        qtbot.waitUntil(lambda: not window.jobs.busy, timeout=60_000)  # the join runs as a job
+        # the join runs as a job, the truth file is read on a thread of its own
+        qtbot.waitUntil(lambda: not window.jobs.busy and not window.catalogue.table.reading, timeout=60_000)
         return list(errors)
 
     return trigger
@@ -211,3 +212,25 @@ def test_a_sky_join_from_the_menu_reads_the_headers_and_the_table_off_the_gui_th
     headers.clear()
     assert menu(JOIN, cat, how="sky") == []  # joined again (another radius, say): the image positions are remembered
     assert headers == [] and p.join.matched == 4
+
+
+def test_a_truth_file_is_read_off_the_gui_thread_from_the_menu_and_when_the_folder_reopens(qtbot, window, folder,
+                                                                                           menu, monkeypatch):
+    """A survey's truth file (a million rows: 4.0 s to read, 2.8 s to match, 7 s to score as text) froze the window
+    when loaded from the menu, and again at every reopening of the folder."""
+    import threading
+
+    from core.catalog import truth as truth_module
+
+    p = open_and_cluster(qtbot, window, folder)
+    readers = []
+    real = truth_module.load_truth
+    monkeypatch.setattr(truth_module, "load_truth", lambda path: readers.append(threading.current_thread()) or real(path))
+    table = window.catalogue.table
+    assert menu(TRUTH, folder / "labels.csv") == []
+    assert table.truth_name == "labels.csv" and int(table.counts.sum()) == len(p)
+    assert "30 of 30 images have a class" in window.stage_label.text()
+    window.open_folder(folder)  # the truth file is read again for the reopened project
+    qtbot.waitUntil(lambda: table.truth_name == "labels.csv" and not table.reading, timeout=60_000)
+    assert len(readers) == 2 and threading.main_thread() not in readers
+    assert "truth (labels.csv)" in table.scores.text()

@@ -134,7 +134,7 @@ def test_stretch_size_and_truth_file_come_back_with_the_project(qtbot, clustered
     w.grid.size_slider.setValue(160)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(truth), ""))
     w.catalogue.truth_action.trigger()
-    assert w.catalogue.table.truth_name == "truth.csv"
+    qtbot.waitUntil(lambda: w.catalogue.table.truth_name == "truth.csv")  # read off the GUI thread
     kept = Stretch("asinh", 1.0, 99.8, per_band=True)
     qtbot.waitUntil(lambda: w.grid.cache.stretch == kept)
     w.close()
@@ -148,6 +148,7 @@ def test_stretch_size_and_truth_file_come_back_with_the_project(qtbot, clustered
     qtbot.waitUntil(lambda: again.grid.cache.stretch == kept and again.classify.stretch == kept)
     assert again.grid.size_slider.value() == 160 and again.grid.thumb == 160
     table = again.catalogue.table
+    qtbot.waitUntil(lambda: not table.reading)  # read again off the GUI thread
     assert table.truth_name == "truth.csv" and table.against.currentData() == "truth"
     assert table.truth[p.names[0]] == p.names[0].split("_")[0]
 

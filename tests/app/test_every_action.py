@@ -205,7 +205,7 @@ def test_every_action_and_shortcut_does_its_job_or_says_why(qtbot, window, folde
     assert "cat_mass" in p.catalog_columns and "30 of 30 images matched" in window.stage_label.text()
     answers["file"] = str(folder / "labels.csv")
     act("Catalogue/Load a truth file (CSV)…")
-    assert "30 of 30 images have a class" in window.stage_label.text()
+    qtbot.waitUntil(lambda: "30 of 30 images have a class" in window.stage_label.text())  # read off the GUI thread
     answers["dir"] = str(tmp_path / "montages")
     act("Catalogue/Export montages per cluster (PNG)…", job="montages")
     assert len(list((tmp_path / "montages").glob("*.png"))) == len(p.cluster_ids())

@@ -1,0 +1,234 @@
+"""The *Cluster x label* table: how the clusters split among the user's labels, a truth file's classes or a joined column.
+
+:class:`QtClusterTable` renders the counts and the scores of the clusters
+against what it counts them by (accuracy under optimal matching, balanced
+accuracy, ARI, NMI), recounting only while it can be seen; a truth file is
+read off the GUI thread (:meth:`QtClusterTable.read_truth`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+from app.workers import SerialCalls
+from core.catalog.montage import crosstab
+from core.project import Project
+
+
+class QtClusterTable(QWidget):
+    """Counts of each cluster (rows) against your labels or a truth file's classes (columns).
+
+    The scores (ACC, balanced ACC, ARI, NMI) took half of each labelling key's time when
+    recomputed on every label (issue 18): the table recounts only while it is visible,
+    at most once per :attr:`DEBOUNCE_MS` of labelling, and once when it is shown again.
+    """
+
+    DEBOUNCE_MS = 300
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project: Project | None = None
+        self.stale = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(self.DEBOUNCE_MS)
+        self._timer.timeout.connect(self.refresh)
+        self.truth: dict[str, str] | None = None
+        self.truth_name = ""
+        #: The truth file being read (:meth:`read_truth`), "" when none is.
+        self.reading = ""
+        self._reader = SerialCalls(self)
+        self.against = QComboBox()
+        self.against.addItem("your labels", "labels")
+        self.against.currentIndexChanged.connect(lambda _: self.refresh())
+        self.table = QTableWidget()
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.scores = QLabel("")
+        self.scores.setWordWrap(True)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Clusters against"))
+        top.addWidget(self.against, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.scores)
+
+    def set_project(self, project: Project) -> None:
+        """Render ``project`` and follow its changes."""
+        self.project = project
+        events = project.events
+        for signal in (events.labels_changed, events.clusters_changed, events.round_changed, events.data_changed,
+                       events.classes_changed):
+            signal.connect(lambda *_: self.schedule())
+        self.refresh()
+
+    def schedule(self) -> None:
+        """The counts changed: recount soon if the table is visible, else when it is shown."""
+        self.stale = True
+        if self.on_screen() and not self._timer.isActive():
+            self._timer.start()
+
+    def on_screen(self) -> bool:
+        """Whether any of the table can be seen (a dock behind another tab is "visible" to Qt, with nothing on screen)."""
+        return self.isVisible() and not self.visibleRegion().isEmpty()
+
+    def on_dock_visibility(self, visible: bool) -> None:
+        """The dock came to the front (its tab was clicked, or it was shown): recount if labels changed meanwhile."""
+        if visible and self.stale:
+            self.refresh()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)
+        if self.stale:
+            self.refresh()
+
+    def set_truth(self, truth: dict[str, str], name: str) -> None:
+        """Offer (and show) the clusters against ``truth`` (image id -> class)."""
+        self.truth, self.truth_name = truth, name
+        i = self.against.findData("truth")
+        if i < 0:
+            self.against.addItem(f"truth: {name}", "truth")
+            i = self.against.count() - 1
+        else:
+            self.against.setItemText(i, f"truth: {name}")
+        self.against.setCurrentIndex(i)
+        self.refresh()
+
+    def read_truth(self, path: str, on_read: Callable[[dict[str, str], int, list[str], list[str]], None],
+                   on_error: Callable[[str], None]) -> None:
+        """Read a truth file and match it to this project's images off the GUI thread; the answer comes on it.
+
+        A survey's truth file is a table as long as the survey: a million rows
+        took 4.0 s to read and 2.8 s to match, a frozen window, when the menu
+        loaded it and again each time the folder was reopened.  ``on_read(truth,
+        rows read, the file's first ids, the project's first ids)`` runs only if
+        the same project is still open; ``on_error(message)`` says why it could not.
+        """
+        p = self.project
+        if p is None:
+            return
+        self.reading, shown = path, self.scores.text()
+        self.scores.setText(f"Reading the truth file {Path(path).name}…")
+
+        def answered(then: Callable[..., None], *args: object) -> None:
+            if self.reading == path:
+                self.reading = ""
+            if self.project is p and not p.closed:
+                if self.scores.text().startswith("Reading the truth file"):
+                    self.scores.setText(shown)  # the scores the note stood in for, until a truth replaces them
+                then(*args)
+
+        def read(result: tuple) -> None:
+            answered(on_read, *result)
+
+        def failed(message: str) -> None:
+            answered(on_error, message)
+
+        self._reader.call(_read_truth, path, list(p.paths), on_done=read, on_error=failed)
+
+    def clear_truth(self) -> None:
+        """Forget the truth file (another project opened without one): the table shows your labels."""
+        had = self.truth is not None
+        self.truth, self.truth_name = None, ""
+        i = self.against.findData("truth")
+        if i >= 0:
+            self.against.removeItem(i)
+        if had or i >= 0 or self.stale:  # nothing forgotten: the counts shown stand (a 10^6 recount is seconds)
+            self.refresh()
+
+    def offer_columns(self, names: list[str]) -> None:
+        """Offer the joined catalogue columns (``cat_*``) as what the clusters are counted against."""
+        for i in reversed(range(self.against.count())):
+            if str(self.against.itemData(i)).startswith("cat_"):
+                self.against.removeItem(i)
+        for name in names:
+            self.against.addItem(f"joined: {name}", name)
+
+    def columns_of(self) -> list[object]:
+        """The column value of every image (None: not counted)."""
+        p = self.project
+        what = str(self.against.currentData())
+        if what == "truth" and self.truth is not None:
+            return [self.truth.get(n) for n in p.names]
+        if what.startswith("cat_") and what in p.catalog_columns:
+            return [_class_of(v) for v in p.catalog_columns[what]]
+        return list(p.user_labels)
+
+    def refresh(self) -> None:
+        """Recount and redraw."""
+        p = self.project
+        self.stale = False
+        self._timer.stop()
+        self.table.clear()
+        if p is None or len(p) == 0:
+            self.table.setRowCount(0)
+            self.table.setColumnCount(0)
+            self.scores.setText("")
+            return
+        cols_of = self.columns_of()
+        rows, cols, counts = crosstab(np.asarray(p.clusters, np.int64), cols_of)
+        self.counts, self.row_values, self.col_values = counts, rows, cols
+        self.table.setRowCount(len(rows))
+        self.table.setColumnCount(len(cols) + 1)
+        self.table.setHorizontalHeaderLabels([str(c) for c in cols] + ["total"])
+        self.table.setVerticalHeaderLabels([f"{c}: {p.cluster_name(c)}" for c in rows])
+        for i, c in enumerate(rows):
+            row_total = int(counts[i].sum())
+            for j in range(len(cols)):
+                n = int(counts[i, j])
+                item = QTableWidgetItem(str(n) if n else "")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                if row_total and n:
+                    # Shade by the share of the row: the dominant class of a cluster stands out.
+                    share = n / row_total
+                    item.setBackground(QColor.fromHsvF(0.58, 0.15 + 0.6 * share, 0.35 + 0.4 * share))
+                    item.setForeground(QColor("#ffffff"))
+                self.table.setItem(i, j, item)
+            size = int((p.clusters == c).sum())
+            self.table.setItem(i, len(cols), QTableWidgetItem(f"{row_total} of {size}"))
+        self.table.resizeColumnsToContents()
+        counted = int(counts.sum())
+        if counted >= 2 and len(cols) >= 2:
+            from core.clustering.metrics import crosstab_scores
+
+            m = crosstab_scores(cols, rows, counts)  # the counts scored, not a million labels again
+            data = str(self.against.currentData())
+            what = f"truth ({self.truth_name})" if data == "truth" else data if data.startswith("cat_") else "your labels"
+            self.scores.setText(
+                f"Clusters vs {what} on {counted} images: accuracy (optimal matching) {m['acc']:.3f}, "
+                f"balanced accuracy {m['balanced_acc']:.3f}, ARI {m['ari']:.3f}, NMI {m['nmi']:.3f}"
+                + ("<br><small>Retraining learns from your labels, so on them these scores flatter the model; "
+                   "judge it against a truth file or on galaxies labelled after the last round.</small>"
+                   if what == "your labels" else ""))
+        elif str(self.against.currentData()) == "truth" and self.truth is not None:
+            self.scores.setText(f"Truth ({self.truth_name}): the {counted} image(s) it gives a class are all "
+                                f"{', '.join(map(str, cols)) or 'without one'}; scores need two classes or more.")
+        else:
+            self.scores.setText("Label galaxies of two classes or more (or load a truth file) to see scores.")
+
+
+def _read_truth(path: str, paths: list[str]) -> tuple[dict[str, str], int, list[str], list[str]]:
+    """:meth:`QtClusterTable.read_truth`'s work: the matched truth, the rows read, a few ids of each side."""
+    from core.catalog.truth import load_truth, match_truth
+    from core.images.io import image_id
+
+    read = load_truth(path)
+    names = [image_id(p) for p in paths]
+    return match_truth(read, names), len(read), list(read)[:3], names[:3]
+
+
+def _class_of(value: object) -> str | None:
+    """A joined cell as a class: text as is, a whole number without ``.0``; empty or NaN is no class."""
+    if isinstance(value, str):
+        return value or None
+    v = float(value)  # type: ignore[arg-type]
+    if v != v:
+        return None
+    return str(int(v)) if v.is_integer() else f"{v:g}"
