@@ -60,6 +60,14 @@ def truth_and_wait(qtbot, window, path) -> int:
     return len(table.truth or {})
 
 
+def copy_and_wait(qtbot, window, *args, **kwargs) -> list:
+    """Copy or link a cluster's files from the app (``window.catalogue.copy_cluster``, a job) and wait: the new files."""
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000) as done:
+        assert window.catalogue.copy_cluster(*args, **kwargs) is not None, "no copy started"
+    assert done.args[0] == "copy files"
+    return done.args[1]
+
+
 def write_wcs_galaxies(folder, n: int) -> None:
     """``n`` 48-pixel FITS galaxies ``g0.fits`` ... with a TAN WCS: galaxy ``i`` at RA 150 + i, Dec -2 (degrees)."""
     from astropy.io import fits

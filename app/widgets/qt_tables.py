@@ -283,8 +283,14 @@ class CatalogueTools:
         self.jobs.start("montages", cluster_montages, list(p.paths), p.clusters.copy(), p.confidence.copy(),
                         names, folder, per_cluster=per_cluster, prep=prep, stretch=stretch, on_result=self._on_montages)
 
-    def copy_cluster(self, cluster: int | None = None, folder: str | None = None, link: bool | None = None) -> list:
-        """Copy (or link) one cluster's files into a folder; returns the new files."""
+    def copy_cluster(self, cluster: int | None = None, folder: str | None = None, link: bool | None = None
+                     ) -> Job | None:
+        """Copy (or link) one cluster's files into a folder, as a job with progress and Cancel; returns the job.
+
+        A survey's cluster is thousands of files (gigabytes to copy): the copy
+        ran on the GUI thread, the window frozen until the last one.  The job's
+        result is the list of new files; the status bar says how many.
+        """
         from core.catalog.montage import copy_files
 
         p = self.project
@@ -296,7 +302,7 @@ class CatalogueTools:
             start = p.cluster_ids().index(current) if current in p.cluster_ids() else 0
             item, ok = QInputDialog.getItem(self.window, "Cluster's files", "Cluster:", items, start, False)
             if not ok:
-                return []
+                return None
             cluster = int(item.split(":")[0])
         if link is None:
             box = QMessageBox(QMessageBox.Icon.Question, "Cluster's files",
@@ -306,16 +312,25 @@ class CatalogueTools:
             box.addButton(QMessageBox.StandardButton.Cancel)
             box.exec()
             if box.clickedButton() not in box.buttons()[:2]:
-                return []
+                return None
             link = box.clickedButton() is not copy_b
         if not folder:
             folder = QFileDialog.getExistingDirectory(self.window, "Folder for the files", str(p.folder))
         if not folder:
-            return []
-        try:
-            made = copy_files([p.paths[i] for i in np.flatnonzero(p.clusters == cluster)], folder, link=link)
-        except OSError as exc:
-            self.show_error(f"Cannot write into {folder}: {exc.strerror or exc}")
-            return []
-        self.say(f"{'Linked' if link else 'Copied'} {len(made)} file(s) of {p.cluster_name(cluster)} into {folder}")
-        return made
+            return None
+        name = p.cluster_name(cluster)
+
+        def copied(made: list | str) -> None:
+            if isinstance(made, str):
+                self.show_error(f"Cannot write into {folder}: {made}")
+            else:
+                self.say(f"{'Linked' if link else 'Copied'} {len(made)} file(s) of {name} into {folder}")
+
+        def copy(paths: list[str], **kwargs: object) -> list | str:
+            try:
+                return copy_files(paths, folder, link=bool(link), **kwargs)
+            except OSError as exc:  # a folder that cannot be written: said, not a traceback
+                return str(exc.strerror or exc)
+
+        return self.jobs.start("copy files", copy, [p.paths[i] for i in np.flatnonzero(p.clusters == cluster)],
+                               on_result=copied)

@@ -130,14 +130,18 @@ def cluster_montages(paths: Sequence[str], clusters: np.ndarray, confidence: np.
     return written
 
 
-def copy_files(paths: Sequence[str], folder: str | os.PathLike[str], *, link: bool = False) -> list[Path]:
+def copy_files(paths: Sequence[str], folder: str | os.PathLike[str], *, link: bool = False,
+               progress: Callable[[float, str], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> list[Path]:
     """Copy (or symbolically link) ``paths`` into ``folder``; an existing file of the same name is kept.
 
     A galaxy stored as band files (``ngc1_g.fits``, ``ngc1_r.fits``,
     ``ngc1_i.fits``: :func:`core.images.fits.band_files`) is listed by one of
     them and comes with all of them; one alone, opened in the new folder, was a
     one-band galaxy.  Returns the new files.  Links point at the absolute
-    original path.
+    original path.  ``progress(fraction, message)`` follows the files;
+    ``should_stop()`` stops between two of them (raises ``Cancelled``: the
+    files made so far stay, each whole, as :func:`shutil.copy2` wrote it).
     """
     from core.images.fits import band_files
     from core.images.io import FITS_SUFFIXES
@@ -147,16 +151,19 @@ def copy_files(paths: Sequence[str], folder: str | os.PathLike[str], *, link: bo
     made = []
     every = [member for p in paths
              for member in ((p.lower().endswith(FITS_SUFFIXES) and band_files(p)) or [p])]
-    for p in every:
+    for i, p in enumerate(every):
+        if should_stop is not None and should_stop():
+            raise Cancelled()
         src = Path(p).resolve()
         dst = folder / src.name
-        if dst.exists() or dst.is_symlink():
-            continue
-        if link:
-            dst.symlink_to(src)
-        else:
-            shutil.copy2(src, dst)
-        made.append(dst)
+        if not (dst.exists() or dst.is_symlink()):
+            if link:
+                dst.symlink_to(src)
+            else:
+                shutil.copy2(src, dst)
+            made.append(dst)
+        if progress is not None:
+            progress((i + 1) / len(every), f"{'Linking' if link else 'Copying'} files {i + 1}/{len(every)}")
     return made
 
 

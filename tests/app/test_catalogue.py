@@ -8,8 +8,8 @@ import csv
 import numpy as np
 import pytest
 
+from tests.helpers import copy_and_wait, join_and_wait, open_and_cluster, truth_and_wait, write_wcs_galaxies
 from tests.helpers import export_catalogue as _export
-from tests.helpers import join_and_wait, open_and_cluster, truth_and_wait, write_wcs_galaxies
 
 
 @pytest.mark.slow
@@ -85,7 +85,7 @@ def test_cluster_table_montages_and_cluster_folder(qtbot, window, folder, tmp_pa
     assert len(files) == len(p.cluster_ids())
     assert all(cv2.imread(str(f)) is not None for f in files)
 
-    made = window.catalogue.copy_cluster(0, str(tmp_path / "c0"), link=True)
+    made = copy_and_wait(qtbot, window, 0, str(tmp_path / "c0"), link=True)
     assert sorted(m.name for m in made) == sorted(p.paths[i].split("/")[-1] for i in rows0)
     assert all(m.is_symlink() for m in made)
 
@@ -183,7 +183,33 @@ def test_copying_a_cluster_of_band_file_galaxies_copies_every_band(qtbot, window
     p = open_and_cluster(qtbot, window, folder, k=2)
     assert len(p) == 6  # one galaxy a band set
     rows = np.flatnonzero(p.clusters == 0)
-    made = window.catalogue.copy_cluster(0, str(tmp_path / "c0"), link=False)
+    made = copy_and_wait(qtbot, window, 0, str(tmp_path / "c0"), link=False)
     bases = sorted(p.paths[i].split("/")[-1].rsplit("_", 1)[0] for i in rows)
     assert sorted(m.name for m in made) == sorted(f"{b}_{band}.fits" for b in bases for band in "gri")
     assert all((tmp_path / "c0" / m.name).read_bytes() == (folder / m.name).read_bytes() for m in made)
+
+
+def test_copy_a_clusters_files_from_the_menu_copies_off_the_gui_thread(qtbot, window, folder, tmp_path, monkeypatch):
+    """Catalogue > Copy or link a cluster's files, answered Copy: the files were copied on the GUI thread (a survey's
+    cluster of thousands of files froze the window until the last one); now a job copies them."""
+    import shutil
+    import threading
+
+    from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
+
+    p = open_and_cluster(qtbot, window, folder)
+    copiers = []
+    real = shutil.copy2
+    monkeypatch.setattr(shutil, "copy2", lambda *a, **k: copiers.append(threading.current_thread()) or real(*a, **k))
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda _w, _t, _l, items, *a, **k: (items[0], True)))
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: next(b for b in box.buttons() if b.text() == "Copy").click())
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(tmp_path / "c0")))
+    menu = {a.text().replace("&", ""): a for a in window.menuBar().actions()}["Catalogue"].menu()
+    action = next(a for a in menu.actions() if a.text().startswith("Copy or &link"))
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000) as done:
+        action.trigger()
+    first = p.cluster_ids()[0]
+    members = int(np.sum(p.clusters == first))
+    assert done.args[0] == "copy files" and len(done.args[1]) == members
+    assert len(copiers) == members and threading.main_thread() not in copiers
+    assert f"Copied {members} file(s) of {p.cluster_name(first)}" in window.stage_label.text()

@@ -210,7 +210,7 @@ def test_every_action_and_shortcut_does_its_job_or_says_why(qtbot, window, folde
     act("Catalogue/Export montages per cluster (PNG)…", job="montages")
     assert len(list((tmp_path / "montages").glob("*.png"))) == len(p.cluster_ids())
     answers["dir"] = str(tmp_path / "linked")
-    act("Catalogue/Copy or link a cluster's files into a folder…")
+    act("Catalogue/Copy or link a cluster's files into a folder…", job="copy files")
     assert np.sum(p.clusters == p.cluster_ids()[0]) == len(list((tmp_path / "linked").iterdir()))
     act("Catalogue/Send to TOPCAT/Aladin (SAMP)")  # sent to a running hub, or says why not (no hub here)
     qtbot.waitUntil(lambda: window.stage_label.text().startswith("SAMP: ")

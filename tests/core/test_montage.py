@@ -38,3 +38,19 @@ def test_crosstab_counts_pairs_and_orders_numbers():
     rows, cols, table = crosstab([10, 2, 2, 10, 2], ["s", "e", "s", None, "s"])
     assert rows == [2, 10] and cols == ["e", "s"]
     np.testing.assert_array_equal(table, [[1, 2], [0, 1]])
+
+
+def test_copying_a_clusters_files_says_its_progress_and_stops_between_two_files(tmp_path, sample_folder):
+    """A survey's cluster is thousands of files: the copy is a job that shows how far it is and can be cancelled,
+    leaving the files already made whole."""
+    import pytest
+
+    from core.progress import Cancelled
+
+    paths = _paths(sample_folder)[:5]
+    said: list[tuple[float, str]] = []
+    copy_files(paths, tmp_path / "all", progress=lambda f, m: said.append((f, m)))
+    assert said[-1] == (1.0, "Copying files 5/5") and len(said) == 5
+    with pytest.raises(Cancelled):
+        copy_files(paths, tmp_path / "some", should_stop=lambda: len(list((tmp_path / "some").iterdir())) >= 2)
+    assert sorted(f.read_bytes() for f in (tmp_path / "some").iterdir()) == sorted(open(p, "rb").read() for p in paths[:2])
