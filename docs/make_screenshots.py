@@ -2,19 +2,22 @@
 
 One command (offscreen; no display needed)::
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py [--limit 600] [--model efficientnet_lite0]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_screenshots.py [--limit 600] [--model xception]
 
 Links (never copies) the first ``--limit`` elliptical and spiral images of
 ``../shared/data/galaxy-zoo-kaggle`` into a scratch folder (kept in the temporary
 directory, so a second run reuses its cached features), opens it in the
-app, clusters with DEC (k=2) on the features of ``--model`` (Xception by default;
-efficientnet_lite0 is about four times faster), draws the t-SNE map, labels the
+app, clusters with DEC (k=2) on the features of ``--model`` (by default the app's
+own choice, "Automatic": :data:`core.features.extract.DEFAULT_MODEL` for these colour
+images, :func:`core.features.bands.choose_model`), draws the t-SNE map, labels the
 suggested galaxies with their Galaxy Zoo class, retrains once, and saves
 ``docs/screenshot-clusters.png`` and ``docs/screenshot-labelling.png``; then
 classify mode (``screenshot-classify.png``), the preview under an asinh stretch,
 zoomed (``screenshot-stretch.png``), the cluster x truth table with the labels
 file loaded in the app (``screenshot-table.png``) and a montage of the first
-cluster's most confident galaxies (``montage-cluster-0.png``).
+cluster's most confident galaxies (``montage-cluster-0.png``).  Each grab waits
+until the window is drawn (:func:`drawn`): the thumbnails it shows rendered on the
+render pool, no debounced redraw still due.
 """
 
 from __future__ import annotations
@@ -97,6 +100,46 @@ def settle(app, rounds: int = 10) -> None:
         time.sleep(0.02)
 
 
+def busy(widget) -> list[str]:
+    """What ``widget`` still has to draw: renders pending on the render pool, debounce timers running.
+
+    The thumbnails (the strip, classify mode's neighbours) and the preview are drawn on
+    :func:`app.workers.render_pool` once painted; a stretch, size, legend or table change
+    redraws after a short single-shot timer.  Empty when all of that is done.
+    """
+    from PySide6.QtCore import QTimer
+
+    from app.workers import render_pool
+
+    left = [f"{render_pool().pending()} render(s)"] if render_pool().pending() else []
+    return left + [f"timer of {t.parent().__class__.__name__}" for t in widget.findChildren(QTimer)
+                   if t.isActive() and t.isSingleShot() and t.interval() <= 1000]
+
+
+def drawn(app, widget, timeout: float = 120) -> None:
+    """Spin the event loop until ``widget`` is fully drawn, ready to grab (or fail loudly).
+
+    Each pass paints ``widget`` offscreen (``grab``: the thumbnails it shows are asked
+    for then), waits for the render pool and hands its results to the widgets; done when
+    three passes in a row find nothing left to draw (:func:`busy`).
+    """
+    from app.workers import render_pool
+
+    t, quiet = time.time(), 0
+    while quiet < 3:
+        widget.grab()
+        app.processEvents()
+        if busy(widget):
+            quiet = 0
+            render_pool().wait(50)
+            time.sleep(0.01)
+            app.processEvents()
+        else:
+            quiet += 1
+        if time.time() - t > timeout:
+            raise TimeoutError(f"still drawing after {timeout:.0f} s: {busy(widget)}")
+
+
 def shoot_workflow(app, w, labels_csv: Path) -> None:
     """Classify mode, the stretch control, the cluster x truth table and a montage (issue 9)."""
     import shutil
@@ -106,7 +149,7 @@ def shoot_workflow(app, w, labels_csv: Path) -> None:
     w.set_color_mode("cluster")
     w.show_cluster(0)
     w.set_classify_mode(True)
-    settle(app)
+    drawn(app, w)
     w.grab().save(str(docs / "screenshot-classify.png"))
     w.set_classify_mode(False)
     w.show_cluster(1)
@@ -115,15 +158,15 @@ def shoot_workflow(app, w, labels_csv: Path) -> None:
     control.lower.setValue(1.0)
     control.upper.setValue(99.9)
     w.docks["Preview"].setMinimumWidth(520)
-    settle(app)
+    drawn(app, w)
     w.preview.view.zoom(1.6)
-    settle(app)
+    drawn(app, w)
     w.docks["Preview"].grab().save(str(docs / "screenshot-stretch.png"))
     control.kind.setCurrentText("as read")
     w.docks["Preview"].setMinimumWidth(0)
     w.catalogue.load_truth(str(labels_csv))
     w.docks["Cluster x label"].setMinimumHeight(260)
-    settle(app)
+    drawn(app, w)
     w.docks["Cluster x label"].grab().save(str(docs / "screenshot-table.png"))
     print(w.catalogue.table.scores.text())
     out = Path(tempfile.mkdtemp(prefix="montages-"))
@@ -135,9 +178,13 @@ def shoot_workflow(app, w, labels_csv: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.features.bands import AUTO
+    from core.features.extract import DEFAULT_MODEL
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=600)
-    parser.add_argument("--model", default="xception", help="feature model (efficientnet_lite0 for speed)")
+    parser.add_argument("--model", default=AUTO, help=f"feature model (default: {AUTO}, the app's own choice: "
+                        f"{DEFAULT_MODEL} for colour images)")
     args = parser.parse_args(argv)
     from PySide6.QtWidgets import QApplication
 
@@ -148,13 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     folder, tmp = linked_sample(args.limit, truth)
     t = time.time()
     w = open_and_cluster(app, folder, tmp / "s.ini", (1500, 950), args.model)
-    print(f"clustered {len(w.project)} images in {time.time() - t:.0f} s")
+    print(f"clustered {len(w.project)} images on {w.project.config().model} features ({args.model}) "
+          f"in {time.time() - t:.0f} s")
     w.run_settings.projection.setCurrentIndex(w.run_settings.projection.findData("tsne"))
     w.reproject("tsne")
     wait(app, w, "project")
     w.show_cluster(0)
-    for _ in range(5):
-        app.processEvents()
+    drawn(app, w)
     w.grab().save(str(ROOT / "docs" / "screenshot-clusters.png"))
     p = w.project
     w.suggest_next(20)
@@ -168,12 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         w.last_round_box.close()
     w.set_color_mode("label")
     w.review_moved()
-    for _ in range(5):
-        app.processEvents()
+    drawn(app, w)
     w.grab().save(str(ROOT / "docs" / "screenshot-labelling.png"))
     print(p.last_round.summary())
     shoot_workflow(app, w, DATA / "labels.csv")
     w.close()
+    print(f"screenshots made in {time.time() - t:.0f} s")
     return 0
 
 
