@@ -149,6 +149,10 @@ def shoot_workflow(app, w, labels_csv: Path) -> None:
     w.set_color_mode("cluster")
     w.show_cluster(0)
     w.set_classify_mode(True)
+    for _ in range(len(p)):  # on the first galaxy still to label, what classify mode is for
+        if p.user_labels[w.classify.row] is None or w.grid.row_after(w.classify.row) < 0:
+            break
+        w.classify.next()
     drawn(app, w)
     w.grab().save(str(docs / "screenshot-classify.png"))
     w.set_classify_mode(False)
