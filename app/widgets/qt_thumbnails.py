@@ -29,7 +29,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -182,7 +182,12 @@ class _GridModel(QAbstractListModel):
             return None
         row = int(self.rows[index.row()])
         if role == Qt.ItemDataRole.DecorationRole:
-            return self.grid.decorated(row)
+            # An icon whose selected look is its own pixels: from a bare pixmap the view draws a selected
+            # thumbnail tinted with the highlight colour, a blue galaxy on the one the keys act on.
+            pix = self.grid.decorated(row)
+            icon = QIcon(pix)
+            icon.addPixmap(pix, QIcon.Mode.Selected)
+            return icon
         if role == Qt.ItemDataRole.ToolTipRole:
             return self.grid.describe(row) if self.grid.describe else None
         if role == Qt.ItemDataRole.UserRole:

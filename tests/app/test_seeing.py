@@ -190,3 +190,27 @@ def test_k_larger_than_the_images_is_said_and_shown(qtbot, window, folder):
     assert used == 29 and len(window.project.cluster_ids()) == used
     assert window.run_settings.n_clusters.value() == used
     assert f"40 clusters asked, {used} made (30 images)" in window.stage_label.text()
+
+
+def test_the_selected_thumbnail_is_shown_in_its_own_colours_not_tinted(qtbot, window, folder):
+    """The README's screenshots showed it: the galaxy the keys act on was drawn tinted with the selection's blue
+    (the view's selected look of a bare pixmap), so the one galaxy being judged was the one shown in false colour."""
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    window.show_cluster(0)
+    grid = window.grid
+    row = int(grid.rows()[0])
+    qtbot.waitUntil(lambda: grid.cache.peek(window.project.paths[row]) is not None)
+    grid.refresh()
+    index = grid.model.index(0)
+    assert grid.view.selectionModel().isSelected(index)
+    rect = grid.view.visualRect(index)
+    qtbot.waitUntil(lambda: not grid.view.viewport().grab().isNull())
+    shown = _array(grid.view.viewport().grab(rect)).astype(int)
+    tile = _array(grid.decorated(row)).astype(int)
+    side = tile.shape[0]
+    dy, dx = (shown.shape[0] - side) // 2, (shown.shape[1] - side) // 2
+    inner = slice(side // 4, 3 * side // 4)  # the galaxy, inside every frame and border
+    on_screen = shown[dy:dy + side, dx:dx + side][inner, inner]
+    assert np.abs(on_screen - tile[inner, inner]).mean() < 4, np.abs(on_screen - tile[inner, inner]).mean()
