@@ -169,6 +169,9 @@ def shoot_workflow(app, w, labels_csv: Path) -> None:
     control.kind.setCurrentText("as read")
     w.docks["Preview"].setMinimumWidth(0)
     w.catalogue.load_truth(str(labels_csv))
+    while w.catalogue.table.reading:  # the truth file is read off the GUI thread
+        app.processEvents()
+        time.sleep(0.02)
     w.docks["Cluster x label"].setMinimumHeight(260)
     drawn(app, w)
     w.docks["Cluster x label"].grab().save(str(docs / "screenshot-table.png"))
