@@ -479,7 +479,7 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
     if entry.options.folder:
         from core.catalog.survey import column_record, folder_sha256
 
-        record["columns"] = column_record(_column_names(rows))
+        record["columns"] = column_record(_column_names(rows), record.get("join"), rows)
         write(path)
         written = path, atomic_write_text(sidecar_path(path), sidecar(folder_sha256(path)))
     else:

@@ -234,12 +234,19 @@ def write_hats(rows: Sequence[CatalogueRow], folder: str | os.PathLike[str],
     return replace_folder(folder, write)
 
 
-def column_record(names: Sequence[str]) -> dict[str, dict[str, str]]:
-    """Unit, UCD and description of each column, for the sidecar of a folder (HATS files do not keep UCDs)."""
-    from core.catalog.tables import column_meta
+def column_record(names: Sequence[str], join: Mapping[str, object] | None = None,
+                  rows: Sequence[CatalogueRow] = ()) -> dict[str, dict[str, str]]:
+    """Unit, UCD and description of each column, for the sidecar of a folder (HATS files do not keep UCDs).
 
+    ``join`` (the join's record) and ``rows`` give a sky join's RA/Dec columns
+    theirs, as in the table formats (:func:`core.catalog.tables.column_meta`).
+    """
+    from core.catalog.tables import column_meta, sky_key_columns
+
+    keys = sky_key_columns(join)
+    text = {n for n in keys if any(isinstance(r.extra.get(n), str) for r in rows)}
     out = {}
     for name in names:
-        unit, ucd, description = column_meta(name)
+        unit, ucd, description = column_meta(name, join, name in text)
         out[name] = {k: v for k, v in (("unit", unit), ("ucd", ucd), ("description", description)) if v}
     return out

@@ -70,12 +70,46 @@ CHUNK_ROWS = 8_192
 PROBABILITY_PREFIXES = ("p_", "prob_", "proba_")
 
 
-def column_meta(name: str) -> tuple[str | None, str, str]:
-    """Unit, UCD and description of a catalogue column (joined ``cat_*`` columns say where they came from)."""
+def sky_key_columns(join: Mapping[str, object] | None) -> dict[str, str]:
+    """The exported names of a sky join's key columns: ``cat_<ra_column>`` -> ``"RA"``, ``cat_<dec_column>`` -> ``"Dec"``.
+
+    ``join`` is the join's record (:meth:`core.catalog.join.Join.record`, the
+    sidecar's ``join``); empty for a join by id, or no join.
+    """
+    if not join or join.get("by") != "sky":
+        return {}
+    return {f"cat_{join[key]}": what for key, what in (("ra_column", "RA"), ("dec_column", "Dec")) if join.get(key)}
+
+
+def column_meta(name: str, join: Mapping[str, object] | None = None, text: bool = False) -> tuple[str | None, str, str]:
+    """Unit, UCD and description of a catalogue column (joined ``cat_*`` columns say where they came from).
+
+    Parameters
+    ----------
+    name : str
+        The exported column.
+    join : mapping, optional
+        The join's record (:meth:`core.catalog.join.Join.record`).  The RA and Dec
+        columns a sky join matched on are positions in degrees (numbers are read
+        as degrees there, :func:`core.catalog.join.catalogue_angles`): unit ``deg``
+        and UCD ``pos.eq.ra`` / ``pos.eq.dec``, so TOPCAT and Aladin find them.  Not
+        ``meta.main``: the image centre (``ra``, ``dec``) is the table's main position.
+    text : bool
+        The column is text (a catalogue that gave sexagesimal ``10:00:00``): it is
+        exported as the catalogue wrote it, without a unit or UCD, which would
+        tell a reader to take the text as a number of degrees.
+    """
     if name in COLUMN_META:
         return COLUMN_META[name]
     if name.startswith(PROBABILITY_PREFIXES):
         return None, "stat.probability", f"probability of class {name.split('_', 1)[1]}"
+    what = sky_key_columns(join).get(name)
+    if what is not None:
+        said = (f"{'right ascension' if what == 'RA' else 'declination'} of the joined catalogue's source "
+                f"(its column {name[4:]}), the position the sky join matched the image centre to")
+        if text:
+            return None, "", f"{said}: text as the catalogue wrote it (sexagesimal)"
+        return "deg", "pos.eq.ra" if what == "RA" else "pos.eq.dec", f"{said}, ICRS"
     if name.startswith("cat_"):
         return None, "", f"column {name[4:]} of the joined catalogue"
     return None, "", ""
@@ -126,7 +160,8 @@ def catalogue_table(rows: Sequence[CatalogueRow], record: Mapping[str, object] |
     rows : sequence of CatalogueRow
         One row per image (:func:`core.catalog.export.catalogue_rows`).
     record : mapping, optional
-        The sidecar's run record; kept as JSON text under ``meta["run_record"]``.
+        The sidecar's run record; kept as JSON text under ``meta["run_record"]``.  Its ``join``
+        (a sky join's RA/Dec columns) gives those columns their unit and UCD (:func:`column_meta`).
 
     Returns
     -------
@@ -138,10 +173,11 @@ def catalogue_table(rows: Sequence[CatalogueRow], record: Mapping[str, object] |
     from core import __version__
 
     table = Table()
+    join = record.get("join") if record is not None and isinstance(record.get("join"), Mapping) else None
     for name, values in _rows_as_columns(rows).items():
         table.add_column(_as_array(values) if values else np.array([], dtype=str if name in ("path", "id") else float),
                          name=name, copy=False)  # the array is ours: no second copy (one long GIL hold) of it
-        unit, ucd, description = column_meta(name)
+        unit, ucd, description = column_meta(name, join, table[name].dtype.kind in "US")
         if unit:
             table[name].unit = unit
         if ucd:

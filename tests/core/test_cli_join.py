@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 from core.cli import main
@@ -67,5 +68,49 @@ def test_cli_refuses_a_join_that_matches_no_image_before_clustering_and_keeps_th
     project = Project.open(folder)
     try:
         assert project.join.catalogue == str(good.resolve()) and project.join.matched == len(names)
+    finally:
+        project.close()
+
+
+def test_a_sky_joins_ra_and_dec_are_exported_with_unit_and_ucd_degrees_only(tmp_path, capsys):
+    """Exploratory QA: the catalogue's RA/Dec that a sky join matched on came out of FITS and VOTable without a
+    unit or UCD, so TOPCAT and Aladin did not take them for a position; a sexagesimal text column is not degrees."""
+    from astropy.table import Table
+
+    from core.project import Project
+    from tests.helpers import write_wcs_galaxies
+
+    folder = tmp_path / "fits"
+    write_wcs_galaxies(folder, 8)
+    cat = tmp_path / "sky.csv"
+    cat.write_text("RAJ2000,DEJ2000,z\n" + "".join(f"{150.0 + i},-2.0,{i / 10}\n" for i in range(0, 8, 2)))
+    out = tmp_path / "clusters.fits"
+    code = main(["cluster", str(folder), "--clusters", "2", "--join", str(cat), "--by", "sky", "--radius", "1arcsec",
+                 "--out", str(out), "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    project = Project.open(folder)  # the app's export, of the join the CLI kept in the project
+    try:
+        project.export(tmp_path / "clusters.vot", "votable")
+        for path in (out, tmp_path / "clusters.vot"):
+            table = Table.read(path)
+            for name, ucd, centre in (("cat_RAJ2000", "pos.eq.ra", "ra"), ("cat_DEJ2000", "pos.eq.dec", "dec")):
+                assert str(table[name].unit) == "deg" and table[name].meta["ucd"] == ucd, (path, name)
+                assert "joined catalogue" in table[name].description
+                assert table[centre].meta["ucd"] == f"{ucd};meta.main"  # the image centre stays the main position
+            assert "ucd" not in table["cat_z"].meta and table["cat_z"].unit is None
+        _folder, sidecar = project.export(tmp_path / "clusters.parquet", "parquet-dataset")
+        said = json.loads(sidecar.read_text())["columns"]  # a folder's files keep no UCD: its sidecar says them
+        assert said["cat_RAJ2000"]["ucd"] == "pos.eq.ra" and said["cat_DEJ2000"]["unit"] == "deg"
+        # positions the catalogue wrote in sexagesimal are joined, and exported as that text: no unit, no UCD
+        sexagesimal = tmp_path / "sexagesimal.csv"
+        sexagesimal.write_text("ra,dec,z\n" + "".join(f"10:{4 * i:02d}:00.0,-02:00:00,{i}\n" for i in range(0, 8, 2)))
+        project.set_join(*project.prepare_join(sexagesimal, "sky", radius_arcsec=1.0))
+        assert project.join.matched == 4
+        project.export(tmp_path / "sexagesimal.vot", "votable")
+        table = Table.read(tmp_path / "sexagesimal.vot")
+        assert table["cat_ra"].unit is None and "ucd" not in table["cat_ra"].meta
+        assert "sexagesimal" in table["cat_ra"].description
+        assert sorted(str(v) for v in table["cat_ra"] if str(v) not in ("", "--")) == [
+            "10:00:00.0", "10:08:00.0", "10:16:00.0", "10:24:00.0"]
     finally:
         project.close()
