@@ -86,7 +86,8 @@ def join_result(args: argparse.Namespace, store, paths: Sequence[str], plan: Joi
     """Join ``--join`` to the clustered images and keep it in the project store (``store``, a ``ProjectStore``).
 
     Returns the export's ``cat_*`` columns (by path), the sidecar's join record
-    and the line that says how many images matched.
+    and the line that says how many images matched (and which catalogue rows a
+    sky join skipped, with no usable position).
 
     Raises the join's ``ValueError`` (exit status 2), the store untouched and no
     catalogue written, when the images that were clustered match nothing
@@ -104,5 +105,5 @@ def join_result(args: argparse.Namespace, store, paths: Sequence[str], plan: Joi
         raise ValueError(f"--join: {exc}; no catalogue was written (the clustering is kept in the project)") from None
     store.set_setting(JOIN_SETTING, join_to_setting(joined, [store.key_of(p) for p in paths], cols))
     said = (f"joined {args.join.name} by {args.by}: {joined.matched} of {len(paths)} images matched, "
-            f"{len(cols)} column(s) as cat_*")
+            f"{len(cols)} column(s) as cat_*" + (f"; {joined.skipped_note()}" if joined.skipped_rows else ""))
     return {name: dict(zip(paths, values)) for name, values in cols.items()}, joined.record(), said

@@ -8,6 +8,8 @@
   columns plus any others); :func:`join_by_id` and :func:`join_by_sky` find,
   for every image, its catalogue row (``-1`` when none), the latter with
   ``SkyCoord.match_to_catalog_sky`` inside a radius;
+  (:func:`core.catalog.positions.sky_rows` reads the catalogue's RA/Dec and
+  skips, naming them, the rows without a usable position);
   :func:`joined_columns` returns the numeric columns in project order, NaN
   where unmatched, to colour the map or be exported beside the labels (the
   TOPCAT habit of joining by position).
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from core.catalog.bounded import csv_rows
+from core.catalog.positions import skipped_note, sky_rows
 from core.images.io import FITS_SUFFIXES, image_id
 
 RA_NAMES = ("ra", "ra_deg", "raj2000", "ra_j2000", "alpha")
@@ -174,63 +177,6 @@ def join_by_id(paths: Sequence[str], catalog: Catalog, id_column: str | None = N
     return np.array([where.get(image_id(p), -1) for p in paths], np.int64)
 
 
-def catalogue_angles(cat: Catalog, name: str, what: str) -> np.ndarray:
-    """Column ``name`` of ``cat`` as degrees: numbers as degrees, other cells as astropy reads an angle.
-
-    A catalogue may give positions as ``10:00:00.000`` / ``+02:00:00`` (or
-    ``10h00m00s``, ``150.5d``): a cell that is not a number is read with
-    ``astropy.coordinates.Angle``, a bare sexagesimal RA in hours and a Dec in
-    degrees (an explicit unit wins), so it joins as TOPCAT would join it rather
-    than being a NaN that matches nothing.
-
-    Parameters
-    ----------
-    cat : Catalog
-    name : str
-        The RA or Dec column.
-    what : {"RA", "Dec"}
-        Which, for the unit of a bare sexagesimal value and the message.
-
-    Returns
-    -------
-    ndarray of float64
-        Degrees; NaN where a cell is empty or no angle.
-
-    Raises
-    ------
-    ValueError
-        When no cell of the column is an angle, naming the column and the first
-        cell (and its line) that is not.
-    """
-    import warnings
-
-    import astropy.units as u
-    from astropy.coordinates import Angle
-    from astropy.utils.exceptions import AstropyWarning
-
-    out = cat.numeric(name)
-    values = cat.columns[name]
-    todo = [i for i, v in enumerate(values) if v and not np.isfinite(out[i])]
-    unit = u.hourangle if what == "RA" else u.deg
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", AstropyWarning)  # 10:03:60 is read as 10:04:00, as astropy says
-        try:
-            out[todo] = Angle([values[i] for i in todo], unit=unit).degree if todo else []
-        except (ValueError, TypeError, u.UnitsError):  # one cell is no angle: read them one by one
-            for i in todo:
-                try:
-                    out[i] = Angle(values[i], unit=unit).degree
-                except (ValueError, TypeError, u.UnitsError):
-                    pass
-    if not np.isfinite(out).any():
-        bad = next((i for i, v in enumerate(values) if v), None)
-        if bad is None:
-            raise ValueError(f"{what} column {name!r} is empty")
-        where = f"line {cat.lines[bad]}" if len(cat.lines) == len(values) else f"row {bad + 1}"
-        raise ValueError(f"{what} column {name!r} holds no angle astropy can read, e.g. {where}: {values[bad]!r}")
-    return out
-
-
 def join_by_sky(ra: np.ndarray, dec: np.ndarray, cat_ra: np.ndarray, cat_dec: np.ndarray,
                 radius_arcsec: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
     """Nearest catalogue source of every image within ``radius_arcsec``.
@@ -258,7 +204,7 @@ def join_by_sky(ra: np.ndarray, dec: np.ndarray, cat_ra: np.ndarray, cat_dec: np
     index = np.full(len(ra), -1, np.int64)
     sep_out = np.full(len(ra), np.nan)
     ok = np.isfinite(ra) & np.isfinite(dec)
-    cat_ok = np.flatnonzero(np.isfinite(cat_ra) & np.isfinite(cat_dec))
+    cat_ok = np.flatnonzero(np.isfinite(cat_ra) & np.isfinite(cat_dec) & (np.abs(cat_dec) <= 90))  # SkyCoord refuses
     if not ok.any() or len(cat_ok) == 0:
         return index, sep_out
     images = SkyCoord(ra[ok] * u.deg, dec[ok] * u.deg)
@@ -338,6 +284,10 @@ class Join:
         The catalogue columns taken (exported as ``cat_<name>``).
     matched : int
         Images that found a catalogue row.
+    skipped_rows : int
+        Catalogue rows a sky join left out, with no usable position (:func:`core.catalog.positions.sky_rows`).
+    skipped : list of str
+        The first of them, each its line and why.
     """
 
     catalogue: str
@@ -349,12 +299,19 @@ class Join:
     radius_arcsec: float | None = None
     columns: list[str] = field(default_factory=list)
     matched: int = 0
+    skipped_rows: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+    def skipped_note(self) -> str:
+        """The catalogue rows a sky join skipped, in words: how many, the first lines and why (empty when none)."""
+        return skipped_note(self.skipped_rows, self.skipped)
 
     def record(self) -> dict[str, object]:
         """The sidecar's ``join``: file, checksum, key or radius, columns taken."""
         out: dict[str, object] = {"catalogue": self.catalogue, "sha256": self.sha256, "by": self.by}
         if self.by == "sky":
-            out.update(ra_column=self.ra_column, dec_column=self.dec_column, radius_arcsec=self.radius_arcsec)
+            out.update(ra_column=self.ra_column, dec_column=self.dec_column, radius_arcsec=self.radius_arcsec,
+                       skipped_rows=self.skipped_rows, skipped=list(self.skipped))
         else:
             out["id_column"] = self.id_column
         out.update(columns=list(self.columns), matched=self.matched)
@@ -377,7 +334,8 @@ def join_catalogue(paths: Sequence[str], catalogue: str | os.PathLike[str], by: 
         Image id (file name without suffix) against ``id_column`` (found by
         name when None), or the image centre (FITS WCS) against the catalogue's
         RA/Dec within ``radius_arcsec`` (degrees, or sexagesimal:
-        :func:`catalogue_angles`).
+        :func:`core.catalog.positions.catalogue_angles`); rows without a usable
+        position are skipped and told (``Join.skipped_rows``, :meth:`Join.skipped_note`).
     positions : ndarray of shape (n_images, 2), optional
         Image centres already read (:func:`sky_positions`), for ``by="sky"``.
 
@@ -393,7 +351,8 @@ def join_catalogue(paths: Sequence[str], catalogue: str | os.PathLike[str], by: 
         No image matched (a ``ValueError`` saying why): a join of nothing is
         refused rather than replacing a join that matched with empty columns.
     ValueError
-        Unreadable catalogue, unknown key, a column that is missing, or no image with a sky position.
+        Unreadable catalogue, unknown key, a column that is missing, no image with a sky position,
+        or no catalogue row with one.
     """
     if by not in ("id", "sky"):
         raise ValueError(f"join by 'id' or 'sky', not {by!r}")
@@ -408,9 +367,11 @@ def join_catalogue(paths: Sequence[str], catalogue: str | os.PathLike[str], by: 
         pos = sky_positions(paths) if positions is None else np.asarray(positions, float)
         if not np.isfinite(pos).any():
             raise ValueError("no image has sky coordinates (FITS with a WCS); join by id instead")
-        cat_ra, cat_dec = catalogue_angles(cat, ra_column, "RA"), catalogue_angles(cat, dec_column, "Dec")
+        rows = sky_rows(cat, ra_column, dec_column)
+        cat_ra, cat_dec = rows.ra, rows.dec
         index, _sep = join_by_sky(pos[:, 0], pos[:, 1], cat_ra, cat_dec, radius_arcsec)
         join.ra_column, join.dec_column, join.radius_arcsec = ra_column, dec_column, float(radius_arcsec)
+        join.skipped_rows, join.skipped = rows.skipped, rows.examples
     else:
         id_column = id_column or cat.find(ID_NAMES) or next(iter(cat.columns))
         if id_column not in cat.columns:
@@ -442,8 +403,9 @@ def _no_match(paths: Sequence[str], cat: Catalog, join: Join,
     pos, cat_ra, cat_dec = sky
     _index, sep = join_by_sky(pos[:, 0], pos[:, 1], cat_ra, cat_dec, np.inf)
     nearest = f"the nearest is {np.nanmin(sep):,.1f} arcsec away" if np.isfinite(sep).any() else "none has a position"
+    skipped = f"; {join.skipped_note()}" if join.skipped_rows else ""
     return (f"no image matched {name}: no source of it lies within {join.radius_arcsec:g} arcsec of an image centre "
-            f"({nearest}); widen the radius, or check the RA/Dec columns")
+            f"({nearest}); widen the radius, or check the RA/Dec columns{skipped}")
 
 
 def join_to_setting(join: Join, keys: Sequence[str], columns: dict[str, np.ndarray]) -> dict[str, object]:
@@ -488,7 +450,7 @@ def join_from_setting(setting: object, keys: Sequence[str]) -> tuple[Join, dict[
     rec = dict(setting["join"])
     join = Join(str(rec["catalogue"]), str(rec["sha256"]), str(rec["by"]), rec.get("id_column"),
                 rec.get("ra_column"), rec.get("dec_column"), rec.get("radius_arcsec"), list(rec.get("columns", [])),
-                int(rec.get("matched", 0)))
+                int(rec.get("matched", 0)), int(rec.get("skipped_rows", 0)), list(rec.get("skipped", [])))
     columns: dict[str, np.ndarray] = {}
     for name, kept in dict(setting["values"]).items():
         if any(isinstance(v, str) for v in kept.values()):

@@ -234,3 +234,30 @@ def test_a_truth_file_is_read_off_the_gui_thread_from_the_menu_and_when_the_fold
     qtbot.waitUntil(lambda: table.truth_name == "labels.csv" and not table.reading, timeout=60_000)
     assert len(readers) == 2 and threading.main_thread() not in readers
     assert "truth (labels.csv)" in table.scores.text()
+
+
+def test_a_sky_join_skips_rows_without_a_usable_position_and_says_which(qtbot, window, tmp_path, menu):
+    """Exploratory QA: one row's Dec of 95 stopped the whole sky join ("Latitude angle(s) must be within -90 deg <=
+    angle <= 90 deg"); an RA of inf was dropped without a word.  The others are joined, the bad rows told by line."""
+    from tests.helpers import write_wcs_galaxies
+
+    write_wcs_galaxies(tmp_path / "wcs", 6)  # galaxy i at RA 150 + i, Dec -2
+    p = open_and_cluster(qtbot, window, tmp_path / "wcs", k=2)
+    cat = tmp_path / "sky.csv"
+    dec = {1: "95", 3: "-2.0"}
+    ra = {3: "inf"}
+    cat.write_text("ra,dec,z\n" + "".join(f"{ra.get(i, 150.0 + i)},{dec.get(i, '-2.0')},{i}\n" for i in range(6))
+                   + ",-2.0,9\n")
+    assert menu(JOIN, cat, how="sky") == []
+    assert p.join.matched == 4 and p.join.skipped_rows == 3
+    np.testing.assert_allclose([p.catalog_columns["cat_z"][p.names.index(f"g{i}")] for i in range(6)],
+                               [0, np.nan, 2, np.nan, 4, 5])
+    said = window.stage_label.text()
+    assert ("Joined sky.csv: 4 of 6 images matched (3 catalogue row(s) skipped, with no usable position: "
+            "line 3: Dec '95' is outside [-90, 90]; line 5: RA 'inf' is not a finite angle; line 8: no RA)") in said, said
+    allbad = tmp_path / "allbad.csv"
+    allbad.write_text("ra,dec\n150,95\n151,-91\n")
+    errors = menu(JOIN, allbad, how="sky")  # nothing to join: refused in words, the join there kept
+    assert len(errors) == 1 and ("none of its 2 rows has a position a sky join can use (columns 'ra', 'dec'): "
+                                 "line 2: Dec '95' is outside [-90, 90]; line 3: Dec '-91'") in errors[0], errors
+    assert p.join.catalogue == str(cat.resolve())

@@ -114,3 +114,27 @@ def test_a_sky_joins_ra_and_dec_are_exported_with_unit_and_ucd_degrees_only(tmp_
             "10:00:00.0", "10:08:00.0", "10:16:00.0", "10:24:00.0"]
     finally:
         project.close()
+
+
+def test_cli_sky_join_skips_catalogue_rows_without_a_usable_position_and_says_so(tmp_path, capsys):
+    """Exploratory QA: a Dec of 95 in one row stopped the sky join ("Latitude angle(s) must be within -90 deg");
+    the other rows are joined, the skipped ones counted and named by line, in the output and the sidecar."""
+    from tests.helpers import write_wcs_galaxies
+
+    folder = tmp_path / "fits"
+    write_wcs_galaxies(folder, 6)
+    cat = tmp_path / "sky.csv"
+    cat.write_text("ra,dec,z\n" + "".join(f"{150.0 + i},{95 if i == 2 else -2.0},{i}\n" for i in range(6)))
+    out = tmp_path / "clusters.csv"
+    code = main(["cluster", str(folder), "--clusters", "2", "--join", str(cat), "--by", "sky", "--out", str(out),
+                 "--quiet"])
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert ("joined sky.csv by sky: 5 of 6 images matched, 3 column(s) as cat_*; 1 catalogue row(s) skipped, "
+            "with no usable position: line 4: Dec '95' is outside [-90, 90]") in text, text
+    join = json.loads(out.with_name(out.name + ".json").read_text())["join"]
+    assert join["skipped_rows"] == 1 and join["skipped"] == ["line 4: Dec '95' is outside [-90, 90]"]
+    cat.write_text("ra,dec,z\n150,95,1\n151,-90.5,2\n")  # no row to join: refused before the clustering
+    code = main(["cluster", str(folder), "--clusters", "2", "--join", str(cat), "--by", "sky", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--join: none of its 2 rows has a position a sky join can use" in err, err
