@@ -31,6 +31,10 @@ from core.images.io import FITS_SUFFIXES, image_id
 RA_NAMES = ("ra", "ra_deg", "raj2000", "ra_j2000", "alpha")
 DEC_NAMES = ("dec", "dec_deg", "dej2000", "decj2000", "dec_j2000", "delta")
 ID_NAMES = ("id", "galaxyid", "objid", "name", "object_id", "image_id")
+#: Cells that say "no value" (lower case, after stripping): empty, as TOPCAT and pandas write it; ``nan`` as
+#: numpy and pandas write it; ``NA`` and ``N/A`` (R, spreadsheets) and ``null`` (databases).  A numeric
+#: column keeps them as NaN; ``inf`` and ``-inf`` are numbers (``float`` reads them), not missing.
+MISSING_CELLS = frozenset({"", "nan", "+nan", "-nan", "na", "n/a", "null"})
 #: The project store setting that keeps a join (:func:`join_to_setting`), read back on reopen.
 JOIN_SETTING = "catalog/join"
 
@@ -107,8 +111,13 @@ class Catalog:
                 return c
         return None
 
+    @staticmethod
+    def is_missing(cell: str) -> bool:
+        """Whether a cell says there is no value: empty, ``nan``, ``NA``, ``N/A``, ``null`` (:data:`MISSING_CELLS`)."""
+        return cell.strip().lower() in MISSING_CELLS
+
     def numeric(self, name: str) -> np.ndarray:
-        """Column ``name`` as float64 (NaN where a cell is empty or not a number)."""
+        """Column ``name`` as float64: NaN where a cell is missing or not a number, ``inf``/``-inf`` as infinities."""
         out = np.full(len(self), np.nan)
         for i, v in enumerate(self.columns[name]):
             try:
@@ -129,11 +138,16 @@ class Catalog:
         return any(len(v.strip().lstrip("+-")) > 15 and v.strip().lstrip("+-").isdigit() for v in self.columns[name])
 
     def numeric_columns(self) -> list[str]:
-        """Columns whose non-empty cells are all numbers (at least one), identifiers excepted."""
+        """Columns whose cells are all numbers (at least one) or missing (:meth:`is_missing`), identifiers excepted.
+
+        ``nan``, ``NaN``, ``inf`` and ``-inf`` are what numpy and pandas write for
+        a float that is not a number or is infinite: such a cell leaves a column of
+        magnitudes numeric, which then colours the map and is a float in the export.
+        """
         names = []
         for name, values in self.columns.items():
-            cells = [v for v in values if v.strip()]
-            if cells and np.isfinite(self.numeric(name)).sum() == len(cells) and not self.is_identifier(name):
+            cells = sum(not self.is_missing(v) for v in values)
+            if cells and (~np.isnan(self.numeric(name))).sum() == cells and not self.is_identifier(name):
                 names.append(name)
         return names
 

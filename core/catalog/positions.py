@@ -44,7 +44,7 @@ def catalogue_angles(cat: Catalog, name: str, what: str) -> np.ndarray:
     Returns
     -------
     ndarray of float64
-        Degrees; NaN where a cell is empty or no angle.
+        Degrees; NaN where a cell is missing (``Catalog.is_missing``: empty, ``nan``, ``NA``...) or no angle.
 
     Raises
     ------
@@ -60,7 +60,7 @@ def catalogue_angles(cat: Catalog, name: str, what: str) -> np.ndarray:
 
     out = cat.numeric(name)
     values = cat.columns[name]
-    todo = [i for i, v in enumerate(values) if v and not np.isfinite(out[i])]
+    todo = [i for i, v in enumerate(values) if not cat.is_missing(v) and not np.isfinite(out[i])]
     unit = u.hourangle if what == "RA" else u.deg
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AstropyWarning)  # 10:03:60 is read as 10:04:00, as astropy says
@@ -73,9 +73,9 @@ def catalogue_angles(cat: Catalog, name: str, what: str) -> np.ndarray:
                 except (ValueError, TypeError, u.UnitsError):
                     pass
     if not np.isfinite(out).any():
-        bad = next((i for i, v in enumerate(values) if v), None)
+        bad = next((i for i, v in enumerate(values) if not cat.is_missing(v)), None)
         if bad is None:
-            raise ValueError(f"{what} column {name!r} is empty")
+            raise ValueError(f"{what} column {name!r} is empty (or says nan, NA, null)")
         raise ValueError(f"{what} column {name!r} holds no angle astropy can read, e.g. {_where(cat, bad)}: "
                          f"{values[bad]!r}")
     return out
@@ -109,7 +109,7 @@ def _where(cat: Catalog, row: int) -> str:
 def sky_rows(cat: Catalog, ra_column: str, dec_column: str) -> SkyRows:
     """The RA and Dec of every row as degrees (:func:`catalogue_angles`), the rows with no usable position skipped.
 
-    A row is skipped when its RA or Dec is empty, is no finite angle (``inf``,
+    A row is skipped when its RA or Dec is missing (empty, ``nan``), is no finite angle (``inf``,
     a word) or its Dec lies outside [-90, 90]: a working astronomer's catalogue
     has such rows (a placeholder, a typo), and the others are still joined.
 
@@ -124,7 +124,8 @@ def sky_rows(cat: Catalog, ra_column: str, dec_column: str) -> SkyRows:
     for what, name, values in (("RA", ra_column, ra), ("Dec", dec_column, dec)):
         cells = cat.columns[name]
         for i in np.flatnonzero(~np.isfinite(values)):
-            why.setdefault(int(i), f"{what} {cells[i][:20]!r} is not a finite angle" if cells[i] else f"no {what}")
+            said = f"no {what}" if cat.is_missing(cells[i]) else f"{what} {cells[i][:20]!r} is not a finite angle"
+            why.setdefault(int(i), said)
     for i in np.flatnonzero(np.abs(dec) > 90):  # NaN is never > 90: told above
         why.setdefault(int(i), f"Dec {cat.columns[dec_column][i][:20]!r} is outside [-90, 90]")
     bad = sorted(why)

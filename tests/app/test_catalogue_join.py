@@ -261,3 +261,33 @@ def test_a_sky_join_skips_rows_without_a_usable_position_and_says_which(qtbot, w
     assert len(errors) == 1 and ("none of its 2 rows has a position a sky join can use (columns 'ra', 'dec'): "
                                  "line 2: Dec '95' is outside [-90, 90]; line 3: Dec '-91'") in errors[0], errors
     assert p.join.catalogue == str(cat.resolve())
+
+
+def test_nan_inf_and_na_cells_leave_a_joined_column_numeric_to_colour_the_map_and_export_as_float(qtbot, window,
+                                                                                                   folder, tmp_path,
+                                                                                                   menu):
+    """Exploratory QA: a magnitude column with the ``nan``/``inf`` cells numpy and pandas write (or R's ``NA``) was
+    joined as text: no "colour by cat_mag", and a text column in the FITS export."""
+    from astropy.table import Table
+
+    from tests.helpers import export_catalogue
+
+    p = open_and_cluster(qtbot, window, folder)
+    odd = ["nan", "NaN", "inf", "-inf", "NA", "", "N/A", "null"]
+    cat = tmp_path / "mags.csv"
+    cat.write_text("id,mag\n" + "".join(f"{n},{odd[i] if i < len(odd) else 18 + i / 10}\n" for i, n in enumerate(p.names)))
+    assert menu(JOIN, cat, how="id") == []
+    mag = p.catalog_columns["cat_mag"]
+    assert mag.dtype.kind == "f"
+    np.testing.assert_array_equal(mag[:8], [np.nan, np.nan, np.inf, -np.inf, np.nan, np.nan, np.nan, np.nan])
+    assert mag[8] == 18.8
+    assert window.color_combo.findText("colour by cat_mag") >= 0
+    window.set_color_mode("cat_mag")
+    legend = [item[1].text for item in window.map.legend.items]
+    assert any(t.startswith("cat_mag 18.") for t in legend), legend
+    table = Table.read(export_catalogue(qtbot, window, tmp_path / "catalogue.fits", "fits", timeout=30_000))
+    assert table["cat_mag"].dtype.kind == "f"
+    values = dict(zip(table["id"], np.asarray(table["cat_mag"], float)))
+    assert values[p.names[8]] == 18.8 and values[p.names[3]] == -np.inf and np.isnan(values[p.names[0]])
+    window.open_folder(folder)  # reopened: the store gives back the same numbers, infinities included
+    np.testing.assert_array_equal(window.project.catalog_columns["cat_mag"], mag)
