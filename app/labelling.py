@@ -187,6 +187,23 @@ class Labelling:
         if unnamed:
             self.say(f"{len(rows)} galaxies -> the model's label; {int((~named).sum())} left alone: {why}")
 
+    def return_to(self, rows: np.ndarray, undone: bool) -> None:
+        """After an undo of a labelling action, select its galaxies again; after its redo, where labelling them left.
+
+        One galaxy labelled moved the selection on (:meth:`_advance`); Ctrl+Z took
+        the answer back but left the next galaxy shown, so the next key answered
+        for that one instead of the galaxy whose answer was taken back.
+        """
+        p = self.project
+        rows = np.asarray(rows, np.int64)
+        if p is None or not len(rows) or int(rows.max()) >= len(p):
+            return
+        in_strip = bool(np.isin(rows, self.grid.rows()).all())
+        if not undone and len(rows) == 1:
+            following = self.grid.row_after(int(rows[0])) if in_strip else -1
+            rows = np.array([following] if following >= 0 else [], np.int64)
+        p.selection.set(rows, self.grid if in_strip else None)
+
     def _advance(self, rows: np.ndarray, what: str) -> None:
         """Say what was labelled; after one galaxy, select the next in the strip (marker, preview, map move together)."""
         p = self.project

@@ -441,7 +441,9 @@ class MainWindow(QMainWindow):
     def _step_history(self, which: str, verb: str) -> None:
         if self.project is not None:
             text = getattr(self.project, f"{which}_text")()
-            getattr(self.project, which)()
+            cmd = getattr(self.project, which)()
+            if cmd is not None and cmd.rows is not None:  # a label taken back shows its galaxy again
+                self.labelling.return_to(cmd.rows, undone=which == "undo")
             self.status.say(f"{verb}: {text}")
 
     def _update_actions(self) -> None:

@@ -404,21 +404,25 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         self._redo.clear()
         self.events.history_changed.emit()
 
-    def undo(self) -> None:
-        """Revert the last labelling action (saved at once, like the action itself)."""
+    def undo(self) -> _Command | None:
+        """Revert the last action (saved at once, like the action itself); returns it (its ``rows``), or None."""
         if self._undo:
             cmd = self._undo.pop()
             cmd.undo()
             self._redo.append(cmd)
             self.events.history_changed.emit()
+            return cmd
+        return None
 
-    def redo(self) -> None:
-        """Repeat the last undone action."""
+    def redo(self) -> _Command | None:
+        """Repeat the last undone action; returns it (its ``rows``), or None."""
         if self._redo:
             cmd = self._redo.pop()
             cmd.do()
             self._undo.append(cmd)
             self.events.history_changed.emit()
+            return cmd
+        return None
 
     # ------------------------------------------------------------ labelling
     def _write_labels(self, rows: np.ndarray, values: Sequence[str | None]) -> None:
@@ -445,7 +449,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         before = [self.user_labels[r] for r in rows]
         what = "clear label" if label is None else f"label {len(rows)} image(s) '{label}'"
         self._run(_Command(what, lambda: self._write_labels(rows, [label] * len(rows)),
-                           lambda: self._write_labels(rows, before)))
+                           lambda: self._write_labels(rows, before), rows))
 
     def accept_model_labels(self, rows: Iterable[int]) -> None:
         """Make the model's label (the cluster's name) the user's label for ``rows``; undoable."""
@@ -458,7 +462,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
             if name not in self.class_names():
                 self.add_class(name)
         self._run(_Command(f"accept model label for {len(rows)} image(s)",
-                           lambda: self._write_labels(rows, after), lambda: self._write_labels(rows, before)))
+                           lambda: self._write_labels(rows, after), lambda: self._write_labels(rows, before), rows))
 
     # ------------------------------------------------------------ export
     def export(self, path: str | os.PathLike[str], fmt: str = "csv", **job: Callable[..., object]) -> tuple[Path, Path]:

@@ -242,3 +242,26 @@ def test_a_long_class_name_never_widens_the_window(qtbot, window, folder, name):
     QTimer.singleShot(200, look_and_cancel)
     next(b for b in classes.findChildren(QPushButton) if b.text() == "Merge into…").click()
     assert len(widths) == 4 and max(widths) <= 1366, widths
+
+
+@pytest.mark.slow
+def test_ctrl_z_in_classify_mode_shows_the_galaxy_whose_answer_it_took_back(qtbot, window, folder):
+    """Exploratory QA: after a key answered galaxy A and moved to B, Ctrl+Z cleared A's label but left B shown,
+    so the next key answered B; a labelling session expects A back.  Ctrl+Shift+Z answers A again and moves on."""
+    c = _into_classify(qtbot, window, folder)
+    p = window.project
+    strip = [int(r) for r in window.grid.rows()]
+    names = [k.name for k in p.classes]
+    qtbot.keyClick(c, Qt.Key.Key_1)
+    qtbot.keyClick(c, Qt.Key.Key_2)
+    assert c.row == strip[2]
+    qtbot.keyClick(c, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert c.row == strip[1] == _on_screen(window) and p.user_labels[strip[1]] is None
+    assert list(p.selection.indices) == [strip[1]] and [int(r) for r in window.grid.rows()] == strip  # the same strip
+    qtbot.keyClick(c, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert c.row == strip[0] and p.user_labels[strip[0]] is None
+    qtbot.keyClick(c, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert p.user_labels[strip[0]] == names[0] and c.row == strip[1]  # redone: on to the next, as the key did
+    qtbot.keyClick(c, Qt.Key.Key_3)  # answers the galaxy shown
+    _expect(p, {strip[0]: names[0], strip[1]: names[2]})
+    assert c.row == strip[2]
