@@ -39,6 +39,23 @@ def error(parent: QWidget, message: str, hint: str = "", details: str = "") -> Q
     return box
 
 
+def store_hint(exc: Exception) -> str:
+    """What to do about a project store that cannot be opened (:class:`core.store.layout.StoreError`), in words.
+
+    These are conditions, not faults: a traceback under *Show Details* told the
+    user nothing the message had not, and looked like a crash.
+    """
+    from core.store.layout import ProjectLocked, UnsafeStore
+
+    if isinstance(exc, ProjectLocked):
+        return ("Close the folder in the other Galaxy Sorter (or let its job finish), then open it again here. "
+                "Your labels are safe: one program writes a project at a time.")
+    if isinstance(exc, UnsafeStore):
+        return ("The folder's .galaxy-sorter/ is not one this program made (it may have come with the folder). "
+                "Rename or move it away to start a project of your own here; it was left as it is.")
+    return "Open it with the Galaxy Sorter that wrote it, or back it up and start a new project."
+
+
 def show_beside(parent: QWidget, box: QWidget) -> None:
     """Show ``box`` (not modal) without taking the keyboard from the window that has it.
 

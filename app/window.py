@@ -36,6 +36,7 @@ from core.clustering.methods import CLUSTER_METHODS, describe_k_scores, suggest_
 from core.colouring import COLOURINGS
 from core.pipeline import PipelineResult, run_in_own_store
 from core.project import Project
+from core.store.layout import StoreError
 from core.store.recovery import DamagedStore
 from core.vocabulary import EXCLUDE, UNSURE
 
@@ -219,6 +220,9 @@ class MainWindow(QMainWindow):
             project = Project.open(folder)
         except DamagedStore as exc:  # a damaged database: offer the recovery that keeps every readable label
             return dialogs.offer_recovery(self, folder, exc) and self.open_folder(folder)
+        except StoreError as exc:  # held by another program, a store that is not ours, a newer schema: said, no traceback
+            self.show_error(f"Cannot open the project of {folder}: {exc}", dialogs.store_hint(exc))
+            return False
         except Exception as exc:  # unreadable store, newer schema: tell the user, keep the window
             self.show_error(f"Cannot open the project of {folder}: {exc}", "", traceback.format_exc())
             return False
@@ -227,8 +231,7 @@ class MainWindow(QMainWindow):
         if self.project is not None:
             self.project.close()
         self.project = project
-        # The views follow the project themselves; the map first, so a selection is outlined there
-        # before the strip follows it.
+        # The views follow the project themselves; the map first, so a selection is outlined before the strip follows.
         for view in (self.map_view, self.labelling, self.skipped, self.classes, self.clusters, self.classify,
                      self.catalogue, self.view_state):
             view.set_project(project)

@@ -308,3 +308,32 @@ def test_a_recent_folder_deleted_since_says_so_and_leaves_the_menu(qtbot, window
     entry.trigger()  # File > Open recent > the deleted folder
     assert errors and f"{gone} is not a folder" in errors[0]
     assert [a.text() for a in window.recent.menu.actions()] == [str(folder)]
+
+
+def test_a_project_open_in_another_galaxy_sorter_is_said_with_what_to_do_and_no_traceback(qtbot, window, folder,
+                                                                                           monkeypatch):
+    """Exploratory QA: File > Open on a folder another Galaxy Sorter holds showed the lock's message with a
+    Python traceback under Show Details and no hint; it is a condition to act on, not a crash."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from core.project import Project; p = Project.open(sys.argv[1]); "
+         "print('open', flush=True); sys.stdin.readline(); p.close()", str(folder)],
+        cwd=Path(__file__).resolve().parents[2], env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2])),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(folder)))
+        file_menu = {a.text().replace("&", ""): a for a in window.menuBar().actions()}["File"].menu()
+        next(a for a in file_menu.actions() if a.text().replace("&", "").startswith("Open folder")).trigger()
+        box = window.findChildren(QMessageBox, "error_box")[-1]
+        assert f"pid {holder.pid}" in box.text() and "open in another Galaxy Sorter" in box.text()
+        assert "Close the folder in the other Galaxy Sorter" in box.informativeText()
+        assert box.detailedText() == "" and window.project is None
+    finally:
+        holder.communicate("\n", timeout=60)
