@@ -216,10 +216,14 @@ def _lupton(x: np.ndarray, finite: np.ndarray, limits: list[tuple[float, float] 
     bands = [lim if lim is not None else (0.0, 1.0) for lim in limits]
     bands = bands * 3 if len(bands) == 1 else bands
     planes = [np.where(finite[:, :, b], x[:, :, b], bands[b][0]) for b in range(3)]
-    # Lupton's two numbers: the minimum (black) of each band, and the linear "stretch" in data units over
-    # which the asinh curve rises; the span between the percentile limits is that stretch.
+    # Lupton's curve asinh(Q I / stretch) / Q with the upper limit white: the curve asinh(8 I / span) / asinh(8),
+    # linear over the first eighth of the span between the limits and logarithmic above, ending at 1 on the upper
+    # limit.  Lupton's own Q = 8 and stretch = span left the upper limit at asinh(8) / 8, 35 % grey: the brightest
+    # galaxy dim, and the "limits %" not meaning what they say.
     span = max(hi - lo for lo, hi in bands)
-    rgb = make_lupton_rgb(*planes, interval=[ManualInterval(vmin=lo) for lo, _ in bands], stretch=span, Q=LUPTON_Q)
+    q = float(np.arcsinh(LUPTON_Q))
+    rgb = make_lupton_rgb(*planes, interval=[ManualInterval(vmin=lo) for lo, _ in bands], stretch=span * q / LUPTON_Q,
+                          Q=q)
     return np.ascontiguousarray(rgb, dtype=np.uint8)
 
 

@@ -46,3 +46,14 @@ def test_lupton_keeps_the_colour_of_the_core_where_a_plain_stretch_saturates(tmp
     grey = apply_stretch(raw, Stretch("lupton", 0.5, 99.5, band=1))
     assert (grey[:, :, 0] == grey[:, :, 2]).all()
     assert render(g, Stretch("lupton")).shape == (96, 96, 3)
+
+
+def test_the_lupton_stretch_reaches_white_at_its_upper_limit(tmp_path):
+    """Exploratory QA: Lupton's composition topped out at asinh(8) / 8 of full scale, 35 % grey, whatever the limits
+    said: the brightest galaxy in the folder was shown dim.  The upper limit is now white, as in every other stretch."""
+    raw = read_raw(make_band_sample(tmp_path, n=1)[0])
+    shown = apply_stretch(raw, Stretch("lupton", 0.5, 99.5)).max(axis=2)
+    brightest = raw.mean(axis=2) >= np.percentile(raw.mean(axis=2), 99.9)
+    assert shown[brightest].min() == 255
+    linear = apply_stretch(raw, Stretch("linear", 0.5, 99.5)).max(axis=2)
+    assert abs(float(np.percentile(shown, 99.9)) - float(np.percentile(linear, 99.9))) < 10  # white where linear is
