@@ -39,8 +39,8 @@ def main() -> int:
     w.show_cluster(int(w.project.clusters[0]))
     control = w.preview.stretch_control
     control.kind.setCurrentText("lupton")
-    control.lower.setValue(5.0)
-    control.upper.setValue(95.0)
+    control.lower.setValue(0.5)  # the default limits: the upper one is white (core.images.display._lupton)
+    control.upper.setValue(99.5)
     w.docks["Preview"].setMinimumWidth(520)
     settle(app)
     out = ROOT / "docs" / "screenshot-colour-fits.png"
