@@ -169,7 +169,9 @@ def by_column(project: Project, name: str) -> Colouring:
     """A joined catalogue column (``project.catalog_columns[name]``) in ten viridis steps.
 
     The steps span the column's 2nd to 98th percentiles; images without a match
-    (NaN) are grey, never mistaken for the lowest values.
+    (NaN) are grey, never mistaken for the lowest values; an infinite value (a
+    catalogue's ``inf``, ``-inf``) takes the highest or lowest step, as a value
+    past the 98th or under the 2nd percentile does.
     """
     values = np.asarray(project.catalog_columns.get(name, np.full(len(project), np.nan)), dtype=float)
     ok = np.isfinite(values)
@@ -180,6 +182,7 @@ def by_column(project: Project, name: str) -> Colouring:
         lo, hi = np.percentile(values[ok], [2, 98])
         scaled = (values[ok] - lo) / (hi - lo) if hi > lo else np.full(int(ok.sum()), 0.5)
         groups[ok] = np.clip((scaled * 9.999).astype(int), 0, 9)
+        groups[values == np.inf], groups[values == -np.inf] = 9, 0
         for i, color in enumerate(VIRIDIS10):
             colors[i] = color
             names[i] = f"{name} {lo + (hi - lo) * i / 10:.3g} to {lo + (hi - lo) * (i + 1) / 10:.3g}"

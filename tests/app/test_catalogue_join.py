@@ -285,6 +285,8 @@ def test_nan_inf_and_na_cells_leave_a_joined_column_numeric_to_colour_the_map_an
     window.set_color_mode("cat_mag")
     legend = [item[1].text for item in window.map.legend.items]
     assert any(t.startswith("cat_mag 18.") for t in legend), legend
+    # the infinities are values, at the ends of the scale; only the rows of no value are grey
+    assert any("cat_mag: no match (6)" in t for t in legend), legend
     table = Table.read(export_catalogue(qtbot, window, tmp_path / "catalogue.fits", "fits", timeout=30_000))
     assert table["cat_mag"].dtype.kind == "f"
     values = dict(zip(table["id"], np.asarray(table["cat_mag"], float)))
