@@ -17,7 +17,7 @@ import numpy as np
 from app.widgets.qt_preview import QtPreview
 from app.widgets.qt_thumbnails import QtThumbnailGrid
 from core.colouring import row_color
-from core.images.io import image_id
+from core.images.ids import image_ids
 from core.project import Project
 
 
@@ -83,7 +83,8 @@ class Labelling:
         self.grid.refresh()
         self.grid.color_of = lambda row: "#777777"
         self.grid.is_user = lambda row: False
-        self.grid.describe = lambda row: image_id(paths[row])
+        names = image_ids(paths)  # a band set's id is its base name
+        self.grid.describe = lambda row: names[row]
         self.grid.sort_keys = None
         self.grid.show_rows(np.arange(len(paths)), f"{p.folder.name}, not clustered yet (press Cluster)")
 
@@ -214,7 +215,7 @@ class Labelling:
         shown = self.grid.rows()
         left = int(sum(p.user_labels[r] is None for r in shown))
         where = f" in {self.grid.title_text.split(':')[0].lower()}" if self.grid.title_text else ""
-        text = f"{image_id(p.paths[row])} -> {what}; {left} unlabelled left{where}"
+        text = f"{p.names[row]} -> {what}; {left} unlabelled left{where}"
         following = self.grid.row_after(row)
         if following >= 0:
             p.selection.set([following], self.grid)

@@ -20,7 +20,6 @@ from app.widgets.qt_map import QtClusterMap
 from app.widgets.qt_thumbnails import ThumbnailCache
 from core.colouring import COLOURINGS, Colouring, after_labels, cluster_color, colouring, is_colouring
 from core.images.display import Stretch
-from core.images.io import image_id
 from core.images.preprocess import Preprocessing
 from core.project import Project
 from core.vocabulary import cluster_name
@@ -229,7 +228,7 @@ class MapView:
         if pix is None:
             self.hover_cache.request(p.paths[row], self._hover_drawn)
         self.hover_image.setPixmap(pix if pix is not None else QPixmap())
-        self.hover_caption.setText(image_id(p.paths[row]))
+        self.hover_caption.setText(p.names[row])
         self.hover_label.adjustSize()
         pos = self.map.mapFromGlobal(QCursor.pos())
         x = min(pos.x() + 16, self.map.width() - self.hover_label.width() - 4)
@@ -237,7 +236,7 @@ class MapView:
         self.hover_label.move(max(0, x), max(0, y))
         self.hover_label.show()
         if self.status is not None:
-            self.status.setText(f"{image_id(p.paths[row])}: {p.cluster_name(int(p.clusters[row]))}, "
+            self.status.setText(f"{p.names[row]}: {p.cluster_name(int(p.clusters[row]))}, "
                                 f"confidence {float(p.confidence[row]):.2f}")
 
 

@@ -271,7 +271,7 @@ def _cluster(args: argparse.Namespace) -> int:
     from core.catalog.truth import load_truth
     from core.clustering.methods import checked_n_clusters
     from core.clustering.metrics import evaluate
-    from core.images.io import image_id
+    from core.images.ids import id_spellings
     from core.pipeline import PipelineConfig, export_result, run_pipeline
 
     _check_folder(args.folder)
@@ -328,8 +328,8 @@ def _cluster(args: argparse.Namespace) -> int:
     if truth is not None:
         from core.catalog.truth import match_truth
 
-        ids = [image_id(p) for p in result.paths]
-        known = match_truth(truth, ids)  # an id written g0.png is image g0's
+        ids, aliases = id_spellings(result.paths)
+        known = match_truth(truth, ids, aliases)  # an id written g0.png is image g0's; ngc0_i is band set ngc0's
         pairs = [(known[i], str(c)) for i, c in zip(ids, result.clusters.labels) if i in known]
         if not pairs:
             _say("no image in the folder has a label in the truth file")

@@ -24,7 +24,7 @@ import numpy as np
 from core.catalog.export import export_catalogue
 from core.catalog.join import JOIN_SETTING
 from core.events import ProjectEvents
-from core.images.io import image_id
+from core.images.ids import image_ids
 from core.project_edits import ClassAndClusterEdits
 from core.project_learning import LearningFromLabels
 from core.selection import Selection
@@ -77,6 +77,8 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         self.closed = False
         #: The image centres a sky join read (:meth:`prepare_join`), with the path list they belong to.
         self._sky: tuple[list[str], np.ndarray] | None = None
+        #: The image ids (:attr:`names`), with the path list they belong to.
+        self._names: tuple[list[str], list[str]] | None = None
         self.selection = Selection()
         self.events = ProjectEvents()
         self._undo: list[_Command] = []
@@ -311,8 +313,15 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
 
     @property
     def names(self) -> list[str]:
-        """Image ids (file names without extension)."""
-        return [image_id(p) for p in self.paths]
+        """Image ids: file names without extension, a FITS band set's base name (:func:`core.images.ids.image_ids`).
+
+        Worked out once for a list of paths (a band set is known by its folder's
+        other files: one listing a folder) and kept while :attr:`paths` is that
+        list; the hover caption asks for one on every move.  Read, never change it.
+        """
+        if self._names is None or self._names[0] is not self.paths:
+            self._names = (self.paths, image_ids(self.paths))
+        return self._names[1]
 
     def cluster_ids(self) -> list[int]:
         """Cluster numbers present, sorted (-1 is DBSCAN's noise)."""
@@ -355,7 +364,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         c = int(self.clusters[row])
         label = f"{shown(u)} (yours)" if u is not None else f"{shown(self.cluster_name(c))} (model)"
         named = f": {shown(self.cluster_name(c))}" if c in self.cluster_names else ""  # not "cluster 0: cluster 0"
-        return (f"<b>{image_id(self.paths[row])}</b><br>{cluster_name(c)}{named}"
+        return (f"<b>{self.names[row]}</b><br>{cluster_name(c)}{named}"
                 f"<br>label: {label}<br>confidence {float(self.confidence[row]):.2f}<br><small>{self.paths[row]}</small>")
 
     def sort_keys(self, how: str, rows: np.ndarray) -> np.ndarray:
@@ -365,7 +374,8 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         if how == "most sure first":
             return -self.confidence[rows]
         if how == "name":
-            return np.array([image_id(self.paths[r]) for r in rows], dtype=object).argsort().argsort()
+            names = self.names
+            return np.array([names[r] for r in rows], dtype=object).argsort().argsort()
         space = self.features if self.features is not None else self.coords
         dist = np.zeros(len(rows))
         for c in np.unique(self.clusters[rows]):

@@ -256,3 +256,15 @@ def framed_folder(tmp_path: Path, sigma: float, n: int = 12, name: str = "galaxi
         img = blob(sigma * (0.9 + 0.05 * (i % 5)), size=96, seed=i, elongation=1.0 + (i % 3) * 0.5)
         Image.fromarray(img).save(folder / f"g{i:02d}.png")
     return folder
+
+
+def write_band_galaxies(folder: Path, n: int, bands: str = "gri", size: int = 48) -> None:
+    """``n`` galaxies stored as one FITS file a band, ``ngc<i>_<band>.fits`` (grey :func:`blob` s of two sizes),
+    the way survey cut-outs come."""
+    from astropy.io import fits
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        for k, band in enumerate(bands):
+            fits.PrimaryHDU(blob(3 + 2 * (i % 2) + k, size=size, seed=10 * i + k, colour=False).astype(np.float32)
+                            ).writeto(folder / f"ngc{i}_{band}.fits")

@@ -27,7 +27,7 @@ from app.widgets.qt_text import elided
 from app.widgets.qt_thumbnails import QtThumbnailGrid, ThumbnailCache
 from core.colouring import cluster_colour_of
 from core.images.display import Stretch, render
-from core.images.io import ImageReadError, image_id
+from core.images.io import ImageReadError
 from core.images.preprocess import Preprocessing
 from core.project import Project
 from core.vocabulary import EXCLUDE, UNSURE, shown_in_text
@@ -292,8 +292,8 @@ class QtClassify(QWidget):
         pos = np.flatnonzero(shown == row)
         where = f"{pos[0] + 1} of {len(shown)} in {self.grid.title_text}" if len(pos) else ""
         left = int(sum(p.user_labels[r] is None for r in shown)) if len(pos) else 0
-        self.title.setText(f"{image_id(p.paths[row])}   <small>{where}; {left} unlabelled</small>" if where
-                           else image_id(p.paths[row]))
+        self.title.setText(f"{p.names[row]}   <small>{where}; {left} unlabelled</small>" if where
+                           else p.names[row])
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.neighbours = self._nearest(row)
         self.neighbour_title.setText("Nearest in feature space" if p.features is not None
@@ -316,8 +316,8 @@ class QtClassify(QWidget):
                 continue
             lab.setPixmap(self._framed(int(n)))
             mine = p.user_labels[n]
-            lab.setToolTip(f"{image_id(p.paths[n])}: " + (f"{mine} (yours)" if mine is not None
-                                                            else f"{p.cluster_name(int(p.clusters[n]))} (model)"))
+            lab.setToolTip(f"{p.names[n]}: " + (f"{mine} (yours)" if mine is not None
+                                                else f"{p.cluster_name(int(p.clusters[n]))} (model)"))
 
     def _render(self, key: tuple) -> np.ndarray:
         """The galaxy ``key`` = (path, stretch, crop) as drawn, decoded once and kept for a few galaxies."""

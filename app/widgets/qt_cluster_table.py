@@ -217,11 +217,11 @@ class QtClusterTable(QWidget):
 def _read_truth(path: str, paths: list[str]) -> tuple[dict[str, str], int, list[str], list[str]]:
     """:meth:`QtClusterTable.read_truth`'s work: the matched truth, the rows read, a few ids of each side."""
     from core.catalog.truth import load_truth, match_truth
-    from core.images.io import image_id
+    from core.images.ids import id_spellings
 
     read = load_truth(path)
-    names = [image_id(p) for p in paths]
-    return match_truth(read, names), len(read), list(read)[:3], names[:3]
+    names, aliases = id_spellings(paths)  # the project's ids (a band set's base name), and the band file's spelling
+    return match_truth(read, names, aliases), len(read), list(read)[:3], names[:3]
 
 
 def _class_of(value: object) -> str | None:

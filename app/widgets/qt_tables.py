@@ -59,7 +59,7 @@ class _JoinDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Join a catalogue")
         self.how = QComboBox()
-        self.how.addItem("by id (file name without extension)", "id")
+        self.how.addItem("by id (file name without extension; band files: the base name)", "id")
         if has_sky:
             self.how.addItem("by sky position (FITS WCS centre)", "sky")
         self.id_column = QComboBox()

@@ -299,12 +299,13 @@ def catalogue_rows(store: ProjectStore, run_id: int,
     the app's joined catalogue columns).
     """
     from core.catalog.join import sky_columns
-    from core.images.io import image_id
+    from core.images.ids import image_ids
 
     names = store.cluster_names(run_id)
     labels = store.labels()
     assignments = store.assignments(run_id)
     sky = sky_columns([r[1] for r in assignments])
+    ids = image_ids([r[1] for r in assignments])  # a band set's id is its base name: what catalogues call it
     sky.update(class_probabilities(store, run_id, [int(r[0]) for r in assignments], labels))
     rows = []
     for i, (db_id, path, _name, c, q, x, y) in enumerate(assignments):
@@ -312,7 +313,7 @@ def catalogue_rows(store: ProjectStore, run_id: int,
         label, source = labels.get(int(db_id), (cname, "model"))
         extra = {k: float(v[i]) for k, v in sky.items()}
         extra.update({k: _cell(v.get(path)) for k, v in (columns or {}).items()})
-        rows.append(CatalogueRow(path, image_id(path), int(c), cname, label, source, float(q),
+        rows.append(CatalogueRow(path, ids[i], int(c), cname, label, source, float(q),
                                  float("nan") if x is None else float(x), float("nan") if y is None else float(y),
                                  extra))
     _attach_morphology(store, [int(r[0]) for r in assignments], rows)

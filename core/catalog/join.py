@@ -26,7 +26,7 @@ import numpy as np
 
 from core.catalog.bounded import csv_rows
 from core.catalog.positions import skipped_note, sky_rows
-from core.images.io import FITS_SUFFIXES, image_id
+from core.images.io import FITS_SUFFIXES
 
 RA_NAMES = ("ra", "ra_deg", "raj2000", "ra_j2000", "alpha")
 DEC_NAMES = ("dec", "dec_deg", "dej2000", "decj2000", "dec_j2000", "delta")
@@ -183,12 +183,24 @@ def catalogue_header(path: str | os.PathLike[str]) -> Catalog:
 
 
 def join_by_id(paths: Sequence[str], catalog: Catalog, id_column: str | None = None) -> np.ndarray:
-    """Catalogue row of every image whose id (file name without suffix) equals the id column, else -1."""
+    """Catalogue row of every image whose id equals the id column, else -1.
+
+    The id is the file name without suffix, a FITS band set's its base name
+    (``ngc0`` for ``ngc0_g/_r/_i.fits``: :func:`core.images.ids.image_ids`); a
+    catalogue that writes a band set by the file it is listed by (``ngc0_i``)
+    matches too, where it has no row of the base name.
+    """
+    from core.images.ids import id_spellings
+
     column = id_column or catalog.find(ID_NAMES) or next(iter(catalog.columns))
     where: dict[str, int] = {}
     for i, v in enumerate(catalog.columns[column]):
         where.setdefault(v, i)
-    return np.array([where.get(image_id(p), -1) for p in paths], np.int64)
+    ids, aliases = id_spellings(paths)
+    for stem, base in aliases.items():
+        if base not in where and stem in where:
+            where[base] = where[stem]
+    return np.array([where.get(i, -1) for i in ids], np.int64)
 
 
 def join_by_sky(ra: np.ndarray, dec: np.ndarray, cat_ra: np.ndarray, cat_dec: np.ndarray,
@@ -345,7 +357,7 @@ def join_catalogue(paths: Sequence[str], catalogue: str | os.PathLike[str], by: 
     catalogue : path-like
         A CSV catalogue with a header row.
     by : {"id", "sky"}
-        Image id (file name without suffix) against ``id_column`` (found by
+        Image id (file name without suffix, a band set's base name) against ``id_column`` (found by
         name when None), or the image centre (FITS WCS) against the catalogue's
         RA/Dec within ``radius_arcsec`` (degrees, or sexagesimal:
         :func:`core.catalog.positions.catalogue_angles`); rows without a usable
@@ -410,7 +422,9 @@ def _no_match(paths: Sequence[str], cat: Catalog, join: Join,
     name = Path(join.catalogue).name
     if join.by == "id":
         values = [v for v in cat.columns[str(join.id_column)] if v][:3]
-        ids = [image_id(p) for p in paths[:3]]
+        from core.images.ids import image_ids
+
+        ids = image_ids(paths[:3])
         return (f"no image matched {name}: none of the {len(paths)} image ids (such as {', '.join(map(repr, ids))}) "
                 f"is in its column {join.id_column!r} (which holds {', '.join(map(repr, values)) or 'nothing'}...); "
                 f"pick the column of image ids, or join by sky position")

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from core.images.display import Stretch, render
-from core.images.io import ImageReadError, image_id
+from core.images.ids import image_ids
+from core.images.io import ImageReadError
 from core.images.preprocess import Preprocessing
 from core.progress import Cancelled
 from core.vocabulary import cluster_name
@@ -43,7 +44,7 @@ def montage(paths: Sequence[str], *, tile: int = 128, columns: int | None = None
     stretch : Stretch, optional
         Display stretch (default: as read).
     captions : bool
-        Write each image's id in its tile's lower left corner.
+        Write each image's id (a band set's base name) in its tile's lower left corner.
     title : str
         A line of text above the grid.
 
@@ -56,6 +57,7 @@ def montage(paths: Sequence[str], *, tile: int = 128, columns: int | None = None
     from core.images.ops import resize_area, resize_linear
 
     n = len(paths)
+    ids = image_ids(paths) if captions else []
     if n == 0:
         raise ValueError("a montage needs at least one image")
     cols = columns or math.ceil(math.sqrt(n))
@@ -76,7 +78,7 @@ def montage(paths: Sequence[str], *, tile: int = 128, columns: int | None = None
         except ImageReadError:
             img = np.full((tile, tile, 3), 85, np.uint8)
         if captions:
-            text = image_id(path)
+            text = ids[i]
             canvas = Image.fromarray(np.ascontiguousarray(img))
             draw = ImageDraw.Draw(canvas)
             left, top, right, bottom = draw.textbbox((2, tile - 4), text, font=caption_font, anchor="ls")

@@ -45,7 +45,7 @@ ORIGIN = "Galaxy Sorter"
 #: Column -> (unit, UCD, description) for the columns the catalogue always or often has.
 COLUMN_META: dict[str, tuple[str | None, str, str]] = {
     "path": (None, "meta.ref.url", "image file the row describes"),
-    "id": (None, "meta.id;meta.main", "image id: the file name without its extension"),
+    "id": (None, "meta.id;meta.main", "image id: the file name without its extension (of band files, the base name)"),
     "cluster": (None, "meta.code.class", "cluster the image was assigned to (-1: noise)"),
     "cluster_name": (None, "meta.code.class", "name given to the cluster"),
     "label": (None, "src.morph.type", "morphology label: the user's where given, else the cluster's name"),

@@ -1,7 +1,7 @@
 """Known labels for measuring clusters: a plain labels CSV or Galaxy Zoo's solutions file.
 
 * Plain CSV: the first column is the image id (file name without extension,
-  or with it: :func:`match_truth`);
+  or with it; of band files, the base name or the listed file's: :func:`match_truth`);
   the label is the second column unless ``column`` names another.
 * Kaggle Galaxy Zoo ``solutions_training_rev1.csv`` (``GalaxyID`` plus the 37
   ``Class*`` vote fractions): the label is the top answer to Galaxy Zoo's first
@@ -65,14 +65,18 @@ def load_truth(path: str | os.PathLike[str], column: str | None = None) -> dict[
     return out
 
 
-def match_truth(truth: Mapping[str, str], ids: Sequence[str]) -> dict[str, str]:
+def match_truth(truth: Mapping[str, str], ids: Sequence[str],
+                aliases: Mapping[str, str] | None = None) -> dict[str, str]:
     """Image id -> class for the images of ``ids`` that ``truth`` names, by id or by file name.
 
     A truth file may write the image's file name (``g0.png``, ``J1234.fits.gz``)
     where the image id is the name without its suffix (``g0``): a key that is
     no image id as written is taken without a known image suffix
     (:func:`core.images.io.image_suffixes`), so both spellings match; a key that
-    matches as written wins over another that matches only so.
+    matches as written wins over another that matches only so.  A band set's
+    id is its base name (``ngc0`` for ``ngc0_g/_r/_i.fits``); a truth file that
+    names it by the file it is listed by (``ngc0_i``, ``ngc0_i.fits``) matches
+    through ``aliases``.
 
     Parameters
     ----------
@@ -80,6 +84,9 @@ def match_truth(truth: Mapping[str, str], ids: Sequence[str]) -> dict[str, str]:
         What :func:`load_truth` read (key as written -> class).
     ids : sequence of str
         The project's image ids.
+    aliases : mapping, optional
+        Another spelling of an id -> the id (:func:`core.images.ids.id_spellings`),
+        taken where ``truth`` has no key of the id itself.
 
     Returns
     -------
@@ -91,8 +98,14 @@ def match_truth(truth: Mapping[str, str], ids: Sequence[str]) -> dict[str, str]:
     wanted = set(ids)
     out = {key: label for key, label in truth.items() if key in wanted}
     suffixes = image_suffixes()
+    aliases = aliases or {}
     for key, label in truth.items():
+        if key in wanted:
+            continue
         suffix = next((s for s in suffixes if key.lower().endswith(s)), None)
-        if key not in wanted and suffix is not None and key[:-len(suffix)] in wanted:
-            out.setdefault(key[:-len(suffix)], label)
+        bare = key if suffix is None else key[:-len(suffix)]
+        if bare in wanted:
+            out.setdefault(bare, label)
+        elif key in aliases or bare in aliases:
+            out.setdefault(aliases.get(key) or aliases[bare], label)
     return out

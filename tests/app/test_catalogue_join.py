@@ -293,3 +293,45 @@ def test_nan_inf_and_na_cells_leave_a_joined_column_numeric_to_colour_the_map_an
     assert values[p.names[8]] == 18.8 and values[p.names[3]] == -np.inf and np.isnan(values[p.names[0]])
     window.open_folder(folder)  # reopened: the store gives back the same numbers, infinities included
     np.testing.assert_array_equal(window.project.catalog_columns["cat_mag"], mag)
+
+
+def test_a_galaxy_of_band_files_is_joined_scored_and_exported_by_its_base_name(qtbot, window, tmp_path, menu,
+                                                                               monkeypatch):
+    """Exploratory QA: a galaxy stored as ngc0_g/_r/_i.fits had the id ngc0_i (the file it is listed by), so a
+    catalogue naming it ngc0 matched nothing ("no image matched") and the export's id column said ngc0_i.
+    A lone arp_g.fits, no other band of arp beside it, is no band set: it keeps its whole name.  The folder is
+    listed once for all its images, not once an image (a survey has a million)."""
+    import csv
+
+    from astropy.io import fits
+
+    from core.images import ids
+    from tests.helpers import blob, export_catalogue, write_band_galaxies
+
+    folder = tmp_path / "bands"
+    write_band_galaxies(folder, 6)
+    fits.PrimaryHDU(blob(4, size=48, seed=99, colour=False).astype(np.float32)).writeto(folder / "arp_g.fits")
+    p = open_and_cluster(qtbot, window, folder, k=2)
+    galaxies = [f"ngc{i}" for i in range(6)] + ["arp_g"]
+    assert sorted(p.names) == sorted(galaxies)
+    assert sorted(p.store.key_of(x) for x in p.paths) == ["arp_g.fits"] + [f"ngc{i}_i.fits" for i in range(6)]
+    cat = tmp_path / "ngc.csv"
+    cat.write_text("id,mass\n" + "".join(f"{g},{i}\n" for i, g in enumerate(galaxies)))
+    listings = []
+    real = ids.band_sets
+    monkeypatch.setattr(ids, "band_sets", lambda names: listings.append(1) or real(names))
+    assert menu(JOIN, cat) == []
+    assert p.join.matched == 7 and len(listings) == 1
+    assert [p.catalog_columns["cat_mass"][p.names.index(g)] for g in galaxies] == list(range(7))
+    rows = list(csv.DictReader(open(export_catalogue(qtbot, window, tmp_path / "catalogue.csv"))))
+    assert sorted(r["id"] for r in rows) == sorted(galaxies)
+    assert {r["id"]: float(r["cat_mass"]) for r in rows} == {g: i for i, g in enumerate(galaxies)}
+    listed = tmp_path / "listed.csv"  # the other spelling: the band file each galaxy is listed by
+    listed.write_text("id,z\n" + "".join(f"ngc{i}_i,{i / 10}\n" for i in range(6)))
+    assert menu(JOIN, listed) == [] and p.join.matched == 6
+    assert p.catalog_columns["cat_z"][p.names.index("ngc4")] == 0.4
+    truth = tmp_path / "truth.csv"
+    truth.write_text("id,class\n" + "".join(f"ngc{i},{'ab'[i % 2]}\n" for i in range(3))
+                     + "".join(f"ngc{i}_i.fits,{'ab'[i % 2]}\n" for i in range(3, 6)))
+    assert menu(TRUTH, truth) == []
+    assert window.catalogue.table.truth == {f"ngc{i}": "ab"[i % 2] for i in range(6)}

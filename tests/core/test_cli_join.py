@@ -138,3 +138,27 @@ def test_cli_sky_join_skips_catalogue_rows_without_a_usable_position_and_says_so
     code = main(["cluster", str(folder), "--clusters", "2", "--join", str(cat), "--by", "sky", "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "--join: none of its 2 rows has a position a sky join can use" in err, err
+
+
+def test_cli_joins_scores_and_exports_a_galaxy_of_band_files_by_its_base_name(tmp_path, capsys):
+    """Exploratory QA: ``cluster --join`` refused a catalogue naming band-file galaxies ngc0.. ("no image matched:
+    none of the 6 image ids (such as 'ngc0_i'...)") and ``--truth`` scored none of them; the export said ngc0_i."""
+    import csv
+
+    from tests.helpers import write_band_galaxies
+
+    folder = tmp_path / "bands"
+    write_band_galaxies(folder, 6)
+    cat = tmp_path / "ngc.csv"
+    cat.write_text("id,mass\n" + "".join(f"ngc{i},{i}\n" for i in range(6)))
+    truth = tmp_path / "truth.csv"  # either spelling: the galaxy, or the band file it is listed by
+    truth.write_text("id,class\n" + "".join(f"ngc{i}{'_i' if i > 2 else ''},{'ab'[i % 2]}\n" for i in range(6)))
+    out = tmp_path / "clusters.csv"
+    code = main(["cluster", str(folder), "--clusters", "2", "--join", str(cat), "--truth", str(truth),
+                 "--out", str(out), "--quiet"])
+    text = capsys.readouterr()
+    assert code == 0, text.err
+    assert "joined ngc.csv by id: 6 of 6 images matched" in text.out and "against truth.csv (6 labelled" in text.out
+    rows = list(csv.DictReader(open(out)))
+    assert {r["id"]: float(r["cat_mass"]) for r in rows} == {f"ngc{i}": i for i in range(6)}
+    assert sorted(r["path"].rsplit("/", 1)[-1] for r in rows) == [f"ngc{i}_i.fits" for i in range(6)]
