@@ -66,6 +66,28 @@ def bounded_lines(fh: TextIO, path: str | os.PathLike[str], *, max_line: int | N
         yield line
 
 
+def unique_names(header: list[str]) -> list[str]:
+    """The header with a repeated name numbered, as TOPCAT and astropy do: ``mag, mag`` -> ``mag, mag_1``.
+
+    A table keyed by column name would otherwise keep one of the two columns
+    and drop the other without a word.  The first keeps its name; each repeat
+    takes the lowest ``_<n>`` no other column has.  Empty names stay empty.
+    """
+    taken = set(header)
+    seen: set[str] = set()
+    out = []
+    for name in header:
+        if name and name in seen:
+            n = 1
+            while f"{name}_{n}" in taken:
+                n += 1
+            name = f"{name}_{n}"
+            taken.add(name)
+        seen.add(name)
+        out.append(name)
+    return out
+
+
 def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError, *, header_only: bool = False
              ) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Header and (line number, row) of a CSV file, read strictly: one bad quote loses no line unsaid.
@@ -91,7 +113,7 @@ def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError,
     Returns
     -------
     header : list of str
-        The header's cells, stripped.
+        The header's cells, stripped; a repeated name numbered (:func:`unique_names`).
     rows : list of (int, list of str)
         Each row after the header with the file line it starts on.
 
@@ -110,7 +132,7 @@ def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError,
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(bounded_lines(fh, path), strict=True)
             try:
-                header = [h.strip() for h in next(reader)]
+                header = unique_names([h.strip() for h in next(reader)])
             except StopIteration:
                 raise error(f"{path} is empty") from None
             rows: list[tuple[int, list[str]]] = []

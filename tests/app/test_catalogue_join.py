@@ -335,3 +335,24 @@ def test_a_galaxy_of_band_files_is_joined_scored_and_exported_by_its_base_name(q
                      + "".join(f"ngc{i}_i.fits,{'ab'[i % 2]}\n" for i in range(3, 6)))
     assert menu(TRUTH, truth) == []
     assert window.catalogue.table.truth == {f"ngc{i}": "ab"[i % 2] for i in range(6)}
+
+
+def test_a_catalogue_with_a_repeated_column_name_keeps_both_columns_numbered(qtbot, window, folder, tmp_path, menu):
+    """Exploratory QA: a header ``id,mag,mag`` (two bands' magnitudes, both called mag) joined the second column as
+    cat_mag and dropped the first without a word.  A repeat is numbered, as TOPCAT and astropy do, past any name
+    the table already has: ``mag, mag, mag_1`` -> cat_mag, cat_mag_2, cat_mag_1."""
+    import csv
+
+    from tests.helpers import export_catalogue
+
+    p = open_and_cluster(qtbot, window, folder)
+    cat = tmp_path / "mags.csv"
+    cat.write_text("id,mag,mag,mag_1\n" + "".join(f"{n},{i},{-i},x{i}\n" for i, n in enumerate(p.names)))
+    assert menu(JOIN, cat) == []
+    assert sorted(p.join.columns) == ["id", "mag", "mag_1", "mag_2"]
+    assert list(p.catalog_columns["cat_mag"]) == list(range(len(p)))
+    assert list(p.catalog_columns["cat_mag_2"]) == [-i for i in range(len(p))]
+    assert list(p.catalog_columns["cat_mag_1"]) == [f"x{i}" for i in range(len(p))]
+    rows = list(csv.DictReader(open(export_catalogue(qtbot, window, tmp_path / "catalogue.csv"))))
+    by_id = {r["id"]: r for r in rows}
+    assert [float(by_id[p.names[3]][c]) for c in ("cat_mag", "cat_mag_2")] == [3, -3]
