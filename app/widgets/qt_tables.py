@@ -39,6 +39,9 @@ from core.images.io import FITS_SUFFIXES
 from core.images.preprocess import Preprocessing
 from core.project import Project
 
+#: What the catalogue and truth file dialogs offer: comma, semicolon or tab separated (core.catalog.bounded.separator).
+TABLE_FILTER = "Tables: CSV, TSV (*.csv *.tsv *.txt);;All files (*)"
+
 
 def _prepare_join(project: Project, path: str, how: str, **kwargs: object) -> tuple | str:
     """The join job (:meth:`core.project.Project.prepare_join`): its result, or the reason it is refused, in words.
@@ -213,7 +216,7 @@ class CatalogueTools:
     def _read_csv(self, path: str | None, title: str, read, hint: str) -> tuple[str, object]:
         """A CSV the user picks (or ``path``) read by ``read``; (path, None) after a cancel or a shown error."""
         if not path:
-            path, _ = QFileDialog.getOpenFileName(self.window, title, str(self.project.folder), "CSV (*.csv)")
+            path, _ = QFileDialog.getOpenFileName(self.window, title, str(self.project.folder), TABLE_FILTER)
         if not path:
             return "", None
         try:
@@ -246,7 +249,7 @@ class CatalogueTools:
         if p is None:
             return
         if not path:
-            path, _ = QFileDialog.getOpenFileName(self.window, "Load a truth file", str(p.folder), "CSV (*.csv)")
+            path, _ = QFileDialog.getOpenFileName(self.window, "Load a truth file", str(p.folder), TABLE_FILTER)
         if not path:
             return
 

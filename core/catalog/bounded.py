@@ -11,7 +11,9 @@ than the caps allow.
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 from collections.abc import Iterator
 from typing import TextIO
 
@@ -88,6 +90,36 @@ def unique_names(header: list[str]) -> list[str]:
     return out
 
 
+#: The separators a table may use; the header line says which (:func:`separator`).
+SEPARATORS = (",", ";", "\t")
+#: A number written with a decimal comma, as a spreadsheet in a European locale saves it beside ``;``.
+_DECIMAL_COMMA = re.compile(r"\s*[+-]?\d+,\d+(?:[eE][+-]?\d+)?\s*")
+
+
+def separator(line: str) -> str:
+    """The separator of a table from its header line: of ``,`` ``;`` and tab, the one found most outside quotes.
+
+    A spreadsheet in a European locale saves "CSV" with ``;`` (the comma is its
+    decimal mark) and VizieR writes tab-separated tables: read with commas, the
+    header would be one column named ``id;mass;z``.  Only the header line is
+    looked at, so the rows stay read as strictly; a tie, or no separator at all
+    (a one-column table), is a comma.
+    """
+    counts = dict.fromkeys(SEPARATORS, 0)
+    quoted = False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    return max(counts, key=counts.__getitem__)  # the first of the most: a comma on a tie
+
+
+def decimal_point(cell: str) -> str:
+    """A number written with a decimal comma (``-1,5``, ``2,0e-3``) with a point instead; other cells as they are."""
+    return cell.replace(",", ".") if _DECIMAL_COMMA.fullmatch(cell) else cell
+
+
 def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError, *, header_only: bool = False
              ) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """Header and (line number, row) of a CSV file, read strictly: one bad quote loses no line unsaid.
@@ -98,12 +130,16 @@ def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError,
     the reading is strict (``strict=True``) and a field holding a line break is
     taken for that unclosed quote, so such a file is refused with the line to
     fix; truth files and joined catalogues are read by this one function.
+    The separator is a comma, or ``;`` or a tab when the header line is
+    separated so (:func:`separator`); in a ``;`` table a number written with a
+    decimal comma is read with a point (:func:`decimal_point`), as the
+    spreadsheet that wrote it meant.
 
     Parameters
     ----------
     path : path-like
-        A UTF-8 (or UTF-8 with BOM) CSV file with a header row; read through
-        :func:`bounded_lines`.
+        A UTF-8 (or UTF-8 with BOM) CSV file with a header row, separated by
+        commas, semicolons or tabs; read through :func:`bounded_lines`.
     error : type of ValueError
         The exception raised (a truth file's own, say).
     header_only : bool
@@ -130,7 +166,10 @@ def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError,
     unclosed = "a quote is not closed, so the lines after it would be lost; fix the quote"
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(bounded_lines(fh, path), strict=True)
+            lines = bounded_lines(fh, path)
+            first = next(lines, "")
+            sep = separator(first)
+            reader = csv.reader(itertools.chain([first] if first else [], lines), delimiter=sep, strict=True)
             try:
                 header = unique_names([h.strip() for h in next(reader)])
             except StopIteration:
@@ -142,7 +181,7 @@ def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError,
             for row in reader:
                 if any("\n" in f or "\r" in f for f in row):
                     raise error(f"{path}, line {line + 1}: {unclosed}")
-                rows.append((line + 1, row))
+                rows.append((line + 1, [decimal_point(c) for c in row] if sep == ";" else row))
                 line = reader.line_num
     except csv.Error as exc:
         if "end of data" in str(exc):

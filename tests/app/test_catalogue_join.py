@@ -356,3 +356,25 @@ def test_a_catalogue_with_a_repeated_column_name_keeps_both_columns_numbered(qtb
     rows = list(csv.DictReader(open(export_catalogue(qtbot, window, tmp_path / "catalogue.csv"))))
     by_id = {r["id"]: r for r in rows}
     assert [float(by_id[p.names[3]][c]) for c in ("cat_mag", "cat_mag_2")] == [3, -3]
+
+
+def test_semicolon_and_tab_separated_tables_are_joined_and_loaded_as_truth(qtbot, window, folder, tmp_path, menu):
+    """Exploratory QA: a catalogue a spreadsheet saved in a European locale (``id;mass``, decimal commas) was read as
+    one column named "id;mass" and the join said no image matched, with no word of the separator; a truth file so
+    saved, or tab-separated as VizieR writes one, named no image.  The header line says the separator."""
+    from core.catalog.truth import load_truth
+
+    p = open_and_cluster(qtbot, window, folder)
+    cat = tmp_path / "excel.csv"
+    cat.write_text("id;mass;note\n" + "".join(f'{n};{i},5;"a;{i}"\n' for i, n in enumerate(p.names)))
+    assert menu(JOIN, cat) == []
+    assert p.join.matched == len(p) and p.catalog_columns["cat_mass"].dtype.kind == "f"
+    assert list(p.catalog_columns["cat_mass"]) == [i + 0.5 for i in range(len(p))]
+    assert p.catalog_columns["cat_note"][3] == "a;3"
+    truth = load_truth(folder / "labels.csv")
+    table = window.catalogue.table
+    for name, sep in (("excel_truth.csv", ";"), ("vizier.tsv", "\t")):
+        path = tmp_path / name
+        path.write_text(f"id{sep}class\n" + "".join(f"{n}{sep}{truth[n]}\n" for n in p.names))
+        assert menu(TRUTH, path) == []
+        assert table.truth_name == name and table.truth == {n: truth[n] for n in p.names}
