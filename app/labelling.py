@@ -215,7 +215,7 @@ class Labelling:
         shown = self.grid.rows()
         left = int(sum(p.user_labels[r] is None for r in shown))
         where = f" in {self.grid.title_text.split(':')[0].lower()}" if self.grid.title_text else ""
-        text = f"{p.names[row]} -> {what}; {left} unlabelled left{where}"
+        text = f"{p.name_of(row)} -> {what}; {left} unlabelled left{where}"
         following = self.grid.row_after(row)
         if following >= 0:
             p.selection.set([following], self.grid)

@@ -228,7 +228,7 @@ class MapView:
         if pix is None:
             self.hover_cache.request(p.paths[row], self._hover_drawn)
         self.hover_image.setPixmap(pix if pix is not None else QPixmap())
-        self.hover_caption.setText(p.names[row])
+        self.hover_caption.setText(p.name_of(row))
         self.hover_label.adjustSize()
         pos = self.map.mapFromGlobal(QCursor.pos())
         x = min(pos.x() + 16, self.map.width() - self.hover_label.width() - 4)
@@ -236,7 +236,7 @@ class MapView:
         self.hover_label.move(max(0, x), max(0, y))
         self.hover_label.show()
         if self.status is not None:
-            self.status.setText(f"{p.names[row]}: {p.cluster_name(int(p.clusters[row]))}, "
+            self.status.setText(f"{p.name_of(row)}: {p.cluster_name(int(p.clusters[row]))}, "
                                 f"confidence {float(p.confidence[row]):.2f}")
 
 

@@ -24,7 +24,8 @@ import numpy as np
 from core.catalog.export import export_catalogue
 from core.catalog.join import JOIN_SETTING
 from core.events import ProjectEvents
-from core.images.ids import image_ids
+from core.images.ids import image_ids, may_be_in_a_band_set
+from core.images.io import image_id
 from core.project_edits import ClassAndClusterEdits
 from core.project_learning import LearningFromLabels
 from core.selection import Selection
@@ -176,30 +177,15 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
                      should_stop: Callable[[], bool] | None = None) -> tuple[Join, dict[str, np.ndarray], dict]:
         """Join a CSV catalogue to the images, off the GUI thread; :meth:`set_join` then keeps it.
 
-        Everything that grows with the folder or the table runs here: reading
-        every FITS header for a sky join (remembered for these paths, so a second
-        radius reads none), the strict reading of the table, the match, and the
-        store's record of every matched image (a million image keys took 14 s).
-
-        Parameters
-        ----------
-        catalogue, by, id_column, ra_column, dec_column, radius_arcsec
-            As :func:`core.catalog.join.join_catalogue`.
-        progress, should_stop : callable, optional
-            Progress of the header reading, and its cancel (raises ``Cancelled``).
-
-        Returns
-        -------
-        join : Join
-        columns : dict
-            The ``cat_*`` columns in image order.
-        setting : dict
-            What the store keeps of the join (:func:`core.catalog.join.join_to_setting`).
-
-        Raises
-        ------
-        ValueError
-            Unreadable catalogue, a join of no image (``NoMatchError``), or a sky join with no image position.
+        Everything that grows with the folder or the table runs here: every FITS
+        header of a sky join (remembered for these paths: a second radius reads
+        none), the strict reading of the table, the match, and the store's record
+        of every matched image (a million image keys took 14 s).  The arguments
+        are :func:`core.catalog.join.join_catalogue`'s, with the header reading's
+        ``progress`` and cancel (``should_stop``: raises ``Cancelled``).  Returns
+        the join, its ``cat_*`` columns in image order and what the store keeps
+        (:func:`core.catalog.join.join_to_setting`); raises ``ValueError`` for an
+        unreadable table, a join of no image (``NoMatchError``) or no position.
         """
         from core.catalog.join import join_catalogue, join_to_setting, sky_positions
 
@@ -323,6 +309,20 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
             self._names = (self.paths, image_ids(self.paths))
         return self._names[1]
 
+    def name_of(self, row: int) -> str:
+        """The id of image ``row`` as :attr:`names` gives it, without working out every id for one.
+
+        The hover caption, the status line and the classify title ask for one
+        galaxy's id: on a survey the first :attr:`names` works out a million
+        (seconds on the GUI thread).  A file that could not be in a band set
+        (:func:`core.images.ids.may_be_in_a_band_set`) is its own name; only a
+        FITS file named by band needs its folder, and then every id once.
+        """
+        if self._names is not None and self._names[0] is self.paths:
+            return self._names[1][row]
+        path = self.paths[row]
+        return self.names[row] if may_be_in_a_band_set(os.path.basename(path)) else image_id(path)
+
     def cluster_ids(self) -> list[int]:
         """Cluster numbers present, sorted (-1 is DBSCAN's noise)."""
         return sorted(int(c) for c in np.unique(self.clusters))
@@ -364,7 +364,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         c = int(self.clusters[row])
         label = f"{shown(u)} (yours)" if u is not None else f"{shown(self.cluster_name(c))} (model)"
         named = f": {shown(self.cluster_name(c))}" if c in self.cluster_names else ""  # not "cluster 0: cluster 0"
-        return (f"<b>{self.names[row]}</b><br>{cluster_name(c)}{named}"
+        return (f"<b>{self.name_of(row)}</b><br>{cluster_name(c)}{named}"
                 f"<br>label: {label}<br>confidence {float(self.confidence[row]):.2f}<br><small>{self.paths[row]}</small>")
 
     def sort_keys(self, how: str, rows: np.ndarray) -> np.ndarray:

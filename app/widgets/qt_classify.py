@@ -292,8 +292,8 @@ class QtClassify(QWidget):
         pos = np.flatnonzero(shown == row)
         where = f"{pos[0] + 1} of {len(shown)} in {self.grid.title_text}" if len(pos) else ""
         left = int(sum(p.user_labels[r] is None for r in shown)) if len(pos) else 0
-        self.title.setText(f"{p.names[row]}   <small>{where}; {left} unlabelled</small>" if where
-                           else p.names[row])
+        self.title.setText(f"{p.name_of(row)}   <small>{where}; {left} unlabelled</small>" if where
+                           else p.name_of(row))
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.neighbours = self._nearest(row)
         self.neighbour_title.setText("Nearest in feature space" if p.features is not None
@@ -316,7 +316,7 @@ class QtClassify(QWidget):
                 continue
             lab.setPixmap(self._framed(int(n)))
             mine = p.user_labels[n]
-            lab.setToolTip(f"{p.names[n]}: " + (f"{mine} (yours)" if mine is not None
+            lab.setToolTip(f"{p.name_of(n)}: " + (f"{mine} (yours)" if mine is not None
                                                 else f"{p.cluster_name(int(p.clusters[n]))} (model)"))
 
     def _render(self, key: tuple) -> np.ndarray:

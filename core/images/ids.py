@@ -32,6 +32,12 @@ def _band_key(name: str) -> tuple[str, str, str, str] | None:
     return None if parsed is None else (parsed[0], parsed[1], split[1].lower(), parsed[2])  # type: ignore[index]
 
 
+def may_be_in_a_band_set(name: str) -> bool:
+    """Whether a file name could belong to a band set (a FITS name ending in a band): only then does its id need
+    its folder's other names; any other file's id is its own name without the suffix."""
+    return _band_key(name) is not None
+
+
 def band_sets(names: Iterable[str]) -> set[tuple[str, str, str]]:
     """The ``(base, separator, lower-case suffix)`` of every band set among one folder's file names.
 

@@ -161,3 +161,26 @@ def test_the_preview_text_names_a_cluster_once(project):
     assert "cluster 0: cluster 0" not in project.describe(row) and "<br>cluster 0<br>" in project.describe(row)
     project.name_cluster(0, "spiral")
     assert "<br>cluster 0: spiral<br>" in project.describe(row)
+
+
+def test_one_galaxys_id_is_its_own_name_without_working_out_every_id(tmp_path, monkeypatch):
+    """The hover caption, the status line and the classify title ask for one galaxy's id; since a band set's id needs
+    its folder, ``names`` works out all of them (2.6 s for a million, on the GUI thread).  ``name_of`` asks for every
+    id only for a FITS file named by band, and gives the same id as ``names``."""
+    import core.project as project_module
+    from core.project import Project
+    from tests.helpers import write_band_galaxies
+
+    folder = tmp_path / "mixed"
+    write_band_galaxies(folder, 2)
+    (folder / "plain.png").write_bytes(b"")
+    p = Project.open(folder)
+    p.paths = [str(folder / "plain.png"), str(folder / "ngc0_i.fits"), str(folder / "arp_g.fits")]
+    calls = []
+    real = project_module.image_ids
+    monkeypatch.setattr(project_module, "image_ids", lambda paths: calls.append(len(paths)) or real(paths))
+    assert p.name_of(0) == "plain" and calls == []
+    assert p.name_of(1) == "ngc0" and calls == [3]  # a band file: every id, once
+    assert p.name_of(2) == "arp_g" and calls == [3]
+    assert [p.name_of(i) for i in range(3)] == p.names == ["plain", "ngc0", "arp_g"]
+    p.close()
