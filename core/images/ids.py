@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 
-from core.images.fits import _band_of_stem, _split_fits_name
+from core.images.fits import _band_of_stem, _split_fits_name, band_index, folder_band_index
 from core.images.io import FITS_SUFFIXES, image_id, image_suffixes
 
 
@@ -42,16 +42,10 @@ def band_sets(names: Iterable[str]) -> set[tuple[str, str, str]]:
     """The ``(base, separator, lower-case suffix)`` of every band set among one folder's file names.
 
     A band set is what :func:`core.images.fits.band_group` groups: two bands or
-    more of one base, separator and FITS suffix.  All names are indexed in one
-    pass, so a folder of a million band files costs a million steps, not a
-    million squared.
+    more of one base, separator and FITS suffix, found in one pass over the
+    names (:func:`core.images.fits.band_index`).
     """
-    bands: dict[tuple[str, str, str], set[str]] = {}
-    for name in names:
-        key = _band_key(name)
-        if key is not None:
-            bands.setdefault(key[:3], set()).add(key[3])
-    return {key for key, found in bands.items() if len(found) >= 2}
+    return {key for key, found in band_index(names).items() if len(found) >= 2}
 
 
 def id_spellings(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[str], dict[str, str]]:
@@ -87,7 +81,7 @@ def id_spellings(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[str], di
     aliases: dict[str, str] = {}
     for folder, found in candidates.items():
         try:
-            sets = band_sets(os.listdir(folder or "."))
+            sets = {key for key, found in folder_band_index(folder or ".").items() if len(found) >= 2}
         except OSError:  # a folder gone or unreadable: its files keep their stems, as when read alone
             continue
         for row, key in found:

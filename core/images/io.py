@@ -159,6 +159,8 @@ def scan_images(folder: str | os.PathLike[str], recursive: bool = True) -> tuple
         skipped.append(SkippedFile(printable_path(where),
                                    f"folder cannot be read ({exc.strerror}); its images are left out"))
 
+    indexes: dict[str, object] = {}  # each folder's band index (core.images.fits.band_index), made once
+
     def keep(dirpath: str | Path, name: str, names: set[str]) -> bool:
         if not (is_image_name(name) and not name.startswith(".")):
             return False
@@ -166,9 +168,12 @@ def scan_images(folder: str | os.PathLike[str], recursive: bool = True) -> tuple
             sidecars = {f"{name}.json", f"{image_id(name)}.json"}  # core.catalog.pair.sidecar_path; older <stem>.json
             if sidecars & names and is_catalogue_fits(Path(dirpath) / name):
                 return False
-            from core.images.fits import band_group  # here: core.images.fits imports this module
+            from core.images.fits import band_group, band_index  # here: core.images.fits imports this module
 
-            group = band_group(name, names)
+            index = indexes.get(str(dirpath))
+            if index is None:
+                index = indexes[str(dirpath)] = band_index(names)
+            group = band_group(name, index=index)
             if group is not None and group[0] != name:  # one band of a set: read with its representative
                 return False
         if not _name_is_text(name):

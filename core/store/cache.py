@@ -84,7 +84,7 @@ class _Stats:
     """
 
     def __init__(self) -> None:
-        self._listings: dict[Path, list[str]] = {}
+        self._indexes: dict[Path, dict] = {}  # each folder's band index (core.images.fits.band_index), made once
 
     def __call__(self, path: Path) -> tuple[int, int, int]:
         from core.images.io import FITS_SUFFIXES
@@ -92,15 +92,15 @@ class _Stats:
         st = os.stat(path)
         if not path.name.lower().endswith(FITS_SUFFIXES):
             return st.st_size, st.st_mtime_ns, st.st_ctime_ns
-        from core.images.fits import band_group
+        from core.images.fits import band_group, band_index
 
         folder = path.parent
-        if folder not in self._listings:
+        if folder not in self._indexes:
             try:
-                self._listings[folder] = os.listdir(folder)
+                self._indexes[folder] = band_index(os.listdir(folder))
             except OSError:
-                self._listings[folder] = []
-        group = band_group(path.name, self._listings[folder])
+                self._indexes[folder] = {}
+        group = band_group(path.name, index=self._indexes[folder])
         if group is None or group[0] != path.name:
             return st.st_size, st.st_mtime_ns, st.st_ctime_ns
         size, mtime, ctime = 0, 0, 0

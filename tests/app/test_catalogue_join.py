@@ -318,8 +318,8 @@ def test_a_galaxy_of_band_files_is_joined_scored_and_exported_by_its_base_name(q
     cat = tmp_path / "ngc.csv"
     cat.write_text("id,mass\n" + "".join(f"{g},{i}\n" for i, g in enumerate(galaxies)))
     listings = []
-    real = ids.band_sets
-    monkeypatch.setattr(ids, "band_sets", lambda names: listings.append(1) or real(names))
+    real = ids.folder_band_index  # a folder's band sets, looked up once for all its images
+    monkeypatch.setattr(ids, "folder_band_index", lambda folder: listings.append(1) or real(folder))
     assert menu(JOIN, cat) == []
     assert p.join.matched == 7 and len(listings) == 1
     assert [p.catalog_columns["cat_mass"][p.names.index(g)] for g in galaxies] == list(range(7))

@@ -57,3 +57,30 @@ def test_the_lupton_stretch_reaches_white_at_its_upper_limit(tmp_path):
     assert shown[brightest].min() == 255
     linear = apply_stretch(raw, Stretch("linear", 0.5, 99.5)).max(axis=2)
     assert abs(float(np.percentile(shown, 99.9)) - float(np.percentile(linear, 99.9))) < 10  # white where linear is
+
+
+def test_a_folder_of_band_files_is_indexed_once_not_searched_for_every_file(tmp_path, monkeypatch):
+    """A folder of 15,000 band files took 42 s to scan (each file's set found by comparing its name with every name
+    of the folder) and each read listed and searched the folder again (6.7 ms): one index a folder now, while it is
+    unchanged (``benchmarks/band_folder.py`` prints the times).  The sets found are the same."""
+    import os
+    import time
+
+    from core.images import fits as fits_module
+    from core.images.io import scan_images
+
+    files = make_band_sample(tmp_path / "a", n=4) + make_band_sample(tmp_path / "b", n=3)
+    for folder in ("a", "b"):  # written a minute ago: a folder changed within 2 s is listed again at each read
+        os.utime(tmp_path / folder, ns=(time.time_ns() - 60 * 10**9,) * 2)
+    indexed, listed = [], []
+    real_index, real_listdir = fits_module.band_index, os.listdir
+    monkeypatch.setattr(fits_module, "band_index", lambda names: indexed.append(1) or real_index(names))
+    found, _ = scan_images(tmp_path)
+    assert len(found) == 7 and len(indexed) == 2  # one index a folder
+    monkeypatch.setattr(fits_module.os, "listdir", lambda p: listed.append(p) or real_listdir(p))
+    sets = [band_files(f) for f in files for _ in range(3)]
+    assert len(listed) == 2  # each folder listed once for all its reads
+    assert all(s is not None and len(s) == 3 and f in s for s, f in zip(sets, [f for f in files for _ in range(3)]))
+    (tmp_path / "a" / "spiral_0_z.fits").write_bytes(files[0].read_bytes())  # the folder changed: listed again
+    band_files(files[0])
+    assert len(listed) == 3
