@@ -98,8 +98,10 @@ class QtClusterTable(QWidget):
             i = self.against.count() - 1
         else:
             self.against.setItemText(i, f"truth: {name}")
-        self.against.setCurrentIndex(i)
-        self.refresh()
+        if self.against.currentIndex() != i:
+            self.against.setCurrentIndex(i)  # recounts through currentIndexChanged (twice with a refresh here)
+        else:
+            self.refresh()
 
     def read_truth(self, path: str, on_read: Callable[[dict[str, str], int, list[str], list[str]], None],
                    on_error: Callable[[str], None]) -> None:
