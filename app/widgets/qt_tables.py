@@ -235,7 +235,7 @@ class CatalogueTools:
         for name, values in columns.items():
             if np.asarray(values).dtype.kind == "f":  # text columns (ids, classes) do not make a colour scale
                 combo.addItem(f"colour by {name}", name)
-        self.table.offer_columns(list(columns))
+        self.table.offer_columns(columns)
 
     def load_truth(self, path: str | None = None) -> None:
         """Load known classes (id, class CSV, or Galaxy Zoo's solutions file), read off the GUI thread.
