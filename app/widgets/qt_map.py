@@ -16,7 +16,7 @@ style, and a recolour writes only the points whose style changed.  A user's
 label is a style too (a ring of the colour), so labelling a galaxy restyles
 one point and repaints only its few pixels (see :class:`~app.widgets.qt_scatter.StyledScatter`).
 
-Above ``BIG_POINTS`` (200,000) points, :class:`~app.widgets.qt_bigmap.BigMap`
+Above ``BIG_POINTS`` (100,000) points, :class:`~app.widgets.qt_bigmap.BigMap`
 draws a density image when zoomed out and only the visible points when zoomed
 in; hover, click and the lasso use its grid index (issue 22).
 """
