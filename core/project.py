@@ -343,10 +343,16 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         return SPECIAL.get(label, "#999999")
 
     def final_labels(self) -> tuple[np.ndarray, np.ndarray]:
-        """Label and its source for every image: the user's label, else the cluster's name."""
-        labels = np.array([u if u is not None else self.cluster_name(int(c))
-                           for u, c in zip(self.user_labels, self.clusters)], dtype=object)
-        source = np.array(["user" if u is not None else "model" for u in self.user_labels], dtype=object)
+        """Label and its source for every image: the user's label, else the cluster's name.
+
+        Each cluster's name is looked up once, not once an image (a colouring by
+        label asked for it twice a click: 0.5 s at 200,000 galaxies).
+        """
+        mine = np.not_equal(self.user_labels, None)
+        ids, where = np.unique(self.clusters, return_inverse=True)
+        labels = np.array([self.cluster_name(int(c)) for c in ids], dtype=object)[where.ravel()]
+        labels[mine] = self.user_labels[mine]
+        source = np.array(["model", "user"], dtype=object)[mine.astype(np.intp)]
         return labels, source
 
     def known_labels(self) -> list[str | None]:
