@@ -174,7 +174,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
     def prepare_join(self, catalogue: str | os.PathLike[str], by: str = "id", *, id_column: str | None = None,
                      ra_column: str | None = None, dec_column: str | None = None, radius_arcsec: float = 2.0,
                      progress: Callable[[float, str], None] | None = None,
-                     should_stop: Callable[[], bool] | None = None) -> tuple[Join, dict[str, np.ndarray], dict]:
+                     should_stop: Callable[[], bool] | None = None) -> tuple[Join, dict[str, np.ndarray], str]:
         """Join a CSV catalogue to the images, off the GUI thread; :meth:`set_join` then keeps it.
 
         Everything that grows with the folder or the table runs here: every FITS
@@ -184,7 +184,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         are :func:`core.catalog.join.join_catalogue`'s, with the header reading's
         ``progress`` and cancel (``should_stop``: raises ``Cancelled``).  Returns
         the join, its ``cat_*`` columns in image order and what the store keeps
-        (:func:`core.catalog.join.join_to_setting`); raises ``ValueError`` for an
+        (:func:`core.catalog.join.join_to_setting`, as JSON text); raises ``ValueError`` for an
         unreadable table, a join of no image (``NoMatchError``) or no position.
         """
         from core.catalog.join import join_catalogue, join_to_setting, sky_positions
@@ -198,24 +198,25 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
                 self._sky = (paths, positions)
         join, columns = join_catalogue(paths, catalogue, by, id_column=id_column, ra_column=ra_column,
                                        dec_column=dec_column, radius_arcsec=radius_arcsec, positions=positions)
-        return join, columns, join_to_setting(join, [self.store.key_of(p) for p in paths], columns)
+        import json
 
-    def set_join(self, join: Join, columns: dict[str, np.ndarray], setting: dict | None = None) -> None:
+        return join, columns, json.dumps(join_to_setting(join, [self.store.key_of(p) for p in paths], columns))
+
+    def set_join(self, join: Join, columns: dict[str, np.ndarray], setting: str | None = None) -> None:
         """Keep a catalogue join (:meth:`prepare_join`): its ``cat_*`` columns and, in the store, both.
 
-        The store keeps the join and the matched values (``setting``, made here
-        when not given), so the project reopens with them; the sidecar of every
-        export names the catalogue, its checksum, the key or radius and the
-        columns taken.  Not undoable (it labels nothing; joining again replaces
-        it); views follow ``columns_changed``.
+        The store keeps the join and the matched values (``setting``, the JSON
+        :meth:`prepare_join` made off the GUI thread; made here when not given),
+        so the project reopens with them; every export's sidecar names the
+        catalogue, its checksum, the key or radius and the columns taken.  Not
+        undoable (it labels nothing; joining again replaces it).
         """
         from core.catalog.join import join_to_setting
 
         self.join, self.catalog_columns = join, dict(columns)
         if not self.store.read_only:
-            if setting is None:
-                setting = join_to_setting(join, [self.store.key_of(p) for p in self.paths], self.catalog_columns)
-            self.store.set_setting(JOIN_SETTING, setting)
+            value = None if setting is not None else join_to_setting(join, [self.store.key_of(p) for p in self.paths], columns)
+            self.store.set_setting(JOIN_SETTING, value, text=setting)
         self.events.columns_changed.emit()  # the map and the "colour by" box follow
 
     def _restore_join(self, keys: list[str] | None = None) -> None:

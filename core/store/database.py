@@ -462,11 +462,11 @@ class ProjectStore:
         """Return the label classes as ``(name, colour)`` pairs, in order."""
         return list(self.db.execute("SELECT name, color FROM classes ORDER BY position"))
 
-    def set_setting(self, key: str, value: object) -> None:
-        """Store a project setting (JSON-serialisable)."""
+    def set_setting(self, key: str, value: object = None, *, text: str | None = None) -> None:
+        """Store a project setting (JSON-serialisable), or ``text``, one encoded already (off the GUI thread)."""
         self._writing()
         with self.db:
-            self.db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, json.dumps(value)))
+            self.db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, json.dumps(value) if text is None else text))
 
     def setting(self, key: str, default: object = None) -> object:
         """Return a project setting, or ``default``."""

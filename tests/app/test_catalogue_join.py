@@ -201,6 +201,9 @@ def test_a_sky_join_from_the_menu_reads_the_headers_and_the_table_off_the_gui_th
         return real_rows(path, *args, header_only=header_only, **kwargs)
 
     monkeypatch.setattr(join, "csv_rows", rows)
+    records = []  # the store's record of every matched image, made (and encoded as JSON) in the job
+    real_record = join.join_to_setting
+    monkeypatch.setattr(join, "join_to_setting", lambda *a: records.append(threading.current_thread()) or real_record(*a))
     cat = tmp_path / "sky.csv"
     cat.write_text("ra,dec,z\n" + "".join(f"{150.0 + i},-2.0,{i / 10}\n" for i in range(0, 8, 2)))
     assert menu(JOIN, cat, how="sky") == []
@@ -209,6 +212,7 @@ def test_a_sky_join_from_the_menu_reads_the_headers_and_the_table_off_the_gui_th
     main = threading.main_thread()
     assert len(headers) == 8 and main not in headers
     assert [(t is main, only) for t, only in tables] == [(True, True), (False, False)]  # the dialog's header, the job's table
+    assert len(records) == 1 and main not in records
     headers.clear()
     assert menu(JOIN, cat, how="sky") == []  # joined again (another radius, say): the image positions are remembered
     assert headers == [] and p.join.matched == 4
