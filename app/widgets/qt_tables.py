@@ -324,15 +324,18 @@ class CatalogueTools:
             return None
         name = p.cluster_name(cluster)
 
+        gone: list[str] = []  # sources moved or deleted since the clustering: listed, the others still copied
+
         def copied(made: list | str) -> None:
             if isinstance(made, str):
                 self.show_error(f"Cannot write into {folder}: {made}")
-            else:
-                self.say(f"{'Linked' if link else 'Copied'} {len(made)} file(s) of {name} into {folder}")
+                return
+            missing = (f"; {len(gone)} file(s) are gone or cannot be read, e.g. {gone[0]}" if gone else "")
+            self.say(f"{'Linked' if link else 'Copied'} {len(made)} file(s) of {name} into {folder}{missing}")
 
         def copy(paths: list[str], **kwargs: object) -> list | str:
             try:
-                return copy_files(paths, folder, link=bool(link), **kwargs)
+                return copy_files(paths, folder, link=bool(link), gone=gone, **kwargs)
             except OSError as exc:  # a folder that cannot be written: said, not a traceback
                 return str(exc.strerror or exc)
 

@@ -134,7 +134,7 @@ def cluster_montages(paths: Sequence[str], clusters: np.ndarray, confidence: np.
 
 def copy_files(paths: Sequence[str], folder: str | os.PathLike[str], *, link: bool = False,
                progress: Callable[[float, str], None] | None = None,
-               should_stop: Callable[[], bool] | None = None) -> list[Path]:
+               should_stop: Callable[[], bool] | None = None, gone: list[str] | None = None) -> list[Path]:
     """Copy (or symbolically link) ``paths`` into ``folder``; an existing file of the same name is kept.
 
     A galaxy stored as band files (``ngc1_g.fits``, ``ngc1_r.fits``,
@@ -144,6 +144,9 @@ def copy_files(paths: Sequence[str], folder: str | os.PathLike[str], *, link: bo
     original path.  ``progress(fraction, message)`` follows the files;
     ``should_stop()`` stops between two of them (raises ``Cancelled``: the
     files made so far stay, each whole, as :func:`shutil.copy2` wrote it).
+    With a ``gone`` list, a source that is gone or cannot be read is put there
+    and the others are still copied (no dangling link is made); without one it
+    raises, as an error writing ``folder`` always does.
     """
     from core.images.fits import band_files
     from core.images.io import FITS_SUFFIXES
@@ -158,7 +161,9 @@ def copy_files(paths: Sequence[str], folder: str | os.PathLike[str], *, link: bo
             raise Cancelled()
         src = Path(p).resolve()
         dst = folder / src.name
-        if not (dst.exists() or dst.is_symlink()):
+        if gone is not None and not os.access(src, os.R_OK):  # moved, deleted or unreadable since it was clustered
+            gone.append(str(p))
+        elif not (dst.exists() or dst.is_symlink()):
             if link:
                 dst.symlink_to(src)
             else:

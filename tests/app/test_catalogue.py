@@ -262,3 +262,22 @@ def test_reopening_a_project_with_a_join_and_a_truth_recounts_the_cluster_table_
     qtbot.waitUntil(lambda: not table.reading and table.truth_name == "labels.csv", timeout=60_000)
     assert table.against.currentData() == "truth" and int(table.counts.sum()) == len(p)
     assert recounts == ["labels", "truth"], recounts  # the project shown, then its truth read again
+
+
+def test_copying_or_linking_a_cluster_with_a_file_gone_copies_the_others_and_names_it(qtbot, window, folder, tmp_path):
+    """A GUI audit: one file of the cluster deleted since the clustering stopped the copy at it with "Cannot write
+    into <the destination>", which blamed the wrong folder, and a link made a dangling link for it, said nothing."""
+    import os
+    from pathlib import Path
+
+    p = open_and_cluster(qtbot, window, folder)
+    first = p.cluster_ids()[0]
+    rows = np.flatnonzero(p.clusters == first)
+    lost = Path(p.paths[rows[0]])
+    os.unlink(lost)
+    for link, verb in ((False, "Copied"), (True, "Linked")):
+        out = tmp_path / verb
+        made = copy_and_wait(qtbot, window, first, str(out), link=link)
+        assert len(made) == len(rows) - 1 and not (out / lost.name).exists() and not (out / lost.name).is_symlink()
+        said = window.stage_label.text()
+        assert f"{verb} {len(rows) - 1} file(s)" in said and f"1 file(s) are gone or cannot be read, e.g. {lost}" in said
