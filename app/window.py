@@ -73,7 +73,7 @@ class MainWindow(QMainWindow):
         self.map = QtClusterMap()
         self.run_settings = QtRunSettings()
         self.classes = QtClasses()
-        self.clusters = QtClusters()
+        self.clusters = QtClusters(jobs=self.jobs)
         self.grid = QtThumbnailGrid()
         self.preview = QtPreview()
         self.classify = QtClassify(self.grid)

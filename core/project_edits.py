@@ -151,6 +151,15 @@ class ClassAndClusterEdits:
 
     def split_cluster(self, cluster: int, n: int = 2, random_state: int = 0) -> list[int]:
         """Split a cluster in ``n`` by k-means on its features; return the new cluster numbers; undoable."""
+        return self.apply_split(cluster, *self.plan_split(cluster, n, random_state))
+
+    def plan_split(self, cluster: int, n: int = 2, random_state: int = 0, **_job: object) -> tuple[np.ndarray, np.ndarray]:
+        """The k-means split of a cluster in ``n``, changing nothing: its rows and each row's part (0 to n - 1).
+
+        The k-means of ten starts is the work (5 s for a cluster of a survey of
+        a million): the app runs it as a job (``progress`` and ``should_stop``
+        are taken and not used) and :meth:`apply_split` keeps it.
+        """
         from sklearn.cluster import KMeans
 
         if self.features is None:
@@ -158,7 +167,16 @@ class ClassAndClusterEdits:
         rows = np.flatnonzero(self.clusters == cluster)
         if len(rows) < n:
             raise ValueError(f"cluster {cluster} has {len(rows)} image(s); cannot split it in {n}")
-        sub = KMeans(n, n_init=10, random_state=random_state).fit_predict(self.features[rows])
+        return rows, KMeans(n, n_init=10, random_state=random_state).fit_predict(self.features[rows])
+
+    def apply_split(self, cluster: int, rows: np.ndarray, sub: np.ndarray) -> list[int]:
+        """Keep a split :meth:`plan_split` made (undoable); return the new cluster numbers.
+
+        Raises ``ValueError`` when the cluster's members changed since the plan (a merge while it ran).
+        """
+        n = int(sub.max()) + 1
+        if not np.array_equal(np.flatnonzero(self.clusters == cluster), rows):
+            raise ValueError(f"cluster {cluster} changed while it was being split; split it again")
         first = int(self.clusters.max()) + 1
         new_ids = [cluster] + list(range(first, first + n - 1))
         after = np.array([new_ids[s] for s in sub], np.int64)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets.qt_text import ask_item, cut_middle
+from app.workers import JobRunner
 from core.colouring import CLUSTER_COLORS, cluster_color, cluster_colour_of, delta_e
 from core.project import Project
 from core.vocabulary import EXCLUDE, PRESETS, UNSURE
@@ -191,9 +192,10 @@ class QtClusters(QWidget):
 
     cluster_selected = Signal(int)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, jobs: JobRunner | None = None) -> None:
         super().__init__(parent)
         self.project: Project | None = None
+        self.jobs = jobs  # Split in 2 runs its k-means there (inline without one)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["cluster", "name", "images", "conf."])
         self.tree.headerItem().setToolTip(3, "mean confidence of the cluster's images")
@@ -271,10 +273,22 @@ class QtClusters(QWidget):
             self.project.merge_clusters([c], int(target))
 
     def _on_split(self) -> None:
-        c = self.current_cluster()
-        if c is None or self.project is None:
+        """Split in 2: the k-means runs as a job (5 s of a frozen window for a survey's cluster), then is kept."""
+        c, p = self.current_cluster(), self.project
+        if c is None or p is None:
+            return
+
+        def keep(plan: tuple) -> None:
+            if self.project is p and not p.closed:
+                try:
+                    p.apply_split(c, *plan)
+                except ValueError as exc:  # the cluster changed meanwhile
+                    QMessageBox.warning(self, "Galaxy Sorter", str(exc))
+
+        if self.jobs is not None and p.features is not None:  # a cluster too small is said by the job's failure
+            self.jobs.start("split", p.plan_split, c, on_result=keep)
             return
         try:
-            self.project.split_cluster(c)
+            keep(p.plan_split(c))
         except (ValueError, RuntimeError) as exc:
             QMessageBox.warning(self, "Galaxy Sorter", str(exc))

@@ -337,3 +337,33 @@ def test_a_project_open_in_another_galaxy_sorter_is_said_with_what_to_do_and_no_
         assert box.detailedText() == "" and window.project is None
     finally:
         holder.communicate("\n", timeout=60)
+
+
+def test_split_in_2_runs_its_k_means_off_the_gui_thread_and_undoes(qtbot, window, folder, monkeypatch):
+    """Clusters > Split in 2, clicked: the k-means of ten starts ran on the GUI thread (5 s for a cluster of a survey
+    of a million, the window frozen); it is a job now, its split kept when it ends, and Ctrl+Z takes it back."""
+    import threading
+
+    from PySide6.QtWidgets import QPushButton
+    from sklearn import cluster as sk_cluster
+
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    p = window.project
+    before = p.clusters.copy()
+    fitted = []
+    real = sk_cluster.KMeans.fit_predict
+    monkeypatch.setattr(sk_cluster.KMeans, "fit_predict",
+                        lambda self, *a, **k: fitted.append(threading.current_thread()) or real(self, *a, **k))
+    tree = window.clusters.tree
+    tree.setCurrentItem(tree.topLevelItem(0))
+    c = window.clusters.current_cluster()
+    button = next(b for b in window.clusters.findChildren(QPushButton) if b.text() == "Split in 2")
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000) as done:
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert done.args[0] == "split" and len(fitted) == 1 and threading.main_thread() not in fitted
+    assert len(p.cluster_ids()) == len(np.unique(before)) + 1
+    assert set(np.unique(p.clusters[before == c])) == {c, max(p.cluster_ids())}
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert np.array_equal(p.clusters, before)
