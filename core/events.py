@@ -22,6 +22,9 @@ Events (no argument unless noted):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
 import numpy as np
 from psygnal import Signal
 
@@ -42,3 +45,28 @@ class ProjectEvents:
 #: The event names, in the order documented (for tests and for views that follow every change).
 EVENT_NAMES = ("data_changed", "coords_changed", "labels_changed", "classes_changed", "clusters_changed",
                "history_changed", "round_changed", "columns_changed")
+
+
+@contextmanager
+def one_emission_each(events: ProjectEvents) -> Iterator[None]:
+    """Within the block, hold each event and emit it once at its end (``labels_changed`` with every row).
+
+    One undoable action may change many things (undoing a class merge renames
+    every cluster that had the class's name): each change emitted its event and
+    every view refreshed once per change, nine times at a million galaxies
+    (1.9 s).  Events are emitted in the documented order; one not emitted in the
+    block is not emitted.
+    """
+    with ExitStack() as stack:
+        for name in reversed(EVENT_NAMES):  # the last paused is the first resumed: the documented order
+            reduce = _all_rows if name == "labels_changed" else _once
+            stack.enter_context(getattr(events, name).paused(reduce))
+        yield
+
+
+def _once(first: tuple, _then: tuple) -> tuple:
+    return first
+
+
+def _all_rows(first: tuple, then: tuple) -> tuple:
+    return (np.concatenate([np.asarray(first[0], np.int64), np.asarray(then[0], np.int64)]),)

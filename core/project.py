@@ -23,7 +23,7 @@ import numpy as np
 
 from core.catalog.export import export_catalogue
 from core.catalog.join import JOIN_SETTING
-from core.events import ProjectEvents
+from core.events import ProjectEvents, one_emission_each
 from core.images.ids import image_ids, may_be_in_a_band_set
 from core.images.io import image_id
 from core.project_edits import ClassAndClusterEdits
@@ -311,14 +311,9 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         return self._names[1]
 
     def name_of(self, row: int) -> str:
-        """The id of image ``row`` as :attr:`names` gives it, without working out every id for one.
-
-        The hover caption, the status line and the classify title ask for one
-        galaxy's id: on a survey the first :attr:`names` works out a million
-        (seconds on the GUI thread).  A file that could not be in a band set
-        (:func:`core.images.ids.may_be_in_a_band_set`) is its own name; only a
-        FITS file named by band needs its folder, and then every id once.
-        """
+        """The id of image ``row`` as :attr:`names` gives it, without working out a survey's million ids (seconds)
+        for the hover caption or the status line: only a FITS file named by band needs its folder, then every id
+        once (:func:`core.images.ids.may_be_in_a_band_set`)."""
         if self._names is not None and self._names[0] is self.paths:
             return self._names[1][row]
         path = self.paths[row]
@@ -416,7 +411,8 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         return self._redo[-1].text if self._redo else ""
 
     def _run(self, cmd: _Command) -> None:
-        cmd.do()
+        with one_emission_each(self.events):  # the views refresh once for the action, not once per change in it
+            cmd.do()
         self._undo.append(cmd)
         self._redo.clear()
         self.events.history_changed.emit()
@@ -425,7 +421,8 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         """Revert the last action (saved at once, like the action itself); returns it (its ``rows``), or None."""
         if self._undo:
             cmd = self._undo.pop()
-            cmd.undo()
+            with one_emission_each(self.events):
+                cmd.undo()
             self._redo.append(cmd)
             self.events.history_changed.emit()
             return cmd
@@ -435,7 +432,8 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         """Repeat the last undone action; returns it (its ``rows``), or None."""
         if self._redo:
             cmd = self._redo.pop()
-            cmd.do()
+            with one_emission_each(self.events):
+                cmd.do()
             self._undo.append(cmd)
             self.events.history_changed.emit()
             return cmd
