@@ -63,8 +63,7 @@ class MainWindow(QMainWindow):
         # A render thread holding the GIL kept the GUI thread waiting up to the default 5 ms at each
         # hand-over (QThreadPool.start took 4 ms a key under load, issue 18); 1 ms keeps keys snappy.
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
-        # Garbage cycles are collected on this thread while the window is open, never on a pool's,
-        # where they destroyed Qt objects (app.collector); released when it closes.
+        # Garbage cycles are collected on this thread while the window is open, never on a pool's (app.collector).
         self.collector = gui_thread_collector()
         self._collector_hold = self.collector.hold()
         self.destroyed.connect(functools.partial(self.collector.release, self._collector_hold))
@@ -230,6 +229,7 @@ class MainWindow(QMainWindow):
         self.feature_load.reset()
         if self.project is not None:
             self.project.close()
+            self.collector.thaw()  # the last project's objects, frozen by a full collection, may be garbage now
         self.project = project
         # The views follow the project themselves; the map first, so a selection is outlined before the strip follows.
         for view in (self.map_view, self.labelling, self.skipped, self.classes, self.clusters, self.classify,
