@@ -213,7 +213,7 @@ class Labelling:
             return
         row = int(rows[0])
         shown = self.grid.rows()
-        left = int(sum(p.user_labels[r] is None for r in shown))
+        left = p.unlabelled_in(shown)
         where = f" in {self.grid.title_text.split(':')[0].lower()}" if self.grid.title_text else ""
         text = f"{p.name_of(row)} -> {what}; {left} unlabelled left{where}"
         following = self.grid.row_after(row)

@@ -53,6 +53,14 @@ class LearningFromLabels:
         soft[:, 1:] = ((1 - conf) / (k - 1))[:, None]
         return soft, self.coords.astype(np.float64)
 
+    def unlabelled_in(self, rows: np.ndarray) -> int:
+        """How many of ``rows`` the user has not labelled yet: the count the status line and classify mode show.
+
+        In numpy: a per-row Python loop over the strip cost 5-12 ms of every key at 200,000 galaxies.
+        """
+        rows = np.asarray(rows, np.int64)
+        return int(np.count_nonzero(np.equal(self.user_labels[rows], None))) if len(rows) else 0
+
     def suggest(self, n: int = 10, random_state: int = 0, mode: str = "next") -> np.ndarray:
         """Rows worth labelling next (see :func:`core.learning.active.suggest`), or with ``mode="moved"``
         the galaxies the last round moved, least sure first (:func:`core.learning.active.review_moved`).

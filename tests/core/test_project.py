@@ -225,3 +225,15 @@ def test_one_action_tells_the_views_once_whatever_it_changes(project):
         assert heard.count("clusters_changed") == 1 and heard.count("classes_changed") == 1, heard
         assert heard.count("labels_changed") == 1 and rows == [[0, 1]] and heard[-1] == "history_changed", heard
     assert all(p.cluster_names[c] == "elliptical" for c in ids)
+
+
+def test_the_unlabelled_count_of_a_strip_follows_labels_and_undo(project):
+    """The status line's "N unlabelled left" and classify mode's title: counted in numpy, not row by row."""
+    rows = np.array([0, 3, 6, 9, 4])
+    assert project.unlabelled_in(rows) == 5 and project.unlabelled_in(np.zeros(0, np.int64)) == 0
+    project.set_labels(np.array([3, 9]), "spiral")
+    project.set_labels(np.array([1]), EXCLUDE)  # not in the strip
+    assert project.unlabelled_in(rows) == 3 and project.unlabelled_in([1, 2]) == 1
+    project.undo()
+    project.undo()
+    assert project.unlabelled_in(rows) == 5
