@@ -29,6 +29,7 @@ from core.colouring import cluster_colour_of
 from core.images.display import Stretch, render
 from core.images.io import ImageReadError
 from core.images.preprocess import Preprocessing
+from core.neighbours import NeighbourIndex, nearest_rows  # noqa: F401 (the exact scan, long imported from here)
 from core.project import Project
 from core.vocabulary import EXCLUDE, UNSURE, shown_in_text
 
@@ -39,17 +40,6 @@ NEIGHBOUR_SIDE = 88  # px: the thumbnails drawn; a short window draws them small
 NEIGHBOUR_COLUMNS = 3
 NEIGHBOUR_SMALLEST = 40  # px: a neighbour's thumbnail in the shortest window
 ANSWER_KEYS = 9  # number keys 1-9 answer the first nine classes; the rest have a button only
-
-
-def nearest_rows(space: np.ndarray, row: int, k: int = N_NEIGHBOURS) -> np.ndarray:
-    """The ``k`` rows nearest ``row`` in ``space`` (Euclidean), nearest first, ``row`` itself left out."""
-    d = np.linalg.norm(space - space[row], axis=1)
-    d[row] = np.inf
-    k = min(k, len(space) - 1)
-    if k <= 0:
-        return np.zeros(0, np.int64)
-    part = np.argpartition(d, k - 1)[:k]
-    return part[np.argsort(d[part], kind="stable")].astype(np.int64)
 
 
 class QtClassify(QWidget):
@@ -87,7 +77,11 @@ class QtClassify(QWidget):
         self._renders: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._prefetch_generation = 0
         self._shown_key: tuple | None = None
-        self._neighbour_cache: dict[tuple[int, int], np.ndarray] = {}
+        self._shown_row = -1  # the galaxy drawn last: ``row`` runs ahead of it while hidden
+        # Neighbours of the rows shown or prefetched, for the index of the current features
+        # (one matrix-vector product a galaxy, not the exact scan; the next galaxy's on the pool).
+        self._index: NeighbourIndex | None = None
+        self._neighbour_cache: dict[int, np.ndarray] = {}
         self._framed_cache: dict[tuple, QPixmap] = {}
 
         self.view = QtImageView()
@@ -157,7 +151,8 @@ class QtClassify(QWidget):
     def set_prep(self, prep: Preprocessing | None) -> None:
         """Show the galaxy and its neighbours cropped as ``prep`` crops them (the run's crop)."""
         self.prep = prep
-        self._neighbour_cache.clear()  # a new run (data_changed comes here) has new features
+        self._index = None  # a new run (data_changed comes here) has new features
+        self._neighbour_cache.clear()
         if self.cache.configure(prep=prep or Preprocessing("none")):
             self._framed_cache.clear()
         self.refresh()
@@ -206,7 +201,7 @@ class QtClassify(QWidget):
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
-        self.refresh()  # a stretch chosen while hidden
+        self.refresh()  # what changed while hidden: the galaxy, its labels, the stretch
 
     def _build_answers(self) -> None:
         while self.answers.count():
@@ -274,10 +269,20 @@ class QtClassify(QWidget):
         return "<br>".join(parts)
 
     def show_row(self, row: int) -> None:
-        """Show image ``row`` (or a hint when -1)."""
+        """Show image ``row`` (or a hint when -1); hidden (map mode), only remember it.
+
+        Every selection and label change comes here, in map mode too, where nothing of
+        this is on screen: the neighbours and the strip's count cost 80 ms of the GUI
+        thread a number key at 200,000 galaxies and 220 ms at a million.  Hidden, the
+        widget is stale until :meth:`showEvent` draws the galaxy remembered.
+        """
         p = self.project
-        if p is None or row < 0 or row >= len(p):
-            self.row = -1
+        valid = p is not None and 0 <= row < len(p)
+        self.row = row if valid else -1
+        if not self.isVisible():
+            return
+        if not valid:
+            self._shown_row = -1
             self._shown_key = None
             self.view.set_image(None, message="Select one galaxy (click a cluster or a thumbnail)")
             self.title.setText("No galaxy selected")
@@ -286,12 +291,12 @@ class QtClassify(QWidget):
             for lab in self.neighbour_labels:
                 lab.clear()
             return
-        same = row == self.row
-        self.row = row
+        same = row == self._shown_row
+        self._shown_row = row
         shown = self.grid.rows()
         pos = np.flatnonzero(shown == row)
         where = f"{pos[0] + 1} of {len(shown)} in {self.grid.title_text}" if len(pos) else ""
-        left = int(sum(p.user_labels[r] is None for r in shown)) if len(pos) else 0
+        left = p.unlabelled_in(shown) if len(pos) else 0
         self.title.setText(f"{p.name_of(row)}   <small>{where}; {left} unlabelled</small>" if where
                            else p.name_of(row))
         self.title.setTextFormat(Qt.TextFormat.RichText)
@@ -335,13 +340,15 @@ class QtClassify(QWidget):
 
         One image per pass of the event loop (:meth:`_prefetch_step`): after a stretch change
         every one is a miss, and the next galaxy and its neighbours decoded in one pass held the
-        GUI thread 50-60 ms (``tests/app/test_fit_and_stall.py``, classify mode).  A newer
-        galaxy's prefetch replaces an unfinished one.
+        GUI thread 50-60 ms (``tests/app/test_fit_and_stall.py``, classify mode).  Its neighbours
+        are found on the render pool (150 ms of the GUI thread a galaxy at a million with the
+        exact scan), so the key that moves on finds them known.  A newer galaxy's prefetch
+        replaces an unfinished one.
         """
-        self._prefetch_generation += 1
-        self._prefetch_step(self._prefetch_generation, self._prefetch_work())
+        from app.workers import render_pool
 
-    def _prefetch_work(self) -> Iterator[None]:
+        self._prefetch_generation += 1
+        generation = self._prefetch_generation
         p = self.project
         following = self.grid.row_after(self.row) if p is not None and self.row >= 0 else -1
         if following < 0 or not self.isVisible():
@@ -350,7 +357,26 @@ class QtClassify(QWidget):
             self._render((p.paths[following], self.stretch, self.prep))
         except ImageReadError:
             pass
-        for n in self._nearest(following):
+        index = self._neighbour_index()
+        found = self._neighbour_cache.get(following)
+        if found is not None or index is None:
+            self._prefetch_step(generation, self._prefetch_work(found if found is not None else []))
+            return
+
+        def stale() -> bool:  # the user moved on before it began, or new features came
+            return generation != self._prefetch_generation or self._index is not index
+
+        def got(rows: np.ndarray) -> None:
+            if self._index is index:  # known if the user comes to it later, even past this prefetch
+                self._keep_neighbours(following, rows)
+                self._prefetch_step(generation, self._prefetch_work(rows))
+
+        render_pool().submit(index.nearest, following, N_NEIGHBOURS, on_result=got, stale=stale)
+
+    def _prefetch_work(self, rows) -> Iterator[None]:
+        """The neighbours' thumbnails, one each pass of the event loop."""
+        p = self.project
+        for n in rows:
             yield
             self.cache.get(p.paths[int(n)])
 
@@ -360,19 +386,30 @@ class QtClassify(QWidget):
         if next(work, _DONE) is not _DONE:
             QTimer.singleShot(0, self, functools.partial(self._prefetch_step, generation, work))  # dropped with the widget
 
+    def _neighbour_index(self) -> NeighbourIndex | None:
+        """The index of the features (of the map while the features load), built once per feature set."""
+        p = self.project
+        if p is None or len(p) < 2:
+            return None
+        space = p.features if p.features is not None else p.coords
+        if self._index is None or self._index.source is not space:
+            self._index = NeighbourIndex(space)
+            self._neighbour_cache.clear()
+        return self._index
+
+    def _keep_neighbours(self, row: int, rows: np.ndarray) -> np.ndarray:
+        if len(self._neighbour_cache) > 2000:
+            self._neighbour_cache.clear()
+        self._neighbour_cache[row] = rows
+        return rows
+
     def _nearest(self, row: int) -> np.ndarray:
         """The neighbours of ``row`` in feature space (on the map while the features load), kept per row."""
-        p = self.project
-        if len(p) < 2:
+        index = self._neighbour_index()
+        if index is None:
             return np.zeros(0, np.int64)
-        space = p.features if p.features is not None else p.coords
-        key = (row, id(space))
-        found = self._neighbour_cache.get(key)
-        if found is None:
-            if len(self._neighbour_cache) > 2000:
-                self._neighbour_cache.clear()
-            found = self._neighbour_cache[key] = nearest_rows(np.asarray(space, np.float32), row)
-        return found
+        found = self._neighbour_cache.get(row)
+        return found if found is not None else self._keep_neighbours(row, index.nearest(row, N_NEIGHBOURS))
 
     def _framed(self, row: int) -> QPixmap:
         """A neighbour's thumbnail framed in its label colour: solid for the user's label, dashed for the model's."""

@@ -265,3 +265,90 @@ def test_ctrl_z_in_classify_mode_shows_the_galaxy_whose_answer_it_took_back(qtbo
     qtbot.keyClick(c, Qt.Key.Key_3)  # answers the galaxy shown
     _expect(p, {strip[0]: names[0], strip[1]: names[2]})
     assert c.row == strip[2]
+
+
+def _nearest_by_features(project, row: int) -> np.ndarray:
+    """The distances of every galaxy to ``row`` in feature space, ``row``'s own left out (inf)."""
+    d = np.linalg.norm(project.features - project.features[row], axis=1)
+    d[row] = np.inf
+    return d
+
+
+@pytest.mark.slow
+def test_keys_in_map_mode_leave_classify_mode_idle_until_it_is_shown(qtbot, window, folder, monkeypatch):
+    """GUI stall audit: classify mode looked up the neighbours (an n x 64 scan, 37 ms at 200,000 galaxies,
+    up to 0.86 s at a million) and counted the strip row by row on every selection and label change, in
+    map mode too, where none of it is on screen.  Hidden it only remembers the galaxy; Ctrl+K shows it."""
+    from app.widgets.qt_classify import QtClassify
+
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    p = window.project
+    looked_up: list[int] = []
+    real = QtClassify._nearest
+    monkeypatch.setattr(QtClassify, "_nearest", lambda self, row: looked_up.append(row) or real(self, row))
+    window.show_cluster(1)
+    strip = [int(r) for r in window.grid.rows()]
+    names = [k.name for k in p.classes]
+    for key in (Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_1):
+        qtbot.keyClick(window, key)
+    qtbot.keyClick(window.grid.view, Qt.Key.Key_Right)  # on without labelling
+    qtbot.wait(50)  # a queued prefetch would run now
+    _expect(p, {strip[0]: names[0], strip[1]: names[1], strip[2]: names[0]})
+    assert window.central.currentWidget() is window.map
+    assert looked_up == []  # no neighbours for a view that is not shown
+    assert _on_screen(window) == strip[4]
+
+    qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
+    c = window.classify
+    assert window.central.currentWidget() is c
+    assert c.row == strip[4] and image_id_in(c.title.text(), p, strip[4])  # the galaxy selected in map mode
+    assert f"5 of {len(strip)}" in c.title.text() and f"{len(strip) - 3} unlabelled" in c.title.text()
+    assert "Your label: <i>none yet</i>" in c.guess.text()
+    d = _nearest_by_features(p, strip[4])
+    np.testing.assert_allclose(d[c.neighbours], np.sort(d)[:8])
+    assert all(not lab.pixmap().isNull() for lab in c.neighbour_labels)
+    qtbot.keyClick(c, Qt.Key.Key_3)  # and its keys answer the galaxy shown
+    _expect(p, {strip[0]: names[0], strip[1]: names[1], strip[2]: names[0], strip[4]: names[2]})
+    assert c.row == strip[5] == _on_screen(window)
+
+
+@pytest.mark.slow
+def test_classify_keys_find_the_next_galaxys_neighbours_off_the_gui_thread(qtbot, window, folder, monkeypatch):
+    """GUI stall audit: the neighbours of the galaxy shown and of the next one (the prefetch) were found
+    on the GUI thread by an n x 64 scan, ~150 ms a galaxy at a million.  Now the prefetch finds the next
+    galaxy's on the render pool, so a key that moves on finds them known."""
+    import threading
+
+    import app.widgets.qt_classify as classify_module
+    from app.workers import render_pool
+
+    gui = threading.get_ident()
+    searched: dict[str, list[int]] = {"gui": [], "pool": []}
+
+    def counting(search):
+        def counted(*args, **kwargs):
+            row = args[1]  # (space, row, k) for the exact scan, (index, row, k) for the index
+            searched["gui" if threading.get_ident() == gui else "pool"].append(int(row))
+            return search(*args, **kwargs)
+        return counted
+
+    # Whichever search the widget makes: the exact scan, or the index (core.neighbours) where there is one.
+    monkeypatch.setattr(classify_module, "nearest_rows", counting(classify_module.nearest_rows))
+    index = getattr(classify_module, "NeighbourIndex", None)
+    if index is not None:
+        monkeypatch.setattr(index, "nearest", counting(index.nearest))
+    c = _into_classify(qtbot, window, folder)
+    p = window.project
+    strip = [int(r) for r in window.grid.rows()]
+    assert searched["gui"] == [strip[0]]  # the galaxy Ctrl+K showed: nothing was known of it
+    for k in range(1, 5):
+        # The user looks at this galaxy while the next one's neighbours are found and handed back.
+        qtbot.waitUntil(lambda k=k: strip[k] in searched["gui"] + searched["pool"] and render_pool().pending() == 0)
+        qtbot.keyClick(c, Qt.Key.Key_1)
+        assert c.row == strip[k]
+        d = _nearest_by_features(p, strip[k])
+        np.testing.assert_allclose(d[c.neighbours], np.sort(d)[:8])
+    assert searched["gui"] == [strip[0]]  # no galaxy walked to was searched on the GUI thread
+    assert set(strip[1:5]) <= set(searched["pool"])
