@@ -94,13 +94,14 @@ class SampTools:
         link, paths = self.link, list(p.paths)
 
         def connect_and_send() -> int | str:
-            # The table is written here, off the GUI thread: a survey's VOTable takes seconds (as Export did).
+            # The hub first: with none running this says so at once, not after writing a survey's VOTable
+            # (a million rows: over a minute).  The table is written here, off the GUI thread.
+            link.connect()
             try:
                 folder.mkdir(exist_ok=True)
                 path, _ = p.export(folder / "catalogue.vot", "votable")
             except (OSError, ValueError) as exc:
                 return f"Cannot write the table for SAMP: {exc}"
-            link.connect()
             link.send_table(path, paths, name=f"Galaxy Sorter: {p.folder.name}")
             return len(paths)
 

@@ -119,3 +119,21 @@ def test_send_to_samp_writes_the_table_off_the_gui_thread_and_says_when_it_canno
         release.set()
         topcat.close()
         samp.close()
+
+
+def test_send_to_samp_with_no_hub_says_so_without_writing_the_table(qtbot, window, folder, tmp_path, monkeypatch):
+    """A GUI audit: with no hub running, Send to TOPCAT/Aladin wrote the whole VOTable first (over a minute for a
+    million rows, 'writing and sending' all the while) and only then found there was no hub to send it to."""
+    from core.project import Project
+
+    p = open_and_cluster(qtbot, window, folder)
+    samp = window.catalogue.samp
+    samp.hub_params = None
+    monkeypatch.setenv("SAMP_HUB", f"std-lockurl:{(tmp_path / 'no-hub').as_uri()}")  # no lockfile: no hub
+    monkeypatch.setenv("HOME", str(tmp_path))
+    written = []
+    real_export = Project.export
+    monkeypatch.setattr(Project, "export", lambda self, *a, **k: written.append(1) or real_export(self, *a, **k))
+    samp.send_action.trigger()
+    qtbot.waitUntil(lambda: "no SAMP hub is running" in window.stage_label.text(), timeout=20_000)
+    assert written == [] and not (p.store.folder / "samp" / "catalogue.vot").exists()
