@@ -209,8 +209,10 @@ class JobStatus:
         bar.addWidget(self.stage_label, 1)
         for widget in (self.progress, self.cancel_button, *extra, self.provider_label, self.privacy_label):
             bar.addPermanentWidget(widget)
+        self._job_text = ""  # what this status said of the running job (a stage, "Starting…")
         jobs.progress.connect(self._on_progress)
         jobs.busy_changed.connect(self._on_busy)
+        jobs.finished.connect(self._on_finished)
         jobs.failed.connect(lambda name, message, _hint, _tb: self.stage_label.setText(f"{name} failed: {message}"))
         jobs.cancelled.connect(
             lambda name: self.stage_label.setText(f"{name} cancelled; features computed so far are cached"))
@@ -230,12 +232,22 @@ class JobStatus:
         self.cancel_button.setVisible(busy)
         if busy:
             self.progress.setValue(0)
-            self.stage_label.setText("Starting…")
+            self._show_stage("Starting…")
 
     def _on_progress(self, fraction: float, message: str, eta: float) -> None:
         self.progress.setValue(int(1000 * fraction))
         left = "" if math.isnan(eta) else f", about {duration(eta)} left"
-        self.stage_label.setText(f"{message}{left}")
+        self._show_stage(f"{message}{left}")
+
+    def _show_stage(self, text: str) -> None:
+        self._job_text = text
+        self.stage_label.setText(text)
+
+    def _on_finished(self, name: str, _result: object) -> None:
+        """A job whose result said nothing in the status bar (Suggest k answers in a notice) leaves it saying it
+        is done, not "Starting…" or its last stage."""
+        if self.stage_label.text() == self._job_text:
+            self.stage_label.setText(f"{name.replace('-', ' ').capitalize()}: done")
 
 
 class RecentFolders:

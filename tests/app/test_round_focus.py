@@ -82,6 +82,8 @@ def test_suggest_ks_scores_leave_the_keys_with_the_labelling(qtbot, window, fold
         qtbot.mouseClick(window.run_settings.suggest_k_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "Higher separates better" in getattr(window, "last_notice", ""))
     assert QApplication.activeWindow() is window
+    # its answer is in the notice: the status bar says it is done, not "Starting…" (a GUI audit found it stuck)
+    assert window.stage_label.text() == "Suggest k: done"
     p = window.project
     _label_by_keys(qtbot, window, [0])
     assert p.user_labels[0] is not None
