@@ -143,8 +143,10 @@ class MapView:
 
     def morphology_done(self, summary: dict) -> None:
         """A morphology job finished: say so and redraw (the morphology colourings can show now)."""
-        self.say(f"Morphology parameters: {summary['computed']} image(s) computed in {summary['seconds']:.1f} s, "
-                 f"{summary['total']} kept; choose them in 'colour by'")
+        bad = int(summary.get("unreadable", 0))
+        unread = f" ({bad} could not be read: no values for them)" if bad else ""
+        self.say(f"Morphology parameters: {summary['computed'] - bad} image(s) computed in {summary['seconds']:.1f} s"
+                 f"{unread}, {summary['total']} kept; choose them in 'colour by'")
         self.render()
 
     def render(self) -> None:

@@ -329,7 +329,9 @@ def compute_morphology(
     Returns
     -------
     dict
-        ``computed`` (how many images were computed now), ``total`` (rows stored), ``seconds``.
+        ``computed`` (how many images were computed now), ``unreadable`` (of those, files that could not be
+        read: their values are empty, kept as done so they are not read again each time), ``total`` (rows
+        stored), ``seconds``.
     """
     if isinstance(store, (str, os.PathLike)):  # a worker thread opens its own connection (see Project.reload_features)
         from core.store.database import ProjectStore
@@ -364,10 +366,13 @@ def compute_morphology(
             have.add(int(i))
             todo.append((int(i), p))
 
+    unreadable: list[int] = []
+
     def one(item: tuple[int, str | os.PathLike[str]]) -> np.ndarray:
         try:
             return morphology_of_image(read_image(item[1]), prep, size)
         except ImageReadError:
+            unreadable.append(item[0])  # list.append is atomic: the pool's threads share it
             return np.full(len(NAMES), np.nan)  # kept as done: an unreadable file is not retried every time
 
     def save() -> None:
@@ -389,7 +394,8 @@ def compute_morphology(
         finally:
             if n_new:
                 save()
-    return {"computed": n_new, "total": len(done_ids), "seconds": time.perf_counter() - start}
+    return {"computed": n_new, "unreadable": len(unreadable), "total": len(done_ids),
+            "seconds": time.perf_counter() - start}
 
 
 def morphology_record(store: object) -> dict[str, object] | None:

@@ -36,3 +36,20 @@ def test_morphology_action_colours_the_map_and_the_catalogue(qtbot, window, fold
     with open(out, newline="") as fh:
         header = next(csv.reader(fh))
     assert header[-6:] == ["concentration", "asymmetry", "gini", "m20", "ellipticity", "colour"]
+
+
+def test_morphology_of_files_gone_since_the_clustering_is_not_said_computed(qtbot, window, folder):
+    """A GUI audit: Run > Compute morphology parameters on images that could not be read said "200000 image(s)
+    computed"; those galaxies got no values.  It says how many could not be read."""
+    import os
+
+    window.open_folder(folder)
+    _fast(window)
+    _cluster(qtbot, window)
+    p = window.project
+    for path in p.paths[:3]:
+        os.unlink(path)
+    with qtbot.waitSignal(window.jobs.finished, timeout=120_000):
+        window.morphology_action.trigger()
+    said = window.stage_label.text()
+    assert f"{len(p) - 3} image(s) computed" in said and "(3 could not be read: no values for them)" in said, said
