@@ -110,8 +110,9 @@ class Labelling:
 
     def _on_selection_changed(self, indices: np.ndarray, source: object) -> None:
         if source is not self.grid:
-            self.grid.show_rows(indices, "Selection")
-        self.grid.mark(indices)
+            self.grid.show_rows(indices, "Selection", marked=indices)  # marked once, in the new list
+        else:
+            self.grid.mark(indices)
 
     def show_list(self, rows: np.ndarray, title: str) -> None:
         """Show ``rows`` in the strip and select the first one in display order (the one previewed)."""

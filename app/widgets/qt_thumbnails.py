@@ -367,23 +367,36 @@ class QtThumbnailGrid(QWidget):
         if self.cache.configure(stretch=stretch):
             self.refresh()
 
-    def show_rows(self, rows: np.ndarray, title: str) -> None:
-        """Show the thumbnails of ``rows`` under ``title``, in the chosen order."""
+    def show_rows(self, rows: np.ndarray, title: str, marked: np.ndarray | None = None) -> None:
+        """Show the thumbnails of ``rows`` under ``title``, in the chosen order, ``marked`` highlighted.
+
+        ``marked`` (image indices; None: none) is the highlight of the new list, given here so
+        that it is marked once: the galaxies highlighted in the old list are not marked again
+        first.  Scattered through the new order they were tens of thousands of ranges that Qt
+        then compared with the new highlight range by range: 11 s for a lasso at a million galaxies.
+        The galaxy in the preview stays current if it is among ``marked``.
+        """
+        keep = self.current_row()
         self._unsorted = np.asarray(rows, np.int64)
+        self._marked = np.zeros(0, np.int64) if marked is None else np.asarray(marked, np.int64)
         self.title_text = title
         self.title.setText(f"{title}: {len(rows)} image(s)")
-        self._resort()
+        self._resort(keep if keep >= 0 and np.any(self._marked == keep) else -1)
 
     def rows(self) -> np.ndarray:
         """Image indices in display order."""
         return self.model.rows
 
-    def _resort(self) -> None:
+    def _resort(self, keep: int = -1) -> None:
+        """Show the list in the chosen order; image ``keep`` (if shown; -1: none) is current again."""
         rows = self._unsorted
         if self.sort_keys is not None and len(rows):
             rows = rows[np.argsort(self.sort_keys(self.sort.currentText(), rows), kind="stable")]
         self._muted = True
         self.model.set_rows(rows)
+        at = np.flatnonzero(rows == keep) if keep >= 0 else ()
+        if len(at):  # mark() keeps a current thumbnail that it highlights
+            self.view.selectionModel().setCurrentIndex(self.model.index(int(at[0])), QItemSelectionModel.SelectionFlag.NoUpdate)
         self._muted = False
         # A new order must not lose what the keys act on: highlight the same galaxies again.
         self.mark(self._marked)
@@ -393,7 +406,9 @@ class QtThumbnailGrid(QWidget):
 
         The current thumbnail (the one in the preview) stays where it is if it is among
         ``rows``; otherwise it moves to the first of them in display order.  Nothing is
-        emitted back as a user selection, so the shared selection can drive this.
+        emitted back as a user selection, so the shared selection can drive this.  The old
+        highlight is cleared on its own before the new one is set: Qt works out what changed
+        between two selections range against range, which for a scattered one took seconds.
         """
         self._marked = np.asarray(rows, np.int64)
         shown = self.model.rows
@@ -407,11 +422,13 @@ class QtThumbnailGrid(QWidget):
                 selection.select(model.index(int(start)), model.index(int(stop)))
         self._muted = True
         try:
-            selection_model.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            selection_model.clearSelection()
+            if len(hit):
+                selection_model.select(selection, QItemSelectionModel.SelectionFlag.Select)
             current = self.view.currentIndex()
             if not len(hit):
                 selection_model.clearCurrentIndex()
-            elif not current.isValid() or current.row() not in set(hit.tolist()):
+            elif not current.isValid() or hit[min(np.searchsorted(hit, current.row()), len(hit) - 1)] != current.row():
                 selection_model.setCurrentIndex(model.index(int(hit[0])), QItemSelectionModel.SelectionFlag.NoUpdate)
         finally:
             self._muted = False
