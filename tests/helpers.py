@@ -168,6 +168,28 @@ def pixmap_array(pix) -> np.ndarray:
     return raw[:, : 3 * w].reshape(h, w, 3).copy()  # copied while the QImage that owns the bytes lives
 
 
+def python_calls(action) -> int:
+    """How many Python functions ``action()`` ran on this thread, Qt's calls into Python overrides included.
+
+    A count of work that does not depend on the machine: a view that asks a Python model
+    about every row of a list shows as calls by the thousand.
+    """
+    import sys
+
+    calls = 0
+
+    def count(_frame, event, _arg):
+        nonlocal calls
+        calls += event == "call"
+
+    sys.setprofile(count)
+    try:
+        action()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
 def wait_for(condition, timeout: float = 10.0) -> None:
     """Poll until ``condition()`` (SAMP delivers on the hub's and the clients' own threads)."""
     end = time.monotonic() + timeout

@@ -1,9 +1,10 @@
 """Thumbnail grid of the current selection or cluster, and the large preview.
 
 The grid is a ``QListView`` in icon mode over a small model that holds only
-row indices; thumbnails are decoded on demand for the items Qt actually
-paints (a few dozen on screen) and kept in an LRU cache, so a 10,000-image
-cluster opens at once.  Thumbnails show the crop the model sees (the run's
+row indices (:mod:`app.widgets.qt_strip`: a mark there costs what is on
+screen, not what is listed); thumbnails are decoded on demand for the items
+Qt actually paints (a few dozen on screen) and kept in an LRU cache, so a
+10,000-image cluster opens at once.  Thumbnails show the crop the model sees (the run's
 :class:`core.images.preprocess.Preprocessing`), under the display stretch the user
 picked, at a size from a slider (64-256 px).  The frame of each thumbnail shows
 its label colour: solid for a label of the user's, dashed for the model's.
@@ -18,30 +19,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import (
-    QAbstractListModel,
-    QItemSelection,
-    QItemSelectionModel,
-    QModelIndex,
-    QRectF,
-    QSize,
-    Qt,
-    QTimer,
-    Signal,
-)
-from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QHBoxLayout,
-    QLabel,
-    QListView,
-    QSlider,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QListView, QSlider, QVBoxLayout, QWidget
 
 from app.widgets.qt_paint import framed_pixmap
+from app.widgets.qt_strip import StripModel, StripView
 from app.widgets.qt_text import ElidedLabel
 from core.images.display import Stretch, render
 from core.images.io import ImageReadError
@@ -168,38 +151,6 @@ class ThumbnailCache:
         return len(self._pending)
 
 
-class _GridModel(QAbstractListModel):
-    def __init__(self, grid: QtThumbnailGrid) -> None:
-        super().__init__(grid)
-        self.grid = grid
-        self.rows = np.zeros(0, np.int64)
-
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802 (Qt override)
-        return 0 if parent.isValid() else len(self.rows)
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):  # noqa: D102 (Qt override)
-        if not index.isValid():
-            return None
-        row = int(self.rows[index.row()])
-        if role == Qt.ItemDataRole.DecorationRole:
-            # An icon whose selected look is its own pixels: from a bare pixmap the view draws a selected
-            # thumbnail tinted with the highlight colour, a blue galaxy on the one the keys act on.
-            pix = self.grid.decorated(row)
-            icon = QIcon(pix)
-            icon.addPixmap(pix, QIcon.Mode.Selected)
-            return icon
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self.grid.describe(row) if self.grid.describe else None
-        if role == Qt.ItemDataRole.UserRole:
-            return row
-        return None
-
-    def set_rows(self, rows: np.ndarray) -> None:
-        self.beginResetModel()
-        self.rows = np.asarray(rows, np.int64)
-        self.endResetModel()
-
-
 class QtThumbnailGrid(QWidget):
     """Thumbnails of some images, sortable, with keyboard navigation.
 
@@ -223,8 +174,8 @@ class QtThumbnailGrid(QWidget):
         self.is_user: Callable[[int], bool] = lambda row: False
         self.describe: Callable[[int], str] | None = None
         self.sort_keys: Callable[[str, np.ndarray], np.ndarray] | None = None
-        self.model = _GridModel(self)
-        self.view = QListView()
+        self.model = StripModel(self.decorated, lambda: self.describe, self)
+        self.view = StripView()
         self.view.setViewMode(QListView.ViewMode.IconMode)
         self.view.setResizeMode(QListView.ResizeMode.Adjust)
         self.view.setUniformItemSizes(True)
@@ -414,17 +365,11 @@ class QtThumbnailGrid(QWidget):
         shown = self.model.rows
         hit = np.flatnonzero(np.isin(shown, self._marked)) if len(shown) and len(self._marked) else np.zeros(0, np.int64)
         model, selection_model = self.model, self.view.selectionModel()
-        selection = QItemSelection()
-        # One range per contiguous run: marking a 60,000-galaxy selection stays cheap.
-        if len(hit):
-            breaks = np.flatnonzero(np.diff(hit) != 1)
-            for start, stop in zip(np.r_[hit[0], hit[breaks + 1]], np.r_[hit[breaks], hit[-1]]):
-                selection.select(model.index(int(start)), model.index(int(stop)))
         self._muted = True
         try:
             selection_model.clearSelection()
             if len(hit):
-                selection_model.select(selection, QItemSelectionModel.SelectionFlag.Select)
+                selection_model.select(model.runs(hit), QItemSelectionModel.SelectionFlag.Select)
             current = self.view.currentIndex()
             if not len(hit):
                 selection_model.clearCurrentIndex()
