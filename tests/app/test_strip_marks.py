@@ -1,10 +1,10 @@
-"""The strip's highlight stays cheap however many galaxies are listed.
+"""The strip's highlight and frames stay with the thumbnails on screen, however many galaxies are listed.
 
 A GUI-thread audit at 200,000 and 1,000,000 galaxies: a lasso after a whole
 cluster held the window 11.5 s (the old selection was marked again in the new
-list, tens of thousands of ranges that Qt compared with the new one), and Edit >
-Select all made 1.2 million Python ``rowCount`` calls.  The counts below are of
-work, not time.
+list, tens of thousands of ranges that Qt compared with the new one), Edit >
+Select all made 1.2 million Python ``rowCount`` calls, and labelling a cluster
+sent one repaint signal per galaxy.  The counts below are of work, not time.
 """
 
 from __future__ import annotations
@@ -49,6 +49,18 @@ def _ranges_selected(grid) -> list[int]:
     return said
 
 
+def _on_screen(grid) -> np.ndarray:
+    """Display positions whose thumbnail shows in the strip's viewport, by asking about every one."""
+    area = grid.view.viewport().rect()
+    return np.array([i for i in range(len(grid.rows())) if grid.view.visualRect(grid.model.index(i)).intersects(area)])
+
+
+def _changes(grid) -> list[tuple[int, int]]:
+    said: list[tuple[int, int]] = []
+    grid.model.dataChanged.connect(lambda first, last, *_: said.append((first.row(), last.row())))
+    return said
+
+
 def _highlighted(grid) -> np.ndarray:
     return np.sort(grid.rows()[[i.row() for i in grid.view.selectionModel().selectedIndexes()]])
 
@@ -81,3 +93,32 @@ def test_select_all_does_python_work_for_the_thumbnails_on_screen_not_for_every_
     calls = python_calls(lambda: (p.selection.set(np.array([5]), grid), qtbot.wait(10)))  # a click in the strip
     assert calls < 2000, calls  # Qt measured every deselected thumbnail: 3 rowCount calls each
     assert not grid.model.flags(grid.model.index(0)) & Qt.ItemFlag.ItemIsEditable  # a double click edits nothing
+
+
+def test_labelling_a_whole_cluster_repaints_the_thumbnails_on_screen_once(qtbot, strip):
+    p, grid, labelling = strip
+    cluster = np.flatnonzero(p.clusters == 2)
+    p.selection.set(cluster, None)
+    qtbot.wait(10)
+    off_screen = int(grid.rows()[-1])
+    before = grid.decorated(off_screen).cacheKey()  # framed once, as if it had been scrolled past
+    said = _changes(grid)
+    labelling.label_selection(p.classes[0].name)
+    assert len(said) == 1, len(said)  # was one signal per galaxy
+    shown = _on_screen(grid)
+    assert said[0] == (shown[0], shown[-1])  # every thumbnail on screen changed: all of them, nothing else
+    assert grid.decorated(off_screen).cacheKey() != before  # framed anew when it comes into view
+    said.clear()
+    p.set_labels(cluster[-1:], None)  # a galaxy off screen: nothing to repaint now
+    assert said == []
+
+
+def test_a_colour_change_names_the_thumbnails_on_screen_only(qtbot, strip):
+    p, grid, labelling = strip
+    p.selection.set(np.arange(N), None)
+    grid.view.scrollTo(grid.model.index(N // 2))
+    qtbot.wait(10)
+    said = _changes(grid)
+    labelling.refresh()  # Colour by: ..., a class colour or a cluster name changed
+    shown = _on_screen(grid)
+    assert said == [(shown[0], shown[-1])] and 0 < len(shown) < N / 10
