@@ -1,0 +1,270 @@
+"""The machinery of ``benchmarks/gui_stalls.py``: a GUI-thread heartbeat, dialogs answered, actions by name, the timing.
+
+Kept apart from the list of actions so that the benchmark reads as the user's
+walk through the window.  Nothing here is imported by the app or the tests.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import gc
+import io
+import json
+import pstats
+import re
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QEventLoop, Qt, QTimer
+from PySide6.QtGui import QColor
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QColorDialog, QFileDialog, QInputDialog, QMessageBox
+
+BUDGET_MS = 100.0  # the house rule: no GUI-thread stall over 100 ms
+
+
+class Heartbeat:
+    """A 5 ms timer on the GUI thread; the longest gap between its beats is the longest stall.
+
+    Each gap is measured in wall time and in the GUI thread's own CPU time
+    (``time.thread_time`` read on the GUI thread).  The CPU gap is the work the
+    window did and could not answer meanwhile; the wall gap adds the time the
+    operating system gave other processes, which on a shared 2-core machine can
+    be 100 ms with nothing of ours to blame.  The garbage collections in each gap
+    are kept, so a long one says whether the collector was in it.
+    """
+
+    def __init__(self) -> None:
+        self.timer = QTimer(interval=5)
+        self.timer.timeout.connect(self._beat)
+        self.gaps: list[float] = []
+        self.cpu_gaps: list[float] = []
+        self.collections: list[list[tuple[int, float]]] = []  # per gap: (generation, seconds)
+        self._collected: list[tuple[int, float]] = []
+        self._gc_started = 0.0
+        self.last, self.last_cpu = time.perf_counter(), time.thread_time()
+
+    def _beat(self) -> None:
+        now, cpu = time.perf_counter(), time.thread_time()
+        self.gaps.append(now - self.last)
+        self.cpu_gaps.append(cpu - self.last_cpu)
+        self.collections.append(self._collected)
+        self.last, self.last_cpu, self._collected = now, cpu, []
+
+    def _gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self._collected.append((info["generation"], time.perf_counter() - self._gc_started))
+
+    def start(self) -> None:
+        """Beat from now on."""
+        self.last, self.last_cpu = time.perf_counter(), time.thread_time()
+        gc.callbacks.append(self._gc)
+        self.timer.start()
+
+    def stop(self) -> None:
+        """Stop beating and stop watching the collector."""
+        self.timer.stop()
+        gc.callbacks.remove(self._gc)
+
+
+def spin(ms: int) -> None:
+    """Run the event loop for ``ms`` milliseconds: timers, queued signals and job results are delivered."""
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def answer_dialogs(answers: dict, note: Callable[[str], None]) -> None:
+    """Answer every dialog the actions open from ``answers`` (changed between actions), so no one waits for a click.
+
+    Keys: ``dir`` (a folder chooser), ``file`` (a file to open), ``save`` (a
+    path to save to), ``item`` (a choice from a list; None takes the first),
+    ``text`` (a typed name), ``button`` (the button of a question box).  A
+    warning box's text goes to ``note``.
+    """
+    from app import dialogs
+    from app.widgets import qt_labels, qt_tables
+
+    def item(items):
+        return answers["item"] or items[0], True
+
+    QFileDialog.getExistingDirectory = staticmethod(lambda *a, **k: answers["dir"])
+    QFileDialog.getOpenFileName = staticmethod(lambda *a, **k: (answers["file"], ""))
+    dialogs.save_path = lambda *a, **k: answers["save"]
+    QMessageBox.information = staticmethod(lambda *a, **k: None)
+    QMessageBox.warning = staticmethod(lambda _p, _t, text, *a, **k: note(f"warning box: {text}"))
+    QInputDialog.getItem = staticmethod(lambda _w, _t, _l, items, *a, **k: item(items))
+    QInputDialog.getText = staticmethod(lambda *a, **k: (answers["text"], True))
+    qt_labels.ask_item = lambda _w, _t, _l, items, editable=False: item(items)
+    QColorDialog.getColor = staticmethod(lambda *a, **k: QColor("#12ab34"))
+    QMessageBox.exec = lambda box: next(b for b in box.buttons() if b.text() == answers["button"]).click()
+    qt_tables._JoinDialog.exec = lambda self: qt_tables.QDialog.DialogCode.Accepted
+
+
+def synthetic_features() -> None:
+    """Make a reopened project's feature job return 64-d features drawn around each cluster's centre at once.
+
+    The synthetic project has no image files; without this the feature job
+    would find none and Suggest, Split, the projections and classify mode's
+    neighbours would have no features to work on.
+    """
+    from core.features.result import ExtractionResult
+    from core.project import Project
+
+    def reload(self, progress=None, should_stop=None):
+        rng = np.random.default_rng(1)
+        centres = rng.normal(scale=3, size=(int(self.clusters.max()) + 1, 64))
+        features = (centres[self.clusters] + rng.normal(size=(len(self.paths), 64))).astype(np.float32)
+        paths = [Path(p) for p in self.paths]
+        return ExtractionResult(paths, features, [], "CPUExecutionProvider", 0, len(paths), 0.1), "CPUExecutionProvider"
+
+    Project.reload_features = reload
+
+
+def menu_actions(window) -> dict:
+    """Every menu entry of the window by its path, "File/Open folder…" ("&" dropped; Undo/Redo without their object)."""
+    found = {}
+
+    def walk(menu, path: str) -> None:
+        for action in menu.actions():
+            if action.isSeparator():
+                continue
+            if action.menu() is not None:
+                walk(action.menu(), f"{path}/{action.text()}")
+            else:
+                text = re.sub(r"^(&Undo|&Redo) .*", r"\1", action.text())
+                found[f"{path}/{text}".replace("&", "")] = action
+
+    for top in window.menuBar().actions():
+        walk(top.menu(), top.text().replace("&", ""))
+    return found
+
+
+def trigger(window, name: str) -> Callable[[], None]:
+    """The menu entry ``name`` chosen, as by a click (looked up when run: entries such as Open recent change)."""
+    return lambda: menu_actions(window)[name].trigger()
+
+
+def key(target, k: Qt.Key, mod: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> Callable[[], None]:
+    """A key pressed and released on ``target``, through Qt's event delivery (shortcuts included)."""
+    return lambda: QTest.keyClick(target, k, mod)
+
+
+CTRL, SHIFT = Qt.KeyboardModifier.ControlModifier, Qt.KeyboardModifier.ShiftModifier
+
+
+def click_cluster(window, cluster: int) -> Callable[[], None]:
+    """A mouse click on ``cluster``'s row of the Clusters list."""
+    def go() -> None:
+        tree = window.clusters.tree
+        item = next(tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+                    if tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == cluster)
+        QTest.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                         tree.visualItemRect(item).center())
+    return go
+
+
+def settled(window) -> bool:
+    """No job, no render and no pending redraw timer: what an action started has finished."""
+    from app.workers import render_pool
+
+    timers = (window.preview._stretch_timer, window.grid._size_timer, window.grid._drawn_timer,
+              window.catalogue.table._timer)
+    return (not window.jobs.busy and render_pool().pending() == 0 and not any(t.isActive() for t in timers)
+            and not window.catalogue.table.reading)
+
+
+class Stalls:
+    """Runs actions one at a time and keeps, for each, the longest GUI-thread gap while it and what it started ran.
+
+    ``only``: substrings; an action whose name holds none is skipped.
+    ``profile``: substrings; the GUI thread of an action named so is profiled
+    with cProfile (a profiler sees its own thread only) into ``out``.
+    """
+
+    def __init__(self, window, out: Path, only: list[str], profile: list[str]) -> None:
+        self.window, self.out, self.only, self.profile = window, out, only, profile
+        self.rows: list[dict] = []
+        self.notes: list[str] = []  # error and warning boxes, failed jobs, exceptions, timeouts of the current action
+        self.beat = Heartbeat()
+
+    def note(self, text: str) -> None:
+        """Something the window said (an error box, a failed job) during the current action."""
+        self.notes.append(" ".join(str(text).split())[:200])
+
+    def wanted(self, name: str) -> bool:
+        """Whether ``--only`` keeps the action ``name``."""
+        return not self.only or any(s in name for s in self.only)
+
+    def wait(self, until: Callable[[], bool], since: float, min_ms: int, timeout_s: float) -> bool:
+        """Spin the event loop until ``until()`` and everything settled (at least ``min_ms``); False on timeout."""
+        deadline = time.perf_counter() + timeout_s
+        while True:
+            spin(20)
+            if (time.perf_counter() - since) * 1000 >= min_ms and until() and settled(self.window):
+                return True
+            if time.perf_counter() > deadline:
+                return False
+
+    def measure(self, name: str, fn: Callable[[], None], until: Callable[[], bool] = lambda: True,
+                setup: Callable[[], None] | None = None, min_ms: int = 250, timeout_s: float = 300.0,
+                always: bool = False) -> None:
+        """Run ``fn``, wait until it settled, and keep its longest gaps.
+
+        ``until`` says when what ``fn`` started is over (a job's result applied),
+        beyond the jobs, renders and timers :func:`settled` checks.  ``setup``
+        (unmeasured) makes the state the actions before leave, and runs only
+        under ``--only``, where they may have been skipped: the full walk is the
+        same with or without it.  ``always`` runs the action whatever ``--only``
+        says (the opening of the project).
+        """
+        if not (always or self.wanted(name)):
+            return
+        if setup is not None and self.only:
+            setup()
+            self.wait(lambda: True, time.perf_counter(), 100, timeout_s)
+        self.notes = []
+        spin(60)  # a beat just before: the first gap measured starts here
+        first = len(self.beat.gaps)
+        prof = cProfile.Profile() if any(s in name for s in self.profile) else None
+        t0, c0 = time.perf_counter(), time.thread_time()
+        if prof:
+            prof.enable()
+        try:
+            fn()
+        except Exception as exc:  # noqa: BLE001 - the walk goes on; the table says it
+            self.note(f"exception: {exc!r}")
+            traceback.print_exc()
+        call_wall, call_cpu = time.perf_counter() - t0, time.thread_time() - c0
+        if not self.wait(until, t0, min_ms, timeout_s):
+            self.note(f"not settled after {timeout_s:.0f} s")
+        spin(30)
+        if prof:
+            prof.disable()
+            self._write_profile(name, prof)
+        gaps, cpu = self.beat.gaps[first:], self.beat.cpu_gaps[first:]
+        worst = int(np.argmax(cpu)) if cpu else 0
+        window = self.window
+        row = {"action": name, "cpu_ms": 1000 * max(cpu, default=0.0), "wall_ms": 1000 * max(gaps, default=0.0),
+               "call_cpu_ms": 1000 * call_cpu, "call_wall_ms": 1000 * call_wall,
+               "total_s": time.perf_counter() - t0, "beats": len(gaps),
+               "gc_in_worst": ", ".join(f"gen{g} {1000 * t:.0f} ms" for g, t in self.beat.collections[first + worst])
+               if cpu else "",
+               "said": (window.statusBar().currentMessage() or window.stage_label.text())[:160], "notes": self.notes}
+        self.rows.append(row)
+        verdict = "OVER" if row["cpu_ms"] > BUDGET_MS else "ok"
+        print(f"  {name[:60]:60s} {row['cpu_ms']:8.0f} {row['wall_ms']:8.0f}  {verdict}", file=sys.stderr, flush=True)
+        (self.out / "results.json").write_text(json.dumps(self.rows, indent=1))
+
+    def _write_profile(self, name: str, prof: cProfile.Profile) -> None:
+        safe = "".join(ch if ch.isalnum() else "_" for ch in name)[:60]
+        for order, lines in (("cumulative", 70), ("tottime", 25)):
+            text = io.StringIO()
+            pstats.Stats(prof, stream=text).sort_stats(order).print_stats(lines)
+            (self.out / f"profile_{safe}_{order}.txt").write_text(text.getvalue())
