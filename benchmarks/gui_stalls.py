@@ -99,7 +99,7 @@ def labelling(m: Stalls, w, p) -> None:
         m.measure(f"Key 1 repeat {i} (one galaxy, strip of a cluster)", key(w, K_.Key_1), setup=one_galaxy)
     m.measure("Ctrl+Z undo (one label)", key(w, K_.Key_Z, CTRL))
     m.measure("Ctrl+Shift+Z redo (one label)", key(w, K_.Key_Z, CTRL | SHIFT))
-    m.measure("Enter on unnamed cluster (refused)", key(w, K_.Key_Return), setup=one_galaxy)
+    m.measure("Enter on one galaxy of cluster 3 (named 'group 3')", key(w, K_.Key_Return), setup=one_galaxy)
     m.measure("Key Right (strip)", key(w.grid.view, K_.Key_Right))
     suggest = key(w, K_.Key_G, CTRL)
     m.measure("Ctrl+G Suggest (job + on_result)", suggest, until=lambda: not w.jobs.busy)
