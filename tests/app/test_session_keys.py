@@ -113,3 +113,33 @@ def test_the_hidden_cluster_table_does_not_recount_on_every_key(qtbot, window, f
     qtbot.waitUntil(lambda: not table.stale, timeout=5_000)
     labelled = sum(u is not None for u in p.user_labels)
     assert labelled > 6 and len(calls) <= 3 and int(table.counts.sum()) == labelled
+
+
+def test_the_shown_cluster_table_against_a_truth_file_codes_the_truth_once_not_on_every_recount(qtbot, window, folder,
+                                                                                               monkeypatch):
+    """A GUI audit at 200,000 galaxies: with the Cluster x label dock shown against a truth file, each pause in
+    labelling recounted it by looking up every galaxy's id in the truth again (about 130 ms of the GUI thread).
+    The truth's classes are coded once for the images; a recount counts the codes."""
+    from app.widgets import qt_cluster_table
+    from tests.helpers import truth_and_wait
+
+    p = _clustered(qtbot, window, folder)
+    assert truth_and_wait(qtbot, window, folder / "labels.csv") == len(p)
+    table = window.catalogue.table
+    window.docks["Cluster x label"].raise_()
+    qtbot.waitUntil(lambda: not table.stale, timeout=5_000)
+    coded = []
+    real = qt_cluster_table.class_codes
+    monkeypatch.setattr(qt_cluster_table, "class_codes", lambda cols: coded.append(len(cols)) or real(cols))
+    counted = []
+    real_count = qt_cluster_table.crosstab_coded
+    monkeypatch.setattr(qt_cluster_table, "crosstab_coded", lambda *a: counted.append(1) or real_count(*a))
+    before = table.counts.copy()
+    window.show_cluster(0)
+    for key in (Qt.Key.Key_1, Qt.Key.Key_2) * 3:
+        qtbot.keyClick(window, key)
+        qtbot.wait(table.DEBOUNCE_MS + 50)  # a pause: the shown table recounts
+    qtbot.waitUntil(lambda: not table.stale, timeout=5_000)
+    assert counted and coded == [] and np.array_equal(table.counts, before)  # recounted, the truth not recoded
+    table.against.setCurrentIndex(table.against.findData("labels"))  # your labels change with each key: coded anew
+    assert coded == [len(p)] and int(table.counts.sum()) == 6
