@@ -29,7 +29,7 @@ from core.colouring import cluster_colour_of
 from core.images.display import Stretch, render
 from core.images.io import ImageReadError
 from core.images.preprocess import Preprocessing
-from core.neighbours import NeighbourIndex, nearest_rows  # noqa: F401 (the exact scan, long imported from here)
+from core.neighbours import NeighbourIndex
 from core.project import Project
 from core.vocabulary import EXCLUDE, UNSURE, shown_in_text
 
