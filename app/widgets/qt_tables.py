@@ -205,7 +205,7 @@ class CatalogueTools:
             join, columns, setting = result
             p.set_join(join, columns, setting)  # the map and the colour box follow its columns_changed event
             numeric = sum(np.asarray(v).dtype.kind == "f" for v in columns.values())
-            skipped = f" ({join.skipped_note()})" if join.skipped_rows else ""  # rows with no usable position
+            skipped = f" ({join.skipped_note()})" if join.skipped_note() else ""  # rows skipped, rows shared
             self.say(f"Joined {Path(path).name}: {join.matched} of {len(p)} images matched{skipped}; "
                      f"{numeric} numeric column(s) can colour the map; all {len(columns)} are "
                      f"exported and can be compared with the clusters")

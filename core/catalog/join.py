@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from core.catalog.bounded import csv_rows
-from core.catalog.positions import skipped_note, sky_rows
+from core.catalog.positions import row_place, skipped_note, sky_rows
+from core.catalog.shared import shared_note, shared_rows
 from core.images.io import FITS_SUFFIXES
 
 RA_NAMES = ("ra", "ra_deg", "raj2000", "ra_j2000", "alpha")
@@ -314,6 +315,8 @@ class Join:
         Catalogue rows a sky join left out, with no usable position (:func:`core.catalog.positions.sky_rows`).
     skipped : list of str
         The first of them, each its line and why.
+    shared, shared_examples : int, list of str
+        Images given the same catalogue row as another image, and the first groups (:mod:`core.catalog.shared`).
     """
 
     catalogue: str
@@ -327,10 +330,13 @@ class Join:
     matched: int = 0
     skipped_rows: int = 0
     skipped: list[str] = field(default_factory=list)
+    shared: int = 0
+    shared_examples: list[str] = field(default_factory=list)
 
     def skipped_note(self) -> str:
-        """The catalogue rows a sky join skipped, in words: how many, the first lines and why (empty when none)."""
-        return skipped_note(self.skipped_rows, self.skipped)
+        """What to know of the join beyond its count: rows skipped, rows shared by images (empty when neither)."""
+        return "; ".join(n for n in (skipped_note(self.skipped_rows, self.skipped),
+                                     shared_note(self.shared, self.shared_examples)) if n)
 
     def record(self) -> dict[str, object]:
         """The sidecar's ``join``: file, checksum, key or radius, columns taken."""
@@ -340,7 +346,8 @@ class Join:
                        skipped_rows=self.skipped_rows, skipped=list(self.skipped))
         else:
             out["id_column"] = self.id_column
-        out.update(columns=list(self.columns), matched=self.matched)
+        out.update(columns=list(self.columns), matched=self.matched, shared=self.shared,
+                   shared_examples=list(self.shared_examples))
         return out
 
 
@@ -409,6 +416,7 @@ def join_catalogue(paths: Sequence[str], catalogue: str | os.PathLike[str], by: 
     columns = joined_columns(cat, index)
     join.columns = list(columns)
     join.matched = int((index >= 0).sum())
+    join.shared, join.shared_examples = shared_rows(paths, index, lambda row: row_place(cat, row))
     return join, {f"cat_{k}": v for k, v in columns.items()}
 
 
@@ -478,7 +486,8 @@ def join_from_setting(setting: object, keys: Sequence[str]) -> tuple[Join, dict[
     rec = dict(setting["join"])
     join = Join(str(rec["catalogue"]), str(rec["sha256"]), str(rec["by"]), rec.get("id_column"),
                 rec.get("ra_column"), rec.get("dec_column"), rec.get("radius_arcsec"), list(rec.get("columns", [])),
-                int(rec.get("matched", 0)), int(rec.get("skipped_rows", 0)), list(rec.get("skipped", [])))
+                int(rec.get("matched", 0)), int(rec.get("skipped_rows", 0)), list(rec.get("skipped", [])),
+                int(rec.get("shared", 0)), list(rec.get("shared_examples", [])))
     columns: dict[str, np.ndarray] = {}
     for name, kept in dict(setting["values"]).items():
         if any(isinstance(v, str) for v in kept.values()):

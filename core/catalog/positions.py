@@ -76,7 +76,7 @@ def catalogue_angles(cat: Catalog, name: str, what: str) -> np.ndarray:
         bad = next((i for i, v in enumerate(values) if not cat.is_missing(v)), None)
         if bad is None:
             raise ValueError(f"{what} column {name!r} is empty (or says nan, NA, null)")
-        raise ValueError(f"{what} column {name!r} holds no angle astropy can read, e.g. {_where(cat, bad)}: "
+        raise ValueError(f"{what} column {name!r} holds no angle astropy can read, e.g. {row_place(cat, bad)}: "
                          f"{values[bad]!r}")
     return out
 
@@ -101,7 +101,7 @@ class SkyRows:
     examples: list[str] = field(default_factory=list)
 
 
-def _where(cat: Catalog, row: int) -> str:
+def row_place(cat: Catalog, row: int) -> str:
     """The file line of a row (``line 7``), or its number where the catalogue was not read from a file."""
     return f"line {cat.lines[row]}" if len(cat.lines) == len(cat) else f"row {row + 1}"
 
@@ -129,7 +129,7 @@ def sky_rows(cat: Catalog, ra_column: str, dec_column: str) -> SkyRows:
     for i in np.flatnonzero(np.abs(dec) > 90):  # NaN is never > 90: told above
         why.setdefault(int(i), f"Dec {cat.columns[dec_column][i][:20]!r} is outside [-90, 90]")
     bad = sorted(why)
-    out = SkyRows(ra, dec, len(bad), [f"{_where(cat, i)}: {why[i]}" for i in bad[:SKIPPED_SHOWN]])
+    out = SkyRows(ra, dec, len(bad), [f"{row_place(cat, i)}: {why[i]}" for i in bad[:SKIPPED_SHOWN]])
     out.ra[bad], out.dec[bad] = np.nan, np.nan
     if len(bad) == len(ra):
         raise ValueError(f"none of its {len(bad):,} rows has a position a sky join can use (columns {ra_column!r}, "

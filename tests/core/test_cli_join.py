@@ -162,3 +162,29 @@ def test_cli_joins_scores_and_exports_a_galaxy_of_band_files_by_its_base_name(tm
     rows = list(csv.DictReader(open(out)))
     assert {r["id"]: float(r["cat_mass"]) for r in rows} == {f"ngc{i}": i for i in range(6)}
     assert sorted(r["path"].rsplit("/", 1)[-1] for r in rows) == [f"ngc{i}_i.fits" for i in range(6)]
+
+
+def test_cli_join_says_which_images_share_a_catalogue_row(tmp_path, capsys):
+    """Exploratory QA: ``ngc0.png`` beside the band set ``ngc0_g/_r/_i.fits``, and ``sub/ngc1.png`` beside the band
+    set ``ngc1_*``, share the ids ``ngc0`` and ``ngc1``: each pair got one catalogue row with nothing said, so a mass
+    measured for one galaxy was exported for two. The join now counts and names them, in its line and the sidecar."""
+    from PIL import Image
+
+    from tests.helpers import blob, write_band_galaxies
+
+    folder = tmp_path / "bands"
+    write_band_galaxies(folder, 4)
+    Image.fromarray(blob(4, size=48, seed=7)).save(folder / "ngc0.png")
+    (folder / "sub").mkdir()
+    Image.fromarray(blob(6, size=48, seed=8)).save(folder / "sub" / "ngc1.png")
+    cat = tmp_path / "ngc.csv"
+    cat.write_text("id,mass\n" + "".join(f"ngc{i},{i}\n" for i in range(4)))
+    out = tmp_path / "clusters.csv"
+    code = main(["cluster", str(folder), "--clusters", "2", "--join", str(cat), "--out", str(out), "--quiet"])
+    text = capsys.readouterr()
+    assert code == 0, text.err
+    assert "joined ngc.csv by id: 6 of 6 images matched" in text.out, text.out
+    assert ("4 image(s) share their catalogue row with another image, so its values may be only one's: "
+            "bands/ngc0.png = bands/ngc0_i.fits (line 2); bands/ngc1_i.fits = sub/ngc1.png (line 3)") in text.out, text.out
+    join = json.loads(out.with_name(out.name + ".json").read_text())["join"]
+    assert join["shared"] == 4 and len(join["shared_examples"]) == 2
