@@ -29,6 +29,7 @@ Temporary files of a killed export are removed by the next one.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
@@ -218,8 +219,10 @@ class ExportOptions:
     filter : str
         The app's file dialog filter (``CSV files (*.csv)``); empty: all files.
     record : bool
-        The writer takes ``record=`` (the run record) and keeps it in the file's metadata
-        (the ``astropy.table`` formats of :mod:`core.catalog.tables`).
+        The writer takes ``record=`` (the run record): the ``astropy.table`` formats of
+        :mod:`core.catalog.tables` keep it in the file's metadata, a region file reads its classes.
+    table : bool
+        The file is a table of every galaxy (TOPCAT, astropy read it); a region file is not.
     folder : bool
         The catalogue is a folder (a partitioned Parquet dataset, a HATS catalogue); its
         sidecar names the folder's digest (:func:`core.catalog.survey.folder_sha256`).
@@ -232,11 +235,9 @@ class ExportOptions:
     suffix: str = ""
     filter: str = ""
     record: bool = False
-    #: The catalogue is a folder of files (:mod:`core.catalog.survey`), written atomically as a whole.
+    table: bool = True
     folder: bool = False
-    #: The folder holds files the scanner reads as images (HATS keeps FITS sky maps): refused in the image folder.
     holds_images: bool = False
-    #: Above :data:`core.catalog.survey.PARTITION_ROWS` rows, write this format instead (a partitioned one).
     large: str = ""
 
 
@@ -267,14 +268,12 @@ EXPORT_FORMATS.add("parquet", _table_writer("parquet"), "Catalogue (Parquet)",
                    suffix=".parquet", filter="Parquet (*.parquet)", record=True, large="parquet-dataset")
 
 
-def _survey_writer(name: str):  # -> Callable[[rows, path, record], Path]
-    """A folder writer of :mod:`core.catalog.survey`, imported when it is used (never at start-up)."""
+def _survey_writer(name: str, module: str = "survey"):  # -> Callable[[rows, path, record], Path]
+    """A writer of ``core.catalog.<module>`` (a survey folder, regions), imported when used (never at start-up)."""
     def write(rows: Iterable[CatalogueRow], path: str | os.PathLike[str],
               record: Mapping[str, object] | None = None) -> Path:
-        from core.catalog import survey
-
-        return getattr(survey, name)(list(rows), path, record)
-    write.__doc__ = f"core.catalog.survey.{name}, imported on first use."
+        return getattr(importlib.import_module(f"core.catalog.{module}"), name)(list(rows), path, record)
+    write.__doc__ = f"core.catalog.{module}.{name}, imported on first use."
     return write
 
 
@@ -284,6 +283,9 @@ EXPORT_FORMATS.add("parquet-dataset", _survey_writer("write_parquet_dataset"), "
 EXPORT_FORMATS.add("hats", _survey_writer("write_hats"), "Catalogue (HATS, for LSDB)",
                    "HEALPix-partitioned Parquet that LSDB cross-matches; needs RA/Dec for every galaxy",
                    suffix=".hats", filter="HATS catalogue (*.hats)", record=True, folder=True, holds_images=True)
+EXPORT_FORMATS.add("ds9", _survey_writer("write_regions", "regions"), "Regions (ds9, Aladin)",
+                   "each galaxy with a sky position a circle in its class's colour, named by its label",
+                   suffix=".reg", filter="DS9 regions (*.reg)", record=True, table=False)
 
 
 def catalogue_rows(store: ProjectStore, run_id: int,

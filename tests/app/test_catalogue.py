@@ -281,3 +281,37 @@ def test_copying_or_linking_a_cluster_with_a_file_gone_copies_the_others_and_nam
         assert len(made) == len(rows) - 1 and not (out / lost.name).exists() and not (out / lost.name).is_symlink()
         said = window.stage_label.text()
         assert f"{verb} {len(rows) - 1} file(s)" in said and f"1 file(s) are gone or cannot be read, e.g. {lost}" in said
+
+
+def test_file_export_regions_draws_a_labelled_wcs_folder_for_ds9_in_its_class_colours(qtbot, window, tmp_path,
+                                                                                       monkeypatch):
+    """File > Export > Regions (ds9, Aladin): a galaxy labelled by key is drawn in its class's colour at its WCS
+    centre; the rest in their cluster's colour; the file is read back by astropy's regions (DS9 parser)."""
+    from PySide6.QtCore import Qt
+
+    from app import dialogs
+
+    regions = pytest.importorskip("regions", reason="the dev extra's regions package reads the file back")
+    folder = tmp_path / "fits"
+    write_wcs_galaxies(folder, 8)
+    p = open_and_cluster(qtbot, window, folder, k=2)
+    window.show_cluster(int(p.clusters[0]))
+    first = int(window.grid.rows()[0])
+    p.selection.set([first], window.grid)
+    qtbot.keyClick(window, Qt.Key.Key_1)
+    spiral = p.classes[0]
+    assert p.user_labels[first] == spiral.name
+    target = tmp_path / "out" / "galaxies.reg"
+    target.parent.mkdir()
+    monkeypatch.setattr(dialogs, "save_path", lambda *a, **k: str(target))
+    action = next(a for a in window.export_actions if "Regions" in a.text())
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000) as blocker:
+        action.trigger()
+    said = window.statusBar().currentMessage() or window.stage_label.text()
+    assert blocker.args[0] == "export" and said == f"Exported {len(p)} rows to {target}"
+    found = list(regions.Regions.read(str(target), format="ds9"))
+    assert len(found) == len(p)
+    by_ra = {round(r.center.icrs.ra.deg - 150.0): r for r in found}  # galaxy i lies at RA 150 + i
+    mine = by_ra[int(p.names[first][1:])]
+    assert mine.meta["text"] == spiral.name and mine.visual["color"].lower() == spiral.color.lower()
+    assert sum(r.meta["text"] == spiral.name for r in found) == 1

@@ -18,8 +18,10 @@ from core.catalog.tables import CatalogueInImageFolder, read_run_record
 from core.images.io import scan_images
 from core.store.database import ProjectStore
 
-#: Single-file table formats (the folder formats, partitioned Parquet and HATS: tests/core/test_survey_catalogue.py).
-TABLE_FORMATS = [e.name for e in EXPORT_FORMATS if e.option("record", False) and not e.option("folder", False)]
+#: Single-file table formats (the region file: tests/core/test_regions.py; the folder formats, partitioned Parquet
+#: and HATS: tests/core/test_survey_catalogue.py).
+TABLE_FORMATS = [e.name for e in EXPORT_FORMATS
+                 if e.option("record", False) and e.option("table", True) and not e.option("folder", False)]
 STILTS = shutil.which("stilts")
 needs_stilts = pytest.mark.skipif(STILTS is None, reason="STILTS is not installed (apt-get install stilts; .ci/run "
                                                           "installs it): the catalogues are not checked by STILTS here")
