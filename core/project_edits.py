@@ -12,7 +12,14 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.undo import Command as _Command
-from core.vocabulary import PALETTE, PRESETS, SPECIAL, LabelClass
+from core.vocabulary import PALETTE, PRESETS, SPECIAL, LabelClass, is_default_cluster_name
+
+
+def _refuse_cluster_name(name: str) -> None:
+    """Refuse a class named as an unnamed cluster is (``cluster 1``, ``noise``): everywhere else that name means
+    "no class yet" (Enter does not accept it, the round does not learn it), so its galaxies would be no class's."""
+    if is_default_cluster_name(name):
+        raise ValueError(f"{name!r} is what an unnamed cluster is called, not a class: choose another name")
 
 
 class ClassAndClusterEdits:
@@ -30,6 +37,7 @@ class ClassAndClusterEdits:
             raise ValueError("a class needs a name")
         if name in self.class_names() or name in SPECIAL:
             raise ValueError(f"there is already a class called {name!r}")
+        _refuse_cluster_name(name)
         used = {c.color for c in self.classes}
         color = color or next((c for c in PALETTE if c not in used), PALETTE[len(self.classes) % len(PALETTE)])
         cls = LabelClass(name, color)
@@ -80,6 +88,7 @@ class ClassAndClusterEdits:
             return
         if not new or new in self.class_names() or new in SPECIAL:
             raise ValueError(f"cannot rename {old!r} to {new!r}: empty or already used")
+        _refuse_cluster_name(new)
         self._run(_Command(f"rename class '{old}' to '{new}'", lambda: self._rename_everywhere(old, new),
                            lambda: self._rename_everywhere(new, old)))
 
