@@ -397,7 +397,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cluster the images first.")
             return
         self.jobs.start("morphology", compute_morphology, self.project.store.folder, list(self.project.paths),
-                        on_result=self.map_view.morphology_done)
+                        prep=self.project.preprocessing(), on_result=self.map_view.morphology_done)  # the run's crop
 
     def _on_job_failed(self, name: str, message: str, hint: str, tb: str) -> None:
         self.show_error(message, hint, tb)  # the hint came with the error's type (app/workers.py)

@@ -301,7 +301,7 @@ def _cluster(args: argparse.Namespace) -> int:
     if args.morphology:
         from core.features.morphology import compute_morphology
 
-        compute_morphology(store, result.paths, progress=None if args.quiet else ProgressBar())
+        compute_morphology(store, result.paths, progress=None if args.quiet else ProgressBar(), prep=config.prep)
     columns, join = None, None
     if args.join:
         columns, join, said = join_result(args, store, [str(p) for p in result.paths], plan)

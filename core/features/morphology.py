@@ -45,7 +45,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -322,7 +322,9 @@ def compute_morphology(
         :class:`~core.progress.Cancelled` is raised.
     prep, size : optional
         Crop and binned side (see :func:`morphology_of_image`); default: the fixed 0.5 crop, 128 px.
-        Stored values computed with another crop or size are recomputed.
+        The app and the CLI pass the run's crop, so the parameters measure what the features saw (a tight
+        crop for galaxies small in their frames); ``rotations`` is ignored.  Stored values computed with
+        another crop or size are recomputed.
     workers : int, optional
         Threads (decoding and OpenCV release the GIL); default ``min(8, cpu count)``.
 
@@ -351,7 +353,7 @@ def compute_morphology(
         raise ReadOnlyStore(f"the project store {getattr(store, 'folder', store)} is read-only: "
                             f"morphology parameters cannot be kept")
     start = time.perf_counter()
-    prep = prep or Preprocessing()
+    prep = replace(prep, rotations=False) if prep is not None else Preprocessing()  # one view is measured
     known = store.image_ids()  # type: ignore[attr-defined]
     old = load_morphology(store)
     if old is not None and (old["size"] != size or old["prep"] != asdict(prep)):

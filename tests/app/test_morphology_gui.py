@@ -53,3 +53,25 @@ def test_morphology_of_files_gone_since_the_clustering_is_not_said_computed(qtbo
         window.morphology_action.trigger()
     said = window.stage_label.text()
     assert f"{len(p) - 3} image(s) computed" in said and "(3 could not be read: no values for them)" in said, said
+
+
+@pytest.mark.slow
+def test_morphology_measures_the_runs_crop(qtbot, window, folder, tmp_path):
+    """Run > Compute morphology parameters measured every galaxy in the fixed 0.5 crop, whatever the run's: for
+    galaxies small in their frames (clustered at crop 0.3) the parameters saw other sky and neighbours than the
+    features did. They follow the run's crop now, and the catalogue's sidecar says which."""
+    import json
+
+    from core.features.morphology import load_morphology
+
+    window.open_folder(folder)
+    _fast(window)
+    window.run_settings.crop_fraction.setValue(0.3)
+    _cluster(qtbot, window)
+    with qtbot.waitSignal(window.jobs.finished, timeout=120_000):
+        window.morphology_action.trigger()
+    kept = load_morphology(window.project.store)
+    assert kept["prep"] == {"crop": "fixed", "crop_fraction": 0.3, "rotations": False}
+    out = _export(qtbot, window, str(tmp_path / "cat.csv"))
+    side = json.loads(open(str(out) + ".json").read())
+    assert side["morphology"]["crop"]["crop_fraction"] == 0.3

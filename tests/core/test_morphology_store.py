@@ -80,6 +80,10 @@ def test_cli_morphology_columns_and_sidecar(folder, tmp_path):
     side = json.loads(out.with_name(out.name + ".json").read_text())
     assert side["morphology"]["size"] == 128 and side["morphology"]["crop"]["crop"] == "fixed"
     assert side["morphology"]["columns"] == list(CATALOGUE_NAMES)
+    tight = tmp_path / "tight.csv"  # the run's crop, not the fixed 0.5 (rotations do not change one view's measure)
+    assert main(base + ["--out", str(tight), "--morphology", "--crop-fraction", "0.3", "--rotations"]) == 0
+    crop = json.loads(tight.with_name(tight.name + ".json").read_text())["morphology"]["crop"]
+    assert crop == {"crop": "fixed", "crop_fraction": 0.3, "rotations": False}
 
 
 def test_morphology_colourings(folder, tmp_path):
