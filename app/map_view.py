@@ -18,11 +18,11 @@ from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout
 
 from app.widgets.qt_map import QtClusterMap
 from app.widgets.qt_thumbnails import ThumbnailCache
-from core.colouring import COLOURINGS, Colouring, after_labels, cluster_color, colouring, is_colouring
+from core.colouring import COLOURINGS, Colouring, after_labels, colouring, is_colouring
 from core.images.display import Stretch
 from core.images.preprocess import Preprocessing
 from core.project import Project
-from core.vocabulary import cluster_name
+from core.vocabulary import cluster_color, cluster_name
 
 
 class MapView:

@@ -15,37 +15,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.registry import Registry
-from core.vocabulary import is_default_cluster_name
+from core.vocabulary import cluster_color, is_default_cluster_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from core.project import Project
 
-#: Colours of unnamed clusters, 50 (the most clusters the run panel asks for) before they repeat.  The first
-#: eight are from Paul Tol's colour-blind-safe qualitative schemes (muted, light, medium contrast); the rest
-#: were picked Glasbey-style (Glasbey et al. 2007): from the sRGB grid of step 5, each in turn the colour
-#: farthest (CIE76) from all before it, among those within CIELAB L* 40-95 (readable on the dark map) and
-#: at least delta E 20 from every class colour (Okabe-Ito, core.project.PALETTE, and the unsure/exclude
-#: greys).  No two lie within 25 of each other.  A cluster named as a class takes the class's colour.
-#: Not stored: a project's clusters take these by number, so the first eight keep the colours they had.
-CLUSTER_COLORS = ("#117733", "#AA4499", "#EE8866", "#AAAA00", "#994455", "#EEDD88", "#FFAABB", "#997700",
-                  "#7805FF", "#00FF00", "#14D7FF", "#148CFF", "#FF0000", "#00FFCD", "#FF00E6", "#FF0069",
-                  "#466482", "#A5FF7D", "#E1F5EB", "#A569FF", "#918769", "#FF8C00", "#B9BEFA", "#DCFF00",
-                  "#00A000", "#14968C", "#B91E1E", "#8CCD8C", "#FFA5FF", "#FF28AA", "#5F55A0", "#004BFF",
-                  "#F06496", "#8C5028", "#A50AAF", "#0FFF6E", "#82FAF0", "#7DE100", "#00C86E", "#5F7805",
-                  "#A582A0", "#FFB45A", "#FACDAF", "#FF73FA", "#2355D7", "#A587F0", "#BE2DF5", "#78A5B4",
-                  "#82B946", "#FA5F69")
 NO_LABEL = "(no label)"
 NO_MATCH = "#555555"
 #: Ten steps of viridis (at 0.05, 0.15, ..., 0.95) for a joined catalogue column.
 VIRIDIS10 = ("#481467", "#463480", "#3b528b", "#2f6c8e", "#25848e", "#1e9c89", "#2fb47c", "#5dc863", "#9ad93d",
              "#dee318")
-
-
-def cluster_color(cluster: int) -> str:
-    """Display colour of an unnamed cluster (noise, -1, is grey)."""
-    return "#666666" if cluster < 0 else CLUSTER_COLORS[cluster % len(CLUSTER_COLORS)]
 
 
 def delta_e(a: str, b: str) -> float:

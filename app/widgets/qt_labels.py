@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
 
 from app.widgets.qt_text import ask_item, cut_middle
 from app.workers import JobRunner
-from core.colouring import CLUSTER_COLORS, cluster_color, cluster_colour_of, delta_e
+from core.colouring import cluster_colour_of, delta_e
 from core.project import Project
-from core.vocabulary import EXCLUDE, PRESETS, UNSURE
+from core.vocabulary import CLUSTER_COLORS, EXCLUDE, PRESETS, UNSURE, cluster_color
 
 __all__ = ["CLUSTER_COLORS", "QtClasses", "QtClusters", "cluster_color", "delta_e", "swatch"]
 

@@ -61,7 +61,7 @@ def _degrees(values: list[object], what: str) -> np.ndarray:
 def region_lines(rows: list[CatalogueRow], record: Mapping[str, object] | None = None) -> list[str]:
     """The lines of the region file for ``rows`` (see :func:`write_regions`)."""
     from core.catalog.survey import sky_columns_of
-    from core.colouring import cluster_color
+    from core.vocabulary import cluster_color
 
     names: dict[str, None] = {}
     for r in rows:

@@ -183,7 +183,7 @@ def _legend_over_or_cut(window) -> list[str]:
 def test_twenty_clusters_have_twenty_colours_and_a_legend_beside_the_map(qtbot, window, folder):
     """k = 20 at 1366 x 768: eight colours cycled (clusters 0, 8 and 16 the same green) and the legend, over the
     points, was cut off after "cluster 16"; now twenty colours, every entry shown, none over the points."""
-    from core.colouring import CLUSTER_COLORS
+    from core.vocabulary import CLUSTER_COLORS
     from tests.helpers import fast
 
     window.resize(1366, 768)

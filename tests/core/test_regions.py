@@ -48,8 +48,7 @@ def test_the_cli_writes_a_region_file_of_a_wcs_folder_that_ds9s_parser_reads_bac
 def test_colours_follow_the_classes_and_labels_are_written_safely(tmp_path):
     """The project's class colour, the special labels' own, a cluster's colour for a cluster's name; braces in a
     label cannot end DS9's text field early; a sexagesimal joined RA/Dec is placed; a galaxy without one is counted."""
-    from core.colouring import cluster_color
-    from core.vocabulary import SPECIAL
+    from core.vocabulary import SPECIAL, cluster_color
 
     rows = [_row(0, "spiral", cat_ra="10:00:00", cat_dec="+02:00:00"),
             _row(1, "odd {x} } one", cat_ra="10:00:01", cat_dec="+02:00:10"),
