@@ -310,7 +310,8 @@ class MainWindow(QMainWindow):
 
     def reproject(self, method: str) -> None:
         """Draw the map again with another projection."""
-        from core.clustering.projection import PROJECTION_METHODS, project
+        from core.clustering.projection import PROJECTION_METHODS
+        from core.project_map import NewMap
 
         p = self.project
         if p is None or p.run_id is None:
@@ -326,14 +327,12 @@ class MainWindow(QMainWindow):
                 self.show_error("LDA needs at least two classes among your labels (or named clusters).")
                 return
 
-        def done(coords: np.ndarray) -> None:
-            p.set_coords(coords, method)
-            self.status.say(f"Map: {self.run_settings.shown_name('projection', method)}")
+        def done(new: NewMap) -> None:  # projected and stored by the job: shown if its run still is
+            if p is self.project and p.show_map(new):
+                self.status.say(f"Map: {self.run_settings.shown_name('projection', method)}")
 
-        if self.jobs.start("project", lambda X, progress, should_stop: project(
-                X, method, labels=labels, progress=progress, should_stop=should_stop), p.features,
-                on_result=done) is None:  # refused while another job runs: show the map that is drawn
-            self.run_settings.show_projection(p.projection())
+        if self.jobs.start("project", p.map_job(method, labels), on_result=done) is None:
+            self.run_settings.show_projection(p.projection())  # refused while another job runs: the map drawn
 
     def suggest_next(self, n: int = 10) -> None:
         """Find the next galaxies worth labelling in the background (the encoder runs over every image)."""

@@ -28,6 +28,7 @@ from core.images.ids import image_ids, may_be_in_a_band_set
 from core.images.io import image_id
 from core.project_edits import ClassAndClusterEdits
 from core.project_learning import LearningFromLabels
+from core.project_map import MapProjections
 from core.selection import Selection
 from core.store.database import ProjectStore, Run
 from core.store.layout import default_store_dir
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from core.pipeline import PipelineConfig, PipelineResult
 
 @dataclass
-class Project(ClassAndClusterEdits, LearningFromLabels):
+class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections):
     """One image folder with its store, clusters, labels and undo history.
 
     Create with :meth:`open`; load a pipeline result with :meth:`apply_result`.
@@ -264,22 +265,9 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
         self.events.data_changed.emit()
         self.events.history_changed.emit()
 
-    def set_coords(self, coords: np.ndarray, projection: str) -> None:
-        """Replace the 2-D map with another projection of the same run (saved with the run)."""
-        self.coords = np.asarray(coords, np.float32)
-        if self.run_id is not None:
-            self.store.set_coords(self.run_id, self.db_ids, self.coords)
-            self.store.set_setting(f"projection/{self.run_id}", projection)
-        self.events.coords_changed.emit()
-
     def preprocessing(self) -> Preprocessing:
         """How the open run cropped and scaled the images (the views show that crop); the default before a run."""
         return self.config().prep
-
-    def projection(self) -> str:
-        """The projection of the map shown."""
-        default = self.config().projection
-        return str(self.store.setting(f"projection/{self.run_id}", default)) if self.run_id is not None else default
 
     def view_setting(self, key: str, default: object = None) -> object:
         """A view setting kept with the project (the display stretch, the thumbnail size, the truth file)."""
@@ -356,9 +344,9 @@ class Project(ClassAndClusterEdits, LearningFromLabels):
 
         What LDA maps are fitted on.
         """
-        labels, _ = self.final_labels()
-        return [str(lab) if u is not None or int(c) in self.cluster_names else None
-                for lab, u, c in zip(labels, self.user_labels, self.clusters)]
+        labels, _ = self.final_labels()  # in numpy: a loop over 200,000 galaxies took 85 ms of the GUI thread
+        known = np.not_equal(self.user_labels, None) | np.isin(self.clusters, list(self.cluster_names))
+        return np.where(known, labels, None).tolist()
 
     def describe(self, row: int) -> str:
         """A few lines of rich text about one image: name, cluster, label and whose, confidence, path."""
