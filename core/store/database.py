@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -396,18 +397,17 @@ class ProjectStore:
         return dest
 
     def set_assignments(self, run_id: int, image_ids: Sequence[int], clusters: Sequence[int]) -> None:
-        """Change the cluster of images in a run (after merging or splitting clusters)."""
+        """Change the cluster of images in a run (merging or splitting clusters; a new map: :mod:`core.store.coords`).
+
+        In image-id order, the table's, so each page is visited once and in turn, and bound from plain lists:
+        a merge of 25,000 of 200,000 galaxies took 110 ms of the GUI thread in the order of the strip.
+        """
         self._writing()
+        ids = np.asarray(image_ids, np.int64)
+        order = np.argsort(ids, kind="stable")
         with self.db:
             self.db.executemany("UPDATE assignments SET cluster=? WHERE run_id=? AND image_id=?",
-                                [(int(c), run_id, int(i)) for i, c in zip(image_ids, clusters)])
-
-    def set_coords(self, run_id: int, image_ids: Sequence[int], coords: np.ndarray) -> None:
-        """Store a new 2-D map of a run (another projection of the same clusters)."""
-        self._writing()
-        with self.db:
-            self.db.executemany("UPDATE assignments SET x=?, y=? WHERE run_id=? AND image_id=?",
-                                [(float(x), float(y), run_id, int(i)) for i, (x, y) in zip(image_ids, coords)])
+                                zip(np.asarray(clusters, np.int64)[order].tolist(), repeat(int(run_id)), ids[order].tolist()))
 
     def new_model_path(self, prefix: str = "dec_encoder") -> Path:
         """A fresh file name under ``models/`` for an encoder (never an existing file: undo needs the old ones)."""
