@@ -23,6 +23,7 @@ import numpy as np
 
 from core.catalog.export import export_catalogue
 from core.catalog.join import JOIN_SETTING
+from core.clustering.metrics import cluster_sizes
 from core.events import ProjectEvents, one_emission_each
 from core.images.ids import image_ids, may_be_in_a_band_set
 from core.images.io import image_id
@@ -308,8 +309,8 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections):
         return self.names[row] if may_be_in_a_band_set(os.path.basename(path)) else image_id(path)
 
     def cluster_ids(self) -> list[int]:
-        """Cluster numbers present, sorted (-1 is DBSCAN's noise)."""
-        return sorted(int(c) for c in np.unique(self.clusters))
+        """Cluster numbers present, sorted (-1 is DBSCAN's noise): counted (:func:`core.clustering.metrics.cluster_sizes`)."""
+        return cluster_sizes(self.clusters)[0]
 
     def cluster_name(self, cluster: int) -> str:
         """The user's name for a cluster, else ``cluster N`` (``noise`` for -1)."""

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.widgets.qt_text import ask_item, cut_middle
 from app.workers import JobRunner
+from core.clustering.metrics import cluster_sizes
 from core.colouring import cluster_colour_of, delta_e
 from core.project import Project
 from core.vocabulary import CLUSTER_COLORS, EXCLUDE, PRESETS, UNSURE, cluster_color
@@ -231,10 +232,9 @@ class QtClusters(QWidget):
         p = self.project
         if p is None or len(p) == 0:
             return
-        for c in p.cluster_ids():
-            rows = p.clusters == c
+        for c, size, mean in zip(*cluster_sizes(p.clusters, p.confidence)):  # counted at once, not a pass per cluster
             name = p.cluster_name(c)
-            item = QTreeWidgetItem([str(c), name, str(int(rows.sum())), f"{float(p.confidence[rows].mean()):.2f}"])
+            item = QTreeWidgetItem([str(c), name, str(int(size)), f"{float(mean):.2f}"])
             item.setIcon(1, swatch(cluster_colour_of(p, c)))
             item.setData(0, Qt.ItemDataRole.UserRole, c)
             self.tree.addTopLevelItem(item)

@@ -19,6 +19,26 @@ def _encode(values: Sequence) -> tuple[np.ndarray, np.ndarray]:
     return codes, uniques
 
 
+def cluster_sizes(clusters: np.ndarray, confidence: np.ndarray | None = None) -> tuple[list[int], np.ndarray, np.ndarray | None]:
+    """The clusters present (sorted), the images of each and, given each image's ``confidence``, each one's mean.
+
+    Counted in one pass (``bincount``), not sorted: a merge's views sorted 200,000 numbers three times
+    (``np.unique``) and the Clusters list compared every galaxy with every cluster, 20 ms of the GUI thread.
+    Cluster numbers far apart (no method makes them) are sorted after all.
+    """
+    c = np.asarray(clusters, np.int64).ravel()
+    low = int(c.min()) if len(c) else 0
+    values, where = (None, c - low) if not len(c) or int(c.max()) - low <= 4 * len(c) + 1024 else np.unique(
+        c, return_inverse=True)
+    sizes = np.bincount(where.ravel())
+    present = np.flatnonzero(sizes)
+    ids = (present + low) if values is None else values[present]
+    mean = None
+    if confidence is not None:
+        mean = np.bincount(where.ravel(), np.asarray(confidence, np.float64).ravel(), len(sizes))[present] / sizes[present]
+    return ids.tolist(), sizes[present], mean
+
+
 def contingency(y_true: Sequence, y_pred: Sequence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (table, classes, clusters); ``table[i, j]`` counts class i in cluster j."""
     t, classes = _encode(y_true)

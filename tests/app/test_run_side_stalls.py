@@ -143,3 +143,28 @@ def test_merge_split_and_undo_write_the_galaxies_that_move_in_the_tables_order(q
              for i in range(tree.topLevelItemCount())}
     assert sizes == {c: int((p.clusters == c).sum()) for c in p.cluster_ids()}
 
+
+def test_a_merge_counts_the_clusters_without_sorting_every_galaxy(qtbot, window, folder, monkeypatch):
+    """After Clusters > Merge into…, the views asked for the clusters present three times, each a sort of every
+    galaxy's cluster number (np.unique, 4 ms a call at 200,000), and the Clusters list compared every galaxy with each
+    cluster for its size and confidence: now they are counted in one pass (core.clustering.metrics.cluster_sizes)."""
+    from PySide6.QtWidgets import QInputDialog, QPushButton
+
+    p = open_and_cluster(qtbot, window, folder)
+    a, b = p.cluster_ids()[:2]
+    monkeypatch.setattr(QInputDialog, "getItem", staticmethod(lambda *_a, **_k: (str(b), True)))
+    tree = window.clusters.tree
+    tree.setCurrentItem(next(tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+                             if tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == a))
+    sorted_sizes, real = [], np.unique
+    monkeypatch.setattr(np, "unique", lambda values, *args, **kw: sorted_sizes.append(np.size(values))
+                        or real(values, *args, **kw))
+    button = next(x for x in window.clusters.findChildren(QPushButton) if x.text() == "Merge into…")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.wait(100)
+    assert a not in p.cluster_ids() and len(p) not in sorted_sizes  # (the map restyles the merged galaxies alone)
+    shown = {tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole): (int(tree.topLevelItem(i).text(2)),
+                                                                     tree.topLevelItem(i).text(3))
+             for i in range(tree.topLevelItemCount())}
+    assert shown == {c: (int((p.clusters == c).sum()), f"{float(p.confidence[p.clusters == c].mean()):.2f}")
+                     for c in real(p.clusters).tolist()}
