@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +20,7 @@ from app.collector import gui_thread_collector
 from app.exporting import CatalogueExport
 from app.feature_load import FeatureLoad
 from app.labelling import Labelling
+from app.opening import FolderOpener
 from app.views import CentralArea, JobStatus, MapView, QtSkippedFiles, RecentFolders, ViewState, duration, fit_small_screens
 from app.widgets.qt_classify import QtClassify
 from app.widgets.qt_controls import QtRunSettings
@@ -36,8 +36,6 @@ from core.clustering.methods import CLUSTER_METHODS, describe_k_scores, suggest_
 from core.colouring import COLOURINGS
 from core.pipeline import PipelineResult, run_in_own_store
 from core.project import Project
-from core.store.layout import StoreError
-from core.store.recovery import DamagedStore
 from core.vocabulary import EXCLUDE, UNSURE
 
 
@@ -60,6 +58,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("GalaxySorter", "GalaxySorter")
         self.project: Project | None = None
         self.jobs = JobRunner(self, synchronous=synchronous)
+        self.opening = FolderOpener(self, self._show_project)
         # A render thread holding the GIL kept the GUI thread waiting up to the default 5 ms at each
         # hand-over (QThreadPool.start took 4 ms a key under load, issue 18); 1 ms keeps keys snappy.
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
@@ -144,7 +143,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         m = self.menuBar().addMenu("&File")
         dialogs.action(self, m, "&Open folder…", self.choose_folder, QKeySequence.StandardKey.Open)
-        self.recent = RecentFolders(self.settings, m.addMenu("Open &recent"), self.open_folder)
+        self.recent = RecentFolders(self.settings, m.addMenu("Open &recent"), lambda f: self.opening.soon(f))
         m.addSeparator()
         self.export_actions = [dialogs.action(self, m, f"&Export {e.label}…",
                                               lambda _=False, f=e.name: self.export_catalogue(fmt=f),
@@ -206,25 +205,17 @@ class MainWindow(QMainWindow):
         """Ask for an image folder and open it."""
         folder = QFileDialog.getExistingDirectory(self, "Open a folder of galaxy images")
         if folder:
-            self.open_folder(folder)
+            self.opening.soon(folder)  # read off the GUI thread (app.opening), shown when read
 
     def open_folder(self, folder: str | Path) -> bool:
-        """Open the project of ``folder``: restore its last run and labels, or get ready to cluster."""
-        folder = Path(folder)
-        if not folder.is_dir():
-            self.show_error(f"{folder} is not a folder (or cannot be read).", "Choose a folder of JPEG, PNG, TIFF "
-                            "or FITS images.")
-            return False
-        try:
-            project = Project.open(folder)
-        except DamagedStore as exc:  # a damaged database: offer the recovery that keeps every readable label
-            return dialogs.offer_recovery(self, folder, exc) and self.open_folder(folder)
-        except StoreError as exc:  # held by another program, a store that is not ours, a newer schema: said, no traceback
-            self.show_error(f"Cannot open the project of {folder}: {exc}", dialogs.store_hint(exc))
-            return False
-        except Exception as exc:  # unreadable store, newer schema: tell the user, keep the window
-            self.show_error(f"Cannot open the project of {folder}: {exc}", "", traceback.format_exc())
-            return False
+        """Open the project of ``folder`` now (restore its last run and labels, or get ready to cluster); True if shown.
+
+        Read on this thread (scripts, tests); the menus and a drop read it off the GUI thread (``opening.soon``).
+        """
+        return self.opening.now(folder)
+
+    def _show_project(self, folder: Path, project: Project) -> None:
+        """Show a project :class:`app.opening.FolderOpener` read, in place of the one shown."""
         self.jobs.abandon()  # the user opened another folder: what the old project's job returns no longer applies
         self.feature_load.reset()
         if self.project is not None:
@@ -254,7 +245,6 @@ class MainWindow(QMainWindow):
             self.feature_load.start()
         else:
             self.status.say(f"Opened {folder.name}: press Cluster (Ctrl+R)")
-        return True
 
     def recent_folders(self) -> list[str]:
         """Recently opened folders, newest first."""
@@ -485,11 +475,12 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event) -> None:  # noqa: N802 (Qt override)
         folder = dialogs.dropped_folder(event.mimeData())
         if folder is not None:
-            self.open_folder(folder)
+            self.opening.soon(folder)
         else:
             self.status.say("Only a folder or a file on this computer can be opened by dropping it here")
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        self.opening.close()
         self.jobs.cancel()
         self.jobs.wait(10000)
         if self.project is not None:

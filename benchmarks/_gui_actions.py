@@ -177,7 +177,7 @@ def settled(window) -> bool:
     timers = (window.preview._stretch_timer, window.grid._size_timer, window.grid._drawn_timer,
               window.catalogue.table._timer)
     return (not window.jobs.busy and render_pool().pending() == 0 and not any(t.isActive() for t in timers)
-            and not window.catalogue.table.reading)
+            and not window.catalogue.table.reading and getattr(getattr(window, "opening", None), "reading", None) is None)
 
 
 class Stalls:

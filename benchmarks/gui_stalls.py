@@ -304,8 +304,9 @@ def files_and_run(m: Stalls, w, p, answers: dict, scratch: Path, work: Path, n: 
     m.measure("Help/Keyboard and privacy", trigger(w, "Help/Keyboard and privacy"))
     answers["dir"] = str(work)
     if len(p()) == n:  # still the synthetic run (Cluster found no images): reopen it
+        shown = p()  # the project is read off the GUI thread: this one stays until the new one is read
         m.measure("File/Open recent (reopen same folder)", trigger(w, f"File/Open recent/{work}"),
-                  until=lambda: w.project is not None and w.project.features is not None)
+                  until=lambda: w.project is not shown and w.project.features is not None)
     m.measure("File/Quit (close)", trigger(w, "File/Quit"))
 
 

@@ -78,6 +78,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections):
 
     def __post_init__(self) -> None:
         self.closed = False
+        self._read_at: int | None = None  # the store's data_version when open began reading it
         #: The image centres a sky join read (:meth:`prepare_join`), with the path list they belong to.
         self._sky: tuple[list[str], np.ndarray] | None = None
         #: The image ids (:attr:`names`), with the path list they belong to.
@@ -96,6 +97,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections):
             raise NotADirectoryError(f"{folder} is not a folder")
         store = ProjectStore(store_dir or default_store_dir(folder), root=folder)
         self = cls(folder=folder, store=store)
+        self._read_at = store.db.execute("PRAGMA data_version").fetchone()[0]  # before anything is read: see stale
         stored = store.classes()
         if stored:
             self.classes = [LabelClass(n, c) for n, c in stored]
@@ -117,6 +119,11 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections):
             self._load_labels()
             self._restore_join(rows.keys)
         return self
+
+    def stale(self) -> bool:
+        """Whether another connection wrote to the store since :meth:`open` began to read it (the project shown while
+        this one was read off the GUI thread took a label or a merge, a job stored a run or a map): read it again."""
+        return self._read_at is not None and self.store.db.execute("PRAGMA data_version").fetchone()[0] != self._read_at
 
     def reload_features(
         self,

@@ -170,6 +170,11 @@ def test_a_merge_counts_the_clusters_without_sorting_every_galaxy(qtbot, window,
                      for c in real(p.clusters).tolist()}
 
 
+def _open_recent(window, folder) -> None:
+    """File > Open recent > ``folder``, as the user picks it."""
+    next(a for a in window.recent.menu.actions() if a.text() == str(folder)).trigger()
+
+
 def test_the_truth_read_again_on_a_reopen_is_matched_and_coded_off_the_gui_thread(qtbot, window, folder, monkeypatch):
     """When the truth file kept with a project was read again on a reopen, every image's id was worked out a second
     time on the GUI thread, and looked up in the truth, to count the Cluster x label table (0.3 s at 200,000
@@ -189,4 +194,55 @@ def test_the_truth_read_again_on_a_reopen_is_matched_and_coded_off_the_gui_threa
     qtbot.waitUntil(lambda: not table.reading and table.truth_name == "labels.csv", timeout=60_000)
     assert len(spelled) == 1 and threading.main_thread() not in spelled  # matched and coded on the reading thread
     assert table.against.currentData() == "truth" and np.array_equal(table.counts, counts)
+
+
+def test_open_recent_reads_the_project_off_the_gui_thread(qtbot, window, folder, monkeypatch):
+    """File > Open recent read the store's rows, the labels and the joined values on the GUI thread (1.0 s at 200,000
+    galaxies, the window frozen).  They are read on a thread of their own now, the project shown staying until the
+    new one is read; it is the same project."""
+    import threading
+
+    from core.project import Project
+
+    p = open_and_cluster(qtbot, window, folder)
+    opened, real = [], Project.open.__func__
+    monkeypatch.setattr(Project, "open", classmethod(lambda cls, *a, **k: opened.append(threading.current_thread())
+                                                     or real(cls, *a, **k)))
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000):  # the feature load of the project shown
+        _open_recent(window, folder)
+        assert window.project is p  # still shown while the new one is read
+    q = window.project
+    assert q is not p and p.closed and len(opened) == 1 and threading.main_thread() not in opened
+    assert np.array_equal(q.clusters, p.clusters) and list(q.paths) == list(p.paths)
+    np.testing.assert_allclose(q.coords, p.coords)
+
+
+def test_a_label_made_while_the_folder_is_read_again_is_in_the_project_shown(qtbot, window, folder, monkeypatch):
+    """Open recent reads the project off the GUI thread while the one shown can still be labelled: a label made
+    meanwhile is in the store, and the project read before it is read again (its store changed), so it shows it."""
+    import threading
+
+    import core.project as project_module
+
+    p = open_and_cluster(qtbot, window, folder)
+    reading, go, real = threading.Event(), threading.Event(), project_module.run_arrays
+    reads = []
+
+    def held(*args, **kwargs):
+        reads.append(1)
+        if len(reads) == 1:
+            reading.set()
+            assert go.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(project_module, "run_arrays", held)
+    _open_recent(window, folder)
+    assert reading.wait(60)
+    window.show_cluster(p.cluster_ids()[0])
+    qtbot.keyClick(window, Qt.Key.Key_2)  # labelled in the project shown, while the new one is being read
+    row = int(np.flatnonzero(np.not_equal(p.user_labels, None))[0])
+    go.set()
+    qtbot.waitUntil(lambda: window.project is not p, timeout=60_000)
+    assert len(reads) == 2  # read again: the store changed while it was read
+    assert window.project.user_labels[row] == p.user_labels[row] is not None
 

@@ -244,6 +244,7 @@ def test_a_dropped_web_link_opens_nothing_and_a_dropped_file_opens_its_folder(qt
     assert window.stage_label.text() == "Only a folder or a file on this computer can be opened by dropping it here"
     image = next(folder.glob("*.png"))
     assert drop(QUrl.fromLocalFile(str(image))).isAccepted()
+    qtbot.waitUntil(lambda: window.opening.reading is None)  # read off the GUI thread (app.opening)
     assert window.project is not None and window.project.folder == folder
 
 
@@ -331,6 +332,7 @@ def test_a_project_open_in_another_galaxy_sorter_is_said_with_what_to_do_and_no_
         monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(folder)))
         file_menu = {a.text().replace("&", ""): a for a in window.menuBar().actions()}["File"].menu()
         next(a for a in file_menu.actions() if a.text().replace("&", "").startswith("Open folder")).trigger()
+        qtbot.waitUntil(lambda: bool(window.findChildren(QMessageBox, "error_box")), timeout=30_000)  # read off the GUI thread
         box = window.findChildren(QMessageBox, "error_box")[-1]
         assert f"pid {holder.pid}" in box.text() and "open in another Galaxy Sorter" in box.text()
         assert "Close the folder in the other Galaxy Sorter" in box.informativeText()
