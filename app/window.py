@@ -241,7 +241,7 @@ class MainWindow(QMainWindow):
         if project.run_id is not None:
             self.run_settings.set_config(project.config(), project.projection())
             self.status.say(f"Reopened {folder.name}: {len(project)} images, "
-                            f"{sum(u is not None for u in project.user_labels)} labelled by you")
+                            f"{np.count_nonzero(np.not_equal(project.user_labels, None))} labelled by you")  # not a loop a galaxy
             self.feature_load.start()
         else:
             self.status.say(f"Opened {folder.name}: press Cluster (Ctrl+R)")

@@ -246,3 +246,42 @@ def test_a_label_made_while_the_folder_is_read_again_is_in_the_project_shown(qtb
     assert len(reads) == 2  # read again: the store changed while it was read
     assert window.project.user_labels[row] == p.user_labels[row] is not None
 
+
+def test_showing_a_reopened_project_takes_no_python_step_per_galaxy(qtbot, window, folder, tmp_path, monkeypatch):
+    """Once read, a reopened project was shown with two Python loops over every galaxy on the GUI thread: the status
+    line counted your labels one galaxy at a time (30 ms at 200,000), and each joined text column was looked through
+    value by value to offer it as classes in the Cluster x label table (50 ms a column).  Both are counted in one
+    step now: no line of them runs once per galaxy."""
+    import sys
+    from pathlib import Path
+
+    from tests.helpers import join_and_wait
+
+    p = open_and_cluster(qtbot, window, folder)
+    cat = tmp_path / "cat.csv"
+    cat.write_text("objid,morph,kind\n" + "".join(f"{n},{'ES'[i % 2]},{'abc'[i % 3]}\n" for i, n in enumerate(p.names)))
+    assert join_and_wait(qtbot, window, str(cat), "id") == len(p)
+    window.show_cluster(p.cluster_ids()[0])
+    qtbot.keyClick(window, Qt.Key.Key_1)  # one label of yours
+    watched = {str(Path(window.__class__.__module__.replace(".", "/") + ".py")), "app/widgets/qt_cluster_table.py"}
+    runs: dict[tuple[str, int], int] = {}
+
+    def trace(frame, event, _arg):
+        code = frame.f_code
+        if not any(code.co_filename.endswith(w) for w in watched):
+            return None
+        if event == "line":
+            runs[(code.co_name, frame.f_lineno)] = runs.get((code.co_name, frame.f_lineno), 0) + 1
+        return trace
+
+    said, say = [], window.status.say
+    monkeypatch.setattr(window.status, "say", lambda text, *a, **k: said.append(text) or say(text, *a, **k))
+    sys.settrace(trace)
+    try:
+        assert window.open_folder(folder)
+    finally:
+        sys.settrace(None)
+    q = window.project
+    offered = [window.catalogue.table.against.itemData(i) for i in range(window.catalogue.table.against.count())]
+    assert {"cat_morph", "cat_kind"} <= set(offered) and any("1 labelled by you" in t for t in said), said
+    assert runs and max(runs.values()) < len(q), sorted(runs.items(), key=lambda kv: -kv[1])[:3]
