@@ -28,11 +28,20 @@ from core.store.recovery import DamagedStore
 
 
 def _read(folder: Path) -> Project | Exception:
-    """:meth:`Project.open`, its failure returned (the GUI thread says it, as it said it when it read the store)."""
+    """:meth:`Project.open`, its failure returned (the GUI thread says it, as it said it when it read the store).
+
+    A clustered project's Cluster x label table scores its counts as soon as it is shown: the scoring's
+    libraries (scikit-learn's metrics, SciPy's matching) are imported here, not there on the first open of a
+    session (0.14 s of the GUI thread).
+    """
     try:
-        return Project.open(folder)
+        project = Project.open(folder)
     except Exception as exc:  # noqa: BLE001 - every failure is said on the GUI thread (FolderOpener.outcome)
         return exc
+    if project.run_id is not None:
+        import scipy.optimize  # noqa: F401
+        import sklearn.metrics  # noqa: F401
+    return project
 
 
 class FolderOpener:
