@@ -12,6 +12,8 @@ import gc
 
 from PySide6.QtCore import QObject, QTimer
 
+from core.store.rows import collection_paused
+
 
 class GuiThreadCollector(QObject):
     """Python's cyclic garbage collector, run on the GUI thread only, while a window holds it.
@@ -107,7 +109,7 @@ class GuiThreadCollector(QObject):
         survivors of each middle collection, not by listing the oldest generation
         (22 ms with torch imported, too much for a check every 25 ms).
         """
-        if not self._holders:
+        if not self._holders or collection_paused():  # another thread builds a store's rows: collect after
             return -1
         if gc.isenabled():
             gc.disable()  # a block that paused and restored the collector around this hold turned it back on

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTableWidget, QTab
 from app.workers import SerialCalls
 from core.catalog.montage import class_codes, crosstab_coded
 from core.project import Project
+from core.store.rows import no_gc
 
 
 class QtClusterTable(QWidget):
@@ -274,7 +275,8 @@ def _read_truth(path: str, paths: list[str]) -> tuple[dict[str, str], int, list[
     from core.catalog.truth import load_truth, match_truth
     from core.images.ids import id_spellings
 
-    read = load_truth(path)
+    with no_gc():  # its rows, a tuple and a list each, are not walked by the GUI thread's collector meanwhile
+        read = load_truth(path)
     names, aliases = id_spellings(paths)  # the project's ids (a band set's base name), and the band file's spelling
     truth = match_truth(read, names, aliases)
     return truth, len(read), list(read)[:3], names[:3], class_codes([truth.get(n) for n in names])

@@ -334,3 +334,42 @@ def test_the_first_open_of_a_session_imports_the_table_scores_libraries_off_the_
                          text=True, timeout=300)
     line = next((x for x in out.stdout.splitlines() if x.startswith("IMPORTED")), out.stdout + out.stderr)
     assert "('sklearn.metrics', False)" in line and "True" not in line and "Clusters vs" in line, line  # not on the GUI thread
+
+
+def test_the_gui_threads_collector_waits_while_a_project_is_read_in_the_background(qtbot, window, folder, monkeypatch):
+    """While Open recent read the store's rows on its thread, one tuple a row, the GUI thread's garbage collector
+    (app.collector) collected them as they were made: a collection walked 200,000 young tuples, 160-260 ms of the GUI
+    thread.  It collects nothing while rows are being built (core.store.rows.no_gc), and again after."""
+    import gc
+    import threading
+
+    import core.store.rows as rows
+
+    open_and_cluster(qtbot, window, folder)
+    inside, go, real = threading.Event(), threading.Event(), rows.no_gc
+    collected, holding = [], []
+    real_collect = gc.collect
+
+    class Held:  # the rows' no_gc block, held open until the GUI thread has had its chances to collect
+        def __enter__(self):
+            self.block = real()
+            self.block.__enter__()
+            inside.set()
+            assert go.wait(60)
+
+        def __exit__(self, *exc):
+            return self.block.__exit__(*exc)
+
+    monkeypatch.setattr(rows, "no_gc", Held)
+    monkeypatch.setattr(gc, "collect", lambda *a: collected.append(bool(holding)) or real_collect(*a))
+    _open_recent(window, folder)
+    assert inside.wait(60)
+    holding.append(1)
+    young = [[i] for i in range(20_000)]  # the GUI thread allocates past every threshold meanwhile
+    qtbot.wait(300)  # the collector's timer looks every 25 ms
+    holding.clear()
+    go.set()
+    qtbot.waitUntil(lambda: window.opening.reading is None, timeout=60_000)
+    qtbot.wait(300)
+    assert True not in collected and False in collected, collected  # none while held; collections again after
+    del young
