@@ -168,8 +168,9 @@ def pixmap_array(pix) -> np.ndarray:
     return raw[:, : 3 * w].reshape(h, w, 3).copy()  # copied while the QImage that owns the bytes lives
 
 
-def python_calls(action) -> int:
-    """How many Python functions ``action()`` ran on this thread, Qt's calls into Python overrides included.
+def python_calls(action, c_functions: bool = False) -> int:
+    """How many Python functions ``action()`` ran on this thread, Qt's calls into Python overrides included
+    (``c_functions``: and the built-in functions Python code called, a ``set.add`` per cell, say).
 
     A count of work that does not depend on the machine: a view that asks a Python model
     about every row of a list shows as calls by the thousand.
@@ -177,10 +178,11 @@ def python_calls(action) -> int:
     import sys
 
     calls = 0
+    events = ("call", "c_call") if c_functions else ("call",)
 
     def count(_frame, event, _arg):
         nonlocal calls
-        calls += event == "call"
+        calls += event in events
 
     sys.setprofile(count)
     try:

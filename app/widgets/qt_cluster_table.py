@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from app.workers import SerialCalls
+from core.catalog.classes import class_like, class_of
 from core.catalog.montage import class_codes, crosstab_coded
 from core.project import Project
 from core.store.rows import no_gc
@@ -157,7 +158,8 @@ class QtClusterTable(QWidget):
 
     def offer_columns(self, columns: dict[str, np.ndarray]) -> None:
         """Offer the joined catalogue columns (``cat_*``) that sort galaxies into classes as what the clusters are
-        counted against: text or whole numbers of at most :data:`MAX_CLASSES` values (:func:`class_like`).
+        counted against: text or whole numbers of at most :data:`core.catalog.classes.MAX_CLASSES` values
+        (:func:`core.catalog.classes.class_like`).
 
         A magnitude or an object id makes a table of one column per galaxy: 8 x 200,000 cells took 31 s to
         build.  The box is changed with its signals held, and the table recounted once, only if what it
@@ -196,7 +198,7 @@ class QtClusterTable(QWidget):
         if what == "truth" and self.truth is not None:
             return [self.truth.get(n) for n in p.names]
         if what.startswith("cat_") and what in p.catalog_columns:
-            return [_class_of(v) for v in p.catalog_columns[what]]
+            return [class_of(v) for v in p.catalog_columns[what]]
         return list(p.user_labels)
 
     def _counted(self) -> tuple[np.ndarray, list[object]]:
@@ -280,34 +282,3 @@ def _read_truth(path: str, paths: list[str]) -> tuple[dict[str, str], int, list[
     names, aliases = id_spellings(paths)  # the project's ids (a band set's base name), and the band file's spelling
     truth = match_truth(read, names, aliases)
     return truth, len(read), list(read)[:3], names[:3], class_codes([truth.get(n) for n in names])
-
-
-#: Most distinct values a joined column may have to be offered as classes to count the clusters against.
-MAX_CLASSES = 50
-
-
-def class_like(values: np.ndarray) -> bool:
-    """Whether a joined column sorts galaxies into a few classes: text, or whole numbers (a T-type), of at most
-    :data:`MAX_CLASSES` distinct values and fewer values than galaxies; a magnitude or an id does not."""
-    values = np.asarray(values)
-    if values.dtype.kind == "f":
-        finite = values[np.isfinite(values)]
-        if not len(finite) or not np.all(finite == np.round(finite)):
-            return False
-        distinct = len(np.unique(finite))
-        return distinct <= MAX_CLASSES and distinct < len(finite)
-    listed = values.tolist()  # one set of the values, not a Python step a galaxy (a reopen's 200,000: 50 ms a column)
-    if len(set(listed[:1000]) - {""}) > MAX_CLASSES:  # an id column: told by its first values, not a set of all
-        return False
-    seen = set(listed) - {""}
-    return 0 < len(seen) <= MAX_CLASSES and len(seen) < len(listed) - listed.count("")
-
-
-def _class_of(value: object) -> str | None:
-    """A joined cell as a class: text as is, a whole number without ``.0``; empty or NaN is no class."""
-    if isinstance(value, str):
-        return value or None
-    v = float(value)  # type: ignore[arg-type]
-    if v != v:
-        return None
-    return str(int(v)) if v.is_integer() else f"{v:g}"
