@@ -171,13 +171,16 @@ def click_cluster(window, cluster: int) -> Callable[[], None]:
 
 
 def settled(window) -> bool:
-    """No job, no render and no pending redraw timer: what an action started has finished."""
+    """No job, no render, no pending redraw timer and no count of the Cluster x label table on its way: what an
+    action started has finished."""
     from app.workers import render_pool
 
     timers = (window.preview._stretch_timer, window.grid._size_timer, window.grid._drawn_timer,
               window.catalogue.table._timer)
+    table = window.catalogue.table
     return (not window.jobs.busy and render_pool().pending() == 0 and not any(t.isActive() for t in timers)
-            and not window.catalogue.table.reading and getattr(getattr(window, "opening", None), "reading", None) is None)
+            and not table.reading and not getattr(table, "counting", False)
+            and getattr(getattr(window, "opening", None), "reading", None) is None)
 
 
 class Stalls:

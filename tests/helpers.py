@@ -52,11 +52,11 @@ def join_and_wait(qtbot, window, *args, **kwargs) -> int:
 
 
 def truth_and_wait(qtbot, window, path) -> int:
-    """Load a truth file from the app (``window.catalogue.load_truth``, read off the GUI thread) and wait for it:
-    the images it gives a class."""
+    """Load a truth file from the app (``window.catalogue.load_truth``, read off the GUI thread) and wait for it
+    and the Cluster x label table's count against it (made off the GUI thread too): the images it gives a class."""
     window.catalogue.load_truth(str(path))
     table = window.catalogue.table
-    qtbot.waitUntil(lambda: not table.reading, timeout=60_000)
+    qtbot.waitUntil(lambda: not table.reading and not table.counting, timeout=60_000)
     return len(table.truth or {})
 
 

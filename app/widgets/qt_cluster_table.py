@@ -2,13 +2,15 @@
 
 :class:`QtClusterTable` renders the counts and the scores of the clusters
 against what it counts them by (accuracy under optimal matching, balanced
-accuracy, ARI, NMI), recounting only while it can be seen; a truth file is
-read off the GUI thread (:meth:`QtClusterTable.read_truth`).
+accuracy, ARI, NMI), recounting only while it can be seen; the counts are made
+(:meth:`QtClusterTable.refresh`) and a truth file is read
+(:meth:`QtClusterTable.read_truth`) off the GUI thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +19,14 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from app.workers import SerialCalls
-from core.catalog.classes import class_like, class_of
+from core.catalog.classes import class_like, column_codes
 from core.catalog.montage import class_codes, crosstab_coded
+from core.images.ids import id_spellings, image_ids
 from core.project import Project
 from core.store.rows import no_gc
+
+#: A numbering of each image's class (:func:`core.catalog.montage.class_codes`), or a function that makes it.
+Coding = tuple[np.ndarray, list[object]] | Callable[[], tuple[np.ndarray, list[object]]]
 
 
 class QtClusterTable(QWidget):
@@ -28,7 +34,8 @@ class QtClusterTable(QWidget):
 
     The scores (ACC, balanced ACC, ARI, NMI) took half of each labelling key's time when
     recomputed on every label (issue 18): the table recounts only while it is visible,
-    at most once per :attr:`DEBOUNCE_MS` of labelling, and once when it is shown again.
+    at most once per :attr:`DEBOUNCE_MS` of labelling, and once when it is shown again;
+    each count is made off the GUI thread and drawn when it comes (:meth:`refresh`).
     """
 
     DEBOUNCE_MS = 300
@@ -46,7 +53,14 @@ class QtClusterTable(QWidget):
         #: The truth file being read (:meth:`read_truth`), "" when none is.
         self.reading = ""
         self._reader = SerialCalls(self)
-        self._coded: tuple[object, list[str], tuple[np.ndarray, list[object]]] | None = None  # see _counted
+        #: The counts are made here (:meth:`refresh`), apart from a truth file's reading.
+        self._counter = SerialCalls(self)
+        self._asked = self._answered = 0  # the last count asked for, the last whose answer came
+        self._changed = False  # the project changed since the last count was asked
+        #: What the table counts against -> (its source, the paths, the numbering of each image's class): a
+        #: truth file's or a joined column's, kept while neither changes (see :meth:`_coding`).
+        self._codes: dict[str, tuple[object, list[str], tuple[np.ndarray, list[object]]]] = {}
+        self.counts, self.row_values, self.col_values = np.zeros((0, 0), np.int64), [], []
         self.against = QComboBox()
         self.against.addItem("your labels", "labels")
         self.against.currentIndexChanged.connect(lambda _: self.refresh())
@@ -70,6 +84,7 @@ class QtClusterTable(QWidget):
             self.truth, self.truth_name = None, ""
             self._edit_box(lambda: self.against.removeItem(self.against.findData("truth")), recount=False)
         self.project = project
+        self._codes.clear()
         events = project.events
         for signal in (events.labels_changed, events.clusters_changed, events.round_changed, events.data_changed,
                        events.classes_changed):
@@ -78,7 +93,7 @@ class QtClusterTable(QWidget):
 
     def schedule(self) -> None:
         """The counts changed: recount soon if the table is visible, else when it is shown."""
-        self.stale = True
+        self.stale = self._changed = True
         if self.on_screen() and not self._timer.isActive():
             self._timer.start()
 
@@ -88,13 +103,17 @@ class QtClusterTable(QWidget):
 
     def on_dock_visibility(self, visible: bool) -> None:
         """The dock came to the front (its tab was clicked, or it was shown): recount if labels changed meanwhile."""
-        if visible and self.stale:
+        if visible and self._behind():
             self.refresh()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().showEvent(event)
-        if self.stale:
+        if self._behind():
             self.refresh()
+
+    def _behind(self) -> bool:
+        """Whether the counts shown are behind the project with no count on its way that catches up."""
+        return self.stale and (self._changed or not self.counting)
 
     def set_truth(self, truth: dict[str, str], name: str) -> None:
         """Offer (and show) the clusters against ``truth`` (image id -> class)."""
@@ -135,10 +154,10 @@ class QtClusterTable(QWidget):
                 then(*args)
 
         def read(result: tuple) -> None:
-            truth, coded = result[0], result[4]
-            if p.paths is paths:  # the images it was matched to: the table counts the classes coded off the GUI thread
-                self._coded = (truth, paths, coded)
-            answered(on_read, *result[:4])
+            truth, rows, theirs, ours, coded = result
+            if self.project is p and p.paths is paths:  # numbered for these images: the first count only counts
+                self._codes["truth"] = (truth, paths, coded)
+            answered(on_read, truth, rows, theirs, ours)
 
         def failed(message: str) -> None:
             answered(on_error, message)
@@ -153,7 +172,7 @@ class QtClusterTable(QWidget):
         i = self.against.findData("truth")
         if i >= 0:
             self._edit_box(lambda: self.against.removeItem(i), recount=False)
-        if had or i >= 0 or self.stale:  # nothing forgotten: the counts shown stand (a 10^6 recount is seconds)
+        if had or i >= 0 or self._behind():  # nothing forgotten: the counts shown (or on their way) stand
             self.refresh()
 
     def offer_columns(self, columns: dict[str, np.ndarray]) -> None:
@@ -191,51 +210,91 @@ class QtClusterTable(QWidget):
         if recount and self.against.currentData() != before:
             self.refresh()
 
-    def columns_of(self) -> list[object]:
-        """The column value of every image (None: not counted)."""
-        p = self.project
-        what = str(self.against.currentData())
-        if what == "truth" and self.truth is not None:
-            return [self.truth.get(n) for n in p.names]
-        if what.startswith("cat_") and what in p.catalog_columns:
-            return [class_of(v) for v in p.catalog_columns[what]]
-        return list(p.user_labels)
+    def _coding(self, p: Project, what: str) -> tuple[tuple[object, list[str]] | None, Coding]:
+        """What :func:`_count` needs to number each image's class in ``what``, made on the GUI thread in a few ms.
 
-    def _counted(self) -> tuple[np.ndarray, list[object]]:
-        """Each image's class number in what the table counts against, and the classes (:func:`class_codes`).
-
-        A truth file's or a joined column's are kept while neither it nor the
-        images change: with the dock shown, each pause in labelling recounted a
-        truth's 200,000 ids (about 130 ms of the GUI thread); the counts are then
-        one pass in numpy.  Your labels change with every key and are coded anew.
+        Returns the key a truth file's or a joined column's numbering is kept
+        under (its source and the paths; None for your labels, which change with
+        every key) and the numbering kept for that key, else a function that
+        makes it on the counting thread: looking up 200,000 ids in a truth took
+        130 ms of the GUI thread, the same in a joined column 50 ms.
         """
-        p = self.project
-        what = str(self.against.currentData())
-        source = (self.truth if what == "truth" else p.catalog_columns.get(what) if what.startswith("cat_") else None)
-        if source is not None and self._coded is not None and self._coded[0] is source and self._coded[1] is p.paths:
-            return self._coded[2]
-        coded = class_codes(self.columns_of())
-        self._coded = (source, p.paths, coded) if source is not None else None
-        return coded
+        paths = p.paths
+        if what == "truth" and self.truth is not None:
+            source: object = self.truth
+            make: Coding = partial(_truth_codes, self.truth, paths)
+        elif what.startswith("cat_") and what in p.catalog_columns:
+            source = p.catalog_columns[what]
+            make = partial(column_codes, source)
+        else:
+            return None, partial(_label_codes, p.user_labels.copy())  # a copy: the next key changes the project's
+        kept = self._codes.get(what)
+        if kept is not None and kept[0] is source and kept[1] is paths:
+            return None, kept[2]
+        return (source, paths), make
+
+    @property
+    def counting(self) -> bool:
+        """Whether the counts last asked for (:meth:`refresh`) are still being made off the GUI thread."""
+        return self._answered != self._asked
 
     def refresh(self) -> None:
-        """Recount and redraw."""
+        """Recount off the GUI thread and redraw when the counts come, if no newer count was asked meanwhile.
+
+        The counts and scores of a survey are made on a :class:`SerialCalls`
+        thread (:func:`_count`): against a truth file the first count took 142 ms
+        of the GUI thread at 200,000 galaxies, and every count grows with the
+        survey.  The GUI thread copies what is counted (the clusters, your labels)
+        and draws the table of clusters x classes; an answer for an older question
+        (the box or the labels changed since) is dropped.  :attr:`stale` stays
+        True until the answer to this one is drawn.
+        """
         p = self.project
-        self.stale = False
         self._timer.stop()
-        self.table.clear()
+        self._asked += 1
+        ask = self._asked
+        self._changed = False
         if p is None or len(p) == 0:
+            self._answered, self.stale = ask, False
+            self.counts, self.row_values, self.col_values = np.zeros((0, 0), np.int64), [], []
+            self.table.clear()
             self.table.setRowCount(0)
             self.table.setColumnCount(0)
             self.scores.setText("")
             return
-        rows, cols, counts = crosstab_coded(np.asarray(p.clusters, np.int64), *self._counted())
+        self.stale = True
+        what = str(self.against.currentData())
+        key, coding = self._coding(p, what)
+
+        def counted(result: tuple | None) -> None:
+            if ask == self._asked:
+                self._answered = ask
+            if result is None or ask != self._asked or self.project is not p or p.closed:
+                return  # a newer count was asked, or another project opened: this answer is for nothing shown
+            *drawn, coded = result
+            if key is not None:
+                self._codes[what] = (*key, coded)
+            self.stale = self._changed
+            self._draw(p, what, *drawn)
+
+        def failed(message: str) -> None:
+            if ask == self._asked:
+                self._answered = ask
+                self.scores.setText(f"The clusters could not be counted: {message}")
+
+        self._counter.call(_count, lambda: self._asked == ask, np.array(p.clusters, np.int64), coding,
+                           on_done=counted, on_error=failed)
+
+    def _draw(self, p: Project, what: str, rows: list[object], cols: list[object], counts: np.ndarray,
+              sizes: np.ndarray, m: dict[str, float] | None) -> None:
+        """Show the counts :func:`_count` made: a cell per cluster and class, shaded by its share of the row."""
         self.counts, self.row_values, self.col_values = counts, rows, cols
+        self.table.clear()
         self.table.setRowCount(len(rows))
         self.table.setColumnCount(len(cols) + 1)
         self.table.setHorizontalHeaderLabels([str(c) for c in cols] + ["total"])
         self.table.setVerticalHeaderLabels([f"{c}: {p.cluster_name(c)}" for c in rows])
-        for i, c in enumerate(rows):
+        for i in range(len(rows)):
             row_total = int(counts[i].sum())
             for j in range(len(cols)):
                 n = int(counts[i, j])
@@ -247,37 +306,55 @@ class QtClusterTable(QWidget):
                     item.setBackground(QColor.fromHsvF(0.58, 0.15 + 0.6 * share, 0.35 + 0.4 * share))
                     item.setForeground(QColor("#ffffff"))
                 self.table.setItem(i, j, item)
-            size = int((p.clusters == c).sum())
-            self.table.setItem(i, len(cols), QTableWidgetItem(f"{row_total} of {size}"))
+            self.table.setItem(i, len(cols), QTableWidgetItem(f"{row_total} of {int(sizes[i])}"))
         self.table.resizeColumnsToContents()
         counted = int(counts.sum())
-        if counted >= 2 and len(cols) >= 2:
-            from core.clustering.metrics import crosstab_scores
-
-            m = crosstab_scores(cols, rows, counts)  # the counts scored, not a million labels again
-            data = str(self.against.currentData())
-            what = f"truth ({self.truth_name})" if data == "truth" else data if data.startswith("cat_") else "your labels"
+        if m is not None:
+            name = f"truth ({self.truth_name})" if what == "truth" else what if what.startswith("cat_") else "your labels"
             self.scores.setText(
-                f"Clusters vs {what} on {counted} images: accuracy (optimal matching) {m['acc']:.3f}, "
+                f"Clusters vs {name} on {counted} images: accuracy (optimal matching) {m['acc']:.3f}, "
                 f"balanced accuracy {m['balanced_acc']:.3f}, ARI {m['ari']:.3f}, NMI {m['nmi']:.3f}"
                 + ("<br><small>Retraining learns from your labels, so on them these scores flatter the model; "
                    "judge it against a truth file or on galaxies labelled after the last round.</small>"
-                   if what == "your labels" else ""))
-        elif str(self.against.currentData()) == "truth" and self.truth is not None:
+                   if name == "your labels" else ""))
+        elif what == "truth" and self.truth is not None:
             self.scores.setText(f"Truth ({self.truth_name}): the {counted} image(s) it gives a class are all "
                                 f"{', '.join(map(str, cols)) or 'without one'}; scores need two classes or more.")
         else:
             self.scores.setText("Label galaxies of two classes or more (or load a truth file) to see scores.")
 
 
-def _read_truth(path: str, paths: list[str]) -> tuple[dict[str, str], int, list[str], list[str], tuple]:
-    """:meth:`QtClusterTable.read_truth`'s work: the matched truth, the rows read, a few ids of each side, and each
-    image's class coded (:func:`class_codes`): on the GUI thread, every image's id (0.3 s at 200,000 galaxies) and
-    its class were looked up again when the table first counted against the truth."""
-    from core.catalog.truth import load_truth, match_truth
-    from core.images.ids import id_spellings
+def _count(current: Callable[[], bool], clusters: np.ndarray, coding: Coding) -> tuple | None:
+    """:meth:`QtClusterTable.refresh`'s work, on its counting thread: the clusters, the classes, their counts, each
+    cluster's size, the scores (None under two classes or two images) and the numbering; None, doing nothing, when
+    ``current()`` says a newer count was asked before this one began."""
+    if not current():
+        return None
+    from core.clustering.metrics import crosstab_scores
 
-    with no_gc():  # its rows, a tuple and a list each, are not walked by the GUI thread's collector meanwhile
+    coded = coding() if callable(coding) else coding
+    rows, cols, counts = crosstab_coded(clusters, *coded)
+    sizes = np.bincount(np.searchsorted(np.asarray(rows, np.int64), clusters), minlength=len(rows))
+    scores = crosstab_scores(cols, rows, counts) if int(counts.sum()) >= 2 and len(cols) >= 2 else None
+    return rows, cols, counts, sizes, scores, coded  # the counts scored, not a million labels again
+
+
+def _truth_codes(truth: dict[str, str], paths: list[str]) -> tuple[np.ndarray, list[object]]:
+    """Each image's class number in a truth file (-1: none) and the classes (:func:`class_codes`)."""
+    return class_codes([truth.get(n) for n in image_ids(paths)])
+
+
+def _label_codes(labels: np.ndarray) -> tuple[np.ndarray, list[object]]:
+    """Each image's class number in your labels (-1: unlabelled) and the classes (:func:`class_codes`)."""
+    return class_codes(labels.tolist())
+
+
+def _read_truth(path: str, paths: list[str]) -> tuple[dict[str, str], int, list[str], list[str], tuple]:
+    """:meth:`QtClusterTable.read_truth`'s work: the matched truth, the rows read, a few ids of each side, and
+    each image's class numbered (:func:`class_codes`) for the table's counts."""
+    from core.catalog.truth import load_truth, match_truth
+
+    with no_gc():  # its rows are not walked by the GUI thread's collector meanwhile (core.store.rows.no_gc)
         read = load_truth(path)
     names, aliases = id_spellings(paths)  # the project's ids (a band set's base name), and the band file's spelling
     truth = match_truth(read, names, aliases)

@@ -51,6 +51,7 @@ def test_a_join_lasts_reopens_and_counts_in_the_cluster_x_truth_table(qtbot, win
     i = table.against.findText("joined: cat_morph")
     assert i >= 0
     table.against.setCurrentIndex(i)  # what the user picks in the dock's combo box
+    qtbot.waitUntil(lambda: not table.counting, timeout=10_000)  # counted off the GUI thread
     assert sorted(table.col_values) == sorted(set(truth.values()))
     assert int(table.counts.sum()) == len(p) and "cat_morph" in table.scores.text()
     assert "accuracy (optimal matching)" in table.scores.text()
@@ -232,8 +233,10 @@ def test_a_truth_file_recounts_the_cluster_table_once(qtbot, tmp_path):
     table.refresh = lambda: (recounts.append(1), recount())
     truth = {n: "a" if i % 2 else "b" for i, n in enumerate(p.names)}
     table.set_truth(truth, "truth.csv")
+    qtbot.waitUntil(lambda: not table.counting, timeout=5_000)  # counted off the GUI thread
     assert len(recounts) == 1 and table.against.currentData() == "truth" and int(table.counts.sum()) == len(p)
     table.set_truth({n: "a" for n in p.names}, "other.csv")  # already counted against the truth: recounted once more
+    qtbot.waitUntil(lambda: not table.counting, timeout=5_000)
     assert len(recounts) == 2 and table.col_values == ["a"]
     p.close()
 
@@ -259,7 +262,8 @@ def test_reopening_a_project_with_a_join_and_a_truth_recounts_the_cluster_table_
     recount = table.refresh
     table.refresh = lambda: (recounts.append(table.against.currentData()), recount())
     window.open_folder(folder)  # File > Open recent: the same folder
-    qtbot.waitUntil(lambda: not table.reading and table.truth_name == "labels.csv", timeout=60_000)
+    qtbot.waitUntil(lambda: not table.reading and table.truth_name == "labels.csv" and not table.counting,
+                    timeout=60_000)
     assert table.against.currentData() == "truth" and int(table.counts.sum()) == len(p)
     assert recounts == ["labels", "truth"], recounts  # the project shown, then its truth read again
 

@@ -37,8 +37,9 @@ def menu(qtbot, window, monkeypatch):
         answer.update(file=str(file), how=how)
         errors.clear()
         actions[text].trigger()
-        # the join runs as a job, the truth file is read on a thread of its own
-        qtbot.waitUntil(lambda: not window.jobs.busy and not window.catalogue.table.reading, timeout=60_000)
+        # the join runs as a job, the truth file is read and the Cluster x label table counted on threads of their own
+        table = window.catalogue.table
+        qtbot.waitUntil(lambda: not window.jobs.busy and not table.reading and not table.counting, timeout=60_000)
         return list(errors)
 
     return trigger
@@ -235,7 +236,8 @@ def test_a_truth_file_is_read_off_the_gui_thread_from_the_menu_and_when_the_fold
     assert table.truth_name == "labels.csv" and int(table.counts.sum()) == len(p)
     assert "30 of 30 images have a class" in window.stage_label.text()
     window.open_folder(folder)  # the truth file is read again for the reopened project
-    qtbot.waitUntil(lambda: table.truth_name == "labels.csv" and not table.reading, timeout=60_000)
+    qtbot.waitUntil(lambda: table.truth_name == "labels.csv" and not table.reading and not table.counting,
+                    timeout=60_000)
     assert len(readers) == 2 and threading.main_thread() not in readers
     assert "truth (labels.csv)" in table.scores.text()
 
@@ -382,3 +384,4 @@ def test_semicolon_and_tab_separated_tables_are_joined_and_loaded_as_truth(qtbot
         path.write_text(f"id{sep}class\n" + "".join(f"{n}{sep}{truth[n]}\n" for n in p.names))
         assert menu(TRUTH, path) == []
         assert table.truth_name == name and table.truth == {n: truth[n] for n in p.names}
+

@@ -142,4 +142,5 @@ def test_the_shown_cluster_table_against_a_truth_file_codes_the_truth_once_not_o
     qtbot.waitUntil(lambda: not table.stale, timeout=5_000)
     assert counted and coded == [] and np.array_equal(table.counts, before)  # recounted, the truth not recoded
     table.against.setCurrentIndex(table.against.findData("labels"))  # your labels change with each key: coded anew
+    qtbot.waitUntil(lambda: not table.counting, timeout=5_000)  # counted off the GUI thread
     assert coded == [len(p)] and int(table.counts.sum()) == 6
