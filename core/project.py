@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.catalog.export import export_catalogue
-from core.catalog.join import JOIN_SETTING
 from core.clustering.metrics import cluster_sizes
 from core.events import ProjectEvents, one_emission_each
 from core.images.ids import image_ids, may_be_in_a_band_set
 from core.images.io import image_id
 from core.project_edits import ClassAndClusterEdits
+from core.project_join import CatalogueJoins
 from core.project_learning import LearningFromLabels
 from core.project_map import MapProjections
 from core.selection import Selection
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from core.pipeline import PipelineConfig, PipelineResult
 
 @dataclass
-class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections):
+class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections, CatalogueJoins):
     """One image folder with its store, clusters, labels and undo history.
 
     Create with :meth:`open`; load a pipeline result with :meth:`apply_result`.
@@ -179,64 +179,6 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections):
         """Close the store."""
         self.closed = True
         self.store.close()
-
-    def prepare_join(self, catalogue: str | os.PathLike[str], by: str = "id", *, id_column: str | None = None,
-                     ra_column: str | None = None, dec_column: str | None = None, radius_arcsec: float = 2.0,
-                     progress: Callable[[float, str], None] | None = None,
-                     should_stop: Callable[[], bool] | None = None) -> tuple[Join, dict[str, np.ndarray], str]:
-        """Join a CSV catalogue to the images, off the GUI thread; :meth:`set_join` then keeps it.
-
-        Everything that grows with the folder or the table runs here: every FITS
-        header of a sky join (remembered for these paths: a second radius reads
-        none), the strict reading of the table, the match, and the store's record
-        of every matched image (a million image keys took 14 s).  The arguments
-        are :func:`core.catalog.join.join_catalogue`'s, with the header reading's
-        ``progress`` and cancel (``should_stop``: raises ``Cancelled``).  Returns
-        the join, its ``cat_*`` columns in image order and what the store keeps
-        (:func:`core.catalog.join.join_to_setting`, as JSON text); raises ``ValueError`` for an
-        unreadable table, a join of no image (``NoMatchError``) or no position.
-        """
-        from core.catalog.join import join_catalogue, join_to_setting, sky_positions
-
-        paths = self.paths
-        positions = None
-        if by == "sky":
-            cached_paths, positions = self._sky if self._sky is not None else (None, None)
-            if cached_paths is not paths:
-                positions = sky_positions(paths, progress, should_stop)
-                self._sky = (paths, positions)
-        join, columns = join_catalogue(paths, catalogue, by, id_column=id_column, ra_column=ra_column,
-                                       dec_column=dec_column, radius_arcsec=radius_arcsec, positions=positions)
-        import json
-
-        return join, columns, json.dumps(join_to_setting(join, [self.store.key_of(p) for p in paths], columns))
-
-    def set_join(self, join: Join, columns: dict[str, np.ndarray], setting: str | None = None) -> None:
-        """Keep a catalogue join (:meth:`prepare_join`): its ``cat_*`` columns and, in the store, both.
-
-        The store keeps the join and the matched values (``setting``, the JSON
-        :meth:`prepare_join` made off the GUI thread; made here when not given),
-        so the project reopens with them; every export's sidecar names the
-        catalogue, its checksum, the key or radius and the columns taken.  Not
-        undoable (it labels nothing; joining again replaces it).
-        """
-        from core.catalog.join import join_to_setting
-
-        self.join, self.catalog_columns = join, dict(columns)
-        if not self.store.read_only:
-            value = None if setting is not None else join_to_setting(join, [self.store.key_of(p) for p in self.paths], columns)
-            self.store.set_setting(JOIN_SETTING, value, text=setting)
-        self.events.columns_changed.emit()  # the map and the "colour by" box follow
-
-    def _restore_join(self, keys: list[str] | None = None) -> None:
-        from core.catalog.join import join_from_setting
-
-        setting = self.store.setting(JOIN_SETTING)
-        if setting is None:  # no join: no key per image to compute (a million of them took 14 s)
-            return
-        restored = join_from_setting(setting, keys if keys is not None else [self.store.key_of(p) for p in self.paths])
-        if restored is not None:
-            self.join, self.catalog_columns = restored
 
     def _load_labels(self) -> None:
         """Each row's user label (None where there is none), matched by image id in numpy, not a lookup a row."""

@@ -1,0 +1,103 @@
+"""A catalogue joined to the images: made and recorded off the GUI thread, then kept; part of :class:`core.project.Project`.
+
+:class:`CatalogueJoins` is a mixin of ``Project``: its methods use the
+project's paths, store, ``catalog_columns``, ``join`` and events.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core.catalog.join import JOIN_SETTING
+from core.progress import Cancelled
+from core.store.database import ProjectStore
+
+if TYPE_CHECKING:
+    from core.catalog.join import Join
+
+
+class CatalogueJoins:
+    """Join a CSV catalogue by id or sky position, keep it, restore it on reopen (mixed into ``Project``)."""
+
+    def prepare_join(self, catalogue: str | os.PathLike[str], by: str = "id", *, id_column: str | None = None,
+                     ra_column: str | None = None, dec_column: str | None = None, radius_arcsec: float = 2.0,
+                     record: bool = False, progress: Callable[[float, str], None] | None = None,
+                     should_stop: Callable[[], bool] | None = None) -> tuple[Join, dict[str, np.ndarray], str]:
+        """Join a CSV catalogue to the images, off the GUI thread; :meth:`set_join` then keeps it.
+
+        Everything that grows with the folder or the table runs here: every FITS
+        header of a sky join (remembered for these paths: a second radius reads
+        none), the strict reading of the table, the match, and the store's record
+        of every matched image (a million image keys took 14 s).  The arguments
+        are :func:`core.catalog.join.join_catalogue`'s, with the header reading's
+        ``progress`` and cancel (``should_stop``: raises ``Cancelled``).
+
+        With ``record``, the record is also written into the store here, through
+        a connection of this thread's own (as :meth:`reload_features` reads), and
+        :meth:`set_join` is then told ``recorded=True``: the app's job writes it,
+        since writing it on the GUI thread took 133 ms at 200,000 galaxies (the
+        JSON of every matched value, 0.6 s at a million).  The last cancel is
+        asked just before that write; a cancel that comes during it is too late,
+        and the join is kept in the store (shown when the folder reopens).
+
+        Returns the join, its ``cat_*`` columns in image order and what the store
+        keeps (:func:`core.catalog.join.join_to_setting`, as JSON text); raises
+        ``ValueError`` for an unreadable table, a join of no image
+        (``NoMatchError``) or no position.
+        """
+        from core.catalog.join import join_catalogue, join_to_setting, sky_positions
+
+        paths = self.paths
+        positions = None
+        if by == "sky":
+            cached_paths, positions = self._sky if self._sky is not None else (None, None)
+            if cached_paths is not paths:
+                positions = sky_positions(paths, progress, should_stop)
+                self._sky = (paths, positions)
+        join, columns = join_catalogue(paths, catalogue, by, id_column=id_column, ra_column=ra_column,
+                                       dec_column=dec_column, radius_arcsec=radius_arcsec, positions=positions)
+        import json
+
+        setting = json.dumps(join_to_setting(join, [self.store.key_of(p) for p in paths], columns))
+        if record and not self.store.read_only:
+            if (should_stop is not None and should_stop()) or self.closed:
+                raise Cancelled()
+            own = ProjectStore(self.store.folder)
+            try:
+                own.set_setting(JOIN_SETTING, text=setting)
+            finally:
+                own.close()
+        return join, columns, setting
+
+    def set_join(self, join: Join, columns: dict[str, np.ndarray], setting: str | None = None, *,
+                 recorded: bool = False) -> None:
+        """Keep a catalogue join (:meth:`prepare_join`): its ``cat_*`` columns and, in the store, both.
+
+        The store keeps the join and the matched values (``setting``, the JSON
+        :meth:`prepare_join` made off the GUI thread; made here when not given;
+        not written again when ``recorded``: ``prepare_join(record=True)`` wrote
+        it), so the project reopens with them; every export's sidecar names the
+        catalogue, its checksum, the key or radius and the columns taken.  Not
+        undoable (it labels nothing; joining again replaces it).
+        """
+        from core.catalog.join import join_to_setting
+
+        self.join, self.catalog_columns = join, dict(columns)
+        if not self.store.read_only and not recorded:
+            value = None if setting is not None else join_to_setting(join, [self.store.key_of(p) for p in self.paths], columns)
+            self.store.set_setting(JOIN_SETTING, value, text=setting)
+        self.events.columns_changed.emit()  # the map and the "colour by" box follow
+
+    def _restore_join(self, keys: list[str] | None = None) -> None:
+        from core.catalog.join import join_from_setting
+
+        setting = self.store.setting(JOIN_SETTING)
+        if setting is None:  # no join: no key per image to compute (a million of them took 14 s)
+            return
+        restored = join_from_setting(setting, keys if keys is not None else [self.store.key_of(p) for p in self.paths])
+        if restored is not None:
+            self.join, self.catalog_columns = restored
