@@ -14,8 +14,8 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from collections.abc import Iterator
-from typing import TextIO
+from collections.abc import Iterator, Sequence
+from typing import TextIO, overload
 
 #: Longest line a table may have (characters): a real row is a few hundred.
 MAX_LINE_CHARS = 1 << 20
@@ -120,8 +120,52 @@ def decimal_point(cell: str) -> str:
     return cell.replace(",", ".") if _DECIMAL_COMMA.fullmatch(cell) else cell
 
 
+class CsvRows(Sequence[tuple[int, list[str]]]):
+    """The rows of a table as (file line, cells), kept as one flat list of cells and where each row ends.
+
+    A list of (line, list of cells) was two objects of the garbage collector's
+    per row: a survey's table of 200,000 rows made 400,000, which every
+    collection visited while they were young (gen1 collections of 140 ms on the
+    GUI thread while a job read a truth file or a catalogue; the app collects on
+    the GUI thread only, :mod:`app.collector`).  Text cells and line numbers are
+    nothing the collector visits; a row is made, as a fresh list, when asked.
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[int] = []
+        self.cells: list[str] = []
+        self._ends: list[int] = []
+
+    def append(self, line: int, row: list[str]) -> None:
+        """Add the row ``row`` that starts on file line ``line``."""
+        self.lines.append(line)
+        self.cells.extend(row)
+        self._ends.append(len(self.cells))
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[int, list[str]]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[tuple[int, list[str]]]: ...
+
+    def __getitem__(self, i: int | slice) -> tuple[int, list[str]] | list[tuple[int, list[str]]]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = range(len(self))[i]
+        return self.lines[i], self.cells[self._ends[i - 1] if i else 0:self._ends[i]]
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        start = 0
+        for line, end in zip(self.lines, self._ends):
+            yield line, self.cells[start:end]
+            start = end
+
+
 def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError, *, header_only: bool = False
-             ) -> tuple[list[str], list[tuple[int, list[str]]]]:
+             ) -> tuple[list[str], CsvRows]:
     """Header and (line number, row) of a CSV file, read strictly: one bad quote loses no line unsaid.
 
     Python's :mod:`csv` reader, left to itself, takes an unclosed quote as a
@@ -150,8 +194,9 @@ def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError,
     -------
     header : list of str
         The header's cells, stripped; a repeated name numbered (:func:`unique_names`).
-    rows : list of (int, list of str)
-        Each row after the header with the file line it starts on.
+    rows : CsvRows
+        Each row after the header with the file line it starts on: a sequence of
+        (int, list of str), with no object per row for the garbage collector.
 
     Raises
     ------
@@ -174,14 +219,14 @@ def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError,
                 header = unique_names([h.strip() for h in next(reader)])
             except StopIteration:
                 raise error(f"{path} is empty") from None
-            rows: list[tuple[int, list[str]]] = []
+            rows = CsvRows()
             if header_only:
                 return header, rows
             line = reader.line_num
             for row in reader:
                 if any("\n" in f or "\r" in f for f in row):
                     raise error(f"{path}, line {line + 1}: {unclosed}")
-                rows.append((line + 1, [decimal_point(c) for c in row] if sep == ";" else row))
+                rows.append(line + 1, [decimal_point(c) for c in row] if sep == ";" else row)
                 line = reader.line_num
     except csv.Error as exc:
         if "end of data" in str(exc):

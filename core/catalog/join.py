@@ -168,12 +168,17 @@ def load_catalog(path: str | os.PathLike[str]) -> Catalog:
     it (ten rows read as one), is refused with its line, as is a file with no rows.
     """
     header, numbered = csv_rows(path)
-    numbered = [(n, r) for n, r in numbered if any(c.strip() for c in r)]
-    if not numbered:
+    cells: list[list[str]] = [[] for _ in header]
+    lines = []
+    for n, r in numbered:  # each row made and dropped in turn: no object per row left for the garbage collector
+        if any(c.strip() for c in r):
+            lines.append(n)
+            r.extend([""] * (len(header) - len(r)))
+            for column, cell in zip(cells, r):
+                column.append(cell.strip())
+    if not lines:
         raise ValueError(f"{path} has a header but no rows")
-    rows = [r for _, r in numbered]
-    cols = {h: [r[i].strip() if i < len(r) else "" for r in rows] for i, h in enumerate(header) if h}
-    return Catalog(Path(path), cols, [n for n, _ in numbered])
+    return Catalog(Path(path), {h: column for h, column in zip(header, cells) if h}, lines)
 
 
 def catalogue_header(path: str | os.PathLike[str]) -> Catalog:
