@@ -6,6 +6,8 @@ project's paths, store, ``catalog_columns``, ``join`` and events.
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -42,7 +44,9 @@ class CatalogueJoins:
         since writing it on the GUI thread took 133 ms at 200,000 galaxies (the
         JSON of every matched value, 0.6 s at a million).  The last cancel is
         asked just before that write; a cancel that comes during it is too late,
-        and the join is kept in the store (shown when the folder reopens).
+        and the join is kept in the store (shown when the folder reopens).  The
+        JSON is encoded in pieces (:func:`json_in_pieces`), so the window gets
+        its turn between them.
 
         Returns the join, its ``cat_*`` columns in image order and what the store
         keeps (:func:`core.catalog.join.join_to_setting`, as JSON text); raises
@@ -60,9 +64,7 @@ class CatalogueJoins:
                 self._sky = (paths, positions)
         join, columns = join_catalogue(paths, catalogue, by, id_column=id_column, ra_column=ra_column,
                                        dec_column=dec_column, radius_arcsec=radius_arcsec, positions=positions)
-        import json
-
-        setting = json.dumps(join_to_setting(join, [self.store.key_of(p) for p in paths], columns))
+        setting = json_in_pieces(join_to_setting(join, [self.store.key_of(p) for p in paths], columns))
         if record and not self.store.read_only:
             if (should_stop is not None and should_stop()) or self.closed:
                 raise Cancelled()
@@ -101,3 +103,27 @@ class CatalogueJoins:
         restored = join_from_setting(setting, keys if keys is not None else [self.store.key_of(p) for p in self.paths])
         if restored is not None:
             self.join, self.catalog_columns = restored
+
+
+#: Most entries of one dict encoded in one call by :func:`json_in_pieces`.
+JSON_PIECE = 10_000
+
+
+def json_in_pieces(value: object, piece: int = JSON_PIECE) -> str:
+    """``json.dumps(value)``, to the character, made of calls that each encode at most ``piece`` entries of a dict.
+
+    The JSON encoder holds the GIL for the whole of one call: a join's record of
+    a million galaxies (every matched value by image key, 140 MB of text) was one
+    call of 3.2 s, and no other thread could run Python meanwhile: the window,
+    though the job ran on a thread of its own, did not answer for 3 s (0.5 s at
+    200,000 galaxies).  A dict that holds dicts is written item by item, a dict
+    of more than ``piece`` values in pieces; the keys of those dicts must be text.
+    """
+    if isinstance(value, dict) and any(isinstance(v, dict) for v in value.values()):
+        return "{" + ", ".join(f"{json.dumps(k)}: {json_in_pieces(v, piece)}" for k, v in value.items()) + "}"
+    if isinstance(value, dict) and len(value) > piece:
+        items, parts = iter(value.items()), []  # taken a piece at a time: no list of a million pairs to collect
+        while chunk := dict(itertools.islice(items, piece)):
+            parts.append(json.dumps(chunk)[1:-1])
+        return "{" + ", ".join(parts) + "}"
+    return json.dumps(value)

@@ -204,6 +204,41 @@ def test_a_join_records_itself_in_the_store_when_asked_and_not_once_cancelled(tm
         project.close()
 
 
+def test_a_joins_record_is_encoded_in_pieces_the_window_gets_its_turn_between(tmp_path, monkeypatch):
+    """The JSON encoder holds the GIL for the whole of one call: a million galaxies' join record, one call, kept the
+    window from answering for 3.2 s though the job ran on its own thread.  It is encoded in calls of at most
+    JSON_PIECE entries, to the same text; prepare_join encodes its record so."""
+    import json
+
+    import core.project_join as project_join
+    from core.project import Project
+
+    rng = np.random.default_rng(2)
+    n = 25_000
+    value = {"version": 1, "join": {"catalogue": "c.csv", "columns": ["a", "b"], "nested": {}},
+             "values": {"cat_a": {f"k{i}": float(rng.normal()) for i in range(n)},
+                        "cat_b": {f"k{i}": "E" for i in range(0, n, 2)}, "cat_c": {}}}
+    sizes = []
+    real = json.dumps
+    monkeypatch.setattr(json, "dumps", lambda obj, *a, **k: sizes.append(len(obj) if isinstance(obj, dict) else 0)
+                        or real(obj, *a, **k))
+    text = project_join.json_in_pieces(value)
+    assert max(sizes) <= project_join.JSON_PIECE and len(sizes) > 4  # one call of 25,000 entries before
+    monkeypatch.setattr(json, "dumps", real)
+    assert text == json.dumps(value)
+    folder, _ = _project_with_run(tmp_path, ["a", "b", "c"])
+    cat = tmp_path / "cat.csv"
+    cat.write_text("id,mass\nc,3.5\na,1.5\n")
+    encoded = []
+    monkeypatch.setattr(project_join, "json_in_pieces", lambda v: encoded.append(v) or real(v))
+    project = Project.open(folder)
+    try:
+        _, _, setting = project.prepare_join(cat, "id")
+    finally:
+        project.close()
+    assert len(encoded) == 1 and json.loads(setting) == encoded[0]
+
+
 def test_parse_radius_reads_astropy_angles():
     from core.catalog.join import parse_radius
 
