@@ -94,6 +94,17 @@ def id_spellings(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[str], di
     return ids, aliases
 
 
+def any_fits(paths: Iterable[str | os.PathLike[str]]) -> bool:
+    """Whether any of ``paths`` names a FITS file (:data:`core.images.io.FITS_SUFFIXES`, in any case).
+
+    A sky join reads FITS headers, so the join dialog offers one only then.  It
+    looks at every path of a folder of other images: about half a second for a
+    million, which the app spends off the GUI thread
+    (:class:`app.widgets.qt_tables.CatalogueTools`).
+    """
+    return any(os.fspath(p).lower().endswith(FITS_SUFFIXES) for p in paths)
+
+
 def image_ids(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
     """The id of every image, a band set's being its base name (:func:`id_spellings`); one folder listing each."""
     return id_spellings(paths)[0]
