@@ -64,7 +64,9 @@ class CatalogueJoins:
                 self._sky = (paths, positions)
         join, columns = join_catalogue(paths, catalogue, by, id_column=id_column, ra_column=ra_column,
                                        dec_column=dec_column, radius_arcsec=radius_arcsec, positions=positions)
-        setting = json_in_pieces(join_to_setting(join, [self.store.key_of(p) for p in paths], columns))
+        keys = np.empty(len(paths), dtype=object)  # an array: no list of a million keys for the collector to visit
+        keys[:] = [self.store.key_of(p) for p in paths]
+        setting = json_in_pieces(join_to_setting(join, keys, columns))
         if record and not self.store.read_only:
             if (should_stop is not None and should_stop()) or self.closed:
                 raise Cancelled()

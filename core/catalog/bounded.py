@@ -11,11 +11,15 @@ than the caps allow.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import os
 import re
+from array import array
 from collections.abc import Iterator, Sequence
 from typing import TextIO, overload
+
+import numpy as np
 
 #: Longest line a table may have (characters): a real row is a few hundred.
 MAX_LINE_CHARS = 1 << 20
@@ -121,26 +125,52 @@ def decimal_point(cell: str) -> str:
 
 
 class CsvRows(Sequence[tuple[int, list[str]]]):
-    """The rows of a table as (file line, cells), kept as one flat list of cells and where each row ends.
+    """The rows of a table as (file line, cells), kept as blocks of cells and where each row ends.
 
     A list of (line, list of cells) was two objects of the garbage collector's
     per row: a survey's table of 200,000 rows made 400,000, which every
     collection visited while they were young (gen1 collections of 140 ms on the
     GUI thread while a job read a truth file or a catalogue; the app collects on
-    the GUI thread only, :mod:`app.collector`).  Text cells and line numbers are
-    nothing the collector visits; a row is made, as a fresh list, when asked.
+    the GUI thread only, :mod:`app.collector`).  One list of every cell is one
+    object, but a collection visits each of its references (50 ms for the 4
+    million cells of a million-row table).  So the cells are kept in blocks of
+    whole rows, each a numpy array of objects once full (:data:`_BLOCK` cells),
+    which the collector does not visit; the line numbers and row ends are in
+    arrays of int.  A row is made, as a fresh list, when asked.
     """
 
     def __init__(self) -> None:
-        self.lines: list[int] = []
-        self.cells: list[str] = []
-        self._ends: list[int] = []
+        self.lines = array("q")
+        self._ends = array("q")  # where each row's cells end, counted over all the cells
+        self._blocks: list[np.ndarray] = []  # full blocks of cells, whole rows each
+        self._firsts = array("q")  # the first cell of each full block
+        self._open: list[str] = []  # the block being filled
+        self._open_first = 0
 
     def append(self, line: int, row: list[str]) -> None:
         """Add the row ``row`` that starts on file line ``line``."""
         self.lines.append(line)
-        self.cells.extend(row)
-        self._ends.append(len(self.cells))
+        self._open.extend(row)
+        self._ends.append(self._open_first + len(self._open))
+        if len(self._open) >= _BLOCK:
+            self.close_block()
+
+    def close_block(self) -> None:
+        """Keep the cells added since the last block as a block (the reading calls it once more at the end)."""
+        if self._open:
+            block = np.empty(len(self._open), dtype=object)
+            block[:] = self._open
+            self._blocks.append(block)
+            self._firsts.append(self._open_first)
+            self._open_first += len(self._open)
+            self._open = []
+
+    def _cells(self, start: int, end: int) -> list[str]:
+        if start >= self._open_first:
+            return self._open[start - self._open_first:end - self._open_first]
+        k = bisect.bisect_right(self._firsts, start) - 1  # a row never spans two blocks
+        first = self._firsts[k]
+        return self._blocks[k][start - first:end - first].tolist()
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -155,13 +185,17 @@ class CsvRows(Sequence[tuple[int, list[str]]]):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
         i = range(len(self))[i]
-        return self.lines[i], self.cells[self._ends[i - 1] if i else 0:self._ends[i]]
+        return self.lines[i], self._cells(self._ends[i - 1] if i else 0, self._ends[i])
 
     def __iter__(self) -> Iterator[tuple[int, list[str]]]:
         start = 0
         for line, end in zip(self.lines, self._ends):
-            yield line, self.cells[start:end]
+            yield line, self._cells(start, end)
             start = end
+
+
+#: Cells in one block of :class:`CsvRows`.
+_BLOCK = 1 << 16
 
 
 def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError, *, header_only: bool = False
@@ -228,6 +262,7 @@ def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError,
                     raise error(f"{path}, line {line + 1}: {unclosed}")
                 rows.append(line + 1, [decimal_point(c) for c in row] if sep == ";" else row)
                 line = reader.line_num
+            rows.close_block()
     except csv.Error as exc:
         if "end of data" in str(exc):
             raise error(f"{path}, line {line + 1}: {unclosed}") from None

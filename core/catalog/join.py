@@ -95,12 +95,18 @@ def sky_positions(paths: Sequence[str], progress: Callable[[float, str], None] |
 
 @dataclass
 class Catalog:
-    """A table read from CSV: column name -> values (text as read)."""
+    """A table read from CSV: column name -> values (text as read).
+
+    :func:`load_catalog` keeps each column (and the lines) as a numpy array, which
+    the garbage collector does not visit: a list of a million cells costs each
+    collection that visits it 30 ms, and the app collects on the GUI thread only
+    (:mod:`app.collector`) while a join job holds the table for seconds.
+    """
 
     path: Path
-    columns: dict[str, list[str]] = field(default_factory=dict)
+    columns: dict[str, Sequence[str]] = field(default_factory=dict)
     #: The file line each row starts on (to name a bad cell's line); empty when not read from a file.
-    lines: list[int] = field(default_factory=list)
+    lines: Sequence[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(next(iter(self.columns.values()), []))
@@ -178,7 +184,15 @@ def load_catalog(path: str | os.PathLike[str]) -> Catalog:
                 column.append(cell.strip())
     if not lines:
         raise ValueError(f"{path} has a header but no rows")
-    return Catalog(Path(path), {h: column for h, column in zip(header, cells) if h}, lines)
+    return Catalog(Path(path), {h: _objects(column) for h, column in zip(header, cells) if h},
+                   np.asarray(lines, np.int64))
+
+
+def _objects(values: list[str]) -> np.ndarray:
+    """``values`` as a numpy array of objects (the same str objects), one object the garbage collector never visits."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def catalogue_header(path: str | os.PathLike[str]) -> Catalog:
