@@ -19,7 +19,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 from app.workers import SerialCalls
-from core.catalog.classes import class_like, column_codes
+from core.catalog.classes import class_columns, column_codes
 from core.catalog.montage import class_codes, crosstab_coded
 from core.images.ids import id_spellings, image_ids
 from core.project import Project
@@ -56,6 +56,7 @@ class QtClusterTable(QWidget):
         #: The counts are made here (:meth:`refresh`), apart from a truth file's reading.
         self._counter = SerialCalls(self)
         self._asked = self._answered = 0  # the last count asked for, the last whose answer came
+        self._offers_asked = self._offers_answered = 0  # the same for the joined columns offered
         self._changed = False  # the project changed since the last count was asked
         #: What the table counts against -> (its source, the paths, the numbering of each image's class): a
         #: truth file's or a joined column's, kept while neither changes (see :meth:`_coding`).
@@ -181,20 +182,35 @@ class QtClusterTable(QWidget):
         (:func:`core.catalog.classes.class_like`).
 
         A magnitude or an object id makes a table of one column per galaxy: 8 x 200,000 cells took 31 s to
-        build.  The box is changed with its signals held, and the table recounted once, only if what it
-        counts against is gone (each removal and addition recounted it: 7-9 recounts on a reopen, 38 s at
-        a million galaxies).
+        build.  Which columns are class-like is found on the counting thread (``class_like`` looks at every
+        cell of a text column: 60 ms of the GUI thread a column of a million when a join's result came), and
+        the box changes when the answer comes, if ``columns`` are still the project's.  The box is changed
+        with its signals held, and the table recounted once, only if what it counts against is gone (each
+        removal and addition recounted it: 7-9 recounts on a reopen, 38 s at a million galaxies).
         """
-        offered = [name for name, values in columns.items() if class_like(values)]
+        self._offers_asked += 1
+        ask = self._offers_asked
 
-        def change() -> None:
-            for i in reversed(range(self.against.count())):
-                if str(self.against.itemData(i)).startswith("cat_"):
-                    self.against.removeItem(i)
-            for name in offered:
-                self.against.addItem(f"joined: {name}", name)
+        def offer(offered: list[str]) -> None:
+            if ask != self._offers_asked:
+                return  # newer columns were offered meanwhile
+            self._offers_answered = ask
+            if columns and (self.project is None or self.project.catalog_columns is not columns):
+                return  # another join or another project since: their own offer follows
 
-        self._edit_box(change)
+            def change() -> None:
+                for i in reversed(range(self.against.count())):
+                    if str(self.against.itemData(i)).startswith("cat_"):
+                        self.against.removeItem(i)
+                for name in offered:
+                    self.against.addItem(f"joined: {name}", name)
+
+            self._edit_box(change)
+
+        if not columns:
+            offer([])
+        else:
+            self._counter.call(class_columns, columns, on_done=offer, on_error=lambda _message: offer([]))
 
     def _edit_box(self, change: Callable[[], None], recount: bool = True) -> None:
         """Change the "against" box's items without a recount per item; keep what it showed if still offered,
@@ -235,8 +251,9 @@ class QtClusterTable(QWidget):
 
     @property
     def counting(self) -> bool:
-        """Whether the counts last asked for (:meth:`refresh`) are still being made off the GUI thread."""
-        return self._answered != self._asked
+        """Whether the counts last asked for (:meth:`refresh`), or the joined columns last offered
+        (:meth:`offer_columns`), are still being looked at off the GUI thread."""
+        return self._answered != self._asked or self._offers_answered != self._offers_asked
 
     def refresh(self) -> None:
         """Recount off the GUI thread and redraw when the counts come, if no newer count was asked meanwhile.

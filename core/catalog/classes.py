@@ -64,6 +64,11 @@ def class_like(values: np.ndarray) -> bool:
     return 0 < len(seen) < given
 
 
+def class_columns(columns: dict[str, np.ndarray]) -> list[str]:
+    """The names of the class-like columns (:func:`class_like`) of a join, in their order."""
+    return [name for name, values in columns.items() if class_like(values)]
+
+
 def class_of(value: object) -> str | None:
     """A joined cell as a class: text as is, a whole number without ``.0``; empty or NaN is no class (None)."""
     if isinstance(value, str):

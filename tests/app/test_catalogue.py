@@ -48,6 +48,7 @@ def test_a_join_lasts_reopens_and_counts_in_the_cluster_x_truth_table(qtbot, win
     assert p.join is not None and p.join.catalogue == str(cat.resolve())
     assert window.color_combo.findText("colour by cat_t_type") >= 0
     table = window.catalogue.table
+    qtbot.waitUntil(lambda: not table.counting, timeout=10_000)  # the class-like columns found off the GUI thread
     i = table.against.findText("joined: cat_morph")
     assert i >= 0
     table.against.setCurrentIndex(i)  # what the user picks in the dock's combo box

@@ -104,3 +104,27 @@ def test_a_count_asked_again_before_its_answer_came_draws_only_the_last_asked(qt
     qtbot.wait(100)
     assert drawn == ["labels"] and len(counted) == 2  # the first answer dropped, the second question never counted
     assert table.col_values == [] and int(table.counts.sum()) == 0 and np.asarray(table.counts).shape[1] == 0
+
+
+def test_which_joined_columns_are_classes_is_found_off_the_gui_thread(qtbot, window, folder, tmp_path, monkeypatch):
+    """A GUI audit at a million galaxies: a join's result asked, on the GUI thread, whether each joined column sorts
+    galaxies into classes, which looks at every cell of a text column (60 ms a column of a million).  It is asked on
+    the table's counting thread; the box offers the class-like columns when the answer comes."""
+    import core.catalog.classes as classes
+    from app.widgets import qt_cluster_table
+
+    p = open_and_cluster(qtbot, window, folder)
+    looked = []
+    real = classes.class_like
+    watch = lambda values: looked.append(threading.current_thread()) or real(values)  # noqa: E731
+    monkeypatch.setattr(classes, "class_like", watch)
+    monkeypatch.setattr(qt_cluster_table, "class_like", watch, raising=False)  # where it was looked up before
+    cat = tmp_path / "cat.csv"
+    cat.write_text("id,kind,t_type,mass\n" + "".join(f"{n},{'ES'[i % 2]},{i % 3},{10 + i * 0.37}\n"
+                                                    for i, n in enumerate(p.names)))
+    assert join_and_wait(qtbot, window, str(cat), "id") == len(p)
+    table = window.catalogue.table
+    qtbot.waitUntil(lambda: not table.counting, timeout=10_000)
+    offered = [table.against.itemData(i) for i in range(table.against.count())]
+    assert sorted(offered) == ["cat_kind", "cat_t_type", "labels"]  # not the magnitude, not the id
+    assert len(looked) == 4 and threading.main_thread() not in looked
