@@ -53,7 +53,8 @@ def check_join(args: argparse.Namespace, found: Sequence[Path]) -> JoinPlan:
         clustering, and the project's join is left as it was.
     """
     from core.catalog.export import EXPORT_FORMATS
-    from core.catalog.join import join_catalogue, load_catalog, parse_radius, sky_positions
+    from core.catalog.join import join_catalogue, load_catalog, sky_positions
+    from core.catalog.positions import parse_radius
     from core.catalog.tables import refuse_inside_image_folder
 
     try:

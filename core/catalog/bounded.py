@@ -158,9 +158,7 @@ class CsvRows(Sequence[tuple[int, list[str]]]):
     def close_block(self) -> None:
         """Keep the cells added since the last block as a block (the reading calls it once more at the end)."""
         if self._open:
-            block = np.empty(len(self._open), dtype=object)
-            block[:] = self._open
-            self._blocks.append(block)
+            self._blocks.append(object_array(self._open))
             self._firsts.append(self._open_first)
             self._open_first += len(self._open)
             self._open = []
@@ -196,6 +194,18 @@ class CsvRows(Sequence[tuple[int, list[str]]]):
 
 #: Cells in one block of :class:`CsvRows`.
 _BLOCK = 1 << 16
+
+
+def object_array(values: list[str]) -> np.ndarray:
+    """``values`` (the same objects) as a numpy array of objects, which the garbage collector never visits.
+
+    A collection visits every reference of a list it looks at (30 ms a list of a
+    million); the app collects on the GUI thread only (:mod:`app.collector`), while
+    a job may hold a table of a million rows for seconds.
+    """
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def csv_rows(path: str | os.PathLike[str], error: type[ValueError] = ValueError, *, header_only: bool = False

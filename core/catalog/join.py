@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.catalog.bounded import csv_rows
+from core.catalog.bounded import csv_rows, object_array
 from core.catalog.positions import row_place, skipped_note, sky_rows
 from core.catalog.shared import shared_note, shared_rows
 from core.images.io import FITS_SUFFIXES
@@ -97,10 +97,8 @@ def sky_positions(paths: Sequence[str], progress: Callable[[float, str], None] |
 class Catalog:
     """A table read from CSV: column name -> values (text as read).
 
-    :func:`load_catalog` keeps each column (and the lines) as a numpy array, which
-    the garbage collector does not visit: a list of a million cells costs each
-    collection that visits it 30 ms, and the app collects on the GUI thread only
-    (:mod:`app.collector`) while a join job holds the table for seconds.
+    :func:`load_catalog` keeps the columns and lines in numpy arrays, which the
+    garbage collector never visits (:func:`core.catalog.bounded.object_array`).
     """
 
     path: Path
@@ -184,15 +182,8 @@ def load_catalog(path: str | os.PathLike[str]) -> Catalog:
                 column.append(cell.strip())
     if not lines:
         raise ValueError(f"{path} has a header but no rows")
-    return Catalog(Path(path), {h: _objects(column) for h, column in zip(header, cells) if h},
+    return Catalog(Path(path), {h: object_array(column) for h, column in zip(header, cells) if h},
                    np.asarray(lines, np.int64))
-
-
-def _objects(values: list[str]) -> np.ndarray:
-    """``values`` as a numpy array of objects (the same str objects), one object the garbage collector never visits."""
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
 
 
 def catalogue_header(path: str | os.PathLike[str]) -> Catalog:
@@ -480,22 +471,6 @@ def join_to_setting(join: Join, keys: Sequence[str], columns: dict[str, np.ndarr
                 kept[key] = float(v)
         values[name] = kept
     return {"version": 1, "join": join.record(), "values": values}
-
-
-def parse_radius(text: str) -> float:
-    """A match radius in arcseconds from ``2arcsec``, ``0.5 arcmin``, ``1e-3 deg`` or a bare number (arcsec)."""
-    import astropy.units as u
-
-    try:
-        value = float(text)
-    except ValueError:
-        try:
-            value = u.Quantity(text).to_value(u.arcsec)
-        except (TypeError, ValueError, u.UnitsError):
-            raise ValueError(f"not an angle: {text!r} (say 2arcsec, 0.5arcmin or 2)") from None
-    if not value > 0:
-        raise ValueError(f"the radius must be positive, not {text!r}")
-    return float(value)
 
 
 def join_from_setting(setting: object, keys: Sequence[str]) -> tuple[Join, dict[str, np.ndarray]] | None:

@@ -150,3 +150,19 @@ def _told(count: int, examples: Sequence[str]) -> str:
     """The first skipped rows, ``; ``-separated, then how many more (``; and 12 more``)."""
     more = f"; and {count - len(examples):,} more" if count > len(examples) else ""
     return "; ".join(examples) + more
+
+
+def parse_radius(text: str) -> float:
+    """A match radius in arcseconds from ``2arcsec``, ``0.5 arcmin``, ``1e-3 deg`` or a bare number (arcsec)."""
+    import astropy.units as u
+
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            value = u.Quantity(text).to_value(u.arcsec)
+        except (TypeError, ValueError, u.UnitsError):
+            raise ValueError(f"not an angle: {text!r} (say 2arcsec, 0.5arcmin or 2)") from None
+    if not value > 0:
+        raise ValueError(f"the radius must be positive, not {text!r}")
+    return float(value)

@@ -240,7 +240,7 @@ def test_a_joins_record_is_encoded_in_pieces_the_window_gets_its_turn_between(tm
 
 
 def test_parse_radius_reads_astropy_angles():
-    from core.catalog.join import parse_radius
+    from core.catalog.positions import parse_radius
 
     assert parse_radius("2arcsec") == 2.0 and parse_radius("2") == 2.0
     assert abs(parse_radius("0.5 arcmin") - 30.0) < 1e-9
