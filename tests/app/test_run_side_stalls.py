@@ -181,6 +181,7 @@ def test_the_truth_read_again_on_a_reopen_is_matched_and_coded_off_the_gui_threa
     galaxies).  The reading thread's ids and classes are counted now; the table is the same."""
     import threading
 
+    import app.widgets.qt_cluster_table as qt_cluster_table
     import core.images.ids as ids
     from tests.helpers import truth_and_wait
 
@@ -188,10 +189,15 @@ def test_the_truth_read_again_on_a_reopen_is_matched_and_coded_off_the_gui_threa
     assert truth_and_wait(qtbot, window, folder / "labels.csv") == len(p)
     counts = window.catalogue.table.counts.copy()
     spelled, real = [], ids.id_spellings
-    monkeypatch.setattr(ids, "id_spellings", lambda *a, **k: spelled.append(threading.current_thread()) or real(*a, **k))
+    def spell(*a, **k):
+        spelled.append(threading.current_thread())
+        return real(*a, **k)
+
+    monkeypatch.setattr(ids, "id_spellings", spell)
+    monkeypatch.setattr(qt_cluster_table, "id_spellings", spell)  # the table's module holds its own name for it
     assert window.open_folder(folder)
     table = window.catalogue.table
-    qtbot.waitUntil(lambda: not table.reading and table.truth_name == "labels.csv", timeout=60_000)
+    qtbot.waitUntil(lambda: not table.reading and table.truth_name == "labels.csv" and not table.counting, timeout=60_000)
     assert len(spelled) == 1 and threading.main_thread() not in spelled  # matched and coded on the reading thread
     assert table.against.currentData() == "truth" and np.array_equal(table.counts, counts)
 
@@ -282,6 +288,7 @@ def test_showing_a_reopened_project_takes_no_python_step_per_galaxy(qtbot, windo
     finally:
         sys.settrace(None)
     q = window.project
+    qtbot.waitUntil(lambda: not window.catalogue.table.counting, timeout=30_000)  # columns are offered off the GUI thread
     offered = [window.catalogue.table.against.itemData(i) for i in range(window.catalogue.table.against.count())]
     assert {"cat_morph", "cat_kind"} <= set(offered) and any("1 labelled by you" in t for t in said), said
     assert runs and max(runs.values()) < len(q), sorted(runs.items(), key=lambda kv: -kv[1])[:3]
