@@ -53,7 +53,7 @@ from core.store.layout import (
 )
 from core.store.lock import _acquire_lock, _release_lock
 from core.store.recovery import DamagedStore
-from core.store.rows import no_gc, paths_of
+from core.store.rows import ImageIds, no_gc, paths_of
 from core.store.schema import SCHEMA_VERSION, _migrate_v3, migrate
 from core.vocabulary import ROUND_METHOD
 
@@ -273,7 +273,7 @@ class ProjectStore:
         The mapping answers for any spelling of an image's path (relative,
         absolute, through a moved project folder): lookups go through :meth:`key_of`.
         """
-        return _ImageIds(self, {p: i for i, p in self.db.execute("SELECT id, path FROM images")})
+        return ImageIds(self, {p: i for i, p in self.db.execute("SELECT id, path FROM images")})
 
     def skipped(self) -> list[tuple[str, str]]:
         """Return (path, reason) of files that could not be read."""
@@ -476,25 +476,3 @@ class ProjectStore:
     def labels(self) -> dict[int, tuple[str, str]]:
         """Return image id -> (label, source)."""
         return {i: (lab, src) for i, lab, src in self.db.execute("SELECT image_id, label, source FROM labels")}
-
-
-class _ImageIds(dict):  # type: ignore[type-arg]
-    """path -> image id, looked up by any spelling of the path (through :meth:`ProjectStore.key_of`)."""
-
-    def __init__(self, store: ProjectStore, ids: dict[str, int]) -> None:
-        super().__init__(ids)
-        self._store = store
-
-    def _key(self, path: object) -> object:
-        if isinstance(path, (str, os.PathLike)) and not dict.__contains__(self, path):
-            return self._store.key_of(path)
-        return path
-
-    def __getitem__(self, path: object) -> int:
-        return dict.__getitem__(self, self._key(path))
-
-    def __contains__(self, path: object) -> bool:
-        return dict.__contains__(self, self._key(path))
-
-    def get(self, path: object, default: object = None) -> object:
-        return dict.get(self, self._key(path), default)

@@ -125,3 +125,25 @@ def run_arrays(store: ProjectStore, run_id: int) -> RunArrays:
     return RunArrays(ids=image_ids[inside], keys=keys, paths=paths_of(store, keys),
                      clusters=np.array(a_clusters, np.int64)[rows],
                      confidence=np.array(a_conf, np.float32)[rows], coords=coords)
+
+
+class ImageIds(dict):  # type: ignore[type-arg]
+    """path -> image id, looked up by any spelling of the path (through :meth:`ProjectStore.key_of`)."""
+
+    def __init__(self, store: ProjectStore, ids: dict[str, int]) -> None:
+        super().__init__(ids)
+        self._store = store
+
+    def _key(self, path: object) -> object:
+        if isinstance(path, (str, os.PathLike)) and not dict.__contains__(self, path):
+            return self._store.key_of(path)
+        return path
+
+    def __getitem__(self, path: object) -> int:
+        return dict.__getitem__(self, self._key(path))
+
+    def __contains__(self, path: object) -> bool:
+        return dict.__contains__(self, self._key(path))
+
+    def get(self, path: object, default: object = None) -> object:
+        return dict.get(self, self._key(path), default)
