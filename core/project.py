@@ -96,6 +96,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections, Catalogu
         if not folder.is_dir():
             raise NotADirectoryError(f"{folder} is not a folder")
         store = ProjectStore(store_dir or default_store_dir(folder), root=folder)
+        store.record_pending_content()  # of labels a session closed before it recorded (core.store.content)
         self = cls(folder=folder, store=store)
         self._read_at = store.db.execute("PRAGMA data_version").fetchone()[0]  # before anything is read: see stale
         stored = store.classes()

@@ -37,7 +37,7 @@ import os
 import sqlite3
 import threading
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -454,6 +454,41 @@ class FeatureCache:
                 out.update((k, fp) for k, fp in self._db.execute(
                     f"SELECT path, fingerprint FROM rows WHERE key=? AND path IN ({','.join('?' * len(chunk))})",
                     [key, *chunk]) if isinstance(fp, str))
+        return out
+
+    def known_contents(self, image_keys: Sequence[str], path_of: Callable[[str], str]) -> dict[str, str]:
+        """The content fingerprint the cache vouches for, per image key, with no image file read.
+
+        A row's fingerprint counts when this installation signed the row (its HMAC
+        covers the fingerprint: a shipped index cannot name content) and the file
+        has the size, modification and change times indexed with it (what
+        :meth:`lookup` trusts); a file gone since gives it as last indexed.  The
+        project store takes these as its labelled images' content (:mod:`core.store.content`).
+        """
+        with self._lock:
+            found = []
+            for start in range(0, len(image_keys), 500):
+                chunk = list(image_keys[start:start + 500])
+                found += self._db.execute(
+                    "SELECT r.key, r.path, r.size, r.mtime_ns, r.ctime_ns, r.fingerprint, r.row, r.crc, r.mac, d.dim "
+                    f"FROM rows r JOIN dims d ON d.key = r.key WHERE r.path IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+        out: dict[str, str] = {}
+        stat, data = _Stats(), {}
+        for key, ikey, size, mtime, ctime, fp, row, crc, mac, dim in found:
+            try:
+                if ikey in out or stat(Path(path_of(ikey))) != (size, mtime, ctime):
+                    continue
+            except OSError:
+                if os.path.lexists(path_of(ikey)):
+                    continue  # there but unreadable: nothing vouched for
+            if key not in data:
+                n_rows = self._file(key).stat().st_size // (4 * dim) if self._file(key).exists() else 0
+                data[key] = np.memmap(self._file(key), dtype=np.float32, mode="r", shape=(n_rows, dim)) if n_rows else None
+            if data[key] is None or not isinstance(fp, str) or not isinstance(mac, str) or row >= len(data[key]):
+                continue
+            values = np.array(data[key][row])
+            if _row_crc(values) == crc and hmac.compare_digest(mac, _row_mac(self._secret, key, ikey, fp, values)):
+                out[ikey] = fp
         return out
 
     def count(self, key: str) -> int:

@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from core.store.cache import FeatureCache
-from core.store.identity import decode_key, encode_key, reattach_labels, record_content
+from core.store.content import ContentRecorder
+from core.store.identity import decode_key, encode_key, reattach_labels
 from core.store.layout import (
     MODELS_DIR,
     MORPHOLOGY_FILE,
@@ -152,6 +153,7 @@ class ProjectStore:
         #: (old key, new key) of the labels the last :meth:`add_images` moved to a renamed or moved file.
         self.followed: list[tuple[str, str]] = []
         self._locked = False
+        self.contents: ContentRecorder | None = None  # labelled images' content, recorded off the labelling thread
         if self.read_only:
             self._tmp = tempfile.TemporaryDirectory(prefix="galaxy-sorter-ro-")
             copy = _read_only_copy(self.folder, Path(self._tmp.name))
@@ -183,6 +185,7 @@ class ProjectStore:
                     self.set_setting("root", str(self.root))
                 self._normalise_paths()
             self.features = FeatureCache(self.folder / "features", root=self.root)
+            self.contents = ContentRecorder(self.folder / "project.sqlite", self.path_of, self.known_contents)
         except BaseException:
             self.close()
             raise
@@ -215,7 +218,9 @@ class ProjectStore:
         return None
 
     def close(self) -> None:
-        """Close the database files (and release the project's lock)."""
+        """Close the database files (and release the project's lock), the content recorder first."""
+        if self.contents is not None:
+            self.contents.close()
         for obj in (getattr(self, "features", None), getattr(self, "db", None)):
             if obj is not None:
                 obj.close()
@@ -264,8 +269,20 @@ class ProjectStore:
                                 "ON CONFLICT(path) DO UPDATE SET status='skipped', error=excluded.error",
                                 (self.key_of(path), encode_key(image_id(path)), encode_key(reason)))
             # A labelled file renamed or moved since: its label follows its content (issue 19).
-            self.followed = reattach_labels(self.db, self.path_of, present)
+            self.followed = reattach_labels(self.db, self.path_of, present, self.known_contents)
         return self.image_ids()
+
+    def known_contents(self, keys: list[str]) -> dict[str, str]:
+        """The content fingerprints of images the feature cache vouches for (:meth:`FeatureCache.known_contents`)."""
+        return self.features.known_contents(keys, self.path_of)
+
+    def record_pending_content(self) -> None:
+        """Record the content of labelled images that have none yet, on the recorder's thread; returns at once.
+
+        A session that closed before its recorder was done left them (:mod:`core.store.content`).
+        """
+        if self.contents is not None:
+            self.contents.record_pending()
 
     def image_ids(self) -> dict[str, int]:
         """Return path -> id for every registered image.
@@ -350,9 +367,9 @@ class ProjectStore:
             else:
                 self.db.executemany("INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?)",
                                     [(int(i), label, source, now) for i in image_ids])
-                # The label's image is known by its content too, so it follows a rename or a move.
-                record_content(self.db, self.path_of, image_ids)
         self.checkpoint()
+        if label is not None and self.contents is not None:  # known by its content too: it follows a rename
+            self.contents.submit(image_ids)  # read and hashed on the recorder's thread (core.store.content)
 
     def checkpoint(self) -> bool:
         """Copy committed pages from the WAL into ``project.sqlite`` (``PRAGMA wal_checkpoint(PASSIVE)``).

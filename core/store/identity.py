@@ -43,20 +43,31 @@ def record_content(db: sqlite3.Connection, path_of: Callable[[str], str], image_
         db.executemany("UPDATE images SET content=? WHERE id=?", found)
 
 
-def reattach_labels(db: sqlite3.Connection, path_of: Callable[[str], str], present: set[str]) -> list[tuple[str, str]]:
+def reattach_labels(db: sqlite3.Connection, path_of: Callable[[str], str], present: set[str],
+                    known: Callable[[list[str]], Mapping[str, str]] | None = None) -> list[tuple[str, str]]:
     """Move the labels of vanished files to present files with the same content; return (old key, new key) pairs.
 
     ``present`` holds the keys the scan found.  A labelled image is vanished when
     its key is not among them and its file does not exist.  Its label moves to
     an unlabelled present image with the same fingerprint (one each, in path
-    order); an already labelled image is never overwritten.  Runs inside the
-    caller's transaction.
+    order); an already labelled image is never overwritten.  A vanished image
+    whose content was not recorded yet (renamed before the recorder of
+    :mod:`core.store.content` reached it, or the app closed first) takes the
+    fingerprint ``known`` gives for its key (the feature cache's, as last
+    seen).  Runs inside the caller's transaction.
     """
     from core.images.io import file_fingerprint
 
     orphans = [(i, key, content) for i, key, content in db.execute(
-        "SELECT i.id, i.path, i.content FROM images i JOIN labels l ON l.image_id = i.id "
-        "WHERE i.content IS NOT NULL") if key not in present and not os.path.exists(path_of(key))]
+        "SELECT i.id, i.path, i.content FROM images i JOIN labels l ON l.image_id = i.id")
+        if key not in present and not os.path.exists(path_of(key))]
+    unknown = [key for _, key, content in orphans if content is None]
+    if unknown:
+        cached = known(unknown) if known is not None else {}
+        orphans = [(i, key, content if content is not None else cached.get(key)) for i, key, content in orphans]
+        db.executemany("UPDATE images SET content=? WHERE id=? AND content IS NULL",
+                       [(content, i) for i, key, content in orphans if key in cached])
+    orphans = [orphan for orphan in orphans if orphan[2] is not None]
     if not orphans:
         return []
     sizes = {_size_of(c) for _, _, c in orphans} - {None}
@@ -138,13 +149,16 @@ def changed_since_labelled(db: sqlite3.Connection,
     stays with its file name when the file is replaced (a re-rendered cutout of
     the same object is the usual reason), but the user is told, once: the
     recorded content becomes the new one, so a later rename still carries the
-    label.  Runs inside a transaction of its own.
+    label.  A labelled image with no content recorded yet (the app closed
+    before :mod:`core.store.content` recorded it) gets this one, unsaid.  Runs
+    inside a transaction of its own.
     """
     rows = db.execute("SELECT i.id, i.path, i.content FROM images i JOIN labels l ON l.image_id = i.id "
-                      "WHERE i.content IS NOT NULL ORDER BY i.path").fetchall()
+                      "ORDER BY i.path").fetchall()
     now = fingerprints_of([key for _, key, _ in rows]) if rows else {}
-    changed = [(now[key], image_id_, key) for image_id_, key, content in rows if now.get(key, content) != content]
+    changed = [(now[key], image_id_, key, content) for image_id_, key, content in rows
+               if now.get(key, content) not in (content, None)]
     if changed:
         with db:
-            db.executemany("UPDATE images SET content=? WHERE id=?", [(fp, i) for fp, i, _ in changed])
-    return [key for *_, key in changed]
+            db.executemany("UPDATE images SET content=? WHERE id=?", [(fp, i) for fp, i, *_ in changed])
+    return [key for _, _, key, content in changed if content is not None]
