@@ -195,7 +195,7 @@ class MapView:
         if c is not shown:
             self.map.set_colors(c.groups, c.colors, c.names, rows=rows)
             self._shown = (self.mode, c)
-        self.map.mark_user_labelled(rows, np.array([p.user_labels[r] is not None for r in rows], bool))
+        self.map.mark_user_labelled(rows, np.not_equal(p.user_labels[rows], None))
 
     def show_partial(self, coords: np.ndarray, clusters: np.ndarray | None = None) -> None:
         """A rough map while a run works: the images whose features have arrived, in one grey; or,

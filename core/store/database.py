@@ -359,14 +359,14 @@ class ProjectStore:
         alone (without its ``-wal``) holds the label when this returns: a copy of
         that one file, taken while the app is open, keeps every acknowledged label.
         """
-        now = time.time()
         self._writing()
+        ids = json.dumps(np.asarray(image_ids, np.int64).tolist())  # one parameter for SQLite, not a tuple a row
         with self.db:
             if label is None:
-                self.db.executemany("DELETE FROM labels WHERE image_id=?", [(int(i),) for i in image_ids])
+                self.db.execute("DELETE FROM labels WHERE image_id IN (SELECT value FROM json_each(?))", (ids,))
             else:
-                self.db.executemany("INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?)",
-                                    [(int(i), label, source, now) for i in image_ids])
+                self.db.execute("INSERT OR REPLACE INTO labels SELECT value, ?, ?, ? FROM json_each(?)",
+                                (label, source, time.time(), ids))
         self.checkpoint()
         if label is not None and self.contents is not None:  # known by its content too: it follows a rename
             self.contents.submit(image_ids)  # read and hashed on the recorder's thread (core.store.content)

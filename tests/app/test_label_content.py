@@ -83,3 +83,28 @@ def test_enter_and_redo_on_a_whole_cluster_hash_only_on_the_recorder_thread(qtbo
     assert p.store.contents.wait(60)
     assert len(threads) == len(edited) and p.store.contents.hashed == len(edited)  # each once: redo finds them recorded
     assert None not in {content for _, content in _saved(p, rows).values()}
+
+
+def test_a_whole_cluster_labelled_and_undone_is_a_statement_each_and_its_name_looked_up_once(qtbot, window, folder,
+                                                                                             monkeypatch):
+    """Enter on a whole named cluster writes its labels in one SQL statement (undone: one), not one a galaxy,
+    and looks the cluster's name up once, not once a galaxy."""
+    from core.project import Project
+
+    p = open_and_cluster(qtbot, window, folder)
+    cluster = int(p.clusters[0])
+    rows = np.flatnonzero(p.clusters == cluster)
+    p.name_cluster(cluster, p.classes[1].name)
+    window.map.selection_requested.emit(rows, False)
+    statements: list[str] = []
+    p.store.db.set_trace_callback(statements.append)
+    asked: list[int] = []
+    real = Project.cluster_name
+    monkeypatch.setattr(Project, "cluster_name", lambda self, c: asked.append(c) or real(self, c))
+    qtbot.keyClick(window, Qt.Key.Key_Return)  # accept the model's labels
+    accepted = list(asked)
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    p.store.db.set_trace_callback(None)
+    writes = [s.split()[0] for s in statements if " labels" in s and s.split()[0] in ("INSERT", "DELETE")]
+    assert writes == ["INSERT", "DELETE"], f"{len(writes)} statements for {len(rows)} galaxies"
+    assert len(accepted) < len(rows) and {label for label, _ in _saved(p, rows).values()} == set()
