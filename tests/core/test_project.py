@@ -186,6 +186,24 @@ def test_one_galaxys_id_is_its_own_name_without_working_out_every_id(tmp_path, m
     p.close()
 
 
+def test_every_id_is_worked_out_without_a_python_call_a_galaxy(tmp_path):
+    """A sort by name or an export asks for a survey's every id: each took a basename, a generator over every
+    image suffix and a band test, Python calls by the hundred thousand.  Only a FITS band file's needs one now."""
+    from core.images.ids import image_ids
+    from core.images.io import image_id
+    from tests.helpers import python_calls, write_band_galaxies
+
+    write_band_galaxies(tmp_path / "bands", 2)
+    survey = [str(tmp_path / f"d{i % 7}" / f"J{i:06d}{('.png', '.JPG', '.a.jpeg', '..tiff')[i % 4]}") for i in range(3000)]
+    calls = python_calls(lambda: image_ids(survey))
+    assert calls < 50, calls  # was 15,006: 5 a galaxy
+    odd = ["x.fits.gz", "y.FIT.fz", "z.tar.gz", "noext", "t.", "u..png", "w.fits", "v_g.fits"]
+    paths = survey + [str(tmp_path / "e" / name) for name in odd]
+    assert image_ids(paths) == [image_id(p) for p in paths]
+    bands = sorted(str(p) for p in (tmp_path / "bands").iterdir())
+    assert image_ids(bands) == ["ngc0"] * 3 + ["ngc1"] * 3
+
+
 def test_the_final_labels_look_up_each_clusters_name_once_not_once_an_image(project):
     """Colour by label, LDA and the export ask for every galaxy's label: a cluster name looked up for each galaxy
     took 0.24 s at a million galaxies, twice a click.  The labels are the user's, else the cluster's name."""
