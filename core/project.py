@@ -30,7 +30,7 @@ from core.project_edits import ClassAndClusterEdits
 from core.project_join import CatalogueJoins
 from core.project_learning import LearningFromLabels
 from core.project_map import MapProjections
-from core.selection import Selection
+from core.selection import Selection, sorted_unique
 from core.store.database import ProjectStore, Run
 from core.store.layout import default_store_dir
 from core.store.rows import run_arrays
@@ -393,7 +393,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections, Catalogu
 
         The label is on disk when this returns.
         """
-        rows = np.unique(np.asarray(list(rows), np.int64))
+        rows = sorted_unique(np.asarray(list(rows), np.int64))
         if len(rows) == 0:
             return
         if label is not None and label not in self.class_names() and label not in SPECIAL:
@@ -405,7 +405,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections, Catalogu
 
     def accept_model_labels(self, rows: Iterable[int]) -> None:
         """Make the model's label (the cluster's name) the user's label for ``rows``; undoable."""
-        rows = np.unique(np.asarray(list(rows), np.int64))
+        rows = sorted_unique(np.asarray(list(rows), np.int64))
         if len(rows) == 0:
             return
         before = self.user_labels[rows].tolist()
