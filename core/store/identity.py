@@ -4,7 +4,8 @@ The store keys images by their path relative to the project root, so renaming a
 labelled file, or moving it into a subfolder, used to leave its label under the
 old name.  Each labelled image now also keeps its content fingerprint
 (:func:`core.images.io.file_fingerprint`, the ``images.content`` column of
-schema 4), recorded when it is labelled.  At scan time a labelled image whose
+schema 4), recorded after it is labelled, off the labelling thread
+(:mod:`core.store.content`).  At scan time a labelled image whose
 file has vanished gives its label to a newly found, unlabelled file with the
 same content.  Only files of a vanished image's size are hashed, so a scan with
 nothing vanished reads no file.
