@@ -311,9 +311,10 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections, Catalogu
             return self.confidence[rows]
         if how == "most sure first":
             return -self.confidence[rows]
-        if how == "name":  # the ids of these rows alone, unless all are known (a survey's every id: 0.1-0.3 s)
-            known = self._names[1] if self._names is not None and self._names[0] is self.paths else None
-            names = [known[r] for r in rows] if known is not None else image_ids([self.paths[r] for r in rows])
+        if how == "name":  # a cluster's ids alone, unless all are known or most are asked (then all, kept)
+            whole = len(rows) > len(self) // 2 or (self._names is not None and self._names[0] is self.paths)
+            known = self.names if whole else image_ids([self.paths[r] for r in rows])
+            names = [known[r] for r in rows] if whole else known
             return np.array(names, dtype=object).argsort(kind="stable").argsort()
         space = self.features if self.features is not None else self.coords
         dist = np.zeros(len(rows))
