@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.vocabulary import LabelClass
 from tests.helpers import fake_run, python_lines
 
 N = 600
@@ -20,6 +21,7 @@ def test_colour_by_label_runs_no_python_line_a_galaxy(qtbot, window, tmp_path, m
     fake_run(p, N)
     p.name_cluster(0, p.classes[0].name)
     p.set_labels(np.flatnonzero(p.clusters == 1)[:5], p.classes[1].name)
+    p.classes.append(LabelClass("cluster 1", "#123456"))  # a store of before such names were refused (859cdfe)
     p.set_labels(np.flatnonzero(p.clusters == 2)[:1], "cluster 1")  # reads like unnamed cluster 1's name: coloured
     box = window.color_combo
     finals: list[int] = []

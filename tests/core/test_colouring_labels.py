@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.colouring import after_labels, colouring
+from core.vocabulary import LabelClass
 
 
 def _project(tmp_path):
@@ -45,6 +46,7 @@ def test_after_labels_equals_the_colouring_recomputed(tmp_path):
 def test_a_label_like_an_unnamed_clusters_name_recomputes_and_others_ignore_labels(tmp_path):
     p = _project(tmp_path)
     drawn = colouring(p, "label")
+    p.classes.append(LabelClass("cluster 2", "#123456"))  # a store of before such names were refused (859cdfe)
     p.set_labels([0], "cluster 2")  # colours every unlabelled galaxy of cluster 2 too: only a whole recount knows
     assert after_labels(p, "label", drawn, np.array([0])) is None
     by_cluster = colouring(p, "cluster")
