@@ -5,7 +5,7 @@ in ``assignments``: 200,000 UPDATEs took 0.6 s of the GUI thread (4.7 s at a
 million galaxies) when the result was applied.  :func:`store_map` writes it from
 the projection's job on a connection of its own: the coordinates go first into a
 temporary table (the project's database is not locked meanwhile, so a label
-written on the GUI thread does not wait), then one ``UPDATE ... FROM`` and the
+written on the GUI thread does not wait), then one ``UPDATE`` and the
 projection's name in a single transaction, so a reopen finds the new map and its
 name together or neither.  A job cancelled before the commit (another folder
 opened) writes nothing.
@@ -59,8 +59,11 @@ def store_map(folder: Path, run_id: int, image_ids: np.ndarray, coords: np.ndarr
         db.execute("COMMIT")
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute("UPDATE assignments SET x = n.x, y = n.y FROM temp.new_map AS n "
-                       "WHERE assignments.run_id = ? AND assignments.image_id = n.image_id", (int(run_id),))
+            # Not UPDATE ... FROM, which needs SQLite 3.33 (Ubuntu 20.04's Python has 3.31): each row's new x
+            # and y by its image id, a primary-key lookup in the temporary table.
+            db.execute("UPDATE assignments SET x = (SELECT n.x FROM temp.new_map AS n WHERE n.image_id = assignments.image_id), "
+                       "y = (SELECT n.y FROM temp.new_map AS n WHERE n.image_id = assignments.image_id) "
+                       "WHERE run_id = ? AND image_id IN (SELECT image_id FROM temp.new_map)", (int(run_id),))
             db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (projection_key(run_id), json.dumps(projection)))
             if should_stop is not None and should_stop():
                 raise Cancelled("the new map was not kept")
