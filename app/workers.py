@@ -44,7 +44,7 @@ from core.progress import Cancelled
 
 
 class JobSignals(QObject):
-    """Signals of one job (QRunnable cannot carry signals itself)."""
+    """The signals of a :class:`JobRunner`'s jobs, each carrying the job's generation (one object per runner)."""
 
     progress = Signal(int, float, str, float)  # generation, fraction, message, eta seconds (nan if unknown)
     partial = Signal(int, object)  # generation, partial result
@@ -84,20 +84,28 @@ class TimeLeft:
         return (1.0 - fraction) * (t - t0) / (fraction - f0)
 
 
-class Job(QRunnable):
-    """Run ``fn(*args, progress=, should_stop=, **kwargs)`` off the GUI thread."""
+class Job:
+    """Run ``fn(*args, progress=, should_stop=, **kwargs)`` off the GUI thread, reporting through ``signals``.
 
-    def __init__(self, generation: int, fn: Callable[..., Any], *args: Any, with_partial: bool = False,
-                 **kwargs: Any) -> None:
-        super().__init__()
+    A plain callable for the pool (``pool.start(job.run)``), not a ``QRunnable``:
+    PySide6 6.11.3's ``QThreadPool`` keeps every Python ``QRunnable`` it ran with
+    auto-delete off alive, with its arguments, for as long as the pool lives, so
+    every job of a session stayed in memory, and with it the project of every
+    feature load (``project.reload_features``): a reopened folder's old project,
+    its arrays and every object of it, never went.  ``fn``, its arguments and
+    the handlers are let go when the job ends (:meth:`run`, :meth:`JobRunner._done`).
+    """
+
+    def __init__(self, generation: int, fn: Callable[..., Any], *args: Any, signals: JobSignals | None = None,
+                 with_partial: bool = False, **kwargs: Any) -> None:
         if with_partial:
             kwargs["partial"] = self.emit_partial
-        self.setAutoDelete(False)
         self.on_result: Callable[[Any], None] | None = None
         self.on_cancelled: Callable[[], None] | None = None
         self.generation = generation
-        self.fn, self.args, self.kwargs = fn, args, kwargs
-        self.signals = JobSignals()
+        self.fn: Callable[..., Any] | None = fn
+        self.args, self.kwargs = args, kwargs
+        self.signals = signals if signals is not None else JobSignals()
         self._stop = False
         self._last_emit = 0.0
         self._last_stage: str | None = None
@@ -122,10 +130,13 @@ class Job(QRunnable):
         """Hand a partial result to the GUI thread (maps that fill in as features arrive)."""
         self.signals.partial.emit(self.generation, value)
 
-    def run(self) -> None:  # noqa: D102 (Qt override)
+    def run(self) -> None:
+        """Call ``fn`` (on a pool thread) and emit its result, failure or cancellation; then let ``fn`` go."""
         self._t0 = time.perf_counter()
+        fn, args, kwargs = self.fn, self.args, self.kwargs
+        self.fn, self.args, self.kwargs = None, (), {}  # the job keeps no project nor array once it ran
         try:
-            result = self.fn(*self.args, progress=self._progress, should_stop=lambda: self._stop, **self.kwargs)
+            result = fn(*args, progress=self._progress, should_stop=lambda: self._stop, **kwargs)
         except Cancelled:
             self.signals.cancelled.emit(self.generation)
         except Exception as exc:  # shown to the user as a message, never a silent traceback
@@ -179,6 +190,12 @@ class JobRunner(QObject):
         self._generation = 0
         self.current: Job | None = None
         self.current_name = ""
+        self.signals = JobSignals(self)  # every job's, told apart by generation: none is made and dropped a job
+        self.signals.progress.connect(self._on_progress)
+        self.signals.partial.connect(self._on_partial)
+        self.signals.finished.connect(self._on_finished)
+        self.signals.failed.connect(self._on_failed)
+        self.signals.cancelled.connect(self._on_cancelled)
 
     @property
     def busy(self) -> bool:
@@ -202,19 +219,14 @@ class JobRunner(QObject):
                 return None
             self.current.cancel()
         self._generation += 1
-        job = Job(self._generation, fn, *args, **kwargs)
+        job = Job(self._generation, fn, *args, signals=self.signals, **kwargs)
         job.on_result, job.on_cancelled = on_result, on_cancelled
-        job.signals.progress.connect(self._on_progress)
-        job.signals.partial.connect(self._on_partial)
-        job.signals.finished.connect(self._on_finished)
-        job.signals.failed.connect(self._on_failed)
-        job.signals.cancelled.connect(self._on_cancelled)
         self.current, self.current_name = job, name
         self.busy_changed.emit(True)
         if self.synchronous:
             job.run()
         else:
-            self.pool.start(job)
+            self.pool.start(job.run)  # a plain callable: the pool lets it go when it ran (see Job)
         return job
 
     def cancel(self) -> None:
@@ -235,11 +247,19 @@ class JobRunner(QObject):
     def _is_current(self, generation: int) -> bool:
         return self.current is not None and generation == self.current.generation
 
-    def _done(self) -> tuple[str, Job | None]:
+    def _done(self) -> tuple[str, Job | None, Callable[[Any], None] | None, Callable[[], None] | None]:
+        """Forget the current job: its name, itself and its handlers, which it no longer holds.
+
+        The handlers (closures over widgets) are let go here, on the GUI thread, not
+        wherever the job's last reference goes (an abandoned job's is its pool thread's).
+        """
         name, job = self.current_name, self.current
         self.current, self.current_name = None, ""
+        on_result = on_cancelled = None
+        if job is not None:
+            on_result, on_cancelled, job.on_result, job.on_cancelled = job.on_result, job.on_cancelled, None, None
         self.busy_changed.emit(False)
-        return name, job
+        return name, job, on_result, on_cancelled
 
     def _on_progress(self, generation: int, fraction: float, message: str, eta: float) -> None:
         if self._is_current(generation):
@@ -251,21 +271,21 @@ class JobRunner(QObject):
 
     def _on_finished(self, generation: int, result: object) -> None:
         if self._is_current(generation):
-            name, job = self._done()
-            if job is not None and job.on_result is not None:
-                job.on_result(result)
+            name, _, on_result, _ = self._done()
+            if on_result is not None:
+                on_result(result)
             self.finished.emit(name, result)
 
     def _on_failed(self, generation: int, message: str, hint: str, tb: str) -> None:
         if self._is_current(generation):
-            name, _ = self._done()
+            name, *_ = self._done()
             self.failed.emit(name, message, hint, tb)
 
     def _on_cancelled(self, generation: int) -> None:
         if self._is_current(generation):
-            name, job = self._done()
-            if job is not None and job.on_cancelled is not None:
-                job.on_cancelled()
+            name, _, _, on_cancelled = self._done()
+            if on_cancelled is not None:
+                on_cancelled()
             self.cancelled.emit(name)
 
 
