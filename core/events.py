@@ -70,3 +70,17 @@ def _once(first: tuple, _then: tuple) -> tuple:
 
 def _all_rows(first: tuple, then: tuple) -> tuple:
     return (np.concatenate([np.asarray(first[0], np.int64), np.asarray(then[0], np.int64)]),)
+
+
+def disconnect_all(events: ProjectEvents) -> None:
+    """Let every listener of ``events`` go (a closed project's).
+
+    A view's listener is often a closure over the view and the project
+    (``lambda: self.set_prep(project.preprocessing())``): the project then
+    holds itself through its own events, a cycle that only a full garbage
+    collection frees, and the app freezes what outlives one
+    (:mod:`app.collector`).  Without its listeners a closed project goes when
+    the window lets it go, by reference counting.
+    """
+    for name in EVENT_NAMES:
+        getattr(events, name).disconnect()

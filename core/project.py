@@ -23,7 +23,7 @@ import numpy as np
 
 from core.catalog.export import export_catalogue
 from core.clustering.metrics import cluster_sizes
-from core.events import ProjectEvents, one_emission_each
+from core.events import ProjectEvents, disconnect_all, one_emission_each
 from core.images.ids import image_ids, may_be_in_a_band_set
 from core.images.io import image_id
 from core.project_edits import ClassAndClusterEdits
@@ -174,9 +174,18 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections, Catalogu
         return PipelineConfig() if self.run is None else PipelineConfig.from_run(self.run)
 
     def close(self) -> None:
-        """Close the store."""
+        """Close the store, and let the listeners and the undo history go.
+
+        Both hold the project (a view's closure over it, an undo step's over
+        ``self``): cycles that kept every closed project alive until a full
+        garbage collection, which the app avoids (:func:`core.events.disconnect_all`).
+        """
         self.closed = True
         self.store.close()
+        disconnect_all(self.events)
+        self.selection.changed.disconnect()
+        self._undo.clear()
+        self._redo.clear()
 
     def _load_labels(self) -> None:
         """Each row's user label (None where there is none), matched by image id in numpy, not a lookup a row."""

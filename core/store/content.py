@@ -42,6 +42,11 @@ CHUNK = 200
 _PENDING = None
 
 
+def _closed(*_args: object) -> None:
+    """What a closed recorder holds in place of its store's methods (it records nothing more)."""
+    raise RuntimeError("the content recorder is closed")
+
+
 class ContentRecorder:
     """Records the content fingerprint of labelled images off the labelling thread, one transaction per chunk.
 
@@ -105,6 +110,7 @@ class ContentRecorder:
             thread = self._thread
         if thread is not None:
             thread.join()
+        self._path_of = self._known = _closed  # the store's methods: a cycle with the store that owns this recorder
 
     def _run(self) -> None:
         db = sqlite3.connect(self._database, timeout=30)
