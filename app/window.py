@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -218,9 +219,10 @@ class MainWindow(QMainWindow):
         """Show a project :class:`app.opening.FolderOpener` read, in place of the one shown."""
         self.jobs.abandon()  # the user opened another folder: what the old project's job returns no longer applies
         self.feature_load.reset()
+        gone = None
         if self.project is not None:
             self.project.close()
-            self.collector.thaw()  # the last project's objects, frozen by a full collection, may be garbage now
+            gone = weakref.ref(self.project)
         self.project = project
         # The views follow the project themselves; the map first, so a selection is outlined before the strip follows.
         for view in (self.map_view, self.labelling, self.skipped, self.classes, self.clusters, self.classify,
@@ -245,6 +247,8 @@ class MainWindow(QMainWindow):
             self.feature_load.start()
         else:
             self.status.say(f"Opened {folder.name}: press Cluster (Ctrl+R)")
+        if gone is not None:  # the views follow the new project: the last one goes now, unless a cycle holds it
+            self.collector.let_go(gone)  # thawed (its objects visited by the next full collection) only if not
 
     def recent_folders(self) -> list[str]:
         """Recently opened folders, newest first."""

@@ -54,6 +54,7 @@ import shutil
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -304,9 +305,11 @@ def files_and_run(m: Stalls, w, p, answers: dict, scratch: Path, work: Path, n: 
     m.measure("Help/Keyboard and privacy", trigger(w, "Help/Keyboard and privacy"))
     answers["dir"] = str(work)
     if len(p()) == n:  # still the synthetic run (Cluster found no images): reopen it
-        shown = p()  # the project is read off the GUI thread: this one stays until the new one is read
+        # The project is read off the GUI thread: this one stays until the new one is read.  Watched by a weak
+        # reference: the window lets it go by reference counting, and one held here would be thawed and collected.
+        shown = weakref.ref(p())
         m.measure("File/Open recent (reopen same folder)", trigger(w, f"File/Open recent/{work}"),
-                  until=lambda: w.project is not shown and w.project.features is not None)
+                  until=lambda: w.project is not shown() and w.project.features is not None)
     m.measure("File/Quit (close)", trigger(w, "File/Quit"))
 
 

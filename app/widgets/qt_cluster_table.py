@@ -9,6 +9,7 @@ accuracy, ARI, NMI), recounting only while it can be seen; the counts are made
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -282,11 +283,13 @@ class QtClusterTable(QWidget):
         self.stale = True
         what = str(self.against.currentData())
         key, coding = self._coding(p, what)
+        asked_of = weakref.ref(p)  # not the project itself: one closed while counting goes when let go (app.collector)
 
         def counted(result: tuple | None) -> None:
             if ask == self._asked:
                 self._answered = ask
-            if result is None or ask != self._asked or self.project is not p or p.closed:
+            p = asked_of()
+            if result is None or ask != self._asked or p is None or self.project is not p or p.closed:
                 return  # a newer count was asked, or another project opened: this answer is for nothing shown
             *drawn, coded = result
             if key is not None:
