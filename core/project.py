@@ -33,7 +33,7 @@ from core.project_map import MapProjections
 from core.selection import Selection, sorted_unique
 from core.store.database import ProjectStore, Run
 from core.store.layout import default_store_dir
-from core.store.rows import run_arrays
+from core.store.rows import no_gc, run_arrays
 from core.undo import Command as _Command
 from core.vocabulary import PALETTE, PRESETS, SPECIAL, LabelClass, cluster_name
 from core.vocabulary import shown_in_text as shown
@@ -434,13 +434,18 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections, Catalogu
 
         ``job`` is ``progress`` and ``should_stop`` when it runs as a job (the app's
         worker thread): the labels are read from the store as they are when the job reads them.
+        Written inside :func:`core.store.rows.no_gc`: a catalogue row per image (an object
+        and its dict of extra columns), none of them garbage until the file is written,
+        which the app's collector walked on the GUI thread while the job built them
+        (a collection of 122 ms during a Parquet export of 200,000 galaxies).
         """
         if self.run_id is None:
             raise RuntimeError("nothing to export yet: cluster the images first")
-        columns = {name: dict(zip(self.paths, values)) for name, values in self.catalog_columns.items()
-                   if len(values) == len(self.paths)}
-        return export_catalogue(self.store, self.run_id, path, fmt, columns=columns,
-                                join=self.join.record() if self.join is not None else None, **job)
+        with no_gc():
+            columns = {name: dict(zip(self.paths, values)) for name, values in self.catalog_columns.items()
+                       if len(values) == len(self.paths)}
+            return export_catalogue(self.store, self.run_id, path, fmt, columns=columns,
+                                    join=self.join.record() if self.join is not None else None, **job)
 
     def export_csv(self, csv_path: str | os.PathLike[str]) -> tuple[Path, Path]:
         """Write the catalogue CSV and its sidecar JSON; return both paths."""

@@ -51,11 +51,9 @@ if TYPE_CHECKING:
 COLUMNS = ("path", "id", "cluster", "cluster_name", "label", "label_source", "confidence", "x", "y")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-
 #: Characters that put a cell in double quotes: the CSV's own (comma, quote, line breaks) and the
 #: separators a spreadsheet may split on instead (``;`` in many locales, tab).
 _QUOTE_IF = frozenset(',"\r\n;\t')
-
 
 #: Where a spreadsheet may start a cell inside a text: its start, or just after a ``;`` or a tab (the
 #: separators of other locales and of pasted text), when a formula character follows (after any quotes).
@@ -114,9 +112,7 @@ class CatalogueRow:
 
 def _cell(value: object) -> float | str:
     """A joined value for a row: text stays text (ids), anything else a float, None NaN."""
-    if isinstance(value, str):
-        return value
-    return float("nan") if value is None else float(value)
+    return value if isinstance(value, str) else float("nan") if value is None else float(value)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
@@ -247,7 +243,7 @@ def _table_writer(fmt: str):  # -> Callable[[rows, path, record], Path]
               record: Mapping[str, object] | None = None) -> Path:
         from core.catalog.tables import write_table
 
-        return write_table(list(rows), path, fmt, record)
+        return write_table(rows if isinstance(rows, list) else list(rows), path, fmt, record)  # no copy: see write
     write.__doc__ = f"Write the catalogue as {fmt} through astropy.table.Table; returns the path."
     return write
 
@@ -272,7 +268,8 @@ def _survey_writer(name: str, module: str = "survey"):  # -> Callable[[rows, pat
     """A writer of ``core.catalog.<module>`` (a survey folder, regions), imported when used (never at start-up)."""
     def write(rows: Iterable[CatalogueRow], path: str | os.PathLike[str],
               record: Mapping[str, object] | None = None) -> Path:
-        return getattr(importlib.import_module(f"core.catalog.{module}"), name)(list(rows), path, record)
+        return getattr(importlib.import_module(f"core.catalog.{module}"), name)(
+            rows if isinstance(rows, list) else list(rows), path, record)
     write.__doc__ = f"core.catalog.{module}.{name}, imported on first use."
     return write
 
@@ -477,7 +474,10 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
         return sidecar_text({**record, "catalogue": {"format": fmt, "sha256": sha256}})
 
     def write(tmp: Path) -> object:
-        return entry.factory(rows, tmp, record=record) if entry.options.record else entry.factory(rows, tmp)
+        try:
+            return entry.factory(rows, tmp, record=record) if entry.options.record else entry.factory(rows, tmp)
+        finally:  # the rows go when written, though a writer's caught exception keeps these frames (astropy's FITS)
+            rows.clear()
 
     if entry.options.folder:
         from core.catalog.survey import column_record, folder_sha256
