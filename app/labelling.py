@@ -10,12 +10,14 @@ move together.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 
 import numpy as np
 
 from app.widgets.qt_preview import QtPreview
 from app.widgets.qt_thumbnails import QtThumbnailGrid
+from app.workers import SerialCalls
 from core.colouring import row_color
 from core.images.ids import image_ids
 from core.project import Project
@@ -40,6 +42,11 @@ class Labelling:
         self.say = say
         self.project: Project | None = None
         grid.current_changed.connect(self.show_preview)
+        # The ids a sort by name needs, all of them, worked out off the GUI thread once that sort is chosen.
+        self.naming = SerialCalls(grid)
+        self.names_asked = 0  # calls to prepare the names asked, and answered: the names are on their way while they differ
+        self.names_answered = 0
+        grid.sort.currentTextChanged.connect(lambda _: self.prepare_names())
         # Before the first run the strip lists the folder's files, which nothing can select or label yet.
         grid.selection_requested.connect(
             lambda rows: self.project and len(self.project) and self.project.selection.set(rows, self.grid))
@@ -66,6 +73,7 @@ class Labelling:
             self.grid.is_user = lambda row: p.user_labels[row] is not None  # solid frame, else dashed
             self.grid.describe = p.describe
             self.grid.sort_keys = p.sort_keys
+            self.prepare_names()  # the images changed: a strip sorted by name needs their ids
             for view in (self.grid, self.preview):
                 view.set_prep(p.preprocessing())  # thumbnails and preview show the run's crop
         self.preview.show_image(None)
@@ -73,6 +81,25 @@ class Labelling:
             self._show_unclustered(p)
             return
         self.grid.show_rows(np.zeros(0, np.int64), "Nothing selected")
+
+    def prepare_names(self) -> None:
+        """While the strip is sorted by name, work out every image's id and place off the GUI thread, once.
+
+        The strip's own list is sorted at once by the ids of its images alone
+        (:meth:`core.project.Project.sort_keys`); a list of most of a survey
+        (Edit > Select all) worked out every id and sorted them as text on the GUI
+        thread, 0.22 s at 200,000 galaxies.  Once these are ready it takes each
+        row's place instead.  The call holds the project weakly: one closed
+        meanwhile is let go (:mod:`app.collector`).
+        """
+        p = self.project
+        if p is None or not len(p) or p.names_ready or self.grid.sort.currentText() != "name":
+            return
+        self.names_asked += 1
+        self.naming.call(_prepare_names, weakref.ref(p), on_done=self._names_prepared, on_error=self._names_prepared)
+
+    def _names_prepared(self, _result: object) -> None:
+        self.names_answered += 1
 
     def _show_unclustered(self, p: Project) -> None:
         """Before the first run, the strip shows the folder's images (nothing to label yet)."""
@@ -225,3 +252,10 @@ class Labelling:
             p.selection.set([], self.grid)
             text += ". End of the list: nothing selected now; choose a cluster, a thumbnail or Suggest (Ctrl+G)"
         self.say(text)
+
+
+def _prepare_names(project: weakref.ref) -> None:
+    """:meth:`core.project.Project.prepare_names` of the project, unless it went or was closed (on the naming thread)."""
+    p = project()
+    if p is not None and not p.closed and not p.names_ready:
+        p.prepare_names()

@@ -171,8 +171,8 @@ def click_cluster(window, cluster: int) -> Callable[[], None]:
 
 
 def settled(window) -> bool:
-    """No job, no render, no pending redraw timer and no count of the Cluster x label table on its way: what an
-    action started has finished."""
+    """No job, no render, no pending redraw timer, no count of the Cluster x label table and no ids for a sort by
+    name on their way: what an action started has finished."""
     from app.workers import render_pool
 
     timers = (window.preview._stretch_timer, window.grid._size_timer, window.grid._drawn_timer,
@@ -180,7 +180,8 @@ def settled(window) -> bool:
     table = window.catalogue.table
     return (not window.jobs.busy and render_pool().pending() == 0 and not any(t.isActive() for t in timers)
             and not table.reading and not getattr(table, "counting", False)
-            and getattr(getattr(window, "opening", None), "reading", None) is None)
+            and getattr(getattr(window, "opening", None), "reading", None) is None
+            and getattr(window.labelling, "names_asked", 0) == getattr(window.labelling, "names_answered", 0))
 
 
 class Stalls:
