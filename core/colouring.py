@@ -152,16 +152,22 @@ def by_label_after(project: Project, previous: Colouring, rows: np.ndarray) -> C
     ``previous.groups`` is updated in place (a label at 10^6 galaxies copies nothing).
     """
     rows = np.asarray(rows, np.int64)
-    keys = [u if u is not None else project.cluster_names.get(int(c), NO_LABEL)
-            for u, c in zip(project.user_labels[rows], project.clusters[rows])]
     groups = previous.groups
-    touched = set(keys) | set(groups[rows].tolist()) | set(project.cluster_names.values())
-    if any(is_default_cluster_name(str(k)) for k in touched) or groups.dtype.kind != "U" or (
-            max((len(k) for k in keys), default=0) > groups.dtype.itemsize // 4):
+    if groups.dtype.kind != "U":
         return None
-    groups[rows] = keys
+    keys = project.user_labels[rows].copy()  # each row's key in numpy: a whole cluster is 25,000 rows at 200,000
+    own = np.equal(keys, None)
+    if own.any():  # the rows with no label of yours: their cluster's name, each cluster's looked up once
+        ids, where = np.unique(project.clusters[rows][own], return_inverse=True)
+        keys[own] = np.array([project.cluster_names.get(int(c), NO_LABEL) for c in ids], dtype=object)[where.ravel()]
+    distinct = {str(k) for k in set(keys.tolist())}  # a set of a few texts, each repeated: no sort of 25,000 texts
+    touched = distinct | set(groups[rows].tolist()) | set(project.cluster_names.values())
+    if any(is_default_cluster_name(str(k)) for k in touched) or (
+            max((len(k) for k in distinct), default=0) > groups.dtype.itemsize // 4):
+        return None
+    groups[rows] = keys.astype(str)
     colors, names = dict(previous.colors), dict(previous.names)
-    for k in set(keys) - set(colors):
+    for k in distinct - set(colors):
         colors[k], names[k] = project.color_of(k) if k != NO_LABEL else "#555555", k
     return Colouring(groups, colors, names)
 

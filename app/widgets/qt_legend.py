@@ -164,19 +164,25 @@ class MapLegend(pg.LegendItem):
             self._shown = np.arange(n)
         else:  # the largest groups, in their order, and one entry for the rest
             self._shown = np.sort(np.argsort(-self._counts, kind="stable")[: rows * most - 1])
-        self.clear()
-        self.columnCount = columns = math.ceil((len(self._shown) + (len(self._shown) < n)) / rows)
-        for i, text in zip(range(len(self._shown) + 1), self._shown_texts()):
-            brush = self._brushes[self._shown[i]] if i < len(self._shown) else pg.mkBrush(0, 0, 0, 0)
-            sample = pg.ScatterPlotItem(pen=None, brush=brush, size=10)
-            self.addItem(sample, text)
+        texts = self._shown_texts()
+        columns = math.ceil(len(texts) / rows)
+        if len(self.items) != len(texts) or self.columnCount != columns:  # else the same places: entries restyled
+            self.clear()  # (a group that comes as another goes, a whole cluster labelled: 20 ms a rebuild)
+            self.columnCount = columns
+            for text in texts:
+                self.addItem(pg.ScatterPlotItem(pen=None, size=10), text)
+        for i, ((sample, label), text) in enumerate(zip(self.items, texts)):
+            sample.item.setBrush(self._brushes[self._shown[i]] if i < len(self._shown) else pg.mkBrush(0, 0, 0, 0))
+            sample.update()
+            if label.text != text:
+                label.setText(text)
             if i < len(self._shown):
-                self.items[-1][1].setToolTip(self._names[self._shown[i]])
+                label.setToolTip(self._names[self._shown[i]])
             else:
                 shown = set(self._shown.tolist())
                 rest = [self._names[j] for j in range(n) if j not in shown]
                 more = f"\n... and {len(rest) - _MORE_TIP_NAMES} more" if len(rest) > _MORE_TIP_NAMES else ""
-                self.items[-1][1].setToolTip("\n".join(rest[:_MORE_TIP_NAMES]) + more)
+                label.setToolTip("\n".join(rest[:_MORE_TIP_NAMES]) + more)
         self.layout.invalidate()
         width = max(self.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize).width(),
                     columns * self._column_width(self._shown_texts()))
