@@ -269,7 +269,8 @@ class QtClusterMap(QWidget):
         labelled) renumbers the groups of the other points in one pass over small
         integers, not a regrouping of every point's key (``np.unique`` of 200,000
         texts, 45 ms of a key that labels a whole cluster under colour by label).
-        Falls back (False) when most points move or a drawn group's colour changes.
+        A drawn group's new colour restyles its points from the groups' numbers,
+        not from their keys.  Falls back (False) when most points move.
         """
         old = self._groups
         if old is None or old.shape != groups.shape or old.dtype != groups.dtype:
@@ -302,8 +303,7 @@ class QtClusterMap(QWidget):
             was_style = self._key_style
         key_style = self._style_of(keys, colors).astype(np.int32)
         drawn = was_style >= 0
-        if not np.array_equal(key_style[drawn], np.asarray(was_style)[drawn]):
-            return False  # a drawn group's colour changed: every point of it restyles
+        recoloured = not np.array_equal(key_style[drawn], np.asarray(was_style)[drawn])  # a drawn group's colour
         idx = np.searchsorted(keys, new).astype(group_of.dtype)
         counts = counts + np.bincount(idx, minlength=len(keys)) - np.bincount(group_of[rows], minlength=len(keys))
         group_of[rows] = idx
@@ -313,7 +313,12 @@ class QtClusterMap(QWidget):
             keys, counts, key_style = keys[kept], counts[kept], key_style[kept]
         self._group_keys, self._group_of, self._group_counts, self._key_style = keys, group_of, counts, key_style
         old[rows] = new
-        self._restyle_rows(rows, 2 * key_style[group_of[rows]] + self._ringed[rows])
+        if recoloured:  # (a class made of a named cluster's name): every point's style from its group's number
+            style = (2 * key_style)[group_of]
+            style += self._ringed
+            self._restyle(style)
+        else:
+            self._restyle_rows(rows, 2 * key_style[group_of[rows]] + self._ringed[rows])
         self._update_legend(keys, counts, colors, names, later=True)
         return True
 
