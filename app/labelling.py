@@ -203,8 +203,8 @@ class Labelling:
         if p is None or len(rows) == 0:
             self.say("Select images first (click, lasso or a cluster)")
             return
-        named = np.array([int(p.clusters[r]) in p.cluster_names for r in rows], bool)
-        unnamed = sorted({int(p.clusters[r]) for r in rows[~named]})
+        named = np.isin(p.clusters[rows], np.fromiter(p.cluster_names, np.int64, len(p.cluster_names)))  # not a loop a row
+        unnamed = np.unique(p.clusters[rows[~named]]).tolist()
         why = (f"cluster {', '.join(map(str, unnamed))} {'has' if len(unnamed) == 1 else 'have'} no name: name it "
                "(Clusters dock, 'Name as class…') to accept it with Enter, or answer with a number key")
         if not named.any():

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCursor, QPixmap
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout
 
@@ -42,6 +42,10 @@ class MapView:
         self.project: Project | None = None
         self.mode = COLOURINGS.default
         self._shown: tuple[str, Colouring] | None = None  # (mode, colouring) as drawn, for a label's update
+        # A class, cluster or round change recolours in an event of its own, once for all the changes of an action
+        # (a whole cluster accepted under a name that is no class yet: its labels, then its class).
+        self._recolor_timer = QTimer(map, singleShot=True, interval=0)
+        self._recolor_timer.timeout.connect(lambda: self.recolor())
         # The hovered galaxy as the strip shows it: the run's crop, the display stretch, its id below.
         self.hover_cache = ThumbnailCache(size=128, capacity=500, prep=Preprocessing())
         self.hover_label = QFrame(map)
@@ -71,7 +75,7 @@ class MapView:
         events = project.events
         events.labels_changed.connect(self._on_labels_changed)
         for signal in (events.classes_changed, events.clusters_changed, events.round_changed):
-            signal.connect(lambda *_: self.recolor())
+            signal.connect(lambda *_: self._recolor_timer.start())
         project.selection.changed.connect(lambda indices, _source: self.map.set_selection(indices))
 
     def _follow_crop(self) -> None:
@@ -150,6 +154,7 @@ class MapView:
         """Draw every point anew (a new run or a new projection)."""
         p = self.project
         self._shown = None
+        self._recolor_timer.stop()
         if p is None or len(p) == 0:
             self.map.set_points(np.zeros((0, 2)), np.zeros(0), {})
             return
@@ -165,6 +170,7 @@ class MapView:
         """Recolour the points in place (labels, classes or clusters changed); ``made``: the colouring, made already."""
         p = self.project
         self._shown = None
+        self._recolor_timer.stop()
         if p is None or len(p) == 0:
             return
         c = made if made is not None else self._colouring()
@@ -184,7 +190,7 @@ class MapView:
         colouring cannot say (at 10^6 galaxies that took 0.1-2 s a key).
         """
         p = self.project
-        if p is None or len(p) == 0:
+        if p is None or len(p) == 0 or self._recolor_timer.isActive():  # a whole recolour comes: it draws these too
             return
         rows = np.asarray(rows, np.int64)
         mode, shown = self._shown if self._shown is not None else (None, None)

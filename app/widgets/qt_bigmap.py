@@ -294,10 +294,16 @@ class BigMap:
         if not self.image.isVisible():
             return
         ncol = self._counts.shape[1]
-        if len(rows) > PARTIAL_ROWS or len(self.owner._style_colors) > ncol:
+        if len(self.owner._style_colors) > ncol:  # a colour new to the image: recounted now
             self._timer.stop()
             self._key = ()
             self.refresh()  # a recount, of the owner's new styles
+            return
+        if len(rows) > PARTIAL_ROWS or (self._key == () and self._timer.isActive()):
+            # A recount too, in a repaint of its own: the restyles of one action (a whole cluster's label, its
+            # rings, the recolour after) make one recount, not one each, and a few points more join it.
+            self._key = ()
+            self._timer.start()
             return
         inside = self._bin[rows] >= 0
         rows, old = rows[inside], old[inside]

@@ -252,3 +252,33 @@ def test_a_label_under_cluster_colours_redraws_its_ring_only(small_big, qtbot, m
     calls.clear()
     qtbot.keyClick(w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo: the label goes, so does its ring
     assert p.user_labels[row] is None and not w.map._ringed[row] and w.map._style[row] % 2 == 0 and calls == []
+
+
+def test_a_whole_cluster_labelled_recounts_the_density_image_once_in_a_repaint_of_its_own(small_big, qtbot,
+                                                                                          monkeypatch):
+    """A key on a whole cluster restyles its points (their rings, a recolour after a new class): each restyle of
+    more than PARTIAL_ROWS points recounted every point of the density image during the key.  Now the recounts of
+    one action are one, in a repaint of its own, and draw what a recount of every point draws."""
+    import app.widgets.qt_bigmap as bigmap
+
+    w, p = small_big
+    monkeypatch.setattr(bigmap, "PARTIAL_ROWS", 2)  # the sample's clusters count as big ones
+    big = w.map.big
+    recounts: list[int] = []
+    density = big._density
+    big._density = lambda visible, *view: (recounts.append(len(visible)), density(visible, *view))
+    rows = np.flatnonzero(p.clusters == p.cluster_ids()[0])
+    w.map.selection_requested.emit(rows, False)
+    qtbot.keyClick(w, Qt.Key.Key_1)
+    assert set(p.user_labels[rows].tolist()) == {p.classes[0].name}
+    assert recounts == []  # not during the key
+    qtbot.waitUntil(lambda: recounts != [], timeout=2_000)
+    qtbot.wait(100)
+    assert len(recounts) == 1
+    after_counts, after_image = _drawn(w)
+    big._density = density
+    big.refresh(force=True)
+    recount_counts, recount_image = _drawn(w)
+    np.testing.assert_array_equal(after_counts, recount_counts)
+    assert after_image == recount_image
+
