@@ -318,3 +318,15 @@ def write_band_galaxies(folder: Path, n: int, bands: str = "gri", size: int = 48
         for k, band in enumerate(bands):
             fits.PrimaryHDU(blob(3 + 2 * (i % 2) + k, size=size, seed=10 * i + k, colour=False).astype(np.float32)
                             ).writeto(folder / f"ngc{i}_{band}.fits")
+
+
+def pick(qtbot, combo, value) -> None:
+    """Open ``combo``'s list and click the entry of ``value``, as the user does."""
+    from PySide6.QtCore import Qt
+
+    combo.showPopup()
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible)
+    rect = view.visualRect(view.model().index(combo.findData(value), 0))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: not view.isVisible())

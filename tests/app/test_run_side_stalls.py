@@ -7,18 +7,12 @@ import threading
 import numpy as np
 from PySide6.QtCore import Qt
 
-from tests.helpers import open_and_cluster
+from tests.helpers import open_and_cluster, pick
 
 
 def _choose_map(qtbot, window, method: str) -> None:
     """Pick ``method`` in the Run panel's Map box, as the user does (the box's list opened, the entry clicked)."""
-    combo = window.run_settings.projection
-    combo.showPopup()
-    view = combo.view()
-    qtbot.waitUntil(view.isVisible)
-    rect = view.visualRect(view.model().index(combo.findData(method), 0))
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    qtbot.waitUntil(lambda: not view.isVisible())
+    pick(qtbot, window.run_settings.projection, method)
 
 
 def _held_projection(monkeypatch) -> threading.Event:

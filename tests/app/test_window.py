@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from tests.helpers import cluster as _cluster
 from tests.helpers import export_catalogue as _export
 from tests.helpers import fast as _fast
+from tests.helpers import pick
 
 
 @pytest.mark.slow
@@ -263,16 +264,6 @@ def test_a_cli_run_with_the_tightest_crop_reopens_with_it_and_clusters_again_wit
     assert window.project.config().prep.crop_fraction == MIN_CROP_FRACTION
 
 
-def _pick(qtbot, combo, value) -> None:
-    """Open ``combo``'s list and click the entry of ``value``, as the user does."""
-    combo.showPopup()
-    view = combo.view()
-    qtbot.waitUntil(view.isVisible)
-    rect = view.visualRect(view.model().index(combo.findData(value), 0))
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    qtbot.waitUntil(lambda: not view.isVisible())
-
-
 @pytest.mark.slow
 def test_a_refused_lda_map_puts_the_map_box_back_on_the_map_drawn(qtbot, window, folder):
     """LDA with fewer than two classes labelled is refused: the Map box showed LDA over a PCA map, and each Cluster
@@ -284,7 +275,7 @@ def test_a_refused_lda_map_puts_the_map_box_back_on_the_map_drawn(qtbot, window,
     _cluster(qtbot, window)
     combo = window.run_settings.projection
     drawn = window.project.projection()
-    _pick(qtbot, combo, "lda")
+    pick(qtbot, combo, "lda")
     assert "LDA needs at least two classes" in window.last_error
     assert combo.currentData() == drawn == window.project.projection()
     for box in window.findChildren(QMessageBox, "error_box"):
