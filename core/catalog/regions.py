@@ -71,7 +71,7 @@ def region_lines(rows: list[CatalogueRow], record: Mapping[str, object] | None =
         raise NoRegionPositions(
             "a region file draws galaxies at their sky positions, and these have no sky position: open FITS images with a "
             "celestial WCS (their centres give ra/dec), or join a catalogue with RA/Dec columns "
-            "(Catalogue > Join a catalogue)")
+            "(Catalogue > Join a catalogue in the app, --join CATALOGUE in the CLI)")
     ra = _degrees([r.extra.get(pair[0], np.nan) for r in rows], "RA")
     dec = _degrees([r.extra.get(pair[1], np.nan) for r in rows], "Dec")
     placed = np.flatnonzero(np.isfinite(ra) & np.isfinite(dec) & (np.abs(dec) <= 90))

@@ -210,7 +210,7 @@ def write_hats(rows: Sequence[CatalogueRow], folder: str | os.PathLike[str],
         raise NoSkyPositions(
             "HATS partitions a catalogue by sky position, and these galaxies have none: open FITS images "
             "with a celestial WCS (their centres give ra/dec), or join a catalogue with RA/Dec columns "
-            "(Catalogue > Join a catalogue); otherwise write --format parquet-dataset")
+            "(Catalogue > Join a catalogue in the app, --join CATALOGUE in the CLI); otherwise write --format parquet-dataset")
     ra, dec = (np.asarray(table[c], np.float64) for c in pair)
     missing = int((~(np.isfinite(ra) & np.isfinite(dec))).sum())
     if missing:
