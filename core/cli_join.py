@@ -106,5 +106,5 @@ def join_result(args: argparse.Namespace, store, paths: Sequence[str], plan: Joi
         raise ValueError(f"--join: {exc}; no catalogue was written (the clustering is kept in the project)") from None
     store.set_setting(JOIN_SETTING, join_to_setting(joined, [store.key_of(p) for p in paths], cols))
     said = (f"joined {args.join.name} by {args.by}: {joined.matched} of {len(paths)} images matched, "
-            f"{len(cols)} column(s) as cat_*" + (f"; {joined.skipped_note()}" if joined.skipped_note() else ""))
+            f"{len(cols)} column(s) as cat_*" + "".join(f"; {n}" for n in [joined.note()] if n))
     return {name: dict(zip(paths, values)) for name, values in cols.items()}, joined.record(), said

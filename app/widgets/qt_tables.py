@@ -225,7 +225,8 @@ class CatalogueTools:
             join, columns, _ = result
             p.set_join(join, columns, recorded=True)  # the map and the colour box follow its columns_changed event
             numeric = sum(np.asarray(v).dtype.kind == "f" for v in columns.values())
-            skipped = f" ({join.skipped_note()})" if join.skipped_note() else ""  # rows skipped, rows shared
+            note = join.note()  # rows skipped, rows shared
+            skipped = f" ({note})" if note else ""
             self.say(f"Joined {Path(path).name}: {join.matched} of {len(p)} images matched{skipped}; "
                      f"{numeric} numeric column(s) can colour the map; all {len(columns)} are "
                      f"exported and can be compared with the clusters")

@@ -343,7 +343,7 @@ class Join:
     shared: int = 0
     shared_examples: list[str] = field(default_factory=list)
 
-    def skipped_note(self) -> str:
+    def note(self) -> str:
         """What to know of the join beyond its count: rows skipped, rows shared by images (empty when neither)."""
         return "; ".join(n for n in (skipped_note(self.skipped_rows, self.skipped),
                                      shared_note(self.shared, self.shared_examples)) if n)
@@ -378,7 +378,7 @@ def join_catalogue(paths: Sequence[str], catalogue: str | os.PathLike[str], by: 
         name when None), or the image centre (FITS WCS) against the catalogue's
         RA/Dec within ``radius_arcsec`` (degrees, or sexagesimal:
         :func:`core.catalog.positions.catalogue_angles`); rows without a usable
-        position are skipped and told (``Join.skipped_rows``, :meth:`Join.skipped_note`).
+        position are skipped and told (``Join.skipped_rows``, :meth:`Join.note`).
     positions : ndarray of shape (n_images, 2), optional
         Image centres already read (:func:`sky_positions`), for ``by="sky"``.
 
@@ -449,7 +449,7 @@ def _no_match(paths: Sequence[str], cat: Catalog, join: Join,
     pos, cat_ra, cat_dec = sky
     _index, sep = join_by_sky(pos[:, 0], pos[:, 1], cat_ra, cat_dec, np.inf)
     nearest = f"the nearest is {np.nanmin(sep):,.1f} arcsec away" if np.isfinite(sep).any() else "none has a position"
-    skipped = f"; {join.skipped_note()}" if join.skipped_rows else ""
+    skipped = f"; {skipped_note(join.skipped_rows, join.skipped)}" if join.skipped_rows else ""
     return (f"no image matched {name}: no source of it lies within {join.radius_arcsec:g} arcsec of an image centre "
             f"({nearest}); widen the radius, or check the RA/Dec columns{skipped}")
 
