@@ -40,6 +40,7 @@ import numpy as np
 from core.store.cache import FeatureCache
 from core.store.content import ContentRecorder
 from core.store.identity import decode_key, encode_key, reattach_labels
+from core.store.label_rows import write_labels
 from core.store.layout import (
     MODELS_DIR,
     MORPHOLOGY_FILE,
@@ -360,13 +361,8 @@ class ProjectStore:
         that one file, taken while the app is open, keeps every acknowledged label.
         """
         self._writing()
-        ids = json.dumps(np.asarray(image_ids, np.int64).tolist())  # one parameter for SQLite, not a tuple a row
-        with self.db:
-            if label is None:
-                self.db.execute("DELETE FROM labels WHERE image_id IN (SELECT value FROM json_each(?))", (ids,))
-            else:
-                self.db.execute("INSERT OR REPLACE INTO labels SELECT value, ?, ?, ? FROM json_each(?)",
-                                (label, source, time.time(), ids))
+        with self.db:  # one statement through json_each, or a statement a row without it (core.store.label_rows)
+            write_labels(self.db, image_ids, label, source)
         self.checkpoint()
         if label is not None and self.contents is not None:  # known by its content too: it follows a rename
             self.contents.submit(image_ids)  # read and hashed on the recorder's thread (core.store.content)
