@@ -163,11 +163,7 @@ def _build_schema(new: sqlite3.Connection, version: int, root: str | os.PathLike
 
     if 0 < version < SCHEMA_VERSION:
         # Build the older version's tables, so its rows fit; migrate() brings them forward after the copy.
-        migrate(new, root)
-        if version < 4:
-            new.execute("DROP INDEX IF EXISTS images_content")
-            new.execute("ALTER TABLE images DROP COLUMN content")
-            new.execute(f"PRAGMA user_version={version}")
+        migrate(new, root, upto=version)
         return
     migrate(new, root)
 

@@ -96,19 +96,23 @@ def _migrate_v4(db: sqlite3.Connection, root: Path | None) -> None:
         record_content(db, lambda key: str(root / key) if not Path(key).is_absolute() else key, labelled)
 
 
-def migrate(db: sqlite3.Connection, root: str | os.PathLike[str] | None = None) -> int:
-    """Bring the database schema to :data:`SCHEMA_VERSION`; return the version found.
+def migrate(db: sqlite3.Connection, root: str | os.PathLike[str] | None = None, upto: int = SCHEMA_VERSION) -> int:
+    """Bring the database schema to :data:`SCHEMA_VERSION` (or to ``upto``); return the version found.
 
     ``root`` is the project's image folder, needed to turn the paths older
-    versions stored into paths relative to it.  Raises :class:`StoreError`
-    for a store written by a newer version.
+    versions stored into paths relative to it.  ``upto``: build an older
+    version's tables (a damaged older store's rows are rescued into them, then
+    migrated: :mod:`core.store.recovery`), rather than build ours and drop a
+    column, which needs SQLite 3.35.  Raises :class:`StoreError` for a store
+    written by a newer version.
     """
     found = db.execute("PRAGMA user_version").fetchone()[0]
     if found > SCHEMA_VERSION:
         raise StoreError(f"this project was written by a newer Galaxy Sorter (schema {found} > {SCHEMA_VERSION}); "
                          f"open it with that version")
-    if found == SCHEMA_VERSION:
-        ensure_indices(db)
+    if found >= upto:
+        if found == SCHEMA_VERSION:
+            ensure_indices(db)
         return found
     # BEGIN IMMEDIATE: two processes creating one project at once take turns instead of
     # both running CREATE TABLE ("table images already exists").
@@ -119,21 +123,22 @@ def migrate(db: sqlite3.Connection, root: str | os.PathLike[str] | None = None) 
             for stmt in _SCHEMA_V1.split(";"):
                 if stmt.strip():
                     db.execute(stmt)
-        if found < 2:
+        if found < 2 <= upto:
             for stmt in _SCHEMA_V2.split(";"):
                 if stmt.strip():
                     db.execute(stmt)
-        if 0 < found < 3:
+        if 0 < found < 3 <= upto:
             # Paths become relative to the root here when it is known, else at the first open that knows it.
             _migrate_v3(db, Path(root).resolve() if root is not None else None)
-        if found < 4:
+        if found < 4 <= upto:
             _migrate_v4(db, Path(root).resolve() if root is not None else None)
-        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        db.execute(f"PRAGMA user_version={upto}")
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
-    ensure_indices(db)
+    if upto == SCHEMA_VERSION:
+        ensure_indices(db)
     return found
 
 

@@ -56,3 +56,43 @@ def test_a_new_run_and_export_on_the_old_store_keep_its_labels(tmp_path):
     assert {n: r["label"] for n, r in rows.items() if r["label_source"] == "user"} == LABELS
     assert len(rows) == 6 and {r["cluster"] for r in rows.values()} == {"0", "1"}
     assert _user_labels(folder) == LABELS
+
+
+def test_a_damaged_old_store_is_recovered_without_sqlite_3_35s_drop_column(tmp_path, monkeypatch, capsys):
+    """``recover`` on a damaged store of this older schema built today's tables and dropped the new column to fit
+    its rows: ``ALTER TABLE ... DROP COLUMN`` needs SQLite 3.35 (2021), which older systems' Pythons lack
+    (Ubuntu 20.04's has 3.31), so there it failed and rescued nothing.  Every statement the recovery runs is
+    traced here; the old store's labels must come back, migrated to today's schema."""
+    import sqlite3
+
+    import numpy as np
+
+    folder = _copy(tmp_path)
+    db_file = folder / ".galaxy-sorter" / "project.sqlite"
+    db = sqlite3.connect(db_file)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    with db:  # many more images and labels, so the tables span many pages
+        db.executemany("INSERT INTO images (path, name) VALUES (?, ?)", [(f"old/x{i:05d}.png", f"x{i:05d}") for i in range(3000)])
+        db.execute("INSERT INTO labels SELECT id, 'spiral', 'user', 1.0 FROM images WHERE path LIKE 'old/%'")
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    pages = [r[0] for r in db.execute("SELECT pageno FROM dbstat WHERE name='sqlite_autoindex_images_1' AND pagetype='leaf'")]
+    db.close()
+    assert len(pages) > 4
+    with open(db_file, "r+b") as fh:  # an index page: no label on it
+        fh.seek((pages[len(pages) // 2] - 1) * page_size)
+        fh.write(np.random.default_rng(0).bytes(page_size))
+    statements: list[str] = []
+    real_connect = sqlite3.connect
+
+    def traced(*args, **kwargs):
+        con = real_connect(*args, **kwargs)
+        con.set_trace_callback(statements.append)
+        return con
+
+    monkeypatch.setattr(sqlite3, "connect", traced)
+    assert main(["recover", str(folder)]) == 0, capsys.readouterr().err
+    monkeypatch.setattr(sqlite3, "connect", real_connect)
+    assert "recovered 3003 label(s)" in capsys.readouterr().out
+    newer = [s for s in statements if "DROP COLUMN" in s.upper()]
+    assert not newer, f"statements an SQLite before 3.35 cannot run: {newer}"
+    assert _user_labels(folder) == LABELS
