@@ -161,7 +161,7 @@ class MapView:
         c = self._colouring()
         self.map.set_points(p.coords, c.groups, c.colors, c.names)
         if c.values is not None:
-            self.map.set_continuous(c.values, c.title)
+            self.map.set_continuous(c.values, c.step_names())
         self._shown = (self.mode, c)
         self._mark_user_labelled()
         self.map.set_selection(p.selection.indices)
@@ -175,7 +175,7 @@ class MapView:
             return
         c = made if made is not None else self._colouring()
         if c.values is not None:
-            self.map.set_continuous(c.values, c.title)
+            self.map.set_continuous(c.values, c.step_names())
         else:
             self.map.set_colors(c.groups, c.colors, c.names)
         self._shown = (self.mode, c)

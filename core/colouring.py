@@ -59,9 +59,13 @@ class Colouring:
     names : dict
         Key -> legend text.
     values : ndarray of shape (n_images,), optional
-        A continuous value per image; when set, the map shades by it (the groups stay for the legend).
+        A continuous value per image, scaled to [0, 1]; when set, the map shades by it in ten steps
+        (the groups stay for the legend).
     title : str
-        What ``values`` are.
+        What ``values`` are (the quantity's name).
+    span : (float, float)
+        The quantity's values at 0 and 1 of ``values``: the legend's steps are named in them
+        (:meth:`step_names`), not in the scaled fractions.
     """
 
     groups: np.ndarray
@@ -69,11 +73,31 @@ class Colouring:
     names: dict[object, str] = field(default_factory=dict)
     values: np.ndarray | None = None
     title: str = ""
+    span: tuple[float, float] = (0.0, 1.0)
 
     @property
     def continuous(self) -> bool:
         """Whether the map shades by ``values``."""
         return self.values is not None
+
+    def step_names(self, steps: int = 10) -> dict[int, str]:
+        """The legend's names of the ``steps`` shades of ``values``, in the quantity's own values (:func:`step_names`)."""
+        return step_names(self.title, *self.span, steps)
+
+
+def step_names(title: str, lo: float, hi: float, steps: int = 10) -> dict[int, str]:
+    """Legend names of ``steps`` equal steps from ``lo`` to ``hi``: the first says what they are, the rest their range.
+
+    Why: each of ten entries read "concentration 2.54 to 4.10, 0.1-0.2", the name and the whole range
+    repeated and the step given as a fraction of it, cut short in the legend's column ("concentration
+    2.54..., 0.0-0.1"); an astronomer reads a value off a colour bar.  Now "concentration 2.54 to 2.70",
+    then "2.70 to 2.85", ...: the name once, every step in the quantity's values.
+    """
+    edges = [lo + (hi - lo) * i / steps for i in range(steps + 1)]
+    names = {i: f"{edges[i]:.3g} to {edges[i + 1]:.3g}" for i in range(steps)}
+    if title:
+        names[0] = f"{title} {names[0]}"
+    return names
 
 
 @dataclass(frozen=True)
@@ -190,9 +214,8 @@ def by_column(project: Project, name: str) -> Colouring:
         scaled = (values[ok] - lo) / (hi - lo) if hi > lo else np.full(int(ok.sum()), 0.5)
         groups[ok] = np.clip((scaled * 9.999).astype(int), 0, 9)
         groups[values == np.inf], groups[values == -np.inf] = 9, 0
-        for i, color in enumerate(VIRIDIS10):
-            colors[i] = color
-            names[i] = f"{name} {lo + (hi - lo) * i / 10:.3g} to {lo + (hi - lo) * (i + 1) / 10:.3g}"
+        colors.update(enumerate(VIRIDIS10))
+        names.update(step_names(name, lo, hi, len(VIRIDIS10)))
     return Colouring(groups, colors, names)
 
 
@@ -226,7 +249,7 @@ def by_morphology(name: str):  # noqa: ANN201 (a colouring factory)
         lo, hi = np.nanpercentile(v, [2, 98])
         scaled = np.nan_to_num(np.clip((v - lo) / (hi - lo if hi > lo else 1.0), 0, 1), nan=0.0)
         groups = by_cluster(project)
-        return Colouring(groups.groups, groups.colors, groups.names, scaled, f"{name} {lo:.3g} to {hi:.3g},")
+        return Colouring(groups.groups, groups.colors, groups.names, scaled, name, (float(lo), float(hi)))
 
     fn.__doc__ = f"Shade by the morphology parameter {name} (see core/features/morphology.py)."
     return fn

@@ -322,12 +322,11 @@ class QtClusterMap(QWidget):
         self._update_legend(keys, counts, colors, names, later=True)
         return True
 
-    def set_continuous(self, values: np.ndarray, title: str) -> None:
-        """Colour by a value in [0, 1] (for example the confidence), in 10 steps (10 cached brushes)."""
+    def set_continuous(self, values: np.ndarray, names: dict[int, str]) -> None:
+        """Colour by a value in [0, 1] (for example the confidence) in 10 steps (10 cached brushes), named ``names``."""
         steps = np.clip((np.asarray(values) * 9.999).astype(int), 0, 9)
         cmap = pg.colormap.get("viridis")
         colors = {i: cmap.map((i + 0.5) / 10, mode="qcolor").name() for i in range(10)}
-        names = {i: f"{title} {i / 10:.1f}-{(i + 1) / 10:.1f}" for i in range(10)}
         self.set_colors(steps, colors, names)
 
     def _update_legend(self, keys: np.ndarray, counts: np.ndarray, colors: dict[object, str],
