@@ -124,13 +124,30 @@ class QtImageView(QGraphicsView):
 def crop_box(shape: tuple[int, ...], prep: Preprocessing | None) -> tuple[int, int, int, int] | None:
     """(left, top, width, height) of the fixed crop of ``prep`` in an image of ``shape``; None for no crop.
 
-    The automatic crop depends on the image, so it is outlined at its fallback fraction.
+    An automatic crop is outlined at its fallback fraction here: :func:`render_with_crop` gives it the image's own.
     """
     if prep is None or prep.crop == "none":
         return None
     h, w = shape[:2]
     side = max(8, int(round(min(h, w) * prep.crop_fraction)))
     return (w - side) // 2, (h - side) // 2, side, side
+
+
+def render_with_crop(path: str, stretch: Stretch, prep: Preprocessing | None,
+                     side: int) -> tuple[np.ndarray, tuple[int, int, int, int] | None]:
+    """The preview's image of ``path`` and the box of the crop the model is given for it (on the render pool).
+
+    Why: the automatic crop ("fitted to the central object") depends on the image, and the
+    preview outlined its fallback fraction, 0.5, whatever the model was given: a galaxy the
+    run framed at 0.2 of its frame showed a box more than twice the side of what the model saw.
+    Found as the feature extraction finds it (:func:`core.images.display.model_crop`).
+    """
+    from core.images.display import model_crop
+
+    rgb = render(path, stretch, None, side)
+    if prep is not None and prep.crop == "auto":
+        prep = model_crop(path, prep)
+    return rgb, crop_box(rgb.shape, prep)
 
 
 class QtPreview(QWidget):
@@ -243,9 +260,9 @@ class QtPreview(QWidget):
         self._drawing += 1
         ticket, path, stretch = self._drawing, self.path, self.stretch
 
-        def show(rgb: np.ndarray) -> None:
+        def show(drawn: tuple[np.ndarray, tuple[int, int, int, int] | None]) -> None:
             if ticket == self._drawing:
-                self.view.set_image(rgb, crop_box(rgb.shape, self.prep), keep_view=keep_view)
+                self.view.set_image(drawn[0], drawn[1], keep_view=keep_view)
                 self.drawn = (path, stretch)
 
         def fail(exc: BaseException) -> None:
@@ -254,7 +271,7 @@ class QtPreview(QWidget):
                 self.view.set_image(None, message=f"Cannot show this image: {text}")
                 self.drawn = (path, stretch)
 
-        render_pool().submit(render, path, stretch, None, PREVIEW_SIDE, on_result=show, on_error=fail,
+        render_pool().submit(render_with_crop, path, stretch, self.prep, PREVIEW_SIDE, on_result=show, on_error=fail,
                              stale=lambda: ticket != self._drawing)
 
     def _on_stretch(self) -> None:
