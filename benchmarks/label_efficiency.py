@@ -505,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"- issue 21's goal (the loop >= logistic regression on the same picks and on random picks, on balanced "
           f"ACC, ACC and ARI at every budget, ties within {TIE}): {len(short)} of "
           f"{3 * 2 * len(BUDGETS)} cells short" + (": " + "; ".join(short) if short else ""))
-    covered, covered_bal, eces = [], [], {}
+    covered, covered_bal, eces, widths_bal = [], [], {}, []
     for b in BUDGETS:
         est = np.array([e["estimate"] for e in extra[b]], float)
         lo_hi = np.array([e["interval"] for e in extra[b]], float)
@@ -515,6 +515,7 @@ def main(argv: list[str] | None = None) -> int:
         inside_bal = (lo_hi_bal[:, 0] <= true[:, 0]) & (true[:, 0] <= lo_hi_bal[:, 1])
         covered += inside.tolist()
         covered_bal += inside_bal.tolist()
+        widths_bal += (lo_hi_bal[:, 1] - lo_hi_bal[:, 0]).tolist()
         per_seed = [ece(e["correct"].astype(float), e["confidence"])[0] for e in extra[b]]
         pooled, _ = ece(np.concatenate([e["correct"] for e in extra[b]]).astype(float),
                         np.concatenate([e["confidence"] for e in extra[b]]))
@@ -522,10 +523,12 @@ def main(argv: list[str] | None = None) -> int:
         eces[b] = (float(np.mean(per_seed)), pooled, float(np.mean(mass)))
         print(f"- {b} answers: estimated ACC {np.nanmean(est[:, 0]):.3f} (95% interval {np.nanmean(lo_hi[:, 0]):.3f}-"
               f"{np.nanmean(lo_hi[:, 1]):.3f}) vs true {true[:, 1].mean():.3f}, inside {int(inside.sum())}/{len(inside)}; "
-              f"bal. {np.nanmean(est[:, 1]):.3f} vs true {true[:, 0].mean():.3f}, inside "
+              f"bal. {np.nanmean(est[:, 1]):.3f} ({np.nanmean(lo_hi_bal[:, 0]):.3f}-{np.nanmean(lo_hi_bal[:, 1]):.3f}) "
+              f"vs true {true[:, 0].mean():.3f}, inside "
               f"{int(inside_bal.sum())}/{len(inside_bal)}; ECE {eces[b][0]:.3f} per seed, {pooled:.3f} pooled")
     print(f"- coverage of the 95% interval over (seed, budget) pairs: ACC {np.mean(covered):.0%} "
-          f"({int(np.sum(covered))}/{len(covered)}), balanced ACC {np.mean(covered_bal):.0%} (goal >= 90%)")
+          f"({int(np.sum(covered))}/{len(covered)}), balanced ACC {np.mean(covered_bal):.0%} (goal >= 90%); "
+          f"the balanced interval's mean width {np.nanmean(widths_bal):.3f}")
     print("| ECE of the confidences (mean per seed) | " + " | ".join(f"{eces[b][0]:.3f}" for b in BUDGETS) + " |")
     print("| ECE, 15 equal-mass bins (mean per seed) | " + " | ".join(f"{eces[b][2]:.3f}" for b in BUDGETS) + " |")
     err, table = ece(np.concatenate([e["correct"] for e in extra[50]]).astype(float),
