@@ -62,6 +62,9 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.dec_stability import SETS, set_paths  # noqa: E402
 from benchmarks.evaluate import supervised_probe  # noqa: E402
+
+#: The linear probes: fitted plain (issue 24's figures) or class-balanced (balanced accuracy's own operating point).
+PROBES = ("probe", "probe-balanced")
 from core.clustering.methods import CLUSTER_METHODS, DEFAULT_METHOD, cluster_features  # noqa: E402
 from core.clustering.metrics import evaluate  # noqa: E402
 from core.features.bands import AUTO, choose_model, sample_images  # noqa: E402
@@ -234,10 +237,10 @@ def summary(scores: dict[tuple[str, str, str, str], tuple[float, float]], models
                     continue
                 worst = min(cells, key=lambda c: cells[c][0])
                 clean = cells.get("as is", (float("nan"), float("nan")))
-                floor = (0.92, None) if m == "probe" else (0.88, 0.50)
+                floor = (0.92, None) if m in PROBES else (0.88, 0.50)
                 ok = all(b >= floor[0] and (floor[1] is None or a >= floor[1]) for b, a in cells.values())
                 gap = clean[0] - cells[worst][0]
-                fmt = (lambda v: f"{v[0]:.3f}") if m == "probe" else (lambda v: f"{v[0]:.3f} ({v[1]:.3f})")
+                fmt = (lambda v: f"{v[0]:.3f}") if m in PROBES else (lambda v: f"{v[0]:.3f} ({v[1]:.3f})")
                 if "as is" in cells:
                     judged = f"{fmt(clean)} | {fmt(cells[worst])}, {worst} | {gap:.3f} | {'yes' if ok and gap <= 0.03 else 'no'}"
                 else:  # no clean run: the floors can be judged, the gap cannot
@@ -292,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default="kaggle,hsc,sdss")
     parser.add_argument("--conditions", default="all")
     parser.add_argument("--methods", default="probe,kmeans,default",
-                        help="probe, default, or clustering methods (kmeans, dec, ...)")
+                        help="probe, probe-balanced (the probe fitted class-balanced), default, or clustering "
+                        "methods (kmeans, dec, ...)")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="one feature model or several, comma-separated; "
                         "'auto' is the product's choice for each written folder (core.features.bands); a path "
                         "ending in .onnx measures a candidate file without registering it")
@@ -305,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     methods = args.methods.split(",")
     seeds = [int(v) for v in args.seeds.split(",")] if args.seeds else [args.seed]
     for m in methods:
-        if m != "probe" and method_name(m) not in CLUSTER_METHODS.names():
+        if m not in PROBES and method_name(m) not in CLUSTER_METHODS.names():
             parser.error(f"unknown method {m!r}")
     names = args.model.split(",")
     for n in names:
@@ -313,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown model {n!r} (registered: {', '.join(FEATURE_MODELS.names())}, or {AUTO}, "
                          "or the path of an .onnx file)")
     loaded: dict[str, FeatureModel] = {}  # each model loaded once; "auto" resolves per written folder
-    table = [f"| set | condition | model | {' | '.join('probe bal.' if m == 'probe' else f'{m} bal. / ARI' for m in methods)} |",
+    table = [f"| set | condition | model | {' | '.join(f'{m} bal.' if m in PROBES else f'{m} bal. / ARI' for m in methods)} |",
              "|---|---|---|" + "---|" * len(methods)]
     rows: list[tuple[str, str, str, float]] = []
     scores: dict[tuple[str, str, str, str], tuple[float, float]] = {}
@@ -340,8 +344,8 @@ def main(argv: list[str] | None = None) -> int:
                     X, y = ext.features, np.array([truth[p.stem.split(".")[0]] for p in ext.paths])
                     cells = []
                     for m in methods:
-                        if m == "probe":
-                            bal, ari = supervised_probe(X, y)[1], float("nan")
+                        if m in PROBES:
+                            bal, ari = supervised_probe(X, y, balanced=m == "probe-balanced")[1], float("nan")
                             cells.append(f"{bal:.3f}")
                         else:
                             params = FIXED_STARTS.get(m, dec_params)

@@ -44,3 +44,15 @@ def test_kaggle_split_matches_training_script():
 
     ids = [str(100000 + i) for i in range(50)]
     assert bench.kaggle_split(ids) == [split_of(i) for i in ids]
+
+
+def test_the_class_balanced_probe_is_fitted_for_the_balanced_score():
+    """On a 9 : 1 set whose classes overlap, the plain probe's cut favours the common class and gives up the rare
+    one's recall, which balanced accuracy counts; the class-balanced probe (issue 24's second probe) keeps it."""
+    rng = np.random.default_rng(0)
+    y = np.array(["common"] * 540 + ["rare"] * 60)
+    X = rng.normal(size=(600, 4))
+    X[y == "rare", 0] += 1.5
+    plain, balanced = bench.supervised_probe(X, y), bench.supervised_probe(X, y, balanced=True)
+    assert balanced[1] > plain[1] + 0.1, (plain, balanced)  # balanced accuracy
+    assert plain[0] > balanced[0]  # plain accuracy is what the plain fit maximises
