@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from pathlib import Path
+import unicodedata
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from core.store.layout import StoreError
 
@@ -31,25 +32,47 @@ CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+def _tails(stored: str) -> list[tuple[str, ...]]:
+    """The folder parts of a stored path, below its anchor: as POSIX, and as Windows when it names a drive or share.
+
+    A store written on Windows by a version before 3 holds ``C:\\Users\\...\\g0.png``, one
+    file name to POSIX: its parts are found by Windows' rules too (only with a drive or
+    share, so a name holding a backslash, legal here, is never split).
+    """
+    p = Path(stored)
+    found = [p.parts[1:] if p.is_absolute() else p.parts]
+    windows = PureWindowsPath(stored)
+    if "\\" in stored and windows.drive:
+        found.append(windows.parts[1:])
+    return found
+
+
 def _relative_key(stored: str, root: Path) -> str | None:
     """The key under ``root`` of a path stored by an older version, or None when no file there matches.
 
     Absolute paths under ``root`` become relative; otherwise the longest tail of
     the stored path that names an existing file under ``root`` is taken, which
-    finds the images of a folder that was moved or opened by a relative path.
+    finds the images of a folder that was moved or opened by a relative path,
+    or written on Windows (a drive letter, backslashes) or macOS (names in
+    Unicode's decomposed form, NFD, where Linux has them composed, NFC).
     """
     p = Path(stored)
+    under = None
     if p.is_absolute():
         try:
-            return p.resolve().relative_to(root).as_posix()
+            under = p.resolve().relative_to(root).as_posix()
         except ValueError:
             pass
-    parts = p.parts[1:] if p.is_absolute() else p.parts
-    for i in range(len(parts)):
-        tail = Path(*parts[i:])
-        if (root / tail).is_file():
-            return tail.as_posix()
-    return None
+        else:
+            if (root / under).exists():
+                return under
+    for parts in _tails(stored):
+        for i in range(len(parts)):
+            tail = PurePosixPath(*parts[i:]).as_posix()
+            for spelling in dict.fromkeys((tail, unicodedata.normalize("NFC", tail), unicodedata.normalize("NFD", tail))):
+                if (root / spelling).is_file():
+                    return spelling
+    return under
 
 
 def _migrate_v3(db: sqlite3.Connection, root: Path | None) -> None:

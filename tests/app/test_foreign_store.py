@@ -1,0 +1,91 @@
+"""A folder that arrives with someone else's ``.galaxy-sorter/`` (exploratory QA, theme 1): its labels come back.
+
+Stores written before schema 3 keyed each image by its absolute path.  One written on
+Windows holds ``D:\\survey\\galaxies\\spiral_000.png``, one on macOS names in Unicode's
+decomposed form (NFD, ``e`` + a combining accent) where Linux has them composed: opened
+here, every image and label of such a store was left under a path no file has.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+
+_V2 = """
+CREATE TABLE images (id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, name TEXT NOT NULL,
+                     status TEXT NOT NULL DEFAULT 'ok', error TEXT);
+CREATE TABLE runs (id INTEGER PRIMARY KEY, created REAL NOT NULL, method TEXT NOT NULL, model TEXT NOT NULL,
+                   n_clusters INTEGER NOT NULL, params TEXT NOT NULL, warnings TEXT NOT NULL);
+CREATE TABLE assignments (run_id INTEGER NOT NULL, image_id INTEGER NOT NULL, cluster INTEGER NOT NULL,
+                          confidence REAL NOT NULL, x REAL, y REAL, PRIMARY KEY (run_id, image_id));
+CREATE TABLE cluster_names (run_id INTEGER NOT NULL, cluster INTEGER NOT NULL, name TEXT NOT NULL,
+                            PRIMARY KEY (run_id, cluster));
+CREATE TABLE labels (image_id INTEGER PRIMARY KEY, label TEXT NOT NULL, source TEXT NOT NULL, updated REAL NOT NULL);
+CREATE TABLE classes (name TEXT PRIMARY KEY, color TEXT NOT NULL, position INTEGER NOT NULL);
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def _older_store(folder: Path, stored: dict[str, str], labels: dict[str, str]) -> None:
+    """A schema-2 store of ``folder`` as another machine wrote it: ``stored`` maps each file to the path it recorded."""
+    db = sqlite3.connect(folder / ".galaxy-sorter" / "project.sqlite")
+    db.executescript(_V2)
+    db.execute("INSERT INTO runs VALUES (1, 1.0, 'kmeans', 'efficientnet_lite0', 3, '{}', '[]')")
+    for i, (name, path) in enumerate(sorted(stored.items()), start=1):
+        db.execute("INSERT INTO images (id, path, name) VALUES (?, ?, ?)", (i, path, Path(name).stem))
+        db.execute("INSERT INTO assignments VALUES (1, ?, ?, 0.9, ?, ?)", (i, i % 3, float(i), float(i % 5)))
+        if name in labels:
+            db.execute("INSERT INTO labels VALUES (?, ?, 'user', 1.0)", (i, labels[name]))
+    for position, name in enumerate(sorted(set(labels.values()))):
+        db.execute("INSERT INTO classes VALUES (?, '#ff0000', ?)", (name, position))
+    db.execute("PRAGMA user_version=2")
+    db.commit()
+    db.close()
+
+
+def _shown(window) -> dict[str, str | None]:
+    """What the window shows: each galaxy's file (relative to the folder) and its label."""
+    p = window.project
+    return {Path(path).relative_to(p.folder).as_posix(): label for path, label in zip(p.paths, p.user_labels)}
+
+
+def test_a_store_written_on_windows_by_an_older_version_shows_its_images_and_labels(window, folder):
+    """File > Open on a folder whose schema-2 store was written on Windows (drive letter, backslashes, a subfolder):
+    every image of its run is shown from its file here and its labels are on them (the old code: none found)."""
+    (folder / ".galaxy-sorter").mkdir()
+    (folder / "sub").mkdir()
+    names = sorted(p.name for p in folder.glob("*.png"))[:6]
+    (folder / names[5]).rename(folder / "sub" / names[5])
+    files = [*names[:5], f"sub/{names[5]}"]
+    stored = {f: "D:\\survey\\galaxies\\" + f.replace("/", "\\") for f in files}
+    _older_store(folder, stored, {files[1]: "spiral", files[5]: "merger"})
+
+    assert window.open_folder(folder)
+    shown = _shown(window)
+    assert sorted(shown) == sorted(files), "the run's images were left under the Windows paths"
+    assert all((folder / f).is_file() for f in shown)
+    assert {f: lab for f, lab in shown.items() if lab is not None} == {files[1]: "spiral", files[5]: "merger"}
+    keys = [k for (k,) in window.project.store.db.execute("SELECT path FROM images")]
+    assert not [k for k in keys if "\\" in k], keys
+
+
+def test_a_store_written_on_macos_by_an_older_version_finds_its_decomposed_names(window, folder):
+    """The same for a macOS store: absolute paths in NFD, the files here named in NFC."""
+    (folder / ".galaxy-sorter").mkdir()
+    files = []
+    for i, src in enumerate(sorted(folder.glob("*.png"))[:4]):
+        name = unicodedata.normalize("NFC", f"galaxié_{i}.png")
+        src.rename(folder / name)
+        files.append(name)
+    stored = {f: "/Users/ann/Galaxies/" + unicodedata.normalize("NFD", f) for f in files}
+    assert all(s != "/Users/ann/Galaxies/" + f for f, s in stored.items())
+    _older_store(folder, stored, {files[0]: "elliptical", files[3]: "édge-on"})
+
+    assert window.open_folder(folder)
+    shown = _shown(window)
+    assert sorted(shown) == sorted(files)
+    assert {f: lab for f, lab in shown.items() if lab is not None} == {files[0]: "elliptical", files[3]: "édge-on"}
+    assert np.isfinite(window.project.coords).all()
