@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 
 
@@ -68,9 +69,10 @@ def reattach_labels(db: sqlite3.Connection, path_of: Callable[[str], str], prese
         orphans = [(i, key, content if content is not None else cached.get(key)) for i, key, content in orphans]
         db.executemany("UPDATE images SET content=? WHERE id=? AND content IS NULL",
                        [(content, i) for i, key, content in orphans if key in cached])
+    followed = _same_name_in_other_form(db, [orphan for orphan in orphans if orphan[2] is None], present)
     orphans = [orphan for orphan in orphans if orphan[2] is not None]
     if not orphans:
-        return []
+        return followed
     sizes = {_size_of(c) for _, _, c in orphans} - {None}
     labelled = {i for (i,) in db.execute("SELECT image_id FROM labels")}
     by_content: dict[str, list[tuple[int, str]]] = {}
@@ -94,6 +96,35 @@ def reattach_labels(db: sqlite3.Connection, path_of: Callable[[str], str], prese
         new_id, new_key = candidates.pop(0)
         db.execute("UPDATE labels SET image_id=? WHERE image_id=?", (new_id, old_id))
         moved.append((old_key, new_key))
+    return followed + moved
+
+
+def _same_name_in_other_form(db: sqlite3.Connection, lost: list[tuple[int, str, None]],
+                             present: set[str]) -> list[tuple[str, str]]:
+    """Give each vanished labelled image with no known content to the unlabelled present file of the same name in
+    another Unicode form; return (old key, new key) pairs.
+
+    A store from macOS keys names in the decomposed form (NFD: ``e`` + a combining
+    accent), which a copy to Linux may have composed (NFC): the same name to the
+    user, another key here.  With its content unrecorded (the app closed before
+    :mod:`core.store.content` reached it) and the shipped feature cache not
+    trusted (signed by another installation), such a label had nothing to follow.
+    """
+    if not lost:
+        return []
+    wanted = {unicodedata.normalize("NFC", key): (old_id, key) for old_id, key, _ in lost}
+    moved = []
+    for key in sorted(present):
+        if key.isascii():
+            continue
+        old = wanted.pop(unicodedata.normalize("NFC", key), None)
+        if old is None or old[1] == key:
+            continue
+        row = db.execute("SELECT i.id FROM images i LEFT JOIN labels l ON l.image_id = i.id "
+                         "WHERE i.path=? AND l.image_id IS NULL", (key,)).fetchone()
+        if row is not None:
+            db.execute("UPDATE labels SET image_id=? WHERE image_id=?", (row[0], old[0]))
+            moved.append((old[1], key))
     return moved
 
 

@@ -89,3 +89,34 @@ def test_a_store_written_on_macos_by_an_older_version_finds_its_decomposed_names
     assert sorted(shown) == sorted(files)
     assert {f: lab for f, lab in shown.items() if lab is not None} == {files[0]: "elliptical", files[3]: "édge-on"}
     assert np.isfinite(window.project.coords).all()
+
+
+def test_labels_of_a_macos_store_follow_their_names_composed_here_when_no_content_was_recorded(qtbot, window, folder):
+    """A schema-4 store labelled on macOS (names in NFD), closed before the labels' content was recorded, its feature
+    cache not this installation's: copied here with the names composed (NFC), a run from the app puts each label back
+    on its file (the old code: the labels stayed on the vanished NFD keys, no galaxy labelled)."""
+    from core.store.database import ProjectStore
+    from tests.helpers import cluster, fast
+
+    files = []
+    for i, src in enumerate(sorted(folder.glob("*.png"))[:3]):
+        files.append(unicodedata.normalize("NFD", f"galaxié_{i}.png"))
+        src.rename(folder / files[-1])
+    store = ProjectStore(folder / ".galaxy-sorter", root=folder)  # the session on the Mac
+    ids = store.add_images(sorted(folder.glob("*.png")))
+    store.set_labels([ids[str(folder / files[0])]], "spiral")
+    store.set_labels([ids[str(folder / files[2])]], "édge-on")
+    store.close()
+    db = sqlite3.connect(folder / ".galaxy-sorter" / "project.sqlite")
+    with db:  # what a close before the content recorder reached the labels leaves
+        db.execute("UPDATE images SET content=NULL")
+    db.close()
+    for name in files:  # the copy to Linux composed the names
+        (folder / name).rename(folder / unicodedata.normalize("NFC", name))
+
+    window.open_folder(folder)
+    fast(window)
+    cluster(qtbot, window)
+    shown = _shown(window)
+    nfc = [unicodedata.normalize("NFC", name) for name in files]
+    assert {f: lab for f, lab in shown.items() if lab is not None} == {nfc[0]: "spiral", nfc[2]: "édge-on"}
