@@ -21,6 +21,7 @@ from app.workers import SerialCalls
 from core.colouring import row_color
 from core.images.ids import image_ids
 from core.project import Project
+from core.store.layout import ReadOnlyStore
 
 
 class Labelling:
@@ -188,7 +189,11 @@ class Labelling:
         if p is None or len(rows) == 0:
             self.say("Select images first (click, lasso or a cluster)")
             return
-        p.set_labels(rows, label)
+        try:
+            p.set_labels(rows, label)
+        except ReadOnlyStore as exc:  # a read-only share: the key says why nothing was labelled
+            self.say(f"Not labelled: {exc}")
+            return
         self._advance(rows, "cleared" if label is None else label)
 
     def accept_model_label(self) -> None:
@@ -211,7 +216,11 @@ class Labelling:
             self.say(f"Enter did not label: {why}")
             return
         rows = rows[named]
-        p.accept_model_labels(rows)
+        try:
+            p.accept_model_labels(rows)
+        except ReadOnlyStore as exc:
+            self.say(f"Not labelled: {exc}")
+            return
         self._advance(rows, "the model's label" if len(rows) > 1 else str(p.user_labels[rows[0]]))
         if unnamed:
             self.say(f"{len(rows)} galaxies -> the model's label; {int((~named).sum())} left alone: {why}")

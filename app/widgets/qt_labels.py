@@ -29,6 +29,7 @@ from app.workers import JobRunner
 from core.clustering.metrics import cluster_sizes
 from core.colouring import cluster_colour_of, delta_e
 from core.project import Project
+from core.store.layout import ReadOnlyStore
 from core.vocabulary import CLUSTER_COLORS, EXCLUDE, PRESETS, UNSURE, cluster_color
 
 __all__ = ["CLUSTER_COLORS", "QtClasses", "QtClusters", "cluster_color", "delta_e", "swatch"]
@@ -258,7 +259,7 @@ class QtClusters(QWidget):
         if ok and name.strip():
             try:
                 self.project.name_cluster(c, name)
-            except ValueError as exc:
+            except (ValueError, ReadOnlyStore) as exc:  # a read-only share too: said, not a silent traceback
                 QMessageBox.warning(self, "Galaxy Sorter", str(exc))
 
     def _on_merge(self) -> None:

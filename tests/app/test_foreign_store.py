@@ -120,3 +120,43 @@ def test_labels_of_a_macos_store_follow_their_names_composed_here_when_no_conten
     shown = _shown(window)
     nfc = [unicodedata.normalize("NFC", name) for name in files]
     assert {f: lab for f, lab in shown.items() if lab is not None} == {nfc[0]: "spiral", nfc[2]: "édge-on"}
+
+
+def test_a_key_on_a_read_only_share_says_why_nothing_was_labelled(qtbot, window, folder, tmp_path, monkeypatch):
+    """A labelled folder on a read-only share (its store cannot be written): key 1, Backspace and a cluster named in the
+    Clusters dock say why nothing was saved, and the labels stay as they were (the old code: a traceback on stderr for
+    the key, nothing on screen, the same for the name)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    import app.widgets.qt_labels as qt_labels
+    from core.store import database
+    from tests.helpers import cluster, fast
+
+    window.open_folder(folder)
+    fast(window)
+    cluster(qtbot, window)
+    window.project.set_labels([0], "spiral")
+    before = list(window.project.user_labels)
+    window.open_folder(tmp_path)  # let the folder go, then find it on a read-only share
+    real = database._writable
+    monkeypatch.setattr(database, "_writable", lambda where: False if folder in where.parents else real(where))
+    assert window.open_folder(folder) and window.project.store.read_only
+    qtbot.waitUntil(lambda: not window.jobs.busy, timeout=60_000)
+    p = window.project
+
+    said: list[str] = []
+    p.selection.set([0, 1])
+    for key in (Qt.Key.Key_1, Qt.Key.Key_Backspace):
+        window.status.stage_label.clear()
+        qtbot.keyClick(window, key)
+        said.append(window.status.stage_label.text())
+    assert all(m.startswith("Not labelled:") and "read-only" in m for m in said), said
+    assert list(p.user_labels) == before
+
+    warned: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, _title, text: warned.append(text))
+    monkeypatch.setattr(qt_labels, "ask_item", lambda *_a, **_k: ("spiral", True))
+    window.clusters.tree.setCurrentItem(window.clusters.tree.topLevelItem(0))
+    window.clusters._on_name()
+    assert warned and "read-only" in warned[0]
