@@ -57,6 +57,12 @@ SKY_COLUMNS = (("ra", "dec"), ("cat_ra", "cat_dec"), ("cat_RA", "cat_DEC"), ("ca
                ("cat_raj2000", "cat_dej2000"), ("cat_RAJ2000", "cat_DEJ2000"))
 
 
+#: What to write when HATS cannot be: said in the app's words and the CLI's (the app's users read the CLI's
+#: ``--format parquet-dataset`` alone, and 'export only the galaxies with positions', which neither can do).
+_INSTEAD = ("write a partitioned Parquet folder instead (File > Export Catalogue (partitioned Parquet folder) in the "
+            "app, --format parquet-dataset in the CLI)")
+
+
 class NoSkyPositions(ValueError):
     """HATS was asked for, but some galaxies (or all) have no sky position."""
 
@@ -210,14 +216,14 @@ def write_hats(rows: Sequence[CatalogueRow], folder: str | os.PathLike[str],
         raise NoSkyPositions(
             "HATS partitions a catalogue by sky position, and these galaxies have none: open FITS images "
             "with a celestial WCS (their centres give ra/dec), or join a catalogue with RA/Dec columns "
-            "(Catalogue > Join a catalogue in the app, --join CATALOGUE in the CLI); otherwise write --format parquet-dataset")
+            f"(Catalogue > Join a catalogue in the app, --join CATALOGUE in the CLI); otherwise {_INSTEAD}")
     ra, dec = (np.asarray(table[c], np.float64) for c in pair)
     missing = int((~(np.isfinite(ra) & np.isfinite(dec))).sum())
     if missing:
         raise NoSkyPositions(
             f"HATS needs a sky position for every galaxy; {missing} of {len(ra)} have no {pair[0]}/{pair[1]} "
-            f"(images without a WCS, or unmatched in the joined catalogue): write --format parquet-dataset, "
-            f"or export only the galaxies with positions")
+            f"(images without a WCS, or unmatched in the joined catalogue): {_INSTEAD}, or move the images "
+            f"without a position out of the folder")
     try:
         import lsdb
     except ImportError as exc:

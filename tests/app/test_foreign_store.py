@@ -160,3 +160,4 @@ def test_a_key_on_a_read_only_share_says_why_nothing_was_labelled(qtbot, window,
     window.clusters.tree.setCurrentItem(window.clusters.tree.topLevelItem(0))
     window.clusters._on_name()
     assert warned and "read-only" in warned[0]
+
