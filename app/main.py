@@ -26,6 +26,23 @@ def _quiet_qt_messages() -> None:
     qInstallMessageHandler(handler)
 
 
+def open_window(folder: Path | None = None, settings=None):  # noqa: ANN001,ANN201 (QSettings, MainWindow: Qt imported late)
+    """The main window, shown, with uncaught errors shown in it (:mod:`app.errors`), and ``folder`` opened.
+
+    ``settings``: a ``QSettings`` of its own (tests), else the user's.
+    """
+    from app.errors import ErrorReporter
+    from app.window import MainWindow
+
+    window = MainWindow() if settings is None else MainWindow(settings=settings)
+    window.errors = ErrorReporter(window, window.status.say)
+    window.errors.install()
+    window.show()
+    if folder is not None:
+        window.open_folder(folder)
+    return window
+
+
 def main(argv: list[str] | None = None) -> int:
     """Open the window, and ``FOLDER`` when given; returns the exit code.
 
@@ -52,12 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Galaxy Sorter")
     app.setOrganizationName("GalaxySorter")
-    from app.window import MainWindow
-
-    window = MainWindow()
-    window.show()
-    if args.folder is not None:
-        window.open_folder(args.folder)
+    window = open_window(args.folder)
     if args.quit_after > 0:
         QTimer.singleShot(int(args.quit_after * 1000), window.close)
     print("window shown", flush=True)
