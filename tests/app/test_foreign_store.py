@@ -14,25 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-_V2 = """
-CREATE TABLE images (id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, name TEXT NOT NULL,
-                     status TEXT NOT NULL DEFAULT 'ok', error TEXT);
-CREATE TABLE runs (id INTEGER PRIMARY KEY, created REAL NOT NULL, method TEXT NOT NULL, model TEXT NOT NULL,
-                   n_clusters INTEGER NOT NULL, params TEXT NOT NULL, warnings TEXT NOT NULL);
-CREATE TABLE assignments (run_id INTEGER NOT NULL, image_id INTEGER NOT NULL, cluster INTEGER NOT NULL,
-                          confidence REAL NOT NULL, x REAL, y REAL, PRIMARY KEY (run_id, image_id));
-CREATE TABLE cluster_names (run_id INTEGER NOT NULL, cluster INTEGER NOT NULL, name TEXT NOT NULL,
-                            PRIMARY KEY (run_id, cluster));
-CREATE TABLE labels (image_id INTEGER PRIMARY KEY, label TEXT NOT NULL, source TEXT NOT NULL, updated REAL NOT NULL);
-CREATE TABLE classes (name TEXT PRIMARY KEY, color TEXT NOT NULL, position INTEGER NOT NULL);
-CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-
 
 def _older_store(folder: Path, stored: dict[str, str], labels: dict[str, str]) -> None:
     """A schema-2 store of ``folder`` as another machine wrote it: ``stored`` maps each file to the path it recorded."""
+    from core.store.schema import migrate
+
     db = sqlite3.connect(folder / ".galaxy-sorter" / "project.sqlite")
-    db.executescript(_V2)
+    db.isolation_level = None  # migrate's own BEGIN and COMMIT
+    migrate(db, upto=2)  # the tables of schema 2, as that release made them
+    db.isolation_level = ""
     db.execute("INSERT INTO runs VALUES (1, 1.0, 'kmeans', 'efficientnet_lite0', 3, '{}', '[]')")
     for i, (name, path) in enumerate(sorted(stored.items()), start=1):
         db.execute("INSERT INTO images (id, path, name) VALUES (?, ?, ?)", (i, path, Path(name).stem))
@@ -41,7 +31,7 @@ def _older_store(folder: Path, stored: dict[str, str], labels: dict[str, str]) -
             db.execute("INSERT INTO labels VALUES (?, ?, 'user', 1.0)", (i, labels[name]))
     for position, name in enumerate(sorted(set(labels.values()))):
         db.execute("INSERT INTO classes VALUES (?, '#ff0000', ?)", (name, position))
-    db.execute("PRAGMA user_version=2")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     db.commit()
     db.close()
 
