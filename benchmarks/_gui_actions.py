@@ -43,17 +43,21 @@ class Heartbeat:
         self.timer.timeout.connect(self._beat)
         self.gaps: list[float] = []
         self.cpu_gaps: list[float] = []
+        self.ends: list[float] = []  # each gap's end (perf_counter)
+        self.others_cpu: list[float] = []  # per gap: the CPU time the process's other threads used in it
         self.collections: list[list[tuple[int, float]]] = []  # per gap: (generation, seconds)
         self._collected: list[tuple[int, float]] = []
         self._gc_started = 0.0
-        self.last, self.last_cpu = time.perf_counter(), time.thread_time()
+        self.last, self.last_cpu, self.last_proc = time.perf_counter(), time.thread_time(), time.process_time()
 
     def _beat(self) -> None:
-        now, cpu = time.perf_counter(), time.thread_time()
+        now, cpu, proc = time.perf_counter(), time.thread_time(), time.process_time()
         self.gaps.append(now - self.last)
         self.cpu_gaps.append(cpu - self.last_cpu)
+        self.ends.append(now)
+        self.others_cpu.append(max((proc - self.last_proc) - (cpu - self.last_cpu), 0.0))
         self.collections.append(self._collected)
-        self.last, self.last_cpu, self._collected = now, cpu, []
+        self.last, self.last_cpu, self.last_proc, self._collected = now, cpu, proc, []
 
     def _gc(self, phase: str, info: dict) -> None:
         if phase == "start":
@@ -63,7 +67,7 @@ class Heartbeat:
 
     def start(self) -> None:
         """Beat from now on."""
-        self.last, self.last_cpu = time.perf_counter(), time.thread_time()
+        self.last, self.last_cpu, self.last_proc = time.perf_counter(), time.thread_time(), time.process_time()
         gc.callbacks.append(self._gc)
         self.timer.start()
 
@@ -192,11 +196,16 @@ class Stalls:
     with cProfile (a profiler sees its own thread only) into ``out``.
     """
 
-    def __init__(self, window, out: Path, only: list[str], profile: list[str]) -> None:
+    def __init__(self, window, out: Path, only: list[str], profile: list[str], watch: bool = False) -> None:
         self.window, self.out, self.only, self.profile = window, out, only, profile
         self.rows: list[dict] = []
         self.notes: list[str] = []  # error and warning boxes, failed jobs, exceptions, timeouts of the current action
         self.beat = Heartbeat()
+        self.watchdog = None
+        if watch:
+            from benchmarks._gil_watch import Watchdog
+
+            self.watchdog = Watchdog(lambda: self.beat.last)
 
     def note(self, text: str) -> None:
         """Something the window said (an error box, a failed job) during the current action."""
@@ -254,16 +263,29 @@ class Stalls:
             self._write_profile(name, prof)
         gaps, cpu = self.beat.gaps[first:], self.beat.cpu_gaps[first:]
         worst = int(np.argmax(cpu)) if cpu else 0
+        worst_wall = first + int(np.argmax(gaps)) if gaps else 0
         window = self.window
         row = {"action": name, "cpu_ms": 1000 * max(cpu, default=0.0), "wall_ms": 1000 * max(gaps, default=0.0),
+               # in the longest wall gap: the GUI thread's CPU, and the CPU of the process's other threads (a job
+               # thread that kept the interpreter lock shows here; neither: other processes had the CPUs, or I/O)
+               "wall_gap_cpu_ms": 1000 * self.beat.cpu_gaps[worst_wall] if gaps else 0.0,
+               "wall_gap_others_cpu_ms": 1000 * self.beat.others_cpu[worst_wall] if gaps else 0.0,
                "call_cpu_ms": 1000 * call_cpu, "call_wall_ms": 1000 * call_wall,
                "total_s": time.perf_counter() - t0, "beats": len(gaps),
                "gc_in_worst": ", ".join(f"gen{g} {1000 * t:.0f} ms" for g, t in self.beat.collections[first + worst])
                if cpu else "",
                "said": (window.statusBar().currentMessage() or window.stage_label.text())[:160], "notes": self.notes}
+        if self.watchdog is not None and gaps:
+            from benchmarks._gil_watch import summary
+
+            end = self.beat.ends[worst_wall]
+            row["watch"] = self.watchdog.between(end - self.beat.gaps[worst_wall], end)
+            row["watch_summary"] = summary(row["watch"])
         self.rows.append(row)
         verdict = "OVER" if row["cpu_ms"] > BUDGET_MS else "ok"
-        print(f"  {name[:60]:60s} {row['cpu_ms']:8.0f} {row['wall_ms']:8.0f}  {verdict}", file=sys.stderr, flush=True)
+        print(f"  {name[:60]:60s} {row['cpu_ms']:8.0f} {row['wall_ms']:8.0f}  {verdict}  (wall gap: "
+              f"{row['wall_gap_cpu_ms']:.0f} ms GUI CPU, {row['wall_gap_others_cpu_ms']:.0f} ms other threads' CPU)"
+              + (f"\n      {row['watch_summary']}" if row.get("watch_summary") else ""), file=sys.stderr, flush=True)
         (self.out / "results.json").write_text(json.dumps(self.rows, indent=1))
 
     def _write_profile(self, name: str, prof: cProfile.Profile) -> None:

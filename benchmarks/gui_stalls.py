@@ -35,6 +35,13 @@ or runs as a job, can take seconds and stay under 100 ms.  Two runs of the same
 code differ by tens of ms (docs/benchmarks.md): read a difference smaller than
 that from one run as noise.
 
+The summary line names the action with the longest wall gap too, with the CPU
+time the GUI thread and the process's other threads used in that gap: a gap
+that is mostly other threads' CPU is a job's thread that kept the interpreter
+lock (the GUI thread waited for it), one that is neither was the machine's
+other processes or I/O.  ``--watch`` says which call kept the lock
+(``benchmarks/_gil_watch.py``: a watchdog thread's stacks, in results.json).
+
 ``--only`` (comma-separated substrings of the action names) measures only the
 actions named so; the project is always opened, and the unmeasured steps
 between actions (a cluster clicked before a key) still run, but a skipped action
@@ -328,8 +335,11 @@ def print_table(m: Stalls, n: int, seconds: float) -> None:
         for action, note in said:
             print(f"  {action}: {note}")
     worst = max(m.rows, key=lambda r: r["cpu_ms"], default=None)
+    wall = max(m.rows, key=lambda r: r["wall_ms"], default=None)
     print(f"\n{len(over)} of {len(m.rows)} actions over {BUDGET_MS:.0f} ms CPU"
           + (f"; the longest: {worst['action']}, {worst['cpu_ms']:.0f} ms" if worst else "")
+          + (f"; the longest wall gap: {wall['action']}, {wall['wall_ms']:.0f} ms ({wall['wall_gap_cpu_ms']:.0f} ms the "
+             f"GUI thread's CPU, {wall['wall_gap_others_cpu_ms']:.0f} ms other threads')" if wall else "")
           + f"; run {seconds / 60:.1f} min, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
@@ -338,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=200_000, help="galaxies of the synthetic project")
     parser.add_argument("--only", default="", help="comma-separated substrings: measure only the actions named so")
     parser.add_argument("--profile", default="", help="comma-separated substrings: cProfile these actions into --out")
+    parser.add_argument("--watch", action="store_true",
+                        help="a watchdog thread keeps the other threads' stacks in each action's longest wall gap "
+                             "(benchmarks/_gil_watch.py; into results.json and the progress lines)")
     parser.add_argument("--out", type=Path, help="working copy, tables, results.json (default .cache/benchmarks/gui_stalls_<n>)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -359,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     window.resize(1366, 768)
     window.show()
     window.activateWindow()
-    m = Stalls(window, out, [s for s in args.only.split(",") if s], [s for s in args.profile.split(",") if s])
+    m = Stalls(window, out, [s for s in args.only.split(",") if s], [s for s in args.profile.split(",") if s], args.watch)
     answers = {"dir": str(work), "file": "", "save": "", "item": None, "text": "", "button": "Link"}
     answer_dialogs(answers, m.note)
     synthetic_features()
@@ -373,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     window.jobs.failed.connect(lambda name, msg, *_: m.note(f"job {name} failed: {msg}"))
     p = lambda: window.project  # noqa: E731 - the project changes on a reopen
     m.beat.start()
+    if m.watchdog is not None:
+        m.watchdog.start()
     m.measure("File/Open folder (reopen) + feature load job", trigger(window, "File/Open folder…"),
               until=lambda: window.project is not None and window.project.features is not None, always=True)
     window.activateWindow()
@@ -384,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     catalogue(m, window, p, answers, scratch)
     files_and_run(m, window, p, answers, scratch, work, args.n)
     m.beat.stop()
+    if m.watchdog is not None:
+        m.watchdog.stop()
     app.processEvents()
     print_table(m, args.n, time.perf_counter() - started)
     return 0
