@@ -27,6 +27,7 @@ from core.clustering.metrics import cluster_sizes
 from core.events import ProjectEvents, disconnect_all, one_emission_each
 from core.images.ids import image_ids, may_be_in_a_band_set
 from core.images.io import image_id
+from core.pieces import dict_in_pieces
 from core.project_edits import ClassAndClusterEdits
 from core.project_join import CatalogueJoins
 from core.project_learning import LearningFromLabels
@@ -472,8 +473,8 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections, Catalogu
         """
         if self.run_id is None:
             raise RuntimeError("nothing to export yet: cluster the images first")
-        with no_gc():
-            columns = {name: dict(zip(self.paths, values)) for name, values in self.catalog_columns.items()
+        with no_gc():  # each column's dict made in pieces: one dict(zip()) kept the interpreter lock 30-70 ms
+            columns = {name: dict_in_pieces(self.paths, values) for name, values in self.catalog_columns.items()
                        if len(values) == len(self.paths)}
             return export_catalogue(self.store, self.run_id, path, fmt, columns=columns,
                                     join=self.join.record() if self.join is not None else None, **job)

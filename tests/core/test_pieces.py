@@ -1,0 +1,62 @@
+"""core.pieces: the same dict and the same VOTable as the one-call way, made of pieces of PIECE_ROWS rows."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from core import pieces
+from core.catalog import tables
+from core.catalog.export import CatalogueRow
+
+
+@pytest.fixture
+def small_pieces(monkeypatch):
+    monkeypatch.setattr(pieces, "PIECE_ROWS", 7)
+    monkeypatch.setattr(pieces, "stats", {"largest": 0, "pieces": 0})
+
+
+def test_a_dict_in_pieces_is_the_dict_of_one_zip(small_pieces):
+    keys = [f"/data/g{i}.fits" for i in range(50)]
+    values = np.array([str(i) if i % 2 else np.nan for i in range(50)], dtype=object)
+    made = pieces.dict_in_pieces(keys, values)
+    assert made == dict(zip(keys, values)) and list(made) == keys
+    assert pieces.stats == {"largest": 7, "pieces": 8}
+    numbers = np.arange(50, dtype=float)
+    assert pieces.dict_in_pieces(keys, numbers) == dict(zip(keys, numbers))
+    assert pieces.dict_in_pieces([], numbers[:0]) == {}
+
+
+def _rows(n: int) -> list[CatalogueRow]:
+    """Rows with text of varying width (non-ASCII too), NaN, and joined number and text columns."""
+    rng = np.random.default_rng(3)
+    return [CatalogueRow(path=f"/data/gé{'x' * (i % 9)}{i}.fits", id=f"g{i}", cluster=i % 3,
+                         cluster_name=f"cluster {i % 3}", label=["Spiral", "édge-on ✓", "", "=1+1"][i % 4],
+                         label_source="user" if i % 4 == 0 else "model",
+                         confidence=math.nan if i == 5 else float(rng.random()), x=float(rng.normal()),
+                         y=float(rng.normal()),
+                         extra={"cat_mass": math.nan if i % 6 == 0 else float(rng.normal()), "cat_kind": "ESI"[i % 3]})
+            for i in range(n)]
+
+
+def test_the_votable_in_pieces_is_astropys_byte_for_byte(tmp_path, small_pieces):
+    """The file astropy's from_table(table) writes, with the same fields, INFOs and TABLEDATA."""
+    from astropy.io.votable import from_table
+    from astropy.io.votable.tree import Info
+
+    table = tables.catalogue_table(_rows(50), {"run": {"id": 4}, "method": "kmeans"})
+    ours = tmp_path / "ours.vot"
+    tables._write_votable(table, ours)
+    assert pieces.stats["largest"] == 7 and pieces.stats["pieces"] == 8
+    votable = from_table(table)  # what _write_votable did before it copied the rows in pieces
+    vt = votable.get_first_table()
+    vt.name = "galaxy_sorter_catalogue"
+    vt.description = "Galaxy Sorter catalogue: one row per image, its cluster and label"
+    for key, value in table.meta.items():
+        vt.infos.append(Info(name=str(key), value=str(value)))
+    votable.to_xml(str(tmp_path / "astropy.vot"))
+    assert ours.read_bytes() == (tmp_path / "astropy.vot").read_bytes()
+    copied, theirs = pieces.table_as_array(table), table.as_array()
+    assert copied.dtype == theirs.dtype and copied.tobytes() == theirs.tobytes()  # NaN where NaN
