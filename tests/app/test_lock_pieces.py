@@ -60,3 +60,34 @@ def test_a_votable_export_from_the_menu_copies_its_rows_in_pieces(qtbot, window,
     want = {n: i * 0.5 for i, n in enumerate(p.names) if i}
     assert len(back) == len(p)
     assert {str(r["id"]): float(r["cat_mass"]) for r in back if str(r["id"]) in want} == want
+
+
+def test_an_lda_map_from_the_map_box_fits_without_scipys_svd(qtbot, window, folder, monkeypatch):
+    """Run panel > Map: LDA.  scikit-learn's LDA called scipy.linalg.svd on every labelled row (200,000 x 50 in a
+    survey), one call that kept the lock 0.35-0.9 s; the map's job now fits it with numpy's SVD, which lets it go
+    (core.clustering.projection.lda_svd): no SVD from scikit-learn's LDA, the labels' texts never sorted in numpy."""
+    import sys
+
+    import numpy as np
+    import scipy.linalg
+
+    from tests.helpers import pick
+
+    p = open_and_cluster(qtbot, window, folder)
+    half = len(p) // 2
+    p.set_labels(range(half), "Spiral")
+    p.set_labels(range(half, len(p)), "Elliptical")
+    calls: list[tuple[str, tuple]] = []
+    real = scipy.linalg.svd
+
+    def svd(a, *args, **kwargs):
+        calls.append((sys._getframe(1).f_globals.get("__name__", ""), np.shape(a)))
+        return real(a, *args, **kwargs)
+
+    monkeypatch.setattr(scipy.linalg, "svd", svd)
+    with qtbot.waitSignal(window.jobs.finished, timeout=60_000) as done:
+        pick(qtbot, window.run_settings.projection, "lda")
+    assert done.args[0] == "project"
+    qtbot.waitUntil(lambda: p.projection() == "lda", timeout=10_000)
+    assert [c for c in calls if "discriminant" in c[0]] == []  # the old code: 2 SVDs, one of every labelled row
+    assert np.isfinite(p.coords).all() and np.ptp(p.coords[:, 0]) > 0

@@ -60,3 +60,28 @@ def test_the_votable_in_pieces_is_astropys_byte_for_byte(tmp_path, small_pieces)
     assert ours.read_bytes() == (tmp_path / "astropy.vot").read_bytes()
     copied, theirs = pieces.table_as_array(table), table.as_array()
     assert copied.dtype == theirs.dtype and copied.tobytes() == theirs.tobytes()  # NaN where NaN
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_the_lda_map_is_scikit_learns_to_rounding(k):
+    """core.clustering.projection's LDA (numpy's SVD, which lets the interpreter lock go) maps every galaxy where
+    scikit-learn's LinearDiscriminantAnalysis (scipy's SVD, which keeps it) does: the same axes, signs and scale."""
+    from sklearn.decomposition import PCA
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    from core.clustering.projection import _lda_map
+
+    rng = np.random.default_rng(k)
+    n = 600
+    clusters = rng.integers(0, k, n)
+    Z = (rng.normal(scale=3, size=(k, 20))[clusters] + rng.normal(size=(n, 20))).astype(np.float32)
+    labels = [None if i % 3 else f"class {c}" for i, c in enumerate(clusters)]
+    ours = _lda_map(Z, labels, 0)
+    reduced = PCA(20, random_state=0).fit_transform(Z)
+    known = np.array([v is not None for v in labels])
+    lda = LinearDiscriminantAnalysis(n_components=min(2, k - 1)).fit(reduced[known],
+                                                                     np.array(labels, dtype=object)[known])
+    theirs = lda.transform(reduced)
+    assert ours.shape == (n, 2)
+    scale = np.abs(theirs).max()
+    np.testing.assert_allclose(ours[:, :theirs.shape[1]], theirs, atol=1e-4 * scale)
