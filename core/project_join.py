@@ -99,7 +99,7 @@ class CatalogueJoins:
     def _restore_join(self, keys: list[str] | None = None) -> None:
         from core.catalog.join import join_from_setting
 
-        setting = self.store.setting(JOIN_SETTING)
+        setting = self.store.setting(JOIN_SETTING, loads=json_loads_in_pieces)  # (on the opening's thread)
         if setting is None:  # no join: no key per image to compute (a million of them took 14 s)
             return
         restored = join_from_setting(setting, keys if keys is not None else [self.store.key_of(p) for p in self.paths])
@@ -129,3 +129,83 @@ def json_in_pieces(value: object, piece: int = JSON_PIECE) -> str:
             parts.append(json.dumps(chunk)[1:-1])
         return "{" + ", ".join(parts) + "}"
     return json.dumps(value)
+
+
+#: About how many characters of JSON one call of :func:`json_loads_in_pieces` decodes (2-4 ms of the lock).
+JSON_PIECE_CHARS = 1 << 18
+#: What :func:`json_loads_in_pieces` decoded: calls of the C decoder and the most characters one was given.
+decoded = {"calls": 0, "largest": 0}
+
+
+def json_loads_in_pieces(text: str) -> object:
+    """``json.loads(text)``, the same value, made of decoder calls of about :data:`JSON_PIECE_CHARS` characters each.
+
+    The inverse of :func:`json_in_pieces`, and like it for the lock: a join's
+    record (every matched value by image key, 29 MB at 200,000 galaxies with
+    three columns) was one call of 0.4 s when the folder reopened, and the
+    window froze though the project was read on a thread of its own.  A dict
+    is read a run of entries at a time: its text from an entry up to a ``, "``
+    about :data:`JSON_PIECE_CHARS` later, closed by a brace, is decoded as a
+    dict of those entries.  That text is the dict's next entries exactly when it
+    decodes whole (a cut inside a string leaves it unterminated; a cut in a
+    nested value or past the dict's end leaves a brace unmatched or text after
+    it); the decoder also says where the dict ended inside a run.  Otherwise
+    one entry is read, its value the same way, and the next run tried.
+    """
+    return _json_value(json.JSONDecoder(), text, _json_space(text, 0))[0]
+
+
+def _json_space(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t\n\r":
+        at += 1
+    return at
+
+
+def _json_expect(text: str, at: int, what: str) -> int:
+    """The index after ``what`` at ``at`` (spaces skipped on both sides), or the decoder's error."""
+    at = _json_space(text, at)
+    if not text.startswith(what, at):
+        raise json.JSONDecodeError(f"Expecting {what!r}", text, at)
+    return _json_space(text, at + 1)
+
+
+def _json_value(decoder: json.JSONDecoder, text: str, at: int) -> tuple[object, int]:
+    """The JSON value starting at ``at`` and the index just after it: a dict in runs, anything else in one call."""
+    if text.startswith("{", at):
+        return _json_dict(decoder, text, at)
+    value, end = decoder.raw_decode(text, at)  # decodes the value at ``at`` only: a scalar, or a (short) list
+    decoded["calls"] += 1
+    decoded["largest"] = max(decoded["largest"], end - at)
+    return value, end
+
+
+def _json_dict(decoder: json.JSONDecoder, text: str, at: int) -> tuple[dict, int]:
+    """The dict whose ``{`` is at ``at`` and the index just after its ``}``, a run of entries a call."""
+    out: dict = {}
+    at = _json_space(text, at + 1)
+    if text.startswith("}", at):
+        return out, at + 1
+    while True:
+        cut = text.find(', "', at + JSON_PIECE_CHARS)
+        if cut != -1:
+            piece = "{" + text[at:cut] + "}"
+            decoded["calls"] += 1
+            decoded["largest"] = max(decoded["largest"], len(piece))
+            try:
+                entries, used = decoder.raw_decode(piece)
+            except ValueError:  # cut inside a string or a nested value: this entry alone, then another run
+                entries, used = None, 0
+            if entries is not None:
+                out.update(entries)
+                if used < len(piece):  # the dict ended inside the run
+                    return out, at - 1 + used
+                at = cut + 2
+                continue
+        if not text.startswith('"', at):
+            raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, at)
+        key, at = json.decoder.scanstring(text, at + 1)
+        out[key], at = _json_value(decoder, text, _json_expect(text, at, ":"))
+        at = _json_space(text, at)
+        if text.startswith("}", at):
+            return out, at + 1
+        at = _json_expect(text, at, ",")

@@ -30,7 +30,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
@@ -481,10 +481,10 @@ class ProjectStore:
         with self.db:
             self.db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, json.dumps(value) if text is None else text))
 
-    def setting(self, key: str, default: object = None) -> object:
-        """Return a project setting, or ``default``."""
+    def setting(self, key: str, default: object = None, loads: Callable[[str], object] = json.loads) -> object:
+        """Return a project setting, or ``default``; ``loads`` decodes its JSON (a large one's in pieces)."""
         row = self.db.execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
-        return default if row is None else json.loads(row[0])
+        return default if row is None else loads(row[0])
 
     def labels(self) -> dict[int, tuple[str, str]]:
         """Return image id -> (label, source)."""

@@ -85,3 +85,30 @@ def test_the_lda_map_is_scikit_learns_to_rounding(k):
     assert ours.shape == (n, 2)
     scale = np.abs(theirs).max()
     np.testing.assert_allclose(ours[:, :theirs.shape[1]], theirs, atol=1e-4 * scale)
+
+
+def test_json_decoded_in_pieces_is_json_loads(monkeypatch):
+    """core.project_join.json_loads_in_pieces: the value json.loads gives, from runs of entries of about
+    JSON_PIECE_CHARS characters, texts that end in ', ' (a cut there falls inside a string) and nesting included."""
+    import json
+
+    from core import project_join
+
+    monkeypatch.setattr(project_join, "JSON_PIECE_CHARS", 60)
+    monkeypatch.setattr(project_join, "decoded", {"calls": 0, "largest": 0})
+    texts = ["E, ", 'é, "', "a\\", "x}, {", ""]
+    rng = np.random.default_rng(5)
+    value = {"version": 1, "join": {"catalogue": "c, d.csv", "columns": ["a", "b"], "skipped": [[1, 'x, "y'], {}],
+                                    "n": {}, "r": None},
+             "values": {"cat_mass": {f"k{i}, \"{i}\"": float(rng.normal()) for i in range(400)},
+                        "cat_kind": {f"images/g{i}.fits": texts[i % len(texts)] for i in range(400)},
+                        "cat_empty": {}, "cat_int": {f"k{i}": i for i in range(50)}}}
+    text = project_join.json_in_pieces(value)
+    assert project_join.json_loads_in_pieces(text) == json.loads(text) == value
+    longest_entry = max(len(json.dumps({k: v})) for d in value["values"].values() for k, v in d.items())
+    assert project_join.decoded["calls"] > 30 and project_join.decoded["largest"] <= 60 + 2 * longest_entry
+    for small in ["{}", "[]", "1", '"a"', '{"a": {}}', '{"a": [1, {"b": 2}], "c": null}', ' { "a" : 1 , "b":2 } ']:
+        assert project_join.json_loads_in_pieces(small) == json.loads(small), small
+    for broken in ['{"a": 1', '{"a" 1}', '{a: 1}', '{"a": 1,}']:
+        with pytest.raises(ValueError):
+            project_join.json_loads_in_pieces(broken)
