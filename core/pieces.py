@@ -12,7 +12,7 @@ the same and lets the window in between each.  The pieces are counted in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,7 +27,8 @@ PIECE_ROWS = 8_192
 stats = {"largest": 0, "pieces": 0}
 
 
-def _count(rows: int) -> None:
+def count_piece(rows: int) -> None:
+    """One piece of ``rows`` rows done (:data:`stats`)."""
     stats["pieces"] += 1
     stats["largest"] = max(stats["largest"], rows)
 
@@ -42,9 +43,21 @@ def dict_in_pieces(keys: Sequence, values: Sequence) -> dict:
     n = min(len(keys), len(values))
     for a in range(0, n, PIECE_ROWS):
         b = min(a + PIECE_ROWS, n)
-        _count(b - a)
+        count_piece(b - a)
         out.update(zip(keys[a:b], values[a:b]))
     return out
+
+
+def joined_in_pieces(lines: Sequence[str]) -> Iterator[str]:
+    """The concatenation of ``lines``, as the strings of :data:`PIECE_ROWS` lines each, for a file to write in turn.
+
+    A survey's CSV catalogue (30 MB at 200,000 galaxies) was one string, joined,
+    checked for undecodable names and encoded by the file in three calls that each
+    kept the lock for tens of ms.  The same bytes are written.
+    """
+    for a in range(0, len(lines), PIECE_ROWS):
+        count_piece(min(PIECE_ROWS, len(lines) - a))
+        yield "".join(lines[a:a + PIECE_ROWS])
 
 
 def table_as_array(table: Table) -> np.ndarray:
@@ -67,7 +80,7 @@ def table_as_array(table: Table) -> np.ndarray:
     columns = list(table.columns.values())
     for a in range(0, len(table), PIECE_ROWS):
         block = data[a:a + PIECE_ROWS]
-        _count(len(block))
+        count_piece(len(block))
         for col in columns:
             block[col.info.name] = col[a:a + PIECE_ROWS]
     return data

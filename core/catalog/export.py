@@ -35,13 +35,14 @@ import os
 import platform
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.catalog.pair import sidecar_path, write_pair
 from core.paths import printable
+from core.pieces import joined_in_pieces
 from core.registry import Registry
 from core.vocabulary import cluster_name
 
@@ -115,14 +116,14 @@ def _cell(value: object) -> float | str:
     return value if isinstance(value, str) else float("nan") if value is None else float(value)
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temp file, fsync, rename)."""
+def atomic_write_text(path: str | os.PathLike[str], text: str | Sequence[str]) -> Path:
+    """Write ``text``, or a list of lines in pieces (:func:`core.pieces.joined_in_pieces`), to ``path`` atomically."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    text = printable(text)  # a name from a folder the file system cannot decode is escaped, not fatal
     try:
         with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+            for piece in [text] if isinstance(text, str) else joined_in_pieces(text):
+                fh.write(printable(piece))  # a name from a folder the file system cannot decode is escaped, not fatal
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -135,9 +136,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 def write_csv(rows: Iterable[CatalogueRow], path: str | os.PathLike[str]) -> Path:
     """Write the catalogue CSV (UTF-8, header row) atomically; returns the path.
 
-    The rows' ``extra`` columns (RA/Dec, joined catalogues) follow the standard
-    ones, in the order they first appear, then the morphology parameters when
-    computed; NaN or a missing value is an empty cell.
+    The rows' ``extra`` columns (RA/Dec, joined catalogues) follow the standard ones, in the order they first appear,
+    then the morphology parameters when computed; NaN or a missing value is an empty cell.  Written a piece at a time.
     """
     rows = list(rows)
     extra: dict[str, None] = {}
@@ -152,7 +152,7 @@ def write_csv(rows: Iterable[CatalogueRow], path: str | os.PathLike[str]) -> Pat
                               + [neutralise(v) if isinstance(v, str) else f"{float(v):.10g}" if v == v else ""
                                  for v in values]
                               + _morphology_cells(r, morph)))
-    return atomic_write_text(path, "".join(lines))
+    return atomic_write_text(path, lines)
 
 
 def library_versions() -> dict[str, str]:
