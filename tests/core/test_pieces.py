@@ -112,3 +112,21 @@ def test_json_decoded_in_pieces_is_json_loads(monkeypatch):
     for broken in ['{"a": 1', '{"a" 1}', '{a: 1}', '{"a": 1,}']:
         with pytest.raises(ValueError):
             project_join.json_loads_in_pieces(broken)
+
+
+def test_a_joins_record_is_one_join_of_texts_no_longer_than_a_piece():
+    """json_in_pieces joins its pieces' texts once: the old code copied the whole text at each level of nesting
+    (braces, a key before it), each copy one call of the lock (29 MB at 200,000 galaxies, 106 ms)."""
+    import json
+
+    from core import project_join
+
+    rng = np.random.default_rng(9)
+    value = {"version": 1, "join": {"catalogue": "c.csv", "columns": ["a"], "n": {}},
+             "values": {"cat_a": {f"k{i}": float(rng.normal()) for i in range(2_500)},
+                        "cat_b": {f"k{i}": "E" for i in range(0, 2_500, 2)}, "cat_c": {}}}
+    parts = project_join.json_parts(value, piece=100)
+    longest_piece = max(len(json.dumps(dict(list(d.items())[a:a + 100])))
+                        for d in value["values"].values() for a in range(0, len(d), 100))
+    assert len(parts) > 30 and max(map(len, parts)) <= longest_piece  # the old code: the whole text, 3 times over
+    assert "".join(parts) == project_join.json_in_pieces(value, piece=100) == json.dumps(value)
