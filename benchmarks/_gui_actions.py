@@ -13,6 +13,7 @@ import json
 import pstats
 import re
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -45,8 +46,8 @@ class Heartbeat:
         self.cpu_gaps: list[float] = []
         self.ends: list[float] = []  # each gap's end (perf_counter)
         self.others_cpu: list[float] = []  # per gap: the CPU time the process's other threads used in it
-        self.collections: list[list[tuple[int, float]]] = []  # per gap: (generation, seconds)
-        self._collected: list[tuple[int, float]] = []
+        self.collections: list[list[tuple[int, float, str]]] = []  # per gap: (generation, seconds, which thread)
+        self._collected: list[tuple[int, float, str]] = []
         self._gc_started = 0.0
         self.last, self.last_cpu, self.last_proc = time.perf_counter(), time.thread_time(), time.process_time()
 
@@ -63,7 +64,9 @@ class Heartbeat:
         if phase == "start":
             self._gc_started = time.perf_counter()
         else:
-            self._collected.append((info["generation"], time.perf_counter() - self._gc_started))
+            # a collection on another thread than the GUI's (a job's) keeps the lock from the window: marked "job"
+            where = "" if threading.current_thread() is threading.main_thread() else " on a job's thread"
+            self._collected.append((info["generation"], time.perf_counter() - self._gc_started, where))
 
     def start(self) -> None:
         """Beat from now on."""
@@ -270,9 +273,11 @@ class Stalls:
                # thread that kept the interpreter lock shows here; neither: other processes had the CPUs, or I/O)
                "wall_gap_cpu_ms": 1000 * self.beat.cpu_gaps[worst_wall] if gaps else 0.0,
                "wall_gap_others_cpu_ms": 1000 * self.beat.others_cpu[worst_wall] if gaps else 0.0,
+               "gc_in_worst_wall": ", ".join(f"gen{g} {1000 * t:.0f} ms{w}" for g, t, w in self.beat.collections[worst_wall])
+               if gaps else "",
                "call_cpu_ms": 1000 * call_cpu, "call_wall_ms": 1000 * call_wall,
                "total_s": time.perf_counter() - t0, "beats": len(gaps),
-               "gc_in_worst": ", ".join(f"gen{g} {1000 * t:.0f} ms" for g, t in self.beat.collections[first + worst])
+               "gc_in_worst": ", ".join(f"gen{g} {1000 * t:.0f} ms{w}" for g, t, w in self.beat.collections[first + worst])
                if cpu else "",
                "said": (window.statusBar().currentMessage() or window.stage_label.text())[:160], "notes": self.notes}
         if self.watchdog is not None and gaps:
@@ -284,7 +289,8 @@ class Stalls:
         self.rows.append(row)
         verdict = "OVER" if row["cpu_ms"] > BUDGET_MS else "ok"
         print(f"  {name[:60]:60s} {row['cpu_ms']:8.0f} {row['wall_ms']:8.0f}  {verdict}  (wall gap: "
-              f"{row['wall_gap_cpu_ms']:.0f} ms GUI CPU, {row['wall_gap_others_cpu_ms']:.0f} ms other threads' CPU)"
+              f"{row['wall_gap_cpu_ms']:.0f} ms GUI CPU, {row['wall_gap_others_cpu_ms']:.0f} ms other threads' CPU"
+              + (f"; collected: {row['gc_in_worst_wall']}" if row["gc_in_worst_wall"] else "") + ")"
               + (f"\n      {row['watch_summary']}" if row.get("watch_summary") else ""), file=sys.stderr, flush=True)
         (self.out / "results.json").write_text(json.dumps(self.rows, indent=1))
 
