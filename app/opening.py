@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app import dialogs
-from app.workers import SerialCalls
+from app.workers import SerialCalls, starts_held
 from core.project import Project
 from core.store.layout import StoreError
 from core.store.recovery import DamagedStore
@@ -111,7 +111,8 @@ class FolderOpener:
             w.show_error(f"Cannot open the project of {folder}: {result}", "",
                          "".join(traceback.format_exception(result)))
             return False
-        self.show(folder, result)
+        with starts_held():  # its work on other threads starts when it is shown, not beside the showing
+            self.show(folder, result)
         return True
 
     def _is_folder(self, folder: Path) -> bool:
