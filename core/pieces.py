@@ -48,6 +48,18 @@ def dict_in_pieces(keys: Sequence, values: Sequence) -> dict:
     return out
 
 
+def clear_in_pieces(items: list) -> None:
+    """Empty ``items`` from its end, :data:`PIECE_ROWS` at a time, so that what only it held is freed in pieces.
+
+    ``list.clear()`` of an export's 200,000 catalogue rows (a dataclass, its dict,
+    a dozen numbers and texts each) freed 2.6 million objects in one call: 110-190 ms
+    with the lock held, the longest wait of the window in a VOTable export.
+    """
+    while items:
+        count_piece(min(PIECE_ROWS, len(items)))
+        del items[-PIECE_ROWS:]
+
+
 def joined_in_pieces(lines: Sequence[str]) -> Iterator[str]:
     """The concatenation of ``lines``, as the strings of :data:`PIECE_ROWS` lines each, for a file to write in turn.
 

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 
 from core.catalog.pair import sidecar_path, write_pair
 from core.paths import printable
-from core.pieces import joined_in_pieces
+from core.pieces import clear_in_pieces, joined_in_pieces
 from core.registry import Registry
 from core.vocabulary import cluster_name
 
@@ -477,7 +477,7 @@ def export_catalogue(store: ProjectStore, run_id: int, path: str | os.PathLike[s
         try:
             return entry.factory(rows, tmp, record=record) if entry.options.record else entry.factory(rows, tmp)
         finally:  # the rows go when written, though a writer's caught exception keeps these frames (astropy's FITS)
-            rows.clear()
+            clear_in_pieces(rows)
 
     if entry.options.folder:
         from core.catalog.survey import column_record, folder_sha256
