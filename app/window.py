@@ -31,7 +31,7 @@ from app.widgets.qt_preview import QtPreview
 from app.widgets.qt_samp import SampTools
 from app.widgets.qt_tables import CatalogueTools
 from app.widgets.qt_thumbnails import QtThumbnailGrid
-from app.workers import Job, JobRunner
+from app.workers import SWITCH_S, Job, JobRunner
 from core.catalog.export import EXPORT_FORMATS
 from core.clustering.methods import CLUSTER_METHODS, describe_k_scores, suggest_n_clusters
 from core.colouring import COLOURINGS
@@ -60,9 +60,9 @@ class MainWindow(QMainWindow):
         self.project: Project | None = None
         self.jobs = JobRunner(self, synchronous=synchronous)
         self.opening = FolderOpener(self, self._show_project)
-        # A render thread holding the GIL kept the GUI thread waiting up to the default 5 ms at each
-        # hand-over (QThreadPool.start took 4 ms a key under load, issue 18); 1 ms keeps keys snappy.
-        sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
+        # The GUI thread waits up to this for the GIL at each hand-over, and takes it back after each Qt or numpy call
+        # that let it go: 1 ms each, a busy job beside it, stretched a 30 ms repaint to 250 ms (app.workers.SWITCH_S).
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_S))
         # Garbage cycles are collected on this thread while the window is open, never on a pool's (app.collector).
         self.collector = gui_thread_collector()
         self._collector_hold = self.collector.hold()

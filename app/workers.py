@@ -43,6 +43,13 @@ from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal
 
 from core.progress import Cancelled
 
+#: The interpreter's switch interval while a window is open (``sys.setswitchinterval``): the longest a thread that
+#: asks for the GIL waits before the holder must let it go.  The GUI thread asks again after every Qt or numpy call
+#: that let it go, and a job's Python thread beside it (a truth file read, an export's writer) kept it each time for
+#: the whole interval: at 1 ms, a 30 ms repaint of the big map took 220-280 ms of wall while a truth file of 200,000
+#: rows was read (gui_stalls, Catalogue > Load a truth file); at 0.2 ms, 35 ms.  Issue 18 had taken it from 5 ms to 1.
+SWITCH_S = 0.0002
+
 _held = 0  # starts_held blocks under way (the GUI thread's)
 _waiting: list[Callable[[], None]] = []  # pool starts asked meanwhile, in order
 
