@@ -55,6 +55,7 @@ def _tsne_map(Z: np.ndarray, labels: Sequence | None, random_state: int, *, prog
 
 def _lda_map(Z: np.ndarray, labels: Sequence | None, random_state: int, **_: object) -> np.ndarray:
     from sklearn.decomposition import PCA
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
     if labels is None:
         raise ValueError("LDA needs labels")
@@ -67,61 +68,19 @@ def _lda_map(Z: np.ndarray, labels: Sequence | None, random_state: int, **_: obj
     y = np.fromiter((code.get(v, -1) for v in lab), np.int64, count=n)
     known = y >= 0
     reduced = PCA(min(50, Z.shape[1], n - 1), random_state=random_state).fit_transform(Z)
-    scalings, xbar = lda_svd(reduced[known], y[known], len(classes))
-    axes = ((reduced - xbar) @ scalings)[:, :min(2, len(classes) - 1)]
+    # The eigen solver: two 50 x 50 scatter matrices, not scikit-learn's default SVD of every labelled row
+    # (scipy.linalg.svd of 200,000 x 50 in a survey kept the interpreter lock 0.35-0.9 s, the window frozen
+    # while the map's job ran; this fit's longest hold is 12-16 ms).  Ledoit-Wolf shrinkage keeps the
+    # within-class scatter invertible when a few dozen answers span 50 dimensions, where the SVD solver
+    # worked and the plain eigen solver fails.
+    lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto", n_components=min(2, len(classes) - 1))
+    lda.fit(reduced[known], y[known])
+    axes = lda.transform(reduced)
     if axes.shape[1] < 2:
-        direction = scalings[:, 0] / np.linalg.norm(scalings[:, 0])
+        direction = lda.scalings_[:, 0] / np.linalg.norm(lda.scalings_[:, 0])
         residual = reduced - np.outer(reduced @ direction, direction)
         axes = np.column_stack([axes[:, 0], PCA(1, random_state=random_state).fit_transform(residual)[:, 0]])
     return axes
-
-
-def lda_svd(X: np.ndarray, y: np.ndarray, n_classes: int, tol: float = 1.0e-4) -> tuple[np.ndarray, np.ndarray]:
-    """The scalings and overall mean of scikit-learn's ``LinearDiscriminantAnalysis(solver="svd")``, by numpy's SVD.
-
-    The same steps as scikit-learn's ``_solve_svd`` (within-class scaling, then
-    the weighted class centres), so ``(X - xbar) @ scalings`` is its
-    ``transform`` to rounding.  scikit-learn calls ``scipy.linalg.svd``, which
-    keeps the interpreter lock for its whole length: 0.35-0.9 s for the
-    200,000 x 50 within-class matrix of a survey, and the window froze while
-    the map's job ran; numpy's SVD lets it go.  And the classes come as codes
-    ``0 .. n_classes - 1`` (every one present), not texts: its ``np.unique`` of
-    200,000 labels kept the lock 100 ms twice.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_samples, n_features)
-        The labelled rows.
-    y : ndarray of int
-        Each row's class code, in the order of the classes' names.
-    n_classes : int
-    tol : float
-        scikit-learn's ``tol``: singular values below it are dropped.
-
-    Returns
-    -------
-    scalings : ndarray of shape (n_features, rank)
-    xbar : ndarray of shape (n_features,)
-    """
-    n = len(X)
-    counts = np.bincount(y, minlength=n_classes)
-    priors = counts.astype(X.dtype) / float(n)
-    means = np.zeros((n_classes, X.shape[1]), dtype=X.dtype)
-    np.add.at(means, y, X)
-    means /= counts[:, None]
-    Xc = np.concatenate([X[y == c] - means[c] for c in range(n_classes)], axis=0)
-    xbar = priors @ means
-    std = np.std(Xc, axis=0)
-    std[std == 0] = 1.0
-    fac = np.asarray(1.0 / n, dtype=X.dtype)
-    _, S, Vt = np.linalg.svd(np.sqrt(fac) * (Xc / std), full_matrices=False)
-    rank = int(np.sum(S > tol))
-    scalings = (Vt[:rank, :] / std).T / S[:rank]
-    fac = 1.0 if n_classes == 1 else 1.0 / (n_classes - 1)
-    centres = ((np.sqrt((n * priors) * fac)) * (means - xbar).T).T @ scalings
-    _, S, Vt = np.linalg.svd(centres, full_matrices=False)
-    rank = int(np.sum(S > tol * S[0]))
-    return scalings @ Vt.T[:, :rank], xbar
 
 
 def tsne(

@@ -137,8 +137,8 @@ def test_a_csv_export_from_the_menu_writes_its_lines_in_pieces(qtbot, window, fo
 
 def test_an_lda_map_from_the_map_box_fits_without_scipys_svd(qtbot, window, folder, monkeypatch):
     """Run panel > Map: LDA.  scikit-learn's LDA called scipy.linalg.svd on every labelled row (200,000 x 50 in a
-    survey), one call that kept the lock 0.35-0.9 s; the map's job now fits it with numpy's SVD, which lets it go
-    (core.clustering.projection.lda_svd): no SVD from scikit-learn's LDA, the labels' texts never sorted in numpy."""
+    survey), one call that kept the lock 0.35-0.9 s; the map's job now fits scikit-learn's eigen solver
+    (two 50 x 50 scatter matrices, Ledoit-Wolf shrinkage): no SVD in scikit-learn's LDA."""
     import sys
 
     import numpy as np
