@@ -263,6 +263,17 @@ def export_catalogue(qtbot, window, path, fmt: str = "csv", timeout: int = 60_00
     return window.exporter.last_path
 
 
+def export_from_menu(qtbot, window, monkeypatch, target, entry: str, timeout: int = 60_000) -> None:
+    """File > Export Catalogue (``entry``, a part of the menu entry's text) to ``target``, its save dialog answered."""
+    from app import dialogs
+
+    monkeypatch.setattr(dialogs, "save_path", lambda *a, **k: str(target))
+    action = next(a for a in window.export_actions if entry in a.text())
+    with qtbot.waitSignal(window.jobs.finished, timeout=timeout) as done:
+        action.trigger()
+    assert done.args[0] == "export"
+
+
 def fake_kaggle(root: Path, image, split_of, classes, n: int = 9) -> Path:
     """A Kaggle-layout folder of ``n`` training-split galaxies (``images/<id>.jpg`` and ``labels.csv``).
 

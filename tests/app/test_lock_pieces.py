@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from app import dialogs
-from tests.helpers import join_and_wait, open_and_cluster
+from tests.helpers import export_from_menu, join_and_wait, open_and_cluster
 
 PIECE = 7  # rows a piece here: the sample folder's images make several pieces
 
@@ -47,11 +46,8 @@ def test_a_votable_export_from_the_menu_copies_its_rows_in_pieces(qtbot, window,
     real = Table.as_array
     monkeypatch.setattr(Table, "as_array", lambda self, *a, **k: copied.append(len(self)) or real(self, *a, **k))
     target = tmp_path / "catalogue.vot"
-    monkeypatch.setattr(dialogs, "save_path", lambda *a, **k: str(target))
-    action = next(a for a in window.export_actions if "VOTable" in a.text())
-    with qtbot.waitSignal(window.jobs.finished, timeout=60_000) as done:
-        action.trigger()
-    assert done.args[0] == "export" and target.stat().st_size > 0
+    export_from_menu(qtbot, window, monkeypatch, target, "VOTable")
+    assert target.stat().st_size > 0
     assert max(copied, default=0) == 0  # the old code: as_array of every row (len(p)) in one call a column
     assert small_pieces.stats["largest"] == PIECE
     # the catalogue's rows in pieces, and each of the two joined columns' dicts
@@ -83,11 +79,8 @@ def test_an_exports_rows_are_let_go_in_pieces(qtbot, window, folder, tmp_path, m
     monkeypatch.setattr(export, "catalogue_rows", lambda *a, **k: Rows(real(*a, **k)))
     p = open_and_cluster(qtbot, window, folder)
     target = tmp_path / "catalogue.vot"
-    monkeypatch.setattr(dialogs, "save_path", lambda *a, **k: str(target))
-    action = next(a for a in window.export_actions if "VOTable" in a.text())
-    with qtbot.waitSignal(window.jobs.finished, timeout=60_000) as done:
-        action.trigger()
-    assert done.args[0] == "export" and target.stat().st_size > 0
+    export_from_menu(qtbot, window, monkeypatch, target, "VOTable")
+    assert target.stat().st_size > 0
     assert sum(freed) == len(p) and max(freed) == PIECE  # the old code: one clear() of every row
 
 
@@ -122,11 +115,7 @@ def test_a_csv_export_from_the_menu_writes_its_lines_in_pieces(qtbot, window, fo
 
     monkeypatch.setattr(export, "open", lambda *a, **k: Counted(real_open(*a, **k)), raising=False)
     target = tmp_path / "catalogue.csv"
-    monkeypatch.setattr(dialogs, "save_path", lambda *a, **k: str(target))
-    action = next(a for a in window.export_actions if "(CSV)" in a.text())
-    with qtbot.waitSignal(window.jobs.finished, timeout=60_000) as done:
-        action.trigger()
-    assert done.args[0] == "export"
+    export_from_menu(qtbot, window, monkeypatch, target, "(CSV)")
     assert max(written) == PIECE and sum(written) == len(p) + 1  # the old code: one write of every line
     rows = export.catalogue_rows(p.store, p.run_id, {name: dict(zip(p.paths, values))
                                                      for name, values in p.catalog_columns.items()})
