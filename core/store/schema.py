@@ -68,6 +68,8 @@ def _relative_key(stored: str, root: Path) -> str | None:
                 return under
     for parts in _tails(stored):
         for i in range(len(parts)):
+            if ".." in parts[i:]:  # a stored path is the store's word, not the folder's: never a key above the root
+                continue
             tail = PurePosixPath(*parts[i:]).as_posix()
             for spelling in dict.fromkeys((tail, unicodedata.normalize("NFC", tail), unicodedata.normalize("NFD", tail))):
                 if (root / spelling).is_file():

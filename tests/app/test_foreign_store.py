@@ -151,3 +151,20 @@ def test_a_key_on_a_read_only_share_says_why_nothing_was_labelled(qtbot, window,
     window.clusters._on_name()
     assert warned and "read-only" in warned[0]
 
+
+
+def test_an_older_stores_path_that_climbs_out_of_the_folder_never_becomes_an_image_key(window, folder):
+    """The migration to relative keys takes the longest tail of a stored path that names a file under the folder;
+    a tail such as ``../secret.png`` (from ``D:\\survey\\..\\secret.png`` read by Windows' rules) named the file
+    above the folder, and became the key of an image of the run, read from outside the folder.  File > Open now keys
+    no tail that climbs; the stored path is left as it was, naming no file."""
+    secret = folder.parent / "secret.png"
+    secret.write_bytes((folder / sorted(p.name for p in folder.glob("*.png"))[0]).read_bytes())
+    (folder / ".galaxy-sorter").mkdir()
+    name = sorted(p.name for p in folder.glob("*.png"))[1]
+    _older_store(folder, {name: f"D:\\survey\\{name}", "secret.png": "D:\\survey\\..\\secret.png"},
+                 {"secret.png": "spiral"})
+    assert window.open_folder(folder)
+    keys = [k for (k,) in window.project.store.db.execute("SELECT path FROM images")]
+    assert not [k for k in keys if ".." in Path(k).parts], keys
+    assert not [p for p in window.project.paths if Path(p).resolve() == secret.resolve()]
