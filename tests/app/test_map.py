@@ -116,6 +116,7 @@ def test_labelling_one_point_repaints_only_its_pixels(cmap, points, qtbot):
     cmap.set_points(coords, groups, COLORS)
     qtbot.waitUntil(lambda: len(drawn) > 0)
     assert max(drawn) > 0.9 * len(coords)  # a new cloud is painted whole
+    qtbot.waitUntil(lambda: not cmap._legend_timer.isActive())  # the legend's own repaint, which may relayout the plot
     QApplication.processEvents()
     row = int(np.argmin(np.abs(coords).sum(1)))  # a point in the middle of the cloud
     drawn.clear()
