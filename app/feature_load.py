@@ -87,7 +87,9 @@ class FeatureLoad(QObject):
                      f"by you, {len(p.cluster_ids())} clusters ({shown('method', p.run.method if p.run else '')}), "
                      f"{shown('projection', p.projection())} map; features ready"
                      + (f" ({len(res.skipped)} image(s) gone or unreadable: their clustered features kept)"
-                        if res.skipped else ""))
+                        if res.skipped else "")
+                     + (f"; {len(p.store.outside)} stored image(s) outside the folder not read, see 'Skipped files'"
+                        if p.store.outside else ""))
         w.status.set_provider(provider)
         w.action_states.update()
         if then is not None:

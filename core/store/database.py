@@ -34,12 +34,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
 from core.store.cache import FeatureCache
 from core.store.content import ContentRecorder
-from core.store.identity import decode_key, encode_key, reattach_labels
+from core.store.identity import MAY_CLIMB, decode_key, encode_key, outside_root, reattach_labels
 from core.store.label_rows import write_labels
 from core.store.layout import (
     MODELS_DIR,
@@ -137,6 +138,13 @@ def _check_intact(db: sqlite3.Connection, folder: Path) -> None:
         raise DamagedStore(folder, "; ".join(problems))
 
 
+#: Where :meth:`ProjectStore.path_of` puts a key outside the folder: inside the store, where no image is.
+OUTSIDE_DIR = "outside-the-folder"
+#: Why such an image is listed under the skipped files.
+OUTSIDE_REASON = ("its stored path is outside the folder (a store written elsewhere, or planted): "
+                  "never read; its label stays in the store")
+
+
 class ProjectStore:
     """Images, runs, assignments and labels of one image folder.
 
@@ -153,6 +161,8 @@ class ProjectStore:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         #: (old key, new key) of the labels the last :meth:`add_images` moved to a renamed or moved file.
         self.followed: list[tuple[str, str]] = []
+        #: Stored keys that name a file outside the folder (:func:`~core.store.identity.outside_root`): never read.
+        self.outside: frozenset[str] = frozenset()
         self._locked = False
         self.contents: ContentRecorder | None = None  # labelled images' content, recorded off the labelling thread
         if self.read_only:
@@ -163,6 +173,8 @@ class ProjectStore:
                 _check_intact(self.db, self.folder)
                 self._check_version()
             self.root = self._root(root)
+            if self.root is not None:
+                self.outside = self._outside_keys()
             index = copy / "features" / "features.sqlite"
             self.features = FeatureCache(self.folder / "features", root=self.root, read_only=True,
                                          index=index if index.is_file() else ":memory:")
@@ -185,6 +197,7 @@ class ProjectStore:
                 if root is not None:
                     self.set_setting("root", str(self.root))
                 self._normalise_paths()
+                self.outside = self._outside_keys()
             self.features = FeatureCache(self.folder / "features", root=self.root)
             self.contents = ContentRecorder(self.folder / "project.sqlite", self.path_of, self.known_contents)
         except BaseException:
@@ -197,6 +210,11 @@ class ProjectStore:
             return
         with self.db:
             _migrate_v3(self.db, self.root)
+
+    def _outside_keys(self) -> frozenset[str]:
+        """The stored keys that name a file outside the folder (:func:`~core.store.identity.outside_root`): never read."""
+        return frozenset(key for (key,) in self.db.execute(f"SELECT path FROM images WHERE {MAY_CLIMB}")
+                         if outside_root(key, self.root))
 
     def _check_version(self) -> None:
         found = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -244,7 +262,13 @@ class ProjectStore:
         return self.features.image_key(path)
 
     def path_of(self, key: str) -> str:
-        """The path of an image on disk from its stored key (a name that is not UTF-8 decoded back to its bytes)."""
+        """The path of an image on disk from its stored key (a name that is not UTF-8 decoded back to its bytes).
+
+        A key outside the folder (:attr:`outside`) gets a path inside this store that no
+        image has, so whatever asks for its file (a fingerprint, a label's follow) finds none.
+        """
+        if key in self.outside or outside_root(key, self.root):
+            return str(self.folder / OUTSIDE_DIR / quote(key, safe=""))
         path = str(self.root / key) if self.root is not None and not Path(key).is_absolute() else key
         if "\\" in key and not os.path.lexists(path):
             decoded = decode_key(key)
@@ -295,8 +319,9 @@ class ProjectStore:
 
     def skipped(self) -> list[tuple[str, str]]:
         """Return (path, reason) of files that could not be read."""
-        return [(self.path_of(p), e) for p, e in
-                self.db.execute("SELECT path, error FROM images WHERE status='skipped' ORDER BY path")]
+        rows = [(self.path_of(p), e) for p, e in
+                self.db.execute("SELECT path, error FROM images WHERE status='skipped' ORDER BY path") if p not in self.outside]
+        return rows + [(key, OUTSIDE_REASON) for key in sorted(self.outside)]
 
     # runs -------------------------------------------------------------------
     def save_run(self, method: str, model: str, n_clusters: int, params: dict, warnings: Sequence[str],
@@ -337,6 +362,7 @@ class ProjectStore:
         with no_gc():
             rows = self.db.execute("SELECT i.id, i.path, i.name, a.cluster, a.confidence, a.x, a.y FROM assignments a "
                                    "JOIN images i ON i.id = a.image_id WHERE a.run_id=? ORDER BY i.path", (run_id,)).fetchall()
+            rows = [r for r in rows if r[1] not in self.outside] if self.outside else rows
             return [(r[0], p, *r[2:]) for r, p in zip(rows, paths_of(self, [r[1] for r in rows]))]
 
     def cluster_names(self, run_id: int) -> dict[int, str]:

@@ -17,6 +17,10 @@ import os
 import sqlite3
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+#: The SQL condition that picks every image key :func:`outside_root` may refuse (few rows: most keys are plain names).
+MAY_CLIMB = "path GLOB '*..*' OR path GLOB '/*' OR path GLOB '*\\*' OR path GLOB '?:*'"
 
 
 def _size_of(content: str) -> int | None:
@@ -126,6 +130,26 @@ def _same_name_in_other_form(db: sqlite3.Connection, lost: list[tuple[int, str, 
             db.execute("UPDATE labels SET image_id=? WHERE image_id=?", (row[0], old[0]))
             moved.append((old[1], key))
     return moved
+
+
+def outside_root(key: str, root: Path | None) -> bool:
+    """Whether a stored image key names a file outside the project root: absolute elsewhere, or climbing with ``..``.
+
+    The keys this program writes are relative and never climb
+    (:meth:`core.store.cache.FeatureCache.image_key`); a key that does came from a
+    store written on another machine, or planted in a folder that arrived with its
+    ``.galaxy-sorter/``.  Such an image is never read: nothing a folder carries may
+    make the program open a file outside it (its features, thumbnail, fingerprint,
+    or a copy in an export).  A store with no root (every key absolute) has no outside.
+    """
+    if root is None or not (".." in key or key.startswith(("/", "\\")) or key[1:2] == ":"):
+        return False  # the fast answer for nearly every key
+    path = decode_key(key)
+    if ".." in Path(path).parts or ".." in path.split("/"):
+        return True
+    if Path(path).is_absolute() or Path(path).anchor:
+        return not path.startswith(str(root).rstrip(os.sep) + os.sep)
+    return False
 
 
 def encode_key(path: str) -> str:

@@ -72,7 +72,7 @@ def paths_of(store: ProjectStore, keys: Sequence[str]) -> list[str]:
         return [store.path_of(k) for k in keys]
     root = str(store.root)
     prefix = root if root.endswith(os.sep) else root + os.sep
-    return [store.path_of(k) if "\\" in k or k.startswith("/") else prefix + k for k in keys]
+    return [store.path_of(k) if "\\" in k or k.startswith("/") or ".." in k else prefix + k for k in keys]
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,8 @@ def run_arrays(store: ProjectStore, run_id: int) -> RunArrays:
     image_ids = np.array(i_ids, np.int64)
     pos = np.searchsorted(run_ids, image_ids).clip(0, max(len(run_ids) - 1, 0))
     inside = (run_ids[pos] == image_ids) if len(run_ids) else np.zeros(len(image_ids), bool)
+    if store.outside:  # a key naming a file outside the folder is no image of the run (core.store.identity.outside_root)
+        inside &= np.array([k not in store.outside for k in i_keys], bool)
     rows = pos[inside]  # for each image of the run, in key order: its row in the numbers
     keys = list(compress(i_keys, inside.tolist()))
     coords = np.empty((len(rows), 2), np.float32)

@@ -168,3 +168,50 @@ def test_an_older_stores_path_that_climbs_out_of_the_folder_never_becomes_an_ima
     keys = [k for (k,) in window.project.store.db.execute("SELECT path FROM images")]
     assert not [k for k in keys if ".." in Path(k).parts], keys
     assert not [p for p in window.project.paths if Path(p).resolve() == secret.resolve()]
+
+
+def test_a_planted_stores_keys_outside_the_folder_are_never_read(qtbot, window, folder, tmp_path, monkeypatch):
+    """A folder that arrives with someone else's store whose run lists ``../secret.png`` and an absolute path outside
+    the folder, labelled and with no content recorded.  File > Open shows neither as a galaxy (its features, thumbnail
+    and export would read a file outside the folder), lists both under Skipped files with why, never fingerprints
+    them, and keeps their labels in the store (the old code: both shown, read and fingerprinted)."""
+    import csv
+
+    from tests.helpers import export_from_menu, open_and_cluster
+
+    open_and_cluster(qtbot, window, folder)
+    source = sorted(folder.glob("*.png"))[0].read_bytes()
+    (tmp_path / "secret.png").write_bytes(source)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "private.png").write_bytes(source)
+    planted = ["../secret.png", str(tmp_path / "elsewhere" / "private.png")]
+    run = window.project.run_id
+    window.open_folder(tmp_path / "elsewhere")  # let the folder go, as a copy from another machine would arrive
+    db = sqlite3.connect(folder / ".galaxy-sorter" / "project.sqlite")
+    with db:
+        for i, key in enumerate(planted):
+            image = db.execute("INSERT INTO images (path, name) VALUES (?, ?)", (key, f"planted{i}")).lastrowid
+            db.execute("INSERT INTO assignments VALUES (?, ?, 0, 0.9, 0.0, 0.0)", (run, image))
+            db.execute("INSERT INTO labels VALUES (?, 'spiral', 'user', 1.0)", (image,))
+    db.close()
+
+    assert window.open_folder(folder)
+    qtbot.waitUntil(lambda: not window.jobs.busy and window.project.features is not None, timeout=60_000)
+    p = window.project
+    assert len(p) == 30, "the planted keys became galaxies of the run"
+    assert "2 stored image(s) outside the folder not read, see 'Skipped files'" in window.stage_label.text()
+    assert all(folder.resolve() in Path(path).resolve().parents for path in p.paths)
+    window.skipped.refresh()
+    items = [window.skipped.topLevelItem(i) for i in range(window.skipped.topLevelItemCount())]
+    listed = {item.text(0): item.text(1) for item in items}
+    assert sorted(listed) == sorted(planted), listed
+    assert all("outside the folder" in why for why in listed.values()), listed
+    assert p.store.contents.wait(30)
+    rows = p.store.db.execute("SELECT i.path, i.content, l.label FROM images i JOIN labels l ON l.image_id = i.id "
+                              "WHERE i.path IN (?, ?)", planted).fetchall()
+    assert sorted(k for k, _, _ in rows) == sorted(planted), "their labels were lost"
+    assert all(content is None for _, content, _ in rows), "a file outside the folder was read to fingerprint it"
+    export_from_menu(qtbot, window, monkeypatch, tmp_path / "out.csv", "CSV")
+    with open(tmp_path / "out.csv", newline="") as f:
+        exported = [row["path"] for row in csv.DictReader(line for line in f if not line.startswith("#"))]
+    assert len(exported) == 30 and not [path for path in exported if "secret" in path or "private" in path]

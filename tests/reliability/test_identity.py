@@ -241,3 +241,18 @@ def test_a_store_written_by_the_previous_release_is_migrated_and_its_labels_foll
     table = _cli_cluster(folder, tmp_path / "out.csv")
     labels = {Path(r["path"]).name: r["label"] for r in table if r["label_source"] == "user"}
     assert labels == {"renamed.png": "spiral", "elliptical_001.png": "elliptical"}
+
+
+def test_a_stored_key_outside_the_root_is_told_from_names_that_only_look_like_it(tmp_path):
+    """Keys a store may hold (core.store.identity.outside_root): what climbs or is anchored elsewhere is outside; a name
+    with two dots, an absolute path under the root (an older store read-only) and a name with a backslash are not."""
+    from core.store.identity import encode_key, outside_root
+
+    root = tmp_path / "galaxies"
+    outside = ["../secret.png", "sub/../../secret.png", "..", "/etc/passwd", str(tmp_path / "galaxies2" / "g.png"),
+               encode_key("../caf\udce9.png")]
+    inside = ["g.png", "galaxy..png", "..hidden/g.png", "sub/g..1.png", str(root / "sub" / "g.png"),
+              "D:\\survey\\g.png", encode_key("caf\udce9.png")]
+    assert [k for k in outside if not outside_root(k, root)] == []
+    assert [k for k in inside if outside_root(k, root)] == []
+    assert not outside_root("../secret.png", None), "a store with no root keys every image by its absolute path"
