@@ -128,7 +128,7 @@ def synthetic_features() -> None:
         rng = np.random.default_rng(1)
         centres = rng.normal(scale=3, size=(int(self.clusters.max()) + 1, 64))
         features = (centres[self.clusters] + rng.normal(size=(len(self.paths), 64))).astype(np.float32)
-        paths = [Path(p) for p in self.paths]
+        paths = list(self.paths)  # as core.features.result.cached_rows keeps a reopen's paths: str, no Path objects
         return ExtractionResult(paths, features, [], "CPUExecutionProvider", 0, len(paths), 0.1), "CPUExecutionProvider"
 
     Project.reload_features = reload

@@ -146,13 +146,12 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections, Catalogu
             res = extract_features(self.paths, model, config.prep, cache=store.features, progress=progress,
                                    should_stop=should_stop)
             if len(res.paths) < len(self.paths):
-                res = self._fill_vanished(res, store.features.vanished_rows(model.cache_key(config.prep),
-                                                                            [Path(p) for p in self.paths]))
+                res = self._fill_vanished(res, store.features.vanished_rows(model.cache_key(config.prep), self.paths))
         finally:
             store.close()
         return res, model.provider
 
-    def _fill_vanished(self, res: ExtractionResult, cached: dict[Path, np.ndarray]) -> ExtractionResult:
+    def _fill_vanished(self, res: ExtractionResult, cached: dict[str, np.ndarray]) -> ExtractionResult:
         """Features for every row of the run, also for images deleted or unreadable since (issue 19, item 8).
 
         One deleted image used to leave the whole run without features (split,
@@ -167,9 +166,9 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections, Catalogu
         rows.update({p: v for p, v in cached.items() if p not in rows})
         fill = (res.features.mean(axis=0) if len(res.features)
                 else np.zeros(res.features.shape[1], np.float32)).astype(np.float32)
-        paths = [Path(p) for p in self.paths]
-        features = np.stack([rows.get(p, fill) for p in paths]).astype(np.float32)
-        return ExtractionResult(paths, features, res.skipped, res.provider, res.computed, res.cached, res.seconds)
+        features = np.stack([rows.get(p, fill) for p in self.paths]).astype(np.float32)
+        return ExtractionResult(list(self.paths), features, res.skipped, res.provider, res.computed, res.cached,
+                                res.seconds)
 
     def config(self) -> PipelineConfig:
         """The settings of the current run (see :meth:`core.pipeline.PipelineConfig.from_run`), else the defaults."""

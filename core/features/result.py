@@ -21,9 +21,9 @@ if TYPE_CHECKING:
 
 @dataclass
 class ExtractionResult:
-    """Features of the readable images, aligned with ``paths``."""
+    """Features of the readable images, aligned with ``paths`` (each as the extractor was given it: see :func:`cached_rows`)."""
 
-    paths: list[Path]
+    paths: list[Path] | list[str]
     features: np.ndarray
     skipped: list[SkippedFile]
     provider: str
@@ -38,18 +38,24 @@ class ExtractionResult:
 
 
 def cached_rows(paths: Sequence[str | os.PathLike[str]], model: FeatureModel, prep: Preprocessing,
-                cache: FeatureCache | None) -> tuple[list[Path], str, dict[Path, np.ndarray], list[Path]]:
+                cache: FeatureCache | None) -> tuple[list, str, dict, list]:
     """The paths, the cache key, the rows ``cache`` already holds, and the paths still to compute.
 
-    The start every extractor shares (this module's and the Dask one).
+    The start every extractor shares (this module's and the Dask one).  A path
+    given as a ``str`` or a ``Path`` is kept as it is (another path-like becomes a
+    ``Path``): a reopened run of 200,000 images asks with its ``str`` paths, and a
+    ``Path`` made for each (with its list of parts, 400,000 objects the garbage
+    collector tracks) was visited by every full collection of the window's GUI
+    thread while the job held them: 90-150 ms each (``benchmarks/gui_stalls.py``,
+    File > Open recent).
     """
-    all_paths = [Path(p) for p in paths]
+    all_paths = [p if isinstance(p, (str, Path)) else Path(p) for p in paths]
     key = model.cache_key(prep)
     rows = dict(cache.lookup(key, all_paths)) if cache is not None else {}
     return all_paths, key, rows, [p for p in all_paths if p not in rows]
 
 
-def assemble_result(all_paths: list[Path], rows: dict[Path, np.ndarray], skipped: list[SkippedFile],
+def assemble_result(all_paths: list, rows: dict, skipped: list[SkippedFile],
                     model: FeatureModel, n_todo: int, seconds: float) -> ExtractionResult:
     """The rows of the readable images in the order of ``all_paths``, as every extractor returns them."""
     kept = [p for p in all_paths if p in rows]

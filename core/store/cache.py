@@ -276,8 +276,8 @@ class FeatureCache:
         row = self._db.execute("SELECT dim FROM dims WHERE key=?", (key,)).fetchone()
         return None if row is None else int(row[0])
 
-    def lookup(self, key: str, paths: Sequence[Path]) -> dict[Path, np.ndarray]:
-        """Return the verified cached rows of those ``paths`` whose file is unchanged.
+    def lookup(self, key: str, paths: Sequence[str | os.PathLike[str]]) -> dict:
+        """Return the verified cached rows of those ``paths`` whose file is unchanged, keyed by the paths as given.
 
         A path is missing from the result when it has no row, when its file
         changed (size, modification time or content fingerprint), or when its
@@ -296,7 +296,7 @@ class FeatureCache:
         nbytes = self._file(key).stat().st_size
         n_rows = nbytes // (4 * dim)
         data = np.memmap(self._file(key), dtype=np.float32, mode="r", shape=(n_rows, dim)) if n_rows else None
-        out: dict[Path, np.ndarray] = {}
+        out: dict = {}
         damaged: list[str] = []
         foreign: list[str] = []
         seen_again: list[tuple[int, str, str]] = []
@@ -355,14 +355,14 @@ class FeatureCache:
                         self._db.executemany("DELETE FROM rows WHERE key=? AND path=?", [(key, k) for k in damaged])
         return out
 
-    def vanished_rows(self, key: str, paths: Sequence[Path]) -> dict[Path, np.ndarray]:
+    def vanished_rows(self, key: str, paths: Sequence[str | os.PathLike[str]]) -> dict:
         """The rows of files that no longer exist, as computed while they did (issue 19, item 8).
 
         A reopened run keeps the images it clustered, even one deleted since: its
         features are the ones it was clustered with.  Only files that are gone are
         answered (an existing file goes through :meth:`lookup`), and only rows
         that pass every check but the file's: checksum, finite values and this
-        installation's signature.
+        installation's signature.  Keyed by the paths as given.
         """
         with self._lock:
             dim = self._dim(key)
@@ -374,7 +374,7 @@ class FeatureCache:
         if not n_rows:
             return {}
         data = np.memmap(self._file(key), dtype=np.float32, mode="r", shape=(n_rows, dim))
-        out: dict[Path, np.ndarray] = {}
+        out: dict = {}
         for p in paths:
             ikey = self.image_key(p)
             entry = index.get(ikey)
@@ -384,7 +384,7 @@ class FeatureCache:
             values = np.array(data[row])
             if (_row_crc(values) == crc and np.isfinite(values).all() and isinstance(mac, str)
                     and hmac.compare_digest(mac, _row_mac(self._secret, key, ikey, str(fingerprint), values))):
-                out[Path(p)] = values
+                out[p] = values
         del data
         return out
 
