@@ -244,7 +244,7 @@ class MainWindow(QMainWindow):
             self.run_settings.set_config(project.config(), project.projection())
             self.status.say(f"Reopened {folder.name}: {len(project)} images, "
                             f"{np.count_nonzero(np.not_equal(project.user_labels, None))} labelled by you")  # not a loop a galaxy
-            self.feature_load.start()
+            self.opening.finish_later(project)  # the strip's first cluster and the features' load: the next turn
         else:
             self.status.say(f"Opened {folder.name}: press Cluster (Ctrl+R)")
         if gone is not None:  # the views follow the new project: the last one goes now, unless a cycle holds it
