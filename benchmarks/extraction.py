@@ -2,7 +2,7 @@
 
 One command::
 
-    .venv/bin/python benchmarks/extraction.py [--model efficientnet_lite0|galaxy_cnn|xception] [--images N]
+    .venv/bin/python benchmarks/extraction.py [--model efficientnet_lite0|galaxy_cnn|xception] [--images N] [--switch]
 
 On N real Galaxy Zoo images (``../shared/data/galaxy-zoo-kaggle/images``, or
 the built-in synthetic sample when that folder is absent) it measures, in the
@@ -16,6 +16,11 @@ in the order a, c, b, d, c, a (a load that drifts steadily weighs on (a) and
 (c) end to end: :func:`core.features.extract.extract_features` without a cache;
 (d) the scheme before issue 13 (decoding one batch ahead, the batch stacked
     on the model's thread), with today's decoder and session settings;
+(e) with ``--switch``: (c) at the interpreter switch interval the app sets while
+    a window is open (:data:`app.workers.SWITCH_S`, 0.2 ms against Python's 5 ms:
+    the GUI thread takes the lock back sooner, and every thread that wants it
+    switches more often), so (e)/(c) is what that setting costs a job's
+    throughput;
 
 and prints each rate (median over the runs), the CPU time per image of each
 (all threads of the process: it moves less with other programs' load than the
@@ -108,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefetch", type=int, default=3, help="batches decoded ahead of the model")
     parser.add_argument("--cpu", action="store_true", help="force the CPU provider")
     parser.add_argument("--fp16", action="store_true", help="half-precision model (meant for a GPU)")
+    parser.add_argument("--switch", action="store_true",
+                        help="also (e): end to end at the switch interval an open window sets (app.workers.SWITCH_S)")
     args = parser.parse_args(argv)
 
     print(f"load average at the start (1/5/15 min): {_load()} on {os.cpu_count()} CPUs;"
@@ -131,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
     n = len(paths)
 
-    cpu: dict[str, list[float]] = {"a": [], "b": [], "c": [], "d": []}
+    cpu: dict[str, list[float]] = {"a": [], "b": [], "c": [], "d": [], "e": []}
 
     def timed(kind: str, work: Callable[[], object]) -> float:
         t, c = time.perf_counter(), time.process_time()
@@ -152,28 +159,52 @@ def main(argv: list[str] | None = None) -> int:
         assert res[0].computed == n and not res[0].skipped
         return rate
 
+    def at_window_switch() -> float:
+        from app.workers import SWITCH_S  # only here: the app's module, not needed by (a)-(d)
+
+        default = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_S)
+        try:
+            res = []
+            rate = timed("e", lambda: res.append(extract_features(paths, model, prep, batch_size=bs,
+                                                                  workers=args.workers, prefetch=args.prefetch)))
+        finally:
+            sys.setswitchinterval(default)
+        assert res[0].computed == n and not res[0].skipped
+        return rate
+
     def old_scheme() -> float:
         return timed("d", lambda: one_batch_ahead(paths, model, prep, bs, args.workers or min(4, os.cpu_count() or 1)))
 
     # Each repeat runs a, c, b, d, c, a: a load that drifts steadily during a repeat then weighs
     # on (a) and (c) alike, and the repeat's ratio is the mean (c) over the mean (a).
-    rates: dict[str, list[float]] = {"a": [], "b": [], "c": [], "d": []}
+    rates: dict[str, list[float]] = {"a": [], "b": [], "c": [], "d": [], "e": []}
     ratios: list[float] = []
     old_ratios: list[float] = []
+    switch_ratios: list[float] = []
     for r in range(args.repeats):
-        a1, c1, b, d, c2, a2 = infer_only(), end_to_end(), prepare_rate(), old_scheme(), end_to_end(), infer_only()
+        a1, c1 = infer_only(), end_to_end()
+        e1 = at_window_switch() if args.switch else float("nan")  # (e) beside (c), in the order c, e, ..., e, c
+        b, d = prepare_rate(), old_scheme()
+        e2 = at_window_switch() if args.switch else float("nan")
+        c2, a2 = end_to_end(), infer_only()
         rates["a"] += [a1, a2]
         rates["b"].append(b)
         rates["c"] += [c1, c2]
         rates["d"].append(d)
         ratios.append((c1 + c2) / (a1 + a2))
         old_ratios.append(2 * d / (a1 + a2))
+        if args.switch:
+            rates["e"] += [e1, e2]
+            switch_ratios.append((e1 + e2) / (c1 + c2))
         print(f"  repeat {r + 1}: (a) {a1:.1f} {a2:.1f}  (b) {b:.1f}  (c) {c1:.1f} {c2:.1f}  (d) {d:.1f} img/s,"
-              f" (c)/(a) {ratios[-1]:.3f}  (d)/(a) {old_ratios[-1]:.3f}  [load {_load()}]", flush=True)
+              f" (c)/(a) {ratios[-1]:.3f}  (d)/(a) {old_ratios[-1]:.3f}"
+              + (f"  (e) {e1:.1f} {e2:.1f}, (e)/(c) {switch_ratios[-1]:.3f}" if args.switch else "")
+              + f"  [load {_load()}]", flush=True)
 
-    med = {k: statistics.median(v) for k, v in rates.items()}
+    med = {k: statistics.median(v) for k, v in rates.items() if v}
     print()
-    cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
+    cpu_med = {k: statistics.median(v) for k, v in cpu.items() if v}
     print("| measurement | images/s (median) | CPU ms per image, all threads (median) |")
     print("|---|---|---|")
     print(f"| (a) inference only, prepared batches | {med['a']:.1f} | {cpu_med['a']:.2f} |")
@@ -183,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
           f" {cpu_med['d']:.2f} |")
     print(f"| (c)/(a), median of the per-repeat ratios | {statistics.median(ratios):.3f} | |")
     print(f"| (d)/(a), the same for the old scheme | {statistics.median(old_ratios):.3f} | |")
+    if args.switch:
+        print(f"| (e) end to end at the window's switch interval | {med['e']:.1f} | {cpu_med['e']:.2f} |")
+        print(f"| (e)/(c), median of the per-repeat ratios | {statistics.median(switch_ratios):.3f} | |")
     print(f"\nload average at the end (1/5/15 min): {_load()}")
     return 0
 

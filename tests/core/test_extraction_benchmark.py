@@ -29,3 +29,14 @@ def test_benchmark_prints_every_rate_and_the_ratio(sample_folder, capsys):
     assert "load average at the start" in out and "12 images from" in out
     for row in ("(a) inference only", "(b) decode", "(c) end to end", "(d) one batch ahead", "(c)/(a)"):
         assert row in out
+
+
+def test_benchmark_measures_the_windows_switch_interval_and_gives_it_back(sample_folder, capsys):
+    """--switch: (e), end to end at the switch interval an open window sets, beside (c) and its ratio; the
+    interpreter's own interval is set back after each (e)."""
+    before = sys.getswitchinterval()
+    assert bench.main(["--model", "galaxy_cnn", "--cpu", "--data", str(sample_folder), "--images", "8",
+                       "--batch-size", "4", "--repeats", "1", "--switch"]) == 0
+    out = capsys.readouterr().out
+    assert "(e) end to end at the window's switch interval" in out and "(e)/(c), median" in out
+    assert sys.getswitchinterval() == before
