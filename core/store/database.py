@@ -23,14 +23,13 @@ second process gets :class:`ProjectLocked` with the other's id, not two writers 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
@@ -40,7 +39,7 @@ import numpy as np
 
 from core.store.cache import FeatureCache
 from core.store.content import ContentRecorder
-from core.store.identity import MAY_CLIMB, decode_key, encode_key, outside_root, reattach_labels
+from core.store.identity import OUTSIDE_DIR, OUTSIDE_REASON, decode_key, encode_key, outside_keys, outside_root, reattach_labels
 from core.store.label_rows import write_labels
 from core.store.layout import (
     MODELS_DIR,
@@ -55,7 +54,7 @@ from core.store.layout import (
     open_in_store,
 )
 from core.store.lock import _acquire_lock, _release_lock
-from core.store.recovery import DamagedStore
+from core.store.recovery import check_intact, damage_named
 from core.store.rows import ImageIds, no_gc, paths_of
 from core.store.schema import SCHEMA_VERSION, _migrate_v3, migrate
 from core.vocabulary import ROUND_METHOD
@@ -117,34 +116,6 @@ def _read_only_copy(folder: Path, tmp: Path) -> Path:
     return tmp
 
 
-@contextlib.contextmanager
-def _damage_named(folder: Path) -> Iterator[None]:
-    """Turn SQLite's "not a database" / "malformed" into :class:`DamagedStore`, which offers recovery.
-
-    A busy, locked or full database (``OperationalError``) is not damage and passes unchanged.
-    """
-    try:
-        yield
-    except sqlite3.OperationalError:
-        raise
-    except sqlite3.DatabaseError as exc:
-        raise DamagedStore(folder, str(exc)) from exc
-
-
-def _check_intact(db: sqlite3.Connection, folder: Path) -> None:
-    """``PRAGMA quick_check`` at open: a damaged page is found now, with the recovery offered, not mid-session."""
-    problems = [r[0] for r in db.execute("PRAGMA quick_check(3)")]
-    if problems != ["ok"]:
-        raise DamagedStore(folder, "; ".join(problems))
-
-
-#: Where :meth:`ProjectStore.path_of` puts a key outside the folder: inside the store, where no image is.
-OUTSIDE_DIR = "outside-the-folder"
-#: Why such an image is listed under the skipped files.
-OUTSIDE_REASON = ("its stored path is outside the folder (a store written elsewhere, or planted): "
-                  "never read; its label stays in the store")
-
-
 class ProjectStore:
     """Images, runs, assignments and labels of one image folder.
 
@@ -169,12 +140,12 @@ class ProjectStore:
             self._tmp = tempfile.TemporaryDirectory(prefix="galaxy-sorter-ro-")
             copy = _read_only_copy(self.folder, Path(self._tmp.name))
             self.db = sqlite3.connect(f"file:{copy / 'project.sqlite'}?mode=ro", uri=True, check_same_thread=False)
-            with _damage_named(self.folder):
-                _check_intact(self.db, self.folder)
+            with damage_named(self.folder):
+                check_intact(self.db, self.folder)
                 self._check_version()
             self.root = self._root(root)
             if self.root is not None:
-                self.outside = self._outside_keys()
+                self.outside = outside_keys(self.db, self.root)
             index = copy / "features" / "features.sqlite"
             self.features = FeatureCache(self.folder / "features", root=self.root, read_only=True,
                                          index=index if index.is_file() else ":memory:")
@@ -184,11 +155,11 @@ class ProjectStore:
         self._locked = True
         try:
             self.db = sqlite3.connect(self.folder / "project.sqlite", check_same_thread=False, timeout=30)
-            with _damage_named(self.folder):
+            with damage_named(self.folder):
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=FULL")
                 self.db.execute("PRAGMA foreign_keys=ON")
-                _check_intact(self.db, self.folder)
+                check_intact(self.db, self.folder)
                 self.db.isolation_level = None  # migrate() opens its own BEGIN IMMEDIATE
                 migrate(self.db, self._root(root, stored=False))
                 self.db.isolation_level = ""
@@ -197,7 +168,7 @@ class ProjectStore:
                 if root is not None:
                     self.set_setting("root", str(self.root))
                 self._normalise_paths()
-                self.outside = self._outside_keys()
+                self.outside = outside_keys(self.db, self.root)
             self.features = FeatureCache(self.folder / "features", root=self.root)
             self.contents = ContentRecorder(self.folder / "project.sqlite", self.path_of, self.known_contents)
         except BaseException:
@@ -210,11 +181,6 @@ class ProjectStore:
             return
         with self.db:
             _migrate_v3(self.db, self.root)
-
-    def _outside_keys(self) -> frozenset[str]:
-        """The stored keys that name a file outside the folder (:func:`~core.store.identity.outside_root`): never read."""
-        return frozenset(key for (key,) in self.db.execute(f"SELECT path FROM images WHERE {MAY_CLIMB}")
-                         if outside_root(key, self.root))
 
     def _check_version(self) -> None:
         found = self.db.execute("PRAGMA user_version").fetchone()[0]

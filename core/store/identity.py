@@ -19,6 +19,12 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+#: Where :meth:`core.store.database.ProjectStore.path_of` puts a key outside the folder: inside the store, where no
+#: image is.
+OUTSIDE_DIR = "outside-the-folder"
+#: Why such an image is listed under the skipped files.
+OUTSIDE_REASON = ("its stored path is outside the folder (a store written elsewhere, or planted): "
+                  "never read; its label stays in the store")
 #: The SQL condition that picks every image key :func:`outside_root` may refuse (few rows: most keys are plain names).
 MAY_CLIMB = "path GLOB '*..*' OR path GLOB '/*' OR path GLOB '*\\*' OR path GLOB '?:*'"
 
@@ -150,6 +156,11 @@ def outside_root(key: str, root: Path | None) -> bool:
     if Path(path).is_absolute() or Path(path).anchor:
         return not path.startswith(str(root).rstrip(os.sep) + os.sep)
     return False
+
+
+def outside_keys(db: sqlite3.Connection, root: Path | None) -> frozenset[str]:
+    """The stored keys that name a file outside the folder (:func:`outside_root`): never read."""
+    return frozenset(key for (key,) in db.execute(f"SELECT path FROM images WHERE {MAY_CLIMB}") if outside_root(key, root))
 
 
 def encode_key(path: str) -> str:

@@ -11,6 +11,7 @@ and the app (offered when a project fails to open) both call it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -192,3 +193,24 @@ def _copy_tables(old: sqlite3.Connection, new: sqlite3.Connection, out: Recovery
         out.rows[table] = n
     out.orphan_labels = new.execute("SELECT COUNT(*) FROM labels WHERE image_id NOT IN (SELECT id FROM images)"
                                     ).fetchone()[0]
+
+
+@contextlib.contextmanager
+def damage_named(folder: Path) -> Iterator[None]:
+    """Turn SQLite's "not a database" / "malformed" into :class:`DamagedStore`, which offers recovery.
+
+    A busy, locked or full database (``OperationalError``) is not damage and passes unchanged.
+    """
+    try:
+        yield
+    except sqlite3.OperationalError:
+        raise
+    except sqlite3.DatabaseError as exc:
+        raise DamagedStore(folder, str(exc)) from exc
+
+
+def check_intact(db: sqlite3.Connection, folder: Path) -> None:
+    """``PRAGMA quick_check`` at open: a damaged page is found now, with the recovery offered, not mid-session."""
+    problems = [r[0] for r in db.execute("PRAGMA quick_check(3)")]
+    if problems != ["ok"]:
+        raise DamagedStore(folder, "; ".join(problems))
