@@ -50,6 +50,7 @@ from app.widgets.qt_thumbnails import THUMB, QtThumbnailGrid
 from app.workers import JobRunner
 from core.images.display import Stretch
 from core.project import Project
+from core.store.layout import kept_path
 
 
 class CentralArea(QStackedWidget):
@@ -296,11 +297,16 @@ class ViewState:
         Where to say that a kept truth file is gone.
     labelling : Labelling
         Shows the first cluster in the strip and the preview when a clustered project reopens.
+    notify : callable(title, text), optional
+        A notice that stays until closed (the window's): a truth file the project names but this installation did
+        not choose is not read, and the status bar's next message would cover the words.
     """
 
     def __init__(self, grid: QtThumbnailGrid, preview: QtPreview, table: QtClusterTable,
-                 say: Callable[[str], None], labelling: Labelling) -> None:
+                 say: Callable[[str], None], labelling: Labelling,
+                 notify: Callable[[str, str], object] | None = None) -> None:
         self.grid, self.preview, self.table, self.say, self.labelling = grid, preview, table, say, labelling
+        self.notify = notify or (lambda _title, text: say(text))
         self.project: Project | None = None
         preview.stretch_changed.connect(self._keep_stretch)
         grid.size_slider.valueChanged.connect(self._keep_size)
@@ -329,9 +335,12 @@ class ViewState:
             self.labelling.show_cluster(project.cluster_ids()[0])
 
     def _restore_truth(self, project: Project) -> None:
-        path = project.view_setting("truth_file")
+        path, why = kept_path("truth_file", project.view_setting("truth_file"))
         self.table.clear_truth()  # the last project's truth is not this one's
-        if not isinstance(path, str):
+        if why is not None:  # a path a store from elsewhere (or an older version) kept: any file, never read
+            self.notify("Truth file not read", f"The truth file was not read again: {why}. Load it from Catalogue > "
+                        "Load a truth file.")
+        if path is None:
             return
 
         def lost(message: str) -> None:

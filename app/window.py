@@ -115,7 +115,8 @@ class MainWindow(QMainWindow):
                                         view=lambda: (self.grid.cache.prep, self.preview.stretch),
                                         samp=lambda menu: SampTools(self, menu))
         fit_small_screens(self)
-        self.view_state = ViewState(self.grid, self.preview, self.catalogue.table, self.status.say, self.labelling)
+        self.view_state = ViewState(self.grid, self.preview, self.catalogue.table, self.status.say, self.labelling,
+                                    self.notify)
 
         self.run_settings.cluster_requested.connect(self.start_clustering)
         self.run_settings.suggest_requested.connect(self.suggest_next)

@@ -38,6 +38,7 @@ from core.images.display import Stretch
 from core.images.ids import any_fits
 from core.images.preprocess import Preprocessing
 from core.project import Project
+from core.store.layout import signed_path
 
 #: What the catalogue and truth file dialogs offer: comma, semicolon or tab separated (core.catalog.bounded.separator).
 TABLE_FILTER = "Tables: CSV, TSV (*.csv *.tsv *.txt);;All files (*)"
@@ -283,7 +284,8 @@ class CatalogueTools:
                                 "The first column must hold the image ids: the file names, with or without extension.")
                 return
             self.table.set_truth(truth, Path(path).name)
-            p.set_view_setting("truth_file", str(Path(path).resolve()))  # shown again when the folder reopens
+            # read again when the folder reopens, signed: a truth file a store from elsewhere names is never read
+            p.set_view_setting("truth_file", signed_path("truth_file", str(Path(path).resolve())))
             self.docks["Cluster x label"].show()
             self.docks["Cluster x label"].raise_()
             self.say(f"Truth from {Path(path).name}: {len(truth)} of {len(p)} images have a class")

@@ -232,3 +232,43 @@ def installation_key() -> bytes:
         finally:
             os.unlink(tmp)
     raise StoreError(f"cannot create the installation key {path}")
+
+
+def signed_path(purpose: str, path: str) -> dict[str, str]:
+    """A file's path to keep in a project (a setting such as the truth file), signed by this installation.
+
+    A store that arrived with a folder can name any file in its settings; one read
+    again when the folder opens (:func:`kept_path`) is read only when this user's
+    installation signed it (HMAC-SHA256 with :func:`installation_key` over the
+    purpose and the path), so nothing a folder carries makes the program open a
+    file outside it.
+    """
+    return {"path": path, "mac": _path_mac(purpose, path)}
+
+
+def kept_path(purpose: str, value: object) -> tuple[str | None, str | None]:
+    """The path :func:`signed_path` kept, if this installation signed it: ``(path, None)``; else ``(None, why)``.
+
+    ``(None, None)`` when nothing is kept.  A plain path (kept by a version before
+    the signature) or one signed elsewhere is not read, and ``why`` says so.
+    """
+    import hmac
+
+    if value is None:
+        return None, None
+    if isinstance(value, dict) and isinstance(value.get("path"), str) and isinstance(value.get("mac"), str):
+        if hmac.compare_digest(value["mac"], _path_mac(purpose, value["path"])):
+            return value["path"], None
+    shown = value.get("path") if isinstance(value, dict) else value
+    return None, (f"the project names {shown!s:.200} but this installation did not choose it (a project from "
+                  f"another machine or account, or kept by an older version), so it is not read")
+
+
+def _path_mac(purpose: str, path: str) -> str:
+    import hashlib
+    import hmac
+
+    mac = hmac.new(installation_key(), digestmod=hashlib.sha256)
+    for part in ("kept path", purpose, path):
+        mac.update(part.encode("utf-8", "surrogateescape") + b"\0")
+    return mac.hexdigest()

@@ -215,3 +215,37 @@ def test_a_planted_stores_keys_outside_the_folder_are_never_read(qtbot, window, 
     with open(tmp_path / "out.csv", newline="") as f:
         exported = [row["path"] for row in csv.DictReader(line for line in f if not line.startswith("#"))]
     assert len(exported) == 30 and not [path for path in exported if "secret" in path or "private" in path]
+
+
+def test_a_truth_file_a_store_from_elsewhere_names_is_not_read(qtbot, window, folder, tmp_path, monkeypatch):
+    """A store that arrived with the folder names a truth file outside it (as a plain path, as a version before the
+    signature kept it, or signed by another installation): File > Open reads neither, says why, and the Cluster x label
+    table has no truth; one loaded here from the menu comes back (the old code: the named file was read at the open)."""
+    import json
+    import shutil
+
+    from core.catalog import truth as truth_module
+    from tests.helpers import open_and_cluster, truth_and_wait
+
+    open_and_cluster(qtbot, window, folder)
+    elsewhere = tmp_path / "elsewhere.csv"
+    shutil.copyfile(folder / "labels.csv", elsewhere)
+    read: list[str] = []
+    real = truth_module.load_truth
+    monkeypatch.setattr(truth_module, "load_truth", lambda path: read.append(str(path)) or real(path))
+    table = window.catalogue.table
+    for planted in (str(elsewhere), {"path": str(elsewhere), "mac": "0" * 64}):
+        window.open_folder(tmp_path)  # let the folder go, then find its store changed
+        db = sqlite3.connect(folder / ".galaxy-sorter" / "project.sqlite")
+        with db:
+            db.execute("INSERT OR REPLACE INTO settings VALUES ('view/truth_file', ?)", (json.dumps(planted),))
+        db.close()
+        window.last_notice = ""
+        assert window.open_folder(folder)
+        qtbot.waitUntil(lambda: not table.reading and not window.jobs.busy, timeout=60_000)
+        assert read == [] and table.truth is None
+        assert window.last_notice.startswith("The truth file was not read again") and "elsewhere.csv" in window.last_notice
+    assert truth_and_wait(qtbot, window, folder / "labels.csv") == 30
+    window.open_folder(folder)
+    qtbot.waitUntil(lambda: table.truth_name == "labels.csv" and not table.reading, timeout=60_000)
+    assert len(read) == 2  # loaded from the menu, and read again at the reopen
