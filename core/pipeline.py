@@ -213,10 +213,10 @@ def run_pipeline(
 
     t = time.perf_counter()
     ids = store.add_images(kept, [(s.path, s.reason) for s in skipped])
-    if store.followed:
-        shown = ", ".join(f"{old} -> {new}" for old, new in store.followed[:3])
-        clusters.warnings.append(f"{len(store.followed)} label(s) followed their image to a new name or folder "
-                                 f"(same content): {shown}{', ...' if len(store.followed) > 3 else ''}")
+    for followed, how in _followed_by_how(store.followed):
+        shown = ", ".join(f"{old} -> {new}" for old, new in followed[:3])
+        clusters.warnings.append(f"{len(followed)} label(s) followed their image {how}: "
+                                 f"{shown}{', ...' if len(followed) > 3 else ''}")
     if not store.read_only:  # a labelled file replaced by other content keeps its label: said, once
         from core.store.identity import changed_since_labelled
 
@@ -263,6 +263,18 @@ def _extract_on_dask(paths, model, cfg, store, dask, progress, should_stop, on_b
                                    should_stop=should_stop, on_batch=on_batch)
     finally:
         close()
+
+
+def _followed_by_how(followed: list[tuple[str, str]]) -> list[tuple[list[tuple[str, str]], str]]:
+    """The labels that followed their image (:attr:`ProjectStore.followed`), parted by what they followed: the same
+    content under a new name or folder, or the same name written in another Unicode form (a store from macOS)."""
+    import unicodedata
+
+    form = [(old, new) for old, new in followed if unicodedata.normalize("NFC", old) == unicodedata.normalize("NFC", new)]
+    content = [pair for pair in followed if pair not in form]
+    return [(pairs, how) for pairs, how in ((content, "to a new name or folder (same content)"),
+                                            (form, "to the same name written in another Unicode form (from macOS)"))
+            if pairs]
 
 
 def run_in_own_store(

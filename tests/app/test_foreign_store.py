@@ -110,6 +110,9 @@ def test_labels_of_a_macos_store_follow_their_names_composed_here_when_no_conten
     shown = _shown(window)
     nfc = [unicodedata.normalize("NFC", name) for name in files]
     assert {f: lab for f, lab in shown.items() if lab is not None} == {nfc[0]: "spiral", nfc[2]: "édge-on"}
+    # said as what it is: the same name, not the same content (the old words, "same content", named two look-alikes)
+    assert "2 label(s) followed their image to the same name written in another Unicode form" in window.last_notice
+    assert "same content" not in window.last_notice
 
 
 def test_a_key_on_a_read_only_share_says_why_nothing_was_labelled(qtbot, window, folder, tmp_path, monkeypatch):
