@@ -341,3 +341,25 @@ def pick(qtbot, combo, value) -> None:
     rect = view.visualRect(view.model().index(combo.findData(value), 0))
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     qtbot.waitUntil(lambda: not view.isVisible())
+
+
+def open_recent(window, folder) -> None:
+    """File > Open recent > ``folder``, as the user picks it (read off the GUI thread)."""
+    next(a for a in window.recent.menu.actions() if a.text() == str(folder)).trigger()
+
+
+def while_shown(monkeypatch, window) -> list[bool]:
+    """A list that holds ``True`` while the window shows a project it read (``window.opening.show``), else is empty:
+    a spy reads ``bool(it)`` to tell what happened inside the show from what came after."""
+    showing: list[bool] = []
+    real_show = window.opening.show
+
+    def show(folder, project):
+        showing.append(True)
+        try:
+            real_show(folder, project)
+        finally:
+            showing.pop()
+
+    monkeypatch.setattr(window.opening, "show", show)
+    return showing

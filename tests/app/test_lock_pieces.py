@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import export_from_menu, join_and_wait, open_and_cluster
+from tests.helpers import export_from_menu, join_and_wait, open_and_cluster, while_shown
 
 PIECE = 7  # rows a piece here: the sample folder's images make several pieces
 
@@ -203,18 +203,9 @@ def test_open_recent_starts_its_work_on_other_threads_once_the_project_is_shown(
     p = open_and_cluster(qtbot, window, folder)
     _join(qtbot, window, p, tmp_path)
     qtbot.waitUntil(lambda: not window.jobs.busy, timeout=60_000)
-    showing: list[bool] = []
+    showing = while_shown(monkeypatch, window)
     started: list[bool] = []  # for each pool start asked: whether the project was being shown then
-    real_show, real_start = window.opening.show, QThreadPool.start
-
-    def show(folder, project):
-        showing.append(True)
-        try:
-            real_show(folder, project)
-        finally:
-            showing.pop()
-
-    monkeypatch.setattr(window.opening, "show", show)
+    real_start = QThreadPool.start
     monkeypatch.setattr(QThreadPool, "start", lambda self, *args: started.append(bool(showing)) or real_start(self, *args))
     entry = next(a for a in window.recent.menu.actions() if a.text() == str(folder))
     entry.trigger()  # File > Open recent > the folder shown

@@ -16,18 +16,13 @@ from __future__ import annotations
 import gc
 import weakref
 
-from tests.helpers import open_and_cluster
-
-
-def _open_recent(window, folder) -> None:
-    """File > Open recent > ``folder``, as the user picks it."""
-    next(a for a in window.recent.menu.actions() if a.text() == str(folder)).trigger()
+from tests.helpers import open_and_cluster, open_recent
 
 
 def _reopened(qtbot, window, folder) -> None:
     """Open recent of ``folder`` (read off the GUI thread) and wait for the new project and its features."""
     shown = weakref.ref(window.project)
-    _open_recent(window, folder)
+    open_recent(window, folder)
     qtbot.waitUntil(lambda: window.project is not shown() and window.project.features is not None
                     and not window.jobs.busy, timeout=60_000)
 

@@ -12,12 +12,7 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
-from tests.helpers import open_and_cluster
-
-
-def _open_recent(window, folder) -> None:
-    """File > Open recent > ``folder``, as the user picks it."""
-    next(a for a in window.recent.menu.actions() if a.text() == str(folder)).trigger()
+from tests.helpers import open_and_cluster, open_recent, while_shown
 
 
 def test_open_recent_shows_the_project_then_its_first_cluster_and_starts_the_feature_load(qtbot, window, folder,
@@ -26,16 +21,9 @@ def test_open_recent_shows_the_project_then_its_first_cluster_and_starts_the_fea
     strip's first cluster and the feature job the next; both still happen (the old code: all in one turn)."""
     p = open_and_cluster(qtbot, window, folder)
     qtbot.waitUntil(lambda: not window.jobs.busy, timeout=60_000)
-    showing: list[bool] = []
+    showing = while_shown(monkeypatch, window)
     during: list[str] = []
-    real_show, real_cluster, real_start = window.opening.show, window.labelling.show_cluster, window.jobs.start
-
-    def show(folder, project):
-        showing.append(True)
-        try:
-            real_show(folder, project)
-        finally:
-            showing.pop()
+    real_cluster, real_start = window.labelling.show_cluster, window.jobs.start
 
     def show_cluster(*args, **kwargs):
         during.append(f"strip {bool(showing)}")
@@ -45,10 +33,9 @@ def test_open_recent_shows_the_project_then_its_first_cluster_and_starts_the_fea
         during.append(f"{name} {bool(showing)}")
         return real_start(name, *args, **kwargs)
 
-    monkeypatch.setattr(window.opening, "show", show)
     monkeypatch.setattr(window.labelling, "show_cluster", show_cluster)
     monkeypatch.setattr(window.jobs, "start", start)
-    _open_recent(window, folder)
+    open_recent(window, folder)
     qtbot.waitUntil(lambda: window.project is not p and window.project.features is not None, timeout=60_000)
     assert during == ["strip False", "load-features False"], during  # the old code: both while it was shown
     first = int(window.project.cluster_ids()[0])
@@ -68,7 +55,7 @@ def test_a_selection_made_before_the_second_turn_is_kept(qtbot, window, folder):
         project.selection.set([7])  # as a click on the map would, before the event loop turns
 
     window.opening.show = show
-    _open_recent(window, folder)
+    open_recent(window, folder)
     qtbot.waitUntil(lambda: window.project is not p and window.project.features is not None, timeout=60_000)
     assert list(window.project.selection.indices) == [7]
 
@@ -92,7 +79,7 @@ def test_a_reopens_feature_load_holds_no_path_object_per_image(qtbot, window, fo
         return res, provider
 
     monkeypatch.setattr(Project, "reload_features", reload_features)
-    _open_recent(window, folder)
+    open_recent(window, folder)
     qtbot.waitUntil(lambda: window.project is not p and window.project.features is not None, timeout=60_000)
     (res,) = results
     assert len(res.paths) == len(window.project) == 30
@@ -131,6 +118,6 @@ def test_a_jobs_start_paints_nothing_at_once(qtbot, window, folder, monkeypatch)
             starting.pop()
 
     monkeypatch.setattr(window.jobs, "start", start)
-    _open_recent(window, folder)
+    open_recent(window, folder)
     qtbot.waitUntil(lambda: window.project is not p and window.project.features is not None, timeout=60_000)
     assert painted == []  # the old code: the bar painted inside the start

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 from PySide6.QtCore import Qt
 
-from tests.helpers import open_and_cluster, pick
+from tests.helpers import open_and_cluster, open_recent, pick
 
 
 def _choose_map(qtbot, window, method: str) -> None:
@@ -164,11 +164,6 @@ def test_a_merge_counts_the_clusters_without_sorting_every_galaxy(qtbot, window,
                      for c in real(p.clusters).tolist()}
 
 
-def _open_recent(window, folder) -> None:
-    """File > Open recent > ``folder``, as the user picks it."""
-    next(a for a in window.recent.menu.actions() if a.text() == str(folder)).trigger()
-
-
 def test_the_truth_read_again_on_a_reopen_is_matched_and_coded_off_the_gui_thread(qtbot, window, folder, monkeypatch):
     """When the truth file kept with a project was read again on a reopen, every image's id was worked out a second
     time on the GUI thread, and looked up in the truth, to count the Cluster x label table (0.3 s at 200,000
@@ -209,7 +204,7 @@ def test_open_recent_reads_the_project_off_the_gui_thread(qtbot, window, folder,
     monkeypatch.setattr(Project, "open", classmethod(lambda cls, *a, **k: opened.append(threading.current_thread())
                                                      or real(cls, *a, **k)))
     with qtbot.waitSignal(window.jobs.finished, timeout=60_000):  # the feature load of the project shown
-        _open_recent(window, folder)
+        open_recent(window, folder)
         assert window.project is p  # still shown while the new one is read
     q = window.project
     assert q is not p and p.closed and len(opened) == 1 and threading.main_thread() not in opened
@@ -236,7 +231,7 @@ def test_a_label_made_while_the_folder_is_read_again_is_in_the_project_shown(qtb
         return real(*args, **kwargs)
 
     monkeypatch.setattr(project_module, "run_arrays", held)
-    _open_recent(window, folder)
+    open_recent(window, folder)
     assert reading.wait(60)
     window.show_cluster(p.cluster_ids()[0])
     qtbot.keyClick(window, Qt.Key.Key_2)  # labelled in the project shown, while the new one is being read
@@ -363,7 +358,7 @@ def test_the_gui_threads_collector_waits_while_a_project_is_read_in_the_backgrou
 
     monkeypatch.setattr(rows, "no_gc", Held)
     monkeypatch.setattr(gc, "collect", lambda *a: collected.append(bool(holding)) or real_collect(*a))
-    _open_recent(window, folder)
+    open_recent(window, folder)
     assert inside.wait(60)
     holding.append(1)
     young = [[i] for i in range(20_000)]  # the GUI thread allocates past every threshold meanwhile
