@@ -46,6 +46,7 @@ class MapView:
         # (a whole cluster accepted under a name that is no class yet: its labels, then its class).
         self._recolor_timer = QTimer(map, singleShot=True, interval=0)
         self._recolor_timer.timeout.connect(lambda: self.recolor())
+        self._held = False  # no points drawn until render(): a reopen draws its map in the next turn (hold)
         # The hovered galaxy as the strip shows it: the run's crop, the display stretch, its id below.
         self.hover_cache = ThumbnailCache(size=128, capacity=500, prep=Preprocessing())
         self.hover_label = QFrame(map)
@@ -150,9 +151,19 @@ class MapView:
                  f"{unread}, {summary['total']} kept; choose them in 'colour by'")
         self.render()
 
+    def hold(self) -> None:
+        """Draw no points until :meth:`render`: a reopened project's map is drawn in the turn of the event loop after
+        its show (:meth:`app.opening.FolderOpener.finish`), so the show and the map's render and repaint are two
+        pieces of the GUI thread, not one; what would recolour points meanwhile waits for that render."""
+        self._held = True
+        self._shown = None
+        self._recolor_timer.stop()
+        self.map.set_points(np.zeros((0, 2)), np.zeros(0), {})
+
     def render(self) -> None:
         """Draw every point anew (a new run or a new projection)."""
         p = self.project
+        self._held = False
         self._shown = None
         self._recolor_timer.stop()
         if p is None or len(p) == 0:
@@ -171,7 +182,7 @@ class MapView:
         p = self.project
         self._shown = None
         self._recolor_timer.stop()
-        if p is None or len(p) == 0:
+        if p is None or len(p) == 0 or self._held:
             return
         c = made if made is not None else self._colouring()
         if c.values is not None:
@@ -190,7 +201,7 @@ class MapView:
         colouring cannot say (at 10^6 galaxies that took 0.1-2 s a key).
         """
         p = self.project
-        if p is None or len(p) == 0 or self._recolor_timer.isActive():  # a whole recolour comes: it draws these too
+        if p is None or len(p) == 0 or self._recolor_timer.isActive() or self._held:  # a whole draw comes: these too
             return
         rows = np.asarray(rows, np.int64)
         mode, shown = self._shown if self._shown is not None else (None, None)

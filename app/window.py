@@ -239,13 +239,16 @@ class MainWindow(QMainWindow):
                             + (" (read-only: the folder cannot be written, labels are not saved)"
                                if project.store.read_only else ""))
         self.recent.add(folder)
-        self.map_view.render()
+        if project.run_id is not None:
+            self.map_view.hold()  # drawn in the next turn, with the strip's first cluster (opening.finish)
+        else:
+            self.map_view.render()
         self._update_actions()
         if project.run_id is not None:
             self.run_settings.set_config(project.config(), project.projection())
             self.status.say(f"Reopened {folder.name}: {len(project)} images, "
                             f"{np.count_nonzero(np.not_equal(project.user_labels, None))} labelled by you")  # not a loop a galaxy
-            self.opening.finish_later(project)  # the strip's first cluster and the features' load: the next turn
+            self.opening.finish_later(project)  # the map, the strip's first cluster, the features' load: the next turn
         else:
             self.status.say(f"Opened {folder.name}: press Cluster (Ctrl+R)")
         if gone is not None:  # the views follow the new project: the last one goes now, unless a cycle holds it

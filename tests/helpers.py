@@ -332,13 +332,14 @@ def write_band_galaxies(folder: Path, n: int, bands: str = "gri", size: int = 48
 
 
 def pick(qtbot, combo, value) -> None:
-    """Open ``combo``'s list and click the entry of ``value``, as the user does."""
+    """Open ``combo``'s list and click the entry of ``value`` (its data, else its text), as the user does."""
     from PySide6.QtCore import Qt
 
     combo.showPopup()
     view = combo.view()
     qtbot.waitUntil(view.isVisible)
-    rect = view.visualRect(view.model().index(combo.findData(value), 0))
+    row = combo.findData(value)
+    rect = view.visualRect(view.model().index(row if row >= 0 else combo.findText(value), 0))  # an entry with no data
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     qtbot.waitUntil(lambda: not view.isVisible())
 

@@ -15,15 +15,14 @@ from pathlib import PurePath
 from tests.helpers import open_and_cluster, open_recent, while_shown
 
 
-def test_open_recent_shows_the_project_then_its_first_cluster_and_starts_the_feature_load(qtbot, window, folder,
-                                                                                          monkeypatch):
-    """File > Open recent: the show of the project read (the views, the map) is one turn of the event loop, the
-    strip's first cluster and the feature job the next; both still happen (the old code: all in one turn)."""
+def test_open_recent_shows_the_project_then_its_map_first_cluster_and_feature_load(qtbot, window, folder, monkeypatch):
+    """File > Open recent: the views taking the project read are one turn of the event loop, the map's render, the
+    strip's first cluster and the feature job the next; all still happen (the old code: all in one turn)."""
     p = open_and_cluster(qtbot, window, folder)
     qtbot.waitUntil(lambda: not window.jobs.busy, timeout=60_000)
     showing = while_shown(monkeypatch, window)
     during: list[str] = []
-    real_cluster, real_start = window.labelling.show_cluster, window.jobs.start
+    real_cluster, real_start, real_render = window.labelling.show_cluster, window.jobs.start, window.map_view.render
 
     def show_cluster(*args, **kwargs):
         during.append(f"strip {bool(showing)}")
@@ -33,31 +32,46 @@ def test_open_recent_shows_the_project_then_its_first_cluster_and_starts_the_fea
         during.append(f"{name} {bool(showing)}")
         return real_start(name, *args, **kwargs)
 
+    def render():
+        during.append(f"map {bool(showing)} {len(window.map_view.map.coords)}")
+        return real_render()
+
+    monkeypatch.setattr(window.map_view, "render", render)
     monkeypatch.setattr(window.labelling, "show_cluster", show_cluster)
     monkeypatch.setattr(window.jobs, "start", start)
     open_recent(window, folder)
     qtbot.waitUntil(lambda: window.project is not p and window.project.features is not None, timeout=60_000)
-    assert during == ["strip False", "load-features False"], during  # the old code: both while it was shown
+    # the map empty until its render: none of its points stood for another project's galaxy meanwhile
+    assert during == ["map False 0", "strip False", "load-features False"], during  # the old code: all while shown
+    assert len(window.map_view.map.coords) == len(window.project) == 30
     first = int(window.project.cluster_ids()[0])
     shown = window.grid.rows()
     assert len(shown) and all(int(window.project.clusters[i]) == first for i in shown)
 
 
-def test_a_selection_made_before_the_second_turn_is_kept(qtbot, window, folder):
-    """A galaxy the user selects in the turn between the show and its second half stays selected: the first cluster
-    is shown in the strip only when nothing is selected."""
+def test_a_selection_and_a_label_made_before_the_second_turn_are_kept(qtbot, window, folder):
+    """A galaxy the user selects and labels in the turn between the show and its second half stays selected, and the
+    map drawn then rings it as labelled: the first cluster is shown in the strip only when nothing is selected, and
+    the held map's recolouring waits for its render."""
     p = open_and_cluster(qtbot, window, folder)
     qtbot.waitUntil(lambda: not window.jobs.busy, timeout=60_000)
-    real_show = window.opening.show
+    real_show, real_colors = window.opening.show, window.map_view.map.set_colors
+    coloured: list[int] = []  # the points each recolouring of the map coloured
 
     def show(folder, project):
         real_show(folder, project)
-        project.selection.set([7])  # as a click on the map would, before the event loop turns
+        project.selection.set([7])  # as a click in the Classes panel and a key would, before the event loop turns
+        project.set_labels([7], "spiral")
 
     window.opening.show = show
+    window.map_view.map.set_colors = lambda *args, **kwargs: coloured.append(len(window.map_view.map.coords)) or \
+        real_colors(*args, **kwargs)
     open_recent(window, folder)
     qtbot.waitUntil(lambda: window.project is not p and window.project.features is not None, timeout=60_000)
     assert list(window.project.selection.indices) == [7]
+    assert window.project.user_labels[7] == "spiral"
+    assert window.map_view.map._ringed[7] and window.map_view.map._ringed.sum() == 1
+    assert 0 not in coloured, coloured  # no colouring of the whole project computed for the held, empty map
 
 
 def test_a_reopens_feature_load_holds_no_path_object_per_image(qtbot, window, folder, monkeypatch):
@@ -121,3 +135,36 @@ def test_a_jobs_start_paints_nothing_at_once(qtbot, window, folder, monkeypatch)
     open_recent(window, folder)
     qtbot.waitUntil(lambda: window.project is not p and window.project.features is not None, timeout=60_000)
     assert painted == []  # the old code: the bar painted inside the start
+
+
+def test_a_strip_sorted_by_name_reopens_without_working_out_ids_on_the_gui_thread(qtbot, window, folder, monkeypatch):
+    """The strip sorted by name, then File > Open recent: every image's id and place are worked out while the
+    project is read, off the GUI thread, and the strip's first cluster takes them (the old code: the cluster's ids
+    worked out on the GUI thread while the naming thread worked out all of them, 0.2 s at 200,000 galaxies)."""
+    import threading
+
+    import app.labelling as labelling_module
+    import core.project as project_module
+    from tests.helpers import pick
+
+    p = open_and_cluster(qtbot, window, folder)
+    qtbot.waitUntil(lambda: not window.jobs.busy, timeout=60_000)
+    pick(qtbot, window.grid.sort, "name")
+    qtbot.waitUntil(lambda: p.names_ready, timeout=10_000)
+    on_gui: list[int] = []
+    real = project_module.image_ids
+
+    def image_ids(paths):
+        if threading.current_thread() is threading.main_thread():
+            on_gui.append(len(paths))
+        return real(paths)
+
+    monkeypatch.setattr(project_module, "image_ids", image_ids)
+    # the strip's naming thread not done when the strip shows, as at 200,000 galaxies (30 are named at once)
+    monkeypatch.setattr(labelling_module, "_prepare_names", lambda project: None)
+    open_recent(window, folder)
+    qtbot.waitUntil(lambda: window.project is not p and window.project.features is not None, timeout=60_000)
+    q = window.project
+    assert q.names_ready and on_gui == [], on_gui
+    shown = [q.names[i] for i in window.grid.rows()]
+    assert len(shown) > 1 and shown == sorted(shown)
