@@ -170,7 +170,7 @@ class MapView:
             self.map.set_points(np.zeros((0, 2)), np.zeros(0), {})
             return
         c = self._colouring()
-        self.map.set_points(p.coords, c.groups, c.colors, c.names)
+        self.map.set_points(p.coords, c.groups, c.colors, c.names, grouping=c.grouping)
         if c.values is not None:
             self.map.set_continuous(c.values, c.step_names())
         self._shown = (self.mode, c)
@@ -188,7 +188,7 @@ class MapView:
         if c.values is not None:
             self.map.set_continuous(c.values, c.step_names())
         else:
-            self.map.set_colors(c.groups, c.colors, c.names)
+            self.map.set_colors(c.groups, c.colors, c.names, grouping=c.grouping)
         self._shown = (self.mode, c)
         self._mark_user_labelled()
 

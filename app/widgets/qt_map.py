@@ -168,10 +168,10 @@ class QtClusterMap(QWidget):
         return brush
 
     def set_points(self, coords: np.ndarray, groups: np.ndarray, colors: dict[object, str],
-                   names: dict[object, str] | None = None, auto_range: bool = True) -> None:
+                   names: dict[object, str] | None = None, auto_range: bool = True, grouping: tuple | None = None) -> None:
         """Show ``coords`` (n, 2), each point coloured by ``colors[groups[i]]``.
 
-        ``names`` labels the legend entries (with their counts).
+        ``names`` labels the legend entries (with their counts); ``grouping``: :attr:`core.colouring.Colouring.grouping`.
         """
         self.coords = np.asarray(coords, np.float32).reshape(-1, 2)
         self._tree = None
@@ -179,7 +179,7 @@ class QtClusterMap(QWidget):
             from scipy.spatial import cKDTree  # first import, over a second, is not paid)
 
             self._tree = cKDTree(self.coords, balanced_tree=False, compact_nodes=False)
-        keys, inverse, counts = self._group(groups)
+        keys, inverse, counts = grouping if grouping is not None else self._group(groups)
         if len(self._ringed) != len(self.coords):
             self._ringed = np.zeros(len(self.coords), bool)
         key_style = self._style_of(keys, colors).astype(np.int32)
@@ -231,7 +231,7 @@ class QtClusterMap(QWidget):
         return out
 
     def set_colors(self, groups: np.ndarray, colors: dict[object, str], names: dict[object, str] | None = None,
-                   rows: np.ndarray | None = None) -> None:
+                   rows: np.ndarray | None = None, grouping: tuple | None = None) -> None:
         """Recolour the points without moving them; only points whose colour changed are touched.
 
         ``rows``: the only points whose group may have changed, when the caller knows (a label):
@@ -241,7 +241,7 @@ class QtClusterMap(QWidget):
             return
         if self._recolor_changed(np.asarray(groups), colors, names, rows):
             return
-        keys, inverse, counts = self._group(groups)
+        keys, inverse, counts = grouping if grouping is not None else self._group(groups)
         key_style = self._style_of(keys, colors).astype(np.int32)
         style = (2 * key_style)[inverse]
         style += self._ringed  # in place: one pass less at a million points

@@ -53,3 +53,22 @@ def test_a_label_like_an_unnamed_clusters_name_recomputes_and_others_ignore_labe
     p.set_labels([1], "spiral")
     assert after_labels(p, "cluster", by_cluster, np.array([1])) is by_cluster  # a label changes no cluster colour
     p.close()
+
+
+def test_colour_by_labels_grouping_is_what_sorting_every_key_gives(tmp_path):
+    """by_label hands the map its keys, each galaxy's index into them and their counts (sorting its short table of
+    keys, not 200,000 label texts): the same as np.unique of its groups, through labels, named clusters, a label
+    like a cluster's name and one shared by a cluster's name and a label."""
+    p = _project(tmp_path)
+    p.classes.append(LabelClass("cluster 2", "#123456"))  # a store of before such names were refused (859cdfe)
+    rng = np.random.default_rng(1)
+    for step in range(12):
+        rows = rng.choice(len(p), int(rng.integers(1, 4)), replace=False)
+        p.set_labels(rows, ["spiral", "elliptical", None, "merger", "cluster 2"][step % 5])
+        c = colouring(p, "label")
+        assert c.grouping is not None
+        keys, inverse, counts = np.unique(c.groups, return_inverse=True, return_counts=True)
+        np.testing.assert_array_equal(c.grouping[0], keys)
+        np.testing.assert_array_equal(c.grouping[1], inverse.ravel())
+        np.testing.assert_array_equal(c.grouping[2], counts)
+    p.close()
