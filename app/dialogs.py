@@ -225,24 +225,39 @@ def action(parent: QWidget, menu, text: str, slot, shortcut=None, tip: str = "")
     return item
 
 
-def back_up_project(window) -> Path | None:  # window: app.window.MainWindow
-    """File > Back up project…: ask where, write a one-file copy of ``project.sqlite`` (core's backup API)."""
+def back_up_project(window) -> None:  # window: app.window.MainWindow
+    """File > Back up project…: ask where, write a one-file copy of ``project.sqlite`` (core's backup API).
+
+    Written off the GUI thread, from a connection of its own (the opener's serial thread, which the window
+    waits for when it closes): SQLite's backup of a survey's database is one call, 150-200 ms of the GUI
+    thread at 200,000 galaxies (``benchmarks/gui_stalls.py``).  The status bar says when it is written.
+    """
     from datetime import datetime
 
     project = window.project
     if project is None:
-        return None
+        return
     default = project.folder.parent / f"{project.folder.name}-project-{datetime.now():%Y%m%d-%H%M}.sqlite"
     path = save_path(window, "Back up project", default, "Galaxy Sorter project (*.sqlite)")
     if not path:
-        return None
+        return
+    window.status.say(f"Backing up the project to {path}…")
+    window.opening.calls.call(
+        _back_up, project.store.folder, path,
+        on_done=lambda out: window.status.say(f"Backed up the project (labels, runs, classes) to {out}"),
+        on_error=lambda message: window.show_error(f"Cannot back up the project to {path}: {message}",
+                                                   "Choose a folder you can write to."))
+
+
+def _back_up(folder: Path, path: str) -> Path:
+    """:meth:`ProjectStore.backup` from a store connection of this thread's own (on the opener's serial thread)."""
+    from core.store.database import ProjectStore
+
+    store = ProjectStore(folder)
     try:
-        out = project.store.backup(path)
-    except (OSError, RuntimeError) as exc:
-        window.show_error(f"Cannot back up the project to {path}: {exc}", "Choose a folder you can write to.")
-        return None
-    window.status.say(f"Backed up the project (labels, runs, classes) to {out}")
-    return out
+        return store.backup(path)
+    finally:
+        store.close()
 
 
 def offer_recovery(window, folder: Path, exc) -> bool:  # exc: core.store.recovery.DamagedStore

@@ -102,8 +102,9 @@ def test_every_action_and_shortcut_does_its_job_or_says_why(qtbot, window, folde
     act("File/Export map (PNG/SVG/JPEG)…")
     assert (tmp_path / "map.png").stat().st_size > 1000
     answers["save"] = str(tmp_path / "backup.sqlite")
-    act("File/Back up project…")
-    assert (tmp_path / "backup.sqlite").stat().st_size > 0 and "Backed up the project" in _said(window)
+    act("File/Back up project…")  # written off the GUI thread: the status bar says when
+    qtbot.waitUntil(lambda: "Backed up the project" in _said(window), timeout=30_000)
+    assert (tmp_path / "backup.sqlite").stat().st_size > 0
     # ---- Edit: select all, copy, select none, copy refused with a reason
     act("Edit/Select all")
     assert len(p.selection.indices) == len(p)

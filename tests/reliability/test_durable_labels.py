@@ -51,7 +51,8 @@ def test_file_back_up_project_writes_one_file_with_every_label(qtbot, window, te
     action = window.backup_action
     assert action.isEnabled() and "Back up project" in action.text()
     assert action in window.menuBar().actions()[0].menu().actions()  # it is in the File menu
-    action.trigger()
+    action.trigger()  # written off the GUI thread: the status bar says when
+    qtbot.waitUntil(lambda: "Backed up" in window.stage_label.text(), timeout=30_000)
     assert dest.is_file() and not Path(str(dest) + "-wal").exists()
     assert len(_labels_in(dest)) == labelled
     assert "Backed up" in window.stage_label.text()
