@@ -23,8 +23,7 @@ from pathlib import Path
 #: image is.
 OUTSIDE_DIR = "outside-the-folder"
 #: Why such an image is listed under the skipped files.
-OUTSIDE_REASON = ("its stored path is outside the folder (a store written elsewhere, or planted): "
-                  "never read; its label stays in the store")
+OUTSIDE_REASON = "outside the folder, never read (a store from elsewhere); its label is kept"
 #: The SQL condition that picks every image key :func:`outside_root` may refuse (few rows: most keys are plain names).
 MAY_CLIMB = "path GLOB '*..*' OR path GLOB '/*' OR path GLOB '*\\*' OR path GLOB '?:*'"
 
