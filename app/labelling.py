@@ -21,6 +21,7 @@ from app.workers import SerialCalls
 from core.colouring import row_color
 from core.images.ids import image_ids
 from core.project import Project
+from core.selection import among
 from core.store.layout import ReadOnlyStore
 
 
@@ -133,7 +134,7 @@ class Labelling:
             return
         self.grid.refresh_rows(rows)
         row = self.grid.current_row()
-        if 0 <= row < len(p) and row in set(np.asarray(rows).tolist()) and self.preview.path == p.paths[row]:
+        if 0 <= row < len(p) and bool(np.any(np.asarray(rows) == row)) and self.preview.path == p.paths[row]:
             self.preview.set_meta(p.describe(row))
 
     def _on_selection_changed(self, indices: np.ndarray, source: object) -> None:
@@ -236,7 +237,7 @@ class Labelling:
         rows = np.asarray(rows, np.int64)
         if p is None or not len(rows) or int(rows.max()) >= len(p):
             return
-        in_strip = bool(np.isin(rows, self.grid.rows()).all())
+        in_strip = bool(among(rows, self.grid.rows()).all())
         if not undone and len(rows) == 1:
             following = self.grid.row_after(int(rows[0])) if in_strip else -1
             rows = np.array([following] if following >= 0 else [], np.int64)

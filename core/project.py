@@ -417,12 +417,19 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections, Catalogu
 
     # ------------------------------------------------------------ labelling
     def _write_labels(self, rows: np.ndarray, values: Sequence[str | None]) -> None:
-        # Each distinct label is one transaction; its rows found in numpy (25,000 for a cluster labelled at once).
+        # Each label's rows found in numpy (a cluster labelled at once: 25,000), those that hold it already left
+        # out, all in one transaction (an undo gives back a few labels at once)
         rows, values = np.asarray(rows, np.int64), np.asarray(values, dtype=object)
         distinct = list(dict.fromkeys(values.tolist()))
+        groups = []
         for v in distinct:
             rs = rows if len(distinct) == 1 else rows[values == v]
-            self.store.set_labels(self.db_ids[rs], v, "user")
+            rs = rs[np.not_equal(self.user_labels[rs], v)]  # elementwise, None too
+            if len(rs):
+                groups.append((rs, v))
+        if groups:
+            self.store.set_label_groups([(self.db_ids[rs], v) for rs, v in groups], "user")
+        for rs, v in groups:
             self.user_labels[rs] = v
         self.events.labels_changed.emit(rows)
 
@@ -436,6 +443,10 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections, Catalogu
             return
         if label is not None and label not in self.class_names() and label not in SPECIAL:
             self.add_class(label)
+        if not np.not_equal(self.user_labels[rows], label).any():
+            # Nothing changes (a key pressed twice): no write, no undo step that undoes nothing; the views are told
+            self.events.labels_changed.emit(rows)
+            return
         before = self.user_labels[rows].tolist()
         what = "clear label" if label is None else f"label {len(rows)} image(s) '{label}'"
         self._run(_Command(what, lambda: self._write_labels(rows, [label] * len(rows)),
@@ -450,6 +461,9 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections, Catalogu
         clusters, of_row = np.unique(self.clusters[rows], return_inverse=True)  # each cluster's name looked up once
         names = [self.cluster_name(int(c)) for c in clusters]
         after = np.array(names, dtype=object)[of_row]
+        if not np.not_equal(self.user_labels[rows], after).any():  # already theirs: nothing to write or undo
+            self.events.labels_changed.emit(rows)
+            return
         # A name that is no class yet becomes one first: its classes_changed waits for the labels, so the views
         # (the map's recolour) refresh once for both, not once before the labels are written and again after.
         with one_emission_each(self.events):

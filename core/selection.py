@@ -19,6 +19,25 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return out[np.concatenate(([True], out[1:] != out[:-1]))] if len(out) > 1 else out
 
 
+
+def among(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Which of ``values`` are in ``rows`` (non-negative indices): ``np.isin`` by a mask of the rows.
+
+    ``np.isin`` of the few hundred thumbnails on screen in a whole cluster's
+    25,000 rows took 7 ms (numpy 2.4 builds its lookup table over the values'
+    range and sorts); a mask as long as the largest row takes a tenth of it.
+    """
+    values, rows = np.asarray(values, np.int64), np.asarray(rows, np.int64)
+    if not len(values) or not len(rows):
+        return np.zeros(len(values), bool)
+    mask = np.zeros(int(rows.max()) + 1, bool)
+    mask[rows] = True
+    inside = (values >= 0) & (values < len(mask))
+    out = np.zeros(len(values), bool)
+    out[inside] = mask[values[inside]]
+    return out
+
+
 class Selection:
     """Indices of the selected images, shared by every view.
 

@@ -29,6 +29,7 @@ from app.widgets.qt_text import ElidedLabel
 from core.images.display import Stretch, render
 from core.images.io import ImageReadError
 from core.images.preprocess import Preprocessing
+from core.selection import among
 
 THUMB = 96
 THUMB_RANGE = (64, 256)
@@ -402,12 +403,12 @@ class QtThumbnailGrid(QWidget):
         rows = np.asarray(rows, np.int64)
         if self._decorated:
             kept = np.fromiter(self._decorated, np.int64, len(self._decorated))
-            for row in kept[np.isin(kept, rows)].tolist():
+            for row in kept[among(kept, rows)].tolist():
                 del self._decorated[row]
         span = visible_span(self.view)
         if span is None:
             return
-        changed = span[0] + np.flatnonzero(np.isin(self.model.rows[span[0]:span[1] + 1], rows))
+        changed = span[0] + np.flatnonzero(among(self.model.rows[span[0]:span[1] + 1], rows))
         if len(changed):
             self.model.dataChanged.emit(self.model.index(int(changed[0])), self.model.index(int(changed[-1])),
                                         [Qt.ItemDataRole.DecorationRole])

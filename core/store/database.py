@@ -356,12 +356,23 @@ class ProjectStore:
         alone (without its ``-wal``) holds the label when this returns: a copy of
         that one file, taken while the app is open, keeps every acknowledged label.
         """
+        self.set_label_groups([(image_ids, label)], source)
+
+    def set_label_groups(self, groups: Sequence[tuple[Sequence[int], str | None]], source: str = "user") -> None:
+        """:meth:`set_labels` of several ``(image_ids, label)`` groups in one transaction and one checkpoint.
+
+        An undo gives a whole cluster back its labels of before, a few distinct ones
+        (most often none and two classes): one commit and one checkpoint for all, not one each.
+        """
         self._writing()
-        with self.db:  # one statement through json_each, or a statement a row without it (core.store.label_rows)
-            write_labels(self.db, image_ids, label, source)
+        with self.db:  # one statement a group through json_each, or a statement a row without it (core.store.label_rows)
+            for image_ids, label in groups:
+                write_labels(self.db, image_ids, label, source)
         self.checkpoint()
-        if label is not None and self.contents is not None:  # known by its content too: it follows a rename
-            self.contents.submit(image_ids)  # read and hashed on the recorder's thread (core.store.content)
+        if self.contents is not None:  # known by its content too: it follows a rename
+            for image_ids, label in groups:
+                if label is not None:
+                    self.contents.submit(image_ids)  # read and hashed on the recorder's thread (core.store.content)
 
     def checkpoint(self) -> bool:
         """Copy committed pages from the WAL into ``project.sqlite`` (``PRAGMA wal_checkpoint(PASSIVE)``).

@@ -52,9 +52,17 @@ def write_labels(db: sqlite3.Connection, image_ids: Sequence[int] | np.ndarray, 
         text = json.dumps(ids)  # one parameter for SQLite, not a tuple a row
         if label is None:
             db.execute("DELETE FROM labels WHERE image_id IN (SELECT value FROM json_each(?))", (text,))
-        else:
-            db.execute("INSERT OR REPLACE INTO labels SELECT value, ?, ?, ? FROM json_each(?)", (label, source, now, text))
+        else:  # "WHERE true": an upsert's SELECT needs one, so its ON is not read as a join's
+            db.execute(f"INSERT INTO labels SELECT value, ?, ?, ? FROM json_each(?) WHERE true {_UPSERT}",
+                       (label, source, now, text))
     elif label is None:
         db.executemany("DELETE FROM labels WHERE image_id=?", ((i,) for i in ids))
     else:
-        db.executemany("INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?)", ((i, label, source, now) for i in ids))
+        db.executemany(f"INSERT INTO labels VALUES (?, ?, ?, ?) {_UPSERT}", ((i, label, source, now) for i in ids))
+
+
+#: A label row that exists is updated in place (an upsert, SQLite 3.24), not deleted and inserted again as
+#: ``INSERT OR REPLACE`` does: the image id, the one column the foreign key checks, stays, so relabelling
+#: 25,000 galaxies is not 25,000 look-ups of their image rows (12-25 ms instead of 25-54 on this CPU).
+_UPSERT = ("ON CONFLICT(image_id) DO UPDATE SET label=excluded.label, source=excluded.source, "
+           "updated=excluded.updated")

@@ -70,13 +70,18 @@ class ProjectState(RuleBasedStateMachine):
         self.undo_stack.append(before)
         self.redo_stack.clear()
 
+    def _did_if_changed(self, before: tuple[dict[int, str], np.ndarray]) -> None:
+        """A label or a clear that changes no galaxy's label is no undo step (a key pressed twice undoes nothing)."""
+        if self.labels != before[0]:
+            self._did(before)
+
     @rule(rows=rows_st, name=st.sampled_from(NAMES))
     def label(self, rows: list[int], name: str) -> None:
         before = self._snapshot()
         self.project.set_labels(rows, name)
         for r in rows:
             self.labels[r] = name
-        self._did(before)
+        self._did_if_changed(before)
 
     @rule(rows=rows_st)
     def clear(self, rows: list[int]) -> None:
@@ -84,7 +89,7 @@ class ProjectState(RuleBasedStateMachine):
         self.project.set_labels(rows, None)
         for r in rows:
             self.labels.pop(r, None)
-        self._did(before)
+        self._did_if_changed(before)
 
     @precondition(lambda self: self.undo_stack)
     @rule()
