@@ -97,7 +97,9 @@ class ClassAndClusterEdits:
         sources = [s for s in sources if s != target]
         if not sources:
             return
-        rows = np.flatnonzero(np.isin(self.user_labels.astype(str), sources))
+        # each source's galaxies by their label itself (as text an unlabelled galaxy's label reads "None", a
+        # class's possible name), one comparison a source: not a text of every label of the folder
+        rows = np.flatnonzero(np.logical_or.reduce([np.equal(self.user_labels, s) for s in sources]))
         before_labels = [self.user_labels[r] for r in rows]
         before_classes = [LabelClass(c.name, c.color) for c in self.classes]
         before_names = dict(self.cluster_names)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox, QPushButton
+
+from app.widgets import qt_labels
+from tests.helpers import open_and_cluster
 
 
 def test_new_and_rename_refuse_an_unnamed_clusters_name_and_say_why(qtbot, window, folder, monkeypatch):
@@ -26,3 +31,24 @@ def test_new_and_rename_refuse_an_unnamed_clusters_name_and_say_why(qtbot, windo
     buttons["Rename…"].click()
     assert first in p.class_names() and "cluster 2" not in p.class_names()
     assert warned[-1] == "'cluster 2' is what an unnamed cluster is called, not a class: choose another name"
+
+
+def test_merging_a_class_called_none_relabels_only_its_own_galaxies(qtbot, window, folder, monkeypatch):
+    """A class may be called "None" (a survey's flag column, say).  Merge into… found the class's galaxies by the
+    text of every label, and an unlabelled galaxy's label read as "None": merging that class relabelled every
+    unlabelled galaxy of the folder.  It also made a text of 200,000 labels to find a class's few (70 ms)."""
+    p = open_and_cluster(qtbot, window, folder)
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("None", True)))
+    buttons = {b.text(): b for b in window.classes.findChildren(QPushButton)}
+    buttons["New…"].click()
+    assert "None" in p.class_names()
+    target = p.class_names()[0]
+    window.map.selection_requested.emit(np.array([4]), False)  # one galaxy labelled "None"
+    qtbot.keyClick(window, getattr(Qt.Key, f"Key_{p.class_names().index('None') + 1}"))
+    assert p.user_labels[4] == "None"
+    unlabelled = [r for r in range(len(p)) if p.user_labels[r] is None]
+    window.classes.list.setCurrentRow(p.class_names().index("None"))
+    monkeypatch.setattr(qt_labels, "ask_item", lambda *_a, **_k: (target, True))
+    buttons["Merge into…"].click()
+    assert "None" not in p.class_names() and p.user_labels[4] == target
+    assert all(p.user_labels[r] is None for r in unlabelled), "the merge labelled galaxies nobody had labelled"
