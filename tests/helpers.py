@@ -8,6 +8,7 @@ the toy clustering method the registry tests add.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -364,3 +365,14 @@ def while_shown(monkeypatch, window) -> list[bool]:
 
     monkeypatch.setattr(window.opening, "show", show)
     return showing
+
+
+def stored_labels(p: Project, source: str | None = None) -> dict[int, str]:
+    """Row -> label as ``project.sqlite`` holds it (of ``source`` only, if given), read through a connection of its own."""
+    db = sqlite3.connect(p.store.folder / "project.sqlite")
+    try:
+        by_id = {i: label for i, label, src in db.execute("SELECT image_id, label, source FROM labels")
+                 if source is None or src == source}
+    finally:
+        db.close()
+    return {int(r): by_id[int(i)] for r, i in enumerate(p.db_ids) if int(i) in by_id}

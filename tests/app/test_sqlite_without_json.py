@@ -12,7 +12,7 @@ import sqlite3
 import numpy as np
 from PySide6.QtCore import Qt
 
-from tests.helpers import open_and_cluster
+from tests.helpers import open_and_cluster, stored_labels
 
 
 def _without_json(db: sqlite3.Connection) -> list[str]:
@@ -29,27 +29,17 @@ def _without_json(db: sqlite3.Connection) -> list[str]:
     return refused
 
 
-def _saved(p) -> dict[int, str]:
-    """Row -> label as project.sqlite holds it, read through a connection of its own."""
-    db = sqlite3.connect(p.store.folder / "project.sqlite")
-    try:
-        by_id = dict(db.execute("SELECT image_id, label FROM labels WHERE source='user'"))
-    finally:
-        db.close()
-    return {int(r): by_id[int(i)] for r, i in enumerate(p.db_ids) if int(i) in by_id}
-
-
 def test_keys_label_and_undo_clears_without_sqlites_json_functions(qtbot, window, folder):
     p = open_and_cluster(qtbot, window, folder)
     refused = _without_json(p.store.db)
     window.map.selection_requested.emit(np.array([0]), False)
     qtbot.keyClick(window, Qt.Key.Key_1)  # one galaxy
-    assert _saved(p) == {0: p.classes[0].name}, "the key's label is not in project.sqlite"
+    assert stored_labels(p, "user") == {0: p.classes[0].name}, "the key's label is not in project.sqlite"
     cluster = np.flatnonzero(p.clusters == p.clusters[3])
     window.map.selection_requested.emit(cluster, False)  # a whole cluster, as a lasso around it selects it
     qtbot.keyClick(window, Qt.Key.Key_2)
-    assert _saved(p) == {0: p.classes[0].name} | {int(r): p.classes[1].name for r in cluster}
+    assert stored_labels(p, "user") == {0: p.classes[0].name} | {int(r): p.classes[1].name for r in cluster}
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo: the cluster's labels cleared
-    assert _saved(p) == {0: p.classes[0].name}
+    assert stored_labels(p, "user") == {0: p.classes[0].name}
     assert refused, "the store never asked for json_each: the test did not reach the path it is about"
     assert p.user_labels[0] == p.classes[0].name and all(p.user_labels[r] is None for r in cluster if r != 0)

@@ -13,7 +13,7 @@ import sqlite3
 import numpy as np
 from PySide6.QtCore import Qt
 
-from tests.helpers import open_and_cluster
+from tests.helpers import open_and_cluster, stored_labels
 
 
 def _count_commits(db: sqlite3.Connection) -> list[str]:
@@ -21,16 +21,6 @@ def _count_commits(db: sqlite3.Connection) -> list[str]:
     seen: list[str] = []
     db.set_trace_callback(lambda sql: seen.append(sql) if sql.strip().upper().startswith("COMMIT") else None)
     return seen
-
-
-def _saved(p) -> dict[int, str]:
-    """Row -> label as project.sqlite holds it, read through a connection of its own."""
-    db = sqlite3.connect(p.store.folder / "project.sqlite")
-    try:
-        by_id = dict(db.execute("SELECT image_id, label FROM labels"))
-    finally:
-        db.close()
-    return {int(r): by_id[int(i)] for r, i in enumerate(p.db_ids) if int(i) in by_id}
 
 
 def _key(qtbot, window, rows, key) -> None:
@@ -45,13 +35,13 @@ def test_a_whole_clusters_key_and_its_undo_write_only_the_rows_that_change_in_on
     assert len(cluster) >= 6
     _key(qtbot, window, cluster[:2], Qt.Key.Key_1)  # two of its galaxies answered first, one other
     _key(qtbot, window, cluster[2:3], Qt.Key.Key_2)
-    before = _saved(p)
+    before = stored_labels(p)
     db = p.store.db
 
     changes = db.total_changes
     _key(qtbot, window, cluster, Qt.Key.Key_1)  # the whole cluster
     assert db.total_changes - changes == len(cluster) - 2, "rows that already held the label were written again"
-    assert _saved(p) == before | {int(r): first for r in cluster}
+    assert stored_labels(p) == before | {int(r): first for r in cluster}
 
     changes, commits = db.total_changes, _count_commits(db)
     _key(qtbot, window, cluster, Qt.Key.Key_1)  # pressed again: nothing changes
@@ -59,7 +49,7 @@ def test_a_whole_clusters_key_and_its_undo_write_only_the_rows_that_change_in_on
 
     commits = _count_commits(db)
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo of the first whole-cluster key
-    assert _saved(p) == before, "the undo did not give the cluster back its labels"
+    assert stored_labels(p) == before, "the undo did not give the cluster back its labels"
     assert len(commits) == 1, f"the undo gave back three labels (none, {first}, {second}) in {len(commits)} transactions"
     assert p.user_labels[cluster[2]] == second and p.user_labels[cluster[0]] == first
     assert all(p.user_labels[r] is None for r in cluster[3:])
