@@ -197,6 +197,8 @@ class ContentRecorder:
         for start in range(0, len(pending), CHUNK):
             if start:
                 self._rest(time.thread_time() - began)
+                if self._stop:
+                    return
                 began = time.thread_time()
             part = pending[start:start + CHUNK]
             known = self._known([key for _, key in part])
