@@ -126,6 +126,7 @@ def cluster_montages(paths: Sequence[str], clusters: np.ndarray, confidence: np.
                         title=f"{name}: {len(rows)} most confident of {int((clusters == c).sum())}",
                         should_stop=should_stop)
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
+        safe = safe.encode()[:96].decode(errors="ignore")  # a file name has 255 bytes; the cluster number is its key
         written.append(write_png(image, folder / f"montage_{c}_{safe}.png"))
         if progress is not None:
             progress((k + 1) / len(ids), f"Montage of {name}")
