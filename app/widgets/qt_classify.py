@@ -216,6 +216,7 @@ class QtClassify(QWidget):
         for key, name, color in entries:
             b = QPushButton()
             shown = elided(b, name)  # a long class name must not widen the window: cut, whole in the tooltip
+            shown = shown.replace("&", "&&")  # an '&' in a class name is shown, not a mnemonic (Alt+letter)
             b.setText(f"[{key}] {shown}" if key else shown)
             b.setStyleSheet(f"border: 3px solid {color}; padding: 3px 8px")
             b.setToolTip(f"Label this galaxy '{name}' and show the next (key {key})" if key

@@ -13,6 +13,7 @@ entries or the columns do: a count that grows by a digit never resizes the view.
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -132,7 +133,8 @@ class MapLegend(pg.LegendItem):
             super().paint(p, *args)
 
     def _shown_texts(self) -> list[str]:
-        texts = [f"{legend_name(self._names[i])} ({self._counts[i]})" for i in self._shown]
+        # a LabelItem shows HTML: a class name is the astronomer's text ("a < b", "<i>barred</i>"), shown as typed
+        texts = [f"{html.escape(legend_name(self._names[i]))} ({self._counts[i]})" for i in self._shown]
         hidden = len(self._names) - len(self._shown)
         if hidden:
             texts.append(f"+{hidden} more ({int(self._counts.sum() - self._counts[self._shown].sum())})")
