@@ -226,6 +226,25 @@ class Labelling:
         if unnamed:
             self.say(f"{len(rows)} galaxies -> the model's label; {int((~named).sum())} left alone: {why}")
 
+    def step_history(self, which: str, verb: str) -> None:
+        """Edit > Undo (``which="undo"``) or Redo, said on the status line; a step that cannot be made is kept.
+
+        An undo after a class of the name it gives back was made (New… is no undo step) raises ValueError
+        before changing anything: the step stays on its stack and the status line says why.
+        """
+        p = self.project
+        if p is None:
+            return
+        text = getattr(p, f"{which}_text")()
+        try:
+            cmd = getattr(p, which)()
+        except ValueError as exc:
+            self.say(f"Not {verb.lower()}: {text}: {exc}")
+            return
+        if cmd is not None and cmd.rows is not None:  # a label taken back shows its galaxy again
+            self.return_to(cmd.rows, undone=which == "undo")
+        self.say(f"{verb}: {text}")
+
     def return_to(self, rows: np.ndarray, undone: bool) -> None:
         """After an undo of a labelling action, select its galaxies again; after its redo, where labelling them left.
 

@@ -432,19 +432,11 @@ class MainWindow(QMainWindow):
 
     def undo(self) -> None:
         """Undo the last labelling action."""
-        self._step_history("undo", "Undone")
+        self.labelling.step_history("undo", "Undone")
 
     def redo(self) -> None:
         """Redo the last undone action."""
-        self._step_history("redo", "Redone")
-
-    def _step_history(self, which: str, verb: str) -> None:
-        if self.project is not None:
-            text = getattr(self.project, f"{which}_text")()
-            cmd = getattr(self.project, which)()
-            if cmd is not None and cmd.rows is not None:  # a label taken back shows its galaxy again
-                self.labelling.return_to(cmd.rows, undone=which == "undo")
-            self.status.say(f"{verb}: {text}")
+        self.labelling.step_history("redo", "Redone")
 
     def _update_actions(self) -> None:
         self.action_states.update()

@@ -15,14 +15,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.registry import Registry
-from core.vocabulary import cluster_color, is_default_cluster_name
+from core.vocabulary import NO_LABEL, cluster_color, is_default_cluster_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from core.project import Project
 
-NO_LABEL = "(no label)"
 NO_MATCH = "#555555"
 #: Ten steps of viridis (at 0.05, 0.15, ..., 0.95) for a joined catalogue column.
 VIRIDIS10 = ("#481467", "#463480", "#3b528b", "#2f6c8e", "#25848e", "#1e9c89", "#2fb47c", "#5dc863", "#9ad93d",

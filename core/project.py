@@ -396,10 +396,10 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections, Catalogu
     def undo(self) -> _Command | None:
         """Revert the last action (saved at once, like the action itself); returns it (its ``rows``), or None."""
         if self._undo:
-            cmd = self._undo.pop()
+            cmd = self._undo[-1]  # kept if it cannot be undone (a class of its name made since): said, not lost
             with one_emission_each(self.events):
                 cmd.undo()
-            self._redo.append(cmd)
+            self._redo.append(self._undo.pop())
             self.events.history_changed.emit()
             return cmd
         return None
@@ -407,10 +407,10 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections, Catalogu
     def redo(self) -> _Command | None:
         """Repeat the last undone action; returns it (its ``rows``), or None."""
         if self._redo:
-            cmd = self._redo.pop()
+            cmd = self._redo[-1]
             with one_emission_each(self.events):
                 cmd.do()
-            self._undo.append(cmd)
+            self._undo.append(self._redo.pop())
             self.events.history_changed.emit()
             return cmd
         return None
@@ -468,7 +468,7 @@ class Project(ClassAndClusterEdits, LearningFromLabels, MapProjections, Catalogu
         # (the map's recolour) refresh once for both, not once before the labels are written and again after.
         with one_emission_each(self.events):
             for name in dict.fromkeys(names):
-                if name not in self.class_names():
+                if name not in self.class_names() and name not in SPECIAL:  # a cluster named "exclude": no class
                     self.add_class(name)
             self._run(_Command(f"accept model label for {len(rows)} image(s)",
                                lambda: self._write_labels(rows, after), lambda: self._write_labels(rows, before), rows))

@@ -12,14 +12,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.undo import Command as _Command
-from core.vocabulary import PALETTE, PRESETS, SPECIAL, LabelClass, is_default_cluster_name
+from core.vocabulary import NO_LABEL, PALETTE, PRESETS, SPECIAL, LabelClass, is_default_cluster_name
 
 
 def _refuse_cluster_name(name: str) -> None:
     """Refuse a class named as an unnamed cluster is (``cluster 1``, ``noise``): everywhere else that name means
-    "no class yet" (Enter does not accept it, the round does not learn it), so its galaxies would be no class's."""
+    "no class yet" (Enter does not accept it, the round does not learn it), so its galaxies would be no class's.
+    Nor "(no label)", what colour by label calls the galaxies with none: the class's would be drawn as theirs."""
     if is_default_cluster_name(name):
         raise ValueError(f"{name!r} is what an unnamed cluster is called, not a class: choose another name")
+    if name == NO_LABEL:
+        raise ValueError(f"{name!r} is what the map calls galaxies with no label, not a class: choose another name")
 
 
 class ClassAndClusterEdits:
@@ -44,6 +47,23 @@ class ClassAndClusterEdits:
         self.classes.append(cls)
         self._save_classes()
         return cls
+
+    def new_class(self, name: str) -> None:
+        """Add a class, as New… in the Classes dock does; undoable, so Ctrl+Z steps back through the user's own
+        actions in their order (an undo of a rename or a merge then never meets a class made after it)."""
+        made: list[LabelClass] = []
+
+        def do() -> None:
+            made[:] = [self.add_class(name, made[0].color if made else None)]
+
+        def undo() -> None:
+            gone = made[0].name
+            if np.equal(self.user_labels, gone).any() or gone in self.cluster_names.values():
+                raise ValueError(f"galaxies are labelled {gone!r} (not by an action of this session): keep the class")
+            self.classes = [c for c in self.classes if c.name != gone]
+            self._save_classes()
+
+        self._run(_Command(f"new class '{name.strip()}'", do, undo))
 
     def apply_preset(self, preset: str) -> None:
         """Add the classes of a preset that are not there yet."""
@@ -70,6 +90,8 @@ class ClassAndClusterEdits:
                            lambda: self._set_class_colour(name, before)))
 
     def _rename_everywhere(self, old: str, new: str) -> None:
+        if new in self.class_names():  # an undo or redo after a class of that name was made (New… is no undo step)
+            raise ValueError(f"a class called {new!r} was made since: rename or merge it first, then try again")
         for c in self.classes:
             if c.name == old:
                 c.name = new
@@ -101,7 +123,7 @@ class ClassAndClusterEdits:
         # class's possible name), one comparison a source: not a text of every label of the folder
         rows = np.flatnonzero(np.logical_or.reduce([np.equal(self.user_labels, s) for s in sources]))
         before_labels = [self.user_labels[r] for r in rows]
-        before_classes = [LabelClass(c.name, c.color) for c in self.classes]
+        dropped = [(i, LabelClass(c.name, c.color)) for i, c in enumerate(self.classes) if c.name in sources]
         before_names = dict(self.cluster_names)
 
         def do() -> None:
@@ -118,7 +140,9 @@ class ClassAndClusterEdits:
                 self._write_labels(rows, before_labels)
             for k in set(before_names) | set(self.cluster_names):
                 self._set_cluster_name(k, before_names.get(k))
-            self.classes = before_classes
+            for i, c in dropped:  # the merged classes back where they were; a class made since stays
+                if c.name not in self.class_names():
+                    self.classes.insert(min(i, len(self.classes)), LabelClass(c.name, c.color))
             self._save_classes()
 
         self._run(_Command(f"merge {', '.join(sources)} into '{target}'", do, undo))

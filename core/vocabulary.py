@@ -26,6 +26,8 @@ PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#C
 UNSURE = "unsure"
 EXCLUDE = "exclude"
 SPECIAL = {UNSURE: "#BBBBBB", EXCLUDE: "#444444"}
+#: What colour by label calls the galaxies with no label (of the user's, nor a named cluster's): no class's name.
+NO_LABEL = "(no label)"
 #: Colours of unnamed clusters, 50 (the most clusters the run panel asks for) before they repeat.  The first
 #: eight are from Paul Tol's colour-blind-safe qualitative schemes (muted, light, medium contrast); the rest
 #: were picked Glasbey-style (Glasbey et al. 2007): from the sRGB grid of step 5, each in turn the colour

@@ -147,7 +147,7 @@ class QtClasses(QWidget):
     def _on_add(self) -> None:
         name = self._ask("New class", "Name of the new class:")
         if name and self.project is not None:
-            self._guard(self.project.add_class, name)
+            self._guard(self.project.new_class, name)
 
     def _on_add_preset(self) -> None:
         if self.project is not None:
