@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core.catalog.probabilities import column_names, rename_column, set_column_names
 from core.undo import Command as _Command
 from core.vocabulary import NO_LABEL, PALETTE, PRESETS, SPECIAL, LabelClass, is_default_cluster_name
 
@@ -98,6 +99,7 @@ class ClassAndClusterEdits:
         rows = np.flatnonzero(self.user_labels == old)
         if len(rows):
             self._write_labels(rows, [new] * len(rows))
+        rename_column(self.store, self.run_id, old, new)  # the catalogue's p_<class> column follows its class
         for k, v in list(self.cluster_names.items()):
             if v == old:
                 self._set_cluster_name(k, new)
@@ -125,10 +127,13 @@ class ClassAndClusterEdits:
         before_labels = [self.user_labels[r] for r in rows]
         dropped = [(i, LabelClass(c.name, c.color)) for i, c in enumerate(self.classes) if c.name in sources]
         before_names = dict(self.cluster_names)
+        columns = column_names(self.store, self.run_id) if self.run_id is not None else []
 
         def do() -> None:
             if len(rows):
                 self._write_labels(rows, [target] * len(rows))
+            for s in sources:  # the catalogue's p_<class> columns: the sources' summed into the target's
+                rename_column(self.store, self.run_id, s, target)
             for k, v in list(self.cluster_names.items()):
                 if v in sources:
                     self._set_cluster_name(k, target)
@@ -140,6 +145,8 @@ class ClassAndClusterEdits:
                 self._write_labels(rows, before_labels)
             for k in set(before_names) | set(self.cluster_names):
                 self._set_cluster_name(k, before_names.get(k))
+            if columns:
+                set_column_names(self.store, self.run_id, columns)
             for i, c in dropped:  # the merged classes back where they were; a class made since stays
                 if c.name not in self.class_names():
                     self.classes.insert(min(i, len(self.classes)), LabelClass(c.name, c.color))

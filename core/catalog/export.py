@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.catalog.pair import sidecar_path, write_pair
+from core.catalog.probabilities import class_probabilities
 from core.paths import printable
 from core.pieces import clear_in_pieces, joined_in_pieces
 from core.registry import Registry
@@ -317,40 +318,6 @@ def catalogue_rows(store: ProjectStore, run_id: int,
                                  extra))
     _attach_morphology(store, [int(r[0]) for r in assignments], rows)
     return rows
-
-
-def class_probabilities(store: ProjectStore, run_id: int, db_ids: list[int],
-                        labels: Mapping[int, tuple[str, str]]) -> dict[str, list[float]]:
-    """``p_<class>`` columns of a fine-tuned run: each class's calibrated probability, per image.
-
-    The round keeps them in ``runs/<file>.npz`` (``params["proba"]``, classes in
-    ``params["proba_classes"]``; see :mod:`core.learning.calibration`): under the
-    folder's estimated class fractions, so a cut such as ``p_spiral > 0.9``
-    keeps galaxies nine in ten of which are spirals.  An image the user
-    labelled with one of these classes gets 1 for it and 0 for the others (its
-    label is the catalogue's).  Empty for runs without them.
-    """
-    import numpy as np
-
-    run = store.run(run_id)
-    params = dict(run.params) if run is not None else {}
-    name, classes = params.get("proba"), list(params.get("proba_classes") or [])
-    from core.store.layout import RUNS_DIR, member_path
-
-    path = member_path(store.folder, RUNS_DIR, name, ".npz")  # a plain name of a file inside runs/, else nothing
-    if path is None or not classes:
-        return {}
-    with np.load(path, allow_pickle=False) as data:
-        where = {int(i): r for r, i in enumerate(data["image_ids"])}
-        proba = np.asarray(data["soft"], np.float64)
-    out = np.full((len(db_ids), len(classes)), np.nan)
-    for r, db_id in enumerate(db_ids):
-        if db_id in where:
-            out[r] = proba[where[db_id], :len(classes)]
-        user = labels.get(db_id)
-        if user is not None and user[1] == "user" and user[0] in classes:
-            out[r] = np.eye(len(classes))[classes.index(user[0])]
-    return {f"p_{c}": out[:, j].tolist() for j, c in enumerate(classes)}
 
 
 def run_record(store: ProjectStore, run_id: int) -> dict[str, object]:
