@@ -7,6 +7,7 @@ project's store, labels, undo stack and events.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,6 +25,18 @@ def _refuse_cluster_name(name: str) -> None:
         raise ValueError(f"{name!r} is what an unnamed cluster is called, not a class: choose another name")
     if name == NO_LABEL:
         raise ValueError(f"{name!r} is what the map calls galaxies with no label, not a class: choose another name")
+
+
+def _refuse_a_look_alike(name: str, taken: Sequence[str], keep: str | None = None) -> None:
+    """Refuse a new class name that differs from a class's (or unsure's, exclude's) only in case or in its Unicode
+    form ('Spiral' beside 'spiral', an 'é' typed on macOS beside one typed elsewhere): two classes that read the
+    same, whose catalogue columns p_Spiral and p_spiral a FITS reader takes for one."""
+    def folded(text: str) -> str:
+        return unicodedata.normalize("NFC", text).casefold()
+
+    same = [t for t in [*taken, *SPECIAL] if t != keep and t != name and folded(t) == folded(name)]
+    if same:
+        raise ValueError(f"{name!r} reads as the class {same[0]!r}: use that one, or a name of its own")
 
 
 class ClassAndClusterEdits:
@@ -52,6 +65,7 @@ class ClassAndClusterEdits:
     def new_class(self, name: str) -> None:
         """Add a class, as New… in the Classes dock does; undoable, so Ctrl+Z steps back through the user's own
         actions in their order (an undo of a rename or a merge then never meets a class made after it)."""
+        _refuse_a_look_alike(name.strip(), self.class_names())
         made: list[LabelClass] = []
 
         def do() -> None:
@@ -113,6 +127,7 @@ class ClassAndClusterEdits:
         if not new or new in self.class_names() or new in SPECIAL:
             raise ValueError(f"cannot rename {old!r} to {new!r}: empty or already used")
         _refuse_cluster_name(new)
+        _refuse_a_look_alike(new, self.class_names(), keep=old)  # 'spiral' to 'Spiral' is a rename of its own
         self._run(_Command(f"rename class '{old}' to '{new}'", lambda: self._rename_everywhere(old, new),
                            lambda: self._rename_everywhere(new, old)))
 

@@ -145,3 +145,27 @@ def test_undo_of_a_merge_keeps_a_class_made_after_the_merge(qtbot, window, folde
     assert [n for n, _ in p.store.classes()] == p.class_names()
     qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     assert p.user_labels[4] == "Y" and "X" not in p.class_names() and set(added) <= set(p.class_names())
+
+
+def test_a_name_that_reads_as_a_class_is_refused_and_a_case_rename_is_not(qtbot, window, folder, monkeypatch):
+    """New… took 'Spiral' beside 'spiral', 'UNSURE' beside unsure (then learned as a class of its own) and an 'é'
+    typed in its decomposed form (macOS) beside one typed composed: classes that read the same, and catalogue
+    columns (p_Spiral, p_spiral) a FITS reader takes for one.  Each is refused with the class it reads as; renaming
+    'spiral' to 'Spiral' is still a rename."""
+    p = open_and_cluster(qtbot, window, folder)
+    warned: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda _w, _t, text, *a, **k: warned.append(text)))
+    b = _buttons(window.classes)
+    window.classes.preset.setCurrentText("Hubble basic")
+    b["Add preset"].click()
+    before = p.class_names()
+    _answer(monkeypatch, "é-type", "Spiral", "UNSURE", "e\u0301-type", "Spiral")
+    for _ in range(4):
+        b["New…"].click()
+    assert p.class_names() == before + ["é-type"]
+    assert warned == ["'Spiral' reads as the class 'spiral': use that one, or a name of its own",
+                      "'UNSURE' reads as the class 'unsure': use that one, or a name of its own",
+                      "'e\u0301-type' reads as the class 'é-type': use that one, or a name of its own"]
+    window.classes.list.setCurrentRow(p.class_names().index("spiral"))
+    b["Rename…"].click()
+    assert "Spiral" in p.class_names() and "spiral" not in p.class_names() and len(warned) == 3
