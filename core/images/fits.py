@@ -130,6 +130,13 @@ def fits_shape(header) -> tuple[int, ...]:
     return tuple(n for n in axes if n != 1)
 
 
+def image_hdu(hdul):  # -> an astropy HDU or None
+    """The HDU of an opened FITS file that holds its image: the first image HDU of 2-D or more (size-1 axes
+    dropped).  The pixels and the sky position (:func:`core.catalog.join.wcs_centre`) are both read from it:
+    a table HDU (NAXIS 2 too) or a 1 x N primary before the image gave the position of another HDU, or none."""
+    return next((h for h in hdul if getattr(h, "is_image", False) and len(fits_shape(h.header)) >= 2), None)
+
+
 def read_fits_hdu(path: str | os.PathLike[str], dtype: np.dtype | type | None = None) -> tuple[np.ndarray, object]:
     """The pixels (squeezed, BSCALE/BZERO applied) and header of a FITS file's first image HDU of 2-D or more.
 
@@ -142,7 +149,7 @@ def read_fits_hdu(path: str | os.PathLike[str], dtype: np.dtype | type | None = 
 
     try:
         with fits.open(path, memmap=False) as hdul:
-            hdu = next((h for h in hdul if getattr(h, "is_image", False) and len(fits_shape(h.header)) >= 2), None)
+            hdu = image_hdu(hdul)
             if hdu is None:
                 raise ImageReadError("the FITS file has no image data (no 2-D or 3-D HDU)")
             # The header says how big the data is before any of it is read: a small
@@ -160,8 +167,12 @@ def read_fits_hdu(path: str | os.PathLike[str], dtype: np.dtype | type | None = 
     if data.dtype.kind not in "fiu":
         raise ImageReadError(f"unsupported FITS data type {data.dtype} (pixels must be integers or reals)")
     blank = header.get("BLANK")
-    if data.dtype.kind in "iu" and isinstance(blank, int) and (data == blank).any():
-        data = np.where(data == blank, np.nan, data.astype(np.float32))
+    if data.dtype.kind in "iu" and isinstance(blank, int):
+        # BLANK is the value as stored; astropy gives unsigned data (BITPIX 16 or 32 with BZERO 2**15 or 2**31)
+        # scaled to its physical values, so the stored value is compared after the same scaling
+        physical = blank * header.get("BSCALE", 1) + header.get("BZERO", 0)
+        if float(physical).is_integer() and (data == int(physical)).any():
+            data = np.where(data == int(physical), np.nan, data.astype(np.float32))
     return np.squeeze(np.asarray(data, dtype)), header
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from core.registry import Registry
 
 RASTER_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
-FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz", ".fits.fz", ".fit.fz")
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz", ".fits.fz", ".fit.fz", ".fts.fz")
 #: Folders never scanned: the project store and hidden folders.
 SKIP_DIRS = {".galaxy-sorter", "__pycache__"}
 
