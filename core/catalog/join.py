@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,7 @@ import numpy as np
 from core.catalog.bounded import csv_rows, object_array
 from core.catalog.positions import row_place, skipped_note, sky_rows
 from core.catalog.shared import shared_note, shared_rows
+from core.catalog.sky import sky_positions, wcs_centre  # noqa: F401 (where callers import them from)
 from core.images.io import FITS_SUFFIXES
 
 RA_NAMES = ("ra", "ra_deg", "raj2000", "ra_j2000", "alpha")
@@ -38,59 +39,6 @@ ID_NAMES = ("id", "galaxyid", "objid", "name", "object_id", "image_id")
 MISSING_CELLS = frozenset({"", "nan", "+nan", "-nan", "na", "n/a", "null"})
 #: The project store setting that keeps a join (:func:`join_to_setting`), read back on reopen.
 JOIN_SETTING = "catalog/join"
-
-
-def wcs_centre(path: str | os.PathLike[str]) -> tuple[float, float] | None:
-    """RA and Dec (degrees, ICRS as the header states) of the centre of a FITS image, or None.
-
-    None when the file is not FITS, has no image HDU or its header has no
-    celestial WCS.  Only the header is read.
-    """
-    if not str(path).lower().endswith(FITS_SUFFIXES):
-        return None
-    import warnings
-
-    from astropy.io import fits
-    from astropy.wcs import WCS, FITSFixedWarning
-
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            hdu = next((h for h in hdul if h.header.get("NAXIS", 0) >= 2), None)
-            if hdu is None:
-                return None
-            header = hdu.header.copy()
-    except Exception:  # unreadable files are reported where the image is read
-        return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        try:
-            wcs = WCS(header).celestial
-        except Exception:
-            return None
-    if not wcs.has_celestial or wcs.naxis != 2:
-        return None
-    nx, ny = int(header.get("NAXIS1", 0)), int(header.get("NAXIS2", 0))
-    ra, dec = wcs.pixel_to_world_values((nx - 1) / 2.0, (ny - 1) / 2.0)
-    if not (np.isfinite(ra) and np.isfinite(dec)):
-        return None
-    return float(ra) % 360.0, float(dec)
-
-
-def sky_positions(paths: Sequence[str], progress: Callable[[float, str], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> np.ndarray:
-    """RA and Dec of every image's centre, of shape (n_images, 2); NaN where there is no WCS."""
-    from core.progress import Cancelled
-
-    out = np.full((len(paths), 2), np.nan)
-    for i, p in enumerate(paths):
-        if should_stop is not None and should_stop():
-            raise Cancelled()
-        centre = wcs_centre(p)
-        if centre is not None:
-            out[i] = centre
-        if progress is not None and (i % 50 == 0 or i == len(paths) - 1):
-            progress((i + 1) / len(paths), f"Reading WCS {i + 1}/{len(paths)}")
-    return out
 
 
 @dataclass
