@@ -234,7 +234,7 @@ class QtPreview(QWidget):
         window 1.1 s (exploratory QA); a header on a slow disk would too.
         """
         from app.workers import render_pool
-        from core.catalog.join import wcs_centre
+        from core.catalog.sky import wcs_centre
 
         def show(centre: tuple[float, float] | None) -> None:
             if path == self.path and centre is not None:  # still the galaxy shown (a new stretch is the same one)

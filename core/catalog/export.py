@@ -293,7 +293,7 @@ def catalogue_rows(store: ProjectStore, run_id: int,
     Everything comes from the store (assignments, cluster names, labels), so the
     app and the CLI write the same catalogue for the same run.  When any FITS
     image has a celestial WCS, ``ra`` and ``dec`` of each image's centre follow
-    (:func:`core.catalog.join.sky_positions`); then, after a fine-tuning round,
+    (:func:`core.catalog.sky.sky_positions`); then, after a fine-tuning round,
     ``p_<class>``: the calibrated probability of each class
     (:func:`class_probabilities`); then ``columns`` (name -> image path -> value:
     the app's joined catalogue columns).

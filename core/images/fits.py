@@ -132,7 +132,7 @@ def fits_shape(header) -> tuple[int, ...]:
 
 def image_hdu(hdul):  # -> an astropy HDU or None
     """The HDU of an opened FITS file that holds its image: the first image HDU of 2-D or more (size-1 axes
-    dropped).  The pixels and the sky position (:func:`core.catalog.join.wcs_centre`) are both read from it:
+    dropped).  The pixels and the sky position (:func:`core.catalog.sky.wcs_centre`) are both read from it:
     a table HDU (NAXIS 2 too) or a 1 x N primary before the image gave the position of another HDU, or none."""
     return next((h for h in hdul if getattr(h, "is_image", False) and len(fits_shape(h.header)) >= 2), None)
 

@@ -99,11 +99,11 @@ def test_fits_with_wcs_get_ra_dec_in_preview_and_catalogue(qtbot, window, tmp_pa
     p = open_and_cluster(qtbot, window, folder, k=2)
     import threading
 
-    from core.catalog import join
+    from core.catalog import sky
 
     readers = []
-    real = join.wcs_centre
-    monkeypatch.setattr(join, "wcs_centre", lambda path: readers.append(threading.current_thread()) or real(path))
+    real = sky.wcs_centre
+    monkeypatch.setattr(sky, "wcs_centre", lambda path: readers.append(threading.current_thread()) or real(path))
     window.show_cluster(int(p.clusters[3]))
     row = window.grid.current_row()
     # the header is read off the GUI thread: there the first read imported astropy.wcs and froze the window 1.1 s

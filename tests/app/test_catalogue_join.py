@@ -187,15 +187,15 @@ def test_a_sky_join_from_the_menu_reads_the_headers_and_the_table_off_the_gui_th
     on a folder of 60,000 FITS files the window froze for a minute.  Now only the header row is read there."""
     import threading
 
-    from core.catalog import bounded, join
+    from core.catalog import bounded, join, sky
     from tests.helpers import write_wcs_galaxies
 
     folder = tmp_path / "fits"
     write_wcs_galaxies(folder, 8)
     p = open_and_cluster(qtbot, window, folder, k=2)
     headers, tables = [], []
-    real_centre, real_rows = join.wcs_centre, bounded.csv_rows
-    monkeypatch.setattr(join, "wcs_centre", lambda path: headers.append(threading.current_thread()) or real_centre(path))
+    real_centre, real_rows = sky.wcs_centre, bounded.csv_rows  # each header read where sky_positions looks it up
+    monkeypatch.setattr(sky, "wcs_centre", lambda path: headers.append(threading.current_thread()) or real_centre(path))
 
     def rows(path, *args, header_only=False, **kwargs):
         tables.append((threading.current_thread(), header_only))
