@@ -81,8 +81,12 @@ class ClassAndClusterEdits:
         self._run(_Command(f"new class '{name.strip()}'", do, undo))
 
     def apply_preset(self, preset: str) -> None:
-        """Add the classes of a preset that are not there yet."""
+        """Add the classes of a preset that are not there yet (nor one that reads as it: 'Spiral' is 'spiral')."""
         for name in PRESETS[preset]:
+            try:
+                _refuse_a_look_alike(name, self.class_names())
+            except ValueError:
+                continue
             if name not in self.class_names():
                 self.add_class(name)
 

@@ -169,3 +169,5 @@ def test_a_name_that_reads_as_a_class_is_refused_and_a_case_rename_is_not(qtbot,
     window.classes.list.setCurrentRow(p.class_names().index("spiral"))
     b["Rename…"].click()
     assert "Spiral" in p.class_names() and "spiral" not in p.class_names() and len(warned) == 3
+    b["Add preset"].click()  # Hubble basic again: its 'spiral' is there already, as 'Spiral'
+    assert "spiral" not in p.class_names() and p.class_names().count("Spiral") == 1
