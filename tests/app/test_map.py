@@ -118,6 +118,11 @@ def test_labelling_one_point_repaints_only_its_pixels(cmap, points, qtbot):
     assert max(drawn) > 0.9 * len(coords)  # a new cloud is painted whole
     qtbot.waitUntil(lambda: not cmap._legend_timer.isActive())  # the legend's own repaint, which may relayout the plot
     QApplication.processEvents()
+    for _ in range(20):  # and any repaint of the whole cloud still on its way (a relayout's): the map at rest
+        drawn.clear()
+        qtbot.wait(100)
+        if not drawn:
+            break
     row = int(np.argmin(np.abs(coords).sum(1)))  # a point in the middle of the cloud
     drawn.clear()
     cmap.set_user_labelled(np.array([row]))
